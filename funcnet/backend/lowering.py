@@ -1,0 +1,213 @@
+"""Lowering the IR to StableHLO text (MLIR generic syntax).
+
+An environment interpreter: walk the equations, look up each primitive's rule in
+`lowering_rules`, map IR variables to SSA value names. A rule has the signature
+``rule(ctx, *operand_names, **params) -> list of result names`` where
+``ctx.in_avals``/``ctx.out_avals`` give the equation's types and ``ctx.op``
+emits one operation.
+"""
+
+import numpy as np
+
+from funcnet.core import dtypes
+from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, Literal
+
+lowering_rules: dict = {}
+
+
+def register(*primitives):
+    def wrap(rule):
+        for p in primitives:
+            lowering_rules[p] = rule
+        return rule
+    return wrap
+
+
+# --- types and attributes -----------------------------------------------------
+
+def element_type(dtype) -> str:
+    dtype = np.dtype(dtype)
+    if dtype == dtypes.bool_:
+        return "i1"
+    if dtype == dtypes.bfloat16:
+        return "bf16"
+    bits = 8 * dtype.itemsize
+    return {"f": f"f{bits}", "i": f"i{bits}", "u": f"ui{bits}"}[dtype.kind]
+
+
+def tensor_type(aval) -> str:
+    dims = "".join(f"{d}x" for d in aval.shape)
+    return f"tensor<{dims}{element_type(aval.dtype)}>"
+
+
+def i64_array(values) -> str:
+    values = list(values)
+    return "array<i64" + (": " + ", ".join(str(int(v)) for v in values) if values else "") + ">"
+
+
+def bool_array(values) -> str:
+    values = list(values)
+    return "array<i1" + (": " + ", ".join("true" if v else "false" for v in values)
+                         if values else "") + ">"
+
+
+def int_list(values) -> str:
+    return "[" + ", ".join(str(int(v)) for v in values) + "]"
+
+
+def scalar_literal(value, dtype) -> str:
+    """The text of one element in a dense<...> attribute, exact for every dtype."""
+    dtype = np.dtype(dtype)
+    if dtype == dtypes.bool_:
+        return "true" if bool(value) else "false"
+    if dtypes.is_float(dtype):
+        bits = np.asarray(value, dtype).view(f"u{dtype.itemsize}")
+        return f"0x{int(bits):0{2 * dtype.itemsize}X}"
+    return str(int(np.asarray(value, dtype)))
+
+
+def dense_attr(value, aval) -> str:
+    """A dense<...> attribute for a (small) constant array."""
+    arr = np.asarray(value, aval.dtype)
+    if arr.size and np.all(arr == arr.reshape(-1)[0]):  # splat
+        body = scalar_literal(arr.reshape(-1)[0], aval.dtype)
+    elif dtypes.is_float(aval.dtype) or aval.dtype == dtypes.bool_:
+        # Raw bytes: exact and compact for any shape.
+        body = '"0x' + np.ascontiguousarray(arr).tobytes().hex().upper() + '"'
+    else:
+        body = "[" * arr.ndim + "]" if arr.size == 0 else _nested(arr)
+    return f"dense<{body}> : {tensor_type(aval)}"
+
+
+def _nested(arr) -> str:
+    if arr.ndim == 0:
+        return str(int(arr))
+    return "[" + ", ".join(_nested(a) for a in arr) + "]"
+
+
+def _escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def location(name: str, info) -> str:
+    if info is None:
+        return f'loc("{_escape(name)}")'
+    return f'loc("{_escape(name)}"("{_escape(info.file)}":{info.line}:0))'
+
+
+# --- the emitter --------------------------------------------------------------
+
+class Module:
+    """Names SSA values uniquely across one module."""
+
+    def __init__(self):
+        self._count = 0
+
+    def fresh(self) -> str:
+        self._count += 1
+        return f"%{self._count - 1}"
+
+
+class Emitter:
+    """Collects the lines of one block (a function body or a region)."""
+
+    def __init__(self, module: Module, indent: int = 4):
+        self.module = module
+        self.indent = indent
+        self.lines = []
+        # Set per equation by the interpreter, read by rules.
+        self.in_avals = self.out_avals = ()
+        self.loc = ""
+
+    def op(self, name, operands, operand_types, result_types, attrs=None, regions=()):
+        """Emit one operation in generic syntax and return its result names.
+
+        `attrs` are the op's inherent attributes (MLIR properties, `<{...}>`)."""
+        n = len(result_types)
+        res = self.module.fresh() if n else None
+        lhs = "" if n == 0 else (f"{res} = " if n == 1 else f"{res}:{n} = ")
+        text = f'{lhs}"{name}"({", ".join(operands)})'
+        if attrs:
+            text += " <{" + ", ".join(f"{k} = {v}" for k, v in attrs.items()) + "}>"
+        if regions:
+            text += " (" + ", ".join(regions) + ")"
+        outs = result_types[0] if n == 1 else f"({', '.join(result_types)})"
+        text += f" : ({', '.join(operand_types)}) -> {outs}"
+        if self.loc:
+            text += " " + self.loc
+        self.lines.append(" " * self.indent + text)
+        if n == 0:
+            return []
+        return [res] if n == 1 else [f"{res}#{i}" for i in range(n)]
+
+    def op1(self, name, operands, operand_avals, result_aval, **attrs):
+        """The common case: one result, types from avals."""
+        return self.op(name, operands, [tensor_type(a) for a in operand_avals],
+                       [tensor_type(result_aval)], attrs or None)[0]
+
+    def constant(self, value, aval) -> str:
+        return self.op("stablehlo.constant", [], [], [tensor_type(aval)],
+                       {"value": dense_attr(value, aval)})[0]
+
+    def region(self, arg_avals, out_avals, body) -> str:
+        """A one-block region; `body(emitter, *arg_names)` returns the values to yield."""
+        sub = Emitter(self.module, self.indent + 4)
+        sub.loc = self.loc
+        args = [self.module.fresh() for _ in arg_avals]
+        outs = body(sub, *args)
+        sub.op("stablehlo.return", list(outs), [tensor_type(a) for a in out_avals], [])
+        header = " " * (self.indent + 2) + "^bb0(" + ", ".join(
+            f"{a}: {tensor_type(v)}" for a, v in zip(args, arg_avals)) + "):"
+        return "{\n" + header + "\n" + "\n".join(sub.lines) + "\n" + " " * self.indent + "}"
+
+
+# --- lowering programs --------------------------------------------------------
+
+def lower_jaxpr(em: Emitter, jaxpr: Jaxpr, consts_names, args_names):
+    """Emit the equations of `jaxpr` into `em`; return the names of its outputs."""
+    env = {}
+
+    def read(x):
+        if isinstance(x, Literal):
+            return em.constant(x.val, x.aval)
+        return env[x]
+
+    env.update(zip(jaxpr.constvars, consts_names))
+    env.update(zip(jaxpr.invars, args_names))
+    for eqn in jaxpr.eqns:
+        rule = lowering_rules.get(eqn.primitive)
+        if rule is None:
+            raise NotImplementedError(f"no StableHLO lowering rule for primitive '{eqn.primitive}'")
+        em.in_avals = [x.aval for x in eqn.inputs]
+        em.out_avals = [v.aval for v in eqn.outputs]
+        em.loc = location(eqn.primitive.name, eqn.source_info)
+        outs = rule(em, *map(read, eqn.inputs), **eqn.params)
+        if len(outs) != len(eqn.outputs):
+            raise RuntimeError(f"lowering of {eqn.primitive} gave {len(outs)} results, "
+                               f"expected {len(eqn.outputs)}")
+        env.update(zip(eqn.outputs, outs))
+    em.loc = ""
+    return [read(x) for x in jaxpr.outvars]
+
+
+def lower_to_module(closed: ClosedJaxpr, name: str = "main", arg_attrs=None) -> str:
+    """A whole module; the program's constants become leading arguments.
+
+    `arg_attrs` optionally gives one attribute string (or None) per argument,
+    e.g. "tf.aliasing_output = 0 : i32" for a donated buffer."""
+    jaxpr = closed.jaxpr
+    module = Module()
+    em = Emitter(module)
+    in_avals = [v.aval for v in jaxpr.constvars] + [v.aval for v in jaxpr.invars]
+    arg_names = [f"%arg{i}" for i in range(len(in_avals))]
+    attrs = arg_attrs or [None] * len(in_avals)
+    n_consts = len(jaxpr.constvars)
+    outs = lower_jaxpr(em, jaxpr, arg_names[:n_consts], arg_names[n_consts:])
+    out_types = [tensor_type(x.aval) for x in jaxpr.outvars]
+    em.op("func.return", outs, out_types, [])
+    params = ", ".join(
+        f"{a}: {tensor_type(v)}" + (f" {{{t}}}" if t else "")
+        for a, v, t in zip(arg_names, in_avals, attrs))
+    header = f"  func.func public @main({params}) -> ({', '.join(out_types)}) {{"
+    safe = "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "main"
+    return "\n".join([f"module @{safe} {{", header, *em.lines, "  }", "}", ""])

@@ -1,0 +1,167 @@
+"""funcnet.Array: a concrete array that owns an XLA device buffer.
+
+Operators (+, @, indexing, .sum(), ...) are installed by funcnet.numpy on both
+Array and Tracer, so eager code and traced code read the same.
+"""
+
+import numpy as np
+
+from funcnet.backend import xla
+from funcnet.core import dtypes
+from funcnet.core.aval import ShapedArray
+
+
+class Array:
+    __slots__ = ("_buf", "aval", "__weakref__")
+    __array_priority__ = 1000
+
+    def __init__(self, buf, weak_type: bool = False):
+        self._buf = buf
+        self.aval = ShapedArray(buf.shape, buf.dtype, weak_type)
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: self.aval.ndim)
+    size = property(lambda self: self.aval.size)
+    weak_type = property(lambda self: self.aval.weak_type)
+
+    @property
+    def device(self):
+        """The device holding the buffer."""
+        return next(iter(self._buf.devices()))
+
+    @property
+    def buffer(self):
+        """The runtime buffer (for interop)."""
+        self._check_alive()
+        return self._buf
+
+    def _check_alive(self):
+        if self._buf.is_deleted():
+            raise RuntimeError(
+                f"this Array ({self.aval.str_short()}) was donated to a jitted function "
+                "(donate_argnums) or deleted; its buffer can no longer be used")
+
+    def is_deleted(self) -> bool:
+        return self._buf.is_deleted()
+
+    def delete(self):
+        self._buf.delete()
+
+    def block_until_ready(self):
+        self._check_alive()
+        self._buf.block_until_ready()
+        return self
+
+    def __array__(self, dtype=None, copy=None):
+        self._check_alive()
+        arr = xla.to_numpy(self._buf)
+        return arr if dtype is None else arr.astype(dtype)
+
+    def to_numpy(self) -> np.ndarray:
+        return np.array(self)
+
+    def item(self):
+        return np.asarray(self).item()
+
+    def tolist(self):
+        return np.asarray(self).tolist()
+
+    def __dlpack__(self, *args, **kwargs):
+        self._check_alive()
+        return self._buf.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._buf.__dlpack_device__()
+
+    def _scalar_value(self, what):
+        if self.size != 1:
+            raise TypeError(f"{what} of an array of shape {self.shape} is ambiguous; "
+                            "only one-element arrays convert to Python scalars")
+        return np.asarray(self).reshape(())[()]
+
+    def __bool__(self):
+        return bool(self._scalar_value("the truth value"))
+
+    def __int__(self):
+        return int(self._scalar_value("int()"))
+
+    def __float__(self):
+        return float(self._scalar_value("float()"))
+
+    def __index__(self):
+        if not dtypes.is_int(self.dtype) or self.shape != ():
+            raise TypeError(f"only integer scalar arrays can be used as an index, got "
+                            f"{self.aval.str_short()}")
+        return int(np.asarray(self))
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of an unsized (0-d) array")
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.shape[0]))
+
+    __hash__ = None  # arrays are mutable-looking values, as in NumPy
+
+    def __repr__(self):
+        if self._buf.is_deleted():
+            return f"Array(<deleted>, {self.aval.str_short()})"
+        body = np.array2string(np.asarray(self), separator=", ", prefix="Array(")
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"Array({body}, dtype={self.dtype}{weak})"
+
+    def __str__(self):
+        return str(np.asarray(self))
+
+    def __reduce__(self):  # pickling goes through NumPy
+        return (_from_numpy, (np.asarray(self), self.weak_type))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self  # immutable
+
+
+def _from_numpy(arr, weak_type=False):
+    return Array(xla.device_put(arr), weak_type)
+
+
+def to_buffer(x, device=None):
+    """A device buffer and aval for a concrete value (Array, NumPy array or scalar)."""
+    if isinstance(x, Array):
+        x._check_alive()
+        return x._buf, x.aval
+    if dtypes.is_python_scalar(x):
+        dt = dtypes.scalar_dtype(x)
+        return xla.device_put(np.asarray(x, dt), device), ShapedArray((), dt, True)
+    if isinstance(x, (np.ndarray, np.generic)):
+        dt = dtypes.canonicalize(x.dtype)
+        return xla.device_put(np.asarray(x, dt), device), ShapedArray(x.shape, dt)
+    if xla.is_buffer(x):  # a jax array: take its buffer as it is
+        dt = dtypes.canonicalize(x.dtype)
+        buf = x if dt == x.dtype else xla.device_put(np.asarray(x, dt), device)
+        return buf, ShapedArray(x.shape, dt)
+    raise TypeError(f"expected an array, got {type(x).__name__}: {x!r:.80}")
+
+
+def asarray_from_value(x, dtype=None, device=None) -> Array:
+    """A funcnet Array for a concrete value, with optional dtype conversion on the host."""
+    if isinstance(x, Array) and dtype is None and device is None:
+        return x
+    if dtype is not None:
+        dt = dtypes.canonicalize(dtype)
+        return Array(xla.device_put(np.asarray(x, dt), device))
+    if isinstance(x, (list, tuple)):
+        arr = np.asarray(x)
+        if arr.dtype == object:
+            raise TypeError(f"cannot build an array from a ragged or mixed sequence: {x!r:.80}")
+        return Array(xla.device_put(arr.astype(dtypes.canonicalize(arr.dtype)), device))
+    buf, aval = to_buffer(x, device)
+    if device is not None and isinstance(x, Array):
+        buf = xla.device_put(buf, device)
+    return Array(buf, aval.weak_type)

@@ -1,0 +1,141 @@
+"""dtypes: canonicalization (x64 flag), NumPy-style promotion with weak Python scalars.
+
+Promotion follows jax's type lattice, so that ``int8 + uint8 -> int16`` and a
+Python float with a bfloat16 array stays bfloat16. A *weak* type comes from a
+Python scalar: it takes the other operand's dtype whenever that is of the
+same kind or a higher one.
+"""
+
+import functools
+
+import ml_dtypes
+import numpy as np
+
+from funcnet.config import config
+
+bool_ = np.dtype(np.bool_)
+int8, int16, int32, int64 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
+uint8, uint16, uint32, uint64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64))
+bfloat16 = np.dtype(ml_dtypes.bfloat16)
+float16, float32, float64 = (np.dtype(t) for t in (np.float16, np.float32, np.float64))
+
+SUPPORTED = (bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+             bfloat16, float16, float32, float64)
+
+_NARROW = {int64: int32, uint64: uint32, float64: float32}
+
+
+def is_float(dtype) -> bool:
+    dtype = np.dtype(dtype)
+    return dtype == bfloat16 or np.issubdtype(dtype, np.floating)
+
+
+def is_int(dtype) -> bool:
+    return np.issubdtype(np.dtype(dtype), np.integer)
+
+
+def is_unsigned(dtype) -> bool:
+    return np.issubdtype(np.dtype(dtype), np.unsignedinteger)
+
+
+def is_bool(dtype) -> bool:
+    return np.dtype(dtype) == bool_
+
+
+def canonicalize(dtype) -> np.dtype:
+    """The dtype funcnet really uses for a request: 64-bit ones narrow unless x64 is on."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"{dtype!r} is not a dtype funcnet understands") from e
+    if dtype not in SUPPORTED:
+        raise TypeError(
+            f"dtype {dtype} is not supported by funcnet; use one of "
+            + ", ".join(str(d) for d in SUPPORTED))
+    if not config.enable_x64:
+        dtype = _NARROW.get(dtype, dtype)
+    return dtype
+
+
+def default_float() -> np.dtype:
+    return canonicalize(float64)
+
+
+def default_int() -> np.dtype:
+    return canonicalize(int64)
+
+
+def scalar_dtype(x) -> np.dtype:
+    """The (weak) dtype of a Python scalar."""
+    if isinstance(x, (bool, np.bool_)):
+        return bool_
+    if isinstance(x, int):
+        return default_int()
+    if isinstance(x, float):
+        return default_float()
+    if isinstance(x, complex):
+        raise TypeError("complex numbers are not supported by funcnet yet")
+    raise TypeError(f"{type(x).__name__} is not a scalar")
+
+
+def is_python_scalar(x) -> bool:
+    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
+
+
+# --- the promotion lattice -----------------------------------------------------
+# Nodes are dtypes plus the two weak kinds "i*" (Python int) and "f*" (Python float).
+_I, _F = "i*", "f*"
+_EDGES = {
+    bool_: [_I],
+    _I: [uint8, int8],
+    uint8: [int16, uint16], uint16: [int32, uint32], uint32: [int64, uint64], uint64: [_F],
+    int8: [int16], int16: [int32], int32: [int64], int64: [_F],
+    _F: [bfloat16, float16],
+    bfloat16: [float32], float16: [float32], float32: [float64], float64: [],
+}
+
+
+@functools.cache
+def _upper_set(node):
+    ups = {node}
+    for nxt in _EDGES[node]:
+        ups |= _upper_set(nxt)
+    return frozenset(ups)
+
+
+def _node(dtype, weak):
+    if weak and dtype != bool_:
+        return _I if is_int(dtype) else _F
+    return dtype
+
+
+@functools.cache
+def _join(a, b):
+    common = _upper_set(a) & _upper_set(b)
+    # The least upper bound is the common node whose upper set holds all the others.
+    for n in common:
+        if _upper_set(n) >= common:
+            return n
+    raise TypeError(f"no common dtype for {a} and {b}")  # unreachable for this lattice
+
+
+def result_type(*typed) -> tuple[np.dtype, bool]:
+    """Promote ``(dtype, weak_type)`` pairs; returns the result's ``(dtype, weak_type)``."""
+    nodes = [_node(np.dtype(d), w) for d, w in typed]
+    out = functools.reduce(_join, nodes)
+    if out == _I:
+        return default_int(), True
+    if out == _F:
+        return default_float(), True
+    # A 64-bit result of mixing (say uint32 with int32) narrows in 32-bit mode.
+    return canonicalize(out), False
+
+
+def short_name(dtype) -> str:
+    """'f32', 'bf16', 'i32', 'u8', 'bool' for printing programs."""
+    dtype = np.dtype(dtype)
+    if dtype == bool_:
+        return "bool"
+    if dtype == bfloat16:
+        return "bf16"
+    return {"f": "f", "i": "i", "u": "u"}[dtype.kind] + str(8 * dtype.itemsize)

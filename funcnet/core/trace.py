@@ -1,0 +1,261 @@
+"""The tracing machinery: primitives, the trace stack, tracers and `bind`.
+
+Every transformation (eager evaluation, staging into the IR, jvp, vmap, partial
+evaluation) is a `Trace` subclass. Interpreting a primitive means finding the
+innermost trace among its arguments (the highest level on the stack), lifting
+every argument into it, and letting that trace process the primitive.
+"""
+
+import itertools
+import threading
+from contextlib import contextmanager
+
+from funcnet.core.aval import ShapedArray, shaped_abstractify
+from funcnet.core.source_info import where
+
+
+class FuncnetError(Exception):
+    """Base of funcnet's own errors."""
+
+
+class ConcretizationError(FuncnetError, TypeError):
+    """A traced value was used where Python needs a concrete one (if, int(), ...)."""
+
+
+class UnexpectedTracerError(FuncnetError):
+    """A tracer escaped the transformation that created it."""
+
+
+# --- primitives ---------------------------------------------------------------
+
+class Primitive:
+    """A named operation. Its rules live in one table per transformation."""
+
+    def __init__(self, name: str, multiple_results: bool = False):
+        self.name = name
+        self.multiple_results = multiple_results
+        self._abstract_eval = None
+
+    def __repr__(self):
+        return self.name
+
+    def def_abstract_eval(self, rule):
+        self._abstract_eval = rule
+        return rule
+
+    def abstract_eval(self, *avals, **params):
+        """Shape and dtype inference; always returns a list of avals."""
+        out = self._abstract_eval(*avals, **params)
+        return list(out) if self.multiple_results else [out]
+
+    def bind(self, *args, **params):
+        top_trace = find_top_trace(args)
+        tracers = [full_raise(top_trace, a) for a in args]
+        outs = [full_lower(o) for o in top_trace.process_primitive(self, tracers, params)]
+        return outs if self.multiple_results else outs[0]
+
+
+# Eager implementations that are not "compile the one-primitive program" (jit_call, ...).
+impl_rules: dict[Primitive, callable] = {}
+
+
+# --- the trace stack ----------------------------------------------------------
+
+class MainTrace:
+    def __init__(self, level, trace_type, global_data=None):
+        self.level = level
+        self.trace_type = trace_type
+        self.global_data = global_data
+        self.active = True
+
+    def __repr__(self):
+        return f"MainTrace({self.level}, {self.trace_type.__name__})"
+
+
+@contextmanager
+def new_main(trace_type, global_data=None, dynamic=False):
+    main = MainTrace(len(_state.stack), trace_type, global_data)
+    _state.stack.append(main)
+    prev_dynamic = _state.dynamic
+    if dynamic:
+        _state.dynamic = main
+    try:
+        yield main
+    finally:
+        _state.dynamic = prev_dynamic
+        _state.stack.pop()
+        main.active = False
+
+
+def current_dynamic_level() -> int:
+    return _state.dynamic.level
+
+
+def is_tracing() -> bool:
+    """True inside any transformation: an eager fast path must not be taken then."""
+    return len(_state.stack) > 1
+
+
+_fresh = itertools.count()
+
+
+def fresh_id() -> int:
+    return next(_fresh)
+
+
+class Trace:
+    def __init__(self, main: MainTrace):
+        self.main = main
+
+    def pure(self, val):
+        raise NotImplementedError
+
+    def lift(self, tracer):
+        raise NotImplementedError
+
+    def process_primitive(self, primitive, tracers, params):
+        raise NotImplementedError
+
+
+class EvalTrace(Trace):
+    """Level 0: run each primitive at once on XLA."""
+
+    def pure(self, val):
+        return val
+
+    lift = pure
+
+    def process_primitive(self, primitive, values, params):
+        impl = impl_rules.get(primitive)
+        if impl is None:
+            from funcnet.backend.eager import apply_primitive
+            impl = apply_primitive
+        out = impl(primitive, *values, **params)
+        return out if primitive.multiple_results else [out]
+
+
+class _TraceState(threading.local):
+    def __init__(self):
+        self.stack = [MainTrace(0, EvalTrace)]
+        self.dynamic = self.stack[0]  # the staging trace that catches every op, if any
+
+
+_state = _TraceState()
+
+
+def find_top_trace(xs) -> Trace:
+    top = _state.dynamic
+    for x in xs:
+        if isinstance(x, Tracer):
+            main = x._trace.main
+            if not main.active:
+                raise_leaked_tracer(x)
+            if main.level > top.level:
+                top = main
+    return top.trace_type(top)
+
+
+def raise_leaked_tracer(tracer):
+    made = getattr(tracer, "_made_at", None)
+    raise UnexpectedTracerError(
+        f"A traced value {tracer.aval.str_short()} escaped the transformation "
+        f"({tracer._trace.main.trace_type.__name__}) that created it"
+        + (f" at {made}" if made else "") + f", and was used again{where()}. "
+        "A function under jit/grad/vmap must return its results instead of storing "
+        "them in globals, closures or lists that outlive the call.")
+
+
+def full_raise(trace: Trace, val):
+    if not isinstance(val, Tracer):
+        return trace.pure(val)
+    main = val._trace.main
+    if main is trace.main:
+        return val
+    if not main.active:
+        raise_leaked_tracer(val)
+    if main.level < trace.main.level:
+        return trace.lift(val)
+    raise UnexpectedTracerError(
+        f"Cannot lift a tracer of {main} into the lower-level {trace.main}; "
+        f"a value leaked out of an inner transformation{where()}.")
+
+
+def full_lower(val):
+    return val.full_lower() if isinstance(val, Tracer) else val
+
+
+def get_aval(x) -> ShapedArray:
+    return x.aval if isinstance(x, Tracer) else shaped_abstractify(x)
+
+
+# --- tracers ------------------------------------------------------------------
+
+class Tracer:
+    """An array stand-in owned by a trace. Operators are installed by funcnet.numpy."""
+
+    __array_priority__ = 1000
+    __slots__ = ("_trace",)
+
+    @property
+    def aval(self) -> ShapedArray:
+        raise NotImplementedError
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: self.aval.ndim)
+    size = property(lambda self: self.aval.size)
+    weak_type = property(lambda self: self.aval.weak_type)
+
+    def full_lower(self):
+        return self
+
+    def to_concrete_value(self):
+        """The concrete value behind this tracer, or None when it has none."""
+        return None
+
+    def _concrete(self, what: str):
+        value = self.to_concrete_value()
+        if value is None:
+            raise ConcretizationError(self._concretization_message(what))
+        return value
+
+    def _concretization_message(self, what: str) -> str:
+        return (
+            f"{what} needs a concrete value, but got a traced array "
+            f"{self.aval.str_short()}{where()}. Inside jit (and other staged "
+            "transformations) values are abstract: only shapes and dtypes are known. "
+            "Use fnp.where(cond, x, y) to choose elementwise, fn.lax.cond / "
+            "fn.lax.switch / fn.lax.while_loop for data-dependent control flow, or "
+            "mark the argument static with jit(..., static_argnums=...).")
+
+    def __bool__(self):
+        return bool(self._concrete("Python `if`/`while`/bool()"))
+
+    def __int__(self):
+        return int(self._concrete("int()"))
+
+    def __float__(self):
+        return float(self._concrete("float()"))
+
+    def __index__(self):
+        return int(self._concrete("Using a traced value as an index (__index__)"))
+
+    def __array__(self, dtype=None, copy=None):
+        import numpy as np
+        return np.asarray(self._concrete("np.asarray()"), dtype=dtype)
+
+    def __hash__(self):
+        raise TypeError(f"traced arrays are unhashable ({self.aval.str_short()}){where()}")
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of an unsized (0-d) array")
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __repr__(self):
+        return f"{type(self).__name__}<{self.aval.str_short()}>"

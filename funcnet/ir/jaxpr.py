@@ -1,0 +1,205 @@
+"""The IR: typed variables, literals, equations and programs, with a printer.
+
+A `Jaxpr` is a first-order program in A-normal form:
+
+    { lambda c:f32[4]; a:f32[3,4] b:f32[4]. let
+        d:f32[3,4] = mul a 2.0:f32[]
+        e:f32[3,4] = add d c
+      in (e,) }
+
+constvars (before the ';') are bound to `ClosedJaxpr.consts`; invars are the
+arguments. Every equation can carry the user's source line.
+"""
+
+import itertools
+from typing import NamedTuple
+
+import numpy as np
+
+from funcnet.core.aval import ShapedArray
+from funcnet.core.source_info import SourceInfo
+
+
+class Var:
+    __slots__ = ("aval", "count")
+    _counter = itertools.count()
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+        self.count = next(Var._counter)  # stable ordering for hashing/CSE
+
+    def __repr__(self):
+        return f"Var({self.aval.str_short()}#{self.count})"
+
+
+class Literal:
+    """A scalar constant written into the program."""
+
+    __slots__ = ("val", "aval")
+
+    def __init__(self, val, aval: ShapedArray):
+        self.val = val
+        self.aval = aval
+
+    def __repr__(self):
+        return f"Literal({self.val})"
+
+
+Atom = Var | Literal
+
+
+class JaxprEqn(NamedTuple):
+    primitive: object
+    inputs: list
+    params: dict
+    outputs: list
+    source_info: SourceInfo | None = None
+
+
+class Jaxpr:
+    def __init__(self, constvars, invars, eqns, outvars):
+        self.constvars = list(constvars)
+        self.invars = list(invars)
+        self.eqns = list(eqns)
+        self.outvars = list(outvars)
+
+    @property
+    def in_avals(self):
+        return [v.aval for v in self.invars]
+
+    @property
+    def out_avals(self):
+        return [v.aval for v in self.outvars]
+
+    def __repr__(self):
+        return pp_jaxpr(self)
+
+
+class ClosedJaxpr:
+    """A Jaxpr with values for its constvars. Hashed by identity (programs are params)."""
+
+    def __init__(self, jaxpr: Jaxpr, consts):
+        if len(consts) != len(jaxpr.constvars):
+            raise ValueError("one constant is needed per constvar")
+        self.jaxpr = jaxpr
+        self.consts = list(consts)
+
+    in_avals = property(lambda self: self.jaxpr.in_avals)
+    out_avals = property(lambda self: self.jaxpr.out_avals)
+    eqns = property(lambda self: self.jaxpr.eqns)
+
+    def __repr__(self):
+        return pp_jaxpr(self.jaxpr)
+
+    __str__ = __repr__
+
+
+# --- evaluation ---------------------------------------------------------------
+
+def eval_jaxpr(jaxpr: Jaxpr, consts, *args):
+    """Interpret a program by binding each primitive, so it works under any trace."""
+    env = {}
+
+    def read(x):
+        return x.val if isinstance(x, Literal) else env[x]
+
+    for v, val in zip(jaxpr.constvars, consts):
+        env[v] = val
+    if len(args) != len(jaxpr.invars):
+        raise TypeError(f"program takes {len(jaxpr.invars)} arguments, got {len(args)}")
+    for v, val in zip(jaxpr.invars, args):
+        env[v] = val
+    for eqn in jaxpr.eqns:
+        outs = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
+        if not eqn.primitive.multiple_results:
+            outs = [outs]
+        for v, val in zip(eqn.outputs, outs):
+            env[v] = val
+    return [read(x) for x in jaxpr.outvars]
+
+
+def eval_closed(closed: ClosedJaxpr, *args):
+    return eval_jaxpr(closed.jaxpr, closed.consts, *args)
+
+
+# --- type checking ------------------------------------------------------------
+
+def typecheck(jaxpr: Jaxpr) -> None:
+    """Re-infer every equation's output types; raise on the first disagreement."""
+    defined = set(jaxpr.constvars) | set(jaxpr.invars)
+    for i, eqn in enumerate(jaxpr.eqns):
+        for x in eqn.inputs:
+            if isinstance(x, Var) and x not in defined:
+                raise TypeError(f"equation {i} ({eqn.primitive}) reads an undefined variable")
+        avals = eqn.primitive.abstract_eval(*(x.aval for x in eqn.inputs), **eqn.params)
+        for v, aval in zip(eqn.outputs, avals):
+            if v.aval.strip_weak_type() != aval.strip_weak_type():
+                raise TypeError(f"equation {i} ({eqn.primitive}): declared "
+                                f"{v.aval.str_short()}, inferred {aval.str_short()}")
+            defined.add(v)
+    for x in jaxpr.outvars:
+        if isinstance(x, Var) and x not in defined:
+            raise TypeError("an output reads an undefined variable")
+
+
+# --- printing -----------------------------------------------------------------
+
+def _var_names():
+    for n in itertools.count():
+        name, k = "", n
+        while True:
+            name = chr(ord("a") + k % 26) + name
+            k = k // 26 - 1
+            if k < 0:
+                break
+        yield name
+
+
+def _fmt_param(value, names, indent):
+    if isinstance(value, ClosedJaxpr):
+        return "\n" + pp_jaxpr(value.jaxpr, indent + 4, names)
+    if isinstance(value, Jaxpr):
+        return "\n" + pp_jaxpr(value, indent + 4, names)
+    if isinstance(value, np.dtype):
+        return str(value)
+    if isinstance(value, (tuple, list)) and any(isinstance(v, (Jaxpr, ClosedJaxpr)) for v in value):
+        return "(" + ", ".join(_fmt_param(v, names, indent) for v in value) + ")"
+    if callable(value) and hasattr(value, "__name__"):
+        return value.__name__
+    return repr(value)
+
+
+def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0, names=None) -> str:
+    names = {} if names is None else names
+    gen = _var_names()
+
+    def name(v):
+        if isinstance(v, Literal):
+            val = v.val
+            text = repr(val.item() if isinstance(val, np.generic) else val)
+            return f"{text}:{v.aval.str_short()}"
+        if v not in names:
+            n = next(gen)
+            while n in names.values():
+                n = next(gen)
+            names[v] = n
+        return names[v]
+
+    def binder(v):
+        return f"{name(v)}:{v.aval.str_short()}"
+
+    pad = " " * indent
+    consts = " ".join(binder(v) for v in jaxpr.constvars)
+    ins = " ".join(binder(v) for v in jaxpr.invars)
+    lines = [f"{pad}{{ lambda {consts}; {ins}. let"]
+    for eqn in jaxpr.eqns:
+        outs = " ".join(binder(v) for v in eqn.outputs)
+        params = ""
+        if eqn.params:
+            params = "[" + ", ".join(f"{k}={_fmt_param(v, names, indent + 4)}"
+                                     for k, v in sorted(eqn.params.items())) + "]"
+        args = " ".join(name(x) for x in eqn.inputs)
+        lines.append(f"{pad}    {outs} = {eqn.primitive.name}{params} {args}".rstrip())
+    outs = ", ".join(name(x) for x in jaxpr.outvars)
+    lines.append(f"{pad}  in ({outs}{',' if len(jaxpr.outvars) == 1 else ''}) }}")
+    return "\n".join(lines)

@@ -1,0 +1,230 @@
+"""Elementwise primitives: unary math, binary arithmetic, comparisons, select, convert.
+
+Primitives require equal shapes and dtypes (weak types aside); broadcasting and
+promotion happen one level up, in funcnet.numpy.
+"""
+
+import numpy as np
+
+from funcnet.core import dtypes
+from funcnet.core.aval import ShapedArray
+from funcnet.core.source_info import where
+from funcnet.core.trace import Primitive
+
+FLOAT, INT, BOOL = "float", "int", "bool"
+_KIND_CHECK = {
+    FLOAT: dtypes.is_float,
+    INT: dtypes.is_int,
+    BOOL: dtypes.is_bool,
+}
+
+
+def _check_kinds(prim, aval, kinds):
+    if not any(_KIND_CHECK[k](aval.dtype) for k in kinds):
+        raise TypeError(f"{prim} does not accept dtype {aval.dtype} "
+                        f"(it takes {' or '.join(kinds)} arrays){where()}")
+
+
+def _unary_abstract_eval(prim, kinds, out_dtype=None):
+    def rule(x, **params):
+        _check_kinds(prim, x, kinds)
+        if out_dtype is not None:
+            return ShapedArray(x.shape, out_dtype)
+        return x
+    return rule
+
+
+def unary(name, kinds=(FLOAT,), out_dtype=None) -> Primitive:
+    p = Primitive(name)
+    p.def_abstract_eval(_unary_abstract_eval(p, kinds, out_dtype))
+    return p
+
+
+neg_p = unary("neg", (FLOAT, INT))
+sign_p = unary("sign", (FLOAT, INT))
+floor_p = unary("floor")
+ceil_p = unary("ceil")
+round_p = unary("round")  # params: rounding_method (0 = away from zero, 1 = to even)
+is_finite_p = unary("is_finite", (FLOAT,), out_dtype=dtypes.bool_)
+exp_p = unary("exp")
+exp2_p = unary("exp2")
+log_p = unary("log")
+log1p_p = unary("log1p")
+expm1_p = unary("expm1")
+tanh_p = unary("tanh")
+logistic_p = unary("logistic")
+sin_p = unary("sin")
+cos_p = unary("cos")
+tan_p = unary("tan")
+asin_p = unary("asin")
+acos_p = unary("acos")
+atan_p = unary("atan")
+sinh_p = unary("sinh")
+cosh_p = unary("cosh")
+asinh_p = unary("asinh")
+acosh_p = unary("acosh")
+atanh_p = unary("atanh")
+sqrt_p = unary("sqrt")
+rsqrt_p = unary("rsqrt")
+cbrt_p = unary("cbrt")
+abs_p = unary("abs", (FLOAT, INT))
+not_p = unary("not", (BOOL, INT))
+erf_p = unary("erf")
+erf_inv_p = unary("erf_inv")
+lgamma_p = unary("lgamma")
+digamma_p = unary("digamma")
+square_p = unary("square", (FLOAT, INT))
+
+integer_pow_p = Primitive("integer_pow")
+
+
+@integer_pow_p.def_abstract_eval
+def _integer_pow_abstract_eval(x, *, y):
+    _check_kinds(integer_pow_p, x, (FLOAT, INT))
+    return x
+
+
+def _binary_abstract_eval(prim, kinds, out_dtype=None):
+    def rule(x, y):
+        if x.shape != y.shape:
+            raise TypeError(f"{prim} got incompatible shapes {x.shape} and {y.shape}{where()}")
+        if x.dtype != y.dtype:
+            raise TypeError(f"{prim} got different dtypes {x.dtype} and {y.dtype}{where()}")
+        _check_kinds(prim, x, kinds)
+        weak = x.weak_type and y.weak_type
+        return ShapedArray(x.shape, x.dtype if out_dtype is None else out_dtype,
+                           weak and out_dtype is None)
+    return rule
+
+
+def binary(name, kinds=(FLOAT, INT), out_dtype=None) -> Primitive:
+    p = Primitive(name)
+    p.def_abstract_eval(_binary_abstract_eval(p, kinds, out_dtype))
+    return p
+
+
+add_p = binary("add")
+sub_p = binary("sub")
+mul_p = binary("mul", (FLOAT, INT, BOOL))
+div_p = binary("div")
+rem_p = binary("rem")
+pow_p = binary("pow", (FLOAT,))
+max_p = binary("max", (FLOAT, INT, BOOL))
+min_p = binary("min", (FLOAT, INT, BOOL))
+atan2_p = binary("atan2", (FLOAT,))
+nextafter_p = binary("nextafter", (FLOAT,))
+and_p = binary("and", (BOOL, INT))
+or_p = binary("or", (BOOL, INT))
+xor_p = binary("xor", (BOOL, INT))
+shift_left_p = binary("shift_left", (INT,))
+shift_right_arithmetic_p = binary("shift_right_arithmetic", (INT,))
+shift_right_logical_p = binary("shift_right_logical", (INT,))
+
+eq_p = binary("eq", (FLOAT, INT, BOOL), dtypes.bool_)
+ne_p = binary("ne", (FLOAT, INT, BOOL), dtypes.bool_)
+lt_p = binary("lt", (FLOAT, INT, BOOL), dtypes.bool_)
+le_p = binary("le", (FLOAT, INT, BOOL), dtypes.bool_)
+gt_p = binary("gt", (FLOAT, INT, BOOL), dtypes.bool_)
+ge_p = binary("ge", (FLOAT, INT, BOOL), dtypes.bool_)
+
+COMPARISONS = {eq_p: "EQ", ne_p: "NE", lt_p: "LT", le_p: "LE", gt_p: "GT", ge_p: "GE"}
+
+# select_n(which, *cases): which is bool (2 cases) or int32; picks cases[which] elementwise.
+select_n_p = Primitive("select_n")
+
+
+@select_n_p.def_abstract_eval
+def _select_n_abstract_eval(which, *cases):
+    if not cases:
+        raise TypeError("select_n needs at least one case")
+    first = cases[0]
+    for c in cases[1:]:
+        if c.shape != first.shape or c.dtype != first.dtype:
+            raise TypeError(f"select_n cases must agree in shape and dtype, got "
+                            f"{first.str_short()} and {c.str_short()}{where()}")
+    if which.shape not in ((), first.shape):
+        raise TypeError(f"select_n predicate of shape {which.shape} does not fit "
+                        f"cases of shape {first.shape}{where()}")
+    if which.dtype == dtypes.bool_:
+        if len(cases) > 2:
+            raise TypeError("a boolean select_n takes at most two cases")
+    elif which.dtype != dtypes.int32:
+        raise TypeError(f"select_n predicate must be bool or int32, got {which.dtype}")
+    return first.update(weak_type=all(c.weak_type for c in cases))
+
+
+clamp_p = Primitive("clamp")
+
+
+@clamp_p.def_abstract_eval
+def _clamp_abstract_eval(lo, x, hi):
+    for b in (lo, hi):
+        if b.dtype != x.dtype or b.shape not in ((), x.shape):
+            raise TypeError(f"clamp bounds {b.str_short()} do not fit {x.str_short()}{where()}")
+    return x
+
+
+convert_element_type_p = Primitive("convert_element_type")
+
+
+@convert_element_type_p.def_abstract_eval
+def _convert_abstract_eval(x, *, new_dtype, weak_type=False):
+    return ShapedArray(x.shape, new_dtype, weak_type)
+
+
+# copy is the identity; transformations use it to materialize a fresh value.
+copy_p = unary("copy", (FLOAT, INT, BOOL))
+
+
+# --- user-facing binders (funcnet.lax) ---------------------------------------
+
+def convert_element_type(x, new_dtype, weak_type=False):
+    new_dtype = dtypes.canonicalize(new_dtype)
+    return convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=bool(weak_type))
+
+
+def integer_pow(x, y: int):
+    return integer_pow_p.bind(x, y=int(y))
+
+
+def round(x, rounding_method=0):  # noqa: A001 - mirrors jax.lax.round
+    return round_p.bind(x, rounding_method=int(rounding_method))
+
+
+def select_n(which, *cases):
+    return select_n_p.bind(which, *cases)
+
+
+def select(pred, on_true, on_false):
+    return select_n_p.bind(pred, on_false, on_true)
+
+
+def clamp(lo, x, hi):
+    return clamp_p.bind(lo, x, hi)
+
+
+def _make_binder(p):
+    def binder(*args):
+        return p.bind(*args)
+    binder.__name__ = p.name
+    binder.__doc__ = f"The `{p.name}` primitive, elementwise."
+    return binder
+
+
+UNARY = [neg_p, sign_p, floor_p, ceil_p, is_finite_p, exp_p, exp2_p, log_p, log1p_p, expm1_p,
+         tanh_p, logistic_p, sin_p, cos_p, tan_p, asin_p, acos_p, atan_p, sinh_p, cosh_p,
+         asinh_p, acosh_p, atanh_p, sqrt_p, rsqrt_p, cbrt_p, abs_p, not_p, erf_p, erf_inv_p,
+         lgamma_p, digamma_p, square_p, copy_p]
+BINARY = [add_p, sub_p, mul_p, div_p, rem_p, pow_p, max_p, min_p, atan2_p, nextafter_p,
+          and_p, or_p, xor_p, shift_left_p, shift_right_arithmetic_p, shift_right_logical_p,
+          eq_p, ne_p, lt_p, le_p, gt_p, ge_p]
+
+_binders = {p.name: _make_binder(p) for p in UNARY + BINARY}
+(neg, sign, floor, ceil, is_finite, exp, exp2, log, log1p, expm1, tanh, logistic, sin, cos,
+ tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, sqrt, rsqrt, cbrt, abs, bitwise_not,
+ erf, erf_inv, lgamma, digamma, square, copy) = (_binders[p.name] for p in UNARY)
+(add, sub, mul, div, rem, pow, max, min, atan2, nextafter, bitwise_and, bitwise_or,
+ bitwise_xor, shift_left, shift_right_arithmetic, shift_right_logical,
+ eq, ne, lt, le, gt, ge) = (_binders[p.name] for p in BINARY)
+
+del np

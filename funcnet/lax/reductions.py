@@ -1,0 +1,220 @@
+"""Reductions, arg-reductions, cumulative ops, windowed reductions (pooling) and sort."""
+
+from funcnet.core import dtypes
+from funcnet.core.aval import ShapedArray
+from funcnet.core.source_info import where
+from funcnet.core.trace import Primitive
+
+
+def _check_axes(name, x, axes):
+    if any(not 0 <= a < x.ndim for a in axes) or len(set(axes)) != len(axes):
+        raise TypeError(f"{name}: axes {axes} are invalid for an array of shape {x.shape}{where()}")
+
+
+def _reduce_abstract_eval(name, bool_only=False):
+    def rule(x, *, axes):
+        _check_axes(name, x, axes)
+        if bool_only and not (dtypes.is_bool(x.dtype) or dtypes.is_int(x.dtype)):
+            raise TypeError(f"{name} takes bool or integer arrays, got {x.dtype}{where()}")
+        return x.update(shape=tuple(d for i, d in enumerate(x.shape) if i not in axes))
+    return rule
+
+
+def _reduction(name, bool_only=False):
+    p = Primitive(name)
+    p.def_abstract_eval(_reduce_abstract_eval(name, bool_only))
+    return p
+
+
+reduce_sum_p = _reduction("reduce_sum")
+reduce_max_p = _reduction("reduce_max")
+reduce_min_p = _reduction("reduce_min")
+reduce_prod_p = _reduction("reduce_prod")
+reduce_and_p = _reduction("reduce_and", bool_only=True)
+reduce_or_p = _reduction("reduce_or", bool_only=True)
+REDUCTIONS = [reduce_sum_p, reduce_max_p, reduce_min_p, reduce_prod_p, reduce_and_p, reduce_or_p]
+
+
+def _argreduce_abstract_eval(name):
+    def rule(x, *, axes, index_dtype):
+        _check_axes(name, x, axes)
+        if len(axes) != 1:
+            raise TypeError(f"{name} reduces exactly one axis")
+        if x.shape[axes[0]] == 0:
+            raise ValueError(f"{name} of an empty axis {axes[0]} (shape {x.shape}){where()}")
+        shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+        return ShapedArray(shape, index_dtype)
+    return rule
+
+
+argmax_p = Primitive("argmax")
+argmax_p.def_abstract_eval(_argreduce_abstract_eval("argmax"))
+argmin_p = Primitive("argmin")
+argmin_p.def_abstract_eval(_argreduce_abstract_eval("argmin"))
+
+
+def _cumulative_abstract_eval(name):
+    def rule(x, *, axis, reverse):
+        _check_axes(name, x, (axis,))
+        return x
+    return rule
+
+
+cumsum_p = Primitive("cumsum")
+cumprod_p = Primitive("cumprod")
+cummax_p = Primitive("cummax")
+cummin_p = Primitive("cummin")
+CUMULATIVE = [cumsum_p, cumprod_p, cummax_p, cummin_p]
+for _p in CUMULATIVE:
+    _p.def_abstract_eval(_cumulative_abstract_eval(_p.name))
+
+
+def window_output_shape(shape, window_dimensions, window_strides, padding,
+                        base_dilation, window_dilation):
+    out = []
+    for d, w, s, (lo, hi), bd, wd in zip(shape, window_dimensions, window_strides, padding,
+                                         base_dilation, window_dilation):
+        dilated_in = (d - 1) * bd + 1 + lo + hi if d else lo + hi
+        dilated_w = (w - 1) * wd + 1
+        out.append(max(0, (dilated_in - dilated_w) // s + 1))
+    return tuple(out)
+
+
+def _reduce_window_abstract_eval(name):
+    def rule(x, *, window_dimensions, window_strides, padding, base_dilation, window_dilation):
+        n = x.ndim
+        for what, v in (("window_dimensions", window_dimensions),
+                        ("window_strides", window_strides), ("padding", padding),
+                        ("base_dilation", base_dilation), ("window_dilation", window_dilation)):
+            if len(v) != n:
+                raise TypeError(f"{name}: {what} has {len(v)} entries for an array of "
+                                f"rank {n} (shape {x.shape}){where()}")
+        return x.update(shape=window_output_shape(x.shape, window_dimensions, window_strides,
+                                                  padding, base_dilation, window_dilation))
+    return rule
+
+
+reduce_window_sum_p = Primitive("reduce_window_sum")
+reduce_window_max_p = Primitive("reduce_window_max")
+reduce_window_min_p = Primitive("reduce_window_min")
+REDUCE_WINDOWS = [reduce_window_sum_p, reduce_window_max_p, reduce_window_min_p]
+for _p in REDUCE_WINDOWS:
+    _p.def_abstract_eval(_reduce_window_abstract_eval(_p.name))
+
+sort_p = Primitive("sort", multiple_results=True)
+
+
+@sort_p.def_abstract_eval
+def _sort_abstract_eval(*operands, dimension, is_stable, num_keys):
+    first = operands[0]
+    _check_axes("sort", first, (dimension,))
+    if any(o.shape != first.shape for o in operands):
+        raise TypeError(f"sort operands must share a shape, got "
+                        f"{[o.shape for o in operands]}{where()}")
+    if not 1 <= num_keys <= len(operands):
+        raise TypeError("sort: num_keys must be between 1 and the number of operands")
+    return list(operands)
+
+
+# --- binders --------------------------------------------------------------------
+
+def _axes(axes):
+    return tuple(sorted(int(a) for a in axes))
+
+
+def reduce_sum(x, axes):
+    return reduce_sum_p.bind(x, axes=_axes(axes))
+
+
+def reduce_max(x, axes):
+    return reduce_max_p.bind(x, axes=_axes(axes))
+
+
+def reduce_min(x, axes):
+    return reduce_min_p.bind(x, axes=_axes(axes))
+
+
+def reduce_prod(x, axes):
+    return reduce_prod_p.bind(x, axes=_axes(axes))
+
+
+def reduce_and(x, axes):
+    return reduce_and_p.bind(x, axes=_axes(axes))
+
+
+def reduce_or(x, axes):
+    return reduce_or_p.bind(x, axes=_axes(axes))
+
+
+def argmax(x, axis, index_dtype=dtypes.int32):
+    return argmax_p.bind(x, axes=(int(axis),), index_dtype=dtypes.canonicalize(index_dtype))
+
+
+def argmin(x, axis, index_dtype=dtypes.int32):
+    return argmin_p.bind(x, axes=(int(axis),), index_dtype=dtypes.canonicalize(index_dtype))
+
+
+def cumsum(x, axis=0, reverse=False):
+    return cumsum_p.bind(x, axis=int(axis), reverse=bool(reverse))
+
+
+def cumprod(x, axis=0, reverse=False):
+    return cumprod_p.bind(x, axis=int(axis), reverse=bool(reverse))
+
+
+def cummax(x, axis=0, reverse=False):
+    return cummax_p.bind(x, axis=int(axis), reverse=bool(reverse))
+
+
+def cummin(x, axis=0, reverse=False):
+    return cummin_p.bind(x, axis=int(axis), reverse=bool(reverse))
+
+
+def _window_params(x, window_dimensions, window_strides, padding, base_dilation=None,
+                   window_dilation=None):
+    n = len(window_dimensions)
+    if isinstance(padding, str):
+        padding = padtype_to_pads(x.shape, window_dimensions, window_strides, padding)
+    return dict(window_dimensions=tuple(map(int, window_dimensions)),
+                window_strides=tuple(map(int, window_strides)),
+                padding=tuple((int(lo), int(hi)) for lo, hi in padding),
+                base_dilation=tuple(map(int, base_dilation or (1,) * n)),
+                window_dilation=tuple(map(int, window_dilation or (1,) * n)))
+
+
+def padtype_to_pads(in_shape, window_shape, strides, padding: str):
+    """'SAME' or 'VALID' as explicit (lo, hi) pairs, as XLA/TensorFlow define them."""
+    padding = padding.upper()
+    if padding == "VALID":
+        return tuple((0, 0) for _ in in_shape)
+    if padding != "SAME":
+        raise ValueError(f"padding must be 'SAME', 'VALID' or explicit pairs, got {padding!r}")
+    pads = []
+    for d, w, s in zip(in_shape, window_shape, strides):
+        out = -(-d // s)
+        total = max((out - 1) * s + w - d, 0)
+        pads.append((total // 2, total - total // 2))
+    return tuple(pads)
+
+
+def reduce_window(x, init_value, computation, window_dimensions, window_strides, padding,
+                  base_dilation=None, window_dilation=None):
+    """Pooling: `computation` is 'add', 'max' or 'min' (the monoids XLA pools with)."""
+    prim = {"add": reduce_window_sum_p, "sum": reduce_window_sum_p,
+            "max": reduce_window_max_p, "min": reduce_window_min_p}.get(computation)
+    if prim is None:
+        raise ValueError(f"reduce_window computation must be 'add', 'max' or 'min', "
+                         f"got {computation!r}")
+    params = _window_params(x, window_dimensions, window_strides, padding, base_dilation,
+                            window_dilation)
+    return prim.bind(x, **params)
+
+
+def sort(operands, dimension=-1, is_stable=True, num_keys=1):
+    single = not isinstance(operands, (tuple, list))
+    ops = [operands] if single else list(operands)
+    ndim = len(ops[0].shape)
+    dimension = dimension % ndim if ndim else 0
+    out = sort_p.bind(*ops, dimension=int(dimension), is_stable=bool(is_stable),
+                      num_keys=int(num_keys))
+    return out[0] if single else tuple(out)

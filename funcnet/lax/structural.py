@@ -1,0 +1,240 @@
+"""Primitives that move data without arithmetic: broadcast, reshape, transpose,
+slices, concatenate, pad, reverse, iota."""
+
+import math
+
+import numpy as np
+
+from funcnet.core import dtypes
+from funcnet.core.aval import ShapedArray
+from funcnet.core.source_info import where
+from funcnet.core.trace import Primitive
+
+
+def _ints(xs):
+    return tuple(int(x) for x in xs)
+
+
+broadcast_in_dim_p = Primitive("broadcast_in_dim")
+
+
+@broadcast_in_dim_p.def_abstract_eval
+def _broadcast_in_dim_abstract_eval(x, *, shape, broadcast_dimensions):
+    if len(broadcast_dimensions) != x.ndim:
+        raise TypeError(f"broadcast_in_dim: broadcast_dimensions {broadcast_dimensions} "
+                        f"must name one output axis per operand axis of {x.shape}{where()}")
+    for i, d in enumerate(broadcast_dimensions):
+        if not 0 <= d < len(shape) or x.shape[i] not in (1, shape[d]):
+            raise TypeError(f"broadcast_in_dim: cannot broadcast shape {x.shape} to {shape} "
+                            f"with broadcast_dimensions={broadcast_dimensions}{where()}")
+    if list(broadcast_dimensions) != sorted(set(broadcast_dimensions)):
+        raise TypeError("broadcast_in_dim: broadcast_dimensions must be strictly increasing")
+    return x.update(shape=shape)
+
+
+reshape_p = Primitive("reshape")
+
+
+@reshape_p.def_abstract_eval
+def _reshape_abstract_eval(x, *, new_sizes):
+    if math.prod(new_sizes) != x.size:
+        raise TypeError(f"cannot reshape array of shape {x.shape} (size {x.size}) into "
+                        f"shape {new_sizes} (size {math.prod(new_sizes)}){where()}")
+    return x.update(shape=new_sizes)
+
+
+transpose_p = Primitive("transpose")
+
+
+@transpose_p.def_abstract_eval
+def _transpose_abstract_eval(x, *, permutation):
+    if sorted(permutation) != list(range(x.ndim)):
+        raise TypeError(f"transpose: permutation {permutation} is not a permutation of "
+                        f"the axes of an array of shape {x.shape}{where()}")
+    return x.update(shape=tuple(x.shape[p] for p in permutation))
+
+
+squeeze_p = Primitive("squeeze")
+
+
+@squeeze_p.def_abstract_eval
+def _squeeze_abstract_eval(x, *, dimensions):
+    for d in dimensions:
+        if not 0 <= d < x.ndim or x.shape[d] != 1:
+            raise TypeError(f"cannot squeeze axis {d} of an array of shape {x.shape}{where()}")
+    return x.update(shape=tuple(s for i, s in enumerate(x.shape) if i not in dimensions))
+
+
+rev_p = Primitive("rev")
+
+
+@rev_p.def_abstract_eval
+def _rev_abstract_eval(x, *, dimensions):
+    if any(not 0 <= d < x.ndim for d in dimensions):
+        raise TypeError(f"rev: axes {dimensions} out of range for shape {x.shape}{where()}")
+    return x
+
+
+slice_p = Primitive("slice")
+
+
+@slice_p.def_abstract_eval
+def _slice_abstract_eval(x, *, start_indices, limit_indices, strides):
+    if not len(start_indices) == len(limit_indices) == len(strides) == x.ndim:
+        raise TypeError(f"slice of an array of shape {x.shape} needs {x.ndim} starts, "
+                        f"limits and strides{where()}")
+    shape = []
+    for s, lo, hi, st in zip(x.shape, start_indices, limit_indices, strides):
+        if not 0 <= lo <= hi <= s or st < 1:
+            raise TypeError(f"slice [{start_indices}:{limit_indices}:{strides}] is out of "
+                            f"bounds for shape {x.shape}{where()}")
+        shape.append(-(-(hi - lo) // st))
+    return x.update(shape=tuple(shape))
+
+
+def _check_index_scalars(name, x, indices):
+    if len(indices) != x.ndim:
+        raise TypeError(f"{name} of an array of shape {x.shape} needs {x.ndim} start "
+                        f"indices, got {len(indices)}{where()}")
+    for i in indices:
+        if i.shape != () or not dtypes.is_int(i.dtype):
+            raise TypeError(f"{name} start indices must be integer scalars, got "
+                            f"{i.str_short()}{where()}")
+
+
+dynamic_slice_p = Primitive("dynamic_slice")
+
+
+@dynamic_slice_p.def_abstract_eval
+def _dynamic_slice_abstract_eval(x, *indices, slice_sizes):
+    _check_index_scalars("dynamic_slice", x, indices)
+    if len(slice_sizes) != x.ndim or any(not 0 <= s <= d for s, d in zip(slice_sizes, x.shape)):
+        raise TypeError(f"dynamic_slice sizes {slice_sizes} do not fit shape {x.shape}{where()}")
+    return x.update(shape=slice_sizes)
+
+
+dynamic_update_slice_p = Primitive("dynamic_update_slice")
+
+
+@dynamic_update_slice_p.def_abstract_eval
+def _dynamic_update_slice_abstract_eval(x, update, *indices):
+    _check_index_scalars("dynamic_update_slice", x, indices)
+    if update.ndim != x.ndim or any(u > d for u, d in zip(update.shape, x.shape)):
+        raise TypeError(f"dynamic_update_slice: update of shape {update.shape} does not fit "
+                        f"in operand of shape {x.shape}{where()}")
+    if update.dtype != x.dtype:
+        raise TypeError(f"dynamic_update_slice: update dtype {update.dtype} differs from "
+                        f"operand dtype {x.dtype}")
+    return x.update(weak_type=x.weak_type and update.weak_type)
+
+
+concatenate_p = Primitive("concatenate")
+
+
+@concatenate_p.def_abstract_eval
+def _concatenate_abstract_eval(*xs, dimension):
+    first = xs[0]
+    if not 0 <= dimension < max(first.ndim, 1) or first.ndim == 0:
+        raise TypeError(f"concatenate: axis {dimension} is out of range for shape "
+                        f"{first.shape}{where()}")
+    for x in xs[1:]:
+        if (x.ndim != first.ndim or x.dtype != first.dtype or any(
+                a != b for i, (a, b) in enumerate(zip(x.shape, first.shape)) if i != dimension)):
+            shapes = ", ".join(str(y.shape) for y in xs)
+            raise TypeError(f"concatenate along axis {dimension} needs equal shapes and "
+                            f"dtypes elsewhere; got shapes {shapes} and dtypes "
+                            f"{', '.join(str(y.dtype) for y in xs)}{where()}")
+    shape = list(first.shape)
+    shape[dimension] = sum(x.shape[dimension] for x in xs)
+    return first.update(shape=tuple(shape), weak_type=all(x.weak_type for x in xs))
+
+
+pad_p = Primitive("pad")
+
+
+@pad_p.def_abstract_eval
+def _pad_abstract_eval(x, padding_value, *, padding_config):
+    if padding_value.shape != () or padding_value.dtype != x.dtype:
+        raise TypeError(f"pad: padding value must be a scalar of dtype {x.dtype}, got "
+                        f"{padding_value.str_short()}{where()}")
+    if len(padding_config) != x.ndim:
+        raise TypeError(f"pad: padding_config needs {x.ndim} (lo, hi, interior) "
+                        f"triples for shape {x.shape}{where()}")
+    shape = []
+    for d, (lo, hi, interior) in zip(x.shape, padding_config):
+        if interior < 0:
+            raise TypeError("pad: interior padding must be non-negative")
+        n = lo + hi + d + max(d - 1, 0) * interior
+        if n < 0:
+            raise TypeError(f"pad: negative padding {padding_config} removes more than "
+                            f"shape {x.shape} has{where()}")
+        shape.append(n)
+    return x.update(shape=tuple(shape))
+
+
+iota_p = Primitive("iota")
+
+
+@iota_p.def_abstract_eval
+def _iota_abstract_eval(*, dtype, shape, dimension):
+    if not 0 <= dimension < len(shape):
+        raise TypeError(f"iota: dimension {dimension} out of range for shape {shape}")
+    return ShapedArray(shape, dtype)
+
+
+# --- binders --------------------------------------------------------------------
+
+def broadcast_in_dim(x, shape, broadcast_dimensions):
+    return broadcast_in_dim_p.bind(x, shape=_ints(shape),
+                                   broadcast_dimensions=_ints(broadcast_dimensions))
+
+
+def reshape(x, new_sizes):
+    return reshape_p.bind(x, new_sizes=_ints(new_sizes))
+
+
+def transpose(x, permutation):
+    return transpose_p.bind(x, permutation=_ints(permutation))
+
+
+def squeeze(x, dimensions):
+    return squeeze_p.bind(x, dimensions=_ints(dimensions))
+
+
+def rev(x, dimensions):
+    return rev_p.bind(x, dimensions=_ints(dimensions))
+
+
+def slice(x, start_indices, limit_indices, strides=None):  # noqa: A001 - mirrors jax.lax.slice
+    strides = (1,) * len(start_indices) if strides is None else strides
+    return slice_p.bind(x, start_indices=_ints(start_indices),
+                        limit_indices=_ints(limit_indices), strides=_ints(strides))
+
+
+def dynamic_slice(x, start_indices, slice_sizes):
+    return dynamic_slice_p.bind(x, *start_indices, slice_sizes=_ints(slice_sizes))
+
+
+def dynamic_update_slice(x, update, start_indices):
+    return dynamic_update_slice_p.bind(x, update, *start_indices)
+
+
+def concatenate(xs, dimension):
+    return concatenate_p.bind(*xs, dimension=int(dimension))
+
+
+def pad(x, padding_value, padding_config):
+    return pad_p.bind(x, padding_value,
+                      padding_config=tuple(_ints(c) for c in padding_config))
+
+
+def iota(dtype, size):
+    return iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=(int(size),), dimension=0)
+
+
+def broadcasted_iota(dtype, shape, dimension):
+    return iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=_ints(shape),
+                       dimension=int(dimension))
+
+
+del np

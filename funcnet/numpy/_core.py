@@ -1,0 +1,404 @@
+"""The base of funcnet.numpy: conversion, promotion, broadcasting, elementwise ufuncs."""
+
+import builtins
+
+import numpy as np
+
+from funcnet import lax
+from funcnet.core import dtypes
+from funcnet.core.array import Array, asarray_from_value
+from funcnet.core.source_info import where as _at
+from funcnet.core.trace import Tracer, get_aval
+
+ArrayLike = (Array, Tracer)
+
+
+def is_array(x) -> bool:
+    return isinstance(x, ArrayLike)
+
+
+def asarray(x, dtype=None):
+    """An array from an Array, a tracer, a NumPy array, a scalar or a (nested) list."""
+    if is_array(x):
+        return x if dtype is None else astype(x, dtype)
+    if isinstance(x, (list, tuple)) and any(is_array(v) or isinstance(v, (list, tuple))
+                                            for v in x):
+        from funcnet.numpy._shape import stack
+        return stack([asarray(v, dtype) for v in x])
+    return asarray_from_value(x, dtype)
+
+
+array = asarray
+
+
+def astype(x, dtype):
+    dtype = dtypes.canonicalize(dtype)
+    if not is_array(x):
+        return asarray(x, dtype)
+    if x.dtype == dtype and not x.aval.weak_type:
+        return x
+    return lax.convert_element_type(x, dtype)
+
+
+def _dtype_of(x):
+    if is_array(x):
+        return x.dtype, x.aval.weak_type
+    if dtypes.is_python_scalar(x):
+        return dtypes.scalar_dtype(x), True
+    aval = get_aval(np.asarray(x) if isinstance(x, (list, tuple)) else x)
+    return aval.dtype, aval.weak_type
+
+
+def result_type(*args):
+    """The dtype NumPy-style promotion gives these values (weak Python scalars included)."""
+    return dtypes.result_type(*map(_dtype_of, args))[0]
+
+
+def promote(*args):
+    """Convert every argument to one dtype (an Array or tracer each)."""
+    dtype, weak = dtypes.result_type(*map(_dtype_of, args))
+    out = []
+    for x in args:
+        if not is_array(x):
+            x = _scalar_or_array(x, dtype, weak)
+        elif x.dtype != dtype:
+            x = lax.convert_element_type(x, dtype, weak_type=weak)
+        out.append(x)
+    return out
+
+
+def _scalar_or_array(x, dtype, weak=False):
+    """A concrete value of `dtype`: a NumPy scalar (a literal once traced) or an Array."""
+    arr = np.asarray(x, dtype)
+    return arr[()] if arr.ndim == 0 else asarray_from_value(arr)
+
+
+def broadcast_shapes(*shapes):
+    ndim = builtins.max((len(s) for s in shapes), default=0)
+    out = []
+    for dims in zip(*((1,) * (ndim - len(s)) + tuple(s) for s in shapes)):
+        sizes = {d for d in dims if d != 1}
+        if len(sizes) > 1:
+            raise ValueError(f"incompatible shapes for broadcasting: "
+                             f"{', '.join(str(tuple(s)) for s in shapes)}{_at()}")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def broadcast_to(x, shape):
+    if not is_array(x):
+        x = np.asarray(x)
+        x = x[()] if x.ndim == 0 and x.dtype.kind in "biuf" else asarray(x)
+    shape = tuple(int(d) for d in shape)
+    if x.shape == shape:
+        return x if is_array(x) else asarray(x)
+    lead = len(shape) - x.ndim
+    if lead < 0 or any(d not in (1, s) for d, s in zip(x.shape, shape[lead:])):
+        raise ValueError(f"cannot broadcast an array of shape {x.shape} to shape {shape}"
+                         f"{_at()}")
+    # Squeeze size-1 axes that grow, so broadcast_in_dim sees only exact matches.
+    keep = [i for i, d in enumerate(x.shape) if d == shape[lead + i]]
+    if len(keep) != x.ndim:
+        x = lax.reshape(x, [x.shape[i] for i in keep])
+    return lax.broadcast_in_dim(x, shape, [lead + i for i in keep])
+
+
+def broadcast_arrays(*args):
+    shape = broadcast_shapes(*(a.shape for a in args))
+    return [broadcast_to(a, shape) for a in args]
+
+
+def _elementwise(prim_fn, *args, promote_args=True):
+    if promote_args:
+        args = promote(*args)
+    else:
+        args = [asarray(a) for a in args]
+    if len(args) > 1 and builtins.any(a.shape != args[0].shape for a in args):
+        args = broadcast_arrays(*args)
+    return prim_fn(*args)
+
+
+def _float_args(*args):
+    """Promote, then make integer/bool arguments floating point (as NumPy's true ufuncs)."""
+    args = promote(*args)
+    if not dtypes.is_float(args[0].dtype):
+        weak = get_aval(args[0]).weak_type
+        args = [lax.convert_element_type(a, dtypes.default_float(), weak_type=weak)
+                for a in args]
+    return args
+
+
+def _unary_float(prim_fn, name):
+    def fn(x):
+        (x,) = _float_args(x)
+        return prim_fn(x)
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise {name} (integers are converted to float first)."
+    return fn
+
+
+exp = _unary_float(lax.exp, "exp")
+exp2 = _unary_float(lax.exp2, "exp2")
+log = _unary_float(lax.log, "log")
+log1p = _unary_float(lax.log1p, "log1p")
+expm1 = _unary_float(lax.expm1, "expm1")
+sqrt = _unary_float(lax.sqrt, "sqrt")
+rsqrt = _unary_float(lax.rsqrt, "rsqrt")
+cbrt = _unary_float(lax.cbrt, "cbrt")
+tanh = _unary_float(lax.tanh, "tanh")
+sin = _unary_float(lax.sin, "sin")
+cos = _unary_float(lax.cos, "cos")
+tan = _unary_float(lax.tan, "tan")
+arcsin = _unary_float(lax.asin, "arcsin")
+arccos = _unary_float(lax.acos, "arccos")
+arctan = _unary_float(lax.atan, "arctan")
+sinh = _unary_float(lax.sinh, "sinh")
+cosh = _unary_float(lax.cosh, "cosh")
+arcsinh = _unary_float(lax.asinh, "arcsinh")
+arccosh = _unary_float(lax.acosh, "arccosh")
+arctanh = _unary_float(lax.atanh, "arctanh")
+
+
+def log2(x):
+    (x,) = _float_args(x)
+    return lax.div(lax.log(x), _like(x, np.log(2.0)))
+
+
+def log10(x):
+    (x,) = _float_args(x)
+    return lax.div(lax.log(x), _like(x, np.log(10.0)))
+
+
+def _like(x, value):
+    """A scalar constant of x's dtype, broadcast to x's shape."""
+    c = _scalar_or_array(value, x.dtype)
+    return broadcast_to(c, x.shape) if x.shape else c
+
+
+def _keep_ints(prim_fn, name):
+    def fn(x):
+        x = asarray(x)
+        return prim_fn(x)
+    fn.__name__ = name
+    return fn
+
+
+negative = _keep_ints(lambda x: lax.neg(x) if x.dtype != dtypes.bool_ else x, "negative")
+absolute = _keep_ints(lambda x: lax.abs(x) if x.dtype != dtypes.bool_
+                      and not dtypes.is_unsigned(x.dtype) else x, "absolute")
+abs = absolute  # noqa: A001
+sign = _keep_ints(lambda x: lax.sign(x) if not dtypes.is_unsigned(x.dtype)
+                  else astype(x > 0, x.dtype), "sign")
+square = _keep_ints(lax.square, "square")
+
+
+def _float_or_identity(prim_fn, name):
+    def fn(x):
+        x = asarray(x)
+        return prim_fn(x) if dtypes.is_float(x.dtype) else x
+    fn.__name__ = name
+    return fn
+
+
+floor = _float_or_identity(lax.floor, "floor")
+ceil = _float_or_identity(lax.ceil, "ceil")
+trunc = _float_or_identity(lambda x: lax.select(x < 0, lax.ceil(x), lax.floor(x)), "trunc")
+
+
+def round(x, decimals=0):  # noqa: A001
+    """Round half to even, as NumPy."""
+    x = asarray(x)
+    if not dtypes.is_float(x.dtype):
+        return x
+    if decimals == 0:
+        return lax.round(x, rounding_method=1)
+    factor = _like(x, 10.0 ** decimals)
+    return lax.div(lax.round(lax.mul(x, factor), rounding_method=1), factor)
+
+
+around = round
+
+
+def isfinite(x):
+    x = asarray(x)
+    return lax.is_finite(x) if dtypes.is_float(x.dtype) else full_like_bool(x, True)
+
+
+def isnan(x):
+    x = asarray(x)
+    return lax.ne(x, x) if dtypes.is_float(x.dtype) else full_like_bool(x, False)
+
+
+def isinf(x):
+    x = asarray(x)
+    if not dtypes.is_float(x.dtype):
+        return full_like_bool(x, False)
+    return lax.eq(lax.abs(x), _like(x, np.inf))
+
+
+def full_like_bool(x, value):
+    from funcnet.numpy._creation import full
+    return full(x.shape, value, dtype=dtypes.bool_)
+
+
+def add(x, y):
+    return _elementwise(lax.add if result_type(x, y) != dtypes.bool_ else lax.bitwise_or, x, y)
+
+
+def subtract(x, y):
+    return _elementwise(lax.sub, x, y)
+
+
+def multiply(x, y):
+    return _elementwise(lax.mul, x, y)
+
+
+def true_divide(x, y):
+    x, y = _float_args(x, y)
+    return _elementwise(lax.div, x, y)
+
+
+divide = true_divide
+
+
+def floor_divide(x, y):
+    x, y = promote(x, y)
+    if dtypes.is_float(x.dtype):
+        return floor(_elementwise(lax.div, x, y))
+    x, y = broadcast_arrays(x, y)
+    if dtypes.is_unsigned(x.dtype):
+        return lax.div(x, y)
+    # C division truncates; NumPy floors: step down where signs differ and it was inexact.
+    q = lax.div(x, y)
+    r = lax.rem(x, y)
+    zero = _like(x, 0)
+    fix = lax.bitwise_and(lax.ne(r, zero), lax.ne(lax.lt(x, zero), lax.lt(y, zero)))
+    return lax.select(fix, lax.sub(q, _like(x, 1)), q)
+
+
+def remainder(x, y):
+    """Python/NumPy modulo: the result has the divisor's sign."""
+    x, y = promote(x, y)
+    x, y = broadcast_arrays(x, y)
+    r = lax.rem(x, y)
+    if dtypes.is_unsigned(x.dtype):
+        return r
+    zero = _like(x, 0)
+    fix = lax.bitwise_and(lax.ne(r, zero), lax.ne(lax.lt(r, zero), lax.lt(y, zero)))
+    return lax.select(fix, lax.add(r, y), r)
+
+
+mod = remainder
+
+
+def fmod(x, y):
+    return _elementwise(lax.rem, x, y)
+
+
+def power(x, y):
+    """x ** y. An integer Python exponent becomes repeated multiplication."""
+    if isinstance(y, int) and not isinstance(y, bool) and is_array(x):
+        if y < 0 and not dtypes.is_float(x.dtype):
+            raise ValueError("integers to negative integer powers are not allowed")
+        return lax.integer_pow(x, y)
+    x, y = promote(x, y)
+    if not dtypes.is_float(x.dtype):
+        raise TypeError(f"power of integer arrays by array exponents is not supported "
+                        f"({x.dtype}); convert to float first{_at()}")
+    return _elementwise(lax.pow, x, y, promote_args=False)
+
+
+def maximum(x, y):
+    return _elementwise(lax.max, x, y)
+
+
+def minimum(x, y):
+    return _elementwise(lax.min, x, y)
+
+
+def arctan2(x, y):
+    x, y = _float_args(x, y)
+    return _elementwise(lax.atan2, x, y)
+
+
+def clip(x, a_min=None, a_max=None):
+    x = asarray(x)
+    if a_min is not None:
+        x = maximum(x, a_min)
+    if a_max is not None:
+        x = minimum(x, a_max)
+    return x
+
+
+def where(condition, x=None, y=None):
+    """Elementwise choice: x where condition is true, else y (broadcast together)."""
+    if x is None or y is None:
+        raise ValueError("fnp.where needs three arguments (the one-argument form has a "
+                         "data-dependent shape; use fnp.nonzero outside jit)")
+    condition = asarray(condition)
+    if condition.dtype != dtypes.bool_:
+        condition = lax.ne(condition, _like(condition, 0))
+    x, y = promote(x, y)
+    condition, x, y = broadcast_arrays(condition, x, y)
+    return lax.select(condition, x, y)
+
+
+def _compare(prim_fn):
+    def fn(x, y):
+        return _elementwise(prim_fn, x, y)
+    fn.__name__ = prim_fn.__name__
+    return fn
+
+
+equal = _compare(lax.eq)
+not_equal = _compare(lax.ne)
+less = _compare(lax.lt)
+less_equal = _compare(lax.le)
+greater = _compare(lax.gt)
+greater_equal = _compare(lax.ge)
+
+
+def _bitwise(prim_fn):
+    def fn(x, y):
+        x, y = promote(x, y)
+        if dtypes.is_float(x.dtype):
+            raise TypeError(f"{prim_fn.__name__} is not defined for floats ({x.dtype})"
+                            f"{_at()}")
+        return _elementwise(prim_fn, x, y, promote_args=False)
+    return fn
+
+
+bitwise_and = _bitwise(lax.bitwise_and)
+bitwise_or = _bitwise(lax.bitwise_or)
+bitwise_xor = _bitwise(lax.bitwise_xor)
+
+
+def _to_bool(x):
+    x = asarray(x)
+    return x if x.dtype == dtypes.bool_ else lax.ne(x, _like(x, 0))
+
+
+def logical_and(x, y):
+    return _elementwise(lax.bitwise_and, _to_bool(x), _to_bool(y), promote_args=False)
+
+
+def logical_or(x, y):
+    return _elementwise(lax.bitwise_or, _to_bool(x), _to_bool(y), promote_args=False)
+
+
+def logical_xor(x, y):
+    return _elementwise(lax.bitwise_xor, _to_bool(x), _to_bool(y), promote_args=False)
+
+
+def logical_not(x):
+    return lax.bitwise_not(_to_bool(x))
+
+
+def invert(x):
+    x = asarray(x)
+    if dtypes.is_float(x.dtype):
+        raise TypeError(f"~ is not defined for floats ({x.dtype}){_at()}")
+    return lax.bitwise_not(x)
+
+
+bitwise_not = invert

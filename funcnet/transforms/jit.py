@@ -1,0 +1,400 @@
+"""jit: trace -> IR -> StableHLO -> XLA executable, cached per abstract signature.
+
+A call with concrete arguments outside any transformation takes the fast path:
+flatten, look the signature up, execute. Under a transformation (grad, vmap, an
+outer jit) the call binds the `jit` primitive, whose rules in each
+transformation's table handle the traced program as a whole.
+"""
+
+import functools
+import inspect
+import logging
+import weakref
+
+import numpy as np
+
+from funcnet import tree
+from funcnet.backend import xla
+from funcnet.backend.lowering import lower_to_module
+from funcnet.config import config
+from funcnet.core import dtypes
+from funcnet.core.array import Array, to_buffer
+from funcnet.core.aval import ShapedArray, shaped_abstractify
+from funcnet.core.staging import trace_to_jaxpr
+from funcnet.core.trace import Primitive, Tracer, impl_rules, is_tracing
+from funcnet.ir import passes
+from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr
+
+log = logging.getLogger("funcnet.jit")
+
+# --- the jit primitive ------------------------------------------------------------
+
+jit_p = Primitive("jit", multiple_results=True)
+
+
+@jit_p.def_abstract_eval
+def _jit_abstract_eval(*avals, jaxpr: ClosedJaxpr, name: str):
+    return jaxpr.out_avals
+
+
+_executables = weakref.WeakKeyDictionary()  # ClosedJaxpr -> {device: (Executable, avals)}
+
+
+def compile_closed(closed: ClosedJaxpr, device, name="jit", arg_attrs=None):
+    text = lower_to_module(closed, name=name, arg_attrs=arg_attrs)
+    return xla.Executable(text, device, len(closed.out_avals)), text
+
+
+def _jit_impl(prim, *args, jaxpr: ClosedJaxpr, name: str):
+    """Eager evaluation of a staged `jit` equation (e.g. after jvp or vmap rewrote it)."""
+    device = next((a.device for a in args if isinstance(a, Array)), xla.default_device())
+    per_device = _executables.setdefault(jaxpr, {})
+    exe = per_device.get(device)
+    if exe is None:
+        exe, _ = compile_closed(jaxpr, device, name)
+        per_device[device] = exe
+    bufs = [to_buffer(a, device)[0] for a in args]
+    return [Array(b, a.weak_type) for b, a in zip(exe.execute(bufs), jaxpr.out_avals)]
+
+
+impl_rules[jit_p] = _jit_impl
+
+
+def closed_without_consts(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Turn constvars into leading invars, so that consts travel as arguments."""
+    j = closed.jaxpr
+    return ClosedJaxpr(Jaxpr([], j.constvars + j.invars, j.eqns, j.outvars), [])
+
+
+# --- argument handling --------------------------------------------------------------
+
+def _describe_leaf_error(in_tree_obj, index, leaf):
+    paths = tree.leaf_paths(in_tree_obj)
+    path = paths[index] if index < len(paths) else f"leaf {index}"
+    return TypeError(
+        f"jit: argument {path} is of type {type(leaf).__name__} ({leaf!r:.60}), which is "
+        "not an array. Pass arrays, NumPy arrays or Python scalars, or mark the argument "
+        "static with static_argnums / static_argnames.")
+
+
+def _leaf_aval(leaf):
+    if isinstance(leaf, (Array, Tracer)):
+        return leaf.aval
+    return shaped_abstractify(leaf)
+
+
+class _Entry:
+    """What one signature compiles to."""
+
+    def __init__(self, closed: ClosedJaxpr, out_tree, cacheable: bool):
+        self.closed = closed
+        self.out_tree = out_tree
+        self.cacheable = cacheable
+        self.call_jaxpr = closed_without_consts(closed)
+        self.out_weak = [a.weak_type for a in closed.out_avals]
+        self.executables = {}
+        self.texts = {}
+
+    def executable(self, device, name, arg_attrs):
+        exe = self.executables.get(device)
+        if exe is None:
+            exe, text = compile_closed(self.closed, device, name, arg_attrs)
+            self.executables[device] = exe
+            self.texts[device] = text
+        return exe
+
+
+class Jitted:
+    """The callable `jit(f)` returns."""
+
+    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.static_argnums = _as_tuple(static_argnums)
+        self.static_argnames = _as_tuple(static_argnames)
+        self.donate_argnums = _as_tuple(donate_argnums)
+        self._sig = _signature(fun)
+        self._cache: dict = {}
+        self._last_keys: list = []
+        self.trace_count = 0  # how many times the Python function was traced
+        self.__name__ = getattr(fun, "__name__", "fun")
+
+    def __get__(self, obj, objtype=None):  # jit on methods
+        return self if obj is None else functools.partial(self, obj)
+
+    # -- splitting static from dynamic arguments --
+    def _split(self, args, kwargs):
+        n = len(args)
+        static_nums = tuple(i % n if i < 0 else i for i in self.static_argnums if -n <= i < n)
+        dyn_args = tuple(a for i, a in enumerate(args) if i not in static_nums)
+        static_args = tuple((i, args[i]) for i in static_nums)
+        names = set(self.static_argnames)
+        if self._sig is not None:  # a static argument may be given by name or position
+            params = list(self._sig.parameters)
+            for i in static_nums:
+                if i < len(params):
+                    names.discard(params[i])
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in names}
+        static_kwargs = tuple(sorted((k, v) for k, v in kwargs.items() if k in names))
+        static = (static_args, static_kwargs)
+        try:
+            hash(static)
+        except TypeError as e:
+            raise TypeError(f"jit: static arguments must be hashable, got {static!r:.120}") from e
+        return dyn_args, dyn_kwargs, static
+
+    def _call_fun(self, dyn_args, dyn_kwargs, static):
+        static_args, static_kwargs = static
+        args = list(dyn_args)
+        for i, v in static_args:
+            args.insert(i, v)
+        return self.fun(*args, **dyn_kwargs, **dict(static_kwargs))
+
+    def _trace(self, in_tree, static, avals) -> _Entry:
+        self.trace_count += 1
+        out_tree_box = []
+        has_tracer_consts = [False]
+
+        def flat_fun(*flat):
+            dyn_args, dyn_kwargs = tree.tree_unflatten(in_tree, flat)
+            out = self._call_fun(dyn_args, dyn_kwargs, static)
+            leaves, out_tree = tree.tree_flatten(out)
+            for i, leaf in enumerate(leaves):
+                if not isinstance(leaf, (Tracer, Array, np.ndarray, np.generic, int, float,
+                                         bool)):
+                    paths = tree.leaf_paths(out)
+                    raise TypeError(f"jit: the function returned a non-array value at "
+                                    f"output{paths[i]}: {type(leaf).__name__}")
+            out_tree_box.append(out_tree)
+            return leaves
+
+        closed = trace_to_jaxpr(flat_fun, avals)
+        has_tracer_consts[0] = any(isinstance(c, Tracer) for c in closed.consts)
+        if config.optimize_jaxprs:
+            closed = passes.optimize(closed)
+        return _Entry(closed, out_tree_box[0], cacheable=not has_tracer_consts[0])
+
+    def _entry(self, in_tree, static, avals, device):
+        key = (in_tree, static, avals, device)
+        entry = self._cache.get(key)
+        if entry is None:
+            if config.explain_cache_misses:
+                log.warning(self._explain_miss(key))
+            entry = self._trace(in_tree, static, avals)
+            if entry.cacheable:
+                self._cache[key] = entry
+                self._last_keys = (self._last_keys + [key])[-8:]
+        return entry
+
+    def _explain_miss(self, key) -> str:
+        name = f"jit({self.__name__})"
+        if not self._last_keys:
+            return f"{name}: tracing for the first time"
+        prev = self._last_keys[-1]
+        reasons = []
+        if prev[0] != key[0]:
+            reasons.append(f"the argument tree structure changed from {prev[0]} to {key[0]}")
+        if prev[1] != key[1]:
+            reasons.append(f"static arguments changed from {prev[1]!r:.80} to {key[1]!r:.80}")
+        if prev[0] == key[0] and prev[2] != key[2]:
+            paths = tree.leaf_paths(tree.tree_unflatten(key[0], list(range(len(key[2])))))
+            for p, a, b in zip(paths, prev[2], key[2]):
+                if a != b:
+                    reasons.append(f"argument {p} changed from {a.str_short()}"
+                                   f"{' (weak)' if a.weak_type else ''} to {b.str_short()}"
+                                   f"{' (weak)' if b.weak_type else ''}")
+        if prev[3] != key[3]:
+            reasons.append(f"the device changed from {prev[3]} to {key[3]}")
+        return f"{name}: recompiling because " + "; ".join(reasons or ["of a new signature"])
+
+    def _flatten(self, args, kwargs):
+        dyn_args, dyn_kwargs, static = self._split(args, kwargs)
+        leaves, in_tree = tree.tree_flatten((dyn_args, dyn_kwargs))
+        try:
+            avals = tuple(map(_leaf_aval, leaves))
+        except TypeError:
+            for i, leaf in enumerate(leaves):
+                try:
+                    _leaf_aval(leaf)
+                except TypeError:
+                    raise _describe_leaf_error((dyn_args, dyn_kwargs), i, leaf) from None
+            raise
+        return leaves, in_tree, static, avals
+
+    def _arg_attrs(self, in_tree, static, n_consts, avals, out_avals):
+        """Donated leaves alias an output of the same type (tf.aliasing_output)."""
+        if not self.donate_argnums:
+            return None
+        dyn_positions = [i for i in range(len(avals))]
+        donated = _donated_leaf_mask(in_tree, self.donate_argnums, self.static_argnums,
+                                     len(dyn_positions))
+        attrs = [None] * n_consts
+        free = list(range(len(out_avals)))
+        for aval, don in zip(avals, donated):
+            match = next((o for o in free if out_avals[o].strip_weak_type()
+                          == aval.strip_weak_type()), None) if don else None
+            if match is not None:
+                free.remove(match)
+                attrs.append(f"tf.aliasing_output = {match} : i32")
+            else:
+                attrs.append(None)
+        return attrs
+
+    def __call__(self, *args, **kwargs):
+        leaves, in_tree, static, avals = self._flatten(args, kwargs)
+        if is_tracing() or any(isinstance(x, Tracer) for x in leaves):
+            entry = self._entry(in_tree, static, avals, None)
+            outs = jit_p.bind(*entry.closed.consts, *leaves, jaxpr=entry.call_jaxpr,
+                              name=self.__name__)
+            return tree.tree_unflatten(entry.out_tree, outs)
+        device = _device_of(leaves)
+        entry = self._entry(in_tree, static, avals, device)
+        exe = entry.executable(device, self.__name__, self._arg_attrs(
+            in_tree, static, len(entry.closed.consts), avals, entry.closed.out_avals))
+        bufs = [to_buffer(c, device)[0] for c in entry.closed.consts]
+        bufs += [x._buf if isinstance(x, Array) else to_buffer(x, device)[0] for x in leaves]
+        outs = [Array(b, w) for b, w in zip(exe.execute(bufs), entry.out_weak)]
+        return tree.tree_unflatten(entry.out_tree, outs)
+
+    def lower(self, *args, **kwargs) -> "Lowered":
+        leaves, in_tree, static, avals = self._flatten(args, kwargs)
+        device = _device_of(leaves)
+        entry = self._entry(in_tree, static, avals, device)
+        attrs = self._arg_attrs(in_tree, static, len(entry.closed.consts), avals,
+                                entry.closed.out_avals)
+        text = lower_to_module(entry.closed, name=self.__name__, arg_attrs=attrs)
+        return Lowered(self, entry, text, device, attrs)
+
+    def eval_shape(self, *args, **kwargs):
+        leaves, in_tree, static, avals = self._flatten(args, kwargs)
+        entry = self._entry(in_tree, static, avals, None)
+        return tree.tree_unflatten(entry.out_tree, entry.closed.out_avals)
+
+    def clear_cache(self):
+        self._cache.clear()
+        self._last_keys = []
+
+
+class Lowered:
+    def __init__(self, jitted, entry, text, device, attrs):
+        self._jitted, self._entry, self._text = jitted, entry, text
+        self._device, self._attrs = device, attrs
+
+    def as_text(self) -> str:
+        """The StableHLO module funcnet emitted."""
+        return self._text
+
+    @property
+    def jaxpr(self) -> ClosedJaxpr:
+        return self._entry.closed
+
+    def compile(self) -> "Compiled":
+        exe = self._entry.executable(self._device, self._jitted.__name__, self._attrs)
+        return Compiled(self._jitted, exe)
+
+
+class Compiled:
+    def __init__(self, jitted, exe):
+        self._jitted, self._exe = jitted, exe
+
+    def as_text(self) -> str:
+        """The optimized HLO XLA compiled."""
+        return self._exe.hlo_text()
+
+    def memory_analysis(self):
+        return self._exe.memory_stats()
+
+    def cost_analysis(self):
+        return self._exe.cost_analysis()
+
+    def __call__(self, *args, **kwargs):
+        return self._jitted(*args, **kwargs)
+
+
+def _device_of(leaves):
+    for x in leaves:
+        if isinstance(x, Array):
+            return x.device
+    return xla.default_device()
+
+
+def _donated_leaf_mask(in_tree, donate_argnums, static_argnums, n_leaves):
+    """Which flat leaves belong to donated positional arguments."""
+    # in_tree is ((dyn_args...), {kwargs}); count leaves per dynamic positional arg.
+    (args_tree, _kw_tree) = in_tree.children()
+    mask = []
+    dyn_index = 0
+    for child in args_tree.children():
+        # Map the dynamic position back to the original argument number.
+        orig = dyn_index
+        for s in sorted(i for i in static_argnums if i >= 0):
+            if s <= orig:
+                orig += 1
+        mask += [orig in donate_argnums] * child.num_leaves
+        dyn_index += 1
+    mask += [False] * (n_leaves - len(mask))
+    return mask
+
+
+def _as_tuple(x):
+    if x is None:
+        return ()
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def _signature(fun):
+    try:
+        return inspect.signature(fun)
+    except (TypeError, ValueError):
+        return None
+
+
+def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
+    """Compile `fun` with XLA. Usable as `@jit` or `jit(f, static_argnums=...)`.
+
+    Args:
+      fun: a function of arrays (pytrees of them) returning arrays.
+      static_argnums / static_argnames: arguments treated as compile-time constants
+        (hashable); a new value triggers a new compilation.
+      donate_argnums: positional arguments whose buffers the computation may reuse
+        for outputs; the caller's arrays are invalid afterwards.
+
+    Returns:
+      A callable with the same signature, plus `.lower(...)`, `.eval_shape(...)`.
+
+    Example:
+      >>> f = jit(lambda x: x * 2)
+      >>> f(fnp.arange(3.0))
+    """
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 static_argnames=static_argnames, donate_argnums=donate_argnums)
+    return Jitted(fun, static_argnums, static_argnames, donate_argnums)
+
+
+# --- make_jaxpr -------------------------------------------------------------------------
+
+def make_jaxpr(fun, static_argnums=(), return_shape=False):
+    """`make_jaxpr(f)(*args)` returns the program funcnet traces for `f` at these
+    arguments' shapes and dtypes; it prints readably."""
+    static_argnums = _as_tuple(static_argnums)
+
+    @functools.wraps(fun)
+    def wrapped(*args, **kwargs):
+        j = Jitted(fun, static_argnums=static_argnums)
+        leaves, in_tree, static, avals = j._flatten(args, kwargs)
+        entry = j._trace(in_tree, static, avals)
+        closed = entry.closed
+        if return_shape:
+            return closed, tree.tree_unflatten(entry.out_tree, closed.out_avals)
+        return closed
+
+    return wrapped
+
+
+def eval_shape(fun, *args, **kwargs):
+    """The output shapes/dtypes of `fun(*args)` as ShapedArrays, without running it."""
+    return Jitted(fun).eval_shape(*args, **kwargs)
+
+
+del dtypes, ShapedArray
