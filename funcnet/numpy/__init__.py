@@ -1,6 +1,8 @@
 """funcnet.numpy: the NumPy surface a deep-learning user needs, built on funcnet's
 primitives (import it as `fnp`). Works eagerly and under every transformation."""
 
+import builtins as _builtins
+
 import numpy as _np
 
 from funcnet.core.dtypes import (bfloat16, bool_, float16, float32, float64,  # noqa: F401
@@ -65,7 +67,7 @@ def sort(x, axis=-1):
     x = asarray(x)
     if axis is None:
         x, axis = ravel(x), 0
-    return lax.sort(x, dimension=axis % max(x.ndim, 1))
+    return lax.sort(x, dimension=axis % _builtins.max(x.ndim, 1))
 
 
 def argsort(x, axis=-1):
@@ -73,6 +75,6 @@ def argsort(x, axis=-1):
     x = asarray(x)
     if axis is None:
         x, axis = ravel(x), 0
-    axis = axis % max(x.ndim, 1)
+    axis = axis % _builtins.max(x.ndim, 1)
     idx = lax.broadcasted_iota(int32, x.shape, axis)
     return lax.sort((x, idx), dimension=axis, num_keys=1)[1]

@@ -1,5 +1,6 @@
 """Reductions with `axis`/`keepdims`: sum, mean, max, var, argmax, cumsum, ..."""
 
+import builtins
 import math
 
 import numpy as np
@@ -35,7 +36,7 @@ def _reduction(prim_fn, name, upcast=False, empty_ok=True):
         target = dtype or (_sum_dtype(x) if upcast else None)
         if target is not None:
             x = astype(x, target)
-        if not empty_ok and any(x.shape[a] == 0 for a in axes):
+        if not empty_ok and builtins.any(x.shape[a] == 0 for a in axes):
             raise ValueError(f"zero-size array to reduction operation {name} which has no "
                              f"identity (shape {x.shape}){_at()}")
         out = prim_fn(x, axes) if axes else x
