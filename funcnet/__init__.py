@@ -8,7 +8,14 @@ from funcnet.core.trace import (ConcretizationError, FuncnetError,  # noqa: F401
                                 UnexpectedTracerError)
 from funcnet import lax  # noqa: F401
 from funcnet.backend import lowering_rules as _lowering_rules  # noqa: F401  (fills the table)
+from funcnet.backend import lowering_windowed as _lowering_windowed  # noqa: F401
+from funcnet.transforms import jvp_rules as _jvp_rules  # noqa: F401  (fills the table)
+from funcnet.transforms import transpose_rules as _transpose_rules  # noqa: F401
+from funcnet.transforms.grad import (grad, hessian, jacfwd, jacrev, linearize,  # noqa: F401
+                                     value_and_grad, vjp)
+from funcnet.transforms.jvp import jvp  # noqa: F401
 from funcnet.transforms.jit import eval_shape, jit, make_jaxpr  # noqa: F401
+from funcnet.transforms.vmap import vmap  # noqa: F401
 from funcnet.devices import asarray, device_put, devices  # noqa: F401
 from funcnet import numpy  # noqa: F401
 from funcnet import tree  # noqa: F401

@@ -1,0 +1,68 @@
+"""Shared pieces of differentiation: symbolic zeros and tangent types.
+
+A tangent that is known to be zero is a `Zero(aval)` rather than an array of
+zeros: rules skip work for it, integer inputs get one, and reverse mode never
+materializes cotangents of values that do not depend on the inputs.
+"""
+
+from funcnet.core import dtypes
+from funcnet.core.aval import ShapedArray
+from funcnet.core.trace import get_aval
+
+
+class Zero:
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"Zero({self.aval.str_short()})"
+
+
+def is_differentiable(aval) -> bool:
+    return dtypes.is_float(aval.dtype)
+
+
+def tangent_aval(aval) -> ShapedArray:
+    return aval.strip_weak_type()
+
+
+def zeros(aval):
+    from funcnet import lax
+    import numpy as np
+    return lax.broadcast_in_dim(np.zeros((), aval.dtype)[()], aval.shape, ())
+
+
+def instantiate(t):
+    """A real array for a tangent (zeros for a symbolic Zero)."""
+    return zeros(t.aval) if isinstance(t, Zero) else t
+
+
+def zero_like(x) -> Zero:
+    return Zero(tangent_aval(get_aval(x)))
+
+
+def add_tangents(a, b):
+    from funcnet import lax
+    if isinstance(a, Zero):
+        return b
+    if isinstance(b, Zero):
+        return a
+    return lax.add(a, b)
+
+
+class UndefinedPrimal:
+    """Marks a linear input during transposition: its value is what we solve for."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"UndefinedPrimal({self.aval.str_short()})"
+
+
+def is_undefined(x) -> bool:
+    return isinstance(x, UndefinedPrimal)

@@ -1,0 +1,313 @@
+"""Reverse mode and everything built on it: linearize, vjp, grad, value_and_grad,
+jacfwd, jacrev, hessian."""
+
+import functools
+
+import numpy as np
+
+from funcnet import tree
+from funcnet.core import dtypes
+from funcnet.core.trace import get_aval
+from funcnet.transforms.ad_util import (UndefinedPrimal, Zero, instantiate, is_differentiable,
+                                        tangent_aval)
+from funcnet.transforms.jvp import _split_aux, jvp, jvp_flat
+from funcnet.transforms.partial_eval import partial_eval_flat
+from funcnet.transforms.transpose import backward_pass
+
+
+def linearize_flat(fun, primals):
+    """(primals_out, out_nonzero, linear program of the differentiable inputs)."""
+    diff = [is_differentiable(get_aval(p)) for p in primals]
+    spec = [("unknown", tangent_aval(get_aval(p))) if d else ("known", Zero(tangent_aval(
+        get_aval(p)))) for p, d in zip(primals, diff)]
+    box = {}
+
+    def jvp_fun(*tangents):
+        p_out, t_out = jvp_flat(fun, primals, list(tangents), instantiate_zeros=False)
+        box["primals_out"] = p_out
+        return t_out
+
+    known_t, out_unknown, linear = partial_eval_flat(jvp_fun, None, spec)
+    return box["primals_out"], out_unknown, linear, diff
+
+
+class _VJP:
+    """The function `vjp` returns: cotangents of the outputs -> of the inputs."""
+
+    def __init__(self, linear, out_unknown, diff, in_tree, out_tree, in_avals, out_avals):
+        self.linear, self.out_unknown, self.diff = linear, out_unknown, diff
+        self.in_tree, self.out_tree = in_tree, out_tree
+        self.in_avals, self.out_avals = in_avals, out_avals
+
+    def __call__(self, cotangents):
+        cts, ct_tree = tree.tree_flatten(cotangents)
+        if ct_tree != self.out_tree:
+            raise TypeError(f"vjp: the cotangent has tree structure {ct_tree}, but the "
+                            f"function's output has {self.out_tree}")
+        for i, (ct, aval) in enumerate(zip(cts, self.out_avals)):
+            if get_aval(ct).shape != aval.shape:
+                raise ValueError(f"vjp: cotangent {i} has shape {get_aval(ct).shape}, the "
+                                 f"output it pairs with has shape {aval.shape}")
+        cts = [_as_dtype(c, a) for c, a in zip(cts, self.out_avals)]
+        cts = [c for c, u in zip(cts, self.out_unknown) if u]
+        j = self.linear.jaxpr
+        args = [UndefinedPrimal(v.aval) for v in j.invars]
+        lin_cts = iter(backward_pass(j, self.linear.consts, args, cts))
+        out = []
+        for d, aval in zip(self.diff, self.in_avals):
+            ct = next(lin_cts) if d else Zero(tangent_aval(aval))
+            out.append(instantiate(ct))
+        return tree.tree_unflatten(self.in_tree, out)
+
+
+def _as_dtype(ct, aval):
+    from funcnet import lax
+    if not hasattr(ct, "shape"):
+        ct = np.asarray(ct, aval.dtype)
+    if get_aval(ct).dtype != aval.dtype and dtypes.is_float(aval.dtype):
+        ct = lax.convert_element_type(ct, aval.dtype)
+    return ct
+
+
+def vjp(fun, *primals, has_aux=False):
+    """Reverse-mode derivative: returns `(fun(*primals), vjp_fn)` (plus aux), where
+    `vjp_fn(cotangent)` returns a tuple with one cotangent per primal.
+
+    Example:
+      >>> y, f_vjp = vjp(fnp.sin, 1.0)
+      >>> f_vjp(1.0)   # (cos(1.0),)
+    """
+    p_flat, in_tree = tree.tree_flatten(tuple(primals))
+    box = {}
+
+    def flat_fun(*flat):
+        out = fun(*tree.tree_unflatten(in_tree, flat))
+        if has_aux:
+            out, aux = _split_aux(out)
+            box["aux"] = aux
+        leaves, out_tree = tree.tree_flatten(out)
+        box["out_tree"] = out_tree
+        return leaves
+
+    p_out, out_unknown, linear, diff = linearize_flat(flat_fun, p_flat)
+    f_vjp = _VJP(linear, out_unknown, diff, in_tree, box["out_tree"],
+                 [get_aval(p) for p in p_flat], [get_aval(p) for p in p_out])
+    out = tree.tree_unflatten(box["out_tree"], p_out)
+    return (out, f_vjp, box["aux"]) if has_aux else (out, f_vjp)
+
+
+def linearize(fun, *primals):
+    """Returns `(fun(*primals), f_jvp)` where `f_jvp(*tangents)` evaluates the
+    linearized function (its residuals are computed once, here)."""
+    p_flat, in_tree = tree.tree_flatten(tuple(primals))
+    box = {}
+
+    def flat_fun(*flat):
+        leaves, box["out_tree"] = tree.tree_flatten(fun(*tree.tree_unflatten(in_tree, flat)))
+        return leaves
+
+    p_out, out_unknown, linear, diff = linearize_flat(flat_fun, p_flat)
+
+    def f_jvp(*tangents):
+        t_flat, t_tree = tree.tree_flatten(tuple(tangents))
+        if t_tree != in_tree:
+            raise TypeError(f"linearize: tangents have structure {t_tree}, expected {in_tree}")
+        from funcnet.ir.jaxpr import eval_jaxpr
+        lin_in = [t for t, d in zip(t_flat, diff) if d]
+        lin_out = iter(eval_jaxpr(linear.jaxpr, linear.consts, *lin_in))
+        outs = [next(lin_out) if u else instantiate(Zero(tangent_aval(get_aval(p))))
+                for p, u in zip(p_out, out_unknown)]
+        return tree.tree_unflatten(box["out_tree"], outs)
+
+    return tree.tree_unflatten(box["out_tree"], p_out), f_jvp
+
+
+def _check_scalar_output(out, name):
+    aval = get_aval(out) if not isinstance(out, (tuple, list, dict)) else None
+    if aval is None or aval.shape != () or not dtypes.is_float(aval.dtype):
+        what = (f"shape {aval.shape} and dtype {aval.dtype}" if aval is not None
+                else f"a {type(out).__name__}")
+        raise TypeError(f"{name} requires a function with a real scalar output (a float of "
+                        f"shape ()); it returned {what}. Reduce it (e.g. .sum() or .mean()), "
+                        "or use vjp / jacrev for non-scalar outputs.")
+
+
+def _check_argnums(argnums, n_args, args, name):
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if not -n_args <= i < n_args:
+            raise ValueError(f"{name}: argnums {argnums} out of range for {n_args} arguments")
+    nums = tuple(i % n_args for i in nums)
+    for i in nums:
+        for path, leaf in tree.tree_flatten_with_path(args[i])[0]:
+            aval = get_aval(leaf)
+            if not dtypes.is_float(aval.dtype):
+                raise TypeError(
+                    f"{name}: argument {i}{tree.keystr(path)} has dtype {aval.dtype}; "
+                    "only floating-point inputs can be differentiated. Convert it with "
+                    ".astype(float32), or exclude it with argnums.")
+    return nums
+
+
+def value_and_grad(fun, argnums=0, has_aux=False, *, _name="value_and_grad"):
+    """`fun`'s value and its gradient with respect to `argnums` (an int or a tuple).
+
+    The gradient has the structure of the chosen argument(s). With has_aux=True,
+    `fun` returns `(value, aux)` and the result is `((value, aux), grad)`.
+
+    Example:
+      >>> value_and_grad(lambda x: (x ** 2).sum())(fnp.ones(3))   # (3.0, [2., 2., 2.])
+    """
+    name = _name
+
+    @functools.wraps(fun)
+    def wrapped(*args, **kwargs):
+        nums = _check_argnums(argnums, len(args), args, name)
+
+        def f_of_diff(*diff_args):
+            full = list(args)
+            for i, a in zip(nums, diff_args):
+                full[i] = a
+            return fun(*full, **kwargs)
+
+        diff_args = tuple(args[i] for i in nums)
+        if has_aux:
+            out, f_vjp, aux = vjp(f_of_diff, *diff_args, has_aux=True)
+        else:
+            out, f_vjp = vjp(f_of_diff, *diff_args)
+        _check_scalar_output(out, name)
+        one = np.ones((), get_aval(out).dtype)
+        grads = f_vjp(one)
+        g = grads[0] if isinstance(argnums, int) else tuple(grads)
+        return ((out, aux), g) if has_aux else (out, g)
+
+    return wrapped
+
+
+def grad(fun, argnums=0, has_aux=False):
+    """The gradient of a scalar-valued `fun` with respect to `argnums`.
+
+    Example:
+      >>> grad(fnp.tanh)(0.5)
+      >>> grad(loss)(params, x, y)     # same pytree as params
+    """
+    vag = value_and_grad(fun, argnums, has_aux, _name="grad")
+
+    @functools.wraps(fun)
+    def wrapped(*args, **kwargs):
+        if has_aux:
+            (_, aux), g = vag(*args, **kwargs)
+            return g, aux
+        return vag(*args, **kwargs)[1]
+
+    return wrapped
+
+
+def _std_basis(flat_avals):
+    """Identity rows for every input element: one (n, *shape) array per leaf."""
+    from funcnet import numpy as fnp
+    sizes = [a.size for a in flat_avals]
+    total = sum(sizes)
+    eye = fnp.eye(total, dtype=flat_avals[0].dtype if flat_avals else None)
+    out, start = [], 0
+    for a, n in zip(flat_avals, sizes):
+        out.append(eye[:, start:start + n].reshape((total,) + a.shape).astype(a.dtype))
+        start += n
+    return out, total
+
+
+def _vmap():
+    from funcnet import transforms
+    return getattr(transforms, "vmap_fn", None)
+
+
+def jacfwd(fun, argnums=0, has_aux=False):
+    """The Jacobian by forward mode: one jvp per input element (batched with vmap
+    where available). Output leaves get the input's shape appended."""
+    def jac(*args):
+        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        _check_argnums(argnums, len(args), args, "jacfwd")
+        diff = [args[i] for i in nums]
+        d_flat, d_tree = tree.tree_flatten(diff)
+        avals = [get_aval(x) for x in d_flat]
+        basis, total = _std_basis(avals)
+
+        def pushfwd(*t_flat):
+            def f_diff(*xs):
+                full = list(args)
+                for i, x in zip(nums, tree.tree_unflatten(d_tree, list(xs))):
+                    full[i] = x
+                return fun(*full)
+            out = jvp(f_diff, tuple(d_flat), tuple(t_flat), has_aux=has_aux)
+            return out
+
+        outs = [pushfwd(*[b[k] for b in basis]) for k in range(total)]
+        primal_out = outs[0][0]
+        tangents = [o[1] for o in outs]
+        jac_tree = _stack_jacobian(tangents, primal_out, avals, d_tree, argnums, in_last=True)
+        return (jac_tree, outs[0][2]) if has_aux else jac_tree
+    return jac
+
+
+def jacrev(fun, argnums=0, has_aux=False):
+    """The Jacobian by reverse mode: one vjp per output element."""
+    def jac(*args):
+        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        _check_argnums(argnums, len(args), args, "jacrev")
+
+        def f_diff(*xs):
+            full = list(args)
+            for i, x in zip(nums, xs):
+                full[i] = x
+            return fun(*full)
+
+        res = vjp(f_diff, *(args[i] for i in nums), has_aux=has_aux)
+        out, f_vjp = res[0], res[1]
+        o_flat, o_tree = tree.tree_flatten(out)
+        o_avals = [get_aval(o) for o in o_flat]
+        basis, total = _std_basis(o_avals)
+        rows = [f_vjp(tree.tree_unflatten(o_tree, [b[k] for b in basis])) for k in range(total)]
+        jac_tree = _stack_rows(rows, o_flat, o_tree, argnums)
+        return (jac_tree, res[2]) if has_aux else jac_tree
+    return jac
+
+
+def _stack_jacobian(tangents, primal_out, in_avals, d_tree, argnums, in_last):
+    """Forward mode: tangents[k] is the output's tangent along input element k."""
+    from funcnet import numpy as fnp
+    o_flat, o_tree = tree.tree_flatten(primal_out)
+    per_out = []
+    for j, o in enumerate(o_flat):
+        cols = fnp.stack([tree.tree_leaves(t)[j] for t in tangents], axis=-1)
+        oshape = get_aval(o).shape
+        pieces, start = [], 0
+        for a in in_avals:
+            piece = cols[..., start:start + a.size].reshape(oshape + a.shape)
+            pieces.append(piece)
+            start += a.size
+        by_input = tree.tree_unflatten(d_tree, pieces)
+        per_out.append(by_input[0] if isinstance(argnums, int) else tuple(by_input))
+    return tree.tree_unflatten(o_tree, per_out)
+
+
+def _stack_rows(rows, o_flat, o_tree, argnums):
+    """Reverse mode: rows[k] is the input cotangent for output element k."""
+    from funcnet import numpy as fnp
+    per_out, start = [], 0
+    for o in o_flat:
+        oshape = get_aval(o).shape
+        n = int(np.prod(oshape, dtype=np.int64))
+        block = rows[start:start + n]
+        start += n
+
+        def stack_leaf(*leaves, oshape=oshape):
+            return fnp.stack(leaves).reshape(oshape + get_aval(leaves[0]).shape)
+
+        g = tree.tree_map(stack_leaf, *block)
+        per_out.append(g[0] if isinstance(argnums, int) else g)
+    return tree.tree_unflatten(o_tree, per_out)
+
+
+def hessian(fun, argnums=0):
+    """The Hessian: jacfwd of jacrev."""
+    return jacfwd(jacrev(fun, argnums), argnums)

@@ -1,0 +1,496 @@
+"""The JVP rule of every primitive (rows of `jvp_rules`).
+
+Tangents may be symbolic `Zero`s; every tangent expression is linear in the
+tangents, so that partial evaluation can transpose it for reverse mode.
+"""
+
+import functools
+
+import numpy as np
+
+from funcnet import lax
+from funcnet.core import dtypes
+from funcnet.core.trace import get_aval
+from funcnet.lax import elementwise as ew
+from funcnet.lax import indexing as ix
+from funcnet.lax import linalg as la
+from funcnet.lax import reductions as rd
+from funcnet.lax import structural as st
+from funcnet.lax import windowed as wd
+from funcnet.transforms.ad_util import Zero, add_tangents, instantiate, zero_like
+from funcnet.transforms.jit import closed_without_consts, jit_p
+from funcnet.transforms.jvp import jvp_jaxpr, jvp_rules
+
+
+def _c(x, value):
+    """A constant with x's dtype and shape."""
+    aval = get_aval(x)
+    return lax.broadcast_in_dim(np.asarray(value, aval.dtype)[()], aval.shape, ())
+
+
+def _mul_t(t, factor):
+    return Zero(t.aval) if isinstance(t, Zero) else lax.mul(t, factor)
+
+
+# --- linear primitives: the tangent is the primitive applied to the tangents ---------
+
+def _linear_jvp(prim, primals, tangents, **params):
+    out = prim.bind(*primals, **params)
+    t_out = prim.bind(*map(instantiate, tangents), **params)
+    return out, t_out
+
+
+def deflinear(*prims):
+    for p in prims:
+        jvp_rules[p] = functools.partial(_linear_jvp, p)
+
+
+deflinear(ew.neg_p, ew.add_p, ew.sub_p, ew.copy_p, st.broadcast_in_dim_p, st.reshape_p,
+          st.transpose_p, st.squeeze_p, st.rev_p, st.slice_p, st.concatenate_p, st.pad_p,
+          rd.reduce_sum_p, rd.cumsum_p, rd.reduce_window_sum_p, wd.select_and_scatter_add_p)
+
+
+def _first_arg_linear(prim):
+    """Linear in the first operand; the others (indices, selectors) are not differentiated."""
+    def rule(primals, tangents, **params):
+        out = prim.bind(*primals, **params)
+        return out, _mul_free(prim, tangents[0], primals[1:], params)
+    return rule
+
+
+def _mul_free(prim, t, rest, params):
+    if isinstance(t, Zero):
+        out_aval = prim.abstract_eval(t.aval, *map(get_aval, rest), **params)[0]
+        return Zero(out_aval.strip_weak_type())
+    return prim.bind(t, *rest, **params)
+
+
+for _p in (st.dynamic_slice_p, ix.gather_p):
+    jvp_rules[_p] = _first_arg_linear(_p)
+
+
+@functools.partial(jvp_rules.__setitem__, wd.select_and_gather_add_p)
+def _select_and_gather_add_jvp(primals, tangents, **params):
+    t, x = primals
+    out = wd.select_and_gather_add_p.bind(t, x, **params)
+    return out, _mul_free(wd.select_and_gather_add_p, tangents[0], [x], params)
+
+
+def _zero_tangent_jvp(prim, primals, tangents, **params):
+    out = prim.bind(*primals, **params)
+    outs = out if prim.multiple_results else [out]
+    zeros = [zero_like(o) for o in outs]
+    return out, zeros if prim.multiple_results else zeros[0]
+
+
+for _p in (ew.sign_p, ew.floor_p, ew.ceil_p, ew.round_p, ew.is_finite_p, ew.not_p,
+           ew.nextafter_p, ew.and_p, ew.or_p, ew.xor_p, ew.shift_left_p,
+           ew.shift_right_arithmetic_p, ew.shift_right_logical_p, *ew.COMPARISONS,
+           rd.argmax_p, rd.argmin_p, rd.reduce_and_p, rd.reduce_or_p, st.iota_p):
+    jvp_rules[_p] = functools.partial(_zero_tangent_jvp, _p)
+
+
+# --- elementwise unary: tangent = t * f'(x) -------------------------------------------
+
+def defjvp_unary(prim, deriv):
+    """deriv(x, y) -> f'(x), given the input x and output y."""
+    def rule(primals, tangents, **params):
+        (x,), (t,) = primals, tangents
+        y = prim.bind(x, **params)
+        return y, _mul_t(t, deriv(x, y))
+    jvp_rules[prim] = rule
+
+
+_SQRT_PI = np.sqrt(np.pi)
+defjvp_unary(ew.exp_p, lambda x, y: y)
+defjvp_unary(ew.exp2_p, lambda x, y: lax.mul(y, _c(x, np.log(2.0))))
+defjvp_unary(ew.log_p, lambda x, y: lax.div(_c(x, 1), x))
+defjvp_unary(ew.log1p_p, lambda x, y: lax.div(_c(x, 1), lax.add(x, _c(x, 1))))
+defjvp_unary(ew.expm1_p, lambda x, y: lax.add(y, _c(x, 1)))
+defjvp_unary(ew.tanh_p, lambda x, y: lax.sub(_c(x, 1), lax.mul(y, y)))
+defjvp_unary(ew.logistic_p, lambda x, y: lax.mul(y, lax.sub(_c(x, 1), y)))
+defjvp_unary(ew.sin_p, lambda x, y: lax.cos(x))
+defjvp_unary(ew.cos_p, lambda x, y: lax.neg(lax.sin(x)))
+defjvp_unary(ew.tan_p, lambda x, y: lax.add(_c(x, 1), lax.mul(y, y)))
+defjvp_unary(ew.asin_p, lambda x, y: lax.rsqrt(lax.sub(_c(x, 1), lax.mul(x, x))))
+defjvp_unary(ew.acos_p, lambda x, y: lax.neg(lax.rsqrt(lax.sub(_c(x, 1), lax.mul(x, x)))))
+defjvp_unary(ew.atan_p, lambda x, y: lax.div(_c(x, 1), lax.add(_c(x, 1), lax.mul(x, x))))
+defjvp_unary(ew.sinh_p, lambda x, y: lax.cosh(x))
+defjvp_unary(ew.cosh_p, lambda x, y: lax.sinh(x))
+defjvp_unary(ew.asinh_p, lambda x, y: lax.rsqrt(lax.add(lax.mul(x, x), _c(x, 1))))
+defjvp_unary(ew.acosh_p, lambda x, y: lax.rsqrt(lax.mul(lax.sub(x, _c(x, 1)),
+                                                        lax.add(x, _c(x, 1)))))
+defjvp_unary(ew.atanh_p, lambda x, y: lax.div(_c(x, 1), lax.sub(_c(x, 1), lax.mul(x, x))))
+defjvp_unary(ew.sqrt_p, lambda x, y: lax.div(_c(x, 0.5), y))
+defjvp_unary(ew.rsqrt_p, lambda x, y: lax.mul(_c(x, -0.5), lax.div(y, x)))
+defjvp_unary(ew.cbrt_p, lambda x, y: lax.div(y, lax.mul(_c(x, 3), x)))
+defjvp_unary(ew.abs_p, lambda x, y: lax.sign(x))
+defjvp_unary(ew.erf_p, lambda x, y: lax.mul(_c(x, 2 / _SQRT_PI), lax.exp(lax.neg(lax.mul(x, x)))))
+defjvp_unary(ew.erf_inv_p, lambda x, y: lax.mul(_c(x, _SQRT_PI / 2), lax.exp(lax.mul(y, y))))
+defjvp_unary(ew.lgamma_p, lambda x, y: lax.digamma(x))
+defjvp_unary(ew.square_p, lambda x, y: lax.mul(_c(x, 2), x))
+
+
+@functools.partial(jvp_rules.__setitem__, ew.integer_pow_p)
+def _integer_pow_jvp(primals, tangents, *, y):
+    (x,), (t,) = primals, tangents
+    out = lax.integer_pow(x, y)
+    if y == 0:
+        return out, zero_like(out)
+    deriv = _c(x, y) if y == 1 else lax.mul(_c(x, y), lax.integer_pow(x, y - 1))
+    return out, _mul_t(t, deriv)
+
+
+# --- elementwise binary ---------------------------------------------------------------
+
+def _binary_jvp(prim, dx, dy):
+    """dx(x, y, out), dy(x, y, out): partial derivatives."""
+    def rule(primals, tangents, **params):
+        (x, y), (tx, ty) = primals, tangents
+        out = prim.bind(x, y, **params)
+        t = Zero(get_aval(out).strip_weak_type())
+        if not isinstance(tx, Zero):
+            t = add_tangents(t, lax.mul(tx, dx(x, y, out)))
+        if not isinstance(ty, Zero):
+            t = add_tangents(t, lax.mul(ty, dy(x, y, out)))
+        return out, t
+    jvp_rules[prim] = rule
+
+
+@functools.partial(jvp_rules.__setitem__, ew.mul_p)
+def _mul_jvp(primals, tangents):
+    (x, y), (tx, ty) = primals, tangents
+    out = lax.mul(x, y)
+    t = Zero(get_aval(out).strip_weak_type())
+    if not isinstance(tx, Zero):
+        t = add_tangents(t, lax.mul(tx, y))
+    if not isinstance(ty, Zero):
+        t = add_tangents(t, lax.mul(x, ty))
+    return out, t
+
+
+@functools.partial(jvp_rules.__setitem__, ew.div_p)
+def _div_jvp(primals, tangents):
+    (x, y), (tx, ty) = primals, tangents
+    out = lax.div(x, y)
+    t = Zero(get_aval(out).strip_weak_type())
+    if not isinstance(tx, Zero):
+        t = add_tangents(t, lax.div(tx, y))
+    if not isinstance(ty, Zero):
+        t = add_tangents(t, lax.mul(ty, lax.neg(lax.div(out, y))))
+    return out, t
+
+
+def _trunc(z):
+    return lax.select(lax.lt(z, _c(z, 0)), lax.ceil(z), lax.floor(z))
+
+
+_binary_jvp(ew.rem_p, lambda x, y, o: _c(x, 1), lambda x, y, o: lax.neg(_trunc(lax.div(x, y))))
+
+
+def _pow_dx(x, y, out):
+    # y * x^(y-1), written to be 0 (not nan) where y == 0.
+    safe = lax.select(lax.eq(y, _c(y, 0)), _c(y, 1), y)
+    return lax.select(lax.eq(y, _c(y, 0)), _c(x, 0),
+                      lax.mul(safe, lax.pow(x, lax.sub(safe, _c(y, 1)))))
+
+
+def _pow_dy(x, y, out):
+    # log(x) * x^y, defined as 0 where x == 0 (the one-sided limit jax uses).
+    is_zero = lax.eq(x, _c(x, 0))
+    safe_x = lax.select(is_zero, _c(x, 1), x)
+    return lax.select(is_zero, _c(x, 0), lax.mul(lax.log(safe_x), out))
+
+
+_binary_jvp(ew.pow_p, _pow_dx, _pow_dy)
+
+
+def _minmax_share(pick_x):
+    """max/min: the winner takes the tangent; ties share it half and half, as jax."""
+    def dx(x, y, out):
+        return lax.add(lax.convert_element_type(pick_x(x, y), get_aval(x).dtype),
+                       lax.mul(_c(x, 0.5), lax.convert_element_type(lax.eq(x, y),
+                                                                    get_aval(x).dtype)))
+    return dx
+
+
+_binary_jvp(ew.max_p, _minmax_share(lax.gt), lambda x, y, o: _minmax_share(lax.gt)(y, x, o))
+_binary_jvp(ew.min_p, _minmax_share(lax.lt), lambda x, y, o: _minmax_share(lax.lt)(y, x, o))
+
+
+def _atan2_denominator(x, y):
+    return lax.add(lax.mul(x, x), lax.mul(y, y))
+
+
+_binary_jvp(ew.atan2_p, lambda x, y, o: lax.div(y, _atan2_denominator(x, y)),
+            lambda x, y, o: lax.neg(lax.div(x, _atan2_denominator(x, y))))
+
+
+@functools.partial(jvp_rules.__setitem__, ew.select_n_p)
+def _select_n_jvp(primals, tangents):
+    which, *cases = primals
+    out = lax.select_n(which, *cases)
+    case_tangents = tangents[1:]
+    if all(isinstance(t, Zero) for t in case_tangents):
+        return out, zero_like(out)
+    return out, lax.select_n(which, *map(instantiate, case_tangents))
+
+
+@functools.partial(jvp_rules.__setitem__, ew.clamp_p)
+def _clamp_jvp(primals, tangents):
+    lo, x, hi = primals
+    out = lax.clamp(lo, x, hi)
+    if all(isinstance(t, Zero) for t in tangents):
+        return out, zero_like(out)
+    shape = get_aval(x).shape
+
+    def full(v):  # scalar bounds (and their tangents) take x's shape
+        v = instantiate(v)
+        return v if get_aval(v).shape == shape else lax.broadcast_in_dim(v, shape, ())
+
+    t_lo, t_x, t_hi = tangents
+    t = lax.select(lax.lt(x, full(lo)), full(t_lo),
+                   lax.select(lax.gt(x, full(hi)), full(t_hi), instantiate(t_x)))
+    return out, t
+
+
+@functools.partial(jvp_rules.__setitem__, ew.convert_element_type_p)
+def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
+    (x,), (t,) = primals, tangents
+    out = lax.convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
+    if isinstance(t, Zero) or not (dtypes.is_float(new_dtype) and
+                                   dtypes.is_float(get_aval(x).dtype)):
+        return out, zero_like(out)
+    return out, lax.convert_element_type_p.bind(t, new_dtype=new_dtype, weak_type=False)
+
+
+# --- structural with non-differentiable operands --------------------------------------
+
+@functools.partial(jvp_rules.__setitem__, st.dynamic_update_slice_p)
+def _dus_jvp(primals, tangents):
+    x, update, *idx = primals
+    tx, tu = tangents[:2]
+    out = lax.dynamic_update_slice(x, update, idx)
+    if isinstance(tx, Zero) and isinstance(tu, Zero):
+        return out, zero_like(out)
+    return out, lax.dynamic_update_slice(instantiate(tx), instantiate(tu), idx)
+
+
+# --- reductions -------------------------------------------------------------------------
+
+def _reduce_chooser_jvp(prim):
+    """max/min: the tangent of the chosen elements, shared equally among ties."""
+    def rule(primals, tangents, *, axes):
+        (x,), (t,) = primals, tangents
+        out = prim.bind(x, axes=axes)
+        aval = get_aval(x)
+        kept = [i for i in range(aval.ndim) if i not in axes]
+        out_b = lax.broadcast_in_dim(out, aval.shape, kept)
+        mask = lax.convert_element_type(lax.eq(x, out_b), aval.dtype)
+        counts = lax.reduce_sum(mask, axes)
+        return out, lax.div(lax.reduce_sum(lax.mul(t, mask), axes), counts)
+    return rule
+
+
+jvp_rules[rd.reduce_max_p] = _reduce_chooser_jvp(rd.reduce_max_p)
+jvp_rules[rd.reduce_min_p] = _reduce_chooser_jvp(rd.reduce_min_p)
+
+
+@functools.partial(jvp_rules.__setitem__, rd.reduce_prod_p)
+def _reduce_prod_jvp(primals, tangents, *, axes):
+    # d prod = sum_i t_i * prod_{j != i} x_j; the "all but one" products come from
+    # exclusive cumulative products from both sides, so zeros are handled exactly.
+    (x,), (t,) = primals, tangents
+    out = lax.reduce_prod(x, axes)
+    aval = get_aval(x)
+    kept = [i for i in range(aval.ndim) if i not in axes]
+    perm = kept + list(axes)
+    n = int(np.prod([aval.shape[a] for a in axes], dtype=np.int64))
+    flat_shape = [aval.shape[i] for i in kept] + [n]
+    xf = lax.reshape(lax.transpose(x, perm), flat_shape)
+    tf = lax.reshape(lax.transpose(t, perm), flat_shape)
+    last = len(flat_shape) - 1
+    others = _exclusive_products(xf, last)
+    return out, lax.reduce_sum(lax.mul(tf, others), (last,))
+
+
+def _exclusive_products(x, axis):
+    aval = get_aval(x)
+    n = aval.shape[axis]
+    pad_lo = [(0, 0, 0)] * aval.ndim
+    pad_lo[axis] = (1, -1, 0)
+    pad_hi = [(0, 0, 0)] * aval.ndim
+    pad_hi[axis] = (-1, 1, 0)
+    one = np.asarray(1, aval.dtype)[()]
+    if n == 0:
+        return x
+    left = lax.pad(lax.cumprod(x, axis), one, pad_lo)                 # prod_{j<i}
+    right = lax.pad(lax.cumprod(x, axis, reverse=True), one, pad_hi)  # prod_{j>i}
+    return lax.mul(left, right)
+
+
+@functools.partial(jvp_rules.__setitem__, rd.cumprod_p)
+def _cumprod_jvp(primals, tangents, *, axis, reverse):
+    # d out_i = sum_{j<=i} t_j * prod_{k<=i, k!=j} x_k = out_i * cumsum(t / x)_i for x != 0.
+    (x,), (t,) = primals, tangents
+    out = lax.cumprod(x, axis, reverse)
+    return out, lax.mul(out, lax.cumsum(lax.div(t, x), axis, reverse))
+
+
+def _cumulative_chooser_jvp(prim):
+    def rule(primals, tangents, *, axis, reverse):
+        (x,), (t,) = primals, tangents
+        out = prim.bind(x, axis=axis, reverse=reverse)
+        aval = get_aval(x)
+        # The source of out_i is the latest j <= i with x_j == out_j (earliest from the
+        # other end when reversed); gather the tangent there.
+        iota = lax.broadcasted_iota(dtypes.int32, aval.shape, axis)
+        if reverse:
+            src = lax.cummin(lax.select(lax.eq(x, out), iota, _c(iota, aval.shape[axis] - 1)),
+                             axis, reverse=True)
+        else:
+            src = lax.cummax(lax.select(lax.eq(x, out), iota, _c(iota, 0)), axis)
+        return out, _take_along(t, src, axis)
+    return rule
+
+
+def _take_along(t, idx, axis):
+    from funcnet.numpy import take_along_axis
+    return take_along_axis(t, idx, axis)
+
+
+jvp_rules[rd.cummax_p] = _cumulative_chooser_jvp(rd.cummax_p)
+jvp_rules[rd.cummin_p] = _cumulative_chooser_jvp(rd.cummin_p)
+
+
+def _reduce_window_chooser_jvp(prim, select_prim):
+    def rule(primals, tangents, **params):
+        (x,), (t,) = primals, tangents
+        out = prim.bind(x, **params)
+        return out, wd.select_and_gather_add_p.bind(t, x, select_prim=select_prim, **params)
+    return rule
+
+
+jvp_rules[rd.reduce_window_max_p] = _reduce_window_chooser_jvp(rd.reduce_window_max_p, "ge")
+jvp_rules[rd.reduce_window_min_p] = _reduce_window_chooser_jvp(rd.reduce_window_min_p, "le")
+
+
+@functools.partial(jvp_rules.__setitem__, rd.sort_p)
+def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
+    # Sort an iota along, then gather every tangent with the permutation.
+    aval = get_aval(primals[0])
+    iota = lax.broadcasted_iota(dtypes.int32, aval.shape, dimension)
+    *outs, perm = lax.sort_p.bind(*primals, iota, dimension=dimension, is_stable=is_stable,
+                                  num_keys=num_keys)
+    t_out = [zero_like(o) if isinstance(t, Zero) else _take_along(t, perm, dimension)
+             for o, t in zip(outs, tangents)]
+    return outs, t_out
+
+
+# --- contractions -----------------------------------------------------------------------
+
+def _bilinear_jvp(prim):
+    def rule(primals, tangents, **params):
+        (a, b), (ta, tb) = primals, tangents
+        out = prim.bind(a, b, **params)
+        t = Zero(get_aval(out).strip_weak_type())
+        if not isinstance(ta, Zero):
+            t = add_tangents(t, prim.bind(ta, b, **params))
+        if not isinstance(tb, Zero):
+            t = add_tangents(t, prim.bind(a, tb, **params))
+        return out, t
+    return rule
+
+
+jvp_rules[la.dot_general_p] = _bilinear_jvp(la.dot_general_p)
+jvp_rules[la.conv_general_dilated_p] = _bilinear_jvp(la.conv_general_dilated_p)
+
+
+# --- scatters ---------------------------------------------------------------------------
+
+@functools.partial(jvp_rules.__setitem__, ix.scatter_add_p)
+def _scatter_add_jvp(primals, tangents, **params):
+    (x, idx, u), (tx, _, tu) = primals, tangents
+    out = ix.scatter_add_p.bind(x, idx, u, **params)
+    if isinstance(tx, Zero) and isinstance(tu, Zero):
+        return out, zero_like(out)
+    return out, ix.scatter_add_p.bind(instantiate(tx), idx, instantiate(tu), **params)
+
+
+@functools.partial(jvp_rules.__setitem__, ix.scatter_p)
+def _scatter_jvp(primals, tangents, **params):
+    # Overwriting is linear in (operand, updates) jointly.
+    (x, idx, u), (tx, _, tu) = primals, tangents
+    out = ix.scatter_p.bind(x, idx, u, **params)
+    if isinstance(tx, Zero) and isinstance(tu, Zero):
+        return out, zero_like(out)
+    return out, ix.scatter_p.bind(instantiate(tx), idx, instantiate(tu), **params)
+
+
+@functools.partial(jvp_rules.__setitem__, ix.scatter_mul_p)
+def _scatter_mul_jvp(primals, tangents, **params):
+    (x, idx, u), (tx, _, tu) = primals, tangents
+    out = ix.scatter_mul_p.bind(x, idx, u, **params)
+    if not isinstance(tu, Zero):
+        raise NotImplementedError("differentiating scatter_mul (x.at[...].mul) with respect "
+                                  "to the updates is not implemented")
+    if isinstance(tx, Zero):
+        return out, zero_like(out)
+    return out, ix.scatter_mul_p.bind(tx, idx, u, **params)
+
+
+def _scatter_chooser_jvp(prim):
+    """scatter_min/max: each output takes the tangent of whichever value won (operand
+    or an update); ties share it equally."""
+    def rule(primals, tangents, *, dimension_numbers, indices_are_sorted=False,
+             unique_indices=False):
+        (x, idx, u), (tx, _, tu) = primals, tangents
+        params = dict(dimension_numbers=dimension_numbers, indices_are_sorted=indices_are_sorted,
+                      unique_indices=unique_indices)
+        out = prim.bind(x, idx, u, **params)
+        dn = dimension_numbers
+        gdn = ix.GatherDimensionNumbers(dn.update_window_dims, dn.inserted_window_dims,
+                                        dn.scatter_dims_to_operand_dims, dn.operand_batching_dims,
+                                        dn.scatter_indices_batching_dims)
+        u_aval = get_aval(u)
+        slice_sizes = _scatter_slice_sizes(get_aval(x), u_aval, dn)
+        out_at_u = ix.gather_p.bind(out, idx, dimension_numbers=gdn, slice_sizes=slice_sizes)
+        dt = get_aval(x).dtype
+        x_won = lax.convert_element_type(lax.eq(x, out), dt)
+        u_won = lax.convert_element_type(lax.eq(u, out_at_u), dt)
+        counts = lax.add(x_won, ix.scatter_add_p.bind(lax.mul(x_won, _c(x, 0)), idx, u_won,
+                                                      **params))
+        t = lax.mul(instantiate(tx), x_won)
+        t = ix.scatter_add_p.bind(t, idx, lax.mul(instantiate(tu), u_won), **params)
+        return out, lax.div(t, counts)
+    return rule
+
+
+def _scatter_slice_sizes(x_aval, u_aval, dn):
+    window = iter(u_aval.shape[d] for d in dn.update_window_dims)
+    dropped = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
+    return tuple(1 if d in dropped else next(window) for d in range(x_aval.ndim))
+
+
+jvp_rules[ix.scatter_min_p] = _scatter_chooser_jvp(ix.scatter_min_p)
+jvp_rules[ix.scatter_max_p] = _scatter_chooser_jvp(ix.scatter_max_p)
+
+
+@functools.partial(jvp_rules.__setitem__, wd.optimization_barrier_p)
+def _barrier_jvp(primals, tangents):
+    outs = wd.optimization_barrier(*primals)
+    return outs, list(tangents)
+
+
+# --- programs ---------------------------------------------------------------------------
+
+@functools.partial(jvp_rules.__setitem__, jit_p)
+def _jit_jvp(primals, tangents, *, jaxpr, name):
+    nonzeros = [not isinstance(t, Zero) for t in tangents]
+    new, out_nz = jvp_jaxpr(jaxpr, nonzeros)
+    n_out = len(jaxpr.out_avals)
+    outs = jit_p.bind(*new.consts, *primals, *(t for t in tangents if not isinstance(t, Zero)),
+                      jaxpr=closed_without_consts(new), name=f"jvp({name})")
+    primals_out, t_iter = outs[:n_out], iter(outs[n_out:])
+    tangents_out = [next(t_iter) if nz else zero_like(p) for p, nz in zip(primals_out, out_nz)]
+    return primals_out, tangents_out
