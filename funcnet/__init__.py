@@ -14,6 +14,9 @@ from funcnet.transforms import transpose_rules as _transpose_rules  # noqa: F401
 from funcnet.transforms.grad import (grad, hessian, jacfwd, jacrev, linearize,  # noqa: F401
                                      value_and_grad, vjp)
 from funcnet.transforms.jvp import jvp  # noqa: F401
+from funcnet.transforms.custom import custom_jvp, custom_vjp, stop_gradient  # noqa: F401
+from funcnet.transforms.remat import checkpoint, remat  # noqa: F401
+from funcnet import test_util  # noqa: F401
 from funcnet.transforms.jit import eval_shape, jit, make_jaxpr  # noqa: F401
 from funcnet.transforms.vmap import vmap  # noqa: F401
 from funcnet.devices import asarray, device_put, devices  # noqa: F401

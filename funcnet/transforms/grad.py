@@ -56,8 +56,13 @@ class _VJP:
         out = []
         for d, aval in zip(self.diff, self.in_avals):
             ct = next(lin_cts) if d else Zero(tangent_aval(aval))
-            out.append(instantiate(ct))
+            out.append(_to_array(instantiate(ct)))
         return tree.tree_unflatten(self.in_tree, out)
+
+
+def _to_array(x):
+    from funcnet.numpy import asarray
+    return asarray(x)
 
 
 def _as_dtype(ct, aval):

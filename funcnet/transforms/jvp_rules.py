@@ -47,7 +47,7 @@ def deflinear(*prims):
 
 deflinear(ew.neg_p, ew.add_p, ew.sub_p, ew.copy_p, st.broadcast_in_dim_p, st.reshape_p,
           st.transpose_p, st.squeeze_p, st.rev_p, st.slice_p, st.concatenate_p, st.pad_p,
-          rd.reduce_sum_p, rd.cumsum_p, rd.reduce_window_sum_p, wd.select_and_scatter_add_p)
+          rd.reduce_sum_p, rd.cumsum_p, rd.reduce_window_sum_p)
 
 
 def _first_arg_linear(prim):
@@ -69,11 +69,9 @@ for _p in (st.dynamic_slice_p, ix.gather_p):
     jvp_rules[_p] = _first_arg_linear(_p)
 
 
-@functools.partial(jvp_rules.__setitem__, wd.select_and_gather_add_p)
-def _select_and_gather_add_jvp(primals, tangents, **params):
-    t, x = primals
-    out = wd.select_and_gather_add_p.bind(t, x, **params)
-    return out, _mul_free(wd.select_and_gather_add_p, tangents[0], [x], params)
+# Linear in the first operand; the second only selects positions.
+for _p in (wd.select_and_gather_add_p, wd.select_and_scatter_add_p):
+    jvp_rules[_p] = _first_arg_linear(_p)
 
 
 def _zero_tangent_jvp(prim, primals, tangents, **params):
@@ -380,7 +378,7 @@ def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
     # Sort an iota along, then gather every tangent with the permutation.
     aval = get_aval(primals[0])
     iota = lax.broadcasted_iota(dtypes.int32, aval.shape, dimension)
-    *outs, perm = lax.sort_p.bind(*primals, iota, dimension=dimension, is_stable=is_stable,
+    *outs, perm = rd.sort_p.bind(*primals, iota, dimension=dimension, is_stable=is_stable,
                                   num_keys=num_keys)
     t_out = [zero_like(o) if isinstance(t, Zero) else _take_along(t, perm, dimension)
              for o, t in zip(outs, tangents)]

@@ -1,0 +1,109 @@
+"""check_grads: compare funcnet's derivatives with finite differences, as jax users know it."""
+
+import numpy as np
+
+from funcnet import tree
+from funcnet.core import dtypes
+from funcnet.core.trace import get_aval
+
+_DEFAULT_EPS = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3,
+                np.dtype(np.float64): 1e-6}
+_DEFAULT_TOL = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 2e-2,
+                np.dtype(np.float64): 1e-5}
+
+
+def _flat(x):
+    return [np.asarray(v, np.float64) for v in tree.tree_leaves(x)]
+
+
+def _vdot(a, b):
+    return sum(float(np.vdot(x, y)) for x, y in zip(_flat(a), _flat(b)))
+
+
+def _add_scaled(args, tangents, scale):
+    import funcnet.numpy as fnp
+    return tree.tree_map(lambda a, t: (fnp.asarray(a) + scale * fnp.asarray(t)).astype(
+        get_aval(a).dtype), args, tangents)
+
+
+def _random_like(x, rng):
+    import funcnet.numpy as fnp
+    aval = get_aval(x)
+    return fnp.asarray(rng.standard_normal(aval.shape).astype(aval.dtype))
+
+
+def _numerical_jvp(f, args, tangents, eps):
+    plus = f(*_add_scaled(args, tangents, eps))
+    minus = f(*_add_scaled(args, tangents, -eps))
+    return tree.tree_map(lambda p, m: (np.asarray(p, np.float64) - np.asarray(m, np.float64))
+                         / (2 * eps), plus, minus)
+
+
+def _assert_close(actual, expected, atol, rtol, what):
+    for a, e in zip(_flat(actual), _flat(expected)):
+        np.testing.assert_allclose(a, e, atol=atol, rtol=rtol, err_msg=what)
+
+
+def _defaults(args, eps, atol, rtol):
+    leaves = tree.tree_leaves(args)
+    dt = max((np.dtype(get_aval(x).dtype) for x in leaves if dtypes.is_float(get_aval(x).dtype)),
+             key=lambda d: d.itemsize, default=np.dtype(np.float32))
+    dt = np.dtype(np.float32) if dt == dtypes.bfloat16 else dt
+    return (eps or _DEFAULT_EPS.get(dt, 1e-3), atol or _DEFAULT_TOL.get(dt, 2e-2),
+            rtol or _DEFAULT_TOL.get(dt, 2e-2))
+
+
+def check_jvp(f, args, eps=None, atol=None, rtol=None, rng=None):
+    """funcnet.jvp against central differences along a random direction."""
+    from funcnet.transforms.jvp import jvp
+    eps, atol, rtol = _defaults(args, eps, atol, rtol)
+    rng = rng or np.random.default_rng(0)
+    tangents = tree.tree_map(lambda a: _random_like(a, rng), tuple(args))
+    _, t_out = jvp(f, tuple(args), tangents)
+    expected = _numerical_jvp(f, tuple(args), tangents, eps)
+    _assert_close(t_out, expected, atol, rtol, "JVP does not match finite differences")
+
+
+def check_vjp(f, args, eps=None, atol=None, rtol=None, rng=None):
+    """<vjp(ct), t> against <ct, finite-difference jvp(t)>."""
+    from funcnet.transforms.grad import vjp
+    eps, atol, rtol = _defaults(args, eps, atol, rtol)
+    rng = rng or np.random.default_rng(1)
+    out, f_vjp = vjp(f, *args)
+    ct = tree.tree_map(lambda o: _random_like(o, rng), out)
+    tangents = tree.tree_map(lambda a: _random_like(a, rng), tuple(args))
+    lhs = _vdot(f_vjp(ct), tangents)
+    rhs = _vdot(ct, _numerical_jvp(f, tuple(args), tangents, eps))
+    np.testing.assert_allclose(lhs, rhs, atol=atol, rtol=rtol,
+                               err_msg="VJP does not match finite differences")
+
+
+def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=None, atol=None, rtol=None):
+    """Check derivatives of `f` at `args` up to `order`, in forward and/or reverse mode,
+    against finite differences (as jax.test_util.check_grads).
+
+    Example:
+      >>> check_grads(fnp.tanh, (fnp.asarray(0.3),), order=2)
+    """
+    args = tuple(args)
+    if order < 1:
+        return
+    for mode in modes:
+        if mode in ("fwd", "forward"):
+            check_jvp(f, args, eps, atol, rtol)
+            if order > 1:
+                from funcnet.transforms.jvp import jvp
+                rng = np.random.default_rng(2)
+                tangents = tree.tree_map(lambda a: _random_like(a, rng), args)
+                check_grads(lambda *a: jvp(f, a, tangents)[1], args, order - 1, ("fwd",),
+                            eps, atol, rtol)
+        elif mode in ("rev", "reverse"):
+            check_vjp(f, args, eps, atol, rtol)
+            if order > 1:
+                from funcnet.transforms.grad import vjp
+                rng = np.random.default_rng(3)
+                ct = tree.tree_map(lambda o: _random_like(o, rng), f(*args))
+                check_grads(lambda *a: vjp(f, *a)[1](ct), args, order - 1, ("rev",),
+                            eps, atol, rtol)
+        else:
+            raise ValueError(f"unknown mode {mode!r}; use 'fwd' and/or 'rev'")

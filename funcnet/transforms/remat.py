@@ -1,0 +1,115 @@
+"""checkpoint (rematerialization): the backward pass recomputes the function's forward
+instead of storing its intermediates; only the inputs are kept as residuals.
+
+`remat` is a primitive holding the traced function. Under reverse mode its
+partial-evaluation rule computes the primal outputs now and records one `remat`
+equation over the whole jvp program; its transpose rule replays that program's
+forward part (behind an optimization barrier, so XLA cannot merge it with the
+original forward pass) and then transposes the linear part.
+"""
+
+import functools
+
+from funcnet import tree
+from funcnet.backend.lowering import lower_jaxpr, register as register_lowering
+from funcnet.core.staging import trace_to_jaxpr
+from funcnet.core.trace import Primitive, get_aval, impl_rules
+from funcnet.ir import passes
+from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, eval_jaxpr
+from funcnet.lax.windowed import optimization_barrier
+from funcnet.transforms.ad_util import Zero, instantiate, is_undefined, zero_like
+from funcnet.transforms.jit import closed_without_consts
+from funcnet.transforms.jvp import jvp_jaxpr, jvp_rules
+from funcnet.transforms.partial_eval import partial_eval_jaxpr, pe_rules
+from funcnet.transforms.transpose import backward_pass, transpose_rules
+
+remat_p = Primitive("remat", multiple_results=True)
+remat_p.def_abstract_eval(lambda *avals, jaxpr, prevent_cse: jaxpr.out_avals)
+impl_rules[remat_p] = lambda prim, *args, jaxpr, prevent_cse: eval_jaxpr(jaxpr.jaxpr, [], *args)
+register_lowering(remat_p)(
+    lambda em, *args, jaxpr, prevent_cse: lower_jaxpr(em, jaxpr.jaxpr, [], list(args)))
+
+
+def checkpoint(fun, prevent_cse=True, static_argnums=()):
+    """Make `fun`'s derivative recompute its forward pass rather than store it.
+
+    Example:
+      >>> layer = checkpoint(lambda w, x: fnp.tanh(x @ w))
+      >>> grad(lambda w: layer(w, x).sum())(w)     # same value, less memory
+    """
+    static_argnums = tuple(static_argnums)
+
+    @functools.wraps(fun)
+    def wrapped(*args):
+        static = tuple((i, args[i]) for i in static_argnums)
+        dyn = tuple(a for i, a in enumerate(args) if i not in static_argnums)
+        flat, in_tree = tree.tree_flatten(dyn)
+        box = {}
+
+        def flat_fun(*leaves):
+            d = list(tree.tree_unflatten(in_tree, list(leaves)))
+            for i, v in static:
+                d.insert(i, v)
+            out_flat, box["out_tree"] = tree.tree_flatten(fun(*d))
+            return out_flat
+
+        closed = trace_to_jaxpr(flat_fun, [get_aval(x) for x in flat])
+        outs = remat_p.bind(*closed.consts, *flat, jaxpr=closed_without_consts(closed),
+                            prevent_cse=bool(prevent_cse))
+        return tree.tree_unflatten(box["out_tree"], outs)
+
+    return wrapped
+
+
+remat = checkpoint
+
+
+def _remat_jvp(primals, tangents, *, jaxpr, prevent_cse):
+    nonzeros = [not isinstance(t, Zero) for t in tangents]
+    new, out_nz = jvp_jaxpr(jaxpr, nonzeros)
+    n = len(jaxpr.out_avals)
+    outs = remat_p.bind(*new.consts, *primals, *(t for t in tangents if not isinstance(t, Zero)),
+                        jaxpr=closed_without_consts(new), prevent_cse=prevent_cse)
+    t_iter = iter(outs[n:])
+    return outs[:n], [next(t_iter) if nz else zero_like(p) for p, nz in zip(outs[:n], out_nz)]
+
+
+jvp_rules[remat_p] = _remat_jvp
+
+
+def _keep_outputs(closed: ClosedJaxpr, keep) -> ClosedJaxpr:
+    j = closed.jaxpr
+    pruned = Jaxpr(j.constvars, j.invars, j.eqns, [v for v, k in zip(j.outvars, keep) if k])
+    return passes.dce(ClosedJaxpr(pruned, closed.consts))
+
+
+def _remat_partial_eval(trace, tracers, *, jaxpr, prevent_cse):
+    unknowns = [not t.is_known for t in tracers]
+    known, _, out_unknown, num_res = partial_eval_jaxpr(jaxpr, unknowns)
+    # The known outputs only: no residuals are computed or kept.
+    n_known_out = len(known.out_avals) - num_res
+    known_only = _keep_outputs(known, [True] * n_known_out + [False] * num_res)
+    known_vals = [t.val for t in tracers if t.is_known]
+    known_outs = remat_p.bind(*known_only.consts, *known_vals,
+                              jaxpr=closed_without_consts(known_only), prevent_cse=prevent_cse)
+    # The unknown outputs: the whole program again, recorded, reading the known inputs.
+    rec = _keep_outputs(jaxpr, out_unknown)
+    unknown_outs = iter(trace.record(remat_p, tracers, dict(jaxpr=rec, prevent_cse=prevent_cse),
+                                     rec.out_avals))
+    known_iter = iter(known_outs)
+    return [next(unknown_outs) if u else trace.pure(next(known_iter)) for u in out_unknown]
+
+
+pe_rules[remat_p] = _remat_partial_eval
+
+
+def _remat_transpose(cts, *args, jaxpr, prevent_cse):
+    known = [a for a in args if not is_undefined(a)]
+    if prevent_cse and known:
+        known = iter(optimization_barrier(*known))
+        args = [a if is_undefined(a) else next(known) for a in args]
+    cts_in = backward_pass(jaxpr.jaxpr, jaxpr.consts, list(args), list(cts))
+    return [instantiate(c) if c is not None else None for c in cts_in]
+
+
+transpose_rules[remat_p] = _remat_transpose
