@@ -1,0 +1,226 @@
+"""stop_gradient, custom_jvp, custom_vjp and checkpoint, against jax's same constructs."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import funcnet as fn
+import funcnet.numpy as fnp
+from funcnet.test_util import check_grads
+
+
+def _close(a, b, tol=1e-5):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=tol, atol=tol)
+
+
+# --- stop_gradient ---------------------------------------------------------------------------
+
+def test_stop_gradient_blocks_only_its_path():
+    f = lambda x: fn.stop_gradient(x) * x + x ** 2
+    jf = lambda x: jax.lax.stop_gradient(x) * x + x ** 2
+    _close(fn.grad(f)(3.0), jax.grad(jf)(3.0))
+    _close(fn.jit(fn.grad(f))(3.0), jax.grad(jf)(3.0))
+
+
+def test_stop_gradient_on_pytree_and_integers():
+    tree = {"a": fnp.ones(2), "n": fnp.arange(3)}
+    out = fn.stop_gradient(tree)
+    np.testing.assert_array_equal(np.asarray(out["n"]), np.arange(3))
+    g = fn.grad(lambda t: (fn.stop_gradient(t)["a"] * t["a"]).sum())({"a": fnp.ones(2) * 2})
+    _close(g["a"], [2.0, 2.0])
+
+
+# --- custom_jvp --------------------------------------------------------------------------------
+
+@fn.custom_jvp
+def _safe_log1pexp(x):
+    return fnp.log1p(fnp.exp(x))
+
+
+@_safe_log1pexp.defjvp
+def _safe_log1pexp_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return _safe_log1pexp(x), t * (1 - 1 / (1 + fnp.exp(x)))
+
+
+@jax.custom_jvp
+def _j_log1pexp(x):
+    return jnp.log1p(jnp.exp(x))
+
+
+@_j_log1pexp.defjvp
+def _j_log1pexp_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return _j_log1pexp(x), t * (1 - 1 / (1 + jnp.exp(x)))
+
+
+@pytest.mark.parametrize("wrap", ["eager", "jit_outside", "jit_inside"])
+def test_custom_jvp_matches_jax(wrap):
+    x = np.linspace(-3, 3, 7).astype(np.float32)
+    f = lambda v: _safe_log1pexp(v).sum()
+    if wrap == "jit_outside":
+        g = fn.jit(fn.grad(f))
+    elif wrap == "jit_inside":
+        g = fn.grad(fn.jit(f))
+    else:
+        g = fn.grad(f)
+    _close(g(fnp.asarray(x)), jax.grad(lambda v: _j_log1pexp(v).sum())(x))
+
+
+def test_custom_jvp_rule_is_used_not_the_function():
+    @fn.custom_jvp
+    def f(x):
+        return fnp.sin(x)
+
+    f.defjvp(lambda p, t: (f(p[0]), 10.0 * t[0]))
+    _close(fn.grad(f)(0.3), 10.0)
+    _close(fn.jvp(f, (0.3,), (1.0,))[1], 10.0)
+    # second order differentiates the rule itself: d/dx (10) = 0
+    _close(fn.grad(fn.grad(f))(0.3), 0.0)
+
+
+def test_custom_jvp_second_order_through_rule():
+    x = fnp.asarray(0.7)
+    check_grads(_safe_log1pexp, (x,), order=2)
+
+
+def test_custom_jvp_with_pytrees_and_nondiff_argnums():
+    @functools.partial(fn.custom_jvp, nondiff_argnums=(0,))
+    def scale(s, d):
+        return {"y": d["a"] * s}
+
+    @scale.defjvp
+    def scale_jvp(s, primals, tangents):
+        (d,), (td,) = primals, tangents
+        return scale(s, d), {"y": td["a"] * s * 2}
+
+    g = fn.grad(lambda a: scale(3.0, {"a": a})["y"])(1.0)
+    _close(g, 6.0)
+
+
+def test_custom_jvp_bad_rule_output_is_explained():
+    @fn.custom_jvp
+    def f(x):
+        return x
+
+    f.defjvp(lambda p, t: (f(p[0]), (t[0], t[0])))
+    with pytest.raises(TypeError, match="output structure"):
+        fn.grad(f)(1.0)
+
+
+# --- custom_vjp --------------------------------------------------------------------------------
+
+@fn.custom_vjp
+def _clip_gradient(x):
+    return x
+
+
+_clip_gradient.defvjp(lambda x: (x, None), lambda _, g: (fnp.clip(g, -1.0, 1.0),))
+
+
+def test_custom_vjp_clips_gradient_eager_and_jit():
+    f = lambda x: (_clip_gradient(x) * 5.0).sum()
+    x = fnp.asarray([1.0, -2.0])
+    _close(fn.grad(f)(x), [1.0, 1.0])
+    _close(fn.jit(fn.grad(f))(x), [1.0, 1.0])
+    _close(fn.grad(fn.jit(f))(x), [1.0, 1.0])
+
+
+def test_custom_vjp_residuals_and_multiple_args_match_jax():
+    @fn.custom_vjp
+    def f(x, y):
+        return fnp.sin(x) * y
+
+    f.defvjp(lambda x, y: (fnp.sin(x) * y, (fnp.cos(x), fnp.sin(x), y)),
+             lambda r, g: (g * r[0] * r[2], g * r[1]))
+
+    @jax.custom_vjp
+    def jf(x, y):
+        return jnp.sin(x) * y
+
+    jf.defvjp(lambda x, y: (jnp.sin(x) * y, (jnp.cos(x), jnp.sin(x), y)),
+              lambda r, g: (g * r[0] * r[2], g * r[1]))
+    x, y = np.float32(0.4), np.float32(1.5)
+    got = fn.grad(lambda a, b: f(a, b) ** 2, argnums=(0, 1))(x, y)
+    want = jax.grad(lambda a, b: jf(a, b) ** 2, argnums=(0, 1))(x, y)
+    _close(got[0], want[0])
+    _close(got[1], want[1])
+
+
+def test_custom_vjp_forward_mode_is_refused_clearly():
+    with pytest.raises(TypeError, match="forward-mode"):
+        fn.jvp(_clip_gradient, (1.0,), (1.0,))
+
+
+def test_custom_vjp_none_cotangent_means_zero():
+    @fn.custom_vjp
+    def f(x, y):
+        return x * y
+
+    f.defvjp(lambda x, y: (x * y, x), lambda x, g: (None, g * x))
+    gx, gy = fn.grad(f, argnums=(0, 1))(2.0, 3.0)
+    _close(gx, 0.0)
+    _close(gy, 2.0)
+
+
+def test_custom_vjp_wrong_number_of_cotangents():
+    @fn.custom_vjp
+    def f(x, y):
+        return x * y
+
+    f.defvjp(lambda x, y: (x * y, None), lambda r, g: (g,))
+    with pytest.raises(TypeError, match="1 cotangents for 2 arguments"):
+        fn.grad(f)(1.0, 2.0)
+
+
+# --- checkpoint ----------------------------------------------------------------------------------
+
+def _mlp(layer, w, x):
+    for i in range(w.shape[0]):
+        x = layer(w[i], x)
+    return (x ** 2).sum()
+
+
+def _dense(w, x):
+    return fnp.tanh(x @ w)
+
+
+def test_checkpoint_gives_the_same_gradients():
+    rng = np.random.RandomState(0)
+    w = fnp.asarray(rng.randn(3, 8, 8).astype(np.float32) * 0.4)
+    x = fnp.asarray(rng.randn(4, 8).astype(np.float32))
+    plain = fn.grad(lambda w: _mlp(_dense, w, x))(w)
+    ck = fn.checkpoint(_dense)
+    for g in (fn.grad(lambda w: _mlp(ck, w, x)), fn.jit(fn.grad(lambda w: _mlp(ck, w, x)))):
+        _close(g(w), plain, tol=1e-5)
+    jw = np.asarray(w)
+    want = jax.grad(lambda w: _jmlp(w, np.asarray(x)))(jw)
+    _close(plain, want, tol=1e-5)
+
+
+def _jmlp(w, x):
+    for i in range(w.shape[0]):
+        x = jnp.tanh(x @ w[i])
+    return (x ** 2).sum()
+
+
+def test_checkpoint_recomputes_in_the_backward_program():
+    ck = fn.checkpoint(_dense)
+    w = fnp.ones((2, 4, 4)) * 0.1
+    x = fnp.ones((3, 4))
+    text = str(fn.make_jaxpr(fn.grad(lambda w: _mlp(ck, w, x)))(w))
+    assert "optimization_barrier" in text
+    assert text.count("tanh") >= 4  # each layer's tanh: once forward, once recomputed
+
+
+def test_checkpoint_second_order_and_check_grads():
+    ck = fn.checkpoint(lambda x: fnp.sin(x) * fnp.cos(x))
+    check_grads(lambda x: ck(x), (fnp.asarray([0.3, 1.1]),), order=2)
+
+
+def test_checkpoint_static_argnums():
+    ck = fn.checkpoint(lambda x, n: x ** n, static_argnums=(1,))
+    _close(fn.grad(lambda x: ck(x, 3))(2.0), 12.0)
