@@ -9,8 +9,10 @@ from funcnet.core.trace import (ConcretizationError, FuncnetError,  # noqa: F401
 from funcnet import lax  # noqa: F401
 from funcnet.backend import lowering_rules as _lowering_rules  # noqa: F401  (fills the table)
 from funcnet.backend import lowering_windowed as _lowering_windowed  # noqa: F401
+from funcnet.backend import lowering_control_flow as _lowering_control_flow  # noqa: F401
 from funcnet.transforms import jvp_rules as _jvp_rules  # noqa: F401  (fills the table)
 from funcnet.transforms import transpose_rules as _transpose_rules  # noqa: F401
+from funcnet.transforms import control_flow_ad as _control_flow_ad  # noqa: F401
 from funcnet.transforms.grad import (grad, hessian, jacfwd, jacrev, linearize,  # noqa: F401
                                      value_and_grad, vjp)
 from funcnet.transforms.jvp import jvp  # noqa: F401

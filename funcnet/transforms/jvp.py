@@ -11,6 +11,7 @@ from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Trace, Tracer, full_lower, full_raise, get_aval, new_main
 from funcnet.ir.jaxpr import ClosedJaxpr, eval_jaxpr
 from funcnet.transforms.ad_util import Zero, instantiate, tangent_aval, zero_like
+from funcnet.transforms.ad_util import instantiate as instantiate_zero
 
 jvp_rules: dict = {}
 
@@ -138,10 +139,13 @@ def _split_aux(out):
     return out
 
 
-def jvp_jaxpr(closed: ClosedJaxpr, nonzeros) -> tuple[ClosedJaxpr, list]:
+def jvp_jaxpr(closed: ClosedJaxpr, nonzeros, instantiate=False) -> tuple[ClosedJaxpr, list]:
     """A program computing (primals_out, nonzero tangents_out) from (primals, nonzero
-    tangents). Returns it and which output tangents are nonzero."""
+    tangents). Returns it and which output tangents are nonzero; `instantiate` (a bool
+    or one per output) makes those output tangents present even when zero."""
     in_avals = closed.in_avals
+    n_out = len(closed.out_avals)
+    inst = [instantiate] * n_out if isinstance(instantiate, bool) else list(instantiate)
     t_avals = [tangent_aval(a) for a, nz in zip(in_avals, nonzeros) if nz]
     n = len(in_avals)
     out_nz_box = []
@@ -152,6 +156,7 @@ def jvp_jaxpr(closed: ClosedJaxpr, nonzeros) -> tuple[ClosedJaxpr, list]:
                     for a, nz in zip(in_avals, nonzeros)]
         p_out, t_out = jvp_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs),
                                 primals, tangents, instantiate_zeros=False)
+        t_out = [instantiate_zero(t) if i else t for t, i in zip(t_out, inst)]
         out_nz_box.append([not isinstance(t, Zero) for t in t_out])
         return p_out + [t for t in t_out if not isinstance(t, Zero)]
 

@@ -1,0 +1,291 @@
+"""Control flow staged into the IR: cond/switch, while_loop, fori_loop, scan.
+
+Each is a primitive holding sub-programs (traced once per signature), lowered
+to StableHLO's own `case` and `while`; nothing is unrolled in Python. Sub-program
+constants travel as explicit leading operands, so every branch and body is a
+closed program of its arguments.
+"""
+
+import weakref
+
+import numpy as np
+
+from funcnet import tree
+from funcnet.core import dtypes
+from funcnet.core.aval import ShapedArray
+from funcnet.core.source_info import where
+from funcnet.core.staging import trace_to_jaxpr
+from funcnet.core.trace import Primitive, Tracer, get_aval
+from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, Var
+
+cond_p = Primitive("cond", multiple_results=True)
+while_p = Primitive("while", multiple_results=True)
+scan_p = Primitive("scan", multiple_results=True)
+
+
+# --- tracing sub-programs ---------------------------------------------------------------
+
+_trace_cache = weakref.WeakKeyDictionary()  # fun -> {(in_tree, avals): (closed, out_tree)}
+
+
+def trace_fun(fun, in_tree, in_avals, what):
+    """Trace fun(*pytree args) at these avals; cached per function while it lives."""
+    key = (in_tree, tuple(in_avals))
+    try:
+        per_fun = _trace_cache.setdefault(fun, {})
+    except TypeError:  # not weak-referenceable
+        per_fun = {}
+    hit = per_fun.get(key)
+    if hit is not None:
+        return hit
+    box = {}
+
+    def flat_fun(*leaves):
+        out = fun(*tree.tree_unflatten(in_tree, list(leaves)))
+        flat, box["out_tree"] = tree.tree_flatten(out)
+        for leaf in flat:
+            get_aval(leaf)  # raises a clear error for non-arrays
+        return flat
+
+    try:
+        closed = trace_to_jaxpr(flat_fun, list(in_avals))
+    except TypeError as e:
+        if "not an array" in str(e):
+            raise TypeError(f"{what} returned a non-array value: {e}") from None
+        raise
+    hit = (closed, box["out_tree"])
+    if not any(isinstance(c, Tracer) for c in closed.consts):
+        per_fun[key] = hit
+    return hit
+
+
+def join_consts(closeds):
+    """Give every program the same argument list: all programs' constants, then its own
+    arguments. Returns (programs without constants, the joined constants)."""
+    all_consts = [c for cl in closeds for c in cl.consts]
+    out = []
+    for k, cl in enumerate(closeds):
+        j = cl.jaxpr
+        before = sum(len(c.consts) for c in closeds[:k])
+        pad_before = [Var(get_aval(c)) for c in all_consts[:before]]
+        pad_after = [Var(get_aval(c)) for c in all_consts[before + len(cl.consts):]]
+        invars = pad_before + j.constvars + pad_after + j.invars
+        out.append(ClosedJaxpr(Jaxpr([], invars, j.eqns, j.outvars), []))
+    return out, all_consts
+
+
+def _describe_types(out_tree, avals):
+    paths = tree.leaf_paths(tree.tree_unflatten(out_tree, list(range(len(avals)))))
+    return ", ".join(f"{p or 'value'}: {a.str_short()}" for p, a in zip(paths, avals)) or "()"
+
+
+def _check_same_types(what, tree_a, avals_a, tree_b, avals_b, name_a, name_b):
+    same = tree_a == tree_b and all(
+        a.shape == b.shape and a.dtype == b.dtype for a, b in zip(avals_a, avals_b))
+    if not same:
+        raise TypeError(
+            f"{what}: {name_a} and {name_b} must have the same types (tree structure, shapes "
+            f"and dtypes).\n  {name_a}: {_describe_types(tree_a, avals_a)}\n  {name_b}: "
+            f"{_describe_types(tree_b, avals_b)}{where()}")
+
+
+def _avals(leaves):
+    return [get_aval(x).strip_weak_type() if not dtypes.is_python_scalar(x) else
+            get_aval(x) for x in leaves]
+
+
+# --- cond and switch ----------------------------------------------------------------------
+
+@cond_p.def_abstract_eval
+def _cond_abstract_eval(index, *operands, branches):
+    if index.shape != () or index.dtype != dtypes.int32:
+        raise TypeError(f"cond: the branch index must be an int32 scalar, got "
+                        f"{index.str_short()}")
+    return branches[0].out_avals
+
+
+def switch(index, branches, *operands):
+    """Apply `branches[index](*operands)`; the index is clamped into range.
+
+    Example:
+      >>> switch(i, [lambda x: x, lambda x: -x, fnp.sin], x)
+    """
+    from funcnet import lax
+    branches = list(branches)
+    if not branches:
+        raise ValueError("switch needs at least one branch")
+    idx_aval = get_aval(index)
+    if idx_aval.shape != () or not dtypes.is_int(idx_aval.dtype):
+        raise TypeError(f"switch: the index must be an integer scalar, got "
+                        f"{idx_aval.str_short()}{where()}")
+    index = lax.convert_element_type(index, dtypes.int32)
+    if len(branches) > 1:
+        index = lax.clamp(np.int32(0), index, np.int32(len(branches) - 1))
+    flat, in_tree = tree.tree_flatten(tuple(operands))
+    avals = _avals(flat)
+    traced = [trace_fun(b, in_tree, avals, f"switch branch {i}") for i, b in enumerate(branches)]
+    (first, first_tree) = traced[0]
+    for i, (cl, t) in enumerate(traced[1:], 1):
+        _check_same_types("cond/switch", first_tree, first.out_avals, t, cl.out_avals,
+                          "branch 0 output", f"branch {i} output")
+    if len(branches) == 1:
+        from funcnet.ir.jaxpr import eval_jaxpr
+        return tree.tree_unflatten(first_tree, eval_jaxpr(first.jaxpr, first.consts, *flat))
+    jaxprs, consts = join_consts([cl for cl, _ in traced])
+    outs = cond_p.bind(index, *consts, *flat, branches=tuple(jaxprs))
+    return tree.tree_unflatten(first_tree, outs)
+
+
+def cond(pred, true_fun, false_fun, *operands):
+    """`true_fun(*operands)` if pred else `false_fun(*operands)`, staged (both traced).
+
+    Example:
+      >>> cond(x.sum() > 0, lambda x: x, lambda x: -x, x)
+    """
+    pred_aval = get_aval(pred)
+    if pred_aval.shape != () or not (dtypes.is_bool(pred_aval.dtype) or
+                                      dtypes.is_int(pred_aval.dtype)):
+        raise TypeError(f"cond: the predicate must be a boolean scalar, got "
+                        f"{pred_aval.str_short()}{where()}")
+    from funcnet import lax
+    if dtypes.is_bool(pred_aval.dtype):
+        index = lax.convert_element_type(pred, dtypes.int32)
+    else:
+        index = lax.convert_element_type(lax.ne(pred, np.asarray(0, pred_aval.dtype)[()]),
+                                         dtypes.int32)
+    return switch(index, [false_fun, true_fun], *operands)
+
+
+# --- while ---------------------------------------------------------------------------------
+
+@while_p.def_abstract_eval
+def _while_abstract_eval(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    return list(body_jaxpr.out_avals)
+
+
+def while_loop(cond_fun, body_fun, init_val):
+    """Repeat `val = body_fun(val)` while `cond_fun(val)`; a data-dependent trip count.
+
+    Reverse-mode differentiation needs a known trip count: use `fori_loop` with
+    static bounds or `scan` for that.
+    """
+    flat, in_tree = tree.tree_flatten(init_val)
+    args_tree = tree.tree_structure((tree.tree_unflatten(in_tree, flat),))
+    avals = _avals(flat)
+    cond_closed, cond_tree = trace_fun(cond_fun, args_tree, avals, "while_loop cond_fun")
+    c_out = cond_closed.out_avals
+    if len(c_out) != 1 or c_out[0].shape != () or c_out[0].dtype != dtypes.bool_:
+        raise TypeError(f"while_loop: cond_fun must return a boolean scalar, got "
+                        f"{_describe_types(cond_tree, c_out)}{where()}")
+    body_closed, body_tree = trace_fun(body_fun, args_tree, avals, "while_loop body_fun")
+    _check_same_types("while_loop", in_tree, avals, body_tree, body_closed.out_avals,
+                      "the carry (init_val)", "body_fun's output")
+    from funcnet.transforms.jit import closed_without_consts
+    outs = while_p.bind(*cond_closed.consts, *body_closed.consts, *_match(flat, avals),
+                        cond_jaxpr=closed_without_consts(cond_closed),
+                        body_jaxpr=closed_without_consts(body_closed),
+                        cond_nconsts=len(cond_closed.consts),
+                        body_nconsts=len(body_closed.consts))
+    return tree.tree_unflatten(in_tree, outs)
+
+
+def _match(flat, avals):
+    """Convert weak Python scalars in a carry to the carry's (strong) types."""
+    from funcnet import lax
+    out = []
+    for x, a in zip(flat, avals):
+        if dtypes.is_python_scalar(x) or get_aval(x).weak_type:
+            x = lax.convert_element_type(x, a.dtype)
+        out.append(x)
+    return out
+
+
+def fori_loop(lower, upper, body_fun, init_val, unroll=1):
+    """`for i in range(lower, upper): val = body_fun(i, val)`.
+
+    With concrete bounds this is a `scan` (so reverse mode works); with traced
+    bounds, a `while_loop`.
+    """
+    concrete = all(not isinstance(b, Tracer) or b.to_concrete_value() is not None
+                   for b in (lower, upper))
+    if concrete:
+        lo, hi = int(lower), int(upper)
+
+        def step(carry, _):
+            i, val = carry
+            return (i + np.int32(1), body_fun(i, val)), None
+
+        (_, val), _ = scan(step, (np.int32(lo), init_val), None, length=max(hi - lo, 0),
+                           unroll=unroll)
+        return val
+    from funcnet import lax
+    lo = lax.convert_element_type(lower, dtypes.int32)
+    hi = lax.convert_element_type(upper, dtypes.int32)
+    _, _, val = while_loop(lambda c: c[0] < c[1],
+                           lambda c: (c[0] + np.int32(1), c[1], body_fun(c[0], c[2])),
+                           (lo, hi, init_val))
+    return val
+
+
+# --- scan -------------------------------------------------------------------------------------
+
+@scan_p.def_abstract_eval
+def _scan_abstract_eval(*args, jaxpr, num_consts, num_carry, length, reverse, unroll):
+    outs = jaxpr.out_avals
+    carry, ys = outs[:num_carry], outs[num_carry:]
+    return list(carry) + [y.update(shape=(length,) + y.shape) for y in ys]
+
+
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    """Loop `f(carry, x) -> (carry, y)` over the leading axis of `xs`; returns
+    `(final carry, stacked ys)`, as `jax.lax.scan`.
+
+    Example:
+      >>> h, hs = scan(lambda h, x: (fnp.tanh(h @ w + x), h), h0, xs)
+    """
+    xs_flat, xs_tree = tree.tree_flatten(xs)
+    lengths = {get_aval(x).shape[0] if get_aval(x).ndim else None for x in xs_flat}
+    if None in lengths:
+        raise ValueError(f"scan: every leaf of xs needs a leading axis to scan over{where()}")
+    if len(lengths) > 1:
+        paths = tree.leaf_paths(xs)
+        sizes = ", ".join(f"xs{p}: {get_aval(x).shape[0]}" for p, x in zip(paths, xs_flat))
+        raise ValueError(f"scan: the inputs have different lengths along axis 0: {sizes}"
+                         f"{where()}")
+    if length is None:
+        if not lengths:
+            raise ValueError("scan: give `length` when there are no xs to scan over")
+        length = lengths.pop()
+    elif lengths and lengths != {length}:
+        raise ValueError(f"scan: length={length} but xs have length {lengths.pop()}{where()}")
+    length = int(length)
+    carry_flat, carry_tree = tree.tree_flatten(init)
+    carry_avals = _avals(carry_flat)
+    x_avals = [ShapedArray(get_aval(x).shape[1:], get_aval(x).dtype) for x in xs_flat]
+    in_tree = tree.tree_structure((tree.tree_unflatten(carry_tree, carry_flat),
+                                   tree.tree_unflatten(xs_tree, xs_flat)))
+    closed, out_tree = trace_fun(lambda c, x: _pair(f(c, x)), in_tree,
+                                 carry_avals + x_avals, "scan body")
+    carry_out_tree, ys_tree = out_tree.children()
+    n_carry = len(carry_avals)
+    _check_same_types("scan", carry_tree, carry_avals, carry_out_tree,
+                      closed.out_avals[:n_carry], "the carry (init)", "the body's new carry")
+    from funcnet.transforms.jit import closed_without_consts
+    outs = scan_p.bind(*closed.consts, *_match(carry_flat, carry_avals), *xs_flat,
+                       jaxpr=closed_without_consts(closed), num_consts=len(closed.consts),
+                       num_carry=n_carry, length=length, reverse=bool(reverse),
+                       unroll=max(int(unroll), 1))
+    return (tree.tree_unflatten(carry_out_tree, outs[:n_carry]),
+            tree.tree_unflatten(ys_tree, outs[n_carry:]))
+
+
+def _pair(out):
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError(f"scan: the body must return a pair (new_carry, y), got "
+                        f"{type(out).__name__}{where()}")
+    return tuple(out)
+
+
+def map(f, xs):  # noqa: A001 - mirrors jax.lax.map
+    """`f` applied to each slice of `xs` along axis 0, as a scan."""
+    return scan(lambda c, x: (c, f(x)), None, xs)[1]
