@@ -71,11 +71,12 @@ def dense_attr(value, aval) -> str:
     arr = np.asarray(value, aval.dtype)
     if arr.size and np.all(arr == arr.reshape(-1)[0]):  # splat
         body = scalar_literal(arr.reshape(-1)[0], aval.dtype)
-    elif dtypes.is_float(aval.dtype) or aval.dtype == dtypes.bool_:
-        # Raw bytes: exact and compact for any shape.
+    elif dtypes.is_float(aval.dtype) or aval.dtype == dtypes.bool_ or arr.size == 0:
+        # Raw bytes: exact and compact for any shape (and "0x" for an empty array,
+        # which a nested list could only spell for one dimension).
         body = '"0x' + np.ascontiguousarray(arr).tobytes().hex().upper() + '"'
     else:
-        body = "[" * arr.ndim + "]" if arr.size == 0 else _nested(arr)
+        body = _nested(arr)
     return f"dense<{body}> : {tensor_type(aval)}"
 
 
@@ -90,9 +91,17 @@ def _escape(s: str) -> str:
 
 
 def location(name: str, info) -> str:
+    """An MLIR location for one operation: its op name around the user's source line.
+
+    `loc("jit(f)/tanh"("f"("model.py":12:9)))` is a name (the op, prefixed by the
+    enclosing jit scopes) wrapping a name (the user's Python function) wrapping a
+    file:line:column. XLA turns the inner pair into the stack frame (file, function,
+    line) of the HLO instruction's metadata and the outer name into `op_name`, so
+    XLA's own dumps and profiles point at the user's line, as they do for jax."""
     if info is None:
         return f'loc("{_escape(name)}")'
-    return f'loc("{_escape(name)}"("{_escape(info.file)}":{info.line}:0))'
+    frame = f'"{_escape(info.file)}":{info.line}:{getattr(info, "column", 0)}'
+    return f'loc("{_escape(name)}"("{_escape(info.function)}"({frame})))'
 
 
 # --- the emitter --------------------------------------------------------------
@@ -118,6 +127,8 @@ class Emitter:
         # Set per equation by the interpreter, read by rules.
         self.in_avals = self.out_avals = ()
         self.loc = ""
+        # The op-name prefix for locations: "jit(f)", "jit(f)/jit(g)" inside a nested call.
+        self.scope = ""
 
     def op(self, name, operands, operand_types, result_types, attrs=None, regions=()):
         """Emit one operation in generic syntax and return its result names.
@@ -153,6 +164,7 @@ class Emitter:
         """A one-block region; `body(emitter, *arg_names)` returns the values to yield."""
         sub = Emitter(self.module, self.indent + 4)
         sub.loc = self.loc
+        sub.scope = self.scope
         args = [self.module.fresh() for _ in arg_avals]
         outs = body(sub, *args)
         sub.op("stablehlo.return", list(outs), [tensor_type(a) for a in out_avals], [])
@@ -163,9 +175,20 @@ class Emitter:
 
 # --- lowering programs --------------------------------------------------------
 
+def _call_scope(eqn) -> str | None:
+    """The scope name an equation that calls a sub-program adds ("jit(g)"), else None."""
+    for v in eqn.params.values():
+        if isinstance(v, (Jaxpr, ClosedJaxpr)) or (
+                isinstance(v, (tuple, list)) and v and isinstance(v[0], (Jaxpr, ClosedJaxpr))):
+            name = eqn.params.get("name")
+            return f"{eqn.primitive.name}({name})" if isinstance(name, str) else eqn.primitive.name
+    return None
+
+
 def lower_jaxpr(em: Emitter, jaxpr: Jaxpr, consts_names, args_names):
     """Emit the equations of `jaxpr` into `em`; return the names of its outputs."""
     env = {}
+    outer_loc, outer_scope = em.loc, em.scope
 
     def read(x):
         if isinstance(x, Literal):
@@ -174,30 +197,39 @@ def lower_jaxpr(em: Emitter, jaxpr: Jaxpr, consts_names, args_names):
 
     env.update(zip(jaxpr.constvars, consts_names))
     env.update(zip(jaxpr.invars, args_names))
+    prefix = outer_scope + "/" if outer_scope else ""
     for eqn in jaxpr.eqns:
         rule = lowering_rules.get(eqn.primitive)
         if rule is None:
             raise NotImplementedError(f"no StableHLO lowering rule for primitive '{eqn.primitive}'")
         em.in_avals = [x.aval for x in eqn.inputs]
         em.out_avals = [v.aval for v in eqn.outputs]
-        em.loc = location(eqn.primitive.name, eqn.source_info)
+        em.loc = location(prefix + eqn.primitive.name, eqn.source_info)
+        call = _call_scope(eqn)
+        em.scope = outer_scope if call is None else prefix + call
         outs = rule(em, *map(read, eqn.inputs), **eqn.params)
+        em.scope = outer_scope
         if len(outs) != len(eqn.outputs):
             raise RuntimeError(f"lowering of {eqn.primitive} gave {len(outs)} results, "
                                f"expected {len(eqn.outputs)}")
         env.update(zip(eqn.outputs, outs))
-    em.loc = ""
+    em.loc = outer_loc
     return [read(x) for x in jaxpr.outvars]
 
 
-def lower_to_module(closed: ClosedJaxpr, name: str = "main", arg_attrs=None) -> str:
+def lower_to_module(closed: ClosedJaxpr, name: str = "main", arg_attrs=None,
+                    scope: str | None = None) -> str:
     """A whole module; the program's constants become leading arguments.
+
+    `scope` prefixes every op name in the locations (default "jit(<name>)"; "" for
+    bare primitive names).
 
     `arg_attrs` optionally gives one attribute string (or None) per argument,
     e.g. "tf.aliasing_output = 0 : i32" for a donated buffer."""
     jaxpr = closed.jaxpr
     module = Module()
     em = Emitter(module)
+    em.scope = scope if scope is not None else f"jit({name})"
     in_avals = [v.aval for v in jaxpr.constvars] + [v.aval for v in jaxpr.invars]
     arg_names = [f"%arg{i}" for i in range(len(in_avals))]
     attrs = arg_attrs or [None] * len(in_avals)

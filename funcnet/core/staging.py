@@ -82,7 +82,9 @@ class JaxprTrace(Trace):
         return self.main.global_data
 
     def new_arg(self, aval):
-        return self.builder.new_tracer(self, aval)
+        tracer = self.builder.new_tracer(self, aval)
+        tracer._made_at = user_frame()  # where the traced call was made, for leak errors
+        return tracer
 
     def pure(self, val):
         lit = _literal_value(val)

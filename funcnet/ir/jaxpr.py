@@ -35,7 +35,7 @@ class Var:
 class Literal:
     """A scalar constant written into the program."""
 
-    __slots__ = ("val", "aval")
+    __slots__ = ("aval", "val")
 
     def __init__(self, val, aval: ShapedArray):
         self.val = val
@@ -125,21 +125,44 @@ def eval_closed(closed: ClosedJaxpr, *args):
 # --- type checking ------------------------------------------------------------
 
 def typecheck(jaxpr: Jaxpr) -> None:
-    """Re-infer every equation's output types; raise on the first disagreement."""
-    defined = set(jaxpr.constvars) | set(jaxpr.invars)
+    """Re-infer every equation's output types; raise TypeError on the first disagreement.
+
+    Also checks that each variable is bound once before it is read, and recurses into
+    sub-programs held in params (the body of a nested `jit`, ...)."""
+    if isinstance(jaxpr, ClosedJaxpr):
+        jaxpr = jaxpr.jaxpr
+    defined = set()
+
+    def bind(v, what):
+        if v in defined:
+            raise TypeError(f"{what} binds variable {v} a second time")
+        defined.add(v)
+
+    for v in jaxpr.constvars:
+        bind(v, "a constvar")
+    for v in jaxpr.invars:
+        bind(v, "an invar")
     for i, eqn in enumerate(jaxpr.eqns):
+        where = f"equation {i} ({eqn.primitive})"
         for x in eqn.inputs:
             if isinstance(x, Var) and x not in defined:
-                raise TypeError(f"equation {i} ({eqn.primitive}) reads an undefined variable")
+                raise TypeError(f"{where} reads an undefined variable {x}")
+        for value in eqn.params.values():
+            for sub in (value if isinstance(value, (tuple, list)) else (value,)):
+                if isinstance(sub, (Jaxpr, ClosedJaxpr)):
+                    typecheck(sub)
         avals = eqn.primitive.abstract_eval(*(x.aval for x in eqn.inputs), **eqn.params)
+        if len(avals) != len(eqn.outputs):
+            raise TypeError(f"{where}: {len(eqn.outputs)} output variables, but the "
+                            f"primitive gives {len(avals)} results")
         for v, aval in zip(eqn.outputs, avals):
             if v.aval.strip_weak_type() != aval.strip_weak_type():
-                raise TypeError(f"equation {i} ({eqn.primitive}): declared "
+                raise TypeError(f"{where}: declared "
                                 f"{v.aval.str_short()}, inferred {aval.str_short()}")
-            defined.add(v)
+            bind(v, where)
     for x in jaxpr.outvars:
         if isinstance(x, Var) and x not in defined:
-            raise TypeError("an output reads an undefined variable")
+            raise TypeError(f"an output reads an undefined variable {x}")
 
 
 # --- printing -----------------------------------------------------------------
@@ -155,6 +178,12 @@ def _var_names():
         yield name
 
 
+def _is_program(value) -> bool:
+    return isinstance(value, (Jaxpr, ClosedJaxpr)) or (
+        isinstance(value, (tuple, list)) and any(isinstance(v, (Jaxpr, ClosedJaxpr))
+                                                 for v in value))
+
+
 def _fmt_param(value, names, indent):
     if isinstance(value, ClosedJaxpr):
         return "\n" + pp_jaxpr(value.jaxpr, indent + 4, names)
@@ -162,15 +191,28 @@ def _fmt_param(value, names, indent):
         return "\n" + pp_jaxpr(value, indent + 4, names)
     if isinstance(value, np.dtype):
         return str(value)
+    if isinstance(value, str):
+        return value
     if isinstance(value, (tuple, list)) and any(isinstance(v, (Jaxpr, ClosedJaxpr)) for v in value):
-        return "(" + ", ".join(_fmt_param(v, names, indent) for v in value) + ")"
+        return "(" + ",".join(_fmt_param(v, names, indent) for v in value) + ")"
     if callable(value) and hasattr(value, "__name__"):
         return value.__name__
     return repr(value)
 
 
+def _fmt_params(params, names, indent) -> str:
+    """`[k=v, ...]`: None-valued params left out (they mean "the default"), plain
+    values sorted by name, sub-programs last so that the short ones stay on one line."""
+    items = sorted((k, v) for k, v in params.items() if v is not None)
+    items.sort(key=lambda kv: _is_program(kv[1]))
+    if not items:
+        return ""
+    return "[" + ", ".join(f"{k}={_fmt_param(v, names, indent)}" for k, v in items) + "]"
+
+
 def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0, names=None) -> str:
     names = {} if names is None else names
+    used = set(names.values())  # names taken by an enclosing program
     gen = _var_names()
 
     def name(v):
@@ -180,9 +222,10 @@ def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0, names=None) -> str:
             return f"{text}:{v.aval.str_short()}"
         if v not in names:
             n = next(gen)
-            while n in names.values():
+            while n in used:
                 n = next(gen)
             names[v] = n
+            used.add(n)
         return names[v]
 
     def binder(v):
@@ -194,10 +237,9 @@ def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0, names=None) -> str:
     lines = [f"{pad}{{ lambda {consts}; {ins}. let"]
     for eqn in jaxpr.eqns:
         outs = " ".join(binder(v) for v in eqn.outputs)
-        params = ""
-        if eqn.params:
-            params = "[" + ", ".join(f"{k}={_fmt_param(v, names, indent + 4)}"
-                                     for k, v in sorted(eqn.params.items())) + "]"
+        params = _fmt_params(eqn.params, names, indent + 4)
+        if any(_is_program(v) for v in eqn.params.values()):
+            used.update(names.values())  # names the sub-program took
         args = " ".join(name(x) for x in eqn.inputs)
         lines.append(f"{pad}    {outs} = {eqn.primitive.name}{params} {args}".rstrip())
     outs = ", ".join(name(x) for x in jaxpr.outvars)

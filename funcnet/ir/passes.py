@@ -26,6 +26,13 @@ def _atom_key(x):
     return x
 
 
+def _param_key(v):
+    """A hashable key that tells apart values Python calls equal (1, 1.0, True)."""
+    if isinstance(v, (tuple, list)):
+        return (type(v), tuple(_param_key(x) for x in v))
+    return (type(v), v)
+
+
 def cse(closed: ClosedJaxpr) -> ClosedJaxpr:
     """Merge equations that apply the same primitive, params and inputs."""
     jaxpr = closed.jaxpr
@@ -40,7 +47,8 @@ def cse(closed: ClosedJaxpr) -> ClosedJaxpr:
         inputs = [sub(x) for x in eqn.inputs]
         eqn = eqn._replace(inputs=inputs)
         try:
-            key = (eqn.primitive, tuple(map(_atom_key, inputs)), tuple(eqn.params.items()))
+            key = (eqn.primitive, tuple(map(_atom_key, inputs)),
+                   tuple((k, _param_key(v)) for k, v in sorted(eqn.params.items())))
             hash(key)
         except TypeError:
             key = None

@@ -34,6 +34,13 @@ jit_p = Primitive("jit", multiple_results=True)
 
 @jit_p.def_abstract_eval
 def _jit_abstract_eval(*avals, jaxpr: ClosedJaxpr, name: str):
+    expected = jaxpr.in_avals
+    if len(avals) != len(expected) or any(
+            a.strip_weak_type() != b.strip_weak_type() for a, b in zip(avals, expected)):
+        raise TypeError(
+            f"jit({name}) was traced for arguments "
+            f"({', '.join(a.str_short() for a in expected)}) but is applied to "
+            f"({', '.join(a.str_short() for a in avals)})")
     return jaxpr.out_avals
 
 
@@ -68,13 +75,73 @@ def closed_without_consts(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 # --- argument handling --------------------------------------------------------------
 
-def _describe_leaf_error(in_tree_obj, index, leaf):
-    paths = tree.leaf_paths(in_tree_obj)
+def _arg_paths(dyn_tree, jitted=None, static=None) -> list[str]:
+    """Readable names of the flat leaves of `(dyn_args, dyn_kwargs)`, e.g.
+    "params['w'] (argument 0)", "args[2][1]", "scale (keyword argument)".
+
+    Dynamic positions are mapped back to the caller's positions (static arguments
+    removed them) and, where the signature allows, to parameter names."""
+    static_pos = sorted(i for i, _ in static[0]) if static else []
+    params = []
+    if jitted is not None and jitted._sig is not None:
+        params = [p.name for p in jitted._sig.parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    out = []
+    for path, _ in tree.tree_flatten_with_path(dyn_tree)[0]:
+        if len(path) < 2:  # not of the (args, kwargs) form: plain paths
+            out.append(tree.keystr(path))
+            continue
+        head, key, rest = path[0], path[1], tree.keystr(path[2:])
+        if getattr(head, "idx", None) == 0:  # a positional argument
+            pos = key.idx
+            for s in static_pos:  # static arguments were taken out before this one
+                if s <= pos:
+                    pos += 1
+            if pos < len(params):
+                out.append(f"{params[pos]}{rest} (argument {pos})")
+            else:
+                out.append(f"args[{pos}]{rest}")
+        else:
+            name = getattr(key, "key", key)
+            out.append(f"{name}{rest} (keyword argument)")
+    return out
+
+
+def _describe_leaf_error(in_tree_obj, index, leaf, jitted=None, static=None):
+    paths = _arg_paths(in_tree_obj, jitted, static)
     path = paths[index] if index < len(paths) else f"leaf {index}"
+    fname = f"jit({jitted.__name__})" if jitted is not None else "jit"
+    dtype = getattr(leaf, "dtype", None)
+    if isinstance(dtype, np.dtype):
+        try:
+            dtypes.canonicalize(dtype)
+        except TypeError:
+            return TypeError(
+                f"{fname}: argument {path} has dtype {dtype} (a {type(leaf).__name__}), "
+                "which funcnet does not support; supported dtypes are "
+                + ", ".join(str(d) for d in dtypes.SUPPORTED) + ".")
     return TypeError(
-        f"jit: argument {path} is of type {type(leaf).__name__} ({leaf!r:.60}), which is "
-        "not an array. Pass arrays, NumPy arrays or Python scalars, or mark the argument "
-        "static with static_argnums / static_argnames.")
+        f"{fname}: argument {path} is of type {type(leaf).__name__} ({leaf!r:.60}), which "
+        "is not an array. Pass funcnet Arrays, NumPy arrays or Python scalars, or mark "
+        "the argument static with static_argnums / static_argnames.")
+
+
+def _unhashable_static_error(static, jitted=None):
+    static_args, static_kwargs = static
+    fname = f"jit({jitted.__name__})" if jitted is not None else "jit"
+    params = list(jitted._sig.parameters) if jitted is not None and jitted._sig else []
+    for where, value in ([(f"argument {i}" + (f" ({params[i]})" if i < len(params) else ""), v)
+                          for i, v in static_args]
+                         + [(f"argument {k!r}", v) for k, v in static_kwargs]):
+        try:
+            hash(value)
+        except TypeError:
+            return TypeError(
+                f"{fname}: static {where} must be hashable (it is part of the compilation "
+                f"cache key), but it is of type {type(value).__name__}: {value!r:.80}. Pass a "
+                "tuple instead of a list, a frozen/hashable object, or make the argument "
+                "dynamic (an array) instead of static.")
+    return TypeError(f"{fname}: static arguments must be hashable, got {static!r:.120}")
 
 
 def _leaf_aval(leaf):
@@ -114,6 +181,8 @@ class Jitted:
         self.static_argnames = _as_tuple(static_argnames)
         self.donate_argnums = _as_tuple(donate_argnums)
         self._sig = _signature(fun)
+        self.static_argnums, self.static_argnames = _infer_static(
+            self._sig, self.static_argnums, self.static_argnames)
         self._cache: dict = {}
         self._last_keys: list = []
         self.trace_count = 0  # how many times the Python function was traced
@@ -140,7 +209,7 @@ class Jitted:
         try:
             hash(static)
         except TypeError as e:
-            raise TypeError(f"jit: static arguments must be hashable, got {static!r:.120}") from e
+            raise _unhashable_static_error(static, self) from e
         return dyn_args, dyn_kwargs, static
 
     def _call_fun(self, dyn_args, dyn_kwargs, static):
@@ -163,8 +232,12 @@ class Jitted:
                 if not isinstance(leaf, (Tracer, Array, np.ndarray, np.generic, int, float,
                                          bool)):
                     paths = tree.leaf_paths(out)
-                    raise TypeError(f"jit: the function returned a non-array value at "
-                                    f"output{paths[i]}: {type(leaf).__name__}")
+                    at = f"output{paths[i]}" if paths[i] else "its output"
+                    raise TypeError(
+                        f"jit({self.__name__}): the function returned a value of type "
+                        f"{type(leaf).__name__} ({leaf!r:.60}) as {at}, which is not an "
+                        "array; a jitted function must return a pytree of arrays (Python "
+                        "scalars and None are fine).")
             out_tree_box.append(out_tree)
             return leaves
 
@@ -187,24 +260,39 @@ class Jitted:
         return entry
 
     def _explain_miss(self, key) -> str:
+        """Why `key` missed the cache, compared with the closest signature seen before:
+        the newest one with the same tree structure and static values, else the same
+        tree structure, else simply the newest."""
         name = f"jit({self.__name__})"
+        in_tree, static, avals, device = key
         if not self._last_keys:
             return f"{name}: tracing for the first time"
-        prev = self._last_keys[-1]
+        prev = next((k for k in reversed(self._last_keys) if k[:2] == key[:2]), None) \
+            or next((k for k in reversed(self._last_keys) if k[0] == in_tree), None) \
+            or self._last_keys[-1]
+
+        def aval_str(a):
+            return a.str_short() + (" (weak-typed Python scalar)" if a.weak_type else "")
+
         reasons = []
-        if prev[0] != key[0]:
-            reasons.append(f"the argument tree structure changed from {prev[0]} to {key[0]}")
-        if prev[1] != key[1]:
-            reasons.append(f"static arguments changed from {prev[1]!r:.80} to {key[1]!r:.80}")
-        if prev[0] == key[0] and prev[2] != key[2]:
-            paths = tree.leaf_paths(tree.tree_unflatten(key[0], list(range(len(key[2])))))
-            for p, a, b in zip(paths, prev[2], key[2]):
+        if prev[0] != in_tree:
+            reasons.append(f"the argument tree structure changed from {prev[0]} to {in_tree}")
+        if prev[1] != static:
+            old = dict(prev[1][0]) | dict(prev[1][1])
+            new = dict(static[0]) | dict(static[1])
+            for k in sorted(set(old) | set(new), key=str):
+                if k not in old or k not in new or old[k] != new[k]:
+                    what = f"argument {k}" if isinstance(k, int) else f"argument {k!r}"
+                    reasons.append(f"static {what} changed from {old.get(k, '<absent>')!r:.60}"
+                                   f" to {new.get(k, '<absent>')!r:.60}")
+        if prev[0] == in_tree and prev[2] != avals:
+            dyn_tree = tree.tree_unflatten(in_tree, list(range(len(avals))))
+            paths = _arg_paths(dyn_tree, self, static)
+            for p, a, b in zip(paths, prev[2], avals):
                 if a != b:
-                    reasons.append(f"argument {p} changed from {a.str_short()}"
-                                   f"{' (weak)' if a.weak_type else ''} to {b.str_short()}"
-                                   f"{' (weak)' if b.weak_type else ''}")
-        if prev[3] != key[3]:
-            reasons.append(f"the device changed from {prev[3]} to {key[3]}")
+                    reasons.append(f"argument {p} changed from {aval_str(a)} to {aval_str(b)}")
+        if prev[3] != device:
+            reasons.append(f"the device changed from {prev[3]} to {device}")
         return f"{name}: recompiling because " + "; ".join(reasons or ["of a new signature"])
 
     def _flatten(self, args, kwargs):
@@ -217,7 +305,8 @@ class Jitted:
                 try:
                     _leaf_aval(leaf)
                 except TypeError:
-                    raise _describe_leaf_error((dyn_args, dyn_kwargs), i, leaf) from None
+                    raise _describe_leaf_error((dyn_args, dyn_kwargs), i, leaf, self,
+                                               static) from None
             raise
         return leaves, in_tree, static, avals
 
@@ -266,7 +355,7 @@ class Jitted:
         return Lowered(self, entry, text, device, attrs)
 
     def eval_shape(self, *args, **kwargs):
-        leaves, in_tree, static, avals = self._flatten(args, kwargs)
+        _, in_tree, static, avals = self._flatten(args, kwargs)
         entry = self._entry(in_tree, static, avals, None)
         return tree.tree_unflatten(entry.out_tree, entry.closed.out_avals)
 
@@ -342,6 +431,42 @@ def _as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
+def _infer_static(sig, argnums, argnames):
+    """Make static_argnums and static_argnames name the same parameters, as jax does:
+    a parameter marked static by name is static when passed by position too, and the
+    other way round. Negative argnums count from the end of the positional parameters
+    (when the function has no *args)."""
+    if sig is None:
+        return argnums, argnames
+    params = list(sig.parameters.values())
+    kinds = inspect.Parameter
+    positional = [p.name for p in params if p.kind in (kinds.POSITIONAL_ONLY,
+                                                        kinds.POSITIONAL_OR_KEYWORD)]
+    has_varargs = any(p.kind == kinds.VAR_POSITIONAL for p in params)
+    has_varkw = any(p.kind == kinds.VAR_KEYWORD for p in params)
+    nums, names = [], list(argnames)
+    for i in argnums:
+        if not isinstance(i, int):
+            raise TypeError(f"static_argnums must be integers, got {i!r}")
+        if i < 0 and not has_varargs:
+            if -i > len(positional):
+                raise ValueError(f"static_argnums {i} is out of range for a function with "
+                                 f"{len(positional)} positional parameters")
+            i += len(positional)
+        nums.append(i)
+        if 0 <= i < len(positional):
+            names.append(positional[i])
+    for name in argnames:
+        if name in positional:
+            nums.append(positional.index(name))
+        elif name not in sig.parameters and not has_varkw:
+            raise ValueError(f"static_argnames {name!r} is not a parameter of the function "
+                             f"(parameters: {', '.join(sig.parameters)})")
+    keyword_only = {p.name for p in params if p.kind != kinds.POSITIONAL_ONLY}
+    names = [n for n in names if n in keyword_only or n not in sig.parameters]
+    return tuple(dict.fromkeys(nums)), tuple(dict.fromkeys(names))
+
+
 def _signature(fun):
     try:
         return inspect.signature(fun)
@@ -382,7 +507,7 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
         j = Jitted(fun, static_argnums=static_argnums)
-        leaves, in_tree, static, avals = j._flatten(args, kwargs)
+        _, in_tree, static, avals = j._flatten(args, kwargs)
         entry = j._trace(in_tree, static, avals)
         closed = entry.closed
         if return_shape:
@@ -397,4 +522,4 @@ def eval_shape(fun, *args, **kwargs):
     return Jitted(fun).eval_shape(*args, **kwargs)
 
 
-del dtypes, ShapedArray
+del ShapedArray
