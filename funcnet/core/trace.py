@@ -155,11 +155,16 @@ def find_top_trace(xs) -> Trace:
     return top.trace_type(top)
 
 
+_TRANSFORM_NAMES = {"JaxprTrace": "jit/make_jaxpr", "JVPTrace": "jvp/grad",
+                    "PETrace": "grad/linearize", "BatchTrace": "vmap"}
+
+
 def raise_leaked_tracer(tracer):
     made = getattr(tracer, "_made_at", None)
+    kind = tracer._trace.main.trace_type.__name__
     raise UnexpectedTracerError(
         f"A traced value {tracer.aval.str_short()} escaped the transformation "
-        f"({tracer._trace.main.trace_type.__name__}) that created it"
+        f"({_TRANSFORM_NAMES.get(kind, kind)}) that created it"
         + (f" at {made}" if made else "") + f", and was used again{where()}. "
         "A function under jit/grad/vmap must return its results instead of storing "
         "them in globals, closures or lists that outlive the call.")
@@ -214,6 +219,8 @@ class Tracer:
         return None
 
     def _concrete(self, what: str):
+        if not self._trace.main.active:
+            raise_leaked_tracer(self)
         value = self.to_concrete_value()
         if value is None:
             raise ConcretizationError(self._concretization_message(what))

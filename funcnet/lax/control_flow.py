@@ -118,7 +118,8 @@ def switch(index, branches, *operands):
     if idx_aval.shape != () or not dtypes.is_int(idx_aval.dtype):
         raise TypeError(f"switch: the index must be an integer scalar, got "
                         f"{idx_aval.str_short()}{where()}")
-    index = lax.convert_element_type(index, dtypes.int32)
+    if idx_aval.dtype != dtypes.int32 or idx_aval.weak_type:
+        index = lax.convert_element_type(index, dtypes.int32)
     if len(branches) > 1:
         index = lax.clamp(np.int32(0), index, np.int32(len(branches) - 1))
     flat, in_tree = tree.tree_flatten(tuple(operands))
