@@ -24,5 +24,6 @@ from funcnet.transforms.vmap import vmap  # noqa: F401
 from funcnet.devices import asarray, device_put, devices  # noqa: F401
 from funcnet import numpy  # noqa: F401
 from funcnet import tree  # noqa: F401
+from funcnet import optim  # noqa: F401  (after numpy and tree, which it uses)
 
 __version__ = "0.1.0"
