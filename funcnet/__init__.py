@@ -23,6 +23,7 @@ from funcnet.transforms.jit import eval_shape, jit, make_jaxpr  # noqa: F401
 from funcnet.transforms.vmap import vmap  # noqa: F401
 from funcnet.devices import asarray, device_put, devices  # noqa: F401
 from funcnet import numpy  # noqa: F401
+from funcnet import random  # noqa: F401
 from funcnet import tree  # noqa: F401
 from funcnet import optim  # noqa: F401  (after numpy and tree, which it uses)
 

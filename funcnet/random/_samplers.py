@@ -1,0 +1,439 @@
+"""Samplers built on the threefry generator: uniform, normal, truncated_normal,
+bernoulli, gumbel, categorical, randint, permutation, choice.
+
+Each follows jax.random's algorithm (same bits, same float arithmetic), so
+`uniform` is bit-identical and the others match jax up to the last ulp of the
+special functions that XLA evaluates (erf_inv, erf, log). A public function
+checks and canonicalizes its arguments; the sampling itself is a jitted body
+(static shape and dtype), so an eager call compiles one program per signature.
+"""
+
+import math
+
+import ml_dtypes
+import numpy as np
+
+from funcnet import lax
+from funcnet.core import dtypes
+from funcnet.core.trace import get_aval
+from funcnet.random._prng import (_UINT, canonical_shape, check_key, random_bits,
+                                  split_keys, to_array)
+from funcnet.transforms.custom import stop_gradient
+from funcnet.transforms.jit import jit
+
+
+def _np_const(value, shape, dtype):
+    return lax.broadcast_in_dim(np.asarray(value, dtype), shape, ())
+
+
+def _float_dtype(name, dtype):
+    dtype = dtypes.default_float() if dtype is None else dtypes.canonicalize(dtype)
+    if not dtypes.is_float(dtype):
+        raise TypeError(f"funcnet.random.{name}: dtype must be a float dtype, got {dtype}")
+    return dtype
+
+
+def _broadcast_to(name, what, x, shape):
+    """Broadcast a parameter `x` (Array/tracer) to `shape`, NumPy-style, or say why not."""
+    s = get_aval(x).shape
+    if len(s) > len(shape) or any(a not in (1, b) for a, b in zip(s[::-1], shape[::-1])):
+        raise ValueError(f"funcnet.random.{name}: {what} of shape {s} does not broadcast to "
+                         f"the sample shape {shape}")
+    if s == shape:
+        return x
+    return lax.broadcast_in_dim(x, shape, tuple(range(len(shape) - len(s), len(shape))))
+
+
+def _param(name, what, x, dtype, shape):
+    x = to_array(x)
+    if get_aval(x).dtype != dtype:
+        x = lax.convert_element_type(x, dtype)
+    return _broadcast_to(name, what, x, shape)
+
+
+def _broadcast_shapes(name, *shapes):
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for dims in zip(*((1,) * (ndim - len(s)) + tuple(s) for s in shapes)):
+        sizes = {d for d in dims if d != 1}
+        if len(sizes) > 1:
+            raise ValueError(f"funcnet.random.{name}: shapes {shapes} do not broadcast")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+# --- uniform and normal ---------------------------------------------------------------
+
+def uniform_body(key, minval, maxval, shape, dtype, name="uniform"):
+    """jax's mantissa trick: random bits fill the mantissa of a float in [1, 2);
+    subtracting 1 gives [0, 1). funcnet has no bitcast primitive, so the float is
+    built as convert(mantissa) * 2**-nmant, which is the same value exactly."""
+    finfo = ml_dtypes.finfo(dtype)
+    nbits, nmant = finfo.bits, finfo.nmant
+    rng_bits = 8 if nmant < 8 else nbits  # as jax: bfloat16 draws 8 random bits
+    bits = random_bits(key, rng_bits, shape)
+    uint = _UINT[nbits]
+    if rng_bits != nbits:
+        bits = lax.convert_element_type(bits, uint)
+    mantissa = lax.shift_right_logical(bits, _np_const(rng_bits - nmant, shape, uint))
+    floats = lax.mul(lax.convert_element_type(mantissa, dtype),
+                     _np_const(2.0 ** -nmant, shape, dtype))
+    minval = _param(name, "minval", minval, dtype, shape)
+    maxval = _param(name, "maxval", maxval, dtype, shape)
+    return lax.max(minval, lax.add(lax.mul(floats, lax.sub(maxval, minval)), minval))
+
+
+_uniform_jit = jit(uniform_body, static_argnums=(3, 4))
+
+
+def uniform(key, shape=(), dtype=None, minval=0., maxval=1.):
+    """Uniform floats in [minval, maxval) (default float32). Bit-identical to
+    `jax.random.uniform` for float16, bfloat16, float32 (and float64 with x64)."""
+    key = check_key("uniform", key)
+    shape = canonical_shape("uniform", shape)
+    dtype = _float_dtype("uniform", dtype)
+    return _uniform_jit(key, minval, maxval, shape, dtype)
+
+
+def _open_minus_one(dtype):
+    # nextafter(-1, 0) in `dtype`: -1 + 2**-(nmant + 1)
+    return np.asarray(-1.0 + 2.0 ** -(ml_dtypes.finfo(dtype).nmant + 1), dtype)
+
+
+def normal_body(key, shape, dtype):
+    u = uniform_body(key, _open_minus_one(dtype), np.asarray(1.0, dtype), shape, dtype,
+                     "normal")
+    return lax.mul(_np_const(np.sqrt(2), shape, dtype), lax.erf_inv(u))
+
+
+_normal_jit = jit(normal_body, static_argnums=(1, 2))
+
+
+def normal(key, shape=(), dtype=None):
+    """Standard normal floats: sqrt(2) * erf_inv(u), u uniform in (-1, 1), as jax."""
+    key = check_key("normal", key)
+    shape = canonical_shape("normal", shape)
+    return _normal_jit(key, shape, _float_dtype("normal", dtype))
+
+
+def _truncated_normal_body(key, lower, upper, shape, dtype):
+    sqrt2 = np.asarray(np.sqrt(2), dtype)
+    lower = _param("truncated_normal", "lower", lower, dtype, get_aval(to_array(lower)).shape)
+    upper = _param("truncated_normal", "upper", upper, dtype, get_aval(to_array(upper)).shape)
+    def erf_scaled(v):
+        return lax.erf(lax.div(v, _np_const(sqrt2, get_aval(v).shape, dtype)))
+    u = uniform_body(key, erf_scaled(lower), erf_scaled(upper), shape, dtype,
+                     "truncated_normal")
+    out = lax.mul(_np_const(sqrt2, shape, dtype), lax.erf_inv(u))
+    # Keep the result in the open interval (lower, upper), as jax.
+    lo = _broadcast_to("truncated_normal", "lower", stop_gradient(lower), shape)
+    hi = _broadcast_to("truncated_normal", "upper", stop_gradient(upper), shape)
+    lo = lax.nextafter(lo, _np_const(np.inf, shape, dtype))
+    hi = lax.nextafter(hi, _np_const(-np.inf, shape, dtype))
+    return lax.min(hi, lax.max(lo, out))
+
+
+_truncated_normal_jit = jit(_truncated_normal_body, static_argnums=(3, 4))
+
+
+def truncated_normal(key, lower, upper, shape=None, dtype=None):
+    """Standard normal values conditioned on lower < x < upper (inverse-CDF method,
+    as jax). `shape` defaults to the broadcast shape of lower and upper."""
+    key = check_key("truncated_normal", key)
+    dtype = _float_dtype("truncated_normal", dtype)
+    lower, upper = to_array(lower), to_array(upper)
+    bshape = _broadcast_shapes("truncated_normal", lower.shape, upper.shape)
+    if shape is None:
+        shape = bshape
+    else:
+        shape = canonical_shape("truncated_normal", shape)
+        if _broadcast_shapes("truncated_normal", shape, bshape) != shape:
+            raise ValueError(f"funcnet.random.truncated_normal: lower/upper of shape "
+                             f"{bshape} do not broadcast to shape {shape}")
+    return _truncated_normal_jit(key, lower, upper, shape, dtype)
+
+
+# --- discrete --------------------------------------------------------------------------
+
+def _bernoulli_body(key, p, shape):
+    dtype = get_aval(p).dtype
+    u = uniform_body(key, np.asarray(0.0, dtype), np.asarray(1.0, dtype), shape, dtype,
+                     "bernoulli")
+    return lax.lt(u, _broadcast_to("bernoulli", "p", p, shape))
+
+
+_bernoulli_jit = jit(_bernoulli_body, static_argnums=2)
+
+
+def bernoulli(key, p=0.5, shape=None):
+    """Booleans that are True with probability p: uniform(key, shape, p.dtype) < p.
+    `shape` defaults to p's shape; p must be a float (a Python float is float32)."""
+    key = check_key("bernoulli", key)
+    p = to_array(p)
+    if not dtypes.is_float(p.dtype):
+        raise TypeError(f"funcnet.random.bernoulli: p must be a float array, got "
+                        f"{get_aval(p).str_short()}")
+    shape = p.shape if shape is None else canonical_shape("bernoulli", shape)
+    return _bernoulli_jit(key, p, shape)
+
+
+def gumbel_body(key, shape, dtype):
+    tiny = np.asarray(ml_dtypes.finfo(dtype).tiny, dtype)
+    u = uniform_body(key, tiny, np.asarray(1.0, dtype), shape, dtype, "gumbel")
+    return lax.neg(lax.log(lax.neg(lax.log(u))))
+
+
+_gumbel_jit = jit(gumbel_body, static_argnums=(1, 2))
+
+
+def gumbel(key, shape=(), dtype=None):
+    """Standard Gumbel values, -log(-log(u)) (jax's default "low" mode)."""
+    key = check_key("gumbel", key)
+    shape = canonical_shape("gumbel", shape)
+    return _gumbel_jit(key, shape, _float_dtype("gumbel", dtype))
+
+
+def _categorical_body(key, logits, axis, shape):
+    batch_shape = tuple(d for i, d in enumerate(logits.shape) if i != axis)
+    prefix = shape[:len(shape) - len(batch_shape)]
+    gshape = list(shape[len(shape) - len(batch_shape):])
+    gshape.insert(axis, logits.shape[axis])
+    gshape = tuple(prefix) + tuple(gshape)
+    g = gumbel_body(key, gshape, logits.dtype)
+    out_axis = len(prefix) + axis
+    return lax.argmax(lax.add(g, _broadcast_to("categorical", "logits", logits, gshape)),
+                      out_axis, dtypes.default_int())
+
+
+_categorical_jit = jit(_categorical_body, static_argnums=(2, 3))
+
+
+def categorical(key, logits, axis=-1, shape=None):
+    """Indices drawn from softmax(logits) along `axis` (Gumbel-max, as jax).
+
+    The result has shape `shape`, default logits.shape without `axis`; a longer
+    `shape` draws several samples per distribution (leading dimensions)."""
+    key = check_key("categorical", key)
+    logits = to_array(logits)
+    if not dtypes.is_float(logits.dtype):
+        raise TypeError(f"funcnet.random.categorical: logits must be floats, got "
+                        f"{get_aval(logits).str_short()}")
+    if logits.ndim == 0:
+        raise ValueError("funcnet.random.categorical: logits must have at least one axis")
+    if not -logits.ndim <= axis < logits.ndim:
+        raise ValueError(f"funcnet.random.categorical: axis {axis} is out of range for "
+                         f"logits of shape {logits.shape}")
+    axis %= logits.ndim
+    batch_shape = tuple(d for i, d in enumerate(logits.shape) if i != axis)
+    if shape is None:
+        shape = batch_shape
+    else:
+        shape = canonical_shape("categorical", shape)
+        if _broadcast_shapes("categorical", shape, batch_shape) != shape:
+            raise ValueError(f"funcnet.random.categorical: shape {shape} is not "
+                             f"broadcast-compatible with the batch shape {batch_shape} of "
+                             f"logits {logits.shape} (axis {axis})")
+    return _categorical_jit(key, logits, axis, shape)
+
+
+def _clip_convert(x, dtype):
+    """Convert integer x to integer `dtype`, clipping to its range instead of wrapping."""
+    src = get_aval(x).dtype
+    lo = max(np.iinfo(dtype).min, np.iinfo(src).min)
+    hi = min(np.iinfo(dtype).max, np.iinfo(src).max)
+    shape = get_aval(x).shape
+    x = lax.min(lax.max(x, _np_const(lo, shape, src)), _np_const(hi, shape, src))
+    return x if src == dtype else lax.convert_element_type(x, dtype)
+
+
+def _randint_body(key, minval, maxval, shape, dtype):
+    """jax's algorithm: 2 * nbits random bits per value reduced modulo the span."""
+    minval, maxval = to_array(minval), to_array(maxval)
+    int_dtype = dtypes.default_int()
+    if not dtypes.is_int(minval.dtype):
+        minval = lax.convert_element_type(minval, int_dtype)
+    if not dtypes.is_int(maxval.dtype):
+        maxval = lax.convert_element_type(maxval, int_dtype)
+    maxval = _broadcast_to("randint", "maxval", maxval, shape)
+    minval = _broadcast_to("randint", "minval", minval, shape)
+    src = get_aval(maxval).dtype
+    dmax = np.asarray(min(int(np.iinfo(dtype).max), int(np.iinfo(src).max)), src)
+    maxval_out_of_range = lax.gt(maxval, _np_const(dmax, shape, src))
+    minval = _clip_convert(minval, dtype)
+    maxval = _clip_convert(maxval, dtype)
+    nbits = np.iinfo(dtype).bits
+    k1, k2 = split_keys(key, 2)
+    higher, lower = random_bits(k1, nbits, shape), random_bits(k2, nbits, shape)
+    udtype = _UINT[nbits]
+    one = _np_const(1, shape, udtype)
+    span = lax.convert_element_type(lax.sub(maxval, minval), udtype)
+    span = lax.select(lax.le(maxval, minval), one, span)
+    span = lax.select(lax.bitwise_and(maxval_out_of_range, lax.gt(maxval, minval)),
+                      lax.add(span, one), span)
+    multiplier = lax.rem(_np_const(2 ** (nbits // 2), shape, udtype), span)
+    multiplier = lax.rem(lax.mul(multiplier, multiplier), span)
+    offset = lax.add(lax.mul(lax.rem(higher, span), multiplier), lax.rem(lower, span))
+    offset = lax.rem(offset, span)
+    return lax.add(minval, lax.convert_element_type(offset, dtype))
+
+
+_randint_jit = jit(_randint_body, static_argnums=(3, 4))
+
+
+def randint(key, shape, minval, maxval, dtype=None):
+    """Integers uniform in [minval, maxval) (default int32), as jax.random.randint
+    (a modulus of 2*nbits random bits: unbiased for power-of-two spans, bias
+    ~span/2**nbits otherwise). maxval <= minval gives minval."""
+    key = check_key("randint", key)
+    shape = canonical_shape("randint", shape)
+    dtype = dtypes.default_int() if dtype is None else dtypes.canonicalize(dtype)
+    if not dtypes.is_int(dtype):
+        raise TypeError(f"funcnet.random.randint: dtype must be an integer dtype, got {dtype}")
+    minval, maxval = to_array(minval), to_array(maxval)
+    for what, v in (("minval", minval), ("maxval", maxval)):
+        if _broadcast_shapes("randint", shape, v.shape) != shape:
+            raise ValueError(f"funcnet.random.randint: {what} of shape {v.shape} does not "
+                             f"broadcast to shape {shape}")
+    info = np.iinfo(dtype)
+    if info.bits >= 32:
+        return _randint_jit(key, minval, maxval, shape, dtype)
+    # As jax: narrow integers are drawn as int32 (less bias), then converted.
+    from funcnet import numpy as fnp
+    i32 = dtypes.int32
+    minval = fnp.clip(fnp.astype(minval, i32), int(info.min), int(info.max))
+    maxval = fnp.clip(fnp.astype(maxval, i32), int(info.min), int(info.max) + 1)
+    return fnp.astype(_randint_jit(key, minval, maxval, shape, i32), dtype)
+
+
+# --- permutations and choice ----------------------------------------------------------
+
+def _shuffle(key, x, axis):
+    """Sort by fresh random 32-bit keys, repeated until collisions are negligible
+    (as jax: ceil(3 * ln(size) / ln(2**32 - 1)) rounds)."""
+    shape = get_aval(x).shape
+    size = math.prod(shape)
+    rounds = int(np.ceil(3 * np.log(max(1, size)) / np.log(2 ** 32 - 1)))
+    for _ in range(rounds):
+        key, subkey = split_keys(key, 2)
+        sort_keys = random_bits(subkey, 32, shape)
+        _, x = lax.sort((sort_keys, x), dimension=axis, is_stable=True, num_keys=1)
+    return x
+
+
+def _permutation_body(key, x, axis, independent):
+    if independent or len(get_aval(x).shape) == 1:
+        return _shuffle(key, x, axis)
+    from funcnet import numpy as fnp
+    n = get_aval(x).shape[axis]
+    ind = _shuffle(key, lax.iota(dtypes.default_int(), n), 0)
+    return fnp.take(x, ind, axis)
+
+
+_permutation_jit = jit(_permutation_body, static_argnums=(2, 3))
+_arange_shuffle_jit = jit(lambda key, n: _shuffle(key, lax.iota(dtypes.default_int(), n), 0),
+                          static_argnums=1)
+
+
+def permutation(key, x, axis=0, independent=False):
+    """A random permutation of range(x) (x an int) or of x's entries along `axis`.
+
+    With independent=True every slice along `axis` is shuffled independently.
+    Same algorithm and result as jax.random.permutation (sort by random bits)."""
+    key = check_key("permutation", key)
+    if isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)):
+        if x < 0:
+            raise ValueError(f"funcnet.random.permutation: x must be a non-negative int, "
+                             f"got {x}")
+        return _arange_shuffle_jit(key, int(x))
+    x = to_array(x)
+    if x.ndim == 0:
+        raise TypeError(f"funcnet.random.permutation: x must be an int or an array with at "
+                        f"least one axis, got {get_aval(x).str_short()}")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"funcnet.random.permutation: axis {axis} is out of range for "
+                         f"shape {x.shape}")
+    return _permutation_jit(key, x, axis % x.ndim, bool(independent))
+
+
+def _choice_body(key, arr, p, shape, n_inputs, replace, axis):
+    from funcnet import numpy as fnp
+    n_draws = math.prod(shape)
+    int_dtype = dtypes.default_int()
+    if p is None and not replace:  # a prefix of a permutation
+        source = lax.iota(int_dtype, n_inputs) if arr is None else arr
+        ax = 0 if arr is None else axis
+        perm = _permutation_body(key, source, ax, False)
+        pshape = get_aval(perm).shape
+        limit = pshape[:ax] + (n_draws,) + pshape[ax + 1:]
+        return lax.reshape(lax.slice(perm, (0,) * len(pshape), limit),
+                           pshape[:ax] + shape + pshape[ax + 1:])
+    if p is None:
+        ind = _randint_body(key, np.asarray(0, int_dtype), np.asarray(n_inputs, int_dtype),
+                            shape, int_dtype)
+    elif replace:
+        dtype = get_aval(p).dtype
+        p_cuml = fnp.cumsum(p)
+        total = lax.reshape(lax.slice(p_cuml, (n_inputs - 1,), (n_inputs,)), ())
+        u = uniform_body(key, np.asarray(0.0, dtype), np.asarray(1.0, dtype), shape, dtype,
+                         "choice")
+        r = lax.mul(lax.broadcast_in_dim(total, shape, ()),
+                    lax.sub(_np_const(1.0, shape, dtype), u))
+        # searchsorted(p_cuml, r, side='left') = how many cumulative sums are < r
+        full = shape + (n_inputs,)
+        less = lax.lt(lax.broadcast_in_dim(p_cuml, full, (len(shape),)),
+                      lax.broadcast_in_dim(r, full, tuple(range(len(shape)))))
+        ind = lax.reduce_sum(lax.convert_element_type(less, int_dtype), (len(shape),))
+    else:  # Gumbel top-k; a stable sort of -g keeps the lower index first on ties
+        g = lax.add(gumbel_body(key, (n_inputs,), get_aval(p).dtype), lax.log(p))
+        _, order = lax.sort((lax.neg(g), lax.iota(int_dtype, n_inputs)), dimension=0,
+                            is_stable=True, num_keys=1)
+        ind = lax.reshape(lax.slice(order, (0,), (n_draws,)), shape)
+    return ind if arr is None else fnp.take(arr, ind, axis)
+
+
+_choice_jit = jit(_choice_body, static_argnums=(3, 4, 5, 6))
+
+
+def choice(key, a, shape=(), replace=True, p=None, axis=0):
+    """Samples from `a` (an array, or an int n meaning arange(n)) along `axis`.
+
+    Without p: randint indices (replace=True) or a prefix of a permutation.
+    With p (1-D probabilities, not necessarily normalized): inverse-CDF search
+    (replace=True) or the Gumbel top-k trick (replace=False), as jax."""
+    key = check_key("choice", key)
+    if isinstance(shape, (int, np.integer)):
+        raise TypeError(f"funcnet.random.choice: shape must be a tuple, got {shape!r}")
+    shape = canonical_shape("choice", shape)
+    if isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)):
+        arr, n_inputs = None, int(a)
+    else:
+        arr = to_array(a)
+        if arr.ndim == 0:
+            raise TypeError("funcnet.random.choice: a must be an int or an array with at "
+                            f"least one axis, got {get_aval(arr).str_short()}")
+        if not -arr.ndim <= axis < arr.ndim:
+            raise ValueError(f"funcnet.random.choice: axis {axis} is out of range for "
+                             f"shape {arr.shape}")
+        axis %= arr.ndim
+        n_inputs = arr.shape[axis]
+    n_draws = math.prod(shape)
+    if n_draws == 0:
+        from funcnet import numpy as fnp
+        dtype = dtypes.default_int() if arr is None else arr.dtype
+        out = shape if arr is None else arr.shape[:axis] + shape + arr.shape[axis + 1:]
+        return fnp.zeros(out, dtype)
+    if n_inputs <= 0:
+        raise ValueError("funcnet.random.choice: a must be non-empty unless no samples "
+                         "are taken")
+    if not replace and n_draws > n_inputs:
+        raise ValueError(f"funcnet.random.choice: cannot take {n_draws} samples from "
+                         f"{n_inputs} entries without replacement")
+    if p is not None:
+        p = to_array(p)
+        if not dtypes.is_float(p.dtype):
+            from funcnet import numpy as fnp
+            p = fnp.astype(p, dtypes.default_float())
+        if p.shape != (n_inputs,):
+            raise ValueError(f"funcnet.random.choice: p must be None or a 1-D array of "
+                             f"length {n_inputs} (a.shape[axis]), got shape {p.shape}")
+    return _choice_jit(key, arr, p, shape, n_inputs, bool(replace), axis)
