@@ -26,5 +26,6 @@ from funcnet import numpy  # noqa: F401
 from funcnet import random  # noqa: F401
 from funcnet import tree  # noqa: F401
 from funcnet import optim  # noqa: F401  (after numpy and tree, which it uses)
+from funcnet import nn  # noqa: F401  (after numpy, random and tree, which it uses)
 
 __version__ = "0.1.0"

@@ -1,0 +1,618 @@
+"""The layer protocol: the ``Layer`` base class, parameter declarations, checks, names.
+
+A layer is an object with two methods (see the package docstring for the whole story)::
+
+    params, output_shape = layer.init(key, input_shape)
+    y = layer.apply(params, x, *, key=None, train=False, **kw)
+
+Layers written on ``Layer`` declare their parameters instead of creating them: they
+implement ``param_specs(input_shape) -> {name: Param(shape, init)}`` (nested dicts
+allowed), ``output_shape(input_shape)`` and ``forward(params, x, *, key, train, **kw)``.
+From that one declaration the base class makes ``init`` (draw every parameter, one key
+each), checks the tree handed to ``apply`` (names the layer, the parameter, the shape
+it has and the shape this input needs), and lets ``nn.reinit`` redraw any subset.
+"""
+
+import functools
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from funcnet import random, tree
+from funcnet.core import dtypes
+from funcnet.nn import initializers
+
+__all__ = ["Fn", "Layer", "LayerError", "Param", "as_layer", "layer"]
+
+
+class LayerError(ValueError):
+    """A layer was used with an input or parameters that do not fit it. The message
+    starts with the layer's path in the parameter tree and its type."""
+
+
+class Param(NamedTuple):
+    """A parameter (or state entry) declaration: its shape, its initializer
+    ``init(key, shape, dtype)`` and its dtype."""
+    shape: tuple
+    init: Callable
+    dtype: Any = np.float32
+
+
+# ----------------------------------------------------------------------------
+# Shapes
+# ----------------------------------------------------------------------------
+
+def _is_int(d) -> bool:
+    return isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+
+
+def canonical_shape(shape, what="input_shape"):
+    """A tuple of ints (``None`` or -1 for an unknown size, e.g. the batch), or for
+    layers with several inputs a tuple of such tuples."""
+    if isinstance(shape, (tuple, list)) and shape and all(
+            isinstance(s, (tuple, list)) for s in shape):
+        return tuple(canonical_shape(s, what) for s in shape)
+    if not isinstance(shape, (tuple, list)) or not all(d is None or _is_int(d) for d in shape):
+        raise TypeError(f"{what} must be a tuple of ints (-1 or None for an unknown size, "
+                        f"such as the batch), got {shape!r}")
+    out = tuple(-1 if d is None else int(d) for d in shape)
+    if any(d < -1 for d in out):
+        raise ValueError(f"{what} {shape!r} has a negative size; use -1 for an unknown one")
+    return out
+
+
+def shape_of(x):
+    """The shape of an input (a tuple of shapes for a tuple of inputs)."""
+    if isinstance(x, (tuple, list)):
+        return tuple(shape_of(e) for e in x)
+    return tuple(np.shape(x)) if not hasattr(x, "shape") else tuple(x.shape)
+
+
+def shapes_match(a, b) -> bool:
+    """Equal shapes, where -1 (unknown) matches any size."""
+    if isinstance(a, tuple) and a and isinstance(a[0], tuple):
+        return isinstance(b, tuple) and len(a) == len(b) and all(map(shapes_match, a, b))
+    if len(a) != len(b) or any(isinstance(d, tuple) for d in b):
+        return False
+    return all(x == y or x == -1 or y == -1 for x, y in zip(a, b))
+
+
+def dim_known(d) -> bool:
+    return d != -1
+
+
+# ----------------------------------------------------------------------------
+# Errors that name the layer
+# ----------------------------------------------------------------------------
+
+def describe(layer, path) -> str:
+    kind = type(layer).__name__
+    return f"{path} ({kind})" if path else kind
+
+
+def _located(layer, path, fun, *args, **kwargs):
+    """Run ``fun``; a LayerError raised inside it without a location gets this layer's."""
+    try:
+        return fun(*args, **kwargs)
+    except LayerError as e:
+        if getattr(e, "located", False):
+            raise
+        err = LayerError(f"{describe(layer, path)}: {e}")
+        err.located = True
+        raise err from None
+
+
+def located_error(layer, path, message) -> LayerError:
+    err = LayerError(f"{describe(layer, path)}: {message}")
+    err.located = True
+    return err
+
+
+def join(path, name) -> str:
+    return f"{path}/{name}" if path else str(name)
+
+
+def is_empty(t) -> bool:
+    """No parameters: None, or an empty container (nested empty containers included)."""
+    return t is None or (isinstance(t, (dict, list, tuple)) and not tree.tree_leaves(t))
+
+
+def _fmt_keys(keys):
+    return "[" + ", ".join(repr(k) for k in sorted(keys, key=str)) + "]"
+
+
+def check_tree(layer, path, what, got, specs, input_shape):
+    """``got`` must have the keys and shapes that ``specs`` declares for this input."""
+    desc = describe(layer, path)
+    if not specs:
+        if is_empty(got):
+            return
+        raise located_error(layer, path, f"takes no {what}, got a tree with "
+                            f"{len(tree.tree_leaves(got))} array(s): "
+                            f"{_fmt_keys(got) if isinstance(got, Mapping) else type(got).__name__}")
+
+    def walk(got, specs, where):
+        if not isinstance(got, Mapping):
+            raise LayerError(f"{desc}: {what}{where} must be a dict with keys "
+                             f"{_fmt_keys(specs)}, got {type(got).__name__}")
+        missing, extra = set(specs) - set(got), set(got) - set(specs)
+        if missing or extra:
+            parts = [f"missing {_fmt_keys(missing)}"] if missing else []
+            parts += [f"unexpected {_fmt_keys(extra)}"] if extra else []
+            raise LayerError(f"{desc}: {what}{where} have keys {_fmt_keys(got)}, expected "
+                             f"{_fmt_keys(specs)} ({', '.join(parts)})")
+        for k, spec in specs.items():
+            sub = f"{where}['{k}']"
+            if isinstance(spec, Param):
+                shape = getattr(got[k], "shape", None)
+                if shape is None:
+                    raise LayerError(f"{desc}: {what}{sub} must be an array of shape "
+                                     f"{spec.shape}, got {type(got[k]).__name__}")
+                if tuple(shape) != tuple(spec.shape):
+                    msg = (f"{what}{sub} has shape {tuple(shape)}, but an input of shape "
+                           f"{input_shape} needs {tuple(spec.shape)}")
+                    hint = _expected_input_hint(layer, got_root, input_shape)
+                    raise LayerError(f"{desc}: {msg}{hint}")
+            else:
+                walk(got[k], spec, sub)
+
+    got_root = got
+    walk(got, specs, "")
+
+
+def _expected_input_hint(layer, params, input_shape):
+    try:
+        expected = layer.expected_input_shape(params, input_shape)
+    except (KeyError, IndexError, AttributeError, TypeError):  # a hint only
+        expected = None
+    if expected is None or tuple(expected) == tuple(input_shape):
+        return " (the params were made for another input, or belong to another layer)"
+    return (f"; these params fit an input of shape {tuple(expected)}, not {input_shape} "
+            "(wrong input, or params of another layer)")
+
+
+# ----------------------------------------------------------------------------
+# Drawing parameters
+# ----------------------------------------------------------------------------
+
+def _spec_leaves(specs):
+    out = []
+
+    def walk(s, prefix):
+        for k, v in s.items():
+            if isinstance(v, Param):
+                out.append((prefix + (k,), v))
+            else:
+                walk(v, prefix + (k,))
+    walk(specs, ())
+    return out
+
+
+def _set_in(d, keys, value):
+    for k in keys[:-1]:
+        d = d.setdefault(k, {})
+    d[keys[-1]] = value
+
+
+def create(layer, path, specs, key, what="params", with_key=True):
+    """Draw each declared parameter with its own key (split from the layer's key)."""
+    leaves = _spec_leaves(specs)
+    out = {}
+    if not leaves:
+        return out
+    if with_key:
+        if key is None:
+            raise located_error(layer, path, "init needs a PRNG key to draw its parameters "
+                                "(layer.init(funcnet.random.key(0), input_shape))")
+        # fold_in(key, i) == split(key, n)[i], and it compiles once for every i.
+        keys = [random.fold_in(key, i) for i in range(len(leaves))] if len(leaves) > 1 \
+            else [key]
+    else:
+        keys = [None] * len(leaves)
+    for k, (names, spec) in zip(keys, leaves):
+        value = spec.init(k, tuple(spec.shape), spec.dtype)
+        got = tuple(getattr(value, "shape", np.shape(value)))
+        if got != tuple(spec.shape):
+            raise located_error(layer, path, f"the initializer of {what} "
+                                f"{'/'.join(names)} returned shape {got}, expected "
+                                f"{tuple(spec.shape)}")
+        _set_in(out, names, value)
+    return out
+
+
+# ----------------------------------------------------------------------------
+# Names
+# ----------------------------------------------------------------------------
+
+def snake(name: str) -> str:
+    """'ConvTranspose' -> 'conv_transpose', 'LSTM' -> 'lstm', 'RMSNorm' -> 'rms_norm'."""
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+
+
+def check_name(name):
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"a layer name must be a non-empty string without '/', got {name!r}")
+    return name
+
+
+def assign_names(layers):
+    """Names for a container's children: the user's ``name=``, else ``<kind>_<i>``
+    counted per kind (dense_0, dense_1, conv_0). The same layer object used twice
+    gets one name: it shares its parameters."""
+    by_id, names, counts = {}, [], {}
+    user = [lyr.name for lyr in {id(lyr): lyr for lyr in layers}.values() if lyr.name]
+    dup = {n for n in user if user.count(n) > 1}
+    if dup:
+        raise ValueError(f"two different layers are both named {min(dup)!r}; to share "
+                         "parameters use the same layer object twice")
+    taken = set(user)
+    for lyr in layers:
+        if id(lyr) in by_id:
+            names.append(by_id[id(lyr)])
+            continue
+        name = lyr.name
+        if name is None:
+            base = lyr.default_name()
+            while True:
+                i = counts.get(base, 0)
+                counts[base] = i + 1
+                name = f"{base}_{i}"
+                if name not in taken:
+                    break
+        taken.add(name)
+        by_id[id(lyr)] = name
+        names.append(name)
+    return names
+
+
+def _check_train(train):
+    if not isinstance(train, (bool, np.bool_)):
+        raise TypeError(f"train must be a Python bool (it picks the code path, so it cannot "
+                        f"be traced), got {train!r}")
+    return bool(train)
+
+
+def _accepts(fun, name) -> bool:
+    """Whether ``fun`` takes the keyword ``name`` (declared, or through ``**kwargs``)."""
+    fun = getattr(fun, "__func__", fun)
+    try:
+        params = _signature(fun)
+    except TypeError:  # an unhashable callable
+        params = _signature.__wrapped__(fun)
+    if params is None:
+        return True
+    return name in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+
+@functools.cache
+def _signature(fun):
+    try:
+        return inspect.signature(fun).parameters
+    except (TypeError, ValueError):
+        return None
+
+
+# ----------------------------------------------------------------------------
+# The base class
+# ----------------------------------------------------------------------------
+
+class Layer:
+    """Base class of funcnet layers. Subclasses implement:
+
+    - ``param_specs(input_shape) -> dict``: ``{name: Param(shape, init, dtype)}``, nested
+      dicts allowed; ``{}`` for no parameters (the default). Raise ``LayerError`` for an
+      input shape that does not fit (the base adds the layer's path).
+    - ``output_shape(input_shape) -> shape``.
+    - ``forward(params, x) -> y``; declare ``key=None`` and/or ``train=False`` (and any
+      layer-specific keywords such as ``mask=None``) to receive them.
+    - stateful layers set ``stateful = True``, declare ``state_specs(input_shape)`` and
+      get ``forward(params, x, *, state, ...) -> (y, new_state)``.
+    """
+
+    stateful = False
+
+    def __init__(self, *, name=None):
+        self.name = check_name(name)
+
+    # -- the protocol ----------------------------------------------------------------
+    def init(self, key, input_shape, **shape_kw):
+        """Draw the parameters for inputs of ``input_shape`` (a leading -1 or None is an
+        unknown batch size). Returns ``(params, output_shape)``."""
+        params, _, out = self.init_with_state(key, input_shape, **shape_kw)
+        return params, out
+
+    def init_with_state(self, key, input_shape, **shape_kw):
+        """Like ``init``, and also the initial state (running statistics of BatchNorm;
+        ``{}`` for a model without state). Returns ``(params, state, output_shape)``."""
+        return self._init(key, canonical_shape(input_shape), "", **shape_kw)
+
+    def apply(self, params, x, *, key=None, train=False, state=None, **kw):
+        """Run the layer. ``key`` feeds randomness (Dropout in training), ``train``
+        picks training behaviour. With ``state=`` (from ``init_with_state``) it returns
+        ``(y, new_state)``; without, ``y`` (and a layer that needs state says so)."""
+        y, new_state = self._apply(params, state, x, key=key, train=_check_train(train),
+                                   path="", **kw)
+        return y if state is None else (y, new_state)
+
+    # -- what subclasses implement ----------------------------------------------------
+    def param_specs(self, input_shape):
+        return {}
+
+    def state_specs(self, input_shape):
+        return {}
+
+    def output_shape(self, input_shape):
+        raise NotImplementedError(f"{type(self).__name__}.output_shape")
+
+    def forward(self, params, x):
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def expected_input_shape(self, params, input_shape):
+        """The input shape ``params`` were made for, if the layer can tell (used only to
+        word error messages); None if it cannot."""
+        return
+
+    def shape_kwargs(self, kw):
+        """The apply keywords that also shape the parameters (MultiHeadAttention's
+        ``context``), as the keywords ``param_specs`` takes."""
+        return {}
+
+    def default_name(self) -> str:
+        return snake(type(self).__name__)
+
+    def accepts(self, name) -> bool:
+        """Whether ``apply`` takes the keyword ``name`` (containers pass a keyword only
+        to the children that take it)."""
+        return _accepts(self.forward, name)
+
+    # -- machinery --------------------------------------------------------------------
+    def _init(self, key, input_shape, path, **shape_kw):
+        specs = _located(self, path, self.param_specs, input_shape, **shape_kw)
+        sspecs = (_located(self, path, self.state_specs, input_shape, **shape_kw)
+                  if self.stateful else {})
+        out = _located(self, path, self.output_shape, input_shape, **shape_kw)
+        params = create(self, path, specs, key)
+        state = create(self, path, sspecs, None, what="state", with_key=False)
+        return params, state, out
+
+    def _apply(self, params, state, x, *, key, train, path, **kw):
+        in_shape = shape_of(x)
+        shape_kw = self.shape_kwargs(kw)
+        specs = _located(self, path, self.param_specs, in_shape, **shape_kw)
+        check_tree(self, path, "params", params, specs, in_shape)
+        kw = {**self._key_train(key, train), **kw}
+        if not self.stateful:
+            return _located(self, path, self.forward, params, x, **kw), {}
+        if state is None:
+            raise located_error(self, path, "this layer keeps state (running statistics): "
+                                "create it with init_with_state and pass it as "
+                                "apply(params, x, state=state, ...), which returns "
+                                "(y, new_state)")
+        sspecs = _located(self, path, self.state_specs, in_shape, **shape_kw)
+        check_tree(self, path, "state", state, sspecs, in_shape)
+        return _located(self, path, self.forward, params, x, state=state, **kw)
+
+    def _key_train(self, key, train):
+        """``key`` and ``train`` for a forward that declares them (most do not)."""
+        out = {}
+        if _accepts(self.forward, "key"):
+            out["key"] = key
+        if _accepts(self.forward, "train"):
+            out["train"] = train
+        return out
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
+                         if not k.startswith("_") and v is not None and k != "names"
+                         and (not callable(v) or isinstance(v, Layer)))
+        return f"{type(self).__name__}({args})"
+
+
+def resolve_init(spec, layer_kind, what):
+    return initializers.get(spec, what=f"{layer_kind}({what}=...)")
+
+
+# ----------------------------------------------------------------------------
+# Parameter-free functions as layers, and custom layers from two functions
+# ----------------------------------------------------------------------------
+
+ELEMENTWISE: set = set()  # functions that keep the shape (filled by activations.py)
+
+
+def _fun_name(f) -> str:
+    while isinstance(f, functools.partial):
+        f = f.func
+    name = getattr(f, "__name__", type(f).__name__)
+    return "lambda" if name == "<lambda>" else snake(name)
+
+
+def _zeros_like_shape(shape, dtype=np.float32):
+    if isinstance(shape, tuple) and shape and isinstance(shape[0], tuple):
+        return tuple(_zeros_like_shape(s, dtype) for s in shape)
+    return np.broadcast_to(np.zeros((), dtype), shape)  # no memory: a view of one zero
+
+
+def probe_output_shape(fun, input_shape):
+    """The output shape of ``fun`` (parameter-free) by tracing it (``eval_shape``).
+    Unknown (-1) sizes are probed with two sizes; output sizes that change are -1."""
+    from funcnet.transforms.jit import eval_shape
+
+    def out_shape(size):
+        def fill(s):
+            if isinstance(s, tuple) and s and isinstance(s[0], tuple):
+                return tuple(fill(e) for e in s)
+            return tuple(size if d == -1 else d for d in s)
+        res = eval_shape(fun, _zeros_like_shape(fill(input_shape)))
+        return tree.tree_map(lambda a: tuple(a.shape), res,
+                             is_leaf=lambda a: hasattr(a, "shape"))
+
+    def unknown(s):
+        return any(unknown(e) for e in s) if s and isinstance(s[0], tuple) else -1 in s
+
+    first = out_shape(2)
+    if not unknown(input_shape):
+        return first
+    second = out_shape(3)
+
+    def merge(a, b):
+        if isinstance(a, tuple) and a and isinstance(a[0], tuple):
+            return tuple(map(merge, a, b))
+        return tuple(x if x == y else -1 for x, y in zip(a, b))
+    return merge(first, second)
+
+
+class Fn(Layer):
+    """A parameter-free function ``f(x)`` as a layer (``Sequential`` wraps plain
+    functions such as ``nn.relu`` in one). Its output shape is the input's for the
+    activations, else found by tracing ``f`` (``eval_shape``)."""
+
+    def __init__(self, fun, *, name=None):
+        super().__init__(name=name)
+        if not callable(fun):
+            raise TypeError(f"Fn needs a callable, got {fun!r}")
+        self.fun = fun
+
+    def default_name(self):
+        return _fun_name(self.fun)
+
+    def __repr__(self):
+        return f"Fn({_fun_name(self.fun)})"
+
+    def output_shape(self, input_shape):
+        f = self.fun
+        base = f.func if isinstance(f, functools.partial) else f
+        if base in ELEMENTWISE:
+            return input_shape
+        return probe_output_shape(f, input_shape)
+
+    def forward(self, params, x):
+        return self.fun(x)
+
+    def accepts(self, name):
+        return False
+
+
+def as_layer(obj):
+    """A Layer as is; a plain callable (nn.relu, lambda x: ...) wrapped in ``Fn``."""
+    if isinstance(obj, Layer):
+        return obj
+    if callable(obj):
+        return Fn(obj)
+    raise TypeError(f"expected a layer or a function, got {obj!r} of type "
+                    f"{type(obj).__name__}")
+
+
+class FunctionLayer(Layer):
+    """A layer made of two user functions; see ``nn.layer``."""
+
+    def __init__(self, init_fn, apply_fn, *, name=None):
+        super().__init__(name=name)
+        if init_fn is not None and not callable(init_fn):
+            raise TypeError(f"nn.layer: init must be a function init(key, input_shape) -> "
+                            f"(params, output_shape) or None, got {init_fn!r}")
+        if not callable(apply_fn):
+            raise TypeError(f"nn.layer: apply must be a function apply(params, x, ...), "
+                            f"got {apply_fn!r}")
+        self.init_fn, self.apply_fn = init_fn, apply_fn
+        self._expected = {}
+
+    def default_name(self):
+        return _fun_name(self.apply_fn if self.init_fn is None else self.init_fn).removesuffix(
+            "_init") or "layer"
+
+    def accepts(self, name):
+        return _accepts(self.apply_fn, name)
+
+    def _init(self, key, input_shape, path, **shape_kw):
+        if self.init_fn is None:
+            out = _located(self, path, probe_output_shape,
+                           lambda x: self.apply_fn({}, x), input_shape)
+            return {}, {}, out
+        params, out = _located(self, path, self.init_fn, key, input_shape, **shape_kw)
+        return params, {}, canonical_shape(out, f"{describe(self, path)}: the output shape "
+                                                "that init returned")
+
+    def _expected_params(self, in_shape):
+        """The parameter shapes init would make for this input (by tracing it; cached)."""
+        if self.init_fn is None:
+            return {}
+        if in_shape not in self._expected:
+            from funcnet.transforms.jit import eval_shape
+            try:
+                self._expected[in_shape] = eval_shape(
+                    lambda k: self.init_fn(k, in_shape)[0], np.zeros((2,), np.uint32))
+            except Exception:  # noqa: BLE001  (an init that cannot be traced: no check)
+                self._expected[in_shape] = None
+        return self._expected[in_shape]
+
+    def _apply(self, params, state, x, *, key, train, path, **kw):
+        in_shape = shape_of(x)
+        expected = self._expected_params(in_shape)
+        if expected is not None:
+            _check_against(self, path, params, expected, in_shape)
+        extra = {}
+        if _accepts(self.apply_fn, "key"):
+            extra["key"] = key
+        if _accepts(self.apply_fn, "train"):
+            extra["train"] = train
+        y = _located(self, path, self.apply_fn, params, x, **extra, **kw)
+        return y, {}
+
+
+def _check_against(layer, path, got, expected, in_shape):
+    """A custom layer's params against the shapes its init makes (any pytree)."""
+    if is_empty(expected) and is_empty(got):
+        return
+    exp_leaves, exp_tree = tree.tree_flatten(expected)
+    got_leaves, got_tree = tree.tree_flatten(got)
+    if exp_tree != got_tree:
+        raise located_error(layer, path, f"params have structure {got_tree}, but init makes "
+                            f"{exp_tree} for an input of shape {in_shape}")
+    paths = tree.leaf_paths(expected)
+    for p, e, g in zip(paths, exp_leaves, got_leaves):
+        gs = tuple(getattr(g, "shape", np.shape(g)))
+        if gs != tuple(e.shape):
+            raise located_error(layer, path, f"params{p} has shape {gs}, but an input of shape "
+                                f"{in_shape} needs {tuple(e.shape)}")
+
+
+def layer(init=None, apply=None, *, name=None):
+    """Make a layer from two functions (the stax style).
+
+    Args:
+      init: ``init(key, input_shape) -> (params, output_shape)``; ``params`` is any
+        pytree (a dict reads best). ``None`` for a layer without parameters: the
+        output shape is then found by tracing ``apply``.
+      apply: ``apply(params, x, **kw) -> y``. Declare ``key=None`` and/or ``train=False``
+        to receive them; other keywords of ``layer.apply`` are passed through.
+      name: the name in a container's parameter dict (default: from the function).
+
+    Returns:
+      a ``Layer``: it nests in ``Sequential``, and ``apply`` checks the params it gets
+      against the shapes ``init`` makes (by tracing ``init``).
+
+    Example (with parameters, then without)::
+
+        def scale_init(key, input_shape):
+            return {"s": fnp.ones(input_shape[-1:])}, input_shape
+        def scale_apply(params, x):
+            return x * params["s"]
+        Scale = nn.layer(scale_init, scale_apply)         # params: {'s': (features,)}
+
+        Double = nn.layer(apply=lambda params, x: 2 * x)   # params: {}
+        model = nn.Sequential([nn.Dense(4), Scale, Double, nn.relu])
+    """
+    if apply is None:
+        raise TypeError("nn.layer needs apply=apply(params, x, ...)")
+    return FunctionLayer(init, apply, name=name)
+
+
+def float_dtype_of(x):
+    dt = np.dtype(getattr(x, "dtype", np.float32))
+    return dt if dtypes.is_float(dt) else np.dtype(np.float32)

@@ -1,0 +1,202 @@
+"""Recurrent layers: the cells SimpleRNNCell, GRUCell, LSTMCell (one time step) and
+the sequence layers RNN, GRU, LSTM that run a cell over ``(batch, time, features)``
+with ``funcnet.lax.scan`` and return the output sequence ``(batch, time, hidden)``.
+
+A cell follows the layer protocol for ``init`` (input ``(batch, features)``, output
+``(batch, hidden)``), but a step also carries state, so its ``apply`` is
+``apply(params, x, carry=None) -> (new_carry, y)`` (a zero carry when None);
+``cell.initial_carry(batch_shape)`` makes one. Carries: SimpleRNN and GRU ``h``,
+LSTM ``(c, h)``. The input projection ``x @ wi`` of every time step is computed
+before the scan as one matrix product; only ``h @ wh`` runs inside the loop.
+"""
+
+import numpy as np
+
+import funcnet.numpy as fnp
+from funcnet import lax
+from funcnet.nn.activations import sigmoid
+from funcnet.nn.core import Layer, LayerError, Param, resolve_init, shape_of
+from funcnet.nn.linear import _features
+
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "Recurrent", "SimpleRNNCell"]
+
+
+class _Cell(Layer):
+    gates = 1
+
+    def __init__(self, hidden, *, kernel_init="lecun_normal", recurrent_init="orthogonal",
+                 bias_init="zeros", dtype=np.float32, name=None):
+        super().__init__(name=name)
+        kind = type(self).__name__
+        self.hidden = _features(hidden, kind, "hidden")
+        self.kernel_init = resolve_init(kernel_init, kind, "kernel_init")
+        self.recurrent_init = resolve_init(recurrent_init, kind, "recurrent_init")
+        self.bias_init = resolve_init(bias_init, kind, "bias_init")
+        self.dtype = dtype
+
+    def _in(self, input_shape):
+        if len(input_shape) < 1 or input_shape[-1] == -1:
+            raise LayerError(f"expects an input (..., features) with the features known, got "
+                             f"shape {input_shape}")
+        return input_shape[-1]
+
+    def param_specs(self, input_shape):
+        f, h, g = self._in(input_shape), self.hidden, self.gates
+        return {"wi": Param((f, g * h), self.kernel_init, self.dtype),
+                "wh": Param((h, g * h), self.recurrent_init, self.dtype),
+                "b": Param((g * h,), self.bias_init, self.dtype)}
+
+    def output_shape(self, input_shape):
+        self._in(input_shape)
+        return tuple(input_shape[:-1]) + (self.hidden,)
+
+    def expected_input_shape(self, params, input_shape):
+        return tuple(input_shape[:-1]) + (params["wi"].shape[0],)
+
+    def initial_carry(self, batch_shape, dtype=np.float32):
+        """A zero carry for inputs of shape ``batch_shape + (features,)``."""
+        return fnp.zeros(tuple(batch_shape) + (self.hidden,), dtype)
+
+    def project(self, params, x):
+        """The input's part of every gate, for any number of leading axes."""
+        return fnp.matmul(x, params["wi"]) + params["b"]
+
+    def forward(self, params, x, *, carry=None):
+        x = fnp.asarray(x)
+        if carry is None:
+            carry = self.initial_carry(tuple(x.shape[:-1]), x.dtype)
+        return self.step(params, carry, self.project(params, x))
+
+
+class SimpleRNNCell(_Cell):
+    """h' = tanh(x @ wi + h @ wh + b). Params wi (F, H), wh (H, H), b (H,)."""
+
+    def step(self, params, h, xp):
+        h = fnp.tanh(xp + fnp.matmul(h, params["wh"]))
+        return h, h
+
+
+class GRUCell(_Cell):
+    """Gated recurrent unit (PyTorch's equations, gates in the order r, z, n)::
+
+        r = sigmoid(xr + h @ wh_r + bh_r)      (xr = x @ wi_r + b_r, likewise xz, xn)
+        z = sigmoid(xz + h @ wh_z + bh_z)
+        n = tanh(xn + r * (h @ wh_n + bh_n))
+        h' = (1 - z) * n + z * h
+
+    Params wi (F, 3H), wh (H, 3H), b (3H,) (input bias), bh (3H,) (recurrent bias).
+    """
+
+    gates = 3
+
+    def param_specs(self, input_shape):
+        specs = super().param_specs(input_shape)
+        specs["bh"] = Param((3 * self.hidden,), self.bias_init, self.dtype)
+        return specs
+
+    def step(self, params, h, xp):
+        hp = fnp.matmul(h, params["wh"]) + params["bh"]
+        xr, xz, xn = fnp.split(xp, 3, axis=-1)
+        hr, hz, hn = fnp.split(hp, 3, axis=-1)
+        r = sigmoid(xr + hr)
+        z = sigmoid(xz + hz)
+        n = fnp.tanh(xn + r * hn)
+        h = (1 - z) * n + z * h
+        return h, h
+
+
+class LSTMCell(_Cell):
+    """Long short-term memory, gates in the order i, f, g, o::
+
+        i, f, g, o = split(x @ wi + h @ wh + b)
+        c' = sigmoid(f) * c + sigmoid(i) * tanh(g)
+        h' = sigmoid(o) * tanh(c')
+
+    Carry ``(c, h)``. Params wi (F, 4H), wh (H, 4H), b (4H,). ``forget_bias`` is added
+    to the f gate (default 0; 1.0 is a common choice).
+    """
+
+    gates = 4
+
+    def __init__(self, hidden, *, forget_bias=0.0, **kw):
+        super().__init__(hidden, **kw)
+        self.forget_bias = float(forget_bias)
+
+    def initial_carry(self, batch_shape, dtype=np.float32):
+        z = super().initial_carry(batch_shape, dtype)
+        return (z, z)
+
+    def step(self, params, carry, xp):
+        c, h = carry
+        i, f, g, o = fnp.split(xp + fnp.matmul(h, params["wh"]), 4, axis=-1)
+        if self.forget_bias:
+            f = f + self.forget_bias
+        c = sigmoid(f) * c + sigmoid(i) * fnp.tanh(g)
+        h = sigmoid(o) * fnp.tanh(c)
+        return (c, h), h
+
+
+class Recurrent(Layer):
+    """Run ``cell`` over the time axis of ``(batch, time, features)`` inputs with
+    ``lax.scan``; returns the outputs ``(batch, time, hidden)``. The params are the
+    cell's.
+
+    ``apply(params, x, initial_carry=None, return_carry=False)``: start from a zero
+    carry unless one is given; with ``return_carry=True`` return ``(final_carry, ys)``.
+    ``reverse=True`` runs from the last time step to the first (outputs stay in input
+    order).
+    """
+
+    def __init__(self, cell, *, reverse=False, name=None):
+        super().__init__(name=name)
+        if not isinstance(cell, _Cell):
+            raise TypeError(f"Recurrent needs a cell (SimpleRNNCell, GRUCell, LSTMCell), got "
+                            f"{cell!r}")
+        self.cell, self.reverse = cell, bool(reverse)
+
+    def _check(self, input_shape):
+        if len(input_shape) != 3:
+            raise LayerError(f"expects an input of rank 3 (batch, time, features), got shape "
+                             f"{input_shape}")
+
+    def param_specs(self, input_shape):
+        self._check(input_shape)
+        return self.cell.param_specs(input_shape)
+
+    def output_shape(self, input_shape):
+        self._check(input_shape)
+        return self.cell.output_shape(input_shape)
+
+    def expected_input_shape(self, params, input_shape):
+        return self.cell.expected_input_shape(params, input_shape)
+
+    def forward(self, params, x, *, initial_carry=None, return_carry=False):
+        x = fnp.asarray(x)
+        self._check(shape_of(x))
+        carry = (self.cell.initial_carry((x.shape[0],), x.dtype) if initial_carry is None
+                 else initial_carry)
+        xp = fnp.moveaxis(self.cell.project(params, x), 1, 0)  # (time, batch, gates*hidden)
+        carry, ys = lax.scan(lambda c, xt: self.cell.step(params, c, xt), carry, xp,
+                             reverse=self.reverse)
+        ys = fnp.moveaxis(ys, 0, 1)
+        return (carry, ys) if return_carry else ys
+
+
+class RNN(Recurrent):
+    """A SimpleRNNCell (tanh) over the time axis: (batch, time, F) -> (batch, time, H)."""
+    cell_type = SimpleRNNCell
+
+    def __init__(self, hidden, *, reverse=False, name=None, **cell_kw):
+        super().__init__(self.cell_type(hidden, **cell_kw), reverse=reverse, name=name)
+        self.hidden = self.cell.hidden
+
+
+class GRU(RNN):
+    """A GRUCell over the time axis: (batch, time, F) -> (batch, time, H)."""
+    cell_type = GRUCell
+
+
+class LSTM(RNN):
+    """An LSTMCell over the time axis: (batch, time, F) -> (batch, time, H); the carry
+    (with ``return_carry=True``) is ``(c, h)``."""
+    cell_type = LSTMCell
