@@ -426,10 +426,18 @@ def test_batch_norm_train_and_eval_state():
     np.testing.assert_allclose(np.asarray(y_eval), ref_eval, rtol=1e-4, atol=1e-5)
     for k in ("mean", "var"):
         np.testing.assert_array_equal(np.asarray(s_eval[k]), np.asarray(s2[k]))
-    # the state needs no gradient: grad sees the params only
-    g = fn.jit(fn.grad(lambda p, s, x: fnp.sum(bn.apply(p, x, state=s, train=True)[0] ** 2)))(
-        p, state, x)
-    assert set(g) == {"scale", "bias"}
+    # a training step: grad sees the params only, the new state comes back as aux (a
+    # plain value, eagerly and under jit)
+    def loss(p, s, x):
+        y, s = bn.apply(p, x, state=s, train=True)
+        return fnp.sum(y ** 2), s
+
+    for step in (fn.value_and_grad(loss, has_aux=True),
+                 fn.jit(fn.value_and_grad(loss, has_aux=True))):
+        (_, s_aux), g = step(p, state, x)
+        assert set(g) == {"scale", "bias"}
+        np.testing.assert_allclose(np.asarray(s_aux["mean"] + 0), np.asarray(s1["mean"]),
+                                   rtol=1e-5, atol=1e-6)
 
 
 # --- gradients --------------------------------------------------------------------------

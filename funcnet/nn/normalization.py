@@ -9,6 +9,7 @@ from funcnet import lax
 from funcnet.nn import initializers
 from funcnet.nn.core import Layer, LayerError, Param, resolve_init
 from funcnet.nn.linear import _features
+from funcnet.transforms.custom import stop_gradient
 
 __all__ = ["BatchNorm", "GroupNorm", "LayerNorm", "RMSNorm"]
 
@@ -102,9 +103,12 @@ class BatchNorm(_Norm):
             axes = tuple(range(x.ndim - 1))
             mean = fnp.mean(xs, axis=axes)
             var = fnp.mean(fnp.square(xs - mean), axis=axes)
+            # Running statistics are never differentiated: stop_gradient keeps the new
+            # state a plain value when it is returned as grad's aux output.
             m = self.momentum
-            new_state = {"mean": m * state["mean"] + (1 - m) * mean.astype(state["mean"].dtype),
-                         "var": m * state["var"] + (1 - m) * var.astype(state["var"].dtype)}
+            bmean, bvar = stop_gradient(mean), stop_gradient(var)
+            new_state = {"mean": m * state["mean"] + (1 - m) * bmean.astype(state["mean"].dtype),
+                         "var": m * state["var"] + (1 - m) * bvar.astype(state["var"].dtype)}
         else:
             mean, var, new_state = state["mean"], state["var"], state
         y = (xs - mean) * lax.rsqrt(var + self.epsilon)
