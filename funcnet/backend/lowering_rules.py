@@ -31,7 +31,7 @@ def _simple(op_name):
 
 
 _UNARY_OPS = {
-    ew.neg_p: "stablehlo.negate", ew.sign_p: "stablehlo.sign", ew.floor_p: "stablehlo.floor",
+    ew.neg_p: "stablehlo.negate", ew.floor_p: "stablehlo.floor",
     ew.ceil_p: "stablehlo.ceil", ew.is_finite_p: "stablehlo.is_finite",
     ew.exp_p: "stablehlo.exponential", ew.log_p: "stablehlo.log",
     ew.log1p_p: "stablehlo.log_plus_one", ew.expm1_p: "stablehlo.exponential_minus_one",
@@ -78,6 +78,17 @@ def _lower_exp2(em, x):
     ln2 = _broadcast_scalar(em, ln2, aval)
     scaled = em.op1("stablehlo.multiply", [x, ln2], [aval, aval], aval)
     return [em.op1("stablehlo.exponential", [scaled], [aval], aval)]
+
+
+@register(ew.sign_p)
+def _lower_sign(em, x):
+    aval = em.in_avals[0]
+    if not dtypes.is_unsigned(aval.dtype):
+        return [em.op1("stablehlo.sign", [x], [aval], aval)]
+    # stablehlo.sign takes no unsigned types; sign(x) is then just x != 0.
+    zero = _broadcast_scalar(em, em.constant(0, _scalar(aval)), aval)
+    nonzero = _compare(em, x, zero, "NE", aval)
+    return [em.op1("stablehlo.convert", [nonzero], [aval.update(dtype=dtypes.bool_)], aval)]
 
 
 @register(ew.square_p)
@@ -259,8 +270,12 @@ def _identity(kind, dtype):
     dtype = np.dtype(dtype)
     if kind in ("add", "or"):
         return 0 if kind == "add" else False
-    if kind in ("mul", "and"):
-        return 1 if kind == "mul" else True
+    if kind == "mul":
+        return 1
+    if kind == "and":  # all bits set (not 1: reduce_and is bitwise on integers)
+        if dtype == dtypes.bool_:
+            return True
+        return np.iinfo(dtype).max if dtypes.is_unsigned(dtype) else -1
     if dtype == dtypes.bool_:
         return kind == "min"
     if dtypes.is_float(dtype):
@@ -393,6 +408,16 @@ register(rd.cummax_p)(_lower_cumulative("max"))
 register(rd.cummin_p)(_lower_cumulative("min"))
 
 
+def _sort_key(sub, x, s):
+    """Floats compare in total order after -0.0 -> 0.0 and any NaN -> +NaN, so that zeros
+    tie (a stable sort keeps their order) and every NaN sorts last, as in jax and NumPy."""
+    if not dtypes.is_float(s.dtype):
+        return x
+    zero, nan = sub.constant(0, s), sub.constant(np.nan, s)
+    x = sub.op1("stablehlo.select", [_compare(sub, x, zero, "EQ", s), zero, x], [_b(), s, s], s)
+    return sub.op1("stablehlo.select", [_compare(sub, x, x, "NE", s), nan, x], [_b(), s, s], s)
+
+
 @register(rd.sort_p)
 def _lower_sort(em, *operands, dimension, is_stable, num_keys):
     avals = em.in_avals
@@ -405,13 +430,14 @@ def _lower_sort(em, *operands, dimension, is_stable, num_keys):
             s = scalars[k]
             ctype = "TOTALORDER" if dtypes.is_float(s.dtype) else (
                 "UNSIGNED" if dtypes.is_unsigned(s.dtype) or dtypes.is_bool(s.dtype) else "SIGNED")
-            lt = sub.op1("stablehlo.compare", [lhs[k], rhs[k]], [s, s], _b(),
+            a, b = _sort_key(sub, lhs[k], s), _sort_key(sub, rhs[k], s)
+            lt = sub.op1("stablehlo.compare", [a, b], [s, s], _b(),
                          comparison_direction="#stablehlo<comparison_direction LT>",
                          compare_type=f"#stablehlo<comparison_type {ctype}>")
             if result is None:
                 result = lt
             else:
-                eq = sub.op1("stablehlo.compare", [lhs[k], rhs[k]], [s, s], _b(),
+                eq = sub.op1("stablehlo.compare", [a, b], [s, s], _b(),
                              comparison_direction="#stablehlo<comparison_direction EQ>",
                              compare_type=f"#stablehlo<comparison_type {ctype}>")
                 tie = sub.op1("stablehlo.and", [eq, result], [_b(), _b()], _b())

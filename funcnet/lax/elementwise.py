@@ -11,10 +11,11 @@ from funcnet.core.aval import ShapedArray
 from funcnet.core.source_info import where
 from funcnet.core.trace import Primitive
 
-FLOAT, INT, BOOL = "float", "int", "bool"
+FLOAT, INT, SIGNED, BOOL = "float", "int", "signed int", "bool"
 _KIND_CHECK = {
     FLOAT: dtypes.is_float,
     INT: dtypes.is_int,
+    SIGNED: lambda d: dtypes.is_int(d) and not dtypes.is_unsigned(d),
     BOOL: dtypes.is_bool,
 }
 
@@ -67,7 +68,7 @@ atanh_p = unary("atanh")
 sqrt_p = unary("sqrt")
 rsqrt_p = unary("rsqrt")
 cbrt_p = unary("cbrt")
-abs_p = unary("abs", (FLOAT, INT))
+abs_p = unary("abs", (FLOAT, SIGNED))  # StableHLO has no unsigned abs (nor does jax.lax)
 not_p = unary("not", (BOOL, INT))
 erf_p = unary("erf")
 erf_inv_p = unary("erf_inv")
@@ -81,6 +82,10 @@ integer_pow_p = Primitive("integer_pow")
 @integer_pow_p.def_abstract_eval
 def _integer_pow_abstract_eval(x, *, y):
     _check_kinds(integer_pow_p, x, (FLOAT, INT))
+    if y < 0 and not dtypes.is_float(x.dtype):
+        # 1 / x**n would silently truncate to 0 (or divide by zero) on integers.
+        raise TypeError(f"integer_pow: integers cannot be raised to the negative power {y} "
+                        f"({x.str_short()}){where()}")
     return x
 
 
@@ -187,7 +192,7 @@ def integer_pow(x, y: int):
     return integer_pow_p.bind(x, y=int(y))
 
 
-def round(x, rounding_method=0):  # noqa: A001 - mirrors jax.lax.round
+def round(x, rounding_method=0):  # mirrors jax.lax.round
     return round_p.bind(x, rounding_method=int(rounding_method))
 
 

@@ -58,23 +58,28 @@ def conv_dimension_numbers(lhs_ndim, dimension_numbers) -> ConvDimensionNumbers:
         return ConvDimensionNumbers(iota, iota, iota)
     lhs, rhs, out = dimension_numbers
     if isinstance(lhs, str):
-        def spec(layout, first, second):
-            if len(layout) != lhs_ndim:
-                raise ValueError(f"layout {layout!r} has {len(layout)} axes, but the "
-                                 f"input has {lhs_ndim}")
-            spatial = [i for i, c in enumerate(layout) if c not in (first, second)]
-            return (layout.index(first), layout.index(second), *spatial)
-        # Spatial axes of the kernel follow the order they have in the input layout.
-        lhs_spatial_chars = [c for c in lhs if c not in "NC"]
-        rhs_spatial = [rhs.index(c) for c in lhs_spatial_chars] if set(
-            lhs_spatial_chars) <= set(rhs) else [i for i, c in enumerate(rhs) if c not in "OI"]
-        return ConvDimensionNumbers(spec(lhs, "N", "C"),
-                                    (rhs.index("O"), rhs.index("I"), *rhs_spatial),
-                                    spec(out, "N", "C"))
+        return _specs_from_layouts(lhs_ndim, lhs, rhs, out)
     specs = tuple(tuple(int(a) for a in s) for s in (lhs, rhs, out))
     if any(len(s) != n_spatial + 2 for s in specs):
         raise ValueError("convolution dimension specs must each name every axis")
     return ConvDimensionNumbers(*specs)
+
+
+def _specs_from_layouts(ndim, lhs, rhs, out) -> ConvDimensionNumbers:
+    """Spatial axes pair up by letter, listed in the kernel layout's order (as jax does:
+    window_strides, padding and dilations follow that order too)."""
+    spatial = [c for c in rhs if c not in "OI"]
+
+    def spec(layout, first, second):
+        rest = sorted(c for c in layout if c not in (first, second))
+        if (len(layout) != ndim or first not in layout or second not in layout
+                or rest != sorted(spatial)):
+            raise ValueError(f"convolution layouts {(lhs, rhs, out)} do not fit an input of "
+                             f"rank {ndim}: each needs {first}/{second} (or O/I for the "
+                             "kernel) and the same spatial letters")
+        return (layout.index(first), layout.index(second), *(layout.index(c) for c in spatial))
+
+    return ConvDimensionNumbers(spec(lhs, "N", "C"), spec(rhs, "O", "I"), spec(out, "N", "C"))
 
 
 conv_general_dilated_p = Primitive("conv_general_dilated")
@@ -85,7 +90,7 @@ def conv_output_shape(lhs_shape, rhs_shape, dn, window_strides, padding, lhs_dil
     spatial = []
     for i, (ld, rd) in enumerate(zip(dn.lhs_spec[2:], dn.rhs_spec[2:])):
         d = lhs_shape[ld]
-        dilated_in = (d - 1) * lhs_dilation[i] + 1 + padding[i][0] + padding[i][1] if d else 0
+        dilated_in = ((d - 1) * lhs_dilation[i] + 1 if d else 0) + padding[i][0] + padding[i][1]
         dilated_k = (rhs_shape[rd] - 1) * rhs_dilation[i] + 1
         spatial.append(max(0, (dilated_in - dilated_k) // window_strides[i] + 1))
     out = [0] * len(lhs_shape)
@@ -104,6 +109,11 @@ def _conv_abstract_eval(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_
     if lhs.ndim != rhs.ndim or lhs.ndim < 3:
         raise TypeError(f"conv: input {lhs.shape} and kernel {rhs.shape} must have the same "
                         f"rank, at least 3{where()}")
+    for what, v in (("window_strides", window_strides), ("padding", padding),
+                    ("lhs_dilation", lhs_dilation), ("rhs_dilation", rhs_dilation)):
+        if len(v) != lhs.ndim - 2:
+            raise TypeError(f"conv: {what} {v} needs one entry per spatial axis of input "
+                            f"{lhs.shape} ({lhs.ndim - 2}){where()}")
     in_features = lhs.shape[dn.lhs_spec[1]]
     k_in, k_out = rhs.shape[dn.rhs_spec[1]], rhs.shape[dn.rhs_spec[0]]
     if in_features != k_in * feature_group_count:

@@ -1,9 +1,12 @@
 """Reductions, arg-reductions, cumulative ops, windowed reductions (pooling) and sort."""
 
+import numpy as np
+
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
 from funcnet.core.source_info import where
-from funcnet.core.trace import Primitive
+from funcnet.core.trace import Primitive, get_aval
+from funcnet.lax import elementwise as ew
 
 
 def _check_axes(name, x, axes):
@@ -173,13 +176,18 @@ def cummin(x, axis=0, reverse=False):
 def _window_params(x, window_dimensions, window_strides, padding, base_dilation=None,
                    window_dilation=None):
     n = len(window_dimensions)
+    window_strides = tuple(map(int, window_strides or (1,) * n))
+    base_dilation = tuple(map(int, base_dilation or (1,) * n))
+    window_dilation = tuple(map(int, window_dilation or (1,) * n))
     if isinstance(padding, str):
-        padding = padtype_to_pads(x.shape, window_dimensions, window_strides, padding)
-    return dict(window_dimensions=tuple(map(int, window_dimensions)),
-                window_strides=tuple(map(int, window_strides)),
-                padding=tuple((int(lo), int(hi)) for lo, hi in padding),
-                base_dilation=tuple(map(int, base_dilation or (1,) * n)),
-                window_dilation=tuple(map(int, window_dilation or (1,) * n)))
+        # 'SAME' is defined on the dilated input and window, as in jax.
+        shape = [(d - 1) * b + 1 if d else 0 for d, b in zip(get_aval(x).shape, base_dilation)]
+        window = [(w - 1) * r + 1 for w, r in zip(window_dimensions, window_dilation)]
+        padding = padtype_to_pads(shape, window, window_strides, padding)
+    return {"window_dimensions": tuple(map(int, window_dimensions)),
+            "window_strides": window_strides,
+            "padding": tuple((int(lo), int(hi)) for lo, hi in padding),
+            "base_dilation": base_dilation, "window_dilation": window_dilation}
 
 
 def padtype_to_pads(in_shape, window_shape, strides, padding: str):
@@ -197,14 +205,54 @@ def padtype_to_pads(in_shape, window_shape, strides, padding: str):
     return tuple(pads)
 
 
-def reduce_window(x, init_value, computation, window_dimensions, window_strides, padding,
-                  base_dilation=None, window_dilation=None):
-    """Pooling: `computation` is 'add', 'max' or 'min' (the monoids XLA pools with)."""
-    prim = {"add": reduce_window_sum_p, "sum": reduce_window_sum_p,
-            "max": reduce_window_max_p, "min": reduce_window_min_p}.get(computation)
-    if prim is None:
-        raise ValueError(f"reduce_window computation must be 'add', 'max' or 'min', "
-                         f"got {computation!r}")
+def _monoid_identity(kind, dtype):
+    if kind == "add":
+        return 0
+    if dtypes.is_bool(dtype):
+        return kind == "min"
+    if dtypes.is_float(dtype):
+        return -np.inf if kind == "max" else np.inf
+    info = np.iinfo(dtype)
+    return info.min if kind == "max" else info.max
+
+
+def _check_init_value(init_value, kind, dtype):
+    """The primitives pool from the monoid's identity; another init would change the
+    result (XLA also pads with it), so refuse it rather than ignore it. -inf (+inf) also
+    means the identity of max (min) on integers and booleans."""
+    identity = _monoid_identity(kind, dtype)
+    try:
+        value = np.asarray(init_value)
+    except TypeError as e:  # a traced value: it cannot be checked
+        raise ValueError(f"reduce_window needs a concrete init_value ({identity} for "
+                         f"'{kind}'), got a traced one{where()}") from e
+    accepted = {float(identity), {"add": 0.0, "max": -np.inf, "min": np.inf}[kind]}
+    if value.shape != () or float(value) not in accepted:
+        raise ValueError(f"reduce_window with '{kind}' supports only init_value={identity} "
+                         f"(the identity) for {dtype}, got {value!r}{where()}")
+
+
+def _computation_kind(computation):
+    kinds = {"add": "add", "sum": "add", "max": "max", "min": "min",
+             ew.add: "add", ew.max: "max", ew.min: "min"}
+    try:
+        kind = kinds.get(computation)
+    except TypeError:  # unhashable
+        kind = None
+    if kind is None:
+        raise ValueError(f"reduce_window computation must be 'add', 'max' or 'min' (or "
+                         f"lax.add / lax.max / lax.min), got {computation!r}")
+    return kind
+
+
+def reduce_window(x, init_value, computation, window_dimensions, window_strides=None,
+                  padding="VALID", base_dilation=None, window_dilation=None):
+    """Pooling, as jax.lax.reduce_window for the monoids XLA pools with: `computation` is
+    'add', 'max' or 'min' (or lax.add / lax.max / lax.min) and `init_value` its identity."""
+    kind = _computation_kind(computation)
+    _check_init_value(init_value, kind, get_aval(x).dtype)
+    prim = {"add": reduce_window_sum_p, "max": reduce_window_max_p,
+            "min": reduce_window_min_p}[kind]
     params = _window_params(x, window_dimensions, window_strides, padding, base_dilation,
                             window_dilation)
     return prim.bind(x, **params)

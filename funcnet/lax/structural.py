@@ -8,7 +8,8 @@ import numpy as np
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
 from funcnet.core.source_info import where
-from funcnet.core.trace import Primitive
+from funcnet.core.trace import Primitive, get_aval
+from funcnet.lax import elementwise as ew
 
 
 def _ints(xs):
@@ -205,21 +206,48 @@ def rev(x, dimensions):
     return rev_p.bind(x, dimensions=_ints(dimensions))
 
 
-def slice(x, start_indices, limit_indices, strides=None):  # noqa: A001 - mirrors jax.lax.slice
+def slice(x, start_indices, limit_indices, strides=None):  # mirrors jax.lax.slice
     strides = (1,) * len(start_indices) if strides is None else strides
     return slice_p.bind(x, start_indices=_ints(start_indices),
                         limit_indices=_ints(limit_indices), strides=_ints(strides))
 
 
-def dynamic_slice(x, start_indices, slice_sizes):
+def _wrap_negative(x, indices, allow_negative_indices):
+    """As jax.lax: a negative start counts from the end (the primitive then clamps, as XLA).
+
+    `allow_negative_indices` is one bool, or one per axis."""
+    shape = get_aval(x).shape
+    allow = allow_negative_indices
+    allow = [allow] * len(indices) if isinstance(allow, (bool, np.bool_)) else list(allow)
+    return [_wrap_index(i, d) if a else i for i, d, a in zip(indices, shape, allow)]
+
+
+def _wrap_index(i, dim):
+    if isinstance(i, (int, np.integer, np.ndarray)) and np.ndim(i) == 0:  # static: no ops
+        return int(i) + dim if i < 0 else i
+    aval = get_aval(i)
+    if dtypes.is_unsigned(aval.dtype):
+        return i
+    if np.iinfo(aval.dtype).max < dim:  # i + dim would overflow a narrow index type
+        i = ew.convert_element_type(i, dtypes.int32)
+        aval = get_aval(i)
+    negative = ew.lt(i, np.zeros((), aval.dtype))
+    return ew.select(negative, ew.add(i, np.array(dim, aval.dtype)), i)
+
+
+def dynamic_slice(x, start_indices, slice_sizes, *, allow_negative_indices=True):
+    start_indices = _wrap_negative(x, start_indices, allow_negative_indices)
     return dynamic_slice_p.bind(x, *start_indices, slice_sizes=_ints(slice_sizes))
 
 
-def dynamic_update_slice(x, update, start_indices):
+def dynamic_update_slice(x, update, start_indices, *, allow_negative_indices=True):
+    start_indices = _wrap_negative(x, start_indices, allow_negative_indices)
     return dynamic_update_slice_p.bind(x, update, *start_indices)
 
 
 def concatenate(xs, dimension):
+    if not len(xs):
+        raise TypeError(f"concatenate needs at least one array{where()}")
     return concatenate_p.bind(*xs, dimension=int(dimension))
 
 
@@ -236,5 +264,3 @@ def broadcasted_iota(dtype, shape, dimension):
     return iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=_ints(shape),
                        dimension=int(dimension))
 
-
-del np
