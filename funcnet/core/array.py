@@ -127,6 +127,19 @@ class Array:
         return self  # immutable
 
 
+_new_object = object.__new__
+
+
+def wrap_buffer(buf, aval: ShapedArray) -> Array:
+    """An Array for a runtime buffer whose aval is already known (a compiled program's
+    output). Skips re-deriving shape and dtype from the buffer: the dispatch fast path
+    shares one aval object per output, which also keeps later cache lookups cheap."""
+    a = _new_object(Array)
+    a._buf = buf
+    a.aval = aval
+    return a
+
+
 def _from_numpy(arr, weak_type=False):
     return Array(xla.device_put(arr), weak_type)
 

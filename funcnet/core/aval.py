@@ -6,12 +6,16 @@ from funcnet.core import dtypes
 
 
 class ShapedArray:
-    __slots__ = ("shape", "dtype", "weak_type")
+    """Shape, dtype and weak type. Treated as immutable: its hash is computed once,
+    since avals key every cache on the dispatch path (jit signatures, eager ops)."""
+
+    __slots__ = ("_hash", "dtype", "shape", "weak_type")
 
     def __init__(self, shape, dtype, weak_type=False):
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.weak_type = bool(weak_type)
+        self._hash = None
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
@@ -28,10 +32,21 @@ class ShapedArray:
         return (self.shape, self.dtype, self.weak_type)
 
     def __eq__(self, other):
-        return isinstance(other, ShapedArray) and self._key() == other._key()
+        return self is other or (isinstance(other, ShapedArray)
+                                 and self._key() == other._key())
 
     def __hash__(self):
-        return hash(self._key())
+        h = self._hash
+        if h is None:
+            h = self._hash = hash(self._key())
+        return h
+
+    def __getstate__(self):  # the cached hash is per process (str hashes are salted)
+        return (self.shape, self.dtype, self.weak_type)
+
+    def __setstate__(self, state):
+        self.shape, self.dtype, self.weak_type = state
+        self._hash = None
 
     def str_short(self):
         dims = ",".join(map(str, self.shape))

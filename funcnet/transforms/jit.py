@@ -18,7 +18,7 @@ from funcnet.backend import xla
 from funcnet.backend.lowering import lower_to_module
 from funcnet.config import config
 from funcnet.core import dtypes
-from funcnet.core.array import Array, to_buffer
+from funcnet.core.array import Array, to_buffer, wrap_buffer
 from funcnet.core.aval import ShapedArray, shaped_abstractify
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Primitive, Tracer, impl_rules, is_tracing
@@ -162,10 +162,13 @@ class _Entry:
         self.executables = {}
         self.texts = {}
 
-    def executable(self, device, name, arg_attrs):
+    def executable(self, device, name, arg_attrs, text=None):
         exe = self.executables.get(device)
         if exe is None:
-            exe, text = compile_closed(self.closed, device, name, arg_attrs)
+            if text is None:
+                exe, text = compile_closed(self.closed, device, name, arg_attrs)
+            else:  # already lowered (Lowered.compile): do not lower twice
+                exe = xla.Executable(text, device, len(self.closed.out_avals))
             self.executables[device] = exe
             self.texts[device] = text
         return exe
@@ -184,6 +187,10 @@ class Jitted:
         self.static_argnums, self.static_argnames = _infer_static(
             self._sig, self.static_argnums, self.static_argnames)
         self._cache: dict = {}
+        self._fast: dict = {}  # (in_tree, avals, device or None, kw) -> fast entry
+        self._fast_flat: dict = {}  # avals [, device] -> entry, positional Arrays
+        self._last_flat = self._last_tree = (None, None)  # last (key, entry)
+        self._fast_ok = not self.static_argnums and not self.static_argnames
         self._last_keys: list = []
         self.trace_count = 0  # how many times the Python function was traced
         self.__name__ = getattr(fun, "__name__", "fun")
@@ -330,6 +337,71 @@ class Jitted:
         return attrs
 
     def __call__(self, *args, **kwargs):
+        # Fast path: no static arguments, outside any transformation, every leaf a
+        # funcnet Array, and a signature seen before. Filled by `_call_general`:
+        #   _fast_flat: positional Array arguments, key = their avals (no flattening);
+        #   _fast:      any pytree, key = (tree structure, avals).
+        # On a multi-device process the key also holds the first leaf's device. The
+        # last hit of each kind is kept and compared first: avals of outputs fed back
+        # in are the very objects in the key, so that test never hashes. A hit holds
+        # everything the call needs: the runtime's execute, the result handlers, the
+        # constants' buffers, the out avals (shared by every output Array) and the out
+        # tree (None for a single array).
+        if self._fast_ok and not is_tracing():
+            hit = None
+            if not kwargs:
+                try:
+                    key = tuple([a.aval for a in args])  # AttributeError: not an Array
+                    if not _single_device():
+                        key = (key, _first_device(args))
+                except AttributeError:
+                    pass
+                else:
+                    last = self._last_flat
+                    if last[0] == key:
+                        hit = last[1]
+                    else:
+                        hit = self._fast_flat.get(key)
+                        if hit is not None:
+                            self._last_flat = (key, hit)
+                    leaves = args
+            if hit is None:
+                leaves, in_tree = _tree_flatten(args if not kwargs else (args, kwargs))
+                try:
+                    key = (in_tree, tuple([x.aval for x in leaves]),
+                           None if _single_device() else _first_device(leaves), bool(kwargs))
+                except AttributeError:  # a leaf that is no funcnet Array
+                    pass
+                else:
+                    last = self._last_tree
+                    if last[0] == key:
+                        hit = last[1]
+                    else:
+                        hit = self._fast.get(key)
+                        if hit is not None:
+                            self._last_tree = (key, hit)
+            if hit is not None:
+                run, handlers, const_bufs, out_avals, out_tree = hit
+                try:
+                    bufs = [x._buf for x in leaves]
+                except AttributeError:  # e.g. a leaked tracer: the general path explains
+                    return self._call_general(args, kwargs)
+                try:
+                    outs = run(const_bufs + bufs if const_bufs else bufs
+                               ).consume_with_handlers(handlers)
+                except Exception:
+                    for x in leaves:
+                        x._check_alive()  # a clear error for a donated/deleted argument
+                    raise
+                if out_tree is None:  # a single array
+                    out = _new_object(Array)
+                    out._buf = outs[0]
+                    out.aval = out_avals[0]
+                    return out
+                return _tree_unflatten(out_tree, list(map(wrap_buffer, outs, out_avals)))
+        return self._call_general(args, kwargs)
+
+    def _call_general(self, args, kwargs):
         leaves, in_tree, static, avals = self._flatten(args, kwargs)
         if is_tracing() or any(isinstance(x, Tracer) for x in leaves):
             entry = self._entry(in_tree, static, avals, None)
@@ -340,10 +412,30 @@ class Jitted:
         entry = self._entry(in_tree, static, avals, device)
         exe = entry.executable(device, self.__name__, self._arg_attrs(
             in_tree, static, len(entry.closed.consts), avals, entry.closed.out_avals))
-        bufs = [to_buffer(c, device)[0] for c in entry.closed.consts]
-        bufs += [x._buf if isinstance(x, Array) else to_buffer(x, device)[0] for x in leaves]
-        outs = [Array(b, w) for b, w in zip(exe.execute(bufs), entry.out_weak)]
+        const_bufs = [to_buffer(c, device)[0] for c in entry.closed.consts]
+        bufs = const_bufs + [x._buf if isinstance(x, Array) else to_buffer(x, device)[0]
+                             for x in leaves]
+        out_avals = entry.closed.out_avals
+        outs = list(map(wrap_buffer, exe.execute(bufs), out_avals))
+        if self._fast_ok and entry.cacheable:
+            self._fill_fast(args, kwargs, leaves, avals, device, exe, const_bufs, entry)
         return tree.tree_unflatten(entry.out_tree, outs)
+
+    def _fill_fast(self, args, kwargs, leaves, avals, device, exe, const_bufs, entry):
+        """Record a signature for `__call__`'s fast path (funcnet Array leaves only)."""
+        parts = exe.dispatch_parts()
+        if parts is None or not all(type(x) is Array for x in leaves):
+            return
+        flat = not kwargs and all(type(a) is Array for a in args)
+        out_tree = entry.out_tree
+        single = out_tree.num_leaves == 1 and out_tree.num_nodes == 1
+        hit = (*parts, const_bufs, tuple(entry.closed.out_avals), None if single else out_tree)
+        dev = None if _single_device() else device
+        if flat:  # positional Array arguments, no containers
+            self._fast_flat[avals if dev is None else (avals, dev)] = hit
+        else:
+            in_tree = tree.tree_structure(args if not kwargs else (args, kwargs))
+            self._fast[(in_tree, avals, dev, bool(kwargs))] = hit
 
     def lower(self, *args, **kwargs) -> "Lowered":
         leaves, in_tree, static, avals = self._flatten(args, kwargs)
@@ -361,6 +453,9 @@ class Jitted:
 
     def clear_cache(self):
         self._cache.clear()
+        self._fast.clear()
+        self._fast_flat.clear()
+        self._last_flat = self._last_tree = (None, None)
         self._last_keys = []
 
 
@@ -378,7 +473,8 @@ class Lowered:
         return self._entry.closed
 
     def compile(self) -> "Compiled":
-        exe = self._entry.executable(self._device, self._jitted.__name__, self._attrs)
+        exe = self._entry.executable(self._device, self._jitted.__name__, self._attrs,
+                                     text=self._text)
         return Compiled(self._jitted, exe)
 
 
@@ -398,6 +494,16 @@ class Compiled:
 
     def __call__(self, *args, **kwargs):
         return self._jitted(*args, **kwargs)
+
+
+_tree_flatten = tree.tree_flatten
+_tree_unflatten = tree.tree_unflatten
+_single_device = xla.single_device
+_new_object = object.__new__
+
+
+def _first_device(leaves):
+    return xla.device_of(leaves[0]._buf) if leaves else xla.default_device()
 
 
 def _device_of(leaves):

@@ -1,0 +1,111 @@
+"""jit dispatch overhead per call: funcnet.jit vs jax.jit, plus the raw XLA floor.
+
+Cases (all tiny, so the time is the per-call overhead, not compute):
+  scalar      f(x) = x * 2 + 1 on a 0-d float32 array
+  dict20->1   f(p) = sum of the 20 leaves of a parameter dict (shape (4,) each)
+  dict20->20  f(p) = {k: v * 0.9} (20 leaves in, 20 out: an optimizer-step shape)
+
+Floors for the scalar program, on funcnet's own compiled executable:
+  execute_sharded            the runtime call alone (results left unwrapped)
+  + disassemble              the generic way to get result arrays back
+  + result handlers          what funcnet's Executable.execute does after the first call
+Target: funcnet.jit within 1.5x of jax.jit.
+
+Run: python benchmarks/bench_dispatch.py
+"""
+
+import _timing
+
+_timing.in_repo_path()
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import funcnet as fn
+import funcnet.numpy as fnp
+
+TARGET = 1.5
+
+
+def scalar_fn(x):
+    return x * 2 + 1
+
+
+def dict_sum(p):
+    return sum(p.values())
+
+
+def dict_update(p):
+    return {k: v * 0.9 for k, v in p.items()}
+
+
+def main(repeat=21):
+    _timing.print_header("jit dispatch overhead per call (funcnet.jit vs jax.jit)")
+    x_np = np.float32(1.5)
+    p_np = {f"layer{i:02d}": np.full((4,), i, np.float32) for i in range(20)}
+    x_fn, x_jx = fnp.asarray(x_np), jnp.asarray(x_np)
+    p_fn = {k: fnp.asarray(v) for k, v in p_np.items()}
+    p_jx = {k: jnp.asarray(v) for k, v in p_np.items()}
+
+    results = {}
+    rows = []
+    for label, f, a_fn, a_jx in [("scalar  x*2+1", scalar_fn, x_fn, x_jx),
+                                 ("dict20->1  sum(leaves)", dict_sum, p_fn, p_jx),
+                                 ("dict20->20 v*0.9", dict_update, p_fn, p_jx)]:
+        jf, jj = fn.jit(f), jax.jit(f)
+        np.testing.assert_allclose(_to_np(jf(a_fn)), _to_np(jj(a_jx)), rtol=1e-6)
+        res = _timing.compare({"funcnet": lambda jf=jf, a=a_fn: jf(a),
+                               "jax": lambda jj=jj, a=a_jx: jj(a)}, repeat=repeat)
+        results[label] = res
+        rows.append((label, res))
+
+    # The floor: funcnet's own executable for the scalar program, driven directly.
+    exe = fn.jit(scalar_fn).lower(x_fn).compile()._exe   # funcnet.backend.xla.Executable
+    raw = exe._exe                                        # the runtime's LoadedExecutable
+    buf = x_fn._buf
+    exe.execute([buf])  # the first call builds the result handlers
+    floor = _timing.compare({
+        "execute_sharded": lambda: raw.execute_sharded([buf]),
+        "+disassemble": lambda: raw.execute_sharded([buf])
+        .disassemble_into_single_device_arrays(),
+        "+handlers": lambda: exe.execute([buf]),
+        "funcnet": lambda: jf_scalar(x_fn),
+        "jax": lambda: jj_scalar(x_jx),
+    }, repeat=repeat)
+
+    _timing.print_rows(rows)
+    print("\n  raw XLA floor for the scalar program (no Python wrapping besides the call):")
+    for k, v in floor.items():
+        print(f"    {k:<18} {_timing.fmt_time(v['median'])} (min "
+              f"{_timing.fmt_time(v['min']).strip()})")
+    f_over = floor["funcnet"]["min"] - floor["+handlers"]["min"]
+    j_over = floor["jax"]["min"] - floor["execute_sharded"]["min"]
+    print(f"    funcnet.jit above its floor (+handlers): {f_over * 1e6:6.2f} us;  "
+          f"jax.jit above bare execute_sharded: {j_over * 1e6:6.2f} us")
+
+    print()
+    ok = True
+    for label, res in results.items():
+        r = _timing.ratio(res)
+        rmin = _timing.ratio(res, stat="min")
+        hit = min(r, rmin) <= TARGET
+        ok &= hit
+        print(f"  {label:<28} funcnet/jax {r:5.2f}x median, {rmin:5.2f}x min   "
+              f"target <= {TARGET}x: {'met' if hit else 'MISSED'}")
+    _timing.maybe_dump("dispatch", {"cases": results, "floor": floor})
+    return ok
+
+
+def _to_np(x):
+    if isinstance(x, dict):
+        return np.stack([np.asarray(v) for _, v in sorted(x.items())])
+    return np.asarray(x)
+
+
+jf_scalar = fn.jit(scalar_fn)
+jj_scalar = jax.jit(scalar_fn)
+
+
+if __name__ == "__main__":
+    main()
