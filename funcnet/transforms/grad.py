@@ -34,10 +34,12 @@ def linearize_flat(fun, primals):
 class _VJP:
     """The function `vjp` returns: cotangents of the outputs -> of the inputs."""
 
-    def __init__(self, linear, out_unknown, diff, in_tree, out_tree, in_avals, out_avals):
+    def __init__(self, linear, out_unknown, diff, in_tree, out_tree, in_avals, out_avals,
+                 extra_avals=()):
         self.linear, self.out_unknown, self.diff = linear, out_unknown, diff
         self.in_tree, self.out_tree = in_tree, out_tree
         self.in_avals, self.out_avals = in_avals, out_avals
+        self.extra_avals = list(extra_avals)
 
     def __call__(self, cotangents):
         cts, ct_tree = tree.tree_flatten(cotangents)
@@ -49,6 +51,8 @@ class _VJP:
                 raise ValueError(f"vjp: cotangent {i} has shape {get_aval(ct).shape}, the "
                                  f"output it pairs with has shape {aval.shape}")
         cts = [_as_dtype(c, a) for c, a in zip(cts, self.out_avals)]
+        # Outputs past the function's own (aux values) get no cotangent.
+        cts += [Zero(tangent_aval(a)) for a in self.extra_avals]
         cts = [c for c, u in zip(cts, self.out_unknown) if u]
         j = self.linear.jaxpr
         args = [UndefinedPrimal(v.aval) for v in j.invars]
@@ -87,18 +91,25 @@ def vjp(fun, *primals, has_aux=False):
 
     def flat_fun(*flat):
         out = fun(*tree.tree_unflatten(in_tree, flat))
+        aux_leaves = []
         if has_aux:
             out, aux = _split_aux(out)
-            box["aux"] = aux
+            # aux leaves travel as extra outputs, so that they leave the traces as
+            # primal values rather than as tracers of a finished transformation.
+            aux_leaves, box["aux_tree"] = tree.tree_flatten(aux)
         leaves, out_tree = tree.tree_flatten(out)
-        box["out_tree"] = out_tree
-        return leaves
+        box["out_tree"], box["n_out"] = out_tree, len(leaves)
+        return leaves + aux_leaves
 
-    p_out, out_unknown, linear, diff = linearize_flat(flat_fun, p_flat)
+    p_all, out_unknown, linear, diff = linearize_flat(flat_fun, p_flat)
+    p_out, p_aux = p_all[:box["n_out"]], p_all[box["n_out"]:]
     f_vjp = _VJP(linear, out_unknown, diff, in_tree, box["out_tree"],
-                 [get_aval(p) for p in p_flat], [get_aval(p) for p in p_out])
+                 [get_aval(p) for p in p_flat], [get_aval(p) for p in p_out],
+                 [get_aval(p) for p in p_aux])
     out = tree.tree_unflatten(box["out_tree"], p_out)
-    return (out, f_vjp, box["aux"]) if has_aux else (out, f_vjp)
+    if has_aux:
+        return out, f_vjp, tree.tree_unflatten(box["aux_tree"], p_aux)
+    return out, f_vjp
 
 
 def linearize(fun, *primals):
