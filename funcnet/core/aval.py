@@ -58,7 +58,11 @@ class ShapedArray:
 
 
 def shaped_abstractify(x) -> ShapedArray:
-    """The aval of a concrete value: a funcnet Array, a NumPy array, or a Python scalar."""
+    """The aval of a concrete value: a funcnet Array, a NumPy array, or a Python scalar
+    (or of a ShapedArray itself, so that eval_shape takes shapes as jax's takes
+    ShapeDtypeStructs)."""
+    if isinstance(x, ShapedArray):
+        return x
     aval = getattr(x, "aval", None)
     if isinstance(aval, ShapedArray):
         return aval
