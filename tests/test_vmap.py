@@ -7,7 +7,8 @@ per-example results (funcnet itself, run example by example) and jax.vmap.
 """
 
 import sys
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -18,11 +19,11 @@ import funcnet as fn
 import funcnet.numpy as fnp
 from funcnet import lax
 from funcnet.core.trace import Primitive
+from funcnet.transforms import custom, remat
 from funcnet.transforms.batching import batch_rules
 from funcnet.transforms.jit import jit_p
 
 B = 3  # examples per batch
-_rng = np.random.default_rng(0)
 
 
 # --- argument makers (one example each) ---------------------------------------------
@@ -88,13 +89,28 @@ def assert_close(got, want, tol, what):
             np.testing.assert_allclose(g, w, rtol=tol, atol=tol, err_msg=what)
 
 
-def check(case: Case, in_axes, use_jit=True, out_axes=0):
-    args, examples = batch_args(case.makers, in_axes, np.random.default_rng(hash(case.name) % 997))
-    vf = fn.vmap(case.f, in_axes=in_axes, out_axes=out_axes)
-    got = (fn.jit(vf) if use_jit else vf)(*args)
-    assert_close(got, loop(case.f, examples, out_axes), case.tol, f"{case.name} vs loop")
-    want = jax.jit(jax.vmap(case.ref, in_axes=in_axes, out_axes=out_axes))(*args)
-    assert_close(got, want, case.tol, f"{case.name} vs jax.vmap")
+def check_all(case: Case, axes_list, eager=False, out_axes=0):
+    """Every in_axes of `axes_list` at once: funcnet and jax each compile one program
+    holding all of them (compiling dominates the cost of these small tests); with
+    `eager`, the first one also runs op by op."""
+    r = np.random.default_rng(sum(map(ord, case.name)))
+    batches = [batch_args(case.makers, axes, r) for axes in axes_list]
+    all_args = [args for args, _ in batches]
+
+    def run_all(vmap, f):
+        return lambda all_args: [vmap(f, in_axes=axes, out_axes=out_axes)(*args)
+                                 for axes, args in zip(axes_list, all_args)]
+
+    got = fn.jit(run_all(fn.vmap, case.f))(all_args)
+    want = jax.jit(run_all(jax.vmap, case.ref))(all_args)
+    for axes, (_, examples), g, w in zip(axes_list, batches, got, want):
+        what = f"{case.name} with in_axes={axes}"
+        assert_close(g, loop(case.f, examples, out_axes), case.tol, f"{what}: vmap vs loop")
+        assert_close(g, w, case.tol, f"{what}: vmap vs jax.vmap")
+    if eager:
+        axes, args = axes_list[0], all_args[0]
+        got = fn.vmap(case.f, in_axes=axes, out_axes=out_axes)(*args)
+        assert_close(got, want[0], case.tol, f"{case.name} with in_axes={axes}: eager vmap")
 
 
 # --- the cases ---------------------------------------------------------------------------
@@ -132,9 +148,14 @@ def _fn_op(prim):
 
 
 CASES = []
+# One rule serves every elementwise primitive: each gets one in_axes (eager), a few
+# get more.
+_MORE_AXES = {"sin": ((1,), (-1,), (0,)), "add": ((0, 0), (1, None), (None, -1), (-1, 1)),
+              "lt": ((0, 0), (None, 2))}
 for p in ew.UNARY:
     CASES.append(Case(p.name, (p,), _fn_op(p), _jax_op(p.name),
-                      (_UNARY_DOMAIN.get(p.name, f32(2, 3)),), ((1,), (-1,)), 2e-5))
+                      (_UNARY_DOMAIN.get(p.name, f32(2, 3)),), _MORE_AXES.get(p.name, ((1,),)),
+                      2e-5))
 
 _BINARY_ARGS = {
     "div": (f32(2, 3), f32(2, 3, lo=0.5)), "rem": (f32(2, 3), f32(2, 3, lo=0.5)),
@@ -150,7 +171,20 @@ _BINARY_ARGS = {
 for p in ew.BINARY:
     CASES.append(Case(p.name, (p,), _fn_op(p), _jax_op(p.name),
                       _BINARY_ARGS.get(p.name, (f32(2, 3), f32(2, 3))),
-                      ((0, 0), (1, None), (None, -1), (-1, 1)), 2e-5))
+                      _MORE_AXES.get(p.name, ((1, None), (-1, 1))), 2e-5))
+
+def _scatter_rows(prim):
+    def f(x, i, u):
+        return prim.bind(x, i, u, dimension_numbers=S((1,), (0,), (0,)),
+                         indices_are_sorted=False, unique_indices=False)
+    return f
+
+
+def _jax_scatter_rows(name):
+    def f(x, i, u):
+        return getattr(jax.lax, name)(x, i, u, jS((1,), (0,), (0,)), mode="drop")
+    return f
+
 
 CASES += [
     Case("integer_pow", (ew.integer_pow_p,), lambda x: lax.integer_pow(x, 3),
@@ -313,13 +347,10 @@ CASES += [
                                      mode="clip"),
          (f32(2, 5, 3), i32(2, 4, 1, lo=0, hi=5)), ((0, None), (None, 1), (3, 0))),
 ] + [
-    Case(p.name, (p,),
-         (lambda p: lambda x, i, u: p.bind(x, i, u, dimension_numbers=S((1,), (0,), (0,)),
-                                           indices_are_sorted=False, unique_indices=False))(p),
-         (lambda name: lambda x, i, u: getattr(jax.lax, name)(x, i, u, jS((1,), (0,), (0,)),
-                                                              mode="drop"))(p.name),
+    Case(p.name, (p,), _scatter_rows(p), _jax_scatter_rows(p.name),
          (f32(5, 3), perm_rows(5, 2), f32(2, 3)),
-         ((0, None, None), (None, 0, None), (None, None, 0), (1, 0, 2), (None, 1, 0)))
+         ((0, None, None), (None, 0, None), (None, None, 0), (1, 0, 2), (None, 1, 0))
+         if p is ix.scatter_add_p else ((None, None, 0), (1, 0, 2)))
     for p in ix.SCATTERS
 ] + [
     Case("scatter_add_with_batching_dims", (ix.scatter_add_p,),
@@ -331,21 +362,25 @@ CASES += [
 ]
 
 
-def _case_params():
-    for case in CASES:
-        for k, axes in enumerate(case.axes):
-            yield pytest.param(case, axes, k == 0, id=f"{case.name}-{axes}")
+# Rules bind the same primitives eagerly and under jit; these also run op by op on
+# concrete arrays (Python and NumPy scalars among the operands included).
+_EAGER = {"sin", "add", "convert_f32_i32", "select_n_scalar_pred", "clamp_scalar_bounds",
+          "broadcast_in_dim", "reshape", "transpose", "concatenate", "pad", "iota",
+          "dynamic_slice", "dynamic_update_slice", "reduce_sum_two_axes", "argmax", "cumsum",
+          "reduce_window_sum", "sort_two_operands", "dot_general_matmul", "conv_nchw",
+          "gather_rows", "scatter_add"}
 
 
-@pytest.mark.parametrize("case,in_axes,eager", list(_case_params()))
-def test_primitive_batching(case, in_axes, eager):
-    """The first in_axes of each case runs eagerly (op by op), the others under jit."""
-    check(case, in_axes, use_jit=not eager)
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_primitive_batching(case):
+    """All in_axes of a case under jit; for some, the first also eagerly, op by op."""
+    check_all(case, case.axes, eager=case.name in _EAGER)
 
 
 def _all_primitives():
     found = {jit_p}
-    for mod in (lax.elementwise, lax.structural, lax.reductions, lax.linalg, lax.indexing):
+    for mod in (lax.elementwise, lax.structural, lax.reductions, lax.linalg, lax.indexing,
+                lax.windowed, lax.control_flow, custom, remat):
         found.update(v for v in vars(mod).values() if isinstance(v, Primitive))
     return found
 
@@ -366,7 +401,8 @@ def test_every_loaded_funcnet_primitive_has_a_batching_rule():
 
 
 def test_every_primitive_is_tested_here():
-    tested = {p for c in CASES for p in c.prims} | {jit_p}
+    tested = {p for c in CASES + CALL_CASES + GRAD_CASES for p in c.prims}
+    tested.add(custom.custom_lin_p)  # test_custom_lin_batching_rule_transposes
     untested = sorted(p.name for p in _all_primitives() - tested)
     assert not untested, f"primitives without a vmap test case: {untested}"
 
@@ -404,7 +440,8 @@ def _clip_grad(x, w):
 
 
 _clip_grad.defvjp(lambda x, w: (x * w, (x, w)),
-                  lambda res, g: (fnp.clip(g * res[1], -0.5, 0.5), (g * res[0]).sum(0)))
+                  lambda res, g: (fnp.clip(g * res[1], -0.5, 0.5),
+                                  (g * res[0]).reshape(-1, 3).sum(0)))
 
 
 def _jax_clip_grad():
@@ -412,25 +449,27 @@ def _jax_clip_grad():
     def f(x, w):
         return x * w
     f.defvjp(lambda x, w: (x * w, (x, w)),
-             lambda res, g: (jnp.clip(g * res[1], -0.5, 0.5), (g * res[0]).sum(0)))
+             lambda res, g: (jnp.clip(g * res[1], -0.5, 0.5),
+                             (g * res[0]).reshape(-1, 3).sum(0)))
     return f
 
 
 CALL_CASES = [
     Case("jit_inside", (jit_p,), fn.jit(_mlp_layer), jax.jit(_jax_mlp_layer),
          (f32(2, 3), f32(3, 4)), ((0, None), (None, 2), (1, 0)), 1e-5),
-    Case("remat_inside", (), fn.checkpoint(_mlp_layer), jax.checkpoint(_jax_mlp_layer),
-         (f32(2, 3), f32(3, 4)), ((0, None), (1, 0))),
-    Case("stop_gradient", (), lambda x: fn.stop_gradient(x) * 2,
+    Case("remat_inside", (remat.remat_p,), fn.checkpoint(_mlp_layer),
+         jax.checkpoint(_jax_mlp_layer), (f32(2, 3), f32(3, 4)), ((0, None), (1, 0))),
+    Case("stop_gradient", (custom.stop_gradient_p,), lambda x: fn.stop_gradient(x) * 2,
          lambda x: jax.lax.stop_gradient(x) * 2, (f32(3),), ((0,),)),
-    Case("custom_jvp", (), lambda x: _softplus(x) * 2,
+    Case("custom_jvp", (custom.custom_jvp_call_p,), lambda x: _softplus(x) * 2,
          lambda x: jax.nn.softplus(x) * 2, (f32(3),), ((0,), (1,))),
-    Case("custom_vjp", (), _clip_grad, _jax_clip_grad(), (f32(2, 3), f32(3)),
-         ((0, None), (None, 0), (1, 0))),
-    Case("cond_batched_pred", (), lambda x: lax.cond(x.sum() > 0, fnp.sin, lambda v: v * 2, x),
+    Case("custom_vjp", (custom.custom_vjp_call_p,), _clip_grad, _jax_clip_grad(),
+         (f32(2, 3), f32(3)), ((0, None), (None, 0), (1, 0))),
+    Case("cond_batched_pred", (lax.control_flow.cond_p,),
+         lambda x: lax.cond(x.sum() > 0, fnp.sin, lambda v: v * 2, x),
          lambda x: jax.lax.cond(x.sum() > 0, jnp.sin, lambda v: v * 2, x), (f32(3),),
          ((0,), (1,))),
-    Case("cond_unbatched_pred", (),
+    Case("cond_unbatched_pred", (lax.control_flow.cond_p,),
          lambda p, x: lax.cond(p > 0, fnp.sin, lambda v: v * 2, x),
          lambda p, x: jax.lax.cond(p > 0, jnp.sin, lambda v: v * 2, x), (f32(), f32(3)),
          ((None, 0), (None, 1), (0, None))),
@@ -438,7 +477,7 @@ CALL_CASES = [
          lambda i, x: lax.switch(i, [fnp.sin, fnp.cos, lambda v: -v], x),
          lambda i, x: jax.lax.switch(i, [jnp.sin, jnp.cos, lambda v: -v], x),
          (i32(lo=0, hi=3), f32(2, 3)), ((0, None), (None, 0), (0, 2))),
-    Case("while_batched_pred", (),
+    Case("while_batched_pred", (lax.control_flow.while_p,),
          lambda x: lax.while_loop(lambda c: c[0] < 10.0,
                                   lambda c: (c[0] + (c[1] ** 2).sum() + 1.0, c[1] * 1.5),
                                   (0.0, x)),
@@ -446,7 +485,7 @@ CALL_CASES = [
                                       lambda c: (c[0] + (c[1] ** 2).sum() + 1.0, c[1] * 1.5),
                                       (0.0, x)),
          (f32(3),), ((0,), (1,))),
-    Case("while_unbatched_pred", (),
+    Case("while_unbatched_pred", (lax.control_flow.while_p,),
          lambda n, x: lax.while_loop(lambda c: c[0] < n,
                                      lambda c: (c[0] + 1, c[1] * 2.0), (0, x)),
          lambda n, x: jax.lax.while_loop(lambda c: c[0] < n,
@@ -454,7 +493,7 @@ CALL_CASES = [
          (i32(lo=0, hi=5), f32(3)), ((None, 0), (0, None), (0, 1))),
     Case("fori_loop", (), lambda x: lax.fori_loop(0, 4, lambda i, v: v * 0.5 + i, x),
          lambda x: jax.lax.fori_loop(0, 4, lambda i, v: v * 0.5 + i, x), (f32(3),), ((0,),)),
-    Case("scan", (),
+    Case("scan", (lax.control_flow.scan_p,),
          lambda h, xs, w: lax.scan(lambda h, x: (fnp.tanh(h @ w + x), h.sum()), h, xs),
          lambda h, xs, w: jax.lax.scan(lambda h, x: (jnp.tanh(h @ w + x), h.sum()), h, xs),
          (f32(3), f32(4, 3), f32(3, 3)),
@@ -466,8 +505,330 @@ CALL_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case,in_axes,eager", [
-    pytest.param(c, a, k == 0, id=f"{c.name}-{a}") for c in CALL_CASES
-    for k, a in enumerate(c.axes)])
-def test_program_primitives(case, in_axes, eager):
-    check(case, in_axes, use_jit=not eager)
+@pytest.mark.parametrize("case", CALL_CASES, ids=[c.name for c in CALL_CASES])
+def test_program_primitives(case):
+    check_all(case, case.axes, eager=case.name in ("jit_inside", "custom_vjp", "while_batched_pred",
+                                                   "cond_unbatched_pred", "scan"))
+
+
+# --- composition with autodiff ---------------------------------------------------------------
+
+_has_grad = hasattr(fn, "grad")
+needs_grad = pytest.mark.skipif(not _has_grad, reason="funcnet.grad is not there yet")
+
+
+def _pool(x):
+    return lax.reduce_window(x, -np.inf, "max", (2, 2), (1, 1), "VALID")
+
+
+def _jax_pool(x):
+    return jax.lax.reduce_window(x, -np.inf, jax.lax.max, (2, 2), (1, 1), "VALID")
+
+
+GRAD_CASES = [
+    Case("vmap_jvp_maxpool", (lax.windowed.select_and_gather_add_p,),
+         lambda x, t: fn.jvp(_pool, (x,), (t,))[1],
+         lambda x, t: jax.jvp(_jax_pool, (x,), (t,))[1], (f32(4, 3), f32(4, 3)),
+         ((0, 0), (1, None), (None, 2))),
+    Case("vmap_grad_maxpool", (lax.windowed.select_and_scatter_add_p,),
+         lambda x: fn.grad(lambda v: (_pool(v) ** 2).sum())(x),
+         lambda x: jax.grad(lambda v: (_jax_pool(v) ** 2).sum())(x), (f32(4, 3),),
+         ((0,), (2,))),
+    Case("vmap_grad_checkpoint", (lax.windowed.optimization_barrier_p,),
+         lambda w, x: fn.grad(lambda w: fn.checkpoint(_mlp_layer)(x, w).sum())(w),
+         lambda w, x: jax.grad(lambda w: jax.checkpoint(_jax_mlp_layer)(x, w).sum())(w),
+         (f32(3, 4), f32(2, 3)), ((None, 0), (0, 1))),
+    Case("vmap_grad_custom_vjp", (), lambda x, w: fn.grad(lambda x: _clip_grad(x, w).sum())(x),
+         lambda x, w: jax.grad(lambda x: _jax_clip_grad()(x, w).sum())(x),
+         (f32(2, 3), f32(3)), ((0, None), (None, 0))),
+    Case("vmap_grad_scan", (),
+         lambda w, xs: fn.grad(lambda w: lax.scan(lambda h, x: (fnp.tanh(h @ w + x), 0.0),
+                                                  fnp.zeros(3), xs)[0].sum())(w),
+         lambda w, xs: jax.grad(lambda w: jax.lax.scan(lambda h, x: (jnp.tanh(h @ w + x), 0.0),
+                                                       jnp.zeros(3), xs)[0].sum())(w),
+         (f32(3, 3), f32(4, 3)), ((None, 0), (0, 1)), 1e-4),
+]
+
+
+@needs_grad
+@pytest.mark.parametrize("case", GRAD_CASES, ids=[c.name for c in GRAD_CASES])
+def test_vmap_of_derivatives(case):
+    check_all(case, case.axes)
+
+
+@needs_grad
+def test_grad_of_vmap():
+    """The batch trace inside reverse mode: every rule's output is differentiated."""
+    r = np.random.default_rng(1)
+    w, xs = r.standard_normal((3, 4)).astype(np.float32), r.standard_normal((5, 3)).astype(
+        np.float32)
+
+    def f(w, xs, mod):
+        def per_example(x):
+            h = mod.tanh(x @ w)
+            return (h * mod.cumsum(h, 0)).sum() + mod.max(h)
+        return (f_vmap(per_example)(xs) ** 2).sum() if mod is fnp else (
+            jax.vmap(per_example)(xs) ** 2).sum()
+
+    f_vmap = fn.vmap
+    got = fn.jit(fn.grad(lambda w, xs: f(w, xs, fnp)))(w, xs)
+    want = jax.jit(jax.grad(lambda w, xs: f(w, xs, jnp)))(w, xs)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-5)
+
+
+@needs_grad
+def test_grad_of_vmap_with_custom_rules():
+    r = np.random.default_rng(2)
+    xs, w = r.standard_normal((4, 3)).astype(np.float32), r.standard_normal(3).astype(np.float32)
+    got = fn.jit(fn.grad(
+        lambda w: fn.vmap(lambda x: _clip_grad(x, w) + _softplus(x * w))(xs).sum()))(w)
+    jcg = _jax_clip_grad()
+    want = jax.jit(jax.grad(
+        lambda w: jax.vmap(lambda x: jcg(x, w) + jax.nn.softplus(x * w))(xs).sum()))(w)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
+
+
+def _mlp_params(r, sizes):
+    return [{"w": (r.standard_normal((m, n)) / np.sqrt(m)).astype(np.float32),
+             "b": (0.1 * r.standard_normal(n)).astype(np.float32)}
+            for m, n in zip(sizes[:-1], sizes[1:])]
+
+
+def _mlp_loss(params, x, y, mod):
+    h = x
+    for layer in params[:-1]:
+        h = mod.tanh(h @ layer["w"] + layer["b"])
+    logits = h @ params[-1]["w"] + params[-1]["b"]
+    logp = logits - mod.log(mod.sum(mod.exp(logits), -1, keepdims=True))
+    return -(logp * y).sum()
+
+
+@needs_grad
+def test_per_example_gradients_of_an_mlp_equal_the_loop():
+    r = np.random.default_rng(3)
+    params = _mlp_params(r, [5, 8, 3])
+    xs = r.standard_normal((6, 5)).astype(np.float32)
+    ys = np.eye(3, dtype=np.float32)[r.integers(0, 3, 6)]
+    loss = lambda p, x, y: _mlp_loss(p, x, y, fnp)  # noqa: E731
+    per_ex = fn.jit(fn.vmap(fn.grad(loss), in_axes=(None, 0, 0)))(params, xs, ys)
+    one = fn.jit(fn.grad(loss))
+    loop_g = [one(params, x, y) for x, y in zip(xs, ys)]
+    want = jax.jit(jax.vmap(jax.grad(lambda p, x, y: _mlp_loss(p, x, y, jnp)), (None, 0, 0)))(
+        params, xs, ys)
+    for k, layer in enumerate(per_ex):
+        for name in ("w", "b"):
+            stacked = np.stack([np.asarray(g[k][name]) for g in loop_g])
+            np.testing.assert_allclose(np.asarray(layer[name]), stacked, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(np.asarray(layer[name]), want[k][name], rtol=1e-5,
+                                       atol=1e-6)
+
+
+@needs_grad
+def test_jacfwd_jacrev_hessian_match_jax():
+    r = np.random.default_rng(4)
+    x = r.standard_normal(3).astype(np.float32)
+    f = lambda x, m: m.sin(x) * x.sum() + x[::-1] ** 2  # noqa: E731
+    for fun, ref in ((fn.jacfwd, jax.jacfwd), (fn.jacrev, jax.jacrev)):
+        np.testing.assert_allclose(np.asarray(fn.jit(fun(lambda x: f(x, fnp)))(x)),
+                                   jax.jit(ref(lambda x: f(x, jnp)))(x), rtol=1e-5, atol=1e-6)
+    g = lambda x, m: (m.tanh(x) ** 2).sum() * x[0]  # noqa: E731
+    np.testing.assert_allclose(np.asarray(fn.jit(fn.hessian(lambda x: g(x, fnp)))(x)),
+                               jax.jit(jax.hessian(lambda x: g(x, jnp)))(x), rtol=1e-4,
+                               atol=1e-5)
+
+
+@needs_grad
+def test_custom_lin_batching_rule_transposes():
+    """custom_lin (a custom_vjp's linear stand-in) batched, staged, then transposed."""
+    from funcnet.transforms.ad_util import UndefinedPrimal
+    from funcnet.transforms.transpose import backward_pass
+    r = np.random.default_rng(5)
+    x, w = r.standard_normal(3).astype(np.float32), r.standard_normal(3).astype(np.float32)
+    cts = r.standard_normal((B, 3)).astype(np.float32)
+    _, f_lin = fn.linearize(lambda x: _clip_grad(x, w), x)
+    closed = fn.make_jaxpr(fn.vmap(f_lin))(cts)
+    assert "custom_lin" in [e.primitive.name for e in closed.eqns]
+    (got,) = backward_pass(closed.jaxpr, closed.consts, [UndefinedPrimal(closed.in_avals[0])],
+                           [cts])
+    _, jax_vjp = jax.vjp(lambda x: _jax_clip_grad()(x, w), x)
+    want = np.stack([jax_vjp(c)[0] for c in cts])
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)
+
+
+# --- nesting and jit ----------------------------------------------------------------------------
+
+def test_nested_vmap_mixed_axes():
+    r = np.random.default_rng(6)
+    a = r.standard_normal((4, 3, 5)).astype(np.float32)   # outer axis 2, inner axis 0
+    b = r.standard_normal((5, 3)).astype(np.float32)      # outer axis 0, inner unmapped
+    f = lambda x, y: (x * y).sum() + x.max()  # noqa: E731
+    got = fn.vmap(fn.vmap(f, in_axes=(0, None)), in_axes=(2, 0), out_axes=1)(a, b)
+    want = jax.jit(jax.vmap(jax.vmap(lambda x, y: (x * y).sum() + x.max(), in_axes=(0, None)),
+                            in_axes=(2, 0), out_axes=1))(a, b)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5)
+    loop_out = np.stack([np.stack([np.asarray(f(a[i, :, j], b[j])) for i in range(4)])
+                         for j in range(5)], axis=1)
+    np.testing.assert_allclose(np.asarray(got), loop_out, rtol=1e-5)
+
+
+def test_nested_vmap_of_dot():
+    r = np.random.default_rng(7)
+    a = r.standard_normal((2, 3, 4)).astype(np.float32)
+    b = r.standard_normal((2, 3, 4)).astype(np.float32)
+    got = fn.vmap(fn.vmap(fnp.dot))(a, b)
+    np.testing.assert_allclose(np.asarray(got), jax.jit(jax.vmap(jax.vmap(jnp.dot)))(a, b),
+                               rtol=1e-5)
+    closed = fn.make_jaxpr(fn.vmap(fn.vmap(fnp.dot)))(a, b)
+    assert [e.primitive.name for e in closed.eqns].count("dot_general") == 1
+
+
+def test_vmap_of_jit_is_traced_once_and_jit_of_vmap():
+    r = np.random.default_rng(8)
+    x, w = r.standard_normal((B, 2, 3)).astype(np.float32), r.standard_normal((3, 4)).astype(
+        np.float32)
+    jitted = fn.jit(_mlp_layer)
+    vf = fn.vmap(jitted, in_axes=(0, None))
+    first, second = vf(x, w), vf(x + 1, w)
+    assert jitted.trace_count == 1
+    want = jax.jit(jax.vmap(_jax_mlp_layer, in_axes=(0, None)))
+    np.testing.assert_allclose(np.asarray(first), want(x, w), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(second), want(x + 1, w), rtol=1e-5)
+    jv = fn.jit(fn.vmap(jitted, in_axes=(0, None)))
+    np.testing.assert_allclose(np.asarray(jv(x, w)), want(x, w), rtol=1e-5)
+
+
+def test_pytree_in_axes_out_axes_and_kwargs():
+    r = np.random.default_rng(9)
+    batch = {"x": r.standard_normal((3, 4)).astype(np.float32),
+             "y": r.standard_normal(4).astype(np.float32)}
+    f = lambda b: {"s": b["x"] * b["y"], "t": b["y"].sum()}  # noqa: E731
+    got = fn.vmap(f, in_axes={"x": 0, "y": None}, out_axes={"s": 1, "t": None})(batch)
+    np.testing.assert_allclose(np.asarray(got["s"]), (batch["x"] * batch["y"]).T, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(got["t"]), batch["y"].sum(), rtol=1e-6)
+    g = lambda a, scale: a * scale  # noqa: E731
+    out = fn.vmap(g, in_axes=(None,))(np.float32(2.0), scale=np.arange(3, dtype=np.float32))
+    np.testing.assert_allclose(np.asarray(out), 2.0 * np.arange(3), rtol=1e-6)
+    out = fn.vmap(lambda: fnp.ones(2), axis_size=4)()
+    assert out.shape == (4, 2)
+    out = fn.vmap(lambda x: x, in_axes=-1, out_axes=-1)(batch["x"])
+    np.testing.assert_allclose(np.asarray(out), batch["x"])
+
+
+def test_numpy_level_functions_under_vmap():
+    """User code (indexing, .at, where, softmax) on per-example values."""
+    r = np.random.default_rng(10)
+    x = r.standard_normal((B, 5)).astype(np.float32)
+    i = np.array([0, 3, 4], np.int32)
+
+    def f(x, i, m):
+        y = x.at[i].set(0.0)
+        z = m.where(y > 0, y, -y)
+        e = m.exp(z - z.max())
+        return e / e.sum() + x[i] + m.take(x, m.array([1, 2])).sum()
+
+    got = fn.jit(fn.vmap(lambda x, i: f(x, i, fnp)))(x, i)
+    want = jax.jit(jax.vmap(lambda x, i: f(x, i, jnp)))(x, i)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
+
+
+# --- the batched program is a batched program -------------------------------------------------
+
+def _names(closed):
+    return [e.primitive.name for e in closed.eqns]
+
+
+def test_jaxpr_of_elementwise_has_no_moves():
+    x = np.ones((3, 4, B), np.float32)
+    y = np.ones((3, 4, B), np.float32)
+    f = lambda x, y: fnp.sin(x) * y + fnp.exp(y) - 1.0  # noqa: E731
+    for axes in [(0, 0), (2, 2), (-1, None)]:
+        args = (x, y[..., 0] if axes[1] is None else y)
+        if axes[0] == 0:
+            args = (np.moveaxis(x, 2, 0), np.moveaxis(y, 2, 0))
+        closed = fn.make_jaxpr(fn.vmap(f, in_axes=axes, out_axes=axes[0]))(*args)
+        assert "transpose" not in _names(closed), closed
+
+
+def test_jaxpr_of_dot_is_one_dot_without_moves():
+    x, w = np.ones((B, 2, 3), np.float32), np.ones((B, 3, 4), np.float32)
+    for axes, out_axes, args in [((0, None), 0, (x, w[0])), ((None, 0), 1, (x[0], w)),
+                                 ((0, 0), 0, (x, w)), ((1, None), 1, (np.moveaxis(x, 0, 1), w[0]))]:
+        closed = fn.make_jaxpr(fn.vmap(lambda a, b: a @ b, in_axes=axes, out_axes=out_axes))(*args)
+        names = _names(closed)
+        assert names.count("dot_general") == 1 and "transpose" not in names, closed
+
+
+def test_jaxpr_of_conv_is_one_conv_without_moves():
+    x, k = np.ones((B, 2, 3, 6, 6), np.float32), np.ones((B, 4, 3, 3, 3), np.float32)
+    f = lambda x, k: lax.conv_general_dilated(x, k, (1, 1), "SAME")  # noqa: E731
+    for axes, out_axes, args in [((0, None), 0, (x, k[0])), ((None, 0), 1, (x[0], k))]:
+        names = _names(fn.make_jaxpr(fn.vmap(f, in_axes=axes, out_axes=out_axes))(*args))
+        assert names.count("conv_general_dilated") == 1 and "transpose" not in names, names
+
+
+def test_jaxpr_of_batched_dynamic_slice_is_a_gather():
+    x, i = np.ones((B, 5), np.float32), np.zeros(B, np.int32)
+    names = _names(fn.make_jaxpr(fn.vmap(lambda x, i: lax.dynamic_slice(x, (i,), (2,))))(x, i))
+    assert "gather" in names and "dynamic_slice" not in names
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+def test_error_batched_sizes_differ_names_each_argument():
+    def f(x, y):
+        return x + y.sum()
+    with pytest.raises(ValueError) as e:
+        fn.vmap(f, in_axes=(0, 1))(np.ones(3), np.ones((2, 4)))
+    msg = str(e.value)
+    assert "x: axis 0 has size 3" in msg and "y: axis 1 has size 4" in msg
+    with pytest.raises(ValueError) as e:
+        fn.vmap(lambda p: p["a"], in_axes=({"a": 0, "b": 1},))(
+            {"a": np.ones(3), "b": np.ones((2, 5))})
+    assert "p['a']: axis 0 has size 3" in str(e.value)
+    assert "p['b']: axis 1 has size 5" in str(e.value)
+    with pytest.raises(ValueError, match="axis_size=4"):
+        fn.vmap(lambda x: x, axis_size=4)(np.ones(3))
+
+
+def test_error_in_axes_that_do_not_match_say_where():
+    with pytest.raises(ValueError) as e:
+        fn.vmap(lambda p: p["a"], in_axes=({"a": 0, "c": None},))(
+            {"a": np.ones(3), "b": np.ones(3)})
+    msg = str(e.value)
+    assert "in_axes" in msg and "keys ['a', 'c']" in msg and "keys ['a', 'b']" in msg
+    with pytest.raises(ValueError) as e:
+        fn.vmap(lambda p: p, in_axes=({"a": (0, 0)},))({"a": (np.ones(3),)})
+    assert "p['a']" in str(e.value)
+    with pytest.raises(ValueError, match="in_axes has 1 entries"):
+        fn.vmap(lambda x, y: x, in_axes=(0,))(np.ones(3), np.ones(3))
+    with pytest.raises(ValueError, match=r"in_axes=2 for argument x of shape \(3,\)"):
+        fn.vmap(lambda x: x, in_axes=2)(np.ones(3))
+    with pytest.raises(TypeError, match="must hold only ints and None"):
+        fn.vmap(lambda x: x, in_axes="0")
+    with pytest.raises(TypeError, match="argument s is mapped over axis 0"):
+        fn.vmap(lambda x, s: x)(np.ones(3), "text")
+
+
+def test_error_out_axis_out_of_range_names_it():
+    with pytest.raises(ValueError, match=r"out_axes=2 for the output is out of range"):
+        fn.vmap(lambda x: x.sum(), out_axes=2)(np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"out_axes=5 for the output\[1\]\['s'\]"):
+        fn.vmap(lambda x: (x, {"s": x}), out_axes=(0, {"s": 5}))(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="out_axes is None for the output"):
+        fn.vmap(lambda x: x, out_axes=None)(np.ones(3))
+
+
+def test_error_batched_value_in_python_if_explains():
+    def f(x):
+        if x > 0:
+            return x
+        return -x
+    with pytest.raises(fn.ConcretizationError) as e:
+        fn.vmap(f)(np.ones(3))
+    msg = str(e.value)
+    assert "batched by vmap" in msg and "fnp.where" in msg and "lax.cond" in msg
+
+
+def test_error_no_mapped_argument():
+    with pytest.raises(ValueError, match="axis_size"):
+        fn.vmap(lambda x: x, in_axes=None)(np.ones(3))
