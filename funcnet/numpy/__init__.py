@@ -5,33 +5,158 @@ import builtins as _builtins
 
 import numpy as _np
 
-from funcnet.core.dtypes import (bfloat16, bool_, float16, float32, float64,  # noqa: F401
-                                 int8, int16, int32, int64, uint8, uint16, uint32, uint64)
-from funcnet.numpy._core import (abs, absolute, add, arccos, arccosh, arcsin,  # noqa: F401
-                                 arcsinh, arctan, arctan2, arctanh, around, array, asarray,
-                                 astype, bitwise_and, bitwise_not, bitwise_or, bitwise_xor,
-                                 broadcast_arrays, broadcast_shapes, broadcast_to, cbrt, ceil,
-                                 clip, cos, cosh, divide, equal, exp, exp2, expm1, floor,
-                                 floor_divide, fmod, greater, greater_equal, invert, isfinite,
-                                 isinf, isnan, less, less_equal, log, log1p, log2, log10,
-                                 logical_and, logical_not, logical_or, logical_xor, maximum,
-                                 minimum, mod, multiply, negative, not_equal, power, remainder,
-                                 result_type, round, rsqrt, sign, sin, sinh, sqrt, square,
-                                 subtract, tan, tanh, true_divide, trunc, where)
-from funcnet.numpy._creation import (empty, empty_like, eye, full, full_like,  # noqa: F401
-                                     identity, linspace, ones, ones_like, tri, tril, triu,
-                                     zeros, zeros_like, arange)
-from funcnet.numpy._indexing import take, take_along_axis  # noqa: F401
-from funcnet.numpy._linalg import (dot, einsum, inner, matmul, outer,  # noqa: F401
-                                   tensordot, vdot)
-from funcnet.numpy._reductions import (all, amax, amin, any, argmax, argmin,  # noqa: F401
-                                       cumprod, cumsum, logsumexp, max, mean, min, prod, std,
-                                       sum, var)
-from funcnet.numpy._shape import (array_split, atleast_1d, atleast_2d,  # noqa: F401
-                                  concatenate, expand_dims, flip, fliplr, flipud, hstack,
-                                  moveaxis, pad, ravel, repeat, reshape, roll, split, squeeze,
-                                  stack, swapaxes, tile, transpose, vstack)
+from funcnet.core.array import Array as ndarray  # noqa: F401  (for isinstance checks)
+from funcnet.core.dtypes import (  # noqa: F401
+    bfloat16,
+    bool_,
+    float16,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+)
 from funcnet.numpy import _methods
+from funcnet.numpy._core import (  # noqa: F401
+    abs,
+    absolute,
+    add,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    around,
+    array,
+    asarray,
+    astype,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    broadcast_arrays,
+    broadcast_shapes,
+    broadcast_to,
+    cbrt,
+    ceil,
+    clip,
+    cos,
+    cosh,
+    divide,
+    equal,
+    exp,
+    exp2,
+    expm1,
+    floor,
+    floor_divide,
+    fmod,
+    greater,
+    greater_equal,
+    invert,
+    isfinite,
+    isinf,
+    isnan,
+    less,
+    less_equal,
+    log,
+    log1p,
+    log2,
+    log10,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    maximum,
+    minimum,
+    mod,
+    multiply,
+    negative,
+    not_equal,
+    power,
+    remainder,
+    result_type,
+    round,
+    rsqrt,
+    sign,
+    sin,
+    sinh,
+    sqrt,
+    square,
+    subtract,
+    tan,
+    tanh,
+    true_divide,
+    trunc,
+    where,
+)
+from funcnet.numpy._creation import (  # noqa: F401
+    arange,
+    empty,
+    empty_like,
+    eye,
+    full,
+    full_like,
+    identity,
+    linspace,
+    ones,
+    ones_like,
+    tri,
+    tril,
+    triu,
+    zeros,
+    zeros_like,
+)
+from funcnet.numpy._indexing import take, take_along_axis  # noqa: F401
+from funcnet.numpy._linalg import dot, einsum, inner, matmul, outer, tensordot, vdot  # noqa: F401
+from funcnet.numpy._reductions import (  # noqa: F401
+    all,
+    amax,
+    amin,
+    any,
+    argmax,
+    argmin,
+    cumprod,
+    cumsum,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    std,
+    sum,
+    var,
+)
+from funcnet.numpy._shape import (  # noqa: F401
+    array_split,
+    atleast_1d,
+    atleast_2d,
+    concatenate,
+    expand_dims,
+    flip,
+    fliplr,
+    flipud,
+    hstack,
+    moveaxis,
+    pad,
+    ravel,
+    repeat,
+    reshape,
+    roll,
+    split,
+    squeeze,
+    stack,
+    swapaxes,
+    tile,
+    transpose,
+    vstack,
+)
 
 _methods.install()
 
@@ -40,9 +165,6 @@ e = _np.e
 inf = _np.inf
 nan = _np.nan
 newaxis = None
-ndarray = None  # set below to funcnet.Array, for isinstance checks
-
-from funcnet.core.array import Array as ndarray  # noqa: E402,F811
 
 
 def shape(x):

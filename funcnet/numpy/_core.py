@@ -1,6 +1,7 @@
 """The base of funcnet.numpy: conversion, promotion, broadcasting, elementwise ufuncs."""
 
 import builtins
+import functools
 
 import numpy as np
 
@@ -41,10 +42,13 @@ def astype(x, dtype):
 
 
 def _dtype_of(x):
+    """(dtype, weak_type) of a value; a dtype or scalar type stands for itself, strongly."""
     if is_array(x):
         return x.dtype, x.aval.weak_type
     if dtypes.is_python_scalar(x):
         return dtypes.scalar_dtype(x), True
+    if isinstance(x, (np.dtype, type)):
+        return dtypes.canonicalize(x), False
     aval = get_aval(np.asarray(x) if isinstance(x, (list, tuple)) else x)
     return aval.dtype, aval.weak_type
 
@@ -120,15 +124,43 @@ def _elementwise(prim_fn, *args, promote_args=True):
 
 def _float_args(*args):
     """Promote, then make integer/bool arguments floating point (as NumPy's true ufuncs)."""
+    dtype, weak = dtypes.result_type(*map(_dtype_of, args))
     args = promote(*args)
-    if not dtypes.is_float(args[0].dtype):
-        weak = get_aval(args[0]).weak_type
+    if not dtypes.is_float(dtype):
         args = [lax.convert_element_type(a, dtypes.default_float(), weak_type=weak)
                 for a in args]
     return args
 
 
+def _weak_result(fn):
+    """Make fn's result weakly typed when all its inputs are, as in jax.
+
+    promote writes Python scalars as NumPy scalars (literals once traced), which are
+    strongly typed; without this `s * 2.0` with a weak `s` would lose its weakness and
+    then promote differently (with a bfloat16 array, say)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if out.aval.weak_type or out.dtype == dtypes.bool_ or not _all_weak(args):
+            return out
+        return _as_weak(out)
+    return wrapper
+
+
+def _all_weak(args):
+    # The common, cheap case: a strongly typed float array makes any result strong (not
+    # so an int or bool one: with a Python float, say, the result is a weak float).
+    if any(is_array(a) and not a.aval.weak_type and dtypes.is_float(a.dtype) for a in args):
+        return False
+    return dtypes.result_type(*map(_dtype_of, args))[1]
+
+
+def _as_weak(x):
+    return lax.convert_element_type(x, x.dtype, weak_type=True)
+
+
 def _unary_float(prim_fn, name):
+    @_weak_result
     def fn(x):
         (x,) = _float_args(x)
         return prim_fn(x)
@@ -159,11 +191,13 @@ arccosh = _unary_float(lax.acosh, "arccosh")
 arctanh = _unary_float(lax.atanh, "arctanh")
 
 
+@_weak_result
 def log2(x):
     (x,) = _float_args(x)
     return lax.div(lax.log(x), _like(x, np.log(2.0)))
 
 
+@_weak_result
 def log10(x):
     (x,) = _float_args(x)
     return lax.div(lax.log(x), _like(x, np.log(10.0)))
@@ -186,7 +220,7 @@ def _keep_ints(prim_fn, name):
 negative = _keep_ints(lambda x: lax.neg(x) if x.dtype != dtypes.bool_ else x, "negative")
 absolute = _keep_ints(lambda x: lax.abs(x) if x.dtype != dtypes.bool_
                       and not dtypes.is_unsigned(x.dtype) else x, "absolute")
-abs = absolute  # noqa: A001
+abs = absolute
 sign = _keep_ints(lambda x: lax.sign(x) if not dtypes.is_unsigned(x.dtype)
                   else astype(x > 0, x.dtype), "sign")
 square = _keep_ints(lax.square, "square")
@@ -205,7 +239,7 @@ ceil = _float_or_identity(lax.ceil, "ceil")
 trunc = _float_or_identity(lambda x: lax.select(x < 0, lax.ceil(x), lax.floor(x)), "trunc")
 
 
-def round(x, decimals=0):  # noqa: A001
+def round(x, decimals=0):
     """Round half to even, as NumPy."""
     x = asarray(x)
     if not dtypes.is_float(x.dtype):
@@ -241,18 +275,22 @@ def full_like_bool(x, value):
     return full(x.shape, value, dtype=dtypes.bool_)
 
 
+@_weak_result
 def add(x, y):
     return _elementwise(lax.add if result_type(x, y) != dtypes.bool_ else lax.bitwise_or, x, y)
 
 
+@_weak_result
 def subtract(x, y):
     return _elementwise(lax.sub, x, y)
 
 
+@_weak_result
 def multiply(x, y):
     return _elementwise(lax.mul, x, y)
 
 
+@_weak_result
 def true_divide(x, y):
     x, y = _float_args(x, y)
     return _elementwise(lax.div, x, y)
@@ -261,11 +299,19 @@ def true_divide(x, y):
 divide = true_divide
 
 
-def floor_divide(x, y):
+def _integer_operands(x, y):
+    """Promoted and broadcast operands for integer division; bools divide as ints (jax)."""
     x, y = promote(x, y)
+    if x.dtype == dtypes.bool_:
+        x, y = (lax.convert_element_type(a, dtypes.default_int()) for a in (x, y))
+    return broadcast_arrays(x, y)
+
+
+@_weak_result
+def floor_divide(x, y):
+    x, y = _integer_operands(x, y)
     if dtypes.is_float(x.dtype):
-        return floor(_elementwise(lax.div, x, y))
-    x, y = broadcast_arrays(x, y)
+        return floor(lax.div(x, y))
     if dtypes.is_unsigned(x.dtype):
         return lax.div(x, y)
     # C division truncates; NumPy floors: step down where signs differ and it was inexact.
@@ -276,10 +322,10 @@ def floor_divide(x, y):
     return lax.select(fix, lax.sub(q, _like(x, 1)), q)
 
 
+@_weak_result
 def remainder(x, y):
     """Python/NumPy modulo: the result has the divisor's sign."""
-    x, y = promote(x, y)
-    x, y = broadcast_arrays(x, y)
+    x, y = _integer_operands(x, y)
     r = lax.rem(x, y)
     if dtypes.is_unsigned(x.dtype):
         return r
@@ -291,31 +337,75 @@ def remainder(x, y):
 mod = remainder
 
 
+@_weak_result
 def fmod(x, y):
     return _elementwise(lax.rem, x, y)
 
 
 def power(x, y):
-    """x ** y. An integer Python exponent becomes repeated multiplication."""
-    if isinstance(y, int) and not isinstance(y, bool) and is_array(x):
-        if y < 0 and not dtypes.is_float(x.dtype):
-            raise ValueError("integers to negative integer powers are not allowed")
-        return lax.integer_pow(x, y)
-    x, y = promote(x, y)
-    if not dtypes.is_float(x.dtype):
-        raise TypeError(f"power of integer arrays by array exponents is not supported "
-                        f"({x.dtype}); convert to float first{_at()}")
-    return _elementwise(lax.pow, x, y, promote_args=False)
+    """x ** y. An integer Python exponent becomes repeated multiplication; integer arrays
+    raised to integer arrays stay integers (binary exponentiation), as in NumPy and jax."""
+    if isinstance(y, int) and is_array(x):  # a Python bool too, as in jax
+        return _power_by_python_int(x, y)
+    if is_array(y) and dtypes.is_int(y.dtype) and dtypes.is_float(_dtype_of(x)[0]):
+        return _float_power_by_int_array(x, y)
+    dtype, weak = dtypes.result_type(*map(_dtype_of, (x, y)))
+    x, y = broadcast_arrays(*promote(x, y))
+    if dtypes.is_float(dtype):
+        out = lax.pow(x, y)
+        return _as_weak(out) if weak and not out.aval.weak_type else out
+    if dtype == dtypes.bool_:
+        x, y = (lax.convert_element_type(a, dtypes.default_int()) for a in (x, y))
+    return _integer_power(x, y)  # strongly typed in jax, whatever the operands
 
 
+def _power_by_python_int(x, y):
+    if x.dtype == dtypes.bool_:  # as jax: bools are raised as default ints
+        x = lax.convert_element_type(x, dtypes.default_int())
+    if y < 0 and not dtypes.is_float(x.dtype):
+        raise ValueError("integers to negative integer powers are not allowed")
+    return lax.integer_pow(x, y)
+
+
+def _float_power_by_int_array(x, y):
+    """As jax: an integer exponent array takes the float base's dtype instead of promoting
+    with it, so a Python float base with a strongly typed exponent gives a strong result."""
+    weak = _dtype_of(x)[1] and y.aval.weak_type
+    (x,) = promote(x)
+    y = lax.convert_element_type(y, x.dtype, weak_type=weak)
+    out = lax.pow(*broadcast_arrays(x, y))
+    return _as_weak(out) if weak and not out.aval.weak_type else out
+
+
+def _integer_power(x, y):
+    """x ** y on integer arrays, one squaring per bit of the exponent's dtype.
+
+    A negative exponent gives the truncated reciprocal: 0, or ±1 for a base of ±1
+    (NumPy raises there, which traced code cannot do)."""
+    one, zero = _like(y, 1), _like(y, 0)
+    e = y if dtypes.is_unsigned(y.dtype) else lax.abs(y)
+    acc, base = _like(x, 1), x
+    for _ in range(8 * x.dtype.itemsize):
+        acc = lax.select(lax.ne(lax.bitwise_and(e, one), zero), lax.mul(acc, base), acc)
+        base = lax.mul(base, base)
+        e = lax.shift_right_logical(e, one)
+    if dtypes.is_unsigned(y.dtype):
+        return acc
+    unit_base = lax.eq(lax.abs(x), _like(x, 1))
+    return lax.select(lax.lt(y, zero), lax.select(unit_base, acc, _like(x, 0)), acc)
+
+
+@_weak_result
 def maximum(x, y):
     return _elementwise(lax.max, x, y)
 
 
+@_weak_result
 def minimum(x, y):
     return _elementwise(lax.min, x, y)
 
 
+@_weak_result
 def arctan2(x, y):
     x, y = _float_args(x, y)
     return _elementwise(lax.atan2, x, y)
@@ -330,6 +420,7 @@ def clip(x, a_min=None, a_max=None):
     return x
 
 
+@_weak_result
 def where(condition, x=None, y=None):
     """Elementwise choice: x where condition is true, else y (broadcast together)."""
     if x is None or y is None:
@@ -359,6 +450,7 @@ greater_equal = _compare(lax.ge)
 
 
 def _bitwise(prim_fn):
+    @_weak_result
     def fn(x, y):
         x, y = promote(x, y)
         if dtypes.is_float(x.dtype):

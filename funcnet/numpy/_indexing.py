@@ -4,7 +4,8 @@ functional updates `x.at[idx].set/add/mul/min/max/get`.
 Static basic indexing becomes `slice` (+ `rev`, `reshape`); anything with traced
 or array indices becomes one `gather` (or `scatter` for updates). Integer
 scalars count as advanced indices, which gives NumPy's placement rules for the
-broadcast index dimensions.
+broadcast index dimensions. Updates through strided slices scatter into the
+flattened array.
 """
 
 import operator
@@ -15,9 +16,17 @@ import numpy as np
 from funcnet import lax
 from funcnet.core import dtypes
 from funcnet.core.source_info import where as _at
-from funcnet.numpy._core import asarray, astype, broadcast_arrays, broadcast_to, is_array, where
+from funcnet.numpy._core import (
+    asarray,
+    astype,
+    broadcast_arrays,
+    broadcast_shapes,
+    broadcast_to,
+    is_array,
+    where,
+)
 from funcnet.numpy._creation import full
-from funcnet.numpy._shape import expand_dims, reshape, stack
+from funcnet.numpy._shape import reshape, stack
 
 
 def _is_int_scalar(x):
@@ -29,6 +38,8 @@ def _is_int_scalar(x):
 
 
 def _expand_index(idx, ndim):
+    """The index as a tuple with one entry per axis (Ellipsis and missing axes filled in
+    with full slices); None entries stay."""
     if not isinstance(idx, tuple):
         idx = (idx,)
     idx = tuple(np.asarray(i) if isinstance(i, list) else i for i in idx)
@@ -41,12 +52,11 @@ def _expand_index(idx, ndim):
     if consumed > ndim:
         raise IndexError(f"too many indices for array: array is {ndim}-dimensional, but "
                          f"{consumed} were indexed{_at()}")
+    fill = (slice(None),) * (ndim - consumed)
     if n_ell:
-        k = idx.index(Ellipsis)
-        idx = idx[:k] + (slice(None),) * (ndim - consumed) + idx[k + 1:]
-    else:
-        idx = idx + (slice(None),) * (ndim - consumed)
-    return idx
+        k = next(n for n, i in enumerate(idx) if i is Ellipsis)  # not .index: arrays compare
+        return idx[:k] + fill + idx[k + 1:]
+    return idx + fill
 
 
 def _is_bool_array(i):
@@ -55,40 +65,48 @@ def _is_bool_array(i):
     return isinstance(i, np.ndarray) and i.dtype == np.bool_ and i.ndim > 0
 
 
-def _expand_bool(idx):
-    """Boolean masks become integer index arrays; they must be concrete."""
-    out = []
+def _expand_bool(idx, shape):
+    """Boolean masks become integer index arrays (one per masked axis); they must be
+    concrete, since the result's shape depends on their values."""
+    out, dim = [], 0
     for i in idx:
-        if _is_bool_array(i):
-            try:
-                mask = np.asarray(i)
-            except TypeError as e:
-                raise IndexError(
-                    "boolean mask indexing needs a concrete mask: its result's shape depends "
-                    f"on the values{_at()}. Under jit use fnp.where(mask, x, other) "
-                    "instead.") from e
-            out.extend(np.nonzero(mask))
-        else:
+        if not _is_bool_array(i):
             out.append(i)
+            dim += i is not None
+            continue
+        try:
+            mask = np.asarray(i)
+        except TypeError as e:
+            raise IndexError(
+                "boolean mask indexing needs a concrete mask: its result's shape depends "
+                f"on the values{_at()}. Under jit use fnp.where(mask, x, other) "
+                "instead.") from e
+        if mask.shape != shape[dim:dim + mask.ndim]:
+            raise IndexError(f"boolean index of shape {mask.shape} does not match the indexed "
+                             f"axes {shape[dim:dim + mask.ndim]} of an array of shape "
+                             f"{shape}{_at()}")
+        out.extend(np.nonzero(mask))
+        dim += mask.ndim
     return tuple(out)
 
 
 class _Plan(NamedTuple):
-    operand: object        # after strided slicing (gather only)
+    """How x[idx] reads x: advanced (integer) indices gather along `adv_dims`, every
+    other operand dim is a window (start, size) of a slice."""
+    operand: object        # x, after strided slices were applied (getitem only)
     adv_dims: tuple        # operand dims indexed by arrays/ints
-    adv_indices: list      # one int32 index array per adv dim, broadcast together
-    windows: dict          # operand dim -> (start, size) for step-1 slices
+    adv_indices: list      # one int32 index per adv dim (a NumPy scalar when static)
+    windows: dict          # operand dim -> (start, size), for every other dim
     batch_shape: tuple     # the broadcast shape of the advanced indices
-    batch_pos: int         # where the batch dims go among the output dims
+    batch_pos: int         # how many window dims come before the batch dims
     final_tokens: list     # output layout: 'b' (batch block), 'w' (window dim), None
+    strided: bool          # some slice had a step other than 1
 
 
-def _plan(x, idx, for_update=False):
-    idx = _expand_bool(_expand_index(idx, x.ndim))
-    idx = _expand_index(idx, x.ndim)
-    adv_dims, adv_raw, windows, tokens, adv_entries = [], [], {}, [], []
-    dim = 0
-    operand = x
+def _plan(x, idx):
+    idx = _expand_bool(_expand_index(idx, x.ndim), x.shape)
+    adv_dims, adv_indices, windows, tokens, adv_entries = [], [], {}, [], []
+    operand, strided, dim = x, False, 0
     for pos, i in enumerate(idx):
         if i is None:
             tokens.append(None)
@@ -97,46 +115,44 @@ def _plan(x, idx, for_update=False):
         if isinstance(i, slice):
             start, stop, step = i.indices(size)
             if step != 1:
-                if for_update:
-                    raise NotImplementedError("x.at[...] with a strided slice is not supported "
-                                              "yet; use an index array")
-                operand = _strided(operand, dim, start, stop, step)
+                operand, strided = _strided(operand, dim, start, stop, step), True
                 start, stop = 0, operand.shape[dim]
             windows[dim] = (start, max(stop - start, 0))
             tokens.append("w")
-        elif _is_int_scalar(i) and not is_array(i):
-            i = operator.index(i)
-            if not -size <= i < size:
-                raise IndexError(f"index {i} is out of bounds for axis {dim} with size {size}"
-                                 f"{_at()}")
-            adv_dims.append(dim)
-            adv_raw.append(np.int32(i % size))
-            adv_entries.append(pos)
-            tokens.append("b")
         else:
-            arr = asarray(i) if not isinstance(i, np.ndarray) else i
-            if not dtypes.is_int(arr.dtype):
-                raise IndexError(f"indices must be integers, slices, None, Ellipsis or "
-                                 f"integer/boolean arrays; got {arr.dtype} array{_at()}")
             adv_dims.append(dim)
-            adv_raw.append(_normalize(arr, size))
+            adv_indices.append(_int_index(i, size, dim))
             adv_entries.append(pos)
             tokens.append("b")
         dim += 1
-    batch_shape = ()
-    if adv_raw:
-        shapes = [np.shape(a) for a in adv_raw]
-        from funcnet.numpy._core import broadcast_shapes
-        batch_shape = broadcast_shapes(*shapes)
-    adjacent = not adv_entries or adv_entries == list(range(adv_entries[0], adv_entries[-1] + 1))
+    batch_shape = broadcast_shapes(*(np.shape(a) for a in adv_indices))
+    # NumPy's rule: advanced indices next to each other keep their place in the result;
+    # separated (by a slice or None), their broadcast dims go first.
+    adjacent = adv_entries == list(range(adv_entries[0], adv_entries[-1] + 1)) \
+        if adv_entries else True
     if adjacent:
-        # The batch block stands where the first advanced index was.
         first = tokens.index("b") if "b" in tokens else 0
         final = [t for k, t in enumerate(tokens) if t != "b" or k == first]
     else:
         final = ["b"] + [t for t in tokens if t != "b"]
-    batch_pos = sum(1 for t in final[:final.index("b")] if t == "w") if "b" in final else 0
-    return _Plan(operand, tuple(adv_dims), adv_raw, windows, batch_shape, batch_pos, final)
+    batch_pos = final[:final.index("b")].count("w") if "b" in final else 0
+    return _Plan(operand, tuple(adv_dims), adv_indices, windows, batch_shape, batch_pos,
+                 final, strided)
+
+
+def _int_index(i, size, dim):
+    """An integer index (scalar or array) for an axis of `size`, as int32, in range."""
+    if _is_int_scalar(i) and not is_array(i):
+        i = operator.index(i)
+        if not -size <= i < size:
+            raise IndexError(f"index {i} is out of bounds for axis {dim} with size {size}"
+                             f"{_at()}")
+        return np.int32(i % size)
+    arr = i if isinstance(i, np.ndarray) else asarray(i)
+    if not dtypes.is_int(arr.dtype):
+        raise IndexError(f"indices must be integers, slices, None, Ellipsis or "
+                         f"integer/boolean arrays; got {arr.dtype} array{_at()}")
+    return _normalize(arr, size)
 
 
 def _strided(x, dim, start, stop, step):
@@ -161,20 +177,31 @@ def _normalize(arr, size):
     return where(arr < 0, arr + np.int32(size), arr)
 
 
-def _is_static_basic(plan):
-    return all(isinstance(a, np.generic) for a in plan.adv_indices)
+def _result_shape(plan, keep_none=True):
+    """The shape of x[idx]: the window sizes in order, the batch block where NumPy puts
+    it, and (with keep_none) a 1 for each None."""
+    sizes = iter(plan.windows[d][1] for d in sorted(plan.windows))
+    shape = []
+    for t in plan.final_tokens:
+        if t == "w":
+            shape.append(next(sizes))
+        elif t == "b":
+            shape.extend(plan.batch_shape)
+        elif keep_none:
+            shape.append(1)
+    return tuple(shape)
 
 
 def getitem(x, idx):
     x = asarray(x)
     plan = _plan(x, idx)
-    operand = plan.operand
-    if _is_static_basic(plan):
-        return _static_take(operand, plan)
-    return _gather(operand, plan)
+    if all(isinstance(a, np.generic) for a in plan.adv_indices):  # static: just slicing
+        return _static_take(plan)
+    return _gather(plan)
 
 
-def _static_take(x, plan):
+def _static_take(plan):
+    x = plan.operand
     start, limit = [0] * x.ndim, list(x.shape)
     for d, (s, n) in plan.windows.items():
         start[d], limit[d] = s, s + n
@@ -182,110 +209,66 @@ def _static_take(x, plan):
         start[d], limit[d] = int(i), int(i) + 1
     if start != [0] * x.ndim or limit != list(x.shape):
         x = lax.slice(x, start, limit)
-    return reshape(x, _final_shape(x, plan))
+    return reshape(x, _result_shape(plan))
 
 
-def _final_shape(x, plan):
-    window_sizes = iter(x.shape[d] for d in range(x.ndim) if d not in plan.adv_dims)
-    shape = []
-    for t in plan.final_tokens:
-        if t is None:
-            shape.append(1)
-        elif t == "w":
-            shape.append(next(window_sizes))
-        else:
-            shape.extend(plan.batch_shape)
-    return tuple(shape)
-
-
-def _gather_spec(x, plan):
-    """Indices (batch + (k,)) and dimension numbers for the plan."""
-    window_dims = [d for d in range(x.ndim) if d not in plan.adv_dims]
-    starts = [d for d in window_dims if plan.windows.get(d, (0, 0))[0] != 0]
+def _gather_spec(plan):
+    """Indices (batch shape + (k,)), dimension numbers and slice sizes for the plan."""
+    ndim = plan.operand.ndim
+    window_dims = [d for d in range(ndim) if d not in plan.adv_dims]
+    # Windows that do not start at 0 get their start as one more (constant) index column.
+    starts = [d for d in window_dims if plan.windows[d][0] != 0]
     index_arrays = [broadcast_to(asarray(a), plan.batch_shape) for a in plan.adv_indices]
     index_arrays += [full(plan.batch_shape, plan.windows[d][0], dtypes.int32) for d in starts]
     start_index_map = tuple(plan.adv_dims) + tuple(starts)
-    if index_arrays:
-        indices = stack(index_arrays, axis=-1)
-    else:
-        indices = full(plan.batch_shape + (0,), 0, dtypes.int32)
-    slice_sizes = [1 if d in plan.adv_dims else plan.windows.get(d, (0, x.shape[d]))[1]
-                   for d in range(x.ndim)]
+    slice_sizes = [1 if d in plan.adv_dims else plan.windows[d][1] for d in range(ndim)]
     nb = len(plan.batch_shape)
     offset_dims = tuple(i if i < plan.batch_pos else i + nb for i in range(len(window_dims)))
+    indices = (stack(index_arrays, axis=-1) if index_arrays  # none: `x.at[:].set(v)`
+               else full(plan.batch_shape + (0,), 0, dtypes.int32))
     return indices, start_index_map, tuple(plan.adv_dims), offset_dims, slice_sizes
 
 
-def _gather(x, plan):
-    indices, start_index_map, collapsed, offset_dims, slice_sizes = _gather_spec(x, plan)
+def _gather(plan):
+    indices, start_index_map, collapsed, offset_dims, slice_sizes = _gather_spec(plan)
     dn = lax.GatherDimensionNumbers(offset_dims=offset_dims, collapsed_slice_dims=collapsed,
                                     start_index_map=start_index_map)
-    out = lax.gather(x, indices, dn, slice_sizes)
-    return reshape(out, _final_shape_gathered(out, plan))
+    out = lax.gather(plan.operand, indices, dn, slice_sizes)
+    return reshape(out, _result_shape(plan))
 
 
-def _final_shape_gathered(out, plan):
-    shape, k = [], 0
-    nb = len(plan.batch_shape)
-    for t in plan.final_tokens:
-        if t is None:
-            shape.append(1)
-        elif t == "w":
-            shape.append(out.shape[k])
-            k += 1
-        else:
-            shape.extend(out.shape[k:k + nb])
-            k += nb
-    return tuple(shape)
+_SCATTERS = {"set": lax.scatter, "add": lax.scatter_add, "mul": lax.scatter_mul,
+             "min": lax.scatter_min, "max": lax.scatter_max}
 
 
 def _scatter(x, idx, values, kind):
     x = asarray(x)
-    plan = _plan(x, idx, for_update=True)
-    indices, start_index_map, collapsed, offset_dims, slice_sizes = _gather_spec(x, plan)
-    # The updates come in x[idx]'s shape; drop the None axes, broadcast to the window shape.
+    plan = _plan(x, idx)
+    if plan.strided:
+        return _scatter_strided(x, idx, values, kind)
+    # The updates come in x[idx]'s shape: broadcast to it, then drop the None axes.
     values = asarray(values)
     if values.dtype != x.dtype:
         values = astype(values, x.dtype)
-    target = _final_shape_from_sizes(plan, slice_sizes, x)
-    no_none = [d for d, t in zip(target, _expanded_tokens(plan)) if t is not None]
+    target = _result_shape(plan)
     try:
         values = broadcast_to(values, target)
     except ValueError:
         raise ValueError(f"x.at[...].{kind}: values of shape {values.shape} do not broadcast "
-                         f"to the indexed shape {tuple(target)}{_at()}") from None
-    values = reshape(values, _gather_order(plan, slice_sizes, x, no_none))
+                         f"to the indexed shape {target}{_at()}") from None
+    values = reshape(values, _result_shape(plan, keep_none=False))
+    indices, start_index_map, collapsed, offset_dims, _ = _gather_spec(plan)
     dn = lax.ScatterDimensionNumbers(update_window_dims=offset_dims,
                                      inserted_window_dims=collapsed,
                                      scatter_dims_to_operand_dims=start_index_map)
-    fn = {"set": lax.scatter, "add": lax.scatter_add, "mul": lax.scatter_mul,
-          "min": lax.scatter_min, "max": lax.scatter_max}[kind]
-    return fn(x, indices, values, dn)
+    return _SCATTERS[kind](x, indices, values, dn)
 
 
-def _expanded_tokens(plan):
-    out = []
-    for t in plan.final_tokens:
-        out.extend(["b"] * len(plan.batch_shape) if t == "b" else [t])
-    return out
-
-
-def _final_shape_from_sizes(plan, slice_sizes, x):
-    window_sizes = iter(slice_sizes[d] for d in range(x.ndim) if d not in plan.adv_dims)
-    shape = []
-    for t in plan.final_tokens:
-        if t is None:
-            shape.append(1)
-        elif t == "w":
-            shape.append(next(window_sizes))
-        else:
-            shape.extend(plan.batch_shape)
-    return tuple(shape)
-
-
-def _gather_order(plan, slice_sizes, x, no_none_shape):
-    """The gather/scatter layout (batch block at batch_pos) — already the no-None order."""
-    return tuple(no_none_shape)
+def _scatter_strided(x, idx, values, kind):
+    """Updates through strided slices, which a scatter window cannot express: scatter
+    into the flattened array at the positions x[idx] reads (an iota indexed alike)."""
+    positions = getitem(reshape(lax.iota(dtypes.int32, x.size), x.shape), idx)
+    return reshape(_scatter(reshape(x, (-1,)), positions, values, kind), x.shape)
 
 
 class _IndexUpdateRef:
@@ -349,5 +332,3 @@ def take_along_axis(x, indices, axis):
     idx = broadcast_arrays(*idx)
     return getitem(x, tuple(idx))
 
-
-del expand_dims

@@ -91,14 +91,10 @@ def einsum(subscripts, *operands):
     inputs, output = _parse_einsum(subscripts, operands)
     if len(inputs) != len(operands):
         raise ValueError(f"einsum: {len(inputs)} operand subscripts for {len(operands)} operands")
-    sizes = {}
-    for sub, op in zip(inputs, operands):
-        if len(sub) != op.ndim:
-            raise ValueError(f"einsum: subscripts '{sub}' do not fit operand of shape {op.shape}")
-        for c, d in zip(sub, op.shape):
-            if sizes.setdefault(c, d) != d and d != 1 and sizes[c] != 1:
-                raise ValueError(f"einsum: size of label '{c}' is {sizes[c]} in one operand "
-                                 f"and {d} in another{_at()}")
+    sizes = _label_sizes(inputs, operands)
+    # A label of size 1 in one operand broadcasts against the others (as NumPy and jax).
+    operands = [broadcast_to(op, tuple(sizes[c] for c in sub))
+                for sub, op in zip(inputs, operands)]
     ops = list(zip(inputs, operands))
     cur_sub, cur = _sum_unique(*ops[0], keep=set(output) | set("".join(inputs[1:])))
     for i in range(1, len(ops)):
@@ -110,6 +106,22 @@ def einsum(subscripts, *operands):
     if cur_sub != output:
         cur = transpose(cur, [cur_sub.index(c) for c in output])
     return cur
+
+
+def _label_sizes(inputs, operands):
+    """Each label's size; a size of 1 gives way to any other size."""
+    sizes = {}
+    for sub, op in zip(inputs, operands):
+        if len(sub) != op.ndim:
+            raise ValueError(f"einsum: subscripts '{sub}' do not fit operand of shape {op.shape}")
+        for c, d in zip(sub, op.shape):
+            known = sizes.setdefault(c, d)
+            if known == 1:
+                sizes[c] = d
+            elif d not in (1, known):
+                raise ValueError(f"einsum: size of label '{c}' is {known} in one operand "
+                                 f"and {d} in another{_at()}")
+    return sizes
 
 
 def _parse_einsum(subscripts, operands):

@@ -51,20 +51,20 @@ def _reduction(prim_fn, name, upcast=False, empty_ok=True):
     return fn
 
 
-sum = _reduction(lax.reduce_sum, "sum", upcast=True)  # noqa: A001
+sum = _reduction(lax.reduce_sum, "sum", upcast=True)
 prod = _reduction(lax.reduce_prod, "prod", upcast=True)
-max = _reduction(lax.reduce_max, "max", empty_ok=False)  # noqa: A001
-min = _reduction(lax.reduce_min, "min", empty_ok=False)  # noqa: A001
+max = _reduction(lax.reduce_max, "max", empty_ok=False)
+min = _reduction(lax.reduce_min, "min", empty_ok=False)
 amax, amin = max, min
 
 
-def all(x, axis=None, keepdims=False):  # noqa: A001
+def all(x, axis=None, keepdims=False):
     x = _to_bool(x)
     axes = normalize_axes(axis, x.ndim)
     return _keep(x, lax.reduce_and(x, axes) if axes else x, axes, keepdims)
 
 
-def any(x, axis=None, keepdims=False):  # noqa: A001
+def any(x, axis=None, keepdims=False):
     x = _to_bool(x)
     axes = normalize_axes(axis, x.ndim)
     return _keep(x, lax.reduce_or(x, axes) if axes else x, axes, keepdims)
@@ -113,22 +113,25 @@ argmax = _arg(lax.argmax, "argmax")
 argmin = _arg(lax.argmin, "argmin")
 
 
-def _cumulative(prim_fn, name, upcast=False):
+def _cumulative(prim_fn, name):
     def fn(x, axis=None, dtype=None):
         x = asarray(x)
         if axis is None:
             x, axis = ravel(x), 0
         axis = normalize_axis(axis, x.ndim)
-        target = dtype or (_sum_dtype(x) if upcast else None)
-        if target is not None:
-            x = astype(x, target)
+        # Unlike sum, jax keeps small integer types here; only bools become integers.
+        if dtype is None and dtypes.is_bool(x.dtype):
+            dtype = dtypes.default_int()
+        if dtype is not None:
+            x = astype(x, dtype)
         return prim_fn(x, axis)
     fn.__name__ = name
+    fn.__doc__ = f"{name} along `axis` (the flattened array when None), as jax.numpy.{name}."
     return fn
 
 
-cumsum = _cumulative(lax.cumsum, "cumsum", upcast=True)
-cumprod = _cumulative(lax.cumprod, "cumprod", upcast=True)
+cumsum = _cumulative(lax.cumsum, "cumsum")
+cumprod = _cumulative(lax.cumprod, "cumprod")
 
 
 def logsumexp(x, axis=None, keepdims=False):

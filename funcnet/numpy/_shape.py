@@ -1,6 +1,7 @@
 """Shape manipulation: reshape, transpose, concatenate, stack, split, tile, pad, ..."""
 
 import builtins
+import itertools
 import math
 import operator
 
@@ -167,15 +168,19 @@ def split(x, indices_or_sections, axis=0):
         step = n // indices_or_sections
         bounds = list(range(0, n + 1, step)) if step else [0] * (indices_or_sections + 1)
     else:
-        bounds = [0, *(builtins.min(builtins.max(int(i), 0), n)
-                       for i in indices_or_sections), n]
+        bounds = [0, *(_clip_index(int(i), n) for i in indices_or_sections), n]
     out = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for lo, hi in itertools.pairwise(bounds):
         start = [0] * x.ndim
         limit = list(x.shape)
         start[axis], limit[axis] = lo, builtins.max(hi, lo)
         out.append(lax.slice(x, start, limit))
     return out
+
+
+def _clip_index(i, n):
+    """A split point as a slice bound: negative counts from the end, then clipped to [0, n]."""
+    return builtins.min(builtins.max(i + n if i < 0 else i, 0), n)
 
 
 def array_split(x, sections, axis=0):
