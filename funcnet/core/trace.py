@@ -49,6 +49,9 @@ class Primitive:
         return list(out) if self.multiple_results else [out]
 
     def bind(self, *args, **params):
+        if _state.dynamic.level == 0 and not any(isinstance(a, Tracer) for a in args):
+            # Eager fast path: nothing to trace, run the primitive now.
+            return impl_rules.get(self, _eager_impl())(self, *args, **params)
         top_trace = find_top_trace(args)
         tracers = [full_raise(top_trace, a) for a in args]
         outs = [full_lower(o) for o in top_trace.process_primitive(self, tracers, params)]
@@ -57,6 +60,17 @@ class Primitive:
 
 # Eager implementations that are not "compile the one-primitive program" (jit_call, ...).
 impl_rules: dict[Primitive, callable] = {}
+
+
+def _eager_impl():
+    global _apply_primitive
+    if _apply_primitive is None:
+        from funcnet.backend.eager import apply_primitive
+        _apply_primitive = apply_primitive
+    return _apply_primitive
+
+
+_apply_primitive = None
 
 
 # --- the trace stack ----------------------------------------------------------
@@ -126,11 +140,7 @@ class EvalTrace(Trace):
     lift = pure
 
     def process_primitive(self, primitive, values, params):
-        impl = impl_rules.get(primitive)
-        if impl is None:
-            from funcnet.backend.eager import apply_primitive
-            impl = apply_primitive
-        out = impl(primitive, *values, **params)
+        out = impl_rules.get(primitive, _eager_impl())(primitive, *values, **params)
         return out if primitive.multiple_results else [out]
 
 
