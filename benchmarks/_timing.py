@@ -7,7 +7,10 @@ and blocks on the last result (async dispatch is counted, queued work is not lef
 behind); a block's time divided by `number` is one sample. We report the median
 and the minimum of the samples; ratios are funcnet / reference (< 1: funcnet is
 faster). The minimum is the better estimate of the cost itself on a shared,
-noisy machine; the median shows what a typical run sees.
+noisy machine; the median shows what a typical run sees. The "paired" ratio is the
+median over rounds of (funcnet block / reference block in the same round): blocks
+next to each other in time share the machine's load, so it is the most stable
+ratio when the load changes during a run.
 """
 
 import datetime
@@ -77,8 +80,12 @@ def compare(cases, *, repeat=15, number=None, target_s=0.02, warmup=2):
     finally:
         if gc_was_enabled:
             gc.enable()
-    return {k: {"median": statistics.median(v), "min": min(v), "samples": v,
-                "number": numbers[k]} for k, v in samples.items()}
+    return {k: {"median": statistics.median(v), "min": min(v), "p10": percentile(v, 10),
+                "samples": v, "number": numbers[k]} for k, v in samples.items()}
+
+
+def percentile(samples, q):
+    return float(np.percentile(samples, q))
 
 
 def time_once(fn, repeat=5):
@@ -157,12 +164,23 @@ def print_rows(rows, ref="jax"):
                     continue
                 rm = res["funcnet"]["median"] / res[impl]["median"]
                 rn = res["funcnet"]["min"] / res[impl]["min"]
-                ratios.append(f"funcnet/{impl} = {rm:5.2f}x (median), {rn:5.2f}x (min)")
+                text = f"funcnet/{impl} = {rm:5.2f}x (median), {rn:5.2f}x (min)"
+                if len(res["funcnet"]["samples"]) == len(res[impl]["samples"]) > 1:
+                    rp = paired_ratio(res["funcnet"]["samples"], res[impl]["samples"])
+                    text += f", {rp:5.2f}x (paired)"
+                ratios.append(text)
             print("  " + " " * 28 + "  " + "; ".join(ratios))
 
 
 def ratio(res, other="jax", stat="median"):
+    """funcnet / other, by "median", "min", or "paired" (median of per-round ratios)."""
+    if stat == "paired":
+        return paired_ratio(res["funcnet"]["samples"], res[other]["samples"])
     return res["funcnet"][stat] / res[other][stat]
+
+
+def paired_ratio(a, b):
+    return statistics.median(x / y for x, y in zip(a, b))
 
 
 def maybe_dump(name, payload):

@@ -46,7 +46,7 @@ def _params(np_mod):
              "b": np_mod.asarray(np.zeros((WIDTH,), np.float32))} for _ in range(DEPTH)]
 
 
-def main(repeat=5):
+def main(repeat=7):
     _timing.print_header(f"trace / lower / compile: {DEPTH}-layer MLP forward, width {WIDTH}")
     p_fn, p_jx = _params(fnp), _params(jnp)
     x_np = np.random.RandomState(1).randn(BATCH, WIDTH).astype(np.float32)
@@ -101,11 +101,12 @@ def main(repeat=5):
     _timing.print_rows([(stage, res) for stage, res in results.items()])
     r = _timing.ratio(results["total"])
     rmin = _timing.ratio(results["total"], stat="min")
-    hit = min(r, rmin) <= 1.0
+    rp = _timing.ratio(results["total"], stat="paired")
+    hit = rmin <= 1.0
     n_eqns = len(fn.make_jaxpr(make_mlp(fnp))(p_fn, x_fn).jaxpr.eqns)
     print(f"\n  ({n_eqns} equations in funcnet's jaxpr)")
-    print(f"  total funcnet/jax {r:5.2f}x median, {rmin:5.2f}x min   target <= 1.0x: "
-          f"{'met' if hit else 'MISSED'}")
+    print(f"  total funcnet/jax {r:5.2f}x median, {rmin:5.2f}x min, {rp:5.2f}x paired   "
+          f"target (min) <= 1.0x: {'met' if hit else 'MISSED'}")
     _timing.maybe_dump("compile", results)
     return hit
 

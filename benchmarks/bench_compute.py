@@ -160,9 +160,10 @@ def main(repeat=7):
     for a, b in diff[:6]:
         print(f"    funcnet: {a[:150]}\n    jax:     {b[:150]}")
 
-    hit = min(r, rmin) <= TARGET
-    print(f"\n  funcnet/jax {r:5.3f}x median, {rmin:5.3f}x min   target <= {TARGET}x: "
-          f"{'met' if hit else 'MISSED'}")
+    rp = _timing.ratio(res, stat="paired")
+    hit = rmin <= TARGET
+    print(f"\n  funcnet/jax {r:5.3f}x median, {rmin:5.3f}x min, {rp:5.3f}x paired   "
+          f"target (min) <= {TARGET}x: {'met' if hit else 'MISSED'}")
     _timing.maybe_dump("compute", {"timing": res, "hlo_funcnet": s_fn, "hlo_jax": s_jx,
                                    "hlo_equivalent": same,
                                    "hlo_identical_normalized": identical})

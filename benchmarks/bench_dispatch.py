@@ -9,7 +9,9 @@ Floors for the scalar program, on funcnet's own compiled executable:
   execute_sharded            the runtime call alone (results left unwrapped)
   + disassemble              the generic way to get result arrays back
   + result handlers          what funcnet's Executable.execute does after the first call
-Target: funcnet.jit within 1.5x of jax.jit.
+Target: funcnet.jit within 1.5x of jax.jit, judged on the ratio of the minima over
+151 interleaved ~2 ms blocks (on a loaded machine the stable statistic; the median and
+paired ratios are printed too, see _timing.py).
 
 Run: python benchmarks/bench_dispatch.py
 """
@@ -40,7 +42,7 @@ def dict_update(p):
     return {k: v * 0.9 for k, v in p.items()}
 
 
-def main(repeat=21):
+def main(repeat=151):
     _timing.print_header("jit dispatch overhead per call (funcnet.jit vs jax.jit)")
     x_np = np.float32(1.5)
     p_np = {f"layer{i:02d}": np.full((4,), i, np.float32) for i in range(20)}
@@ -56,7 +58,8 @@ def main(repeat=21):
         jf, jj = fn.jit(f), jax.jit(f)
         np.testing.assert_allclose(_to_np(jf(a_fn)), _to_np(jj(a_jx)), rtol=1e-6)
         res = _timing.compare({"funcnet": lambda jf=jf, a=a_fn: jf(a),
-                               "jax": lambda jj=jj, a=a_jx: jj(a)}, repeat=repeat)
+                               "jax": lambda jj=jj, a=a_jx: jj(a)},
+                              repeat=repeat, target_s=0.002)
         results[label] = res
         rows.append((label, res))
 
@@ -72,7 +75,7 @@ def main(repeat=21):
         "+handlers": lambda: exe.execute([buf]),
         "funcnet": lambda: jf_scalar(x_fn),
         "jax": lambda: jj_scalar(x_jx),
-    }, repeat=repeat)
+    }, repeat=repeat // 2, target_s=0.002)
 
     _timing.print_rows(rows)
     print("\n  raw XLA floor for the scalar program (no Python wrapping besides the call):")
@@ -89,10 +92,11 @@ def main(repeat=21):
     for label, res in results.items():
         r = _timing.ratio(res)
         rmin = _timing.ratio(res, stat="min")
-        hit = min(r, rmin) <= TARGET
+        rp = _timing.ratio(res, stat="paired")
+        hit = rmin <= TARGET
         ok &= hit
-        print(f"  {label:<28} funcnet/jax {r:5.2f}x median, {rmin:5.2f}x min   "
-              f"target <= {TARGET}x: {'met' if hit else 'MISSED'}")
+        print(f"  {label:<26} funcnet/jax {r:5.2f}x median, {rmin:5.2f}x min, {rp:5.2f}x "
+              f"paired   target (min) <= {TARGET}x: {'met' if hit else 'MISSED'}")
     _timing.maybe_dump("dispatch", {"cases": results, "floor": floor})
     return ok
 

@@ -21,7 +21,7 @@ import funcnet.numpy as fnp
 SHAPE = (8, 8)
 
 
-def main(repeat=15):
+def main(repeat=61):
     _timing.print_header(f"eager per-op overhead on {SHAPE} float32 "
                          "(funcnet eager vs jax eager vs NumPy)")
     rng = np.random.RandomState(0)
@@ -44,7 +44,7 @@ def main(repeat=15):
         res = _timing.compare({"funcnet": lambda op=op: op(fnp, a_fn, b_fn),
                                "jax": lambda op=op: op(jnp, a_jx, b_jx),
                                "numpy": lambda op=op: op(np, a_np, b_np)},
-                              repeat=repeat, target_s=0.01)
+                              repeat=repeat, target_s=0.002)
         results[label] = res
         rows.append((label, res))
     _timing.print_rows(rows)
@@ -68,7 +68,7 @@ def main(repeat=15):
         "lax.add": lambda: lax.add(a_fn, b_fn),
         "funcnet.numpy.add": lambda: fnp.add(a_fn, b_fn),
         "jax.numpy.add": lambda: jnp.add(a_jx, b_jx),
-    }, repeat=repeat, target_s=0.01)
+    }, repeat=repeat, target_s=0.002)
     print("\n  funcnet eager a + b, layer by layer (cumulative):")
     prev = None
     for k, v in layers.items():

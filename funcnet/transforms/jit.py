@@ -398,7 +398,13 @@ class Jitted:
                     out._buf = outs[0]
                     out.aval = out_avals[0]
                     return out
-                return _tree_unflatten(out_tree, list(map(wrap_buffer, outs, out_avals)))
+                arrays = []
+                for buf, aval in zip(outs, out_avals):  # wrap_buffer, inlined
+                    out = _new_object(Array)
+                    out._buf = buf
+                    out.aval = aval
+                    arrays.append(out)
+                return _tree_unflatten(out_tree, arrays)
         return self._call_general(args, kwargs)
 
     def _call_general(self, args, kwargs):
