@@ -28,6 +28,7 @@ class Array:
     @property
     def device(self):
         """The device holding the buffer."""
+        self._check_alive()
         return next(iter(self._buf.devices()))
 
     @property
