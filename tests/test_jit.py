@@ -183,10 +183,6 @@ def test_donated_buffer_is_deleted_and_result_is_correct():
     np.testing.assert_array_equal(np.asarray(new), [-3, -2, -1, 0])
 
 
-@pytest.mark.xfail(reason="a first (uncached) eager op or jit call on a donated Array "
-                          "reports jax's 'Array has been deleted' rather than funcnet's "
-                          "donation message: Array.device reads the deleted buffer before "
-                          "any _check_alive (see the engine report)", strict=False)
 def test_donated_buffer_error_mentions_donation_on_the_general_paths():
     p = arr(np.ones((1, 13)))
     fn.jit(lambda p: p * 2, donate_argnums=0)(p)

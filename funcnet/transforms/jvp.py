@@ -98,24 +98,27 @@ def jvp(fun, primals, tangents, has_aux=False):
         pa, ta = get_aval(p), get_aval(t)
         if pa.shape != ta.shape:
             raise ValueError(f"jvp: tangent{path} has shape {ta.shape}, its primal {pa.shape}")
-    out_tree_box = []
+    box = {}
 
     def flat_fun(*flat):
         out = fun(*tree.tree_unflatten(p_tree, flat))
-        if has_aux:
+        aux_leaves = []
+        if has_aux:  # aux leaves leave the trace as extra (primal) outputs
             out, aux = _split_aux(out)
-            out_tree_box.append(aux)
-        leaves, out_tree = tree.tree_flatten(out)
-        out_tree_box.insert(0, out_tree)
-        return leaves
+            aux_leaves, box["aux_tree"] = tree.tree_flatten(aux)
+        leaves, box["out_tree"] = tree.tree_flatten(out)
+        box["n_out"] = len(leaves)
+        return leaves + aux_leaves
 
     tangents_in = [t if not _is_float(p) else _match_dtype(t, p) for p, t in zip(p_flat, t_flat)]
     tangents_in = [t if _is_float(p) else zero_like(p) for p, t in zip(p_flat, tangents_in)]
     primals_out, tangents_out = jvp_flat(flat_fun, p_flat, tangents_in)
-    out_tree = out_tree_box[0]
-    result = (tree.tree_unflatten(out_tree, primals_out),
-              tree.tree_unflatten(out_tree, tangents_out))
-    return result + (out_tree_box[1],) if has_aux else result
+    n, out_tree = box["n_out"], box["out_tree"]
+    result = (tree.tree_unflatten(out_tree, primals_out[:n]),
+              tree.tree_unflatten(out_tree, tangents_out[:n]))
+    if has_aux:
+        return result + (tree.tree_unflatten(box["aux_tree"], primals_out[n:]),)
+    return result
 
 
 def _is_float(x):
