@@ -84,6 +84,8 @@ def test_index_errors():
         x[1.5]
     with pytest.raises((IndexError, TypeError)):
         x[np.array([0.5])]
+    with pytest.raises(IndexError, match="boolean scalar"):
+        x[True]
 
 
 # --- advanced indexing ----------------------------------------------------------------
@@ -268,20 +270,26 @@ def _numpy_update(x, idx, values, op):
     return out
 
 
-@pytest.mark.parametrize("op", ["set", "add", "multiply", "min", "max"])
-def test_at_updates(op):
+# The kind of update is independent of the kind of index: a few indices suffice for the
+# others (add has its own tests for repeated indices, and a random one).
+FEW = [(slice(None), 1), (slice(None), I2, K4), M34, (slice(None, None, -1), 0)]
+
+
+@pytest.mark.parametrize("op, indices", [("set", UPDATE_INDICES), ("add", FEW),
+                                         ("multiply", FEW), ("min", FEW), ("max", FEW)])
+def test_at_updates(op, indices):
     x = X[0] - 30
     values = [np.float32(7) if i % 2 else
               (np.arange(x[idx].size, dtype=np.float32).reshape(x[idx].shape) - 10)
-              for i, idx in enumerate(UPDATE_INDICES)]
-    expected = [_numpy_update(x, idx, v, op) for idx, v in zip(UPDATE_INDICES, values)]
-    fx = fnp.asarray(x)
-    if op in ("set", "add"):  # the eager path is the same for every kind of update
-        for idx, v, e in zip(UPDATE_INDICES, values, expected):
-            assert_same(getattr(fx.at[idx], op)(v), e, idx)
+              for i, idx in enumerate(indices)]
+    expected = [_numpy_update(x, idx, v, op) for idx, v in zip(indices, values)]
+    if op == "set":  # the eager path is the same for every kind of update
+        fx = fnp.asarray(x)
+        for idx, v, e in zip(indices, values, expected):
+            assert_same(fx.at[idx].set(v), e, idx)
     outs = fn.jit(lambda a, *vs: [getattr(a.at[idx], op)(v)
-                                  for idx, v in zip(UPDATE_INDICES, vs)])(x, *values)
-    for idx, o, e in zip(UPDATE_INDICES, outs, expected):
+                                  for idx, v in zip(indices, vs)])(x, *values)
+    for idx, o, e in zip(indices, outs, expected):
         assert_same(o, e, ("jit", idx))
 
 

@@ -40,15 +40,15 @@ def _binary(name):
     return lambda m: getattr(m, name)
 
 
+# One op per promotion path in funcnet.numpy (add, subtract, multiply, maximum, ... share
+# one; the operators share their functions' paths, reflected when a scalar comes first).
 OPS = {
-    "add": _binary("add"), "subtract": _binary("subtract"),
-    "true_divide": _binary("true_divide"), "floor_divide": _binary("floor_divide"),
-    "remainder": _binary("remainder"), "power": _binary("power"), "maximum": _binary("maximum"),
-    "equal": _binary("equal"), "arctan2": _binary("arctan2"),
+    "add": _binary("add"), "true_divide": _binary("true_divide"),
+    "floor_divide": _binary("floor_divide"), "remainder": _binary("remainder"),
+    "power": _binary("power"), "equal": _binary("equal"), "arctan2": _binary("arctan2"),
     "bitwise_and": _binary("bitwise_and"), "logical_or": _binary("logical_or"),
     "where": lambda m: lambda x, y: m.where(True, x, y),
-    "operator*": lambda m: operator.mul,  # with a scalar first: the reflected method
-    "operator//": lambda m: operator.floordiv,
+    "operator-": lambda m: operator.sub, "operator//": lambda m: operator.floordiv,
 }
 
 
@@ -110,14 +110,12 @@ def test_python_scalar_results_are_weak():
         assert got[1] == (got[0] != np.bool_), (a, b)
 
 
-@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.uint8, np.int32, np.float16, BF16,
-                                   np.float32])
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.uint8, np.float16, np.float32])
 def test_eager_promotion(dtype):
     """Concrete arrays, weak Arrays and Python scalars: the dtypes and values of eager ops."""
     x = fnp.asarray(_array(dtype))
     partners = {"int": 3, "float": 0.5, "weak float Array": fnp.asarray(0.5),
-                "weak int Array": fnp.asarray(3), "bfloat16": fnp.ones(2, fnp.bfloat16),
-                "uint8": fnp.ones(2, fnp.uint8)}
+                "weak int Array": fnp.asarray(3), "bfloat16": fnp.ones(2, fnp.bfloat16)}
     for name, y in partners.items():
         jy = jnp.asarray(np.asarray(y)) if isinstance(y, fn.Array) else y
         if isinstance(y, fn.Array) and y.weak_type:  # jnp.asarray of a Python scalar is weak

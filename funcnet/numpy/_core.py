@@ -243,7 +243,7 @@ def round(x, decimals=0):
     """Round half to even, as NumPy."""
     x = asarray(x)
     if not dtypes.is_float(x.dtype):
-        return x
+        return _round_int(x, decimals) if decimals < 0 and x.dtype != dtypes.bool_ else x
     if decimals == 0:
         return lax.round(x, rounding_method=1)
     factor = _like(x, 10.0 ** decimals)
@@ -251,6 +251,16 @@ def round(x, decimals=0):
 
 
 around = round
+
+
+def _round_int(x, decimals):
+    """Integers to a multiple of 10**-decimals, half to even (as NumPy; jax refuses)."""
+    factor = _like(x, 10 ** -decimals)
+    q, r = floor_divide(x, factor), remainder(x, factor)
+    twice = lax.add(r, r)
+    odd = lax.ne(remainder(q, 2), _like(q, 0))
+    up = lax.bitwise_or(lax.gt(twice, factor), lax.bitwise_and(lax.eq(twice, factor), odd))
+    return lax.mul(lax.select(up, lax.add(q, _like(q, 1)), q), factor)
 
 
 def isfinite(x):
@@ -311,7 +321,7 @@ def _integer_operands(x, y):
 def floor_divide(x, y):
     x, y = _integer_operands(x, y)
     if dtypes.is_float(x.dtype):
-        return floor(lax.div(x, y))
+        return _float_floor_divide(x, y)
     if dtypes.is_unsigned(x.dtype):
         return lax.div(x, y)
     # C division truncates; NumPy floors: step down where signs differ and it was inexact.
@@ -320,6 +330,17 @@ def floor_divide(x, y):
     zero = _like(x, 0)
     fix = lax.bitwise_and(lax.ne(r, zero), lax.ne(lax.lt(x, zero), lax.lt(y, zero)))
     return lax.select(fix, lax.sub(q, _like(x, 1)), q)
+
+
+def _float_floor_divide(x, y):
+    """NumPy's float //: (x - fmod(x, y)) / y, rounded, so that x == y * (x // y) + x % y
+    holds (floor(x / y) gives 10 for 1 // 0.1; NumPy and jax give 9); x / 0 for y == 0."""
+    r = lax.rem(x, y)
+    q = lax.div(lax.sub(x, r), y)
+    zero = _like(x, 0)
+    fix = lax.bitwise_and(lax.ne(r, zero), lax.ne(lax.lt(r, zero), lax.lt(y, zero)))
+    q = lax.round(lax.select(fix, lax.sub(q, _like(x, 1)), q), rounding_method=1)
+    return lax.select(lax.eq(y, zero), lax.div(x, y), q)
 
 
 @_weak_result

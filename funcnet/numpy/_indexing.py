@@ -148,6 +148,9 @@ def _int_index(i, size, dim):
             raise IndexError(f"index {i} is out of bounds for axis {dim} with size {size}"
                              f"{_at()}")
         return np.int32(i % size)
+    if isinstance(i, (bool, np.bool_)):
+        raise IndexError(f"a boolean scalar index (x[True]) is not supported; use x[None] "
+                         f"for a new axis{_at()}")
     arr = i if isinstance(i, np.ndarray) else asarray(i)
     if not dtypes.is_int(arr.dtype):
         raise IndexError(f"indices must be integers, slices, None, Ellipsis or "

@@ -248,6 +248,11 @@ def roll(x, shift, axis=None):
     x = asarray(x)
     if axis is None:
         return reshape(roll(ravel(x), shift, 0), x.shape)
+    if isinstance(shift, (tuple, list)) or isinstance(axis, (tuple, list)):
+        # Several axes (shift and axis broadcast against each other, as in NumPy).
+        for s, a in np.broadcast(np.asarray(shift), np.asarray(axis)):
+            x = roll(x, int(s), int(a))
+        return x
     axis = normalize_axis(axis, x.ndim)
     n = x.shape[axis]
     if n == 0:
