@@ -1,11 +1,14 @@
 """funcnet.numpy against jax.numpy (and NumPy where jax agrees with it), eager and under jit.
 
-`check` runs a funcnet function eagerly and under `fn.jit` and compares values, shapes
-and dtypes with a jax.numpy reference (jax's x64 mode off, as funcnet's default).
-Each new (op, shape, dtype) compiles a small XLA program, so the tests bundle many ops
-into one function (one jit compile, one reference compile), keep shapes small and
-shared, and run the eager path on the common dtypes while jit covers them all (both
-paths share the Python code of funcnet.numpy and the lowering rules).
+`check(body, args)` runs `body(fnp, *args)` eagerly and under `fn.jit`. The expected
+result types (pytree structure, shapes, dtypes) are jax.numpy's, from
+`jax.eval_shape(body(jnp, ...))` with jax's x64 mode off (funcnet's default); the
+expected values are NumPy's, `body(np, ...)` on the same inputs, where jax agrees with
+NumPy. Neither reference compiles anything. Each new (op, shape, dtype) compiles a
+small XLA program for funcnet, so tests bundle many ops into one function (one jit
+compile), keep shapes small and shared, and run the eager path on the common dtypes
+while jit covers them all (both paths share funcnet.numpy's Python code and the
+lowering rules).
 """
 
 import operator
@@ -35,11 +38,7 @@ FAST = settings(max_examples=15, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
 
 
-# --- the reference -------------------------------------------------------------------
-# Test bodies take the module as their first argument: `body(m, *arrays)`. The expected
-# result types (structure, shapes, dtypes) come from jax.numpy through jax.eval_shape,
-# and the expected values from NumPy, which jax matches on these inputs. Neither
-# compiles anything, so only funcnet's programs cost compile time.
+# --- the references: jax.numpy for types, NumPy for values ---------------------------
 
 class _Namespace:
     """A module plus a few replacements (functions that live elsewhere or need care)."""

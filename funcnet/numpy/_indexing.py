@@ -128,13 +128,11 @@ def _plan(x, idx):
     batch_shape = broadcast_shapes(*(np.shape(a) for a in adv_indices))
     # NumPy's rule: advanced indices next to each other keep their place in the result;
     # separated (by a slice or None), their broadcast dims go first.
-    adjacent = adv_entries == list(range(adv_entries[0], adv_entries[-1] + 1)) \
-        if adv_entries else True
-    if adjacent:
+    if adv_entries and adv_entries != list(range(adv_entries[0], adv_entries[-1] + 1)):
+        final = ["b"] + [t for t in tokens if t != "b"]
+    else:
         first = tokens.index("b") if "b" in tokens else 0
         final = [t for k, t in enumerate(tokens) if t != "b" or k == first]
-    else:
-        final = ["b"] + [t for t in tokens if t != "b"]
     batch_pos = final[:final.index("b")].count("w") if "b" in final else 0
     return _Plan(operand, tuple(adv_dims), adv_indices, windows, batch_shape, batch_pos,
                  final, strided)
