@@ -1,0 +1,380 @@
+"""Training steps, funcnet vs jax (+ optax) vs PyTorch, one run, ratios (issues 3 and 7).
+
+Models (benchmarks/_models.py; funcnet.nn layers on one side, the same computation
+in plain jax on the other, reading the same parameters and data):
+  mlp   784-512-512-10 relu, batch 128;   cnn  the demo's digits CNN, 8x8x1, batch 64;
+  lstm  character model, embedding 64, LSTM hidden 256 over 100 steps (scan), batch 32.
+Loss: softmax cross-entropy with integer labels, mean.
+
+Sections (all by default; pick some with --only grad,compile,memory,checkpoint,train):
+  grad        jit(value_and_grad(loss)) step time, mlp and cnn            [issue 3]
+              fn.jit(fn.value_and_grad(loss)) vs jax.jit(jax.value_and_grad(loss))
+  compile     trace + lower + compile of that step, a fresh function each time
+              (fn.jit(f).lower(...).compile() vs jax.jit(f).lower(...).compile())
+  memory      the compiled step's memory statistics (XLA's CompiledMemoryStats from
+              .lower(...).compile().memory_analysis()): temp (the program's own
+              working buffers, where the activations kept for the backward live)
+              and args + outputs + temp - aliased = the executable's peak footprint
+  checkpoint  a deep MLP, 32 relu layers of 512, batch 256: compiled temp memory and
+              step time without checkpoint, with checkpoint around every layer, and
+              around every block of 4 layers (fn.checkpoint / jax.checkpoint). Around
+              one dense+relu layer checkpoint cannot save anything: the layer's input
+              is the one array its backward needs, and XLA already recomputes the relu
+              from the stored pre-activation; around blocks it stores one input per
+              block and recomputes the block's activations one block at a time.
+  train       end-to-end jitted training step: value_and_grad + Adam + apply_updates,
+              funcnet (nn + optim.adam) vs jax + optax.adam, mlp, cnn, lstm; and
+              PyTorch CPU eager (torch.optim.Adam, zero_grad/backward/step) on mlp and
+              cnn when torch is installed (a benchmark-only extra, not a dependency),
+              timed apart from the other two, with as many threads as XLA and with 1
+
+Threads: XLA's CPU client is shared by funcnet and jax (one process, one thread
+pool); PyTorch runs with the same number of threads (the cores this process may use,
+or --torch-threads) and again with 1.
+Timing: _cpu_timing.compare (interleaved blocks as _timing.compare, recording the wall
+time and this process's CPU time of each block); wall median and min, CPU median;
+ratios funcnet / other. On a loaded machine the CPU time is the robust one.
+
+Run: python benchmarks/bench_training_step.py [--only train] [--repeat 15]
+"""
+
+import argparse
+import os
+import sys
+
+import _timing
+
+_timing.in_repo_path()
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+import _cpu_timing  # noqa: E402
+import _models  # noqa: E402
+import funcnet as fn  # noqa: E402
+import funcnet.numpy as fnp  # noqa: E402
+from funcnet import optim  # noqa: E402
+
+TARGET = 1.05
+SECTIONS = ("grad", "compile", "memory", "checkpoint", "train")
+DEEP_LAYERS, DEEP_WIDTH, DEEP_BATCH = 32, 512, 256
+_SETUPS = {}
+
+
+def setup(name):
+    if name not in _SETUPS:
+        s = _models.setup(name)
+        _models.check_same_loss(s)
+        _SETUPS[name] = s
+    return _SETUPS[name]
+
+
+def mib(b):
+    return b / 2 ** 20
+
+
+def mem_row(stats):
+    total = (stats.argument_size_in_bytes + stats.output_size_in_bytes
+             + stats.temp_size_in_bytes - stats.alias_size_in_bytes)
+    return {"temp": stats.temp_size_in_bytes, "args": stats.argument_size_in_bytes,
+            "out": stats.output_size_in_bytes, "alias": stats.alias_size_in_bytes,
+            "total": total}
+
+
+# --- grad: jit(value_and_grad(loss)) ------------------------------------------------------
+def bench_grad(repeat):
+    out = {}
+    for name in ("mlp", "cnn"):
+        s = setup(name)
+        f = fn.jit(fn.value_and_grad(s["fn_loss"]))
+        j = jax.jit(jax.value_and_grad(s["jax_loss"]))
+        fa, ja = (s["fn_params"], *s["fn_batch"]), (s["jax_params"], *s["jax_batch"])
+        out[name] = _cpu_timing.compare({"funcnet": lambda f=f, a=fa: f(*a),
+                                         "jax": lambda j=j, a=ja: j(*a)}, repeat=repeat)
+    print("\n  jit(value_and_grad(loss)) step")
+    _cpu_timing.print_rows([(n, r) for n, r in out.items()])
+    return out
+
+
+# --- compile: trace + lower + compile ------------------------------------------------------
+def bench_compile(reps=3):
+    out = {}
+    for name in ("mlp", "cnn"):
+        s = setup(name)
+        fa, ja = (s["fn_params"], *s["fn_batch"]), (s["jax_params"], *s["jax_batch"])
+        samples = {"funcnet": [], "jax": []}
+        for _ in range(reps):  # interleaved; fresh functions, so that no cache answers
+            loss = _models.fn_loss(s["model"])
+
+            def jloss(p, x, y, _f=s["jax_apply"]):
+                return _models.jax_ce(_f(p, x), y)
+            samples["funcnet"].append(_cpu_timing.timed(
+                lambda: fn.jit(fn.value_and_grad(loss)).lower(*fa).compile()))
+            samples["jax"].append(_cpu_timing.timed(
+                lambda: jax.jit(jax.value_and_grad(jloss)).lower(*ja).compile()))
+        out[name] = _cpu_timing.one_shot(samples)
+    print("\n  trace + lower + compile of jit(value_and_grad(loss))")
+    _cpu_timing.print_rows([(n, r) for n, r in out.items()])
+    return out
+
+
+# --- memory ------------------------------------------------------------------------------
+def bench_memory():
+    out = {}
+    for name in ("mlp", "cnn"):
+        s = setup(name)
+        fa, ja = (s["fn_params"], *s["fn_batch"]), (s["jax_params"], *s["jax_batch"])
+        f_stats = fn.jit(fn.value_and_grad(s["fn_loss"])).lower(*fa).compile().memory_analysis()
+        j_stats = jax.jit(jax.value_and_grad(s["jax_loss"])).lower(*ja).compile() \
+            .memory_analysis()
+        out[name] = {"funcnet": mem_row(f_stats), "jax": mem_row(j_stats)}
+    print("\n  compiled memory of jit(value_and_grad(loss)) (MiB): temp / args+out+temp-alias")
+    for name, r in out.items():
+        f, j = r["funcnet"], r["jax"]
+        print(f"  {name:<6} funcnet temp {mib(f['temp']):7.3f}  total {mib(f['total']):7.3f}   "
+              f"jax temp {mib(j['temp']):7.3f}  total {mib(j['total']):7.3f}   "
+              f"funcnet - jax: temp {f['temp'] - j['temp']:+d} B, "
+              f"total {f['total'] - j['total']:+d} B")
+    return out
+
+
+# --- checkpoint on a deep MLP ------------------------------------------------------------------
+BLOCK = 4  # layers per checkpointed block in the "checkpoint per block" variant
+
+
+def _deep_loss(m, remat, per):
+    """32 relu layers; remat (fn.checkpoint / jax.checkpoint) around every layer
+    (per="layer") or every BLOCK layers (per="block"), or none (remat None)."""
+    def layer(p, h):
+        return m.maximum(h @ p["w"] + p["b"], 0.0)
+
+    def block(ps, h):
+        for p in ps:
+            h = layer(p, h)
+        return h
+
+    def loss(params, x):
+        h = x
+        if remat is None:
+            h = block(params, h)
+        elif per == "layer":
+            f = remat(layer)
+            for p in params:
+                h = f(p, h)
+        else:
+            f = remat(block)
+            for i in range(0, len(params), BLOCK):
+                h = f(params[i:i + BLOCK], h)
+        return m.mean(h * h)
+    return loss
+
+
+def bench_checkpoint(repeat):
+    r = np.random.default_rng(0)
+    params = [{"w": (r.standard_normal((DEEP_WIDTH, DEEP_WIDTH)) * np.sqrt(2 / DEEP_WIDTH))
+               .astype(np.float32), "b": np.zeros(DEEP_WIDTH, np.float32)}
+              for _ in range(DEEP_LAYERS)]
+    x = r.standard_normal((DEEP_BATCH, DEEP_WIDTH)).astype(np.float32)
+    fa, ja = (fn.device_put(params), fn.device_put(x)), (jax.device_put(params),
+                                                         jax.device_put(x))
+    variants = (("plain", None, None, None),
+                ("ckpt/layer", fn.checkpoint, jax.checkpoint, "layer"),
+                (f"ckpt/{BLOCK} layers", fn.checkpoint, jax.checkpoint, "block"))
+    progs, dots = {}, {}
+    for label, f_remat, j_remat, per in variants:
+        fj = fn.jit(fn.value_and_grad(_deep_loss(fnp, f_remat, per)))
+        jj = jax.jit(jax.value_and_grad(_deep_loss(jnp, j_remat, per)))
+        fl, jl = fj.lower(*fa), jj.lower(*ja)
+        fc, jc = fl.compile(), jl.compile()
+        progs[label] = (fj, jj, mem_row(fc.memory_analysis()), mem_row(jc.memory_analysis()))
+        # matmuls emitted (StableHLO) and left after XLA's passes: the recomputation of a
+        # checkpoint shows as extra dots, unless XLA merged it back into the forward
+        dots[label] = {"funcnet": (fl.as_text().count("stablehlo.dot_general"),
+                                   fc.as_text().count(" dot(")),
+                       "jax": (jl.as_text().count("stablehlo.dot_general"),
+                               jc.as_text().count(" dot("))}
+    # same gradients with and without checkpoint, and vs jax
+    ref = jax.tree_util.tree_leaves(progs["plain"][1](*ja)[1])
+    for label in progs:
+        for a, b in zip(jax.tree_util.tree_leaves(progs[label][0](*fa)[1]), ref):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-3, atol=1e-6)
+    times = _cpu_timing.compare({f"{lib} {label}": (lambda p=progs[label][i], a=(fa, ja)[i]: p(*a))
+                             for label in progs for i, lib in enumerate(("funcnet", "jax"))},
+                                repeat=repeat, warmup=1)
+    print(f"\n  deep MLP {DEEP_LAYERS}x{DEEP_WIDTH} relu, batch {DEEP_BATCH}: "
+          "jit(value_and_grad), compiled memory and step time")
+    print(f"  {'':<24}{'temp MiB':>9}{'total MiB':>11}{'step ms wall med / min / cpu':>30}"
+          f"{'dots emitted -> compiled':>28}")
+    out = {}
+    for label in progs:
+        for i, lib in enumerate(("funcnet", "jax")):
+            mem, t = progs[label][2 + i], times[f"{lib} {label}"]
+            emitted, compiled = dots[label][lib]
+            out[f"{lib} {label}"] = {"memory": mem, "time": t, "dots_emitted": emitted,
+                                     "dots_compiled": compiled}
+            print(f"  {lib + ' ' + label:<24}{mib(mem['temp']):>9.2f}{mib(mem['total']):>11.2f}"
+                  f"{t['median'] * 1e3:>14.1f} / {t['min'] * 1e3:.1f} / {t['cpu_median'] * 1e3:.1f}"
+                  f"{emitted:>12} -> {compiled}")
+    for label in list(progs)[1:]:
+        fp, fc = progs["plain"][2]["temp"], progs[label][2]["temp"]
+        jp, jc = progs["plain"][3]["temp"], progs[label][3]["temp"]
+        print(f"  {label}: temp funcnet {mib(fp):.2f} -> {mib(fc):.2f} MiB ({fc / fp:.2f}x), "
+              f"jax {mib(jp):.2f} -> {mib(jc):.2f} MiB ({jc / jp:.2f}x)")
+    if all(dots[label][lib][1] == dots["plain"][lib][1] for label in dots for lib in dots[label]):
+        print("  (XLA:CPU removes the optimization barriers that keep a checkpoint's "
+              "recomputation apart (OptimizationBarrierExpander) and CSE then merges the "
+              "recomputation back into the forward pass: the compiled programs have the "
+              "plain program's dots, so neither library's checkpoint changes memory on CPU)")
+    return out
+
+
+# --- train: value_and_grad + Adam + apply_updates -----------------------------------------------
+def _fn_train_step(loss_fn, opt):
+    @fn.jit
+    def step(params, state, x, y):
+        loss, grads = fn.value_and_grad(loss_fn)(params, x, y)
+        updates, state = opt.update(grads, state, params)
+        return optim.apply_updates(params, updates), state, loss
+    return step
+
+
+def _jax_train_step(loss_fn, tx):
+    @jax.jit
+    def step(params, state, x, y):
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state, loss
+    return step
+
+
+def _torch_setup(name, threads):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    tnn = torch.nn
+    if name == "mlp":
+        model = tnn.Sequential(tnn.Linear(784, 512), tnn.ReLU(), tnn.Linear(512, 512),
+                               tnn.ReLU(), tnn.Linear(512, 10))
+    elif name == "cnn":  # NCHW, the same layers as the demo's CNN
+        model = tnn.Sequential(tnn.Conv2d(1, 32, 3, padding=1), tnn.ReLU(),
+                               tnn.Conv2d(32, 64, 3, padding=1), tnn.ReLU(),
+                               tnn.MaxPool2d(2, 2), tnn.Flatten(), tnn.Linear(1024, 128),
+                               tnn.ReLU(), tnn.Linear(128, 10))
+    else:
+        return None
+    s = setup(name)
+    x, y = s["np_batch"]
+    x = torch.from_numpy(x.transpose(0, 3, 1, 2).copy() if x.ndim == 4 else x)
+    y = torch.from_numpy(y.astype(np.int64))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = tnn.functional.cross_entropy
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step, torch.__version__
+
+
+def bench_train(repeat, threads):
+    """funcnet vs jax interleaved; PyTorch timed on its own afterwards (its OpenMP
+    threads spin after each call, and that CPU would land in the next library's
+    block), at `threads` threads and at 1 thread."""
+    out, torch_version = {}, None
+    for name in ("mlp", "cnn", "lstm"):
+        s = setup(name)
+        opt, tx = optim.adam(1e-3), optax.adam(1e-3)
+        f_step = _fn_train_step(s["fn_loss"], opt)
+        j_step = _jax_train_step(s["jax_loss"], tx)
+        fp, jp = s["fn_params"], s["jax_params"]
+        fs, js = opt.init(fp), tx.init(jp)
+        (fx, fy), (jx, jy) = s["fn_batch"], s["jax_batch"]
+        # same trajectory for 3 steps
+        p1, s1, p2, s2 = fp, fs, jp, js
+        for _ in range(3):
+            p1, s1, l1 = f_step(p1, s1, fx, fy)
+            p2, s2, l2 = j_step(p2, s2, jx, jy)
+        np.testing.assert_allclose(float(l1), float(l2), rtol=1e-4)
+        out[name] = _cpu_timing.compare(
+            {"funcnet": lambda f=f_step, a=(fp, fs, fx, fy): f(*a),
+             "jax": lambda j=j_step, a=(jp, js, jx, jy): j(*a)}, repeat=repeat)
+        for n_threads in sorted({threads, 1}, reverse=True):
+            t = _torch_setup(name, n_threads)
+            if t is None:
+                break
+            torch_version = t[1]
+            r = _cpu_timing.compare({"torch": t[0]}, repeat=max(5, repeat // 4))["torch"]
+            out[name][f"torch {n_threads}T"] = r
+    print("\n  end-to-end training step (value_and_grad + Adam + apply_updates), jitted; "
+          f"torch {torch_version or 'not installed'} eager at {threads} and 1 threads "
+          "(timed apart)")
+    _cpu_timing.print_rows([(n, r) for n, r in out.items()])
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help=f"comma-separated sections out of {','.join(SECTIONS)}")
+    ap.add_argument("--repeat", type=int, default=20, help="timed blocks per case")
+    ap.add_argument("--torch-threads", type=int, default=None,
+                    help="PyTorch intra-op threads (default: the cores this process may use, "
+                         "as XLA's pool)")
+    args = ap.parse_args(argv)
+    sections = [s for s in args.only.split(",") if s]
+    bad = set(sections) - set(SECTIONS)
+    if bad:
+        ap.error(f"unknown sections {sorted(bad)}; choose from {SECTIONS}")
+    try:
+        threads = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        threads = os.cpu_count()
+    _timing.print_header("training steps: jit(value_and_grad), memory, checkpoint, "
+                         "Adam steps vs jax+optax and PyTorch")
+    results = {}
+    if "grad" in sections:
+        results["grad"] = bench_grad(args.repeat)
+    if "compile" in sections:
+        results["compile"] = bench_compile()
+    if "memory" in sections:
+        results["memory"] = bench_memory()
+    if "checkpoint" in sections:
+        results["checkpoint"] = bench_checkpoint(3)
+    if "train" in sections:
+        results["train"] = bench_train(args.repeat, args.torch_threads or threads)
+
+    print("\n  summary: ratio funcnet/jax (CPU median, wall median / wall min); targets "
+          "judged on CPU time: step <= 1.05, compile <= 1.0; memory <= jax's")
+    for sec in ("grad", "train"):
+        for name, r in results.get(sec, {}).items():
+            q = _cpu_timing.ratios(r)
+            extra = ""
+            for impl in r:
+                if impl.startswith("torch"):
+                    t = _cpu_timing.ratios(r, impl)
+                    extra += (f"; funcnet/{impl} cpu {t['cpu_median']:.2f}x, wall "
+                              f"{t['wall_median']:.2f}x")
+            print(f"  {sec:<8}{name:<6} cpu {q['cpu_median']:5.2f}x, wall {q['wall_median']:5.2f}x"
+                  f" / {q['wall_min']:5.2f}x: "
+                  f"{'met' if q['cpu_median'] <= TARGET else 'NOT met'}{extra}")
+    for name, r in results.get("compile", {}).items():
+        q = _cpu_timing.ratios(r)
+        print(f"  compile {name:<6} cpu {q['cpu_median']:5.2f}x, wall {q['wall_median']:5.2f}x / "
+              f"{q['wall_min']:5.2f}x: {'met' if q['cpu_median'] <= 1.0 else 'NOT met'}")
+    for name, r in results.get("memory", {}).items():
+        d = r["funcnet"]["total"] - r["jax"]["total"]
+        print(f"  memory  {name:<6} {r['funcnet']['total'] / r['jax']['total']:.4f}x (total, "
+              f"{d:+d} bytes): {'met' if d <= 0 else 'NOT met'}")
+    _timing.maybe_dump("training_step", results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
