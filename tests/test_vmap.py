@@ -638,6 +638,37 @@ def test_jacfwd_jacrev_hessian_match_jax():
 
 
 @needs_grad
+def test_vmap_inside_custom_jvp_and_custom_vjp_functions():
+    @fn.custom_jvp
+    def rowsum_sq(x):
+        return fn.vmap(lambda r: (r * r).sum())(x)
+
+    rowsum_sq.defjvp(lambda p, t: (rowsum_sq(p[0]), fn.vmap(lambda r, s: 2 * (r * s).sum())(
+        p[0], t[0])))
+
+    @fn.custom_vjp
+    def scaled(x):
+        return fn.vmap(lambda r: r * 3.0)(x)
+
+    scaled.defvjp(lambda x: (scaled(x), None), lambda _, g: (fn.vmap(lambda r: r * 3.0)(g),))
+    x = np.random.default_rng(11).standard_normal((4, 3)).astype(np.float32)
+    got = fn.jit(fn.grad(lambda x: rowsum_sq(scaled(x)).sum()))(x)
+    np.testing.assert_allclose(np.asarray(got), 18.0 * x, rtol=1e-5)
+    got = fn.vmap(fn.grad(lambda x: rowsum_sq(scaled(x)).sum()))(x[:, None, :])
+    np.testing.assert_allclose(np.asarray(got), 18.0 * x[:, None, :], rtol=1e-5)
+
+
+@needs_grad
+def test_jacobians_are_one_batched_program():
+    """jacfwd/jacrev vmap over the basis: the program does not grow with the size."""
+    f = lambda x: fnp.tanh(x) * x.sum()  # noqa: E731
+    for jac in (fn.jacfwd, fn.jacrev):
+        n_small = len(fn.make_jaxpr(jac(f))(np.ones(3, np.float32)).eqns)
+        n_large = len(fn.make_jaxpr(jac(f))(np.ones(7, np.float32)).eqns)
+        assert n_small == n_large, jac.__name__
+
+
+@needs_grad
 def test_custom_lin_batching_rule_transposes():
     """custom_lin (a custom_vjp's linear stand-in) batched, staged, then transposed."""
     from funcnet.transforms.ad_util import UndefinedPrimal

@@ -232,14 +232,15 @@ def _std_basis(flat_avals):
     return out, total
 
 
-def _vmap():
-    from funcnet import transforms
-    return getattr(transforms, "vmap_fn", None)
+def _vmap(fun, out_axes=0):
+    from funcnet.transforms.vmap import vmap
+    return vmap(fun, out_axes=out_axes)
 
 
 def jacfwd(fun, argnums=0, has_aux=False):
-    """The Jacobian by forward mode: one jvp per input element (batched with vmap
-    where available). Output leaves get the input's shape appended."""
+    """The Jacobian by forward mode: one jvp per input element, all of them run as
+    one batched jvp (vmap over the basis). Output leaves get the input's shape
+    appended."""
     def jac(*args):
         nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         _check_argnums(argnums, len(args), args, "jacfwd")
@@ -257,16 +258,17 @@ def jacfwd(fun, argnums=0, has_aux=False):
             out = jvp(f_diff, tuple(d_flat), tuple(t_flat), has_aux=has_aux)
             return out
 
-        outs = [pushfwd(*[b[k] for b in basis]) for k in range(total)]
-        primal_out = outs[0][0]
-        tangents = [o[1] for o in outs]
+        # The primal output (and aux) is the same for every basis vector: unbatched.
+        outs = _vmap(pushfwd, out_axes=(None, 0, None) if has_aux else (None, 0))(*basis)
+        primal_out, tangents = outs[0], outs[1]
         jac_tree = _stack_jacobian(tangents, primal_out, avals, d_tree, argnums, in_last=True)
-        return (jac_tree, outs[0][2]) if has_aux else jac_tree
+        return (jac_tree, outs[2]) if has_aux else jac_tree
     return jac
 
 
 def jacrev(fun, argnums=0, has_aux=False):
-    """The Jacobian by reverse mode: one vjp per output element."""
+    """The Jacobian by reverse mode: one vjp per output element, all of them run as
+    one batched backward pass (vmap over the basis)."""
     def jac(*args):
         nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         _check_argnums(argnums, len(args), args, "jacrev")
@@ -282,19 +284,20 @@ def jacrev(fun, argnums=0, has_aux=False):
         o_flat, o_tree = tree.tree_flatten(out)
         o_avals = [get_aval(o) for o in o_flat]
         basis, total = _std_basis(o_avals)
-        rows = [f_vjp(tree.tree_unflatten(o_tree, [b[k] for b in basis])) for k in range(total)]
+        rows = _vmap(f_vjp)(tree.tree_unflatten(o_tree, basis))
         jac_tree = _stack_rows(rows, o_flat, o_tree, argnums)
         return (jac_tree, res[2]) if has_aux else jac_tree
     return jac
 
 
 def _stack_jacobian(tangents, primal_out, in_avals, d_tree, argnums, in_last):
-    """Forward mode: tangents[k] is the output's tangent along input element k."""
+    """Forward mode: row k of each leaf of `tangents` is the output's tangent along
+    input element k."""
     from funcnet import numpy as fnp
     o_flat, o_tree = tree.tree_flatten(primal_out)
     per_out = []
-    for j, o in enumerate(o_flat):
-        cols = fnp.stack([tree.tree_leaves(t)[j] for t in tangents], axis=-1)
+    for t, o in zip(tree.tree_leaves(tangents), o_flat):
+        cols = fnp.moveaxis(t, 0, -1)
         oshape = get_aval(o).shape
         pieces, start = [], 0
         for a in in_avals:
@@ -307,19 +310,18 @@ def _stack_jacobian(tangents, primal_out, in_avals, d_tree, argnums, in_last):
 
 
 def _stack_rows(rows, o_flat, o_tree, argnums):
-    """Reverse mode: rows[k] is the input cotangent for output element k."""
-    from funcnet import numpy as fnp
+    """Reverse mode: row k of each leaf of `rows` is the input cotangent for output
+    element k."""
     per_out, start = [], 0
     for o in o_flat:
         oshape = get_aval(o).shape
         n = int(np.prod(oshape, dtype=np.int64))
-        block = rows[start:start + n]
+
+        def block(leaf, start=start, n=n, oshape=oshape):
+            return leaf[start:start + n].reshape(oshape + get_aval(leaf).shape[1:])
+
         start += n
-
-        def stack_leaf(*leaves, oshape=oshape):
-            return fnp.stack(leaves).reshape(oshape + get_aval(leaves[0]).shape)
-
-        g = tree.tree_map(stack_leaf, *block)
+        g = tree.tree_map(block, rows)
         per_out.append(g[0] if isinstance(argnums, int) else g)
     return tree.tree_unflatten(o_tree, per_out)
 

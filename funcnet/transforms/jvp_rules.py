@@ -122,7 +122,8 @@ defjvp_unary(ew.atanh_p, lambda x, y: lax.div(_c(x, 1), lax.sub(_c(x, 1), lax.mu
 defjvp_unary(ew.sqrt_p, lambda x, y: lax.div(_c(x, 0.5), y))
 defjvp_unary(ew.rsqrt_p, lambda x, y: lax.mul(_c(x, -0.5), lax.div(y, x)))
 defjvp_unary(ew.cbrt_p, lambda x, y: lax.div(y, lax.mul(_c(x, 3), x)))
-defjvp_unary(ew.abs_p, lambda x, y: lax.sign(x))
+# At 0 the derivative is +1, as jax defines it (select(x >= 0, 1, -1), not sign(x)).
+defjvp_unary(ew.abs_p, lambda x, y: lax.select(lax.ge(x, _c(x, 0)), _c(x, 1), _c(x, -1)))
 defjvp_unary(ew.erf_p, lambda x, y: lax.mul(_c(x, 2 / _SQRT_PI), lax.exp(lax.neg(lax.mul(x, x)))))
 defjvp_unary(ew.erf_inv_p, lambda x, y: lax.mul(_c(x, _SQRT_PI / 2), lax.exp(lax.mul(y, y))))
 defjvp_unary(ew.lgamma_p, lambda x, y: lax.digamma(x))
@@ -236,10 +237,10 @@ def _select_n_jvp(primals, tangents):
 
 @functools.partial(jvp_rules.__setitem__, ew.clamp_p)
 def _clamp_jvp(primals, tangents):
+    # As jax.lax.clamp: x's tangent passes strictly inside (lo, hi); lo's where lo > x
+    # (and lo < hi); hi's where hi < x. At a tie nobody's tangent passes.
     lo, x, hi = primals
     out = lax.clamp(lo, x, hi)
-    if all(isinstance(t, Zero) for t in tangents):
-        return out, zero_like(out)
     shape = get_aval(x).shape
 
     def full(v):  # scalar bounds (and their tangents) take x's shape
@@ -247,8 +248,16 @@ def _clamp_jvp(primals, tangents):
         return v if get_aval(v).shape == shape else lax.broadcast_in_dim(v, shape, ())
 
     t_lo, t_x, t_hi = tangents
-    t = lax.select(lax.lt(x, full(lo)), full(t_lo),
-                   lax.select(lax.gt(x, full(hi)), full(t_hi), instantiate(t_x)))
+    zero = _c(x, 0)
+    t = Zero(get_aval(out).strip_weak_type())
+    if not isinstance(t_lo, Zero):
+        picks = lax.bitwise_and(lax.gt(full(lo), x), lax.lt(full(lo), full(hi)))
+        t = add_tangents(t, lax.select(picks, full(t_lo), zero))
+    if not isinstance(t_x, Zero):
+        picks = lax.bitwise_and(lax.gt(x, full(lo)), lax.lt(x, full(hi)))
+        t = add_tangents(t, lax.select(picks, t_x, zero))
+    if not isinstance(t_hi, Zero):
+        t = add_tangents(t, lax.select(lax.lt(full(hi), x), full(t_hi), zero))
     return out, t
 
 
@@ -327,28 +336,77 @@ def _exclusive_products(x, axis):
     return lax.mul(left, right)
 
 
-@functools.partial(jvp_rules.__setitem__, rd.cumprod_p)
-def _cumprod_jvp(primals, tangents, *, axis, reverse):
-    # d out_i = sum_{j<=i} t_j * prod_{k<=i, k!=j} x_k = out_i * cumsum(t / x)_i for x != 0.
-    (x,), (t,) = primals, tangents
-    out = lax.cumprod(x, axis, reverse)
-    return out, lax.mul(out, lax.cumsum(lax.div(t, x), axis, reverse))
+def _slice_in_dim(x, start, stop, stride=1, axis=0):
+    shape = get_aval(x).shape
+    n = shape[axis]
+    stop = n if stop is None else (stop + n if stop < 0 else stop)
+    lo, hi, st_ = [0] * len(shape), list(shape), [1] * len(shape)
+    lo[axis], hi[axis], st_[axis] = start, max(stop, start), stride
+    return lax.slice(x, lo, hi, st_)
 
 
-def _cumulative_chooser_jvp(prim):
+def _interleave(a, b, axis):
+    """a[0], b[0], a[1], b[1], ... along axis (len(a) == len(b) or len(b) + 1)."""
+    na, nb = get_aval(a).shape[axis], get_aval(b).shape[axis]
+    a_pad = [(0, 0, 0)] * get_aval(a).ndim
+    b_pad = [(0, 0, 0)] * get_aval(b).ndim
+    a_pad[axis] = (0, 1 if na == nb else 0, 1)
+    b_pad[axis] = (1, 0 if na == nb else 1, 1)
+    zero = np.zeros((), get_aval(a).dtype)[()]
+    return lax.add(lax.pad(a, zero, a_pad), lax.pad(b, zero, b_pad))
+
+
+def _associative_scan(combine, elems, axis, reverse):
+    """jax.lax.associative_scan's algorithm, step for step, on lists of arrays.
+
+    Derivatives of cumulative ops are taken through it, as jax takes them, so that
+    products need no division (zeros are fine) and max/min ties split the tangent
+    exactly as in jax."""
+    if reverse:
+        elems = [lax.rev(e, (axis,)) for e in elems]
+
+    def scan(elems):
+        n = get_aval(elems[0]).shape[axis]
+        if n < 2:
+            return elems
+        reduced = combine([_slice_in_dim(e, 0, -1, 2, axis) for e in elems],
+                          [_slice_in_dim(e, 1, None, 2, axis) for e in elems])
+        odd = scan(reduced)
+        if n % 2 == 0:
+            even = combine([_slice_in_dim(e, 0, -1, 1, axis) for e in odd],
+                           [_slice_in_dim(e, 2, None, 2, axis) for e in elems])
+        else:
+            even = combine(odd, [_slice_in_dim(e, 2, None, 2, axis) for e in elems])
+        even = [lax.concatenate([_slice_in_dim(e, 0, 1, 1, axis), r], axis)
+                if get_aval(r).shape[axis] else _slice_in_dim(e, 0, 1, 1, axis)
+                for e, r in zip(elems, even)]
+        return [_interleave(e, o, axis) for e, o in zip(even, odd)]
+
+    out = scan(elems)
+    return [lax.rev(o, (axis,)) for o in out] if reverse else out
+
+
+def _combine_mul(a, b):
+    (x, tx), (y, ty) = a, b
+    return [lax.mul(x, y), lax.add(lax.mul(tx, y), lax.mul(x, ty))]
+
+
+def _combine_chooser(pick):
+    def combine(a, b):
+        (x, tx), (y, ty) = a, b
+        wx = _minmax_share(pick)(x, y, None)
+        wy = _minmax_share(pick)(y, x, None)
+        out = lax.max(x, y) if pick is lax.gt else lax.min(x, y)
+        return [out, lax.add(lax.mul(tx, wx), lax.mul(ty, wy))]
+    return combine
+
+
+def _cumulative_scan_jvp(prim, combine):
     def rule(primals, tangents, *, axis, reverse):
         (x,), (t,) = primals, tangents
         out = prim.bind(x, axis=axis, reverse=reverse)
-        aval = get_aval(x)
-        # The source of out_i is the latest j <= i with x_j == out_j (earliest from the
-        # other end when reversed); gather the tangent there.
-        iota = lax.broadcasted_iota(dtypes.int32, aval.shape, axis)
-        if reverse:
-            src = lax.cummin(lax.select(lax.eq(x, out), iota, _c(iota, aval.shape[axis] - 1)),
-                             axis, reverse=True)
-        else:
-            src = lax.cummax(lax.select(lax.eq(x, out), iota, _c(iota, 0)), axis)
-        return out, _take_along(t, src, axis)
+        _, t_out = _associative_scan(combine, [x, instantiate(t)], axis, reverse)
+        return out, t_out
     return rule
 
 
@@ -357,8 +415,9 @@ def _take_along(t, idx, axis):
     return take_along_axis(t, idx, axis)
 
 
-jvp_rules[rd.cummax_p] = _cumulative_chooser_jvp(rd.cummax_p)
-jvp_rules[rd.cummin_p] = _cumulative_chooser_jvp(rd.cummin_p)
+jvp_rules[rd.cumprod_p] = _cumulative_scan_jvp(rd.cumprod_p, _combine_mul)
+jvp_rules[rd.cummax_p] = _cumulative_scan_jvp(rd.cummax_p, _combine_chooser(lax.gt))
+jvp_rules[rd.cummin_p] = _cumulative_scan_jvp(rd.cummin_p, _combine_chooser(lax.lt))
 
 
 def _reduce_window_chooser_jvp(prim, select_prim):
@@ -416,13 +475,42 @@ def _scatter_add_jvp(primals, tangents, **params):
 
 
 @functools.partial(jvp_rules.__setitem__, ix.scatter_p)
-def _scatter_jvp(primals, tangents, **params):
-    # Overwriting is linear in (operand, updates) jointly.
+def _scatter_jvp(primals, tangents, *, dimension_numbers, indices_are_sorted=False,
+                 unique_indices=False):
     (x, idx, u), (tx, _, tu) = primals, tangents
+    params = dict(dimension_numbers=dimension_numbers, indices_are_sorted=indices_are_sorted,
+                  unique_indices=unique_indices)
     out = ix.scatter_p.bind(x, idx, u, **params)
     if isinstance(tx, Zero) and isinstance(tu, Zero):
         return out, zero_like(out)
-    return out, ix.scatter_p.bind(instantiate(tx), idx, instantiate(tu), **params)
+    tx, tu = instantiate(tx), instantiate(tu)
+    if unique_indices:  # overwriting is linear in (operand, updates) jointly
+        return out, ix.scatter_p.bind(tx, idx, tu, **params)
+    # Duplicate indices: only the update that won may receive a tangent (as in jax).
+    # Scatter a distinct id per update, gather the ids back, and keep the tangents of
+    # the updates whose id survived; then a scatter-add (whose transpose is a plain
+    # gather) combines them with the operand tangents at positions nobody wrote.
+    dn = dimension_numbers
+    u_aval, x_aval = get_aval(u), get_aval(x)
+    ids_shape = list(u_aval.shape)
+    for d in dn.update_window_dims:
+        ids_shape[d] = 1
+    n_ids = int(np.prod(ids_shape, dtype=np.int64))
+    ids = lax.reshape(lax.iota(dtypes.int32, n_ids), ids_shape)
+    ids = lax.add(ids, _c(ids, 1))  # 0 marks "no update landed here"
+    ids = lax.broadcast_in_dim(ids, u_aval.shape, tuple(range(u_aval.ndim)))
+    zero_ids = lax.broadcast_in_dim(np.zeros((), np.int32)[()], x_aval.shape, ())
+    scattered = ix.scatter_p.bind(zero_ids, idx, ids, **params)
+    gdn = ix.GatherDimensionNumbers(dn.update_window_dims, dn.inserted_window_dims,
+                                    dn.scatter_dims_to_operand_dims, dn.operand_batching_dims,
+                                    dn.scatter_indices_batching_dims)
+    gathered = ix.gather_p.bind(scattered, idx, dimension_numbers=gdn,
+                                slice_sizes=_scatter_slice_sizes(x_aval, u_aval, dn))
+    untouched = lax.eq(scattered, zero_ids)
+    won = lax.eq(ids, gathered)
+    t = ix.scatter_add_p.bind(lax.select(untouched, tx, _c(tx, 0)), idx,
+                              lax.select(won, tu, _c(tu, 0)), **params)
+    return out, t
 
 
 @functools.partial(jvp_rules.__setitem__, ix.scatter_mul_p)

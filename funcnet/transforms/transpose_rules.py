@@ -6,6 +6,7 @@ import itertools
 import numpy as np
 
 from funcnet import lax
+from funcnet.core import dtypes
 from funcnet.core.trace import get_aval
 from funcnet.lax import elementwise as ew
 from funcnet.lax import indexing as ix
@@ -249,11 +250,31 @@ def _reduce_window_sum_t(ct, x, *, window_dimensions, window_strides, padding, b
 @deftranspose(wd.select_and_gather_add_p)
 def _select_and_gather_add_t(ct, t, x, *, select_prim, window_dimensions, window_strides,
                              padding, base_dilation, window_dilation):
-    if any(d != 1 for d in base_dilation) or any(d != 1 for d in window_dilation):
-        raise NotImplementedError("gradient of max/min pooling with dilation")
-    return [wd.select_and_scatter_add_p.bind(
+    if any(d != 1 for d in window_dilation):
+        # (jax has no reverse mode for this either: XLA's select_and_scatter has no
+        # window dilation.)
+        raise NotImplementedError(
+            f"reverse-mode gradient of max/min pooling with window dilation "
+            f"(window_dilation={window_dilation}) is not implemented")
+    if isinstance(ct, Zero):
+        return [Zero(_aval(t).strip_weak_type()), None]
+    dilated = any(d != 1 for d in base_dilation)
+    if dilated:
+        # Spread the operand out with the identity of the selection (never selected),
+        # scatter onto that grid, then keep the positions of real elements.
+        dt = get_aval(x).dtype
+        if dtypes.is_float(dt):
+            identity = -np.inf if select_prim == "ge" else np.inf
+        else:
+            identity = np.iinfo(dt).min if select_prim == "ge" else np.iinfo(dt).max
+        x = lax.pad(x, np.asarray(identity, dt)[()], [(0, 0, d - 1) for d in base_dilation])
+    out = wd.select_and_scatter_add_p.bind(
         instantiate(ct), x, select_prim=select_prim, window_dimensions=window_dimensions,
-        window_strides=window_strides, padding=padding), None]
+        window_strides=window_strides, padding=padding)
+    if dilated:
+        shape = get_aval(out).shape
+        out = lax.slice(out, [0] * len(shape), shape, base_dilation)
+    return [out, None]
 
 
 @deftranspose(wd.select_and_scatter_add_p)
