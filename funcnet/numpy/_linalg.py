@@ -26,6 +26,11 @@ def matmul(a, b):
                         f"{a.shape[-1]} (dim {a.ndim - 1}) != {b.shape[-2]} (dim "
                         f"{b.ndim - 2}){_at()}")
     batch_a, batch_b = a.shape[:-2], b.shape[:-2]
+    if batch_a and not batch_b and not b_vec:
+        # (..., m, k) @ (k, n): one contraction, no broadcast copy of the matrix (which
+        # would also make reverse mode sum per-example weight gradients).
+        out = lax.dot_general(a, b, (((a.ndim - 1,), (0,)), ((), ())))
+        return reshape(out, out.shape[:-2] + out.shape[-1:]) if a_vec else out
     if batch_a or batch_b:
         from funcnet.numpy._core import broadcast_shapes
         batch = broadcast_shapes(batch_a, batch_b)
