@@ -20,6 +20,7 @@ BENCHMARKS = {
     "compute": "bench_compute.py",     # compiled compute + optimized HLO comparison
     "compile": "bench_compile.py",     # trace / lower / compile time
     "eager": "bench_eager.py",         # eager per-op overhead
+    "vmap": "bench_vmap.py",           # per-example gradients: jit(vmap(grad)) vs jax, loop
 }
 
 
