@@ -42,7 +42,7 @@ def away_from(r, shape, points, gap=0.2, scale=1.0):
 
 
 def is_float(x):
-    return np.issubdtype(np.asarray(x).dtype, np.floating)
+    return jax.numpy.issubdtype(np.asarray(x).dtype, jax.numpy.floating)  # bfloat16 too
 
 
 def assert_close(got, want, rtol=RTOL, atol=ATOL, what=""):

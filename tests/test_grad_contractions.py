@@ -7,10 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import funcnet as fn
 import funcnet.numpy as fnp
 from funcnet import lax
 
-from grad_testing import check_grad_of_sum, check_op, randn, rng
+from grad_testing import assert_close, check_grad_of_sum, check_op, randn, rng
 
 # --- dot_general --------------------------------------------------------------------------
 
@@ -197,3 +198,46 @@ def test_fnp_elementwise_wrappers():
     jf = lambda x, y: [jnp.log2(x), jnp.log10(x), jnp.arccosh(y + 1), jnp.power(y, x), x ** 3,
                        y ** -1.5, jnp.true_divide(x, y), jnp.mod(x, y + 0.5), jnp.sqrt(x * y)]
     check_op(f, jf, x, y, rtol=1e-5, atol=1e-5, order=1)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_low_precision_gradients(dtype):
+    # Gradients keep the input dtype through dense, conv and pooling layers.
+    r = rng(15)
+    x, w = randn(r, 3, 4).astype(dtype), randn(r, 4, 2).astype(dtype)
+    img, k = randn(r, 1, 1, 4, 4).astype(dtype), randn(r, 2, 1, 2, 2).astype(dtype)
+
+    def f(mod, lax_, x, w, img, k):
+        conv = lax_.conv_general_dilated(img, k, (1, 1), "SAME")
+        pooled = lax_.reduce_window(conv, -np.inf, "max" if mod is fnp else jax.lax.max,
+                                    (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+        return (mod.sum(mod.tanh(x @ w) ** 2) + mod.sum(pooled)).astype(np.float32)
+
+    got = fn.grad(lambda *a: f(fnp, lax, *a), argnums=(0, 1, 2, 3))(x, w, img, k)
+    want = jax.jit(jax.grad(lambda *a: f(jnp, jax.lax, *a), argnums=(0, 1, 2, 3)))(
+        x, w, img, k)
+    for g, wnt in zip(got, want):
+        assert g.dtype == wnt.dtype == np.dtype(x.dtype)
+    tol = 2e-2 if dtype == "float16" else 8e-2  # a few ulps (bfloat16 keeps 8 bits)
+    assert_close(got, want, rtol=tol, atol=tol)
+
+
+def test_preferred_element_type_gradients():
+    # bfloat16 operands accumulated in float32: cotangents come back as bfloat16.
+    r = rng(16)
+    a, b = randn(r, 3, 4).astype("bfloat16"), randn(r, 4, 2).astype("bfloat16")
+    img, k = randn(r, 1, 2, 4, 4).astype("bfloat16"), randn(r, 3, 2, 2, 2).astype("bfloat16")
+    dn = (((1,), (0,)), ((), ()))
+
+    def f(lax_, np_, a, b, img, k):
+        d = lax_.dot_general(a, b, dn, preferred_element_type=np.float32)
+        c = lax_.conv_general_dilated(img, k, (1, 1), ((1, 0), (0, 1)),
+                                      preferred_element_type=np.float32)
+        return np_.sum(d ** 2) + np_.sum(np_.sin(c))
+
+    got = fn.grad(lambda *x: f(lax, fnp, *x), argnums=(0, 1, 2, 3))(a, b, img, k)
+    want = jax.jit(jax.grad(lambda *x: f(jax.lax, jnp, *x), argnums=(0, 1, 2, 3)))(
+        a, b, img, k)
+    for g, wnt in zip(got, want):
+        assert g.dtype == wnt.dtype
+    assert_close(got, want, rtol=2e-2, atol=2e-2)

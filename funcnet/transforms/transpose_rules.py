@@ -318,10 +318,22 @@ def _dot_transpose_lhs(ct, x_aval, y, dimension_numbers, precision, pet, swap_an
     dims = ((ans_y, tuple(y_kept)), (ans_batch, tuple(y_batch)))
     x_contract_sorted_by_y = [x_contract[i] for i in np.argsort(y_contract)]
     out_axes = np.argsort(list(x_batch) + x_kept + x_contract_sorted_by_y)
+    y = _like_cotangent(y, ct)  # preferred_element_type: ct is wider than the operands
     out = lax.dot_general(ct, y, dims, precision=precision)
     out = lax.transpose(out, tuple(int(a) for a in out_axes))
     return lax.convert_element_type(out, x_aval.dtype) if get_aval(out).dtype != x_aval.dtype \
         else out
+
+
+def _like_cotangent(operand, ct):
+    """The other operand in the cotangent's dtype (they differ when the primitive had a
+    preferred_element_type); the result is converted back to the input's dtype."""
+    dt = get_aval(ct).dtype
+    return operand if get_aval(operand).dtype == dt else lax.convert_element_type(operand, dt)
+
+
+def _to_dtype(x, dtype):
+    return x if get_aval(x).dtype == dtype else lax.convert_element_type(x, dtype)
 
 
 @deftranspose(la.dot_general_p)
@@ -392,7 +404,7 @@ def _conv_transpose_lhs(g, lhs_aval, rhs, window_strides, padding, lhs_dilation,
                                 [rhs_shape[d] for d in rhs_spec[2:]], window_strides,
                                 [get_aval(g).shape[d] for d in out_spec[2:]], padding,
                                 lhs_dilation, rhs_dilation)
-    revd = lax.rev(rhs, tuple(rhs_spec[2:]))
+    revd = _like_cotangent(lax.rev(rhs, tuple(rhs_spec[2:])), g)
     out = la.conv_general_dilated_p.bind(
         g, revd, window_strides=tuple(lhs_dilation), padding=tuple(pads),
         lhs_dilation=tuple(window_strides), rhs_dilation=tuple(rhs_dilation),
@@ -401,7 +413,7 @@ def _conv_transpose_lhs(g, lhs_aval, rhs, window_strides, padding, lhs_dilation,
     if batch_group_count > 1:
         out = _reshape_axis_out_of(lhs_spec[1], batch_group_count, out)
         out = _reshape_axis_into(lhs_spec[1], lhs_spec[0], out)
-    return out
+    return _to_dtype(out, lhs_aval.dtype)
 
 
 def _conv_transpose_rhs(g, lhs, rhs_aval, window_strides, padding, lhs_dilation, rhs_dilation,
@@ -420,11 +432,12 @@ def _conv_transpose_rhs(g, lhs, rhs_aval, window_strides, padding, lhs_dilation,
                                 [rhs_aval.shape[d] for d in rhs_spec[2:]], window_strides,
                                 [get_aval(g).shape[d] for d in out_spec[2:]], padding,
                                 lhs_dilation, rhs_dilation)
-    return la.conv_general_dilated_p.bind(
-        lhs, g, window_strides=tuple(rhs_dilation), padding=tuple(pads),
+    out = la.conv_general_dilated_p.bind(
+        _like_cotangent(lhs, g), g, window_strides=tuple(rhs_dilation), padding=tuple(pads),
         lhs_dilation=tuple(lhs_dilation), rhs_dilation=tuple(window_strides),
         dimension_numbers=trans_dn, feature_group_count=feature_group_count,
         batch_group_count=batch_group_count, precision=precision, preferred_element_type=None)
+    return _to_dtype(out, rhs_aval.dtype)
 
 
 # --- gather and scatter ------------------------------------------------------------------------
