@@ -12,8 +12,6 @@ import numpy as np
 import funcnet as fn
 from funcnet.test_util import check_grads
 
-# jax's reference results must be float32, as ours.
-jax.config.update("jax_enable_x64", False)
 
 # funcnet vs jax: both run XLA on the CPU, but derivative formulas differ in their
 # rounding; these bound a few float32 ulps.

@@ -241,3 +241,31 @@ def test_preferred_element_type_gradients():
     for g, wnt in zip(got, want):
         assert g.dtype == wnt.dtype
     assert_close(got, want, rtol=2e-2, atol=2e-2)
+
+
+TRANSPOSABLE = {
+    "max_pool": (lambda m: lambda x: _pool(m, "max", x, (1, 1, 2, 2), (1, 1, 1, 2), "SAME"),
+                 (1, 2, 4, 5)),
+    "avg_pool": (lambda m: lambda x: _pool(m, "avg", x, (1, 1, 2, 2), (1, 1, 2, 1), "VALID"),
+                 (1, 2, 4, 5)),
+    "conv": (lambda m: lambda x: m.conv_general_dilated(x, np.ones((3, 2, 2, 2), np.float32),
+                                                        (2, 1), ((1, 0), (0, 1))),
+             (1, 2, 4, 5)),
+}
+
+
+@pytest.mark.parametrize("name", list(TRANSPOSABLE))
+def test_transpose_of_transpose(name):
+    # vjp is linear in the cotangent: its own vjp runs the transpose rules of the
+    # transposed primitives (select_and_scatter_add, padded/strided convolutions) and
+    # must give back the forward-mode derivative.
+    make, shape = TRANSPOSABLE[name]
+    f, jf = make(lax), make(jax.lax)
+    r = rng(17)
+    x, v = randn(r, *shape), randn(r, *shape)
+    ct = randn(r, *jax.eval_shape(jf, x).shape)
+    f_vjp = fn.vjp(f, x)[1]
+    got = fn.vjp(lambda c: f_vjp(c)[0], fn.asarray(ct))[1](fn.asarray(v))[0]
+    want = jax.jvp(jf, (x,), (v,))[1]
+    assert_close(got, want, rtol=1e-5, atol=1e-5)
+    assert_close(got, fn.jvp(f, (x,), (v,))[1], rtol=1e-5, atol=1e-5)

@@ -334,3 +334,16 @@ def test_optimization_barrier():
     x = _x(21)
     check_op(lambda x: optimization_barrier(fnp.sin(x), x * 2)[0] * x,
              lambda x: jnp.sin(x) * x, x)
+
+
+def test_scatter_with_unique_indices():
+    # The promise of unique indices takes the plain linear rule (transposed as a scatter).
+    r = rng(22)
+    x, u = randn(r, 4, 3), randn(r, 2, 3)
+    idx = np.array([[3], [0]], np.int32)
+    dn = lax.ScatterDimensionNumbers(update_window_dims=(1,), inserted_window_dims=(0,),
+                                     scatter_dims_to_operand_dims=(0,))
+    jdn = jax.lax.ScatterDimensionNumbers(update_window_dims=(1,), inserted_window_dims=(0,),
+                                          scatter_dims_to_operand_dims=(0,))
+    check_op(lambda x, u: lax.scatter(x, idx, u, dn, unique_indices=True),
+             lambda x, u: jax.lax.scatter(x, idx, u, jdn, unique_indices=True), x, u)

@@ -5,12 +5,13 @@ tangents, so that partial evaluation can transpose it for reverse mode.
 """
 
 import functools
+import weakref
 
 import numpy as np
 
 from funcnet import lax
 from funcnet.core import dtypes
-from funcnet.core.trace import get_aval
+from funcnet.core.trace import Tracer, get_aval
 from funcnet.lax import elementwise as ew
 from funcnet.lax import indexing as ix
 from funcnet.lax import linalg as la
@@ -570,13 +571,30 @@ def _barrier_jvp(primals, tangents):
 
 # --- programs ---------------------------------------------------------------------------
 
+# jaxpr -> {nonzero pattern: (jvp program, its consts, nonzero outputs)}. Reusing the
+# derived program lets its executable (cached per program) be reused: grad(jit(f)) in a
+# loop compiles once, not once per call.
+_jvp_programs = weakref.WeakKeyDictionary()
+
+
+def _cached_jvp_jaxpr(jaxpr, nonzeros):
+    per_jaxpr = _jvp_programs.setdefault(jaxpr, {})
+    hit = per_jaxpr.get(nonzeros)
+    if hit is None:
+        new, out_nz = jvp_jaxpr(jaxpr, list(nonzeros))
+        hit = (closed_without_consts(new), list(new.consts), out_nz)
+        if not any(isinstance(c, Tracer) for c in new.consts):
+            per_jaxpr[nonzeros] = hit
+    return hit
+
+
 @functools.partial(jvp_rules.__setitem__, jit_p)
 def _jit_jvp(primals, tangents, *, jaxpr, name):
-    nonzeros = [not isinstance(t, Zero) for t in tangents]
-    new, out_nz = jvp_jaxpr(jaxpr, nonzeros)
+    nonzeros = tuple(not isinstance(t, Zero) for t in tangents)
+    program, consts, out_nz = _cached_jvp_jaxpr(jaxpr, nonzeros)
     n_out = len(jaxpr.out_avals)
-    outs = jit_p.bind(*new.consts, *primals, *(t for t in tangents if not isinstance(t, Zero)),
-                      jaxpr=closed_without_consts(new), name=f"jvp({name})")
+    outs = jit_p.bind(*consts, *primals, *(t for t in tangents if not isinstance(t, Zero)),
+                      jaxpr=program, name=f"jvp({name})")
     primals_out, t_iter = outs[:n_out], iter(outs[n_out:])
     tangents_out = [next(t_iter) if nz else zero_like(p) for p, nz in zip(primals_out, out_nz)]
     return primals_out, tangents_out

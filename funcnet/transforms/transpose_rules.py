@@ -2,12 +2,13 @@
 
 import functools
 import itertools
+import weakref
 
 import numpy as np
 
 from funcnet import lax
 from funcnet.core import dtypes
-from funcnet.core.trace import get_aval
+from funcnet.core.trace import Tracer, get_aval
 from funcnet.lax import elementwise as ew
 from funcnet.lax import indexing as ix
 from funcnet.lax import linalg as la
@@ -514,23 +515,38 @@ def _scatter_mul_t(ct, x, indices, updates, **params):
 
 # --- programs ------------------------------------------------------------------------------
 
+# jaxpr -> {(linear inputs, nonzero cotangents, input avals): (program, consts)}: the
+# transposed program is derived once, so its executable is reused across calls.
+_transposed_programs = weakref.WeakKeyDictionary()
+
+
 @deftranspose(jit_p)
 def _jit_t(cts, *args, jaxpr, name):
     """Transpose the jitted program as a whole, into a new jitted program."""
-    linear = [is_undefined(a) for a in args]
+    linear = tuple(is_undefined(a) for a in args)
     nonlin = [a for a in args if not is_undefined(a)]
-    ct_nz = [not isinstance(c, Zero) for c in cts]
-    in_avals = [get_aval(a) for a in nonlin] + [
-        c.aval if hasattr(c, "aval") else get_aval(c) for c, nz in zip(cts, ct_nz) if nz]
+    ct_nz = tuple(not isinstance(c, Zero) for c in cts)
+    in_avals = tuple([get_aval(a) for a in nonlin] + [
+        c.aval if hasattr(c, "aval") else get_aval(c) for c, nz in zip(cts, ct_nz) if nz])
+    args_avals = tuple(a.aval for a in args if is_undefined(a))
+    key = (linear, ct_nz, in_avals, args_avals)
+    per_jaxpr = _transposed_programs.setdefault(jaxpr, {})
+    hit = per_jaxpr.get(key)
+    if hit is None:
+        def backward(*vals):
+            nl, ct_vals = iter(vals[:len(nonlin)]), iter(vals[len(nonlin):])
+            lin_avals = iter(args_avals)
+            full_args = [UndefinedPrimal(next(lin_avals)) if lin else next(nl)
+                         for lin in linear]
+            full_cts = [next(ct_vals) if nz else Zero(a) for nz, a in zip(ct_nz, jaxpr.out_avals)]
+            res = backward_pass(jaxpr.jaxpr, jaxpr.consts, full_args, full_cts)
+            return [instantiate(r) for r, lin in zip(res, linear) if lin]
 
-    def backward(*vals):
-        nl, ct_vals = iter(vals[:len(nonlin)]), iter(vals[len(nonlin):])
-        full_args = [UndefinedPrimal(a.aval) if lin else next(nl) for a, lin in zip(args, linear)]
-        full_cts = [next(ct_vals) if nz else Zero(a) for nz, a in zip(ct_nz, jaxpr.out_avals)]
-        res = backward_pass(jaxpr.jaxpr, jaxpr.consts, full_args, full_cts)
-        return [instantiate(r) for r, lin in zip(res, linear) if lin]
-
-    t_jaxpr = trace_to_jaxpr(backward, in_avals)
-    outs = iter(jit_p.bind(*t_jaxpr.consts, *nonlin, *(c for c, nz in zip(cts, ct_nz) if nz),
-                           jaxpr=closed_without_consts(t_jaxpr), name=f"transpose({name})"))
+        t_jaxpr = trace_to_jaxpr(backward, list(in_avals))
+        hit = (closed_without_consts(t_jaxpr), list(t_jaxpr.consts))
+        if not any(isinstance(c, Tracer) for c in t_jaxpr.consts):
+            per_jaxpr[key] = hit
+    program, consts = hit
+    outs = iter(jit_p.bind(*consts, *nonlin, *(c for c, nz in zip(cts, ct_nz) if nz),
+                           jaxpr=program, name=f"transpose({name})"))
     return [next(outs) if lin else None for lin in linear]
