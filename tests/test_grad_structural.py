@@ -155,6 +155,10 @@ STRUCTURAL = {
               lambda x: jax.lax.slice(x, (0, 1), (3, 4), (2, 2))),
     "concatenate": (lambda x: lax.concatenate([x, x * 2.0, x[:, :1]], 1),
                     lambda x: jax.lax.concatenate([x, x * 2.0, x[:, :1]], 1)),
+    "split": (lambda x: lax.split(x, (1, 0, 3), 1), lambda x: jax.lax.split(x, (1, 0, 3), 1)),
+    # Unused pieces have symbolic zero cotangents: the transpose fills them with zeros.
+    "split_one_piece_used": (lambda x: lax.split(x, (2, 1), 0)[1] * 2.0,
+                             lambda x: jax.lax.split(x, (2, 1), 0)[1] * 2.0),
     "pad": (lambda x: lax.pad(x, np.float32(0), [(1, 2, 0), (0, 1, 0)]),
             lambda x: jax.lax.pad(x, np.float32(0), [(1, 2, 0), (0, 1, 0)])),
     "pad_negative": (lambda x: lax.pad(x, np.float32(0), [(-1, 1, 0), (2, -2, 0)]),

@@ -63,6 +63,8 @@ ERRORS = {  # name: (call, strings the message must contain)
     "reshape": (lambda: lax.reshape(z(2, 3), (4, 2)), ["(2, 3)", "(4, 2)"]),
     "concatenate": (lambda: lax.concatenate([z(2, 3), z(3, 2)], 0), ["(2, 3)", "(3, 2)"]),
     "broadcast_in_dim": (lambda: lax.broadcast_in_dim(z(3), (2, 4), (1,)), ["(3,)", "(2, 4)"]),
+    "split sizes": (lambda: lax.split(z(2, 5), (2, 2), 1), ["(2, 2)", "(2, 5)", "sum to 5"]),
+    "split axis": (lambda: lax.split(z(2, 5), (2,), 2), ["axis 2", "(2, 5)"]),
     "transpose": (lambda: lax.transpose(z(2, 3), (0, 0)), ["(0, 0)", "(2, 3)"]),
     "select_n": (lambda: lax.select_n(z(2, 3, dtype=bool), z(2, 3), z(3, 2)),
                  ["[2,3]", "[3,2]"]),

@@ -159,6 +159,17 @@ def test_concatenate():
            for (shapes, dim), d in _variants(configs, (bool_, bf16))])
 
 
+def test_split():
+    rng = np.random.default_rng(10)
+    configs = [((5,), (2, 3), 0), ((2, 6), (1, 0, 5), 1), ((3, 4, 2), (3,), 0),
+               ((2, 3, 4), (1, 1, 2), 2), ((0, 3), (0, 0), 0)]
+    check([case(f"{shape} {sizes} axis={axis}:{d}",
+                lambda x, sizes=sizes, axis=axis: lax.split(x, sizes, axis),
+                lambda x, sizes=sizes, axis=axis: jax.lax.split(x, sizes, axis),
+                rand(rng, shape, d))
+           for (shape, sizes, axis), d in _variants(configs, (i32, bool_, bf16))])
+
+
 def test_pad_negative_and_interior():
     rng = np.random.default_rng(9)
     configs = [((5,), [(1, 2, 0)]), ((5,), [(-1, -2, 0)]), ((5,), [(0, 0, 2)]),

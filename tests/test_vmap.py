@@ -246,6 +246,8 @@ CASES += [
     Case("concatenate", (st.concatenate_p,), lambda a, b, c: lax.concatenate([a, b, c], 1),
          lambda a, b, c: jax.lax.concatenate([a, b, c], 1), (f32(2, 3), f32(2, 1), f32(2, 2)),
          ((0, 0, 0), (1, None, 0), (None, 2, None))),
+    Case("split", (st.split_p,), lambda x: lax.split(x, (1, 3, 0), 1),
+         lambda x: jax.lax.split(x, (1, 3, 0), 1), (f32(2, 4, 3),), ((0,), (1,), (2,))),
     Case("pad", (st.pad_p,), lambda x, v: lax.pad(x, v, ((1, 2, 0), (-1, 1, 1))),
          lambda x, v: jax.lax.pad(x, v, ((1, 2, 0), (-1, 1, 1))), (f32(3, 4), f32()),
          ((0, None), (1, 0), (None, 0))),

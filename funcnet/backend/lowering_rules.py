@@ -249,6 +249,19 @@ def _lower_concatenate(em, *xs, dimension):
                    dimension=f"{dimension} : i64")]
 
 
+@register(st.split_p)
+def _lower_split(em, x, *, sizes, axis):
+    out, start = [], 0
+    shape = em.in_avals[0].shape
+    for size, aval in zip(sizes, em.out_avals):
+        lo, hi = [0] * len(shape), list(shape)
+        lo[axis], hi[axis] = start, start + size
+        out.append(em.op1("stablehlo.slice", [x], em.in_avals, aval, start_indices=i64_array(lo),
+                          limit_indices=i64_array(hi), strides=i64_array([1] * len(shape))))
+        start += size
+    return out
+
+
 @register(st.pad_p)
 def _lower_pad(em, x, value, *, padding_config):
     lo, hi, interior = zip(*padding_config) if padding_config else ((), (), ())

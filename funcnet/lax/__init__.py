@@ -14,7 +14,7 @@ from funcnet.lax.reductions import (argmax, argmin, cummax, cummin, cumprod,  # 
                                     reduce_window, sort)
 from funcnet.lax.structural import (broadcast_in_dim, broadcasted_iota, concatenate,  # noqa: F401
                                     dynamic_slice, dynamic_update_slice, iota, pad, reshape,
-                                    rev, slice, squeeze, transpose)
+                                    rev, slice, split, squeeze, transpose)
 from funcnet.lax.control_flow import (cond, fori_loop, map, scan, switch,  # noqa: F401
                                       while_loop)
 from funcnet.lax.windowed import optimization_barrier  # noqa: F401

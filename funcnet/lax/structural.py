@@ -150,6 +150,21 @@ def _concatenate_abstract_eval(*xs, dimension):
     return first.update(shape=tuple(shape), weak_type=all(x.weak_type for x in xs))
 
 
+split_p = Primitive("split", multiple_results=True)
+
+
+@split_p.def_abstract_eval
+def _split_abstract_eval(x, *, sizes, axis):
+    # One primitive rather than a slice per piece: its transpose is one concatenate,
+    # where slices would transpose to a pad of every piece and a sum.
+    if not 0 <= axis < x.ndim:
+        raise TypeError(f"split: axis {axis} is out of range for shape {x.shape}{where()}")
+    if any(s < 0 for s in sizes) or sum(sizes) != x.shape[axis]:
+        raise TypeError(f"split: sizes {sizes} must be non-negative and sum to "
+                        f"{x.shape[axis]}, the size of axis {axis} of shape {x.shape}{where()}")
+    return [x.update(shape=x.shape[:axis] + (s,) + x.shape[axis + 1:]) for s in sizes]
+
+
 pad_p = Primitive("pad")
 
 
@@ -249,6 +264,11 @@ def concatenate(xs, dimension):
     if not len(xs):
         raise TypeError(f"concatenate needs at least one array{where()}")
     return concatenate_p.bind(*xs, dimension=int(dimension))
+
+
+def split(x, sizes, axis=0):
+    """Pieces of `x` along `axis` of the given sizes, as jax.lax.split."""
+    return split_p.bind(x, sizes=_ints(sizes), axis=int(axis))
 
 
 def pad(x, padding_value, padding_config):

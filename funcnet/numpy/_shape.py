@@ -169,7 +169,9 @@ def split(x, indices_or_sections, axis=0):
         bounds = list(range(0, n + 1, step)) if step else [0] * (indices_or_sections + 1)
     else:
         bounds = [0, *(_clip_index(int(i), n) for i in indices_or_sections), n]
-    out = []
+    if all(lo <= hi for lo, hi in itertools.pairwise(bounds)):
+        return lax.split(x, [hi - lo for lo, hi in itertools.pairwise(bounds)], axis)
+    out = []  # decreasing split points (NumPy gives empty pieces): one slice each
     for lo, hi in itertools.pairwise(bounds):
         start = [0] * x.ndim
         limit = list(x.shape)

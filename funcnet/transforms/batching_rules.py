@@ -107,6 +107,11 @@ def _concatenate(size, vals, dims, *, dimension):
     return lax.concatenate(xs, full_axis(dimension, d)), d
 
 
+def _split(size, vals, dims, *, sizes, axis):
+    (x,), (d,) = vals, dims
+    return lax.split(x, sizes, full_axis(axis, d)), [d] * len(sizes)
+
+
 def _pad(size, vals, dims, *, padding_config):
     (x, value), (xd, vd) = vals, dims
     if vd is None:
@@ -136,6 +141,7 @@ batch_rules.update({
     st.rev_p: _rev,
     st.slice_p: _slice,
     st.concatenate_p: _concatenate,
+    st.split_p: _split,
     st.pad_p: _pad,
     st.iota_p: _iota,
 })

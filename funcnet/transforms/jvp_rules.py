@@ -47,7 +47,8 @@ def deflinear(*prims):
 
 
 deflinear(ew.neg_p, ew.add_p, ew.sub_p, ew.copy_p, st.broadcast_in_dim_p, st.reshape_p,
-          st.transpose_p, st.squeeze_p, st.rev_p, st.slice_p, st.concatenate_p, st.pad_p,
+          st.transpose_p, st.squeeze_p, st.rev_p, st.slice_p, st.concatenate_p, st.split_p,
+          st.pad_p,
           rd.reduce_sum_p, rd.cumsum_p, rd.reduce_window_sum_p)
 
 

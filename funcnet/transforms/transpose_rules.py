@@ -174,6 +174,11 @@ def _concatenate_t(ct, *xs, dimension):
     return out
 
 
+@deftranspose(st.split_p)
+def _split_t(cts, x, *, sizes, axis):
+    return [lax.concatenate([instantiate(c) for c in cts], axis)]
+
+
 @deftranspose(st.dynamic_slice_p)
 def _dynamic_slice_t(ct, x, *idx, slice_sizes):
     ct = instantiate(ct)
