@@ -336,7 +336,7 @@ def test_jit_inside_differentiated_function():
 def test_optimization_barrier():
     from funcnet.lax.windowed import optimization_barrier
     x = _x(21)
-    check_op(lambda x: optimization_barrier(fnp.sin(x), x * 2)[0] * x,
+    check_op(lambda x: optimization_barrier((fnp.sin(x), x * 2))[0] * x,
              lambda x: jnp.sin(x) * x, x)
 
 

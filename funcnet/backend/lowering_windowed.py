@@ -82,3 +82,16 @@ def _lower_select_and_scatter_add(em, source, operand, *, select_prim, window_di
 def _lower_optimization_barrier(em, *xs):
     return em.op("stablehlo.optimization_barrier", list(xs),
                  [tensor_type(a) for a in em.in_avals], [tensor_type(a) for a in em.out_avals])
+
+
+@register(wd.opaque_true_p)
+def _lower_opaque_true(em):
+    f32 = ShapedArray((), dtypes.float32)
+    lo, hi, two = (em.constant(np.float32(v), f32) for v in (0, 1, 2))
+    shape_aval = ShapedArray((0,), dtypes.int64)
+    shape = em.constant(np.zeros(0, np.int64), shape_aval)
+    draw = em.op("stablehlo.rng", [lo, hi, shape], [tensor_type(f32)] * 2 + [tensor_type(shape_aval)],
+                 [tensor_type(f32)], {"rng_distribution": "#stablehlo<rng_distribution UNIFORM>"})[0]
+    return [em.op1("stablehlo.compare", [draw, two], [f32, f32], em.out_avals[0],
+                   comparison_direction="#stablehlo<comparison_direction LT>",
+                   compare_type="#stablehlo<comparison_type FLOAT>")]

@@ -1,4 +1,5 @@
-"""Primitives for the derivatives of max/min pooling, and an optimization barrier.
+"""Primitives for the derivatives of max/min pooling, and two that keep XLA from
+merging rematerialized values with the originals (optimization_barrier, opaque_true).
 
 select_and_gather_add(tangents, operand): for each window, the tangent at the
 position the window's max (select_prim 'ge') or min ('le') came from.
@@ -6,6 +7,9 @@ select_and_scatter_add(source, operand): the transpose: scatter each window's
 source value onto that position, summing overlaps (XLA's select_and_scatter).
 """
 
+from funcnet import tree
+from funcnet.core import dtypes
+from funcnet.core.aval import ShapedArray
 from funcnet.core.trace import Primitive
 from funcnet.lax.reductions import window_output_shape
 
@@ -37,5 +41,19 @@ optimization_barrier_p = Primitive("optimization_barrier", multiple_results=True
 optimization_barrier_p.def_abstract_eval(lambda *avals: list(avals))
 
 
-def optimization_barrier(*xs):
-    return optimization_barrier_p.bind(*xs)
+def optimization_barrier(operand):
+    """`operand` (a pytree of arrays) unchanged; XLA may not move computation across it."""
+    leaves, treedef = tree.tree_flatten(operand)
+    return tree.tree_unflatten(treedef, optimization_barrier_p.bind(*leaves))
+
+
+# A scalar True that XLA cannot prove: the predicate of the conditional that checkpoint's
+# backward pass recomputes in. XLA:CPU deletes optimization barriers early and then CSE
+# folds a recomputation back into the forward pass; CSE does not reach into the branch
+# of a conditional it cannot resolve. (Lowered as rng_uniform(0, 1) < 2, as jax once did.)
+opaque_true_p = Primitive("opaque_true")
+opaque_true_p.def_abstract_eval(lambda: ShapedArray((), dtypes.bool_))
+
+
+def opaque_true():
+    return opaque_true_p.bind()

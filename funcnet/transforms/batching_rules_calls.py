@@ -33,6 +33,7 @@ def _remat(size, vals, dims, *, jaxpr, prevent_cse):
 batch_rules[jit_p] = _jit
 batch_rules[remat_p] = _remat
 batch_rules[stop_gradient_p] = lambda size, vals, dims: (stop_gradient_p.bind(*vals), dims[0])
+batch_rules[wd.opaque_true_p] = lambda size, vals, dims: (wd.opaque_true(), None)  # no operands
 batch_rules[wd.optimization_barrier_p] = (
     lambda size, vals, dims: (wd.optimization_barrier_p.bind(*vals), list(dims)))
 

@@ -86,7 +86,8 @@ def _zero_tangent_jvp(prim, primals, tangents, **params):
 for _p in (ew.sign_p, ew.floor_p, ew.ceil_p, ew.round_p, ew.is_finite_p, ew.not_p,
            ew.nextafter_p, ew.and_p, ew.or_p, ew.xor_p, ew.shift_left_p,
            ew.shift_right_arithmetic_p, ew.shift_right_logical_p, *ew.COMPARISONS,
-           rd.argmax_p, rd.argmin_p, rd.reduce_and_p, rd.reduce_or_p, st.iota_p):
+           rd.argmax_p, rd.argmin_p, rd.reduce_and_p, rd.reduce_or_p, st.iota_p,
+           wd.opaque_true_p):
     jvp_rules[_p] = functools.partial(_zero_tangent_jvp, _p)
 
 
@@ -566,7 +567,7 @@ jvp_rules[ix.scatter_max_p] = _scatter_chooser_jvp(ix.scatter_max_p)
 
 @functools.partial(jvp_rules.__setitem__, wd.optimization_barrier_p)
 def _barrier_jvp(primals, tangents):
-    outs = wd.optimization_barrier(*primals)
+    outs = wd.optimization_barrier_p.bind(*primals)
     return outs, list(tangents)
 
 

@@ -4,8 +4,9 @@ instead of storing its intermediates; only the inputs are kept as residuals.
 `remat` is a primitive holding the traced function. Under reverse mode its
 partial-evaluation rule computes the primal outputs now and records one `remat`
 equation over the whole jvp program; its transpose rule replays that program's
-forward part (behind an optimization barrier, so XLA cannot merge it with the
-original forward pass) and then transposes the linear part.
+forward part and then transposes the linear part, both inside a `cond` on a
+predicate XLA cannot resolve (`opaque_true`), so that XLA cannot merge the replay
+with the original forward pass.
 """
 
 import functools
@@ -16,8 +17,10 @@ from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Primitive, get_aval, impl_rules
 from funcnet.ir import passes
 from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, eval_jaxpr
-from funcnet.lax.windowed import optimization_barrier
-from funcnet.transforms.ad_util import Zero, instantiate, is_undefined, zero_like
+from funcnet.lax.control_flow import cond
+from funcnet.lax.windowed import opaque_true
+from funcnet.transforms.ad_util import (UndefinedPrimal, Zero, instantiate, is_undefined, zero_like,
+                                        zeros)
 from funcnet.transforms.jit import closed_without_consts
 from funcnet.transforms.jvp import jvp_jaxpr, jvp_rules
 from funcnet.transforms.partial_eval import partial_eval_jaxpr, pe_rules
@@ -105,11 +108,32 @@ pe_rules[remat_p] = _remat_partial_eval
 
 def _remat_transpose(cts, *args, jaxpr, prevent_cse):
     known = [a for a in args if not is_undefined(a)]
-    if prevent_cse and known:
-        known = iter(optimization_barrier(*known))
-        args = [a if is_undefined(a) else next(known) for a in args]
-    cts_in = backward_pass(jaxpr.jaxpr, jaxpr.consts, list(args), list(cts))
-    return [instantiate(c) if c is not None else None for c in cts_in]
+    if not (prevent_cse and known):
+        cts_in = backward_pass(jaxpr.jaxpr, jaxpr.consts, list(args), list(cts))
+        return [instantiate(c) if c is not None else None for c in cts_in]
+    # Recompute and transpose inside a conditional on a predicate XLA cannot resolve,
+    # so that no compiler pass can merge the recomputation with the forward pass (an
+    # optimization barrier alone does not survive XLA:CPU's pipeline).
+    linear = [is_undefined(a) for a in args]
+    ct_nz = [not isinstance(c, Zero) for c in cts]
+    lin_avals = [a.aval for a in args if is_undefined(a)]
+
+    def recompute_and_transpose(*vals):
+        known_vals, ct_vals = iter(vals[:len(known)]), iter(vals[len(known):])
+        lin = iter(lin_avals)
+        full_args = [UndefinedPrimal(next(lin)) if is_lin else next(known_vals)
+                     for is_lin in linear]
+        full_cts = [next(ct_vals) if nz else c for c, nz in zip(cts, ct_nz)]
+        res = backward_pass(jaxpr.jaxpr, jaxpr.consts, full_args, full_cts)
+        return [instantiate(r) if r is not None else zeros(a.strip_weak_type())
+                for r, a in zip((r for r, is_lin in zip(res, linear) if is_lin), lin_avals)]
+
+    def skip(*vals):
+        return [zeros(a.strip_weak_type()) for a in lin_avals]
+
+    outs = iter(cond(opaque_true(), recompute_and_transpose, skip,
+                     *known, *(c for c, nz in zip(cts, ct_nz) if nz)))
+    return [next(outs) if is_lin else None for is_lin in linear]
 
 
 transpose_rules[remat_p] = _remat_transpose
