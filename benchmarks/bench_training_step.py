@@ -15,13 +15,12 @@ Sections (all by default; pick some with --only grad,compile,memory,checkpoint,t
               .lower(...).compile().memory_analysis()): temp (the program's own
               working buffers, where the activations kept for the backward live)
               and args + outputs + temp - aliased = the executable's peak footprint
-  checkpoint  a deep MLP, 32 relu layers of 512, batch 256: compiled temp memory and
-              step time without checkpoint, with checkpoint around every layer, and
-              around every block of 4 layers (fn.checkpoint / jax.checkpoint). Around
-              one dense+relu layer checkpoint cannot save anything: the layer's input
-              is the one array its backward needs, and XLA already recomputes the relu
-              from the stored pre-activation; around blocks it stores one input per
-              block and recomputes the block's activations one block at a time.
+  checkpoint  a deep MLP, 32 relu layers of 512, batch 256: the compiled step's memory
+              (temp, and the peak footprint args + outputs + temp) and step time without
+              checkpoint, with checkpoint around every layer, and around every block of
+              4 layers (fn.checkpoint / jax.checkpoint); and, as a check on XLA's
+              statistics, the growth of the process's peak resident memory (VmHWM)
+              over the first run of each compiled step, each in a fresh process.
   train       end-to-end jitted training step: value_and_grad + Adam + apply_updates,
               funcnet (nn + optim.adam) vs jax + optax.adam, mlp, cnn, lstm; and
               PyTorch CPU eager (torch.optim.Adam, zero_grad/backward/step) on mlp and
@@ -217,17 +216,56 @@ def bench_checkpoint(repeat):
             print(f"  {lib + ' ' + label:<24}{mib(mem['temp']):>9.2f}{mib(mem['total']):>11.2f}"
                   f"{t['median'] * 1e3:>14.1f} / {t['min'] * 1e3:.1f} / {t['cpu_median'] * 1e3:.1f}"
                   f"{emitted:>12} -> {compiled}")
+    rss = {label: {lib: _peak_rss_growth(lib, label) for lib in ("funcnet", "jax")}
+           for label in progs}
+    print(f"  {'peak RSS growth, first run':<24}" + "".join(
+        f"  {label}: funcnet {mib(r['funcnet']):.1f} / jax {mib(r['jax']):.1f} MiB;"
+        for label, r in rss.items()))
     for label in list(progs)[1:]:
-        fp, fc = progs["plain"][2]["temp"], progs[label][2]["temp"]
-        jp, jc = progs["plain"][3]["temp"], progs[label][3]["temp"]
-        print(f"  {label}: temp funcnet {mib(fp):.2f} -> {mib(fc):.2f} MiB ({fc / fp:.2f}x), "
-              f"jax {mib(jp):.2f} -> {mib(jc):.2f} MiB ({jc / jp:.2f}x)")
-    if all(dots[label][lib][1] == dots["plain"][lib][1] for label in dots for lib in dots[label]):
-        print("  (XLA:CPU removes the optimization barriers that keep a checkpoint's "
-              "recomputation apart (OptimizationBarrierExpander) and CSE then merges the "
-              "recomputation back into the forward pass: the compiled programs have the "
-              "plain program's dots, so neither library's checkpoint changes memory on CPU)")
+        for i, lib in enumerate(("funcnet", "jax")):
+            p, c = progs["plain"][2 + i]["total"], progs[label][2 + i]["total"]
+            out[f"{lib} {label}"]["rss_growth"] = rss[label][lib]
+            print(f"  {label}: {lib} peak footprint {mib(p):.2f} -> {mib(c):.2f} MiB "
+                  f"({c / p:.2f}x), measured RSS growth {mib(rss['plain'][lib]):.1f} -> "
+                  f"{mib(rss[label][lib]):.1f} MiB")
+    if any(dots[label]["jax"][1] == dots["plain"]["jax"][1] for label in list(dots)[1:]):
+        print("  (jax: XLA:CPU deletes the optimization barriers that keep a checkpoint's "
+              "recomputation apart (OptimizationBarrierExpander) and CSE then merges it back "
+              "into the forward pass: the compiled program has the plain program's dots. "
+              "funcnet recomputes inside a conditional XLA cannot resolve, out of CSE's reach)")
     return out
+
+
+def _peak_rss_growth(lib, label):
+    """Bytes the process's peak RSS grows by over the first run of the compiled deep-MLP
+    step (`lib`, variant `label`), measured in a fresh interpreter."""
+    import subprocess
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss-probe",
+                          f"{lib}:{label}"], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[-1])
+
+
+def _rss_probe(spec):
+    lib, label = spec.split(":", 1)
+    per = {"plain": None, "ckpt/layer": "layer"}.get(label, "block")
+    if lib == "funcnet":
+        m, jit, vg, put, remat = fnp, fn.jit, fn.value_and_grad, fn.device_put, fn.checkpoint
+    else:
+        m, jit, vg, put, remat = jnp, jax.jit, jax.value_and_grad, jax.device_put, jax.checkpoint
+    r = np.random.default_rng(0)
+    params = put([{"w": (r.standard_normal((DEEP_WIDTH, DEEP_WIDTH)) * np.sqrt(2 / DEEP_WIDTH))
+                   .astype(np.float32), "b": np.zeros(DEEP_WIDTH, np.float32)}
+                  for _ in range(DEEP_LAYERS)])
+    x = put(r.standard_normal((DEEP_BATCH, DEEP_WIDTH)).astype(np.float32))
+    step = jit(vg(_deep_loss(m, None if per is None else remat, per))).lower(params, x).compile()
+
+    def vmhwm():
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM"))
+
+    before = vmhwm()
+    _timing.block(step(params, x))
+    print(vmhwm() - before)
 
 
 # --- train: value_and_grad + Adam + apply_updates -----------------------------------------------
@@ -324,10 +362,14 @@ def main(argv=None):
     ap.add_argument("--only", default=",".join(SECTIONS),
                     help=f"comma-separated sections out of {','.join(SECTIONS)}")
     ap.add_argument("--repeat", type=int, default=20, help="timed blocks per case")
+    ap.add_argument("--rss-probe", metavar="LIB:VARIANT", help=argparse.SUPPRESS)
     ap.add_argument("--torch-threads", type=int, default=None,
                     help="PyTorch intra-op threads (default: the cores this process may use, "
                          "as XLA's pool)")
     args = ap.parse_args(argv)
+    if args.rss_probe:
+        _rss_probe(args.rss_probe)
+        return 0
     sections = [s for s in args.only.split(",") if s]
     bad = set(sections) - set(SECTIONS)
     if bad:
