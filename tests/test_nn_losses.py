@@ -197,6 +197,20 @@ def test_activations_and_gradients_match_jax():
                                    atol=1e-6, err_msg=k)
 
 
+def test_relu_gradient_is_a_select_like_jax():
+    # relu'(0) = 0 (jax.nn.relu's convention), also under jit, vmap, and to second order.
+    x = np.array([-1.0, 0.0, 0.0, 2.0], np.float32)
+    want = jax.grad(lambda v: jnp.sum(jax.nn.relu(v) * v))(x)
+    for g in (fn.grad(lambda v: fnp.sum(nn.relu(v) * v)),
+              fn.jit(fn.grad(lambda v: fnp.sum(nn.relu(v) * v))),
+              fn.vmap(fn.grad(lambda v: nn.relu(v) * v))):
+        np.testing.assert_array_equal(np.asarray(g(x)), np.asarray(want))
+    hess = fn.grad(lambda v: fn.grad(lambda u: nn.relu(u) * u)(v))
+    np.testing.assert_array_equal([float(hess(np.float32(v))) for v in (-1.0, 2.0)], [0.0, 2.0])
+    text = str(fn.make_jaxpr(fn.grad(lambda v: fnp.sum(nn.relu(v))))(x))
+    assert "select_n" in text and " eq " not in text  # no tie-splitting of maximum
+
+
 def test_activations_as_layers_keep_or_infer_shapes():
     for f in (nn.relu, nn.gelu, nn.softmax, functools.partial(nn.gelu, approximate=False)):
         layer = nn.Fn(f)

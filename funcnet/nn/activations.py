@@ -9,7 +9,7 @@ import math
 import funcnet.numpy as fnp
 from funcnet import lax
 from funcnet.nn.core import ELEMENTWISE
-from funcnet.transforms.custom import stop_gradient
+from funcnet.transforms.custom import custom_jvp, stop_gradient
 
 __all__ = [
     "elu",
@@ -34,9 +34,19 @@ def _elementwise(f):
 
 
 @_elementwise
+@custom_jvp
 def relu(x):
-    """max(x, 0)."""
+    """max(x, 0). Its derivative is a select, 0 at x = 0 (as jax.nn.relu), not
+    maximum's tie-splitting 1/2: one compare per layer instead of two, and a smaller
+    program for XLA to compile."""
     return fnp.maximum(x, 0)
+
+
+@relu.defjvp
+def _relu_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    x = fnp.asarray(x)
+    return fnp.maximum(x, 0), lax.select(x > 0, t, fnp.zeros_like(t))
 
 
 @_elementwise

@@ -105,8 +105,19 @@ def defjvp_unary(prim, deriv):
 _SQRT_PI = np.sqrt(np.pi)
 defjvp_unary(ew.exp_p, lambda x, y: y)
 defjvp_unary(ew.exp2_p, lambda x, y: lax.mul(y, _c(x, np.log(2.0))))
-defjvp_unary(ew.log_p, lambda x, y: lax.div(_c(x, 1), x))
-defjvp_unary(ew.log1p_p, lambda x, y: lax.div(_c(x, 1), lax.add(x, _c(x, 1))))
+
+def defjvp_unary_div(prim, denominator):
+    """tangent = t / denominator(x, y): a division by the residual, not a multiplication
+    by its reciprocal, which the forward pass would compute and keep (as jax's rules)."""
+    def rule(primals, tangents, **params):
+        (x,), (t,) = primals, tangents
+        y = prim.bind(x, **params)
+        return y, t if isinstance(t, Zero) else lax.div(t, denominator(x, y))
+    jvp_rules[prim] = rule
+
+
+defjvp_unary_div(ew.log_p, lambda x, y: x)
+defjvp_unary_div(ew.log1p_p, lambda x, y: lax.add(x, _c(x, 1)))
 defjvp_unary(ew.expm1_p, lambda x, y: lax.add(y, _c(x, 1)))
 defjvp_unary(ew.tanh_p, lambda x, y: lax.sub(_c(x, 1), lax.mul(y, y)))
 defjvp_unary(ew.logistic_p, lambda x, y: lax.mul(y, lax.sub(_c(x, 1), y)))
