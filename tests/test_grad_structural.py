@@ -276,6 +276,8 @@ SCATTERS = {
                       lambda x, u: x.at[:, 1].set(u[0, 0])),
     "mul": (lambda x, u: x.at[np.array([1, 2])].multiply(3.0) * u[:3],
             lambda x, u: x.at[np.array([1, 2])].multiply(3.0) * u[:3]),
+    "mul_updates": (lambda x, u: x.at[np.array([2, 0])].multiply(u[:2], unique_indices=True),
+                    lambda x, u: x.at[np.array([2, 0])].multiply(u[:2], unique_indices=True)),
     "max": (lambda x, u: x.at[np.array([1, 2])].max(u[:2]),
             lambda x, u: x.at[np.array([1, 2])].max(u[:2])),
     "min": (lambda x, u: x.at[np.array([0, 1])].min(u[:2]),
@@ -289,6 +291,12 @@ def test_scatter_indexing(name):
     r = rng(18)
     check_op(f, jf, randn(r, *SHAPE), randn(r, 4, 4),
              order=2 if name in ("add_dup", "set", "max") else 1)
+
+
+def test_scatter_mul_updates_with_repeated_indices_is_refused():
+    x, u = np.ones((3, 2), np.float32), np.ones((2, 2), np.float32)
+    with pytest.raises(NotImplementedError, match="unique_indices=True"):
+        fn.grad(lambda u: fnp.sum(fnp.asarray(x).at[np.array([0, 0])].multiply(u)))(u)
 
 
 def test_scatter_set_duplicate_indices_like_jax():

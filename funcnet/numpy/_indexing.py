@@ -242,11 +242,12 @@ _SCATTERS = {"set": lax.scatter, "add": lax.scatter_add, "mul": lax.scatter_mul,
              "min": lax.scatter_min, "max": lax.scatter_max}
 
 
-def _scatter(x, idx, values, kind):
+def _scatter(x, idx, values, kind, **promises):
+    """promises: indices_are_sorted / unique_indices, passed to the scatter (as jax's)."""
     x = asarray(x)
     plan = _plan(x, idx)
     if plan.strided:
-        return _scatter_strided(x, idx, values, kind)
+        return _scatter_strided(x, idx, values, kind, **promises)
     # The updates come in x[idx]'s shape: broadcast to it, then drop the None axes.
     values = asarray(values)
     if values.dtype != x.dtype:
@@ -262,14 +263,14 @@ def _scatter(x, idx, values, kind):
     dn = lax.ScatterDimensionNumbers(update_window_dims=offset_dims,
                                      inserted_window_dims=collapsed,
                                      scatter_dims_to_operand_dims=start_index_map)
-    return _SCATTERS[kind](x, indices, values, dn)
+    return _SCATTERS[kind](x, indices, values, dn, **promises)
 
 
-def _scatter_strided(x, idx, values, kind):
+def _scatter_strided(x, idx, values, kind, **promises):
     """Updates through strided slices, which a scatter window cannot express: scatter
     into the flattened array at the positions x[idx] reads (an iota indexed alike)."""
     positions = getitem(reshape(lax.iota(dtypes.int32, x.size), x.shape), idx)
-    return reshape(_scatter(reshape(x, (-1,)), positions, values, kind), x.shape)
+    return reshape(_scatter(reshape(x, (-1,)), positions, values, kind, **promises), x.shape)
 
 
 class _IndexUpdateRef:
@@ -279,22 +280,26 @@ class _IndexUpdateRef:
     def get(self):
         return getitem(self._x, self._idx)
 
-    def set(self, values):
-        return _scatter(self._x, self._idx, values, "set")
+    def _update(self, kind, values, indices_are_sorted, unique_indices):
+        return _scatter(self._x, self._idx, values, kind, indices_are_sorted=indices_are_sorted,
+                        unique_indices=unique_indices)
 
-    def add(self, values):
-        return _scatter(self._x, self._idx, values, "add")
+    def set(self, values, *, indices_are_sorted=False, unique_indices=False):
+        return self._update("set", values, indices_are_sorted, unique_indices)
 
-    def multiply(self, values):
-        return _scatter(self._x, self._idx, values, "mul")
+    def add(self, values, *, indices_are_sorted=False, unique_indices=False):
+        return self._update("add", values, indices_are_sorted, unique_indices)
+
+    def multiply(self, values, *, indices_are_sorted=False, unique_indices=False):
+        return self._update("mul", values, indices_are_sorted, unique_indices)
 
     mul = multiply
 
-    def min(self, values):
-        return _scatter(self._x, self._idx, values, "min")
+    def min(self, values, *, indices_are_sorted=False, unique_indices=False):
+        return self._update("min", values, indices_are_sorted, unique_indices)
 
-    def max(self, values):
-        return _scatter(self._x, self._idx, values, "max")
+    def max(self, values, *, indices_are_sorted=False, unique_indices=False):
+        return self._update("max", values, indices_are_sorted, unique_indices)
 
 
 class _IndexUpdateHelper:

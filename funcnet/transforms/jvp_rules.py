@@ -18,7 +18,7 @@ from funcnet.lax import linalg as la
 from funcnet.lax import reductions as rd
 from funcnet.lax import structural as st
 from funcnet.lax import windowed as wd
-from funcnet.transforms.ad_util import Zero, add_tangents, instantiate, zero_like
+from funcnet.transforms.ad_util import Zero, add_tangents, instantiate, zero_like, zeros
 from funcnet.transforms.jit import closed_without_consts, jit_p
 from funcnet.transforms.jvp import jvp_jaxpr, jvp_rules
 
@@ -142,6 +142,35 @@ defjvp_unary(ew.erf_p, lambda x, y: lax.mul(_c(x, 2 / _SQRT_PI), lax.exp(lax.neg
 defjvp_unary(ew.erf_inv_p, lambda x, y: lax.mul(_c(x, _SQRT_PI / 2), lax.exp(lax.mul(y, y))))
 defjvp_unary(ew.lgamma_p, lambda x, y: lax.digamma(x))
 defjvp_unary(ew.square_p, lambda x, y: lax.mul(_c(x, 2), x))
+
+
+def _trigamma(x):
+    """psi'(x), from funcnet primitives (so that it has derivatives of its own).
+
+    Reflection psi'(x) = pi^2 / sin^2(pi x) - psi'(1 - x) brings x < 1/2 to y >= 1/2;
+    the recurrence psi'(y) = 1/y^2 + psi'(y + 1) moves y six steps up, where the
+    asymptotic series 1/z + 1/(2z^2) + 1/(6z^3) - 1/(30z^5) + 1/(42z^7) - 1/(30z^9)
+    is accurate to float32 (z >= 6.5: the next term is below 1e-10)."""
+    reflect = lax.lt(x, _c(x, 0.5))
+    y = lax.select(reflect, lax.sub(_c(x, 1), x), x)
+    total = _c(x, 0)
+    for k in range(6):
+        total = lax.add(total, lax.integer_pow(lax.add(y, _c(x, k)), -2))
+    z = lax.add(y, _c(x, 6))
+    w = lax.integer_pow(z, -2)
+    series = _c(x, -1 / 30)
+    for coef in (1 / 42, -1 / 30, 1 / 6):
+        series = lax.add(_c(x, coef), lax.mul(w, series))
+    # 1/z + 1/(2z^2) + (1/z^3)(1/6 - w/30 + w^2/42 - w^3/30)
+    tail = lax.add(lax.add(lax.div(_c(x, 1), z), lax.mul(_c(x, 0.5), w)),
+                   lax.mul(lax.mul(w, lax.div(_c(x, 1), z)), series))
+    psi1 = lax.add(total, tail)
+    s = lax.sin(lax.mul(_c(x, np.pi), x))
+    reflected = lax.sub(lax.div(_c(x, np.pi ** 2), lax.mul(s, s)), psi1)
+    return lax.select(reflect, reflected, psi1)
+
+
+defjvp_unary(ew.digamma_p, lambda x, y: _trigamma(x))
 
 
 @functools.partial(jvp_rules.__setitem__, ew.integer_pow_p)
@@ -531,12 +560,18 @@ def _scatter_jvp(primals, tangents, *, dimension_numbers, indices_are_sorted=Fal
 def _scatter_mul_jvp(primals, tangents, **params):
     (x, idx, u), (tx, _, tu) = primals, tangents
     out = ix.scatter_mul_p.bind(x, idx, u, **params)
-    if not isinstance(tu, Zero):
-        raise NotImplementedError("differentiating scatter_mul (x.at[...].mul) with respect "
-                                  "to the updates is not implemented")
-    if isinstance(tx, Zero):
-        return out, zero_like(out)
-    return out, ix.scatter_mul_p.bind(tx, idx, u, **params)
+    t_out = zero_like(out) if isinstance(tx, Zero) else ix.scatter_mul_p.bind(tx, idx, u, **params)
+    if isinstance(tu, Zero):
+        return out, t_out
+    if not params.get("unique_indices"):
+        # With repeated indices each update's derivative is the product of the others
+        # at its position: not computed here (jax neither). Dividing out by u fails at 0.
+        raise NotImplementedError(
+            "differentiating scatter_mul (x.at[...].multiply) with respect to the updates "
+            "needs unique_indices=True (each position multiplied by one update)")
+    # One update per position: d(x[p] * u[k]) = ... + x[p] * tu[k].
+    spread = ix.scatter_add_p.bind(zeros(get_aval(x).strip_weak_type()), idx, tu, **params)
+    return out, add_tangents(t_out, lax.mul(x, spread))
 
 
 def _scatter_chooser_jvp(prim):
