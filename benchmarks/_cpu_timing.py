@@ -91,3 +91,21 @@ def one_shot(samples):
         out[impl] = {"median": statistics.median(wall), "min": min(wall), "samples": wall,
                      "cpu_median": statistics.median(cpu), "cpu_min": min(cpu)}
     return out
+
+
+def compile_stages(lowerers, reps):
+    """Trace+lower, then XLA-compile, fresh functions, interleaved across `lowerers`.
+
+    lowerers: {impl: () -> a Lowered object (funcnet's or jax's)}, each call on a fresh
+    function so that no cache answers. Returns {"trace+lower" | "compile" | "total":
+    {impl: result}} with compare()'s keys."""
+    stages = {st: {impl: [] for impl in lowerers} for st in ("trace+lower", "compile", "total")}
+    for _ in range(reps):
+        for impl, lower in lowerers.items():
+            box = {}
+            t1 = timed(lambda lower=lower: box.setdefault("lowered", lower()))
+            t2 = timed(lambda: box["lowered"].compile())
+            stages["trace+lower"][impl].append(t1)
+            stages["compile"][impl].append(t2)
+            stages["total"][impl].append((t1[0] + t2[0], t1[1] + t2[1]))
+    return {st: one_shot(d) for st, d in stages.items()}

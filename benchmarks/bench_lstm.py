@@ -114,17 +114,9 @@ def main():
     fwd = _cpu_timing.compare({"funcnet": lambda: f_fwd(*fa), "jax": lambda: j_fwd(*ja)},
                               repeat=9)
 
-    comp = {s: {"funcnet": [], "jax": []} for s in ("trace+lower", "compile", "total")}
-    for _ in range(3):  # fresh functions, interleaved; (wall, cpu) per stage
-        for impl, lower in (("funcnet", lambda: fn.jit(fn.value_and_grad(fn_loss())).lower(*fa)),
-                            ("jax", lambda: jax.jit(jax.value_and_grad(jax_loss())).lower(*ja))):
-            box = {}
-            t1 = _cpu_timing.timed(lambda lower=lower: box.setdefault("l", lower()))
-            t2 = _cpu_timing.timed(lambda: box["l"].compile())
-            comp["trace+lower"][impl].append(t1)
-            comp["compile"][impl].append(t2)
-            comp["total"][impl].append((t1[0] + t2[0], t1[1] + t2[1]))
-    comp = {s: _cpu_timing.one_shot(d) for s, d in comp.items()}
+    comp = _cpu_timing.compile_stages(
+        {"funcnet": lambda: fn.jit(fn.value_and_grad(fn_loss())).lower(*fa),
+         "jax": lambda: jax.jit(jax.value_and_grad(jax_loss())).lower(*ja)}, reps=3)
 
     _cpu_timing.print_rows([("fwd+bwd step", step), ("forward only", fwd),
                             ("fwd+bwd, 2-D projection *", flat)]

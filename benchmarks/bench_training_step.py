@@ -103,23 +103,18 @@ def bench_compile(reps=7):
     for name in ("mlp", "cnn"):
         s = setup(name)
         fa, ja = (s["fn_params"], *s["fn_batch"]), (s["jax_params"], *s["jax_batch"])
-        stages = {st: {"funcnet": [], "jax": []} for st in ("total", "trace+lower", "xla")}
-        for _ in range(reps):  # interleaved; fresh functions, so that no cache answers
-            loss = _models.fn_loss(s["model"])
 
-            def jloss(p, x, y, _f=s["jax_apply"]):
+        def jax_lower(_f=s["jax_apply"]):
+            def jloss(p, x, y):
                 return _models.jax_ce(_f(p, x), y)
-            for impl, lower in (("funcnet", lambda: fn.jit(fn.value_and_grad(loss)).lower(*fa)),
-                                ("jax", lambda: jax.jit(jax.value_and_grad(jloss)).lower(*ja))):
-                box = {}
-                t1 = _cpu_timing.timed(lambda lower=lower: box.setdefault("l", lower()))
-                t2 = _cpu_timing.timed(lambda: box["l"].compile())
-                stages["trace+lower"][impl].append(t1)
-                stages["xla"][impl].append(t2)
-                stages["total"][impl].append((t1[0] + t2[0], t1[1] + t2[1]))
-        out[name] = _cpu_timing.one_shot(stages["total"])
-        out[f"{name}: trace+lower"] = _cpu_timing.one_shot(stages["trace+lower"])
-        out[f"{name}: xla"] = _cpu_timing.one_shot(stages["xla"])
+            return jax.jit(jax.value_and_grad(jloss)).lower(*ja)
+
+        stages = _cpu_timing.compile_stages(  # fresh loss functions every repetition
+            {"funcnet": lambda m=s["model"]: fn.jit(fn.value_and_grad(
+                _models.fn_loss(m))).lower(*fa), "jax": jax_lower}, reps)
+        out[name] = stages["total"]
+        out[f"{name}: trace+lower"] = stages["trace+lower"]
+        out[f"{name}: xla"] = stages["compile"]
     print(f"\n  trace + lower + compile of jit(value_and_grad(loss)) ({reps} fresh functions each)")
     _cpu_timing.print_rows([(n, r) for n, r in out.items()])
     return out

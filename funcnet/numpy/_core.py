@@ -2,6 +2,7 @@
 
 import builtins
 import functools
+import math
 
 import numpy as np
 
@@ -9,7 +10,7 @@ from funcnet import lax
 from funcnet.core import dtypes
 from funcnet.core.array import Array, asarray_from_value
 from funcnet.core.source_info import where as _at
-from funcnet.core.trace import Tracer, get_aval
+from funcnet.core.trace import Tracer, get_aval, is_tracing
 
 ArrayLike = (Array, Tracer)
 
@@ -89,11 +90,22 @@ def broadcast_shapes(*shapes):
     return tuple(out)
 
 
+# Eagerly, a constant this small is broadcast on the host and copied over: one transfer
+# instead of a device program of its own (x * 2.0 is then one dispatch, not two).
+_HOST_BROADCAST_MAX = 1 << 16
+
+
 def broadcast_to(x, shape):
+    shape = tuple(int(d) for d in shape)
     if not is_array(x):
         x = np.asarray(x)
+        if (not is_tracing() and x.dtype.kind in "biuf" and x.shape != shape
+                and math.prod(shape) <= _HOST_BROADCAST_MAX):
+            try:
+                return asarray(np.ascontiguousarray(np.broadcast_to(x, shape)))
+            except ValueError:
+                pass  # the error below names the shapes
         x = x[()] if x.ndim == 0 and x.dtype.kind in "biuf" else asarray(x)
-    shape = tuple(int(d) for d in shape)
     if x.shape == shape:
         return x if is_array(x) else asarray(x)
     lead = len(shape) - x.ndim
