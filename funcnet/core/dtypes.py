@@ -22,10 +22,16 @@ float16, float32, float64 = (np.dtype(t) for t in (np.float16, np.float32, np.fl
 SUPPORTED = (bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
              bfloat16, float16, float32, float64)
 
+_SUPPORTED_SET = frozenset(SUPPORTED)
 _NARROW = {int64: int32, uint64: uint32, float64: float32}
 
 
+_FLOATS = frozenset((bfloat16, float16, float32, float64))
+
+
 def is_float(dtype) -> bool:
+    if dtype in _FLOATS:  # the common case, without np.issubdtype's cost
+        return True
     dtype = np.dtype(dtype)
     return dtype == bfloat16 or np.issubdtype(dtype, np.floating)
 
@@ -48,7 +54,7 @@ def canonicalize(dtype) -> np.dtype:
         dtype = np.dtype(dtype)
     except TypeError as e:
         raise TypeError(f"{dtype!r} is not a dtype funcnet understands") from e
-    if dtype not in SUPPORTED:
+    if dtype not in _SUPPORTED_SET:
         raise TypeError(
             f"dtype {dtype} is not supported by funcnet; use one of "
             + ", ".join(str(d) for d in SUPPORTED))
@@ -121,6 +127,18 @@ def _join(a, b):
 
 def result_type(*typed) -> tuple[np.dtype, bool]:
     """Promote ``(dtype, weak_type)`` pairs; returns the result's ``(dtype, weak_type)``."""
+    try:  # every eager op promotes: remember the answers (few distinct questions)
+        return _result_type_cached(typed, config.enable_x64)
+    except TypeError:  # an unhashable dtype-like: answer without the cache
+        return _result_type(typed)
+
+
+@functools.lru_cache(maxsize=4096)
+def _result_type_cached(typed, x64):
+    return _result_type(typed)
+
+
+def _result_type(typed):
     nodes = [_node(np.dtype(d), w) for d, w in typed]
     out = functools.reduce(_join, nodes)
     if out == _I:

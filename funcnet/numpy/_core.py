@@ -61,6 +61,10 @@ def result_type(*args):
 
 def promote(*args):
     """Convert every argument to one dtype (an Array or tracer each)."""
+    first = args[0]
+    if is_array(first) and not first.aval.weak_type and builtins.all(
+            is_array(a) and a.dtype == first.dtype and not a.aval.weak_type for a in args):
+        return list(args)  # the common case: nothing to promote
     dtype, weak = dtypes.result_type(*map(_dtype_of, args))
     out = []
     for x in args:
