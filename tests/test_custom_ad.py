@@ -226,6 +226,20 @@ def test_opaque_true_is_true_and_unfoldable():
     assert "constant(true)" not in hlo.replace(" ", "")
 
 
+def test_checkpoint_lowering_per_platform():
+    # CPU: the recomputation sits in a conditional on an rng predicate XLA cannot fold.
+    # Elsewhere (XLA:GPU keeps optimization barriers): a constant predicate, so XLA
+    # inlines the branch and no predicate is read back; the barrier keeps it apart.
+    from funcnet.backend.lowering import lower_to_module
+    ck = fn.checkpoint(_dense)
+    w, x = fnp.ones((2, 4, 4)) * 0.1, fnp.ones((3, 4))
+    closed = fn.make_jaxpr(fn.grad(lambda w: _mlp(ck, w, x)))(w)
+    cpu, gpu = (lower_to_module(closed, platform=p) for p in ("cpu", "cuda"))
+    assert "stablehlo.rng" in cpu and "stablehlo.case" in cpu
+    assert "stablehlo.rng" not in gpu and "dense<true>" in gpu
+    assert "stablehlo.optimization_barrier" in gpu
+
+
 def test_checkpoint_lowers_memory_of_a_deep_mlp():
     # XLA:CPU keeps the recomputation (CSE cannot reach into the conditional), so the
     # compiled program holds fewer live activations than without checkpoint.

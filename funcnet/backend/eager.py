@@ -28,7 +28,7 @@ def _compile_primitive(prim, params, avals, device):
     invars = [Var(a) for a in avals]
     outvars = [Var(a) for a in prim.abstract_eval(*avals, **params)]
     jaxpr = Jaxpr([], invars, [JaxprEqn(prim, invars, params, outvars)], outvars)
-    text = lower_to_module(ClosedJaxpr(jaxpr, []), name=prim.name)
+    text = lower_to_module(ClosedJaxpr(jaxpr, []), name=prim.name, platform=device.platform)
     return xla.Executable(text, device, len(outvars)), [v.aval for v in outvars]
 
 

@@ -107,10 +107,12 @@ def location(name: str, info) -> str:
 # --- the emitter --------------------------------------------------------------
 
 class Module:
-    """Names SSA values uniquely across one module."""
+    """Names SSA values uniquely across one module, and knows the platform it is lowered
+    for ("cpu", "cuda", ...; a few rules choose their form by it)."""
 
-    def __init__(self):
+    def __init__(self, platform: str = "cpu"):
         self._count = 0
+        self.platform = platform
 
     def fresh(self) -> str:
         self._count += 1
@@ -218,7 +220,7 @@ def lower_jaxpr(em: Emitter, jaxpr: Jaxpr, consts_names, args_names):
 
 
 def lower_to_module(closed: ClosedJaxpr, name: str = "main", arg_attrs=None,
-                    scope: str | None = None) -> str:
+                    scope: str | None = None, platform: str = "cpu") -> str:
     """A whole module; the program's constants become leading arguments.
 
     `scope` prefixes every op name in the locations (default "jit(<name>)"; "" for
@@ -227,7 +229,7 @@ def lower_to_module(closed: ClosedJaxpr, name: str = "main", arg_attrs=None,
     `arg_attrs` optionally gives one attribute string (or None) per argument,
     e.g. "tf.aliasing_output = 0 : i32" for a donated buffer."""
     jaxpr = closed.jaxpr
-    module = Module()
+    module = Module(platform)
     em = Emitter(module)
     em.scope = scope if scope is not None else f"jit({name})"
     in_avals = [v.aval for v in jaxpr.constvars] + [v.aval for v in jaxpr.invars]

@@ -50,7 +50,8 @@ def optimization_barrier(operand):
 # A scalar True that XLA cannot prove: the predicate of the conditional that checkpoint's
 # backward pass recomputes in. XLA:CPU deletes optimization barriers early and then CSE
 # folds a recomputation back into the forward pass; CSE does not reach into the branch
-# of a conditional it cannot resolve. (Lowered as rng_uniform(0, 1) < 2, as jax once did.)
+# of a conditional it cannot resolve. (Lowered as rng_uniform(0, 1) < 2 on CPU, as jax
+# once did; as a constant elsewhere, where barriers survive and XLA inlines the branch.)
 opaque_true_p = Primitive("opaque_true")
 opaque_true_p.def_abstract_eval(lambda: ShapedArray((), dtypes.bool_))
 

@@ -48,7 +48,7 @@ _executables = weakref.WeakKeyDictionary()  # ClosedJaxpr -> {device: (Executabl
 
 
 def compile_closed(closed: ClosedJaxpr, device, name="jit", arg_attrs=None):
-    text = lower_to_module(closed, name=name, arg_attrs=arg_attrs)
+    text = lower_to_module(closed, name=name, arg_attrs=arg_attrs, platform=device.platform)
     return xla.Executable(text, device, len(closed.out_avals)), text
 
 
@@ -449,7 +449,8 @@ class Jitted:
         entry = self._entry(in_tree, static, avals, device)
         attrs = self._arg_attrs(in_tree, static, len(entry.closed.consts), avals,
                                 entry.closed.out_avals)
-        text = lower_to_module(entry.closed, name=self.__name__, arg_attrs=attrs)
+        text = lower_to_module(entry.closed, name=self.__name__, arg_attrs=attrs,
+                               platform=device.platform)
         return Lowered(self, entry, text, device, attrs)
 
     def eval_shape(self, *args, **kwargs):

@@ -5,8 +5,9 @@ instead of storing its intermediates; only the inputs are kept as residuals.
 partial-evaluation rule computes the primal outputs now and records one `remat`
 equation over the whole jvp program; its transpose rule replays that program's
 forward part and then transposes the linear part, both inside a `cond` on a
-predicate XLA cannot resolve (`opaque_true`), so that XLA cannot merge the replay
-with the original forward pass.
+predicate XLA cannot resolve on CPU (`opaque_true`), so that XLA cannot merge the
+replay with the original forward pass; elsewhere the predicate is a constant, the
+branch is inlined, and an optimization barrier on its inputs does that work.
 """
 
 import functools
@@ -18,7 +19,7 @@ from funcnet.core.trace import Primitive, get_aval, impl_rules
 from funcnet.ir import passes
 from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, eval_jaxpr
 from funcnet.lax.control_flow import cond
-from funcnet.lax.windowed import opaque_true
+from funcnet.lax.windowed import opaque_true, optimization_barrier
 from funcnet.transforms.ad_util import (UndefinedPrimal, Zero, instantiate, is_undefined, zero_like,
                                         zeros)
 from funcnet.transforms.jit import closed_without_consts
@@ -119,7 +120,10 @@ def _remat_transpose(cts, *args, jaxpr, prevent_cse):
     lin_avals = [a.aval for a in args if is_undefined(a)]
 
     def recompute_and_transpose(*vals):
-        known_vals, ct_vals = iter(vals[:len(known)]), iter(vals[len(known):])
+        # The barrier is what keeps the recomputation apart where the conditional is
+        # inlined (backends other than CPU: see opaque_true).
+        known_vals = iter(optimization_barrier(list(vals[:len(known)])))
+        ct_vals = iter(vals[len(known):])
         lin = iter(lin_avals)
         full_args = [UndefinedPrimal(next(lin)) if is_lin else next(known_vals)
                      for is_lin in linear]
