@@ -143,6 +143,11 @@ def ref_recurrent(step, hidden, lstm=False, reverse=False):
     return ref
 
 
+def ref_bidirectional(step, hidden, lstm=False):
+    fwd, bwd = ref_recurrent(step, hidden, lstm), ref_recurrent(step, hidden, lstm, reverse=True)
+    return lambda p, x: np.concatenate([fwd(p["forward"], x), bwd(p["backward"], x)], -1)
+
+
 def ref_cell(step, lstm=False):
     def ref(p, x):
         hidden = p["wh"].shape[0]
@@ -245,6 +250,13 @@ CASES = [
     ("lstm", lambda: nn.LSTM(8), (2, 5, 4), "float", ref_recurrent(lstm_step, 8, True), {}),
     ("lstm_reverse", lambda: nn.LSTM(8, reverse=True), (2, 5, 4), "float",
      ref_recurrent(lstm_step, 8, True, reverse=True), {}),
+    ("bidirectional_lstm", lambda: nn.Bidirectional(nn.LSTM(8)), (2, 5, 4), "float",
+     ref_bidirectional(lstm_step, 8, True), {}),
+    ("bidirectional_gru", lambda: nn.Bidirectional(nn.GRU(8), nn.GRU(4, reverse=True)),
+     (2, 5, 4), "float",
+     lambda p, x: np.concatenate([ref_recurrent(gru_step, 8)(p["forward"], x),
+                                  ref_recurrent(gru_step, 4, reverse=True)(p["backward"], x)],
+                                 -1), {}),
     ("mha_self", lambda: nn.MultiHeadAttention(num_heads=2), (2, 5, 8), "float",
      ref_mha(2), {}),
     ("mha_causal_padding", lambda: nn.MultiHeadAttention(num_heads=4, causal=True),
@@ -375,6 +387,47 @@ def test_recurrent_initial_and_final_carry():
     _, ys2 = g(p, x[:, 2:], carry1)
     np.testing.assert_allclose(np.concatenate([ys1, ys2], 1), np.asarray(ys), rtol=1e-5,
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("make,step,lstm", [
+    (lambda: nn.GRU(6), gru_step, False), (lambda: nn.LSTM(6), lstm_step, True),
+    (lambda: nn.LSTM(6, reverse=True), lstm_step, True)], ids=["gru", "lstm", "lstm_reverse"])
+def test_recurrent_seq_lengths(make, step, lstm):
+    # Each example against its own unpadded sequence: the same outputs on the valid steps,
+    # zeros after them, and the carry after the last valid step.
+    layer = make()
+    params, _ = layer.init(KEY, (-1, 6, 3))
+    p = perturbed(params)
+    x = make_input((3, 6, 3), "float")
+    lengths = np.array([6, 2, 4], np.int32)
+    carry, ys = fn.jit(lambda p, x, n: layer.apply(p, x, seq_lengths=n, return_carry=True))(
+        p, x, lengths)
+    ref = ref_recurrent(step, 6, lstm, reverse=layer.reverse)
+    for b, n in enumerate(lengths):
+        want = ref(p, x[b:b + 1, :n])[0]
+        np.testing.assert_allclose(np.asarray(ys[b, :n]), want, rtol=RTOL, atol=ATOL)
+        assert not np.asarray(ys[b, n:]).any()
+        last_h = tree.tree_leaves(carry)[-1][b]
+        np.testing.assert_allclose(np.asarray(last_h), want[0 if layer.reverse else -1],
+                                   rtol=RTOL, atol=ATOL)
+
+
+def test_bidirectional_seq_lengths_and_bad_input():
+    bi = nn.Bidirectional(nn.LSTM(4))
+    params, out = bi.init(KEY, (-1, 5, 3))
+    assert out == (-1, 5, 8) and set(params) == {"forward", "backward"}
+    x = make_input((2, 5, 3), "float")
+    full = bi.apply(params, x, seq_lengths=np.array([5, 5]))
+    np.testing.assert_allclose(np.asarray(full), np.asarray(bi.apply(params, x)), rtol=1e-6)
+    short = bi.apply(params, x, seq_lengths=np.array([5, 3]))
+    # the backward direction of the short example starts at its own last step
+    alone = bi.apply(params, x[1:, :3])
+    np.testing.assert_allclose(np.asarray(short[1, :3]), np.asarray(alone[0]), rtol=RTOL,
+                               atol=ATOL)
+    with pytest.raises(ValueError, match=r"seq_lengths must be integers of shape \(2,\)"):
+        bi.apply(params, x, seq_lengths=np.array([5.0, 3.0]))
+    with pytest.raises(TypeError, match="recurrent layer"):
+        nn.Bidirectional(nn.Dense(3))
 
 
 def test_dropout_training():

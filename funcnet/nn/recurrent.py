@@ -13,12 +13,14 @@ before the scan as one matrix product; only ``h @ wh`` runs inside the loop.
 import numpy as np
 
 import funcnet.numpy as fnp
-from funcnet import lax
+from funcnet import lax, tree
+from funcnet.core import dtypes
 from funcnet.nn.activations import sigmoid
 from funcnet.nn.core import Layer, LayerError, Param, resolve_init, shape_of
 from funcnet.nn.linear import _features
 
-__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "Recurrent", "SimpleRNNCell"]
+__all__ = ["GRU", "LSTM", "RNN", "Bidirectional", "GRUCell", "LSTMCell", "Recurrent",
+           "SimpleRNNCell"]
 
 
 class _Cell(Layer):
@@ -141,10 +143,13 @@ class Recurrent(Layer):
     ``lax.scan``; returns the outputs ``(batch, time, hidden)``. The params are the
     cell's.
 
-    ``apply(params, x, initial_carry=None, return_carry=False)``: start from a zero
-    carry unless one is given; with ``return_carry=True`` return ``(final_carry, ys)``.
-    ``reverse=True`` runs from the last time step to the first (outputs stay in input
-    order).
+    ``apply(params, x, initial_carry=None, return_carry=False, seq_lengths=None)``:
+    start from a zero carry unless one is given; with ``return_carry=True`` return
+    ``(final_carry, ys)``. ``reverse=True`` runs from the last time step to the first
+    (outputs stay in input order). ``seq_lengths`` (integers, shape ``(batch,)``) marks
+    padded sequences: example b has ``seq_lengths[b]`` valid steps at the start; past
+    them the carry is left as it is and the output is zero, so the final carry is the
+    one after the last valid step (and a reverse run starts at the last valid step).
     """
 
     def __init__(self, cell, *, reverse=False, name=None):
@@ -170,16 +175,73 @@ class Recurrent(Layer):
     def expected_input_shape(self, params, input_shape):
         return self.cell.expected_input_shape(params, input_shape)
 
-    def forward(self, params, x, *, initial_carry=None, return_carry=False):
+    def forward(self, params, x, *, initial_carry=None, return_carry=False, seq_lengths=None):
         x = fnp.asarray(x)
         self._check(shape_of(x))
         carry = (self.cell.initial_carry((x.shape[0],), x.dtype) if initial_carry is None
                  else initial_carry)
         xp = fnp.moveaxis(self.cell.project(params, x), 1, 0)  # (time, batch, gates*hidden)
-        carry, ys = lax.scan(lambda c, xt: self.cell.step(params, c, xt), carry, xp,
-                             reverse=self.reverse)
+        if seq_lengths is None:
+            carry, ys = lax.scan(lambda c, xt: self.cell.step(params, c, xt), carry, xp,
+                                 reverse=self.reverse)
+        else:
+            valid = _valid_steps(seq_lengths, x.shape[0], x.shape[1])  # (time, batch)
+            carry, ys = lax.scan(lambda c, inp: self._masked_step(params, c, *inp), carry,
+                                 (xp, valid), reverse=self.reverse)
         ys = fnp.moveaxis(ys, 0, 1)
         return (carry, ys) if return_carry else ys
+
+    def _masked_step(self, params, carry, xt, valid):
+        new, y = self.cell.step(params, carry, xt)
+        keep = valid[:, None]
+        new = tree.tree_map(lambda n, o: fnp.where(keep, n, o), new, carry)
+        return new, fnp.where(keep, y, fnp.zeros_like(y))
+
+
+def _valid_steps(seq_lengths, batch, time):
+    lengths = fnp.asarray(seq_lengths)
+    if lengths.shape != (batch,) or not (dtypes.is_int(lengths.dtype)):
+        raise LayerError(f"seq_lengths must be integers of shape ({batch},) (one length per "
+                         f"example), got {lengths.dtype}{tuple(lengths.shape)}")
+    return fnp.arange(time)[:, None] < lengths[None, :]
+
+
+class Bidirectional(Layer):
+    """A recurrent layer run forwards and a second one backwards over the time axis, their
+    outputs concatenated: ``(batch, time, F) -> (batch, time, H_fwd + H_bwd)``.
+
+    ``Bidirectional(nn.LSTM(64))`` runs the backward direction with the same kind of cell
+    (its own parameters); pass ``backward_layer`` to choose another. Params:
+    ``{"forward": ..., "backward": ...}``. ``seq_lengths`` reaches both directions, so the
+    backward one starts at each example's last valid step.
+    """
+
+    def __init__(self, forward_layer, backward_layer=None, *, name=None):
+        super().__init__(name=name)
+        for what, lyr in (("forward_layer", forward_layer), ("backward_layer", backward_layer)):
+            if lyr is not None and not isinstance(lyr, Recurrent):
+                raise TypeError(f"Bidirectional: {what} must be a recurrent layer (RNN, GRU, "
+                                f"LSTM, Recurrent), got {lyr!r}")
+        self.forward_layer = forward_layer
+        self.backward_layer = (backward_layer if backward_layer is not None else
+                               Recurrent(forward_layer.cell, reverse=not forward_layer.reverse))
+
+    def param_specs(self, input_shape):
+        return {"forward": self.forward_layer.param_specs(input_shape),
+                "backward": self.backward_layer.param_specs(input_shape)}
+
+    def output_shape(self, input_shape):
+        f = self.forward_layer.output_shape(input_shape)
+        b = self.backward_layer.output_shape(input_shape)
+        return tuple(f[:-1]) + (f[-1] + b[-1],)
+
+    def expected_input_shape(self, params, input_shape):
+        return self.forward_layer.expected_input_shape(params["forward"], input_shape)
+
+    def forward(self, params, x, *, seq_lengths=None):
+        ys = [lyr.forward(params[k], x, seq_lengths=seq_lengths)
+              for k, lyr in (("forward", self.forward_layer), ("backward", self.backward_layer))]
+        return fnp.concatenate(ys, axis=-1)
 
 
 class RNN(Recurrent):
