@@ -152,7 +152,8 @@ def to_buffer(x, device=None):
         return x._buf, x.aval
     if dtypes.is_python_scalar(x):
         dt = dtypes.scalar_dtype(x)
-        return xla.device_put(np.asarray(x, dt), device), ShapedArray((), dt, True)
+        return (xla.device_put(np.asarray(x, dt), device),
+                ShapedArray((), dt, dtypes.is_weak_scalar(x)))
     if isinstance(x, (np.ndarray, np.generic)):
         dt = dtypes.canonicalize(x.dtype)
         return xla.device_put(np.asarray(x, dt), device), ShapedArray(x.shape, dt)

@@ -67,7 +67,7 @@ def shaped_abstractify(x) -> ShapedArray:
     if isinstance(aval, ShapedArray):
         return aval
     if dtypes.is_python_scalar(x):
-        return ShapedArray((), dtypes.scalar_dtype(x), weak_type=True)
+        return ShapedArray((), dtypes.scalar_dtype(x), weak_type=dtypes.is_weak_scalar(x))
     if isinstance(x, (np.ndarray, np.generic)):
         return ShapedArray(x.shape, dtypes.canonicalize(x.dtype))
     if hasattr(x, "__jax_array__") or type(x).__module__.startswith(("jax", "jaxlib")):

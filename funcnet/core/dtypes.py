@@ -88,6 +88,11 @@ def is_python_scalar(x) -> bool:
     return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
 
 
+def is_weak_scalar(x) -> bool:
+    """Python ints and floats are weakly typed; a Python bool is a plain bool (as jax)."""
+    return not isinstance(x, (bool, np.bool_))
+
+
 # --- the promotion lattice -----------------------------------------------------
 # Nodes are dtypes plus the two weak kinds "i*" (Python int) and "f*" (Python float).
 _I, _F = "i*", "f*"

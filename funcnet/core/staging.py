@@ -69,7 +69,8 @@ class JaxprBuilder:
 def _literal_value(val):
     """Python scalars and 0-d NumPy values are written into the program."""
     if dtypes.is_python_scalar(val):
-        return val, ShapedArray((), dtypes.scalar_dtype(val), weak_type=True)
+        return val, ShapedArray((), dtypes.scalar_dtype(val),
+                                weak_type=dtypes.is_weak_scalar(val))
     if isinstance(val, np.generic) or (isinstance(val, np.ndarray) and val.shape == ()):
         dt = dtypes.canonicalize(val.dtype)
         return np.asarray(val, dt)[()], ShapedArray((), dt)

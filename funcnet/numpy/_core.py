@@ -47,7 +47,7 @@ def _dtype_of(x):
     if is_array(x):
         return x.dtype, x.aval.weak_type
     if dtypes.is_python_scalar(x):
-        return dtypes.scalar_dtype(x), True
+        return dtypes.scalar_dtype(x), dtypes.is_weak_scalar(x)
     if isinstance(x, (np.dtype, type)):
         return dtypes.canonicalize(x), False
     aval = get_aval(np.asarray(x) if isinstance(x, (list, tuple)) else x)
