@@ -107,11 +107,31 @@ def _remat_partial_eval(trace, tracers, *, jaxpr, prevent_cse):
 pe_rules[remat_p] = _remat_partial_eval
 
 
+def _recompute_and_backward(jaxpr, args, cts):
+    """Cotangents of the linear args of the jvp program `jaxpr`: replay its forward part
+    on the known args, then transpose its linear part.
+
+    The program is split by partial evaluation first rather than handed to
+    backward_pass whole: an equation that mixes primal and tangent values (the jvp of a
+    cond, scan or nested remat has primal and tangent outputs) reads a linear input, so
+    backward_pass would count all its outputs as linear and never compute the primal
+    ones that later tangent equations multiply by."""
+    linear = [is_undefined(a) for a in args]
+    known, lin, out_unknown, num_res = partial_eval_jaxpr(jaxpr, linear)
+    known_outs = eval_jaxpr(known.jaxpr, known.consts, *(a for a in args if not is_undefined(a)))
+    res = list(known_outs[len(known_outs) - num_res:]) if num_res else []
+    # Known outputs do not depend on the linear args: their cotangents contribute nothing.
+    lin_cts = [c for c, u in zip(cts, out_unknown) if u]
+    cts_in = backward_pass(lin.jaxpr, lin.consts, res + [a for a in args if is_undefined(a)],
+                           lin_cts)
+    return iter(cts_in[num_res:])
+
+
 def _remat_transpose(cts, *args, jaxpr, prevent_cse):
     known = [a for a in args if not is_undefined(a)]
     if not (prevent_cse and known):
-        cts_in = backward_pass(jaxpr.jaxpr, jaxpr.consts, list(args), list(cts))
-        return [instantiate(c) if c is not None else None for c in cts_in]
+        cts_in = _recompute_and_backward(jaxpr, list(args), list(cts))
+        return [instantiate(next(cts_in)) if is_undefined(a) else None for a in args]
     # Recompute and transpose inside a conditional on a predicate XLA cannot resolve,
     # so that no compiler pass can merge the recomputation with the forward pass (an
     # optimization barrier alone does not survive XLA:CPU's pipeline).
@@ -128,9 +148,9 @@ def _remat_transpose(cts, *args, jaxpr, prevent_cse):
         full_args = [UndefinedPrimal(next(lin)) if is_lin else next(known_vals)
                      for is_lin in linear]
         full_cts = [next(ct_vals) if nz else c for c, nz in zip(cts, ct_nz)]
-        res = backward_pass(jaxpr.jaxpr, jaxpr.consts, full_args, full_cts)
+        res = _recompute_and_backward(jaxpr, full_args, full_cts)
         return [instantiate(r) if r is not None else zeros(a.strip_weak_type())
-                for r, a in zip((r for r, is_lin in zip(res, linear) if is_lin), lin_avals)]
+                for r, a in zip(res, lin_avals)]
 
     def skip(*vals):
         return [zeros(a.strip_weak_type()) for a in lin_avals]
