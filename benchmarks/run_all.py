@@ -1,4 +1,4 @@
-"""Run every engine benchmark, each in its own process (clean caches, no cross-talk).
+"""Run every benchmark, each in its own process (clean caches, no cross-talk).
 
   python benchmarks/run_all.py                 # all of them
   python benchmarks/run_all.py dispatch eager  # a selection
@@ -21,6 +21,9 @@ BENCHMARKS = {
     "compile": "bench_compile.py",     # trace / lower / compile time
     "eager": "bench_eager.py",         # eager per-op overhead
     "vmap": "bench_vmap.py",           # per-example gradients: jit(vmap(grad)) vs jax, loop
+    "autodiff_scale": "bench_autodiff_scale.py",  # tracing/differentiating N-op chains
+    "training_step": "bench_training_step.py",    # grad step, compile, memory, checkpoint, Adam
+    "lstm": "bench_lstm.py",           # LSTM over 100 steps with scan
 }
 
 
