@@ -54,12 +54,13 @@ class Lib(NamedTuple):
     jit: Any
     jacfwd: Any
     jacrev: Any
+    custom_vjp: Any
 
 
 FN = Lib(fnp, fn.lax, fn.checkpoint, fn.grad, fn.jvp, fn.vmap, fn.linearize, fn.stop_gradient,
-         fn.custom_jvp, fn.jit, fn.jacfwd, fn.jacrev)
+         fn.custom_jvp, fn.jit, fn.jacfwd, fn.jacrev, fn.custom_vjp)
 JX = Lib(jnp, jax.lax, jax.checkpoint, jax.grad, jax.jvp, jax.vmap, jax.linearize,
-         jax.lax.stop_gradient, jax.custom_jvp, jax.jit, jax.jacfwd, jax.jacrev)
+         jax.lax.stop_gradient, jax.custom_jvp, jax.jit, jax.jacfwd, jax.jacrev, jax.custom_vjp)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,10 +127,28 @@ def custom_sin(lib):
     return _CUSTOM[lib.np]
 
 
+def custom_sin_mul(lib):
+    """(a, b) -> sin(a) b as a custom_vjp function whose backward rule is deliberately
+    wrong in a (2 cos(a) b g) and right in b: fwd and bwd are written once."""
+    key = ("vjp", lib.np)
+    if key not in _CUSTOM:
+        f = lib.custom_vjp(lambda a, b: lib.np.sin(a) * b)
+        fwd = lambda a, b: (lib.np.sin(a) * b, (lib.np.cos(a), lib.np.sin(a), b))
+        bwd = lambda res, g: (2.0 * res[0] * res[2] * g, res[1] * g)
+        f.defvjp(fwd, bwd)
+        _CUSTOM[key] = f
+    return _CUSTOM[key]
+
+
+def const_like(x, seed, shape, scale=1.0):
+    """A fixed operand in x's dtype (so that a bfloat16 program stays bfloat16)."""
+    return const(seed, shape, scale).astype(x.dtype)
+
+
 def distinct(x, seed):
     """Scale every entry by its own factor, so that copies made by an op (gather, pad,
     broadcast) are no longer ties for a later max, sort or where."""
-    return x * (1.0 + const(seed, x.shape, 0.1))
+    return x * (1.0 + const(seed, x.shape, 0.1)).astype(x.dtype)
 
 
 def _transpose(lib, x, y, perm):
@@ -165,7 +184,7 @@ def _broadcast(lib, x, y, seed):
 
 
 def _pad(lib, x, y, config, seed):
-    return distinct(lib.lax.pad(x, 0.5, config), seed)
+    return distinct(lib.lax.pad(x, np.asarray(0.5, x.dtype), config), seed)
 
 
 def _take(lib, x, y, axis, idx, seed):
@@ -184,7 +203,7 @@ def _dynamic_update_slice(lib, x, y, starts, sizes):
 
 
 def _bcast_const(lib, x, y, k, seed):
-    return x * const(seed, x.shape[k:]) + 0.25
+    return x * const_like(x, seed, x.shape[k:]) + 0.25
 
 
 def _center(lib, x, y, axis):
@@ -213,7 +232,7 @@ def _sort(lib, x, y, axis):
 
 
 def _matmul(lib, x, y, k, seed):
-    return x @ const(seed, (x.shape[-1], k), 1 / np.sqrt(x.shape[-1]))
+    return x @ const_like(x, seed, (x.shape[-1], k), 1 / np.sqrt(x.shape[-1]))
 
 
 def _split(lib, x, y, sizes, axis):
@@ -260,12 +279,119 @@ def _fori(lib, x, y, body, n):
     return lib.lax.fori_loop(0, n, lambda i, c: c * 0.5 + run_steps(lib, body, c, y) * 0.5, x)
 
 
+CONV_LAYOUTS = {(1, True): ("NWC", "WIO", "NWC"), (1, False): ("NCW", "OIW", "NCW"),
+                (2, True): ("NHWC", "HWIO", "NHWC"), (2, False): ("NCHW", "OIHW", "NCHW")}
+
+
+def _conv_geometry(shape, spatial, last):
+    """(lhs shape, feature axis of lhs, spatial axes of lhs) for x read as a convolution's
+    input with batch (N, W, C) / (N, C, W), or without: (W, C), (H, W, C) / (C, H, W),
+    to which a batch of one is added."""
+    lhs = shape if len(shape) == spatial + 2 else (1,) + shape
+    feat = len(lhs) - 1 if last else 1
+    return lhs, feat, [a for a in range(1, len(lhs)) if a != feat]
+
+
+def _conv(lib, x, y, spatial, last, strides, padding, lhs_dil, rhs_dil, groups, out_ch,
+          ksize, seed):
+    lhs_shape, feat, _ = _conv_geometry(x.shape, spatial, last)
+    c = lhs_shape[feat]
+    kshape = ksize + (c // groups, out_ch) if last else (out_ch, c // groups) + ksize
+    # a fixed kernel, scaled by a smooth function of y: grad w.r.t. y goes through the
+    # kernel's cotangent, and vmap over y batches the kernel
+    kernel = const_like(x, seed, kshape, 1 / np.sqrt(np.prod(kshape[:-1] if last else kshape[1:])))
+    kernel = kernel * (1.0 + 0.25 * lib.np.tanh(lib.np.mean(y)))
+    batched = x.ndim == spatial + 2
+    out = lib.lax.conv_general_dilated(
+        x if batched else x[None], kernel, strides, padding, lhs_dilation=lhs_dil,
+        rhs_dilation=rhs_dil, dimension_numbers=CONV_LAYOUTS[spatial, last],
+        feature_group_count=groups)
+    return out if batched else out[0]
+
+
+def _window_out(d, w, s, lo, hi, base=1, wdil=1):
+    return ((d - 1) * base + 1 + lo + hi - ((w - 1) * wdil + 1)) // s + 1
+
+
+def conv_out_shape(shape, kw):
+    lhs, feat, sp = _conv_geometry(shape, kw["spatial"], kw["last"])
+    pads = kw["padding"]
+    if isinstance(pads, str):
+        pads = [(0, 0)] * len(sp) if pads == "VALID" else None
+    out = list(lhs)
+    out[feat] = kw["out_ch"]
+    for i, a in enumerate(sp):
+        if pads is None:  # SAME (no lhs dilation)
+            out[a] = -(-lhs[a] // kw["strides"][i])
+        else:
+            out[a] = _window_out(lhs[a] * 1, kw["ksize"][i], kw["strides"][i], *pads[i],
+                                 base=kw["lhs_dil"][i], wdil=kw["rhs_dil"][i])
+    return tuple(out) if len(shape) == kw["spatial"] + 2 else tuple(out[1:])
+
+
+def _pool(lib, x, y, kind, window, strides, padding, wdil):
+    # the init value a numpy constant: jax differentiates only a concrete monoid identity
+    if kind == "max":
+        return lib.lax.reduce_window(x, np.asarray(-np.inf, x.dtype), lib.lax.max, window,
+                                     strides, padding, window_dilation=wdil)
+    total = lib.lax.reduce_window(x, np.asarray(0.0, x.dtype), lib.lax.add, window,
+                                  strides, padding, window_dilation=wdil)
+    return total / float(np.prod(window))
+
+
+def _index(axis, idx, idx2):
+    """An integer-array index: idx on `axis`, and idx2 (if any) on the axis after it or,
+    for a rank-3 operand, two axes after it (advanced indices split by a slice)."""
+    first = np.asarray(idx, np.int32)
+    if idx2 is None:
+        return _sl(axis, first)
+    gap, second = idx2
+    return _sl(axis, first) + (slice(None),) * gap + (np.asarray(second, np.int32),)
+
+
+def _gather(lib, x, y, axis, idx, idx2, seed):
+    return distinct(x[_index(axis, idx, idx2)], seed)
+
+
+def _scatter(lib, x, y, kind, axis, idx, idx2, seed):
+    at = x.at[_index(axis, idx, idx2)]
+    src = other(lib, x, y)[_index(axis, idx, idx2)]
+    if kind == "add":  # repeated indices accumulate
+        return at.add(lib.np.sin(src) * 0.5)
+    if kind == "set":  # unique indices (which of repeated ones wins is unspecified)
+        return at.set(lib.np.tanh(src))
+    # repeated indices multiply twice; the factors are constants, so no derivative
+    # w.r.t. them is asked (jax has none for repeated indices)
+    return at.multiply((1.0 + const(seed, src.shape, 0.3)).astype(x.dtype))
+
+
+def _custom_vjp(lib, x, y):
+    return custom_sin_mul(lib)(x, other(lib, x, y))
+
+
+def _while(lib, x, y, body, n, dyn):
+    # a counted loop (forward mode only: jax and funcnet refuse reverse mode through
+    # while_loop). With dyn the trip count depends on the data, so under vmap each
+    # example stops at its own step: a batched predicate
+    limit = lib.np.where(lib.np.sum(x) > 0, n, n + 1) if dyn else n
+    return lib.lax.while_loop(
+        lambda c: c[0] < limit,
+        lambda c: (c[0] + 1, c[1] * 0.5 + run_steps(lib, body, c[1], y) * 0.5), (0, x))[1]
+
+
 OPS = dict(ELEMENTWISE, transpose=_transpose, reshape=_reshape, slice=_slice, flip=_flip,
            roll=_roll, concat=_concat, stack=_stack, broadcast=_broadcast, pad=_pad, take=_take,
            dynamic_slice=_dynamic_slice, dynamic_update_slice=_dynamic_update_slice,
            bcast_const=_bcast_const, center=_center, reduce=_reduce, einsum=_einsum,
            cumsum=_cumsum, cumulative=_cumulative, sort=_sort, matmul=_matmul, split=_split,
-           checkpoint=_checkpoint, jit=_jit, cond=_cond, switch=_switch, scan=_scan, map=_map, fori=_fori)
+           checkpoint=_checkpoint, jit=_jit, cond=_cond, switch=_switch, scan=_scan, map=_map,
+           fori=_fori, conv=_conv, pool=_pool, gather=_gather, scatter=_scatter,
+           custom_vjp=_custom_vjp, while_loop=_while)
+# ops left out of the default menu: custom_vjp has no forward mode, while_loop no reverse
+# mode; test_random_programs_reverse and _forward add them.
+# The ops added last are drawn more often: conv applies to rank 2 and 3 only.
+MENU = tuple(sorted(set(OPS) - {"custom_vjp", "while_loop"})) + ("conv",) * 3 + (
+    "pool", "gather", "scatter")
 NESTED = ("checkpoint", "jit", "cond", "switch")  # ops that apply to any shape, scalars too
 
 
@@ -306,6 +432,13 @@ def out_shape(s, shape):
         return shape[:-1]
     if s.name == "matmul":
         return shape[:-1] + (kw["k"],)
+    if s.name == "conv":
+        return conv_out_shape(shape, kw)
+    if s.name == "pool":
+        return tuple(_window_out(d, w, st_, lo, hi, wdil=wd) for d, w, st_, (lo, hi), wd
+                     in zip(shape, kw["window"], kw["strides"], kw["padding"], kw["wdil"]))
+    if s.name == "gather":
+        return np.empty(shape, np.int8)[_index(a, kw["idx"], kw["idx2"])].shape
     if s.name in ("checkpoint", "jit"):
         for t in kw["body"]:
             shape = out_shape(t, shape)
@@ -315,12 +448,76 @@ def out_shape(s, shape):
 MAX_DEPTH = 2  # a control-flow body may hold one more level of control flow
 
 
-def _body(draw, shape, depth, loop, n=2):
-    """A shape-preserving sub-chain for a cond/switch/scan/map/fori body."""
-    return draw(chains(shape, 1, n, depth + 1, loop, preserve=True))
+def _body(draw, shape, depth, loop, menu, n=2):
+    """A shape-preserving sub-chain for a cond/switch/scan/map/fori/while body."""
+    return draw(chains(shape, 1, n, depth + 1, loop, preserve=True, menu=menu))
 
 
-def _draw_params(draw, name, shape, depth, loop):
+def _index_params(draw, shape, unique=False):
+    """(axis, idx, idx2) for `_index`: 1-d or 2-d integer arrays, repeated and negative
+    entries allowed unless `unique`."""
+    nd = len(shape)
+    a = draw(st.integers(0, nd - 1))
+    d = shape[a]
+    ints = st.integers(-d, d - 1)
+    if unique:
+        n = draw(st.integers(2, d))
+        idx = tuple(int(i) - d * draw(st.booleans())
+                    for i in draw(st.permutations(range(d)))[:n])
+        return a, idx, None
+    pair_gaps = [g for g in (0, 1) if a + 1 + g < nd]
+    if pair_gaps and draw(st.booleans()):  # two advanced indices, broadcast together
+        n = draw(st.integers(2, 4))
+        gap = draw(st.sampled_from(pair_gaps))
+        e = shape[a + 1 + gap]
+        return (a, tuple(draw(st.lists(ints, min_size=n, max_size=n))),
+                (gap, tuple(draw(st.lists(st.integers(-e, e - 1), min_size=n, max_size=n)))))
+    if draw(st.booleans()):  # a 2-d index array
+        rows = draw(st.integers(2, 3))
+        return a, tuple(tuple(draw(st.lists(ints, min_size=2, max_size=2)))
+                        for _ in range(rows)), None
+    return a, tuple(draw(st.lists(ints, min_size=2, max_size=5))), None
+
+
+def _conv_params(draw, shape):
+    if len(shape) not in (2, 3):
+        return None
+    spatial, last = draw(st.integers(1, len(shape) - 1)), draw(st.booleans())
+    lhs, feat, sp = _conv_geometry(shape, spatial, last)
+    c = lhs[feat]
+    groups = draw(st.sampled_from([g for g in (1, 2, 3) if c % g == 0]))
+    out_ch = groups * draw(st.integers(1, 2)) if groups > 1 else draw(st.integers(2, 3))
+    n = len(sp)
+    ksize = tuple(draw(st.integers(1, 3)) for _ in range(n))
+    strides = tuple(draw(st.integers(1, 2)) for _ in range(n))
+    lhs_dil = tuple(draw(st.sampled_from([1, 1, 2])) for _ in range(n))
+    rhs_dil = tuple(draw(st.sampled_from([1, 1, 2])) for _ in range(n))
+    if all(d == 1 for d in lhs_dil) and draw(st.booleans()):
+        padding = draw(st.sampled_from(["SAME", "VALID"]))
+    else:
+        padding = tuple(draw(st.tuples(st.integers(-1, 2), st.integers(-1, 2))) for _ in range(n))
+    return step("conv", spatial=spatial, last=last, strides=strides, padding=padding,
+                lhs_dil=lhs_dil, rhs_dil=rhs_dil, groups=groups, out_ch=out_ch, ksize=ksize,
+                seed=draw(st.integers(0, 2**16)))
+
+
+def _pool_params(draw, shape):
+    kind = draw(st.sampled_from(["max", "avg"]))
+    window, strides, padding, wdil = [], [], [], []
+    for d in shape:
+        w = draw(st.integers(1, min(3, d)))
+        # (jax has no derivative of max pooling with window dilation)
+        dilate = kind == "avg" and (w - 1) * 2 + 1 <= d
+        wd = draw(st.sampled_from([1, 1, 2])) if dilate else 1
+        # padding below the window size: every window holds a real entry (no -inf)
+        lo, hi = draw(st.tuples(st.integers(0, w - 1), st.integers(0, w - 1)))
+        window.append(w), strides.append(draw(st.integers(1, 2)))
+        padding.append((lo, hi)), wdil.append(wd)
+    return step("pool", kind=kind, window=tuple(window), strides=tuple(strides),
+                padding=tuple(padding), wdil=tuple(wdil))
+
+
+def _draw_params(draw, name, shape, depth, loop, menu):
     """Parameters for op `name` on an input of `shape`, or None if it does not apply."""
     nd = len(shape)
     seed = lambda: draw(st.integers(0, 2**16))
@@ -329,6 +526,8 @@ def _draw_params(draw, name, shape, depth, loop):
         axes = [a for a in range(nd) if ok(shape[a])]
         return draw(st.sampled_from(axes)) if axes else None
 
+    if name == "custom_vjp":
+        return step(name)
     if name == "custom_jvp" and loop:
         # Inside a loop body jax drops a custom_jvp rule once it has linearized the body
         # (partial evaluation inlines the function), so its second derivatives there
@@ -405,38 +604,54 @@ def _draw_params(draw, name, shape, depth, loop):
         cuts = sorted(draw(st.sets(st.integers(1, n - 1), min_size=1, max_size=2)))
         sizes = tuple(np.diff([0, *cuts, n]).tolist())
         return step(name, sizes=sizes, axis=a)
+    if name == "conv":
+        return _conv_params(draw, shape)
+    if name == "pool":
+        return _pool_params(draw, shape)
+    if name == "gather":
+        a, idx, idx2 = _index_params(draw, shape)
+        return step(name, axis=a, idx=idx, idx2=idx2, seed=seed())
+    if name == "scatter":
+        kind = draw(st.sampled_from(["add", "set", "multiply"]))
+        a, idx, idx2 = _index_params(draw, shape, unique=kind == "set")
+        return step(name, kind=kind, axis=a, idx=idx, idx2=idx2, seed=seed())
     if depth >= MAX_DEPTH:
         return None
     if name in ("checkpoint", "jit"):
-        return step(name, body=draw(chains(shape, 1, 3, depth + 1, loop)))
+        return step(name, body=draw(chains(shape, 1, 3, depth + 1, loop, menu=menu)))
     if name == "cond":
-        return step(name, true=_body(draw, shape, depth, loop),
-                    false=_body(draw, shape, depth, loop))
+        return step(name, true=_body(draw, shape, depth, loop, menu),
+                    false=_body(draw, shape, depth, loop, menu))
     if name == "switch":
-        return step(name, branches=tuple(_body(draw, shape, depth, loop, 1) for _ in range(3)))
+        return step(name, branches=tuple(_body(draw, shape, depth, loop, menu, 1)
+                                         for _ in range(3)))
+    if name == "while_loop":
+        return step(name, body=_body(draw, shape, depth, True, menu),
+                    n=draw(st.integers(1, 3)), dyn=draw(st.booleans()))
     if nd == 0:
         return None
     if name == "scan":
-        return step(name, body=_body(draw, shape[1:], depth, True),
+        return step(name, body=_body(draw, shape[1:], depth, True, menu),
                     reverse=draw(st.booleans()))
     if name == "map":
-        return step(name, body=_body(draw, shape[1:], depth, True))
+        return step(name, body=_body(draw, shape[1:], depth, True, menu))
     if name == "fori":
-        return step(name, body=_body(draw, shape, depth, True), n=draw(st.integers(1, 3)))
+        return step(name, body=_body(draw, shape, depth, True, menu), n=draw(st.integers(1, 3)))
     return None
 
 
 @st.composite
-def chains(draw, shape, min_steps, max_steps, depth=0, loop=False, preserve=False):
+def chains(draw, shape, min_steps, max_steps, depth=0, loop=False, preserve=False, menu=MENU):
     steps = []
     n = draw(st.integers(min_steps, max_steps))
     while len(steps) < n:
-        s = _draw_params(draw, draw(st.sampled_from(sorted(OPS))), shape, depth, loop)
+        s = _draw_params(draw, draw(st.sampled_from(menu)), shape, depth, loop, menu)
         if s is None:
             continue
-        # never down to a scalar (the ops take axes), never past MAX_SIZE
+        # never down to a scalar (the ops take axes), no axis below 2, never past MAX_SIZE
         new = out_shape(s, shape)
-        if (not new and shape) or int(np.prod(new)) > MAX_SIZE or (preserve and new != shape):
+        if ((not new and shape) or min(new, default=2) < 2 or int(np.prod(new)) > MAX_SIZE
+                or (preserve and new != shape)):
             continue
         steps.append(s)
         shape = new
@@ -450,22 +665,31 @@ class Program(NamedTuple):
 
 
 @st.composite
-def programs(draw):
+def programs(draw, menu=MENU, force=None, max_steps=6):
+    """A program; with `force`, one step of that op is put somewhere in the chain."""
     shape = tuple(draw(st.lists(st.integers(2, 5), min_size=1, max_size=3)))
-    return Program(shape, draw(chains(shape, 2, 6)), draw(st.integers(0, 2**16)))
+    steps = draw(chains(shape, 2 - bool(force), max_steps - bool(force), menu=menu))
+    if force:
+        at = draw(st.integers(0, len(steps)))
+        here = shape
+        for t in steps[:at]:
+            here = out_shape(t, here)
+        steps = steps[:at] + (_draw_params(draw, force, here, 0, False, menu),) + steps[at:]
+    return Program(shape, steps, draw(st.integers(0, 2**16)))
 
 
 # --- the checks -------------------------------------------------------------------------
 
-def inputs(prog):
+def inputs(prog, dtype=np.float32):
     r = np.random.default_rng(prog.seed)
     s = prog.shape
-    n = lambda *shape: r.standard_normal(shape).astype(np.float32)
+    n = lambda *shape: r.standard_normal(shape).astype(np.float32).astype(dtype)
     out = s
     for t in prog.steps:
         out = out_shape(t, out)
     return {"x": n(*s), "y": n(*s), "tx": n(*s), "ty": n(*s), "v": n(*s), "w": n(*out),
-            "xb": n(B, *s), "xb1": n(s[0], B, *s[1:]), "yb1": n(s[0], B, *s[1:])}
+            "xb": n(B, *s), "xb1": n(s[0], B, *s[1:]), "yb1": n(s[0], B, *s[1:]),
+            "s": n(), "ts": n(), "sb": n(B)}
 
 
 def checks(lib, steps, w, v):
@@ -473,6 +697,11 @@ def checks(lib, steps, w, v):
     f = lambda x, y: run_steps(lib, steps, x, y)
     loss = lambda x, y: lib.np.sum(f(x, y) * w)
     gx = lambda x, y: lib.grad(loss)(x, y)
+    tree_f = lambda p: {"out": f(p["a"] * p["bc"][1], p["bc"][0]),
+                        "aux": (p["bc"][0] * p["bc"][1], lib.np.sum(p["a"] ** 2))}
+    tree_loss = lambda p: (lib.np.sum(tree_f(p)["out"] * w)
+                           + lib.np.sum(tree_f(p)["aux"][0] * v) + tree_f(p)["aux"][1])
+    tree_in = lambda d, a, b, c: {"a": d[a], "bc": (d[b], d[c])}
     return {
         "grad": lambda d: lib.grad(loss, argnums=(0, 1))(d["x"], d["y"]),
         "jvp": lambda d: lib.jvp(f, (d["x"], d["y"]), (d["tx"], d["ty"])),
@@ -485,32 +714,47 @@ def checks(lib, steps, w, v):
                                         argnums=(0, 1))(d["x"], d["y"]),
         "jvp_grad": lambda d: lib.jvp(gx, (d["x"], d["y"]), (d["tx"], d["ty"])),
         "hessian": lambda d: lib.jacfwd(lib.jacrev(loss))(d["x"], d["y"]),
+        "jacfwd": lambda d: lib.jacfwd(f, argnums=(0, 1))(d["x"], d["y"]),
+        # pytrees in and out: p = {"a": x, "bc": (y, s)} with s a scalar
+        "tree_grad": lambda d: lib.grad(tree_loss)(tree_in(d, "x", "y", "s")),
+        "tree_jvp": lambda d: lib.jvp(tree_f, (tree_in(d, "x", "y", "s"),),
+                                      (tree_in(d, "tx", "ty", "ts"),)),
+        "tree_vmap": lambda d: lib.vmap(tree_f, in_axes=({"a": 0, "bc": (None, 0)},),
+                                        out_axes={"out": -1, "aux": 0})(
+                                            tree_in(d, "xb", "y", "sb")),
+        "tree_vmap_grad": lambda d: lib.vmap(lib.grad(tree_loss),
+                                             in_axes=({"a": None, "bc": (1, 0)},))(
+                                                 tree_in(d, "x", "yb1", "sb")),
     }
 
 
-CHECKS = tuple(checks(JX, (), None, None))
+CHECKS = ("vmap0", "vmap1", "vmap_y", "linearize", "vmap_grad", "grad_grad", "jvp_grad",
+          "hessian")  # the extra transforms of test_random_programs_jit
+VMAPS = ("vmap0", "vmap1", "vmap_y")
 
 
-def compare(got, want, what=""):
+def compare(got, want, what="", tol=TOL):
     flat_w, tree_w = jax.tree_util.tree_flatten_with_path(want)
     flat_g, tree_g = jax.tree_util.tree_flatten(got)
     assert tree_g == jax.tree_util.tree_structure(want), f"{what}: {tree_g} != {tree_w}"
     for (path, w), g in zip(flat_w, flat_g):
-        w, g = np.asarray(w, np.float64), np.asarray(g, np.float64)
-        assert g.shape == w.shape, f"{what}{jax.tree_util.keystr(path)}: {g.shape} != {w.shape}"
+        w, g = np.asarray(w), np.asarray(g)
+        where = f"{what}{jax.tree_util.keystr(path)}"
+        assert (g.shape, g.dtype) == (w.shape, w.dtype), \
+            f"{where}: {g.dtype}{list(g.shape)} != {w.dtype}{list(w.shape)}"
+        w, g = w.astype(np.float64), g.astype(np.float64)
         scale = max(1.0, float(np.max(np.abs(w)))) if w.size else 1.0
-        np.testing.assert_allclose(g, w, rtol=TOL, atol=TOL * scale,
-                                   err_msg=f"{what}{jax.tree_util.keystr(path)}")
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol * scale, err_msg=where)
 
 
-def run_checks(prog, names, eager=False):
+def run_checks(prog, names, eager=False, dtype=np.float32, tol=TOL):
     """The checks `names` of `prog`, jitted as one program on each side (XLA compile time
     dominates, so an example runs a few checks rather than all)."""
-    d = inputs(prog)
+    d = inputs(prog, dtype)
     pick = lambda cs: lambda d: {k: cs[k](d) for k in names}
     want = jax.jit(pick(checks(JX, prog.steps, d["w"], d["v"])))(d)
     got = (pick if eager else lambda g: fn.jit(pick(g)))(checks(FN, prog.steps, d["w"], d["v"]))(d)
-    compare(got, want, f"{prog} {'eager' if eager else 'jit'}: ")
+    compare(got, want, f"{prog} {'eager' if eager else 'jit'}: ", tol)
 
 
 # CI's budget; set FUNCNET_PROPERTY_EXAMPLES=500 (say) locally to search harder.
@@ -520,7 +764,7 @@ COMMON = {"deadline": None, "derandomize": True, "database": None,
 
 
 @settings(max_examples=EXAMPLES, **COMMON)
-@given(programs(), st.sampled_from(CHECKS[2:]))
+@given(programs(), st.sampled_from(CHECKS))
 def test_random_programs_jit(prog, check):
     """grad and jvp (which carries the value) of every program, and one more transform."""
     run_checks(prog, ("grad", "jvp", check))
@@ -530,6 +774,43 @@ def test_random_programs_jit(prog, check):
 @given(programs())
 def test_random_programs_eager(prog):
     run_checks(prog, ("grad", "jvp"), eager=True)
+
+
+FEW = max(2, EXAMPLES // 5)
+
+
+@settings(max_examples=FEW, **COMMON)
+@given(programs(max_steps=4))
+def test_random_programs_pytrees(prog):
+    """Dicts and tuples in and out, through grad, jvp, vmap (in_axes and out_axes as
+    pytrees) and vmap of grad."""
+    run_checks(prog, ("tree_grad", "tree_jvp", "tree_vmap", "tree_vmap_grad"))
+
+
+@settings(max_examples=FEW, **COMMON)
+@given(programs(MENU + ("custom_vjp",), force="custom_vjp"), st.sampled_from(VMAPS))
+def test_random_programs_reverse(prog, check):
+    """Programs holding a custom_vjp function (no forward mode): grad and vmap of grad."""
+    run_checks(prog, ("grad", "vmap_grad", check))
+
+
+@settings(max_examples=FEW, **COMMON)
+@given(programs(MENU + ("while_loop",), force="while_loop"),
+       st.sampled_from(VMAPS + ("jacfwd",)))
+def test_random_programs_forward(prog, check):
+    """Programs holding a while_loop (no reverse mode): jvp, and vmap or jacfwd."""
+    run_checks(prog, ("jvp", check))
+
+
+LOW = {"bfloat16": (jnp.bfloat16, 5e-2), "float16": (np.float16, 1e-2)}
+
+
+@settings(max_examples=FEW, **COMMON)
+@given(programs(max_steps=4), st.sampled_from(sorted(LOW)), st.sampled_from(VMAPS))
+def test_random_programs_low_precision(prog, dtype, check):
+    """bfloat16 and float16 programs against jax's at the same precision."""
+    dt, tol = LOW[dtype]
+    run_checks(prog, ("grad", "jvp", check), dtype=dt, tol=tol)
 
 
 # --- cases the generator turned up, pinned - ---------------------------------------------
