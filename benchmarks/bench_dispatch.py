@@ -4,6 +4,9 @@ Cases (all tiny, so the time is the per-call overhead, not compute):
   scalar      f(x) = x * 2 + 1 on a 0-d float32 array
   dict20->1   f(p) = sum of the 20 leaves of a parameter dict (shape (4,) each)
   dict20->20  f(p) = {k: v * 0.9} (20 leaves in, 20 out: an optimizer-step shape)
+  tree1000    f(p) = {k: v * 0.9} on a 1,000-leaf parameter tree (a large model's step)
+  jit-in-loop fn.jit(f)(x) written inside the loop: a new wrapper per call, whose
+              cache belongs to f (the idiomatic JAX pattern; jax caches by function too)
 
 Floors for the scalar program, on funcnet's own compiled executable:
   execute_sharded            the runtime call alone (results left unwrapped)
@@ -49,12 +52,17 @@ def main(repeat=151):
     x_fn, x_jx = fnp.asarray(x_np), jnp.asarray(x_np)
     p_fn = {k: fnp.asarray(v) for k, v in p_np.items()}
     p_jx = {k: jnp.asarray(v) for k, v in p_np.items()}
+    big_np = {f"block{i:02d}": {f"w{j:02d}": np.full((2,), j, np.float32) for j in range(50)}
+              for i in range(20)}
+    big_fn = fn.tree.map(fnp.asarray, big_np)
+    big_jx = jax.tree.map(jnp.asarray, big_np)
 
     results = {}
     rows = []
     for label, f, a_fn, a_jx in [("scalar  x*2+1", scalar_fn, x_fn, x_jx),
                                  ("dict20->1  sum(leaves)", dict_sum, p_fn, p_jx),
-                                 ("dict20->20 v*0.9", dict_update, p_fn, p_jx)]:
+                                 ("dict20->20 v*0.9", dict_update, p_fn, p_jx),
+                                 ("tree1000 v*0.9", tree_update, big_fn, big_jx)]:
         jf, jj = fn.jit(f), jax.jit(f)
         np.testing.assert_allclose(_to_np(jf(a_fn)), _to_np(jj(a_jx)), rtol=1e-6)
         res = _timing.compare({"funcnet": lambda jf=jf, a=a_fn: jf(a),
@@ -62,6 +70,12 @@ def main(repeat=151):
                               repeat=repeat, target_s=0.002)
         results[label] = res
         rows.append((label, res))
+    # jit(f)(x) inside the loop: a fresh wrapper every call
+    res = _timing.compare({"funcnet": lambda: fn.jit(scalar_fn)(x_fn),
+                           "jax": lambda: jax.jit(scalar_fn)(x_jx)},
+                          repeat=repeat, target_s=0.002)
+    results["jit(f)(x) in a loop"] = res
+    rows.append(("jit(f)(x) in a loop", res))
 
     # The floor: funcnet's own executable for the scalar program, driven directly.
     exe = fn.jit(scalar_fn).lower(x_fn).compile()._exe   # funcnet.backend.xla.Executable
@@ -101,9 +115,13 @@ def main(repeat=151):
     return ok
 
 
+def tree_update(p):
+    return {k: dict_update(v) for k, v in p.items()}
+
+
 def _to_np(x):
     if isinstance(x, dict):
-        return np.stack([np.asarray(v) for _, v in sorted(x.items())])
+        return np.stack([_to_np(v) for _, v in sorted(x.items())])
     return np.asarray(x)
 
 

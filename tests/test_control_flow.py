@@ -94,7 +94,8 @@ def test_while_forward_mode_and_reverse_error():
                                       lambda c: (c[0] + 1, c[1] * 1.5), (0, x))[1]
     x, t = np.abs(_randn(3)) + 0.5, _randn(3)
     _close(fn.jvp(f, (x,), (t,)), jax.jvp(jf, (x,), (t,)))
-    with pytest.raises(NotImplementedError, match="scan"):
+    with pytest.raises(ValueError, match="Reverse-mode differentiation does not work for "
+                       "lax.while_loop"):
         fn.grad(lambda x: f(x).sum())(x)
 
 
@@ -259,3 +260,75 @@ def test_scan_inputs_of_different_lengths():
     with pytest.raises(ValueError) as e:
         fn.lax.scan(lambda c, x: (c, x), 0.0, {"a": fnp.ones(3), "b": fnp.ones(4)})
     assert "['a']: 3" in str(e.value) and "['b']: 4" in str(e.value)
+
+
+# --- the fuzzer's findings: while under vjp, weakly typed carries, names in errors ----------
+
+def _while_sin(lib, lax):
+    return lambda x: lax.while_loop(lambda s: s[0] < 1, lambda s: (s[0] + 1, lib.sin(s[1])),
+                                    (0, x))[1]
+
+
+def test_vjp_of_while_gives_the_value_and_refuses_only_the_backward_pass():
+    """jax's behaviour: vjp returns the primal output (not a leaked tracer); asking for
+    the backward pass raises jax's ValueError; linearize's forward pass works."""
+    f, jf = _while_sin(fnp, fn.lax), _while_sin(jnp, jax.lax)
+    y, f_vjp = fn.vjp(f, 1.0)
+    assert isinstance(y, fn.Array)
+    _close(y, jax.vjp(jf, 1.0)[0])
+    with pytest.raises(ValueError) as jax_error:
+        jax.vjp(jf, 1.0)[1](1.0)
+    with pytest.raises(ValueError) as error:
+        f_vjp(1.0)
+    assert str(error.value) == str(jax_error.value)
+    y_lin, f_lin = fn.linearize(f, 1.0)
+    want_y, want_lin = jax.linearize(jf, 1.0)
+    _close((y_lin, f_lin(2.0)), (want_y, want_lin(2.0)))
+    _close(fn.jit(lambda x: fn.linearize(f, x)[1](2.0))(1.5), jax.linearize(jf, 1.5)[1](2.0))
+
+
+@pytest.mark.parametrize("name", ["fori", "scan", "while", "fori_traced"])
+def test_weakly_typed_initial_carry_takes_the_bodys_dtype(name):
+    """As jax: fori_loop(0, 3, lambda i, c: c * 1.5, 1) is 3.375 (the Python int carry
+    becomes float32), not an error."""
+    def run(lax):
+        if name == "fori":
+            return lax.fori_loop(0, 3, lambda i, c: c * 1.5, 1)
+        if name == "scan":
+            return lax.scan(lambda c, x: (c * 1.5, c), 1, None, length=3)
+        if name == "while":
+            return lax.while_loop(lambda c: c < 3, lambda c: c * 1.5, 1)
+        return fn.jit(lambda n: lax.fori_loop(0, n, lambda i, c: c * 1.5, 1))(3) \
+            if lax is fn.lax else jax.jit(lambda n: lax.fori_loop(0, n, lambda i, c: c * 1.5,
+                                                                  1))(3)
+
+    got, want = run(fn.lax), run(jax.lax)
+    for g, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
+        assert np.asarray(g).dtype == np.asarray(w).dtype
+    _close(got, want)
+
+
+def test_weak_carry_promotion_follows_the_body_dtype_and_the_index_is_weak():
+    bf = np.ones((), jnp.bfloat16) * 1.5
+    got = fn.lax.fori_loop(0, 3, lambda i, c: c * bf, 1.0)  # weak float meets bfloat16
+    want = jax.lax.fori_loop(0, 3, lambda i, c: c * bf, 1.0)
+    assert got.dtype == want.dtype == jnp.bfloat16
+    got = fn.lax.fori_loop(0, 3, lambda i, c: c + i, np.int8(1))  # the index is weak int32
+    want = jax.lax.fori_loop(0, 3, lambda i, c: c + i, np.int8(1))
+    assert got.dtype == want.dtype == np.int8 and int(got) == int(want)
+
+
+@pytest.mark.parametrize("name,call", [
+    ("fori_loop", lambda: fn.lax.fori_loop(0, 3, lambda i, c: c.astype(np.int32), 1.0)),
+    ("fori_loop", lambda: fn.jit(lambda n: fn.lax.fori_loop(
+        0, n, lambda i, c: c.astype(np.int32), 1.0))(3)),
+    ("while_loop", lambda: fn.lax.while_loop(lambda c: c < 3, lambda c: c.astype(np.int32),
+                                             1.0)),
+    ("scan", lambda: fn.lax.scan(lambda c, x: (c.astype(np.int32), x), 1.0, None, length=2)),
+])
+def test_carry_type_errors_name_the_loop_the_user_wrote(name, call):
+    with pytest.raises(TypeError) as e:
+        call()
+    msg = str(e.value)
+    assert msg.startswith(f"{name}:"), msg
+    assert "f32[]" in msg and "i32[]" in msg

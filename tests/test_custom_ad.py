@@ -10,6 +10,7 @@ import pytest
 import funcnet as fn
 import funcnet.numpy as fnp
 from funcnet.test_util import check_grads
+from funcnet.tree import tree_leaves
 
 
 def _close(a, b, tol=1e-5):
@@ -276,3 +277,252 @@ def test_checkpoint_second_order_and_check_grads():
 def test_checkpoint_static_argnums():
     ck = fn.checkpoint(lambda x, n: x ** n, static_argnums=(1,))
     _close(fn.grad(lambda x: ck(x, 3))(2.0), 12.0)
+
+
+# --- rules on concrete values (Python control flow), as jax -----------------------------------
+
+def _relu_like(lib):
+    """The custom derivative rules page's style: Python `if` on the input in the function
+    and in its rule."""
+    @lib.custom_jvp
+    def f(x):
+        return x if x > 0 else 0.0 * x
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return f(x), (3.0 * t if x > 0 else 0.0 * t)
+
+    return f
+
+
+@pytest.mark.parametrize("x", [2.0, -1.0])
+def test_custom_jvp_python_if_runs_on_concrete_values(x):
+    f, jf = _relu_like(fn), _relu_like(jax)
+    _close(fn.grad(f)(x), jax.grad(jf)(x))
+    _close(fn.jvp(f, (x,), (1.5,)), jax.jvp(jf, (x,), (1.5,)))
+    _close(fn.grad(lambda v: f(v) * v)(x), jax.grad(lambda v: jf(v) * v)(x))
+    _close(fn.grad(fn.grad(f))(x), jax.grad(jax.grad(jf))(x))
+    out, f_jvp = fn.linearize(f, x)
+    _close(f_jvp(2.0), jax.linearize(jf, x)[1](2.0))
+    _close(fn.jacfwd(f)(x), jax.jacfwd(jf)(x))
+
+
+def test_custom_jvp_python_if_under_vmap_and_jit_fails_as_in_jax():
+    f, jf = _relu_like(fn), _relu_like(jax)
+    xs = np.array([1.0, -1.0], np.float32)
+    # vmap and jit make x abstract: jax refuses the `if` too.
+    for transform, jtransform in [(fn.vmap, jax.vmap), (lambda g: fn.vmap(fn.grad(g)),
+                                                       lambda g: jax.vmap(jax.grad(g)))]:
+        with pytest.raises(jax.errors.ConcretizationTypeError):
+            jtransform(jf)(xs)
+        with pytest.raises(fn.ConcretizationError, match="Python `if`"):
+            transform(f)(fnp.asarray(xs))
+    with pytest.raises(jax.errors.ConcretizationTypeError):
+        jax.jit(jax.grad(jf))(2.0)
+    with pytest.raises(fn.ConcretizationError, match=r"Python `if`.*fn.lax.cond"):
+        fn.jit(fn.grad(f))(2.0)
+
+
+def test_custom_vjp_fwd_with_python_if_runs_on_concrete_values():
+    def make(lib):
+        @lib.custom_vjp
+        def f(x):
+            return x if x > 0 else 0.0 * x
+
+        def fwd(x):
+            return f(x), x > 0
+
+        def bwd(positive, g):
+            return (2.0 * g if positive else 0.0 * g,)
+
+        f.defvjp(fwd, bwd)
+        return f
+
+    f, jf = make(fn), make(jax)
+    for x in (2.0, -1.0):
+        _close(fn.grad(f)(x), jax.grad(jf)(x))
+        _close(fn.vjp(f, x)[1](1.5), jax.vjp(jf, x)[1](1.5))
+    with pytest.raises(fn.ConcretizationError):
+        fn.jit(fn.grad(f))(2.0)
+
+
+def test_custom_jvp_closing_over_the_differentiated_value_is_refused_as_jax():
+    def outer(lib, y):
+        @lib.custom_jvp
+        def f(x):
+            return x * y
+
+        f.defjvp(lambda p, t: (f(p[0]), t[0] * y))
+        return f(y)
+
+    with pytest.raises(jax.errors.UnexpectedTracerError):
+        jax.grad(lambda y: outer(jax, y))(3.0)
+    with pytest.raises(fn.UnexpectedTracerError, match="closure"):
+        fn.grad(lambda y: outer(fn, y))(3.0)
+
+
+# --- the API's details, as jax ---------------------------------------------------------------
+
+def test_defjvp_returns_the_rule_and_defvjp_returns_none():
+    for lib in (fn, jax):
+        f = lib.custom_jvp(lambda x: x)
+        rule = lambda p, t: (p[0], t[0])  # noqa: E731
+        assert f.defjvp(rule) is rule
+        g = lib.custom_vjp(lambda x: x)
+        assert g.defvjp(lambda x: (x, None), lambda r, ct: (ct,)) is None
+
+
+def test_defjvps_matches_jax():
+    def make(lib, np_):
+        @lib.custom_jvp
+        def f(x, y):
+            return np_.sin(x) * y
+
+        f.defjvps(lambda x_dot, out, x, y: np_.cos(x) * x_dot * y,
+                  lambda y_dot, out, x, y: np_.sin(x) * y_dot)
+
+        @lib.custom_jvp
+        def g(x, y):
+            return x * y
+
+        g.defjvps(None, lambda y_dot, out, x, y: 5.0 * x * y_dot)  # no dependence on x
+        return f, g
+
+    (f, g), (jf, jg) = make(fn, fnp), make(jax, jnp)
+    args = (np.float32(1.0), np.float32(2.0))
+    for a, b in [(f, jf), (g, jg)]:
+        got = fn.value_and_grad(a, argnums=(0, 1))(*args)
+        want = jax.value_and_grad(b, argnums=(0, 1))(*args)
+        _close(got[0], want[0])
+        _close(got[1], want[1])
+        _close(fn.jvp(a, args, args)[1], jax.jvp(b, args, args)[1])
+    with pytest.raises(TypeError, match="nondiff_argnums"):
+        fn.custom_jvp(lambda s, x: x, nondiff_argnums=(0,)).defjvps(None)
+
+
+def test_custom_jvp_and_vjp_take_keyword_arguments_as_jax():
+    def make(lib):
+        @lib.custom_jvp
+        def f(x, scale=2.0):
+            return x * scale
+
+        f.defjvp(lambda p, t: (f(*p), t[0] * p[1] * 10 + t[1]))  # defaults arrive as primals
+
+        @lib.custom_vjp
+        def g(x, y=1.0):
+            return x * y
+
+        g.defvjp(lambda x, y: (g(x, y), (x, y)), lambda r, ct: (ct * r[1], ct * r[0]))
+        return f, g
+
+    (f, g), (jf, jg) = make(fn), make(jax)
+    for ours, theirs in [(lambda x: f(x, scale=3.0), lambda x: jf(x, scale=3.0)),
+                         (lambda x: f(x=x), lambda x: jf(x=x)),
+                         (lambda x: f(x), lambda x: jf(x)),
+                         (lambda x: g(x, y=4.0), lambda x: jg(x, y=4.0)),
+                         (lambda y: g(2.0, y=y), lambda y: jg(2.0, y=y))]:
+        _close(fn.grad(ours)(1.5), jax.grad(theirs)(1.5))
+        _close(fn.jit(fn.grad(ours))(1.5), jax.grad(theirs)(1.5))
+    with pytest.raises(TypeError, match="could not be resolved to positional"):
+        fn.grad(lambda x: f(x, bogus=1.0))(1.0)
+
+
+def test_custom_vjp_nondiff_argnums_fwd_and_bwd_signatures_match_jax():
+    def make(lib):
+        @functools.partial(lib.custom_vjp, nondiff_argnums=(1,))
+        def apply(x, fun, y):
+            return fun(x) * y
+
+        def fwd(x, fun, y):  # the function's own signature
+            return fun(x) * y, (x, y)
+
+        def bwd(fun, res, ct):  # nondiff arguments first
+            x, y = res
+            return 2.0 * ct * y, ct * fun(x)
+
+        apply.defvjp(fwd, bwd)
+        return apply
+
+    f, jf = make(fn), make(jax)
+    sq = lambda v: v * v  # noqa: E731
+    want = jax.grad(lambda x, y: jf(x, sq, y), argnums=(0, 1))(3.0, 2.0)
+    for g in (fn.grad(lambda x, y: f(x, sq, y), argnums=(0, 1)),
+              fn.jit(fn.grad(lambda x, y: f(x, sq, y), argnums=(0, 1)))):
+        got = g(3.0, 2.0)
+        _close(got[0], want[0])
+        _close(got[1], want[1])
+
+
+def test_custom_vjp_refuses_traced_nondiff_arguments_as_jax():
+    for lib in (fn, jax):
+        f = lib.custom_vjp(lambda x, s: x * s, nondiff_argnums=(1,))
+        f.defvjp(lambda x, s: (x * s, None), lambda s, r, ct: (ct * s,))
+        with pytest.raises(lib.errors.UnexpectedTracerError if lib is jax
+                           else fn.UnexpectedTracerError):
+            lib.jit(lambda x, s: f(x, s))(1.0, 2.0)
+
+
+def test_custom_jvp_nondiff_argnames_and_traced_nondiff_arguments():
+    def make(lib):
+        @functools.partial(lib.custom_jvp, nondiff_argnames=("n",))
+        def power(x, n):
+            return x ** n
+
+        @power.defjvp
+        def power_jvp(n, primals, tangents):
+            (x,), (t,) = primals, tangents
+            return power(x, n), n * x ** (n - 1) * t
+
+        return power
+
+    f, jf = make(fn), make(jax)
+    assert f.nondiff_argnums == jf.nondiff_argnums == (1,)
+    _close(fn.grad(f)(2.0, 3), jax.grad(jf)(2.0, 3))
+    # a traced nondiff argument of a custom_jvp function is allowed (stop_gradient'ed)
+    _close(fn.grad(lambda x: f(x, x))(2.0), jax.grad(lambda x: jf(x, x))(2.0))
+
+
+def test_custom_vjp_bwd_none_subtrees_and_list_output_as_jax():
+    def make(lib):
+        @lib.custom_vjp
+        def f(d, z):
+            return d["a"] * d["b"] + z
+
+        f.defvjp(lambda d, z: (f(d, z), d),
+                 lambda d, ct: [{"a": ct * d["b"], "b": None}, ct])  # a list is accepted
+        return f
+
+    f, jf = make(fn), make(jax)
+    d = {"a": 2.0, "b": 3.0}
+    got, want = fn.grad(f, argnums=(0, 1))(d, 1.0), jax.grad(jf, argnums=(0, 1))(d, 1.0)
+    for g, w in zip(tree_leaves(got), tree_leaves(want)):
+        _close(g, w)
+
+
+def test_custom_rules_with_wrong_shapes_fail_like_jax():
+    def make(lib, np_):
+        h = lib.custom_jvp(lambda x: x)
+        h.defjvp(lambda p, t: (h(p[0]), t[0][None]))
+        w = lib.custom_vjp(lambda x: x.sum())
+        w.defvjp(lambda x: (w(x), None), lambda r, ct: (np_.ones(2),))
+        return h, w
+
+    (h, w), (jh, jw) = make(fn, fnp), make(jax, jnp)
+    one = np.float32(1.0)
+    with pytest.raises(TypeError, match="corresponding shapes and dtypes"):
+        jax.jvp(jh, (one,), (one,))
+    with pytest.raises(TypeError, match="corresponding shapes and dtypes"):
+        fn.jvp(h, (one,), (one,))
+    with pytest.raises(ValueError, match="output\\[0\\]"):
+        jax.grad(jw)(np.ones(3, np.float32))
+    with pytest.raises(ValueError, match=r"output\[0\].*f32\[2\].*f32\[3\]"):
+        fn.grad(w)(fnp.ones(3))
+
+
+def test_symbolic_zeros_is_refused_clearly():
+    with pytest.raises(NotImplementedError, match="symbolic_zeros"):
+        fn.custom_jvp(lambda x: x).defjvp(lambda p, t: (p[0], t[0]), symbolic_zeros=True)
+    with pytest.raises(NotImplementedError, match="symbolic_zeros"):
+        fn.custom_vjp(lambda x: x).defvjp(lambda x: (x, None), lambda r, g: (g,),
+                                          symbolic_zeros=True)

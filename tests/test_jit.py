@@ -348,7 +348,11 @@ def test_eval_shape():
     assert j.eval_shape(fnp.ones(4)).dtype == np.int32
 
 
-# --- eager and jit agree bitwise -------------------------------------------------------------------
+# --- eager and jit agree -------------------------------------------------------------------------
+# XLA does not promise the same bits for a fused program as for its ops run one at a
+# time (a reduction's order depends on the CPU's vector width, a multiply-add may be
+# contracted): floating-point results agree to a few ulps; integer arithmetic and pure
+# data movement agree exactly.
 
 _rng = np.random.default_rng(0)
 _X = _rng.standard_normal((8, 16)).astype(np.float32)
@@ -362,29 +366,102 @@ _SAME_NUMERICS = {
     "integer_ops": lambda x, w: (x * 10).astype(fnp.int32) // 3 % 5,
     "shape_ops": lambda x, w: fnp.concatenate([x.T[:4], w.T], axis=1).reshape(-1)[::3],
 }
+_EXACT = {"integer_ops", "shape_ops"}  # no floating-point rounding involved
 
 
 @pytest.mark.parametrize("name", sorted(_SAME_NUMERICS))
-def test_eager_and_jit_agree_bitwise(name):
+def test_eager_and_jit_agree(name):
     f = _SAME_NUMERICS[name]
     x, w = fn.asarray(_X), fn.asarray(_W)
     eager = np.asarray(f(x, w))
     jitted = np.asarray(fn.jit(f)(x, w))
-    assert eager.dtype == jitted.dtype
-    np.testing.assert_array_equal(jitted, eager)
+    assert eager.dtype == jitted.dtype and eager.shape == jitted.shape
+    if name in _EXACT:
+        np.testing.assert_array_equal(jitted, eager)
+    else:  # a few ulps of float32, relative to the values' scale
+        eps = float(np.finfo(eager.dtype).eps)
+        np.testing.assert_allclose(jitted, eager, rtol=16 * eps,
+                                   atol=16 * eps * float(np.abs(eager).max()))
 
 
-def test_fused_multiply_add_matches_jax_jit_bitwise():
+def test_fused_multiply_add_matches_jax():
     # Inside one program XLA may contract `x * y - z` into a fused multiply-add, which
     # rounds once instead of twice: jit can then differ from eager (one op at a time)
-    # in the last bit. jax behaves the same; funcnet's jit matches jax's jit exactly,
-    # and funcnet's eager ops match jax's eager ops exactly.
+    # in the last bit, as in jax. Single IEEE operations (eager mul, then sub) are
+    # correctly rounded, so funcnet's eager ops match jax's eager ops exactly; the jitted
+    # programs match to an ulp (whether XLA contracts is its choice per program).
     jax = pytest.importorskip("jax")
     x, y, z = (_rng.standard_normal((4, 16)).astype(np.float32) for _ in range(3))
     f = lambda x, y, z: x * y - z
     ours_jit = np.asarray(fn.jit(f)(*map(fn.asarray, (x, y, z))))
     ours_eager = np.asarray(f(*map(fn.asarray, (x, y, z))))
-    np.testing.assert_array_equal(ours_jit, np.asarray(jax.jit(f)(x, y, z)))
+    eps = float(np.finfo(np.float32).eps)
+    np.testing.assert_allclose(ours_jit, np.asarray(jax.jit(f)(x, y, z)), rtol=2 * eps,
+                               atol=8 * eps)
     jx = [jax.numpy.asarray(v) for v in (x, y, z)]
     np.testing.assert_array_equal(ours_eager, np.asarray(f(*jx)))
     np.testing.assert_allclose(ours_jit, ours_eager, rtol=1e-6, atol=1e-6)
+
+
+# --- disable_jit -----------------------------------------------------------------------------------
+
+def test_disable_jit_runs_the_python_function_eagerly():
+    from funcnet.config import disable_jit
+    seen = []
+
+    @fn.jit
+    def f(x):
+        seen.append(type(x).__name__)
+        if float(x.sum()) > 0:  # Python control flow on a value: needs concrete arrays
+            return x * 2
+        return x
+
+    x = arr([1, 2])
+    with disable_jit():
+        np.testing.assert_array_equal(np.asarray(f(x)), [2, 4])
+        np.testing.assert_array_equal(np.asarray(f(-x)), [-1, -2])
+        assert seen == ["Array", "Array"]
+        g = fn.grad(lambda x: f(x).sum())(x)  # under grad: no jit equation either
+        np.testing.assert_array_equal(np.asarray(g), [2, 2])
+        assert f.trace_count == 0
+    assert not fn.config.disable_jit
+    with pytest.raises(fn.ConcretizationError):
+        f(x)  # traced again: the Python `if` on a traced value
+
+
+def test_disable_jit_option_and_static_arguments():
+    f = fn.jit(lambda x, n: x * n, static_argnums=1)
+    x = arr([1, 2])
+    f(x, 3), f(x, 3)  # fill the fast path and the cache
+    fn.config.disable_jit = True
+    try:
+        out = f(x, 4)
+        assert isinstance(out, fn.Array)
+        np.testing.assert_array_equal(np.asarray(out), [4, 8])
+        assert f.trace_count == 1
+    finally:
+        fn.config.disable_jit = False
+    np.testing.assert_array_equal(np.asarray(f(x, 4)), [4, 8])
+    assert f.trace_count == 2
+
+
+def test_disable_jit_evaluates_staged_jit_equations_op_by_op():
+    from funcnet.config import disable_jit
+    inner = fn.jit(lambda x: fnp.sin(x) * 2)
+    x = arr([0.1, 0.2])
+    want_out, want_t = fn.jvp(inner, (x,), (fnp.ones(2),))
+    with disable_jit():
+        out, t = fn.jvp(inner, (x,), (fnp.ones(2),))
+    np.testing.assert_allclose(np.asarray(out), np.asarray(want_out), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(t), np.asarray(want_t), rtol=1e-6)
+
+
+# --- list arguments ------------------------------------------------------------------------------
+
+def test_list_argument_is_a_pytree_of_leaves():
+    f = fn.jit(lambda xs: xs[0] + xs[1] * 2)
+    np.testing.assert_array_equal(np.asarray(f([arr([1, 2]), 3.0])), [7, 8])
+    with pytest.raises(TypeError) as info:
+        fn.jit(lambda xs: xs[0])([arr([1]), "a"])
+    msg = str(info.value)
+    assert "xs[1] (argument 0)" in msg and "str" in msg and "asarray" not in msg

@@ -325,8 +325,17 @@ def test_where():
     check(lambda m, c, x, y, i8: (
         m.where(c, x, y), m.where(c[0], 1.0, y), m.where(y, x, 0), m.where(x > 0, x, 0),
         m.where(i8 > 0, i8, 2), m.where(c, 1, 2.5), m.where(True, i8, y)), [c, x, y, i8])
-    with pytest.raises(ValueError):
-        fnp.where(fnp.ones(3) > 0)
+    # One argument: nonzero (concrete), or with size= under jit, as jnp.where.
+    v = np.array([[0, 3, 0], [4, 0, 5]], np.int32)
+    for got, want in zip(fnp.where(v), jnp.where(v)):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    got = fn.jit(lambda a: fnp.where(a, size=4, fill_value=-1))(v)
+    for g, w in zip(got, jnp.where(v, size=4, fill_value=-1)):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+    with pytest.raises(TypeError, match="size"):
+        fn.jit(lambda a: fnp.where(a))(v)
+    with pytest.raises(ValueError, match="both or neither"):
+        fnp.where(v > 0, 1.0)
 
 
 @pytest.mark.parametrize("dtype", [np.bool_, np.int32, np.uint8])

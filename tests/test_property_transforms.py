@@ -232,7 +232,7 @@ def _sort(lib, x, y, axis):
 
 
 def _matmul(lib, x, y, k, seed):
-    return x @ const_like(x, seed, (x.shape[-1], k), 1 / np.sqrt(x.shape[-1]))
+    return x @ const_like(x, seed, (x.shape[-1], k), 1 / np.sqrt(max(x.shape[-1], 1)))
 
 
 def _split(lib, x, y, sizes, axis):
@@ -266,7 +266,8 @@ def _scan(lib, x, y, body, reverse):
         h = lib.np.tanh(c * 0.5 + run_steps(lib, body, xt, yt))
         return h, h * xt + c
 
-    _, ys = lib.lax.scan(cell, lib.np.zeros_like(x[0]), (x, other(lib, x, y)), reverse=reverse)
+    init = lib.np.zeros(x.shape[1:], x.dtype)  # (x[0] does not exist when x is empty)
+    _, ys = lib.lax.scan(cell, init, (x, other(lib, x, y)), reverse=reverse)
     return ys
 
 
@@ -421,7 +422,7 @@ def out_shape(s, shape):
     if s.name == "broadcast":
         return (2,) + shape
     if s.name == "pad":
-        return tuple(lo + hi + d + (d - 1) * i for d, (lo, hi, i) in zip(shape, kw["config"]))
+        return tuple(_padded(d, *c) for d, c in zip(shape, kw["config"]))
     if s.name == "take":
         return shape[:a] + (len(kw["idx"]),) + shape[a + 1:]
     if s.name == "dynamic_slice":
@@ -443,6 +444,10 @@ def out_shape(s, shape):
         for t in kw["body"]:
             shape = out_shape(t, shape)
     return shape  # elementwise and the other shape-preserving ops
+
+
+def _padded(d, lo, hi, interior):
+    return lo + hi + d + max(d - 1, 0) * interior
 
 
 MAX_DEPTH = 2  # a control-flow body may hold one more level of control flow
@@ -480,7 +485,7 @@ def _index_params(draw, shape, unique=False):
 
 
 def _conv_params(draw, shape):
-    if len(shape) not in (2, 3):
+    if len(shape) not in (2, 3) or 0 in shape:  # (test_zero_size covers empty convs)
         return None
     spatial, last = draw(st.integers(1, len(shape) - 1)), draw(st.booleans())
     lhs, feat, sp = _conv_geometry(shape, spatial, last)
@@ -502,6 +507,8 @@ def _conv_params(draw, shape):
 
 
 def _pool_params(draw, shape):
+    if 0 in shape:  # (test_zero_size covers empty pooling)
+        return None
     kind = draw(st.sampled_from(["max", "avg"]))
     window, strides, padding, wdil = [], [], [], []
     for d in shape:
@@ -567,20 +574,24 @@ def _draw_params(draw, name, shape, depth, loop, menu):
     if name == "broadcast" and nd < 3:
         return step(name, seed=seed())
     if name == "pad":
+        # an empty axis stays empty or gets two padding values
         config = tuple(draw(st.tuples(st.integers(-1, 1), st.integers(-1, 1), st.integers(0, 1))
-                            .filter(lambda c, d=d: 2 <= c[0] + c[1] + d + (d - 1) * c[2] <= 8))
+                            .filter(lambda c, d=d: 2 <= _padded(d, *c) <= 8
+                                    or d == 0 and _padded(d, *c) == 0))
                        for d in shape)
         return step(name, config=config, seed=seed())
     if name == "take":
-        a = axis()
+        a = axis(lambda d: d > 0)
+        if a is None:
+            return None
         idx = tuple(draw(st.lists(st.integers(0, shape[a] - 1), min_size=2, max_size=5)))
         return step(name, axis=a, idx=idx, seed=seed())
     if name in ("dynamic_slice", "dynamic_update_slice"):
-        sizes = tuple(draw(st.integers(1 if d > 2 else 2, d)) for d in shape)
+        sizes = tuple(draw(st.integers(1 if d > 2 else min(d, 2), d)) for d in shape)
         # starts past either end are clamped, negative ones count from the end
         starts = tuple(draw(st.integers(-d, d - s + 1)) for d, s in zip(shape, sizes))
-        if name == "dynamic_slice":
-            sizes = tuple(max(s, 2) for s in sizes)
+        if name == "dynamic_slice":  # (no new axis below 2; an empty one stays empty)
+            sizes = tuple(max(s, 2) if d else 0 for s, d in zip(sizes, shape))
         return step(name, starts=starts, sizes=sizes)
     if name == "bcast_const" and nd >= 2:
         return step(name, k=draw(st.integers(1, nd - 1)), seed=seed())
@@ -588,7 +599,9 @@ def _draw_params(draw, name, shape, depth, loop, menu):
         return step(name, axis=axis())
     if name == "reduce" and nd >= 2:
         kind = draw(st.sampled_from(["sum", "mean", "max", "min", "prod", "var"]))
-        return step(name, kind=kind, axis=axis())
+        # jnp refuses max/min over an empty axis; mean and var of one are nan
+        a = axis() if kind in ("sum", "prod") else axis(lambda d: d > 0)
+        return None if a is None else step(name, kind=kind, axis=a)
     if name == "einsum" and nd >= 2:
         return step(name)
     if name == "cumulative":
@@ -601,13 +614,16 @@ def _draw_params(draw, name, shape, depth, loop, menu):
         if a is None:
             return None
         n = shape[a]
-        cuts = sorted(draw(st.sets(st.integers(1, n - 1), min_size=1, max_size=2)))
+        # a cut at either end makes an empty piece
+        cuts = sorted(draw(st.sets(st.integers(0, n), min_size=1, max_size=2)))
         sizes = tuple(np.diff([0, *cuts, n]).tolist())
         return step(name, sizes=sizes, axis=a)
     if name == "conv":
         return _conv_params(draw, shape)
     if name == "pool":
         return _pool_params(draw, shape)
+    if name in ("gather", "scatter") and 0 in shape:
+        return None  # no index fits an empty axis (test_zero_size covers empty indices)
     if name == "gather":
         a, idx, idx2 = _index_params(draw, shape)
         return step(name, axis=a, idx=idx, idx2=idx2, seed=seed())
@@ -648,14 +664,20 @@ def chains(draw, shape, min_steps, max_steps, depth=0, loop=False, preserve=Fals
         s = _draw_params(draw, draw(st.sampled_from(menu)), shape, depth, loop, menu)
         if s is None:
             continue
-        # never down to a scalar (the ops take axes), no axis below 2, never past MAX_SIZE
+        # never down to a scalar (the ops take axes), no axis of 1 (empty ones are
+        # fine), never past MAX_SIZE
         new = out_shape(s, shape)
-        if ((not new and shape) or min(new, default=2) < 2 or int(np.prod(new)) > MAX_SIZE
+        if ((not new and shape) or min(new, default=0) < 0 or 1 in new
+                or int(np.prod(new)) > MAX_SIZE
                 or (preserve and new != shape)):
             continue
         steps.append(s)
         shape = new
     return tuple(steps)
+
+
+# Sizes of the input's axes: sometimes zero, so that every rule meets empty arrays.
+DIMS = st.sampled_from((2, 3, 4, 5) * 2 + (0,))  # (hypothesis starts from the first)
 
 
 class Program(NamedTuple):
@@ -667,7 +689,7 @@ class Program(NamedTuple):
 @st.composite
 def programs(draw, menu=MENU, force=None, max_steps=6):
     """A program; with `force`, one step of that op is put somewhere in the chain."""
-    shape = tuple(draw(st.lists(st.integers(2, 5), min_size=1, max_size=3)))
+    shape = tuple(draw(st.lists(DIMS, min_size=1, max_size=3)))
     steps = draw(chains(shape, 2 - bool(force), max_steps - bool(force), menu=menu))
     if force:
         at = draw(st.integers(0, len(steps)))
@@ -857,3 +879,15 @@ def test_checkpoint_of_control_flow_grad(kind):
     compare(fn.jit(fn.grad(f, argnums=(0, 1)))(x, y), want, "jit")
     hvp = lambda lib, g: lib.grad(lambda x: lib.np.sum(lib.grad(g)(x, y) * x))(x)
     compare(fn.jit(lambda x: hvp(FN, f))(x), jax.jit(lambda x: hvp(JX, jf))(x), "grad of grad")
+
+
+@pytest.mark.parametrize("prog,names", [
+    (Program((0,), (step("scan", body=(step("add"),), reverse=False), step("add")), 0),
+     ("grad", "jvp", "vmap0")),
+    (Program((0,), (step("while_loop", body=(step("map", body=(step("add"),)),), dyn=False,
+                         n=1), step("add")), 0), ("jvp", "vmap0")),
+])
+def test_loops_over_an_empty_axis(prog, names):
+    """Found by the generator once shapes could be empty: a scan (or map) over a
+    length-0 axis lowered a loop whose body slices a row out of nothing."""
+    run_checks(prog, names)

@@ -32,10 +32,27 @@ def _bits_view(x):
 
 
 def assert_bit_identical(got, want):
+    """For what integer arithmetic and exact float steps compute (keys, bits, uniform on
+    [0, 1)): the same bits on every machine."""
     got, want = np.asarray(got), np.asarray(want)
     assert got.dtype == want.dtype, (got.dtype, want.dtype)
     assert got.shape == want.shape, (got.shape, want.shape)
     np.testing.assert_array_equal(_bits_view(got), _bits_view(want))
+
+
+def assert_within_ulps(got, want, ulps=2):
+    """For floats that two different programs compute with rounding steps (a scaled
+    uniform, a normal): XLA may contract a multiply-add or vectorize differently in a
+    fused program than op by op, so only a few units in the last place are promised."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    if got.dtype.kind not in "fV" and got.dtype != BF16:
+        np.testing.assert_array_equal(got, want)
+        return
+    eps = float(ml_dtypes.finfo(got.dtype).eps)
+    g, w = got.astype(np.float64), want.astype(np.float64)
+    np.testing.assert_allclose(g, w, rtol=ulps * eps, atol=ulps * eps * np.abs(w).max(initial=1))
 
 
 @pytest.fixture
@@ -133,8 +150,8 @@ def test_uniform(seed, dtype):
     out = random.uniform(k, (1000,), dtype)
     assert out.dtype == dtype
     assert_bit_identical(out, jax.random.uniform(jk, (1000,), dtype))
-    assert_bit_identical(random.uniform(k, (1000,), dtype, -2.5, 3.0),
-                         jax.random.uniform(jk, (1000,), dtype, -2.5, 3.0))
+    assert_within_ulps(random.uniform(k, (1000,), dtype, -2.5, 3.0),
+                       jax.random.uniform(jk, (1000,), dtype, -2.5, 3.0))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -143,8 +160,8 @@ def test_uniform_shapes_and_array_bounds(seed):
     assert_bit_identical(random.uniform(k), jax.random.uniform(jk))
     lo = np.array([0.0, -1.0, 10.0, 0.5, -3.0], np.float32)
     hi = np.array([[1.0], [2.0], [100.0]], np.float32)
-    assert_bit_identical(random.uniform(k, (3, 5), minval=lo, maxval=hi),
-                         jax.random.uniform(jk, (3, 5), minval=lo, maxval=hi))
+    assert_within_ulps(random.uniform(k, (3, 5), minval=lo, maxval=hi),
+                       jax.random.uniform(jk, (3, 5), minval=lo, maxval=hi))
     assert random.uniform(k, (2, 0)).shape == (2, 0)
 
 
@@ -225,7 +242,7 @@ def test_jit_equals_eager():
                 random.randint(k1, (500,), -1000, 7))
 
     for a, b in zip(fn.jit(draw)(k), draw(k)):
-        assert_bit_identical(a, b)
+        assert_within_ulps(a, b)  # exact for the integer outputs
 
 
 def test_vmap_over_keys_equals_loop():
@@ -235,14 +252,14 @@ def test_vmap_over_keys_equals_loop():
     batched = fn.vmap(f)(keys)
     loop = [f(keys[i]) for i in range(4)]
     for j, out in enumerate(batched):
-        assert_bit_identical(out, np.stack([np.asarray(o[j]) for o in loop]))
+        assert_within_ulps(out, np.stack([np.asarray(o[j]) for o in loop]))
     jbatched = jax.vmap(lambda k: jax.random.normal(k, (1000,)))(jax.random.split(
         jax.random.PRNGKey(3), 4))
     np.testing.assert_allclose(batched[0], jbatched, atol=1e-6, rtol=0)
     # a batched parameter with an unbatched key
     lo = fnp.asarray(np.array([0.0, 10.0], np.float32))
     out = fn.vmap(lambda m: random.uniform(keys[0], (1000,), minval=m, maxval=m + 1.0))(lo)
-    assert_bit_identical(out[1], random.uniform(keys[0], (1000,), minval=10.0, maxval=11.0))
+    assert_within_ulps(out[1], random.uniform(keys[0], (1000,), minval=10.0, maxval=11.0))
 
 
 def test_grad_through_sampling():

@@ -1,16 +1,58 @@
 """Eager mode: each primitive runs as a one-primitive program, compiled once per
 (primitive, params, avals, device) and cached. jit and eager share lowering and
-compiler, so their numerics agree."""
+compiler, so their numerics agree.
+
+Two caches: `_cache`, a bounded LRU (`funcnet.config.eager_cache_size`) of compiled
+programs, and `_fast`, a plain dict of the dispatch fast path derived from it (an entry
+leaves `_fast` when its program leaves `_cache`). While `debug_nans`/`debug_infs` is on,
+`_fast` stays empty, so every op takes the general path, which checks its outputs.
+"""
 
 from funcnet.backend import xla
+from funcnet.backend.cache import LRUCache, register_clearer
 from funcnet.backend.lowering import lower_to_module
+from funcnet.config import config
 from funcnet.core.array import Array, to_buffer, wrap_buffer
 from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Var
 
-_cache: dict = {}  # (prim, params, avals, device) -> (Executable, out avals)
-_fast: dict = {}  # (prim, params, avals, device or None) -> (run, handlers, out avals)
 _single_device = xla.single_device
 _new_object = object.__new__
+
+
+def _fast_key(key):
+    """The fast-path key of a `_cache` key (prim, params, avals, device, x64)."""
+    prim, params, avals, device, _x64 = key
+    return (prim, params, avals, None if _single_device() else device)
+
+
+def _drop_fast(key, _entry):
+    _fast.pop(_fast_key(key), None)
+
+
+def _used(entry) -> bool:
+    """Was the entry's program run by the fast path since the last look? (clears it)"""
+    mark = entry[2]
+    used, mark[0] = mark[0], False
+    return used
+
+
+# key -> (Executable, out avals, [used by the fast path])
+_cache = LRUCache("eager_cache_size", on_evict=_drop_fast, in_use=_used)
+_fast: dict = {}  # (prim, params, avals, device or None) -> (run, handlers, out avals, mark)
+
+
+def _debug_checks() -> bool:
+    return config.debug_nans or config.debug_infs
+
+
+@register_clearer
+def _clear_fast(_value=None):
+    _fast.clear()
+
+
+# A switch that changes what a signature means (x64) or how ops must run (nan checks)
+# empties the fast path; the general path looks at the switches.
+config.on_change(("enable_x64", "debug_nans", "debug_infs"), _clear_fast)
 
 
 def _first_device(bufs):
@@ -36,8 +78,8 @@ def apply_primitive(prim, *args, **params):
     # Fast path: every argument a funcnet Array (the common case in eager code), one
     # cache probe keyed by (primitive, params, avals[, device]), the runtime call and
     # result handlers inlined, outputs wrapped with the cached out avals. Anything else
-    # (NumPy values, Python scalars, unhashable params, a first call) takes the general
-    # path below, which fills the cache.
+    # (NumPy values, Python scalars, unhashable params, a first call, debug checks on)
+    # takes the general path below, which fills the cache.
     try:
         bufs = [a._buf for a in args]
         key = (prim, tuple(params.items()) if params else (), tuple([a.aval for a in args]),
@@ -47,7 +89,8 @@ def apply_primitive(prim, *args, **params):
         entry = None
     if entry is None:
         return _apply_general(prim, args, params)
-    run, handlers, out_avals = entry
+    run, handlers, out_avals, mark = entry
+    mark[0] = True  # seen by the LRU's second chance
     try:
         outs = run(bufs).consume_with_handlers(handlers)
     except Exception:
@@ -62,27 +105,49 @@ def apply_primitive(prim, *args, **params):
     return out
 
 
-def _apply_general(prim, args, params):
+def _apply_general(prim, args, params, check=True):
     device = _device_of(args)
     bufs, avals = zip(*(to_buffer(a, device) for a in args)) if args else ((), ())
     try:
-        key = (prim, tuple(params.items()), avals, device)
+        key = (prim, tuple(params.items()), avals, device, config.enable_x64)
         hash(key)
     except TypeError:
         key = None  # unhashable params: compile without caching
     entry = _cache.get(key) if key is not None else None
     if entry is None:
-        entry = _compile_primitive(prim, params, list(avals), device)
+        entry = (*_compile_primitive(prim, params, list(avals), device), [False])
         if key is not None:
-            _cache[key] = entry
-    exe, out_avals = entry
+            _cache.put(key, entry)
+    exe, out_avals, mark = entry
     outs = list(map(wrap_buffer, exe.execute(list(bufs)), out_avals))
+    debug = _debug_checks()
+    if debug and check:
+        from funcnet.backend import nan_check
+        nan_check.check_primitive_outputs(prim, params, args, outs)
     parts = exe.dispatch_parts()
-    if key is not None and parts is not None and all(type(a) is Array for a in args):
-        _fast[(prim, tuple(params.items()) if params else (), avals,
-               None if _single_device() else device)] = (*parts, tuple(out_avals))
+    if (key is not None and parts is not None and not debug
+            and all(type(a) is Array for a in args) and key in _cache):
+        _fast[_fast_key(key)] = (*parts, tuple(out_avals), mark)
     return outs if prim.multiple_results else outs[0]
+
+
+def apply_unchecked(prim, *args, **params):
+    """Run one primitive eagerly without the nan/inf checks (the op-by-op re-run of
+    `nan_check` checks the results itself, naming the equation)."""
+    return _apply_general(prim, args, params, check=False)
 
 
 def cache_size() -> int:
     return len(_cache)
+
+
+def cache_info():
+    """Statistics of the eager program cache (hits and misses of the general dispatch
+    path; calls answered by the fast path are not counted)."""
+    return _cache.info()
+
+
+def clear_cache():
+    """Drop every compiled one-primitive program."""
+    _cache.clear()
+    _fast.clear()

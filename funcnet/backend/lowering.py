@@ -14,6 +14,8 @@ from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, Literal
 
 lowering_rules: dict = {}
 
+TOKEN_TYPE = "!stablehlo.token"
+
 
 def register(*primitives):
     def wrap(rule):
@@ -113,6 +115,10 @@ class Module:
     def __init__(self, platform: str = "cpu"):
         self._count = 0
         self.platform = platform
+        # The token chaining ordered side effects (funcnet.debug callbacks with
+        # ordered=True) in the block being emitted: an SSA name, or None before the
+        # first. Control flow threads it through its regions (`Emitter.region`).
+        self.effect_token = None
 
     def fresh(self) -> str:
         self._count += 1
@@ -158,20 +164,40 @@ class Emitter:
         return self.op(name, operands, [tensor_type(a) for a in operand_avals],
                        [tensor_type(result_aval)], attrs or None)[0]
 
+    def effect_token(self) -> str:
+        """The current ordered-effects token (made by stablehlo.after_all if none yet)."""
+        if self.module.effect_token is None:
+            self.module.effect_token = self.op("stablehlo.after_all", [], [], [TOKEN_TYPE])[0]
+        return self.module.effect_token
+
     def constant(self, value, aval) -> str:
         return self.op("stablehlo.constant", [], [], [tensor_type(aval)],
                        {"value": dense_attr(value, aval)})[0]
 
-    def region(self, arg_avals, out_avals, body) -> str:
-        """A one-block region; `body(emitter, *arg_names)` returns the values to yield."""
+    def region(self, arg_avals, out_avals, body, token_arg=False, token_result=False) -> str:
+        """A one-block region; `body(emitter, *arg_names)` returns the values to yield.
+
+        For control flow whose sub-programs have side effects, the ordered-effects
+        token goes through the region: `token_arg` makes it a leading argument (a loop's
+        carry; otherwise the region sees the enclosing block's token), `token_result`
+        a leading result (the token after the region's effects)."""
         sub = Emitter(self.module, self.indent + 4)
         sub.loc = self.loc
         sub.scope = self.scope
+        outer_token = self.module.effect_token
         args = [self.module.fresh() for _ in arg_avals]
-        outs = body(sub, *args)
-        sub.op("stablehlo.return", list(outs), [tensor_type(a) for a in out_avals], [])
+        arg_types = [tensor_type(a) for a in arg_avals]
+        if token_arg:
+            self.module.effect_token = self.module.fresh()
+            args, arg_types = [self.module.effect_token, *args], [TOKEN_TYPE, *arg_types]
+        outs = body(sub, *args[1:] if token_arg else args)
+        out_types = [tensor_type(a) for a in out_avals]
+        if token_result:
+            outs, out_types = [sub.effect_token(), *outs], [TOKEN_TYPE, *out_types]
+        self.module.effect_token = outer_token  # the region's own token ends with it
+        sub.op("stablehlo.return", list(outs), out_types, [])
         header = " " * (self.indent + 2) + "^bb0(" + ", ".join(
-            f"{a}: {tensor_type(v)}" for a, v in zip(args, arg_avals)) + "):"
+            f"{a}: {t}" for a, t in zip(args, arg_types)) + "):"
         return "{\n" + header + "\n" + "\n".join(sub.lines) + "\n" + " " * self.indent + "}"
 
 

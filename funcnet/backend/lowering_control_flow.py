@@ -3,9 +3,10 @@
 
 import numpy as np
 
-from funcnet.backend.lowering import i64_array, lower_jaxpr, register, tensor_type
+from funcnet.backend.lowering import TOKEN_TYPE, i64_array, lower_jaxpr, register, tensor_type
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
+from funcnet.ir.passes import has_effects
 from funcnet.lax import control_flow as cf
 
 _I32 = ShapedArray((), dtypes.int32)
@@ -15,20 +16,33 @@ _BOOL = ShapedArray((), dtypes.bool_)
 @register(cf.cond_p)
 def _lower_cond(em, index, *operands, branches):
     operands = list(operands)
+    effects = any(map(has_effects, branches))  # then the branches return the effects' token
     regions = [em.region([], br.out_avals,
-                         lambda sub, br=br: lower_jaxpr(sub, br.jaxpr, [], operands))
+                         lambda sub, br=br: lower_jaxpr(sub, br.jaxpr, [], operands),
+                         token_result=effects)
                for br in branches]
-    return em.op("stablehlo.case", [index], [tensor_type(em.in_avals[0])],
-                 [tensor_type(a) for a in em.out_avals], None, regions)
+    types = [tensor_type(a) for a in em.out_avals]
+    outs = em.op("stablehlo.case", [index], [tensor_type(em.in_avals[0])],
+                 [TOKEN_TYPE, *types] if effects else types, None, regions)
+    if effects:
+        em.module.effect_token, outs = outs[0], outs[1:]
+    return outs
 
 
-def _while(em, state, state_avals, cond_body, loop_body):
-    """Emit a stablehlo.while over `state`; the bodies get (emitter, *state names)."""
+def _while(em, state, state_avals, cond_body, loop_body, effects=False):
+    """Emit a stablehlo.while over `state`; the bodies get (emitter, *state names).
+    With `effects` (the bodies have side effects) the loop carries their token too."""
     types = [tensor_type(a) for a in state_avals]
-    cond_region = em.region(state_avals, [_BOOL], cond_body)
-    body_region = em.region(state_avals, state_avals, loop_body)
-    return em.op("stablehlo.while", list(state), types, types, None,
-                 [cond_region, body_region])
+    state = list(state)
+    if effects:
+        state, types = [em.effect_token(), *state], [TOKEN_TYPE, *types]
+    cond_region = em.region(state_avals, [_BOOL], cond_body, token_arg=effects)
+    body_region = em.region(state_avals, state_avals, loop_body, token_arg=effects,
+                            token_result=effects)
+    outs = em.op("stablehlo.while", state, types, types, None, [cond_region, body_region])
+    if effects:
+        em.module.effect_token, outs = outs[0], outs[1:]
+    return outs
 
 
 @register(cf.while_p)
@@ -42,7 +56,8 @@ def _lower_while(em, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
         outs = lower_jaxpr(sub, body_jaxpr.jaxpr, [], list(vals[nc:nc + nb] + vals[nc + nb:]))
         return list(vals[:nc + nb]) + outs
 
-    outs = _while(em, args, list(em.in_avals), cond_body, loop_body)
+    effects = has_effects(cond_jaxpr) or has_effects(body_jaxpr)
+    outs = _while(em, args, list(em.in_avals), cond_body, loop_body, effects)
     return outs[nc + nb:]
 
 
@@ -63,6 +78,10 @@ def _lower_scan(em, *args, jaxpr, num_consts, num_carry, length, reverse, unroll
     ys_init = [em.op1("stablehlo.broadcast_in_dim", [em.constant(0, ShapedArray((), a.dtype))],
                       [ShapedArray((), a.dtype)], a, broadcast_dimensions=i64_array([]))
                for a in ys_avals]
+    if length == 0:
+        # No step runs: the carry passes through and the ys are empty. (A loop would
+        # still be invalid: its body slices one row out of a length-0 axis.)
+        return list(args[nk:nk + nc]) + ys_init
     state = [zero, *args, *ys_init]
     state_avals = [_I32, *in_avals, *ys_avals]
     x_avals = in_avals[nk + nc:]
@@ -86,7 +105,7 @@ def _lower_scan(em, *args, jaxpr, num_consts, num_carry, length, reverse, unroll
             i = sub.op1("stablehlo.add", [i, one], [_I32, _I32], _I32)
         return [i, *consts, *carry, *xs, *ys]
 
-    outs = _while(em, state, state_avals, cond_body, loop_body)
+    outs = _while(em, state, state_avals, cond_body, loop_body, has_effects(jaxpr))
     final = outs[1:]
     return final[nk:nk + nc] + final[nk + nc + n_xs:]
 

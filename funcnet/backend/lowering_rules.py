@@ -42,7 +42,8 @@ _UNARY_OPS = {
     ew.acosh_p: "chlo.acosh", ew.atanh_p: "chlo.atanh", ew.sqrt_p: "stablehlo.sqrt",
     ew.rsqrt_p: "stablehlo.rsqrt", ew.cbrt_p: "stablehlo.cbrt", ew.abs_p: "stablehlo.abs",
     ew.not_p: "stablehlo.not", ew.erf_p: "chlo.erf", ew.erf_inv_p: "chlo.erf_inv",
-    ew.lgamma_p: "chlo.lgamma", ew.digamma_p: "chlo.digamma",
+    ew.lgamma_p: "chlo.lgamma", ew.digamma_p: "chlo.digamma", ew.erfc_p: "chlo.erfc",
+    ew.population_count_p: "stablehlo.popcnt", ew.clz_p: "stablehlo.count_leading_zeros",
 }
 _BINARY_OPS = {
     ew.add_p: "stablehlo.add", ew.sub_p: "stablehlo.subtract", ew.mul_p: "stablehlo.multiply",
@@ -474,8 +475,30 @@ def _lower_dot_general(em, lhs, rhs, *, dimension_numbers, precision=None,
     fields = [("lhs_batching_dimensions", lb), ("rhs_batching_dimensions", rb),
               ("lhs_contracting_dimensions", lc), ("rhs_contracting_dimensions", rc)]
     dn = ", ".join(f"{k} = {int_list(v)}" for k, v in fields if v)
-    return [em.op1("stablehlo.dot_general", [lhs, rhs], em.in_avals, em.out_avals[0],
-                   dot_dimension_numbers=f"#stablehlo.dot<{dn}>")]
+    in_avals, out = list(em.in_avals), em.out_avals[0]
+    if in_avals[0].dtype != in_avals[1].dtype:
+        # Mixed operands (int32 x float32) meet in the result's type first, as jax
+        # lowers them; one dtype (with a wider result: int8 x int8 -> int32) goes as is.
+        lhs, rhs = (_convert_to(em, v, a, out.dtype) for v, a in zip((lhs, rhs), in_avals))
+        in_avals = [a.update(dtype=out.dtype) for a in in_avals]
+    return [em.op1("stablehlo.dot_general", [lhs, rhs], in_avals, out,
+                   dot_dimension_numbers=f"#stablehlo.dot<{dn}>", **_precision_attr(precision))]
+
+
+def _precision_attr(precision):
+    """precision_config, when the program asks for one (lax.Precision.HIGHEST keeps a GPU
+    from computing a float32 contraction in a faster, lower-precision mode)."""
+    pair = la.canonicalize_precision(precision)
+    if pair is None:
+        return {}
+    return {"precision_config": "[" + ", ".join(f"#stablehlo<precision {p.name}>"
+                                                for p in pair) + "]"}
+
+
+def _convert_to(em, x, aval, dtype):
+    if aval.dtype == dtype:
+        return x
+    return em.op1("stablehlo.convert", [x], [aval], aval.update(dtype=dtype))
 
 
 def _conv_spec(spec, first, second):
@@ -500,7 +523,7 @@ def _lower_conv(em, lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dila
                    lhs_dilation=i64_array(lhs_dilation), rhs_dilation=i64_array(rhs_dilation),
                    dimension_numbers=f"#stablehlo.conv<{spec}>",
                    feature_group_count=f"{feature_group_count} : i64",
-                   batch_group_count=f"{batch_group_count} : i64")]
+                   batch_group_count=f"{batch_group_count} : i64", **_precision_attr(precision))]
 
 
 # --- indexing ---------------------------------------------------------------------------

@@ -84,6 +84,9 @@ def _lower_optimization_barrier(em, *xs):
                  [tensor_type(a) for a in em.in_avals], [tensor_type(a) for a in em.out_avals])
 
 
+register(wd.stop_gradient_p)(lambda em, x: [x])
+
+
 @register(wd.opaque_true_p)
 def _lower_opaque_true(em):
     if em.module.platform != "cpu":

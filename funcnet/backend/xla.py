@@ -8,6 +8,10 @@ import jax
 import numpy as np
 from jax.extend import backend as _jex_backend
 
+from funcnet.backend import callback
+from funcnet.backend.cache import LRUCache
+from funcnet.config import config
+
 try:  # jaxlib's client module moved between releases
     from jax._src.lib import xla_client as _xc
 except ImportError:  # pragma: no cover
@@ -43,10 +47,50 @@ def device_of(buf):
     return next(iter(buf.devices()))
 
 
+# --- 64-bit types -------------------------------------------------------------------------
+# The runtime narrows 64-bit host values (on the way in) and 64-bit buffers (on the way
+# out, in np.asarray) unless jax's own x64 flag is on. funcnet's dtypes are decided by
+# funcnet (`funcnet.config.enable_x64`, applied by funcnet.core.dtypes before any value
+# reaches this module), so the runtime must never narrow: while funcnet's x64 is on, jax's
+# flag is kept on. When funcnet's goes off, jax's is put back only if funcnet turned it
+# on (a user who set jax's flag themselves keeps it). Why keep the flag rather than
+# bypass jax.device_put: the device-to-host copy (ArrayImpl.__array__, in C++) narrows
+# by the same flag, and has no lower-level entry point; one flag keeps both directions
+# and every other runtime path (dlpack, jax arrays passed in) consistent.
+_x64_turned_on_by_funcnet = False
+
+
+def _jax_x64() -> bool:
+    return bool(jax.config.jax_enable_x64)
+
+
+def sync_x64(enabled: bool | None = None):
+    """Make the runtime's x64 flag agree with funcnet's `config.enable_x64`."""
+    global _x64_turned_on_by_funcnet
+    enabled = config.enable_x64 if enabled is None else enabled
+    if enabled and not _jax_x64():
+        jax.config.update("jax_enable_x64", True)
+        _x64_turned_on_by_funcnet = True
+    elif not enabled and _x64_turned_on_by_funcnet:
+        _x64_turned_on_by_funcnet = False
+        if _jax_x64():
+            jax.config.update("jax_enable_x64", False)
+
+
+config.on_change("enable_x64", sync_x64)
+if config.enable_x64:  # FUNCNET_ENABLE_X64=1 at import
+    sync_x64(True)
+
+
+def _is_64_bit(dtype) -> bool:
+    return dtype.itemsize == 8
+
+
+# --- transfers -----------------------------------------------------------------------------
 # (shape, dtype, device) -> (runtime aval, sharding), learned from a first jax.device_put
 # of a NumPy value: later puts of that signature call the runtime's C++ transfer
 # directly (~12 us instead of ~240 us through jax.device_put's Python layers).
-_put_signatures = {}
+_put_signatures = LRUCache("eager_cache_size")
 _batched_device_put = getattr(_xc, "batched_device_put", None)
 
 
@@ -58,17 +102,38 @@ def device_put(value, device=None) -> Buffer:
     key = (value.shape, value.dtype, device)
     sig = _put_signatures.get(key)
     if sig is not None:
+        if config.enable_x64 and not _jax_x64():  # turned off behind funcnet's back
+            sync_x64(True)
         return _batched_device_put(sig[0], sig[1], [value], [device], True)
     buf = jax.device_put(value, device)
+    if buf.dtype != value.dtype and _is_64_bit(value.dtype) and config.enable_x64:
+        sync_x64(True)  # jax's flag was turned off behind funcnet's back
+        buf = jax.device_put(value, device)
     if buf.dtype == value.dtype:  # not narrowed by jax's x64 setting: the fast path is exact
-        if len(_put_signatures) > 4096:
-            _put_signatures.clear()
-        _put_signatures[key] = (buf.aval, buf.sharding)
+        _put_signatures.put(key, (buf.aval, buf.sharding))
     return buf
 
 
 def to_numpy(buf: Buffer) -> np.ndarray:
-    return np.asarray(buf)
+    arr = np.asarray(buf)
+    if arr.dtype != buf.dtype:  # a 64-bit buffer read after funcnet's x64 went off
+        with _runtime_x64():
+            arr = np.asarray(buf)
+    return arr
+
+
+class _runtime_x64:
+    """Turn jax's x64 flag on for a block (a rare path: reading a 64-bit buffer made
+    while funcnet's x64 was on, after it was switched off)."""
+
+    def __enter__(self):
+        self._old = _jax_x64()
+        if not self._old:
+            jax.config.update("jax_enable_x64", True)
+
+    def __exit__(self, *exc):
+        if not self._old:
+            jax.config.update("jax_enable_x64", False)
 
 
 def is_buffer(x) -> bool:
@@ -107,8 +172,9 @@ class Executable:
     def __init__(self, mlir_text: str, device, n_outputs: int):
         self.device = device
         self.n_outputs = n_outputs
-        self._exe = client(device.platform).compile_and_load(
-            mlir_text, _xc.DeviceList((device,)), _compile_options())
+        # A program with host callbacks (funcnet.debug) is compiled with its dispatchers.
+        self._exe = callback.compile_and_load(client(device.platform), mlir_text,
+                                              _xc.DeviceList((device,)), _compile_options())
         self._handlers = None  # learned from the first call; False: unavailable
 
     def execute(self, buffers):

@@ -31,6 +31,35 @@ class Array:
         self._check_alive()
         return next(iter(self._buf.devices()))
 
+    def devices(self) -> set:
+        """The set of devices holding the array's data (one device, as jax's)."""
+        return {self.device}
+
+    @property
+    def sharding(self):
+        """How the data is laid out across devices: all of it on one device for now."""
+        from funcnet.sharding import SingleDeviceSharding
+        return SingleDeviceSharding(self.device)
+
+    @property
+    def is_fully_addressable(self) -> bool:
+        return True  # this process holds every shard (there is one)
+
+    @property
+    def is_fully_replicated(self) -> bool:
+        return True
+
+    def addressable_data(self, index: int) -> "Array":
+        """The data of addressable shard `index`: the whole array (there is one shard)."""
+        if index != 0:
+            raise IndexError(f"addressable_data({index}): this array has one shard (index 0)")
+        return self
+
+    def copy_to_host_async(self) -> None:
+        """Start copying the data to the host, so that a later np.asarray(x) waits less."""
+        self._check_alive()
+        self._buf.copy_to_host_async()
+
     @property
     def buffer(self):
         """The runtime buffer (for interop)."""
@@ -166,8 +195,8 @@ def to_buffer(x, device=None):
 
 def asarray_from_value(x, dtype=None, device=None) -> Array:
     """A funcnet Array for a concrete value, with optional dtype conversion on the host."""
-    if isinstance(x, Array) and dtype is None and device is None:
-        return x
+    if isinstance(x, Array) and dtype is None and (device is None or x.device == device):
+        return x  # already there: no copy (as jax.device_put)
     if dtype is not None:
         dt = dtypes.canonicalize(dtype)
         return Array(xla.device_put(np.asarray(x, dt), device))
@@ -180,3 +209,49 @@ def asarray_from_value(x, dtype=None, device=None) -> Array:
     if device is not None and isinstance(x, Array):
         buf = xla.device_put(buf, device)
     return Array(buf, aval.weak_type)
+
+
+class ShapeDtypeStruct:
+    """A shape and dtype without data, as `jax.ShapeDtypeStruct`: stands for an array in
+    `fn.eval_shape` and `fn.jit(f).lower(...)`.
+
+    Args:
+      shape: a tuple of ints.
+      dtype: the dtype (kept as given; funcnet narrows 64-bit ones unless x64 is on when
+        the struct is used).
+      sharding: accepted for compatibility; funcnet places data on one device.
+      weak_type: whether it stands for a weakly typed value (a Python scalar).
+
+    Example:
+      >>> fn.eval_shape(lambda a: a.sum(0), fn.ShapeDtypeStruct((2, 3), fnp.float32))
+    """
+
+    __slots__ = ("dtype", "shape", "sharding", "weak_type")
+
+    def __init__(self, shape, dtype, *, sharding=None, weak_type=False):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.sharding = sharding
+        self.weak_type = bool(weak_type)
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+
+    @property
+    def aval(self) -> ShapedArray:
+        """The abstract value tracing uses (dtype canonicalized)."""
+        return ShapedArray(self.shape, dtypes.canonicalize(self.dtype), self.weak_type)
+
+    def _key(self):
+        return (self.shape, self.dtype, self.sharding, self.weak_type)
+
+    def __eq__(self, other):
+        return isinstance(other, ShapeDtypeStruct) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        extra = (f", sharding={self.sharding!r}" if self.sharding is not None else "") + (
+            ", weak_type=True" if self.weak_type else "")
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{extra})"

@@ -9,6 +9,7 @@ import functools
 import os
 import sys
 import sysconfig
+import threading
 from typing import NamedTuple
 
 import funcnet
@@ -86,3 +87,46 @@ def where() -> str:
     """' (at file:line (fn))' for error messages, or '' when no user frame is found."""
     info = user_frame()
     return f" (at {info})" if info is not None else ""
+
+
+# --- equations being replayed ---------------------------------------------------------
+# An operation run while funcnet replays an equation of another program (the backward
+# pass transposing a forward equation; eval_jaxpr interpreting one) comes from that
+# equation's line, not from the frame that asked for the replay. The replaying
+# functions record their frame and equation here; `op_origin` finds them on its walk.
+
+class _Replays(threading.local):
+    def __init__(self):
+        self.by_frame = {}  # frame -> (equation, replayer's name)
+
+
+_replays = _Replays()
+
+
+def replaying(frame, eqn, who: str) -> None:
+    """Record that `frame` (of function `who`) now replays `eqn`."""
+    _replays.by_frame[frame] = (eqn, who)
+
+
+def done_replaying(frame) -> None:
+    _replays.by_frame.pop(frame, None)
+
+
+def op_origin(frame, eager: bool = False):
+    """`(source_info, eqn, replayer)` of an operation run now, walking out from `frame`:
+    the innermost user frame, unless a replayed equation with a source line is met first
+    (then that equation and the replaying function's name). Only the backward pass
+    counts unless `eager` (then eval_jaxpr's replays count too)."""
+    by_frame = _replays.by_frame
+    while frame is not None:
+        code = frame.f_code
+        if by_frame and frame in by_frame:
+            eqn, who = by_frame[frame]
+            info = getattr(eqn, "source_info", None)
+            if info is not None and (eager or who == "backward_pass"):
+                return info, eqn, who
+        elif _is_user_file(code.co_filename):
+            return SourceInfo(code.co_filename, frame.f_lineno, code.co_name, code,
+                              frame.f_lasti), None, None
+        frame = frame.f_back
+    return None, None, None

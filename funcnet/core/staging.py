@@ -6,13 +6,21 @@ program. Concrete arrays the function closes over become constvars; Python
 scalars become literals.
 """
 
+import sys
+
 import numpy as np
 
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray, shaped_abstractify
-from funcnet.core.source_info import user_frame
+from funcnet.core.source_info import SourceInfo, op_origin
 from funcnet.core.trace import Trace, Tracer, full_raise, new_main
 from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
+
+def op_source_info() -> SourceInfo | None:
+    """The user's line for an operation staged now (see `source_info.op_origin`: in a
+    backward pass, the line of the forward operation being differentiated). Called for
+    every staged equation, so the walk does little per frame."""
+    return op_origin(sys._getframe(1))[0]
 
 
 class JaxprTracer(Tracer):
@@ -84,7 +92,7 @@ class JaxprTrace(Trace):
 
     def new_arg(self, aval):
         tracer = self.builder.new_tracer(self, aval)
-        tracer._made_at = user_frame()  # where the traced call was made, for leak errors
+        tracer._made_at = op_source_info()  # where the traced call was made, for leak errors
         return tracer
 
     def pure(self, val):
@@ -100,7 +108,7 @@ class JaxprTrace(Trace):
         builder = self.builder
         avals_out = primitive.abstract_eval(*(t.aval for t in tracers), **params)
         outs = [builder.new_tracer(self, a) for a in avals_out]
-        info = user_frame()
+        info = op_source_info()
         for t in outs:
             t._made_at = info
         builder.eqns.append(JaxprEqn(primitive, [builder.atom(t) for t in tracers], params,

@@ -22,6 +22,20 @@ class ConcretizationError(FuncnetError, TypeError):
     """A traced value was used where Python needs a concrete one (if, int(), ...)."""
 
 
+# The particular cases carry jax's names (jax.errors), so that code catching them by
+# name keeps working after renaming its imports.
+class TracerBoolConversionError(ConcretizationError):
+    """bool() of a traced value: a Python `if`/`while` on it."""
+
+
+class TracerIntegerConversionError(ConcretizationError):
+    """int() or an index (__index__) made of a traced value."""
+
+
+class TracerArrayConversionError(ConcretizationError):
+    """np.asarray() / __array__ of a traced value."""
+
+
 class UnexpectedTracerError(FuncnetError):
     """A tracer escaped the transformation that created it."""
 
@@ -30,6 +44,10 @@ class UnexpectedTracerError(FuncnetError):
 
 class Primitive:
     """A named operation. Its rules live in one table per transformation."""
+
+    # True for a primitive whose point is a side effect (a host callback): program
+    # passes keep its equations even when no output is read, and never merge two.
+    effectful = False
 
     def __init__(self, name: str, multiple_results: bool = False):
         self.name = name
@@ -228,12 +246,12 @@ class Tracer:
         """The concrete value behind this tracer, or None when it has none."""
         return None
 
-    def _concrete(self, what: str):
+    def _concrete(self, what: str, error=ConcretizationError):
         if not self._trace.main.active:
             raise_leaked_tracer(self)
         value = self.to_concrete_value()
         if value is None:
-            raise ConcretizationError(self._concretization_message(what))
+            raise error(self._concretization_message(what))
         return value
 
     def _concretization_message(self, what: str) -> str:
@@ -246,20 +264,22 @@ class Tracer:
             "mark the argument static with jit(..., static_argnums=...).")
 
     def __bool__(self):
-        return bool(self._concrete("Python `if`/`while`/bool()"))
+        return bool(self._concrete("Python `if`/`while`/bool()", TracerBoolConversionError))
 
     def __int__(self):
-        return int(self._concrete("int()"))
+        return int(self._concrete("int()", TracerIntegerConversionError))
 
     def __float__(self):
         return float(self._concrete("float()"))
 
     def __index__(self):
-        return int(self._concrete("Using a traced value as an index (__index__)"))
+        return int(self._concrete("Using a traced value as an index (__index__)",
+                                  TracerIntegerConversionError))
 
     def __array__(self, dtype=None, copy=None):
         import numpy as np
-        return np.asarray(self._concrete("np.asarray()"), dtype=dtype)
+        return np.asarray(self._concrete("np.asarray()", TracerArrayConversionError),
+                          dtype=dtype)
 
     def __hash__(self):
         raise TypeError(f"traced arrays are unhashable ({self.aval.str_short()}){where()}")

@@ -12,12 +12,13 @@ arguments. Every equation can carry the user's source line.
 """
 
 import itertools
+import sys
 from typing import NamedTuple
 
 import numpy as np
 
 from funcnet.core.aval import ShapedArray
-from funcnet.core.source_info import SourceInfo
+from funcnet.core.source_info import SourceInfo, done_replaying, replaying
 
 
 class Var:
@@ -109,12 +110,17 @@ def eval_jaxpr(jaxpr: Jaxpr, consts, *args):
         raise TypeError(f"program takes {len(jaxpr.invars)} arguments, got {len(args)}")
     for v, val in zip(jaxpr.invars, args):
         env[v] = val
-    for eqn in jaxpr.eqns:
-        outs = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
-        if not eqn.primitive.multiple_results:
-            outs = [outs]
-        for v, val in zip(eqn.outputs, outs):
-            env[v] = val
+    frame = sys._getframe()  # an eager op's line is that of the equation it replays
+    try:
+        for eqn in jaxpr.eqns:
+            replaying(frame, eqn, "eval_jaxpr")
+            outs = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
+            if not eqn.primitive.multiple_results:
+                outs = [outs]
+            for v, val in zip(eqn.outputs, outs):
+                env[v] = val
+    finally:
+        done_replaying(frame)
     return [read(x) for x in jaxpr.outvars]
 
 
@@ -241,7 +247,8 @@ def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0, names=None) -> str:
         if any(_is_program(v) for v in eqn.params.values()):
             used.update(names.values())  # names the sub-program took
         args = " ".join(name(x) for x in eqn.inputs)
-        lines.append(f"{pad}    {outs} = {eqn.primitive.name}{params} {args}".rstrip())
+        bind = f"{outs} = " if outs else ""  # an effect (a debug print) has no outputs
+        lines.append(f"{pad}    {bind}{eqn.primitive.name}{params} {args}".rstrip())
     outs = ", ".join(name(x) for x in jaxpr.outvars)
     lines.append(f"{pad}  in ({outs}{',' if len(jaxpr.outvars) == 1 else ''}) }}")
     return "\n".join(lines)

@@ -11,11 +11,13 @@ import weakref
 import numpy as np
 
 from funcnet import tree
+from funcnet.backend.cache import register_program_cache
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
 from funcnet.core.source_info import where
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Primitive, Tracer, get_aval
+from funcnet.core.traceback_util import api_boundary
 from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, Var
 
 cond_p = Primitive("cond", multiple_results=True)
@@ -25,7 +27,8 @@ scan_p = Primitive("scan", multiple_results=True)
 
 # --- tracing sub-programs ---------------------------------------------------------------
 
-_trace_cache = weakref.WeakKeyDictionary()  # fun -> {(in_tree, avals): (closed, out_tree)}
+# fun -> {(in_tree, avals): (closed, out_tree)}
+_trace_cache = register_program_cache(weakref.WeakKeyDictionary())
 
 
 def trace_fun(fun, in_tree, in_avals, what):
@@ -104,6 +107,7 @@ def _cond_abstract_eval(index, *operands, branches):
     return branches[0].out_avals
 
 
+@api_boundary
 def switch(index, branches, *operands):
     """Apply `branches[index](*operands)`; the index is clamped into range.
 
@@ -137,6 +141,7 @@ def switch(index, branches, *operands):
     return tree.tree_unflatten(first_tree, outs)
 
 
+@api_boundary
 def cond(pred, true_fun, false_fun, *operands):
     """`true_fun(*operands)` if pred else `false_fun(*operands)`, staged (both traced).
 
@@ -157,37 +162,35 @@ def cond(pred, true_fun, false_fun, *operands):
     return switch(index, [false_fun, true_fun], *operands)
 
 
-# --- while ---------------------------------------------------------------------------------
+# --- carries: weak types, promotion, type checks -------------------------------------------
 
-@while_p.def_abstract_eval
-def _while_abstract_eval(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
-    return list(body_jaxpr.out_avals)
+def _carry_avals(leaves):
+    """A loop carry's types as given: a weak type (a Python scalar's) is kept, so that the
+    body's result can decide the carry's dtype (`_promote_weak_carry`)."""
+    return [get_aval(x) for x in leaves]
 
 
-def while_loop(cond_fun, body_fun, init_val):
-    """Repeat `val = body_fun(val)` while `cond_fun(val)`; a data-dependent trip count.
+def _promote_weak_carry(flat, in_avals, out_avals):
+    """As jax: an initial carry of a weak type (`fori_loop(0, 3, lambda i, c: c * 1.5, 1)`)
+    takes the dtype the body returns for it (int -> float32 here). Returns the new
+    leaves and whether any changed (the body must then be traced again)."""
+    if len(flat) != len(out_avals):
+        return flat, False  # the structure check reports this
+    new, changed = [], False
+    for x, a, o in zip(flat, in_avals, out_avals):
+        if a.weak_type and a.dtype != o.dtype:
+            dtype, _ = dtypes.result_type((a.dtype, True), (o.dtype, o.weak_type))
+            x = _as_strong(x, dtype)
+            changed = True
+        new.append(x)
+    return new, changed
 
-    Reverse-mode differentiation needs a known trip count: use `fori_loop` with
-    static bounds or `scan` for that.
-    """
-    flat, in_tree = tree.tree_flatten(init_val)
-    args_tree = tree.tree_structure((tree.tree_unflatten(in_tree, flat),))
-    avals = _avals(flat)
-    cond_closed, cond_tree = trace_fun(cond_fun, args_tree, avals, "while_loop cond_fun")
-    c_out = cond_closed.out_avals
-    if len(c_out) != 1 or c_out[0].shape != () or c_out[0].dtype != dtypes.bool_:
-        raise TypeError(f"while_loop: cond_fun must return a boolean scalar, got "
-                        f"{_describe_types(cond_tree, c_out)}{where()}")
-    body_closed, body_tree = trace_fun(body_fun, args_tree, avals, "while_loop body_fun")
-    _check_same_types("while_loop", in_tree, avals, body_tree, body_closed.out_avals,
-                      "the carry (init_val)", "body_fun's output")
-    from funcnet.transforms.jit import closed_without_consts
-    outs = while_p.bind(*cond_closed.consts, *body_closed.consts, *_match(flat, avals),
-                        cond_jaxpr=closed_without_consts(cond_closed),
-                        body_jaxpr=closed_without_consts(body_closed),
-                        cond_nconsts=len(cond_closed.consts),
-                        body_nconsts=len(body_closed.consts))
-    return tree.tree_unflatten(in_tree, outs)
+
+def _as_strong(x, dtype):
+    from funcnet import lax
+    if dtypes.is_python_scalar(x):
+        return np.asarray(x, dtype)[()]
+    return lax.convert_element_type(x, dtype)
 
 
 def _match(flat, avals):
@@ -201,31 +204,112 @@ def _match(flat, avals):
     return out
 
 
-def fori_loop(lower, upper, body_fun, init_val, unroll=1):
+def _trace_loop_body(trace_body, flat, name, init_label, out_label, in_tree, out_tree_of):
+    """Trace a loop body at the carry's types, promoting weakly typed initial values to
+    the dtype the body returns for them (then tracing again), and check that the new
+    carry has the carry's types. `trace_body(avals) -> (closed, out_tree)`;
+    `out_tree_of(out_tree)` picks the carry's part. Returns (closed, out_tree, leaves,
+    carry avals)."""
+    avals = _carry_avals(flat)
+    closed, out_tree = trace_body(avals)
+    n = len(avals)
+    flat, changed = _promote_weak_carry(flat, avals, closed.out_avals[:n])
+    if changed:
+        avals = _carry_avals(flat)
+        closed, out_tree = trace_body(avals)
+    _check_same_types(name, in_tree, avals, out_tree_of(out_tree), closed.out_avals[:n],
+                      init_label, out_label)
+    return closed, out_tree, flat, avals
+
+
+# --- while ---------------------------------------------------------------------------------
+
+@while_p.def_abstract_eval
+def _while_abstract_eval(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    return list(body_jaxpr.out_avals)
+
+
+@api_boundary
+def while_loop(cond_fun, body_fun, init_val):
+    """Repeat `val = body_fun(val)` while `cond_fun(val)`; a data-dependent trip count.
+
+    Reverse-mode differentiation needs a known trip count: use `fori_loop` with
+    static bounds or `scan` for that.
+    """
+    return _while_loop(cond_fun, body_fun, init_val, "while_loop")
+
+
+def _while_loop(cond_fun, body_fun, init_val, name):
+    flat, in_tree = tree.tree_flatten(init_val)
+    args_tree = tree.tree_structure((tree.tree_unflatten(in_tree, flat),))
+
+    def trace_body(avals):
+        return trace_fun(body_fun, args_tree, avals, f"{name} body_fun")
+
+    body_closed, _, flat, avals = _trace_loop_body(
+        trace_body, flat, name, "the carry (init_val)", "body_fun's output", in_tree,
+        lambda t: t)
+    cond_closed, cond_tree = trace_fun(cond_fun, args_tree, avals, f"{name} cond_fun")
+    c_out = cond_closed.out_avals
+    if len(c_out) != 1 or c_out[0].shape != () or c_out[0].dtype != dtypes.bool_:
+        raise TypeError(f"{name}: cond_fun must return a boolean scalar, got "
+                        f"{_describe_types(cond_tree, c_out)}{where()}")
+    from funcnet.transforms.jit import closed_without_consts
+    outs = while_p.bind(*cond_closed.consts, *body_closed.consts, *_match(flat, avals),
+                        cond_jaxpr=closed_without_consts(cond_closed),
+                        body_jaxpr=closed_without_consts(body_closed),
+                        cond_nconsts=len(cond_closed.consts),
+                        body_nconsts=len(body_closed.consts))
+    return tree.tree_unflatten(in_tree, outs)
+
+
+@api_boundary
+def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
     """`for i in range(lower, upper): val = body_fun(i, val)`.
 
-    With concrete bounds this is a `scan` (so reverse mode works); with traced
-    bounds, a `while_loop`.
+    With concrete bounds this is a `scan` (so reverse mode works; `unroll` steps run per
+    iteration of the compiled loop, True for all); with traced bounds, a `while_loop`.
+    As in jax, `i` is a weakly typed int32 and a weakly typed `init_val` (a Python
+    scalar) takes the dtype `body_fun` returns for it.
     """
     concrete = all(not isinstance(b, Tracer) or b.to_concrete_value() is not None
                    for b in (lower, upper))
+    init_val = _fori_promote(body_fun, init_val)
     if concrete:
         lo, hi = int(lower), int(upper)
 
         def step(carry, _):
             i, val = carry
-            return (i + np.int32(1), body_fun(i, val)), None
+            return (i + 1, body_fun(i, val)), None
 
-        (_, val), _ = scan(step, (np.int32(lo), init_val), None, length=max(hi - lo, 0),
-                           unroll=unroll)
+        # A Python int start keeps the index weakly typed, as jax's.
+        (_, val), _ = scan(step, (lo, init_val), None, length=max(hi - lo, 0),
+                           unroll=1 if unroll is None else unroll)
         return val
     from funcnet import lax
     lo = lax.convert_element_type(lower, dtypes.int32)
     hi = lax.convert_element_type(upper, dtypes.int32)
-    _, _, val = while_loop(lambda c: c[0] < c[1],
-                           lambda c: (c[0] + np.int32(1), c[1], body_fun(c[0], c[2])),
-                           (lo, hi, init_val))
+    _, _, val = _while_loop(lambda c: c[0] < c[1],
+                            lambda c: (c[0] + np.int32(1), c[1], body_fun(c[0], c[2])),
+                            (lo, hi, init_val), "fori_loop")
     return val
+
+
+_WEAK_INDEX = ShapedArray((), dtypes.int32, weak_type=True)
+
+
+def _fori_promote(body_fun, init_val):
+    """Type-check `body_fun` once against `init_val` (promoting a weakly typed one), so
+    that an error names fori_loop and the user's own carry, not the loop it becomes."""
+    flat, in_tree = tree.tree_flatten(init_val)
+    args_tree = tree.tree_structure((0, tree.tree_unflatten(in_tree, flat)))
+
+    def trace_body(avals):
+        return trace_fun(body_fun, args_tree, [_WEAK_INDEX] + avals, "fori_loop body_fun")
+
+    _, _, flat, _ = _trace_loop_body(trace_body, flat, "fori_loop", "the carry (init_val)",
+                                     "body_fun's output", in_tree, lambda t: t)
+    return tree.tree_unflatten(in_tree, flat)
 
 
 # --- scan -------------------------------------------------------------------------------------
@@ -237,6 +321,7 @@ def _scan_abstract_eval(*args, jaxpr, num_consts, num_carry, length, reverse, un
     return list(carry) + [y.update(shape=(length,) + y.shape) for y in ys]
 
 
+@api_boundary
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """Loop `f(carry, x) -> (carry, y)` over the leading axis of `xs`; returns
     `(final carry, stacked ys)`, as `jax.lax.scan`.
@@ -245,6 +330,39 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
       >>> h, hs = scan(lambda h, x: (fnp.tanh(h @ w + x), h), h0, xs)
     """
     xs_flat, xs_tree = tree.tree_flatten(xs)
+    length = _scan_length(xs, xs_flat, length)
+    carry_flat, carry_tree = tree.tree_flatten(init)
+    x_avals = [ShapedArray(get_aval(x).shape[1:], get_aval(x).dtype) for x in xs_flat]
+
+    def trace_body(carry_avals):
+        in_tree = tree.tree_structure((tree.tree_unflatten(carry_tree, carry_flat),
+                                       tree.tree_unflatten(xs_tree, xs_flat)))
+        return trace_fun(lambda c, x: _pair(f(c, x)), in_tree, carry_avals + x_avals,
+                         "scan body")
+
+    closed, out_tree, carry_flat, carry_avals = _trace_loop_body(
+        trace_body, carry_flat, "scan", "the carry (init)", "the body's new carry",
+        carry_tree, lambda t: t.children()[0])
+    carry_out_tree, ys_tree = out_tree.children()
+    n_carry = len(carry_avals)
+    from funcnet.transforms.jit import closed_without_consts
+    outs = scan_p.bind(*closed.consts, *_match(carry_flat, carry_avals), *xs_flat,
+                       jaxpr=closed_without_consts(closed), num_consts=len(closed.consts),
+                       num_carry=n_carry, length=length, reverse=bool(reverse),
+                       unroll=_unroll_steps(unroll, length))
+    return (tree.tree_unflatten(carry_out_tree, outs[:n_carry]),
+            tree.tree_unflatten(ys_tree, outs[n_carry:]))
+
+
+def _unroll_steps(unroll, length):
+    """Steps per iteration of the compiled loop: jax's unroll is an int, or True (all of
+    them) / False (one)."""
+    if isinstance(unroll, (bool, np.bool_)):
+        return max(length, 1) if unroll else 1
+    return max(int(unroll), 1)
+
+
+def _scan_length(xs, xs_flat, length):
     lengths = {get_aval(x).shape[0] if get_aval(x).ndim else None for x in xs_flat}
     if None in lengths:
         raise ValueError(f"scan: every leaf of xs needs a leading axis to scan over{where()}")
@@ -256,28 +374,10 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     if length is None:
         if not lengths:
             raise ValueError("scan: give `length` when there are no xs to scan over")
-        length = lengths.pop()
-    elif lengths and lengths != {length}:
+        return lengths.pop()
+    if lengths and lengths != {length}:
         raise ValueError(f"scan: length={length} but xs have length {lengths.pop()}{where()}")
-    length = int(length)
-    carry_flat, carry_tree = tree.tree_flatten(init)
-    carry_avals = _avals(carry_flat)
-    x_avals = [ShapedArray(get_aval(x).shape[1:], get_aval(x).dtype) for x in xs_flat]
-    in_tree = tree.tree_structure((tree.tree_unflatten(carry_tree, carry_flat),
-                                   tree.tree_unflatten(xs_tree, xs_flat)))
-    closed, out_tree = trace_fun(lambda c, x: _pair(f(c, x)), in_tree,
-                                 carry_avals + x_avals, "scan body")
-    carry_out_tree, ys_tree = out_tree.children()
-    n_carry = len(carry_avals)
-    _check_same_types("scan", carry_tree, carry_avals, carry_out_tree,
-                      closed.out_avals[:n_carry], "the carry (init)", "the body's new carry")
-    from funcnet.transforms.jit import closed_without_consts
-    outs = scan_p.bind(*closed.consts, *_match(carry_flat, carry_avals), *xs_flat,
-                       jaxpr=closed_without_consts(closed), num_consts=len(closed.consts),
-                       num_carry=n_carry, length=length, reverse=bool(reverse),
-                       unroll=max(int(unroll), 1))
-    return (tree.tree_unflatten(carry_out_tree, outs[:n_carry]),
-            tree.tree_unflatten(ys_tree, outs[n_carry:]))
+    return int(length)
 
 
 def _pair(out):
@@ -287,6 +387,37 @@ def _pair(out):
     return tuple(out)
 
 
-def map(f, xs):  # noqa: A001 - mirrors jax.lax.map
-    """`f` applied to each slice of `xs` along axis 0, as a scan."""
-    return scan(lambda c, x: (c, f(x)), None, xs)[1]
+@api_boundary
+def map(f, xs, *, batch_size=None):  # noqa: A001 - mirrors jax.lax.map
+    """`f` applied to each slice of `xs` along axis 0, as a scan; with `batch_size`,
+    `batch_size` slices at a time under vmap (the remainder in one last vmap), as
+    jax.lax.map."""
+    if batch_size is None:
+        return scan(lambda c, x: (c, f(x)), None, xs)[1]
+    from funcnet.transforms.vmap import vmap
+    batch_size = int(batch_size)
+    if batch_size < 1:
+        raise ValueError(f"map: batch_size must be positive, got {batch_size}{where()}")
+    leaves = tree.tree_leaves(xs)
+    n = _scan_length(xs, leaves, None)
+    full, rest = divmod(n, batch_size)
+
+    def chunks(x):  # the first full * batch_size slices as (full, batch_size, ...)
+        shape = get_aval(x).shape
+        from funcnet import lax
+        head = lax.slice_in_dim(x, 0, full * batch_size)
+        return lax.reshape(head, (full, batch_size) + shape[1:])
+
+    ys = scan(lambda c, x: (c, vmap(f)(x)), None, tree.tree_map(chunks, xs))[1]
+    ys = tree.tree_map(lambda y: _merge_leading(y), ys)
+    if not rest:
+        return ys
+    from funcnet import lax
+    tail = vmap(f)(tree.tree_map(lambda x: lax.slice_in_dim(x, full * batch_size, n), xs))
+    return tree.tree_map(lambda a, b: lax.concatenate([a, b], 0), ys, tail)
+
+
+def _merge_leading(y):
+    from funcnet import lax
+    shape = get_aval(y).shape
+    return lax.reshape(y, (shape[0] * shape[1],) + shape[2:])

@@ -4,6 +4,8 @@ Primitives require equal shapes and dtypes (weak types aside); broadcasting and
 promotion happen one level up, in funcnet.numpy.
 """
 
+import enum as _enum
+
 import numpy as np
 
 from funcnet.core import dtypes
@@ -71,10 +73,13 @@ cbrt_p = unary("cbrt")
 abs_p = unary("abs", (FLOAT, SIGNED))  # StableHLO has no unsigned abs (nor does jax.lax)
 not_p = unary("not", (BOOL, INT))
 erf_p = unary("erf")
+erfc_p = unary("erfc")  # its own op: 1 - erf(x) would lose every digit for large x
 erf_inv_p = unary("erf_inv")
 lgamma_p = unary("lgamma")
 digamma_p = unary("digamma")
 square_p = unary("square", (FLOAT, INT))
+population_count_p = unary("population_count", (INT,))
+clz_p = unary("clz", (INT,))
 
 integer_pow_p = Primitive("integer_pow")
 
@@ -183,16 +188,24 @@ copy_p = unary("copy", (FLOAT, INT, BOOL))
 
 # --- user-facing binders (funcnet.lax) ---------------------------------------
 
-def convert_element_type(x, new_dtype, weak_type=False):
+class RoundingMethod(_enum.IntEnum):
+    """How `round` breaks ties, as jax.lax.RoundingMethod."""
+    AWAY_FROM_ZERO = 0
+    TO_NEAREST_EVEN = 1
+
+
+def convert_element_type(operand, new_dtype, *, weak_type=False):
+    """`operand` converted to `new_dtype` (floats to integers round toward zero; nonzero
+    to True), as jax.lax.convert_element_type."""
     new_dtype = dtypes.canonicalize(new_dtype)
-    return convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=bool(weak_type))
+    return convert_element_type_p.bind(operand, new_dtype=new_dtype, weak_type=bool(weak_type))
 
 
 def integer_pow(x, y: int):
     return integer_pow_p.bind(x, y=int(y))
 
 
-def round(x, rounding_method=0):  # mirrors jax.lax.round
+def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):  # noqa: A001 - as jax.lax
     return round_p.bind(x, rounding_method=int(rounding_method))
 
 
@@ -204,32 +217,81 @@ def select(pred, on_true, on_false):
     return select_n_p.bind(pred, on_false, on_true)
 
 
-def clamp(lo, x, hi):
-    return clamp_p.bind(lo, x, hi)
+def clamp(min, x, max):  # noqa: A002 - jax.lax's names
+    """`x` clipped to [min, max]; the bounds may be scalars (as jax.lax.clamp)."""
+    return clamp_p.bind(min, x, max)
+
+
+def reciprocal(x):
+    """1 / x elementwise, as jax.lax.reciprocal."""
+    return integer_pow(x, -1)
+
+
+def nextafter(x1, x2):
+    """The next representable value after `x1` toward `x2`, as jax.lax.nextafter."""
+    return nextafter_p.bind(*broadcast_operands("nextafter", (x1, x2)))
 
 
 def _make_binder(p):
-    def binder(*args):
-        return p.bind(*args)
+    def binder(x):
+        return p.bind(x)
     binder.__name__ = p.name
     binder.__doc__ = f"The `{p.name}` primitive, elementwise."
+    return binder
+
+
+def broadcast_operands(name, args):
+    """The operands of an n-ary elementwise op at one shape, as jax.lax takes them: a
+    rank-0 operand goes with arrays of any shape, and arrays of equal rank broadcast
+    their size-1 axes. (The primitives themselves take equal shapes only.)"""
+    from funcnet.core.trace import get_aval
+    from funcnet.lax.structural import broadcast_in_dim
+    shapes = [get_aval(a).shape for a in args]
+    if all(s == shapes[0] for s in shapes):
+        return args
+    ranked = [s for s in shapes if s]
+    if len({len(s) for s in ranked}) > 1:
+        raise TypeError(f"{name}: arrays must have the same number of dimensions (or be "
+                        f"scalars), got shapes {', '.join(map(str, shapes))}{where()}")
+    shape = []
+    for sizes in zip(*ranked):
+        big = {d for d in sizes if d != 1}
+        if len(big) > 1:
+            raise TypeError(f"{name} got incompatible shapes for broadcasting: "
+                            f"{' and '.join(map(str, shapes))}{where()}")
+        shape.append(big.pop() if big else 1)
+    shape = tuple(shape)
+    return [a if s == shape else broadcast_in_dim(a, shape, range(len(s)))
+            for a, s in zip(args, shapes)]
+
+
+def _make_broadcasting_binder(p):
+    def binder(x, y):
+        return p.bind(*broadcast_operands(p.name, (x, y)))
+    binder.__name__ = p.name
+    binder.__doc__ = (f"The `{p.name}` primitive, elementwise. As in jax.lax, the operands "
+                      "share a dtype; a scalar broadcasts against an array, and arrays of "
+                      "one rank broadcast their size-1 axes.")
     return binder
 
 
 UNARY = [neg_p, sign_p, floor_p, ceil_p, is_finite_p, exp_p, exp2_p, log_p, log1p_p, expm1_p,
          tanh_p, logistic_p, sin_p, cos_p, tan_p, asin_p, acos_p, atan_p, sinh_p, cosh_p,
          asinh_p, acosh_p, atanh_p, sqrt_p, rsqrt_p, cbrt_p, abs_p, not_p, erf_p, erf_inv_p,
-         lgamma_p, digamma_p, square_p, copy_p]
+         lgamma_p, digamma_p, square_p, copy_p, erfc_p, population_count_p, clz_p]
 BINARY = [add_p, sub_p, mul_p, div_p, rem_p, pow_p, max_p, min_p, atan2_p, nextafter_p,
           and_p, or_p, xor_p, shift_left_p, shift_right_arithmetic_p, shift_right_logical_p,
           eq_p, ne_p, lt_p, le_p, gt_p, ge_p]
 
-_binders = {p.name: _make_binder(p) for p in UNARY + BINARY}
+_binders = {p.name: _make_binder(p) for p in UNARY}
+_binders.update({p.name: _make_broadcasting_binder(p) for p in BINARY})
 (neg, sign, floor, ceil, is_finite, exp, exp2, log, log1p, expm1, tanh, logistic, sin, cos,
  tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, sqrt, rsqrt, cbrt, abs, bitwise_not,
- erf, erf_inv, lgamma, digamma, square, copy) = (_binders[p.name] for p in UNARY)
-(add, sub, mul, div, rem, pow, max, min, atan2, nextafter, bitwise_and, bitwise_or,
+ erf, erf_inv, lgamma, digamma, square, copy, erfc, population_count,
+ clz) = (_binders[p.name] for p in UNARY)
+(add, sub, mul, div, rem, pow, max, min, atan2, _, bitwise_and, bitwise_or,  # noqa: A001
  bitwise_xor, shift_left, shift_right_arithmetic, shift_right_logical,
  eq, ne, lt, le, gt, ge) = (_binders[p.name] for p in BINARY)
+del _
 
 del np

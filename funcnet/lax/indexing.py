@@ -2,11 +2,14 @@
 of `indices`). Out-of-bounds gathers clamp; out-of-bounds scatter updates are dropped,
 as in XLA and jax's defaults."""
 
+import enum
 from typing import NamedTuple
+
+import numpy as np
 
 from funcnet.core import dtypes
 from funcnet.core.source_info import where
-from funcnet.core.trace import Primitive
+from funcnet.core.trace import Primitive, get_aval
 
 
 class GatherDimensionNumbers(NamedTuple):
@@ -96,29 +99,115 @@ for _p in SCATTERS:
     _p.def_abstract_eval(_scatter_abstract_eval(_p.name))
 
 
+class GatherScatterMode(enum.Enum):
+    """What gather and scatter do with out-of-bounds indices, as jax.lax's:
+    CLIP clamps them into range; FILL_OR_DROP fills the slices they gather (with
+    `fill_value`) and drops the updates they scatter; PROMISE_IN_BOUNDS leaves them to
+    XLA (which clamps gathers and drops scatter updates)."""
+    CLIP = 0
+    FILL_OR_DROP = 1
+    PROMISE_IN_BOUNDS = 2
+
+    @staticmethod
+    def from_any(mode):
+        if isinstance(mode, GatherScatterMode):
+            return mode
+        names = {"clip": GatherScatterMode.CLIP, "fill": GatherScatterMode.FILL_OR_DROP,
+                 "drop": GatherScatterMode.FILL_OR_DROP,
+                 "promise_in_bounds": GatherScatterMode.PROMISE_IN_BOUNDS}
+        name = getattr(mode, "name", mode)  # jax's own enum too
+        if isinstance(name, str) and name.lower() in names:
+            return names[name.lower()]
+        if name in GatherScatterMode.__members__:
+            return GatherScatterMode[name]
+        raise ValueError(f"unknown gather/scatter mode {mode!r}: use 'clip', 'fill', 'drop' "
+                         f"or 'promise_in_bounds'")
+
+
 def _tuplify(dn, cls):
     return cls(*(tuple(int(d) for d in f) for f in dn))
 
 
-def gather(operand, indices, dimension_numbers, slice_sizes):
-    return gather_p.bind(operand, indices,
-                         dimension_numbers=_tuplify(dimension_numbers, GatherDimensionNumbers),
-                         slice_sizes=tuple(int(s) for s in slice_sizes))
+def gather(operand, start_indices, dimension_numbers, slice_sizes, *, unique_indices=False,
+           indices_are_sorted=False, mode=None, fill_value=None):
+    """XLA's gather, as jax.lax.gather. Out-of-bounds starts are clamped (mode None,
+    'clip', 'promise_in_bounds'), or their slices filled with `fill_value` (mode 'fill':
+    NaN for floats, the type's extreme for integers, True for booleans, as jax).
+    (unique_indices and indices_are_sorted are hints this primitive does not need.)"""
+    dn = _tuplify(dimension_numbers, GatherDimensionNumbers)
+    slice_sizes = tuple(int(s) for s in slice_sizes)
+    out = gather_p.bind(operand, start_indices, dimension_numbers=dn, slice_sizes=slice_sizes)
+    if mode is None or GatherScatterMode.from_any(mode) != GatherScatterMode.FILL_OR_DROP:
+        return out
+    return _fill_out_of_bounds(out, operand, start_indices, dn, slice_sizes, fill_value)
 
 
-def _scatter_binder(prim):
-    def binder(operand, indices, updates, dimension_numbers, indices_are_sorted=False,
-               unique_indices=False):
-        return prim.bind(operand, indices, updates,
-                         dimension_numbers=_tuplify(dimension_numbers, ScatterDimensionNumbers),
+def default_fill_value(dtype):
+    """jax's fill for out-of-bounds reads (mode "fill"): NaN, the minimum signed int, the
+    maximum unsigned int, True."""
+    if dtypes.is_float(dtype):
+        return np.nan
+    if dtypes.is_bool(dtype):
+        return True
+    info = np.iinfo(dtype)
+    return info.max if dtypes.is_unsigned(dtype) else info.min
+
+
+def _fill_out_of_bounds(out, operand, indices, dn, slice_sizes, fill_value):
+    """The gathered slices whose start is out of range, replaced by `fill_value`."""
+    from funcnet import lax
+    shape, out_aval = get_aval(operand).shape, get_aval(out)
+    idx_aval = get_aval(indices)
+    # The last start that keeps the whole slice inside, per indexed axis.
+    upper = np.array([shape[d] - slice_sizes[d] for d in dn.start_index_map], idx_aval.dtype)
+    n_batch = idx_aval.ndim - 1
+    upper = lax.broadcast_in_dim(upper, idx_aval.shape, (n_batch,))
+    zero = np.zeros((), idx_aval.dtype)[()]
+    inside = lax.bitwise_and(lax.ge(indices, zero), lax.le(indices, upper))
+    inside = lax.reduce_and(inside, (n_batch,))
+    batch_axes = [i for i in range(out_aval.ndim) if i not in dn.offset_dims]
+    inside = lax.broadcast_in_dim(inside, out_aval.shape, batch_axes)
+    fill = default_fill_value(out_aval.dtype) if fill_value is None else fill_value
+    fill = lax.broadcast_in_dim(np.asarray(fill, out_aval.dtype)[()], out_aval.shape, ())
+    return lax.select(inside, out, fill)
+
+
+def _clip_indices(operand, indices, updates, dn):
+    """Scatter indices clamped so that every update window lies inside (mode 'clip')."""
+    from funcnet import lax
+    shape, idx_aval = get_aval(operand).shape, get_aval(indices)
+    window = iter(get_aval(updates).shape[d] for d in dn.update_window_dims)
+    dropped = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
+    sizes = [1 if d in dropped else next(window) for d in range(len(shape))]
+    upper = np.array([shape[d] - sizes[d] for d in dn.scatter_dims_to_operand_dims],
+                     idx_aval.dtype)
+    upper = lax.broadcast_in_dim(upper, idx_aval.shape, (idx_aval.ndim - 1,))
+    zero = lax.broadcast_in_dim(np.zeros((), idx_aval.dtype)[()], idx_aval.shape, ())
+    return lax.clamp(zero, indices, upper)
+
+
+def _scatter_binder(prim, negate=False):
+    def binder(operand, scatter_indices, updates, dimension_numbers, *,
+               indices_are_sorted=False, unique_indices=False, mode=None):
+        dn = _tuplify(dimension_numbers, ScatterDimensionNumbers)
+        if mode is not None and GatherScatterMode.from_any(mode) == GatherScatterMode.CLIP:
+            scatter_indices = _clip_indices(operand, scatter_indices, updates, dn)
+        if negate:
+            from funcnet import lax
+            updates = lax.neg(updates)
+        return prim.bind(operand, scatter_indices, updates, dimension_numbers=dn,
                          indices_are_sorted=bool(indices_are_sorted),
                          unique_indices=bool(unique_indices))
-    binder.__name__ = prim.name
+    binder.__name__ = prim.name if not negate else "scatter_sub"
+    binder.__doc__ = (f"XLA's scatter combining with {binder.__name__[8:] or 'overwrite'}, "
+                      "as jax.lax. Out-of-bounds updates are dropped (mode None, 'drop', "
+                      "'fill', 'promise_in_bounds'), or their indices clamped (mode 'clip').")
     return binder
 
 
 scatter = _scatter_binder(scatter_p)
 scatter_add = _scatter_binder(scatter_add_p)
+scatter_sub = _scatter_binder(scatter_add_p, negate=True)
 scatter_mul = _scatter_binder(scatter_mul_p)
 scatter_min = _scatter_binder(scatter_min_p)
 scatter_max = _scatter_binder(scatter_max_p)

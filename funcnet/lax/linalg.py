@@ -1,21 +1,75 @@
 """Contractions: dot_general and conv_general_dilated."""
 
+import enum
 from typing import NamedTuple
+
+import ml_dtypes
+import numpy as np
 
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
 from funcnet.core.source_info import where
-from funcnet.core.trace import Primitive
+from funcnet.core.trace import Primitive, get_aval
 from funcnet.lax.reductions import padtype_to_pads
 
 dot_general_p = Primitive("dot_general")
 
 
-def _out_dtype(lhs, rhs, preferred_element_type, name):
+def _type_rank(dtype):
+    """How XLA orders element types when a dot mixes two (its HigherPrecisionType, as
+    jax's dot_general): floats by exponent range, then mantissa; then bit width; then
+    signed above unsigned."""
+    if dtypes.is_float(dtype):
+        info = ml_dtypes.finfo(dtype)
+        return (info.maxexp, info.nmant, info.bits, True)
+    bits = 1 if dtypes.is_bool(dtype) else 8 * np.dtype(dtype).itemsize
+    return (-1, -1, bits, not dtypes.is_unsigned(dtype))
+
+
+def _bit_width(dtype):
+    return 1 if dtypes.is_bool(dtype) else 8 * np.dtype(dtype).itemsize
+
+
+def _dot_out_dtype(lhs, rhs, preferred_element_type):
+    """dot_general's result dtype, as jax's: operands of two dtypes give the wider one
+    (int32 x float32 -> float32), and `preferred_element_type` may widen it (int8 x int8
+    -> int32, bfloat16 x bfloat16 -> float32 accumulation)."""
+    a, b = _type_rank(lhs.dtype), _type_rank(rhs.dtype)
+    if a == b and lhs.dtype != rhs.dtype:
+        raise TypeError(f"dot_general cannot mix {lhs.dtype} and {rhs.dtype}{where()}")
+    dtype = lhs.dtype if a >= b else rhs.dtype
+    pet = preferred_element_type
+    if pet is None or pet == dtype:
+        return dtype
+    if not dtypes.is_float(dtype) and _bit_width(pet) < _bit_width(dtype):
+        raise TypeError(f"dot_general: preferred_element_type {pet} must not be narrower "
+                        f"than the operands' type {dtype}{where()}")
+    return pet
+
+
+def _conv_out_dtype(lhs, rhs, preferred_element_type):
+    """The convolution takes one dtype (as jax's); `preferred_element_type` may widen its
+    result: integers to floats or to wider integers (a signed one stays signed), floats
+    to wider floats."""
     if lhs.dtype != rhs.dtype:
-        raise TypeError(f"{name} needs operands of one dtype, got {lhs.dtype} and "
-                        f"{rhs.dtype}{where()}")
-    return lhs.dtype if preferred_element_type is None else preferred_element_type
+        raise TypeError(f"conv_general_dilated needs operands of one dtype, got {lhs.dtype} "
+                        f"and {rhs.dtype}{where()}")
+    dtype, pet = lhs.dtype, preferred_element_type
+    if pet is None:
+        return dtype
+    if dtypes.is_float(dtype):
+        fits = dtypes.is_float(pet)
+    elif dtypes.is_int(dtype):  # a signed input keeps its sign (or becomes a float)
+        fits = dtypes.is_float(pet) or dtypes.is_int(pet) and (
+            dtypes.is_unsigned(dtype) or not dtypes.is_unsigned(pet))
+    else:
+        fits = pet == dtype
+    if not fits or pet.itemsize < dtype.itemsize:
+        raise TypeError(f"conv_general_dilated: preferred_element_type {pet} does not fit "
+                        f"operands of dtype {dtype} (it may only widen: integers to floats or "
+                        f"to wider integers, a signed one staying signed; floats to wider "
+                        f"floats){where()}")
+    return pet
 
 
 @dot_general_p.def_abstract_eval
@@ -32,7 +86,7 @@ def _dot_general_abstract_eval(lhs, rhs, *, dimension_numbers, precision=None,
             f"dot_general: shapes {lhs.shape} and {rhs.shape} do not fit contracting "
             f"dimensions {tuple(lc)}/{tuple(rc)} and batch dimensions {tuple(lb)}/{tuple(rb)}"
             f"{where()}")
-    dtype = _out_dtype(lhs, rhs, preferred_element_type, "dot_general")
+    dtype = _dot_out_dtype(lhs, rhs, preferred_element_type)
     batch = tuple(lhs.shape[d] for d in lb)
     lhs_free = tuple(s for i, s in enumerate(lhs.shape) if i not in lc and i not in lb)
     rhs_free = tuple(s for i, s in enumerate(rhs.shape) if i not in rc and i not in rb)
@@ -125,20 +179,97 @@ def _conv_abstract_eval(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_
                         f"group counts{where()}")
     if lhs.shape[dn.lhs_spec[0]] % batch_group_count:
         raise TypeError("conv: batch size must be divisible by batch_group_count")
-    dtype = _out_dtype(lhs, rhs, preferred_element_type, "conv_general_dilated")
+    dtype = _conv_out_dtype(lhs, rhs, preferred_element_type)
     shape = conv_output_shape(lhs.shape, rhs.shape, dn, window_strides, padding, lhs_dilation,
                               rhs_dilation, feature_group_count, batch_group_count)
     return ShapedArray(shape, dtype)
 
 
+# --- precision --------------------------------------------------------------------
+
+class Precision(enum.Enum):
+    """How exactly XLA computes a float32 contraction (as jax.lax.Precision): DEFAULT
+    lets an accelerator use a fast, lower-precision mode; HIGHEST asks for full float32.
+    Strings work too: 'default' / 'bfloat16', 'high' / 'tensorfloat32', 'highest' /
+    'float32'."""
+    DEFAULT = 0
+    HIGH = 1
+    HIGHEST = 2
+
+
+_PRECISION_NAMES = {"default": Precision.DEFAULT, "fastest": Precision.DEFAULT,
+                    "bfloat16": Precision.DEFAULT, "high": Precision.HIGH,
+                    "tensorfloat32": Precision.HIGH, "bfloat16_3x": Precision.HIGH,
+                    "highest": Precision.HIGHEST, "float32": Precision.HIGHEST}
+
+
+def _one_precision(p):
+    if isinstance(p, Precision):
+        return p
+    if p is None:  # one operand of a pair left to the default
+        return Precision.DEFAULT
+    name = p if isinstance(p, str) else getattr(p, "name", None)  # jax's own enum too
+    if isinstance(name, str) and name.lower() in _PRECISION_NAMES:
+        return _PRECISION_NAMES[name.lower()]
+    raise ValueError(f"precision must be None, a lax.Precision, one of "
+                     f"{sorted(_PRECISION_NAMES)} or a pair of them, got {p!r}")
+
+
+def canonicalize_precision(precision):
+    """None, or a (lhs, rhs) pair of Precision values: the form the primitives carry."""
+    if precision is None:
+        return None
+    if isinstance(precision, (tuple, list)):
+        if len(precision) != 2:
+            raise ValueError(f"precision pairs name one precision per operand, got "
+                             f"{precision!r}")
+        return tuple(_one_precision(p) for p in precision)
+    p = _one_precision(precision)
+    return (p, p)
+
+
+def _canonical_pet(preferred_element_type):
+    if preferred_element_type is None:
+        return None
+    return dtypes.canonicalize(preferred_element_type)
+
+
 # --- binders --------------------------------------------------------------------
 
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+    """The general tensor contraction, as jax.lax.dot_general: `dimension_numbers` is
+    ((lhs_contracting, rhs_contracting), (lhs_batch, rhs_batch)). Operands of two dtypes
+    meet in the wider one; `preferred_element_type` may widen the result (int8 x int8 ->
+    int32, bfloat16 x bfloat16 -> float32)."""
     (lc, rc), (lb, rb) = dimension_numbers
     dn = ((tuple(map(int, lc)), tuple(map(int, rc))), (tuple(map(int, lb)), tuple(map(int, rb))))
-    pet = None if preferred_element_type is None else dtypes.canonicalize(preferred_element_type)
-    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, precision=precision,
-                              preferred_element_type=pet)
+    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn,
+                              precision=canonicalize_precision(precision),
+                              preferred_element_type=_canonical_pet(preferred_element_type))
+
+
+def dot(lhs, rhs, *, dimension_numbers=None, precision=None, preferred_element_type=None):
+    """Vector-vector, matrix-vector or matrix-matrix product (the last axis of `lhs` with
+    the first of `rhs`), as jax.lax.dot; other contractions name `dimension_numbers`."""
+    ls, rs = get_aval(lhs).shape, get_aval(rhs).shape
+    if dimension_numbers is None:
+        if not (1 <= len(ls) <= 2 and 1 <= len(rs) <= 2 and ls[-1] == rs[0]):
+            raise ValueError(f"dot: dimension_numbers must be given for anything but a "
+                             f"vector/matrix product; got shapes {ls} and {rs}{where()}")
+        dimension_numbers = (((len(ls) - 1,), (0,)), ((), ()))
+    return dot_general(lhs, rhs, dimension_numbers, precision=precision,
+                       preferred_element_type=preferred_element_type)
+
+
+def batch_matmul(lhs, rhs, precision=None):
+    """Matrix products over matching leading (batch) axes: (..., m, k) x (..., k, n)."""
+    ls, rs = get_aval(lhs).shape, get_aval(rhs).shape
+    if min(len(ls), len(rs)) < 2 or len(ls) != len(rs):
+        raise ValueError(f"batch_matmul needs operands of one rank, at least 2; got shapes "
+                         f"{ls} and {rs}{where()}")
+    batch = tuple(range(len(ls) - 2))
+    return dot_general(lhs, rhs, (((len(ls) - 1,), (len(rs) - 2,)), (batch, batch)),
+                       precision=precision)
 
 
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
@@ -148,7 +279,8 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
 
     padding is 'SAME', 'VALID' or a sequence of (lo, hi) pairs per spatial axis.
     """
-    ndim = len(lhs.shape)
+    lhs_shape, rhs_shape = get_aval(lhs).shape, get_aval(rhs).shape
+    ndim = len(lhs_shape)
     dn = conv_dimension_numbers(ndim, dimension_numbers)
     n = ndim - 2
     lhs_dilation = tuple(map(int, lhs_dilation or (1,) * n))
@@ -157,13 +289,27 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     if isinstance(padding, str):
         if any(d != 1 for d in lhs_dilation) and padding.upper() == "SAME":
             raise ValueError("'SAME' padding with lhs_dilation: give explicit padding")
-        in_spatial = [lhs.shape[d] for d in dn.lhs_spec[2:]]
-        k_spatial = [(rhs.shape[d] - 1) * r + 1 for d, r in zip(dn.rhs_spec[2:], rhs_dilation)]
+        in_spatial = [lhs_shape[d] for d in dn.lhs_spec[2:]]
+        k_spatial = [(rhs_shape[d] - 1) * r + 1 for d, r in zip(dn.rhs_spec[2:], rhs_dilation)]
         padding = padtype_to_pads(in_spatial, k_spatial, window_strides, padding)
     padding = tuple((int(lo), int(hi)) for lo, hi in padding)
-    pet = None if preferred_element_type is None else dtypes.canonicalize(preferred_element_type)
     return conv_general_dilated_p.bind(
         lhs, rhs, window_strides=window_strides, padding=padding, lhs_dilation=lhs_dilation,
         rhs_dilation=rhs_dilation, dimension_numbers=dn,
         feature_group_count=int(feature_group_count), batch_group_count=int(batch_group_count),
-        precision=precision, preferred_element_type=pet)
+        precision=canonicalize_precision(precision),
+        preferred_element_type=_canonical_pet(preferred_element_type))
+
+
+def conv(lhs, rhs, window_strides, padding, precision=None, preferred_element_type=None):
+    """conv_general_dilated without dilation, NCHW / OIHW layouts (as jax.lax.conv)."""
+    return conv_general_dilated(lhs, rhs, window_strides, padding, precision=precision,
+                                preferred_element_type=preferred_element_type)
+
+
+def conv_with_general_padding(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                              precision=None, preferred_element_type=None):
+    """conv_general_dilated in NCHW / OIHW layouts (as jax.lax.conv_with_general_padding)."""
+    return conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
+                                rhs_dilation=rhs_dilation, precision=precision,
+                                preferred_element_type=preferred_element_type)

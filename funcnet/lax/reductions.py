@@ -125,52 +125,54 @@ def _axes(axes):
     return tuple(sorted(int(a) for a in axes))
 
 
-def reduce_sum(x, axes):
-    return reduce_sum_p.bind(x, axes=_axes(axes))
+def reduce_sum(operand, axes):
+    return reduce_sum_p.bind(operand, axes=_axes(axes))
 
 
-def reduce_max(x, axes):
-    return reduce_max_p.bind(x, axes=_axes(axes))
+def reduce_max(operand, axes):
+    return reduce_max_p.bind(operand, axes=_axes(axes))
 
 
-def reduce_min(x, axes):
-    return reduce_min_p.bind(x, axes=_axes(axes))
+def reduce_min(operand, axes):
+    return reduce_min_p.bind(operand, axes=_axes(axes))
 
 
-def reduce_prod(x, axes):
-    return reduce_prod_p.bind(x, axes=_axes(axes))
+def reduce_prod(operand, axes):
+    return reduce_prod_p.bind(operand, axes=_axes(axes))
 
 
-def reduce_and(x, axes):
-    return reduce_and_p.bind(x, axes=_axes(axes))
+def reduce_and(operand, axes):
+    return reduce_and_p.bind(operand, axes=_axes(axes))
 
 
-def reduce_or(x, axes):
-    return reduce_or_p.bind(x, axes=_axes(axes))
+def reduce_or(operand, axes):
+    return reduce_or_p.bind(operand, axes=_axes(axes))
 
 
-def argmax(x, axis, index_dtype=dtypes.int32):
-    return argmax_p.bind(x, axes=(int(axis),), index_dtype=dtypes.canonicalize(index_dtype))
+def argmax(operand, axis, index_dtype=dtypes.int32):
+    return argmax_p.bind(operand, axes=(int(axis),),
+                         index_dtype=dtypes.canonicalize(index_dtype))
 
 
-def argmin(x, axis, index_dtype=dtypes.int32):
-    return argmin_p.bind(x, axes=(int(axis),), index_dtype=dtypes.canonicalize(index_dtype))
+def argmin(operand, axis, index_dtype=dtypes.int32):
+    return argmin_p.bind(operand, axes=(int(axis),),
+                         index_dtype=dtypes.canonicalize(index_dtype))
 
 
-def cumsum(x, axis=0, reverse=False):
-    return cumsum_p.bind(x, axis=int(axis), reverse=bool(reverse))
+def cumsum(operand, axis=0, reverse=False):
+    return cumsum_p.bind(operand, axis=int(axis), reverse=bool(reverse))
 
 
-def cumprod(x, axis=0, reverse=False):
-    return cumprod_p.bind(x, axis=int(axis), reverse=bool(reverse))
+def cumprod(operand, axis=0, reverse=False):
+    return cumprod_p.bind(operand, axis=int(axis), reverse=bool(reverse))
 
 
-def cummax(x, axis=0, reverse=False):
-    return cummax_p.bind(x, axis=int(axis), reverse=bool(reverse))
+def cummax(operand, axis=0, reverse=False):
+    return cummax_p.bind(operand, axis=int(axis), reverse=bool(reverse))
 
 
-def cummin(x, axis=0, reverse=False):
-    return cummin_p.bind(x, axis=int(axis), reverse=bool(reverse))
+def cummin(operand, axis=0, reverse=False):
+    return cummin_p.bind(operand, axis=int(axis), reverse=bool(reverse))
 
 
 def _window_params(x, window_dimensions, window_strides, padding, base_dilation=None,
@@ -190,7 +192,7 @@ def _window_params(x, window_dimensions, window_strides, padding, base_dilation=
             "base_dilation": base_dilation, "window_dilation": window_dilation}
 
 
-def padtype_to_pads(in_shape, window_shape, strides, padding: str):
+def padtype_to_pads(in_shape, window_shape, window_strides, padding: str):
     """'SAME' or 'VALID' as explicit (lo, hi) pairs, as XLA/TensorFlow define them."""
     padding = padding.upper()
     if padding == "VALID":
@@ -198,7 +200,7 @@ def padtype_to_pads(in_shape, window_shape, strides, padding: str):
     if padding != "SAME":
         raise ValueError(f"padding must be 'SAME', 'VALID' or explicit pairs, got {padding!r}")
     pads = []
-    for d, w, s in zip(in_shape, window_shape, strides):
+    for d, w, s in zip(in_shape, window_shape, window_strides):
         out = -(-d // s)
         total = max((out - 1) * s + w - d, 0)
         pads.append((total // 2, total - total // 2))
@@ -245,24 +247,95 @@ def _computation_kind(computation):
     return kind
 
 
-def reduce_window(x, init_value, computation, window_dimensions, window_strides=None,
+def reduce_window(operand, init_value, computation, window_dimensions, window_strides=None,
                   padding="VALID", base_dilation=None, window_dilation=None):
     """Pooling, as jax.lax.reduce_window for the monoids XLA pools with: `computation` is
     'add', 'max' or 'min' (or lax.add / lax.max / lax.min) and `init_value` its identity."""
     kind = _computation_kind(computation)
-    _check_init_value(init_value, kind, get_aval(x).dtype)
+    _check_init_value(init_value, kind, get_aval(operand).dtype)
     prim = {"add": reduce_window_sum_p, "max": reduce_window_max_p,
             "min": reduce_window_min_p}[kind]
-    params = _window_params(x, window_dimensions, window_strides, padding, base_dilation,
-                            window_dilation)
-    return prim.bind(x, **params)
+    params = _window_params(operand, window_dimensions, window_strides, padding,
+                            base_dilation, window_dilation)
+    return prim.bind(operand, **params)
 
 
-def sort(operands, dimension=-1, is_stable=True, num_keys=1):
-    single = not isinstance(operands, (tuple, list))
-    ops = [operands] if single else list(operands)
+_REDUCERS = {"add": reduce_sum, "mul": reduce_prod, "max": reduce_max, "min": reduce_min,
+             "and": reduce_and, "or": reduce_or}
+
+
+def reduce(operands, init_values, computation, dimensions):  # noqa: A001 - as jax.lax
+    """jax.lax.reduce of one operand with a monoid funcnet reduces with: `computation`
+    is lax.add, lax.mul, lax.max, lax.min, lax.bitwise_and or lax.bitwise_or (or its
+    name) and `init_values` its identity. (jax's variadic form, several operands under
+    one custom computation, has no funcnet primitive.)"""
+    from funcnet import tree
+    leaves, treedef = tree.tree_flatten(operands)
+    inits = tree.tree_leaves(init_values)
+    if len(leaves) != 1 or len(inits) != 1:
+        raise NotImplementedError(
+            f"reduce of {len(leaves)} operands under one computation (jax's variadic "
+            f"reduce) is not supported: reduce each operand with its own monoid{where()}")
+    (x,), (init,) = leaves, inits
+    kind = _reduce_kind(computation)
+    dtype = get_aval(x).dtype
+    _check_reduce_init(init, kind, dtype)
+    if kind in ("and", "or") and not (dtypes.is_bool(dtype) or dtypes.is_int(dtype)):
+        raise TypeError(f"reduce with bitwise_{kind} takes bool or integer operands, got "
+                        f"{dtype}{where()}")
+    if dtypes.is_bool(dtype):  # max/min of booleans are or/and
+        kind = {"max": "or", "min": "and"}.get(kind, kind)
+    return tree.tree_unflatten(treedef, [_REDUCERS[kind](x, dimensions)])
+
+
+def _reduce_kind(computation):
+    kinds = {"add": "add", "sum": "add", "mul": "mul", "max": "max", "min": "min",
+             "and": "and", "or": "or", ew.add: "add", ew.mul: "mul", ew.max: "max",
+             ew.min: "min", ew.bitwise_and: "and", ew.bitwise_or: "or"}
+    try:
+        kind = kinds.get(computation)
+    except TypeError:  # unhashable
+        kind = None
+    if kind is None:
+        raise ValueError(f"reduce computation must be one of lax.add, lax.mul, lax.max, "
+                         f"lax.min, lax.bitwise_and, lax.bitwise_or, got {computation!r}")
+    return kind
+
+
+def _check_reduce_init(init_value, kind, dtype):
+    """The primitives start from the monoid's identity; another init value would change
+    the result, so it is refused rather than ignored."""
+    try:
+        value = np.asarray(init_value)
+    except TypeError as e:
+        raise ValueError(f"reduce needs concrete init values{where()}") from e
+    if kind in ("add", "or"):
+        ok = not np.any(value)
+    elif kind == "mul":
+        ok = value == 1
+    elif kind == "and":
+        ok = bool(np.all(value)) if dtypes.is_bool(dtype) else int(value) == -1 or (
+            dtypes.is_unsigned(dtype) and int(value) == np.iinfo(dtype).max)
+    else:
+        ok = float(value) in {float(_monoid_identity(kind, dtype)),
+                              -np.inf if kind == "max" else np.inf}
+    if value.shape != () or not ok:
+        raise ValueError(f"reduce with '{kind}' supports only its identity as init value "
+                         f"for {dtype}, got {value!r}{where()}")
+
+
+def sort(operand, dimension=-1, is_stable=True, num_keys=1):
+    """`operand` (an array, or a sequence of arrays sorted together by the first
+    `num_keys`) sorted along `dimension`, as jax.lax.sort."""
+    single = not isinstance(operand, (tuple, list))
+    ops = [operand] if single else list(operand)
     ndim = len(ops[0].shape)
     dimension = dimension % ndim if ndim else 0
     out = sort_p.bind(*ops, dimension=int(dimension), is_stable=bool(is_stable),
                       num_keys=int(num_keys))
     return out[0] if single else tuple(out)
+
+
+def sort_key_val(keys, values, dimension=-1, is_stable=True):
+    """(keys sorted, values in the keys' order), as jax.lax.sort_key_val."""
+    return sort((keys, values), dimension=dimension, is_stable=is_stable, num_keys=1)

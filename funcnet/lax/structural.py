@@ -198,32 +198,39 @@ def _iota_abstract_eval(*, dtype, shape, dimension):
     return ShapedArray(shape, dtype)
 
 
-# --- binders --------------------------------------------------------------------
+# --- binders (jax.lax's names and argument order) ------------------------------------
 
-def broadcast_in_dim(x, shape, broadcast_dimensions):
-    return broadcast_in_dim_p.bind(x, shape=_ints(shape),
+def broadcast_in_dim(operand, shape, broadcast_dimensions):
+    return broadcast_in_dim_p.bind(operand, shape=_ints(shape),
                                    broadcast_dimensions=_ints(broadcast_dimensions))
 
 
-def reshape(x, new_sizes):
-    return reshape_p.bind(x, new_sizes=_ints(new_sizes))
+def reshape(operand, new_sizes, dimensions=None):
+    """`operand` in shape `new_sizes` (row-major order); with `dimensions`, its axes are
+    first transposed into that order (as jax.lax.reshape)."""
+    if dimensions is not None and tuple(dimensions) != tuple(range(get_aval(operand).ndim)):
+        operand = transpose(operand, dimensions)
+    return reshape_p.bind(operand, new_sizes=_ints(new_sizes))
 
 
-def transpose(x, permutation):
-    return transpose_p.bind(x, permutation=_ints(permutation))
+def transpose(operand, permutation):
+    return transpose_p.bind(operand, permutation=_ints(permutation))
 
 
-def squeeze(x, dimensions):
-    return squeeze_p.bind(x, dimensions=_ints(dimensions))
+def squeeze(array, dimensions):
+    """`array` without its size-1 axes `dimensions` (negative ones count from the end)."""
+    ndim = get_aval(array).ndim
+    dims = (int(d) + ndim if int(d) < 0 else int(d) for d in dimensions)
+    return squeeze_p.bind(array, dimensions=tuple(sorted(dims)))
 
 
-def rev(x, dimensions):
-    return rev_p.bind(x, dimensions=_ints(dimensions))
+def rev(operand, dimensions):
+    return rev_p.bind(operand, dimensions=_ints(dimensions))
 
 
-def slice(x, start_indices, limit_indices, strides=None):  # mirrors jax.lax.slice
+def slice(operand, start_indices, limit_indices, strides=None):  # noqa: A001 - as jax.lax
     strides = (1,) * len(start_indices) if strides is None else strides
-    return slice_p.bind(x, start_indices=_ints(start_indices),
+    return slice_p.bind(operand, start_indices=_ints(start_indices),
                         limit_indices=_ints(limit_indices), strides=_ints(strides))
 
 
@@ -250,29 +257,45 @@ def _wrap_index(i, dim):
     return ew.select(negative, ew.add(i, np.array(dim, aval.dtype)), i)
 
 
-def dynamic_slice(x, start_indices, slice_sizes, *, allow_negative_indices=True):
-    start_indices = _wrap_negative(x, start_indices, allow_negative_indices)
-    return dynamic_slice_p.bind(x, *start_indices, slice_sizes=_ints(slice_sizes))
+def _start_scalars(start_indices):
+    """Start indices as a list of scalars: jax.lax also takes them as one 1-d array."""
+    if isinstance(start_indices, (list, tuple)):
+        return list(start_indices)
+    aval = get_aval(start_indices)
+    if aval.ndim != 1:
+        raise TypeError(f"start indices must be a sequence of scalars or a 1-d array, got "
+                        f"{aval.str_short()}{where()}")
+    if isinstance(start_indices, np.ndarray):
+        return list(start_indices)
+    return [reshape_p.bind(slice(start_indices, (k,), (k + 1,)), new_sizes=())
+            for k in range(aval.shape[0])]
 
 
-def dynamic_update_slice(x, update, start_indices, *, allow_negative_indices=True):
-    start_indices = _wrap_negative(x, start_indices, allow_negative_indices)
-    return dynamic_update_slice_p.bind(x, update, *start_indices)
+def dynamic_slice(operand, start_indices, slice_sizes, *, allow_negative_indices=True):
+    start_indices = _wrap_negative(operand, _start_scalars(start_indices),
+                                   allow_negative_indices)
+    return dynamic_slice_p.bind(operand, *start_indices, slice_sizes=_ints(slice_sizes))
 
 
-def concatenate(xs, dimension):
-    if not len(xs):
+def dynamic_update_slice(operand, update, start_indices, *, allow_negative_indices=True):
+    start_indices = _wrap_negative(operand, _start_scalars(start_indices),
+                                   allow_negative_indices)
+    return dynamic_update_slice_p.bind(operand, update, *start_indices)
+
+
+def concatenate(operands, dimension):
+    if not len(operands):
         raise TypeError(f"concatenate needs at least one array{where()}")
-    return concatenate_p.bind(*xs, dimension=int(dimension))
+    return concatenate_p.bind(*operands, dimension=int(dimension))
 
 
-def split(x, sizes, axis=0):
-    """Pieces of `x` along `axis` of the given sizes, as jax.lax.split."""
-    return split_p.bind(x, sizes=_ints(sizes), axis=int(axis))
+def split(operand, sizes, axis=0):
+    """Pieces of `operand` along `axis` of the given sizes, as jax.lax.split."""
+    return split_p.bind(operand, sizes=_ints(sizes), axis=int(axis))
 
 
-def pad(x, padding_value, padding_config):
-    return pad_p.bind(x, padding_value,
+def pad(operand, padding_value, padding_config):
+    return pad_p.bind(operand, padding_value,
                       padding_config=tuple(_ints(c) for c in padding_config))
 
 
@@ -283,4 +306,3 @@ def iota(dtype, size):
 def broadcasted_iota(dtype, shape, dimension):
     return iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=_ints(shape),
                        dimension=int(dimension))
-

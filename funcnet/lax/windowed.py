@@ -1,5 +1,6 @@
-"""Primitives for the derivatives of max/min pooling, and two that keep XLA from
-merging rematerialized values with the originals (optimization_barrier, opaque_true).
+"""Primitives for the derivatives of max/min pooling; two that keep XLA from merging
+rematerialized values with the originals (optimization_barrier, opaque_true); and
+stop_gradient, the identity that derivatives do not flow through.
 
 select_and_gather_add(tangents, operand): for each window, the tangent at the
 position the window's max (select_prim 'ge') or min ('le') came from.
@@ -10,7 +11,7 @@ source value onto that position, summing overlaps (XLA's select_and_scatter).
 from funcnet import tree
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
-from funcnet.core.trace import Primitive
+from funcnet.core.trace import Primitive, get_aval
 from funcnet.lax.reductions import window_output_shape
 
 select_and_gather_add_p = Primitive("select_and_gather_add")
@@ -58,3 +59,24 @@ opaque_true_p.def_abstract_eval(lambda: ShapedArray((), dtypes.bool_))
 
 def opaque_true():
     return opaque_true_p.bind()
+
+
+stop_gradient_p = Primitive("stop_gradient")
+stop_gradient_p.def_abstract_eval(lambda x: x)
+
+
+def stop_gradient(x):
+    """The identity, but derivatives do not flow through it (as jax.lax.stop_gradient).
+
+    Args:
+      x: an array or a pytree of arrays; integer and boolean leaves pass unchanged.
+
+    Returns:
+      `x`, with a zero derivative with respect to every floating leaf.
+
+    Example:
+      >>> fn.grad(lambda x: x * lax.stop_gradient(x))(3.0)  # 3.0, not 6.0
+    """
+    def leaf(v):
+        return stop_gradient_p.bind(v) if dtypes.is_float(get_aval(v).dtype) else v
+    return tree.tree_map(leaf, x)

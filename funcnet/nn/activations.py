@@ -9,7 +9,8 @@ import math
 import funcnet.numpy as fnp
 from funcnet import lax
 from funcnet.nn.core import ELEMENTWISE
-from funcnet.transforms.custom import custom_jvp, stop_gradient
+from funcnet.lax import stop_gradient
+from funcnet.transforms.custom import custom_jvp
 
 __all__ = [
     "elu",

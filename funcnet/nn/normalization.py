@@ -9,7 +9,7 @@ from funcnet import lax
 from funcnet.nn import initializers
 from funcnet.nn.core import Layer, LayerError, Param, resolve_init
 from funcnet.nn.linear import _features
-from funcnet.transforms.custom import stop_gradient
+from funcnet.lax import stop_gradient
 
 __all__ = ["BatchNorm", "GroupNorm", "LayerNorm", "RMSNorm"]
 

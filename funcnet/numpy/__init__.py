@@ -1,31 +1,22 @@
 """funcnet.numpy: the NumPy surface a deep-learning user needs, built on funcnet's
-primitives (import it as `fnp`). Works eagerly and under every transformation."""
+primitives (import it as `fnp`). Works eagerly and under every transformation.
+
+Signatures follow jax.numpy's (parameter names, keyword use, `out=None`), and so do its
+refusals (Python lists where jax.numpy wants arrays raise TypeError).
+"""
 
 import builtins as _builtins
 
 import numpy as _np
 
-from funcnet.core.array import Array as ndarray  # noqa: F401  (for isinstance checks)
-from funcnet.core.dtypes import (  # noqa: F401
-    bfloat16,
-    bool_,
-    float16,
-    float32,
-    float64,
-    int8,
-    int16,
-    int32,
-    int64,
-    uint8,
-    uint16,
-    uint32,
-    uint64,
-)
+from funcnet.core.array import Array as _Array
+from funcnet.core.trace import Tracer as _Tracer
 from funcnet.numpy import _methods
 from funcnet.numpy._core import (  # noqa: F401
     abs,
     absolute,
     add,
+    allclose,
     arccos,
     arccosh,
     arcsin,
@@ -60,6 +51,7 @@ from funcnet.numpy._core import (  # noqa: F401
     greater,
     greater_equal,
     invert,
+    isclose,
     isfinite,
     isinf,
     isnan,
@@ -113,8 +105,59 @@ from funcnet.numpy._creation import (  # noqa: F401
     zeros,
     zeros_like,
 )
-from funcnet.numpy._indexing import take, take_along_axis  # noqa: F401
-from funcnet.numpy._linalg import dot, einsum, inner, matmul, outer, tensordot, vdot  # noqa: F401
+from funcnet.numpy._dtypes import (  # noqa: F401
+    bfloat16,
+    bool,
+    bool_,
+    can_cast,
+    double,
+    finfo,
+    float16,
+    float32,
+    float64,
+    float_,
+    floating,
+    generic,
+    half,
+    iinfo,
+    inexact,
+    int8,
+    int16,
+    int32,
+    int64,
+    int_,
+    integer,
+    isdtype,
+    issubdtype,
+    number,
+    promote_types,
+    signedinteger,
+    single,
+    uint,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+    unsignedinteger,
+)
+from funcnet.numpy._indexing import (  # noqa: F401
+    argwhere,
+    flatnonzero,
+    nonzero,
+    take,
+    take_along_axis,
+)
+from funcnet.numpy._linalg import (  # noqa: F401
+    convolve,
+    correlate,
+    dot,
+    einsum,
+    inner,
+    matmul,
+    outer,
+    tensordot,
+    vdot,
+)
 from funcnet.numpy._reductions import (  # noqa: F401
     all,
     amax,
@@ -137,7 +180,10 @@ from funcnet.numpy._shape import (  # noqa: F401
     array_split,
     atleast_1d,
     atleast_2d,
+    atleast_3d,
+    column_stack,
     concatenate,
+    dstack,
     expand_dims,
     flip,
     fliplr,
@@ -160,6 +206,19 @@ from funcnet.numpy._shape import (  # noqa: F401
 
 _methods.install()
 
+
+class _ArrayType(type):
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, (_Array, _Tracer))
+
+
+class ndarray(metaclass=_ArrayType):
+    """The type of funcnet arrays for isinstance checks: true for a funcnet Array and for
+    a traced value under a transformation (as jnp.ndarray)."""
+
+
+
+dtype = _np.dtype  # as jnp.dtype (after the functions whose parameter is named dtype)
 pi = _np.pi
 e = _np.e
 inf = _np.inf
@@ -167,36 +226,69 @@ nan = _np.nan
 newaxis = None
 
 
-def shape(x):
-    return asarray(x).shape
+def shape(a):
+    """The shape of an array (or of a scalar or a nested list)."""
+    return _np.shape(a) if not hasattr(a, "shape") else tuple(a.shape)
 
 
-def ndim(x):
-    return asarray(x).ndim
+def ndim(a):
+    """The number of dimensions of an array (or of a scalar or a nested list)."""
+    return len(shape(a))
 
 
-def size(x):
-    return asarray(x).size
-
-
-def allclose(a, b, rtol=1e-5, atol=1e-8):
-    """Concrete comparison on the host (not traceable)."""
-    return bool(_np.allclose(_np.asarray(a), _np.asarray(b), rtol=rtol, atol=atol))
-
-
-def sort(x, axis=-1):
-    from funcnet import lax
-    x = asarray(x)
+def size(a, axis=None):
+    """The number of elements (along `axis`, if given)."""
+    s = shape(a)
     if axis is None:
-        x, axis = ravel(x), 0
-    return lax.sort(x, dimension=axis % _builtins.max(x.ndim, 1))
+        return int(_np.prod(s, dtype=_np.int64))
+    return s[_core_normalize_axis(axis, len(s))]
 
 
-def argsort(x, axis=-1):
+def _core_normalize_axis(axis, n):
+    from funcnet.numpy._shape import normalize_axis
+    return normalize_axis(axis, n)
+
+
+def _check_sort_args(name, kind, order):
+    if order is not None:
+        raise ValueError(f"'order' argument to {name} is not supported.")
+    del kind  # every sort here is stable; the algorithm is XLA's
+
+
+def sort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False):
+    """a sorted along `axis` (the flattened array when None), as jnp.sort (stable; NaNs
+    last; descending=True reverses the order, keeping equal elements stable)."""
     from funcnet import lax
-    x = asarray(x)
+    from funcnet.numpy._core import check_arraylike
+    check_arraylike("sort", a)
+    _check_sort_args("sort", kind, order)
+    x = asarray(a)
     if axis is None:
         x, axis = ravel(x), 0
     axis = axis % _builtins.max(x.ndim, 1)
-    idx = lax.broadcasted_iota(int32, x.shape, axis)
-    return lax.sort((x, idx), dimension=axis, num_keys=1)[1]
+    if descending:
+        return flip(lax.sort(flip(x, axis), dimension=axis), axis)
+    return lax.sort(x, dimension=axis)
+
+
+def argsort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False,
+            dtype=None):
+    """The indices that sort a along `axis`, as jnp.argsort (stable: equal elements keep
+    their order, also with descending=True); `dtype` is the indices' (default int32)."""
+    from funcnet import lax
+    from funcnet.numpy._core import check_arraylike
+    check_arraylike("argsort", a)
+    _check_sort_args("argsort", kind, order)
+    x = asarray(a)
+    if axis is None:
+        x, axis = ravel(x), 0
+    axis = axis % _builtins.max(x.ndim, 1)
+    if descending:
+        n = x.shape[axis] if x.ndim else 1
+        flipped = argsort(flip(x, axis), axis)
+        out = flip(lax.sub(lax.broadcast_in_dim(_np.int32(n - 1), flipped.shape, ()),
+                           flipped), axis)
+    else:
+        idx = lax.broadcasted_iota(int32.dtype, x.shape, axis)
+        out = lax.sort((x, idx), dimension=axis, num_keys=1)[1]
+    return out if dtype is None else astype(out, dtype)

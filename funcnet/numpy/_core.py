@@ -3,6 +3,7 @@
 import builtins
 import functools
 import math
+import operator
 
 import numpy as np
 
@@ -13,33 +14,113 @@ from funcnet.core.source_info import where as _at
 from funcnet.core.trace import Tracer, get_aval, is_tracing
 
 ArrayLike = (Array, Tracer)
+# What jax.numpy's functions take as an array argument: arrays and scalars. Python lists
+# and tuples are refused on purpose (an implicit, per-element conversion; jax's choice).
+_ARRAYLIKE_TYPES = (Array, Tracer, np.ndarray, np.generic, bool, int, float, complex)
 
 
 def is_array(x) -> bool:
     return isinstance(x, ArrayLike)
 
 
-def asarray(x, dtype=None):
-    """An array from an Array, a tracer, a NumPy array, a scalar or a (nested) list."""
-    if is_array(x):
-        return x if dtype is None else astype(x, dtype)
-    if isinstance(x, (list, tuple)) and any(is_array(v) or isinstance(v, (list, tuple))
-                                            for v in x):
+def _is_arraylike(x) -> bool:
+    if isinstance(x, _ARRAYLIKE_TYPES):
+        return True
+    return hasattr(x, "__jax_array__") or (
+        hasattr(x, "__array__") and not isinstance(x, (list, tuple, str)))
+
+
+def check_arraylike(fun_name, *args):
+    """Refuse lists, tuples and other non-arrays as jax.numpy does, with jax's message."""
+    for pos, arg in enumerate(args):
+        if not _is_arraylike(arg):
+            raise TypeError(f"{fun_name} requires ndarray or scalar arguments, got "
+                            f"{type(arg)} at position {pos}.")
+
+
+def check_arraylike_or_none(fun_name, *args):
+    check_arraylike(fun_name, *(a for a in args if a is not None))
+
+
+def check_no_out(fun_name, out):
+    """jax.numpy (and funcnet) arrays are immutable: `out=` can only be None. NumPy's own
+    functions (np.sum(x)) pass out=None to the methods, which is fine."""
+    if out is not None:
+        raise NotImplementedError(f"The 'out' argument to {fun_name} is not supported: "
+                                  f"funcnet arrays are immutable; use the return value"
+                                  f"{_at()}")
+
+
+def _ufunc_kwargs(fun_name, out, where):
+    check_no_out(fun_name, out)
+    if where is not None:
+        raise NotImplementedError(f"The 'where' argument to {fun_name} is not supported; "
+                                  f"use fnp.where(mask, {fun_name}(...), other){_at()}")
+
+
+def place(x, device):
+    """x on `device` (a funcnet/XLA device), as jnp's device= argument. Traced values
+    stay as they are (placement belongs to the runtime, not to a traced program)."""
+    if device is None or not isinstance(x, Array):
+        return x
+    if x.device == device:
+        return x
+    return asarray_from_value(x, device=device)
+
+
+def asarray(a, dtype=None, order=None, *, copy=None, device=None):
+    """An array from an Array, a tracer, a NumPy array, a scalar or a (nested) list, as
+    jnp.asarray.
+
+    Args:
+      a: the value.
+      dtype: the result's dtype (default: the value's own, Python scalars weakly typed).
+      order: only 'C' (or None/'K'/'A') layouts exist.
+      copy: accepted for NumPy compatibility (funcnet arrays are immutable: a copy is
+        never observable).
+      device: the device to place the result on (default: where it is, or the default
+        device for host values).
+
+    Returns:
+      A funcnet Array (or the tracer, under a transformation).
+    """
+    _check_order(order)
+    if is_array(a):
+        out = a if dtype is None else astype(a, dtype)
+        return place(out, device)
+    if isinstance(a, (list, tuple)) and any(is_array(v) or isinstance(v, (list, tuple))
+                                            for v in a):
         from funcnet.numpy._shape import stack
-        return stack([asarray(v, dtype) for v in x])
-    return asarray_from_value(x, dtype)
+        return place(stack([asarray(v, dtype) for v in a]), device)
+    if isinstance(a, (type, np.dtype)):
+        raise TypeError(f"{a!r} is a dtype, not a value to build an array from{_at()}")
+    return asarray_from_value(a, dtype, device=device)
 
 
-array = asarray
+def _check_order(order):
+    if order not in (None, "C", "K", "A"):
+        raise NotImplementedError(f"order={order!r}: funcnet arrays are always C-ordered")
 
 
-def astype(x, dtype):
+def array(object, dtype=None, copy=True, order="K", ndmin=0, *, device=None):
+    """An array from a value, as jnp.array (ndmin prepends size-1 axes)."""
+    out = asarray(object, dtype, order, device=device)
+    if out.ndim < ndmin:
+        out = lax.reshape(out, (1,) * (ndmin - out.ndim) + out.shape)
+    return out
+
+
+def astype(x, dtype, /, *, copy=False, device=None):
+    """x converted to `dtype` (None keeps x's), as jnp.astype."""
+    check_arraylike("astype", x)
+    if dtype is None:
+        return place(asarray(x), device)
     dtype = dtypes.canonicalize(dtype)
     if not is_array(x):
-        return asarray(x, dtype)
+        return asarray(x, dtype, device=device)
     if x.dtype == dtype and not x.aval.weak_type:
-        return x
-    return lax.convert_element_type(x, dtype)
+        return place(x, device)
+    return place(lax.convert_element_type(x, dtype), device)
 
 
 def _dtype_of(x):
@@ -48,14 +129,18 @@ def _dtype_of(x):
         return x.dtype, x.aval.weak_type
     if dtypes.is_python_scalar(x):
         return dtypes.scalar_dtype(x), dtypes.is_weak_scalar(x)
-    if isinstance(x, (np.dtype, type)):
+    if isinstance(x, (np.dtype, type, str)):
         return dtypes.canonicalize(x), False
-    aval = get_aval(np.asarray(x) if isinstance(x, (list, tuple)) else x)
+    if isinstance(x, (list, tuple)):
+        raise TypeError(f"Cannot determine dtype of {x!r:.80} (a Python sequence: make it "
+                        f"an array first)")
+    aval = get_aval(x)
     return aval.dtype, aval.weak_type
 
 
 def result_type(*args):
-    """The dtype NumPy-style promotion gives these values (weak Python scalars included)."""
+    """The dtype NumPy-style promotion gives these values or dtypes (weak Python scalars
+    included), as jnp.result_type."""
     return dtypes.result_type(*map(_dtype_of, args))[0]
 
 
@@ -99,7 +184,15 @@ def broadcast_shapes(*shapes):
 _HOST_BROADCAST_MAX = 1 << 16
 
 
-def broadcast_to(x, shape):
+def broadcast_to(array, shape):
+    """array broadcast to `shape` (NumPy's rules), as jnp.broadcast_to."""
+    check_arraylike("broadcast_to", array)
+    if not isinstance(shape, (tuple, list)):
+        shape = (operator.index(shape),)
+    return _broadcast_to(array, shape)
+
+
+def _broadcast_to(x, shape):
     shape = tuple(int(d) for d in shape)
     if not is_array(x):
         x = np.asarray(x)
@@ -124,8 +217,14 @@ def broadcast_to(x, shape):
 
 
 def broadcast_arrays(*args):
-    shape = broadcast_shapes(*(a.shape for a in args))
-    return [broadcast_to(a, shape) for a in args]
+    """The arguments broadcast to their common shape, as jnp.broadcast_arrays."""
+    check_arraylike("broadcast_arrays", *args)
+    return _broadcast_arrays(*args)
+
+
+def _broadcast_arrays(*args):
+    shape = broadcast_shapes(*(np.shape(a) for a in args))
+    return [_broadcast_to(a, shape) for a in args]
 
 
 def _elementwise(prim_fn, *args, promote_args=True):
@@ -134,7 +233,7 @@ def _elementwise(prim_fn, *args, promote_args=True):
     else:
         args = [asarray(a) for a in args]
     if len(args) > 1 and builtins.any(a.shape != args[0].shape for a in args):
-        args = broadcast_arrays(*args)
+        args = _broadcast_arrays(*args)
     return prim_fn(*args)
 
 
@@ -149,11 +248,12 @@ def _float_args(*args):
 
 
 def _weak_result(fn):
-    """Make fn's result weakly typed when all its inputs are, as in jax.
+    """Make fn's result weakly typed when all its array arguments are, as in jax.
 
     promote writes Python scalars as NumPy scalars (literals once traced), which are
     strongly typed; without this `s * 2.0` with a weak `s` would lose its weakness and
-    then promote differently (with a bfloat16 array, say)."""
+    then promote differently (with a bfloat16 array, say). fn's array arguments are its
+    positional-only parameters (as in jax.numpy), so they are always in `args`."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         out = fn(*args, **kwargs)
@@ -164,6 +264,8 @@ def _weak_result(fn):
 
 
 def _all_weak(args):
+    if not args:
+        return False
     # The common, cheap case: a strongly typed float array makes any result strong (not
     # so an int or bool one: with a Python float, say, the result is a weak float).
     if any(is_array(a) and not a.aval.weak_type and dtypes.is_float(a.dtype) for a in args):
@@ -177,10 +279,11 @@ def _as_weak(x):
 
 def _unary_float(prim_fn, name):
     @_weak_result
-    def fn(x):
+    def fn(x, /):
+        check_arraylike(name, x)
         (x,) = _float_args(x)
         return prim_fn(x)
-    fn.__name__ = name
+    fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name} (integers are converted to float first)."
     return fn
 
@@ -208,13 +311,17 @@ arctanh = _unary_float(lax.atanh, "arctanh")
 
 
 @_weak_result
-def log2(x):
+def log2(x, /):
+    """Elementwise base-2 logarithm."""
+    check_arraylike("log2", x)
     (x,) = _float_args(x)
     return lax.div(lax.log(x), _like(x, np.log(2.0)))
 
 
 @_weak_result
-def log10(x):
+def log10(x, /):
+    """Elementwise base-10 logarithm."""
+    check_arraylike("log10", x)
     (x,) = _float_args(x)
     return lax.div(lax.log(x), _like(x, np.log(10.0)))
 
@@ -222,18 +329,26 @@ def log10(x):
 def _like(x, value):
     """A scalar constant of x's dtype, broadcast to x's shape."""
     c = _scalar_or_array(value, x.dtype)
-    return broadcast_to(c, x.shape) if x.shape else c
+    return _broadcast_to(c, x.shape) if x.shape else c
 
 
-def _keep_ints(prim_fn, name):
-    def fn(x):
-        x = asarray(x)
-        return prim_fn(x)
-    fn.__name__ = name
+def _keep_ints(prim_fn, name, ufunc=False):
+    if ufunc:
+        def fn(x, /, *, out=None, where=None):
+            _ufunc_kwargs(name, out, where)
+            check_arraylike(name, x)
+            return prim_fn(asarray(x))
+    else:
+        def fn(x, /):
+            check_arraylike(name, x)
+            return prim_fn(asarray(x))
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name}, keeping integer dtypes."
     return fn
 
 
-negative = _keep_ints(lambda x: lax.neg(x) if x.dtype != dtypes.bool_ else x, "negative")
+negative = _keep_ints(lambda x: lax.neg(x) if x.dtype != dtypes.bool_ else x, "negative",
+                      ufunc=True)
 absolute = _keep_ints(lambda x: lax.abs(x) if x.dtype != dtypes.bool_
                       and not dtypes.is_unsigned(x.dtype) else x, "absolute")
 abs = absolute
@@ -243,21 +358,31 @@ square = _keep_ints(lax.square, "square")
 
 
 def _float_or_identity(prim_fn, name):
-    def fn(x):
+    def fn(x, /):
+        check_arraylike(name, x)
         x = asarray(x)
         return prim_fn(x) if dtypes.is_float(x.dtype) else x
-    fn.__name__ = name
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name} (integers are returned as they are)."
     return fn
 
 
 floor = _float_or_identity(lax.floor, "floor")
 ceil = _float_or_identity(lax.ceil, "ceil")
-trunc = _float_or_identity(lambda x: lax.select(x < 0, lax.ceil(x), lax.floor(x)), "trunc")
+_trunc = _float_or_identity(lambda x: lax.select(x < 0, lax.ceil(x), lax.floor(x)), "trunc")
 
 
-def round(x, decimals=0):
-    """Round half to even, as NumPy."""
-    x = asarray(x)
+def trunc(x):
+    """Round towards zero."""
+    return _trunc(x)
+
+
+def round(a, decimals=0, out=None):
+    """Round half to even, as NumPy (to `decimals` places; negative: tens, hundreds)."""
+    check_arraylike("round", a)
+    check_no_out("round", out)
+    x = asarray(a)
+    decimals = operator.index(decimals)
     if not dtypes.is_float(x.dtype):
         return _round_int(x, decimals) if decimals < 0 and x.dtype != dtypes.bool_ else x
     if decimals == 0:
@@ -279,17 +404,20 @@ def _round_int(x, decimals):
     return lax.mul(lax.select(up, lax.add(q, _like(q, 1)), q), factor)
 
 
-def isfinite(x):
+def isfinite(x, /):
+    check_arraylike("isfinite", x)
     x = asarray(x)
     return lax.is_finite(x) if dtypes.is_float(x.dtype) else full_like_bool(x, True)
 
 
-def isnan(x):
+def isnan(x, /):
+    check_arraylike("isnan", x)
     x = asarray(x)
     return lax.ne(x, x) if dtypes.is_float(x.dtype) else full_like_bool(x, False)
 
 
-def isinf(x):
+def isinf(x, /):
+    check_arraylike("isinf", x)
     x = asarray(x)
     if not dtypes.is_float(x.dtype):
         return full_like_bool(x, False)
@@ -302,22 +430,29 @@ def full_like_bool(x, value):
 
 
 @_weak_result
-def add(x, y):
+def add(x, y, /, *, out=None, where=None):
+    _ufunc_kwargs("add", out, where)
+    check_arraylike("add", x, y)
     return _elementwise(lax.add if result_type(x, y) != dtypes.bool_ else lax.bitwise_or, x, y)
 
 
 @_weak_result
-def subtract(x, y):
+def subtract(x, y, /, *, out=None, where=None):
+    _ufunc_kwargs("subtract", out, where)
+    check_arraylike("subtract", x, y)
     return _elementwise(lax.sub, x, y)
 
 
 @_weak_result
-def multiply(x, y):
+def multiply(x, y, /, *, out=None, where=None):
+    _ufunc_kwargs("multiply", out, where)
+    check_arraylike("multiply", x, y)
     return _elementwise(lax.mul, x, y)
 
 
 @_weak_result
-def true_divide(x, y):
+def true_divide(x, y, /):
+    check_arraylike("true_divide", x, y)
     x, y = _float_args(x, y)
     return _elementwise(lax.div, x, y)
 
@@ -330,11 +465,12 @@ def _integer_operands(x, y):
     x, y = promote(x, y)
     if x.dtype == dtypes.bool_:
         x, y = (lax.convert_element_type(a, dtypes.default_int()) for a in (x, y))
-    return broadcast_arrays(x, y)
+    return _broadcast_arrays(x, y)
 
 
 @_weak_result
-def floor_divide(x, y):
+def floor_divide(x, y, /):
+    check_arraylike("floor_divide", x, y)
     x, y = _integer_operands(x, y)
     if dtypes.is_float(x.dtype):
         return _float_floor_divide(x, y)
@@ -360,8 +496,9 @@ def _float_floor_divide(x, y):
 
 
 @_weak_result
-def remainder(x, y):
+def remainder(x, y, /):
     """Python/NumPy modulo: the result has the divisor's sign."""
+    check_arraylike("remainder", x, y)
     x, y = _integer_operands(x, y)
     r = lax.rem(x, y)
     if dtypes.is_unsigned(x.dtype):
@@ -375,19 +512,21 @@ mod = remainder
 
 
 @_weak_result
-def fmod(x, y):
+def fmod(x, y, /):
+    check_arraylike("fmod", x, y)
     return _elementwise(lax.rem, x, y)
 
 
-def power(x, y):
+def power(x, y, /):
     """x ** y. An integer Python exponent becomes repeated multiplication; integer arrays
     raised to integer arrays stay integers (binary exponentiation), as in NumPy and jax."""
+    check_arraylike("power", x, y)
     if isinstance(y, int) and is_array(x):  # a Python bool too, as in jax
         return _power_by_python_int(x, y)
     if is_array(y) and dtypes.is_int(y.dtype) and dtypes.is_float(_dtype_of(x)[0]):
         return _float_power_by_int_array(x, y)
     dtype, weak = dtypes.result_type(*map(_dtype_of, (x, y)))
-    x, y = broadcast_arrays(*promote(x, y))
+    x, y = _broadcast_arrays(*promote(x, y))
     if dtypes.is_float(dtype):
         out = lax.pow(x, y)
         return _as_weak(out) if weak and not out.aval.weak_type else out
@@ -410,7 +549,7 @@ def _float_power_by_int_array(x, y):
     weak = _dtype_of(x)[1] and y.aval.weak_type
     (x,) = promote(x)
     y = lax.convert_element_type(y, x.dtype, weak_type=weak)
-    out = lax.pow(*broadcast_arrays(x, y))
+    out = lax.pow(*_broadcast_arrays(x, y))
     return _as_weak(out) if weak and not out.aval.weak_type else out
 
 
@@ -433,73 +572,101 @@ def _integer_power(x, y):
 
 
 @_weak_result
-def maximum(x, y):
+def maximum(x, y, /, *, out=None, where=None):
+    _ufunc_kwargs("maximum", out, where)
+    check_arraylike("maximum", x, y)
     return _elementwise(lax.max, x, y)
 
 
 @_weak_result
-def minimum(x, y):
+def minimum(x, y, /, *, out=None, where=None):
+    _ufunc_kwargs("minimum", out, where)
+    check_arraylike("minimum", x, y)
     return _elementwise(lax.min, x, y)
 
 
 @_weak_result
-def arctan2(x, y):
+def arctan2(x, y, /):
+    check_arraylike("arctan2", x, y)
     x, y = _float_args(x, y)
     return _elementwise(lax.atan2, x, y)
 
 
-def clip(x, a_min=None, a_max=None):
-    x = asarray(x)
-    if a_min is not None:
-        x = maximum(x, a_min)
-    if a_max is not None:
-        x = minimum(x, a_max)
+def clip(arr=None, /, min=None, max=None, *, a_min=None, a_max=None):
+    """arr limited to [min, max] (either may be None), as jnp.clip; NumPy's a_min/a_max
+    keywords are accepted too."""
+    check_arraylike("clip", arr)
+    check_arraylike_or_none("clip", min, max, a_min, a_max)
+    lo = min if min is not None else a_min
+    hi = max if max is not None else a_max
+    x = asarray(arr)
+    if lo is not None:
+        x = maximum(x, lo)
+    if hi is not None:
+        x = minimum(x, hi)
     return x
 
 
 @_weak_result
-def where(condition, x=None, y=None):
-    """Elementwise choice: x where condition is true, else y (broadcast together)."""
-    if x is None or y is None:
-        raise ValueError("fnp.where needs three arguments (the one-argument form has a "
-                         "data-dependent shape; use fnp.nonzero outside jit)")
+def _select(condition, x, y, /):
     condition = asarray(condition)
     if condition.dtype != dtypes.bool_:
         condition = lax.ne(condition, _like(condition, 0))
     x, y = promote(x, y)
-    condition, x, y = broadcast_arrays(condition, x, y)
+    condition, x, y = _broadcast_arrays(condition, x, y)
     return lax.select(condition, x, y)
 
 
-def _compare(prim_fn):
-    def fn(x, y):
+def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
+    """Elementwise choice: x where condition is true, else y (broadcast together), as
+    jnp.where. With only a condition it is fnp.nonzero(condition, size=, fill_value=)."""
+    if x is None and y is None:
+        from funcnet.numpy._indexing import nonzero
+        return nonzero(condition, size=size, fill_value=fill_value)
+    if x is None or y is None:
+        raise ValueError("Either both or neither of the x and y arguments should be provided "
+                         f"to fnp.where, got {x} and {y}.")
+    if size is not None or fill_value is not None:
+        raise ValueError("size and fill_value arguments cannot be used in three-term where "
+                         "function.")
+    check_arraylike("where", condition, x, y)
+    return _select(condition, x, y)
+
+
+def _compare(prim_fn, name):
+    def fn(x, y, /):
+        check_arraylike(name, x, y)
         return _elementwise(prim_fn, x, y)
-    fn.__name__ = prim_fn.__name__
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name} (a bool array)."
     return fn
 
 
-equal = _compare(lax.eq)
-not_equal = _compare(lax.ne)
-less = _compare(lax.lt)
-less_equal = _compare(lax.le)
-greater = _compare(lax.gt)
-greater_equal = _compare(lax.ge)
+equal = _compare(lax.eq, "equal")
+not_equal = _compare(lax.ne, "not_equal")
+less = _compare(lax.lt, "less")
+less_equal = _compare(lax.le, "less_equal")
+greater = _compare(lax.gt, "greater")
+greater_equal = _compare(lax.ge, "greater_equal")
 
 
-def _bitwise(prim_fn):
+def _bitwise(prim_fn, name):
     @_weak_result
-    def fn(x, y):
+    def fn(x, y, /, *, out=None, where=None):
+        _ufunc_kwargs(name, out, where)
+        check_arraylike(name, x, y)
         x, y = promote(x, y)
         if dtypes.is_float(x.dtype):
-            raise TypeError(f"{prim_fn.__name__} is not defined for floats ({x.dtype})"
-                            f"{_at()}")
+            raise TypeError(f"{name} is not defined for floats ({x.dtype}){_at()}")
         return _elementwise(prim_fn, x, y, promote_args=False)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name} of integers or bools."
     return fn
 
 
-bitwise_and = _bitwise(lax.bitwise_and)
-bitwise_or = _bitwise(lax.bitwise_or)
-bitwise_xor = _bitwise(lax.bitwise_xor)
+bitwise_and = _bitwise(lax.bitwise_and, "bitwise_and")
+bitwise_or = _bitwise(lax.bitwise_or, "bitwise_or")
+bitwise_xor = _bitwise(lax.bitwise_xor, "bitwise_xor")
 
 
 def _to_bool(x):
@@ -507,23 +674,31 @@ def _to_bool(x):
     return x if x.dtype == dtypes.bool_ else lax.ne(x, _like(x, 0))
 
 
-def logical_and(x, y):
-    return _elementwise(lax.bitwise_and, _to_bool(x), _to_bool(y), promote_args=False)
+def _logical(prim_fn, name):
+    def fn(x, y, /, *, out=None, where=None):
+        _ufunc_kwargs(name, out, where)
+        check_arraylike(name, x, y)
+        return _elementwise(prim_fn, _to_bool(x), _to_bool(y), promote_args=False)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name} of the operands' truth values."
+    return fn
 
 
-def logical_or(x, y):
-    return _elementwise(lax.bitwise_or, _to_bool(x), _to_bool(y), promote_args=False)
+logical_and = _logical(lax.bitwise_and, "logical_and")
+logical_or = _logical(lax.bitwise_or, "logical_or")
+logical_xor = _logical(lax.bitwise_xor, "logical_xor")
 
 
-def logical_xor(x, y):
-    return _elementwise(lax.bitwise_xor, _to_bool(x), _to_bool(y), promote_args=False)
-
-
-def logical_not(x):
+def logical_not(x, /, *, out=None, where=None):
+    """Elementwise not of x's truth values."""
+    _ufunc_kwargs("logical_not", out, where)
+    check_arraylike("logical_not", x)
     return lax.bitwise_not(_to_bool(x))
 
 
-def invert(x):
+def invert(x, /):
+    """Elementwise bitwise not (~x) of integers or bools."""
+    check_arraylike("invert", x)
     x = asarray(x)
     if dtypes.is_float(x.dtype):
         raise TypeError(f"~ is not defined for floats ({x.dtype}){_at()}")
@@ -531,3 +706,29 @@ def invert(x):
 
 
 bitwise_not = invert
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|a - b| <= atol + rtol * |b| elementwise (infinities equal when they match), as
+    jnp.isclose."""
+    check_arraylike("isclose", a, b)
+    a, b = promote(a, b)
+    if not dtypes.is_float(a.dtype):
+        return equal(a, b)
+    a, b = _broadcast_arrays(a, b)
+    rtol, atol = _like(a, rtol), _like(a, atol)
+    close = lax.le(lax.abs(lax.sub(a, b)), lax.add(atol, lax.mul(rtol, lax.abs(b))))
+    both_inf = lax.bitwise_and(isinf(a), lax.eq(a, b))
+    finite = lax.bitwise_and(isfinite(a), isfinite(b))
+    out = lax.bitwise_or(lax.bitwise_and(close, finite), both_inf)
+    if equal_nan:
+        out = lax.bitwise_or(out, lax.bitwise_and(isnan(a), isnan(b)))
+    return out
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Whether every element of a and b is close (see isclose): a bool Array, as
+    jnp.allclose (traceable; bool() of it gives a Python bool)."""
+    check_arraylike("allclose", a, b)
+    close = isclose(a, b, rtol, atol, equal_nan)
+    return lax.reduce_and(close, tuple(range(close.ndim))) if close.ndim else close

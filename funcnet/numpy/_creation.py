@@ -11,7 +11,7 @@ import numpy as np
 
 from funcnet import lax
 from funcnet.core import dtypes
-from funcnet.numpy._core import asarray, astype, broadcast_to, promote
+from funcnet.numpy._core import asarray, astype, broadcast_to, check_arraylike, place, promote
 
 
 def _shape(shape):
@@ -23,7 +23,20 @@ def _shape(shape):
     return shape
 
 
-def full(shape, fill_value, dtype=None):
+def full(shape, fill_value, dtype=None, *, device=None):
+    """An array of `shape` filled with fill_value (broadcast), as jnp.full.
+
+    Args:
+      shape: an int or a sequence of ints.
+      fill_value: a scalar or an array broadcastable to `shape`.
+      dtype: the result's dtype (default: fill_value's).
+      device: where to place the result (default: the default device).
+    """
+    check_arraylike("full", fill_value)
+    return place(_full(shape, fill_value, dtype), device)
+
+
+def _full(shape, fill_value, dtype=None):
     shape = _shape(shape)
     if dtype is None:
         if hasattr(fill_value, "dtype"):
@@ -42,37 +55,53 @@ def full(shape, fill_value, dtype=None):
     return lax.broadcast_in_dim(value, shape, ())
 
 
-def zeros(shape, dtype=None):
-    return full(shape, 0, dtype or dtypes.default_float())
+def zeros(shape, dtype=None, *, device=None):
+    """An array of zeros (default dtype float32), as jnp.zeros."""
+    return place(_full(shape, 0, dtype or dtypes.default_float()), device)
 
 
-def ones(shape, dtype=None):
-    return full(shape, 1, dtype or dtypes.default_float())
+def ones(shape, dtype=None, *, device=None):
+    """An array of ones (default dtype float32), as jnp.ones."""
+    return place(_full(shape, 1, dtype or dtypes.default_float()), device)
 
 
-def empty(shape, dtype=None):
-    return zeros(shape, dtype)
+def empty(shape, dtype=None, *, device=None):
+    """As zeros: funcnet has no uninitialized memory (jax neither)."""
+    return zeros(shape, dtype, device=device)
 
 
-def full_like(x, fill_value, dtype=None, shape=None):
-    x = asarray(x)
-    return full(x.shape if shape is None else shape, fill_value, dtype or x.dtype)
+def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
+    """An array like `a` (its shape and dtype unless given) filled with fill_value."""
+    check_arraylike("full_like", a, fill_value)
+    a = asarray(a)
+    return full(a.shape if shape is None else shape, fill_value, dtype or a.dtype,
+                device=device)
 
 
-def zeros_like(x, dtype=None, shape=None):
-    return full_like(x, 0, dtype, shape)
+def zeros_like(a, dtype=None, shape=None, *, device=None):
+    """Zeros with a's shape and dtype (unless given)."""
+    check_arraylike("zeros_like", a)
+    return full_like(a, 0, dtype, shape, device=device)
 
 
-def ones_like(x, dtype=None, shape=None):
-    return full_like(x, 1, dtype, shape)
+def ones_like(a, dtype=None, shape=None, *, device=None):
+    """Ones with a's shape and dtype (unless given)."""
+    check_arraylike("ones_like", a)
+    return full_like(a, 1, dtype, shape, device=device)
 
 
-def empty_like(x, dtype=None, shape=None):
-    return zeros_like(x, dtype, shape)
+def empty_like(prototype, dtype=None, shape=None, *, device=None):
+    """As zeros_like."""
+    check_arraylike("empty_like", prototype)
+    return zeros_like(prototype, dtype, shape, device=device)
 
 
-def arange(start, stop=None, step=None, dtype=None):
-    """Evenly spaced values in [start, stop). Bounds must be concrete."""
+def arange(start, stop=None, step=None, dtype=None, *, device=None):
+    """Evenly spaced values in [start, stop), as jnp.arange. Bounds must be concrete."""
+    return place(_arange(start, stop, step, dtype), device)
+
+
+def _arange(start, stop, step, dtype):
     if stop is None:
         start, stop = 0, start
     step = 1 if step is None else step
@@ -100,37 +129,76 @@ def arange(start, stop=None, step=None, dtype=None):
     return asarray(np.arange(start, stop, step).astype(dtype))
 
 
-def linspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
-    if axis != 0:
-        raise NotImplementedError("linspace(axis != 0) is not supported yet")
-    dtype = dtypes.canonicalize(dtype or dtypes.default_float())
-    if not all(isinstance(v, (int, float, np.generic)) for v in (start, stop)):
-        # Traced bounds: start + (stop - start) * i / div.
-        start, stop = promote(start, stop)
-        div = (num - 1) if endpoint else num
-        i = astype(lax.iota(dtypes.default_float(), num), start.dtype if hasattr(
-            start, "dtype") else dtype)
-        step = (stop - start) / max(div, 1)
-        return astype(start + i * step, dtype)
-    return asarray(np.linspace(start, stop, num, endpoint=endpoint).astype(dtype))
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
+             device=None):
+    """num evenly spaced values from start to stop (included when endpoint), as
+    jnp.linspace; with retstep, also the spacing. Array bounds give one line per element
+    along `axis`."""
+    check_arraylike("linspace", start, stop)
+    num = operator.index(num)
+    if num < 0:
+        raise ValueError(f"Number of samples, {num}, must be non-negative.")
+    out, step = _linspace(start, stop, num, endpoint, dtype)
+    if axis != 0 and out.ndim > 1:
+        from funcnet.numpy._shape import moveaxis
+        out = moveaxis(out, 0, axis)
+    out = place(out, device)
+    return (out, step) if retstep else out
 
 
-def eye(N, M=None, k=0, dtype=None):
-    M = N if M is None else M
+def _linspace(start, stop, num, endpoint, dtype):
+    if dtype is None:  # floats keep their dtype (bfloat16 stays); anything else: float32
+        dtype = promote(start, stop)[0].dtype
+        dtype = dtype if dtypes.is_float(dtype) else dtypes.default_float()
+    dtype = dtypes.canonicalize(dtype)
+    if np.ndim(start) or np.ndim(stop) or not all(
+            isinstance(v, (int, float, np.generic)) for v in (start, stop)):
+        return _linspace_traced(start, stop, num, endpoint, dtype)
+    div = (num - 1) if endpoint else num
+    step = np.asarray((stop - start) / div if div > 0 else np.nan, dtype)
+    out = asarray(np.linspace(start, stop, num, endpoint=endpoint).astype(dtype))
+    return out, asarray(step)
+
+
+def _linspace_traced(start, stop, num, endpoint, dtype):
+    """start + (stop - start) * i / div, on arrays: one line per element of the broadcast
+    bounds, stacked along a new leading axis."""
+    start, stop = promote(start, stop)
+    start, stop = astype(start, dtype), astype(stop, dtype)
+    shape = np.broadcast_shapes(np.shape(start), np.shape(stop))
+    start, stop = broadcast_to(start, shape), broadcast_to(stop, shape)
+    div = (num - 1) if endpoint else num
+    i = lax.broadcasted_iota(dtype, (num,) + shape, 0)
+    step = (stop - start) / div if div > 0 else stop - start
+    out = start + i * step
+    if endpoint and num > 1:
+        last = lax.broadcast_in_dim(stop, (1,) + shape, tuple(range(1, len(shape) + 1)))
+        from funcnet.numpy._shape import concatenate
+        out = concatenate([lax.slice(out, (0,) * out.ndim, (num - 1,) + shape), last], 0)
+    return out, step
+
+
+def eye(N, M=None, k=0, dtype=None, *, device=None):
+    """An N x M array with ones on the k-th diagonal, as jnp.eye."""
+    N = operator.index(N)
+    M = N if M is None else operator.index(M)
     dtype = dtypes.canonicalize(dtype or dtypes.default_float())
     rows = lax.broadcasted_iota(dtypes.int32, (N, M), 0)
     cols = lax.broadcasted_iota(dtypes.int32, (N, M), 1)
     if k:
         rows = lax.add(rows, lax.broadcast_in_dim(np.int32(k), (N, M), ()))
-    return lax.convert_element_type(lax.eq(rows, cols), dtype)
+    return place(lax.convert_element_type(lax.eq(rows, cols), dtype), device)
 
 
-def identity(n, dtype=None):
-    return eye(n, dtype=dtype)
+def identity(n, dtype=None, *, device=None):
+    """The n x n identity matrix."""
+    return eye(n, dtype=dtype, device=device)
 
 
 def tri(N, M=None, k=0, dtype=None):
-    M = N if M is None else M
+    """Ones at and below the k-th diagonal of an N x M array."""
+    N = operator.index(N)
+    M = N if M is None else operator.index(M)
     dtype = dtypes.canonicalize(dtype or dtypes.default_float())
     rows = lax.broadcasted_iota(dtypes.int32, (N, M), 0)
     cols = lax.broadcasted_iota(dtypes.int32, (N, M), 1)
@@ -138,15 +206,27 @@ def tri(N, M=None, k=0, dtype=None):
     return lax.convert_element_type(lax.ge(rows, cols), dtype)
 
 
-def tril(x, k=0):
-    from funcnet.numpy._core import where
-    x = asarray(x)
-    mask = tri(x.shape[-2], x.shape[-1], k, dtype=dtypes.bool_)
-    return where(mask, x, zeros_like(x))
+def _check_matrix(name, m):
+    if m.ndim < 2:
+        raise ValueError(f"{name} requires an array of at least two dimensions, got shape "
+                         f"{m.shape}")
 
 
-def triu(x, k=0):
+def tril(m, k=0):
+    """m with the entries above the k-th diagonal zeroed (on the last two axes)."""
     from funcnet.numpy._core import where
-    x = asarray(x)
-    mask = tri(x.shape[-2], x.shape[-1], k - 1, dtype=dtypes.bool_)
-    return where(mask, zeros_like(x), x)
+    check_arraylike("tril", m)
+    m = asarray(m)
+    _check_matrix("tril", m)
+    mask = tri(m.shape[-2], m.shape[-1], k, dtype=dtypes.bool_)
+    return where(mask, m, zeros_like(m))
+
+
+def triu(m, k=0):
+    """m with the entries below the k-th diagonal zeroed (on the last two axes)."""
+    from funcnet.numpy._core import where
+    check_arraylike("triu", m)
+    m = asarray(m)
+    _check_matrix("triu", m)
+    mask = tri(m.shape[-2], m.shape[-1], k - 1, dtype=dtypes.bool_)
+    return where(mask, zeros_like(m), m)

@@ -1,17 +1,47 @@
 """Products: matmul, dot, tensordot, einsum, outer, inner — all on dot_general."""
 
+import itertools
+import math
+import operator
 import string
 
+import numpy as np
+
 from funcnet import lax
+from funcnet.core import dtypes
 from funcnet.core.source_info import where as _at
-from funcnet.numpy._core import asarray, promote
-from funcnet.numpy._reductions import sum as _sum
+from funcnet.numpy._core import asarray, astype, check_arraylike, check_no_out, promote
 from funcnet.numpy._shape import broadcast_to, expand_dims, normalize_axis, reshape, transpose
 
 
-def matmul(a, b):
-    """NumPy's matmul: vectors are promoted, leading dimensions broadcast."""
+def _dot_general(a, b, dn, precision, preferred_element_type):
+    return lax.dot_general(a, b, dn, precision=precision,
+                           preferred_element_type=preferred_element_type)
+
+
+def _operands(name, a, b, preferred_element_type):
+    """a and b promoted to one dtype; preferred_element_type (if given) is the result's
+    dtype, as jnp's."""
+    check_arraylike(name, a, b)
     a, b = promote(asarray(a), asarray(b))
+    pet = None if preferred_element_type is None else dtypes.canonicalize(
+        preferred_element_type)
+    return a, b, pet
+
+
+def _as(x, pet):
+    return x if pet is None or x.dtype == pet else astype(x, pet)
+
+
+def matmul(a, b, *, precision=None, preferred_element_type=None):
+    """NumPy's matmul: vectors are promoted, leading dimensions broadcast, as jnp.matmul.
+
+    Args:
+      a, b: arrays (at least 1-d).
+      precision: passed to dot_general (XLA's precision config).
+      preferred_element_type: the result's (and accumulation's) dtype.
+    """
+    a, b, pet = _operands("matmul", a, b, preferred_element_type)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: scalar operands are not allowed (shapes {a.shape}, "
                          f"{b.shape}); use *{_at()}")
@@ -29,7 +59,7 @@ def matmul(a, b):
     if batch_a and not batch_b and not b_vec:
         # (..., m, k) @ (k, n): one contraction, no broadcast copy of the matrix (which
         # would also make reverse mode sum per-example weight gradients).
-        out = lax.dot_general(a, b, (((a.ndim - 1,), (0,)), ((), ())))
+        out = _dot_general(a, b, (((a.ndim - 1,), (0,)), ((), ())), precision, pet)
         return reshape(out, out.shape[:-2] + out.shape[-1:]) if a_vec else out
     if batch_a or batch_b:
         from funcnet.numpy._core import broadcast_shapes
@@ -37,9 +67,10 @@ def matmul(a, b):
         a = broadcast_to(a, batch + a.shape[-2:]) if batch_a != batch else a
         b = broadcast_to(b, batch + b.shape[-2:]) if batch_b != batch else b
         nb = len(batch)
-        out = lax.dot_general(a, b, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))))
+        out = _dot_general(a, b, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))),
+                           precision, pet)
     else:
-        out = lax.dot_general(a, b, (((1,), (0,)), ((), ())))
+        out = _dot_general(a, b, (((1,), (0,)), ((), ())), precision, pet)
     if a_vec:
         out = reshape(out, out.shape[:-2] + out.shape[-1:])
     if b_vec:
@@ -47,33 +78,47 @@ def matmul(a, b):
     return out
 
 
-def dot(a, b):
-    a, b = asarray(a), asarray(b)
+def dot(a, b, *, precision=None, preferred_element_type=None):
+    """NumPy's dot: a product of scalars, a matrix product for <= 2-d, else a sum over
+    a's last and b's second-to-last axes, as jnp.dot."""
+    a, b, pet = _operands("dot", a, b, preferred_element_type)
+    kw = {"precision": precision, "preferred_element_type": pet}
     if a.ndim == 0 or b.ndim == 0:
-        return a * b
+        return _as(a * b, pet)
     if b.ndim <= 2:
-        return matmul(a, b) if a.ndim <= 2 else tensordot(a, b, ((a.ndim - 1,), (0,)))
-    return tensordot(a, b, ((a.ndim - 1,), (b.ndim - 2,)))
+        return matmul(a, b, **kw) if a.ndim <= 2 else tensordot(a, b, ((a.ndim - 1,), (0,)),
+                                                                 **kw)
+    return tensordot(a, b, ((a.ndim - 1,), (b.ndim - 2,)), **kw)
 
 
-def vdot(a, b):
-    return dot(reshape(asarray(a), (-1,)), reshape(asarray(b), (-1,)))
+def vdot(a, b, *, precision=None, preferred_element_type=None):
+    """The dot product of the flattened arrays."""
+    check_arraylike("vdot", a, b)
+    return dot(reshape(asarray(a), (-1,)), reshape(asarray(b), (-1,)), precision=precision,
+               preferred_element_type=preferred_element_type)
 
 
-def inner(a, b):
-    a, b = asarray(a), asarray(b)
+def inner(a, b, *, precision=None, preferred_element_type=None):
+    """The sum over the last axes of a and b."""
+    a, b, pet = _operands("inner", a, b, preferred_element_type)
     if a.ndim == 0 or b.ndim == 0:
-        return a * b
-    return tensordot(a, b, ((a.ndim - 1,), (b.ndim - 1,)))
+        return _as(a * b, pet)
+    return tensordot(a, b, ((a.ndim - 1,), (b.ndim - 1,)), precision=precision,
+                     preferred_element_type=pet)
 
 
-def outer(a, b):
+def outer(a, b, out=None):
+    """The outer product of the flattened a and b."""
+    check_arraylike("outer", a, b)
+    check_no_out("outer", out)
     a, b = reshape(asarray(a), (-1,)), reshape(asarray(b), (-1,))
     return expand_dims(a, 1) * expand_dims(b, 0)
 
 
-def tensordot(a, b, axes=2):
-    a, b = promote(asarray(a), asarray(b))
+def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
+    """The sum of products over the given axes: an int n (a's last n with b's first n)
+    or a pair of axis sequences, as jnp.tensordot."""
+    a, b, pet = _operands("tensordot", a, b, preferred_element_type)
     if isinstance(axes, int):
         ca, cb = tuple(range(a.ndim - axes, a.ndim)), tuple(range(axes))
     else:
@@ -86,31 +131,131 @@ def tensordot(a, b, axes=2):
         if a.shape[x] != b.shape[y]:
             raise TypeError(f"tensordot: shape mismatch for sum: {a.shape} axis {x} vs "
                             f"{b.shape} axis {y}{_at()}")
-    return lax.dot_general(a, b, ((ca, cb), ((), ())))
+    return _dot_general(a, b, ((ca, cb), ((), ())), precision, pet)
 
 
-def einsum(subscripts, *operands):
-    """Einstein summation, contracted pairwise left to right with dot_general."""
+
+
+# --- einsum -------------------------------------------------------------------------------
+
+_LETTERS = string.ascii_letters  # the 52 labels, in NumPy's sublist numbering
+
+
+def einsum(subscripts, /, *operands, out=None, optimize="auto", precision=None,
+           preferred_element_type=None):
+    """Einstein summation, as np.einsum / jnp.einsum.
+
+    Accepts the string form (``"ij,jk->ik"``, implicit output ``"ij,jk"``, ``...`` for
+    broadcast dimensions, repeated labels in one operand for diagonals such as
+    ``"ii->i"``) and NumPy's sublist form (``einsum(a, [0, 1], b, [1, 2], [0, 2])``, with
+    ``Ellipsis`` in the sublists). Operands are contracted pairwise with dot_general,
+    the pair with the smallest result first (``optimize=False``: left to right).
+
+    Args:
+      subscripts: the subscripts string, or the first operand of the sublist form.
+      *operands: the arrays (sublist form: alternating arrays and sublists).
+      out: only None.
+      optimize: False contracts left to right; anything else picks the cheapest pair.
+      precision: passed to dot_general.
+      preferred_element_type: the result's (and accumulation's) dtype.
+
+    Returns:
+      The result array.
+
+    Example: ``fnp.einsum("ij,jk->ik", a, b)`` is ``a @ b``.
+    """
+    check_no_out("einsum", out)
+    if not isinstance(subscripts, str):
+        subscripts, operands = _from_sublists(subscripts, operands)
+    check_arraylike("einsum", *operands)
     operands = [asarray(o) for o in operands]
-    operands = promote(*operands) if len(operands) > 1 else operands
+    if len(operands) > 1:
+        operands = promote(*operands)
+    pet = None if preferred_element_type is None else dtypes.canonicalize(
+        preferred_element_type)
     inputs, output = _parse_einsum(subscripts, operands)
-    if len(inputs) != len(operands):
-        raise ValueError(f"einsum: {len(inputs)} operand subscripts for {len(operands)} operands")
     sizes = _label_sizes(inputs, operands)
     # A label of size 1 in one operand broadcasts against the others (as NumPy and jax).
     operands = [broadcast_to(op, tuple(sizes[c] for c in sub))
                 for sub, op in zip(inputs, operands)]
-    ops = list(zip(inputs, operands))
-    cur_sub, cur = _sum_unique(*ops[0], keep=set(output) | set("".join(inputs[1:])))
-    for i in range(1, len(ops)):
-        keep = set(output) | set("".join(inputs[i + 1:]))
-        sub_b, b = _sum_unique(*ops[i], keep=keep | set(cur_sub))
-        cur_sub, cur = _sum_unique(cur_sub, cur, keep=keep | set(sub_b))
-        cur_sub, cur = _contract(cur_sub, cur, sub_b, b, keep)
-    cur_sub, cur = _sum_unique(cur_sub, cur, keep=set(output))
-    if cur_sub != output:
-        cur = transpose(cur, [cur_sub.index(c) for c in output])
-    return cur
+    terms = [_take_diagonals(sub, op) for sub, op in zip(inputs, operands)]
+    out_sub, result = _contract_all(terms, output, sizes, optimize, precision, pet)
+    if out_sub != output:
+        result = transpose(result, [out_sub.index(c) for c in output])
+    return _as(result, pet)
+
+
+def _from_sublists(first, rest):
+    """NumPy's sublist form -> a subscripts string and the operands."""
+    args = (first, *rest)
+    operands, subs = list(args[0::2]), list(args[1::2])
+    output = None
+    if len(args) % 2:  # an odd count: the last sublist is the output
+        output = operands.pop()
+    def letters(sublist):
+        out = []
+        for s in sublist:
+            if s is Ellipsis:
+                out.append("...")
+                continue
+            s = operator.index(s)
+            if not 0 <= s < len(_LETTERS):
+                raise ValueError(f"einsum: sublist labels must be in [0, {len(_LETTERS)}), "
+                                 f"got {s}")
+            out.append(_LETTERS[s])
+        return "".join(out)
+    spec = ",".join(letters(s) for s in subs)
+    if output is not None:
+        spec += "->" + letters(output)
+    return spec, operands
+
+
+def _parse_einsum(subscripts, operands):
+    subscripts = subscripts.replace(" ", "")
+    lhs, arrow, rhs = subscripts.partition("->")
+    inputs = lhs.split(",")
+    if len(inputs) != len(operands):
+        raise ValueError(f"einsum: {len(inputs)} operand subscripts ({subscripts!r}) for "
+                         f"{len(operands)} operands")
+    for sub in inputs + [rhs]:
+        if sub.replace("...", "").strip(_LETTERS) or sub.count("...") > 1:
+            raise ValueError(f"einsum: invalid subscripts {sub!r} in {subscripts!r} (letters "
+                             "and at most one '...' per term)")
+    inputs, ell = _expand_ellipsis(inputs, operands)
+    if arrow:
+        output = rhs.replace("...", ell)  # without '...', its dims are summed away
+        if len(set(output)) != len(output):
+            raise ValueError(f"einsum: output subscripts {output!r} repeat a label")
+        missing = set(output) - set("".join(inputs))
+        if missing:
+            raise ValueError(f"einsum: output labels {sorted(missing)} appear in no input")
+    else:  # implicit: '...' first, then the labels seen once, sorted (ASCII, as NumPy)
+        counts = {}
+        for c in "".join(inputs):
+            counts[c] = counts.get(c, 0) + 1
+        output = ell + "".join(sorted(c for c, n in counts.items()
+                                      if n == 1 and c not in ell))
+    return inputs, output
+
+
+def _expand_ellipsis(inputs, operands):
+    """Replace '...' with fresh labels; operands with fewer '...' dims take the rightmost
+    ones (NumPy's broadcasting). Returns the new subscripts and the '...' labels."""
+    used = set("".join(inputs))
+    free = [c for c in _LETTERS if c not in used]
+    counts = []
+    for sub, op in zip(inputs, operands):
+        n = op.ndim - len(sub.replace("...", "")) if "..." in sub else 0
+        if n < 0:
+            raise ValueError(f"einsum: subscripts {sub!r} have more labels than operand of "
+                             f"shape {op.shape} has dimensions{_at()}")
+        counts.append(n)
+    max_ell = max(counts, default=0)
+    if max_ell > len(free):
+        raise ValueError("einsum: too many dimensions for '...'")
+    ell = "".join(free[:max_ell])
+    out = [sub.replace("...", ell[max_ell - n:]) for sub, n in zip(inputs, counts)]
+    return out, ell
 
 
 def _label_sizes(inputs, operands):
@@ -118,7 +263,8 @@ def _label_sizes(inputs, operands):
     sizes = {}
     for sub, op in zip(inputs, operands):
         if len(sub) != op.ndim:
-            raise ValueError(f"einsum: subscripts '{sub}' do not fit operand of shape {op.shape}")
+            raise ValueError(f"einsum: subscripts '{sub}' do not fit operand of shape "
+                             f"{op.shape}{_at()}")
         for c, d in zip(sub, op.shape):
             known = sizes.setdefault(c, d)
             if known == 1:
@@ -129,43 +275,58 @@ def _label_sizes(inputs, operands):
     return sizes
 
 
-def _parse_einsum(subscripts, operands):
-    subscripts = subscripts.replace(" ", "")
-    if "." in subscripts:
-        subscripts = _expand_ellipsis(subscripts, operands)
-    if "->" in subscripts:
-        lhs, output = subscripts.split("->")
-    else:
-        lhs = subscripts
-        counts = {c: lhs.count(c) for c in lhs if c.isalpha()}
-        output = "".join(sorted(c for c, n in counts.items() if n == 1))
-    inputs = lhs.split(",")
-    for sub in inputs:
-        if len(set(sub)) != len(sub):
-            raise NotImplementedError(f"einsum: repeated labels within one operand ('{sub}', "
-                                      "a diagonal) are not supported")
-    return inputs, output
+def _take_diagonals(sub, x):
+    """A label repeated within one operand ('ii', 'lli') takes the diagonal: mask the
+    off-diagonal elements and sum the repeated axes away (elementwise ops and a
+    reduction, so it differentiates and batches like any other)."""
+    for c in dict.fromkeys(sub):
+        positions = [i for i, s in enumerate(sub) if s == c]
+        if len(positions) == 1:
+            continue
+        iotas = [lax.broadcasted_iota(dtypes.int32, x.shape, p) for p in positions]
+        on_diagonal = lax.eq(iotas[0], iotas[1])
+        for other in iotas[2:]:
+            on_diagonal = lax.bitwise_and(on_diagonal, lax.eq(iotas[0], other))
+        zero = lax.broadcast_in_dim(np.zeros((), x.dtype)[()], x.shape, ())
+        x = lax.select(on_diagonal, x, zero)
+        drop = tuple(positions[1:])
+        x = (lax.reduce_or if x.dtype == dtypes.bool_ else lax.reduce_sum)(x, drop)
+        sub = "".join(s for i, s in enumerate(sub) if i not in drop)
+    return sub, x
 
 
-def _expand_ellipsis(subscripts, operands):
-    lhs, _, rhs = subscripts.partition("->")
-    used = set(subscripts)
-    free = [c for c in string.ascii_letters if c not in used]
-    parts = lhs.split(",")
-    max_ell = 0
-    out_parts = []
-    for sub, op in zip(parts, operands):
-        if "..." in sub:
-            n = op.ndim - (len(sub) - 3)
-            max_ell = max(max_ell, n)
-            sub = sub.replace("...", "".join(free[max_ell - n:max_ell][:n]) if n else "")
-        out_parts.append(sub)
-    ell = "".join(free[:max_ell])
-    new = ",".join(out_parts)
-    if "->" in subscripts:
-        return new + "->" + rhs.replace("...", ell)
-    counts = {c: new.count(c) for c in new if c.isalpha() and c not in ell}
-    return new + "->" + ell + "".join(sorted(c for c, k in counts.items() if k == 1))
+def _contract_all(terms, output, sizes, optimize, precision, pet):
+    """Contract the (subscripts, array) terms down to one, summing each label away as
+    soon as no other term and not the output needs it."""
+    terms = list(terms)
+    terms = [_sum_unique(sub, x, _needed(terms, i, output)) for i, (sub, x) in
+             enumerate(terms)]
+    while len(terms) > 1:
+        i, j = (0, 1) if optimize is False else _cheapest_pair(terms, output, sizes)
+        (sa, a), (sb, b) = terms[i], terms[j]
+        rest = [t for k, t in enumerate(terms) if k not in (i, j)]
+        keep = set(output).union(*(set(s) for s, _ in rest))
+        terms = [_contract(sa, a, sb, b, keep, precision, pet)] + rest
+    sub, x = terms[0]
+    return _sum_unique(sub, x, set(output))
+
+
+def _needed(terms, i, output):
+    return set(output).union(*(set(s) for k, (s, _) in enumerate(terms) if k != i))
+
+
+def _cheapest_pair(terms, output, sizes):
+    """The pair whose contraction gives the smallest result (greedy, as opt_einsum's
+    'greedy' roughly): keeps intermediates small for chains of three or more."""
+    best, best_cost = (0, 1), None
+    for i, j in itertools.combinations(range(len(terms)), 2):
+        rest = set(output).union(*(set(s) for k, (s, _) in enumerate(terms)
+                                   if k not in (i, j)))
+        result = (set(terms[i][0]) | set(terms[j][0])) & rest
+        cost = math.prod(sizes[c] for c in result)
+        if best_cost is None or cost < best_cost:
+            best, best_cost = (i, j), cost
+    return best
 
 
 def _sum_unique(sub, x, keep):
@@ -173,15 +334,95 @@ def _sum_unique(sub, x, keep):
     axes = [i for i, c in enumerate(sub) if c not in keep]
     if not axes:
         return sub, x
-    return "".join(c for c in sub if c in keep), _sum(x, axis=tuple(axes))
+    x = (lax.reduce_or if x.dtype == dtypes.bool_ else lax.reduce_sum)(x, tuple(axes))
+    return "".join(c for c in sub if c in keep), x
 
 
-def _contract(sa, a, sb, b, keep):
+def _contract(sa, a, sb, b, keep, precision=None, pet=None):
     batch = [c for c in sa if c in sb and c in keep]
     contract = [c for c in sa if c in sb and c not in keep]
     dn = ((tuple(sa.index(c) for c in contract), tuple(sb.index(c) for c in contract)),
           (tuple(sa.index(c) for c in batch), tuple(sb.index(c) for c in batch)))
-    out = lax.dot_general(a, b, dn)
+    if a.dtype == dtypes.bool_:  # dot_general has no bool form: and, then or
+        return _bool_contract(sa, a, sb, b, batch, contract)
+    out = _dot_general(a, b, dn, precision, pet)
     free_a = [c for c in sa if c not in sb]
     free_b = [c for c in sb if c not in sa]
     return "".join(batch + free_a + free_b), out
+
+
+def _bool_contract(sa, a, sb, b, batch, contract):
+    """A bool 'contraction': broadcast and, then any over the contracted labels."""
+    free_a = [c for c in sa if c not in sb]
+    free_b = [c for c in sb if c not in sa]
+    labels = batch + free_a + free_b + contract
+    full_shape = []
+    for c in labels:
+        full_shape.append(a.shape[sa.index(c)] if c in sa else b.shape[sb.index(c)])
+    ea = lax.broadcast_in_dim(a, tuple(full_shape), tuple(labels.index(c) for c in sa))
+    eb = lax.broadcast_in_dim(b, tuple(full_shape), tuple(labels.index(c) for c in sb))
+    both = lax.bitwise_and(ea, eb)
+    n = len(labels) - len(contract)
+    if contract:
+        both = lax.reduce_or(both, tuple(range(n, len(labels))))
+    return "".join(batch + free_a + free_b), both
+
+
+# --- convolve / correlate -----------------------------------------------------------------
+
+def _conv1d(name, a, v, mode, precision, preferred_element_type):
+    """jnp's convolve/correlate: a 1-d conv_general_dilated of a with v (v flipped for
+    convolve), the longer operand first."""
+    check_arraylike(name, a, v)
+    a, v = asarray(a), asarray(v)
+    if a.ndim != 1 or v.ndim != 1:
+        raise ValueError(f"{name}() only support 1-dimensional inputs, got shapes {a.shape} "
+                         f"and {v.shape}{_at()}")
+    if preferred_element_type is None:
+        a, v = promote(a, v)
+        if not dtypes.is_float(a.dtype):  # NumPy's convolutions promote to inexact
+            a, v = astype(a, dtypes.default_float()), astype(v, dtypes.default_float())
+        pet = None
+    else:
+        a, v = promote(a, v)
+        pet = dtypes.canonicalize(preferred_element_type)
+    if a.shape[0] == 0 or v.shape[0] == 0:
+        raise ValueError(f"{name}: inputs cannot be empty, got shapes {a.shape} and "
+                         f"{v.shape}.")
+    reverse_out = False
+    if a.shape[0] < v.shape[0]:
+        a, v = v, a
+        reverse_out = name == "correlate"
+    if name == "convolve":
+        v = lax.rev(v, (0,))
+    n = v.shape[0]
+    pads = {"valid": (0, 0), "same": (n // 2, n - n // 2 - 1), "full": (n - 1, n - 1)}
+    if mode not in pads:
+        raise ValueError(f"{name}: mode must be one of ['full', 'same', 'valid'], got "
+                         f"{mode!r}")
+    out = lax.conv_general_dilated(reshape(a, (1, 1, -1)), reshape(v, (1, 1, -1)), (1,),
+                                   [pads[mode]], precision=precision,
+                                   preferred_element_type=pet)
+    out = reshape(out, (-1,))
+    return lax.rev(out, (0,)) if reverse_out else out
+
+
+def convolve(a, v, mode="full", *, precision=None, preferred_element_type=None):
+    """The discrete linear convolution of two 1-d arrays, as np.convolve / jnp.convolve.
+
+    Args:
+      a, v: 1-d arrays (integers are converted to float, as jax).
+      mode: 'full' (every overlap, length len(a) + len(v) - 1), 'same' (length
+        max(len(a), len(v)), centred) or 'valid' (full overlaps only).
+      precision, preferred_element_type: passed to the convolution.
+
+    Example: ``fnp.convolve(fnp.array([1., 2., 3.]), fnp.array([0., 1.]))`` is
+    ``[0., 1., 2., 3.]``.
+    """
+    return _conv1d("convolve", a, v, mode, precision, preferred_element_type)
+
+
+def correlate(a, v, mode="valid", *, precision=None, preferred_element_type=None):
+    """The cross-correlation of two 1-d arrays (sum of a[n + k] * v[k]), as
+    np.correlate / jnp.correlate (modes as convolve; default 'valid')."""
+    return _conv1d("correlate", a, v, mode, precision, preferred_element_type)

@@ -1,45 +1,154 @@
-"""Operators and methods shared by funcnet.Array and every Tracer."""
+"""Operators and methods shared by funcnet.Array and every Tracer.
+
+The binary operators take arrays and scalars; like jax's, they refuse Python lists and
+tuples for `+`, `*`, `==` and `!=` (where a sequence would mean concatenation or
+repetition to Python) and leave other unknown operands to the other type
+(NotImplemented). The methods take NumPy's keywords, so NumPy's own functions on a
+funcnet array (`np.sum(x)`, which calls `x.sum(axis=None, dtype=None, out=None)`) work.
+"""
+
+import numpy as np
 
 from funcnet.core.array import Array
 from funcnet.core.trace import Tracer
 from funcnet.numpy import _core, _indexing, _linalg, _reductions, _shape
 
+_OPERAND_TYPES = (int, float, complex, np.generic, np.ndarray, Array, Tracer)
+_SEQUENCES = (list, tuple)
+_UNCOMPARABLE = (list, tuple, dict, set)
 
-def _swap(fn):
-    return lambda self, other: fn(other, self)
+
+def _accepted(other) -> bool:
+    if isinstance(other, _OPERAND_TYPES):
+        return True
+    # Other array types (a jax array, say) convert through __array__ / __jax_array__.
+    cls = type(other)
+    return (hasattr(cls, "__array__") or hasattr(cls, "__jax_array__")) and not issubclass(
+        cls, (list, tuple, dict, set, str))
 
 
-def _reshape_method(self, *shape, order="C"):
-    return _shape.reshape(self, *shape, order=order)
+def _unsupported(opchar, a, b):
+    return TypeError(f"unsupported operand type(s) for {opchar}: {type(a).__name__!r} and "
+                     f"{type(b).__name__!r}")
+
+
+def _binary(fn, opchar, refuse=()):
+    """self (op) other: fn(self, other) for arrays and scalars; a TypeError for the types
+    in `refuse` (as jax); NotImplemented for anything else."""
+    def op(self, other):
+        if _accepted(other):
+            return fn(self, other)
+        if type(other) in refuse:
+            raise _unsupported(opchar, self, other)
+        return NotImplemented
+    op.__name__ = fn.__name__
+    return op
+
+
+def _reflected(fn, opchar, refuse=()):
+    """other (op) self, for the __r*__ methods."""
+    def op(self, other):
+        if _accepted(other):
+            return fn(other, self)
+        if type(other) in refuse:
+            raise _unsupported(opchar, other, self)
+        return NotImplemented
+    op.__name__ = "r" + fn.__name__
+    return op
+
+
+def _setitem(self, idx, value):
+    raise TypeError("funcnet arrays are immutable and do not support in-place item "
+                    "assignment (as JAX arrays). Instead of x[idx] = y, use "
+                    "x = x.at[idx].set(y) or another .at[] method (add, multiply, min, "
+                    "max).")
+
+
+def _reshape_method(self, *args, order="C", copy=None):
+    """x.reshape(2, 3) or x.reshape((2, 3)), as NumPy's method."""
+    shape = args[0] if len(args) == 1 else args
+    return _shape.reshape(self, shape, order=order)
 
 
 def _transpose_method(self, *axes):
-    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+    """x.transpose(1, 0), x.transpose((1, 0)) or x.transpose() (np.transpose passes
+    None)."""
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
         axes = axes[0]
     return _shape.transpose(self, axes or None)
 
 
+def _clip_method(self, min=None, max=None, out=None, **kwargs):
+    """x.clip(lo, hi); np.clip(x, lo, hi) calls it with out=None."""
+    _core.check_no_out("clip", out)
+    return _core.clip(self, min, max, **kwargs)
+
+
+def _sort_method(self, axis=-1, *, kind=None, order=None, stable=True, descending=False):
+    from funcnet.numpy import sort
+    return sort(self, axis, kind=kind, order=order, stable=stable, descending=descending)
+
+
+def _argsort_method(self, axis=-1, *, kind=None, order=None, stable=True, descending=False):
+    from funcnet.numpy import argsort
+    return argsort(self, axis, kind=kind, order=order, stable=stable, descending=descending)
+
+
+def _nonzero_method(self, *, size=None, fill_value=None):
+    return _indexing.nonzero(self, size=size, fill_value=fill_value)
+
+
+def _copy_method(self, order=None):
+    return self  # immutable: a copy could never be told apart
+
+
+def _real(self):
+    return self
+
+
+def _imag(self):
+    from funcnet.numpy._creation import zeros_like
+    return zeros_like(self)
+
+
 _METHODS = {
-    "__add__": _core.add, "__radd__": _swap(_core.add),
-    "__sub__": _core.subtract, "__rsub__": _swap(_core.subtract),
-    "__mul__": _core.multiply, "__rmul__": _swap(_core.multiply),
-    "__truediv__": _core.true_divide, "__rtruediv__": _swap(_core.true_divide),
-    "__floordiv__": _core.floor_divide, "__rfloordiv__": _swap(_core.floor_divide),
-    "__mod__": _core.remainder, "__rmod__": _swap(_core.remainder),
-    "__pow__": _core.power, "__rpow__": _swap(_core.power),
-    "__matmul__": _linalg.matmul, "__rmatmul__": _swap(_linalg.matmul),
-    "__and__": _core.bitwise_and, "__rand__": _swap(_core.bitwise_and),
-    "__or__": _core.bitwise_or, "__ror__": _swap(_core.bitwise_or),
-    "__xor__": _core.bitwise_xor, "__rxor__": _swap(_core.bitwise_xor),
-    "__lt__": _core.less, "__le__": _core.less_equal,
-    "__gt__": _core.greater, "__ge__": _core.greater_equal,
-    "__eq__": _core.equal, "__ne__": _core.not_equal,
+    "__add__": _binary(_core.add, "+", _SEQUENCES),
+    "__radd__": _reflected(_core.add, "+", _SEQUENCES),
+    "__sub__": _binary(_core.subtract, "-"),
+    "__rsub__": _reflected(_core.subtract, "-"),
+    "__mul__": _binary(_core.multiply, "*", _SEQUENCES),
+    "__rmul__": _reflected(_core.multiply, "*", _SEQUENCES),
+    "__truediv__": _binary(_core.true_divide, "/"),
+    "__rtruediv__": _reflected(_core.true_divide, "/"),
+    "__floordiv__": _binary(_core.floor_divide, "//"),
+    "__rfloordiv__": _reflected(_core.floor_divide, "//"),
+    "__mod__": _binary(_core.remainder, "%"),
+    "__rmod__": _reflected(_core.remainder, "%"),
+    "__pow__": _binary(_core.power, "**"),
+    "__rpow__": _reflected(_core.power, "**"),
+    "__matmul__": _binary(_linalg.matmul, "@"),
+    "__rmatmul__": _reflected(_linalg.matmul, "@"),
+    "__and__": _binary(_core.bitwise_and, "&"),
+    "__rand__": _reflected(_core.bitwise_and, "&"),
+    "__or__": _binary(_core.bitwise_or, "|"),
+    "__ror__": _reflected(_core.bitwise_or, "|"),
+    "__xor__": _binary(_core.bitwise_xor, "^"),
+    "__rxor__": _reflected(_core.bitwise_xor, "^"),
+    "__lt__": _binary(_core.less, "<"), "__le__": _binary(_core.less_equal, "<="),
+    "__gt__": _binary(_core.greater, ">"), "__ge__": _binary(_core.greater_equal, ">="),
+    # jax refuses containers here: Python would otherwise answer a plain False/True.
+    "__eq__": _binary(_core.equal, "==", _UNCOMPARABLE),
+    "__ne__": _binary(_core.not_equal, "!=", _UNCOMPARABLE),
     "__neg__": _core.negative, "__pos__": lambda self: self,
     "__abs__": _core.absolute, "__invert__": _core.invert,
     "__getitem__": _indexing.getitem,
+    "__setitem__": _setitem,
     "at": property(_indexing._IndexUpdateHelper),
     "T": property(lambda self: _shape.transpose(self)),
     "mT": property(lambda self: _shape.swapaxes(self, -1, -2)),
+    "real": property(_real), "imag": property(_imag),
+    "nbytes": property(lambda self: self.size * self.dtype.itemsize),
+    "itemsize": property(lambda self: self.dtype.itemsize),
     "astype": _core.astype,
     "reshape": _reshape_method,
     "transpose": _transpose_method,
@@ -50,8 +159,10 @@ _METHODS = {
     "std": _reductions.std, "argmax": _reductions.argmax, "argmin": _reductions.argmin,
     "any": _reductions.any, "all": _reductions.all, "cumsum": _reductions.cumsum,
     "cumprod": _reductions.cumprod,
-    "clip": _core.clip, "round": _core.round, "dot": _linalg.dot,
+    "clip": _clip_method, "round": _core.round, "dot": _linalg.dot,
     "take": _indexing.take, "repeat": _shape.repeat,
+    "sort": _sort_method, "argsort": _argsort_method, "nonzero": _nonzero_method,
+    "copy": _copy_method, "conj": _real, "conjugate": _real,
 }
 
 

@@ -1,4 +1,10 @@
-"""Reductions with `axis`/`keepdims`: sum, mean, max, var, argmax, cumsum, ..."""
+"""Reductions with jax.numpy's signatures: sum, mean, max, var, argmax, cumsum, logsumexp...
+
+Every reduction takes `axis`, `keepdims`, and (where jax.numpy does) `where=` (a mask of
+the elements that take part), `initial=`, `dtype=` and `out=None`. Reducing a size-zero
+axis gives the operation's identity (sum 0, prod 1, all True, any False; mean/var nan)
+or, where there is none (max, min, argmax), NumPy's ValueError.
+"""
 
 import builtins
 import math
@@ -8,7 +14,17 @@ import numpy as np
 from funcnet import lax
 from funcnet.core import dtypes
 from funcnet.core.source_info import where as _at
-from funcnet.numpy._core import _to_bool, asarray, astype, true_divide
+from funcnet.numpy._core import (
+    _select,
+    _to_bool,
+    asarray,
+    astype,
+    broadcast_to,
+    check_arraylike,
+    check_arraylike_or_none,
+    check_no_out,
+    true_divide,
+)
 from funcnet.numpy._shape import expand_dims, normalize_axes, normalize_axis, ravel, reshape
 
 
@@ -19,94 +35,230 @@ def _keep(x, out, axes, keepdims):
     return reshape(out, shape)
 
 
-def _sum_dtype(x):
-    """NumPy sums bool and small ints in the default int type."""
-    if dtypes.is_bool(x.dtype) or (dtypes.is_int(x.dtype) and x.dtype.itemsize < 4):
-        return dtypes.default_int() if not dtypes.is_unsigned(x.dtype) else dtypes.canonicalize(
-            np.uint64)
+def _sum_dtype(x, promote_integers):
+    """jax sums bools and narrow integers in the default (unsigned) int type."""
+    if dtypes.is_bool(x.dtype):
+        return dtypes.default_int()
+    if promote_integers and dtypes.is_int(x.dtype) and x.dtype.itemsize < 4:
+        return dtypes.canonicalize(np.uint64 if dtypes.is_unsigned(x.dtype) else np.int64)
     return None
 
 
-def _reduction(prim_fn, name, upcast=False, empty_ok=True):
-    def fn(x, axis=None, dtype=None, keepdims=False, initial=None, where=None):
-        x = asarray(x)
-        if where is not None:
-            raise NotImplementedError(f"{name}(where=...) is not supported yet")
-        axes = normalize_axes(axis, x.ndim)
-        target = dtype or (_sum_dtype(x) if upcast else None)
-        if target is not None:
-            x = astype(x, target)
-        if not empty_ok and builtins.any(x.shape[a] == 0 for a in axes):
-            raise ValueError(f"zero-size array to reduction operation {name} which has no "
-                             f"identity (shape {x.shape}){_at()}")
-        out = prim_fn(x, axes) if axes else x
-        if initial is not None:
-            from funcnet.numpy import _core
-            combine = {"sum": _core.add, "prod": _core.multiply, "max": _core.maximum,
-                       "min": _core.minimum}[name]
-            out = combine(out, initial)
-        return _keep(x, out, axes, keepdims)
-    fn.__name__ = name
-    fn.__doc__ = f"{name} over `axis` (all axes when None), as numpy.{name}."
-    return fn
+def _identity(name, dtype):
+    """The value a masked-out element takes: the reduction's identity in x's dtype."""
+    if name in ("sum", "any"):
+        return np.zeros((), dtype)[()]
+    if name in ("prod", "all"):
+        return np.ones((), dtype)[()]
+    if dtypes.is_float(dtype):
+        value = -np.inf if name == "max" else np.inf
+    elif dtypes.is_bool(dtype):
+        value = name != "max"
+    else:
+        value = np.iinfo(dtype).min if name == "max" else np.iinfo(dtype).max
+    return np.asarray(value, dtype)[()]
 
 
-sum = _reduction(lax.reduce_sum, "sum", upcast=True)
-prod = _reduction(lax.reduce_prod, "prod", upcast=True)
-max = _reduction(lax.reduce_max, "max", empty_ok=False)
-min = _reduction(lax.reduce_min, "min", empty_ok=False)
+def _apply_where(name, x, where):
+    """x with the elements outside the `where` mask replaced by the identity."""
+    mask = broadcast_to(_to_bool(where), x.shape)
+    return _select(mask, x, broadcast_to(_identity(name, x.dtype), x.shape))
+
+
+_PRIMS = {"sum": lax.reduce_sum, "prod": lax.reduce_prod, "max": lax.reduce_max,
+          "min": lax.reduce_min}
+
+
+def _reduce(name, a, axis, dtype, out, keepdims, initial, where, promote_integers=True,
+            upcast=False):
+    check_arraylike(name, a)
+    check_arraylike_or_none(name, initial, where)
+    check_no_out(name, out)
+    x = asarray(a)
+    axes = normalize_axes(axis, x.ndim)
+    target = dtype if dtype is not None else (
+        _sum_dtype(x, promote_integers) if upcast else None)
+    if target is not None:
+        x = astype(x, target)
+    if name in ("max", "min") and initial is None and builtins.any(
+            x.shape[a] == 0 for a in axes):
+        raise ValueError(f"zero-size array to reduction operation {name} which has no "
+                         f"identity (shape {x.shape}, axis {axis}){_at()}")
+    if where is not None:
+        if name in ("max", "min") and initial is None:
+            raise ValueError(f"reduction operation {name} does not have an identity, so to "
+                             f"use a where mask one has to specify 'initial'{_at()}")
+        x = _apply_where(name, x, where)
+    result = _PRIMS[name](x, axes) if axes else x
+    if initial is not None:
+        from funcnet.numpy import _core
+        combine = {"sum": _core.add, "prod": _core.multiply, "max": _core.maximum,
+                   "min": _core.minimum}[name]
+        result = astype(combine(result, initial), result.dtype)
+    return _keep(x, result, axes, keepdims)
+
+
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
+        promote_integers=True):
+    """The sum over `axis` (all axes when None), as jnp.sum.
+
+    Args:
+      a: the array.
+      axis: an int, a tuple of ints or None (all).
+      dtype: the accumulation and result dtype (default: a's; bools and narrow ints
+        sum in the default int type unless promote_integers=False).
+      out: only None (funcnet arrays are immutable).
+      keepdims: keep the reduced axes with size 1.
+      initial: a value added to the sum.
+      where: a bool mask broadcastable to a: only those elements are summed.
+      promote_integers: whether narrow integers are summed in the default int type.
+
+    Returns:
+      The sum, an array.
+
+    Example: ``fnp.sum(fnp.ones((2, 3)), axis=1)`` is ``[3., 3.]``.
+    """
+    return _reduce("sum", a, axis, dtype, out, keepdims, initial, where, promote_integers,
+                   upcast=True)
+
+
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
+         promote_integers=True):
+    """The product over `axis`, as jnp.prod (arguments as in sum)."""
+    return _reduce("prod", a, axis, dtype, out, keepdims, initial, where, promote_integers,
+                   upcast=True)
+
+
+def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """The maximum over `axis`, as jnp.max. Raises ValueError for a size-zero reduction
+    (or a `where` mask) without `initial`."""
+    return _reduce("max", a, axis, None, out, keepdims, initial, where)
+
+
+def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """The minimum over `axis`, as jnp.min (see max)."""
+    return _reduce("min", a, axis, None, out, keepdims, initial, where)
+
+
 amax, amin = max, min
 
 
-def all(x, axis=None, keepdims=False):
-    x = _to_bool(x)
+def _logical(name, prim, a, axis, out, keepdims, where):
+    check_arraylike(name, a)
+    check_arraylike_or_none(name, where)
+    check_no_out(name, out)
+    x = _to_bool(a)
     axes = normalize_axes(axis, x.ndim)
-    return _keep(x, lax.reduce_and(x, axes) if axes else x, axes, keepdims)
+    if where is not None:
+        x = _apply_where(name, x, where)
+    return _keep(x, prim(x, axes) if axes else x, axes, keepdims)
 
 
-def any(x, axis=None, keepdims=False):
-    x = _to_bool(x)
+def all(a, axis=None, out=None, keepdims=False, *, where=None):
+    """Whether every element (along `axis`) is true, as jnp.all."""
+    return _logical("all", lax.reduce_and, a, axis, out, keepdims, where)
+
+
+def any(a, axis=None, out=None, keepdims=False, *, where=None):
+    """Whether some element (along `axis`) is true, as jnp.any."""
+    return _logical("any", lax.reduce_or, a, axis, out, keepdims, where)
+
+
+def _count(x, axes, where, keepdims):
+    """How many elements each reduction sees: a Python int, or an array with a mask."""
+    if where is None:
+        return math.prod(x.shape[a] for a in axes)
+    mask = broadcast_to(_to_bool(where), x.shape)
+    return sum(mask, axis=axes, dtype=dtypes.default_int(), keepdims=keepdims)
+
+
+def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
+    """The arithmetic mean over `axis`, as jnp.mean (nan for an empty reduction)."""
+    check_arraylike("mean", a)
+    check_arraylike_or_none("mean", where)
+    check_no_out("mean", out)
+    x = asarray(a)
     axes = normalize_axes(axis, x.ndim)
-    return _keep(x, lax.reduce_or(x, axes) if axes else x, axes, keepdims)
-
-
-def mean(x, axis=None, dtype=None, keepdims=False):
-    x = asarray(x)
-    axes = normalize_axes(axis, x.ndim)
-    n = math.prod(x.shape[a] for a in axes)
     if dtype is None and not dtypes.is_float(x.dtype):
         dtype = dtypes.default_float()
-    total = sum(x, axis=axes, dtype=dtype, keepdims=keepdims)
-    return true_divide(total, n)
+    total = sum(x, axis=axes, dtype=dtype, keepdims=keepdims, where=where)
+    n = _count(x, axes, where, keepdims)
+    if dtype is not None and not dtypes.is_float(dtype):
+        return astype(true_divide(total, n), dtype)
+    return true_divide(total, astype(n, total.dtype) if not isinstance(n, int) else n)
 
 
-def var(x, axis=None, dtype=None, ddof=0, keepdims=False):
-    x = asarray(x)
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+        mean=None, correction=None):
+    """The variance over `axis`, as jnp.var.
+
+    Args:
+      a, axis, dtype, out, keepdims, where: as in fnp.mean.
+      ddof: delta degrees of freedom: the divisor is N - ddof.
+      mean: a precomputed mean (broadcastable with keepdims=True's shape), as jnp.var.
+      correction: the array API's name for ddof (give one of them).
+    """
+    check_arraylike("var", a)
+    check_arraylike_or_none("var", where, mean)
+    check_no_out("var", out)
+    if correction is not None:
+        if ddof:
+            raise ValueError("ddof and correction can't be provided simultaneously.")
+        ddof = correction
+    x = asarray(a)
     if not dtypes.is_float(x.dtype):
-        x = astype(x, dtype or dtypes.default_float())
+        x = astype(x, dtype if dtype is not None and dtypes.is_float(dtype)
+                   else dtypes.default_float())
+    elif dtype is not None:
+        x = astype(x, dtype)
     axes = normalize_axes(axis, x.ndim)
-    n = math.prod(x.shape[a] for a in axes)
-    centered = x - mean(x, axis=axes, keepdims=True)
-    sq = sum(centered * centered, axis=axes, keepdims=keepdims)
-    return true_divide(sq, n - ddof)
+    center = _mean(x, axes, where) if mean is None else asarray(mean)
+    centered = x - center
+    sq = sum(centered * centered, axis=axes, keepdims=keepdims, where=where)
+    n = _count(x, axes, where, keepdims)
+    out = true_divide(sq, astype(n, sq.dtype) - ddof if not isinstance(n, int) else n - ddof)
+    return astype(out, dtype) if dtype is not None else out
 
 
-def std(x, axis=None, dtype=None, ddof=0, keepdims=False):
+_mean_fn = mean
+
+
+def _mean(x, axes, where):
+    return _mean_fn(x, axis=axes, keepdims=True, where=where)
+
+
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+        mean=None, correction=None):
+    """The standard deviation over `axis`: sqrt(var(...)), as jnp.std."""
     from funcnet.numpy._core import sqrt
-    return sqrt(var(x, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+    return sqrt(var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims,
+                    where=where, mean=mean, correction=correction))
 
 
 def _arg(prim_fn, name):
-    def fn(x, axis=None, keepdims=False):
-        x = asarray(x)
+    def fn(a, axis=None, out=None, keepdims=None):
+        check_arraylike(name, a)
+        check_no_out(name, out)
+        x = asarray(a)
         if axis is None:
-            out = prim_fn(ravel(x), 0)
-            return reshape(out, (1,) * x.ndim) if keepdims else out
+            if x.size == 0:
+                raise ValueError(f"attempt to get {name} of an empty sequence{_at()}")
+            result = prim_fn(ravel(x), 0)
+            return reshape(result, (1,) * x.ndim) if keepdims else result
         axis = normalize_axis(axis, x.ndim)
-        out = prim_fn(x, axis)
-        return expand_dims(out, axis) if keepdims else out
-    fn.__name__ = name
+        if x.shape[axis] == 0 and math.prod(d for i, d in enumerate(x.shape) if i != axis):
+            raise ValueError(f"attempt to get {name} of an empty sequence{_at()}")
+        result = prim_fn(x, axis) if x.size else _empty_index(x, axis)
+        return expand_dims(result, axis) if keepdims else result
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (f"The index of the {name[3:]}imum along `axis` (the flattened array when "
+                  f"None; the first one on ties), as jnp.{name}.")
     return fn
+
+
+def _empty_index(x, axis):
+    from funcnet.numpy._creation import zeros
+    return zeros([d for i, d in enumerate(x.shape) if i != axis], dtypes.int32)
 
 
 argmax = _arg(lax.argmax, "argmax")
@@ -114,8 +266,10 @@ argmin = _arg(lax.argmin, "argmin")
 
 
 def _cumulative(prim_fn, name):
-    def fn(x, axis=None, dtype=None):
-        x = asarray(x)
+    def fn(a, axis=None, dtype=None, out=None):
+        check_arraylike(name, a)
+        check_no_out(name, out)
+        x = asarray(a)
         if axis is None:
             x, axis = ravel(x), 0
         axis = normalize_axis(axis, x.ndim)
@@ -125,7 +279,7 @@ def _cumulative(prim_fn, name):
         if dtype is not None:
             x = astype(x, dtype)
         return prim_fn(x, axis)
-    fn.__name__ = name
+    fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"{name} along `axis` (the flattened array when None), as jax.numpy.{name}."
     return fn
 
@@ -134,12 +288,42 @@ cumsum = _cumulative(lax.cumsum, "cumsum")
 cumprod = _cumulative(lax.cumprod, "cumprod")
 
 
-def logsumexp(x, axis=None, keepdims=False):
-    """log(sum(exp(x))), computed stably."""
-    from funcnet.numpy._core import exp, isfinite, log, where
-    x = asarray(x)
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=None):
+    """log(sum(b * exp(a))) over `axis`, computed stably, as jax.nn.logsumexp.
+
+    Args:
+      a: the array (integers are converted to float).
+      axis: the axes to reduce (all when None).
+      b: optional weights broadcastable to a (may be negative: see return_sign).
+      keepdims: keep the reduced axes with size 1.
+      return_sign: also return the sign of the sum; then the result is log|sum|.
+        Without it, a negative sum gives nan.
+      where: a bool mask of the elements that take part.
+
+    Returns:
+      The result, or (result, sign) with return_sign. An empty reduction gives -inf.
+    """
+    from funcnet.numpy._core import _float_args, exp, isfinite, log, sign
+    check_arraylike("logsumexp", a)
+    check_arraylike_or_none("logsumexp", b, where)
+    (x,) = _float_args(a) if b is None else _float_args(a, b)[:1]
     axes = normalize_axes(axis, x.ndim)
-    m = max(x, axis=axes, keepdims=True)
-    m = where(isfinite(m), m, 0.0)  # the max cancels out of the value and the gradient
-    out = log(sum(exp(x - m), axis=axes, keepdims=True)) + m
-    return out if keepdims else reshape(out, [d for i, d in enumerate(x.shape) if i not in axes])
+    # The max cancels out of the value; stopping its gradient keeps nan out of it.
+    m = max(x, axis=axes, keepdims=True, where=where, initial=-np.inf)
+    m = lax.stop_gradient(_select(isfinite(m), m,
+                                  broadcast_to(np.zeros((), m.dtype)[()], m.shape)))
+    e = exp(x - m)
+    if b is not None:
+        e = e * astype(asarray(b), x.dtype)
+    total = sum(e, axis=axes, keepdims=True, where=where)
+    s = sign(total)
+    result = log(total if b is None else abs(total)) + m
+    if not keepdims:
+        shape = [d for i, d in enumerate(x.shape) if i not in axes]
+        result, s = reshape(result, shape), reshape(s, shape)
+    if return_sign:
+        return result, s
+    if b is not None:
+        result = _select(s < 0, broadcast_to(np.asarray(np.nan, result.dtype)[()],
+                                             result.shape), result)
+    return result

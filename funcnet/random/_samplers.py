@@ -18,7 +18,7 @@ from funcnet.core import dtypes
 from funcnet.core.trace import get_aval
 from funcnet.random._prng import (_UINT, canonical_shape, check_key, random_bits,
                                   split_keys, to_array)
-from funcnet.transforms.custom import stop_gradient
+from funcnet.lax import stop_gradient
 from funcnet.transforms.jit import jit
 
 

@@ -21,10 +21,11 @@ this file holds the machinery and the shared helpers.
 import weakref
 
 from funcnet import lax
+from funcnet.backend.cache import register_program_cache
 from funcnet.core.source_info import where
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Trace, Tracer, get_aval, new_main
-from funcnet.ir.jaxpr import eval_jaxpr
+from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, eval_jaxpr
 from funcnet.transforms.jit import closed_without_consts
 
 batch_rules: dict = {}  # Primitive -> rule
@@ -89,13 +90,34 @@ class BatchTrace(Trace):
             out = primitive.bind(*vals, **params)
             outs = out if primitive.multiple_results else [out]
             return [BatchTracer(self, o, None) for o in outs]
+        size = self.main.global_data.size
+        if size == 0 and not _holds_program(params):
+            return [BatchTracer(self, o, 0) for o in _empty_batch(primitive, tracers, params)]
         rule = batch_rules.get(primitive)
         if rule is None:
             raise NotImplementedError(f"vmap: primitive `{primitive}` has no batching rule")
-        out, out_dim = rule(self.main.global_data.size, vals, dims, **params)
+        out, out_dim = rule(size, vals, dims, **params)
         if primitive.multiple_results:
             return [BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
         return [BatchTracer(self, out, out_dim)]
+
+
+def _holds_program(params) -> bool:
+    """Whether a primitive carries a sub-program or a user rule (jit, scan, custom_vjp, ...):
+    its batching rule batches what is inside, so it handles a batch of none itself."""
+    def is_program(v):
+        return isinstance(v, (Jaxpr, ClosedJaxpr)) or callable(v) and not isinstance(v, type)
+    return any(is_program(v) or isinstance(v, (tuple, list)) and any(map(is_program, v))
+               for v in params.values())
+
+
+def _empty_batch(primitive, tracers, params):
+    """A batch of zero examples: every output is empty along its batch axis (0), so the
+    per-example types are all there is to compute. Rules need not handle a size of 0
+    (a convolution would fold it into a zero feature-group count)."""
+    from funcnet.transforms.ad_util import zeros
+    out_avals = primitive.abstract_eval(*(t.aval for t in tracers), **params)
+    return [zeros(a.update(shape=(0,) + a.shape, weak_type=False)) for a in out_avals]
 
 
 def unbatch(main, x):
@@ -167,7 +189,8 @@ def first_batched(dims):
 
 # --- programs: batch a whole jaxpr (for jit, remat, custom_jvp/vjp) --------------------
 
-_jaxpr_cache = weakref.WeakKeyDictionary()  # ClosedJaxpr -> {key: (jaxpr, consts, dims)}
+# ClosedJaxpr -> {key: (jaxpr, consts, dims)}
+_jaxpr_cache = register_program_cache(weakref.WeakKeyDictionary())
 
 
 def batched_aval(aval, d, size):

@@ -14,8 +14,7 @@ from funcnet.lax import windowed as wd
 from funcnet.transforms.ad_util import Zero, instantiate, tangent_aval
 from funcnet.transforms.batching import (BatchInfo, BatchTrace, BatchTracer, batch_jaxpr,
                                          batch_rules, bdim_to, unbatch)
-from funcnet.transforms.custom import (custom_jvp_call_p, custom_lin_p, custom_vjp_call_p,
-                                       stop_gradient_p)
+from funcnet.transforms.custom import custom_jvp_call_p, custom_lin_p, custom_vjp_call_p
 from funcnet.transforms.jit import jit_p
 from funcnet.transforms.remat import remat_p
 
@@ -32,7 +31,8 @@ def _remat(size, vals, dims, *, jaxpr, prevent_cse):
 
 batch_rules[jit_p] = _jit
 batch_rules[remat_p] = _remat
-batch_rules[stop_gradient_p] = lambda size, vals, dims: (stop_gradient_p.bind(*vals), dims[0])
+batch_rules[wd.stop_gradient_p] = lambda size, vals, dims: (wd.stop_gradient_p.bind(*vals),
+                                                          dims[0])
 batch_rules[wd.opaque_true_p] = lambda size, vals, dims: (wd.opaque_true(), None)  # no operands
 batch_rules[wd.optimization_barrier_p] = (
     lambda size, vals, dims: (wd.optimization_barrier_p.bind(*vals), list(dims)))

@@ -12,6 +12,7 @@ import numpy as np
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import get_aval
 from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, Var
+from funcnet.ir.passes import dce
 from funcnet.lax.control_flow import cond_p, join_consts, scan_p, while_p
 from funcnet.transforms.ad_util import UndefinedPrimal, Zero, instantiate, is_undefined, zeros
 from funcnet.transforms.ad_util import zero_like
@@ -182,12 +183,65 @@ def _while_jvp(primals, tangents, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_
 jvp_rules[while_p] = _while_jvp
 
 
+def _while_partial_eval(trace, tracers, *, cond_jaxpr, body_jaxpr, cond_nconsts,
+                        body_nconsts):
+    """The carries that do not depend on the unknown inputs (under linearize: the primal
+    ones) are computed now, by a while loop of the known part of the body; the unknown
+    ones come from the whole loop, recorded (it recomputes the known part, as jax's
+    rule does). So vjp returns the primal value, and only transposing the recorded loop
+    (asking for the backward pass) fails."""
+    nc, nb = cond_nconsts, body_nconsts
+    params = dict(cond_jaxpr=cond_jaxpr, body_jaxpr=body_jaxpr, cond_nconsts=nc,
+                  body_nconsts=nb)
+    uk = [not t.is_known for t in tracers]
+    cc_uk, bc_uk, carry_uk = uk[:nc], uk[nc:nc + nb], uk[nc + nb:]
+    while True:  # which carries end up unknown
+        out_uk = partial_eval_jaxpr(body_jaxpr, bc_uk + carry_uk)[2]
+        new = _any(carry_uk, out_uk)
+        if new == carry_uk:
+            break
+        carry_uk = new
+    pred_uk = partial_eval_jaxpr(cond_jaxpr, cc_uk + carry_uk)[2][0]
+    if pred_uk or all(carry_uk):
+        return trace.record(while_p, tracers, params, body_jaxpr.out_avals)
+    known_cond = _known_outputs(cond_jaxpr, cc_uk + carry_uk, 1)
+    n_known = sum(1 for u in carry_uk if not u)
+    known_body = _known_outputs(body_jaxpr, bc_uk + carry_uk, n_known, instantiate=carry_uk)
+    cconsts, bconsts, carry = _split(tracers, nc, nb)
+    k_cconsts = [t.val for t, u in zip(cconsts, cc_uk) if not u]
+    k_bconsts = [t.val for t, u in zip(bconsts, bc_uk) if not u]
+    k_carry = [t.val for t, u in zip(carry, carry_uk) if not u]
+    known_outs = while_p.bind(
+        *known_cond.consts, *k_cconsts, *known_body.consts, *k_bconsts, *k_carry,
+        cond_jaxpr=closed_without_consts(known_cond),
+        body_jaxpr=closed_without_consts(known_body),
+        cond_nconsts=len(known_cond.consts) + len(k_cconsts),
+        body_nconsts=len(known_body.consts) + len(k_bconsts))
+    known_iter = iter(known_outs)
+    if not any(carry_uk):  # the unknown inputs reach no carry
+        return [trace.pure(next(known_iter)) for _ in carry_uk]
+    recorded = trace.record(while_p, tracers, params, body_jaxpr.out_avals)
+    return [r if u else trace.pure(next(known_iter)) for r, u in zip(recorded, carry_uk)]
+
+
+def _known_outputs(closed: ClosedJaxpr, unknowns, n_out, instantiate=False) -> ClosedJaxpr:
+    """The part of `closed` computing its first `n_out` known outputs from its known
+    inputs (residuals dropped)."""
+    known = partial_eval_jaxpr(closed, unknowns, instantiate=instantiate)[0]
+    j = known.jaxpr
+    return dce(ClosedJaxpr(Jaxpr(j.constvars, j.invars, j.eqns, j.outvars[:n_out]),
+                           known.consts))
+
+
+pe_rules[while_p] = _while_partial_eval
+
+
 def _while_transpose(cts, *args, **params):
-    raise NotImplementedError(
-        "Reverse-mode differentiation does not work for fn.lax.while_loop: its trip count "
-        "depends on the data, so its intermediate values cannot be stored. Use "
-        "fn.lax.fori_loop with concrete (static) bounds, or fn.lax.scan; forward mode "
-        "(jvp, jacfwd) does work.")
+    # jax's error, word for word: a user searching for it finds jax's explanation.
+    raise ValueError(
+        "Reverse-mode differentiation does not work for lax.while_loop or lax.fori_loop "
+        "with dynamic start/stop values. Try using lax.scan, or using fori_loop with "
+        "static start/stop.")
 
 
 transpose_rules[while_p] = _while_transpose

@@ -1,38 +1,38 @@
 """User-defined derivatives: stop_gradient, custom_jvp, custom_vjp.
 
-Each is a primitive holding the traced function, so that it survives staging
-(jit) and is differentiated later with the user's rule. Their rules for every
-transformation are registered here, next to the primitives, because they are
-about the user's rule rather than about arithmetic.
+A call to a custom_jvp / custom_vjp function runs according to the innermost
+transformation among its arguments, as in jax:
+
+- none (plain eager code): the function runs as written;
+- forward mode (the JVP trace, which grad, vjp and linearize use too): the user's
+  rule (jvp, or fwd) runs at once on the primal values the JVP tracers carry. Under
+  eager grad/jvp those are concrete, so Python control flow on them (`if x > 0`) works
+  in the function and in its rule;
+- anything that stages or batches (jit, vmap, partial evaluation, checkpoint): the
+  function is traced into a program and bound as a primitive holding the rule, so that
+  it survives staging and is differentiated later with the user's rule.
+
+The primitives' rules for every transformation are registered here, next to them,
+because they are about the user's rule rather than about arithmetic.
 """
 
 import functools
+import inspect
 
 from funcnet import tree
 from funcnet.backend.lowering import lower_jaxpr, register as register_lowering
+from funcnet.core import dtypes
 from funcnet.core.staging import trace_to_jaxpr
-from funcnet.core.trace import Primitive, get_aval, impl_rules, is_tracing
+from funcnet.core.trace import (EvalTrace, Primitive, Tracer, UnexpectedTracerError,
+                                find_top_trace, full_lower, full_raise, get_aval, impl_rules)
+from funcnet.core.traceback_util import api_boundary
 from funcnet.ir.jaxpr import eval_jaxpr
+from funcnet.lax.windowed import stop_gradient_p
 from funcnet.transforms.ad_util import Zero, instantiate, tangent_aval, zero_like
 from funcnet.transforms.jit import closed_without_consts
-from funcnet.transforms.jvp import jvp_rules
+from funcnet.transforms.jvp import JVPTrace, JVPTracer, jvp_rules
 from funcnet.transforms.transpose import transpose_rules
 
-# --- stop_gradient -----------------------------------------------------------------------
-
-stop_gradient_p = Primitive("stop_gradient")
-stop_gradient_p.def_abstract_eval(lambda x: x)
-register_lowering(stop_gradient_p)(lambda em, x: [x])
-jvp_rules[stop_gradient_p] = lambda primals, tangents: (
-    stop_gradient_p.bind(primals[0]), zero_like(primals[0]))
-
-
-def stop_gradient(x):
-    """The identity, but derivatives do not flow through it (on every leaf of a pytree)."""
-    def leaf(v):
-        from funcnet.core import dtypes
-        return stop_gradient_p.bind(v) if dtypes.is_float(get_aval(v).dtype) else v
-    return tree.tree_map(leaf, x)
 
 
 # --- helpers shared by custom_jvp and custom_vjp -------------------------------------------
@@ -59,7 +59,10 @@ def _call_lowering(em, *args, call_jaxpr, num_consts, **_):
     return lower_jaxpr(em, call_jaxpr.jaxpr, [], list(args))
 
 
-def _split_static(args, nondiff_argnums):
+def _split_static(args, nondiff_argnums, name):
+    if nondiff_argnums and max(nondiff_argnums) >= len(args):
+        raise TypeError(f"{name}: nondiff_argnums {nondiff_argnums} refers to an argument "
+                        f"that was not passed (the call has {len(args)} arguments)")
     static = tuple((i, args[i]) for i in nondiff_argnums)
     dyn = tuple(a for i, a in enumerate(args) if i not in nondiff_argnums)
     return static, dyn
@@ -72,6 +75,120 @@ def _merge_static(static, dyn):
     return args
 
 
+def _refuse_symbolic_zeros(symbolic_zeros, what):
+    if symbolic_zeros:
+        raise NotImplementedError(f"{what}(..., symbolic_zeros=True) is not supported by "
+                                  "funcnet: rules always receive instantiated zero tangents")
+
+
+def _primal_tangent_pairs(trace, flat):
+    tracers = [full_raise(trace, x) for x in flat]
+    return [t.primal for t in tracers], [t.tangent for t in tracers]
+
+
+def _jvp_outputs(trace, out_flat, t_flat, out_tree, name):
+    """The rule's results as tracers of the JVP trace it answered for."""
+    for v in list(out_flat) + list(t_flat):
+        if isinstance(v, Tracer) and v._trace.main is trace.main:
+            raise UnexpectedTracerError(
+                f"the rule of {name} returned a value that depends on the very value being "
+                "differentiated through something other than its arguments (a closure "
+                "over a traced value). Pass such values to the custom function as "
+                "arguments.")
+    outs = [full_lower(JVPTracer(trace, p, t)) for p, t in zip(out_flat, t_flat)]
+    return tree.tree_unflatten(out_tree, outs)
+
+
+class _CustomFunction:
+    """What custom_jvp and custom_vjp share: the wrapped function, nondiff_argnums, and
+    keyword arguments resolved to positions by the function's signature (as jax)."""
+
+    kind = ""
+
+    def __init__(self, fun, nondiff_argnums=(), nondiff_argnames=()):
+        functools.update_wrapper(self, fun)
+        if not hasattr(self, "__name__"):  # e.g. a functools.partial
+            self.__name__ = getattr(fun, "__name__", type(fun).__name__)
+        self.fun = fun
+        self._sig = None
+        if not isinstance(fun, functools.partial):  # jax treats a partial's as opaque
+            try:
+                self._sig = inspect.signature(fun)
+            except (TypeError, ValueError):
+                pass
+        self._n_positional = self._count_positional()
+        nums = {int(i) for i in nondiff_argnums}
+        if nondiff_argnames:
+            names = list(self._sig.parameters) if self._sig is not None else []
+            for n in nondiff_argnames:
+                if n not in names:
+                    raise ValueError(f"{self.kind}: nondiff_argnames names {n!r}, which is "
+                                     f"not a parameter of {self.__name__}{tuple(names)}")
+                nums.add(names.index(n))
+        self.nondiff_argnums = tuple(sorted(nums))
+
+    def _count_positional(self):
+        if self._sig is None:
+            return None
+        kinds = [p.kind for p in self._sig.parameters.values()]
+        if inspect.Parameter.VAR_POSITIONAL in kinds:
+            return None
+        return sum(k in (inspect.Parameter.POSITIONAL_ONLY,
+                         inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in kinds)
+
+    def _positional(self, args, kwargs):
+        """The call's arguments as a positional tuple, defaults filled in."""
+        if not kwargs and len(args) == self._n_positional:
+            return args
+        if self._sig is None:
+            if kwargs:
+                raise TypeError(f"{self.kind} function {self.__name__}: keyword arguments "
+                                f"{sorted(kwargs)} cannot be resolved to positions (its "
+                                "signature is unknown); pass them positionally")
+            return args
+        try:
+            bound = self._sig.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"The input arguments to the {self.kind}-decorated function "
+                            f"{self.__name__} could not be resolved to positional "
+                            f"arguments. Binding failed with the error:\n{e}") from e
+        bound.apply_defaults()
+        passed = [k for k in bound.kwargs if k in kwargs]
+        if passed:
+            raise TypeError(f"{self.kind} function {self.__name__}: the following keyword "
+                            f"arguments could not be resolved to positions: "
+                            f"{', '.join(passed)} (keyword-only parameters are not supported)")
+        return bound.args
+
+    def _bind(self, static, dyn):
+        """Run according to the innermost transformation among the arguments."""
+        flat, in_tree = tree.tree_flatten(dyn)
+        static_tracers = [x for _, v in static for x in tree.tree_leaves(v)
+                          if isinstance(x, Tracer)]
+        top = find_top_trace(list(flat) + static_tracers)
+        if isinstance(top, EvalTrace):
+            return self.fun(*_merge_static(static, dyn))
+        if isinstance(top, JVPTrace):
+            primals, tangents = _primal_tangent_pairs(top, flat)
+            if all(isinstance(t, Zero) for t in tangents):
+                return self._bind(static, tree.tree_unflatten(in_tree, primals))
+            return self._differentiate_now(top, static, in_tree, primals, tangents)
+        return self._stage(static, dyn)
+
+    def _staged_function(self, static, dyn):
+        fun = lambda *d: self.fun(*_merge_static(static, d))  # noqa: E731
+        return _trace_flat(fun, dyn)
+
+
+def _stop_gradient_tracers(x):
+    """jax passes nondiff arguments of a custom_jvp function through stop_gradient."""
+    def leaf(v):
+        if isinstance(v, Tracer) and dtypes.is_float(v.aval.dtype):
+            return stop_gradient_p.bind(v)
+        return v
+    return tree.tree_map(leaf, x)
+
+
 # --- custom_jvp -------------------------------------------------------------------------------
 
 custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
@@ -80,8 +197,17 @@ impl_rules[custom_jvp_call_p] = _call_impl
 register_lowering(custom_jvp_call_p)(_call_lowering)
 
 
-class custom_jvp:
+class custom_jvp(_CustomFunction):
     """A function with a user-defined JVP rule, as `jax.custom_jvp`.
+
+    Args:
+      fun: the function; call it with positional or keyword arguments (keywords are
+        resolved to positions by its signature, as jax).
+      nondiff_argnums / nondiff_argnames: arguments that are not differentiated; the
+        rule receives them first: jvp(*nondiff_args, primals, tangents).
+
+    Under eager grad/jvp the rule runs on concrete primal values, so Python control flow
+    on them works (as jax); under jit or vmap they are abstract.
 
     Example:
       >>> @custom_jvp
@@ -93,51 +219,126 @@ class custom_jvp:
       ...     return softplus(x), t * fn.nn.sigmoid(x)
     """
 
-    def __init__(self, fun, nondiff_argnums=()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(nondiff_argnums)
-        self.jvp = None
+    kind = "custom_jvp"
 
-    def defjvp(self, jvp):
-        """jvp(primals, tangents) -> (primal_out, tangent_out); with nondiff_argnums the
-        static arguments come first: jvp(*static, primals, tangents)."""
+    def __init__(self, fun, nondiff_argnums=(), nondiff_argnames=()):
+        super().__init__(fun, nondiff_argnums, nondiff_argnames)
+        self.jvp = None
+        self.symbolic_zeros = False
+
+    def defjvp(self, jvp, symbolic_zeros=False):
+        """Set the rule jvp(primals, tangents) -> (primal_out, tangent_out); with
+        nondiff_argnums the nondiff arguments come first: jvp(*nondiff, primals,
+        tangents). `symbolic_zeros=True` is not supported.
+
+        Returns:
+          `jvp` itself, so that defjvp works as a decorator (as jax).
+        """
+        _refuse_symbolic_zeros(symbolic_zeros, "defjvp")
         self.jvp = jvp
         return jvp
 
-    def __call__(self, *args):
+    def defjvps(self, *tangent_fns):
+        """Define the rule by one function per positional argument, as jax:
+        `tangent_fns[i](t_i, primal_out, *primals)` is argument i's contribution to the
+        output tangent (None: the output does not depend on argument i).
+
+        Returns:
+          None.
+
+        Example:
+          >>> f.defjvps(lambda x_dot, out, x, y: fnp.cos(x) * x_dot * y,
+          ...           lambda y_dot, out, x, y: fnp.sin(x) * y_dot)
+        """
+        if self.nondiff_argnums:
+            raise TypeError("Can't use defjvps with nondiff_argnums.")
+
+        def jvp(primals, tangents):
+            out = self(*primals)
+            total = tree.tree_map(zero_like, out)
+            for fn_i, t in zip(tangent_fns, tangents):
+                if fn_i is not None:
+                    total = tree.tree_map(_add_tangent, total, fn_i(t, out, *primals))
+            return out, tree.tree_map(instantiate, total)
+
+        self.defjvp(jvp)
+
+    @api_boundary
+    def __call__(self, *args, **kwargs):
         if self.jvp is None:
             raise AttributeError(f"custom_jvp function {self.__name__} has no JVP rule: "
-                                 "define one with @{name}.defjvp")
-        static, dyn = _split_static(args, self.nondiff_argnums)
-        fun = lambda *d: self.fun(*_merge_static(static, d))  # noqa: E731
-        if not is_tracing():
-            return fun(*dyn)
-        flat, in_tree, closed, out_tree = _trace_flat(fun, dyn)
+                                 f"define one with @{self.__name__}.defjvp")
+        args = self._positional(args, kwargs)
+        static, dyn = _split_static(args, self.nondiff_argnums, self.__name__)
+        static = tuple((i, _stop_gradient_tracers(v)) for i, v in static)
+        return self._bind(static, dyn)
+
+    def _differentiate_now(self, trace, static, in_tree, primals, tangents):
+        out_flat, t_flat, out_tree = _run_user_jvp(self.jvp, static, in_tree, primals,
+                                                   tangents, self.__name__)
+        return _jvp_outputs(trace, out_flat, t_flat, out_tree, self.__name__)
+
+    def _stage(self, static, dyn):
+        flat, in_tree, closed, out_tree = self._staged_function(static, dyn)
         rule = functools.partial(_flat_jvp_rule, self.jvp, static, in_tree, out_tree,
-                                 len(closed.consts))
+                                 len(closed.consts), self.__name__)
         outs = custom_jvp_call_p.bind(*closed.consts, *flat,
                                       call_jaxpr=closed_without_consts(closed),
                                       jvp=rule, num_consts=len(closed.consts))
         return tree.tree_unflatten(out_tree, outs)
 
 
-def _flat_jvp_rule(user_jvp, static, in_tree, out_tree, num_consts, primals, tangents):
-    """The user's pytree rule, on flat lists (constants take no part)."""
-    primals, tangents = primals[num_consts:], tangents[num_consts:]
+def _add_tangent(a, b):
+    if isinstance(b, Zero):
+        return a
+    return b if isinstance(a, Zero) else a + b
+
+
+def _run_user_jvp(user_jvp, static, in_tree, primals, tangents, name):
+    """The user's pytree rule on flat primals and tangents (Zeros instantiated, as jax).
+    Returns (flat primal outputs, flat tangent outputs, output structure)."""
     p_args = tree.tree_unflatten(in_tree, list(primals))
     t_args = tree.tree_unflatten(in_tree, [instantiate(t) for t in tangents])
-    out, t_out = user_jvp(*(v for _, v in static), p_args, t_args)
-    out_flat, o_tree = tree.tree_flatten(out)
-    t_flat, t_tree = tree.tree_flatten(t_out)
-    if o_tree != out_tree or t_tree != out_tree:
-        raise TypeError(f"custom_jvp rule must return (primal_out, tangent_out) with the "
-                        f"function's output structure {out_tree}; got {o_tree} and {t_tree}")
-    for p, t in zip(out_flat, t_flat):
-        if get_aval(p).shape != get_aval(t).shape:
-            raise TypeError(f"custom_jvp rule: tangent shape {get_aval(t).shape} differs from "
-                            f"primal shape {get_aval(p).shape}")
-    return out_flat, t_flat
+    pair = user_jvp(*(v for _, v in static), p_args, t_args)
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+        raise TypeError(f"custom_jvp rule for {name} must return a pair (primal_out, "
+                        f"tangent_out); it returned {type(pair).__name__}")
+    out_flat, out_tree = tree.tree_flatten(pair[0])
+    t_flat, t_tree = tree.tree_flatten(pair[1])
+    if t_tree != out_tree:
+        raise TypeError(f"custom_jvp rule for {name} must return (primal_out, tangent_out) "
+                        f"with equal container (pytree) structures, the function's output "
+                        f"structure; got {out_tree} and {t_tree}")
+    return out_flat, [_checked_tangent(p, t, name) for p, t in zip(out_flat, t_flat)], out_tree
+
+
+def _checked_tangent(p, t, name):
+    """The rule's tangent for primal output p, checked as jax checks it: same shape, and
+    the primal's dtype (a weakly typed Python scalar is converted to it)."""
+    pa, ta = get_aval(p), get_aval(t)
+    if pa.shape != ta.shape or (dtypes.is_float(pa.dtype) and ta.dtype != pa.dtype
+                                and not ta.weak_type):
+        raise TypeError(f"Custom JVP rule for {name} must produce primal and tangent outputs "
+                        f"with corresponding shapes and dtypes. Expected "
+                        f"{tangent_aval(pa).str_short()} (tangent type of {pa.str_short()}) "
+                        f"but got {ta.str_short()}")
+    if not dtypes.is_float(pa.dtype):
+        return zero_like(p)  # integer outputs have no tangent (jax: float0)
+    if ta.dtype != pa.dtype:
+        from funcnet import lax
+        return lax.convert_element_type(t, pa.dtype)
+    return t
+
+
+def _flat_jvp_rule(user_jvp, static, in_tree, out_tree, num_consts, name, primals, tangents):
+    """The user's pytree rule, on the flat lists of the staged primitive (the closure's
+    constants take no part)."""
+    out_flat, t_flat, o_tree = _run_user_jvp(user_jvp, static, in_tree, primals[num_consts:],
+                                             tangents[num_consts:], name)
+    if o_tree != out_tree:
+        raise TypeError(f"custom_jvp rule for {name} must return a primal output with the "
+                        f"function's output structure {out_tree}; got {o_tree}")
+    return out_flat, [instantiate(t) for t in t_flat]
 
 
 def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts):
@@ -169,11 +370,14 @@ def _custom_lin_impl(prim, *args, **params):
 impl_rules[custom_lin_p] = _custom_lin_impl
 
 
-class custom_vjp:
+class custom_vjp(_CustomFunction):
     """A function with a user-defined VJP, as `jax.custom_vjp`.
 
-    `defvjp(fwd, bwd)`: fwd(*args) -> (out, residuals); bwd(residuals, out_cotangent) ->
-    a tuple with one cotangent per argument (None for a zero cotangent).
+    `defvjp(fwd, bwd)`: fwd takes the function's arguments and returns (out, residuals);
+    bwd(residuals, out_cotangent) returns a tuple with one cotangent per argument (None,
+    or None subtrees, for zero). With nondiff_argnums, bwd receives the nondiff arguments
+    first: bwd(*nondiff, residuals, g), and returns cotangents of the others only.
+    Under eager grad, fwd runs on concrete values (Python control flow works, as jax).
 
     Example:
       >>> @custom_vjp
@@ -182,71 +386,132 @@ class custom_vjp:
       >>> clip_grad.defvjp(lambda x: (x, None), lambda _, g: (fnp.clip(g, -1, 1),))
     """
 
-    def __init__(self, fun, nondiff_argnums=()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(nondiff_argnums)
+    kind = "custom_vjp"
+
+    def __init__(self, fun, nondiff_argnums=(), nondiff_argnames=()):
+        super().__init__(fun, nondiff_argnums, nondiff_argnames)
         self.fwd = self.bwd = None
+        self.symbolic_zeros = False
 
-    def defvjp(self, fwd, bwd):
+    def defvjp(self, fwd, bwd, symbolic_zeros=False, optimize_remat=False):
+        """Set the forward and backward rules (see the class docstring).
+        `optimize_remat` is accepted and has no effect (it only saves memory in jax);
+        `symbolic_zeros=True` is not supported.
+
+        Returns:
+          None, as jax.
+        """
+        _refuse_symbolic_zeros(symbolic_zeros, "defvjp")
         self.fwd, self.bwd = fwd, bwd
-        return self
 
-    def __call__(self, *args):
+    @api_boundary
+    def __call__(self, *args, **kwargs):
         if self.fwd is None:
             raise AttributeError(f"custom_vjp function {self.__name__} has no rule: define "
                                  "one with .defvjp(fwd, bwd)")
-        static, dyn = _split_static(args, self.nondiff_argnums)
-        fun = lambda *d: self.fun(*_merge_static(static, d))  # noqa: E731
-        if not is_tracing():
-            return fun(*dyn)
-        flat, in_tree, closed, out_tree = _trace_flat(fun, dyn)
+        args = self._positional(args, kwargs)
+        static, dyn = _split_static(args, self.nondiff_argnums, self.__name__)
+        for i, v in static:
+            if any(isinstance(x, Tracer) for x in tree.tree_leaves(v)):
+                raise UnexpectedTracerError(
+                    f"custom_vjp function {self.__name__}: argument {i} is in nondiff_argnums "
+                    "but holds a traced value. As in jax, nondiff_argnums of a custom_vjp "
+                    "function are for values that are not arrays (functions, shapes, "
+                    "flags); pass arrays as ordinary arguments (bwd may return None for "
+                    "them).")
+        return self._bind(static, dyn)
+
+    def _differentiate_now(self, trace, static, in_tree, primals, tangents):
+        out_flat, res_flat, bwd, out_tree = _run_user_fwd(
+            self.fwd, self.bwd, static, in_tree, None, 0, self.__name__, primals)
+        t_out = _linear_tangents(out_flat, res_flat, bwd, tangents)
+        return _jvp_outputs(trace, out_flat, t_out, out_tree, self.__name__)
+
+    def _stage(self, static, dyn):
+        flat, in_tree, closed, out_tree = self._staged_function(static, dyn)
         fwd = functools.partial(_flat_fwd, self.fwd, self.bwd, static, in_tree, out_tree,
-                                len(closed.consts))
+                                len(closed.consts), self.__name__)
         outs = custom_vjp_call_p.bind(*closed.consts, *flat,
                                       call_jaxpr=closed_without_consts(closed), fwd=fwd,
                                       num_consts=len(closed.consts))
         return tree.tree_unflatten(out_tree, outs)
 
 
-def _flat_fwd(user_fwd, user_bwd, static, in_tree, out_tree, num_consts, primals):
-    """Run the user's fwd; return flat outputs, flat residuals, and a flat bwd."""
+def _flat_fwd(user_fwd, user_bwd, static, in_tree, out_tree, num_consts, name, primals):
+    """The staged primitive's fwd: flat outputs, flat residuals, and a flat bwd."""
+    out_flat, res_flat, bwd, _ = _run_user_fwd(user_fwd, user_bwd, static, in_tree, out_tree,
+                                               num_consts, name, primals)
+    return out_flat, res_flat, bwd
+
+
+def _run_user_fwd(user_fwd, user_bwd, static, in_tree, out_tree, num_consts, name, primals):
+    """Run the user's fwd (on the arguments in their own positions, as jax); return flat
+    outputs, flat residuals, a flat bwd, and the output structure. `out_tree`, when
+    known (the staged function's), is checked against fwd's output."""
     args = tree.tree_unflatten(in_tree, list(primals[num_consts:]))
-    res_out = user_fwd(*(v for _, v in static), *args)
+    res_out = user_fwd(*_merge_static(static, args))
     if not (isinstance(res_out, (tuple, list)) and len(res_out) == 2):
-        raise TypeError("custom_vjp fwd must return a pair (output, residuals)")
+        raise TypeError(f"custom_vjp fwd of {name} must return a pair (output, residuals)")
     out, res = res_out
     out_flat, o_tree = tree.tree_flatten(out)
-    if o_tree != out_tree:
-        raise TypeError(f"custom_vjp fwd returned output structure {o_tree}, but the "
-                        f"function returns {out_tree}")
+    if out_tree is not None and o_tree != out_tree:
+        raise TypeError(f"custom_vjp fwd of {name} returned output structure {o_tree}, but "
+                        f"the function returns {out_tree}")
     res_flat, res_tree = tree.tree_flatten(res)
-    in_avals = [get_aval(p) for p in primals]
+    in_avals = [get_aval(p) for p in primals[num_consts:]]
 
     def bwd(res_vals, cts):
         res_args = tree.tree_unflatten(res_tree, list(res_vals))
-        ct_args = tree.tree_unflatten(out_tree, [_as_array(instantiate(c)) for c in cts])
+        ct_args = tree.tree_unflatten(o_tree, [_as_array(instantiate(c)) for c in cts])
         cts_in = user_bwd(*(v for _, v in static), res_args, ct_args)
-        if not isinstance(cts_in, (tuple, list)):
-            raise TypeError("custom_vjp bwd must return a tuple with one cotangent per "
-                            "argument")
-        # Leaf positions of each argument, to flatten the per-argument cotangents.
-        arg_leaves = [tree.tree_leaves(a) for a in
-                      tree.tree_unflatten(in_tree, list(range(in_tree.num_leaves)))]
-        if len(cts_in) != len(arg_leaves):
-            raise TypeError(f"custom_vjp bwd returned {len(cts_in)} cotangents for "
-                            f"{len(arg_leaves)} arguments")
-        flat_cts = []
-        for i, (ct, leaves) in enumerate(zip(cts_in, arg_leaves)):
-            ct_leaves = [None] * len(leaves) if ct is None else tree.tree_leaves(ct)
-            if len(ct_leaves) != len(leaves):
-                raise TypeError(f"custom_vjp bwd: the cotangent for argument {i} has "
-                                f"{len(ct_leaves)} leaves, the argument has {len(leaves)}")
-            flat_cts += ct_leaves
-        avals = in_avals[num_consts:]
-        return [Zero(tangent_aval(a)) if c is None else c for c, a in zip(flat_cts, avals)]
+        return _flat_cotangents(cts_in, in_tree, in_avals, name)
 
-    return out_flat, res_flat, bwd
+    return out_flat, res_flat, bwd, o_tree
+
+
+def _flat_cotangents(cts_in, in_tree, in_avals, name):
+    """bwd's per-argument cotangents as one per input leaf, as jax reads them: a tuple
+    (a list of the right length is accepted) with one entry per argument, where None for
+    an argument or any subtree of it means zero."""
+    dummy = tree.tree_unflatten(in_tree, [object() for _ in range(in_tree.num_leaves)])
+    if isinstance(cts_in, list) and len(cts_in) == len(dummy):
+        cts_in = tuple(cts_in)
+    if not isinstance(cts_in, tuple):
+        raise TypeError(f"custom_vjp bwd of {name} must return a tuple with one cotangent "
+                        f"per argument; it returned {type(cts_in).__name__}")
+    if len(cts_in) != len(dummy):
+        raise TypeError(f"custom_vjp bwd of {name} returned {len(cts_in)} cotangents for "
+                        f"{len(dummy)} arguments")
+    zero = object()
+    flat = []
+
+    def append(ct, d):
+        flat.extend([zero if ct is None else ct] * len(tree.tree_leaves(d)))
+
+    try:
+        tree.tree_map(append, cts_in, dummy, is_leaf=lambda x: x is None)
+    except ValueError:
+        raise TypeError(f"custom_vjp bwd of {name} must return cotangents with the "
+                        f"structure of the arguments {in_tree}; got "
+                        f"{tree.tree_structure(cts_in)}") from None
+    paths = [tree.keystr(p) for p, _ in tree.tree_flatten_with_path(dummy)[0]]
+    return [_checked_cotangent(ct, aval, path, name, zero)
+            for ct, aval, path in zip(flat, in_avals, paths)]
+
+
+def _checked_cotangent(ct, aval, path, name, zero):
+    if ct is zero or not dtypes.is_float(aval.dtype):
+        return Zero(tangent_aval(aval))
+    ct = _as_array(ct)
+    ca = get_aval(ct)
+    if ca.shape != aval.shape:
+        raise ValueError(f"custom_vjp bwd of {name} must produce cotangents of the "
+                         f"arguments' shapes, but at output{path} it produced "
+                         f"{ca.str_short()} for an input of type {aval.str_short()}")
+    if ca.dtype != aval.dtype:
+        from funcnet import lax
+        ct = lax.convert_element_type(ct, aval.dtype)
+    return ct
 
 
 def _as_array(x):
@@ -254,15 +519,20 @@ def _as_array(x):
     return asarray(x)
 
 
+def _linear_tangents(out_flat, res_flat, bwd, tangents):
+    """The output tangents of a custom_vjp call: a custom_lin equation of the input
+    tangents, whose transpose is the user's bwd."""
+    if all(isinstance(t, Zero) for t in tangents):
+        return [zero_like(o) for o in out_flat]
+    out_avals = [tangent_aval(get_aval(o)) for o in out_flat]
+    lin_in = [instantiate(t) for t in tangents]
+    return custom_lin_p.bind(*res_flat, *lin_in, num_res=len(res_flat), bwd=bwd,
+                             out_avals=tuple(out_avals))
+
+
 def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, num_consts):
     out_flat, res_flat, bwd = fwd(primals)
-    if all(isinstance(t, Zero) for t in tangents[num_consts:]):
-        return out_flat, [zero_like(o) for o in out_flat]
-    out_avals = [tangent_aval(get_aval(o)) for o in out_flat]
-    lin_in = [instantiate(t) for t in tangents[num_consts:]]
-    t_out = custom_lin_p.bind(*res_flat, *lin_in, num_res=len(res_flat), bwd=bwd,
-                              out_avals=tuple(out_avals))
-    return out_flat, t_out
+    return out_flat, _linear_tangents(out_flat, res_flat, bwd, tangents[num_consts:])
 
 
 jvp_rules[custom_vjp_call_p] = _custom_vjp_call_jvp

@@ -8,6 +8,7 @@ import numpy as np
 from funcnet import tree
 from funcnet.core import dtypes
 from funcnet.core.trace import get_aval
+from funcnet.core.traceback_util import api_boundary
 from funcnet.transforms.ad_util import (UndefinedPrimal, Zero, instantiate, is_differentiable,
                                         tangent_aval)
 from funcnet.transforms.jvp import _split_aux, jvp, jvp_flat
@@ -78,6 +79,7 @@ def _as_dtype(ct, aval):
     return ct
 
 
+@api_boundary
 def vjp(fun, *primals, has_aux=False):
     """Reverse-mode derivative: returns `(fun(*primals), vjp_fn)` (plus aux), where
     `vjp_fn(cotangent)` returns a tuple with one cotangent per primal.
@@ -112,6 +114,7 @@ def vjp(fun, *primals, has_aux=False):
     return out, f_vjp
 
 
+@api_boundary
 def linearize(fun, *primals):
     """Returns `(fun(*primals), f_jvp)` where `f_jvp(*tangents)` evaluates the
     linearized function (its residuals are computed once, here)."""
@@ -176,6 +179,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, *, _name="value_and_grad"):
     """
     name = _name
 
+    @api_boundary
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
         nums = _check_argnums(argnums, len(args), args, name)
@@ -209,6 +213,7 @@ def grad(fun, argnums=0, has_aux=False):
     """
     vag = value_and_grad(fun, argnums, has_aux, _name="grad")
 
+    @api_boundary
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
         if has_aux:
@@ -241,6 +246,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
     """The Jacobian by forward mode: one jvp per input element, all of them run as
     one batched jvp (vmap over the basis). Output leaves get the input's shape
     appended."""
+    @api_boundary
     def jac(*args):
         nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         _check_argnums(argnums, len(args), args, "jacfwd")
@@ -269,6 +275,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
 def jacrev(fun, argnums=0, has_aux=False):
     """The Jacobian by reverse mode: one vjp per output element, all of them run as
     one batched backward pass (vmap over the basis)."""
+    @api_boundary
     def jac(*args):
         nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         _check_argnums(argnums, len(args), args, "jacrev")

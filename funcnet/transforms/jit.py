@@ -4,26 +4,31 @@ A call with concrete arguments outside any transformation takes the fast path:
 flatten, look the signature up, execute. Under a transformation (grad, vmap, an
 outer jit) the call binds the `jit` primitive, whose rules in each
 transformation's table handle the traced program as a whole.
+
+The caches belong to the function, not to the `jit(f)` wrapper: see jit_cache.py.
 """
 
 import functools
 import inspect
 import logging
-import weakref
 
 import numpy as np
 
 from funcnet import tree
 from funcnet.backend import xla
+from funcnet.backend.cache import WeakKeyLRU
 from funcnet.backend.lowering import lower_to_module
 from funcnet.config import config
 from funcnet.core import dtypes
-from funcnet.core.array import Array, to_buffer, wrap_buffer
+from funcnet.core.array import Array, ShapeDtypeStruct, to_buffer, wrap_buffer
 from funcnet.core.aval import ShapedArray, shaped_abstractify
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Primitive, Tracer, impl_rules, is_tracing
+from funcnet.core.traceback_util import api_boundary, register_boundary
+from funcnet.core.traceback_util import process as process_traceback
 from funcnet.ir import passes
-from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr
+from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, eval_jaxpr
+from funcnet.transforms.jit_cache import _FunctionSlot, explain_miss, function_slot
 
 log = logging.getLogger("funcnet.jit")
 
@@ -44,7 +49,9 @@ def _jit_abstract_eval(*avals, jaxpr: ClosedJaxpr, name: str):
     return jaxpr.out_avals
 
 
-_executables = weakref.WeakKeyDictionary()  # ClosedJaxpr -> {device: (Executable, avals)}
+# (ClosedJaxpr, device) -> Executable, for staged `jit` equations run eagerly (after jvp
+# or vmap rewrote them); the program is held weakly, the number of entries is bounded.
+_executables = WeakKeyLRU("jit_cache_size")
 
 
 def compile_closed(closed: ClosedJaxpr, device, name="jit", arg_attrs=None):
@@ -54,14 +61,19 @@ def compile_closed(closed: ClosedJaxpr, device, name="jit", arg_attrs=None):
 
 def _jit_impl(prim, *args, jaxpr: ClosedJaxpr, name: str):
     """Eager evaluation of a staged `jit` equation (e.g. after jvp or vmap rewrote it)."""
+    if config.disable_jit:
+        return eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *args)
     device = next((a.device for a in args if isinstance(a, Array)), xla.default_device())
-    per_device = _executables.setdefault(jaxpr, {})
-    exe = per_device.get(device)
+    exe = _executables.get(jaxpr, device)
     if exe is None:
         exe, _ = compile_closed(jaxpr, device, name)
-        per_device[device] = exe
+        _executables.put(jaxpr, device, exe)
     bufs = [to_buffer(a, device)[0] for a in args]
-    return [Array(b, a.weak_type) for b, a in zip(exe.execute(bufs), jaxpr.out_avals)]
+    outs = [Array(b, a.weak_type) for b, a in zip(exe.execute(bufs), jaxpr.out_avals)]
+    if config.debug_nans or config.debug_infs:
+        from funcnet.backend import nan_check
+        nan_check.check_program_outputs(f"jit({name})", jaxpr, args, outs)
+    return outs
 
 
 impl_rules[jit_p] = _jit_impl
@@ -161,6 +173,9 @@ class _Entry:
         self.out_weak = [a.weak_type for a in closed.out_avals]
         self.executables = {}
         self.texts = {}
+        self.fast_keys = []  # (is_tree, key) of the fast-path entries that point here
+        self.used = False  # set by fast-path hits, for the LRU's second chance
+        self.evicted = False  # dropped by the LRU (a fast-path key would outlive it)
 
     def executable(self, device, name, arg_attrs, text=None):
         exe = self.executables.get(device)
@@ -175,24 +190,26 @@ class _Entry:
 
 
 class Jitted:
-    """The callable `jit(f)` returns."""
+    """The callable `jit(f)` returns.
 
-    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=()):
+    Its caches belong to `f` (see jit_cache.py): every `jit(f)` with the same options
+    shares them, so `jit(f)(x)` in a loop traces and compiles once."""
+
+    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=(),
+                 _shared=True):
         functools.update_wrapper(self, fun)
         self.fun = fun
-        self.static_argnums = _as_tuple(static_argnums)
-        self.static_argnames = _as_tuple(static_argnames)
         self.donate_argnums = _as_tuple(donate_argnums)
-        self._sig = _signature(fun)
-        self.static_argnums, self.static_argnames = _infer_static(
-            self._sig, self.static_argnums, self.static_argnames)
-        self._cache: dict = {}
-        self._fast: dict = {}  # (in_tree, avals, device or None, kw) -> fast entry
-        self._fast_flat: dict = {}  # avals [, device] -> entry, positional Arrays
-        self._last_flat = self._last_tree = (None, None)  # last (key, entry)
+        raw = (_as_tuple(static_argnums), _as_tuple(static_argnames), self.donate_argnums)
+        slot = function_slot(fun) if _shared else _FunctionSlot(fun)
+        self.static_argnums, self.static_argnames, fc = slot.options(raw, _infer_static)
+        self._sig = slot.sig
+        self._fcache = fc
+        # The fast path reads these shared objects directly (one attribute each).
+        self._fast, self._fast_flat = fc.fast, fc.fast_flat
+        self._memo_flat, self._memo_tree = fc.memo_flat, fc.memo_tree
         self._fast_ok = not self.static_argnums and not self.static_argnames
-        self._last_keys: list = []
-        self.trace_count = 0  # how many times the Python function was traced
+        self.trace_count = 0  # how many times this wrapper traced the Python function
         self.__name__ = getattr(fun, "__name__", "fun")
 
     def __get__(self, obj, objtype=None):  # jit on methods
@@ -255,52 +272,21 @@ class Jitted:
         return _Entry(closed, out_tree_box[0], cacheable=not has_tracer_consts[0])
 
     def _entry(self, in_tree, static, avals, device):
-        key = (in_tree, static, avals, device)
-        entry = self._cache.get(key)
+        key = (in_tree, static, avals, device, config.enable_x64)
+        fc = self._fcache
+        entry = fc.entries.get(key)
         if entry is None:
             if config.explain_cache_misses:
                 log.warning(self._explain_miss(key))
             entry = self._trace(in_tree, static, avals)
             if entry.cacheable:
-                self._cache[key] = entry
-                self._last_keys = (self._last_keys + [key])[-8:]
+                fc.entries.put(key, entry)
+                fc.last_keys[:] = (fc.last_keys + [key])[-8:]
         return entry
 
     def _explain_miss(self, key) -> str:
-        """Why `key` missed the cache, compared with the closest signature seen before:
-        the newest one with the same tree structure and static values, else the same
-        tree structure, else simply the newest."""
-        name = f"jit({self.__name__})"
-        in_tree, static, avals, device = key
-        if not self._last_keys:
-            return f"{name}: tracing for the first time"
-        prev = next((k for k in reversed(self._last_keys) if k[:2] == key[:2]), None) \
-            or next((k for k in reversed(self._last_keys) if k[0] == in_tree), None) \
-            or self._last_keys[-1]
-
-        def aval_str(a):
-            return a.str_short() + (" (weak-typed Python scalar)" if a.weak_type else "")
-
-        reasons = []
-        if prev[0] != in_tree:
-            reasons.append(f"the argument tree structure changed from {prev[0]} to {in_tree}")
-        if prev[1] != static:
-            old = dict(prev[1][0]) | dict(prev[1][1])
-            new = dict(static[0]) | dict(static[1])
-            for k in sorted(set(old) | set(new), key=str):
-                if k not in old or k not in new or old[k] != new[k]:
-                    what = f"argument {k}" if isinstance(k, int) else f"argument {k!r}"
-                    reasons.append(f"static {what} changed from {old.get(k, '<absent>')!r:.60}"
-                                   f" to {new.get(k, '<absent>')!r:.60}")
-        if prev[0] == in_tree and prev[2] != avals:
-            dyn_tree = tree.tree_unflatten(in_tree, list(range(len(avals))))
-            paths = _arg_paths(dyn_tree, self, static)
-            for p, a, b in zip(paths, prev[2], avals):
-                if a != b:
-                    reasons.append(f"argument {p} changed from {aval_str(a)} to {aval_str(b)}")
-        if prev[3] != device:
-            reasons.append(f"the device changed from {prev[3]} to {device}")
-        return f"{name}: recompiling because " + "; ".join(reasons or ["of a new signature"])
+        return explain_miss(f"jit({self.__name__})", key, self._fcache.last_keys,
+                            lambda dyn_tree, static: _arg_paths(dyn_tree, self, static))
 
     def _flatten(self, args, kwargs):
         dyn_args, dyn_kwargs, static = self._split(args, kwargs)
@@ -341,73 +327,88 @@ class Jitted:
         # funcnet Array, and a signature seen before. Filled by `_call_general`:
         #   _fast_flat: positional Array arguments, key = their avals (no flattening);
         #   _fast:      any pytree, key = (tree structure, avals).
+        # Both dicts (and the memos) belong to the function's shared cache. They are
+        # empty while disable_jit or nan checks are on, so those modes cost nothing here.
         # On a multi-device process the key also holds the first leaf's device. The
         # last hit of each kind is kept and compared first: avals of outputs fed back
         # in are the very objects in the key, so that test never hashes. A hit holds
         # everything the call needs: the runtime's execute, the result handlers, the
-        # constants' buffers, the out avals (shared by every output Array) and the out
-        # tree (None for a single array).
-        if self._fast_ok and not is_tracing():
-            hit = None
-            if not kwargs:
-                try:
-                    key = tuple([a.aval for a in args])  # AttributeError: not an Array
-                    if not _single_device():
-                        key = (key, _first_device(args))
-                except AttributeError:
-                    pass
-                else:
-                    last = self._last_flat
-                    if last[0] == key:
-                        hit = last[1]
+        # constants' buffers, the out avals (shared by every output Array), the out
+        # tree (None for a single array) and the cache entry (marked used on a dict hit,
+        # for the LRU).
+        # The whole call is an API boundary (errors from tracing the user's function show
+        # the user's frames): an inline try costs nothing on the fast path.
+        try:
+            if self._fast_ok and not is_tracing():
+                hit = None
+                if not kwargs:
+                    try:
+                        key = tuple([a.aval for a in args])  # AttributeError: not an Array
+                        if not _single_device():
+                            key = (key, _first_device(args))
+                    except AttributeError:
+                        pass
                     else:
-                        hit = self._fast_flat.get(key)
-                        if hit is not None:
-                            self._last_flat = (key, hit)
-                    leaves = args
-            if hit is None:
-                leaves, in_tree = _tree_flatten(args if not kwargs else (args, kwargs))
-                try:
-                    key = (in_tree, tuple([x.aval for x in leaves]),
-                           None if _single_device() else _first_device(leaves), bool(kwargs))
-                except AttributeError:  # a leaf that is no funcnet Array
-                    pass
-                else:
-                    last = self._last_tree
-                    if last[0] == key:
-                        hit = last[1]
+                        memo = self._memo_flat
+                        last = memo[0]
+                        if last[0] == key:
+                            hit = last[1]
+                        else:
+                            hit = self._fast_flat.get(key)
+                            if hit is not None:
+                                memo[0] = (key, hit)  # one store: threads see a whole pair
+                                hit[5].used = True
+                        leaves = args
+                if hit is None:
+                    leaves, in_tree = _tree_flatten(args if not kwargs else (args, kwargs))
+                    try:
+                        key = (in_tree, tuple([x.aval for x in leaves]),
+                               None if _single_device() else _first_device(leaves), bool(kwargs))
+                    except AttributeError:  # a leaf that is no funcnet Array
+                        pass
                     else:
-                        hit = self._fast.get(key)
-                        if hit is not None:
-                            self._last_tree = (key, hit)
-            if hit is not None:
-                run, handlers, const_bufs, out_avals, out_tree = hit
-                try:
-                    bufs = [x._buf for x in leaves]
-                except AttributeError:  # e.g. a leaked tracer: the general path explains
-                    return self._call_general(args, kwargs)
-                try:
-                    outs = run(const_bufs + bufs if const_bufs else bufs
-                               ).consume_with_handlers(handlers)
-                except Exception:
-                    for x in leaves:
-                        x._check_alive()  # a clear error for a donated/deleted argument
-                    raise
-                if out_tree is None:  # a single array
-                    out = _new_object(Array)
-                    out._buf = outs[0]
-                    out.aval = out_avals[0]
-                    return out
-                arrays = []
-                for buf, aval in zip(outs, out_avals):  # wrap_buffer, inlined
-                    out = _new_object(Array)
-                    out._buf = buf
-                    out.aval = aval
-                    arrays.append(out)
-                return _tree_unflatten(out_tree, arrays)
-        return self._call_general(args, kwargs)
+                        memo = self._memo_tree
+                        last = memo[0]
+                        if last[0] == key:
+                            hit = last[1]
+                        else:
+                            hit = self._fast.get(key)
+                            if hit is not None:
+                                memo[0] = (key, hit)  # one store: threads see a whole pair
+                                hit[5].used = True
+                if hit is not None:
+                    run, handlers, const_bufs, out_avals, out_tree, _ = hit
+                    try:
+                        bufs = [x._buf for x in leaves]
+                    except AttributeError:  # e.g. a leaked tracer: the general path explains
+                        return self._call_general(args, kwargs)
+                    try:
+                        outs = run(const_bufs + bufs if const_bufs else bufs
+                                   ).consume_with_handlers(handlers)
+                    except Exception:
+                        for x in leaves:
+                            x._check_alive()  # a clear error for a donated/deleted argument
+                        raise
+                    if out_tree is None:  # a single array
+                        out = _new_object(Array)
+                        out._buf = outs[0]
+                        out.aval = out_avals[0]
+                        return out
+                    arrays = []
+                    for buf, aval in zip(outs, out_avals):  # wrap_buffer, inlined
+                        out = _new_object(Array)
+                        out._buf = buf
+                        out.aval = aval
+                        arrays.append(out)
+                    return _tree_unflatten(out_tree, arrays)
+            return self._call_general(args, kwargs)
+        except Exception as e:
+            process_traceback(e)
+            raise
 
     def _call_general(self, args, kwargs):
+        if config.disable_jit:  # run the Python function as written, op by op
+            return self.fun(*args, **kwargs)
         leaves, in_tree, static, avals = self._flatten(args, kwargs)
         if is_tracing() or any(isinstance(x, Tracer) for x in leaves):
             entry = self._entry(in_tree, static, avals, None)
@@ -423,26 +424,35 @@ class Jitted:
                              for x in leaves]
         out_avals = entry.closed.out_avals
         outs = list(map(wrap_buffer, exe.execute(bufs), out_avals))
-        if self._fast_ok and entry.cacheable:
+        if config.debug_nans or config.debug_infs:
+            from funcnet.backend import nan_check
+            nan_check.check_program_outputs(f"jit({self.__name__})", entry.closed, leaves,
+                                            outs)
+        elif self._fast_ok and entry.cacheable:
             self._fill_fast(args, kwargs, leaves, avals, device, exe, const_bufs, entry)
         return tree.tree_unflatten(entry.out_tree, outs)
 
     def _fill_fast(self, args, kwargs, leaves, avals, device, exe, const_bufs, entry):
         """Record a signature for `__call__`'s fast path (funcnet Array leaves only)."""
         parts = exe.dispatch_parts()
-        if parts is None or not all(type(x) is Array for x in leaves):
+        if parts is None or entry.evicted or not all(type(x) is Array for x in leaves):
             return
         flat = not kwargs and all(type(a) is Array for a in args)
         out_tree = entry.out_tree
         single = out_tree.num_leaves == 1 and out_tree.num_nodes == 1
-        hit = (*parts, const_bufs, tuple(entry.closed.out_avals), None if single else out_tree)
+        hit = (*parts, const_bufs, tuple(entry.closed.out_avals), None if single else out_tree,
+               entry)
         dev = None if _single_device() else device
         if flat:  # positional Array arguments, no containers
-            self._fast_flat[avals if dev is None else (avals, dev)] = hit
+            key = avals if dev is None else (avals, dev)
+            self._fast_flat[key] = hit
         else:
             in_tree = tree.tree_structure(args if not kwargs else (args, kwargs))
-            self._fast[(in_tree, avals, dev, bool(kwargs))] = hit
+            key = (in_tree, avals, dev, bool(kwargs))
+            self._fast[key] = hit
+        entry.fast_keys.append((not flat, key))
 
+    @api_boundary
     def lower(self, *args, **kwargs) -> "Lowered":
         leaves, in_tree, static, avals = self._flatten(args, kwargs)
         device = _device_of(leaves)
@@ -453,17 +463,29 @@ class Jitted:
                                platform=device.platform)
         return Lowered(self, entry, text, device, attrs)
 
+    @api_boundary
     def eval_shape(self, *args, **kwargs):
         _, in_tree, static, avals = self._flatten(args, kwargs)
         entry = self._entry(in_tree, static, avals, None)
-        return tree.tree_unflatten(entry.out_tree, entry.closed.out_avals)
+        return tree.tree_unflatten(entry.out_tree, [
+            ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
+            for a in entry.closed.out_avals])
+
+    def cache_info(self):
+        """Statistics of this function's cache of traced programs (shared by every
+        `jit(f)` with the same options): hits, misses, maxsize, currsize, as functools'
+        CacheInfo. Hits count lookups on the general dispatch path; calls answered by
+        the fast path (a signature seen before, funcnet Array arguments) are not counted.
+        """
+        return self._fcache.entries.info()
 
     def clear_cache(self):
-        self._cache.clear()
-        self._fast.clear()
-        self._fast_flat.clear()
-        self._last_flat = self._last_tree = (None, None)
-        self._last_keys = []
+        """Drop this function's traced programs and executables (for every wrapper of
+        it with the same options)."""
+        self._fcache.clear()
+
+
+register_boundary(Jitted.__call__)
 
 
 class Lowered:
@@ -525,15 +547,13 @@ def _donated_leaf_mask(in_tree, donate_argnums, static_argnums, n_leaves):
     # in_tree is ((dyn_args...), {kwargs}); count leaves per dynamic positional arg.
     (args_tree, _kw_tree) = in_tree.children()
     mask = []
-    dyn_index = 0
-    for child in args_tree.children():
+    for dyn_index, child in enumerate(args_tree.children()):
         # Map the dynamic position back to the original argument number.
         orig = dyn_index
         for s in sorted(i for i in static_argnums if i >= 0):
             if s <= orig:
                 orig += 1
         mask += [orig in donate_argnums] * child.num_leaves
-        dyn_index += 1
     mask += [False] * (n_leaves - len(mask))
     return mask
 
@@ -580,13 +600,6 @@ def _infer_static(sig, argnums, argnames):
     return tuple(dict.fromkeys(nums)), tuple(dict.fromkeys(names))
 
 
-def _signature(fun):
-    try:
-        return inspect.signature(fun)
-    except (TypeError, ValueError):
-        return None
-
-
 def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
     """Compile `fun` with XLA. Usable as `@jit` or `jit(f, static_argnums=...)`.
 
@@ -598,7 +611,11 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
         for outputs; the caller's arrays are invalid afterwards.
 
     Returns:
-      A callable with the same signature, plus `.lower(...)`, `.eval_shape(...)`.
+      A callable with the same signature, plus `.lower(...)`, `.eval_shape(...)`,
+      `.cache_info()` and `.clear_cache()`. Traced programs and executables are cached
+      per function (held weakly) and options, shared by every `jit(fun)`, bounded by
+      `funcnet.config.jit_cache_size` (least recently used dropped first). With
+      `funcnet.config.disable_jit` the call runs `fun` as written, op by op.
 
     Example:
       >>> f = jit(lambda x: x * 2)
@@ -617,9 +634,10 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
     arguments' shapes and dtypes; it prints readably."""
     static_argnums = _as_tuple(static_argnums)
 
+    @api_boundary
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
-        j = Jitted(fun, static_argnums=static_argnums)
+        j = Jitted(fun, static_argnums=static_argnums, _shared=False)  # always traces
         _, in_tree, static, avals = j._flatten(args, kwargs)
         entry = j._trace(in_tree, static, avals)
         closed = entry.closed
@@ -630,8 +648,21 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
     return wrapped
 
 
+@api_boundary
 def eval_shape(fun, *args, **kwargs):
-    """The output shapes/dtypes of `fun(*args)` as ShapedArrays, without running it."""
+    """The output shapes and dtypes of `fun(*args)`, without running it.
+
+    Args:
+      fun: a function of arrays (pytrees of them).
+      *args, **kwargs: arrays, or `ShapeDtypeStruct`s standing for them.
+
+    Returns:
+      A pytree of `ShapeDtypeStruct`s shaped like `fun`'s output.
+
+    Example:
+      >>> fn.eval_shape(lambda x: x.reshape(-1, 2), fnp.ones((4, 3))).shape
+      (6, 2)
+    """
     return Jitted(fun).eval_shape(*args, **kwargs)
 
 

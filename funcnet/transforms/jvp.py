@@ -9,6 +9,7 @@ from funcnet import tree
 from funcnet.core.source_info import where
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Trace, Tracer, full_lower, full_raise, get_aval, new_main
+from funcnet.core.traceback_util import api_boundary
 from funcnet.ir.jaxpr import ClosedJaxpr, eval_jaxpr
 from funcnet.transforms.ad_util import Zero, instantiate, tangent_aval, zero_like
 from funcnet.transforms.ad_util import instantiate as instantiate_zero
@@ -75,6 +76,7 @@ def jvp_flat(fun, primals, tangents, instantiate_zeros=True):
     return primals_out, tangents_out
 
 
+@api_boundary
 def jvp(fun, primals, tangents, has_aux=False):
     """Forward-mode derivative: returns `(fun(*primals), J @ tangents)`.
 

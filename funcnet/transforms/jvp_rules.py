@@ -10,6 +10,7 @@ import weakref
 import numpy as np
 
 from funcnet import lax
+from funcnet.backend.cache import register_program_cache
 from funcnet.core import dtypes
 from funcnet.core.trace import Tracer, get_aval
 from funcnet.lax import elementwise as ew
@@ -18,6 +19,7 @@ from funcnet.lax import linalg as la
 from funcnet.lax import reductions as rd
 from funcnet.lax import structural as st
 from funcnet.lax import windowed as wd
+from funcnet.lax.convenience import scan_lists
 from funcnet.transforms.ad_util import Zero, add_tangents, instantiate, zero_like, zeros
 from funcnet.transforms.jit import closed_without_consts, jit_p
 from funcnet.transforms.jvp import jvp_jaxpr, jvp_rules
@@ -87,7 +89,7 @@ for _p in (ew.sign_p, ew.floor_p, ew.ceil_p, ew.round_p, ew.is_finite_p, ew.not_
            ew.nextafter_p, ew.and_p, ew.or_p, ew.xor_p, ew.shift_left_p,
            ew.shift_right_arithmetic_p, ew.shift_right_logical_p, *ew.COMPARISONS,
            rd.argmax_p, rd.argmin_p, rd.reduce_and_p, rd.reduce_or_p, st.iota_p,
-           wd.opaque_true_p):
+           wd.opaque_true_p, ew.population_count_p, ew.clz_p):
     jvp_rules[_p] = functools.partial(_zero_tangent_jvp, _p)
 
 
@@ -139,6 +141,8 @@ defjvp_unary(ew.cbrt_p, lambda x, y: lax.div(y, lax.mul(_c(x, 3), x)))
 # At 0 the derivative is +1, as jax defines it (select(x >= 0, 1, -1), not sign(x)).
 defjvp_unary(ew.abs_p, lambda x, y: lax.select(lax.ge(x, _c(x, 0)), _c(x, 1), _c(x, -1)))
 defjvp_unary(ew.erf_p, lambda x, y: lax.mul(_c(x, 2 / _SQRT_PI), lax.exp(lax.neg(lax.mul(x, x)))))
+defjvp_unary(ew.erfc_p, lambda x, y: lax.mul(_c(x, -2 / _SQRT_PI),
+                                               lax.exp(lax.neg(lax.mul(x, x)))))
 defjvp_unary(ew.erf_inv_p, lambda x, y: lax.mul(_c(x, _SQRT_PI / 2), lax.exp(lax.mul(y, y))))
 defjvp_unary(ew.lgamma_p, lambda x, y: lax.digamma(x))
 defjvp_unary(ew.square_p, lambda x, y: lax.mul(_c(x, 2), x))
@@ -379,54 +383,11 @@ def _exclusive_products(x, axis):
     return lax.mul(left, right)
 
 
-def _slice_in_dim(x, start, stop, stride=1, axis=0):
-    shape = get_aval(x).shape
-    n = shape[axis]
-    stop = n if stop is None else (stop + n if stop < 0 else stop)
-    lo, hi, st_ = [0] * len(shape), list(shape), [1] * len(shape)
-    lo[axis], hi[axis], st_[axis] = start, max(stop, start), stride
-    return lax.slice(x, lo, hi, st_)
-
-
-def _interleave(a, b, axis):
-    """a[0], b[0], a[1], b[1], ... along axis (len(a) == len(b) or len(b) + 1)."""
-    na, nb = get_aval(a).shape[axis], get_aval(b).shape[axis]
-    a_pad = [(0, 0, 0)] * get_aval(a).ndim
-    b_pad = [(0, 0, 0)] * get_aval(b).ndim
-    a_pad[axis] = (0, 1 if na == nb else 0, 1)
-    b_pad[axis] = (1, 0 if na == nb else 1, 1)
-    zero = np.zeros((), get_aval(a).dtype)[()]
-    return lax.add(lax.pad(a, zero, a_pad), lax.pad(b, zero, b_pad))
-
-
 def _associative_scan(combine, elems, axis, reverse):
-    """jax.lax.associative_scan's algorithm, step for step, on lists of arrays.
-
-    Derivatives of cumulative ops are taken through it, as jax takes them, so that
-    products need no division (zeros are fine) and max/min ties split the tangent
-    exactly as in jax."""
-    if reverse:
-        elems = [lax.rev(e, (axis,)) for e in elems]
-
-    def scan(elems):
-        n = get_aval(elems[0]).shape[axis]
-        if n < 2:
-            return elems
-        reduced = combine([_slice_in_dim(e, 0, -1, 2, axis) for e in elems],
-                          [_slice_in_dim(e, 1, None, 2, axis) for e in elems])
-        odd = scan(reduced)
-        if n % 2 == 0:
-            even = combine([_slice_in_dim(e, 0, -1, 1, axis) for e in odd],
-                           [_slice_in_dim(e, 2, None, 2, axis) for e in elems])
-        else:
-            even = combine(odd, [_slice_in_dim(e, 2, None, 2, axis) for e in elems])
-        even = [lax.concatenate([_slice_in_dim(e, 0, 1, 1, axis), r], axis)
-                if get_aval(r).shape[axis] else _slice_in_dim(e, 0, 1, 1, axis)
-                for e, r in zip(elems, even)]
-        return [_interleave(e, o, axis) for e, o in zip(even, odd)]
-
-    out = scan(elems)
-    return [lax.rev(o, (axis,)) for o in out] if reverse else out
+    """Derivatives of cumulative ops are taken through jax.lax.associative_scan's
+    algorithm, as jax takes them, so that products need no division (zeros are fine)
+    and max/min ties split the tangent exactly as in jax."""
+    return scan_lists(combine, elems, axis, reverse)
 
 
 def _combine_mul(a, b):
@@ -479,6 +440,10 @@ jvp_rules[rd.reduce_window_min_p] = _reduce_window_chooser_jvp(rd.reduce_window_
 def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
     # Sort an iota along, then gather every tangent with the permutation.
     aval = get_aval(primals[0])
+    if aval.size == 0:  # nothing to permute (and no gather slice fits an empty axis)
+        outs = rd.sort_p.bind(*primals, dimension=dimension, is_stable=is_stable,
+                              num_keys=num_keys)
+        return outs, [zero_like(o) if isinstance(t, Zero) else t for o, t in zip(outs, tangents)]
     iota = lax.broadcasted_iota(dtypes.int32, aval.shape, dimension)
     *outs, perm = rd.sort_p.bind(*primals, iota, dimension=dimension, is_stable=is_stable,
                                   num_keys=num_keys)
@@ -611,6 +576,10 @@ jvp_rules[ix.scatter_min_p] = _scatter_chooser_jvp(ix.scatter_min_p)
 jvp_rules[ix.scatter_max_p] = _scatter_chooser_jvp(ix.scatter_max_p)
 
 
+jvp_rules[wd.stop_gradient_p] = lambda primals, tangents: (
+    wd.stop_gradient_p.bind(primals[0]), zero_like(primals[0]))
+
+
 @functools.partial(jvp_rules.__setitem__, wd.optimization_barrier_p)
 def _barrier_jvp(primals, tangents):
     outs = wd.optimization_barrier_p.bind(*primals)
@@ -622,7 +591,7 @@ def _barrier_jvp(primals, tangents):
 # jaxpr -> {nonzero pattern: (jvp program, its consts, nonzero outputs)}. Reusing the
 # derived program lets its executable (cached per program) be reused: grad(jit(f)) in a
 # loop compiles once, not once per call.
-_jvp_programs = weakref.WeakKeyDictionary()
+_jvp_programs = register_program_cache(weakref.WeakKeyDictionary())
 
 
 def _cached_jvp_jaxpr(jaxpr, nonzeros):

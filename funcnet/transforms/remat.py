@@ -16,6 +16,7 @@ from funcnet import tree
 from funcnet.backend.lowering import lower_jaxpr, register as register_lowering
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Primitive, get_aval, impl_rules
+from funcnet.core.traceback_util import api_boundary
 from funcnet.ir import passes
 from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, eval_jaxpr
 from funcnet.lax.control_flow import cond
@@ -43,6 +44,7 @@ def checkpoint(fun, prevent_cse=True, static_argnums=()):
     """
     static_argnums = tuple(static_argnums)
 
+    @api_boundary
     @functools.wraps(fun)
     def wrapped(*args):
         static = tuple((i, args[i]) for i in static_argnums)

@@ -5,7 +5,9 @@
 it returns one cotangent per input (None for non-linear inputs).
 """
 
-from funcnet.core.source_info import where
+import sys
+
+from funcnet.core.source_info import done_replaying, replaying, where
 from funcnet.ir.jaxpr import Jaxpr, Literal, Var
 from funcnet.transforms.ad_util import UndefinedPrimal, Zero, add_tangents, instantiate
 
@@ -51,21 +53,26 @@ def backward_pass(jaxpr: Jaxpr, consts, args, cts_out):
     for v, ct in zip(jaxpr.outvars, cts_out):
         write_ct(v, ct)
 
-    for eqn in reversed(linear_eqns):
-        cts = [ct_env.pop(v, Zero(v.aval)) for v in eqn.outputs]
-        if all(isinstance(c, Zero) for c in cts):
-            continue
-        rule = transpose_rules.get(eqn.primitive)
-        if rule is None:
-            loc = f" (from {eqn.source_info})" if eqn.source_info else ""
-            raise NotImplementedError(
-                f"reverse-mode differentiation reached primitive '{eqn.primitive}'{loc}, "
-                "which has no transpose rule: it is not linear in its differentiated inputs "
-                f"or reverse mode is not implemented for it{where()}")
-        cts_in = rule(cts if eqn.primitive.multiple_results else cts[0],
-                      *map(read_primal, eqn.inputs), **eqn.params)
-        for x, ct in zip(eqn.inputs, cts_in):
-            write_ct(x, ct)
+    frame = sys._getframe()  # operations the rules stage come from eqn's line
+    try:
+        for eqn in reversed(linear_eqns):
+            cts = [ct_env.pop(v, Zero(v.aval)) for v in eqn.outputs]
+            if all(isinstance(c, Zero) for c in cts):
+                continue
+            rule = transpose_rules.get(eqn.primitive)
+            if rule is None:
+                loc = f" (from {eqn.source_info})" if eqn.source_info else ""
+                raise NotImplementedError(
+                    f"reverse-mode differentiation reached primitive '{eqn.primitive}'{loc}, "
+                    "which has no transpose rule: it is not linear in its differentiated "
+                    f"inputs or reverse mode is not implemented for it{where()}")
+            replaying(frame, eqn, "backward_pass")
+            cts_in = rule(cts if eqn.primitive.multiple_results else cts[0],
+                          *map(read_primal, eqn.inputs), **eqn.params)
+            for x, ct in zip(eqn.inputs, cts_in):
+                write_ct(x, ct)
+    finally:
+        done_replaying(frame)
 
     return [ct_env.get(v, Zero(v.aval)) if isinstance(a, UndefinedPrimal) else None
             for v, a in zip(jaxpr.invars, args)]

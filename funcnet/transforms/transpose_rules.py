@@ -7,6 +7,7 @@ import weakref
 import numpy as np
 
 from funcnet import lax
+from funcnet.backend.cache import register_program_cache
 from funcnet.core import dtypes
 from funcnet.core.trace import Tracer, get_aval
 from funcnet.lax import elementwise as ew
@@ -522,7 +523,7 @@ def _scatter_mul_t(ct, x, indices, updates, **params):
 
 # jaxpr -> {(linear inputs, nonzero cotangents, input avals): (program, consts)}: the
 # transposed program is derived once, so its executable is reused across calls.
-_transposed_programs = weakref.WeakKeyDictionary()
+_transposed_programs = register_program_cache(weakref.WeakKeyDictionary())
 
 
 @deftranspose(jit_p)

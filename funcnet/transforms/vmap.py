@@ -10,6 +10,7 @@ import inspect
 
 from funcnet import tree
 from funcnet.core.trace import get_aval, new_main
+from funcnet.core.traceback_util import api_boundary
 from funcnet.transforms.batching import BatchInfo, BatchTrace, BatchTracer, bdim_to, unbatch
 
 
@@ -41,6 +42,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
         raise TypeError(f"vmap: axis_size must be a non-negative int, got {axis_size!r}")
     sig = _signature(fun)
 
+    @api_boundary
     @functools.wraps(fun)
     def batched(*args, **kwargs):
         flat, in_tree = tree.tree_flatten((args, kwargs))

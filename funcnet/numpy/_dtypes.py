@@ -1,0 +1,165 @@
+"""Dtype names as callable scalar types (`fnp.float32(3.0)`), and the dtype helpers a
+NumPy/jax user reaches for: dtype, issubdtype, finfo, iinfo, promote_types, can_cast.
+
+As in jax, `fnp.float32` is a class whose instances are never made: calling it builds a
+0-d (or n-d) funcnet Array of that dtype. It compares and hashes like NumPy's scalar type
+(`np.float32`), so it works wherever a dtype is accepted (`np.dtype(fnp.float32)`,
+`x.dtype == fnp.float32`, `fnp.zeros(3, fnp.float32)`, `x.astype(fnp.int8)`).
+"""
+
+import builtins
+
+import ml_dtypes
+import numpy as np
+
+from funcnet.core import dtypes as _dtypes
+
+# NumPy's abstract scalar classes, for issubdtype (jax re-exports NumPy's, too).
+dtype = np.dtype
+generic = np.generic
+number = np.number
+inexact = np.inexact
+floating = np.floating
+integer = np.integer
+signedinteger = np.signedinteger
+unsignedinteger = np.unsignedinteger
+
+
+class _ScalarMeta(type):
+    """The metaclass of fnp.float32 & co.: a dtype that can be called like a type."""
+
+    dtype: np.dtype
+
+    @property
+    def __numpy_dtype__(cls) -> np.dtype:  # NumPy >= 2.4 reads dtype-likes through this
+        return cls.dtype
+
+    def __hash__(cls) -> int:
+        return hash(cls.dtype.type)
+
+    def __eq__(cls, other) -> bool:
+        return cls is other or cls.dtype.type == other
+
+    def __ne__(cls, other) -> bool:
+        return not cls == other
+
+    def __call__(cls, x):
+        from funcnet.numpy._core import asarray
+        return asarray(x, dtype=cls.dtype)
+
+    def __instancecheck__(cls, instance) -> bool:
+        return isinstance(instance, cls.dtype.type)
+
+    def __repr__(cls) -> str:
+        return f"<class 'funcnet.numpy.{cls.__name__}'>"
+
+
+def _scalar_type(np_type) -> _ScalarMeta:
+    name = np.dtype(np_type).name
+    cls = _ScalarMeta(name if name != "bool" else "bool_", (object,),
+                      {"dtype": np.dtype(np_type)})
+    cls.__module__ = "funcnet.numpy"
+    cls.__doc__ = (f"The {name} scalar type. Calling it gives a funcnet Array of dtype "
+                   f"{name} (funcnet has no scalar objects: a scalar is a 0-d array).")
+    return cls
+
+
+bool_ = _scalar_type(np.bool_)
+int8 = _scalar_type(np.int8)
+int16 = _scalar_type(np.int16)
+int32 = _scalar_type(np.int32)
+int64 = _scalar_type(np.int64)
+uint8 = _scalar_type(np.uint8)
+uint16 = _scalar_type(np.uint16)
+uint32 = _scalar_type(np.uint32)
+uint64 = _scalar_type(np.uint64)
+bfloat16 = _scalar_type(ml_dtypes.bfloat16)
+float16 = _scalar_type(np.float16)
+float32 = _scalar_type(np.float32)
+float64 = _scalar_type(np.float64)
+# NumPy's and jax's aliases.
+bool = bool_  # fnp.bool, as jnp.bool
+single, double, half = float32, float64, float16
+int_, uint, float_ = int64, uint64, float64
+
+SCALAR_TYPES = (bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+                bfloat16, float16, float32, float64)
+
+
+def _as_np_dtype(x) -> np.dtype:
+    """A NumPy dtype for a dtype-like or for an array-like's dtype (not canonicalized)."""
+    if isinstance(x, np.dtype):
+        return x
+    if hasattr(x, "dtype") and not isinstance(x, type):
+        return np.dtype(x.dtype)
+    if isinstance(x, (builtins.bool, int, float)):  # a Python value stands for its type
+        return np.dtype(type(x))
+    return np.dtype(x)
+
+# ml_dtypes' floats (bfloat16) are not subclasses of np.floating; place them by hand.
+_ML_FLOATS = frozenset({np.dtype(ml_dtypes.bfloat16)})
+_FLOAT_PARENTS = (np.floating, np.inexact, np.number, np.generic)
+
+
+def _is_abstract(x) -> builtins.bool:
+    return isinstance(x, type) and not isinstance(x, _ScalarMeta) and issubclass(
+        x, np.generic) and x in (np.generic, np.number, np.inexact, np.floating,
+                                 np.integer, np.signedinteger, np.unsignedinteger,
+                                 np.complexfloating, np.bool_)
+
+
+def issubdtype(arg1, arg2) -> builtins.bool:
+    """True if `arg1` is `arg2` or lower in NumPy's type hierarchy, as jnp.issubdtype
+    (which, unlike NumPy's, counts bfloat16 as a floating type).
+
+    Example: ``fnp.issubdtype(x.dtype, fnp.floating)``.
+    """
+    a = arg1 if _is_abstract(arg1) else _as_np_dtype(arg1)
+    b = arg2 if _is_abstract(arg2) else _as_np_dtype(arg2)
+    if isinstance(a, np.dtype) and a in _ML_FLOATS:
+        return b in _FLOAT_PARENTS if isinstance(b, type) else a == b
+    if isinstance(b, np.dtype) and b in _ML_FLOATS:
+        return a == b
+    return np.issubdtype(a, b)
+
+
+def isdtype(dtype, kind) -> builtins.bool:
+    """The array API's dtype-kind test: kind is a dtype, a name ('bool', 'signed integer',
+    'unsigned integer', 'integral', 'real floating', 'numeric') or a tuple of those."""
+    if isinstance(kind, tuple):
+        return any(isdtype(dtype, k) for k in kind)
+    d = _as_np_dtype(dtype)
+    names = {"bool": lambda: d == np.bool_,
+             "signed integer": lambda: issubdtype(d, np.signedinteger),
+             "unsigned integer": lambda: issubdtype(d, np.unsignedinteger),
+             "integral": lambda: issubdtype(d, np.integer),
+             "real floating": lambda: issubdtype(d, np.floating),
+             "complex floating": lambda: False,
+             "numeric": lambda: issubdtype(d, np.number)}
+    if isinstance(kind, str):
+        if kind not in names:
+            raise ValueError(f"isdtype: unknown kind {kind!r}; expected one of "
+                             f"{', '.join(map(repr, names))}")
+        return names[kind]()
+    return d == _as_np_dtype(kind)
+
+
+def finfo(dtype):
+    """Machine limits of a floating dtype (bfloat16 included), as jnp.finfo."""
+    return ml_dtypes.finfo(_as_np_dtype(dtype))
+
+
+def iinfo(int_type):
+    """Machine limits of an integer dtype, as jnp.iinfo."""
+    return ml_dtypes.iinfo(_as_np_dtype(int_type))
+
+
+def promote_types(a, b) -> np.dtype:
+    """The dtype both promote to (jax's lattice, both strongly typed), as
+    jnp.promote_types."""
+    return _dtypes.result_type((_as_np_dtype(a), False), (_as_np_dtype(b), False))[0]
+
+
+def can_cast(from_, to, casting="safe") -> builtins.bool:
+    """Whether a cast may happen under `casting` rules, as numpy.can_cast."""
+    return np.can_cast(_as_np_dtype(from_), _as_np_dtype(to), casting)
