@@ -267,6 +267,11 @@ def broadcast_operands(name, args):
 
 def _make_broadcasting_binder(p):
     def binder(x, y):
+        try:  # the common case, arrays of one shape: nothing to broadcast
+            if x.shape == y.shape:
+                return p.bind(x, y)
+        except AttributeError:  # a Python scalar
+            pass
         return p.bind(*broadcast_operands(p.name, (x, y)))
     binder.__name__ = p.name
     binder.__doc__ = (f"The `{p.name}` primitive, elementwise. As in jax.lax, the operands "

@@ -32,10 +32,12 @@ def _is_arraylike(x) -> bool:
 
 def check_arraylike(fun_name, *args):
     """Refuse lists, tuples and other non-arrays as jax.numpy does, with jax's message."""
-    for pos, arg in enumerate(args):
-        if not _is_arraylike(arg):
-            raise TypeError(f"{fun_name} requires ndarray or scalar arguments, got "
-                            f"{type(arg)} at position {pos}.")
+    for arg in args:  # every eager op passes here: one isinstance per argument
+        if not isinstance(arg, _ARRAYLIKE_TYPES) and not _is_arraylike(arg):
+            for pos, bad in enumerate(args):
+                if not _is_arraylike(bad):
+                    raise TypeError(f"{fun_name} requires ndarray or scalar arguments, got "
+                                    f"{type(bad)} at position {pos}.")
 
 
 def check_arraylike_or_none(fun_name, *args):
@@ -335,7 +337,8 @@ def _like(x, value):
 def _keep_ints(prim_fn, name, ufunc=False):
     if ufunc:
         def fn(x, /, *, out=None, where=None):
-            _ufunc_kwargs(name, out, where)
+            if out is not None or where is not None:  # rare: refuse with a clear message
+                _ufunc_kwargs(name, out, where)
             check_arraylike(name, x)
             return prim_fn(asarray(x))
     else:
@@ -431,21 +434,24 @@ def full_like_bool(x, value):
 
 @_weak_result
 def add(x, y, /, *, out=None, where=None):
-    _ufunc_kwargs("add", out, where)
+    if out is not None or where is not None:  # rare: refuse with a clear message
+        _ufunc_kwargs("add", out, where)
     check_arraylike("add", x, y)
     return _elementwise(lax.add if result_type(x, y) != dtypes.bool_ else lax.bitwise_or, x, y)
 
 
 @_weak_result
 def subtract(x, y, /, *, out=None, where=None):
-    _ufunc_kwargs("subtract", out, where)
+    if out is not None or where is not None:  # rare: refuse with a clear message
+        _ufunc_kwargs("subtract", out, where)
     check_arraylike("subtract", x, y)
     return _elementwise(lax.sub, x, y)
 
 
 @_weak_result
 def multiply(x, y, /, *, out=None, where=None):
-    _ufunc_kwargs("multiply", out, where)
+    if out is not None or where is not None:  # rare: refuse with a clear message
+        _ufunc_kwargs("multiply", out, where)
     check_arraylike("multiply", x, y)
     return _elementwise(lax.mul, x, y)
 
@@ -573,14 +579,16 @@ def _integer_power(x, y):
 
 @_weak_result
 def maximum(x, y, /, *, out=None, where=None):
-    _ufunc_kwargs("maximum", out, where)
+    if out is not None or where is not None:  # rare: refuse with a clear message
+        _ufunc_kwargs("maximum", out, where)
     check_arraylike("maximum", x, y)
     return _elementwise(lax.max, x, y)
 
 
 @_weak_result
 def minimum(x, y, /, *, out=None, where=None):
-    _ufunc_kwargs("minimum", out, where)
+    if out is not None or where is not None:  # rare: refuse with a clear message
+        _ufunc_kwargs("minimum", out, where)
     check_arraylike("minimum", x, y)
     return _elementwise(lax.min, x, y)
 
@@ -653,7 +661,8 @@ greater_equal = _compare(lax.ge, "greater_equal")
 def _bitwise(prim_fn, name):
     @_weak_result
     def fn(x, y, /, *, out=None, where=None):
-        _ufunc_kwargs(name, out, where)
+        if out is not None or where is not None:  # rare: refuse with a clear message
+            _ufunc_kwargs(name, out, where)
         check_arraylike(name, x, y)
         x, y = promote(x, y)
         if dtypes.is_float(x.dtype):
@@ -676,7 +685,8 @@ def _to_bool(x):
 
 def _logical(prim_fn, name):
     def fn(x, y, /, *, out=None, where=None):
-        _ufunc_kwargs(name, out, where)
+        if out is not None or where is not None:  # rare: refuse with a clear message
+            _ufunc_kwargs(name, out, where)
         check_arraylike(name, x, y)
         return _elementwise(prim_fn, _to_bool(x), _to_bool(y), promote_args=False)
     fn.__name__ = fn.__qualname__ = name
@@ -691,7 +701,8 @@ logical_xor = _logical(lax.bitwise_xor, "logical_xor")
 
 def logical_not(x, /, *, out=None, where=None):
     """Elementwise not of x's truth values."""
-    _ufunc_kwargs("logical_not", out, where)
+    if out is not None or where is not None:  # rare: refuse with a clear message
+        _ufunc_kwargs("logical_not", out, where)
     check_arraylike("logical_not", x)
     return lax.bitwise_not(_to_bool(x))
 
