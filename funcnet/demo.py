@@ -11,6 +11,7 @@ import sys
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 import funcnet as fn
 import funcnet.numpy as fnp
@@ -67,7 +68,6 @@ def accuracy(model, params, x, y, batch=512):
 
 def train(name, model, data, epochs, batch_size=64, lr=2e-3, seed=0, progress=True):
     """Train one model; returns a dict of results (accuracy, steps/s, compile time)."""
-    from tqdm import tqdm
 
     (x_train, y_train), (x_test, y_test) = data
     params, _ = model.init(random.key(seed), (-1,) + x_train.shape[1:])

@@ -3,9 +3,12 @@ back (as jax's top-level device functions). funcnet runs in a single process."""
 
 import numpy as np
 
-from funcnet.backend import xla
+from funcnet import numpy as fnp
+from funcnet import tree
 from funcnet.core.array import Array, asarray_from_value
 from funcnet.core.trace import Tracer, get_aval
+from funcnet.runtime import xla
+from funcnet.sharding import SingleDeviceSharding
 
 
 def devices(backend: str | None = None):
@@ -54,7 +57,6 @@ def _check_process_index(index):
 
 def _target_device(device):
     """A runtime device from a device, a SingleDeviceSharding, or None (the default)."""
-    from funcnet.sharding import SingleDeviceSharding
     if device is None:
         return xla.default_device()
     if isinstance(device, SingleDeviceSharding):
@@ -84,14 +86,12 @@ def device_put(x, device=None):
             return v
         return asarray_from_value(v, device=target)
 
-    from funcnet import tree
     return tree.tree_map(put, x)
 
 
 def device_get(x):
     """Copy every funcnet Array of a pytree to the host, as NumPy arrays (other leaves,
     e.g. Python scalars or NumPy arrays, are returned as they are), as `jax.device_get`."""
-    from funcnet import tree
     leaves = tree.tree_leaves(x)
     for v in leaves:  # start every copy before waiting on the first
         if isinstance(v, Array):
@@ -102,7 +102,6 @@ def device_get(x):
 def block_until_ready(x):
     """Wait until every array of a pytree is computed; returns `x` (as jax). Leaves that
     are not arrays are skipped."""
-    from funcnet import tree
     for v in tree.tree_leaves(x):
         if isinstance(v, Array):
             v.block_until_ready()
@@ -118,6 +117,5 @@ def typeof(x):
 def asarray(x, dtype=None, *, device=None) -> Array:
     """A concrete funcnet Array from a NumPy array, scalar, list, or Array; `device` (a
     device or a SingleDeviceSharding) places it."""
-    from funcnet import numpy as fnp
     out = fnp.asarray(x, dtype=dtype)
     return out if device is None else device_put(out, device)

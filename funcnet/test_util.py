@@ -2,9 +2,12 @@
 
 import numpy as np
 
+import funcnet.numpy as fnp
 from funcnet import tree
 from funcnet.core import dtypes
 from funcnet.core.trace import get_aval
+from funcnet.transforms.grad import vjp
+from funcnet.transforms.jvp import jvp
 
 _DEFAULT_EPS = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3,
                 np.dtype(np.float64): 1e-6}
@@ -21,13 +24,11 @@ def _vdot(a, b):
 
 
 def _add_scaled(args, tangents, scale):
-    import funcnet.numpy as fnp
     return tree.tree_map(lambda a, t: (fnp.asarray(a) + scale * fnp.asarray(t)).astype(
         get_aval(a).dtype), args, tangents)
 
 
 def _random_like(x, rng):
-    import funcnet.numpy as fnp
     aval = get_aval(x)
     return fnp.asarray(rng.standard_normal(aval.shape).astype(aval.dtype))
 
@@ -55,7 +56,6 @@ def _defaults(args, eps, atol, rtol):
 
 def check_jvp(f, args, eps=None, atol=None, rtol=None, rng=None):
     """funcnet.jvp against central differences along a random direction."""
-    from funcnet.transforms.jvp import jvp
     eps, atol, rtol = _defaults(args, eps, atol, rtol)
     rng = rng or np.random.default_rng(0)
     tangents = tree.tree_map(lambda a: _random_like(a, rng), tuple(args))
@@ -66,7 +66,6 @@ def check_jvp(f, args, eps=None, atol=None, rtol=None, rng=None):
 
 def check_vjp(f, args, eps=None, atol=None, rtol=None, rng=None):
     """<vjp(ct), t> against <ct, finite-difference jvp(t)>."""
-    from funcnet.transforms.grad import vjp
     eps, atol, rtol = _defaults(args, eps, atol, rtol)
     rng = rng or np.random.default_rng(1)
     out, f_vjp = vjp(f, *args)
@@ -92,7 +91,6 @@ def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=None, atol=None, rto
         if mode in ("fwd", "forward"):
             check_jvp(f, args, eps, atol, rtol)
             if order > 1:
-                from funcnet.transforms.jvp import jvp
                 rng = np.random.default_rng(2)
                 tangents = tree.tree_map(lambda a: _random_like(a, rng), args)
                 check_grads(lambda *a: jvp(f, a, tangents)[1], args, order - 1, ("fwd",),
@@ -100,7 +98,6 @@ def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=None, atol=None, rto
         elif mode in ("rev", "reverse"):
             check_vjp(f, args, eps, atol, rtol)
             if order > 1:
-                from funcnet.transforms.grad import vjp
                 rng = np.random.default_rng(3)
                 ct = tree.tree_map(lambda o: _random_like(o, rng), f(*args))
                 check_grads(lambda *a: vjp(f, *a)[1](ct), args, order - 1, ("rev",),

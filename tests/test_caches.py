@@ -11,8 +11,9 @@ import pytest
 import funcnet as fn
 import funcnet.numpy as fnp
 from funcnet import lax
-from funcnet.backend import eager, xla
-from funcnet.backend.cache import CacheInfo, LRUCache, clear_caches
+from funcnet.backend import eager
+from funcnet.runtime import xla
+from funcnet.runtime.cache import CacheInfo, LRUCache, clear_caches
 from funcnet.transforms import jit_cache
 
 

@@ -208,9 +208,9 @@ _has_cf_batching = hasattr(fn, "vmap")
 
 @pytest.mark.skipif(not _has_cf_batching, reason="vmap not available")
 def test_vmap_of_control_flow_matches_jax():
-    from funcnet.transforms.batching import batch_rules
+    from funcnet.transforms.batching import batching_rules
     from funcnet.lax.control_flow import cond_p, scan_p, while_p
-    if not all(p in batch_rules for p in (cond_p, scan_p, while_p)):
+    if not all(p in batching_rules for p in (cond_p, scan_p, while_p)):
         pytest.skip("control-flow batching rules not registered yet")
     xs = _randn(4, 3)
     f = _cond_prog(fnp, fn.lax)

@@ -15,8 +15,8 @@ import pytest
 import funcnet as fn
 import funcnet.debug
 import funcnet.numpy as fnp
-from funcnet.backend import xla
-from funcnet.ir import passes
+from funcnet.runtime import xla
+from funcnet.core import passes
 
 FN = types.SimpleNamespace(api=fn, np=fnp, lax=fn.lax, debug=funcnet.debug)
 JAX = types.SimpleNamespace(api=jax, np=jnp, lax=jax.lax, debug=jax.debug)

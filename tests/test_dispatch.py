@@ -9,7 +9,8 @@ import pytest
 
 import funcnet as fn
 import funcnet.numpy as fnp
-from funcnet.backend import eager, xla
+from funcnet.backend import eager
+from funcnet.runtime import xla
 from funcnet.core.aval import ShapedArray
 
 

@@ -10,7 +10,7 @@ import pytest
 
 import funcnet as fn
 import funcnet.numpy as fnp
-from funcnet.backend import xla
+from funcnet.runtime import xla
 
 THIS_FILE = os.path.basename(__file__)
 

@@ -10,12 +10,12 @@ import pytest
 
 import funcnet as fn
 import funcnet.numpy as fnp
-from funcnet.backend import xla
+from funcnet.runtime import xla
 from funcnet.backend.lowering import dense_attr, location, lower_to_module, tensor_type
 from funcnet.core.source_info import SourceInfo
 from funcnet.core.trace import Primitive
-from funcnet.ir import passes
-from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Var, eval_jaxpr, typecheck
+from funcnet.core import passes
+from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Var, eval_jaxpr, typecheck
 from funcnet.lax import elementwise as ew
 
 THIS_FILE = os.path.basename(__file__)

@@ -20,8 +20,8 @@ import funcnet.numpy as fnp
 from funcnet import lax
 from funcnet.core.trace import Primitive
 from funcnet.transforms import custom, remat
-from funcnet.transforms.batching import batch_rules
-from funcnet.transforms.jit import jit_p
+from funcnet.transforms.batching import batching_rules
+from funcnet.lax.calls import jit_p
 
 B = 3  # examples per batch
 
@@ -404,7 +404,7 @@ def _all_primitives():
 
 
 def test_every_primitive_has_a_batching_rule():
-    missing = sorted(p.name for p in _all_primitives() if p not in batch_rules)
+    missing = sorted(p.name for p in _all_primitives() if p not in batching_rules)
     assert not missing, f"primitives without a batching rule: {missing}"
 
 
@@ -414,7 +414,7 @@ def test_every_loaded_funcnet_primitive_has_a_batching_rule():
     for name, mod in list(sys.modules.items()):
         if name.startswith("funcnet") and mod is not None:
             found.update(v for v in vars(mod).values() if isinstance(v, Primitive))
-    missing = sorted(p.name for p in found if p not in batch_rules)
+    missing = sorted(p.name for p in found if p not in batching_rules)
     assert not missing, f"primitives without a batching rule: {missing}"
 
 

@@ -144,6 +144,7 @@ CASES = {
     "cummin_other_axis": (lambda L, x: L.lax.cummin(x, 1), (a(0, 3),), True),
     "sort": (lambda L, x: L.lax.sort(x, dimension=0), (a(0, 3),), True),
     "stop_gradient": (lambda L, x: L.lax.stop_gradient(x) * x, (a(0, 3),), True),
+    "jit": (lambda L, x: L.jit(lambda y: L.np.sin(y) * 2.0)(x), (a(0, 3),), True),
     "sort_other_axis": (lambda L, x: L.lax.sort(x, dimension=1), (a(0, 3),), True),
     "sort_two_operands": (lambda L, k, v: L.lax.sort((k, v), num_keys=1), (a(0,), a(0,)),
                           True),

@@ -4,16 +4,17 @@ compiler, so their numerics agree.
 
 Two caches: `_cache`, a bounded LRU (`funcnet.config.eager_cache_size`) of compiled
 programs, and `_fast`, a plain dict of the dispatch fast path derived from it (an entry
-leaves `_fast` when its program leaves `_cache`). While `debug_nans`/`debug_infs` is on,
-`_fast` stays empty, so every op takes the general path, which checks its outputs.
+leaves `_fast` when its program leaves `_cache`). Importing this module installs
+`apply_primitive` as core's default eager implementation.
 """
 
-from funcnet.backend import xla
-from funcnet.backend.cache import LRUCache, register_clearer
 from funcnet.backend.lowering import lower_to_module
 from funcnet.config import config
 from funcnet.core.array import Array, to_buffer, wrap_buffer
-from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Var
+from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Var
+from funcnet.core.trace import set_default_impl
+from funcnet.runtime import xla
+from funcnet.runtime.cache import LRUCache, register_clearer
 
 _single_device = xla.single_device
 _new_object = object.__new__
@@ -41,18 +42,13 @@ _cache = LRUCache("eager_cache_size", on_evict=_drop_fast, in_use=_used)
 _fast: dict = {}  # (prim, params, avals, device or None) -> (run, handlers, out avals, mark)
 
 
-def _debug_checks() -> bool:
-    return config.debug_nans or config.debug_infs
-
-
 @register_clearer
 def _clear_fast(_value=None):
     _fast.clear()
 
 
-# A switch that changes what a signature means (x64) or how ops must run (nan checks)
-# empties the fast path; the general path looks at the switches.
-config.on_change(("enable_x64", "debug_nans", "debug_infs"), _clear_fast)
+# A switch that changes what a signature means (x64) empties the fast path.
+config.on_change("enable_x64", _clear_fast)
 
 
 def _first_device(bufs):
@@ -78,8 +74,8 @@ def apply_primitive(prim, *args, **params):
     # Fast path: every argument a funcnet Array (the common case in eager code), one
     # cache probe keyed by (primitive, params, avals[, device]), the runtime call and
     # result handlers inlined, outputs wrapped with the cached out avals. Anything else
-    # (NumPy values, Python scalars, unhashable params, a first call, debug checks on)
-    # takes the general path below, which fills the cache.
+    # (NumPy values, Python scalars, unhashable params, a first call) takes the general
+    # path below, which fills the cache.
     try:
         bufs = [a._buf for a in args]
         key = (prim, tuple(params.items()) if params else (), tuple([a.aval for a in args]),
@@ -88,7 +84,7 @@ def apply_primitive(prim, *args, **params):
     except (AttributeError, TypeError):
         entry = None
     if entry is None:
-        return _apply_general(prim, args, params)
+        return apply_general(prim, args, params)
     run, handlers, out_avals, mark = entry
     mark[0] = True  # seen by the LRU's second chance
     try:
@@ -105,7 +101,9 @@ def apply_primitive(prim, *args, **params):
     return out
 
 
-def _apply_general(prim, args, params, check=True):
+def apply_general(prim, args, params):
+    """Run one primitive eagerly through the bounded program cache (and record the
+    signature for `apply_primitive`'s fast path)."""
     device = _device_of(args)
     bufs, avals = zip(*(to_buffer(a, device) for a in args)) if args else ((), ())
     try:
@@ -120,21 +118,11 @@ def _apply_general(prim, args, params, check=True):
             _cache.put(key, entry)
     exe, out_avals, mark = entry
     outs = list(map(wrap_buffer, exe.execute(list(bufs)), out_avals))
-    debug = _debug_checks()
-    if debug and check:
-        from funcnet.backend import nan_check
-        nan_check.check_primitive_outputs(prim, params, args, outs)
     parts = exe.dispatch_parts()
-    if (key is not None and parts is not None and not debug
+    if (key is not None and parts is not None
             and all(type(a) is Array for a in args) and key in _cache):
         _fast[_fast_key(key)] = (*parts, tuple(out_avals), mark)
     return outs if prim.multiple_results else outs[0]
-
-
-def apply_unchecked(prim, *args, **params):
-    """Run one primitive eagerly without the nan/inf checks (the op-by-op re-run of
-    `nan_check` checks the results itself, naming the equation)."""
-    return _apply_general(prim, args, params, check=False)
 
 
 def cache_size() -> int:
@@ -151,3 +139,6 @@ def clear_cache():
     """Drop every compiled one-primitive program."""
     _cache.clear()
     _fast.clear()
+
+
+set_default_impl(apply_primitive)

@@ -10,19 +10,12 @@ emits one operation.
 import numpy as np
 
 from funcnet.core import dtypes
-from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, Literal
+from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, Literal
+from funcnet.core.rules import RuleTable
 
-lowering_rules: dict = {}
+lowering_rules = RuleTable("lowering")
 
 TOKEN_TYPE = "!stablehlo.token"
-
-
-def register(*primitives):
-    def wrap(rule):
-        for p in primitives:
-            lowering_rules[p] = rule
-        return rule
-    return wrap
 
 
 # --- types and attributes -----------------------------------------------------

@@ -3,17 +3,17 @@
 
 import numpy as np
 
-from funcnet.backend.lowering import TOKEN_TYPE, i64_array, lower_jaxpr, register, tensor_type
+from funcnet.backend.lowering import TOKEN_TYPE, i64_array, lower_jaxpr, lowering_rules, tensor_type
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
-from funcnet.ir.passes import has_effects
+from funcnet.core.passes import has_effects
 from funcnet.lax import control_flow as cf
 
 _I32 = ShapedArray((), dtypes.int32)
 _BOOL = ShapedArray((), dtypes.bool_)
 
 
-@register(cf.cond_p)
+@lowering_rules.register(cf.cond_p)
 def _lower_cond(em, index, *operands, branches):
     operands = list(operands)
     effects = any(map(has_effects, branches))  # then the branches return the effects' token
@@ -45,7 +45,7 @@ def _while(em, state, state_avals, cond_body, loop_body, effects=False):
     return outs
 
 
-@register(cf.while_p)
+@lowering_rules.register(cf.while_p)
 def _lower_while(em, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     nc, nb = cond_nconsts, body_nconsts
 
@@ -67,7 +67,7 @@ def _compare(sub, a, b, direction):
                    compare_type="#stablehlo<comparison_type SIGNED>")
 
 
-@register(cf.scan_p)
+@lowering_rules.register(cf.scan_p)
 def _lower_scan(em, *args, jaxpr, num_consts, num_carry, length, reverse, unroll):
     in_avals = list(em.in_avals)
     nk, nc = num_consts, num_carry

@@ -6,8 +6,14 @@ the equation's types.
 
 import numpy as np
 
-from funcnet.backend.lowering import (Emitter, i64_array, int_list, lower_jaxpr, register,
-                                      tensor_type)
+from funcnet.backend.lowering import (
+    Emitter,
+    i64_array,
+    int_list,
+    lower_jaxpr,
+    lowering_rules,
+    tensor_type,
+)
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
 from funcnet.lax import elementwise as ew
@@ -15,7 +21,7 @@ from funcnet.lax import indexing as ix
 from funcnet.lax import linalg as la
 from funcnet.lax import reductions as rd
 from funcnet.lax import structural as st
-from funcnet.transforms.jit import jit_p
+from funcnet.lax.calls import jit_p
 
 
 def _scalar(aval):
@@ -46,9 +52,8 @@ _UNARY_OPS = {
     ew.population_count_p: "stablehlo.popcnt", ew.clz_p: "stablehlo.count_leading_zeros",
 }
 _BINARY_OPS = {
-    ew.add_p: "stablehlo.add", ew.sub_p: "stablehlo.subtract", ew.mul_p: "stablehlo.multiply",
+    ew.add_p: "stablehlo.add", ew.sub_p: "stablehlo.subtract",
     ew.div_p: "stablehlo.divide", ew.rem_p: "stablehlo.remainder", ew.pow_p: "stablehlo.power",
-    ew.max_p: "stablehlo.maximum", ew.min_p: "stablehlo.minimum",
     ew.atan2_p: "stablehlo.atan2", ew.nextafter_p: "chlo.next_after",
     ew.and_p: "stablehlo.and", ew.or_p: "stablehlo.or", ew.xor_p: "stablehlo.xor",
     ew.shift_left_p: "stablehlo.shift_left",
@@ -56,7 +61,7 @@ _BINARY_OPS = {
     ew.shift_right_logical_p: "stablehlo.shift_right_logical",
 }
 for _p, _name in {**_UNARY_OPS, **_BINARY_OPS}.items():
-    register(_p)(_simple(_name))
+    lowering_rules.register(_p)(_simple(_name))
 
 
 def _bool_aware(op, bool_op):
@@ -67,12 +72,12 @@ def _bool_aware(op, bool_op):
     return rule
 
 
-register(ew.mul_p)(_bool_aware("stablehlo.multiply", "stablehlo.and"))
-register(ew.max_p)(_bool_aware("stablehlo.maximum", "stablehlo.or"))
-register(ew.min_p)(_bool_aware("stablehlo.minimum", "stablehlo.and"))
+lowering_rules.register(ew.mul_p)(_bool_aware("stablehlo.multiply", "stablehlo.and"))
+lowering_rules.register(ew.max_p)(_bool_aware("stablehlo.maximum", "stablehlo.or"))
+lowering_rules.register(ew.min_p)(_bool_aware("stablehlo.minimum", "stablehlo.and"))
 
 
-@register(ew.exp2_p)
+@lowering_rules.register(ew.exp2_p)
 def _lower_exp2(em, x):
     aval = em.in_avals[0]
     ln2 = em.constant(np.log(2.0), _scalar(aval))
@@ -81,7 +86,7 @@ def _lower_exp2(em, x):
     return [em.op1("stablehlo.exponential", [scaled], [aval], aval)]
 
 
-@register(ew.sign_p)
+@lowering_rules.register(ew.sign_p)
 def _lower_sign(em, x):
     aval = em.in_avals[0]
     if not dtypes.is_unsigned(aval.dtype):
@@ -92,24 +97,24 @@ def _lower_sign(em, x):
     return [em.op1("stablehlo.convert", [nonzero], [aval.update(dtype=dtypes.bool_)], aval)]
 
 
-@register(ew.square_p)
+@lowering_rules.register(ew.square_p)
 def _lower_square(em, x):
     aval = em.in_avals[0]
     return [em.op1("stablehlo.multiply", [x, x], [aval, aval], aval)]
 
 
-@register(ew.copy_p)
+@lowering_rules.register(ew.copy_p)
 def _lower_copy(em, x):
     return [x]
 
 
-@register(ew.round_p)
+@lowering_rules.register(ew.round_p)
 def _lower_round(em, x, *, rounding_method=0):
     op = "stablehlo.round_nearest_afz" if rounding_method == 0 else "stablehlo.round_nearest_even"
     return [em.op1(op, [x], em.in_avals, em.out_avals[0])]
 
 
-@register(ew.integer_pow_p)
+@lowering_rules.register(ew.integer_pow_p)
 def _lower_integer_pow(em, x, *, y):
     aval = em.in_avals[0]
     if y == 0:
@@ -143,10 +148,10 @@ def _compare(em, x, y, direction, aval):
 
 
 for _p, _dir in ew.COMPARISONS.items():
-    register(_p)(lambda em, x, y, _dir=_dir: [_compare(em, x, y, _dir, em.in_avals[0])])
+    lowering_rules.register(_p)(lambda em, x, y, _dir=_dir: [_compare(em, x, y, _dir, em.in_avals[0])])
 
 
-@register(ew.select_n_p)
+@lowering_rules.register(ew.select_n_p)
 def _lower_select_n(em, which, *cases):
     which_aval, case_aval = em.in_avals[0], em.in_avals[1]
     out = em.out_avals[0]
@@ -164,12 +169,12 @@ def _lower_select_n(em, which, *cases):
     return [result]
 
 
-@register(ew.clamp_p)
+@lowering_rules.register(ew.clamp_p)
 def _lower_clamp(em, lo, x, hi):
     return [em.op1("stablehlo.clamp", [lo, x, hi], em.in_avals, em.out_avals[0])]
 
 
-@register(ew.convert_element_type_p)
+@lowering_rules.register(ew.convert_element_type_p)
 def _lower_convert(em, x, *, new_dtype, weak_type=False):
     src, out = em.in_avals[0], em.out_avals[0]
     if src.dtype == out.dtype:
@@ -190,30 +195,30 @@ def _broadcast_scalar(em, x, aval):
                   broadcast_dimensions=i64_array([]))
 
 
-@register(st.broadcast_in_dim_p)
+@lowering_rules.register(st.broadcast_in_dim_p)
 def _lower_broadcast_in_dim(em, x, *, shape, broadcast_dimensions):
     return [em.op1("stablehlo.broadcast_in_dim", [x], em.in_avals, em.out_avals[0],
                    broadcast_dimensions=i64_array(broadcast_dimensions))]
 
 
-@register(st.reshape_p, st.squeeze_p)
+@lowering_rules.register(st.reshape_p, st.squeeze_p)
 def _lower_reshape(em, x, **_):
     return [em.op1("stablehlo.reshape", [x], em.in_avals, em.out_avals[0])]
 
 
-@register(st.transpose_p)
+@lowering_rules.register(st.transpose_p)
 def _lower_transpose(em, x, *, permutation):
     return [em.op1("stablehlo.transpose", [x], em.in_avals, em.out_avals[0],
                    permutation=i64_array(permutation))]
 
 
-@register(st.rev_p)
+@lowering_rules.register(st.rev_p)
 def _lower_rev(em, x, *, dimensions):
     return [em.op1("stablehlo.reverse", [x], em.in_avals, em.out_avals[0],
                    dimensions=i64_array(dimensions))]
 
 
-@register(st.slice_p)
+@lowering_rules.register(st.slice_p)
 def _lower_slice(em, x, *, start_indices, limit_indices, strides):
     return [em.op1("stablehlo.slice", [x], em.in_avals, em.out_avals[0],
                    start_indices=i64_array(start_indices),
@@ -230,27 +235,27 @@ def _indices_as_i32(em, indices, avals):
     return out, [ShapedArray((), dtypes.int32)] * len(indices)
 
 
-@register(st.dynamic_slice_p)
+@lowering_rules.register(st.dynamic_slice_p)
 def _lower_dynamic_slice(em, x, *indices, slice_sizes):
     idx, idx_avals = _indices_as_i32(em, indices, em.in_avals[1:])
     return [em.op1("stablehlo.dynamic_slice", [x, *idx], [em.in_avals[0], *idx_avals],
                    em.out_avals[0], slice_sizes=i64_array(slice_sizes))]
 
 
-@register(st.dynamic_update_slice_p)
+@lowering_rules.register(st.dynamic_update_slice_p)
 def _lower_dynamic_update_slice(em, x, update, *indices):
     idx, idx_avals = _indices_as_i32(em, indices, em.in_avals[2:])
     return [em.op1("stablehlo.dynamic_update_slice", [x, update, *idx],
                    [*em.in_avals[:2], *idx_avals], em.out_avals[0])]
 
 
-@register(st.concatenate_p)
+@lowering_rules.register(st.concatenate_p)
 def _lower_concatenate(em, *xs, dimension):
     return [em.op1("stablehlo.concatenate", list(xs), em.in_avals, em.out_avals[0],
                    dimension=f"{dimension} : i64")]
 
 
-@register(st.split_p)
+@lowering_rules.register(st.split_p)
 def _lower_split(em, x, *, sizes, axis):
     out, start = [], 0
     shape = em.in_avals[0].shape
@@ -263,7 +268,7 @@ def _lower_split(em, x, *, sizes, axis):
     return out
 
 
-@register(st.pad_p)
+@lowering_rules.register(st.pad_p)
 def _lower_pad(em, x, value, *, padding_config):
     lo, hi, interior = zip(*padding_config) if padding_config else ((), (), ())
     return [em.op1("stablehlo.pad", [x, value], em.in_avals, em.out_avals[0],
@@ -271,7 +276,7 @@ def _lower_pad(em, x, value, *, padding_config):
                    interior_padding=i64_array(interior))]
 
 
-@register(st.iota_p)
+@lowering_rules.register(st.iota_p)
 def _lower_iota(em, *, dtype, shape, dimension):
     return [em.op("stablehlo.iota", [], [], [tensor_type(em.out_avals[0])],
                   {"iota_dimension": f"{dimension} : i64"})[0]]
@@ -326,7 +331,7 @@ def _lower_reduce(kind):
 
 for _p, _kind in ((rd.reduce_sum_p, "add"), (rd.reduce_max_p, "max"), (rd.reduce_min_p, "min"),
                   (rd.reduce_prod_p, "mul"), (rd.reduce_and_p, "and"), (rd.reduce_or_p, "or")):
-    register(_p)(_lower_reduce(_kind))
+    lowering_rules.register(_p)(_lower_reduce(_kind))
 
 
 def _lower_argreduce(direction):
@@ -372,8 +377,8 @@ def _b():
     return ShapedArray((), dtypes.bool_)
 
 
-register(rd.argmax_p)(_lower_argreduce("GT"))
-register(rd.argmin_p)(_lower_argreduce("LT"))
+lowering_rules.register(rd.argmax_p)(_lower_argreduce("GT"))
+lowering_rules.register(rd.argmin_p)(_lower_argreduce("LT"))
 
 
 def _reduce_window(em, x, kind, window_dimensions, window_strides, padding, base_dilation,
@@ -398,9 +403,9 @@ def _lower_reduce_window(kind):
     return rule
 
 
-register(rd.reduce_window_sum_p)(_lower_reduce_window("add"))
-register(rd.reduce_window_max_p)(_lower_reduce_window("max"))
-register(rd.reduce_window_min_p)(_lower_reduce_window("min"))
+lowering_rules.register(rd.reduce_window_sum_p)(_lower_reduce_window("add"))
+lowering_rules.register(rd.reduce_window_max_p)(_lower_reduce_window("max"))
+lowering_rules.register(rd.reduce_window_min_p)(_lower_reduce_window("min"))
 
 
 def _lower_cumulative(kind):
@@ -416,10 +421,10 @@ def _lower_cumulative(kind):
     return rule
 
 
-register(rd.cumsum_p)(_lower_cumulative("add"))
-register(rd.cumprod_p)(_lower_cumulative("mul"))
-register(rd.cummax_p)(_lower_cumulative("max"))
-register(rd.cummin_p)(_lower_cumulative("min"))
+lowering_rules.register(rd.cumsum_p)(_lower_cumulative("add"))
+lowering_rules.register(rd.cumprod_p)(_lower_cumulative("mul"))
+lowering_rules.register(rd.cummax_p)(_lower_cumulative("max"))
+lowering_rules.register(rd.cummin_p)(_lower_cumulative("min"))
 
 
 def _sort_key(sub, x, s):
@@ -432,7 +437,7 @@ def _sort_key(sub, x, s):
     return sub.op1("stablehlo.select", [_compare(sub, x, x, "NE", s), nan, x], [_b(), s, s], s)
 
 
-@register(rd.sort_p)
+@lowering_rules.register(rd.sort_p)
 def _lower_sort(em, *operands, dimension, is_stable, num_keys):
     avals = em.in_avals
     scalars = [_scalar(a) for a in avals]
@@ -468,7 +473,7 @@ def _lower_sort(em, *operands, dimension, is_stable, num_keys):
 
 # --- contractions ---------------------------------------------------------------------
 
-@register(la.dot_general_p)
+@lowering_rules.register(la.dot_general_p)
 def _lower_dot_general(em, lhs, rhs, *, dimension_numbers, precision=None,
                        preferred_element_type=None):
     (lc, rc), (lb, rb) = dimension_numbers
@@ -509,7 +514,7 @@ def _conv_spec(spec, first, second):
     return "[" + ", ".join(letters) + "]"
 
 
-@register(la.conv_general_dilated_p)
+@lowering_rules.register(la.conv_general_dilated_p)
 def _lower_conv(em, lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
                 dimension_numbers, feature_group_count, batch_group_count, precision=None,
                 preferred_element_type=None):
@@ -534,7 +539,7 @@ def _dims_attr(name, fields):
     return f"#stablehlo.{name}<{body}>"
 
 
-@register(ix.gather_p)
+@lowering_rules.register(ix.gather_p)
 def _lower_gather(em, operand, indices, *, dimension_numbers, slice_sizes):
     dn = dimension_numbers
     idx_aval = em.in_avals[1]
@@ -574,17 +579,17 @@ def _lower_scatter(kind):
     return rule
 
 
-register(ix.scatter_p)(_lower_scatter("set"))
-register(ix.scatter_add_p)(_lower_scatter("add"))
-register(ix.scatter_mul_p)(_lower_scatter("mul"))
-register(ix.scatter_min_p)(_lower_scatter("min"))
-register(ix.scatter_max_p)(_lower_scatter("max"))
+lowering_rules.register(ix.scatter_p)(_lower_scatter("set"))
+lowering_rules.register(ix.scatter_add_p)(_lower_scatter("add"))
+lowering_rules.register(ix.scatter_mul_p)(_lower_scatter("mul"))
+lowering_rules.register(ix.scatter_min_p)(_lower_scatter("min"))
+lowering_rules.register(ix.scatter_max_p)(_lower_scatter("max"))
 
 
 
 # --- calls ------------------------------------------------------------------------------
 
-@register(jit_p)
+@lowering_rules.register(jit_p)
 def _lower_jit(em, *args, jaxpr, name):
     # Inlined: XLA sees one program either way, and inlining keeps the text simple.
     return lower_jaxpr(em, jaxpr.jaxpr, [], list(args))

@@ -3,7 +3,7 @@ the optimization barrier."""
 
 import numpy as np
 
-from funcnet.backend.lowering import i64_array, register, tensor_type
+from funcnet.backend.lowering import i64_array, lowering_rules, tensor_type
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
 from funcnet.lax import windowed as wd
@@ -27,7 +27,7 @@ def _worst(select_prim, dtype):
     return -np.inf if select_prim == "ge" else np.inf
 
 
-@register(wd.select_and_gather_add_p)
+@lowering_rules.register(wd.select_and_gather_add_p)
 def _lower_select_and_gather_add(em, tangents, operand, *, select_prim, window_dimensions,
                                  window_strides, padding, base_dilation, window_dilation):
     t_aval, x_aval = em.in_avals
@@ -57,7 +57,7 @@ def _lower_select_and_gather_add(em, tangents, operand, *, select_prim, window_d
     return [outs[1]]
 
 
-@register(wd.select_and_scatter_add_p)
+@lowering_rules.register(wd.select_and_scatter_add_p)
 def _lower_select_and_scatter_add(em, source, operand, *, select_prim, window_dimensions,
                                   window_strides, padding):
     src_aval, x_aval = em.in_avals
@@ -78,16 +78,16 @@ def _lower_select_and_scatter_add(em, source, operand, *, select_prim, window_di
                   "padding": _pad_attr(padding)}, [select, scatter])
 
 
-@register(wd.optimization_barrier_p)
+@lowering_rules.register(wd.optimization_barrier_p)
 def _lower_optimization_barrier(em, *xs):
     return em.op("stablehlo.optimization_barrier", list(xs),
                  [tensor_type(a) for a in em.in_avals], [tensor_type(a) for a in em.out_avals])
 
 
-register(wd.stop_gradient_p)(lambda em, x: [x])
+lowering_rules.register(wd.stop_gradient_p)(lambda em, x: [x])
 
 
-@register(wd.opaque_true_p)
+@lowering_rules.register(wd.opaque_true_p)
 def _lower_opaque_true(em):
     if em.module.platform != "cpu":
         # XLA's GPU pipeline keeps optimization barriers until after scheduling, so a

@@ -9,9 +9,9 @@ FloatingPointError, as jax does ("invalid value (nan) encountered in log"), nami
 primitive, the user's source line recorded with the equation and where in the program
 it sits (e.g. "inside jit(step) > scan, iteration 3").
 
-Eager ops are checked one by one as they run (the eager fast path is off meanwhile);
-their line is the innermost user frame, or in a backward pass the line of the forward
-operation being transposed.
+Eager ops are checked one by one as they run: while a flag is on, this module installs
+`checked_apply` as core's default eager implementation; their line is the innermost user
+frame, or in a backward pass the line of the forward operation being transposed.
 
 Nothing here runs while both flags are off.
 """
@@ -23,9 +23,11 @@ import numpy as np
 from funcnet.backend import eager
 from funcnet.config import config
 from funcnet.core import dtypes
+from funcnet.core.array import asarray_from_value
+from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, Literal
 from funcnet.core.source_info import op_origin
-from funcnet.core.trace import impl_rules
-from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, Literal
+from funcnet.core.trace import impl_rules, set_default_impl
+from funcnet.lax import control_flow as cf
 
 
 def invalid_kind(values) -> str | None:
@@ -58,6 +60,22 @@ def _error(kind, prim_name, source, path, backward=False) -> FloatingPointError:
 
 # --- eager ops -------------------------------------------------------------------------------
 
+def checked_apply(prim, *args, **params):
+    """Core's default eager implementation while a flag is on: run, then check."""
+    outs = eager.apply_general(prim, args, params)
+    check_primitive_outputs(prim, params, args, outs if prim.multiple_results else [outs])
+    return outs
+
+
+def _install(_value=None):
+    set_default_impl(checked_apply if config.debug_nans or config.debug_infs
+                     else eager.apply_primitive)
+
+
+config.on_change(("debug_nans", "debug_infs"), _install)
+_install()  # the flags may be on already (FUNCNET_DEBUG_NANS=1)
+
+
 def check_primitive_outputs(prim, params, args, outs):
     """Raise FloatingPointError when an eager op's outputs hold a nan/inf. A primitive
     holding sub-programs (scan, while, cond, a call) is re-run op by op first, so that the
@@ -67,7 +85,7 @@ def check_primitive_outputs(prim, params, args, outs):
         return
     if _subprograms(params):
         _run_equation(prim, params, list(args), [], None)
-    source, _, replayer = op_origin(sys._getframe(1), eager=True)
+    source, _, replayer = op_origin(sys._getframe(2), eager=True)
     raise _error(kind, prim.name, source, [], backward=replayer == "backward_pass")
 
 
@@ -123,7 +141,7 @@ def _run_equation(prim, params, invals, path, source):
         return run_jaxpr(sub.jaxpr, sub.consts, invals, path + [label])
     impl = impl_rules.get(prim)  # an eager rule of its own (a host callback, ...)
     outs = (impl(prim, *invals, **params) if impl is not None
-            else eager.apply_unchecked(prim, *invals, **params))
+            else eager.apply_general(prim, invals, params))
     outs = outs if prim.multiple_results else [outs]
     kind = invalid_kind(outs)
     if kind is not None:
@@ -170,7 +188,6 @@ def _run_while(invals, path, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
 
 
 def _run_scan(invals, path, *, jaxpr, num_consts, num_carry, length, reverse, **_):
-    from funcnet.core.array import asarray_from_value
     consts = invals[:num_consts]
     carry = invals[num_consts:num_consts + num_carry]
     xs = [np.asarray(x) for x in invals[num_consts + num_carry:]]
@@ -190,12 +207,5 @@ def _run_scan(invals, path, *, jaxpr, num_consts, num_carry, length, reverse, **
     return list(carry) + stacked
 
 
-_rules_cache = {}
-
-
 def _structured_rules():
-    if not _rules_cache:
-        from funcnet.lax import control_flow as cf
-        _rules_cache.update({cf.cond_p: _run_cond, cf.while_p: _run_while,
-                             cf.scan_p: _run_scan})
-    return _rules_cache
+    return {cf.cond_p: _run_cond, cf.while_p: _run_while, cf.scan_p: _run_scan}

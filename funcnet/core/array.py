@@ -6,9 +6,10 @@ Array and Tracer, so eager code and traced code read the same.
 
 import numpy as np
 
-from funcnet.backend import xla
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
+from funcnet.runtime import xla
+from funcnet.sharding import SingleDeviceSharding
 
 
 class Array:
@@ -38,7 +39,6 @@ class Array:
     @property
     def sharding(self):
         """How the data is laid out across devices: all of it on one device for now."""
-        from funcnet.sharding import SingleDeviceSharding
         return SingleDeviceSharding(self.device)
 
     @property

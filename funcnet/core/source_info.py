@@ -12,9 +12,8 @@ import sysconfig
 import threading
 from typing import NamedTuple
 
-import funcnet
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(funcnet.__file__)) + os.sep
+# funcnet's own directory (this file is funcnet/core/source_info.py)
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def _dir_of(module_name: str) -> str | None:

@@ -12,9 +12,10 @@ import numpy as np
 
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray, shaped_abstractify
+from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 from funcnet.core.source_info import SourceInfo, op_origin
 from funcnet.core.trace import Trace, Tracer, full_raise, new_main
-from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
+
 
 def op_source_info() -> SourceInfo | None:
     """The user's line for an operation staged now (see `source_info.op_origin`: in a

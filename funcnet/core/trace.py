@@ -10,7 +10,10 @@ import itertools
 import threading
 from contextlib import contextmanager
 
+import numpy as np
+
 from funcnet.core.aval import ShapedArray, shaped_abstractify
+from funcnet.core.rules import RuleTable
 from funcnet.core.source_info import where
 
 
@@ -69,7 +72,7 @@ class Primitive:
     def bind(self, *args, **params):
         if _state.dynamic.level == 0 and not any(isinstance(a, Tracer) for a in args):
             # Eager fast path: nothing to trace, run the primitive now.
-            return impl_rules.get(self, _eager_impl())(self, *args, **params)
+            return impl_rules.get(self, _default_impl)(self, *args, **params)
         top_trace = find_top_trace(args)
         tracers = [full_raise(top_trace, a) for a in args]
         outs = [full_lower(o) for o in top_trace.process_primitive(self, tracers, params)]
@@ -77,18 +80,29 @@ class Primitive:
 
 
 # Eager implementations that are not "compile the one-primitive program" (jit_call, ...).
-impl_rules: dict[Primitive, callable] = {}
+impl_rules = RuleTable("impl")
 
 
-def _eager_impl():
-    global _apply_primitive
-    if _apply_primitive is None:
-        from funcnet.backend.eager import apply_primitive
-        _apply_primitive = apply_primitive
-    return _apply_primitive
+def _no_backend(prim, *args, **params):
+    raise RuntimeError(f"no eager implementation is installed to run {prim.name}: import "
+                       "funcnet (funcnet.backend installs XLA's)")
 
 
-_apply_primitive = None
+# Every other primitive runs with the default implementation, which the backend installs
+# (funcnet/backend/eager.py: compile the one-primitive program, cached). Installing it
+# from above keeps core free of backend imports; nan checks swap in a checking one.
+_default_impl = _no_backend
+
+
+def set_default_impl(impl) -> None:
+    """Install `impl(prim, *args, **params)` as the eager implementation of primitives
+    without an entry in `impl_rules`."""
+    global _default_impl
+    _default_impl = impl
+
+
+def default_impl():
+    return _default_impl
 
 
 # --- the trace stack ----------------------------------------------------------
@@ -158,7 +172,7 @@ class EvalTrace(Trace):
     lift = pure
 
     def process_primitive(self, primitive, values, params):
-        out = impl_rules.get(primitive, _eager_impl())(primitive, *values, **params)
+        out = impl_rules.get(primitive, _default_impl)(primitive, *values, **params)
         return out if primitive.multiple_results else [out]
 
 
@@ -277,7 +291,6 @@ class Tracer:
                                   TracerIntegerConversionError))
 
     def __array__(self, dtype=None, copy=None):
-        import numpy as np
         return np.asarray(self._concrete("np.asarray()", TracerArrayConversionError),
                           dtype=dtype)
 

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 
 from funcnet import tree
-from funcnet.backend import callback as _runtime
 from funcnet.debug._primitive import bind_callback
+from funcnet.runtime import callback as _runtime
 
 
 class _FormatChecker(string.Formatter):

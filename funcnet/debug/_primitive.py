@@ -4,7 +4,7 @@ It has no outputs and is `effectful`, so program passes keep it. Its rules, one 
 each transformation's table, follow jax's debug callbacks:
 
 - eager: the function runs at once, on NumPy copies of the operands;
-- jit: a side-effecting custom call into Python (funcnet/backend/callback.py runs it);
+- jit: a side-effecting custom call into Python (funcnet/runtime/callback.py runs it);
 - jvp / grad: it runs on the primal values, in the forward pass; tangents are not shown;
 - vmap: it runs once per example, in order, each on that example's slice;
 - `ordered=True`: calls are chained by a `!stablehlo.token` that the lowering threads
@@ -15,21 +15,20 @@ each transformation's table, follow jax's debug callbacks:
 import numpy as np
 
 from funcnet import lax, tree
-from funcnet.backend import callback as runtime
-from funcnet.backend.lowering import register as register_lowering
-from funcnet.backend.lowering import tensor_type
+from funcnet.backend.lowering import lowering_rules, tensor_type
 from funcnet.core import dtypes
 from funcnet.core.array import Array
 from funcnet.core.aval import ShapedArray
 from funcnet.core.trace import Primitive, Tracer, get_aval, impl_rules
-from funcnet.transforms.batching import batch_rules
+from funcnet.runtime import callback as runtime
+from funcnet.transforms.batching import batching_rules
 from funcnet.transforms.jvp import jvp_rules
 
 debug_callback_p = Primitive("debug_callback", multiple_results=True)
 debug_callback_p.effectful = True
 
 _TOKEN = "!stablehlo.token"
-_SITE_ID = ShapedArray((), dtypes.uint64)  # see funcnet/backend/callback.py
+_SITE_ID = ShapedArray((), dtypes.uint64)  # see funcnet/runtime/callback.py
 
 
 class CallbackSite:
@@ -84,19 +83,15 @@ def _to_numpy(x):
     return np.asarray(x, get_aval(x).dtype)  # a Python number: funcnet's default dtype
 
 
+@impl_rules.register(debug_callback_p)
 def _impl(prim, *args, callback, ordered):
     callback(*map(_to_numpy, args))
     return []
 
 
-impl_rules[debug_callback_p] = _impl
-
-
+@jvp_rules.register(debug_callback_p)
 def _jvp(primals, tangents, *, callback, ordered):
     return debug_callback_p.bind(*primals, callback=callback, ordered=ordered), []
-
-
-jvp_rules[debug_callback_p] = _jvp
 
 
 def _example(x, d, i):
@@ -110,14 +105,12 @@ def _example(x, d, i):
     return lax.squeeze(lax.slice(x, start, limit), (d,))
 
 
+@batching_rules.register(debug_callback_p)
 def _batch(size, vals, dims, *, callback, ordered):
     for i in range(size):  # as jax: unrolled, one call per example
         debug_callback_p.bind(*(_example(x, d, i) for x, d in zip(vals, dims)),
                               callback=callback, ordered=ordered)
     return [], []
-
-
-batch_rules[debug_callback_p] = _batch
 
 
 # --- lowering -----------------------------------------------------------------------------
@@ -129,7 +122,7 @@ def _layout(aval) -> str:
     return f"dense<{body}> : tensor<{len(dims)}xindex>"
 
 
-@register_lowering(debug_callback_p)
+@lowering_rules.register(debug_callback_p)
 def _lower(em, *operands, callback, ordered):
     in_avals = list(em.in_avals)
     site = em.constant(runtime.site_id(callback), _SITE_ID)

@@ -11,14 +11,17 @@ import weakref
 import numpy as np
 
 from funcnet import tree
-from funcnet.backend.cache import register_program_cache
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
+from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, Var, closed_without_consts, eval_jaxpr
 from funcnet.core.source_info import where
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Primitive, Tracer, get_aval
 from funcnet.core.traceback_util import api_boundary
-from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, Var
+from funcnet.lax import elementwise as ew
+from funcnet.lax import structural as st
+from funcnet.lax.convenience import slice_in_dim
+from funcnet.runtime.cache import register_program_cache
 
 cond_p = Primitive("cond", multiple_results=True)
 while_p = Primitive("while", multiple_results=True)
@@ -114,7 +117,6 @@ def switch(index, branches, *operands):
     Example:
       >>> switch(i, [lambda x: x, lambda x: -x, fnp.sin], x)
     """
-    from funcnet import lax
     branches = list(branches)
     if not branches:
         raise ValueError("switch needs at least one branch")
@@ -123,9 +125,9 @@ def switch(index, branches, *operands):
         raise TypeError(f"switch: the index must be an integer scalar, got "
                         f"{idx_aval.str_short()}{where()}")
     if idx_aval.dtype != dtypes.int32 or idx_aval.weak_type:
-        index = lax.convert_element_type(index, dtypes.int32)
+        index = ew.convert_element_type(index, dtypes.int32)
     if len(branches) > 1:
-        index = lax.clamp(np.int32(0), index, np.int32(len(branches) - 1))
+        index = ew.clamp(np.int32(0), index, np.int32(len(branches) - 1))
     flat, in_tree = tree.tree_flatten(tuple(operands))
     avals = _avals(flat)
     traced = [trace_fun(b, in_tree, avals, f"switch branch {i}") for i, b in enumerate(branches)]
@@ -134,7 +136,6 @@ def switch(index, branches, *operands):
         _check_same_types("cond/switch", first_tree, first.out_avals, t, cl.out_avals,
                           "branch 0 output", f"branch {i} output")
     if len(branches) == 1:
-        from funcnet.ir.jaxpr import eval_jaxpr
         return tree.tree_unflatten(first_tree, eval_jaxpr(first.jaxpr, first.consts, *flat))
     jaxprs, consts = join_consts([cl for cl, _ in traced])
     outs = cond_p.bind(index, *consts, *flat, branches=tuple(jaxprs))
@@ -153,11 +154,10 @@ def cond(pred, true_fun, false_fun, *operands):
                                       dtypes.is_int(pred_aval.dtype)):
         raise TypeError(f"cond: the predicate must be a boolean scalar, got "
                         f"{pred_aval.str_short()}{where()}")
-    from funcnet import lax
     if dtypes.is_bool(pred_aval.dtype):
-        index = lax.convert_element_type(pred, dtypes.int32)
+        index = ew.convert_element_type(pred, dtypes.int32)
     else:
-        index = lax.convert_element_type(lax.ne(pred, np.asarray(0, pred_aval.dtype)[()]),
+        index = ew.convert_element_type(ew.ne(pred, np.asarray(0, pred_aval.dtype)[()]),
                                          dtypes.int32)
     return switch(index, [false_fun, true_fun], *operands)
 
@@ -187,19 +187,17 @@ def _promote_weak_carry(flat, in_avals, out_avals):
 
 
 def _as_strong(x, dtype):
-    from funcnet import lax
     if dtypes.is_python_scalar(x):
         return np.asarray(x, dtype)[()]
-    return lax.convert_element_type(x, dtype)
+    return ew.convert_element_type(x, dtype)
 
 
 def _match(flat, avals):
     """Convert weak Python scalars in a carry to the carry's (strong) types."""
-    from funcnet import lax
     out = []
     for x, a in zip(flat, avals):
         if dtypes.is_python_scalar(x) or get_aval(x).weak_type:
-            x = lax.convert_element_type(x, a.dtype)
+            x = ew.convert_element_type(x, a.dtype)
         out.append(x)
     return out
 
@@ -254,7 +252,6 @@ def _while_loop(cond_fun, body_fun, init_val, name):
     if len(c_out) != 1 or c_out[0].shape != () or c_out[0].dtype != dtypes.bool_:
         raise TypeError(f"{name}: cond_fun must return a boolean scalar, got "
                         f"{_describe_types(cond_tree, c_out)}{where()}")
-    from funcnet.transforms.jit import closed_without_consts
     outs = while_p.bind(*cond_closed.consts, *body_closed.consts, *_match(flat, avals),
                         cond_jaxpr=closed_without_consts(cond_closed),
                         body_jaxpr=closed_without_consts(body_closed),
@@ -286,9 +283,8 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
         (_, val), _ = scan(step, (lo, init_val), None, length=max(hi - lo, 0),
                            unroll=1 if unroll is None else unroll)
         return val
-    from funcnet import lax
-    lo = lax.convert_element_type(lower, dtypes.int32)
-    hi = lax.convert_element_type(upper, dtypes.int32)
+    lo = ew.convert_element_type(lower, dtypes.int32)
+    hi = ew.convert_element_type(upper, dtypes.int32)
     _, _, val = _while_loop(lambda c: c[0] < c[1],
                             lambda c: (c[0] + np.int32(1), c[1], body_fun(c[0], c[2])),
                             (lo, hi, init_val), "fori_loop")
@@ -345,7 +341,6 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
         carry_tree, lambda t: t.children()[0])
     carry_out_tree, ys_tree = out_tree.children()
     n_carry = len(carry_avals)
-    from funcnet.transforms.jit import closed_without_consts
     outs = scan_p.bind(*closed.consts, *_match(carry_flat, carry_avals), *xs_flat,
                        jaxpr=closed_without_consts(closed), num_consts=len(closed.consts),
                        num_carry=n_carry, length=length, reverse=bool(reverse),
@@ -387,6 +382,16 @@ def _pair(out):
     return tuple(out)
 
 
+# lax.map's batch_size form runs `f` under vmap, a transformation a layer above lax:
+# funcnet/transforms/vmap.py installs it here when it is imported (lax never imports up).
+_vmap = None
+
+
+def set_vmap(vmap) -> None:
+    global _vmap
+    _vmap = vmap
+
+
 @api_boundary
 def map(f, xs, *, batch_size=None):  # noqa: A001 - mirrors jax.lax.map
     """`f` applied to each slice of `xs` along axis 0, as a scan; with `batch_size`,
@@ -394,7 +399,9 @@ def map(f, xs, *, batch_size=None):  # noqa: A001 - mirrors jax.lax.map
     jax.lax.map."""
     if batch_size is None:
         return scan(lambda c, x: (c, f(x)), None, xs)[1]
-    from funcnet.transforms.vmap import vmap
+    if _vmap is None:
+        raise RuntimeError("map(batch_size=...) needs funcnet.transforms.vmap: import funcnet")
+    vmap = _vmap
     batch_size = int(batch_size)
     if batch_size < 1:
         raise ValueError(f"map: batch_size must be positive, got {batch_size}{where()}")
@@ -404,20 +411,17 @@ def map(f, xs, *, batch_size=None):  # noqa: A001 - mirrors jax.lax.map
 
     def chunks(x):  # the first full * batch_size slices as (full, batch_size, ...)
         shape = get_aval(x).shape
-        from funcnet import lax
-        head = lax.slice_in_dim(x, 0, full * batch_size)
-        return lax.reshape(head, (full, batch_size) + shape[1:])
+        head = slice_in_dim(x, 0, full * batch_size)
+        return st.reshape(head, (full, batch_size) + shape[1:])
 
     ys = scan(lambda c, x: (c, vmap(f)(x)), None, tree.tree_map(chunks, xs))[1]
     ys = tree.tree_map(lambda y: _merge_leading(y), ys)
     if not rest:
         return ys
-    from funcnet import lax
-    tail = vmap(f)(tree.tree_map(lambda x: lax.slice_in_dim(x, full * batch_size, n), xs))
-    return tree.tree_map(lambda a, b: lax.concatenate([a, b], 0), ys, tail)
+    tail = vmap(f)(tree.tree_map(lambda x: slice_in_dim(x, full * batch_size, n), xs))
+    return tree.tree_map(lambda a, b: st.concatenate([a, b], 0), ys, tail)
 
 
 def _merge_leading(y):
-    from funcnet import lax
     shape = get_aval(y).shape
-    return lax.reshape(y, (shape[0] * shape[1],) + shape[2:])
+    return st.reshape(y, (shape[0] * shape[1],) + shape[2:])

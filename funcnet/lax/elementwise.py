@@ -11,7 +11,8 @@ import numpy as np
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
 from funcnet.core.source_info import where
-from funcnet.core.trace import Primitive
+from funcnet.core.trace import Primitive, get_aval
+from funcnet.lax.broadcast import broadcast_in_dim
 
 FLOAT, INT, SIGNED, BOOL = "float", "int", "signed int", "bool"
 _KIND_CHECK = {
@@ -244,8 +245,6 @@ def broadcast_operands(name, args):
     """The operands of an n-ary elementwise op at one shape, as jax.lax takes them: a
     rank-0 operand goes with arrays of any shape, and arrays of equal rank broadcast
     their size-1 axes. (The primitives themselves take equal shapes only.)"""
-    from funcnet.core.trace import get_aval
-    from funcnet.lax.structural import broadcast_in_dim
     shapes = [get_aval(a).shape for a in args]
     if all(s == shapes[0] for s in shapes):
         return args

@@ -10,6 +10,9 @@ import numpy as np
 from funcnet.core import dtypes
 from funcnet.core.source_info import where
 from funcnet.core.trace import Primitive, get_aval
+from funcnet.lax import elementwise as ew
+from funcnet.lax.broadcast import broadcast_in_dim
+from funcnet.lax.reductions import reduce_and
 
 
 class GatherDimensionNumbers(NamedTuple):
@@ -155,35 +158,33 @@ def default_fill_value(dtype):
 
 def _fill_out_of_bounds(out, operand, indices, dn, slice_sizes, fill_value):
     """The gathered slices whose start is out of range, replaced by `fill_value`."""
-    from funcnet import lax
     shape, out_aval = get_aval(operand).shape, get_aval(out)
     idx_aval = get_aval(indices)
     # The last start that keeps the whole slice inside, per indexed axis.
     upper = np.array([shape[d] - slice_sizes[d] for d in dn.start_index_map], idx_aval.dtype)
     n_batch = idx_aval.ndim - 1
-    upper = lax.broadcast_in_dim(upper, idx_aval.shape, (n_batch,))
+    upper = broadcast_in_dim(upper, idx_aval.shape, (n_batch,))
     zero = np.zeros((), idx_aval.dtype)[()]
-    inside = lax.bitwise_and(lax.ge(indices, zero), lax.le(indices, upper))
-    inside = lax.reduce_and(inside, (n_batch,))
+    inside = ew.bitwise_and(ew.ge(indices, zero), ew.le(indices, upper))
+    inside = reduce_and(inside, (n_batch,))
     batch_axes = [i for i in range(out_aval.ndim) if i not in dn.offset_dims]
-    inside = lax.broadcast_in_dim(inside, out_aval.shape, batch_axes)
+    inside = broadcast_in_dim(inside, out_aval.shape, batch_axes)
     fill = default_fill_value(out_aval.dtype) if fill_value is None else fill_value
-    fill = lax.broadcast_in_dim(np.asarray(fill, out_aval.dtype)[()], out_aval.shape, ())
-    return lax.select(inside, out, fill)
+    fill = broadcast_in_dim(np.asarray(fill, out_aval.dtype)[()], out_aval.shape, ())
+    return ew.select(inside, out, fill)
 
 
 def _clip_indices(operand, indices, updates, dn):
     """Scatter indices clamped so that every update window lies inside (mode 'clip')."""
-    from funcnet import lax
     shape, idx_aval = get_aval(operand).shape, get_aval(indices)
     window = iter(get_aval(updates).shape[d] for d in dn.update_window_dims)
     dropped = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
     sizes = [1 if d in dropped else next(window) for d in range(len(shape))]
     upper = np.array([shape[d] - sizes[d] for d in dn.scatter_dims_to_operand_dims],
                      idx_aval.dtype)
-    upper = lax.broadcast_in_dim(upper, idx_aval.shape, (idx_aval.ndim - 1,))
-    zero = lax.broadcast_in_dim(np.zeros((), idx_aval.dtype)[()], idx_aval.shape, ())
-    return lax.clamp(zero, indices, upper)
+    upper = broadcast_in_dim(upper, idx_aval.shape, (idx_aval.ndim - 1,))
+    zero = broadcast_in_dim(np.zeros((), idx_aval.dtype)[()], idx_aval.shape, ())
+    return ew.clamp(zero, indices, upper)
 
 
 def _scatter_binder(prim, negate=False):
@@ -193,8 +194,7 @@ def _scatter_binder(prim, negate=False):
         if mode is not None and GatherScatterMode.from_any(mode) == GatherScatterMode.CLIP:
             scatter_indices = _clip_indices(operand, scatter_indices, updates, dn)
         if negate:
-            from funcnet import lax
-            updates = lax.neg(updates)
+            updates = ew.neg(updates)
         return prim.bind(operand, scatter_indices, updates, dimension_numbers=dn,
                          indices_are_sorted=bool(indices_are_sorted),
                          unique_indices=bool(unique_indices))

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from funcnet import tree
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
 from funcnet.core.source_info import where
@@ -269,7 +270,6 @@ def reduce(operands, init_values, computation, dimensions):  # noqa: A001 - as j
     is lax.add, lax.mul, lax.max, lax.min, lax.bitwise_and or lax.bitwise_or (or its
     name) and `init_values` its identity. (jax's variadic form, several operands under
     one custom computation, has no funcnet primitive.)"""
-    from funcnet import tree
     leaves, treedef = tree.tree_flatten(operands)
     inits = tree.tree_leaves(init_values)
     if len(leaves) != 1 or len(inits) != 1:

@@ -10,27 +10,11 @@ from funcnet.core.aval import ShapedArray
 from funcnet.core.source_info import where
 from funcnet.core.trace import Primitive, get_aval
 from funcnet.lax import elementwise as ew
+from funcnet.lax.broadcast import broadcast_in_dim, broadcast_in_dim_p  # noqa: F401 (re-exported)
 
 
 def _ints(xs):
     return tuple(int(x) for x in xs)
-
-
-broadcast_in_dim_p = Primitive("broadcast_in_dim")
-
-
-@broadcast_in_dim_p.def_abstract_eval
-def _broadcast_in_dim_abstract_eval(x, *, shape, broadcast_dimensions):
-    if len(broadcast_dimensions) != x.ndim:
-        raise TypeError(f"broadcast_in_dim: broadcast_dimensions {broadcast_dimensions} "
-                        f"must name one output axis per operand axis of {x.shape}{where()}")
-    for i, d in enumerate(broadcast_dimensions):
-        if not 0 <= d < len(shape) or x.shape[i] not in (1, shape[d]):
-            raise TypeError(f"broadcast_in_dim: cannot broadcast shape {x.shape} to {shape} "
-                            f"with broadcast_dimensions={broadcast_dimensions}{where()}")
-    if list(broadcast_dimensions) != sorted(set(broadcast_dimensions)):
-        raise TypeError("broadcast_in_dim: broadcast_dimensions must be strictly increasing")
-    return x.update(shape=shape)
 
 
 reshape_p = Primitive("reshape")
@@ -199,11 +183,6 @@ def _iota_abstract_eval(*, dtype, shape, dimension):
 
 
 # --- binders (jax.lax's names and argument order) ------------------------------------
-
-def broadcast_in_dim(operand, shape, broadcast_dimensions):
-    return broadcast_in_dim_p.bind(operand, shape=_ints(shape),
-                                   broadcast_dimensions=_ints(broadcast_dimensions))
-
 
 def reshape(operand, new_sizes, dimensions=None):
     """`operand` in shape `new_sizes` (row-major order); with `dimensions`, its axes are

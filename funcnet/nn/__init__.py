@@ -124,6 +124,14 @@ from funcnet.nn.params import (  # noqa: F401
                                     unflatten_params,
 )
 from funcnet.nn.pooling import AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool  # noqa: F401
-from funcnet.nn.recurrent import (GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell,  # noqa: F401
-                                  Recurrent, SimpleRNNCell)
+from funcnet.nn.recurrent import (  # noqa: F401
+                                    GRU,
+                                    LSTM,
+                                    RNN,
+                                    Bidirectional,
+                                    GRUCell,
+                                    LSTMCell,
+                                    Recurrent,
+                                    SimpleRNNCell,
+)
 from funcnet.nn.reshape import Flatten, Reshape  # noqa: F401

@@ -8,8 +8,8 @@ import math
 
 import funcnet.numpy as fnp
 from funcnet import lax
-from funcnet.nn.core import ELEMENTWISE
 from funcnet.lax import stop_gradient
+from funcnet.nn.core import ELEMENTWISE
 from funcnet.transforms.custom import custom_jvp
 
 __all__ = [

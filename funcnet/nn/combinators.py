@@ -8,6 +8,7 @@ that take them (``mask=`` reaches MultiHeadAttention and nothing else).
 
 from collections.abc import Mapping
 
+import funcnet.numpy as fnp
 from funcnet import random, tree
 from funcnet.nn.core import (
     Layer,
@@ -236,7 +237,6 @@ class Concatenate(Layer):
         return input_shape[0][:ax] + (total,) + input_shape[0][ax + 1:]
 
     def forward(self, params, x):
-        import funcnet.numpy as fnp
         self.output_shape(tuple(tuple(e.shape) for e in x))
         return fnp.concatenate(list(x), axis=self.axis)
 

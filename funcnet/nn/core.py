@@ -24,6 +24,7 @@ import numpy as np
 from funcnet import random, tree
 from funcnet.core import dtypes
 from funcnet.nn import initializers
+from funcnet.transforms.jit import eval_shape
 
 __all__ = ["Fn", "Layer", "LayerError", "Param", "as_layer", "layer"]
 
@@ -441,7 +442,6 @@ def _zeros_like_shape(shape, dtype=np.float32):
 def probe_output_shape(fun, input_shape):
     """The output shape of ``fun`` (parameter-free) by tracing it (``eval_shape``).
     Unknown (-1) sizes are probed with two sizes; output sizes that change are -1."""
-    from funcnet.transforms.jit import eval_shape
 
     def out_shape(size):
         def fill(s):
@@ -543,7 +543,6 @@ class FunctionLayer(Layer):
         if self.init_fn is None:
             return {}
         if in_shape not in self._expected:
-            from funcnet.transforms.jit import eval_shape
             try:
                 self._expected[in_shape] = eval_shape(
                     lambda k: self.init_fn(k, in_shape)[0], np.zeros((2,), np.uint32))

@@ -15,6 +15,7 @@ as jax does: ``in_axis=-2``, ``out_axis=-1`` and every other axis is receptive f
 so a Dense kernel ``(in, out)`` and a Conv kernel ``(*window, in, out)`` both work.
 """
 
+import difflib
 import functools
 import math
 
@@ -255,7 +256,6 @@ def get(spec, what="initializer"):
         try:
             spec = _BY_NAME[spec]
         except KeyError:
-            import difflib
             close = difflib.get_close_matches(spec, _BY_NAME, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(f"{what}: unknown initializer {spec!r}{hint}; known names: "

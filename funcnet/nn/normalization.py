@@ -6,10 +6,10 @@ import numpy as np
 
 import funcnet.numpy as fnp
 from funcnet import lax
+from funcnet.lax import stop_gradient
 from funcnet.nn import initializers
 from funcnet.nn.core import Layer, LayerError, Param, resolve_init
 from funcnet.nn.linear import _features
-from funcnet.lax import stop_gradient
 
 __all__ = ["BatchNorm", "GroupNorm", "LayerNorm", "RMSNorm"]
 

@@ -9,6 +9,7 @@ A parameter's path is its keys joined by '/': ``"dense_1/w"``, ``"block_0/conv_0
 - a predicate ``where(path, value) -> bool`` (``lambda p, v: v.ndim > 1``).
 """
 
+import difflib
 import fnmatch
 import math
 
@@ -83,7 +84,6 @@ def _matcher(where):
 
 
 def _not_found(params, path):
-    import difflib
     known = paths(params)
     close = difflib.get_close_matches(path, known, n=3)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""

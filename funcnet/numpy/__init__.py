@@ -2,17 +2,18 @@
 primitives (import it as `fnp`). Works eagerly and under every transformation.
 
 Signatures follow jax.numpy's (parameter names, keyword use, `out=None`), and so do its
-refusals (Python lists where jax.numpy wants arrays raise TypeError).
+refusals (Python lists where jax.numpy wants arrays raise TypeError). The modules build
+on each other in one direction: _dtypes, _core (conversion, promotion, elementwise),
+_creation and _shape, _reductions, _indexing, _sorting, _pad and _linalg; _methods
+installs the array methods and operators on Array and on tracers.
 """
-
-import builtins as _builtins
 
 import numpy as _np
 
 from funcnet.core.array import Array as _Array
 from funcnet.core.trace import Tracer as _Tracer
 from funcnet.numpy import _methods
-from funcnet.numpy._core import (  # noqa: F401
+from funcnet.numpy._core import (
     abs,
     absolute,
     add,
@@ -86,9 +87,8 @@ from funcnet.numpy._core import (  # noqa: F401
     tanh,
     true_divide,
     trunc,
-    where,
 )
-from funcnet.numpy._creation import (  # noqa: F401
+from funcnet.numpy._creation import (
     arange,
     empty,
     empty_like,
@@ -105,12 +105,13 @@ from funcnet.numpy._creation import (  # noqa: F401
     zeros,
     zeros_like,
 )
-from funcnet.numpy._dtypes import (  # noqa: F401
+from funcnet.numpy._dtypes import (  # noqa: A004 (bool as jnp.bool)
     bfloat16,
     bool,
     bool_,
     can_cast,
     double,
+    dtype,
     finfo,
     float16,
     float32,
@@ -140,14 +141,16 @@ from funcnet.numpy._dtypes import (  # noqa: F401
     uint64,
     unsignedinteger,
 )
-from funcnet.numpy._indexing import (  # noqa: F401
+from funcnet.numpy._indexing import (
     argwhere,
     flatnonzero,
     nonzero,
+    repeat,
     take,
     take_along_axis,
+    where,
 )
-from funcnet.numpy._linalg import (  # noqa: F401
+from funcnet.numpy._linalg import (
     convolve,
     correlate,
     dot,
@@ -158,7 +161,10 @@ from funcnet.numpy._linalg import (  # noqa: F401
     tensordot,
     vdot,
 )
-from funcnet.numpy._reductions import (  # noqa: F401
+from funcnet.numpy._pad import (
+    pad,
+)
+from funcnet.numpy._reductions import (
     all,
     amax,
     amin,
@@ -176,7 +182,7 @@ from funcnet.numpy._reductions import (  # noqa: F401
     sum,
     var,
 )
-from funcnet.numpy._shape import (  # noqa: F401
+from funcnet.numpy._shape import (
     array_split,
     atleast_1d,
     atleast_2d,
@@ -190,9 +196,7 @@ from funcnet.numpy._shape import (  # noqa: F401
     flipud,
     hstack,
     moveaxis,
-    pad,
     ravel,
-    repeat,
     reshape,
     roll,
     split,
@@ -202,6 +206,11 @@ from funcnet.numpy._shape import (  # noqa: F401
     tile,
     transpose,
     vstack,
+)
+from funcnet.numpy._shape import normalize_axis as _normalize_axis
+from funcnet.numpy._sorting import (
+    argsort,
+    sort,
 )
 
 _methods.install()
@@ -217,8 +226,6 @@ class ndarray(metaclass=_ArrayType):
     a traced value under a transformation (as jnp.ndarray)."""
 
 
-
-dtype = _np.dtype  # as jnp.dtype (after the functions whose parameter is named dtype)
 pi = _np.pi
 e = _np.e
 inf = _np.inf
@@ -241,54 +248,197 @@ def size(a, axis=None):
     s = shape(a)
     if axis is None:
         return int(_np.prod(s, dtype=_np.int64))
-    return s[_core_normalize_axis(axis, len(s))]
+    return s[_normalize_axis(axis, len(s))]
 
 
-def _core_normalize_axis(axis, n):
-    from funcnet.numpy._shape import normalize_axis
-    return normalize_axis(axis, n)
-
-
-def _check_sort_args(name, kind, order):
-    if order is not None:
-        raise ValueError(f"'order' argument to {name} is not supported.")
-    del kind  # every sort here is stable; the algorithm is XLA's
-
-
-def sort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False):
-    """a sorted along `axis` (the flattened array when None), as jnp.sort (stable; NaNs
-    last; descending=True reverses the order, keeping equal elements stable)."""
-    from funcnet import lax
-    from funcnet.numpy._core import check_arraylike
-    check_arraylike("sort", a)
-    _check_sort_args("sort", kind, order)
-    x = asarray(a)
-    if axis is None:
-        x, axis = ravel(x), 0
-    axis = axis % _builtins.max(x.ndim, 1)
-    if descending:
-        return flip(lax.sort(flip(x, axis), dimension=axis), axis)
-    return lax.sort(x, dimension=axis)
-
-
-def argsort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False,
-            dtype=None):
-    """The indices that sort a along `axis`, as jnp.argsort (stable: equal elements keep
-    their order, also with descending=True); `dtype` is the indices' (default int32)."""
-    from funcnet import lax
-    from funcnet.numpy._core import check_arraylike
-    check_arraylike("argsort", a)
-    _check_sort_args("argsort", kind, order)
-    x = asarray(a)
-    if axis is None:
-        x, axis = ravel(x), 0
-    axis = axis % _builtins.max(x.ndim, 1)
-    if descending:
-        n = x.shape[axis] if x.ndim else 1
-        flipped = argsort(flip(x, axis), axis)
-        out = flip(lax.sub(lax.broadcast_in_dim(_np.int32(n - 1), flipped.shape, ()),
-                           flipped), axis)
-    else:
-        idx = lax.broadcasted_iota(int32.dtype, x.shape, axis)
-        out = lax.sort((x, idx), dimension=axis, num_keys=1)[1]
-    return out if dtype is None else astype(out, dtype)
+__all__ = [
+    "abs",
+    "absolute",
+    "add",
+    "all",
+    "allclose",
+    "amax",
+    "amin",
+    "any",
+    "arange",
+    "arccos",
+    "arccosh",
+    "arcsin",
+    "arcsinh",
+    "arctan",
+    "arctan2",
+    "arctanh",
+    "argmax",
+    "argmin",
+    "argsort",
+    "argwhere",
+    "around",
+    "array",
+    "array_split",
+    "asarray",
+    "astype",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "bfloat16",
+    "bitwise_and",
+    "bitwise_not",
+    "bitwise_or",
+    "bitwise_xor",
+    "bool",
+    "bool_",
+    "broadcast_arrays",
+    "broadcast_shapes",
+    "broadcast_to",
+    "can_cast",
+    "cbrt",
+    "ceil",
+    "clip",
+    "column_stack",
+    "concatenate",
+    "convolve",
+    "correlate",
+    "cos",
+    "cosh",
+    "cumprod",
+    "cumsum",
+    "divide",
+    "dot",
+    "double",
+    "dstack",
+    "dtype",
+    "e",
+    "einsum",
+    "empty",
+    "empty_like",
+    "equal",
+    "exp",
+    "exp2",
+    "expand_dims",
+    "expm1",
+    "eye",
+    "finfo",
+    "flatnonzero",
+    "flip",
+    "fliplr",
+    "flipud",
+    "float16",
+    "float32",
+    "float64",
+    "float_",
+    "floating",
+    "floor",
+    "floor_divide",
+    "fmod",
+    "full",
+    "full_like",
+    "generic",
+    "greater",
+    "greater_equal",
+    "half",
+    "hstack",
+    "identity",
+    "iinfo",
+    "inexact",
+    "inf",
+    "inner",
+    "int16",
+    "int32",
+    "int64",
+    "int8",
+    "int_",
+    "integer",
+    "invert",
+    "isclose",
+    "isdtype",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "issubdtype",
+    "less",
+    "less_equal",
+    "linspace",
+    "log",
+    "log10",
+    "log1p",
+    "log2",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
+    "logsumexp",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mod",
+    "moveaxis",
+    "multiply",
+    "nan",
+    "ndarray",
+    "ndim",
+    "negative",
+    "newaxis",
+    "nonzero",
+    "not_equal",
+    "number",
+    "ones",
+    "ones_like",
+    "outer",
+    "pad",
+    "pi",
+    "power",
+    "prod",
+    "promote_types",
+    "ravel",
+    "remainder",
+    "repeat",
+    "reshape",
+    "result_type",
+    "roll",
+    "round",
+    "rsqrt",
+    "shape",
+    "sign",
+    "signedinteger",
+    "sin",
+    "single",
+    "sinh",
+    "size",
+    "sort",
+    "split",
+    "sqrt",
+    "square",
+    "squeeze",
+    "stack",
+    "std",
+    "subtract",
+    "sum",
+    "swapaxes",
+    "take",
+    "take_along_axis",
+    "tan",
+    "tanh",
+    "tensordot",
+    "tile",
+    "transpose",
+    "tri",
+    "tril",
+    "triu",
+    "true_divide",
+    "trunc",
+    "uint",
+    "uint16",
+    "uint32",
+    "uint64",
+    "uint8",
+    "unsignedinteger",
+    "var",
+    "vdot",
+    "vstack",
+    "where",
+    "zeros",
+    "zeros_like",
+]

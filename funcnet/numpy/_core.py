@@ -92,8 +92,7 @@ def asarray(a, dtype=None, order=None, *, copy=None, device=None):
         return place(out, device)
     if isinstance(a, (list, tuple)) and any(is_array(v) or isinstance(v, (list, tuple))
                                             for v in a):
-        from funcnet.numpy._shape import stack
-        return place(stack([asarray(v, dtype) for v in a]), device)
+        return place(_stack_elements([asarray(v, dtype) for v in a]), device)
     if isinstance(a, (type, np.dtype)):
         raise TypeError(f"{a!r} is a dtype, not a value to build an array from{_at()}")
     return asarray_from_value(a, dtype, device=device)
@@ -110,6 +109,19 @@ def array(object, dtype=None, copy=True, order="K", ndmin=0, *, device=None):
     if out.ndim < ndmin:
         out = lax.reshape(out, (1,) * (ndmin - out.ndim) + out.shape)
     return out
+
+
+def _stack_elements(elements):
+    """One array from a list of arrays of one shape (asarray of a nested list holding
+    arrays): promoted together, stacked along a new first axis."""
+    elements = promote(*elements)
+    shapes = {e.shape for e in elements}
+    if len(shapes) != 1:
+        raise ValueError("setting an array element with a sequence: the elements have "
+                         f"different shapes {sorted(shapes)}{_at()}")
+    shape = (1,) + elements[0].shape
+    dims = tuple(range(1, len(shape)))
+    return lax.concatenate([lax.broadcast_in_dim(e, shape, dims) for e in elements], 0)
 
 
 def astype(x, dtype, /, *, copy=False, device=None):
@@ -428,8 +440,7 @@ def isinf(x, /):
 
 
 def full_like_bool(x, value):
-    from funcnet.numpy._creation import full
-    return full(x.shape, value, dtype=dtypes.bool_)
+    return lax.broadcast_in_dim(np.bool_(value), x.shape, ())
 
 
 @_weak_result
@@ -623,22 +634,6 @@ def _select(condition, x, y, /):
     x, y = promote(x, y)
     condition, x, y = _broadcast_arrays(condition, x, y)
     return lax.select(condition, x, y)
-
-
-def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
-    """Elementwise choice: x where condition is true, else y (broadcast together), as
-    jnp.where. With only a condition it is fnp.nonzero(condition, size=, fill_value=)."""
-    if x is None and y is None:
-        from funcnet.numpy._indexing import nonzero
-        return nonzero(condition, size=size, fill_value=fill_value)
-    if x is None or y is None:
-        raise ValueError("Either both or neither of the x and y arguments should be provided "
-                         f"to fnp.where, got {x} and {y}.")
-    if size is not None or fill_value is not None:
-        raise ValueError("size and fill_value arguments cannot be used in three-term where "
-                         "function.")
-    check_arraylike("where", condition, x, y)
-    return _select(condition, x, y)
 
 
 def _compare(prim_fn, name):

@@ -11,7 +11,16 @@ import numpy as np
 
 from funcnet import lax
 from funcnet.core import dtypes
-from funcnet.numpy._core import asarray, astype, broadcast_to, check_arraylike, place, promote
+from funcnet.numpy._core import (
+    _select,
+    asarray,
+    astype,
+    broadcast_to,
+    check_arraylike,
+    place,
+    promote,
+)
+from funcnet.numpy._shape import concatenate, moveaxis
 
 
 def _shape(shape):
@@ -140,7 +149,6 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         raise ValueError(f"Number of samples, {num}, must be non-negative.")
     out, step = _linspace(start, stop, num, endpoint, dtype)
     if axis != 0 and out.ndim > 1:
-        from funcnet.numpy._shape import moveaxis
         out = moveaxis(out, 0, axis)
     out = place(out, device)
     return (out, step) if retstep else out
@@ -173,7 +181,6 @@ def _linspace_traced(start, stop, num, endpoint, dtype):
     out = start + i * step
     if endpoint and num > 1:
         last = lax.broadcast_in_dim(stop, (1,) + shape, tuple(range(1, len(shape) + 1)))
-        from funcnet.numpy._shape import concatenate
         out = concatenate([lax.slice(out, (0,) * out.ndim, (num - 1,) + shape), last], 0)
     return out, step
 
@@ -214,19 +221,17 @@ def _check_matrix(name, m):
 
 def tril(m, k=0):
     """m with the entries above the k-th diagonal zeroed (on the last two axes)."""
-    from funcnet.numpy._core import where
     check_arraylike("tril", m)
     m = asarray(m)
     _check_matrix("tril", m)
     mask = tri(m.shape[-2], m.shape[-1], k, dtype=dtypes.bool_)
-    return where(mask, m, zeros_like(m))
+    return _select(mask, m, zeros_like(m))
 
 
 def triu(m, k=0):
     """m with the entries below the k-th diagonal zeroed (on the last two axes)."""
-    from funcnet.numpy._core import where
     check_arraylike("triu", m)
     m = asarray(m)
     _check_matrix("triu", m)
     mask = tri(m.shape[-2], m.shape[-1], k - 1, dtype=dtypes.bool_)
-    return where(mask, zeros_like(m), m)
+    return _select(mask, zeros_like(m), m)

@@ -13,6 +13,7 @@ import ml_dtypes
 import numpy as np
 
 from funcnet.core import dtypes as _dtypes
+from funcnet.numpy._core import asarray
 
 # NumPy's abstract scalar classes, for issubdtype (jax re-exports NumPy's, too).
 dtype = np.dtype
@@ -44,7 +45,6 @@ class _ScalarMeta(type):
         return not cls == other
 
     def __call__(cls, x):
-        from funcnet.numpy._core import asarray
         return asarray(x, dtype=cls.dtype)
 
     def __instancecheck__(cls, instance) -> bool:

@@ -37,10 +37,16 @@ from funcnet.numpy._core import (
     broadcast_to,
     check_arraylike,
     check_no_out,
+    floor_divide,
     is_array,
+    not_equal,
+    power,
+    remainder,
+    true_divide,
 )
-from funcnet.numpy._creation import full
-from funcnet.numpy._shape import _reshape, reshape, stack
+from funcnet.numpy._creation import full, ones_like
+from funcnet.numpy._reductions import cumsum
+from funcnet.numpy._shape import _reshape, expand_dims, normalize_axis, ravel, reshape, stack
 
 
 class IndexTypeError(TypeError, IndexError):
@@ -512,18 +518,15 @@ class _IndexUpdateRef:
 
     def divide(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
         """x with x[idx] divided by values (as jax: x / ones.at[idx].multiply(values))."""
-        from funcnet.numpy._core import true_divide
         return true_divide(self._x, self._ones_times(values, indices_are_sorted,
                                                      unique_indices, mode))
 
     def power(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
         """x with x[idx] raised to values (as jax: x ** ones.at[idx].multiply(values))."""
-        from funcnet.numpy._core import power
         return power(self._x, self._ones_times(values, indices_are_sorted, unique_indices,
                                                mode))
 
     def _ones_times(self, values, indices_are_sorted, unique_indices, mode):
-        from funcnet.numpy._creation import ones_like
         return _scatter(ones_like(self._x), self._idx, values, "mul", mode=mode,
                         indices_are_sorted=indices_are_sorted, unique_indices=unique_indices)
 
@@ -584,12 +587,10 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
 
 
 def _axis(axis, ndim):
-    from funcnet.numpy._shape import normalize_axis
     return normalize_axis(axis, ndim)
 
 
 def _wrap(indices, size):
-    from funcnet.numpy._core import remainder
     if isinstance(indices, np.ndarray) or np.isscalar(indices):
         return np.asarray(indices) % size
     return remainder(astype(indices, dtypes.int32), np.int32(size))
@@ -634,6 +635,56 @@ def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None, *,
     return getitem(x, tuple(broadcast_arrays(*idx)), mode=mode, fill_value=fill_value)
 
 
+def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
+    """Elementwise choice: x where condition is true, else y (broadcast together), as
+    jnp.where. With only a condition it is fnp.nonzero(condition, size=, fill_value=)."""
+    if x is None and y is None:
+        return nonzero(condition, size=size, fill_value=fill_value)
+    if x is None or y is None:
+        raise ValueError("Either both or neither of the x and y arguments should be provided "
+                         f"to fnp.where, got {x} and {y}.")
+    if size is not None or fill_value is not None:
+        raise ValueError("size and fill_value arguments cannot be used in three-term where "
+                         "function.")
+    check_arraylike("where", condition, x, y)
+    return _select(condition, x, y)
+
+
+def repeat(a, repeats, axis=None, *, total_repeat_length=None):
+    """Each element repeated `repeats` times (an int, or one count per element; counts
+    must then be concrete) along `axis` (the flattened array when None), as jnp.repeat.
+    total_repeat_length, if given, must equal the result's length."""
+    check_arraylike("repeat", a, repeats)
+    x = asarray(a)
+    out = _repeat(x, repeats, axis)
+    if total_repeat_length is not None:
+        n = out.shape[0 if axis is None else normalize_axis(axis, out.ndim)]
+        if n != total_repeat_length:
+            raise ValueError(f"repeat: total_repeat_length={total_repeat_length} but the "
+                             f"repeats give {n} elements{_at()}")
+    return out
+
+
+def _repeat(x, repeats, axis):
+    if axis is None:
+        x, axis = ravel(x), 0
+    axis = normalize_axis(axis, x.ndim)
+    if not isinstance(repeats, int):
+        reps = np.asarray(repeats)
+        if reps.ndim == 0:
+            repeats = int(reps)
+        else:
+            idx = np.repeat(np.arange(x.shape[axis]), reps)
+            return take(x, asarray(idx.astype(np.int32)), axis=axis)
+    shape = list(x.shape)
+    y = expand_dims(x, axis + 1)
+    target = list(y.shape)
+    target[axis + 1] = repeats
+    y = broadcast_to(y, target)
+    shape[axis] *= repeats
+    return reshape(y, shape)
+
+
 def nonzero(a, *, size=None, fill_value=None):
     """The indices of a's nonzero elements, one int32 array per axis, as jnp.nonzero.
 
@@ -657,8 +708,6 @@ def nonzero(a, *, size=None, fill_value=None):
 
 
 def _nonzero_sized(x, size, fill_value):
-    from funcnet.numpy._core import floor_divide, not_equal, remainder
-    from funcnet.numpy._reductions import cumsum
     flat = not_equal(reshape(x, (-1,)), 0)
     slot = cumsum(flat, dtype=dtypes.int32) - np.int32(1)  # where each hit goes
     slot = _select(flat, slot, broadcast_to(np.int32(size), slot.shape))  # misses: dropped

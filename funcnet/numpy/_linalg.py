@@ -10,7 +10,14 @@ import numpy as np
 from funcnet import lax
 from funcnet.core import dtypes
 from funcnet.core.source_info import where as _at
-from funcnet.numpy._core import asarray, astype, check_arraylike, check_no_out, promote
+from funcnet.numpy._core import (
+    asarray,
+    astype,
+    broadcast_shapes,
+    check_arraylike,
+    check_no_out,
+    promote,
+)
 from funcnet.numpy._shape import broadcast_to, expand_dims, normalize_axis, reshape, transpose
 
 
@@ -62,7 +69,6 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
         out = _dot_general(a, b, (((a.ndim - 1,), (0,)), ((), ())), precision, pet)
         return reshape(out, out.shape[:-2] + out.shape[-1:]) if a_vec else out
     if batch_a or batch_b:
-        from funcnet.numpy._core import broadcast_shapes
         batch = broadcast_shapes(batch_a, batch_b)
         a = broadcast_to(a, batch + a.shape[-2:]) if batch_a != batch else a
         b = broadcast_to(b, batch + b.shape[-2:]) if batch_b != batch else b

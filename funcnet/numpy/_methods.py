@@ -12,6 +12,8 @@ import numpy as np
 from funcnet.core.array import Array
 from funcnet.core.trace import Tracer
 from funcnet.numpy import _core, _indexing, _linalg, _reductions, _shape
+from funcnet.numpy._creation import zeros_like
+from funcnet.numpy._sorting import argsort, sort
 
 _OPERAND_TYPES = (int, float, complex, np.generic, np.ndarray, Array, Tracer)
 _SEQUENCES = (list, tuple)
@@ -85,12 +87,10 @@ def _clip_method(self, min=None, max=None, out=None, **kwargs):
 
 
 def _sort_method(self, axis=-1, *, kind=None, order=None, stable=True, descending=False):
-    from funcnet.numpy import sort
     return sort(self, axis, kind=kind, order=order, stable=stable, descending=descending)
 
 
 def _argsort_method(self, axis=-1, *, kind=None, order=None, stable=True, descending=False):
-    from funcnet.numpy import argsort
     return argsort(self, axis, kind=kind, order=order, stable=stable, descending=descending)
 
 
@@ -107,7 +107,6 @@ def _real(self):
 
 
 def _imag(self):
-    from funcnet.numpy._creation import zeros_like
     return zeros_like(self)
 
 
@@ -160,7 +159,7 @@ _METHODS = {
     "any": _reductions.any, "all": _reductions.all, "cumsum": _reductions.cumsum,
     "cumprod": _reductions.cumprod,
     "clip": _clip_method, "round": _core.round, "dot": _linalg.dot,
-    "take": _indexing.take, "repeat": _shape.repeat,
+    "take": _indexing.take, "repeat": _indexing.repeat,
     "sort": _sort_method, "argsort": _argsort_method, "nonzero": _nonzero_method,
     "copy": _copy_method, "conj": _real, "conjugate": _real,
 }

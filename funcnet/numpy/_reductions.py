@@ -14,7 +14,9 @@ import numpy as np
 from funcnet import lax
 from funcnet.core import dtypes
 from funcnet.core.source_info import where as _at
+from funcnet.numpy import _core
 from funcnet.numpy._core import (
+    _float_args,
     _select,
     _to_bool,
     asarray,
@@ -23,8 +25,14 @@ from funcnet.numpy._core import (
     check_arraylike,
     check_arraylike_or_none,
     check_no_out,
+    exp,
+    isfinite,
+    log,
+    sign,
+    sqrt,
     true_divide,
 )
+from funcnet.numpy._creation import zeros
 from funcnet.numpy._shape import expand_dims, normalize_axes, normalize_axis, ravel, reshape
 
 
@@ -91,7 +99,6 @@ def _reduce(name, a, axis, dtype, out, keepdims, initial, where, promote_integer
         x = _apply_where(name, x, where)
     result = _PRIMS[name](x, axes) if axes else x
     if initial is not None:
-        from funcnet.numpy import _core
         combine = {"sum": _core.add, "prod": _core.multiply, "max": _core.maximum,
                    "min": _core.minimum}[name]
         result = astype(combine(result, initial), result.dtype)
@@ -230,7 +237,6 @@ def _mean(x, axes, where):
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
         mean=None, correction=None):
     """The standard deviation over `axis`: sqrt(var(...)), as jnp.std."""
-    from funcnet.numpy._core import sqrt
     return sqrt(var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims,
                     where=where, mean=mean, correction=correction))
 
@@ -257,7 +263,6 @@ def _arg(prim_fn, name):
 
 
 def _empty_index(x, axis):
-    from funcnet.numpy._creation import zeros
     return zeros([d for i, d in enumerate(x.shape) if i != axis], dtypes.int32)
 
 
@@ -303,7 +308,6 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=Non
     Returns:
       The result, or (result, sign) with return_sign. An empty reduction gives -inf.
     """
-    from funcnet.numpy._core import _float_args, exp, isfinite, log, sign
     check_arraylike("logsumexp", a)
     check_arraylike_or_none("logsumexp", b, where)
     (x,) = _float_args(a) if b is None else _float_args(a, b)[:1]

@@ -78,6 +78,7 @@ from funcnet.optim._combine import chain as chain
 from funcnet.optim._combine import freeze as freeze
 from funcnet.optim._combine import masked as masked
 from funcnet.optim._combine import multi_transform as multi_transform
+from funcnet.optim._combine import set_to_zero as set_to_zero
 from funcnet.optim._lion import ScaleByLionState as ScaleByLionState
 from funcnet.optim._lion import lion as lion
 from funcnet.optim._lion import scale_by_lion as scale_by_lion
@@ -116,5 +117,4 @@ from funcnet.optim._transforms import clip_by_global_norm as clip_by_global_norm
 from funcnet.optim._transforms import scale as scale
 from funcnet.optim._transforms import scale_by_learning_rate as scale_by_learning_rate
 from funcnet.optim._transforms import scale_by_schedule as scale_by_schedule
-from funcnet.optim._transforms import set_to_zero as set_to_zero
 from funcnet.optim._transforms import trace as trace

@@ -4,9 +4,14 @@
 
 from typing import Any, NamedTuple
 
+from funcnet import numpy as fnp
 from funcnet import tree as _tree
-from funcnet.optim._base import GradientTransformation, check_tree_match, tree_mismatch
-from funcnet.optim._transforms import set_to_zero
+from funcnet.optim._base import (
+    GradientTransformation,
+    check_tree_match,
+    init_empty_state,
+    tree_mismatch,
+)
 
 
 def chain(*transforms) -> GradientTransformation:
@@ -150,6 +155,28 @@ def multi_transform(transforms, param_labels) -> GradientTransformation:
         return grads, MultiTransformState(new_states)
 
     return GradientTransformation(init, update)
+
+
+def set_to_zero() -> GradientTransformation:
+    """Replaces every update by zeros: with `masked` or `multi_transform`, this
+    freezes a part of the parameters.
+
+    Returns:
+      A `GradientTransformation` with an `EmptyState`.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import optim
+      >>> opt = optim.set_to_zero()
+      >>> opt.update(fnp.ones(2), opt.init(None))[0].tolist()
+      [0.0, 0.0]
+    """
+
+    def update(grads, state, params=None):
+        del params
+        return _tree.tree_map(fnp.zeros_like, grads), state
+
+    return GradientTransformation(init_empty_state, update)
 
 
 def freeze(mask) -> GradientTransformation:

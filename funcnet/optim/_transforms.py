@@ -1,5 +1,5 @@
 """Basic gradient transformations: scaling (by a constant, a schedule, a learning
-rate), clipping, weight decay, momentum (`trace`), and `set_to_zero`."""
+rate), clipping, weight decay and momentum (`trace`)."""
 
 from typing import Any, NamedTuple
 
@@ -18,6 +18,7 @@ from funcnet.optim._base import (
     safe_increment,
     zero_count,
 )
+from funcnet.optim._combine import masked
 
 
 def scale(step_size) -> GradientTransformation:
@@ -215,7 +216,6 @@ def add_decayed_weights(weight_decay=0.0, mask=None) -> GradientTransformation:
         return _tree.tree_map(lambda g, p: g + s * p, grads, params), state
 
     if mask is not None:
-        from funcnet.optim._combine import masked
         return masked(GradientTransformation(init, update), mask)
     return GradientTransformation(init, update)
 
@@ -263,28 +263,6 @@ def trace(decay, nesterov=False, accumulator_dtype=None) -> GradientTransformati
     return GradientTransformation(init, update)
 
 
-def set_to_zero() -> GradientTransformation:
-    """Replaces every update by zeros: with `masked` or `multi_transform`, this
-    freezes a part of the parameters.
-
-    Returns:
-      A `GradientTransformation` with an `EmptyState`.
-
-    Example:
-      >>> import funcnet.numpy as fnp
-      >>> from funcnet import optim
-      >>> opt = optim.set_to_zero()
-      >>> opt.update(fnp.ones(2), opt.init(None))[0].tolist()
-      [0.0, 0.0]
-    """
-
-    def update(grads, state, params=None):
-        del params
-        return _tree.tree_map(fnp.zeros_like, grads), state
-
-    return GradientTransformation(init_empty_state, update)
-
-
 __all__ = [
     "ScaleByScheduleState",
     "TraceState",
@@ -296,6 +274,5 @@ __all__ = [
     "scale",
     "scale_by_learning_rate",
     "scale_by_schedule",
-    "set_to_zero",
     "trace",
 ]

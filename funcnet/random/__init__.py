@@ -30,9 +30,17 @@ seed is taken modulo 2**32 (``key(-1)`` is ``[0, 4294967295]``), as in jax.
 """
 
 from funcnet.random._prng import PRNGKey, bits, fold_in, key, split  # noqa: F401
-from funcnet.random._samplers import (bernoulli, categorical, choice, gumbel,  # noqa: F401
-                                      normal, permutation, randint, truncated_normal,
-                                      uniform)
+from funcnet.random._samplers import (  # noqa: F401
+                                      bernoulli,
+                                      categorical,
+                                      choice,
+                                      gumbel,
+                                      normal,
+                                      permutation,
+                                      randint,
+                                      truncated_normal,
+                                      uniform,
+)
 
 __all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "uniform", "normal",
            "truncated_normal", "bernoulli", "gumbel", "categorical", "randint",

@@ -28,6 +28,7 @@ from funcnet.config import config
 from funcnet.core import dtypes
 from funcnet.core.array import Array
 from funcnet.core.trace import Tracer, get_aval
+from funcnet.numpy import asarray
 from funcnet.transforms.jit import jit
 
 _U32 = dtypes.uint32
@@ -74,7 +75,6 @@ def to_array(x):
     """An Array or tracer stays; anything else becomes an Array (funcnet.numpy.asarray)."""
     if isinstance(x, (Array, Tracer)):
         return x
-    from funcnet.numpy import asarray
     return asarray(x)
 
 

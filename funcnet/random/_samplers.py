@@ -14,11 +14,18 @@ import ml_dtypes
 import numpy as np
 
 from funcnet import lax
+from funcnet import numpy as fnp
 from funcnet.core import dtypes
 from funcnet.core.trace import get_aval
-from funcnet.random._prng import (_UINT, canonical_shape, check_key, random_bits,
-                                  split_keys, to_array)
 from funcnet.lax import stop_gradient
+from funcnet.random._prng import (
+    _UINT,
+    canonical_shape,
+    check_key,
+    random_bits,
+    split_keys,
+    to_array,
+)
 from funcnet.transforms.jit import jit
 
 
@@ -298,7 +305,6 @@ def randint(key, shape, minval, maxval, dtype=None):
     if info.bits >= 32:
         return _randint_jit(key, minval, maxval, shape, dtype)
     # As jax: narrow integers are drawn as int32 (less bias), then converted.
-    from funcnet import numpy as fnp
     i32 = dtypes.int32
     minval = fnp.clip(fnp.astype(minval, i32), int(info.min), int(info.max))
     maxval = fnp.clip(fnp.astype(maxval, i32), int(info.min), int(info.max) + 1)
@@ -323,7 +329,6 @@ def _shuffle(key, x, axis):
 def _permutation_body(key, x, axis, independent):
     if independent or len(get_aval(x).shape) == 1:
         return _shuffle(key, x, axis)
-    from funcnet import numpy as fnp
     n = get_aval(x).shape[axis]
     ind = _shuffle(key, lax.iota(dtypes.default_int(), n), 0)
     return fnp.take(x, ind, axis)
@@ -356,7 +361,6 @@ def permutation(key, x, axis=0, independent=False):
 
 
 def _choice_body(key, arr, p, shape, n_inputs, replace, axis):
-    from funcnet import numpy as fnp
     n_draws = math.prod(shape)
     int_dtype = dtypes.default_int()
     if p is None and not replace:  # a prefix of a permutation
@@ -418,7 +422,6 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0):
         n_inputs = arr.shape[axis]
     n_draws = math.prod(shape)
     if n_draws == 0:
-        from funcnet import numpy as fnp
         dtype = dtypes.default_int() if arr is None else arr.dtype
         out = shape if arr is None else arr.shape[:axis] + shape + arr.shape[axis + 1:]
         return fnp.zeros(out, dtype)
@@ -431,7 +434,6 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0):
     if p is not None:
         p = to_array(p)
         if not dtypes.is_float(p.dtype):
-            from funcnet import numpy as fnp
             p = fnp.astype(p, dtypes.default_float())
         if p.shape != (n_inputs,):
             raise ValueError(f"funcnet.random.choice: p must be None or a 1-D array of "

@@ -5,9 +5,13 @@ zeros: rules skip work for it, integer inputs get one, and reverse mode never
 materializes cotangents of values that do not depend on the inputs.
 """
 
+import numpy as np
+
+from funcnet import lax
 from funcnet.core import dtypes
+from funcnet.core.array import Array, asarray_from_value
 from funcnet.core.aval import ShapedArray
-from funcnet.core.trace import get_aval
+from funcnet.core.trace import Tracer, get_aval
 
 
 class Zero:
@@ -29,8 +33,6 @@ def tangent_aval(aval) -> ShapedArray:
 
 
 def zeros(aval):
-    from funcnet import lax
-    import numpy as np
     return lax.broadcast_in_dim(np.zeros((), aval.dtype)[()], aval.shape, ())
 
 
@@ -43,8 +45,13 @@ def zero_like(x) -> Zero:
     return Zero(tangent_aval(get_aval(x)))
 
 
+def to_array(x):
+    """An array (an Array or a tracer) for a value a rule or a user's function returned
+    (a NumPy value or a Python scalar becomes an Array)."""
+    return x if isinstance(x, (Array, Tracer)) else asarray_from_value(x)
+
+
 def add_tangents(a, b):
-    from funcnet import lax
     if isinstance(a, Zero):
         return b
     if isinstance(b, Zero):

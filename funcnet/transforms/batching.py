@@ -5,7 +5,7 @@ batched array and `batch_dim` says which of its axes runs over the examples
 (None when the value is the same for every example). The tracer's `aval` is the
 *per-example* type, so user code sees the shapes it was written for.
 
-Each primitive has one rule in `batch_rules`:
+Each primitive has one rule in `batching_rules`:
 
     rule(axis_size, vals, dims, **params) -> (out, out_dim)
                                           or (outs, out_dims) for multiple results
@@ -21,14 +21,15 @@ this file holds the machinery and the shared helpers.
 import weakref
 
 from funcnet import lax
-from funcnet.backend.cache import register_program_cache
+from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, closed_without_consts, eval_jaxpr
+from funcnet.core.rules import RuleTable
 from funcnet.core.source_info import where
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Trace, Tracer, get_aval, new_main
-from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, eval_jaxpr
-from funcnet.transforms.jit import closed_without_consts
+from funcnet.runtime.cache import register_program_cache
+from funcnet.transforms.ad_util import zeros
 
-batch_rules: dict = {}  # Primitive -> rule
+batching_rules = RuleTable("batching")
 
 
 class BatchInfo:
@@ -93,7 +94,7 @@ class BatchTrace(Trace):
         size = self.main.global_data.size
         if size == 0 and not _holds_program(params):
             return [BatchTracer(self, o, 0) for o in _empty_batch(primitive, tracers, params)]
-        rule = batch_rules.get(primitive)
+        rule = batching_rules.get(primitive)
         if rule is None:
             raise NotImplementedError(f"vmap: primitive `{primitive}` has no batching rule")
         out, out_dim = rule(size, vals, dims, **params)
@@ -115,7 +116,6 @@ def _empty_batch(primitive, tracers, params):
     """A batch of zero examples: every output is empty along its batch axis (0), so the
     per-example types are all there is to compute. Rules need not handle a size of 0
     (a convolution would fold it into a zero feature-group count)."""
-    from funcnet.transforms.ad_util import zeros
     out_avals = primitive.abstract_eval(*(t.aval for t in tracers), **params)
     return [zeros(a.update(shape=(0,) + a.shape, weak_type=False)) for a in out_avals]
 
@@ -227,8 +227,3 @@ def batch_jaxpr(closed, axis_size, dims, in_avals, out_dims=None):
     if not any(isinstance(c, Tracer) for c in new.consts):
         per_jaxpr[key] = hit
     return hit
-
-
-# The rules fill the table.
-from funcnet.transforms import (batching_rules, batching_rules_calls,  # noqa: E402,F401
-                                batching_rules_control, batching_rules_indexing)

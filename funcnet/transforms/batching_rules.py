@@ -12,9 +12,17 @@ from funcnet.lax import elementwise as ew
 from funcnet.lax import reductions as red
 from funcnet.lax import structural as st
 from funcnet.lax import windowed as wd
-from funcnet.transforms.batching import (batch_rules, bdim_to, dtype, first_batched, full_axes,
-                                         full_axis, moveaxis, ndim, shape)
-
+from funcnet.transforms.batching import (
+    batching_rules,
+    bdim_to,
+    dtype,
+    first_batched,
+    full_axes,
+    full_axis,
+    moveaxis,
+    ndim,
+    shape,
+)
 
 # --- elementwise ---------------------------------------------------------------------
 
@@ -48,11 +56,12 @@ def _elementwise(prim, size, vals, dims, **params):
 
 for _p in (ew.UNARY + ew.BINARY + [ew.integer_pow_p, ew.round_p, ew.select_n_p, ew.clamp_p,
                                    ew.convert_element_type_p]):
-    batch_rules[_p] = functools.partial(_elementwise, _p)
+    batching_rules.register(_p)(functools.partial(_elementwise, _p))
 
 
 # --- data movement -------------------------------------------------------------------
 
+@batching_rules.register(st.broadcast_in_dim_p)
 def _broadcast_in_dim(size, vals, dims, *, shape, broadcast_dimensions):
     (x,), (d,) = vals, dims
     # Put the batch axis right after the output axis of operand axis d-1, so the
@@ -64,6 +73,7 @@ def _broadcast_in_dim(size, vals, dims, *, shape, broadcast_dimensions):
     return lax.broadcast_in_dim(x, out_shape, bd), out_d
 
 
+@batching_rules.register(st.reshape_p)
 def _reshape(size, vals, dims, *, new_sizes):
     (x,), (d,) = vals, dims
     s = shape(x)
@@ -76,6 +86,7 @@ def _reshape(size, vals, dims, *, new_sizes):
     return lax.reshape(moveaxis(x, d, 0), (size,) + tuple(new_sizes)), 0
 
 
+@batching_rules.register(st.transpose_p)
 def _transpose(size, vals, dims, *, permutation):
     (x,), (d,) = vals, dims
     perm = (d,) + full_axes(permutation, d)
@@ -84,34 +95,40 @@ def _transpose(size, vals, dims, *, permutation):
     return lax.transpose(x, perm), 0
 
 
+@batching_rules.register(st.squeeze_p)
 def _squeeze(size, vals, dims, *, dimensions):
     (x,), (d,) = vals, dims
     axes = full_axes(dimensions, d)
     return lax.squeeze(x, axes), d - sum(a < d for a in axes)
 
 
+@batching_rules.register(st.rev_p)
 def _rev(size, vals, dims, *, dimensions):
     (x,), (d,) = vals, dims
     return lax.rev(x, full_axes(dimensions, d)), d
 
 
+@batching_rules.register(st.slice_p)
 def _slice(size, vals, dims, *, start_indices, limit_indices, strides):
     (x,), (d,) = vals, dims
     ins = lambda t, v: tuple(t[:d]) + (v,) + tuple(t[d:])  # noqa: E731
     return lax.slice(x, ins(start_indices, 0), ins(limit_indices, size), ins(strides, 1)), d
 
 
+@batching_rules.register(st.concatenate_p)
 def _concatenate(size, vals, dims, *, dimension):
     d = first_batched(dims)
     xs = [bdim_to(x, xd, size, d) for x, xd in zip(vals, dims)]
     return lax.concatenate(xs, full_axis(dimension, d)), d
 
 
+@batching_rules.register(st.split_p)
 def _split(size, vals, dims, *, sizes, axis):
     (x,), (d,) = vals, dims
     return lax.split(x, sizes, full_axis(axis, d)), [d] * len(sizes)
 
 
+@batching_rules.register(st.pad_p)
 def _pad(size, vals, dims, *, padding_config):
     (x, value), (xd, vd) = vals, dims
     if vd is None:
@@ -129,22 +146,9 @@ def _pad(size, vals, dims, *, padding_config):
     return lax.select(mask, padded, fill), 0
 
 
+@batching_rules.register(st.iota_p)
 def _iota(size, vals, dims, **params):  # iota has no operands: never batched
     return st.iota_p.bind(**params), None
-
-
-batch_rules.update({
-    st.broadcast_in_dim_p: _broadcast_in_dim,
-    st.reshape_p: _reshape,
-    st.transpose_p: _transpose,
-    st.squeeze_p: _squeeze,
-    st.rev_p: _rev,
-    st.slice_p: _slice,
-    st.concatenate_p: _concatenate,
-    st.split_p: _split,
-    st.pad_p: _pad,
-    st.iota_p: _iota,
-})
 
 
 # --- reductions, cumulative ops, windows, sort ---------------------------------------
@@ -156,7 +160,7 @@ def _reduce(prim, size, vals, dims, *, axes, **params):
 
 
 for _p in red.REDUCTIONS + [red.argmax_p, red.argmin_p]:
-    batch_rules[_p] = functools.partial(_reduce, _p)
+    batching_rules.register(_p)(functools.partial(_reduce, _p))
 
 
 def _cumulative(prim, size, vals, dims, *, axis, reverse):
@@ -165,7 +169,7 @@ def _cumulative(prim, size, vals, dims, *, axis, reverse):
 
 
 for _p in red.CUMULATIVE:
-    batch_rules[_p] = functools.partial(_cumulative, _p)
+    batching_rules.register(_p)(functools.partial(_cumulative, _p))
 
 
 def _reduce_window(prim, size, vals, dims, *, window_dimensions, window_strides, padding,
@@ -179,9 +183,10 @@ def _reduce_window(prim, size, vals, dims, *, window_dimensions, window_strides,
 
 
 for _p in red.REDUCE_WINDOWS:
-    batch_rules[_p] = functools.partial(_reduce_window, _p)
+    batching_rules.register(_p)(functools.partial(_reduce_window, _p))
 
 
+@batching_rules.register(red.sort_p)
 def _sort(size, vals, dims, *, dimension, is_stable, num_keys):
     d = first_batched(dims)
     xs = [bdim_to(x, xd, size, d) for x, xd in zip(vals, dims)]
@@ -190,11 +195,9 @@ def _sort(size, vals, dims, *, dimension, is_stable, num_keys):
     return outs, [d] * len(outs)
 
 
-batch_rules[red.sort_p] = _sort
-
-
 # --- the derivatives of max/min pooling (funcnet.lax.windowed) ----------------------------
 
+@batching_rules.register(wd.select_and_gather_add_p)
 def _select_and_gather_add(size, vals, dims, *, select_prim, window_dimensions,
                            window_strides, padding, base_dilation, window_dilation):
     d = first_batched(dims)
@@ -207,6 +210,7 @@ def _select_and_gather_add(size, vals, dims, *, select_prim, window_dimensions,
     return out, d
 
 
+@batching_rules.register(wd.select_and_scatter_add_p)
 def _select_and_scatter_add(size, vals, dims, *, select_prim, window_dimensions,
                             window_strides, padding):
     d = first_batched(dims)
@@ -218,5 +222,3 @@ def _select_and_scatter_add(size, vals, dims, *, select_prim, window_dimensions,
     return out, d
 
 
-batch_rules[wd.select_and_gather_add_p] = _select_and_gather_add
-batch_rules[wd.select_and_scatter_add_p] = _select_and_scatter_add

@@ -11,31 +11,37 @@ are put where the batched program put its outputs.
 from funcnet import lax
 from funcnet.core.trace import get_aval, new_main
 from funcnet.lax import windowed as wd
+from funcnet.lax.calls import jit_p
 from funcnet.transforms.ad_util import Zero, instantiate, tangent_aval
-from funcnet.transforms.batching import (BatchInfo, BatchTrace, BatchTracer, batch_jaxpr,
-                                         batch_rules, bdim_to, unbatch)
+from funcnet.transforms.batching import (
+    BatchInfo,
+    BatchTrace,
+    BatchTracer,
+    batch_jaxpr,
+    batching_rules,
+    bdim_to,
+    unbatch,
+)
 from funcnet.transforms.custom import custom_jvp_call_p, custom_lin_p, custom_vjp_call_p
-from funcnet.transforms.jit import jit_p
 from funcnet.transforms.remat import remat_p
 
 
+@batching_rules.register(jit_p)
 def _jit(size, vals, dims, *, jaxpr, name):
     call, consts, out_dims = batch_jaxpr(jaxpr, size, dims, [get_aval(v) for v in vals])
     return jit_p.bind(*consts, *vals, jaxpr=call, name=name), out_dims
 
 
+@batching_rules.register(remat_p)
 def _remat(size, vals, dims, *, jaxpr, prevent_cse):
     call, consts, out_dims = batch_jaxpr(jaxpr, size, dims, [get_aval(v) for v in vals])
     return remat_p.bind(*consts, *vals, jaxpr=call, prevent_cse=prevent_cse), out_dims
 
 
-batch_rules[jit_p] = _jit
-batch_rules[remat_p] = _remat
-batch_rules[wd.stop_gradient_p] = lambda size, vals, dims: (wd.stop_gradient_p.bind(*vals),
-                                                          dims[0])
-batch_rules[wd.opaque_true_p] = lambda size, vals, dims: (wd.opaque_true(), None)  # no operands
-batch_rules[wd.optimization_barrier_p] = (
-    lambda size, vals, dims: (wd.optimization_barrier_p.bind(*vals), list(dims)))
+batching_rules.register(wd.stop_gradient_p)(lambda size, vals, dims: (wd.stop_gradient_p.bind(*vals),
+                                                          dims[0]))
+batching_rules.register(wd.opaque_true_p)(lambda size, vals, dims: (wd.opaque_true(), None))  # no operands
+batching_rules.register(wd.optimization_barrier_p)(lambda size, vals, dims: (wd.optimization_barrier_p.bind(*vals), list(dims)))
 
 
 # --- running a user's rule on batched values ----------------------------------------------
@@ -92,6 +98,7 @@ def _batched_bwd(bwd, size, res, res_dims, cts, ct_dims, in_dims, in_avals):
 
 # --- custom_jvp ------------------------------------------------------------------------------
 
+@batching_rules.register(custom_jvp_call_p)
 def _custom_jvp_call(size, vals, dims, *, call_jaxpr, jvp, num_consts):
     call, consts, out_dims = batch_jaxpr(call_jaxpr, size, dims, [get_aval(v) for v in vals],
                                          [0] * len(call_jaxpr.out_avals))
@@ -108,11 +115,9 @@ def _custom_jvp_call(size, vals, dims, *, call_jaxpr, jvp, num_consts):
     return outs, out_dims
 
 
-batch_rules[custom_jvp_call_p] = _custom_jvp_call
-
-
 # --- custom_vjp ------------------------------------------------------------------------------
 
+@batching_rules.register(custom_vjp_call_p)
 def _custom_vjp_call(size, vals, dims, *, call_jaxpr, fwd, num_consts):
     in_avals = [get_aval(v) for v in vals]
     call, consts, out_dims = batch_jaxpr(call_jaxpr, size, dims, in_avals,
@@ -140,6 +145,7 @@ def _custom_vjp_call(size, vals, dims, *, call_jaxpr, fwd, num_consts):
     return outs, out_dims
 
 
+@batching_rules.register(custom_lin_p)
 def _custom_lin(size, vals, dims, *, num_res, bwd, out_avals):
     res_dims, lin_dims = dims[:num_res], dims[num_res:]
     lin_avals = [get_aval(v) for v in vals[num_res:]]
@@ -153,5 +159,3 @@ def _custom_lin(size, vals, dims, *, num_res, bwd, out_avals):
     return outs, out_dims
 
 
-batch_rules[custom_vjp_call_p] = _custom_vjp_call
-batch_rules[custom_lin_p] = _custom_lin

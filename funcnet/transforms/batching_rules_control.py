@@ -10,13 +10,18 @@
 """
 
 from funcnet import lax
+from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, closed_without_consts, eval_jaxpr
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import get_aval
-from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, eval_jaxpr
 from funcnet.lax import control_flow as cf
-from funcnet.transforms.batching import (batch_jaxpr, batch_rules, batched_aval, bdim_to,
-                                         moveaxis, shape)
-from funcnet.transforms.jit import closed_without_consts
+from funcnet.transforms.batching import (
+    batch_jaxpr,
+    batched_aval,
+    batching_rules,
+    bdim_to,
+    moveaxis,
+    shape,
+)
 
 
 def _avals(closed, dims, size):
@@ -31,6 +36,7 @@ def _with_consts(call, consts) -> ClosedJaxpr:
 
 # --- cond ---------------------------------------------------------------------------------
 
+@batching_rules.register(cf.cond_p)
 def _cond(size, vals, dims, *, branches):
     (index, *ops), (idx_d, *op_dims) = vals, dims
     in_avals = _avals(branches[0], op_dims, size)
@@ -59,9 +65,6 @@ def _cond(size, vals, dims, *, branches):
     return outs, targets
 
 
-batch_rules[cf.cond_p] = _cond
-
-
 # --- while ----------------------------------------------------------------------------------
 
 def _carry_fixed_point(body, size, const_dims, carry_dims, extra_dims, n_carry):
@@ -77,6 +80,7 @@ def _carry_fixed_point(body, size, const_dims, carry_dims, extra_dims, n_carry):
     return batched
 
 
+@batching_rules.register(cf.while_p)
 def _while(size, vals, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     nc, nb = cond_nconsts, body_nconsts
     cconsts, bconsts, carry = vals[:nc], vals[nc:nc + nb], vals[nc + nb:]
@@ -128,11 +132,9 @@ def _while(size, vals, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
     return outs, carry_dims
 
 
-batch_rules[cf.while_p] = _while
-
-
 # --- scan -------------------------------------------------------------------------------------
 
+@batching_rules.register(cf.scan_p)
 def _scan(size, vals, dims, *, jaxpr, num_consts, num_carry, length, reverse, unroll):
     nc, nk = num_consts, num_carry
     consts, init, xs = vals[:nc], vals[nc:nc + nk], vals[nc + nk:]
@@ -154,4 +156,3 @@ def _scan(size, vals, dims, *, jaxpr, num_consts, num_carry, length, reverse, un
     return outs, carry_dims + ys_dims
 
 
-batch_rules[cf.scan_p] = _scan

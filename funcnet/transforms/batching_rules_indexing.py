@@ -17,8 +17,15 @@ from funcnet.lax import indexing as ix
 from funcnet.lax import linalg
 from funcnet.lax import structural as st
 from funcnet.lax.indexing import GatherDimensionNumbers, ScatterDimensionNumbers
-from funcnet.transforms.batching import (batch_rules, bdim_to, dtype, full_axes, moveaxis,
-                                         ndim, shape)
+from funcnet.transforms.batching import (
+    batching_rules,
+    bdim_to,
+    dtype,
+    full_axes,
+    moveaxis,
+    ndim,
+    shape,
+)
 
 
 def _plus1(axes):
@@ -27,6 +34,7 @@ def _plus1(axes):
 
 # --- dot_general -----------------------------------------------------------------------
 
+@batching_rules.register(linalg.dot_general_p)
 def _dot_general(size, vals, dims, *, dimension_numbers, precision, preferred_element_type):
     (lhs, rhs), (ld, rd) = vals, dims
     (lc, rc), (lb, rb) = dimension_numbers
@@ -50,9 +58,6 @@ def _dot_general(size, vals, dims, *, dimension_numbers, precision, preferred_el
     return out, out_d
 
 
-batch_rules[linalg.dot_general_p] = _dot_general
-
-
 # --- conv_general_dilated ----------------------------------------------------------------
 
 def _reshape_axis_into(src, dst, x):
@@ -74,6 +79,7 @@ def _reshape_axis_out_of(src, size1, x):
     return lax.reshape(x, s)
 
 
+@batching_rules.register(linalg.conv_general_dilated_p)
 def _conv(size, vals, dims, *, window_strides, padding, lhs_dilation, rhs_dilation,
           dimension_numbers, feature_group_count, batch_group_count, precision,
           preferred_element_type):
@@ -129,9 +135,6 @@ def _conv(size, vals, dims, *, window_strides, padding, lhs_dilation, rhs_dilati
     return out, out_spec[1]
 
 
-batch_rules[linalg.conv_general_dilated_p] = _conv
-
-
 # --- dynamic_slice / dynamic_update_slice ----------------------------------------------
 
 def _index_i32(i):
@@ -156,6 +159,7 @@ def _zero_index_like(indices):
     return np.zeros((), dtype(indices[0]) if indices else dtypes.int32)[()]
 
 
+@batching_rules.register(st.dynamic_slice_p)
 def _dynamic_slice(size, vals, dims, *, slice_sizes):
     (x, *idx), (xd, *idims) = vals, dims
     if all(d is None for d in idims):
@@ -175,6 +179,7 @@ def _dynamic_slice(size, vals, dims, *, slice_sizes):
     return lax.gather(moveaxis(x, xd, 0), index, dn, (1,) + tuple(slice_sizes)), 0
 
 
+@batching_rules.register(st.dynamic_update_slice_p)
 def _dynamic_update_slice(size, vals, dims):
     (x, upd, *idx), (xd, ud, *idims) = vals, dims
     if all(d is None for d in idims):
@@ -195,12 +200,9 @@ def _dynamic_update_slice(size, vals, dims):
     return lax.scatter(x, index, upd, dn, unique_indices=True), 0
 
 
-batch_rules[st.dynamic_slice_p] = _dynamic_slice
-batch_rules[st.dynamic_update_slice_p] = _dynamic_update_slice
-
-
 # --- gather / scatter -----------------------------------------------------------------------
 
+@batching_rules.register(ix.gather_p)
 def _gather(size, vals, dims, *, dimension_numbers, slice_sizes):
     (x, idx), (xd, id_) = vals, dims
     dn = dimension_numbers
@@ -233,9 +235,6 @@ def _gather(size, vals, dims, *, dimension_numbers, slice_sizes):
                             slice_sizes=(1,) + tuple(slice_sizes)), 0
 
 
-batch_rules[ix.gather_p] = _gather
-
-
 def _scatter(prim, size, vals, dims, *, dimension_numbers, indices_are_sorted, unique_indices):
     (x, idx, upd), (xd, id_, ud) = vals, dims
     dn = dimension_numbers
@@ -263,4 +262,4 @@ def _scatter(prim, size, vals, dims, *, dimension_numbers, indices_are_sorted, u
 
 
 for _p in ix.SCATTERS:
-    batch_rules[_p] = functools.partial(_scatter, _p)
+    batching_rules.register(_p)(functools.partial(_scatter, _p))

@@ -1,4 +1,4 @@
-"""Differentiation rules of cond, while and scan: rows of `jvp_rules`, `pe_rules` and
+"""Differentiation rules of cond, while and scan: rows of `jvp_rules`, `partial_eval_rules` and
 `transpose_rules`, kept together because they share the sub-program plumbing.
 
 Reverse mode through `scan` splits the body into a known scan (the forward
@@ -9,16 +9,21 @@ transpose rule runs backwards. Residuals that are just the loop's constants
 
 import numpy as np
 
+from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, Var, closed_without_consts, eval_jaxpr
+from funcnet.core.passes import dce
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import get_aval
-from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, Var
-from funcnet.ir.passes import dce
 from funcnet.lax.control_flow import cond_p, join_consts, scan_p, while_p
-from funcnet.transforms.ad_util import UndefinedPrimal, Zero, instantiate, is_undefined, zeros
-from funcnet.transforms.ad_util import zero_like
-from funcnet.transforms.jit import closed_without_consts
+from funcnet.transforms.ad_util import (
+    UndefinedPrimal,
+    Zero,
+    instantiate,
+    is_undefined,
+    zero_like,
+    zeros,
+)
 from funcnet.transforms.jvp import jvp_jaxpr, jvp_rules
-from funcnet.transforms.partial_eval import partial_eval_jaxpr, pe_rules
+from funcnet.transforms.partial_eval import partial_eval_jaxpr, partial_eval_rules
 from funcnet.transforms.transpose import backward_pass, transpose_rules
 
 
@@ -44,6 +49,7 @@ def _any(*masks):
 
 # --- cond ------------------------------------------------------------------------------------
 
+@jvp_rules.register(cond_p)
 def _cond_jvp(primals, tangents, *, branches):
     index, *ops = primals
     t_ops = tangents[1:]
@@ -59,9 +65,7 @@ def _cond_jvp(primals, tangents, *, branches):
                           zip(outs[:n_out], out_nz)]
 
 
-jvp_rules[cond_p] = _cond_jvp
-
-
+@partial_eval_rules.register(cond_p)
 def _cond_partial_eval(trace, tracers, *, branches):
     index, *ops = tracers
     if not index.is_known:
@@ -90,7 +94,6 @@ def _cond_partial_eval(trace, tracers, *, branches):
 
 def _with_all_residuals(known: ClosedJaxpr, i, res_avals, n_known_out):
     def fun(*args):
-        from funcnet.ir.jaxpr import eval_jaxpr
         outs = eval_jaxpr(known.jaxpr, known.consts, *args)
         mine = outs[n_known_out:]
         res = []
@@ -108,9 +111,7 @@ def _reading_own_residuals(unknown: ClosedJaxpr, i, res_avals):
     return ClosedJaxpr(Jaxpr([], [v for p in pads for v in p] + rest, j.eqns, j.outvars), [])
 
 
-pe_rules[cond_p] = _cond_partial_eval
-
-
+@transpose_rules.register(cond_p)
 def _cond_transpose(cts, index, *ops, branches):
     if is_undefined(index):
         raise NotImplementedError("cond is not linear in its branch index")
@@ -133,11 +134,9 @@ def _cond_transpose(cts, index, *ops, branches):
     return [None] + [next(outs) if lin else None for lin in linear]
 
 
-transpose_rules[cond_p] = _cond_transpose
-
-
 # --- while -----------------------------------------------------------------------------------
 
+@jvp_rules.register(while_p)
 def _while_jvp(primals, tangents, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     nc, nb = cond_nconsts, body_nconsts
     bconsts, init = primals[nc:nc + nb], primals[nc + nb:]
@@ -164,7 +163,6 @@ def _while_jvp(primals, tangents, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_
     t_carry_avals = [a.strip_weak_type() for a, z in zip(carry_avals, carry_nz) if z]
 
     def cond_fun(*args):
-        from funcnet.ir.jaxpr import eval_jaxpr
         cconsts, carry = args[:nc], args[nc:nc + n_carry]
         return eval_jaxpr(cond_jaxpr.jaxpr, [], *cconsts, *carry)
 
@@ -180,9 +178,7 @@ def _while_jvp(primals, tangents, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_
                             zip(outs[:n_carry], carry_nz)]
 
 
-jvp_rules[while_p] = _while_jvp
-
-
+@partial_eval_rules.register(while_p)
 def _while_partial_eval(trace, tracers, *, cond_jaxpr, body_jaxpr, cond_nconsts,
                         body_nconsts):
     """The carries that do not depend on the unknown inputs (under linearize: the primal
@@ -233,9 +229,7 @@ def _known_outputs(closed: ClosedJaxpr, unknowns, n_out, instantiate=False) -> C
                            known.consts))
 
 
-pe_rules[while_p] = _while_partial_eval
-
-
+@transpose_rules.register(while_p)
 def _while_transpose(cts, *args, **params):
     # jax's error, word for word: a user searching for it finds jax's explanation.
     raise ValueError(
@@ -244,11 +238,9 @@ def _while_transpose(cts, *args, **params):
         "static start/stop.")
 
 
-transpose_rules[while_p] = _while_transpose
-
-
 # --- scan ---------------------------------------------------------------------------------------
 
+@jvp_rules.register(scan_p)
 def _scan_jvp(primals, tangents, *, jaxpr, num_consts, num_carry, length, reverse, unroll):
     nk, nc = num_consts, num_carry
     nz = [not isinstance(t, Zero) for t in tangents]
@@ -295,9 +287,7 @@ def _scan_jvp(primals, tangents, *, jaxpr, num_consts, num_carry, length, revers
     return carry_out + ys, t_carry + t_y
 
 
-jvp_rules[scan_p] = _scan_jvp
-
-
+@partial_eval_rules.register(scan_p)
 def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, reverse,
                        unroll):
     nk, nc = num_consts, num_carry
@@ -361,9 +351,7 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, 
     return [next(rec) if u else trace.pure(next(known_iter)) for u in out_uk]
 
 
-pe_rules[scan_p] = _scan_partial_eval
-
-
+@transpose_rules.register(scan_p)
 def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse, unroll):
     nk, nc = num_consts, num_carry
     consts, carry, xs = _split(args, nk, nc)
@@ -410,5 +398,4 @@ def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse, u
             + [next(kx) if lin else None for lin in xs_lin])
 
 
-transpose_rules[scan_p] = _scan_transpose
 del np

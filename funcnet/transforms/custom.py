@@ -19,21 +19,27 @@ because they are about the user's rule rather than about arithmetic.
 import functools
 import inspect
 
-from funcnet import tree
-from funcnet.backend.lowering import lower_jaxpr, register as register_lowering
+from funcnet import lax, tree
+from funcnet.backend.lowering import lower_jaxpr, lowering_rules
 from funcnet.core import dtypes
+from funcnet.core.jaxpr import closed_without_consts, eval_jaxpr
 from funcnet.core.staging import trace_to_jaxpr
-from funcnet.core.trace import (EvalTrace, Primitive, Tracer, UnexpectedTracerError,
-                                find_top_trace, full_lower, full_raise, get_aval, impl_rules)
+from funcnet.core.trace import (
+    EvalTrace,
+    Primitive,
+    Tracer,
+    UnexpectedTracerError,
+    find_top_trace,
+    full_lower,
+    full_raise,
+    get_aval,
+    impl_rules,
+)
 from funcnet.core.traceback_util import api_boundary
-from funcnet.ir.jaxpr import eval_jaxpr
 from funcnet.lax.windowed import stop_gradient_p
-from funcnet.transforms.ad_util import Zero, instantiate, tangent_aval, zero_like
-from funcnet.transforms.jit import closed_without_consts
+from funcnet.transforms.ad_util import Zero, instantiate, tangent_aval, to_array, zero_like
 from funcnet.transforms.jvp import JVPTrace, JVPTracer, jvp_rules
 from funcnet.transforms.transpose import transpose_rules
-
-
 
 # --- helpers shared by custom_jvp and custom_vjp -------------------------------------------
 
@@ -51,10 +57,23 @@ def _trace_flat(fun, args):
     return flat, in_tree, closed, box["out_tree"]
 
 
+# The calls of a function with a user rule: the traced function (call_jaxpr) and the
+# rule travel as parameters. custom_lin is the linear part of a custom_vjp call, whose
+# transpose is the user's bwd.
+custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
+custom_jvp_call_p.def_abstract_eval(lambda *avals, call_jaxpr, **_: call_jaxpr.out_avals)
+custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
+custom_vjp_call_p.def_abstract_eval(lambda *avals, call_jaxpr, **_: call_jaxpr.out_avals)
+custom_lin_p = Primitive("custom_lin", multiple_results=True)
+custom_lin_p.def_abstract_eval(lambda *avals, out_avals, **_: list(out_avals))
+
+
+@impl_rules.register(custom_jvp_call_p, custom_vjp_call_p)
 def _call_impl(prim, *args, call_jaxpr, num_consts, **_):
     return eval_jaxpr(call_jaxpr.jaxpr, [], *args)
 
 
+@lowering_rules.register(custom_jvp_call_p, custom_vjp_call_p)
 def _call_lowering(em, *args, call_jaxpr, num_consts, **_):
     return lower_jaxpr(em, call_jaxpr.jaxpr, [], list(args))
 
@@ -191,11 +210,6 @@ def _stop_gradient_tracers(x):
 
 # --- custom_jvp -------------------------------------------------------------------------------
 
-custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
-custom_jvp_call_p.def_abstract_eval(lambda *avals, call_jaxpr, **_: call_jaxpr.out_avals)
-impl_rules[custom_jvp_call_p] = _call_impl
-register_lowering(custom_jvp_call_p)(_call_lowering)
-
 
 class custom_jvp(_CustomFunction):
     """A function with a user-defined JVP rule, as `jax.custom_jvp`.
@@ -325,7 +339,6 @@ def _checked_tangent(p, t, name):
     if not dtypes.is_float(pa.dtype):
         return zero_like(p)  # integer outputs have no tangent (jax: float0)
     if ta.dtype != pa.dtype:
-        from funcnet import lax
         return lax.convert_element_type(t, pa.dtype)
     return t
 
@@ -341,33 +354,23 @@ def _flat_jvp_rule(user_jvp, static, in_tree, out_tree, num_consts, name, primal
     return out_flat, [instantiate(t) for t in t_flat]
 
 
+@jvp_rules.register(custom_jvp_call_p)
 def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts):
     return jvp(primals, tangents)
 
 
-jvp_rules[custom_jvp_call_p] = _custom_jvp_call_jvp
-
-
 # --- custom_vjp -------------------------------------------------------------------------------
 
-custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
-custom_vjp_call_p.def_abstract_eval(lambda *avals, call_jaxpr, **_: call_jaxpr.out_avals)
-impl_rules[custom_vjp_call_p] = _call_impl
-register_lowering(custom_vjp_call_p)(_call_lowering)
 
 # The linear stand-in for a custom_vjp function's tangent map; only its transpose (the
 # user's bwd) is ever evaluated.
-custom_lin_p = Primitive("custom_lin", multiple_results=True)
-custom_lin_p.def_abstract_eval(lambda *avals, out_avals, **_: list(out_avals))
 
 
+@impl_rules.register(custom_lin_p)
 def _custom_lin_impl(prim, *args, **params):
     raise TypeError("forward-mode differentiation (jvp, jacfwd) of a custom_vjp function is "
                     "not supported: it only has a reverse-mode rule. Use grad/vjp/jacrev, or "
                     "custom_jvp.")
-
-
-impl_rules[custom_lin_p] = _custom_lin_impl
 
 
 class custom_vjp(_CustomFunction):
@@ -462,7 +465,7 @@ def _run_user_fwd(user_fwd, user_bwd, static, in_tree, out_tree, num_consts, nam
 
     def bwd(res_vals, cts):
         res_args = tree.tree_unflatten(res_tree, list(res_vals))
-        ct_args = tree.tree_unflatten(o_tree, [_as_array(instantiate(c)) for c in cts])
+        ct_args = tree.tree_unflatten(o_tree, [to_array(instantiate(c)) for c in cts])
         cts_in = user_bwd(*(v for _, v in static), res_args, ct_args)
         return _flat_cotangents(cts_in, in_tree, in_avals, name)
 
@@ -502,21 +505,15 @@ def _flat_cotangents(cts_in, in_tree, in_avals, name):
 def _checked_cotangent(ct, aval, path, name, zero):
     if ct is zero or not dtypes.is_float(aval.dtype):
         return Zero(tangent_aval(aval))
-    ct = _as_array(ct)
+    ct = to_array(ct)
     ca = get_aval(ct)
     if ca.shape != aval.shape:
         raise ValueError(f"custom_vjp bwd of {name} must produce cotangents of the "
                          f"arguments' shapes, but at output{path} it produced "
                          f"{ca.str_short()} for an input of type {aval.str_short()}")
     if ca.dtype != aval.dtype:
-        from funcnet import lax
         ct = lax.convert_element_type(ct, aval.dtype)
     return ct
-
-
-def _as_array(x):
-    from funcnet.numpy import asarray
-    return asarray(x)
 
 
 def _linear_tangents(out_flat, res_flat, bwd, tangents):
@@ -530,18 +527,16 @@ def _linear_tangents(out_flat, res_flat, bwd, tangents):
                              out_avals=tuple(out_avals))
 
 
+@jvp_rules.register(custom_vjp_call_p)
 def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, num_consts):
     out_flat, res_flat, bwd = fwd(primals)
     return out_flat, _linear_tangents(out_flat, res_flat, bwd, tangents[num_consts:])
 
 
-jvp_rules[custom_vjp_call_p] = _custom_vjp_call_jvp
-
-
+@transpose_rules.register(custom_lin_p)
 def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals):
     res = args[:num_res]
     cts_in = bwd(res, list(cts))
     return [None] * num_res + list(cts_in)
 
 
-transpose_rules[custom_lin_p] = _custom_lin_transpose

@@ -5,15 +5,23 @@ import functools
 
 import numpy as np
 
-from funcnet import tree
+from funcnet import lax, tree
 from funcnet.core import dtypes
+from funcnet.core.jaxpr import eval_jaxpr
 from funcnet.core.trace import get_aval
 from funcnet.core.traceback_util import api_boundary
-from funcnet.transforms.ad_util import (UndefinedPrimal, Zero, instantiate, is_differentiable,
-                                        tangent_aval)
+from funcnet.transforms.ad_util import (
+    UndefinedPrimal,
+    Zero,
+    instantiate,
+    is_differentiable,
+    tangent_aval,
+    to_array,
+)
 from funcnet.transforms.jvp import _split_aux, jvp, jvp_flat
 from funcnet.transforms.partial_eval import partial_eval_flat
 from funcnet.transforms.transpose import backward_pass
+from funcnet.transforms.vmap import vmap
 
 
 def linearize_flat(fun, primals):
@@ -61,17 +69,11 @@ class _VJP:
         out = []
         for d, aval in zip(self.diff, self.in_avals):
             ct = next(lin_cts) if d else Zero(tangent_aval(aval))
-            out.append(_to_array(instantiate(ct)))
+            out.append(to_array(instantiate(ct)))
         return tree.tree_unflatten(self.in_tree, out)
 
 
-def _to_array(x):
-    from funcnet.numpy import asarray
-    return asarray(x)
-
-
 def _as_dtype(ct, aval):
-    from funcnet import lax
     if not hasattr(ct, "shape"):
         ct = np.asarray(ct, aval.dtype)
     if get_aval(ct).dtype != aval.dtype and dtypes.is_float(aval.dtype):
@@ -131,7 +133,6 @@ def linearize(fun, *primals):
         t_flat, t_tree = tree.tree_flatten(tuple(tangents))
         if t_tree != in_tree:
             raise TypeError(f"linearize: tangents have structure {t_tree}, expected {in_tree}")
-        from funcnet.ir.jaxpr import eval_jaxpr
         lin_in = [t for t, d in zip(t_flat, diff) if d]
         lin_out = iter(eval_jaxpr(linear.jaxpr, linear.consts, *lin_in))
         outs = [next(lin_out) if u else instantiate(Zero(tangent_aval(get_aval(p))))
@@ -226,19 +227,20 @@ def grad(fun, argnums=0, has_aux=False):
 
 def _std_basis(flat_avals):
     """Identity rows for every input element: one (n, *shape) array per leaf."""
-    from funcnet import numpy as fnp
     sizes = [a.size for a in flat_avals]
     total = sum(sizes)
-    eye = fnp.eye(total, dtype=flat_avals[0].dtype if flat_avals else None)
     out, start = [], 0
     for a, n in zip(flat_avals, sizes):
-        out.append(eye[:, start:start + n].reshape((total,) + a.shape).astype(a.dtype))
+        # rows k = start .. start + n - 1 of the (total, total) identity, as (total, *shape)
+        rows = lax.broadcasted_iota(dtypes.int32, (total, n), 0)
+        cols = lax.broadcasted_iota(dtypes.int32, (total, n), 1) + start
+        out.append(lax.reshape(lax.convert_element_type(lax.eq(rows, cols), a.dtype),
+                               (total,) + a.shape))
         start += n
     return out, total
 
 
 def _vmap(fun, out_axes=0):
-    from funcnet.transforms.vmap import vmap
     return vmap(fun, out_axes=out_axes)
 
 
@@ -300,16 +302,16 @@ def jacrev(fun, argnums=0, has_aux=False):
 def _stack_jacobian(tangents, primal_out, in_avals, d_tree, argnums, in_last):
     """Forward mode: row k of each leaf of `tangents` is the output's tangent along
     input element k."""
-    from funcnet import numpy as fnp
     o_flat, o_tree = tree.tree_flatten(primal_out)
     per_out = []
     for t, o in zip(tree.tree_leaves(tangents), o_flat):
-        cols = fnp.moveaxis(t, 0, -1)
+        t_aval = get_aval(t)
+        cols = lax.transpose(t, tuple(range(1, t_aval.ndim)) + (0,))  # the rows last
         oshape = get_aval(o).shape
         pieces, start = [], 0
         for a in in_avals:
-            piece = cols[..., start:start + a.size].reshape(oshape + a.shape)
-            pieces.append(piece)
+            piece = lax.slice_in_dim(cols, start, start + a.size, axis=t_aval.ndim - 1)
+            pieces.append(lax.reshape(piece, oshape + a.shape))
             start += a.size
         by_input = tree.tree_unflatten(d_tree, pieces)
         per_out.append(by_input[0] if isinstance(argnums, int) else tuple(by_input))
@@ -325,7 +327,8 @@ def _stack_rows(rows, o_flat, o_tree, argnums):
         n = int(np.prod(oshape, dtype=np.int64))
 
         def block(leaf, start=start, n=n, oshape=oshape):
-            return leaf[start:start + n].reshape(oshape + get_aval(leaf).shape[1:])
+            return lax.reshape(lax.slice_in_dim(leaf, start, start + n, axis=0),
+                               oshape + get_aval(leaf).shape[1:])
 
         start += n
         g = tree.tree_map(block, rows)

@@ -15,39 +15,23 @@ import logging
 import numpy as np
 
 from funcnet import tree
-from funcnet.backend import xla
-from funcnet.backend.cache import WeakKeyLRU
+from funcnet.backend import nan_check
 from funcnet.backend.lowering import lower_to_module
 from funcnet.config import config
-from funcnet.core import dtypes
+from funcnet.core import dtypes, passes
 from funcnet.core.array import Array, ShapeDtypeStruct, to_buffer, wrap_buffer
 from funcnet.core.aval import ShapedArray, shaped_abstractify
+from funcnet.core.jaxpr import ClosedJaxpr, closed_without_consts, eval_jaxpr
 from funcnet.core.staging import trace_to_jaxpr
-from funcnet.core.trace import Primitive, Tracer, impl_rules, is_tracing
+from funcnet.core.trace import Tracer, impl_rules, is_tracing
 from funcnet.core.traceback_util import api_boundary, register_boundary
 from funcnet.core.traceback_util import process as process_traceback
-from funcnet.ir import passes
-from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, eval_jaxpr
+from funcnet.lax.calls import jit_p
+from funcnet.runtime import xla
+from funcnet.runtime.cache import WeakKeyLRU
 from funcnet.transforms.jit_cache import _FunctionSlot, explain_miss, function_slot
 
 log = logging.getLogger("funcnet.jit")
-
-# --- the jit primitive ------------------------------------------------------------
-
-jit_p = Primitive("jit", multiple_results=True)
-
-
-@jit_p.def_abstract_eval
-def _jit_abstract_eval(*avals, jaxpr: ClosedJaxpr, name: str):
-    expected = jaxpr.in_avals
-    if len(avals) != len(expected) or any(
-            a.strip_weak_type() != b.strip_weak_type() for a, b in zip(avals, expected)):
-        raise TypeError(
-            f"jit({name}) was traced for arguments "
-            f"({', '.join(a.str_short() for a in expected)}) but is applied to "
-            f"({', '.join(a.str_short() for a in avals)})")
-    return jaxpr.out_avals
-
 
 # (ClosedJaxpr, device) -> Executable, for staged `jit` equations run eagerly (after jvp
 # or vmap rewrote them); the program is held weakly, the number of entries is bounded.
@@ -59,6 +43,7 @@ def compile_closed(closed: ClosedJaxpr, device, name="jit", arg_attrs=None):
     return xla.Executable(text, device, len(closed.out_avals)), text
 
 
+@impl_rules.register(jit_p)
 def _jit_impl(prim, *args, jaxpr: ClosedJaxpr, name: str):
     """Eager evaluation of a staged `jit` equation (e.g. after jvp or vmap rewrote it)."""
     if config.disable_jit:
@@ -71,18 +56,8 @@ def _jit_impl(prim, *args, jaxpr: ClosedJaxpr, name: str):
     bufs = [to_buffer(a, device)[0] for a in args]
     outs = [Array(b, a.weak_type) for b, a in zip(exe.execute(bufs), jaxpr.out_avals)]
     if config.debug_nans or config.debug_infs:
-        from funcnet.backend import nan_check
         nan_check.check_program_outputs(f"jit({name})", jaxpr, args, outs)
     return outs
-
-
-impl_rules[jit_p] = _jit_impl
-
-
-def closed_without_consts(closed: ClosedJaxpr) -> ClosedJaxpr:
-    """Turn constvars into leading invars, so that consts travel as arguments."""
-    j = closed.jaxpr
-    return ClosedJaxpr(Jaxpr([], j.constvars + j.invars, j.eqns, j.outvars), [])
 
 
 # --- argument handling --------------------------------------------------------------
@@ -425,8 +400,7 @@ class Jitted:
         out_avals = entry.closed.out_avals
         outs = list(map(wrap_buffer, exe.execute(bufs), out_avals))
         if config.debug_nans or config.debug_infs:
-            from funcnet.backend import nan_check
-            nan_check.check_program_outputs(f"jit({self.__name__})", entry.closed, leaves,
+                nan_check.check_program_outputs(f"jit({self.__name__})", entry.closed, leaves,
                                             outs)
         elif self._fast_ok and entry.cacheable:
             self._fill_fast(args, kwargs, leaves, avals, device, exe, const_bufs, entry)

@@ -19,8 +19,8 @@ import weakref
 import numpy as np
 
 from funcnet import tree
-from funcnet.backend.cache import LRUCache, register_clearer
 from funcnet.config import config
+from funcnet.runtime.cache import LRUCache, register_clearer
 
 _all_function_caches = weakref.WeakSet()
 _NO_MEMO = (None, None)

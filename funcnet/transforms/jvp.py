@@ -5,16 +5,17 @@ tangent_out)`` (lists for multiple-result primitives); tangents may be symbolic
 `Zero`s, and a rule is never called when every tangent is Zero.
 """
 
-from funcnet import tree
+from funcnet import lax, tree
+from funcnet.core.jaxpr import ClosedJaxpr, eval_jaxpr
+from funcnet.core.rules import RuleTable
 from funcnet.core.source_info import where
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Trace, Tracer, full_lower, full_raise, get_aval, new_main
 from funcnet.core.traceback_util import api_boundary
-from funcnet.ir.jaxpr import ClosedJaxpr, eval_jaxpr
-from funcnet.transforms.ad_util import Zero, instantiate, tangent_aval, zero_like
+from funcnet.transforms.ad_util import Zero, instantiate, is_differentiable, tangent_aval, zero_like
 from funcnet.transforms.ad_util import instantiate as instantiate_zero
 
-jvp_rules: dict = {}
+jvp_rules = RuleTable("jvp")
 
 
 class JVPTracer(Tracer):
@@ -124,12 +125,10 @@ def jvp(fun, primals, tangents, has_aux=False):
 
 
 def _is_float(x):
-    from funcnet.transforms.ad_util import is_differentiable
     return is_differentiable(get_aval(x))
 
 
 def _match_dtype(t, p):
-    from funcnet import lax
     pa = get_aval(p)
     if get_aval(t).dtype != pa.dtype:
         return lax.convert_element_type(t, pa.dtype)

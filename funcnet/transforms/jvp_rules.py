@@ -10,8 +10,8 @@ import weakref
 import numpy as np
 
 from funcnet import lax
-from funcnet.backend.cache import register_program_cache
 from funcnet.core import dtypes
+from funcnet.core.jaxpr import closed_without_consts
 from funcnet.core.trace import Tracer, get_aval
 from funcnet.lax import elementwise as ew
 from funcnet.lax import indexing as ix
@@ -19,9 +19,10 @@ from funcnet.lax import linalg as la
 from funcnet.lax import reductions as rd
 from funcnet.lax import structural as st
 from funcnet.lax import windowed as wd
+from funcnet.lax.calls import jit_p
 from funcnet.lax.convenience import scan_lists
+from funcnet.runtime.cache import register_program_cache
 from funcnet.transforms.ad_util import Zero, add_tangents, instantiate, zero_like, zeros
-from funcnet.transforms.jit import closed_without_consts, jit_p
 from funcnet.transforms.jvp import jvp_jaxpr, jvp_rules
 
 
@@ -45,7 +46,7 @@ def _linear_jvp(prim, primals, tangents, **params):
 
 def deflinear(*prims):
     for p in prims:
-        jvp_rules[p] = functools.partial(_linear_jvp, p)
+        jvp_rules.register(p)(functools.partial(_linear_jvp, p))
 
 
 deflinear(ew.neg_p, ew.add_p, ew.sub_p, ew.copy_p, st.broadcast_in_dim_p, st.reshape_p,
@@ -70,12 +71,12 @@ def _mul_free(prim, t, rest, params):
 
 
 for _p in (st.dynamic_slice_p, ix.gather_p):
-    jvp_rules[_p] = _first_arg_linear(_p)
+    jvp_rules.register(_p)(_first_arg_linear(_p))
 
 
 # Linear in the first operand; the second only selects positions.
 for _p in (wd.select_and_gather_add_p, wd.select_and_scatter_add_p):
-    jvp_rules[_p] = _first_arg_linear(_p)
+    jvp_rules.register(_p)(_first_arg_linear(_p))
 
 
 def _zero_tangent_jvp(prim, primals, tangents, **params):
@@ -90,7 +91,7 @@ for _p in (ew.sign_p, ew.floor_p, ew.ceil_p, ew.round_p, ew.is_finite_p, ew.not_
            ew.shift_right_arithmetic_p, ew.shift_right_logical_p, *ew.COMPARISONS,
            rd.argmax_p, rd.argmin_p, rd.reduce_and_p, rd.reduce_or_p, st.iota_p,
            wd.opaque_true_p, ew.population_count_p, ew.clz_p):
-    jvp_rules[_p] = functools.partial(_zero_tangent_jvp, _p)
+    jvp_rules.register(_p)(functools.partial(_zero_tangent_jvp, _p))
 
 
 # --- elementwise unary: tangent = t * f'(x) -------------------------------------------
@@ -101,7 +102,7 @@ def defjvp_unary(prim, deriv):
         (x,), (t,) = primals, tangents
         y = prim.bind(x, **params)
         return y, _mul_t(t, deriv(x, y))
-    jvp_rules[prim] = rule
+    jvp_rules.register(prim)(rule)
 
 
 _SQRT_PI = np.sqrt(np.pi)
@@ -115,7 +116,7 @@ def defjvp_unary_div(prim, denominator):
         (x,), (t,) = primals, tangents
         y = prim.bind(x, **params)
         return y, t if isinstance(t, Zero) else lax.div(t, denominator(x, y))
-    jvp_rules[prim] = rule
+    jvp_rules.register(prim)(rule)
 
 
 defjvp_unary_div(ew.log_p, lambda x, y: x)
@@ -177,7 +178,7 @@ def _trigamma(x):
 defjvp_unary(ew.digamma_p, lambda x, y: _trigamma(x))
 
 
-@functools.partial(jvp_rules.__setitem__, ew.integer_pow_p)
+@jvp_rules.register(ew.integer_pow_p)
 def _integer_pow_jvp(primals, tangents, *, y):
     (x,), (t,) = primals, tangents
     out = lax.integer_pow(x, y)
@@ -200,10 +201,10 @@ def _binary_jvp(prim, dx, dy):
         if not isinstance(ty, Zero):
             t = add_tangents(t, lax.mul(ty, dy(x, y, out)))
         return out, t
-    jvp_rules[prim] = rule
+    jvp_rules.register(prim)(rule)
 
 
-@functools.partial(jvp_rules.__setitem__, ew.mul_p)
+@jvp_rules.register(ew.mul_p)
 def _mul_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     out = lax.mul(x, y)
@@ -215,7 +216,7 @@ def _mul_jvp(primals, tangents):
     return out, t
 
 
-@functools.partial(jvp_rules.__setitem__, ew.div_p)
+@jvp_rules.register(ew.div_p)
 def _div_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     out = lax.div(x, y)
@@ -272,7 +273,7 @@ _binary_jvp(ew.atan2_p, lambda x, y, o: lax.div(y, _atan2_denominator(x, y)),
             lambda x, y, o: lax.neg(lax.div(x, _atan2_denominator(x, y))))
 
 
-@functools.partial(jvp_rules.__setitem__, ew.select_n_p)
+@jvp_rules.register(ew.select_n_p)
 def _select_n_jvp(primals, tangents):
     which, *cases = primals
     out = lax.select_n(which, *cases)
@@ -282,7 +283,7 @@ def _select_n_jvp(primals, tangents):
     return out, lax.select_n(which, *map(instantiate, case_tangents))
 
 
-@functools.partial(jvp_rules.__setitem__, ew.clamp_p)
+@jvp_rules.register(ew.clamp_p)
 def _clamp_jvp(primals, tangents):
     # As jax.lax.clamp: x's tangent passes strictly inside (lo, hi); lo's where lo > x
     # (and lo < hi); hi's where hi < x. At a tie nobody's tangent passes.
@@ -308,7 +309,7 @@ def _clamp_jvp(primals, tangents):
     return out, t
 
 
-@functools.partial(jvp_rules.__setitem__, ew.convert_element_type_p)
+@jvp_rules.register(ew.convert_element_type_p)
 def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
     (x,), (t,) = primals, tangents
     out = lax.convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
@@ -320,7 +321,7 @@ def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
 
 # --- structural with non-differentiable operands --------------------------------------
 
-@functools.partial(jvp_rules.__setitem__, st.dynamic_update_slice_p)
+@jvp_rules.register(st.dynamic_update_slice_p)
 def _dus_jvp(primals, tangents):
     x, update, *idx = primals
     tx, tu = tangents[:2]
@@ -346,11 +347,11 @@ def _reduce_chooser_jvp(prim):
     return rule
 
 
-jvp_rules[rd.reduce_max_p] = _reduce_chooser_jvp(rd.reduce_max_p)
-jvp_rules[rd.reduce_min_p] = _reduce_chooser_jvp(rd.reduce_min_p)
+jvp_rules.register(rd.reduce_max_p)(_reduce_chooser_jvp(rd.reduce_max_p))
+jvp_rules.register(rd.reduce_min_p)(_reduce_chooser_jvp(rd.reduce_min_p))
 
 
-@functools.partial(jvp_rules.__setitem__, rd.reduce_prod_p)
+@jvp_rules.register(rd.reduce_prod_p)
 def _reduce_prod_jvp(primals, tangents, *, axes):
     # d prod = sum_i t_i * prod_{j != i} x_j; the "all but one" products come from
     # exclusive cumulative products from both sides, so zeros are handled exactly.
@@ -415,13 +416,19 @@ def _cumulative_scan_jvp(prim, combine):
 
 
 def _take_along(t, idx, axis):
-    from funcnet.numpy import take_along_axis
-    return take_along_axis(t, idx, axis)
+    """t[..., idx, ...] along `axis`, idx of t's shape: a gather whose other axes are
+    batch axes (each row takes from its own row)."""
+    batch = tuple(d for d in range(t.ndim) if d != axis)
+    dn = lax.GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(axis,),
+                                    start_index_map=(axis,), operand_batching_dims=batch,
+                                    start_indices_batching_dims=batch)
+    return lax.gather(t, lax.expand_dims(idx, (t.ndim,)), dn, (1,) * t.ndim,
+                      mode=lax.GatherScatterMode.PROMISE_IN_BOUNDS)
 
 
-jvp_rules[rd.cumprod_p] = _cumulative_scan_jvp(rd.cumprod_p, _combine_mul)
-jvp_rules[rd.cummax_p] = _cumulative_scan_jvp(rd.cummax_p, _combine_chooser(lax.gt))
-jvp_rules[rd.cummin_p] = _cumulative_scan_jvp(rd.cummin_p, _combine_chooser(lax.lt))
+jvp_rules.register(rd.cumprod_p)(_cumulative_scan_jvp(rd.cumprod_p, _combine_mul))
+jvp_rules.register(rd.cummax_p)(_cumulative_scan_jvp(rd.cummax_p, _combine_chooser(lax.gt)))
+jvp_rules.register(rd.cummin_p)(_cumulative_scan_jvp(rd.cummin_p, _combine_chooser(lax.lt)))
 
 
 def _reduce_window_chooser_jvp(prim, select_prim):
@@ -432,11 +439,11 @@ def _reduce_window_chooser_jvp(prim, select_prim):
     return rule
 
 
-jvp_rules[rd.reduce_window_max_p] = _reduce_window_chooser_jvp(rd.reduce_window_max_p, "ge")
-jvp_rules[rd.reduce_window_min_p] = _reduce_window_chooser_jvp(rd.reduce_window_min_p, "le")
+jvp_rules.register(rd.reduce_window_max_p)(_reduce_window_chooser_jvp(rd.reduce_window_max_p, "ge"))
+jvp_rules.register(rd.reduce_window_min_p)(_reduce_window_chooser_jvp(rd.reduce_window_min_p, "le"))
 
 
-@functools.partial(jvp_rules.__setitem__, rd.sort_p)
+@jvp_rules.register(rd.sort_p)
 def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
     # Sort an iota along, then gather every tangent with the permutation.
     aval = get_aval(primals[0])
@@ -467,13 +474,13 @@ def _bilinear_jvp(prim):
     return rule
 
 
-jvp_rules[la.dot_general_p] = _bilinear_jvp(la.dot_general_p)
-jvp_rules[la.conv_general_dilated_p] = _bilinear_jvp(la.conv_general_dilated_p)
+jvp_rules.register(la.dot_general_p)(_bilinear_jvp(la.dot_general_p))
+jvp_rules.register(la.conv_general_dilated_p)(_bilinear_jvp(la.conv_general_dilated_p))
 
 
 # --- scatters ---------------------------------------------------------------------------
 
-@functools.partial(jvp_rules.__setitem__, ix.scatter_add_p)
+@jvp_rules.register(ix.scatter_add_p)
 def _scatter_add_jvp(primals, tangents, **params):
     (x, idx, u), (tx, _, tu) = primals, tangents
     out = ix.scatter_add_p.bind(x, idx, u, **params)
@@ -482,7 +489,7 @@ def _scatter_add_jvp(primals, tangents, **params):
     return out, ix.scatter_add_p.bind(instantiate(tx), idx, instantiate(tu), **params)
 
 
-@functools.partial(jvp_rules.__setitem__, ix.scatter_p)
+@jvp_rules.register(ix.scatter_p)
 def _scatter_jvp(primals, tangents, *, dimension_numbers, indices_are_sorted=False,
                  unique_indices=False):
     (x, idx, u), (tx, _, tu) = primals, tangents
@@ -521,7 +528,7 @@ def _scatter_jvp(primals, tangents, *, dimension_numbers, indices_are_sorted=Fal
     return out, t
 
 
-@functools.partial(jvp_rules.__setitem__, ix.scatter_mul_p)
+@jvp_rules.register(ix.scatter_mul_p)
 def _scatter_mul_jvp(primals, tangents, **params):
     (x, idx, u), (tx, _, tu) = primals, tangents
     out = ix.scatter_mul_p.bind(x, idx, u, **params)
@@ -572,15 +579,15 @@ def _scatter_slice_sizes(x_aval, u_aval, dn):
     return tuple(1 if d in dropped else next(window) for d in range(x_aval.ndim))
 
 
-jvp_rules[ix.scatter_min_p] = _scatter_chooser_jvp(ix.scatter_min_p)
-jvp_rules[ix.scatter_max_p] = _scatter_chooser_jvp(ix.scatter_max_p)
+jvp_rules.register(ix.scatter_min_p)(_scatter_chooser_jvp(ix.scatter_min_p))
+jvp_rules.register(ix.scatter_max_p)(_scatter_chooser_jvp(ix.scatter_max_p))
 
 
-jvp_rules[wd.stop_gradient_p] = lambda primals, tangents: (
-    wd.stop_gradient_p.bind(primals[0]), zero_like(primals[0]))
+jvp_rules.register(wd.stop_gradient_p)(lambda primals, tangents: (
+    wd.stop_gradient_p.bind(primals[0]), zero_like(primals[0])))
 
 
-@functools.partial(jvp_rules.__setitem__, wd.optimization_barrier_p)
+@jvp_rules.register(wd.optimization_barrier_p)
 def _barrier_jvp(primals, tangents):
     outs = wd.optimization_barrier_p.bind(*primals)
     return outs, list(tangents)
@@ -605,7 +612,7 @@ def _cached_jvp_jaxpr(jaxpr, nonzeros):
     return hit
 
 
-@functools.partial(jvp_rules.__setitem__, jit_p)
+@jvp_rules.register(jit_p)
 def _jit_jvp(primals, tangents, *, jaxpr, name):
     nonzeros = tuple(not isinstance(t, Zero) for t in tangents)
     program, consts, out_nz = _cached_jvp_jaxpr(jaxpr, nonzeros)

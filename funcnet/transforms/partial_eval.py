@@ -7,18 +7,28 @@ linear program whose constants are the residuals the backward pass needs.
 Known values never stay wrapped: a known tracer lowers to its value, so Python
 control flow on primal values keeps working under `grad`.
 
-`pe_rules` holds the rules of primitives that contain programs (jit, remat,
+`partial_eval_rules` holds the rules of primitives that contain programs (jit, remat,
 custom rules, control flow): they split their program into a known part that
 runs now and an unknown part that is recorded.
 """
 
+from funcnet import lax
+from funcnet.core.jaxpr import (
+    ClosedJaxpr,
+    Jaxpr,
+    JaxprEqn,
+    Literal,
+    Var,
+    closed_without_consts,
+    eval_jaxpr,
+)
+from funcnet.core.rules import RuleTable
 from funcnet.core.source_info import user_frame, where
 from funcnet.core.staging import _literal_value, trace_to_jaxpr
-from funcnet.core.trace import Trace, Tracer, full_raise, get_aval, new_main
-from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Var, eval_jaxpr
-from funcnet.ir.jaxpr import Literal
+from funcnet.core.trace import Trace, Tracer, _state, full_raise, get_aval, new_main
+from funcnet.lax.calls import jit_p
 
-pe_rules: dict = {}
+partial_eval_rules = RuleTable("partial_eval")
 
 _UNKNOWN = object()
 
@@ -103,7 +113,7 @@ class PETrace(Trace):
             outs = primitive.bind(*(t.val for t in tracers), **params)
             outs = outs if primitive.multiple_results else [outs]
             return [self.pure(o) for o in outs]
-        rule = pe_rules.get(primitive)
+        rule = partial_eval_rules.get(primitive)
         if rule is not None:
             return rule(self, tracers, **params)
         return self.record(primitive, tracers, params)
@@ -182,7 +192,6 @@ def partial_eval_jaxpr(closed: ClosedJaxpr, unknowns, instantiate=False):
 
 def _force_unknown(x):
     """Inside a PE trace, make a known value unknown by staging a copy of it."""
-    from funcnet import lax
     tracers = [t for t in [x] if isinstance(t, PETracer)]
     if tracers and not tracers[0].is_known:
         return x
@@ -191,7 +200,6 @@ def _force_unknown(x):
 
 
 def _innermost_pe_trace():
-    from funcnet.core.trace import _state
     for main in reversed(_state.stack):
         if main.trace_type is PETrace:
             return PETrace(main)
@@ -200,7 +208,6 @@ def _innermost_pe_trace():
 
 def _jit_partial_eval(trace, tracers, *, jaxpr, name):
     """Run the known part of a jitted program as one compiled call; record the rest."""
-    from funcnet.transforms.jit import closed_without_consts, jit_p
     unknowns = [not t.is_known for t in tracers]
     known, unknown, out_unknown, num_res = partial_eval_jaxpr(jaxpr, unknowns)
     known_vals = [t.val for t in tracers if t.is_known]
@@ -216,8 +223,7 @@ def _jit_partial_eval(trace, tracers, *, jaxpr, name):
 
 
 def _register_jit_rule():
-    from funcnet.transforms.jit import jit_p
-    pe_rules[jit_p] = _jit_partial_eval
+    partial_eval_rules.register(jit_p)(_jit_partial_eval)
 
 
 _register_jit_rule()

@@ -13,25 +13,30 @@ branch is inlined, and an optimization barrier on its inputs does that work.
 import functools
 
 from funcnet import tree
-from funcnet.backend.lowering import lower_jaxpr, register as register_lowering
+from funcnet.backend.lowering import lower_jaxpr, lowering_rules
+from funcnet.core import passes
+from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, closed_without_consts, eval_jaxpr
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Primitive, get_aval, impl_rules
 from funcnet.core.traceback_util import api_boundary
-from funcnet.ir import passes
-from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, eval_jaxpr
 from funcnet.lax.control_flow import cond
 from funcnet.lax.windowed import opaque_true, optimization_barrier
-from funcnet.transforms.ad_util import (UndefinedPrimal, Zero, instantiate, is_undefined, zero_like,
-                                        zeros)
-from funcnet.transforms.jit import closed_without_consts
+from funcnet.transforms.ad_util import (
+    UndefinedPrimal,
+    Zero,
+    instantiate,
+    is_undefined,
+    zero_like,
+    zeros,
+)
 from funcnet.transforms.jvp import jvp_jaxpr, jvp_rules
-from funcnet.transforms.partial_eval import partial_eval_jaxpr, pe_rules
+from funcnet.transforms.partial_eval import partial_eval_jaxpr, partial_eval_rules
 from funcnet.transforms.transpose import backward_pass, transpose_rules
 
 remat_p = Primitive("remat", multiple_results=True)
 remat_p.def_abstract_eval(lambda *avals, jaxpr, prevent_cse: jaxpr.out_avals)
-impl_rules[remat_p] = lambda prim, *args, jaxpr, prevent_cse: eval_jaxpr(jaxpr.jaxpr, [], *args)
-register_lowering(remat_p)(
+impl_rules.register(remat_p)(lambda prim, *args, jaxpr, prevent_cse: eval_jaxpr(jaxpr.jaxpr, [], *args))
+lowering_rules.register(remat_p)(
     lambda em, *args, jaxpr, prevent_cse: lower_jaxpr(em, jaxpr.jaxpr, [], list(args)))
 
 
@@ -70,6 +75,7 @@ def checkpoint(fun, prevent_cse=True, static_argnums=()):
 remat = checkpoint
 
 
+@jvp_rules.register(remat_p)
 def _remat_jvp(primals, tangents, *, jaxpr, prevent_cse):
     nonzeros = [not isinstance(t, Zero) for t in tangents]
     new, out_nz = jvp_jaxpr(jaxpr, nonzeros)
@@ -80,15 +86,13 @@ def _remat_jvp(primals, tangents, *, jaxpr, prevent_cse):
     return outs[:n], [next(t_iter) if nz else zero_like(p) for p, nz in zip(outs[:n], out_nz)]
 
 
-jvp_rules[remat_p] = _remat_jvp
-
-
 def _keep_outputs(closed: ClosedJaxpr, keep) -> ClosedJaxpr:
     j = closed.jaxpr
     pruned = Jaxpr(j.constvars, j.invars, j.eqns, [v for v, k in zip(j.outvars, keep) if k])
     return passes.dce(ClosedJaxpr(pruned, closed.consts))
 
 
+@partial_eval_rules.register(remat_p)
 def _remat_partial_eval(trace, tracers, *, jaxpr, prevent_cse):
     unknowns = [not t.is_known for t in tracers]
     known, _, out_unknown, num_res = partial_eval_jaxpr(jaxpr, unknowns)
@@ -104,9 +108,6 @@ def _remat_partial_eval(trace, tracers, *, jaxpr, prevent_cse):
                                      rec.out_avals))
     known_iter = iter(known_outs)
     return [next(unknown_outs) if u else trace.pure(next(known_iter)) for u in out_unknown]
-
-
-pe_rules[remat_p] = _remat_partial_eval
 
 
 def _recompute_and_backward(jaxpr, args, cts):
@@ -129,6 +130,7 @@ def _recompute_and_backward(jaxpr, args, cts):
     return iter(cts_in[num_res:])
 
 
+@transpose_rules.register(remat_p)
 def _remat_transpose(cts, *args, jaxpr, prevent_cse):
     known = [a for a in args if not is_undefined(a)]
     if not (prevent_cse and known):
@@ -162,4 +164,3 @@ def _remat_transpose(cts, *args, jaxpr, prevent_cse):
     return [next(outs) if is_lin else None for is_lin in linear]
 
 
-transpose_rules[remat_p] = _remat_transpose

@@ -7,11 +7,12 @@ it returns one cotangent per input (None for non-linear inputs).
 
 import sys
 
+from funcnet.core.jaxpr import Jaxpr, Literal, Var
+from funcnet.core.rules import RuleTable
 from funcnet.core.source_info import done_replaying, replaying, where
-from funcnet.ir.jaxpr import Jaxpr, Literal, Var
 from funcnet.transforms.ad_util import UndefinedPrimal, Zero, add_tangents, instantiate
 
-transpose_rules: dict = {}
+transpose_rules = RuleTable("transpose")
 
 
 def backward_pass(jaxpr: Jaxpr, consts, args, cts_out):

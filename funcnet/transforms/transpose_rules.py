@@ -1,14 +1,14 @@
 """The transpose rule of every linear primitive (rows of `transpose_rules`)."""
 
-import functools
 import itertools
 import weakref
 
 import numpy as np
 
 from funcnet import lax
-from funcnet.backend.cache import register_program_cache
 from funcnet.core import dtypes
+from funcnet.core.jaxpr import closed_without_consts
+from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Tracer, get_aval
 from funcnet.lax import elementwise as ew
 from funcnet.lax import indexing as ix
@@ -16,9 +16,9 @@ from funcnet.lax import linalg as la
 from funcnet.lax import reductions as rd
 from funcnet.lax import structural as st
 from funcnet.lax import windowed as wd
-from funcnet.core.staging import trace_to_jaxpr
+from funcnet.lax.calls import jit_p
+from funcnet.runtime.cache import register_program_cache
 from funcnet.transforms.ad_util import UndefinedPrimal, Zero, instantiate, is_undefined, zeros
-from funcnet.transforms.jit import closed_without_consts, jit_p
 from funcnet.transforms.transpose import backward_pass, transpose_rules
 
 
@@ -31,7 +31,7 @@ def _zero_ct(ct_in_like):
 
 
 def deftranspose(prim):
-    return functools.partial(transpose_rules.__setitem__, prim)
+    return transpose_rules.register(prim)
 
 
 # --- elementwise ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import inspect
 from funcnet import tree
 from funcnet.core.trace import get_aval, new_main
 from funcnet.core.traceback_util import api_boundary
+from funcnet.lax import control_flow
 from funcnet.transforms.batching import BatchInfo, BatchTrace, BatchTracer, bdim_to, unbatch
 
 
@@ -237,3 +238,6 @@ def _place_output(val, d, ax, size, path):
             f"the batch axis can go at {-(rank + 1)}..{rank}")
     ax %= rank + 1
     return bdim_to(val, d, size, ax)
+
+
+control_flow.set_vmap(vmap)  # lax.map(batch_size=...) vectorizes with it

@@ -8,9 +8,9 @@ import jax
 import numpy as np
 from jax.extend import backend as _jex_backend
 
-from funcnet.backend import callback
-from funcnet.backend.cache import LRUCache
 from funcnet.config import config
+from funcnet.runtime import callback
+from funcnet.runtime.cache import LRUCache
 
 try:  # jaxlib's client module moved between releases
     from jax._src.lib import xla_client as _xc

@@ -6,7 +6,7 @@ never merged with a twin."""
 
 import weakref
 
-from funcnet.ir.jaxpr import ClosedJaxpr, Jaxpr, Literal, Var
+from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, Literal, Var
 
 _effects_cache = weakref.WeakKeyDictionary()  # Jaxpr -> has_effects, as passes revisit bodies
 

@@ -129,6 +129,7 @@ _mlir_lock = threading.Lock()
 
 def _parse(mlir_text: str):
     """An MLIR module object for StableHLO text (func, stablehlo and chlo dialects)."""
+    # Deferred: jaxlib's MLIR bindings load only when a program has host callbacks.
     from jaxlib.mlir import ir
     from jaxlib.mlir._mlir_libs import _jax_mlir_ext
     from jaxlib.mlir.dialects import chlo, stablehlo

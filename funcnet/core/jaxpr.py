@@ -124,6 +124,13 @@ def eval_jaxpr(jaxpr: Jaxpr, consts, *args):
     return [read(x) for x in jaxpr.outvars]
 
 
+def closed_without_consts(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Turn constvars into leading invars, so that consts travel as arguments (a call
+    primitive's program, a control-flow body)."""
+    j = closed.jaxpr
+    return ClosedJaxpr(Jaxpr([], j.constvars + j.invars, j.eqns, j.outvars), [])
+
+
 def eval_closed(closed: ClosedJaxpr, *args):
     return eval_jaxpr(closed.jaxpr, closed.consts, *args)
 
