@@ -366,11 +366,18 @@ def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts):
 # user's bwd) is ever evaluated.
 
 
-@impl_rules.register(custom_lin_p)
-def _custom_lin_impl(prim, *args, **params):
+def _no_forward_mode(*args, **params):
     raise TypeError("forward-mode differentiation (jvp, jacfwd) of a custom_vjp function is "
                     "not supported: it only has a reverse-mode rule. Use grad/vjp/jacrev, or "
                     "custom_jvp.")
+
+
+# custom_lin only ever meets the backward pass, which transposes it into the user's bwd.
+# Evaluated, differentiated again, or compiled, it means forward mode was asked of a
+# custom_vjp function (as jax, which refuses it too): each of those rows says so.
+impl_rules.register(custom_lin_p)(lambda prim, *args, **params: _no_forward_mode())
+jvp_rules.register(custom_lin_p)(_no_forward_mode)
+lowering_rules.register(custom_lin_p)(_no_forward_mode)
 
 
 class custom_vjp(_CustomFunction):
