@@ -1,7 +1,6 @@
 """Lowering rules (rows of `lowering_rules`) for cond, while and scan: StableHLO's
 `case` and `while`, with each sub-program lowered inline into its region."""
 
-import numpy as np
 
 from funcnet.backend.lowering import TOKEN_TYPE, i64_array, lower_jaxpr, lowering_rules, tensor_type
 from funcnet.core import dtypes
@@ -129,6 +128,3 @@ def _index_update(sub, ys, aval, y, idx):
     starts = [idx] + [zero] * (aval.ndim - 1)
     return sub.op1("stablehlo.dynamic_update_slice", [ys, y1, *starts],
                    [aval, piece] + [_I32] * aval.ndim, aval)
-
-
-del np

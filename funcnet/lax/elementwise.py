@@ -6,7 +6,6 @@ promotion happen one level up, in funcnet.numpy.
 
 import enum as _enum
 
-import numpy as np
 
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
@@ -233,14 +232,6 @@ def nextafter(x1, x2):
     return nextafter_p.bind(*broadcast_operands("nextafter", (x1, x2)))
 
 
-def _make_binder(p):
-    def binder(x):
-        return p.bind(x)
-    binder.__name__ = p.name
-    binder.__doc__ = f"The `{p.name}` primitive, elementwise."
-    return binder
-
-
 def broadcast_operands(name, args):
     """The operands of an n-ary elementwise op at one shape, as jax.lax takes them: a
     rank-0 operand goes with arrays of any shape, and arrays of equal rank broadcast
@@ -264,19 +255,13 @@ def broadcast_operands(name, args):
             for a, s in zip(args, shapes)]
 
 
-def _make_broadcasting_binder(p):
-    def binder(x, y):
-        try:  # the common case, arrays of one shape: nothing to broadcast
-            if x.shape == y.shape:
-                return p.bind(x, y)
-        except AttributeError:  # a Python scalar
-            pass
-        return p.bind(*broadcast_operands(p.name, (x, y)))
-    binder.__name__ = p.name
-    binder.__doc__ = (f"The `{p.name}` primitive, elementwise. As in jax.lax, the operands "
-                      "share a dtype; a scalar broadcasts against an array, and arrays of "
-                      "one rank broadcast their size-1 axes.")
-    return binder
+def _bind_broadcasting(p, x, y):
+    try:  # the common case, arrays of one shape: nothing to broadcast
+        if x.shape == y.shape:
+            return p.bind(x, y)
+    except AttributeError:  # a Python scalar
+        pass
+    return p.bind(*broadcast_operands(p.name, (x, y)))
 
 
 UNARY = [neg_p, sign_p, floor_p, ceil_p, is_finite_p, exp_p, exp2_p, log_p, log1p_p, expm1_p,
@@ -287,15 +272,666 @@ BINARY = [add_p, sub_p, mul_p, div_p, rem_p, pow_p, max_p, min_p, atan2_p, nexta
           and_p, or_p, xor_p, shift_left_p, shift_right_arithmetic_p, shift_right_logical_p,
           eq_p, ne_p, lt_p, le_p, gt_p, ge_p]
 
-_binders = {p.name: _make_binder(p) for p in UNARY}
-_binders.update({p.name: _make_broadcasting_binder(p) for p in BINARY})
-(neg, sign, floor, ceil, is_finite, exp, exp2, log, log1p, expm1, tanh, logistic, sin, cos,
- tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, sqrt, rsqrt, cbrt, abs, bitwise_not,
- erf, erf_inv, lgamma, digamma, square, copy, erfc, population_count,
- clz) = (_binders[p.name] for p in UNARY)
-(add, sub, mul, div, rem, pow, max, min, atan2, _, bitwise_and, bitwise_or,  # noqa: A001
- bitwise_xor, shift_left, shift_right_arithmetic, shift_right_logical,
- eq, ne, lt, le, gt, ge) = (_binders[p.name] for p in BINARY)
-del _
+# --- elementwise binders: jax.lax's names; binary ones broadcast scalars, as jax.lax ---
 
-del np
+def neg(x):
+    """Elementwise -x, as jax.lax.neg.
+
+    Args:
+      x: a floating-point or integer array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return neg_p.bind(x)
+
+def sign(x):
+    """Elementwise the sign of x (-1, 0 or 1; NaN for NaN), as jax.lax.sign.
+
+    Args:
+      x: a floating-point or integer array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return sign_p.bind(x)
+
+def floor(x):
+    """Elementwise x rounded toward -inf, as jax.lax.floor.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return floor_p.bind(x)
+
+def ceil(x):
+    """Elementwise x rounded toward +inf, as jax.lax.ceil.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return ceil_p.bind(x)
+
+def is_finite(x):
+    """Elementwise whether x is neither infinite nor NaN (a bool array), as jax.lax.is_finite.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape (bool).
+    """
+    return is_finite_p.bind(x)
+
+def exp(x):
+    """Elementwise e ** x, as jax.lax.exp.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return exp_p.bind(x)
+
+def exp2(x):
+    """Elementwise 2 ** x, as jax.lax.exp2.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return exp2_p.bind(x)
+
+def log(x):
+    """Elementwise the natural logarithm of x, as jax.lax.log.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return log_p.bind(x)
+
+def log1p(x):
+    """Elementwise log(1 + x), accurate for small x, as jax.lax.log1p.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return log1p_p.bind(x)
+
+def expm1(x):
+    """Elementwise e ** x - 1, accurate for small x, as jax.lax.expm1.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return expm1_p.bind(x)
+
+def tanh(x):
+    """Elementwise the hyperbolic tangent of x, as jax.lax.tanh.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return tanh_p.bind(x)
+
+def logistic(x):
+    """Elementwise the logistic sigmoid 1 / (1 + e ** -x), as jax.lax.logistic.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return logistic_p.bind(x)
+
+def sin(x):
+    """Elementwise the sine of x, as jax.lax.sin.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return sin_p.bind(x)
+
+def cos(x):
+    """Elementwise the cosine of x, as jax.lax.cos.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return cos_p.bind(x)
+
+def tan(x):
+    """Elementwise the tangent of x, as jax.lax.tan.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return tan_p.bind(x)
+
+def asin(x):
+    """Elementwise the arcsine of x, as jax.lax.asin.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return asin_p.bind(x)
+
+def acos(x):
+    """Elementwise the arccosine of x, as jax.lax.acos.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return acos_p.bind(x)
+
+def atan(x):
+    """Elementwise the arctangent of x, as jax.lax.atan.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return atan_p.bind(x)
+
+def sinh(x):
+    """Elementwise the hyperbolic sine of x, as jax.lax.sinh.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return sinh_p.bind(x)
+
+def cosh(x):
+    """Elementwise the hyperbolic cosine of x, as jax.lax.cosh.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return cosh_p.bind(x)
+
+def asinh(x):
+    """Elementwise the inverse hyperbolic sine of x, as jax.lax.asinh.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return asinh_p.bind(x)
+
+def acosh(x):
+    """Elementwise the inverse hyperbolic cosine of x, as jax.lax.acosh.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return acosh_p.bind(x)
+
+def atanh(x):
+    """Elementwise the inverse hyperbolic tangent of x, as jax.lax.atanh.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return atanh_p.bind(x)
+
+def sqrt(x):
+    """Elementwise the square root of x, as jax.lax.sqrt.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return sqrt_p.bind(x)
+
+def rsqrt(x):
+    """Elementwise 1 / sqrt(x), as jax.lax.rsqrt.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return rsqrt_p.bind(x)
+
+def cbrt(x):
+    """Elementwise the cube root of x, as jax.lax.cbrt.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return cbrt_p.bind(x)
+
+def abs(x):  # noqa: A001 - jax.lax's name
+    """Elementwise |x|, as jax.lax.abs.
+
+    Args:
+      x: a floating-point or signed integer array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return abs_p.bind(x)
+
+def bitwise_not(x):
+    """Elementwise the bitwise (for booleans: logical) negation of x, as jax.lax.bitwise_not.
+
+    Args:
+      x: an integer or boolean array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return not_p.bind(x)
+
+def erf(x):
+    """Elementwise the error function of x, as jax.lax.erf.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return erf_p.bind(x)
+
+def erfc(x):
+    """Elementwise the complementary error function 1 - erf(x), accurate for large x, as jax.lax.erfc.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return erfc_p.bind(x)
+
+def erf_inv(x):
+    """Elementwise the inverse error function of x, as jax.lax.erf_inv.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return erf_inv_p.bind(x)
+
+def lgamma(x):
+    """Elementwise the logarithm of |Gamma(x)|, as jax.lax.lgamma.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return lgamma_p.bind(x)
+
+def digamma(x):
+    """Elementwise the digamma function (the derivative of lgamma) of x, as jax.lax.digamma.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return digamma_p.bind(x)
+
+def square(x):
+    """Elementwise x * x, as jax.lax.square.
+
+    Args:
+      x: a floating-point or integer array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return square_p.bind(x)
+
+def copy(x):
+    """x itself, as a new value (the identity primitive transformations stage to make a
+    value fresh; funcnet's, jax.lax has it as copy_p only).
+
+    Args:
+      x: an array.
+
+    Returns:
+      An array equal to x.
+    """
+    return copy_p.bind(x)
+
+
+def population_count(x):
+    """Elementwise the number of set bits of x, as jax.lax.population_count.
+
+    Args:
+      x: an integer array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return population_count_p.bind(x)
+
+def clz(x):
+    """Elementwise the number of leading zero bits of x, as jax.lax.clz.
+
+    Args:
+      x: an integer array.
+
+    Returns:
+      An array of x's shape and dtype.
+    """
+    return clz_p.bind(x)
+
+def add(x, y):
+    """Elementwise x + y, as jax.lax.add.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(add_p, x, y)
+
+def sub(x, y):
+    """Elementwise x - y, as jax.lax.sub.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(sub_p, x, y)
+
+def mul(x, y):
+    """Elementwise x * y (for booleans: and), as jax.lax.mul.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(mul_p, x, y)
+
+def div(x, y):
+    """Elementwise x / y (integers round toward zero), as jax.lax.div.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(div_p, x, y)
+
+def rem(x, y):
+    """Elementwise the remainder of x / y, with the sign of x (C's fmod), as jax.lax.rem.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(rem_p, x, y)
+
+def pow(x, y):  # noqa: A001 - jax.lax's name
+    """Elementwise x ** y (floating point), as jax.lax.pow.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(pow_p, x, y)
+
+def max(x, y):  # noqa: A001 - jax.lax's name
+    """Elementwise the larger of x and y (NaN if either is), as jax.lax.max.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(max_p, x, y)
+
+def min(x, y):  # noqa: A001 - jax.lax's name
+    """Elementwise the smaller of x and y (NaN if either is), as jax.lax.min.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(min_p, x, y)
+
+def atan2(x, y):
+    """Elementwise the arctangent of x / y, in the quadrant of (y, x), as jax.lax.atan2.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(atan2_p, x, y)
+
+def bitwise_and(x, y):
+    """Elementwise x & y (for booleans: logical and), as jax.lax.bitwise_and.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(and_p, x, y)
+
+def bitwise_or(x, y):
+    """Elementwise x | y (for booleans: logical or), as jax.lax.bitwise_or.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(or_p, x, y)
+
+def bitwise_xor(x, y):
+    """Elementwise x ^ y (for booleans: logical xor), as jax.lax.bitwise_xor.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(xor_p, x, y)
+
+def shift_left(x, y):
+    """Elementwise x << y, as jax.lax.shift_left.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(shift_left_p, x, y)
+
+def shift_right_arithmetic(x, y):
+    """Elementwise x >> y, filling with the sign bit, as jax.lax.shift_right_arithmetic.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(shift_right_arithmetic_p, x, y)
+
+def shift_right_logical(x, y):
+    """Elementwise x >> y, filling with zeros, as jax.lax.shift_right_logical.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(shift_right_logical_p, x, y)
+
+def eq(x, y):
+    """Elementwise x == y (a bool array), as jax.lax.eq.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(eq_p, x, y)
+
+def ne(x, y):
+    """Elementwise x != y (a bool array), as jax.lax.ne.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(ne_p, x, y)
+
+def lt(x, y):
+    """Elementwise x < y (a bool array), as jax.lax.lt.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(lt_p, x, y)
+
+def le(x, y):
+    """Elementwise x <= y (a bool array), as jax.lax.le.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(le_p, x, y)
+
+def gt(x, y):
+    """Elementwise x > y (a bool array), as jax.lax.gt.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(gt_p, x, y)
+
+def ge(x, y):
+    """Elementwise x >= y (a bool array), as jax.lax.ge.
+
+    Args:
+      x, y: arrays of one dtype and shape; either may be a scalar (rank 0), and arrays of
+        one rank broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape.
+    """
+    return _bind_broadcasting(ge_p, x, y)
+

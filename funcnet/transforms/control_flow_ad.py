@@ -7,7 +7,6 @@ transpose rule runs backwards. Residuals that are just the loop's constants
 (weights, typically) are passed as constants, not stacked `length` times.
 """
 
-import numpy as np
 
 from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, Var, closed_without_consts, eval_jaxpr
 from funcnet.core.passes import dce
@@ -396,6 +395,3 @@ def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse, u
     return ([next(kc) if lin else None for lin in const_lin]
             + [ct if is_undefined(c) else None for ct, c in zip(ct_init, carry)]
             + [next(kx) if lin else None for lin in xs_lin])
-
-
-del np

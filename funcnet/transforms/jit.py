@@ -20,7 +20,7 @@ from funcnet.backend.lowering import lower_to_module
 from funcnet.config import config
 from funcnet.core import dtypes, passes
 from funcnet.core.array import Array, ShapeDtypeStruct, to_buffer, wrap_buffer
-from funcnet.core.aval import ShapedArray, shaped_abstractify
+from funcnet.core.aval import shaped_abstractify
 from funcnet.core.jaxpr import ClosedJaxpr, closed_without_consts, eval_jaxpr
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Tracer, impl_rules, is_tracing
@@ -638,6 +638,3 @@ def eval_shape(fun, *args, **kwargs):
       (6, 2)
     """
     return Jitted(fun).eval_shape(*args, **kwargs)
-
-
-del ShapedArray
