@@ -139,7 +139,7 @@ def test_dropping_the_function_frees_its_programs():
 
     f = make()
     fn.jit(f)(fnp.ones(4))
-    (entry,) = fn.jit(f)._fcache.entries.values()
+    (entry,) = fn.jit(f)._fcache.programs.values()
     entry_ref, fun_ref = weakref.ref(entry), weakref.ref(f)
     before = jit_cache.registered_functions()
     del f, entry
@@ -166,8 +166,8 @@ def test_jit_cache_is_bounded_and_evicted_signatures_recompile(small_caches):
         np.testing.assert_allclose(float(j(fnp.ones(n))), 2 * n)
         j(fnp.ones(n))  # a fast-path hit too
         fc = j._fcache
-        assert len(fc.entries) <= 8
-        assert len(fc.fast_flat) + len(fc.fast) <= 8
+        assert len(fc.programs) <= 8
+        assert len(fc.fast) <= 8
     assert len(calls) == 20
     info = j.cache_info()
     assert info.currsize == 8 and info.maxsize == 8 and info.misses == 20
@@ -196,7 +196,7 @@ def test_lowering_the_bound_trims_at_once():
     assert f.cache_info().currsize == 6
     with fn.config.override(jit_cache_size=2):
         assert f.cache_info().currsize == 2
-        assert len(f._fcache.fast_flat) <= 2
+        assert len(f._fcache.fast) <= 2
 
 
 def test_eager_cache_is_bounded_and_evicted_programs_recompile(small_caches):
@@ -204,7 +204,7 @@ def test_eager_cache_is_bounded_and_evicted_programs_recompile(small_caches):
         x = fnp.arange(float(n))
         np.testing.assert_allclose(np.asarray(fnp.sin(x) * 2), np.sin(np.arange(n)) * 2,
                                    rtol=1e-6)
-        assert eager.cache_size() <= 8 and len(eager._fast) <= 8
+        assert eager.cache_size() <= 8 and eager.fast_path_size() <= 8
     assert eager.cache_info().maxsize == 8
     np.testing.assert_allclose(np.asarray(fnp.cos(fnp.arange(1.0))), [1.0])
 
@@ -270,8 +270,8 @@ def test_clear_caches_drops_everything_and_work_goes_on():
     from funcnet.lax import control_flow
     assert eager.cache_size() > 0 and len(control_flow._trace_cache) > 0
     clear_caches()
-    assert eager.cache_size() == 0 and not eager._fast
-    assert j.cache_info().currsize == 0 and not j._fcache.fast_flat
+    assert eager.cache_size() == 0 and not eager.fast_path_size()
+    assert j.cache_info().currsize == 0 and not j._fcache.fast
     assert len(control_flow._trace_cache) == 0 and len(xla._put_signatures) == 0
     assert float(j(fnp.asarray(1.0))) == 4.0
     assert float(lax.cond(False, _double, _halve, fnp.asarray(3.0))) == 1.5

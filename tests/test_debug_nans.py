@@ -163,15 +163,15 @@ def test_fast_paths_are_off_while_checking_and_back_afterwards():
     x = fnp.ones(3)
     f = fn.jit(lambda x: x + 1)
     fnp.sin(x), fnp.sin(x), f(x), f(x)
-    assert default_impl() is eager.apply_primitive and f._fcache.fast_flat
+    assert default_impl() is eager.apply_primitive and f._fcache.fast
     with debug_nans():  # eager ops run through the checking implementation
-        assert default_impl() is nan_check.checked_apply and not f._fcache.fast_flat
+        assert default_impl() is nan_check.checked_apply and not f._fcache.fast
         fnp.sin(x), f(x), f(x)
-        assert default_impl() is nan_check.checked_apply and not f._fcache.fast_flat
+        assert default_impl() is nan_check.checked_apply and not f._fcache.fast
         with pytest.raises(FloatingPointError):
             f(fnp.asarray(np.full(3, np.nan)))
     f(x), fnp.sin(x)
-    assert default_impl() is eager.apply_primitive and f._fcache.fast_flat
+    assert default_impl() is eager.apply_primitive and f._fcache.fast
 
 
 def test_nan_that_no_primitive_produced_is_reported_as_such():

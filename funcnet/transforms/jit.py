@@ -15,7 +15,7 @@ import logging
 import numpy as np
 
 from funcnet import tree
-from funcnet.backend import nan_check
+from funcnet.backend import dispatch, nan_check
 from funcnet.backend.lowering import lower_to_module
 from funcnet.config import config
 from funcnet.core import dtypes, passes
@@ -137,20 +137,19 @@ def _leaf_aval(leaf):
     return shaped_abstractify(leaf)
 
 
-class _Entry:
+class _Entry(dispatch.Program):
     """What one signature compiles to."""
 
+    __slots__ = ("call_jaxpr", "cacheable", "closed", "executables", "out_tree", "texts")
+
     def __init__(self, closed: ClosedJaxpr, out_tree, cacheable: bool):
+        super().__init__()
         self.closed = closed
         self.out_tree = out_tree
         self.cacheable = cacheable
         self.call_jaxpr = closed_without_consts(closed)
-        self.out_weak = [a.weak_type for a in closed.out_avals]
         self.executables = {}
         self.texts = {}
-        self.fast_keys = []  # (is_tree, key) of the fast-path entries that point here
-        self.used = False  # set by fast-path hits, for the LRU's second chance
-        self.evicted = False  # dropped by the LRU (a fast-path key would outlive it)
 
     def executable(self, device, name, arg_attrs, text=None):
         exe = self.executables.get(device)
@@ -180,9 +179,7 @@ class Jitted:
         self.static_argnums, self.static_argnames, fc = slot.options(raw, _infer_static)
         self._sig = slot.sig
         self._fcache = fc
-        # The fast path reads these shared objects directly (one attribute each).
-        self._fast, self._fast_flat = fc.fast, fc.fast_flat
-        self._memo_flat, self._memo_tree = fc.memo_flat, fc.memo_tree
+        self._fast_call = fc.call  # the fast path, bound once
         self._fast_ok = not self.static_argnums and not self.static_argnames
         self.trace_count = 0  # how many times this wrapper traced the Python function
         self.__name__ = getattr(fun, "__name__", "fun")
@@ -249,13 +246,13 @@ class Jitted:
     def _entry(self, in_tree, static, avals, device):
         key = (in_tree, static, avals, device, config.enable_x64)
         fc = self._fcache
-        entry = fc.entries.get(key)
+        entry = fc.programs.get(key)
         if entry is None:
             if config.explain_cache_misses:
                 log.warning(self._explain_miss(key))
             entry = self._trace(in_tree, static, avals)
             if entry.cacheable:
-                fc.entries.put(key, entry)
+                fc.programs.put(key, entry)
                 fc.last_keys[:] = (fc.last_keys + [key])[-8:]
         return entry
 
@@ -299,23 +296,16 @@ class Jitted:
 
     def __call__(self, *args, **kwargs):
         # Fast path: no static arguments, outside any transformation, every leaf a
-        # funcnet Array, and a signature seen before. Filled by `_call_general`:
-        #   _fast_flat: positional Array arguments, key = their avals (no flattening);
-        #   _fast:      any pytree, key = (tree structure, avals).
-        # Both dicts (and the memos) belong to the function's shared cache. They are
-        # empty while disable_jit or nan checks are on, so those modes cost nothing here.
-        # On a multi-device process the key also holds the first leaf's device. The
-        # last hit of each kind is kept and compared first: avals of outputs fed back
-        # in are the very objects in the key, so that test never hashes. A hit holds
-        # everything the call needs: the runtime's execute, the result handlers, the
-        # constants' buffers, the out avals (shared by every output Array), the out
-        # tree (None for a single array) and the cache entry (marked used on a dict hit,
-        # for the LRU).
-        # The whole call is an API boundary (errors from tracing the user's function show
-        # the user's frames): an inline try costs nothing on the fast path.
+        # funcnet Array, and a signature seen before (recorded by `_call_general` in the
+        # function's DispatchCache, shared with every wrapper of it). Positional Array
+        # arguments are keyed by their avals alone (no flattening); other calls by
+        # (tree structure, avals); on a multi-device process the key holds the first
+        # leaf's device too. The fast path is empty while disable_jit or nan checks are
+        # on, so those modes cost nothing here. The whole call is an API boundary (errors
+        # from tracing the user's function show the user's frames): an inline try costs
+        # nothing on the fast path.
         try:
             if self._fast_ok and not is_tracing():
-                hit = None
                 if not kwargs:
                     try:
                         key = tuple([a.aval for a in args])  # AttributeError: not an Array
@@ -324,58 +314,19 @@ class Jitted:
                     except AttributeError:
                         pass
                     else:
-                        memo = self._memo_flat
-                        last = memo[0]
-                        if last[0] == key:
-                            hit = last[1]
-                        else:
-                            hit = self._fast_flat.get(key)
-                            if hit is not None:
-                                memo[0] = (key, hit)  # one store: threads see a whole pair
-                                hit[5].used = True
-                        leaves = args
-                if hit is None:
-                    leaves, in_tree = _tree_flatten(args if not kwargs else (args, kwargs))
-                    try:
-                        key = (in_tree, tuple([x.aval for x in leaves]),
-                               None if _single_device() else _first_device(leaves), bool(kwargs))
-                    except AttributeError:  # a leaf that is no funcnet Array
-                        pass
-                    else:
-                        memo = self._memo_tree
-                        last = memo[0]
-                        if last[0] == key:
-                            hit = last[1]
-                        else:
-                            hit = self._fast.get(key)
-                            if hit is not None:
-                                memo[0] = (key, hit)  # one store: threads see a whole pair
-                                hit[5].used = True
-                if hit is not None:
-                    run, handlers, const_bufs, out_avals, out_tree, _ = hit
-                    try:
-                        bufs = [x._buf for x in leaves]
-                    except AttributeError:  # e.g. a leaked tracer: the general path explains
-                        return self._call_general(args, kwargs)
-                    try:
-                        outs = run(const_bufs + bufs if const_bufs else bufs
-                                   ).consume_with_handlers(handlers)
-                    except Exception:
-                        for x in leaves:
-                            x._check_alive()  # a clear error for a donated/deleted argument
-                        raise
-                    if out_tree is None:  # a single array
-                        out = _new_object(Array)
-                        out._buf = outs[0]
-                        out.aval = out_avals[0]
+                        out = self._fast_call(key, args)
+                        if out is not _MISS:
+                            return out
+                leaves, in_tree = _tree_flatten(args if not kwargs else (args, kwargs))
+                try:
+                    key = (in_tree, tuple([x.aval for x in leaves]),
+                           None if _single_device() else _first_device(leaves), bool(kwargs))
+                except AttributeError:  # a leaf that is no funcnet Array
+                    pass
+                else:
+                    out = self._fast_call(key, leaves)
+                    if out is not _MISS:
                         return out
-                    arrays = []
-                    for buf, aval in zip(outs, out_avals):  # wrap_buffer, inlined
-                        out = _new_object(Array)
-                        out._buf = buf
-                        out.aval = aval
-                        arrays.append(out)
-                    return _tree_unflatten(out_tree, arrays)
             return self._call_general(args, kwargs)
         except Exception as e:
             process_traceback(e)
@@ -409,22 +360,19 @@ class Jitted:
     def _fill_fast(self, args, kwargs, leaves, avals, device, exe, const_bufs, entry):
         """Record a signature for `__call__`'s fast path (funcnet Array leaves only)."""
         parts = exe.dispatch_parts()
-        if parts is None or entry.evicted or not all(type(x) is Array for x in leaves):
+        if parts is None or not all(type(x) is Array for x in leaves):
             return
-        flat = not kwargs and all(type(a) is Array for a in args)
         out_tree = entry.out_tree
         single = out_tree.num_leaves == 1 and out_tree.num_nodes == 1
-        hit = (*parts, const_bufs, tuple(entry.closed.out_avals), None if single else out_tree,
-               entry)
+        hit = dispatch.FastCall(*parts, const_bufs, tuple(entry.closed.out_avals),
+                                None if single else out_tree, entry)
         dev = None if _single_device() else device
-        if flat:  # positional Array arguments, no containers
+        if not kwargs and all(type(a) is Array for a in args):  # positional Arrays
             key = avals if dev is None else (avals, dev)
-            self._fast_flat[key] = hit
         else:
             in_tree = tree.tree_structure(args if not kwargs else (args, kwargs))
             key = (in_tree, avals, dev, bool(kwargs))
-            self._fast[key] = hit
-        entry.fast_keys.append((not flat, key))
+        self._fcache.add_fast(key, hit)
 
     @api_boundary
     def lower(self, *args, **kwargs) -> "Lowered":
@@ -451,7 +399,7 @@ class Jitted:
         CacheInfo. Hits count lookups on the general dispatch path; calls answered by
         the fast path (a signature seen before, funcnet Array arguments) are not counted.
         """
-        return self._fcache.entries.info()
+        return self._fcache.programs.info()
 
     def clear_cache(self):
         """Drop this function's traced programs and executables (for every wrapper of
@@ -500,9 +448,8 @@ class Compiled:
 
 
 _tree_flatten = tree.tree_flatten
-_tree_unflatten = tree.tree_unflatten
 _single_device = xla.single_device
-_new_object = object.__new__
+_MISS = dispatch.MISS
 
 
 def _first_device(leaves):

@@ -20,84 +20,29 @@ import numpy as np
 
 from funcnet import tree
 from funcnet.config import config
+from funcnet.backend.dispatch import DispatchCache
 from funcnet.runtime.cache import LRUCache, register_clearer
 
 _all_function_caches = weakref.WeakSet()
-_NO_MEMO = (None, None)
 
 
-class FunctionCache:
-    """What jit keeps for one function with one set of options.
+class FunctionCache(DispatchCache):
+    """What jit keeps for one function with one set of options: a `DispatchCache`
+    (backend/dispatch.py, shared with eager ops) bounded by `funcnet.config.jit_cache_size`,
+    whose programs are jit's `_Entry`s (traced program, out tree, executables per device)
+    keyed by (in_tree, static args, avals, device or None, x64); its fast path is keyed by
+    the avals of positional Array arguments, or by (tree structure, avals, device, has
+    keywords) for other calls. `last_keys` holds the newest keys, to explain a miss."""
 
-    Attributes:
-      entries: LRU of `key -> _Entry` (traced program, out tree, executables per
-        device); key = (in_tree, static args, avals, device or None, x64).
-      fast, fast_flat: the fast path's dicts (see `Jitted.__call__`), derived from
-        `entries`: an evicted entry takes its fast keys with it.
-      memo_flat, memo_tree: `[(key, hit)]` of the last fast-path hit of each kind (the
-        pair is replaced in one store, so another thread never sees a torn one).
-    A fast-path dict hit sets its entry's `used` mark (memo hits set nothing; the LRU
-    spares memoized entries), so the LRU's second chance sees fast-path use.
-      last_keys: the newest keys, to explain a cache miss.
-    """
-
-    __slots__ = (
-        "__weakref__",
-        "entries",
-        "fast",
-        "fast_flat",
-        "last_keys",
-        "memo_flat",
-        "memo_tree",
-    )
+    __slots__ = ("last_keys",)
 
     def __init__(self):
-        self_ref = weakref.ref(self)  # no cycle through the LRU's callback
-
-        def on_evict(_key, entry):
-            fc = self_ref()
-            if fc is not None:
-                fc.drop_fast(entry)
-
-        def in_use(entry):
-            fc = self_ref()
-            used, entry.used = entry.used, False
-            return used or (fc is not None and fc.memoized(entry))
-
-        self.entries = LRUCache("jit_cache_size", on_evict=on_evict, in_use=in_use)
-        self.fast: dict = {}
-        self.fast_flat: dict = {}
-        self.memo_flat = [_NO_MEMO]
-        self.memo_tree = [_NO_MEMO]
+        super().__init__("jit_cache_size")
         self.last_keys: list = []
         _all_function_caches.add(self)
 
-    def drop_fast(self, entry):
-        entry.evicted = True  # not to be given fast-path keys again
-        for is_tree, key in entry.fast_keys:
-            (self.fast if is_tree else self.fast_flat).pop(key, None)
-        entry.fast_keys.clear()
-        self.reset_memos()
-
-    def memoized(self, entry) -> bool:
-        """Is `entry` the last fast-path hit (of either kind)? Memo hits mark nothing."""
-        return any(m[0][1] is not None and m[0][1][-1] is entry
-                   for m in (self.memo_flat, self.memo_tree))
-
-    def reset_memos(self):
-        self.memo_flat[0] = self.memo_tree[0] = _NO_MEMO
-
-    def clear_fast(self):
-        """Empty the fast path (in place: wrappers hold these very dicts)."""
-        self.fast.clear()
-        self.fast_flat.clear()
-        self.reset_memos()
-        for entry in self.entries.values():
-            entry.fast_keys.clear()
-
     def clear(self):
-        self.clear_fast()
-        self.entries.clear()
+        super().clear()
         self.last_keys.clear()
 
 
