@@ -43,9 +43,17 @@ def compare(cases, *, repeat=15, warmup=2, target_s=0.02):
     finally:
         if was:
             gc.enable()
-    return {k: {"median": statistics.median(wall[k]), "min": min(wall[k]), "samples": wall[k],
-                "number": numbers[k], "cpu_median": statistics.median(cpu[k]),
-                "cpu_min": min(cpu[k])} for k in cases}
+    return {
+        k: {
+            "median": statistics.median(wall[k]),
+            "min": min(wall[k]),
+            "samples": wall[k],
+            "number": numbers[k],
+            "cpu_median": statistics.median(cpu[k]),
+            "cpu_min": min(cpu[k]),
+        }
+        for k in cases
+    }
 
 
 def fmt(s):
@@ -58,21 +66,28 @@ def print_rows(rows):
     for label, res in rows:
         parts = [f"  {label:<26}"]
         for impl, r in res.items():
-            parts.append(f"{impl} {fmt(r['median'])} (min {fmt(r['min'])}, "
-                         f"cpu {fmt(r['cpu_median'])})")
+            parts.append(
+                f"{impl} {fmt(r['median'])} (min {fmt(r['min'])}, cpu {fmt(r['cpu_median'])})"
+            )
         print("  ".join(parts))
         if "funcnet" in res:
             f = res["funcnet"]
-            rs = [f"funcnet/{impl}: wall {f['median'] / r['median']:.2f}x median, "
-                  f"{f['min'] / r['min']:.2f}x min; cpu {f['cpu_median'] / r['cpu_median']:.2f}x"
-                  for impl, r in res.items() if impl != "funcnet"]
+            rs = [
+                f"funcnet/{impl}: wall {f['median'] / r['median']:.2f}x median, "
+                f"{f['min'] / r['min']:.2f}x min; cpu {f['cpu_median'] / r['cpu_median']:.2f}x"
+                for impl, r in res.items()
+                if impl != "funcnet"
+            ]
             print(" " * 30 + "; ".join(rs))
 
 
 def ratios(res, other="jax"):
     f, o = res["funcnet"], res[other]
-    return {"wall_median": f["median"] / o["median"], "wall_min": f["min"] / o["min"],
-            "cpu_median": f["cpu_median"] / o["cpu_median"]}
+    return {
+        "wall_median": f["median"] / o["median"],
+        "wall_min": f["min"] / o["min"],
+        "cpu_median": f["cpu_median"] / o["cpu_median"],
+    }
 
 
 def timed(fn):
@@ -88,8 +103,13 @@ def one_shot(samples):
     out = {}
     for impl, pairs in samples.items():
         wall, cpu = [w for w, _ in pairs], [c for _, c in pairs]
-        out[impl] = {"median": statistics.median(wall), "min": min(wall), "samples": wall,
-                     "cpu_median": statistics.median(cpu), "cpu_min": min(cpu)}
+        out[impl] = {
+            "median": statistics.median(wall),
+            "min": min(wall),
+            "samples": wall,
+            "cpu_median": statistics.median(cpu),
+            "cpu_min": min(cpu),
+        }
     return out
 
 

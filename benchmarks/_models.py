@@ -23,6 +23,7 @@ from funcnet.demo import cnn as demo_cnn
 def fn_loss(model):
     def loss(params, x, y):
         return nn.losses.softmax_cross_entropy(model.apply(params, x), y)
+
     return loss
 
 
@@ -52,8 +53,9 @@ def cnn_model():
 
 
 def _jax_conv(p, x):
-    y = jax.lax.conv_general_dilated(x, p["w"], (1, 1), "SAME",
-                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = jax.lax.conv_general_dilated(
+        x, p["w"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
     return y + p["b"]
 
 
@@ -78,8 +80,8 @@ def jax_lstm(p, ids):
     """funcnet.nn.LSTM's equations: the input projection of every step as one matmul
     before the scan, h @ wh inside it, gates i, f, g, o."""
     cell = p["lstm_0"]
-    x = p["embedding_0"]["embedding"][ids]                          # (B, T, E)
-    xp = jnp.moveaxis(x @ cell["wi"] + cell["b"], 1, 0)             # (T, B, 4H)
+    x = p["embedding_0"]["embedding"][ids]  # (B, T, E)
+    xp = jnp.moveaxis(x @ cell["wi"] + cell["b"], 1, 0)  # (T, B, 4H)
     batch, hidden = ids.shape[0], cell["wh"].shape[0]
 
     def step(carry, xt):
@@ -119,13 +121,19 @@ def setup(name, seed=0):
     def jax_loss(p, x, y):
         return jax_ce(jax_apply(p, x), y)
 
-    return {"name": name, "model": model,
-            "fn_params": fn.device_put(np_params), "jax_params": jax.device_put(np_params),
-            "np_params": np_params,
-            "fn_loss": fn_loss(model), "jax_loss": jax_loss, "jax_apply": jax_apply,
-            "fn_batch": (fn.device_put(x), fn.device_put(y)),
-            "jax_batch": (jax.device_put(x), jax.device_put(y)),
-            "np_batch": (x, y)}
+    return {
+        "name": name,
+        "model": model,
+        "fn_params": fn.device_put(np_params),
+        "jax_params": jax.device_put(np_params),
+        "np_params": np_params,
+        "fn_loss": fn_loss(model),
+        "jax_loss": jax_loss,
+        "jax_apply": jax_apply,
+        "fn_batch": (fn.device_put(x), fn.device_put(y)),
+        "jax_batch": (jax.device_put(x), jax.device_put(y)),
+        "np_batch": (x, y),
+    }
 
 
 def check_same_loss(s, rtol=1e-5):

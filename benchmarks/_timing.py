@@ -80,8 +80,16 @@ def compare(cases, *, repeat=15, number=None, target_s=0.02, warmup=2):
     finally:
         if gc_was_enabled:
             gc.enable()
-    return {k: {"median": statistics.median(v), "min": min(v), "p10": percentile(v, 10),
-                "samples": v, "number": numbers[k]} for k, v in samples.items()}
+    return {
+        k: {
+            "median": statistics.median(v),
+            "min": min(v),
+            "p10": percentile(v, 10),
+            "samples": v,
+            "number": numbers[k],
+        }
+        for k, v in samples.items()
+    }
 
 
 def percentile(samples, q):
@@ -107,6 +115,7 @@ def summary(samples):
 def machine_info():
     import jax
     import jaxlib
+
     cpu = platform.processor() or ""
     try:
         with open("/proc/cpuinfo") as f:
@@ -126,9 +135,13 @@ def machine_info():
         load = "?"
     return {
         "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "cpu": cpu, "cores": ncpu, "load1": load,
-        "python": platform.python_version(), "numpy": np.__version__,
-        "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+        "cpu": cpu,
+        "cores": ncpu,
+        "load1": load,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
         "device": str(jax.devices()[0]),
     }
 
@@ -136,8 +149,10 @@ def machine_info():
 def print_header(title):
     info = machine_info()
     print(f"== {title}")
-    print(f"   {info['date']}  {info['cpu']} x{info['cores']} (load {info['load1']})  "
-          f"python {info['python']}  jax {info['jax']}  device {info['device']}")
+    print(
+        f"   {info['date']}  {info['cpu']} x{info['cores']} (load {info['load1']})  "
+        f"python {info['python']}  jax {info['jax']}  device {info['device']}"
+    )
 
 
 def fmt_time(s):
@@ -155,7 +170,9 @@ def print_rows(rows, ref="jax"):
         impls = list(res)
         parts = [f"{label:<28}"]
         for impl in impls:
-            parts.append(f"{impl} {fmt_time(res[impl]['median'])} (min {fmt_time(res[impl]['min']).strip()})")
+            parts.append(
+                f"{impl} {fmt_time(res[impl]['median'])} (min {fmt_time(res[impl]['min']).strip()})"
+            )
         print("  " + "  ".join(parts))
         if "funcnet" in res:
             ratios = []

@@ -33,18 +33,19 @@ import _timing
 
 _timing.in_repo_path()
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-import funcnet as fn  # noqa: E402
-import funcnet.numpy as fnp  # noqa: E402
+import funcnet as fn
+import funcnet.numpy as fnp
 
 SIZES = (1_000, 10_000)
 
 
 def make_chain(n, m):
     """A fresh function object of n elementwise ops (m = funcnet.numpy or jax.numpy)."""
+
     def f(x):
         for i in range(n):
             k = i % 4
@@ -57,19 +58,26 @@ def make_chain(n, m):
             else:
                 x = m.tanh(x)
         return m.sum(x)
+
     return f
 
 
 def _cases(n, xf, xj, eager):
     cases = {
-        "trace": (lambda: fn.make_jaxpr(make_chain(n, fnp))(xf),
-                  lambda: jax.make_jaxpr(make_chain(n, jnp))(xj)),
-        "grad IR": (lambda: fn.make_jaxpr(fn.grad(make_chain(n, fnp)))(xf),
-                    lambda: jax.make_jaxpr(jax.grad(make_chain(n, jnp)))(xj)),
+        "trace": (
+            lambda: fn.make_jaxpr(make_chain(n, fnp))(xf),
+            lambda: jax.make_jaxpr(make_chain(n, jnp))(xj),
+        ),
+        "grad IR": (
+            lambda: fn.make_jaxpr(fn.grad(make_chain(n, fnp)))(xf),
+            lambda: jax.make_jaxpr(jax.grad(make_chain(n, jnp)))(xj),
+        ),
     }
     if eager:
-        cases["eager grad"] = (lambda: fn.grad(make_chain(n, fnp))(xf),
-                               lambda: jax.grad(make_chain(n, jnp))(xj))
+        cases["eager grad"] = (
+            lambda: fn.grad(make_chain(n, fnp))(xf),
+            lambda: jax.grad(make_chain(n, jnp))(xj),
+        )
     return cases
 
 
@@ -101,9 +109,11 @@ def main(argv=None):
     gj = jax.grad(make_chain(1000, jnp))(xj)
     np.testing.assert_allclose(np.asarray(gf), np.asarray(gj), rtol=1e-4, atol=1e-6)
     n0 = SIZES[0]
-    n_eq = (len(fn.make_jaxpr(make_chain(n0, fnp))(xf).jaxpr.eqns),
-            len(fn.make_jaxpr(fn.grad(make_chain(n0, fnp)))(xf).jaxpr.eqns),
-            len(jax.make_jaxpr(jax.grad(make_chain(n0, jnp)))(xj).jaxpr.eqns))
+    n_eq = (
+        len(fn.make_jaxpr(make_chain(n0, fnp))(xf).jaxpr.eqns),
+        len(fn.make_jaxpr(fn.grad(make_chain(n0, fnp)))(xf).jaxpr.eqns),
+        len(jax.make_jaxpr(jax.grad(make_chain(n0, jnp)))(xj).jaxpr.eqns),
+    )
 
     # rows: (stage, gc_on); every repetition runs every (row, N, library), interleaved
     cases = {n: _cases(n, xf, xj, not args.no_eager) for n in SIZES}
@@ -121,12 +131,18 @@ def main(argv=None):
     med = {k: statistics.median(v) for k, v in cpu.items()}
     wmed = {k: statistics.median(v) for k, v in wall.items()}
     small, large = SIZES
-    print(f"\n  equations at N={small:,}: forward {n_eq[0]}, grad program funcnet {n_eq[1]} / "
-          f"jax {n_eq[2]};  {args.reps} repetitions, median")
-    print("  CPU seconds of this process (time.process_time: the work itself, what the "
-          "machine's load leaves out); wall seconds in brackets")
-    print(f"\n  {'stage':<18}{'N':>7}  {'funcnet':>17} {'jax':>17} {'fn/jax':>7}  "
-          f"{'fn us/op':>8}  growth 1k->10k fn, jax")
+    print(
+        f"\n  equations at N={small:,}: forward {n_eq[0]}, grad program funcnet {n_eq[1]} / "
+        f"jax {n_eq[2]};  {args.reps} repetitions, median"
+    )
+    print(
+        "  CPU seconds of this process (time.process_time: the work itself, what the "
+        "machine's load leaves out); wall seconds in brackets"
+    )
+    print(
+        f"\n  {'stage':<18}{'N':>7}  {'funcnet':>17} {'jax':>17} {'fn/jax':>7}  "
+        f"{'fn us/op':>8}  growth 1k->10k fn, jax"
+    )
     results = {}
     for row in rows:
         label = row[0] + ("" if row[1] else " (gc off)")
@@ -134,18 +150,29 @@ def main(argv=None):
             f, j = med[(row, n, "funcnet")], med[(row, n, "jax")]
             growth = ""
             if n == large:
-                growth = (f"{f / med[(row, small, 'funcnet')]:5.1f}x, "
-                          f"{j / med[(row, small, 'jax')]:5.1f}x")
-            print(f"  {label:<18}{n:>7,}  {f:>7.3f} [{wmed[(row, n, 'funcnet')]:>6.2f}]"
-                  f" {j:>7.3f} [{wmed[(row, n, 'jax')]:>6.2f}] {f / j:>6.2f}x  "
-                  f"{f / n * 1e6:>8.1f}  {growth}")
+                growth = (
+                    f"{f / med[(row, small, 'funcnet')]:5.1f}x, "
+                    f"{j / med[(row, small, 'jax')]:5.1f}x"
+                )
+            print(
+                f"  {label:<18}{n:>7,}  {f:>7.3f} [{wmed[(row, n, 'funcnet')]:>6.2f}]"
+                f" {j:>7.3f} [{wmed[(row, n, 'jax')]:>6.2f}] {f / j:>6.2f}x  "
+                f"{f / n * 1e6:>8.1f}  {growth}"
+            )
             results[f"{label} N={n}"] = {
-                lib: {"cpu_median": med[(row, n, lib)], "cpu_min": min(cpu[(row, n, lib)]),
-                      "wall_median": wmed[(row, n, lib)]} for lib in ("funcnet", "jax")}
+                lib: {
+                    "cpu_median": med[(row, n, lib)],
+                    "cpu_min": min(cpu[(row, n, lib)]),
+                    "wall_median": wmed[(row, n, lib)],
+                }
+                for lib in ("funcnet", "jax")
+            }
     growth = {r: med[(r, large, "funcnet")] / med[(r, small, "funcnet")] for r in rows}
-    print("\n  funcnet growth for 10x the ops: "
-          + ", ".join(f"{r[0]}{'' if r[1] else ' (gc off)'} {g:.1f}x" for r, g in growth.items())
-          + "  (10x = linear; Python's cyclic GC adds a superlinear part to both libraries)")
+    print(
+        "\n  funcnet growth for 10x the ops: "
+        + ", ".join(f"{r[0]}{'' if r[1] else ' (gc off)'} {g:.1f}x" for r, g in growth.items())
+        + "  (10x = linear; Python's cyclic GC adds a superlinear part to both libraries)"
+    )
     _timing.maybe_dump("autodiff_scale", results)
     return 0
 

@@ -25,25 +25,32 @@ import numpy as np
 
 import funcnet as fn
 import funcnet.numpy as fnp
-from funcnet.backend import xla
 from funcnet.backend.lowering import lower_to_module
+from funcnet.runtime import xla
 
 DEPTH, WIDTH, BATCH = 50, 256, 32
 
 
 def make_mlp(np_mod):
     """A fresh function object each call (defeats per-function trace caches)."""
+
     def mlp(params, x):
         for layer in params:
             x = np_mod.maximum(x @ layer["w"] + layer["b"], 0.0)
         return x
+
     return mlp
 
 
 def _params(np_mod):
     rng = np.random.RandomState(0)
-    return [{"w": np_mod.asarray((rng.randn(WIDTH, WIDTH) / 16).astype(np.float32)),
-             "b": np_mod.asarray(np.zeros((WIDTH,), np.float32))} for _ in range(DEPTH)]
+    return [
+        {
+            "w": np_mod.asarray((rng.randn(WIDTH, WIDTH) / 16).astype(np.float32)),
+            "b": np_mod.asarray(np.zeros((WIDTH,), np.float32)),
+        }
+        for _ in range(DEPTH)
+    ]
 
 
 def main(repeat=7):
@@ -54,12 +61,17 @@ def main(repeat=7):
     device = xla.default_device()
 
     # correctness once (and warm both libraries' one-time imports / backends)
-    np.testing.assert_allclose(np.asarray(fn.jit(make_mlp(fnp))(p_fn, x_fn)),
-                               np.asarray(jax.jit(make_mlp(jnp))(p_jx, x_jx)),
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(fn.jit(make_mlp(fnp))(p_fn, x_fn)),
+        np.asarray(jax.jit(make_mlp(jnp))(p_jx, x_jx)),
+        rtol=1e-4,
+        atol=1e-4,
+    )
 
-    stages = {"funcnet": {"trace": [], "lower": [], "compile": [], "total": []},
-              "jax": {"trace": [], "lower": [], "compile": [], "total": []}}
+    stages = {
+        "funcnet": {"trace": [], "lower": [], "compile": [], "total": []},
+        "jax": {"trace": [], "lower": [], "compile": [], "total": []},
+    }
     clock = _timing._clock
     for _ in range(repeat):  # interleaved, fresh functions every time
         # funcnet, stage by stage
@@ -96,8 +108,10 @@ def main(repeat=7):
         stages["funcnet"]["total"].append(t1 - t0)
         stages["jax"]["total"].append(t2 - t1)
 
-    results = {stage: {impl: _timing.summary(stages[impl][stage]) for impl in stages}
-               for stage in ("trace", "lower", "compile", "total")}
+    results = {
+        stage: {impl: _timing.summary(stages[impl][stage]) for impl in stages}
+        for stage in ("trace", "lower", "compile", "total")
+    }
     _timing.print_rows([(stage, res) for stage, res in results.items()])
     r = _timing.ratio(results["total"])
     rmin = _timing.ratio(results["total"], stat="min")
@@ -105,8 +119,10 @@ def main(repeat=7):
     hit = rmin <= 1.0
     n_eqns = len(fn.make_jaxpr(make_mlp(fnp))(p_fn, x_fn).jaxpr.eqns)
     print(f"\n  ({n_eqns} equations in funcnet's jaxpr)")
-    print(f"  total funcnet/jax {r:5.2f}x median, {rmin:5.2f}x min, {rp:5.2f}x paired   "
-          f"target (min) <= 1.0x: {'met' if hit else 'MISSED'}")
+    print(
+        f"  total funcnet/jax {r:5.2f}x median, {rmin:5.2f}x min, {rp:5.2f}x paired   "
+        f"target (min) <= 1.0x: {'met' if hit else 'MISSED'}"
+    )
     _timing.maybe_dump("compile", results)
     return hit
 

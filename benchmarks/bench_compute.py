@@ -33,6 +33,7 @@ def make_fn(np_mod):
         for w in ws:
             x = np_mod.tanh(x @ w) * 0.5 + x
         return x
+
     return f
 
 
@@ -61,18 +62,26 @@ def hlo_structure(text):
                 kind = re.search(r"kind=(\w+)", line)
                 fk = re.search(r'"kind":"(\w+)"', line)
                 if op == "fusion":
-                    op = f"fusion[{kind.group(1) if kind else '?'}" + (
-                        f":{fk.group(1)}" if fk else "") + "]"
+                    op = (
+                        f"fusion[{kind.group(1) if kind else '?'}"
+                        + (f":{fk.group(1)}" if fk else "")
+                        + "]"
+                    )
                 cur.append(op)
     entry = collections.Counter(comps.get("ENTRY", []))
     every = collections.Counter(op for ops in comps.values() for op in ops)
     for k in list(entry):
         if k in ("parameter", "get-tuple-element", "tuple"):
             del entry[k]
-    return {"entry": dict(sorted(entry.items())),
-            "all": {k: every[k] for k in ("dot", "tanh", "multiply", "add", "copy",
-                                           "transpose", "broadcast", "convert") if every[k]},
-            "n_computations": len(comps)}
+    return {
+        "entry": dict(sorted(entry.items())),
+        "all": {
+            k: every[k]
+            for k in ("dot", "tanh", "multiply", "add", "copy", "transpose", "broadcast", "convert")
+            if every[k]
+        },
+        "n_computations": len(comps),
+    }
 
 
 def normalize_hlo(text):
@@ -86,8 +95,9 @@ def normalize_hlo(text):
 
     skip = False
     for line in text.splitlines():
-        if line.startswith(("HloModule", "FileNames", "FunctionNames", "FileLocations",
-                            "StackFrames")):
+        if line.startswith(
+            ("HloModule", "FileNames", "FunctionNames", "FileLocations", "StackFrames")
+        ):
             skip = not line.startswith("HloModule")
             continue
         if skip:
@@ -98,8 +108,9 @@ def normalize_hlo(text):
         if not line.strip():
             continue
         line = re.sub(r",?\s*metadata=\{[^}]*\}", "", line)
-        line = re.sub(r'backend_config=(\{.*\})',
-                      lambda m: "backend_config=" + _sorted_json(m.group(1)), line)
+        line = re.sub(
+            r"backend_config=(\{.*\})", lambda m: "backend_config=" + _sorted_json(m.group(1)), line
+        )
         if line.rstrip().endswith("{"):  # a computation header: drop parameter names
             line = re.sub(r"([(,]\s*)[\w.\-]+:\s", r"\1", line)
         line = re.sub(r"%[\w.\-]+", canon, line)
@@ -110,6 +121,7 @@ def normalize_hlo(text):
 
 def _sorted_json(s):
     import json
+
     try:
         return json.dumps(json.loads(s), sort_keys=True, separators=(",", ":"))
     except ValueError:
@@ -117,8 +129,10 @@ def _sorted_json(s):
 
 
 def main(repeat=7):
-    _timing.print_header(f"compiled compute: {LAYERS} x tanh(x @ w) * 0.5 + x, "
-                         f"{N}x{N} float32 (funcnet.jit vs jax.jit)")
+    _timing.print_header(
+        f"compiled compute: {LAYERS} x tanh(x @ w) * 0.5 + x, "
+        f"{N}x{N} float32 (funcnet.jit vs jax.jit)"
+    )
     rng = np.random.RandomState(0)
     x_np = rng.randn(N, N).astype(np.float32)
     ws_np = [(rng.randn(N, N) / np.sqrt(N)).astype(np.float32) for _ in range(LAYERS)]
@@ -126,18 +140,24 @@ def main(repeat=7):
     x_jx, ws_jx = jnp.asarray(x_np), [jnp.asarray(w) for w in ws_np]
 
     f_fn, f_jx = fn.jit(make_fn(fnp)), jax.jit(make_fn(jnp))
-    np.testing.assert_allclose(np.asarray(f_fn(x_fn, ws_fn)), np.asarray(f_jx(x_jx, ws_jx)),
-                               rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(
+        np.asarray(f_fn(x_fn, ws_fn)), np.asarray(f_jx(x_jx, ws_jx)), rtol=2e-4, atol=2e-4
+    )
 
-    res = _timing.compare({"funcnet": lambda: f_fn(x_fn, ws_fn),
-                           "jax": lambda: f_jx(x_jx, ws_jx)},
-                          repeat=repeat, number=1, warmup=2)
+    res = _timing.compare(
+        {"funcnet": lambda: f_fn(x_fn, ws_fn), "jax": lambda: f_jx(x_jx, ws_jx)},
+        repeat=repeat,
+        number=1,
+        warmup=2,
+    )
     _timing.print_rows([("8-layer matmul chain", res)])
     r = _timing.ratio(res)
     rmin = _timing.ratio(res, stat="min")
-    flops = 2 * N ** 3 * LAYERS
-    print(f"  {flops / res['jax']['min'] / 1e9:.1f} GFLOP/s (jax, best)   "
-          f"{flops / res['funcnet']['min'] / 1e9:.1f} GFLOP/s (funcnet, best)")
+    flops = 2 * N**3 * LAYERS
+    print(
+        f"  {flops / res['jax']['min'] / 1e9:.1f} GFLOP/s (jax, best)   "
+        f"{flops / res['funcnet']['min'] / 1e9:.1f} GFLOP/s (funcnet, best)"
+    )
 
     # --- optimized HLO comparison ---
     hlo_fn = f_fn.lower(x_fn, ws_fn).compile().as_text()
@@ -152,21 +172,35 @@ def main(repeat=7):
     same = s_fn["entry"] == s_jx["entry"] and s_fn["all"] == s_jx["all"]
     print(f"  HLO op structure equivalent: {'yes' if same else 'NO'}")
     n_fn, n_jx = normalize_hlo(hlo_fn), normalize_hlo(hlo_jx)
-    diff = [(a, b) for a, b in zip(n_fn, n_jx) if a != b] + [
-        (a, "") for a in n_fn[len(n_jx):]] + [("", b) for b in n_jx[len(n_fn):]]
+    diff = (
+        [(a, b) for a, b in zip(n_fn, n_jx) if a != b]
+        + [(a, "") for a in n_fn[len(n_jx) :]]
+        + [("", b) for b in n_jx[len(n_fn) :]]
+    )
     identical = not diff
-    print(f"  HLO text identical up to names/metadata: {'yes' if identical else 'no'} "
-          f"({len(n_fn)} vs {len(n_jx)} lines, {len(diff)} differ)")
+    print(
+        f"  HLO text identical up to names/metadata: {'yes' if identical else 'no'} "
+        f"({len(n_fn)} vs {len(n_jx)} lines, {len(diff)} differ)"
+    )
     for a, b in diff[:6]:
         print(f"    funcnet: {a[:150]}\n    jax:     {b[:150]}")
 
     rp = _timing.ratio(res, stat="paired")
     hit = rmin <= TARGET
-    print(f"\n  funcnet/jax {r:5.3f}x median, {rmin:5.3f}x min, {rp:5.3f}x paired   "
-          f"target (min) <= {TARGET}x: {'met' if hit else 'MISSED'}")
-    _timing.maybe_dump("compute", {"timing": res, "hlo_funcnet": s_fn, "hlo_jax": s_jx,
-                                   "hlo_equivalent": same,
-                                   "hlo_identical_normalized": identical})
+    print(
+        f"\n  funcnet/jax {r:5.3f}x median, {rmin:5.3f}x min, {rp:5.3f}x paired   "
+        f"target (min) <= {TARGET}x: {'met' if hit else 'MISSED'}"
+    )
+    _timing.maybe_dump(
+        "compute",
+        {
+            "timing": res,
+            "hlo_funcnet": s_fn,
+            "hlo_jax": s_jx,
+            "hlo_equivalent": same,
+            "hlo_identical_normalized": identical,
+        },
+    )
     return hit and same
 
 

@@ -52,54 +52,71 @@ def main(repeat=151):
     x_fn, x_jx = fnp.asarray(x_np), jnp.asarray(x_np)
     p_fn = {k: fnp.asarray(v) for k, v in p_np.items()}
     p_jx = {k: jnp.asarray(v) for k, v in p_np.items()}
-    big_np = {f"block{i:02d}": {f"w{j:02d}": np.full((2,), j, np.float32) for j in range(50)}
-              for i in range(20)}
+    big_np = {
+        f"block{i:02d}": {f"w{j:02d}": np.full((2,), j, np.float32) for j in range(50)}
+        for i in range(20)
+    }
     big_fn = fn.tree.map(fnp.asarray, big_np)
     big_jx = jax.tree.map(jnp.asarray, big_np)
 
     results = {}
     rows = []
-    for label, f, a_fn, a_jx in [("scalar  x*2+1", scalar_fn, x_fn, x_jx),
-                                 ("dict20->1  sum(leaves)", dict_sum, p_fn, p_jx),
-                                 ("dict20->20 v*0.9", dict_update, p_fn, p_jx),
-                                 ("tree1000 v*0.9", tree_update, big_fn, big_jx)]:
+    for label, f, a_fn, a_jx in [
+        ("scalar  x*2+1", scalar_fn, x_fn, x_jx),
+        ("dict20->1  sum(leaves)", dict_sum, p_fn, p_jx),
+        ("dict20->20 v*0.9", dict_update, p_fn, p_jx),
+        ("tree1000 v*0.9", tree_update, big_fn, big_jx),
+    ]:
         jf, jj = fn.jit(f), jax.jit(f)
         np.testing.assert_allclose(_to_np(jf(a_fn)), _to_np(jj(a_jx)), rtol=1e-6)
-        res = _timing.compare({"funcnet": lambda jf=jf, a=a_fn: jf(a),
-                               "jax": lambda jj=jj, a=a_jx: jj(a)},
-                              repeat=repeat, target_s=0.002)
+        res = _timing.compare(
+            {"funcnet": lambda jf=jf, a=a_fn: jf(a), "jax": lambda jj=jj, a=a_jx: jj(a)},
+            repeat=repeat,
+            target_s=0.002,
+        )
         results[label] = res
         rows.append((label, res))
     # jit(f)(x) inside the loop: a fresh wrapper every call
-    res = _timing.compare({"funcnet": lambda: fn.jit(scalar_fn)(x_fn),
-                           "jax": lambda: jax.jit(scalar_fn)(x_jx)},
-                          repeat=repeat, target_s=0.002)
+    res = _timing.compare(
+        {"funcnet": lambda: fn.jit(scalar_fn)(x_fn), "jax": lambda: jax.jit(scalar_fn)(x_jx)},
+        repeat=repeat,
+        target_s=0.002,
+    )
     results["jit(f)(x) in a loop"] = res
     rows.append(("jit(f)(x) in a loop", res))
 
     # The floor: funcnet's own executable for the scalar program, driven directly.
-    exe = fn.jit(scalar_fn).lower(x_fn).compile()._exe   # funcnet.backend.xla.Executable
-    raw = exe._exe                                        # the runtime's LoadedExecutable
+    exe = fn.jit(scalar_fn).lower(x_fn).compile()._exe  # funcnet.runtime.xla.Executable
+    raw = exe._exe  # the runtime's LoadedExecutable
     buf = x_fn._buf
     exe.execute([buf])  # the first call builds the result handlers
-    floor = _timing.compare({
-        "execute_sharded": lambda: raw.execute_sharded([buf]),
-        "+disassemble": lambda: raw.execute_sharded([buf])
-        .disassemble_into_single_device_arrays(),
-        "+handlers": lambda: exe.execute([buf]),
-        "funcnet": lambda: jf_scalar(x_fn),
-        "jax": lambda: jj_scalar(x_jx),
-    }, repeat=repeat // 2, target_s=0.002)
+    floor = _timing.compare(
+        {
+            "execute_sharded": lambda: raw.execute_sharded([buf]),
+            "+disassemble": lambda: raw.execute_sharded(
+                [buf]
+            ).disassemble_into_single_device_arrays(),
+            "+handlers": lambda: exe.execute([buf]),
+            "funcnet": lambda: jf_scalar(x_fn),
+            "jax": lambda: jj_scalar(x_jx),
+        },
+        repeat=repeat // 2,
+        target_s=0.002,
+    )
 
     _timing.print_rows(rows)
     print("\n  raw XLA floor for the scalar program (no Python wrapping besides the call):")
     for k, v in floor.items():
-        print(f"    {k:<18} {_timing.fmt_time(v['median'])} (min "
-              f"{_timing.fmt_time(v['min']).strip()})")
+        print(
+            f"    {k:<18} {_timing.fmt_time(v['median'])} (min "
+            f"{_timing.fmt_time(v['min']).strip()})"
+        )
     f_over = floor["funcnet"]["min"] - floor["+handlers"]["min"]
     j_over = floor["jax"]["min"] - floor["execute_sharded"]["min"]
-    print(f"    funcnet.jit above its floor (+handlers): {f_over * 1e6:6.2f} us;  "
-          f"jax.jit above bare execute_sharded: {j_over * 1e6:6.2f} us")
+    print(
+        f"    funcnet.jit above its floor (+handlers): {f_over * 1e6:6.2f} us;  "
+        f"jax.jit above bare execute_sharded: {j_over * 1e6:6.2f} us"
+    )
 
     print()
     ok = True
@@ -109,8 +126,10 @@ def main(repeat=151):
         rp = _timing.ratio(res, stat="paired")
         hit = rmin <= TARGET
         ok &= hit
-        print(f"  {label:<26} funcnet/jax {r:5.2f}x median, {rmin:5.2f}x min, {rp:5.2f}x "
-              f"paired   target (min) <= {TARGET}x: {'met' if hit else 'MISSED'}")
+        print(
+            f"  {label:<26} funcnet/jax {r:5.2f}x median, {rmin:5.2f}x min, {rp:5.2f}x "
+            f"paired   target (min) <= {TARGET}x: {'met' if hit else 'MISSED'}"
+        )
     _timing.maybe_dump("dispatch", {"cases": results, "floor": floor})
     return ok
 

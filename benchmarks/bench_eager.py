@@ -22,8 +22,9 @@ SHAPE = (8, 8)
 
 
 def main(repeat=61):
-    _timing.print_header(f"eager per-op overhead on {SHAPE} float32 "
-                         "(funcnet eager vs jax eager vs NumPy)")
+    _timing.print_header(
+        f"eager per-op overhead on {SHAPE} float32 (funcnet eager vs jax eager vs NumPy)"
+    )
     rng = np.random.RandomState(0)
     a_np, b_np = rng.randn(*SHAPE).astype(np.float32), rng.randn(*SHAPE).astype(np.float32)
     a_fn, b_fn = fnp.asarray(a_np), fnp.asarray(b_np)
@@ -39,12 +40,18 @@ def main(repeat=61):
     results = {}
     rows = []
     for label, op in ops.items():
-        np.testing.assert_allclose(np.asarray(op(fnp, a_fn, b_fn)), op(np, a_np, b_np),
-                                   rtol=1e-5, atol=1e-5)
-        res = _timing.compare({"funcnet": lambda op=op: op(fnp, a_fn, b_fn),
-                               "jax": lambda op=op: op(jnp, a_jx, b_jx),
-                               "numpy": lambda op=op: op(np, a_np, b_np)},
-                              repeat=repeat, target_s=0.002)
+        np.testing.assert_allclose(
+            np.asarray(op(fnp, a_fn, b_fn)), op(np, a_np, b_np), rtol=1e-5, atol=1e-5
+        )
+        res = _timing.compare(
+            {
+                "funcnet": lambda op=op: op(fnp, a_fn, b_fn),
+                "jax": lambda op=op: op(jnp, a_jx, b_jx),
+                "numpy": lambda op=op: op(np, a_np, b_np),
+            },
+            repeat=repeat,
+            target_s=0.002,
+        )
         results[label] = res
         rows.append((label, res))
     _timing.print_rows(rows)
@@ -56,26 +63,37 @@ def main(repeat=61):
     from funcnet import lax
     from funcnet.backend import eager
     from funcnet.lax.elementwise import add_p
+
     fnp.add(a_fn, b_fn)
-    (entry,) = [v for k, v in eager._cache.items() if k[0] is add_p and
-                k[2] == (a_fn.aval, b_fn.aval)]
+    (entry,) = [
+        v for k, v in eager._cache.items() if k[0] is add_p and k[2] == (a_fn.aval, b_fn.aval)
+    ]
     exe = entry[0]
     bufs = [a_fn._buf, b_fn._buf]
-    layers = _timing.compare({
-        "runtime execute": lambda: exe.execute(bufs),
-        "eager.apply_primitive": lambda: eager.apply_primitive(add_p, a_fn, b_fn),
-        "add_p.bind": lambda: add_p.bind(a_fn, b_fn),
-        "lax.add": lambda: lax.add(a_fn, b_fn),
-        "funcnet.numpy.add": lambda: fnp.add(a_fn, b_fn),
-        "jax.numpy.add": lambda: jnp.add(a_jx, b_jx),
-    }, repeat=repeat, target_s=0.002)
+    layers = _timing.compare(
+        {
+            "runtime execute": lambda: exe.execute(bufs),
+            "eager.apply_primitive": lambda: eager.apply_primitive(add_p, a_fn, b_fn),
+            "add_p.bind": lambda: add_p.bind(a_fn, b_fn),
+            "lax.add": lambda: lax.add(a_fn, b_fn),
+            "funcnet.numpy.add": lambda: fnp.add(a_fn, b_fn),
+            "jax.numpy.add": lambda: jnp.add(a_jx, b_jx),
+        },
+        repeat=repeat,
+        target_s=0.002,
+    )
     print("\n  funcnet eager a + b, layer by layer (cumulative):")
     prev = None
     for k, v in layers.items():
-        extra = "" if prev is None or k.startswith("jax") else \
-            f"   (+{(v['min'] - prev) * 1e6:6.2f} us)"
-        print(f"    {k:<24}{_timing.fmt_time(v['median'])} (min "
-              f"{_timing.fmt_time(v['min']).strip()}){extra}")
+        extra = (
+            ""
+            if prev is None or k.startswith("jax")
+            else f"   (+{(v['min'] - prev) * 1e6:6.2f} us)"
+        )
+        print(
+            f"    {k:<24}{_timing.fmt_time(v['median'])} (min "
+            f"{_timing.fmt_time(v['min']).strip()}){extra}"
+        )
         prev = v["min"]
     results["layers(add)"] = layers
     _timing.maybe_dump("eager", results)

@@ -33,13 +33,13 @@ import _timing
 
 _timing.in_repo_path()
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-import funcnet as fn  # noqa: E402
-import funcnet.numpy as fnp  # noqa: E402
-from funcnet import nn  # noqa: E402
+import funcnet as fn
+import funcnet.numpy as fnp
+from funcnet import nn
 
 HIDDEN, STEPS, BATCH, FEATURES = 256, 100, 32, 128
 TARGET = 1.05
@@ -49,6 +49,7 @@ def make_loss(m, lax, sigmoid, flat_projection=False):
     """A fresh loss function for numpy module `m`, lax module `lax`. With
     flat_projection the input projection is written as one 2-D matmul,
     (T*B, F) @ (F, 4H), instead of (T, B, F) @ (F, 4H) (a diagnostic: see below)."""
+
     def loss(p, xs, ys):
         # xs: (T, B, F) time-major; ys: (T, B, H)
         if flat_projection:
@@ -67,6 +68,7 @@ def make_loss(m, lax, sigmoid, flat_projection=False):
         z = m.zeros((xs.shape[1], HIDDEN), xs.dtype)
         _, hs = lax.scan(step, (z, z), xp)
         return m.mean((hs - ys) ** 2)
+
     return loss
 
 
@@ -81,17 +83,20 @@ def jax_loss():
 def data():
     r = np.random.default_rng(0)
     h = HIDDEN
-    params = {"wi": (r.standard_normal((FEATURES, 4 * h)) / np.sqrt(FEATURES)).astype(np.float32),
-              "wh": (r.standard_normal((h, 4 * h)) / np.sqrt(h)).astype(np.float32),
-              "b": np.zeros(4 * h, np.float32)}
+    params = {
+        "wi": (r.standard_normal((FEATURES, 4 * h)) / np.sqrt(FEATURES)).astype(np.float32),
+        "wh": (r.standard_normal((h, 4 * h)) / np.sqrt(h)).astype(np.float32),
+        "b": np.zeros(4 * h, np.float32),
+    }
     xs = r.standard_normal((STEPS, BATCH, FEATURES)).astype(np.float32)
     ys = (0.5 * r.standard_normal((STEPS, BATCH, h))).astype(np.float32)
     return params, xs, ys
 
 
 def main():
-    _timing.print_header(f"LSTM hidden {HIDDEN}, {STEPS} steps, batch {BATCH}: "
-                         "jit(value_and_grad) through scan")
+    _timing.print_header(
+        f"LSTM hidden {HIDDEN}, {STEPS} steps, batch {BATCH}: jit(value_and_grad) through scan"
+    )
     params, xs, ys = data()
     fa = (fn.device_put(params), fn.device_put(xs), fn.device_put(ys))
     ja = (jax.device_put(params), jax.device_put(xs), jax.device_put(ys))
@@ -108,32 +113,49 @@ def main():
 
     f_flat = fn.jit(fn.value_and_grad(fn_loss(flat_projection=True)))
     np.testing.assert_allclose(float(f_flat(*fa)[0]), float(lj), rtol=1e-5)
-    step = _cpu_timing.compare({"funcnet": lambda: f_step(*fa), "jax": lambda: j_step(*ja),
-                                "funcnet_flat": lambda: f_flat(*fa)}, repeat=15)
+    step = _cpu_timing.compare(
+        {
+            "funcnet": lambda: f_step(*fa),
+            "jax": lambda: j_step(*ja),
+            "funcnet_flat": lambda: f_flat(*fa),
+        },
+        repeat=15,
+    )
     flat = {"funcnet": step.pop("funcnet_flat"), "jax": step["jax"]}
-    fwd = _cpu_timing.compare({"funcnet": lambda: f_fwd(*fa), "jax": lambda: j_fwd(*ja)},
-                              repeat=9)
+    fwd = _cpu_timing.compare({"funcnet": lambda: f_fwd(*fa), "jax": lambda: j_fwd(*ja)}, repeat=9)
 
     comp = _cpu_timing.compile_stages(
-        {"funcnet": lambda: fn.jit(fn.value_and_grad(fn_loss())).lower(*fa),
-         "jax": lambda: jax.jit(jax.value_and_grad(jax_loss())).lower(*ja)}, reps=3)
+        {
+            "funcnet": lambda: fn.jit(fn.value_and_grad(fn_loss())).lower(*fa),
+            "jax": lambda: jax.jit(jax.value_and_grad(jax_loss())).lower(*ja),
+        },
+        reps=3,
+    )
 
-    _cpu_timing.print_rows([("fwd+bwd step", step), ("forward only", fwd),
-                            ("fwd+bwd, 2-D projection *", flat)]
-                           + [(f"compile: {s}", r) for s, r in comp.items()])
+    _cpu_timing.print_rows(
+        [("fwd+bwd step", step), ("forward only", fwd), ("fwd+bwd, 2-D projection *", flat)]
+        + [(f"compile: {s}", r) for s, r in comp.items()]
+    )
     q = _cpu_timing.ratios(step)
     c = _cpu_timing.ratios(comp["total"])
-    print(f"\n  step funcnet/jax cpu {q['cpu_median']:.3f}x, wall {q['wall_median']:.3f}x median, "
-          f"{q['wall_min']:.3f}x min; target <= {TARGET} (on CPU time): "
-          f"{'met' if q['cpu_median'] <= TARGET else 'NOT met'}")
-    print(f"  compile funcnet/jax cpu {c['cpu_median']:.3f}x, wall {c['wall_median']:.3f}x "
-          f"median, {c['wall_min']:.3f}x min; target <= 1.0 (on CPU time): "
-          f"{'met' if c['cpu_median'] <= 1.0 else 'NOT met'}")
-    print("  * diagnostic: funcnet with the input projection written as one 2-D matmul "
-          "(T*B, F) @ (F, 4H); it should match the 3-D (T, B, F) @ (F, 4H) step above, "
-          "which fnp.matmul lowers to one dot_general contracting F, as jnp.matmul does")
-    _timing.maybe_dump("lstm", {"step": step, "forward": fwd, "compile": comp,
-                                "step_2d_projection": flat})
+    print(
+        f"\n  step funcnet/jax cpu {q['cpu_median']:.3f}x, wall {q['wall_median']:.3f}x median, "
+        f"{q['wall_min']:.3f}x min; target <= {TARGET} (on CPU time): "
+        f"{'met' if q['cpu_median'] <= TARGET else 'NOT met'}"
+    )
+    print(
+        f"  compile funcnet/jax cpu {c['cpu_median']:.3f}x, wall {c['wall_median']:.3f}x "
+        f"median, {c['wall_min']:.3f}x min; target <= 1.0 (on CPU time): "
+        f"{'met' if c['cpu_median'] <= 1.0 else 'NOT met'}"
+    )
+    print(
+        "  * diagnostic: funcnet with the input projection written as one 2-D matmul "
+        "(T*B, F) @ (F, 4H); it should match the 3-D (T, B, F) @ (F, 4H) step above, "
+        "which fnp.matmul lowers to one dot_general contracting F, as jnp.matmul does"
+    )
+    _timing.maybe_dump(
+        "lstm", {"step": step, "forward": fwd, "compile": comp, "step_2d_projection": flat}
+    )
     return 0
 
 

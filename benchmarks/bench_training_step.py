@@ -45,16 +45,16 @@ import _timing
 
 _timing.in_repo_path()
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
+import _cpu_timing
+import _models
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
 
-import _cpu_timing  # noqa: E402
-import _models  # noqa: E402
-import funcnet as fn  # noqa: E402
-import funcnet.numpy as fnp  # noqa: E402
-from funcnet import optim  # noqa: E402
+import funcnet as fn
+import funcnet.numpy as fnp
+from funcnet import optim
 
 TARGET = 1.05
 SECTIONS = ("grad", "compile", "memory", "checkpoint", "train")
@@ -71,15 +71,23 @@ def setup(name):
 
 
 def mib(b):
-    return b / 2 ** 20
+    return b / 2**20
 
 
 def mem_row(stats):
-    total = (stats.argument_size_in_bytes + stats.output_size_in_bytes
-             + stats.temp_size_in_bytes - stats.alias_size_in_bytes)
-    return {"temp": stats.temp_size_in_bytes, "args": stats.argument_size_in_bytes,
-            "out": stats.output_size_in_bytes, "alias": stats.alias_size_in_bytes,
-            "total": total}
+    total = (
+        stats.argument_size_in_bytes
+        + stats.output_size_in_bytes
+        + stats.temp_size_in_bytes
+        - stats.alias_size_in_bytes
+    )
+    return {
+        "temp": stats.temp_size_in_bytes,
+        "args": stats.argument_size_in_bytes,
+        "out": stats.output_size_in_bytes,
+        "alias": stats.alias_size_in_bytes,
+        "total": total,
+    }
 
 
 # --- grad: jit(value_and_grad(loss)) ------------------------------------------------------
@@ -90,8 +98,9 @@ def bench_grad(repeat):
         f = fn.jit(fn.value_and_grad(s["fn_loss"]))
         j = jax.jit(jax.value_and_grad(s["jax_loss"]))
         fa, ja = (s["fn_params"], *s["fn_batch"]), (s["jax_params"], *s["jax_batch"])
-        out[name] = _cpu_timing.compare({"funcnet": lambda f=f, a=fa: f(*a),
-                                         "jax": lambda j=j, a=ja: j(*a)}, repeat=repeat)
+        out[name] = _cpu_timing.compare(
+            {"funcnet": lambda f=f, a=fa: f(*a), "jax": lambda j=j, a=ja: j(*a)}, repeat=repeat
+        )
     print("\n  jit(value_and_grad(loss)) step")
     _cpu_timing.print_rows([(n, r) for n, r in out.items()])
     return out
@@ -107,11 +116,18 @@ def bench_compile(reps=7):
         def jax_lower(_f=s["jax_apply"]):
             def jloss(p, x, y):
                 return _models.jax_ce(_f(p, x), y)
+
             return jax.jit(jax.value_and_grad(jloss)).lower(*ja)
 
         stages = _cpu_timing.compile_stages(  # fresh loss functions every repetition
-            {"funcnet": lambda m=s["model"]: fn.jit(fn.value_and_grad(
-                _models.fn_loss(m))).lower(*fa), "jax": jax_lower}, reps)
+            {
+                "funcnet": lambda m=s["model"]: fn.jit(fn.value_and_grad(_models.fn_loss(m))).lower(
+                    *fa
+                ),
+                "jax": jax_lower,
+            },
+            reps,
+        )
         out[name] = stages["total"]
         out[f"{name}: trace+lower"] = stages["trace+lower"]
         out[f"{name}: xla"] = stages["compile"]
@@ -127,16 +143,17 @@ def bench_memory():
         s = setup(name)
         fa, ja = (s["fn_params"], *s["fn_batch"]), (s["jax_params"], *s["jax_batch"])
         f_stats = fn.jit(fn.value_and_grad(s["fn_loss"])).lower(*fa).compile().memory_analysis()
-        j_stats = jax.jit(jax.value_and_grad(s["jax_loss"])).lower(*ja).compile() \
-            .memory_analysis()
+        j_stats = jax.jit(jax.value_and_grad(s["jax_loss"])).lower(*ja).compile().memory_analysis()
         out[name] = {"funcnet": mem_row(f_stats), "jax": mem_row(j_stats)}
     print("\n  compiled memory of jit(value_and_grad(loss)) (MiB): temp / args+out+temp-alias")
     for name, r in out.items():
         f, j = r["funcnet"], r["jax"]
-        print(f"  {name:<6} funcnet temp {mib(f['temp']):7.3f}  total {mib(f['total']):7.3f}   "
-              f"jax temp {mib(j['temp']):7.3f}  total {mib(j['total']):7.3f}   "
-              f"funcnet - jax: temp {f['temp'] - j['temp']:+d} B, "
-              f"total {f['total'] - j['total']:+d} B")
+        print(
+            f"  {name:<6} funcnet temp {mib(f['temp']):7.3f}  total {mib(f['total']):7.3f}   "
+            f"jax temp {mib(j['temp']):7.3f}  total {mib(j['total']):7.3f}   "
+            f"funcnet - jax: temp {f['temp'] - j['temp']:+d} B, "
+            f"total {f['total'] - j['total']:+d} B"
+        )
     return out
 
 
@@ -147,6 +164,7 @@ BLOCK = 4  # layers per checkpointed block in the "checkpoint per block" variant
 def _deep_loss(m, remat, per):
     """32 relu layers; remat (fn.checkpoint / jax.checkpoint) around every layer
     (per="layer") or every BLOCK layers (per="block"), or none (remat None)."""
+
     def layer(p, h):
         return m.maximum(h @ p["w"] + p["b"], 0.0)
 
@@ -166,22 +184,30 @@ def _deep_loss(m, remat, per):
         else:
             f = remat(block)
             for i in range(0, len(params), BLOCK):
-                h = f(params[i:i + BLOCK], h)
+                h = f(params[i : i + BLOCK], h)
         return m.mean(h * h)
+
     return loss
 
 
 def bench_checkpoint(repeat):
     r = np.random.default_rng(0)
-    params = [{"w": (r.standard_normal((DEEP_WIDTH, DEEP_WIDTH)) * np.sqrt(2 / DEEP_WIDTH))
-               .astype(np.float32), "b": np.zeros(DEEP_WIDTH, np.float32)}
-              for _ in range(DEEP_LAYERS)]
+    params = [
+        {
+            "w": (r.standard_normal((DEEP_WIDTH, DEEP_WIDTH)) * np.sqrt(2 / DEEP_WIDTH)).astype(
+                np.float32
+            ),
+            "b": np.zeros(DEEP_WIDTH, np.float32),
+        }
+        for _ in range(DEEP_LAYERS)
+    ]
     x = r.standard_normal((DEEP_BATCH, DEEP_WIDTH)).astype(np.float32)
-    fa, ja = (fn.device_put(params), fn.device_put(x)), (jax.device_put(params),
-                                                         jax.device_put(x))
-    variants = (("plain", None, None, None),
-                ("ckpt/layer", fn.checkpoint, jax.checkpoint, "layer"),
-                (f"ckpt/{BLOCK} layers", fn.checkpoint, jax.checkpoint, "block"))
+    fa, ja = (fn.device_put(params), fn.device_put(x)), (jax.device_put(params), jax.device_put(x))
+    variants = (
+        ("plain", None, None, None),
+        ("ckpt/layer", fn.checkpoint, jax.checkpoint, "layer"),
+        (f"ckpt/{BLOCK} layers", fn.checkpoint, jax.checkpoint, "block"),
+    )
     progs, dots = {}, {}
     for label, f_remat, j_remat, per in variants:
         fj = fn.jit(fn.value_and_grad(_deep_loss(fnp, f_remat, per)))
@@ -191,49 +217,74 @@ def bench_checkpoint(repeat):
         progs[label] = (fj, jj, mem_row(fc.memory_analysis()), mem_row(jc.memory_analysis()))
         # matmuls emitted (StableHLO) and left after XLA's passes: the recomputation of a
         # checkpoint shows as extra dots, unless XLA merged it back into the forward
-        dots[label] = {"funcnet": (fl.as_text().count("stablehlo.dot_general"),
-                                   fc.as_text().count(" dot(")),
-                       "jax": (jl.as_text().count("stablehlo.dot_general"),
-                               jc.as_text().count(" dot("))}
+        dots[label] = {
+            "funcnet": (fl.as_text().count("stablehlo.dot_general"), fc.as_text().count(" dot(")),
+            "jax": (jl.as_text().count("stablehlo.dot_general"), jc.as_text().count(" dot(")),
+        }
     # same gradients with and without checkpoint, and vs jax
     ref = jax.tree_util.tree_leaves(progs["plain"][1](*ja)[1])
     for label in progs:
         for a, b in zip(jax.tree_util.tree_leaves(progs[label][0](*fa)[1]), ref):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-3, atol=1e-6)
-    times = _cpu_timing.compare({f"{lib} {label}": (lambda p=progs[label][i], a=(fa, ja)[i]: p(*a))
-                             for label in progs for i, lib in enumerate(("funcnet", "jax"))},
-                                repeat=repeat, warmup=1)
-    print(f"\n  deep MLP {DEEP_LAYERS}x{DEEP_WIDTH} relu, batch {DEEP_BATCH}: "
-          "jit(value_and_grad), compiled memory and step time")
-    print(f"  {'':<24}{'temp MiB':>9}{'total MiB':>11}{'step ms wall med / min / cpu':>30}"
-          f"{'dots emitted -> compiled':>28}")
+    times = _cpu_timing.compare(
+        {
+            f"{lib} {label}": (lambda p=progs[label][i], a=(fa, ja)[i]: p(*a))
+            for label in progs
+            for i, lib in enumerate(("funcnet", "jax"))
+        },
+        repeat=repeat,
+        warmup=1,
+    )
+    print(
+        f"\n  deep MLP {DEEP_LAYERS}x{DEEP_WIDTH} relu, batch {DEEP_BATCH}: "
+        "jit(value_and_grad), compiled memory and step time"
+    )
+    print(
+        f"  {'':<24}{'temp MiB':>9}{'total MiB':>11}{'step ms wall med / min / cpu':>30}"
+        f"{'dots emitted -> compiled':>28}"
+    )
     out = {}
     for label in progs:
         for i, lib in enumerate(("funcnet", "jax")):
             mem, t = progs[label][2 + i], times[f"{lib} {label}"]
             emitted, compiled = dots[label][lib]
-            out[f"{lib} {label}"] = {"memory": mem, "time": t, "dots_emitted": emitted,
-                                     "dots_compiled": compiled}
-            print(f"  {lib + ' ' + label:<24}{mib(mem['temp']):>9.2f}{mib(mem['total']):>11.2f}"
-                  f"{t['median'] * 1e3:>14.1f} / {t['min'] * 1e3:.1f} / {t['cpu_median'] * 1e3:.1f}"
-                  f"{emitted:>12} -> {compiled}")
-    rss = {label: {lib: _peak_rss_growth(lib, label) for lib in ("funcnet", "jax")}
-           for label in progs}
-    print(f"  {'peak RSS growth, first run':<24}" + "".join(
-        f"  {label}: funcnet {mib(r['funcnet']):.1f} / jax {mib(r['jax']):.1f} MiB;"
-        for label, r in rss.items()))
+            out[f"{lib} {label}"] = {
+                "memory": mem,
+                "time": t,
+                "dots_emitted": emitted,
+                "dots_compiled": compiled,
+            }
+            print(
+                f"  {lib + ' ' + label:<24}{mib(mem['temp']):>9.2f}{mib(mem['total']):>11.2f}"
+                f"{t['median'] * 1e3:>14.1f} / {t['min'] * 1e3:.1f} / {t['cpu_median'] * 1e3:.1f}"
+                f"{emitted:>12} -> {compiled}"
+            )
+    rss = {
+        label: {lib: _peak_rss_growth(lib, label) for lib in ("funcnet", "jax")} for label in progs
+    }
+    print(
+        f"  {'peak RSS growth, first run':<24}"
+        + "".join(
+            f"  {label}: funcnet {mib(r['funcnet']):.1f} / jax {mib(r['jax']):.1f} MiB;"
+            for label, r in rss.items()
+        )
+    )
     for label in list(progs)[1:]:
         for i, lib in enumerate(("funcnet", "jax")):
             p, c = progs["plain"][2 + i]["total"], progs[label][2 + i]["total"]
             out[f"{lib} {label}"]["rss_growth"] = rss[label][lib]
-            print(f"  {label}: {lib} peak footprint {mib(p):.2f} -> {mib(c):.2f} MiB "
-                  f"({c / p:.2f}x), measured RSS growth {mib(rss['plain'][lib]):.1f} -> "
-                  f"{mib(rss[label][lib]):.1f} MiB")
+            print(
+                f"  {label}: {lib} peak footprint {mib(p):.2f} -> {mib(c):.2f} MiB "
+                f"({c / p:.2f}x), measured RSS growth {mib(rss['plain'][lib]):.1f} -> "
+                f"{mib(rss[label][lib]):.1f} MiB"
+            )
     if any(dots[label]["jax"][1] == dots["plain"]["jax"][1] for label in list(dots)[1:]):
-        print("  (jax: XLA:CPU deletes the optimization barriers that keep a checkpoint's "
-              "recomputation apart (OptimizationBarrierExpander) and CSE then merges it back "
-              "into the forward pass: the compiled program has the plain program's dots. "
-              "funcnet recomputes inside a conditional XLA cannot resolve, out of CSE's reach)")
+        print(
+            "  (jax: XLA:CPU deletes the optimization barriers that keep a checkpoint's "
+            "recomputation apart (OptimizationBarrierExpander) and CSE then merges it back "
+            "into the forward pass: the compiled program has the plain program's dots. "
+            "funcnet recomputes inside a conditional XLA cannot resolve, out of CSE's reach)"
+        )
     return out
 
 
@@ -241,8 +292,13 @@ def _peak_rss_growth(lib, label):
     """Bytes the process's peak RSS grows by over the first run of the compiled deep-MLP
     step (`lib`, variant `label`), measured in a fresh interpreter."""
     import subprocess
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss-probe",
-                          f"{lib}:{label}"], capture_output=True, text=True, check=True)
+
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--rss-probe", f"{lib}:{label}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(out.stdout.split()[-1])
 
 
@@ -254,9 +310,17 @@ def _rss_probe(spec):
     else:
         m, jit, vg, put, remat = jnp, jax.jit, jax.value_and_grad, jax.device_put, jax.checkpoint
     r = np.random.default_rng(0)
-    params = put([{"w": (r.standard_normal((DEEP_WIDTH, DEEP_WIDTH)) * np.sqrt(2 / DEEP_WIDTH))
-                   .astype(np.float32), "b": np.zeros(DEEP_WIDTH, np.float32)}
-                  for _ in range(DEEP_LAYERS)])
+    params = put(
+        [
+            {
+                "w": (r.standard_normal((DEEP_WIDTH, DEEP_WIDTH)) * np.sqrt(2 / DEEP_WIDTH)).astype(
+                    np.float32
+                ),
+                "b": np.zeros(DEEP_WIDTH, np.float32),
+            }
+            for _ in range(DEEP_LAYERS)
+        ]
+    )
     x = put(r.standard_normal((DEEP_BATCH, DEEP_WIDTH)).astype(np.float32))
     step = jit(vg(_deep_loss(m, None if per is None else remat, per))).lower(params, x).compile()
 
@@ -276,6 +340,7 @@ def _fn_train_step(loss_fn, opt):
         loss, grads = fn.value_and_grad(loss_fn)(params, x, y)
         updates, state = opt.update(grads, state, params)
         return optim.apply_updates(params, updates), state, loss
+
     return step
 
 
@@ -285,6 +350,7 @@ def _jax_train_step(loss_fn, tx):
         loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
         updates, state = tx.update(grads, state, params)
         return optax.apply_updates(params, updates), state, loss
+
     return step
 
 
@@ -297,13 +363,21 @@ def _torch_setup(name, threads):
     torch.manual_seed(0)
     tnn = torch.nn
     if name == "mlp":
-        model = tnn.Sequential(tnn.Linear(784, 512), tnn.ReLU(), tnn.Linear(512, 512),
-                               tnn.ReLU(), tnn.Linear(512, 10))
+        model = tnn.Sequential(
+            tnn.Linear(784, 512), tnn.ReLU(), tnn.Linear(512, 512), tnn.ReLU(), tnn.Linear(512, 10)
+        )
     elif name == "cnn":  # NCHW, the same layers as the demo's CNN
-        model = tnn.Sequential(tnn.Conv2d(1, 32, 3, padding=1), tnn.ReLU(),
-                               tnn.Conv2d(32, 64, 3, padding=1), tnn.ReLU(),
-                               tnn.MaxPool2d(2, 2), tnn.Flatten(), tnn.Linear(1024, 128),
-                               tnn.ReLU(), tnn.Linear(128, 10))
+        model = tnn.Sequential(
+            tnn.Conv2d(1, 32, 3, padding=1),
+            tnn.ReLU(),
+            tnn.Conv2d(32, 64, 3, padding=1),
+            tnn.ReLU(),
+            tnn.MaxPool2d(2, 2),
+            tnn.Flatten(),
+            tnn.Linear(1024, 128),
+            tnn.ReLU(),
+            tnn.Linear(128, 10),
+        )
     else:
         return None
     s = setup(name)
@@ -319,6 +393,7 @@ def _torch_setup(name, threads):
         loss.backward()
         opt.step()
         return loss
+
     return step, torch.__version__
 
 
@@ -342,8 +417,12 @@ def bench_train(repeat, threads):
             p2, s2, l2 = j_step(p2, s2, jx, jy)
         np.testing.assert_allclose(float(l1), float(l2), rtol=1e-4)
         out[name] = _cpu_timing.compare(
-            {"funcnet": lambda f=f_step, a=(fp, fs, fx, fy): f(*a),
-             "jax": lambda j=j_step, a=(jp, js, jx, jy): j(*a)}, repeat=repeat)
+            {
+                "funcnet": lambda f=f_step, a=(fp, fs, fx, fy): f(*a),
+                "jax": lambda j=j_step, a=(jp, js, jx, jy): j(*a),
+            },
+            repeat=repeat,
+        )
         for n_threads in sorted({threads, 1}, reverse=True):
             t = _torch_setup(name, n_threads)
             if t is None:
@@ -351,22 +430,30 @@ def bench_train(repeat, threads):
             torch_version = t[1]
             r = _cpu_timing.compare({"torch": t[0]}, repeat=max(5, repeat // 4))["torch"]
             out[name][f"torch {n_threads}T"] = r
-    print("\n  end-to-end training step (value_and_grad + Adam + apply_updates), jitted; "
-          f"torch {torch_version or 'not installed'} eager at {threads} and 1 threads "
-          "(timed apart)")
+    print(
+        "\n  end-to-end training step (value_and_grad + Adam + apply_updates), jitted; "
+        f"torch {torch_version or 'not installed'} eager at {threads} and 1 threads "
+        "(timed apart)"
+    )
     _cpu_timing.print_rows([(n, r) for n, r in out.items()])
     return out
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default=",".join(SECTIONS),
-                    help=f"comma-separated sections out of {','.join(SECTIONS)}")
+    ap.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections out of {','.join(SECTIONS)}",
+    )
     ap.add_argument("--repeat", type=int, default=20, help="timed blocks per case")
     ap.add_argument("--rss-probe", metavar="LIB:VARIANT", help=argparse.SUPPRESS)
-    ap.add_argument("--torch-threads", type=int, default=None,
-                    help="PyTorch intra-op threads (default: the cores this process may use, "
-                         "as XLA's pool)")
+    ap.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="PyTorch intra-op threads (default: the cores this process may use, as XLA's pool)",
+    )
     args = ap.parse_args(argv)
     if args.rss_probe:
         _rss_probe(args.rss_probe)
@@ -379,8 +466,10 @@ def main(argv=None):
         threads = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover
         threads = os.cpu_count()
-    _timing.print_header("training steps: jit(value_and_grad), memory, checkpoint, "
-                         "Adam steps vs jax+optax and PyTorch")
+    _timing.print_header(
+        "training steps: jit(value_and_grad), memory, checkpoint, "
+        "Adam steps vs jax+optax and PyTorch"
+    )
     results = {}
     if "grad" in sections:
         results["grad"] = bench_grad(args.repeat)
@@ -393,8 +482,10 @@ def main(argv=None):
     if "train" in sections:
         results["train"] = bench_train(args.repeat, args.torch_threads or threads)
 
-    print("\n  summary: ratio funcnet/jax (CPU median, wall median / wall min); targets "
-          "judged on CPU time: step <= 1.05, compile <= 1.0; memory <= jax's")
+    print(
+        "\n  summary: ratio funcnet/jax (CPU median, wall median / wall min); targets "
+        "judged on CPU time: step <= 1.05, compile <= 1.0; memory <= jax's"
+    )
     for sec in ("grad", "train"):
         for name, r in results.get(sec, {}).items():
             q = _cpu_timing.ratios(r)
@@ -402,21 +493,28 @@ def main(argv=None):
             for impl in r:
                 if impl.startswith("torch"):
                     t = _cpu_timing.ratios(r, impl)
-                    extra += (f"; funcnet/{impl} cpu {t['cpu_median']:.2f}x, wall "
-                              f"{t['wall_median']:.2f}x")
-            print(f"  {sec:<8}{name:<6} cpu {q['cpu_median']:5.2f}x, wall {q['wall_median']:5.2f}x"
-                  f" / {q['wall_min']:5.2f}x: "
-                  f"{'met' if q['cpu_median'] <= TARGET else 'NOT met'}{extra}")
+                    extra += (
+                        f"; funcnet/{impl} cpu {t['cpu_median']:.2f}x, wall {t['wall_median']:.2f}x"
+                    )
+            print(
+                f"  {sec:<8}{name:<6} cpu {q['cpu_median']:5.2f}x, wall {q['wall_median']:5.2f}x"
+                f" / {q['wall_min']:5.2f}x: "
+                f"{'met' if q['cpu_median'] <= TARGET else 'NOT met'}{extra}"
+            )
     for name, r in results.get("compile", {}).items():
         if ":" in name:  # the stages, printed above
             continue
         q = _cpu_timing.ratios(r)
-        print(f"  compile {name:<6} cpu {q['cpu_median']:5.2f}x, wall {q['wall_median']:5.2f}x / "
-              f"{q['wall_min']:5.2f}x: {'met' if q['cpu_median'] <= 1.0 else 'NOT met'}")
+        print(
+            f"  compile {name:<6} cpu {q['cpu_median']:5.2f}x, wall {q['wall_median']:5.2f}x / "
+            f"{q['wall_min']:5.2f}x: {'met' if q['cpu_median'] <= 1.0 else 'NOT met'}"
+        )
     for name, r in results.get("memory", {}).items():
         d = r["funcnet"]["total"] - r["jax"]["total"]
-        print(f"  memory  {name:<6} {r['funcnet']['total'] / r['jax']['total']:.4f}x (total, "
-              f"{d:+d} bytes): {'met' if d <= 0 else 'NOT met'}")
+        print(
+            f"  memory  {name:<6} {r['funcnet']['total'] / r['jax']['total']:.4f}x (total, "
+            f"{d:+d} bytes): {'met' if d <= 0 else 'NOT met'}"
+        )
     _timing.maybe_dump("training_step", results)
     return 0
 

@@ -22,13 +22,13 @@ import _timing
 
 _timing.in_repo_path()
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
+from bench_compute import hlo_structure
 
-import funcnet as fn  # noqa: E402
-import funcnet.numpy as fnp  # noqa: E402
-from bench_compute import hlo_structure  # noqa: E402
+import funcnet as fn
+import funcnet.numpy as fnp
 
 BATCH = 128
 MODELS = {"digits MLP": (64, 128, 128, 10), "MNIST-size MLP": (784, 256, 256, 10)}
@@ -41,16 +41,21 @@ def make_loss(m):
         for layer in params[:-1]:
             h = m.tanh(h @ layer["w"] + layer["b"])
         logits = h @ params[-1]["w"] + params[-1]["b"]
-        logp = logits - m.log(m.sum(m.exp(logits - logits.max()), -1, keepdims=True)) \
-            - logits.max()
+        logp = logits - m.log(m.sum(m.exp(logits - logits.max()), -1, keepdims=True)) - logits.max()
         return -(logp * y).sum()
+
     return loss
 
 
 def bench(name, sizes):
     r = np.random.default_rng(0)
-    params = [{"w": (r.standard_normal((m, n)) / np.sqrt(m)).astype(np.float32),
-               "b": np.zeros(n, np.float32)} for m, n in zip(sizes[:-1], sizes[1:])]
+    params = [
+        {
+            "w": (r.standard_normal((m, n)) / np.sqrt(m)).astype(np.float32),
+            "b": np.zeros(n, np.float32),
+        }
+        for m, n in zip(sizes[:-1], sizes[1:])
+    ]
     xs = r.standard_normal((BATCH, sizes[0])).astype(np.float32)
     ys = np.eye(sizes[-1], dtype=np.float32)[r.integers(0, sizes[-1], BATCH)]
 
@@ -74,35 +79,52 @@ def bench(name, sizes):
     got = f_per_ex(f_params, f_xs, f_ys)
     want = j_per_ex(j_params, j_xs, j_ys)
     looped = f_loop()
-    for g, w, lo in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want),
-                        jax.tree_util.tree_leaves(looped)):
+    for g, w, lo in zip(
+        jax.tree_util.tree_leaves(got),
+        jax.tree_util.tree_leaves(want),
+        jax.tree_util.tree_leaves(looped),
+    ):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=2e-4, atol=2e-5)
         np.testing.assert_allclose(np.asarray(g), np.asarray(lo), rtol=2e-4, atol=2e-5)
 
     # Load-independent evidence: the optimized HLO XLA made of each program.
     f_hlo = hlo_structure(f_per_ex.lower(f_params, f_xs, f_ys).compile().as_text())
     j_hlo = hlo_structure(j_per_ex.lower(j_params, j_xs, j_ys).compile().as_text())
-    print(f"  {name} {sizes}: optimized HLO, top-level ops (funcnet | jax):\n"
-          f"    {f_hlo['entry']} | {j_hlo['entry']}\n"
-          f"    all computations: {f_hlo['all']} | {j_hlo['all']}")
+    print(
+        f"  {name} {sizes}: optimized HLO, top-level ops (funcnet | jax):\n"
+        f"    {f_hlo['entry']} | {j_hlo['entry']}\n"
+        f"    all computations: {f_hlo['all']} | {j_hlo['all']}"
+    )
 
-    res = _timing.compare({
-        "funcnet": lambda: f_per_ex(f_params, f_xs, f_ys),
-        "jax": lambda: j_per_ex(j_params, j_xs, j_ys),
-    }, repeat=31)
-    loop = _timing.compare({
-        "funcnet": lambda: f_per_ex(f_params, f_xs, f_ys),
-        "loop": f_loop,
-    }, repeat=11)
+    res = _timing.compare(
+        {
+            "funcnet": lambda: f_per_ex(f_params, f_xs, f_ys),
+            "jax": lambda: j_per_ex(j_params, j_xs, j_ys),
+        },
+        repeat=31,
+    )
+    loop = _timing.compare(
+        {
+            "funcnet": lambda: f_per_ex(f_params, f_xs, f_ys),
+            "loop": f_loop,
+        },
+        repeat=11,
+    )
     _timing.print_rows([("jit(vmap(grad)) vs jax", res), ("jit(vmap(grad)) vs loop", loop)])
     # As the other benchmarks: on a shared machine the minima are the stable estimate.
     speedup = loop["loop"]["min"] / loop["funcnet"]["min"]
     r_min = _timing.ratio(res, stat="min")
-    print(f"  -> funcnet/jax = {r_min:.3f} (min); target <= {TARGET}: "
-          f"{'met' if r_min <= TARGET else 'NOT met'}; vmap is {speedup:.1f}x as fast as "
-          "the Python loop (min)\n")
-    return {"per_example_grads": res, "vs_loop": loop, "loop_speedup": speedup,
-            "hlo": {"funcnet": f_hlo, "jax": j_hlo}}
+    print(
+        f"  -> funcnet/jax = {r_min:.3f} (min); target <= {TARGET}: "
+        f"{'met' if r_min <= TARGET else 'NOT met'}; vmap is {speedup:.1f}x as fast as "
+        "the Python loop (min)\n"
+    )
+    return {
+        "per_example_grads": res,
+        "vs_loop": loop,
+        "loop_speedup": speedup,
+        "hlo": {"funcnet": f_hlo, "jax": j_hlo},
+    }
 
 
 def main():

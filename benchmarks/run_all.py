@@ -16,22 +16,28 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCHMARKS = {
-    "dispatch": "bench_dispatch.py",   # jit dispatch overhead per call
-    "compute": "bench_compute.py",     # compiled compute + optimized HLO comparison
-    "compile": "bench_compile.py",     # trace / lower / compile time
-    "eager": "bench_eager.py",         # eager per-op overhead
-    "vmap": "bench_vmap.py",           # per-example gradients: jit(vmap(grad)) vs jax, loop
+    "dispatch": "bench_dispatch.py",  # jit dispatch overhead per call
+    "compute": "bench_compute.py",  # compiled compute + optimized HLO comparison
+    "compile": "bench_compile.py",  # trace / lower / compile time
+    "eager": "bench_eager.py",  # eager per-op overhead
+    "vmap": "bench_vmap.py",  # per-example gradients: jit(vmap(grad)) vs jax, loop
     "autodiff_scale": "bench_autodiff_scale.py",  # tracing/differentiating N-op chains
-    "training_step": "bench_training_step.py",    # grad step, compile, memory, checkpoint, Adam
-    "lstm": "bench_lstm.py",           # LSTM over 100 steps with scan
+    "training_step": "bench_training_step.py",  # grad step, compile, memory, checkpoint, Adam
+    "lstm": "bench_lstm.py",  # LSTM over 100 steps with scan
 }
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("names", nargs="*", choices=[[], *BENCHMARKS], default=[],
-                    help="benchmarks to run (default: all)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "names",
+        nargs="*",
+        choices=[[], *BENCHMARKS],
+        default=[],
+        help="benchmarks to run (default: all)",
+    )
     ap.add_argument("--json", metavar="DIR", help="write results as JSON into DIR")
     args = ap.parse_args(argv)
     env = dict(os.environ)

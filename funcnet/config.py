@@ -38,14 +38,16 @@ class _Config:
         for name, default in _options().items():
             raw = os.environ.get("FUNCNET_" + name.upper())
             if raw is not None:
-                object.__setattr__(self, name, _parse(name, default, raw, "FUNCNET_"
-                                                      + name.upper()))
+                object.__setattr__(
+                    self, name, _parse(name, default, raw, "FUNCNET_" + name.upper())
+                )
 
     def __setattr__(self, name, value):
         defaults = _options()
         if name not in defaults:
-            raise AttributeError(f"funcnet.config has no option {name!r}; options are "
-                                 + ", ".join(sorted(defaults)))
+            raise AttributeError(
+                f"funcnet.config has no option {name!r}; options are " + ", ".join(sorted(defaults))
+            )
         value = _check(name, defaults[name], value)
         old = getattr(self, name)
         object.__setattr__(self, name, value)
@@ -83,13 +85,19 @@ class _Config:
                 setattr(self, name, value)
 
     def __repr__(self):
-        return "funcnet.config(" + ", ".join(
-            f"{k}={getattr(self, k)!r}" for k in sorted(_options())) + ")"
+        return (
+            "funcnet.config("
+            + ", ".join(f"{k}={getattr(self, k)!r}" for k in sorted(_options()))
+            + ")"
+        )
 
 
 def _options() -> dict:
-    return {k: v for k, v in vars(_Config).items()
-            if not k.startswith("_") and isinstance(v, (bool, int))}
+    return {
+        k: v
+        for k, v in vars(_Config).items()
+        if not k.startswith("_") and isinstance(v, (bool, int))
+    }
 
 
 def _check(name, default, value):
@@ -113,8 +121,9 @@ def _parse(name, default, raw, var):
     try:
         return _check(name, default, int(text))
     except ValueError:
-        raise ValueError(f"environment variable {var}={raw!r}: expected a positive "
-                         "integer") from None
+        raise ValueError(
+            f"environment variable {var}={raw!r}: expected a positive integer"
+        ) from None
 
 
 config = _Config()

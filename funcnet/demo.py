@@ -29,20 +29,31 @@ def digits_split(test_fraction=0.2, seed=0):
     x = images.astype(np.float32)[..., None] / 16.0
     y = labels.astype(np.int32)
     order = np.random.default_rng(seed).permutation(len(y))
-    n_test = int(round(len(y) * test_fraction))
+    n_test = round(len(y) * test_fraction)
     test, train = order[:n_test], order[n_test:]
     return (x[train], y[train]), (x[test], y[test])
 
 
 def mlp():
-    return nn.Sequential([nn.Flatten(), nn.Dense(256), nn.relu, nn.Dense(128), nn.relu,
-                          nn.Dense(10)])
+    return nn.Sequential(
+        [nn.Flatten(), nn.Dense(256), nn.relu, nn.Dense(128), nn.relu, nn.Dense(10)]
+    )
 
 
 def cnn():
-    return nn.Sequential([nn.Conv(32, (3, 3)), nn.relu, nn.Conv(64, (3, 3)), nn.relu,
-                          nn.MaxPool((2, 2), strides=(2, 2)), nn.Flatten(), nn.Dense(128),
-                          nn.relu, nn.Dense(10)])
+    return nn.Sequential(
+        [
+            nn.Conv(32, (3, 3)),
+            nn.relu,
+            nn.Conv(64, (3, 3)),
+            nn.relu,
+            nn.MaxPool((2, 2), strides=(2, 2)),
+            nn.Flatten(),
+            nn.Dense(128),
+            nn.relu,
+            nn.Dense(10),
+        ]
+    )
 
 
 def make_train_step(model, opt):
@@ -62,7 +73,7 @@ def accuracy(model, params, x, y, batch=512):
     predict = fn.jit(lambda p, xb: fnp.argmax(model.apply(p, xb), axis=-1))
     hits = 0
     for i in range(0, len(y), batch):
-        hits += int((np.asarray(predict(params, x[i:i + batch])) == y[i:i + batch]).sum())
+        hits += int((np.asarray(predict(params, x[i : i + batch])) == y[i : i + batch]).sum())
     return hits / len(y)
 
 
@@ -78,38 +89,55 @@ def train(name, model, data, epochs, batch_size=64, lr=2e-3, seed=0, progress=Tr
     train_step = make_train_step(model, opt)
 
     t0 = time.perf_counter()
-    compiled = train_step.lower(params, opt_state, x_train[:batch_size],
-                                y_train[:batch_size]).compile()
+    compiled = train_step.lower(
+        params, opt_state, x_train[:batch_size], y_train[:batch_size]
+    ).compile()
     compile_time = time.perf_counter() - t0
     del compiled
 
     rng = np.random.default_rng(seed)
     step, t_start = 0, time.perf_counter()
-    bar = tqdm(total=total, desc=f"{name:>3}", unit="step", disable=not progress,
-               file=sys.stdout, dynamic_ncols=True, mininterval=0.5)
+    bar = tqdm(
+        total=total,
+        desc=f"{name:>3}",
+        unit="step",
+        disable=not progress,
+        file=sys.stdout,
+        dynamic_ncols=True,
+        mininterval=0.5,
+    )
     for epoch in range(epochs):
         order = rng.permutation(len(y_train))
         for i in range(steps_per_epoch):
-            idx = order[i * batch_size:(i + 1) * batch_size]
+            idx = order[i * batch_size : (i + 1) * batch_size]
             params, opt_state, loss = train_step(params, opt_state, x_train[idx], y_train[idx])
             step += 1
             if step % 10 == 0 or step == total:
                 loss_value = float(loss)
                 if not math.isfinite(loss_value):
                     bar.close()
-                    raise NaNLossError(f"{name}: the loss became {loss_value} at step {step} "
-                                       f"(epoch {epoch}); stopping. Try a smaller learning "
-                                       "rate.")
+                    raise NaNLossError(
+                        f"{name}: the loss became {loss_value} at step {step} "
+                        f"(epoch {epoch}); stopping. Try a smaller learning "
+                        "rate."
+                    )
                 elapsed = time.perf_counter() - t_start
-                bar.set_postfix(loss=f"{loss_value:.4f}",
-                                ex_per_s=f"{step * batch_size / elapsed:,.0f}")
+                bar.set_postfix(
+                    loss=f"{loss_value:.4f}", ex_per_s=f"{step * batch_size / elapsed:,.0f}"
+                )
             bar.update(1)
     loss.block_until_ready()
     train_time = time.perf_counter() - t_start
     bar.close()
     acc = accuracy(model, params, x_test, y_test)
-    return {"model": name, "test_accuracy": acc, "steps_per_s": total / train_time,
-            "compile_s": compile_time, "train_s": train_time, "params": params}
+    return {
+        "model": name,
+        "test_accuracy": acc,
+        "steps_per_s": total / train_time,
+        "compile_s": compile_time,
+        "train_s": train_time,
+        "params": params,
+    }
 
 
 def main(argv=None):
@@ -122,16 +150,19 @@ def main(argv=None):
     if args.quick:
         args.epochs_mlp = args.epochs_cnn = 1
     data = digits_split()
-    print(f"funcnet {fn.__version__} on {fn.devices()[0]}; digits: {len(data[0][1])} train, "
-          f"{len(data[1][1])} test images (8x8)")
+    print(
+        f"funcnet {fn.__version__} on {fn.devices()[0]}; digits: {len(data[0][1])} train, "
+        f"{len(data[1][1])} test images (8x8)"
+    )
     results = []
-    for name, model, epochs in (("mlp", mlp(), args.epochs_mlp),
-                                ("cnn", cnn(), args.epochs_cnn)):
+    for name, model, epochs in (("mlp", mlp(), args.epochs_mlp), ("cnn", cnn(), args.epochs_cnn)):
         res = train(name, model, data, epochs, progress=not args.no_progress)
         results.append(res)
-        print(f"{name}: test accuracy {res['test_accuracy']:.2%}, "
-              f"{res['steps_per_s']:.0f} steps/s, compile {res['compile_s']:.2f} s, "
-              f"training {res['train_s']:.1f} s")
+        print(
+            f"{name}: test accuracy {res['test_accuracy']:.2%}, "
+            f"{res['steps_per_s']:.0f} steps/s, compile {res['compile_s']:.2f} s, "
+            f"training {res['train_s']:.1f} s"
+        )
     return results
 
 

@@ -51,8 +51,9 @@ def process_count(backend: str | None = None) -> int:
 
 def _check_process_index(index):
     if index is not None and index != process_index():
-        raise ValueError(f"process_index {index}: funcnet runs in a single process "
-                         f"(index {process_index()})")
+        raise ValueError(
+            f"process_index {index}: funcnet runs in a single process (index {process_index()})"
+        )
 
 
 def _target_device(device):
@@ -63,8 +64,10 @@ def _target_device(device):
         return device.device
     if hasattr(device, "platform") and hasattr(device, "id"):
         return device
-    raise TypeError(f"device_put: expected a device (from fn.devices()) or a "
-                    f"SingleDeviceSharding, got {type(device).__name__}: {device!r:.80}")
+    raise TypeError(
+        f"device_put: expected a device (from fn.devices()) or a "
+        f"SingleDeviceSharding, got {type(device).__name__}: {device!r:.80}"
+    )
 
 
 def device_put(x, device=None):

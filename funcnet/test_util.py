@@ -9,10 +9,8 @@ from funcnet.core.trace import get_aval
 from funcnet.transforms.grad import vjp
 from funcnet.transforms.jvp import jvp
 
-_DEFAULT_EPS = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3,
-                np.dtype(np.float64): 1e-6}
-_DEFAULT_TOL = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 2e-2,
-                np.dtype(np.float64): 1e-5}
+_DEFAULT_EPS = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3, np.dtype(np.float64): 1e-6}
+_DEFAULT_TOL = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 2e-2, np.dtype(np.float64): 1e-5}
 
 
 def _flat(x):
@@ -24,8 +22,11 @@ def _vdot(a, b):
 
 
 def _add_scaled(args, tangents, scale):
-    return tree.tree_map(lambda a, t: (fnp.asarray(a) + scale * fnp.asarray(t)).astype(
-        get_aval(a).dtype), args, tangents)
+    return tree.tree_map(
+        lambda a, t: (fnp.asarray(a) + scale * fnp.asarray(t)).astype(get_aval(a).dtype),
+        args,
+        tangents,
+    )
 
 
 def _random_like(x, rng):
@@ -36,8 +37,11 @@ def _random_like(x, rng):
 def _numerical_jvp(f, args, tangents, eps):
     plus = f(*_add_scaled(args, tangents, eps))
     minus = f(*_add_scaled(args, tangents, -eps))
-    return tree.tree_map(lambda p, m: (np.asarray(p, np.float64) - np.asarray(m, np.float64))
-                         / (2 * eps), plus, minus)
+    return tree.tree_map(
+        lambda p, m: (np.asarray(p, np.float64) - np.asarray(m, np.float64)) / (2 * eps),
+        plus,
+        minus,
+    )
 
 
 def _assert_close(actual, expected, atol, rtol, what):
@@ -47,11 +51,17 @@ def _assert_close(actual, expected, atol, rtol, what):
 
 def _defaults(args, eps, atol, rtol):
     leaves = tree.tree_leaves(args)
-    dt = max((np.dtype(get_aval(x).dtype) for x in leaves if dtypes.is_float(get_aval(x).dtype)),
-             key=lambda d: d.itemsize, default=np.dtype(np.float32))
+    dt = max(
+        (np.dtype(get_aval(x).dtype) for x in leaves if dtypes.is_float(get_aval(x).dtype)),
+        key=lambda d: d.itemsize,
+        default=np.dtype(np.float32),
+    )
     dt = np.dtype(np.float32) if dt == dtypes.bfloat16 else dt
-    return (eps or _DEFAULT_EPS.get(dt, 1e-3), atol or _DEFAULT_TOL.get(dt, 2e-2),
-            rtol or _DEFAULT_TOL.get(dt, 2e-2))
+    return (
+        eps or _DEFAULT_EPS.get(dt, 1e-3),
+        atol or _DEFAULT_TOL.get(dt, 2e-2),
+        rtol or _DEFAULT_TOL.get(dt, 2e-2),
+    )
 
 
 def check_jvp(f, args, eps=None, atol=None, rtol=None, rng=None):
@@ -73,8 +83,9 @@ def check_vjp(f, args, eps=None, atol=None, rtol=None, rng=None):
     tangents = tree.tree_map(lambda a: _random_like(a, rng), tuple(args))
     lhs = _vdot(f_vjp(ct), tangents)
     rhs = _vdot(ct, _numerical_jvp(f, tuple(args), tangents, eps))
-    np.testing.assert_allclose(lhs, rhs, atol=atol, rtol=rtol,
-                               err_msg="VJP does not match finite differences")
+    np.testing.assert_allclose(
+        lhs, rhs, atol=atol, rtol=rtol, err_msg="VJP does not match finite differences"
+    )
 
 
 def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=None, atol=None, rtol=None):
@@ -92,15 +103,23 @@ def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=None, atol=None, rto
             check_jvp(f, args, eps, atol, rtol)
             if order > 1:
                 rng = np.random.default_rng(2)
-                tangents = tree.tree_map(lambda a: _random_like(a, rng), args)
-                check_grads(lambda *a: jvp(f, a, tangents)[1], args, order - 1, ("fwd",),
-                            eps, atol, rtol)
+                tangents = tree.tree_map(lambda a, rng=rng: _random_like(a, rng), args)
+                check_grads(
+                    lambda *a, t=tangents: jvp(f, a, t)[1],
+                    args,
+                    order - 1,
+                    ("fwd",),
+                    eps,
+                    atol,
+                    rtol,
+                )
         elif mode in ("rev", "reverse"):
             check_vjp(f, args, eps, atol, rtol)
             if order > 1:
                 rng = np.random.default_rng(3)
-                ct = tree.tree_map(lambda o: _random_like(o, rng), f(*args))
-                check_grads(lambda *a: vjp(f, *a)[1](ct), args, order - 1, ("rev",),
-                            eps, atol, rtol)
+                ct = tree.tree_map(lambda o, rng=rng: _random_like(o, rng), f(*args))
+                check_grads(
+                    lambda *a, ct=ct: vjp(f, *a)[1](ct), args, order - 1, ("rev",), eps, atol, rtol
+                )
         else:
             raise ValueError(f"unknown mode {mode!r}; use 'fwd' and/or 'rev'")

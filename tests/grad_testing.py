@@ -12,7 +12,6 @@ import numpy as np
 import funcnet as fn
 from funcnet.test_util import check_grads
 
-
 # funcnet vs jax: both run XLA on the CPU, but derivative formulas differ in their
 # rounding; these bound a few float32 ulps.
 RTOL, ATOL = 2e-5, 2e-6
@@ -51,8 +50,9 @@ def assert_close(got, want, rtol=RTOL, atol=ATOL, what=""):
         g, w = np.asarray(g), np.asarray(w)
         assert g.shape == w.shape, f"{what}: shape {g.shape} != {w.shape}"
         if is_float(w) or is_float(g):
-            np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64),
-                                       rtol=rtol, atol=atol, err_msg=what)
+            np.testing.assert_allclose(
+                g.astype(np.float64), w.astype(np.float64), rtol=rtol, atol=atol, err_msg=what
+            )
         else:
             np.testing.assert_array_equal(g, w, err_msg=what)
 
@@ -69,11 +69,24 @@ def _closure(f, args, diff):
         for i, v in zip(diff, d):
             full[i] = v
         return f(*full)
+
     return g
 
 
-def check_op(fn_f, jax_f, *args, diff=None, rtol=RTOL, atol=ATOL, order=2,
-             modes=("fwd", "rev"), cg=True, cg_eps=None, cg_tol=None, seed=0):
+def check_op(
+    fn_f,
+    jax_f,
+    *args,
+    diff=None,
+    rtol=RTOL,
+    atol=ATOL,
+    order=2,
+    modes=("fwd", "rev"),
+    cg=True,
+    cg_eps=None,
+    cg_tol=None,
+    seed=0,
+):
     """Values, jvp and vjp of `fn_f` against `jax_f` (with respect to the float arguments,
     or the positions in `diff`), then check_grads to `order` on the funcnet side."""
     args = tuple(np.asarray(a) for a in args)
@@ -120,10 +133,13 @@ def check_grad_of_sum(fn_f, jax_f, *args, argnums=0, rtol=RTOL, atol=ATOL, weigh
             if w is None:
                 w = randn(rng(weights_seed), *np.shape(out))
             return np_mod.sum(out * np_mod.asarray(w))
+
         return loss
 
     import jax.numpy as jnp
+
     import funcnet.numpy as fnp
+
     want = jax.jit(jax.grad(wrap(jax_f, jnp), argnums))(*[jnp.asarray(a) for a in args])
     got = fn.grad(wrap(fn_f, fnp), argnums)(*[fn.asarray(a) for a in args])
     assert_close(got, want, rtol, atol, "grad")

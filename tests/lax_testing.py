@@ -47,6 +47,7 @@ def rand(rng, shape, dtype, low=None, high=None):
 
 class Case(NamedTuple):
     """One comparison: `fn_op(*args)` against `jax_op(*args)`."""
+
     name: str
     fn_op: Callable
     jax_op: Callable
@@ -65,12 +66,14 @@ def _compare(got, want, tol, what):
     for g, w in zip(got_leaves, want_leaves):
         g, w = np.asarray(g), np.asarray(w)
         if g.shape != w.shape or g.dtype != w.dtype:
-            raise AssertionError(f"{what}: got {g.dtype}{list(g.shape)}, "
-                                 f"expected {w.dtype}{list(w.shape)}")
+            raise AssertionError(
+                f"{what}: got {g.dtype}{list(g.shape)}, expected {w.dtype}{list(w.shape)}"
+            )
         if is_float(w.dtype):
             rtol, atol = tol or TOLERANCES.get(w.dtype, TOLERANCES[f32])
-            np.testing.assert_allclose(g.astype(np.float32), w.astype(np.float32),
-                                       rtol=rtol, atol=atol, err_msg=what)
+            np.testing.assert_allclose(
+                g.astype(np.float32), w.astype(np.float32), rtol=rtol, atol=atol, err_msg=what
+            )
         else:
             np.testing.assert_array_equal(g, w, err_msg=what)
 
@@ -106,25 +109,26 @@ def check(cases):
     for c, w in zip(cases, want):
         try:
             got = c.fn_op(*c.args)
-        except Exception as e:  # noqa: BLE001 - report every failing case at once
+        except Exception as e:
             failures.append(f"{c.name} [eager]: {type(e).__name__}: {e}")
             continue
         compare(c, got, w, "eager")
     try:
         outs = fn.jit(lambda a: _run_all(lambda c: c.fn_op, cases, a))(args)
-    except Exception:  # noqa: BLE001 - find the culprits one by one
+    except Exception:
         outs = [_jit_one(c, failures) for c in cases]
     for c, got, w in zip(cases, outs, want):
         if got is not None:
             compare(c, got, w, "jit")
     if failures:
-        raise AssertionError(f"{len(failures)} of {len(cases)} cases failed:\n\n"
-                             + "\n\n".join(failures))
+        raise AssertionError(
+            f"{len(failures)} of {len(cases)} cases failed:\n\n" + "\n\n".join(failures)
+        )
 
 
 def _jit_one(c, failures):
     try:
         return fn.jit(c.fn_op)(*c.args)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         failures.append(f"{c.name} [jit]: {type(e).__name__}: {e}")
         return None

@@ -16,8 +16,12 @@ def test_jacobian_is_jacrev_as_in_jax():
     f = lambda x: fnp.sin(x) * x[0]  # noqa: E731
     jf = lambda x: jnp.sin(x) * x[0]  # noqa: E731
     x = np.array([0.3, 1.2, -0.7], np.float32)
-    np.testing.assert_allclose(np.asarray(fn.jacobian(f)(fnp.asarray(x))),
-                               np.asarray(jax.jacobian(jf)(x)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(fn.jacobian(f)(fnp.asarray(x))),
+        np.asarray(jax.jacobian(jf)(x)),
+        rtol=1e-6,
+        atol=1e-6,
+    )
 
 
 def test_device_queries_match_jax():
@@ -45,8 +49,11 @@ def test_device_get_and_block_until_ready_match_jax():
 def test_typeof_matches_jax():
     for v in (1.0, np.ones((2, 3), np.int32), True):
         ours, theirs = fn.typeof(v), jax.typeof(v)
-        assert (ours.shape, ours.dtype, ours.weak_type) == (theirs.shape, theirs.dtype,
-                                                            theirs.weak_type)
+        assert (ours.shape, ours.dtype, ours.weak_type) == (
+            theirs.shape,
+            theirs.dtype,
+            theirs.weak_type,
+        )
 
 
 def test_array_devices_and_sharding_match_jax():
@@ -98,8 +105,7 @@ def test_shape_dtype_struct_as_jax():
     assert s == fn.ShapeDtypeStruct((2, 3), np.float32) and s != fn.ShapeDtypeStruct((3,), "f4")
     assert hash(s) == hash(fn.ShapeDtypeStruct((2, 3), np.float32))
     out = fn.eval_shape(lambda a, b: (a @ b).sum(0), s, fn.ShapeDtypeStruct((3, 4), np.float32))
-    want = jax.eval_shape(lambda a, b: (a @ b).sum(0), js, jax.ShapeDtypeStruct((3, 4),
-                                                                                 np.float32))
+    want = jax.eval_shape(lambda a, b: (a @ b).sum(0), js, jax.ShapeDtypeStruct((3, 4), np.float32))
     assert (out.shape, out.dtype) == (want.shape, want.dtype)
     text = fn.jit(lambda a: a * 2).lower(s).as_text()
     assert "tensor<2x3xf32>" in text

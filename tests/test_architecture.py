@@ -19,9 +19,19 @@ LAYERS = [
     ("backend: lowering and execution", ["funcnet.backend"]),
     ("transformations", ["funcnet.transforms"]),
     ("numpy", ["funcnet.numpy"]),
-    ("libraries", ["funcnet.random", "funcnet.nn", "funcnet.optim", "funcnet.debug",
-                   "funcnet.devices", "funcnet.errors", "funcnet.test_util",
-                   "funcnet.datasets"]),
+    (
+        "libraries",
+        [
+            "funcnet.random",
+            "funcnet.nn",
+            "funcnet.optim",
+            "funcnet.debug",
+            "funcnet.devices",
+            "funcnet.errors",
+            "funcnet.test_util",
+            "funcnet.datasets",
+        ],
+    ),
     ("the public API", ["funcnet"]),
     ("programs", ["funcnet.demo"]),
 ]
@@ -71,19 +81,26 @@ def _imports(module):
             elif isinstance(child, ast.ImportFrom) and child.module:
                 for alias in child.names:
                     full = f"{child.module}.{alias.name}"
-                    out.append((full if full in MODULES else child.module, child.lineno,
-                                nested))
+                    out.append((full if full in MODULES else child.module, child.lineno, nested))
             visit(child, nested)
 
     def with_comment(line):  # the import, the block of imports it is in, the line above
         first = line
         while first > 1 and lines[first - 2].lstrip().startswith(("import ", "from ")):
             first -= 1
-        return "\n".join(lines[max(first - 2, 0):line])
+        return "\n".join(lines[max(first - 2, 0) : line])
 
     visit(ast.parse(source), False)
-    return [(_resolve(name) if name.startswith("funcnet") else None, name, line, nested,
-             with_comment(line)) for name, line, nested in out]
+    return [
+        (
+            _resolve(name) if name.startswith("funcnet") else None,
+            name,
+            line,
+            nested,
+            with_comment(line),
+        )
+        for name, line, nested in out
+    ]
 
 
 def test_every_import_runs_down_the_layers():
@@ -91,8 +108,10 @@ def test_every_import_runs_down_the_layers():
     for module in MODULES:
         for target, _, line, _, _ in _imports(module):
             if target is not None and _layer(target) > _layer(module):
-                upward.append(f"{module}:{line} imports {target} "
-                              f"({LAYERS[_layer(module)][0]} -> {LAYERS[_layer(target)][0]})")
+                upward.append(
+                    f"{module}:{line} imports {target} "
+                    f"({LAYERS[_layer(module)][0]} -> {LAYERS[_layer(target)][0]})"
+                )
     assert not upward, "imports that run back up:\n" + "\n".join(upward)
 
 
@@ -103,12 +122,14 @@ def test_lowering_does_not_import_the_transformations():
         if module.startswith("funcnet.backend"):
             for target, _, line, _, _ in _imports(module):
                 assert target is None or not target.startswith("funcnet.transforms"), (
-                    f"{module}:{line} imports {target}")
+                    f"{module}:{line} imports {target}"
+                )
 
 
 def test_no_import_circle():
-    graph = {m: {t for t, _, _, nested, _ in _imports(m) if t and t != m and not nested}
-             for m in MODULES}
+    graph = {
+        m: {t for t, _, _, nested, _ in _imports(m) if t and t != m and not nested} for m in MODULES
+    }
     index, low, stack, on_stack, circles = {}, {}, [], set(), []
 
     def connect(v):  # Tarjan's strongly connected components
@@ -141,9 +162,12 @@ def test_no_import_circle():
 def test_imports_inside_functions_say_why():
     """An import inside a function breaks a real cycle or defers a heavy optional
     dependency, and a comment on it or just above says which."""
-    silent = [f"{m}:{line} ({name})" for m in MODULES
-              for _, name, line, nested, text in _imports(m)
-              if nested and "#" not in text]
+    silent = [
+        f"{m}:{line} ({name})"
+        for m in MODULES
+        for _, name, line, nested, text in _imports(m)
+        if nested and "#" not in text
+    ]
     assert not silent, "function-level imports without a reason: " + ", ".join(silent)
 
 

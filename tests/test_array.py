@@ -33,18 +33,21 @@ def test_device_put_numpy_and_pytrees():
     np.testing.assert_array_equal(np.asarray(same), np.asarray(x))
 
 
-@pytest.mark.parametrize("value, dtype, weak", [
-    ([1, 2, 3], np.int32, False),
-    ([1.0, 2.5], np.float32, False),
-    ([[True, False]], np.bool_, False),
-    (np.arange(3, dtype=np.int64), np.int32, False),
-    (np.arange(3, dtype=np.uint8), np.uint8, False),
-    (np.ones(2, np.float16), np.float16, False),
-    (3.0, np.float32, True),
-    (3, np.int32, True),
-    (True, np.bool_, False),  # a Python bool is not weak (as jax)
-    (np.float32(3.0), np.float32, False),
-])
+@pytest.mark.parametrize(
+    "value, dtype, weak",
+    [
+        ([1, 2, 3], np.int32, False),
+        ([1.0, 2.5], np.float32, False),
+        ([[True, False]], np.bool_, False),
+        (np.arange(3, dtype=np.int64), np.int32, False),
+        (np.arange(3, dtype=np.uint8), np.uint8, False),
+        (np.ones(2, np.float16), np.float16, False),
+        (3.0, np.float32, True),
+        (3, np.int32, True),
+        (True, np.bool_, False),  # a Python bool is not weak (as jax)
+        (np.float32(3.0), np.float32, False),
+    ],
+)
 def test_asarray(value, dtype, weak):
     x = fn.asarray(value)
     assert isinstance(x, fn.Array)

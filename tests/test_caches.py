@@ -37,6 +37,7 @@ def _counting(f):
 
 # --- the cache belongs to the function ----------------------------------------------------------
 
+
 def test_jit_in_a_loop_traces_and_compiles_once():
     f, calls = _counting(lambda x: x * 2 + 1)
     x = fnp.arange(3.0)
@@ -70,7 +71,9 @@ def test_wrappers_with_other_options_have_their_own_cache():
 
 
 def test_wrapper_trace_count_counts_its_own_traces():
-    f = lambda x: x + 1
+    def f(x):
+        return x + 1
+
     a, b = fn.jit(f), fn.jit(f)
     a(fnp.ones(2))
     b(fnp.ones(2))  # served by a's trace
@@ -107,7 +110,8 @@ def test_partial_of_constants_shares_and_partial_of_arrays_does_not():
     assert len(calls) == 2
     for v in (1.0, 7.0):  # an array argument: keyed by the partial object itself
         np.testing.assert_allclose(
-            np.asarray(fn.jit(functools.partial(f, fnp.asarray(v)))(x)), [v, v])
+            np.asarray(fn.jit(functools.partial(f, fnp.asarray(v)))(x)), [v, v]
+        )
     assert len(calls) == 4
 
 
@@ -135,6 +139,7 @@ def test_dropping_the_function_frees_its_programs():
     def make():
         def f(x):
             return fnp.sin(x) * 3
+
         return f
 
     f = make()
@@ -158,6 +163,7 @@ def test_closure_over_a_tracer_is_not_cached_and_stays_correct():
 
 
 # --- bounds ---------------------------------------------------------------------------------------
+
 
 def test_jit_cache_is_bounded_and_evicted_signatures_recompile(small_caches):
     f, calls = _counting(lambda x: x.sum() * 2)
@@ -183,7 +189,7 @@ def test_signature_served_by_the_fast_path_is_not_evicted_as_idle(small_caches):
     hot, other = fnp.ones(1), fnp.ones(2)
     for n in range(3, 30):
         j(hot), j(other)  # alternate: both hit the fast path's dict (not only its memo)
-        j(fnp.ones(n))    # one new signature each round
+        j(fnp.ones(n))  # one new signature each round
     traced = len(calls)
     j(hot), j(other)
     assert len(calls) == traced == 29  # hot and other were traced once each
@@ -202,8 +208,7 @@ def test_lowering_the_bound_trims_at_once():
 def test_eager_cache_is_bounded_and_evicted_programs_recompile(small_caches):
     for n in range(1, 21):
         x = fnp.arange(float(n))
-        np.testing.assert_allclose(np.asarray(fnp.sin(x) * 2), np.sin(np.arange(n)) * 2,
-                                   rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(fnp.sin(x) * 2), np.sin(np.arange(n)) * 2, rtol=1e-6)
         assert eager.cache_size() <= 8 and eager.fast_path_size() <= 8
     assert eager.cache_info().maxsize == 8
     np.testing.assert_allclose(np.asarray(fnp.cos(fnp.arange(1.0))), [1.0])
@@ -217,6 +222,7 @@ def test_transfer_signatures_are_bounded(small_caches):
 
 def test_staged_jit_executables_are_bounded_and_weak(small_caches):
     from funcnet.transforms import jit as jit_module
+
     g = fn.jit(lambda x: fnp.sin(x))
     for n in range(1, 21):  # jvp rewrites the jit equation; its program runs eagerly
         out, _ = fn.jvp(g, (fnp.ones(n),), (fnp.ones(n),))
@@ -244,6 +250,7 @@ def test_cache_size_options_are_checked():
 
 # --- clearing --------------------------------------------------------------------------------------
 
+
 def test_clear_cache_is_shared_by_wrappers():
     f, calls = _counting(lambda x: x - 1)
     fn.jit(f)(fnp.ones(2))
@@ -268,6 +275,7 @@ def test_clear_caches_drops_everything_and_work_goes_on():
     assert float(j(fnp.asarray(1.0))) == 4.0
     assert float(lax.cond(True, _double, _halve, fnp.asarray(3.0))) == 6.0
     from funcnet.lax import control_flow
+
     assert eager.cache_size() > 0 and len(control_flow._trace_cache) > 0
     clear_caches()
     assert eager.cache_size() == 0 and not eager.fast_path_size()

@@ -24,10 +24,13 @@ def _randn(*shape):
 
 # --- cond / switch ---------------------------------------------------------------------------
 
+
 def _cond_prog(lib, lax):
     def f(x, y):
-        return lax.cond(x.sum() > 0, lambda a, b: lib.sin(a) * b, lambda a, b: lib.cos(a) + b,
-                        x, y).sum()
+        return lax.cond(
+            x.sum() > 0, lambda a, b: lib.sin(a) * b, lambda a, b: lib.cos(a) + b, x, y
+        ).sum()
+
     return f
 
 
@@ -48,15 +51,15 @@ def test_cond_check_grads_both_branches():
 
 
 def test_switch_three_branches():
-    branches = [lambda x: x * 2.0, lambda x: fnp.sin(x), lambda x: x ** 3]
-    jbranches = [lambda x: x * 2.0, lambda x: jnp.sin(x), lambda x: x ** 3]
+    branches = [lambda x: x * 2.0, lambda x: fnp.sin(x), lambda x: x**3]
+    jbranches = [lambda x: x * 2.0, lambda x: jnp.sin(x), lambda x: x**3]
     x = _randn(4)
     for i in (-1, 0, 1, 2, 5):  # the index is clamped, as in jax
         _close(fn.lax.switch(i, branches, x), jax.lax.switch(i, jbranches, x))
         g = fn.grad(lambda v: fn.lax.switch(i, branches, v).sum())(x)
         _close(g, jax.grad(lambda v: jax.lax.switch(i, jbranches, v).sum())(x))
     jitted = fn.jit(lambda i, v: fn.lax.switch(i, branches, v))
-    _close(jitted(2, x), x ** 3)
+    _close(jitted(2, x), x**3)
 
 
 def test_cond_with_pytree_operands_and_closure():
@@ -77,31 +80,45 @@ def test_cond_prints_its_branches_indented():
 
 # --- while / fori -----------------------------------------------------------------------------
 
+
 def test_while_data_dependent_trip_count():
     def collatz_steps(n):
-        return fn.lax.while_loop(lambda c: c[0] != 1,
-                                 lambda c: (fnp.where(c[0] % 2 == 0, c[0] // 2, 3 * c[0] + 1),
-                                            c[1] + 1), (n, 0))[1]
+        return fn.lax.while_loop(
+            lambda c: c[0] != 1,
+            lambda c: (fnp.where(c[0] % 2 == 0, c[0] // 2, 3 * c[0] + 1), c[1] + 1),
+            (n, 0),
+        )[1]
 
     assert int(collatz_steps(fnp.asarray(27))) == 111
     assert int(fn.jit(collatz_steps)(fnp.asarray(6))) == 8
 
 
 def test_while_forward_mode_and_reverse_error():
-    f = lambda x: fn.lax.while_loop(lambda c: c[1].sum() < 10.0,
-                                    lambda c: (c[0] + 1, c[1] * 1.5), (0, x))[1]
-    jf = lambda x: jax.lax.while_loop(lambda c: c[1].sum() < 10.0,
-                                      lambda c: (c[0] + 1, c[1] * 1.5), (0, x))[1]
+    def f(x):
+        return fn.lax.while_loop(
+            lambda c: c[1].sum() < 10.0, lambda c: (c[0] + 1, c[1] * 1.5), (0, x)
+        )[1]
+
+    def jf(x):
+        return jax.lax.while_loop(
+            lambda c: c[1].sum() < 10.0, lambda c: (c[0] + 1, c[1] * 1.5), (0, x)
+        )[1]
+
     x, t = np.abs(_randn(3)) + 0.5, _randn(3)
     _close(fn.jvp(f, (x,), (t,)), jax.jvp(jf, (x,), (t,)))
-    with pytest.raises(ValueError, match="Reverse-mode differentiation does not work for "
-                       "lax.while_loop"):
+    with pytest.raises(
+        ValueError, match="Reverse-mode differentiation does not work for lax.while_loop"
+    ):
         fn.grad(lambda x: f(x).sum())(x)
 
 
 def test_fori_loop_static_bounds_is_differentiable():
-    f = lambda x: fn.lax.fori_loop(0, 4, lambda i, v: fnp.sin(v) + i, x).sum()
-    jf = lambda x: jax.lax.fori_loop(0, 4, lambda i, v: jnp.sin(v) + i, x).sum()
+    def f(x):
+        return fn.lax.fori_loop(0, 4, lambda i, v: fnp.sin(v) + i, x).sum()
+
+    def jf(x):
+        return jax.lax.fori_loop(0, 4, lambda i, v: jnp.sin(v) + i, x).sum()
+
     x = _randn(3)
     _close(f(x), jf(x))
     _close(fn.grad(f)(x), jax.grad(jf)(x))
@@ -116,13 +133,16 @@ def test_fori_loop_traced_bounds_uses_while():
 
 # --- scan ---------------------------------------------------------------------------------------
 
+
 def _rnn(lib, lax, reverse=False, unroll=1):
     def f(w, xs, h0):
         def step(h, x):
             h = lib.tanh(h @ w + x)
             return h, (h * h).sum()
+
         h, ys = lax.scan(step, h0, xs, reverse=reverse, unroll=unroll)
         return h.sum() + ys.sum()
+
     return f
 
 
@@ -150,8 +170,9 @@ def test_scan_keeps_loop_constants_out_of_the_stacked_residuals():
 
 def test_scan_without_xs_and_with_pytree_carry():
     def f(c):
-        return fn.lax.scan(lambda c, _: ({"a": c["a"] * 2.0, "b": c["b"] + 1}, c["a"]),
-                           c, None, length=3)
+        return fn.lax.scan(
+            lambda c, _: ({"a": c["a"] * 2.0, "b": c["b"] + 1}, c["a"]), c, None, length=3
+        )
 
     carry, ys = f({"a": fnp.asarray(1.0), "b": fnp.asarray(0)})
     _close(carry["a"], 8.0)
@@ -161,8 +182,12 @@ def test_scan_without_xs_and_with_pytree_carry():
 
 def test_lstm_language_model_step_matches_jax():
     vocab, hidden, steps = 11, 8, 7
-    params = {"emb": _randn(vocab, hidden) * 0.3, "w": _randn(2 * hidden, 4 * hidden) * 0.3,
-              "b": _randn(4 * hidden) * 0.1, "out": _randn(hidden, vocab) * 0.3}
+    params = {
+        "emb": _randn(vocab, hidden) * 0.3,
+        "w": _randn(2 * hidden, 4 * hidden) * 0.3,
+        "b": _randn(4 * hidden) * 0.1,
+        "out": _randn(hidden, vocab) * 0.3,
+    }
     tokens = RNG.randint(0, vocab, size=(steps + 1,)).astype(np.int32)
 
     def make(lib, lax, nn_sigmoid, logsumexp):
@@ -174,10 +199,12 @@ def test_lstm_language_model_step_matches_jax():
                 c = nn_sigmoid(f) * c + nn_sigmoid(i) * lib.tanh(g)
                 h = nn_sigmoid(o) * lib.tanh(c)
                 return (h, c), h @ p["out"]
+
             zeros = lib.zeros(hidden)
             _, logits = lax.scan(cell, (zeros, zeros), tokens[:-1])
             logp = logits - logsumexp(logits, axis=1, keepdims=True)
             return -lib.mean(lib.take_along_axis(logp, tokens[1:, None], axis=1))
+
         return loss
 
     f = make(fnp, fn.lax, lambda v: 1 / (1 + fnp.exp(-v)), fnp.logsumexp)
@@ -189,13 +216,18 @@ def test_lstm_language_model_step_matches_jax():
 
 # --- nesting and vmap ----------------------------------------------------------------------------
 
+
 def test_scan_inside_cond_inside_jit():
     def f(x):
-        inner = lambda v: fn.lax.scan(lambda c, a: (c + a, c * a), 0.0, v)[1].sum()
+        def inner(v):
+            return fn.lax.scan(lambda c, a: (c + a, c * a), 0.0, v)[1].sum()
+
         return fn.lax.cond(x[0] > 0, inner, lambda v: v.sum(), x)
 
     def jf(x):
-        inner = lambda v: jax.lax.scan(lambda c, a: (c + a, c * a), 0.0, v)[1].sum()
+        def inner(v):
+            return jax.lax.scan(lambda c, a: (c + a, c * a), 0.0, v)[1].sum()
+
         return jax.lax.cond(x[0] > 0, inner, lambda v: v.sum(), x)
 
     x = np.abs(_randn(5))
@@ -208,8 +240,9 @@ _has_cf_batching = hasattr(fn, "vmap")
 
 @pytest.mark.skipif(not _has_cf_batching, reason="vmap not available")
 def test_vmap_of_control_flow_matches_jax():
-    from funcnet.transforms.batching import batching_rules
     from funcnet.lax.control_flow import cond_p, scan_p, while_p
+    from funcnet.transforms.batching import batching_rules
+
     if not all(p in batching_rules for p in (cond_p, scan_p, while_p)):
         pytest.skip("control-flow batching rules not registered yet")
     xs = _randn(4, 3)
@@ -218,28 +251,33 @@ def test_vmap_of_control_flow_matches_jax():
     _close(fn.vmap(f)(xs, xs), jax.vmap(jf)(xs, xs))  # batched predicate -> select
     w, seq, h0 = _randn(3, 3), _randn(4, 5, 3), _randn(4, 3)
     r, jr = _rnn(fnp, fn.lax), _rnn(jnp, jax.lax)
-    _close(fn.vmap(r, in_axes=(None, 0, 0))(w, seq, h0), jax.vmap(jr, in_axes=(None, 0, 0))(
-        w, seq, h0))
-    wl = lambda x: fn.lax.while_loop(lambda c: c < 10.0, lambda c: c * 2.0, x)
-    jwl = lambda x: jax.lax.while_loop(lambda c: c < 10.0, lambda c: c * 2.0, x)
+    _close(
+        fn.vmap(r, in_axes=(None, 0, 0))(w, seq, h0), jax.vmap(jr, in_axes=(None, 0, 0))(w, seq, h0)
+    )
+
+    def wl(x):
+        return fn.lax.while_loop(lambda c: c < 10.0, lambda c: c * 2.0, x)
+
+    def jwl(x):
+        return jax.lax.while_loop(lambda c: c < 10.0, lambda c: c * 2.0, x)
+
     v = np.asarray([0.5, 3.0, 20.0], np.float32)
     _close(fn.vmap(wl)(v), jax.vmap(jwl)(v))  # each example runs until it is done
 
 
 # --- errors --------------------------------------------------------------------------------------
 
+
 def test_branch_type_mismatch_shows_both_sides_by_path():
     with pytest.raises(TypeError) as e:
-        fn.lax.cond(True, lambda x: {"a": x, "b": x}, lambda x: {"a": x, "b": x[:2]},
-                    fnp.ones(3))
+        fn.lax.cond(True, lambda x: {"a": x, "b": x}, lambda x: {"a": x, "b": x[:2]}, fnp.ones(3))
     msg = str(e.value)
     assert "['b']: f32[3]" in msg and "['b']: f32[2]" in msg
 
 
 def test_while_body_type_mismatch():
     with pytest.raises(TypeError, match="body_fun's output"):
-        fn.lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, c[1].astype(np.int32)),
-                          (0, 1.0))
+        fn.lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, c[1].astype(np.int32)), (0, 1.0))
 
 
 def test_scan_carry_mismatch():
@@ -264,9 +302,11 @@ def test_scan_inputs_of_different_lengths():
 
 # --- the fuzzer's findings: while under vjp, weakly typed carries, names in errors ----------
 
+
 def _while_sin(lib, lax):
-    return lambda x: lax.while_loop(lambda s: s[0] < 1, lambda s: (s[0] + 1, lib.sin(s[1])),
-                                    (0, x))[1]
+    return lambda x: lax.while_loop(
+        lambda s: s[0] < 1, lambda s: (s[0] + 1, lib.sin(s[1])), (0, x)
+    )[1]
 
 
 def test_vjp_of_while_gives_the_value_and_refuses_only_the_backward_pass():
@@ -291,6 +331,7 @@ def test_vjp_of_while_gives_the_value_and_refuses_only_the_backward_pass():
 def test_weakly_typed_initial_carry_takes_the_bodys_dtype(name):
     """As jax: fori_loop(0, 3, lambda i, c: c * 1.5, 1) is 3.375 (the Python int carry
     becomes float32), not an error."""
+
     def run(lax):
         if name == "fori":
             return lax.fori_loop(0, 3, lambda i, c: c * 1.5, 1)
@@ -298,9 +339,11 @@ def test_weakly_typed_initial_carry_takes_the_bodys_dtype(name):
             return lax.scan(lambda c, x: (c * 1.5, c), 1, None, length=3)
         if name == "while":
             return lax.while_loop(lambda c: c < 3, lambda c: c * 1.5, 1)
-        return fn.jit(lambda n: lax.fori_loop(0, n, lambda i, c: c * 1.5, 1))(3) \
-            if lax is fn.lax else jax.jit(lambda n: lax.fori_loop(0, n, lambda i, c: c * 1.5,
-                                                                  1))(3)
+        return (
+            fn.jit(lambda n: lax.fori_loop(0, n, lambda i, c: c * 1.5, 1))(3)
+            if lax is fn.lax
+            else jax.jit(lambda n: lax.fori_loop(0, n, lambda i, c: c * 1.5, 1))(3)
+        )
 
     got, want = run(fn.lax), run(jax.lax)
     for g, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
@@ -318,14 +361,23 @@ def test_weak_carry_promotion_follows_the_body_dtype_and_the_index_is_weak():
     assert got.dtype == want.dtype == np.int8 and int(got) == int(want)
 
 
-@pytest.mark.parametrize("name,call", [
-    ("fori_loop", lambda: fn.lax.fori_loop(0, 3, lambda i, c: c.astype(np.int32), 1.0)),
-    ("fori_loop", lambda: fn.jit(lambda n: fn.lax.fori_loop(
-        0, n, lambda i, c: c.astype(np.int32), 1.0))(3)),
-    ("while_loop", lambda: fn.lax.while_loop(lambda c: c < 3, lambda c: c.astype(np.int32),
-                                             1.0)),
-    ("scan", lambda: fn.lax.scan(lambda c, x: (c.astype(np.int32), x), 1.0, None, length=2)),
-])
+@pytest.mark.parametrize(
+    "name,call",
+    [
+        ("fori_loop", lambda: fn.lax.fori_loop(0, 3, lambda i, c: c.astype(np.int32), 1.0)),
+        (
+            "fori_loop",
+            lambda: fn.jit(lambda n: fn.lax.fori_loop(0, n, lambda i, c: c.astype(np.int32), 1.0))(
+                3
+            ),
+        ),
+        (
+            "while_loop",
+            lambda: fn.lax.while_loop(lambda c: c < 3, lambda c: c.astype(np.int32), 1.0),
+        ),
+        ("scan", lambda: fn.lax.scan(lambda c, x: (c.astype(np.int32), x), 1.0, None, length=2)),
+    ],
+)
 def test_carry_type_errors_name_the_loop_the_user_wrote(name, call):
     with pytest.raises(TypeError) as e:
         call()

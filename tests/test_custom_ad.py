@@ -19,9 +19,14 @@ def _close(a, b, tol=1e-5):
 
 # --- stop_gradient ---------------------------------------------------------------------------
 
+
 def test_stop_gradient_blocks_only_its_path():
-    f = lambda x: fn.stop_gradient(x) * x + x ** 2
-    jf = lambda x: jax.lax.stop_gradient(x) * x + x ** 2
+    def f(x):
+        return fn.stop_gradient(x) * x + x**2
+
+    def jf(x):
+        return jax.lax.stop_gradient(x) * x + x**2
+
     _close(fn.grad(f)(3.0), jax.grad(jf)(3.0))
     _close(fn.jit(fn.grad(f))(3.0), jax.grad(jf)(3.0))
 
@@ -35,6 +40,7 @@ def test_stop_gradient_on_pytree_and_integers():
 
 
 # --- custom_jvp --------------------------------------------------------------------------------
+
 
 @fn.custom_jvp
 def _safe_log1pexp(x):
@@ -61,7 +67,10 @@ def _j_log1pexp_jvp(primals, tangents):
 @pytest.mark.parametrize("wrap", ["eager", "jit_outside", "jit_inside"])
 def test_custom_jvp_matches_jax(wrap):
     x = np.linspace(-3, 3, 7).astype(np.float32)
-    f = lambda v: _safe_log1pexp(v).sum()
+
+    def f(v):
+        return _safe_log1pexp(v).sum()
+
     if wrap == "jit_outside":
         g = fn.jit(fn.grad(f))
     elif wrap == "jit_inside":
@@ -114,6 +123,7 @@ def test_custom_jvp_bad_rule_output_is_explained():
 
 # --- custom_vjp --------------------------------------------------------------------------------
 
+
 @fn.custom_vjp
 def _clip_gradient(x):
     return x
@@ -123,7 +133,9 @@ _clip_gradient.defvjp(lambda x: (x, None), lambda _, g: (fnp.clip(g, -1.0, 1.0),
 
 
 def test_custom_vjp_clips_gradient_eager_and_jit():
-    f = lambda x: (_clip_gradient(x) * 5.0).sum()
+    def f(x):
+        return (_clip_gradient(x) * 5.0).sum()
+
     x = fnp.asarray([1.0, -2.0])
     _close(fn.grad(f)(x), [1.0, 1.0])
     _close(fn.jit(fn.grad(f))(x), [1.0, 1.0])
@@ -135,15 +147,19 @@ def test_custom_vjp_residuals_and_multiple_args_match_jax():
     def f(x, y):
         return fnp.sin(x) * y
 
-    f.defvjp(lambda x, y: (fnp.sin(x) * y, (fnp.cos(x), fnp.sin(x), y)),
-             lambda r, g: (g * r[0] * r[2], g * r[1]))
+    f.defvjp(
+        lambda x, y: (fnp.sin(x) * y, (fnp.cos(x), fnp.sin(x), y)),
+        lambda r, g: (g * r[0] * r[2], g * r[1]),
+    )
 
     @jax.custom_vjp
     def jf(x, y):
         return jnp.sin(x) * y
 
-    jf.defvjp(lambda x, y: (jnp.sin(x) * y, (jnp.cos(x), jnp.sin(x), y)),
-              lambda r, g: (g * r[0] * r[2], g * r[1]))
+    jf.defvjp(
+        lambda x, y: (jnp.sin(x) * y, (jnp.cos(x), jnp.sin(x), y)),
+        lambda r, g: (g * r[0] * r[2], g * r[1]),
+    )
     x, y = np.float32(0.4), np.float32(1.5)
     got = fn.grad(lambda a, b: f(a, b) ** 2, argnums=(0, 1))(x, y)
     want = jax.grad(lambda a, b: jf(a, b) ** 2, argnums=(0, 1))(x, y)
@@ -179,10 +195,11 @@ def test_custom_vjp_wrong_number_of_cotangents():
 
 # --- checkpoint ----------------------------------------------------------------------------------
 
+
 def _mlp(layer, w, x):
     for i in range(w.shape[0]):
         x = layer(w[i], x)
-    return (x ** 2).sum()
+    return (x**2).sum()
 
 
 def _dense(w, x):
@@ -205,7 +222,7 @@ def test_checkpoint_gives_the_same_gradients():
 def _jmlp(w, x):
     for i in range(w.shape[0]):
         x = jnp.tanh(x @ w[i])
-    return (x ** 2).sum()
+    return (x**2).sum()
 
 
 def test_checkpoint_recomputes_in_the_backward_program():
@@ -220,6 +237,7 @@ def test_checkpoint_recomputes_in_the_backward_program():
 
 def test_opaque_true_is_true_and_unfoldable():
     from funcnet.lax.windowed import opaque_true
+
     assert bool(opaque_true()) and bool(fn.jit(opaque_true)())
     text = fn.jit(opaque_true).lower().as_text()
     assert "stablehlo.rng" in text  # XLA cannot resolve it at compile time
@@ -232,6 +250,7 @@ def test_checkpoint_lowering_per_platform():
     # Elsewhere (XLA:GPU keeps optimization barriers): a constant predicate, so XLA
     # inlines the branch and no predicate is read back; the barrier keeps it apart.
     from funcnet.backend.lowering import lower_to_module
+
     ck = fn.checkpoint(_dense)
     w, x = fnp.ones((2, 4, 4)) * 0.1, fnp.ones((3, 4))
     closed = fn.make_jaxpr(fn.grad(lambda w: _mlp(ck, w, x)))(w)
@@ -248,11 +267,13 @@ def test_checkpoint_lowers_memory_of_a_deep_mlp():
 
     def loss(ws, x, ck):
         for i in range(0, len(ws), 4):
+
             def block(ws, x):
                 for w in ws:
                     x = layer(w, x)
                 return x
-            x = (fn.checkpoint(block) if ck else block)(ws[i:i + 4], x)
+
+            x = (fn.checkpoint(block) if ck else block)(ws[i : i + 4], x)
         return (x * x).mean()
 
     r = np.random.default_rng(0)
@@ -265,8 +286,11 @@ def test_checkpoint_lowers_memory_of_a_deep_mlp():
         return m.temp_size_in_bytes + m.output_size_in_bytes + m.argument_size_in_bytes
 
     assert memory(True) < memory(False)
-    _close(fn.grad(lambda ws: loss(ws, x, True))(ws), fn.grad(lambda ws: loss(ws, x, False))(ws),
-           tol=1e-5)
+    _close(
+        fn.grad(lambda ws: loss(ws, x, True))(ws),
+        fn.grad(lambda ws: loss(ws, x, False))(ws),
+        tol=1e-5,
+    )
 
 
 def test_checkpoint_second_order_and_check_grads():
@@ -275,15 +299,17 @@ def test_checkpoint_second_order_and_check_grads():
 
 
 def test_checkpoint_static_argnums():
-    ck = fn.checkpoint(lambda x, n: x ** n, static_argnums=(1,))
+    ck = fn.checkpoint(lambda x, n: x**n, static_argnums=(1,))
     _close(fn.grad(lambda x: ck(x, 3))(2.0), 12.0)
 
 
 # --- rules on concrete values (Python control flow), as jax -----------------------------------
 
+
 def _relu_like(lib):
     """The custom derivative rules page's style: Python `if` on the input in the function
     and in its rule."""
+
     @lib.custom_jvp
     def f(x):
         return x if x > 0 else 0.0 * x
@@ -303,7 +329,7 @@ def test_custom_jvp_python_if_runs_on_concrete_values(x):
     _close(fn.jvp(f, (x,), (1.5,)), jax.jvp(jf, (x,), (1.5,)))
     _close(fn.grad(lambda v: f(v) * v)(x), jax.grad(lambda v: jf(v) * v)(x))
     _close(fn.grad(fn.grad(f))(x), jax.grad(jax.grad(jf))(x))
-    out, f_jvp = fn.linearize(f, x)
+    _out, f_jvp = fn.linearize(f, x)
     _close(f_jvp(2.0), jax.linearize(jf, x)[1](2.0))
     _close(fn.jacfwd(f)(x), jax.jacfwd(jf)(x))
 
@@ -312,8 +338,10 @@ def test_custom_jvp_python_if_under_vmap_and_jit_fails_as_in_jax():
     f, jf = _relu_like(fn), _relu_like(jax)
     xs = np.array([1.0, -1.0], np.float32)
     # vmap and jit make x abstract: jax refuses the `if` too.
-    for transform, jtransform in [(fn.vmap, jax.vmap), (lambda g: fn.vmap(fn.grad(g)),
-                                                       lambda g: jax.vmap(jax.grad(g)))]:
+    for transform, jtransform in [
+        (fn.vmap, jax.vmap),
+        (lambda g: fn.vmap(fn.grad(g)), lambda g: jax.vmap(jax.grad(g))),
+    ]:
         with pytest.raises(jax.errors.ConcretizationTypeError):
             jtransform(jf)(xs)
         with pytest.raises(fn.ConcretizationError, match="Python `if`"):
@@ -364,6 +392,7 @@ def test_custom_jvp_closing_over_the_differentiated_value_is_refused_as_jax():
 
 # --- the API's details, as jax ---------------------------------------------------------------
 
+
 def test_defjvp_returns_the_rule_and_defvjp_returns_none():
     for lib in (fn, jax):
         f = lib.custom_jvp(lambda x: x)
@@ -379,8 +408,10 @@ def test_defjvps_matches_jax():
         def f(x, y):
             return np_.sin(x) * y
 
-        f.defjvps(lambda x_dot, out, x, y: np_.cos(x) * x_dot * y,
-                  lambda y_dot, out, x, y: np_.sin(x) * y_dot)
+        f.defjvps(
+            lambda x_dot, out, x, y: np_.cos(x) * x_dot * y,
+            lambda y_dot, out, x, y: np_.sin(x) * y_dot,
+        )
 
         @lib.custom_jvp
         def g(x, y):
@@ -417,11 +448,13 @@ def test_custom_jvp_and_vjp_take_keyword_arguments_as_jax():
         return f, g
 
     (f, g), (jf, jg) = make(fn), make(jax)
-    for ours, theirs in [(lambda x: f(x, scale=3.0), lambda x: jf(x, scale=3.0)),
-                         (lambda x: f(x=x), lambda x: jf(x=x)),
-                         (lambda x: f(x), lambda x: jf(x)),
-                         (lambda x: g(x, y=4.0), lambda x: jg(x, y=4.0)),
-                         (lambda y: g(2.0, y=y), lambda y: jg(2.0, y=y))]:
+    for ours, theirs in [
+        (lambda x: f(x, scale=3.0), lambda x: jf(x, scale=3.0)),
+        (lambda x: f(x=x), lambda x: jf(x=x)),
+        (lambda x: f(x), lambda x: jf(x)),
+        (lambda x: g(x, y=4.0), lambda x: jg(x, y=4.0)),
+        (lambda y: g(2.0, y=y), lambda y: jg(2.0, y=y)),
+    ]:
         _close(fn.grad(ours)(1.5), jax.grad(theirs)(1.5))
         _close(fn.jit(fn.grad(ours))(1.5), jax.grad(theirs)(1.5))
     with pytest.raises(TypeError, match="could not be resolved to positional"):
@@ -447,8 +480,10 @@ def test_custom_vjp_nondiff_argnums_fwd_and_bwd_signatures_match_jax():
     f, jf = make(fn), make(jax)
     sq = lambda v: v * v  # noqa: E731
     want = jax.grad(lambda x, y: jf(x, sq, y), argnums=(0, 1))(3.0, 2.0)
-    for g in (fn.grad(lambda x, y: f(x, sq, y), argnums=(0, 1)),
-              fn.jit(fn.grad(lambda x, y: f(x, sq, y), argnums=(0, 1)))):
+    for g in (
+        fn.grad(lambda x, y: f(x, sq, y), argnums=(0, 1)),
+        fn.jit(fn.grad(lambda x, y: f(x, sq, y), argnums=(0, 1))),
+    ):
         got = g(3.0, 2.0)
         _close(got[0], want[0])
         _close(got[1], want[1])
@@ -458,8 +493,9 @@ def test_custom_vjp_refuses_traced_nondiff_arguments_as_jax():
     for lib in (fn, jax):
         f = lib.custom_vjp(lambda x, s: x * s, nondiff_argnums=(1,))
         f.defvjp(lambda x, s: (x * s, None), lambda s, r, ct: (ct * s,))
-        with pytest.raises(lib.errors.UnexpectedTracerError if lib is jax
-                           else fn.UnexpectedTracerError):
+        with pytest.raises(
+            lib.errors.UnexpectedTracerError if lib is jax else fn.UnexpectedTracerError
+        ):
             lib.jit(lambda x, s: f(x, s))(1.0, 2.0)
 
 
@@ -467,7 +503,7 @@ def test_custom_jvp_nondiff_argnames_and_traced_nondiff_arguments():
     def make(lib):
         @functools.partial(lib.custom_jvp, nondiff_argnames=("n",))
         def power(x, n):
-            return x ** n
+            return x**n
 
         @power.defjvp
         def power_jvp(n, primals, tangents):
@@ -489,8 +525,9 @@ def test_custom_vjp_bwd_none_subtrees_and_list_output_as_jax():
         def f(d, z):
             return d["a"] * d["b"] + z
 
-        f.defvjp(lambda d, z: (f(d, z), d),
-                 lambda d, ct: [{"a": ct * d["b"], "b": None}, ct])  # a list is accepted
+        f.defvjp(
+            lambda d, z: (f(d, z), d), lambda d, ct: [{"a": ct * d["b"], "b": None}, ct]
+        )  # a list is accepted
         return f
 
     f, jf = make(fn), make(jax)
@@ -524,5 +561,6 @@ def test_symbolic_zeros_is_refused_clearly():
     with pytest.raises(NotImplementedError, match="symbolic_zeros"):
         fn.custom_jvp(lambda x: x).defjvp(lambda p, t: (p[0], t[0]), symbolic_zeros=True)
     with pytest.raises(NotImplementedError, match="symbolic_zeros"):
-        fn.custom_vjp(lambda x: x).defvjp(lambda x: (x, None), lambda r, g: (g,),
-                                          symbolic_zeros=True)
+        fn.custom_vjp(lambda x: x).defvjp(
+            lambda x: (x, None), lambda r, g: (g,), symbolic_zeros=True
+        )

@@ -15,8 +15,8 @@ import pytest
 import funcnet as fn
 import funcnet.debug
 import funcnet.numpy as fnp
-from funcnet.runtime import xla
 from funcnet.core import passes
+from funcnet.runtime import xla
 
 FN = types.SimpleNamespace(api=fn, np=fnp, lax=fn.lax, debug=funcnet.debug)
 JAX = types.SimpleNamespace(api=jax, np=jnp, lax=jax.lax, debug=jax.debug)
@@ -47,12 +47,14 @@ X3 = np.array([0.5, -1.0, 2.0], np.float32)
 
 # --- the programs -----------------------------------------------------------------------
 
+
 def _two_prints(lib):
     def f(x):
         lib.debug.print("x = {x}, total = {}", x.sum(), x=x)
         y = lib.np.sin(x)
         lib.debug.print("y = {}", y)
         return (y * x).sum()
+
     return f
 
 
@@ -61,7 +63,9 @@ def _scan_body(lib):
         def body(c, x):
             lib.debug.print("carry {} x {}", c, x)
             return c * x + 1.0, c
+
         return lib.lax.scan(body, 1.0, xs)[0]
+
     return f
 
 
@@ -70,7 +74,9 @@ def _fori(lib):
         def body(i, c):
             lib.debug.print("i={} c={c:.3f}", i, c=c)
             return c * 1.5
+
         return lib.lax.fori_loop(0, 3, body, x)
+
     return f
 
 
@@ -79,7 +85,9 @@ def _while(lib):
         def body(c):
             lib.debug.print("while {}", c)
             return c + 1.0
+
         return lib.lax.while_loop(lambda c: c < 3.0, body, x)
+
     return f
 
 
@@ -88,10 +96,13 @@ def _cond(lib):
         def pos(x):
             lib.debug.print("positive {}", x)
             return x
+
         def neg(x):
             lib.debug.print("negative {}", x)
             return -x
+
         return lib.lax.cond(x > 0, pos, neg, x)
+
     return f
 
 
@@ -103,9 +114,9 @@ PROGRAMS = {
     "grad": lambda lib: lib.api.grad(_two_prints(lib))(X3),
     "jit_grad": lambda lib: lib.api.jit(lib.api.grad(_two_prints(lib)))(X3),
     "jit_vmap_grad": lambda lib: lib.api.jit(lib.api.vmap(lib.api.grad(_two_prints(lib))))(
-        X3.reshape(3, 1)),
-    "vmap_vmap": lambda lib: lib.api.vmap(lib.api.vmap(_two_prints(lib)))(
-        X3.reshape(3, 1, 1)),
+        X3.reshape(3, 1)
+    ),
+    "vmap_vmap": lambda lib: lib.api.vmap(lib.api.vmap(_two_prints(lib)))(X3.reshape(3, 1, 1)),
     "scan": lambda lib: lib.api.jit(_scan_body(lib))(X3),
     "scan_eager": lambda lib: _scan_body(lib)(X3),
     "grad_scan": lambda lib: lib.api.grad(_scan_body(lib))(X3),
@@ -133,8 +144,9 @@ def test_prints_what_jax_prints(capsys, name):
     _same_as_jax(capsys, PROGRAMS[name], ordered=False)
 
 
-@pytest.mark.parametrize("name", ["eager", "vmap", "grad", "scan_eager", "fori_eager",
-                                  "vmap_vmap", "jvp_fori"])
+@pytest.mark.parametrize(
+    "name", ["eager", "vmap", "grad", "scan_eager", "fori_eager", "vmap_vmap", "jvp_fori"]
+)
 def test_eager_prints_in_program_order(capsys, name):
     """Without a compiled program, each print runs when it is reached: jax's order."""
     _same_as_jax(capsys, PROGRAMS[name], ordered=True)
@@ -151,13 +163,17 @@ def test_vmap_prints_once_per_example(capsys):
             lib.debug.print("x={} y={}", x, y)
             lib.debug.print("only the unbatched y={}", y)  # no batched value: printed once
             return x
-        lib.api.vmap(f, in_axes=(1, None))(np.arange(6.0, dtype=np.float32).reshape(2, 3),
-                                            np.float32(7.0))
+
+        lib.api.vmap(f, in_axes=(1, None))(
+            np.arange(6.0, dtype=np.float32).reshape(2, 3), np.float32(7.0)
+        )
+
     lines = _same_as_jax(capsys, run, ordered=True)
     assert len(lines) == 4
 
 
 # --- formatting ----------------------------------------------------------------------------
+
 
 def test_format_syntax_matches_jax(capsys):
     def run(lib):
@@ -168,7 +184,9 @@ def test_format_syntax_matches_jax(capsys):
             lib.debug.print("shape {a.shape} first {a[0]}", a=x)
             lib.debug.print("{}", (x > 0, x.astype(lib.np.int32), x.astype(lib.np.bfloat16)))
             return x
+
         f(X3, {"b": (np.int32(3),), "a": np.ones(2, np.float32)})
+
     _same_as_jax(capsys, run, ordered=False)
 
 
@@ -177,6 +195,7 @@ def test_numpy_printoptions_of_the_call_apply(capsys):
         f = lib.api.jit(lambda x: (lib.debug.print("{}", x), x)[1])
         with np.printoptions(precision=2):
             f(np.array([1 / 3, 2 / 3], np.float32))
+
     assert _same_as_jax(capsys, run) == ["[0.33 0.67]"]
 
 
@@ -184,6 +203,7 @@ def test_two_call_form(capsys):
     def run(lib):
         lib.api.jit(lambda x: (lib.debug.print(ordered=True)("two-call {}", x), x)[1])(X3)
         lib.debug.callback(ordered=True)(lambda v: print("cb", v), X3[0])
+
     _same_as_jax(capsys, run)
 
 
@@ -202,6 +222,7 @@ def test_format_errors_are_jaxs():
 
 
 # --- callbacks -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("mode", ["eager", "jit", "vmap"])
 def test_callback_gets_numpy_values_and_static_leaves(mode):
@@ -235,7 +256,9 @@ def test_callback_may_run_array_code(capsys):
     def run(lib):
         def show(v):
             print("sum of doubles", lib.np.sum(v * 2))  # eager ops inside a running program
+
         lib.api.jit(lambda x: (lib.debug.callback(show, x), x)[1])(X3)
+
     assert _same_as_jax(capsys, run) == ["sum of doubles 3.0"]
 
 
@@ -313,6 +336,7 @@ def test_effects_barrier_inside_a_callback_is_an_error():
 
 # --- side effects survive the program passes ------------------------------------------------
 
+
 def test_print_survives_dce_and_cse(capsys):
     def run(lib):
         def f(x):
@@ -320,7 +344,9 @@ def test_print_survives_dce_and_cse(capsys):
             lib.debug.print("unused {}", x)  # the same again: printed twice, not merged
             lib.lax.fori_loop(0, 2, lambda i, c: (lib.debug.print("dead loop {}", i), c)[1], x)
             return x * 2
+
         lib.api.jit(f)(np.float32(1.0))
+
     assert len(_same_as_jax(capsys, run, ordered=False)) == 4
 
 
@@ -343,6 +369,7 @@ def test_dce_keeps_effectful_equations_and_programs_holding_them():
 
 # --- ordering ---------------------------------------------------------------------------
 
+
 def _ordered_block(lib):
     def f(x):
         for k in range(6):
@@ -350,6 +377,7 @@ def _ordered_block(lib):
         y = (x * lib.np.ones((64, 64))) @ lib.np.ones((64, 64))
         lib.debug.print("after matmul {}", y[0, 0], ordered=True)
         return y
+
     return f
 
 
@@ -358,6 +386,7 @@ def test_ordered_prints_keep_program_order_in_a_block(capsys):
         f = lib.api.jit(_ordered_block(lib))
         for _ in range(3):
             f(np.float32(1.0))
+
     lines = _same_as_jax(capsys, run, ordered=True)
     assert lines[:7] == [f"step {k + 1.0}" for k in range(6)] + ["after matmul 64.0"]
 
@@ -369,8 +398,11 @@ def test_ordered_prints_in_loop_bodies_keep_their_order(capsys):
                 lib.debug.print("a {}", x, ordered=True)
                 lib.debug.print("b {}", c, ordered=True)
                 return c + x, x
+
             return lib.lax.scan(body, 0.0, xs)
+
         lib.api.jit(lib.api.vmap(f))(X3.reshape(1, 3))
+
     _same_as_jax(capsys, run, ordered=True)
 
 
@@ -379,19 +411,23 @@ def test_ordered_prints_across_loops_and_branches(capsys):
         def f(x):
             for k in range(3):
                 lib.debug.print("before {}", x + k, ordered=True)
-            c = lib.lax.fori_loop(0, 3, lambda i, c: (
-                lib.debug.print("loop {}", i, ordered=True), c + i)[1], x)
+            c = lib.lax.fori_loop(
+                0, 3, lambda i, c: (lib.debug.print("loop {}", i, ordered=True), c + i)[1], x
+            )
             lib.lax.cond(x > 0, lambda: lib.debug.print("branch", ordered=True), lambda: None)
             for k in range(3):
                 lib.debug.print("after {}", x + k, ordered=True)
             return c
+
         f = lib.api.jit(f)
         for _ in range(3):
             f(np.float32(1.0))
+
     _same_as_jax(capsys, run, ordered=True)
 
 
 # --- breakpoint ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("mode", ["eager", "jit", "vmap"])
 def test_breakpoint_opens_pdb_on_the_values(capsys, monkeypatch, mode):

@@ -108,14 +108,17 @@ def _log_body(c, x):
 
 def test_scan_body_is_entered_iteration_by_iteration():
     xs = fnp.arange(5.0)
-    for run in (lambda: lax.scan(_log_body, 3.0, xs),
-                lambda: fn.jit(lambda c: lax.scan(_log_body, c, xs)[0])(3.0)):
+    for run in (
+        lambda: lax.scan(_log_body, 3.0, xs),
+        lambda: fn.jit(lambda c: lax.scan(_log_body, c, xs)[0])(3.0),
+    ):
         msg = _raises(run)
         assert msg.startswith("invalid value (nan) encountered in log")
         assert "scan, iteration 2" in msg and f":{_line_of('# nan at the 3rd step')}" in msg
     # jax stops at the scan as a whole; funcnet names the op inside it
     assert "encountered in scan" in _jax_message(
-        lambda: jax.lax.scan(lambda c, x: (jnp.log(c - x), c), 3.0, jnp.arange(5.0)))
+        lambda: jax.lax.scan(lambda c, x: (jnp.log(c - x), c), 3.0, jnp.arange(5.0))
+    )
 
 
 def test_scan_in_reverse_and_without_nan_gives_the_right_values():
@@ -131,13 +134,16 @@ def test_scan_in_reverse_and_without_nan_gives_the_right_values():
 
 
 def test_while_and_cond_bodies_are_entered():
-    msg = _raises(lambda: lax.while_loop(lambda s: s[0] < 5,
-                                         lambda s: (s[0] + 1, fnp.log(s[1] - 1.0)),
-                                         (0, 3.0)))
+    msg = _raises(
+        lambda: lax.while_loop(
+            lambda s: s[0] < 5, lambda s: (s[0] + 1, fnp.log(s[1] - 1.0)), (0, 3.0)
+        )
+    )
     assert msg.startswith("invalid value (nan) encountered in log")
     assert "while_loop, iteration 1" in msg
-    msg = _raises(lambda: fn.jit(lambda x: lax.cond(x > 0, lambda x: fnp.log(-x),
-                                                    lambda x: x, x))(1.0))
+    msg = _raises(
+        lambda: fn.jit(lambda x: lax.cond(x > 0, lambda x: fnp.log(-x), lambda x: x, x))(1.0)
+    )
     assert msg.startswith("invalid value (nan) encountered in log") and "cond branch 1" in msg
 
 
@@ -152,10 +158,10 @@ def test_checkpointed_and_nested_jit_bodies_are_entered():
 def test_debug_infs():
     msg = _raises(lambda: 1.0 / fnp.zeros(2), flag=debug_infs)
     assert msg.startswith(_jax_message(lambda: 1.0 / jnp.zeros(2), "jax_debug_infs"))
-    msg = _raises(lambda: fn.jit(lambda x: fnp.exp(x * 1000.0))(fnp.ones(2)),
-                  flag=debug_infs)
-    want = _jax_message(lambda: jax.jit(lambda x: jnp.exp(x * 1000.0))(jnp.ones(2)),
-                        "jax_debug_infs")
+    msg = _raises(lambda: fn.jit(lambda x: fnp.exp(x * 1000.0))(fnp.ones(2)), flag=debug_infs)
+    want = _jax_message(
+        lambda: jax.jit(lambda x: jnp.exp(x * 1000.0))(jnp.ones(2)), "jax_debug_infs"
+    )
     assert msg.startswith(want) and want == "invalid value (inf) encountered in exp"
 
 

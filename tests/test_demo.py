@@ -12,10 +12,10 @@ def data():
 
 
 def test_split_is_fixed_and_disjoint(data):
-    (x_train, y_train), (x_test, y_test) = data
+    (x_train, y_train), (_x_test, y_test) = data
     assert x_train.shape[1:] == (8, 8, 1) and x_train.dtype == np.float32
     assert len(y_train) + len(y_test) == 1797
-    assert 0.0 <= x_train.min() and x_train.max() <= 1.0
+    assert x_train.min() >= 0.0 and x_train.max() <= 1.0
     again = demo.digits_split()
     np.testing.assert_array_equal(again[1][1], y_test)
 

@@ -10,8 +10,8 @@ import pytest
 import funcnet as fn
 import funcnet.numpy as fnp
 from funcnet.backend import eager
-from funcnet.runtime import xla
 from funcnet.core.aval import ShapedArray
+from funcnet.runtime import xla
 
 
 def _np(x):
@@ -78,8 +78,7 @@ def test_jit_mixed_argument_kinds_agree():
     f = fn.jit(lambda x, y: x * y)
     x = fnp.arange(4.0)
     ref = np.arange(4.0, dtype=np.float32) * 2
-    for y in [fnp.full((4,), 2.0), np.full((4,), 2.0, np.float32), 2.0,
-              jnp.full((4,), 2.0)] * 2:
+    for y in [fnp.full((4,), 2.0), np.full((4,), 2.0, np.float32), 2.0, jnp.full((4,), 2.0)] * 2:
         np.testing.assert_allclose(_np(f(x, y)), ref)
     np.testing.assert_allclose(_np(f(jnp.arange(4.0), fnp.full((4,), 2.0))), ref)
 
@@ -96,8 +95,7 @@ def test_jit_fast_path_under_transformations_is_not_taken():
     x = fnp.asarray(np.float32(0.3))
     f(x), f(x)  # fill the fast path
     np.testing.assert_allclose(_np(fn.grad(f)(x)), 2 * np.cos(0.3), rtol=1e-6)
-    np.testing.assert_allclose(_np(fn.jit(lambda y: f(y) + 1)(x)), 2 * np.sin(0.3) + 1,
-                               rtol=1e-6)
+    np.testing.assert_allclose(_np(fn.jit(lambda y: f(y) + 1)(x)), 2 * np.sin(0.3) + 1, rtol=1e-6)
 
 
 def test_jit_closure_constants():
@@ -164,9 +162,9 @@ def test_eager_multiple_results():
 def test_executable_result_handlers_match_general_path():
     x = fnp.asarray(np.float32(2.0))
     exe = fn.jit(lambda a: (a + 1, a.astype(np.int32))).lower(x).compile()._exe
-    first = exe.execute([x.buffer])      # general path; learns the handlers
+    first = exe.execute([x.buffer])  # general path; learns the handlers
     assert exe.dispatch_parts() is not None
-    second = exe.execute([x.buffer])     # result handlers
+    second = exe.execute([x.buffer])  # result handlers
     for a, b in zip(first, second):
         assert a.shape == b.shape and a.dtype == b.dtype
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -181,6 +179,7 @@ def test_shaped_array_hash_is_cached_and_consistent():
     assert {a: 1}[b] == 1
     import copy
     import pickle
+
     assert pickle.loads(pickle.dumps(a)) == a and hash(copy.deepcopy(a)) == hash(a)
 
 

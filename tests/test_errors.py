@@ -81,6 +81,7 @@ def test_shape_error_in_a_nested_function_names_the_innermost_user_line():
 
 # --- bad arguments to jit --------------------------------------------------------------------
 
+
 def test_non_array_argument_names_its_position_and_type():
     f = fn.jit(lambda x, y: x + y)
     with pytest.raises(TypeError, match=r"argument y \(argument 1\) is of type str \('hello'\)"):
@@ -95,11 +96,17 @@ def test_non_array_leaf_names_its_path():
 
     f = fn.jit(loss)
     bad = {"w": [A, object()]}
-    with pytest.raises(TypeError, match=r"argument params\['w'\]\[1\] \(argument 0\) is of "
-                                        r"type object"):
+    with pytest.raises(
+        TypeError,
+        match=r"argument params\['w'\]\[1\] \(argument 0\) is of "
+        r"type object",
+    ):
         f(bad, A)
-    with pytest.raises(TypeError, match=r"argument batch \(keyword argument\) is of type "
-                                        r"str"):
+    with pytest.raises(
+        TypeError,
+        match=r"argument batch \(keyword argument\) is of type "
+        r"str",
+    ):
         f({"w": [A]}, batch="x")
 
 
@@ -112,12 +119,15 @@ def test_argument_paths_skip_static_arguments():
         g(A, object)
 
 
-@pytest.mark.parametrize("value, dtype", [
-    (np.ones(3, np.complex128), "complex128"),
-    (np.ones(3, np.complex64), "complex64"),
-    (np.array(["a", "b"]), "<U1"),
-    (np.array([object()]), "object"),
-])
+@pytest.mark.parametrize(
+    "value, dtype",
+    [
+        (np.ones(3, np.complex128), "complex128"),
+        (np.ones(3, np.complex64), "complex64"),
+        (np.array(["a", "b"]), "<U1"),
+        (np.array([object()]), "object"),
+    ],
+)
 def test_unsupported_dtype_argument_names_position_and_dtype(value, dtype):
     f = fn.jit(lambda p, x: p * 2)
     with pytest.raises(TypeError) as info:
@@ -140,8 +150,11 @@ def test_complex_python_scalar_is_rejected():
 
 
 def test_non_array_output_is_named():
-    with pytest.raises(TypeError, match=r"returned a value of type str \('s'\) as "
-                                        r"output\['msg'\]"):
+    with pytest.raises(
+        TypeError,
+        match=r"returned a value of type str \('s'\) as "
+        r"output\['msg'\]",
+    ):
         fn.jit(lambda x: {"y": x, "msg": "s"})(A)
 
 
@@ -151,6 +164,7 @@ def test_wrong_number_of_arguments_is_pythons_own_error():
 
 
 # --- Python control flow on traced values -------------------------------------------------------
+
 
 def _check_concretization_message(err, line):
     msg = str(err)
@@ -210,6 +224,7 @@ def test_shape_based_control_flow_is_fine():
 
 # --- leaked tracers ---------------------------------------------------------------------------
 
+
 def test_tracer_escaping_jit_raises_when_used():
     leaked = []
 
@@ -265,16 +280,24 @@ def test_leaked_tracer_is_a_funcnet_error():
 
 # --- nothing crashes the interpreter --------------------------------------------------------------
 
-@pytest.mark.parametrize("text", [
-    "this is not MLIR",
-    # type mismatch between the returned value and the function type
-    ('module @m {\n  func.func public @main(%arg0: tensor<3xf32>) -> (tensor<4xf32>) {\n'
-     '    "func.return"(%arg0) : (tensor<3xf32>) -> ()\n  }\n}\n'),
-    # an op whose result type contradicts its operands
-    ('module @m {\n  func.func public @main(%arg0: tensor<3xf32>) -> (tensor<4xf32>) {\n'
-     '    %0 = "stablehlo.add"(%arg0, %arg0) : (tensor<3xf32>, tensor<3xf32>) -> tensor<4xf32>\n'
-     '    "func.return"(%0) : (tensor<4xf32>) -> ()\n  }\n}\n'),
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this is not MLIR",
+        # type mismatch between the returned value and the function type
+        (
+            "module @m {\n  func.func public @main(%arg0: tensor<3xf32>) -> (tensor<4xf32>) {\n"
+            '    "func.return"(%arg0) : (tensor<3xf32>) -> ()\n  }\n}\n'
+        ),
+        # an op whose result type contradicts its operands
+        (
+            "module @m {\n  func.func public @main(%arg0: tensor<3xf32>) -> (tensor<4xf32>) {\n"
+            '    %0 = "stablehlo.add"(%arg0, %arg0) : (tensor<3xf32>, tensor<3xf32>) -> tensor<4xf32>\n'
+            '    "func.return"(%0) : (tensor<4xf32>) -> ()\n  }\n}\n'
+        ),
+    ],
+)
 def test_bad_stablehlo_is_a_python_exception(text):
     with pytest.raises(Exception) as info:
         xla.Executable(text, xla.default_device(), 1)

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from grad_testing import assert_close, randn, rng
 
 import funcnet as fn
 import funcnet.numpy as fnp
@@ -15,23 +16,22 @@ from funcnet.core.aval import ShapedArray
 from funcnet.core.trace import Primitive
 from funcnet.test_util import check_grads
 
-from grad_testing import assert_close, randn, rng
-
 TOL = dict(rtol=1e-5, atol=1e-6)
 
 
 def f_fn(x):
-    return fnp.sum(fnp.tanh(x) * fnp.sin(2.0 * x) + x ** 3 / 3.0)
+    return fnp.sum(fnp.tanh(x) * fnp.sin(2.0 * x) + x**3 / 3.0)
 
 
 def f_jax(x):
-    return jnp.sum(jnp.tanh(x) * jnp.sin(2.0 * x) + x ** 3 / 3.0)
+    return jnp.sum(jnp.tanh(x) * jnp.sin(2.0 * x) + x**3 / 3.0)
 
 
 X = randn(rng(0), 4)
 
 
 # --- compositions ----------------------------------------------------------------------------
+
 
 def test_jit_of_grad_and_grad_of_jit():
     want = jax.jit(jax.grad(f_jax))(X)
@@ -46,13 +46,18 @@ def test_higher_order_scalar():
         g = fn.grad(fn.grad(fn.grad(fnp.tanh)))
         want = jax.jit(jax.grad(jax.grad(jax.grad(jnp.tanh))))(x0)
         assert_close(g(x0), want, rtol=1e-5, atol=1e-5)
-        assert_close(fn.jit(fn.grad(fn.grad(fnp.tanh)))(x0),
-                     jax.jit(jax.grad(jax.grad(jnp.tanh)))(x0), **TOL)
+        assert_close(
+            fn.jit(fn.grad(fn.grad(fnp.tanh)))(x0), jax.jit(jax.grad(jax.grad(jnp.tanh)))(x0), **TOL
+        )
 
 
 def test_grad_of_grad_through_jit_both_ways():
-    h = lambda x: fnp.sum(fnp.exp(-x * x) * fnp.cos(x))
-    jh = lambda x: jnp.sum(jnp.exp(-x * x) * jnp.cos(x))
+    def h(x):
+        return fnp.sum(fnp.exp(-x * x) * fnp.cos(x))
+
+    def jh(x):
+        return jnp.sum(jnp.exp(-x * x) * jnp.cos(x))
+
     x = randn(rng(1), 3)
     vec = randn(rng(2), 3)
     # Hessian-vector products: forward-over-reverse, reverse-over-reverse, with jit inside
@@ -61,24 +66,25 @@ def test_grad_of_grad_through_jit_both_ways():
     assert_close(fn.jvp(fn.grad(h), (x,), (vec,))[1], want, **TOL)
     assert_close(fn.jvp(fn.grad(fn.jit(h)), (x,), (vec,))[1], want, **TOL)
     assert_close(fn.grad(lambda x: fnp.vdot(fn.grad(h)(x), vec))(x), want, **TOL)
-    assert_close(fn.jit(fn.grad(lambda x: fnp.vdot(fn.jit(fn.grad(h))(x), vec)))(x), want,
-                 **TOL)
+    assert_close(fn.jit(fn.grad(lambda x: fnp.vdot(fn.jit(fn.grad(h))(x), vec)))(x), want, **TOL)
 
 
 def test_jacfwd_jacrev_hessian():
     def g(x):
-        return fnp.stack([fnp.sum(x ** 2), fnp.prod(fnp.sin(x)), x[0] * x[1] - x[2]])
+        return fnp.stack([fnp.sum(x**2), fnp.prod(fnp.sin(x)), x[0] * x[1] - x[2]])
 
     def jg(x):
-        return jnp.stack([jnp.sum(x ** 2), jnp.prod(jnp.sin(x)), x[0] * x[1] - x[2]])
+        return jnp.stack([jnp.sum(x**2), jnp.prod(jnp.sin(x)), x[0] * x[1] - x[2]])
 
     x = randn(rng(3), 3)
     assert_close(fn.jacfwd(g)(x), jax.jit(jax.jacfwd(jg))(x), **TOL)
     assert_close(fn.jacrev(g)(x), jax.jit(jax.jacrev(jg))(x), **TOL)
-    assert_close(fn.jacfwd(fn.jacrev(g))(x), jax.jit(jax.jacfwd(jax.jacrev(jg)))(x), rtol=1e-5,
-                 atol=1e-5)
-    assert_close(fn.jacrev(fn.jacfwd(g))(x), jax.jit(jax.jacrev(jax.jacfwd(jg)))(x), rtol=1e-5,
-                 atol=1e-5)
+    assert_close(
+        fn.jacfwd(fn.jacrev(g))(x), jax.jit(jax.jacfwd(jax.jacrev(jg)))(x), rtol=1e-5, atol=1e-5
+    )
+    assert_close(
+        fn.jacrev(fn.jacfwd(g))(x), jax.jit(jax.jacrev(jax.jacfwd(jg)))(x), rtol=1e-5, atol=1e-5
+    )
     assert_close(fn.hessian(f_fn)(X), jax.jit(jax.hessian(f_jax))(X), rtol=1e-5, atol=1e-5)
 
 
@@ -99,22 +105,22 @@ def test_jacobians_with_pytrees_and_argnums():
 def test_value_and_grad_argnums_and_has_aux():
     def loss(w, b, x):
         pred = x @ w["k"] + b
-        return fnp.mean(pred ** 2), {"pred": pred, "n": 3}
+        return fnp.mean(pred**2), {"pred": pred, "n": 3}
 
     def jloss(w, b, x):
         pred = x @ w["k"] + b
-        return jnp.mean(pred ** 2), {"pred": pred, "n": 3}
+        return jnp.mean(pred**2), {"pred": pred, "n": 3}
 
     r = rng(5)
     w, b, x = {"k": randn(r, 4, 2)}, randn(r, 2), randn(r, 5, 4)
     (v, aux), g = fn.value_and_grad(loss, argnums=(0, 1), has_aux=True)(w, b, x)
-    (jv, jaux), jgr = jax.value_and_grad(jloss, argnums=(0, 1), has_aux=True)(w, b, x)
+    (jv, _jaux), jgr = jax.value_and_grad(jloss, argnums=(0, 1), has_aux=True)(w, b, x)
     assert_close(v, jv, **TOL)
     assert aux["n"] == 3 and set(aux) == {"pred", "n"}
     assert isinstance(g, tuple) and set(g[0]) == {"k"}
     assert_close(g, jgr, **TOL)
     # grad with has_aux returns (grad, aux); argnums as an int gives the bare gradient
-    g2, aux2 = fn.grad(loss, argnums=2, has_aux=True)(w, b, x)
+    g2, _aux2 = fn.grad(loss, argnums=2, has_aux=True)(w, b, x)
     assert_close(g2, jax.grad(jloss, argnums=2, has_aux=True)(w, b, x)[0], **TOL)
     # negative argnums, and keyword arguments passed through
     assert_close(fn.grad(lambda a, c: fnp.sum(a * c), argnums=-1)(X, X), X, **TOL)
@@ -123,7 +129,9 @@ def test_value_and_grad_argnums_and_has_aux():
 
 def test_integer_and_constant_arguments_left_alone():
     # A non-differentiated integer argument, and an output that ignores the input.
-    f = lambda x, n: fnp.sum(x * n.astype(np.float32))
+    def f(x, n):
+        return fnp.sum(x * n.astype(np.float32))
+
     n = np.arange(4, dtype=np.int32)
     assert_close(fn.grad(f)(X, n), n.astype(np.float32), **TOL)
     g = fn.grad(lambda x: fnp.asarray(2.0))(X)
@@ -161,7 +169,9 @@ def test_vjp_with_pytree_outputs_and_has_aux():
 
 @pytest.mark.parametrize("api", ["value_and_grad", "grad", "vjp", "jvp"])
 def test_aux_arrays_are_returned_as_arrays(api):
-    f = lambda x: (fnp.sum(x * x), {"double": x * 2.0})
+    def f(x):
+        return (fnp.sum(x * x), {"double": x * 2.0})
+
     x = fnp.asarray(X)
     if api == "value_and_grad":
         aux = fn.value_and_grad(f, has_aux=True)(x)[0][1]
@@ -176,10 +186,10 @@ def test_aux_arrays_are_returned_as_arrays(api):
 
 def test_linearize():
     def g(x, y):
-        return fnp.tanh(x) * y, fnp.sum(x ** 3)
+        return fnp.tanh(x) * y, fnp.sum(x**3)
 
     def jg(x, y):
-        return jnp.tanh(x) * y, jnp.sum(x ** 3)
+        return jnp.tanh(x) * y, jnp.sum(x**3)
 
     r = rng(7)
     x, y = randn(r, 4), randn(r, 4)
@@ -213,8 +223,13 @@ def test_jvp_pytrees_and_integer_inputs():
 def test_vmap_composes_with_grad():
     r = rng(9)
     xs = randn(r, 5, 4)
-    per_example = lambda w, x: fnp.sum(fnp.tanh(x @ w) ** 2)
-    jper_example = lambda w, x: jnp.sum(jnp.tanh(x @ w) ** 2)
+
+    def per_example(w, x):
+        return fnp.sum(fnp.tanh(x @ w) ** 2)
+
+    def jper_example(w, x):
+        return jnp.sum(jnp.tanh(x @ w) ** 2)
+
     w = randn(r, 4, 3)
     # per-example gradients: vmap(grad); and grad of a vmapped loss
     got = fn.vmap(fn.grad(per_example), in_axes=(None, 0))(w, xs)
@@ -241,10 +256,14 @@ def test_nested_grad_closure_no_perturbation_confusion():
 def test_check_grads_on_a_composite():
     r = rng(10)
     w, x = randn(r, 3, 2), randn(r, 4, 3)
-    f = lambda w, x: fnp.sum(fnp.logsumexp(x @ w, axis=1) * fnp.mean(x, axis=1))
+
+    def f(w, x):
+        return fnp.sum(fnp.logsumexp(x @ w, axis=1) * fnp.mean(x, axis=1))
+
     check_grads(f, (w, x), order=2, modes=("fwd", "rev"))
     # and it notices a wrong derivative
     from funcnet.transforms.jvp import jvp_rules
+
     rule = jvp_rules[lax.exp_p]
     try:
         jvp_rules[lax.exp_p] = lambda p, t: (lax.exp(p[0]), lax.mul(t[0], _c2(p[0])))
@@ -259,6 +278,7 @@ def _c2(x):
 
 
 # --- bad input ---------------------------------------------------------------------------------
+
 
 def test_grad_of_non_scalar_output_names_shape_and_dtype():
     with pytest.raises(TypeError, match=r"scalar.*shape \(4,\) and dtype float32"):
@@ -299,6 +319,7 @@ def test_every_primitive_has_a_jvp_rule():
     import pkgutil
 
     from funcnet.transforms.jvp import jvp_rules
+
     prims = set()
     for info in pkgutil.iter_modules(lax.__path__, "funcnet.lax."):
         module = importlib.import_module(info.name)
@@ -314,10 +335,16 @@ _no_jvp_p.def_abstract_eval(lambda x: ShapedArray(x.shape, x.dtype))
 
 
 def test_non_differentiable_primitive_is_named():
-    f = lambda x: fnp.sum(_no_jvp_p.bind(x))
+    def f(x):
+        return fnp.sum(_no_jvp_p.bind(x))
+
     x = fnp.asarray(np.array([1.5, 2.0], np.float32))
-    for mode in (fn.grad(f), fn.jit(fn.grad(f)), lambda x: fn.jvp(f, (x,), (x,)),
-                 lambda x: fn.vjp(f, x)):
+    for mode in (
+        fn.grad(f),
+        fn.jit(fn.grad(f)),
+        lambda x: fn.jvp(f, (x,), (x,)),
+        lambda x: fn.vjp(f, x),
+    ):
         with pytest.raises(NotImplementedError, match="'op_without_jvp'"):
             mode(x)
 
@@ -336,8 +363,9 @@ def test_primitive_without_transpose_rule_is_named_in_reverse_mode():
 
     jvp_rules[_linear_only_p] = lambda p, t: (lax.sin(p[0]), _linear_only_p.bind(t[0]))
     try:
-        with pytest.raises(NotImplementedError,
-                           match=r"primitive 'linear_without_transpose'.*no transpose rule"):
+        with pytest.raises(
+            NotImplementedError, match=r"primitive 'linear_without_transpose'.*no transpose rule"
+        ):
             fn.grad(lambda x: fnp.sum(user_op(x)))(X)
     finally:
         del jvp_rules[_linear_only_p]
@@ -345,7 +373,13 @@ def test_primitive_without_transpose_rule_is_named_in_reverse_mode():
 
 def test_window_dilated_max_pool_reverse_mode_says_so():
     x = randn(rng(11), 1, 1, 6)
-    f = lambda x: fnp.sum(lax.reduce_window(x, -np.inf, "max", (1, 1, 2), (1, 1, 1), "VALID",
-                                            window_dilation=(1, 1, 2)))
+
+    def f(x):
+        return fnp.sum(
+            lax.reduce_window(
+                x, -np.inf, "max", (1, 1, 2), (1, 1, 1), "VALID", window_dilation=(1, 1, 2)
+            )
+        )
+
     with pytest.raises(NotImplementedError, match="window dilation"):
         fn.grad(f)(x)

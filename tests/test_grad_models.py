@@ -7,12 +7,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from grad_testing import randn, rng
 
 import funcnet as fn
 import funcnet.numpy as fnp
 from funcnet import lax
-
-from grad_testing import randn, rng
 
 RTOL = 1e-5
 
@@ -27,8 +26,9 @@ def assert_model_close(got, want, what):
     for path, g, w in zip(jax.tree_util.tree_flatten_with_path(want)[0], got_l, want_l):
         g, w = np.asarray(g, np.float64), np.asarray(w, np.float64)
         scale = np.max(np.abs(w)) if w.size else 0.0
-        np.testing.assert_allclose(g, w, rtol=RTOL, atol=RTOL * scale,
-                                   err_msg=f"{what} {jax.tree_util.keystr(path[0])}")
+        np.testing.assert_allclose(
+            g, w, rtol=RTOL, atol=RTOL * scale, err_msg=f"{what} {jax.tree_util.keystr(path[0])}"
+        )
 
 
 def compare(fn_loss, jax_loss, params, *data, jit=True, eager=False):
@@ -61,6 +61,7 @@ def _onehot(r, n, k):
 
 # --- MLP ------------------------------------------------------------------------------------
 
+
 def mlp_loss(np_, params, x, onehot):
     h = x
     for layer in params[:-1]:
@@ -73,11 +74,18 @@ def test_mlp_softmax_cross_entropy():
     r = rng(0)
     params = [_dense(r, 12, 32), _dense(r, 32, 32), _dense(r, 32, 5)]
     x, y = randn(r, 16, 12), _onehot(r, 16, 5)
-    compare(lambda p, x, y: mlp_loss(fnp, p, x, y), lambda p, x, y: mlp_loss(jnp, p, x, y),
-            params, x, y, eager=True)
+    compare(
+        lambda p, x, y: mlp_loss(fnp, p, x, y),
+        lambda p, x, y: mlp_loss(jnp, p, x, y),
+        params,
+        x,
+        y,
+        eager=True,
+    )
 
 
 # --- CNN ------------------------------------------------------------------------------------
+
 
 def cnn_loss(np_, params, x, onehot):
     lax_ = lax if np_ is fnp else jax.lax
@@ -85,8 +93,7 @@ def cnn_loss(np_, params, x, onehot):
     def pool(h):
         if np_ is fnp:
             return lax.reduce_window(h, -np.inf, "max", (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
-        return jax.lax.reduce_window(h, -np.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2),
-                                     "VALID")
+        return jax.lax.reduce_window(h, -np.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
 
     h = lax_.conv_general_dilated(x, params["c1"], (1, 1), "SAME")
     h = pool(np_.maximum(h + params["b1"][None, :, None, None], 0.0))
@@ -99,12 +106,17 @@ def cnn_loss(np_, params, x, onehot):
 
 def test_small_cnn():
     r = rng(1)
-    params = {"c1": randn(r, 4, 1, 3, 3, scale=0.5), "b1": randn(r, 4, scale=0.1),
-              "c2": randn(r, 6, 4, 3, 3, scale=0.3), "b2": randn(r, 6, scale=0.1),
-              "fc": _dense(r, 6 * 2 * 2, 10)}
+    params = {
+        "c1": randn(r, 4, 1, 3, 3, scale=0.5),
+        "b1": randn(r, 4, scale=0.1),
+        "c2": randn(r, 6, 4, 3, 3, scale=0.3),
+        "b2": randn(r, 6, scale=0.1),
+        "fc": _dense(r, 6 * 2 * 2, 10),
+    }
     x, y = randn(r, 4, 1, 8, 8), _onehot(r, 4, 10)
-    compare(lambda p, x, y: cnn_loss(fnp, p, x, y), lambda p, x, y: cnn_loss(jnp, p, x, y),
-            params, x, y)
+    compare(
+        lambda p, x, y: cnn_loss(fnp, p, x, y), lambda p, x, y: cnn_loss(jnp, p, x, y), params, x, y
+    )
 
 
 # --- LSTM -----------------------------------------------------------------------------------
@@ -120,7 +132,7 @@ def lstm_loss(np_, params, xs, target):
     outs = []
     for t in range(STEPS):  # unrolled in Python
         z = xs[t] @ params["wx"] + h @ params["wh"] + params["b"]
-        i, f, g, o = (z[:, k * n_hidden:(k + 1) * n_hidden] for k in range(4))
+        i, f, g, o = (z[:, k * n_hidden : (k + 1) * n_hidden] for k in range(4))
         c = sigmoid(f + 1.0) * c + sigmoid(i) * np_.tanh(g)
         h = sigmoid(o) * np_.tanh(c)
         outs.append(h @ params["out"])
@@ -131,17 +143,28 @@ def lstm_loss(np_, params, xs, target):
 def test_lstm_unrolled_20_steps():
     r = rng(2)
     n_in, n_hidden, batch = 3, 8, 2
-    params = {"wx": randn(r, n_in, 4 * n_hidden, scale=0.5),
-              "wh": randn(r, n_hidden, 4 * n_hidden, scale=0.3),
-              "b": randn(r, 4 * n_hidden, scale=0.1), "out": randn(r, n_hidden, 1)}
+    params = {
+        "wx": randn(r, n_in, 4 * n_hidden, scale=0.5),
+        "wh": randn(r, n_hidden, 4 * n_hidden, scale=0.3),
+        "b": randn(r, 4 * n_hidden, scale=0.1),
+        "out": randn(r, n_hidden, 1),
+    }
     xs, target = randn(r, STEPS, batch, n_in), randn(r, STEPS, batch, 1)
     # Eager on both sides: the 20 steps repeat the same few shapes, so eager mode compiles
     # a handful of small programs where jit would compile one long unrolled one.
-    compare(lambda p, x, y: lstm_loss(fnp, p, x, y), lambda p, x, y: lstm_loss(jnp, p, x, y),
-            params, xs, target, jit=False, eager=True)
+    compare(
+        lambda p, x, y: lstm_loss(fnp, p, x, y),
+        lambda p, x, y: lstm_loss(jnp, p, x, y),
+        params,
+        xs,
+        target,
+        jit=False,
+        eager=True,
+    )
 
 
 # --- attention ------------------------------------------------------------------------------
+
 
 def layer_norm(np_, x, gamma, beta, eps=1e-5):
     mean = np_.mean(x, axis=-1, keepdims=True)
@@ -165,13 +188,24 @@ def attention_loss(np_, params, x, target):
 def test_attention_block(seq):
     r = rng(3)
     dim, batch = 8, 2
-    params = {"wq": randn(r, dim, dim, scale=0.4), "wk": randn(r, dim, dim, scale=0.4),
-              "wv": randn(r, dim, dim, scale=0.4), "wo": randn(r, dim, dim, scale=0.4),
-              "g": 1.0 + randn(r, dim, scale=0.1), "b": randn(r, dim, scale=0.1),
-              "g2": 1.0 + randn(r, dim, scale=0.1), "b2": randn(r, dim, scale=0.1)}
+    params = {
+        "wq": randn(r, dim, dim, scale=0.4),
+        "wk": randn(r, dim, dim, scale=0.4),
+        "wv": randn(r, dim, dim, scale=0.4),
+        "wo": randn(r, dim, dim, scale=0.4),
+        "g": 1.0 + randn(r, dim, scale=0.1),
+        "b": randn(r, dim, scale=0.1),
+        "g2": 1.0 + randn(r, dim, scale=0.1),
+        "b2": randn(r, dim, scale=0.1),
+    }
     x, target = randn(r, batch, seq, dim), randn(r, batch, seq, dim)
-    compare(lambda p, x, y: attention_loss(fnp, p, x, y),
-            lambda p, x, y: attention_loss(jnp, p, x, y), params, x, target)
+    compare(
+        lambda p, x, y: attention_loss(fnp, p, x, y),
+        lambda p, x, y: attention_loss(jnp, p, x, y),
+        params,
+        x,
+        target,
+    )
 
 
 def test_training_steps_track_jax():

@@ -15,14 +15,23 @@ import funcnet.numpy as fnp
 
 X = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
 V = np.arange(7, dtype=np.int32) * 10
-FAST = settings(max_examples=30, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+FAST = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 
 def assert_same(out, expected, what):
     assert isinstance(out, fn.Array), (what, type(out))
     assert (out.shape, out.dtype) == (expected.shape, expected.dtype), (
-        what, out.shape, out.dtype, expected.shape, expected.dtype)
+        what,
+        out.shape,
+        out.dtype,
+        expected.shape,
+        expected.dtype,
+    )
     np.testing.assert_array_equal(np.asarray(out), expected, err_msg=str(what))
 
 
@@ -41,16 +50,41 @@ def check_getitem(x, indices, eager=True):
 # --- basic indexing -------------------------------------------------------------------
 
 BASIC = [
-    0, -1, 1, (1, 2), (-1, -2, 3), (0, 1, 2, 3), (-2, -3, -4, -5),
-    slice(None), slice(1, None), slice(None, -1), slice(None, None, -1),
-    (slice(None), slice(1, 3)), (slice(None), slice(None, None, 2)),
-    (slice(None), slice(None), slice(3, 0, -1)), (slice(None), slice(None), slice(None, None, -2)),
-    (slice(None), slice(-1, -4, -1)), (1, slice(None, None, 3)), (slice(10, 20),),
-    (slice(-10, 2),), (slice(None), slice(2, 1)), (slice(None), slice(5, None, -2)),
+    0,
+    -1,
+    1,
+    (1, 2),
+    (-1, -2, 3),
+    (0, 1, 2, 3),
+    (-2, -3, -4, -5),
+    slice(None),
+    slice(1, None),
+    slice(None, -1),
+    slice(None, None, -1),
+    (slice(None), slice(1, 3)),
+    (slice(None), slice(None, None, 2)),
+    (slice(None), slice(None), slice(3, 0, -1)),
+    (slice(None), slice(None), slice(None, None, -2)),
+    (slice(None), slice(-1, -4, -1)),
+    (1, slice(None, None, 3)),
+    (slice(10, 20),),
+    (slice(-10, 2),),
+    (slice(None), slice(2, 1)),
+    (slice(None), slice(5, None, -2)),
     (slice(None), slice(None), slice(-1, None, -3)),
-    None, (None, 0), (0, None), (None, slice(None), None, 1), (None, None),
-    Ellipsis, (Ellipsis, 0), (0, Ellipsis), (Ellipsis, None), (1, Ellipsis, 2),
-    (slice(None), Ellipsis, slice(None, None, -1)), (Ellipsis, 1, None, 2), (0, 1, 2, 3, None),
+    None,
+    (None, 0),
+    (0, None),
+    (None, slice(None), None, 1),
+    (None, None),
+    Ellipsis,
+    (Ellipsis, 0),
+    (0, Ellipsis),
+    (Ellipsis, None),
+    (1, Ellipsis, 2),
+    (slice(None), Ellipsis, slice(None, None, -1)),
+    (Ellipsis, 1, None, 2),
+    (0, 1, 2, 3, None),
     (),
 ]
 
@@ -60,8 +94,19 @@ def test_basic_indexing():
 
 
 def test_basic_indexing_on_small_ranks():
-    check_getitem(V, [3, -7, slice(2, -2), slice(None, None, -3), None, Ellipsis,
-                      (Ellipsis, None), (slice(6, 0, -2),)])
+    check_getitem(
+        V,
+        [
+            3,
+            -7,
+            slice(2, -2),
+            slice(None, None, -3),
+            None,
+            Ellipsis,
+            (Ellipsis, None),
+            (slice(6, 0, -2),),
+        ],
+    )
     check_getitem(np.float32(3.5), [(), None, Ellipsis, (None, None)])
 
 
@@ -73,6 +118,7 @@ def test_out_of_bounds_integers_clamp_like_jax():
     """jax (unlike NumPy) clamps out-of-bounds integer reads: x[2] on a size-2 axis is
     x[1]; negative indices wrap once, then clamp (x[-3] is x[0])."""
     import jax.numpy as jnp
+
     x = fnp.asarray(X)
     for idx in [2, -3, (0, 3), (0, 0, -5), (0, 0, 0, 5), (7, slice(None), -9)]:
         assert_same(x[idx], np.asarray(jnp.asarray(X)[idx]), idx)
@@ -100,19 +146,31 @@ J3 = np.array([[0, 2], [-1, 1]])
 K4 = np.array([3, -4, 0])
 
 ADVANCED = [
-    I2, (I2,), ([1, 0],), J3 % 2, (slice(None), J3), (slice(None), slice(None), K4),
-    (I2[:, None], J3[:1] % 3),                  # a broadcast pair: (3, 1) with (1, 2)
-    (I2, slice(None), K4),                      # separated by a slice: batch dims first
-    (slice(None), J3, K4[:2]),                  # adjacent: batch dims stay in place
+    I2,
+    (I2,),
+    ([1, 0],),
+    J3 % 2,
+    (slice(None), J3),
+    (slice(None), slice(None), K4),
+    (I2[:, None], J3[:1] % 3),  # a broadcast pair: (3, 1) with (1, 2)
+    (I2, slice(None), K4),  # separated by a slice: batch dims first
+    (slice(None), J3, K4[:2]),  # adjacent: batch dims stay in place
     (slice(None), I2, K4),
-    (0, slice(None), K4),                       # an int with an array: both advanced
-    (slice(None), 0, K4),                       # adjacent int and array
-    (I2[:, None], np.array([0, 2])),            # broadcast to (3, 2)
+    (0, slice(None), K4),  # an int with an array: both advanced
+    (slice(None), 0, K4),  # adjacent int and array
+    (I2[:, None], np.array([0, 2])),  # broadcast to (3, 2)
     (np.array([[0], [1]]), slice(None), np.array([[0, 1, 2]])),
-    (Ellipsis, K4), (I2, Ellipsis, K4), (None, I2), (I2, None), (slice(None), None, J3),
-    (I2, None, np.array([0, 2, 1])),            # None between arrays: not adjacent
-    (slice(None, None, -1), I2), (I2, slice(None, None, 2)), (slice(1, None), J3, 1),
-    (np.array(1), slice(None)), (np.array([], np.int32),),
+    (Ellipsis, K4),
+    (I2, Ellipsis, K4),
+    (None, I2),
+    (I2, None),
+    (slice(None), None, J3),
+    (I2, None, np.array([0, 2, 1])),  # None between arrays: not adjacent
+    (slice(None, None, -1), I2),
+    (I2, slice(None, None, 2)),
+    (slice(1, None), J3, 1),
+    (np.array(1), slice(None)),
+    (np.array([], np.int32),),
 ]
 
 
@@ -144,6 +202,7 @@ def test_traced_integer_indices_under_jit():
 
 def test_out_of_bounds_index_arrays_clamp_like_jax():
     import jax.numpy as jnp
+
     idx = np.array([-10, 9, 2])
     assert_same(fnp.asarray(V)[idx], np.asarray(jnp.asarray(V)[idx]), "clamped")
 
@@ -158,9 +217,22 @@ M45 = np.arange(20).reshape(4, 5) % 3 == 0
 
 
 def test_boolean_masks():
-    check_getitem(X, [M0, (slice(None), M1), M23, (M23, slice(1, 3)), (0, slice(None), M45),
-                      (Ellipsis, M45[0]), (M0, 1, slice(None), 2), (M0, None),
-                      (slice(None), M1, K4[:2]), np.zeros(2, bool), (X[:, 0, 0, 0] > 30,)])
+    check_getitem(
+        X,
+        [
+            M0,
+            (slice(None), M1),
+            M23,
+            (M23, slice(1, 3)),
+            (0, slice(None), M45),
+            (Ellipsis, M45[0]),
+            (M0, 1, slice(None), 2),
+            (M0, None),
+            (slice(None), M1, K4[:2]),
+            np.zeros(2, bool),
+            (X[:, 0, 0, 0] > 30,),
+        ],
+    )
 
 
 def test_mask_from_comparison():
@@ -174,6 +246,7 @@ def test_traced_boolean_mask_raises():
 
 
 # --- random indices (hypothesis) ------------------------------------------------------------
+
 
 @st.composite
 def index_tuples(draw, shape):
@@ -193,14 +266,21 @@ def index_tuples(draw, shape):
             step = draw(st.none() | st.sampled_from([1, 2, 3, -1, -2]))
             entries.append(slice(draw(bound), draw(bound), step))
         elif kind == "array" and not use_mask:
-            sub = batch[draw(st.integers(0, len(batch))):]
+            sub = batch[draw(st.integers(0, len(batch))) :]
             sub = tuple(1 if draw(st.booleans()) else b for b in sub)
-            entries.append(np.asarray(draw(st.lists(st.integers(-size, size - 1),
-                                                    min_size=int(np.prod(sub)),
-                                                    max_size=int(np.prod(sub))))).reshape(sub))
+            entries.append(
+                np.asarray(
+                    draw(
+                        st.lists(
+                            st.integers(-size, size - 1),
+                            min_size=int(np.prod(sub)),
+                            max_size=int(np.prod(sub)),
+                        )
+                    )
+                ).reshape(sub)
+            )
         elif kind == "mask" and use_mask and not any(isinstance(e, np.ndarray) for e in entries):
-            entries.append(np.asarray(draw(st.lists(st.booleans(), min_size=size,
-                                                    max_size=size))))
+            entries.append(np.asarray(draw(st.lists(st.booleans(), min_size=size, max_size=size))))
         elif kind == "none":
             entries.append(None)
             continue
@@ -257,10 +337,24 @@ def _ufunc_at(ufunc, x, idx, values):
 # --- x.at[idx] updates ------------------------------------------------------------------
 
 UPDATE_INDICES = [
-    1, -1, (0, 2), (slice(None), 1), (slice(1, None), slice(None, 2)), Ellipsis,
-    (Ellipsis, 0), (None, 0), (0, None, slice(None), 3), I2, (slice(None), J3),
-    (I2, slice(None), K4), (slice(None), I2, K4), (0, slice(None), K4), M34, (1, M45),
-    (slice(None), slice(None), slice(None, None, 2)), (slice(None, None, -1), 0),
+    1,
+    -1,
+    (0, 2),
+    (slice(None), 1),
+    (slice(1, None), slice(None, 2)),
+    Ellipsis,
+    (Ellipsis, 0),
+    (None, 0),
+    (0, None, slice(None), 3),
+    I2,
+    (slice(None), J3),
+    (I2, slice(None), K4),
+    (slice(None), I2, K4),
+    (0, slice(None), K4),
+    M34,
+    (1, M45),
+    (slice(None), slice(None), slice(None, None, 2)),
+    (slice(None, None, -1), 0),
     (slice(None), slice(3, 0, -2), K4[:1]),
 ]
 
@@ -280,20 +374,26 @@ def _numpy_update(x, idx, values, op):
 FEW = [(slice(None), 1), (slice(None), I2, K4), M34, (slice(None, None, -1), 0)]
 
 
-@pytest.mark.parametrize("op, indices", [("set", UPDATE_INDICES), ("add", FEW),
-                                         ("multiply", FEW), ("min", FEW), ("max", FEW)])
+@pytest.mark.parametrize(
+    "op, indices",
+    [("set", UPDATE_INDICES), ("add", FEW), ("multiply", FEW), ("min", FEW), ("max", FEW)],
+)
 def test_at_updates(op, indices):
     x = X[0] - 30
-    values = [np.float32(7) if i % 2 else
-              (np.arange(x[idx].size, dtype=np.float32).reshape(x[idx].shape) - 10)
-              for i, idx in enumerate(indices)]
+    values = [
+        np.float32(7)
+        if i % 2
+        else (np.arange(x[idx].size, dtype=np.float32).reshape(x[idx].shape) - 10)
+        for i, idx in enumerate(indices)
+    ]
     expected = [_numpy_update(x, idx, v, op) for idx, v in zip(indices, values)]
     if op == "set":  # the eager path is the same for every kind of update
         fx = fnp.asarray(x)
         for idx, v, e in zip(indices, values, expected):
             assert_same(fx.at[idx].set(v), e, idx)
-    outs = fn.jit(lambda a, *vs: [getattr(a.at[idx], op)(v)
-                                  for idx, v in zip(indices, vs)])(x, *values)
+    outs = fn.jit(lambda a, *vs: [getattr(a.at[idx], op)(v) for idx, v in zip(indices, vs)])(
+        x, *values
+    )
     for idx, o, e in zip(indices, outs, expected):
         assert_same(o, e, ("jit", idx))
 
@@ -335,14 +435,19 @@ def test_update_dtype_and_broadcast():
     x = fnp.asarray(V)
     assert_same(x.at[1:3].set(2.7), np.array([0, 2, 2, 30, 40, 50, 60], np.int32), "cast")
     y = fnp.zeros((2, 3))
-    assert_same(y.at[:, 1:].set(np.array([1.0, 2.0])), np.array(
-        [[0, 1, 2], [0, 1, 2]], np.float32), "broadcast")
+    assert_same(
+        y.at[:, 1:].set(np.array([1.0, 2.0])),
+        np.array([[0, 1, 2], [0, 1, 2]], np.float32),
+        "broadcast",
+    )
     with pytest.raises(ValueError):
         y.at[0].set(np.ones(4))
 
 
 def test_out_of_bounds_updates_are_dropped_like_jax():
     import jax.numpy as jnp
+
     idx = np.array([-10, 9, 2])
-    assert_same(fnp.asarray(V).at[idx].set(-1), np.asarray(jnp.asarray(V).at[idx].set(-1)),
-                "dropped")
+    assert_same(
+        fnp.asarray(V).at[idx].set(-1), np.asarray(jnp.asarray(V).at[idx].set(-1)), "dropped"
+    )

@@ -10,13 +10,13 @@ import pytest
 
 import funcnet as fn
 import funcnet.numpy as fnp
-from funcnet.runtime import xla
 from funcnet.backend.lowering import dense_attr, location, lower_to_module, tensor_type
-from funcnet.core.source_info import SourceInfo
-from funcnet.core.trace import Primitive
 from funcnet.core import passes
 from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Var, eval_jaxpr, typecheck
+from funcnet.core.source_info import SourceInfo
+from funcnet.core.trace import Primitive
 from funcnet.lax import elementwise as ew
+from funcnet.runtime import xla
 
 THIS_FILE = os.path.basename(__file__)
 
@@ -35,6 +35,7 @@ def unoptimized():
 
 
 # --- the printer ------------------------------------------------------------------------
+
 
 def test_print_mlp_layer():
     def layer(w, b, x):
@@ -65,7 +66,9 @@ def test_print_reductions_and_tuple_output():
 
 
 def test_print_casts_and_shape_ops():
-    f = lambda x: x.astype(fnp.int32).reshape(3, 2).T
+    def f(x):
+        return x.astype(fnp.int32).reshape(3, 2).T
+
     assert str(fn.make_jaxpr(f)(fnp.ones((2, 3)))) == golden("""
         { lambda ; a:f32[2,3]. let
             b:i32[2,3] = convert_element_type[new_dtype=int32, weak_type=False] a
@@ -135,16 +138,18 @@ def test_print_many_variables_has_unique_names():
 
 def test_make_jaxpr_static_argnums_and_pytrees():
     def f(params, x, n):
-        return {"y": params["w"] * x ** n, "aux": [x]}
+        return {"y": params["w"] * x**n, "aux": [x]}
 
     closed, shapes = fn.make_jaxpr(f, static_argnums=2, return_shape=True)(
-        {"w": fnp.ones(2)}, fnp.ones(2), 2)
+        {"w": fnp.ones(2)}, fnp.ones(2), 2
+    )
     assert isinstance(closed, ClosedJaxpr)
     assert [str(a.str_short()) for a in closed.in_avals] == ["f32[2]", "f32[2]"]
     assert shapes["y"].shape == (2,) and shapes["aux"][0].shape == (2,)
 
 
 # --- source lines -------------------------------------------------------------------------
+
 
 def test_equations_record_the_users_line():
     def f(x):
@@ -163,6 +168,7 @@ def test_equations_record_the_users_line():
 
 # --- passes ---------------------------------------------------------------------------------
 
+
 def _duplicated_and_dead(x):
     a = fnp.sin(x)
     b = fnp.sin(x)
@@ -173,7 +179,13 @@ def _duplicated_and_dead(x):
 def test_dce_removes_unused_equations(unoptimized):
     raw = fn.make_jaxpr(_duplicated_and_dead)(fnp.ones(3))
     assert [e.primitive.name for e in raw.eqns] == [
-        "sin", "sin", "cos", "broadcast_in_dim", "mul", "add"]
+        "sin",
+        "sin",
+        "cos",
+        "broadcast_in_dim",
+        "mul",
+        "add",
+    ]
     assert str(passes.dce(raw)) == golden("""
         { lambda ; a:f32[3]. let
             b:f32[3] = sin a
@@ -195,7 +207,12 @@ def test_cse_merges_duplicates(unoptimized):
     raw = fn.make_jaxpr(_duplicated_and_dead)(fnp.ones(3))
     merged = passes.cse(raw)
     assert [e.primitive.name for e in merged.eqns] == [
-        "sin", "cos", "broadcast_in_dim", "mul", "add"]
+        "sin",
+        "cos",
+        "broadcast_in_dim",
+        "mul",
+        "add",
+    ]
     assert str(passes.optimize(raw)) == golden("""
         { lambda ; a:f32[3]. let
             b:f32[3] = sin a
@@ -206,7 +223,8 @@ def test_cse_merges_duplicates(unoptimized):
 
 def test_cse_keeps_different_params_and_literals(unoptimized):
     raw = fn.make_jaxpr(lambda x: (x.sum(axis=0), x.sum(axis=1), x * 2.0, x * 3.0))(
-        fnp.ones((2, 2)))
+        fnp.ones((2, 2))
+    )
     assert len(passes.cse(raw).eqns) == len(raw.eqns)
 
 
@@ -224,6 +242,7 @@ def test_optimized_program_computes_the_same(unoptimized):
 
 
 # --- typecheck and eval_jaxpr -----------------------------------------------------------------
+
 
 def test_typecheck_accepts_traced_programs():
     c = fn.asarray(np.ones(3, np.float32))
@@ -268,7 +287,10 @@ def test_eval_jaxpr_matches_direct_evaluation():
     rng = np.random.default_rng(0)
     w = fn.asarray(rng.standard_normal((3, 4)).astype(np.float32))
     x = fn.asarray(rng.standard_normal((2, 3)).astype(np.float32))
-    f = lambda w, x: fnp.tanh(x @ w).sum(axis=0) * 0.5
+
+    def f(w, x):
+        return fnp.tanh(x @ w).sum(axis=0) * 0.5
+
     closed = fn.make_jaxpr(f)(w, x)
     (out,) = eval_jaxpr(closed.jaxpr, closed.consts, w, x)
     np.testing.assert_array_equal(np.asarray(out), np.asarray(f(w, x)))
@@ -284,6 +306,7 @@ def test_eval_jaxpr_with_consts_under_jit():
 
 
 # --- StableHLO ---------------------------------------------------------------------------------
+
 
 def _strip_locs(text):
     return re.sub(r" loc\(.*\)$", "", text, flags=re.MULTILINE).strip("\n")
@@ -329,8 +352,9 @@ def test_stablehlo_golden_matmul_reduce_with_constant():
 
 
 def test_stablehlo_donated_argument_aliases_an_output():
-    text = fn.jit(lambda p, g: p - 0.1 * g, donate_argnums=0).lower(
-        fnp.ones(4), fnp.ones(4)).as_text()
+    text = (
+        fn.jit(lambda p, g: p - 0.1 * g, donate_argnums=0).lower(fnp.ones(4), fnp.ones(4)).as_text()
+    )
     assert "%arg0: tensor<4xf32> {tf.aliasing_output = 0 : i32}, %arg1: tensor<4xf32>)" in text
 
 
@@ -404,29 +428,36 @@ def test_cse_tells_apart_params_python_calls_equal():
     assert merged.jaxpr.outvars[3] is merged.jaxpr.outvars[0]
     # params given in another order are the same params
     b, c = _var((2,)), _var((2,))
-    eqns = [JaxprEqn(tag_p, [a], {"x": 1, "y": 2}, [b]),
-            JaxprEqn(tag_p, [a], {"y": 2, "x": 1}, [c])]
+    eqns = [
+        JaxprEqn(tag_p, [a], {"x": 1, "y": 2}, [b]),
+        JaxprEqn(tag_p, [a], {"y": 2, "x": 1}, [c]),
+    ]
     assert len(passes.cse(ClosedJaxpr(Jaxpr([], [a], eqns, [b, c]), [])).eqns) == 1
 
 
-@pytest.mark.parametrize("value", [
-    np.array([[1, -2], [3, 4]], np.int32),
-    np.array([1, 2, 3], np.uint8),
-    np.array([True, False, True]),
-    np.array([1.5, -0.0, np.inf, np.nan], np.float32),
-    np.array([0.1, 2.0], np.float16),
-    np.array([0.1, 2.0], fnp.bfloat16),
-    np.full((2, 2), 7, np.int8),
-    np.zeros((0, 3), np.int32),
-    np.zeros((2, 0), np.float32),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        np.array([[1, -2], [3, 4]], np.int32),
+        np.array([1, 2, 3], np.uint8),
+        np.array([True, False, True]),
+        np.array([1.5, -0.0, np.inf, np.nan], np.float32),
+        np.array([0.1, 2.0], np.float16),
+        np.array([0.1, 2.0], fnp.bfloat16),
+        np.full((2, 2), 7, np.int8),
+        np.zeros((0, 3), np.int32),
+        np.zeros((2, 0), np.float32),
+    ],
+)
 def test_dense_constants_round_trip_through_xla(value):
     aval = fn.ShapedArray(value.shape, value.dtype)
     t = tensor_type(aval)
-    text = (f'module @m {{\n  func.func public @main() -> ({t}) {{\n'
-            f'    %0 = "stablehlo.constant"() <{{value = {dense_attr(value, aval)}}}> '
-            f': () -> {t}\n'
-            f'    "func.return"(%0) : ({t}) -> ()\n  }}\n}}\n')
+    text = (
+        f"module @m {{\n  func.func public @main() -> ({t}) {{\n"
+        f'    %0 = "stablehlo.constant"() <{{value = {dense_attr(value, aval)}}}> '
+        f": () -> {t}\n"
+        f'    "func.return"(%0) : ({t}) -> ()\n  }}\n}}\n'
+    )
     (out,) = xla.Executable(text, xla.default_device(), 1).execute([])
     out = np.asarray(out)
     assert out.dtype == value.dtype and out.shape == value.shape

@@ -28,6 +28,7 @@ def program(fun):
 
 # --- pytrees ----------------------------------------------------------------------------
 
+
 @program
 def pytree_basics():
     """
@@ -87,6 +88,7 @@ def pytree_custom_class():
 
 
 # --- custom derivative rules -----------------------------------------------------------
+
 
 @program
 def custom_jvp_stable_log1pexp():
@@ -207,6 +209,7 @@ def custom_vjp_with_residuals():
 
 # --- higher-order derivatives ---------------------------------------------------------
 
+
 @program
 def higher_order_derivatives():
     """
@@ -265,6 +268,7 @@ def per_example_gradients():
 
 
 # --- the sharp bits -------------------------------------------------------------------
+
 
 @program
 def sharp_bits_pure_functions():
@@ -395,6 +399,7 @@ def sharp_bits_random():
 
 # --- stateful computations -------------------------------------------------------------
 
+
 @program
 def stateful_counter():
     """
@@ -470,6 +475,7 @@ def stateful_batchnorm_like():
 
 
 # --- jit, vmap, shapes -------------------------------------------------------------------
+
 
 @program
 def jit_and_vmap_basics():
@@ -556,8 +562,7 @@ def run(source: str) -> str:
     return out.getvalue()
 
 
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?|inf|nan)",
-                     re.I)
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?|inf|nan)", re.I)
 
 
 def assert_same_output(got: str, want: str):
@@ -570,16 +575,20 @@ def assert_same_output(got: str, want: str):
         assert g_words == w_words, f"funcnet: {g!r}\njax:     {w!r}"
         g_nums = np.array(_NUMBER.findall(g), np.float64)
         w_nums = np.array(_NUMBER.findall(w), np.float64)
-        np.testing.assert_allclose(g_nums, w_nums, rtol=2e-5, atol=2e-6,
-                                   err_msg=f"funcnet: {g!r}\njax:     {w!r}")
+        np.testing.assert_allclose(
+            g_nums, w_nums, rtol=2e-5, atol=2e-6, err_msg=f"funcnet: {g!r}\njax:     {w!r}"
+        )
 
 
 def test_rename_imports():
-    src = "import jax\nimport jax.numpy as jnp\nfrom jax import lax, random\n" \
-          "from jax.tree_util import Partial\n    import jax\n"
+    src = (
+        "import jax\nimport jax.numpy as jnp\nfrom jax import lax, random\n"
+        "from jax.tree_util import Partial\n    import jax\n"
+    )
     assert rename_imports(src) == (
         "import funcnet as jax\nimport funcnet.numpy as jnp\nfrom funcnet import lax, "
-        "random\nfrom funcnet.tree_util import Partial\n    import funcnet as jax\n")
+        "random\nfrom funcnet.tree_util import Partial\n    import funcnet as jax\n"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))

@@ -25,6 +25,7 @@ def assert_tree_equal(got, expected):
 
 # --- pytrees in and out ------------------------------------------------------------------
 
+
 def test_pytrees_in_and_out():
     def f(d, pair, seq):
         return {
@@ -33,12 +34,17 @@ def test_pytrees_in_and_out():
             "none": None,
         }
 
-    args = ({"a": arr([1, 2]), "b": {"c": arr(3)}, "skip": None},
-            (arr([10, 20]), None),
-            [arr([5, 6]), arr([1, 1])])
+    args = (
+        {"a": arr([1, 2]), "b": {"c": arr(3)}, "skip": None},
+        (arr([10, 20]), None),
+        [arr([5, 6]), arr([1, 1])],
+    )
     out = fn.jit(f)(*args)
-    expected = {"sum": np.array([11, 22]), "nested": ((6.0, [np.array([4, 5])]), None),
-                "none": None}
+    expected = {
+        "sum": np.array([11, 22]),
+        "nested": ((6.0, [np.array([4, 5])]), None),
+        "none": None,
+    }
     assert_tree_equal(out, expected)
 
 
@@ -50,8 +56,7 @@ def test_keyword_arguments_and_defaults():
     g = fn.jit(f)
     np.testing.assert_array_equal(np.asarray(g(arr([1, 2]))), [2, 4])
     np.testing.assert_array_equal(np.asarray(g(arr([1, 2]), scale=arr(3))), [3, 6])
-    np.testing.assert_array_equal(np.asarray(g(arr([1, 2]), shift=arr(1), scale=1.0)),
-                                  [2, 3])
+    np.testing.assert_array_equal(np.asarray(g(arr([1, 2]), shift=arr(1), scale=1.0)), [2, 3])
 
 
 def test_numpy_and_python_scalar_inputs():
@@ -85,7 +90,7 @@ def test_decorator_forms_and_methods():
 
     @fn.jit(static_argnums=1)
     def power(x, n):
-        return x ** n
+        return x**n
 
     class Scaler:
         @fn.jit
@@ -99,6 +104,7 @@ def test_decorator_forms_and_methods():
 
 
 # --- static arguments ----------------------------------------------------------------------
+
 
 def test_static_argnums_retrace_per_value():
     f = fn.jit(lambda x, n: x * n, static_argnums=1)
@@ -127,21 +133,20 @@ def test_static_argnums_negative():
 
 def test_static_argnames_by_name_and_by_position():
     def f(x, n=2):
-        return x ** n
+        return x**n
 
     g = fn.jit(f, static_argnames="n")
     x = arr([2])
     assert float(g(x, n=3)[0]) == 8
     assert float(g(x, 3)[0]) == 8  # given by position, still static (a Python int)
-    assert float(g(x)[0]) == 4    # the default
+    assert float(g(x)[0]) == 4  # the default
     jaxpr = fn.make_jaxpr(lambda x: g(x, 3))(x)
     # n was a compile-time constant: the inner program takes only x.
     assert len(jaxpr.eqns[0].params["jaxpr"].in_avals) == 1
 
 
 def test_static_argument_may_be_any_hashable_value():
-    f = fn.jit(lambda x, cfg: x * cfg[1]["k"] if False else x * dict(cfg)["k"],
-               static_argnums=1)
+    f = fn.jit(lambda x, cfg: x * cfg[1]["k"] if False else x * dict(cfg)["k"], static_argnums=1)
     assert float(f(arr(2), (("k", 5),))) == 10
 
 
@@ -160,6 +165,7 @@ def test_bad_static_argnames_is_reported_at_jit_time():
 
 
 # --- donation ---------------------------------------------------------------------------------
+
 
 def test_donated_buffer_is_deleted_and_result_is_correct():
     update = fn.jit(lambda p, g: p - 0.5 * g, donate_argnums=0)
@@ -213,16 +219,17 @@ def test_donation_without_a_matching_output_keeps_the_buffer():
 
 # --- caching ---------------------------------------------------------------------------------
 
+
 def test_one_trace_per_signature():
     f = fn.jit(lambda x: x * 2)
     for _ in range(3):
         f(arr([1, 2, 3]))
     assert f.trace_count == 1
-    f(arr([1, 2]))              # new shape
-    f(arr([1, 2], np.int32))    # new dtype
-    f(arr([1, 2]))              # seen
+    f(arr([1, 2]))  # new shape
+    f(arr([1, 2], np.int32))  # new dtype
+    f(arr([1, 2]))  # seen
     assert f.trace_count == 3
-    f(np.ones(2, np.float32))   # a NumPy array has the same signature as an Array
+    f(np.ones(2, np.float32))  # a NumPy array has the same signature as an Array
     assert f.trace_count == 3
 
 
@@ -265,7 +272,7 @@ def test_explain_cache_misses(caplog, monkeypatch):
     f = fn.jit(loss, static_argnums=2)
     with caplog.at_level(logging.WARNING, logger="funcnet.jit"):
         f({"w": arr(np.ones(3))}, arr(np.ones(3)), 2)
-        f({"w": arr(np.ones(3))}, arr(np.ones(3)), 2)   # hit: no message
+        f({"w": arr(np.ones(3))}, arr(np.ones(3)), 2)  # hit: no message
         f({"w": arr(np.ones(3))}, arr(np.ones(1)), 2)
         f({"w": arr(np.ones(4))}, 1.0, 2)
         f({"w": arr(np.ones(4))}, 1.0, 5)
@@ -274,8 +281,10 @@ def test_explain_cache_misses(caplog, monkeypatch):
     assert len(messages) == 5
     assert "jit(loss): tracing for the first time" in messages[0]
     assert "argument x (argument 1) changed from f32[3] to f32[1]" in messages[1]
-    assert ("argument params['w'] (argument 0) changed from f32[3] to f32[4]; argument x "
-            "(argument 1) changed from f32[1] to f32[] (weak-typed" in messages[2])
+    assert (
+        "argument params['w'] (argument 0) changed from f32[3] to f32[4]; argument x "
+        "(argument 1) changed from f32[1] to f32[] (weak-typed" in messages[2]
+    )
     assert "static argument 2 changed from 2 to 5" in messages[3]
     assert "tree structure changed" in messages[4]
 
@@ -289,6 +298,7 @@ def test_no_cache_miss_logging_by_default(caplog):
 
 
 # --- nested jit and closures --------------------------------------------------------------------
+
 
 def test_nested_jit():
     inner = fn.jit(lambda x: fnp.sin(x) * 2.0)
@@ -304,7 +314,10 @@ def test_nested_jit():
 
 def test_jit_of_a_closure_over_an_array_makes_a_constvar():
     c = arr([1, 2, 3])
-    f = lambda x: x * c
+
+    def f(x):
+        return x * c
+
     jaxpr = fn.make_jaxpr(f)(arr([1, 1, 1]))
     assert len(jaxpr.jaxpr.constvars) == 1 and jaxpr.consts[0] is c
     g = fn.jit(f)
@@ -324,6 +337,7 @@ def test_nested_jit_closing_over_an_outer_tracer():
 
 # --- lower, compile, eval_shape ------------------------------------------------------------------
 
+
 def test_lower_and_compile():
     f = fn.jit(lambda x, y: fnp.tanh(x @ y).sum())
     x, y = arr(np.ones((2, 3))), arr(np.ones((3, 4)))
@@ -340,8 +354,9 @@ def test_lower_and_compile():
 
 
 def test_eval_shape():
-    out = fn.eval_shape(lambda x, w: {"y": x @ w, "n": x.sum()}, fnp.ones((2, 3)),
-                        np.ones((3, 5), np.float32))
+    out = fn.eval_shape(
+        lambda x, w: {"y": x @ w, "n": x.sum()}, fnp.ones((2, 3)), np.ones((3, 5), np.float32)
+    )
     assert out["y"].shape == (2, 5) and out["y"].dtype == np.float32
     assert out["n"].shape == ()
     j = fn.jit(lambda x: x.astype(fnp.int32))
@@ -380,8 +395,9 @@ def test_eager_and_jit_agree(name):
         np.testing.assert_array_equal(jitted, eager)
     else:  # a few ulps of float32, relative to the values' scale
         eps = float(np.finfo(eager.dtype).eps)
-        np.testing.assert_allclose(jitted, eager, rtol=16 * eps,
-                                   atol=16 * eps * float(np.abs(eager).max()))
+        np.testing.assert_allclose(
+            jitted, eager, rtol=16 * eps, atol=16 * eps * float(np.abs(eager).max())
+        )
 
 
 def test_fused_multiply_add_matches_jax():
@@ -392,12 +408,16 @@ def test_fused_multiply_add_matches_jax():
     # programs match to an ulp (whether XLA contracts is its choice per program).
     jax = pytest.importorskip("jax")
     x, y, z = (_rng.standard_normal((4, 16)).astype(np.float32) for _ in range(3))
-    f = lambda x, y, z: x * y - z
+
+    def f(x, y, z):
+        return x * y - z
+
     ours_jit = np.asarray(fn.jit(f)(*map(fn.asarray, (x, y, z))))
     ours_eager = np.asarray(f(*map(fn.asarray, (x, y, z))))
     eps = float(np.finfo(np.float32).eps)
-    np.testing.assert_allclose(ours_jit, np.asarray(jax.jit(f)(x, y, z)), rtol=2 * eps,
-                               atol=8 * eps)
+    np.testing.assert_allclose(
+        ours_jit, np.asarray(jax.jit(f)(x, y, z)), rtol=2 * eps, atol=8 * eps
+    )
     jx = [jax.numpy.asarray(v) for v in (x, y, z)]
     np.testing.assert_array_equal(ours_eager, np.asarray(f(*jx)))
     np.testing.assert_allclose(ours_jit, ours_eager, rtol=1e-6, atol=1e-6)
@@ -405,8 +425,10 @@ def test_fused_multiply_add_matches_jax():
 
 # --- disable_jit -----------------------------------------------------------------------------------
 
+
 def test_disable_jit_runs_the_python_function_eagerly():
     from funcnet.config import disable_jit
+
     seen = []
 
     @fn.jit
@@ -447,6 +469,7 @@ def test_disable_jit_option_and_static_arguments():
 
 def test_disable_jit_evaluates_staged_jit_equations_op_by_op():
     from funcnet.config import disable_jit
+
     inner = fn.jit(lambda x: fnp.sin(x) * 2)
     x = arr([0.1, 0.2])
     want_out, want_t = fn.jvp(inner, (x,), (fnp.ones(2),))
@@ -457,6 +480,7 @@ def test_disable_jit_evaluates_staged_jit_equations_op_by_op():
 
 
 # --- list arguments ------------------------------------------------------------------------------
+
 
 def test_list_argument_is_a_pytree_of_leaves():
     f = fn.jit(lambda xs: xs[0] + xs[1] * 2)

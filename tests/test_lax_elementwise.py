@@ -12,28 +12,89 @@ import funcnet as fn
 from funcnet import lax
 
 # One shape per dtype: shape variety at no extra compile cost.
-SHAPES = {f32: (3, 5), bf16: (7,), f16: (2, 1, 3), i32: (4, 3), u8: (6,), i8: (5,),
-          bool_: (2, 4)}
+SHAPES = {f32: (3, 5), bf16: (7,), f16: (2, 1, 3), i32: (4, 3), u8: (6,), i8: (5,), bool_: (2, 4)}
 
 # Ops whose inputs need a restricted domain: (low, high).
 DOMAINS = {
-    "log": (0.05, 5), "sqrt": (0.0, 5), "rsqrt": (0.05, 5), "lgamma": (0.05, 6),
-    "digamma": (0.05, 6), "log1p": (-0.9, 5), "acosh": (1.0, 5), "asin": (-0.99, 0.99),
-    "acos": (-0.99, 0.99), "atanh": (-0.95, 0.95), "erf_inv": (-0.95, 0.95),
-    "exp": (-5, 5), "exp2": (-5, 5), "expm1": (-5, 5), "sinh": (-5, 5), "cosh": (-5, 5),
+    "log": (0.05, 5),
+    "sqrt": (0.0, 5),
+    "rsqrt": (0.05, 5),
+    "lgamma": (0.05, 6),
+    "digamma": (0.05, 6),
+    "log1p": (-0.9, 5),
+    "acosh": (1.0, 5),
+    "asin": (-0.99, 0.99),
+    "acos": (-0.99, 0.99),
+    "atanh": (-0.95, 0.95),
+    "erf_inv": (-0.95, 0.95),
+    "exp": (-5, 5),
+    "exp2": (-5, 5),
+    "expm1": (-5, 5),
+    "sinh": (-5, 5),
+    "cosh": (-5, 5),
     "tan": (-1.4, 1.4),
 }
-FLOAT_UNARY = ["floor", "ceil", "is_finite", "exp", "exp2", "log", "log1p", "expm1", "tanh",
-               "logistic", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
-               "asinh", "acosh", "atanh", "sqrt", "rsqrt", "cbrt", "erf", "erf_inv", "lgamma",
-               "digamma"]
+FLOAT_UNARY = [
+    "floor",
+    "ceil",
+    "is_finite",
+    "exp",
+    "exp2",
+    "log",
+    "log1p",
+    "expm1",
+    "tanh",
+    "logistic",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "sinh",
+    "cosh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "sqrt",
+    "rsqrt",
+    "cbrt",
+    "erf",
+    "erf_inv",
+    "lgamma",
+    "digamma",
+]
 NUMERIC_UNARY = ["neg", "sign", "abs", "square"]
-SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -3.0,
-                    1e-30, -1e30, 3.5, 0.999, 1e4], np.float32)
+SPECIAL = np.array(
+    [
+        np.nan,
+        np.inf,
+        -np.inf,
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.5,
+        -0.5,
+        2.0,
+        -3.0,
+        1e-30,
+        -1e30,
+        3.5,
+        0.999,
+        1e4,
+    ],
+    np.float32,
+)
 
 # Transcendentals that XLA evaluates with different rounding in fused (jit) code.
-LOOSE = {"lgamma": (1e-5, 1e-5), "digamma": (1e-5, 1e-5), "erf_inv": (1e-5, 1e-5),
-         "acosh": (1e-5, 1e-6), "tan": (1e-5, 1e-6)}
+LOOSE = {
+    "lgamma": (1e-5, 1e-5),
+    "digamma": (1e-5, 1e-5),
+    "erf_inv": (1e-5, 1e-5),
+    "acosh": (1e-5, 1e-6),
+    "tan": (1e-5, 1e-6),
+}
 
 
 def _unary(name):
@@ -42,16 +103,31 @@ def _unary(name):
 
 
 def _unary_cases(names, dtype, rng):
-    return [case(f"{name}:{dtype}", *_unary(name), rand(rng, SHAPES[dtype], dtype))
-            for name in names]
+    return [
+        case(f"{name}:{dtype}", *_unary(name), rand(rng, SHAPES[dtype], dtype)) for name in names
+    ]
 
 
 # Every op runs in float32. The half types share the lowering rules (only the element type
 # differs) and XLA's upcasting code paths, so they check a subset: the ops whose lowering
 # embeds constants or compares, plus a spread of the rest. Each op is one more compile.
 HALF_UNARY = {
-    bf16: ["floor", "is_finite", "exp", "exp2", "log", "tanh", "logistic", "sin", "rsqrt",
-           "erf", "lgamma", "sign", "abs", "square"],
+    bf16: [
+        "floor",
+        "is_finite",
+        "exp",
+        "exp2",
+        "log",
+        "tanh",
+        "logistic",
+        "sin",
+        "rsqrt",
+        "erf",
+        "lgamma",
+        "sign",
+        "abs",
+        "square",
+    ],
     f16: ["exp2", "log", "logistic", "sign", "is_finite"],
 }
 
@@ -90,28 +166,43 @@ def test_unsigned_and_bool_unary():
     rng = np.random.default_rng(2)
     x = rand(rng, (6,), u8, 0, 255)
     b = rand(rng, (2, 4), bool_)
-    check([case("neg:u8", lax.neg, jax.lax.neg, x),
-           case("sign:u8", lax.sign, jax.lax.sign, x),
-           case("square:u8", lax.square, jax.lax.square, x),
-           case("not:u8", lax.bitwise_not, jax.lax.bitwise_not, x),
-           case("not:bool", lax.bitwise_not, jax.lax.bitwise_not, b)])
+    check(
+        [
+            case("neg:u8", lax.neg, jax.lax.neg, x),
+            case("sign:u8", lax.sign, jax.lax.sign, x),
+            case("square:u8", lax.square, jax.lax.square, x),
+            case("not:u8", lax.bitwise_not, jax.lax.bitwise_not, x),
+            case("not:bool", lax.bitwise_not, jax.lax.bitwise_not, b),
+        ]
+    )
 
 
 def test_copy():
     rng = np.random.default_rng(3)
-    check([case(f"copy:{d}", lax.copy, jax.lax.copy_p.bind, rand(rng, SHAPES[d], d))
-           for d in (f32, bf16, i32, u8, bool_)])
+    check(
+        [
+            case(f"copy:{d}", lax.copy, jax.lax.copy_p.bind, rand(rng, SHAPES[d], d))
+            for d in (f32, bf16, i32, u8, bool_)
+        ]
+    )
 
 
 def test_round_both_methods():
-    halves = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49999997, -0.49999997, 2.4, -3.6,
-                       np.nan, np.inf, -0.0], np.float32)
+    halves = np.array(
+        [-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49999997, -0.49999997, 2.4, -3.6, np.nan, np.inf, -0.0],
+        np.float32,
+    )
     cases = []
     for dtype in (f32, bf16):
         for method in (0, 1):
-            cases.append(case(f"round{method}:{dtype}",
-                              lambda x, m=method: lax.round(x, m),
-                              lambda x, m=method: jax.lax.round(x, m), halves.astype(dtype)))
+            cases.append(
+                case(
+                    f"round{method}:{dtype}",
+                    lambda x, m=method: lax.round(x, m),
+                    lambda x, m=method: jax.lax.round(x, m),
+                    halves.astype(dtype),
+                )
+            )
     check(cases)
 
 
@@ -124,12 +215,13 @@ COMPARE = ["eq", "ne", "lt", "le", "gt", "ge"]
 
 
 def _binary_cases(names, dtype, x, y, tag=""):
-    return [case(f"{n}:{dtype}{tag}", getattr(lax, n), getattr(jax.lax, n), x, y)
-            for n in names]
+    return [case(f"{n}:{dtype}{tag}", getattr(lax, n), getattr(jax.lax, n), x, y) for n in names]
 
 
-HALF_BINARY = {bf16: ["add", "sub", "mul", "div", "rem", "max", "min", "lt", "eq", "nextafter"],
-               f16: ["div", "max", "ge"]}
+HALF_BINARY = {
+    bf16: ["add", "sub", "mul", "div", "rem", "max", "min", "lt", "eq", "nextafter"],
+    f16: ["div", "max", "ge"],
+}
 
 
 @pytest.mark.parametrize("dtype", FLOATS, ids=str)
@@ -143,8 +235,10 @@ def test_float_binary(dtype):
     base = np.concatenate([x, rand(rng, (10,), dtype, 0.1, 3)])
     expo = np.concatenate([y, rand(rng, (10,), dtype, -2, 2)])
     names = HALF_BINARY.get(dtype, ARITH + COMPARE + ["atan2", "nextafter"])
-    check(_binary_cases([n for n in names if n != "pow"], dtype, x, y)
-          + _binary_cases(["pow"], dtype, base, expo))
+    check(
+        _binary_cases([n for n in names if n != "pow"], dtype, x, y)
+        + _binary_cases(["pow"], dtype, base, expo)
+    )
 
 
 INT_BINARY = {
@@ -165,19 +259,24 @@ def test_int_binary(dtype):
     shift = rand(rng, x.shape, dtype, 0 if dtype == u8 else -3, 40)
     names = INT_BINARY[dtype]
     # Division by zero included: XLA defines x / 0 = -1 and x % 0 = x for integers.
-    check(_binary_cases([n for n in names if n not in SHIFTS], dtype, x, y)
-          + _binary_cases([n for n in names if n in SHIFTS], dtype, x, shift, "/shift"))
+    check(
+        _binary_cases([n for n in names if n not in SHIFTS], dtype, x, y)
+        + _binary_cases([n for n in names if n in SHIFTS], dtype, x, shift, "/shift")
+    )
 
 
 def test_bool_binary():
     x = np.array([False, False, True, True])
     y = np.array([False, True, False, True])
     # jax.lax.mul takes no booleans; on them funcnet's mul is logical and.
-    check(_binary_cases(["max", "min"] + BITWISE + COMPARE, bool_, x, y)
-          + [case("mul:bool", lax.mul, jax.lax.bitwise_and, x, y)])
+    check(
+        _binary_cases(["max", "min"] + BITWISE + COMPARE, bool_, x, y)
+        + [case("mul:bool", lax.mul, jax.lax.bitwise_and, x, y)]
+    )
 
 
 # --- select, clamp ------------------------------------------------------------------------
+
 
 def test_select_n():
     rng = np.random.default_rng(6)
@@ -208,24 +307,52 @@ def test_clamp():
     xi = rand(rng, (4, 5), i32)
     lo_arr, hi_arr = rand(rng, (4, 5), f32, -2, 0), rand(rng, (4, 5), f32, 0, 2)
     xn = np.array([np.nan, -np.inf, np.inf, 0.5, -5], f32)
-    check([
-        case("scalar-bounds", lax.clamp, jax.lax.clamp, np.float32(-1), x, np.float32(1)),
-        case("array-bounds", lax.clamp, jax.lax.clamp, lo_arr, x, hi_arr),
-        case("int", lax.clamp, jax.lax.clamp, np.int32(-5), xi, np.int32(5)),
-        case("special", lax.clamp, jax.lax.clamp, np.float32(-1), xn, np.float32(1)),
-        case("bf16", lax.clamp, jax.lax.clamp, np.array(-1, bf16), x.astype(bf16),
-             np.array(1, bf16)),
-    ])
+    check(
+        [
+            case("scalar-bounds", lax.clamp, jax.lax.clamp, np.float32(-1), x, np.float32(1)),
+            case("array-bounds", lax.clamp, jax.lax.clamp, lo_arr, x, hi_arr),
+            case("int", lax.clamp, jax.lax.clamp, np.int32(-5), xi, np.int32(5)),
+            case("special", lax.clamp, jax.lax.clamp, np.float32(-1), xn, np.float32(1)),
+            case(
+                "bf16",
+                lax.clamp,
+                jax.lax.clamp,
+                np.array(-1, bf16),
+                x.astype(bf16),
+                np.array(1, bf16),
+            ),
+        ]
+    )
 
 
 # --- convert_element_type, integer_pow ----------------------------------------------------
 
 CONVERT_DATA = {
-    f32: np.array([-2.7, -0.5, 0.0, -0.0, 0.5, 2.7, 127.9, 255.5, -128.9, 300.0, -1e10, 1e10,
-                   np.nan, np.inf, -np.inf, 1e-40], f32),
+    f32: np.array(
+        [
+            -2.7,
+            -0.5,
+            0.0,
+            -0.0,
+            0.5,
+            2.7,
+            127.9,
+            255.5,
+            -128.9,
+            300.0,
+            -1e10,
+            1e10,
+            np.nan,
+            np.inf,
+            -np.inf,
+            1e-40,
+        ],
+        f32,
+    ),
     bf16: np.array([-2.7, -0.5, 0.0, 0.5, 2.7, 100.0, -100.0, 3e38, np.nan], bf16),
-    i32: np.array([-300, -129, -128, -1, 0, 1, 127, 128, 255, 256, 2**31 - 1, -2**31,
-                   16777217], i32),
+    i32: np.array(
+        [-300, -129, -128, -1, 0, 1, 127, 128, 255, 256, 2**31 - 1, -(2**31), 16777217], i32
+    ),
     u8: np.array([0, 1, 127, 128, 255], u8),
     bool_: np.array([True, False, True]),
 }
@@ -236,22 +363,50 @@ TARGETS = (f32, bf16, f16, i32, u8, i8, bool_)
 def test_convert_element_type(src):
     """Truncation toward zero, saturation, NaN, and nonzero -> True as XLA defines them."""
     x = CONVERT_DATA[src]
-    check([case(f"{src}->{dst}", lambda a, d=dst: lax.convert_element_type(a, d),
-                lambda a, d=dst: jax.lax.convert_element_type(a, d), x)
-           for dst in TARGETS])
+    check(
+        [
+            case(
+                f"{src}->{dst}",
+                lambda a, d=dst: lax.convert_element_type(a, d),
+                lambda a, d=dst: jax.lax.convert_element_type(a, d),
+                x,
+            )
+            for dst in TARGETS
+        ]
+    )
 
 
 def test_integer_pow():
     rng = np.random.default_rng(8)
     x = rand(rng, (3, 4), f32, 0.5, 2) * rng.choice([-1, 1], (3, 4)).astype(f32)
     xi = rand(rng, (5,), i32, -6, 6)
-    cases = [case(f"f32**{y}", lambda a, y=y: lax.integer_pow(a, y),
-                  lambda a, y=y: jax.lax.integer_pow(a, y), x, tol=(1e-5, 1e-6))
-             for y in (-3, -1, 0, 1, 2, 7, 12)]
-    cases += [case(f"i32**{y}", lambda a, y=y: lax.integer_pow(a, y),
-                   lambda a, y=y: jax.lax.integer_pow(a, y), xi) for y in (0, 2, 5)]
-    cases.append(case("bf16**3", lambda a: lax.integer_pow(a, 3),
-                      lambda a: jax.lax.integer_pow(a, 3), x.astype(bf16)))
+    cases = [
+        case(
+            f"f32**{y}",
+            lambda a, y=y: lax.integer_pow(a, y),
+            lambda a, y=y: jax.lax.integer_pow(a, y),
+            x,
+            tol=(1e-5, 1e-6),
+        )
+        for y in (-3, -1, 0, 1, 2, 7, 12)
+    ]
+    cases += [
+        case(
+            f"i32**{y}",
+            lambda a, y=y: lax.integer_pow(a, y),
+            lambda a, y=y: jax.lax.integer_pow(a, y),
+            xi,
+        )
+        for y in (0, 2, 5)
+    ]
+    cases.append(
+        case(
+            "bf16**3",
+            lambda a: lax.integer_pow(a, 3),
+            lambda a: jax.lax.integer_pow(a, 3),
+            x.astype(bf16),
+        )
+    )
     check(cases)
 
 
@@ -266,8 +421,12 @@ _hyp_shapes = hst.lists(hst.integers(0, 4), min_size=0, max_size=4).map(tuple)
 
 
 @settings(max_examples=6, deadline=None)
-@given(shape=_hyp_shapes, dtype=hst.sampled_from([f32, i32, bf16]),
-       op=hst.sampled_from(["add", "mul", "max", "sub", "lt"]), seed=hst.integers(0, 2**16))
+@given(
+    shape=_hyp_shapes,
+    dtype=hst.sampled_from([f32, i32, bf16]),
+    op=hst.sampled_from(["add", "mul", "max", "sub", "lt"]),
+    seed=hst.integers(0, 2**16),
+)
 def test_binary_random_shapes(shape, dtype, op, seed):
     rng = np.random.default_rng(seed)
     x, y = rand(rng, shape, dtype), rand(rng, shape, dtype)

@@ -15,8 +15,7 @@ SOME_AXES = [(1,), (0, 2)]
 
 
 def _reduce(name, axes):
-    return (lambda x: getattr(lax, name)(x, axes),
-            lambda x: getattr(jax.lax, name)(x, axes))
+    return (lambda x: getattr(lax, name)(x, axes), lambda x: getattr(jax.lax, name)(x, axes))
 
 
 # (dtype, ops): sums of many bf16 terms are order-sensitive, so bf16 sums are loose.
@@ -37,16 +36,23 @@ def test_reductions(dtype):
         x[1, 2, 3] = np.nan  # NaN propagates through max/min/sum
         x = x * np.float32(0.5)
     tol = (2e-2, 2e-2) if dtype == bf16 else (1e-5, 1e-6)
-    check([case(f"{name}{axes}", *_reduce(name, axes), x, tol=tol)
-           for name in REDUCE_DTYPES[dtype] for axes in (AXES if dtype == f32 else SOME_AXES)])
+    check(
+        [
+            case(f"{name}{axes}", *_reduce(name, axes), x, tol=tol)
+            for name in REDUCE_DTYPES[dtype]
+            for axes in (AXES if dtype == f32 else SOME_AXES)
+        ]
+    )
 
 
 def test_reductions_of_empty_axes_give_the_identity():
     cases = []
-    for dtype, names in [(f32, ["reduce_sum", "reduce_max", "reduce_min", "reduce_prod"]),
-                         (i32, ["reduce_max", "reduce_min", "reduce_and", "reduce_or"]),
-                         (u8, ["reduce_max", "reduce_min", "reduce_and"]),
-                         (bool_, ["reduce_and", "reduce_or"])]:
+    for dtype, names in [
+        (f32, ["reduce_sum", "reduce_max", "reduce_min", "reduce_prod"]),
+        (i32, ["reduce_max", "reduce_min", "reduce_and", "reduce_or"]),
+        (u8, ["reduce_max", "reduce_min", "reduce_and"]),
+        (bool_, ["reduce_and", "reduce_or"]),
+    ]:
         x = np.zeros((2, 0), dtype)
         cases += [case(f"{name}:{dtype}", *_reduce(name, (1,)), x) for name in names]
     check(cases)
@@ -54,16 +60,24 @@ def test_reductions_of_empty_axes_give_the_identity():
 
 def test_reductions_of_scalars():
     x = np.float32(2.5)
-    check([case(name, *_reduce(name, ()), x)
-           for name in ["reduce_sum", "reduce_max", "reduce_min", "reduce_prod"]])
+    check(
+        [
+            case(name, *_reduce(name, ()), x)
+            for name in ["reduce_sum", "reduce_max", "reduce_min", "reduce_prod"]
+        ]
+    )
 
 
 @settings(max_examples=6, deadline=None)
 @given(data=hst.data())
 def test_reductions_random_shapes(data):
     shape = tuple(data.draw(hst.lists(hst.integers(0, 5), max_size=4), label="shape"))
-    axes = tuple(data.draw(hst.sets(hst.sampled_from(range(len(shape))))
-                           if shape else hst.just(set()), label="axes"))
+    axes = tuple(
+        data.draw(
+            hst.sets(hst.sampled_from(range(len(shape)))) if shape else hst.just(set()),
+            label="axes",
+        )
+    )
     name = data.draw(hst.sampled_from(["reduce_sum", "reduce_max", "reduce_prod"]))
     x = rand(np.random.default_rng(len(shape)), shape, f32)
     check([case(f"{name}{axes}", *_reduce(name, axes), x, tol=(1e-5, 1e-6))])
@@ -71,16 +85,28 @@ def test_reductions_random_shapes(data):
 
 # --- argmax / argmin --------------------------------------------------------------------
 
+
 def _arg(name, axis, index_dtype=np.int32):
-    return (lambda x: getattr(lax, name)(x, axis, index_dtype),
-            lambda x: getattr(jax.lax, name)(x, axis, index_dtype))
+    return (
+        lambda x: getattr(lax, name)(x, axis, index_dtype),
+        lambda x: getattr(jax.lax, name)(x, axis, index_dtype),
+    )
 
 
 def test_argmax_argmin_ties_and_nans():
     nan, inf = np.nan, np.inf
-    rows = np.array([[1, 3, 3, 0, 3], [nan, 1, nan, 5, 0], [2, 2, 2, 2, 2],
-                     [-inf, -inf, -inf, -inf, -inf], [inf, inf, 0, inf, -inf],
-                     [0, -0.0, 0, 1, 1], [4, nan, 9, nan, 9]], f32)
+    rows = np.array(
+        [
+            [1, 3, 3, 0, 3],
+            [nan, 1, nan, 5, 0],
+            [2, 2, 2, 2, 2],
+            [-inf, -inf, -inf, -inf, -inf],
+            [inf, inf, 0, inf, -inf],
+            [0, -0.0, 0, 1, 1],
+            [4, nan, 9, nan, 9],
+        ],
+        f32,
+    )
     ints = np.array([[5, 1, 5, 1, 0], [-3, -3, -7, -7, 2], [7, 7, 7, 7, 7]], i32)
     cases = []
     for name in ("argmax", "argmin"):
@@ -88,11 +114,21 @@ def test_argmax_argmin_ties_and_nans():
             cases.append(case(f"{name} f32 axis={axis}", *_arg(name, axis), rows))
             cases.append(case(f"{name} i32 axis={axis}", *_arg(name, axis), ints))
         cases.append(case(f"{name} u8", *_arg(name, 1), np.array([[0, 255, 255, 7]], u8)))
-        cases.append(case(f"{name} bool", *_arg(name, 1),
-                          np.array([[False, True, True], [False, False, False]])))
+        cases.append(
+            case(
+                f"{name} bool",
+                *_arg(name, 1),
+                np.array([[False, True, True], [False, False, False]]),
+            )
+        )
         cases.append(case(f"{name} bf16", *_arg(name, 0), rows.astype(bf16)))
-        cases.append(case(f"{name} 3d -> uint8 index", *_arg(name, 2, np.uint8),
-                          rand(np.random.default_rng(1), (2, 3, 4), i32)))
+        cases.append(
+            case(
+                f"{name} 3d -> uint8 index",
+                *_arg(name, 2, np.uint8),
+                rand(np.random.default_rng(1), (2, 3, 4), i32),
+            )
+        )
     check(cases)
 
 
@@ -102,8 +138,10 @@ CUMULATIVE = ["cumsum", "cumprod", "cummax", "cummin"]
 
 
 def _cumulative(name, axis, reverse):
-    return (lambda x: getattr(lax, name)(x, axis, reverse),
-            lambda x: getattr(jax.lax, name)(x, axis=axis, reverse=reverse))
+    return (
+        lambda x: getattr(lax, name)(x, axis, reverse),
+        lambda x: getattr(jax.lax, name)(x, axis=axis, reverse=reverse),
+    )
 
 
 # (axis, reverse) combinations per dtype.
@@ -120,25 +158,39 @@ def test_cumulative(dtype):
     x = rand(rng, (3, 5), dtype, *((-3, 3) if dtype == i32 else ()))
     # jax scans associatively, funcnet with one reduce_window: summation orders differ.
     tol = {f32: (1e-5, 1e-5), bf16: (3e-2, 3e-2)}.get(dtype)
-    cases = [case(f"{name} axis={axis} reverse={rev}", *_cumulative(name, axis, rev), x, tol=tol)
-             for name in CUMULATIVE for axis, rev in CUMULATIVE_CONFIGS[dtype]]
+    cases = [
+        case(f"{name} axis={axis} reverse={rev}", *_cumulative(name, axis, rev), x, tol=tol)
+        for name in CUMULATIVE
+        for axis, rev in CUMULATIVE_CONFIGS[dtype]
+    ]
     check(cases)
 
 
 def test_cumulative_edge_shapes():
     cases = []
-    for shape, axis, names in [((0, 3), 0, ["cumsum", "cummax"]), ((1, 2), 0, ["cumsum"]),
-                               ((2, 3, 4), 1, ["cumprod", "cummin"])]:
+    for shape, axis, names in [
+        ((0, 3), 0, ["cumsum", "cummax"]),
+        ((1, 2), 0, ["cumsum"]),
+        ((2, 3, 4), 1, ["cumprod", "cummin"]),
+    ]:
         x = rand(np.random.default_rng(3), shape, f32)
-        cases += [case(f"{name}{shape} axis={axis} reverse={rev}", *_cumulative(name, axis, rev),
-                       x, tol=(1e-5, 1e-5))
-                  for name in names for rev in (False, True)]
+        cases += [
+            case(
+                f"{name}{shape} axis={axis} reverse={rev}",
+                *_cumulative(name, axis, rev),
+                x,
+                tol=(1e-5, 1e-5),
+            )
+            for name in names
+            for rev in (False, True)
+        ]
     nan = np.array([1.0, np.nan, 3.0, -1.0], f32)
     cases += [case(f"{name} NaN", *_cumulative(name, 0, False), nan) for name in CUMULATIVE]
     check(cases)
 
 
 # --- reduce_window ---------------------------------------------------------------------------
+
 
 def _window(kind, dtype, dims, strides, padding, base=None, window_dil=None):
     inits = {"add": 0, "max": -np.inf, "min": np.inf}
@@ -148,9 +200,10 @@ def _window(kind, dtype, dims, strides, padding, base=None, window_dil=None):
         init = {"add": 0, "max": info.min, "min": info.max}[kind]
     init = np.array(init, dtype)
     jax_op = {"add": jax.lax.add, "max": jax.lax.max, "min": jax.lax.min}[kind]
-    return (lambda x: lax.reduce_window(x, init, kind, dims, strides, padding, base, window_dil),
-            lambda x: jax.lax.reduce_window(x, init, jax_op, dims, strides, padding, base,
-                                            window_dil))
+    return (
+        lambda x: lax.reduce_window(x, init, kind, dims, strides, padding, base, window_dil),
+        lambda x: jax.lax.reduce_window(x, init, jax_op, dims, strides, padding, base, window_dil),
+    )
 
 
 WINDOWS = [  # window, strides, padding, base dilation, window dilation
@@ -171,17 +224,33 @@ def test_reduce_window():
     cases = [case(f"add {w}", *_window("add", f32, *w), x, tol=(1e-5, 1e-6)) for w in WINDOWS]
     cases += [case(f"max {w}", *_window("max", f32, *w), x) for w in WINDOWS[1::2]]
     cases += [case(f"min {w}", *_window("min", f32, *w), x) for w in WINDOWS[4:6]]
-    cases += [case(f"{kind} {w} i32", *_window(kind, i32, *w), xi)
-              for kind, w in (("min", WINDOWS[2]), ("max", WINDOWS[3]), ("add", WINDOWS[4]))]
+    cases += [
+        case(f"{kind} {w} i32", *_window(kind, i32, *w), xi)
+        for kind, w in (("min", WINDOWS[2]), ("max", WINDOWS[3]), ("add", WINDOWS[4]))
+    ]
     check(cases)
 
 
 def test_reduce_window_4d_pooling_layouts():
     x = rand(np.random.default_rng(5), (2, 7, 6, 3), f32)
-    check([case(f"{kind} NHWC", *_window(kind, f32, (1, 3, 3, 1), (1, 2, 2, 1), "SAME"), x,
-                tol=(1e-5, 1e-6)) for kind in ("add", "max")]
-          + [case("max bf16 1d", *_window("max", bf16, (3,), (2,), "VALID"),
-                  rand(np.random.default_rng(6), (9,), bf16))])
+    check(
+        [
+            case(
+                f"{kind} NHWC",
+                *_window(kind, f32, (1, 3, 3, 1), (1, 2, 2, 1), "SAME"),
+                x,
+                tol=(1e-5, 1e-6),
+            )
+            for kind in ("add", "max")
+        ]
+        + [
+            case(
+                "max bf16 1d",
+                *_window("max", bf16, (3,), (2,), "VALID"),
+                rand(np.random.default_rng(6), (9,), bf16),
+            )
+        ]
+    )
 
 
 def test_reduce_window_rejects_a_non_identity_init_value():
@@ -196,10 +265,12 @@ def test_reduce_window_rejects_a_non_identity_init_value():
 
 # --- sort ---------------------------------------------------------------------------------------
 
+
 def _sort(dimension=-1, is_stable=True, num_keys=1):
-    return (lambda *xs: lax.sort(xs, dimension, is_stable, num_keys),
-            lambda *xs: jax.lax.sort(xs, dimension=dimension, is_stable=is_stable,
-                                     num_keys=num_keys))
+    return (
+        lambda *xs: lax.sort(xs, dimension, is_stable, num_keys),
+        lambda *xs: jax.lax.sort(xs, dimension=dimension, is_stable=is_stable, num_keys=num_keys),
+    )
 
 
 def test_sort():
@@ -218,8 +289,7 @@ def test_sort():
         case("stable key/value axis 0", *_sort(0), keys, vals),
         case("two keys", *_sort(num_keys=2), keys, rng.integers(0, 2, (4, 6)).astype(i32), vals),
         case("three operands, one key", *_sort(num_keys=1), keys, x, vals),
-        case("u8", lambda x: lax.sort(x), lambda x: jax.lax.sort(x),
-             rand(rng, (9,), u8, 0, 255)),
+        case("u8", lambda x: lax.sort(x), lambda x: jax.lax.sort(x), rand(rng, (9,), u8, 0, 255)),
         case("bool keys", *_sort(), rand(rng, (7,), bool_), np.arange(7, dtype=i32)),
         case("bf16", lambda x: lax.sort(x), lambda x: jax.lax.sort(x), x.astype(bf16)),
         case("3d dimension 1", *_sort(1), rand(rng, (2, 5, 3), i32), rand(rng, (2, 5, 3), f32)),

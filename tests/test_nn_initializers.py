@@ -28,8 +28,11 @@ PAIRS = [
     ("he_normal", init.he_normal(), J.he_normal()),
     ("lecun_uniform", init.lecun_uniform(), J.lecun_uniform()),
     ("lecun_normal", init.lecun_normal(), J.lecun_normal()),
-    ("variance_scaling_fan_out_normal", init.variance_scaling(0.5, "fan_out", "normal"),
-     J.variance_scaling(0.5, "fan_out", "normal")),
+    (
+        "variance_scaling_fan_out_normal",
+        init.variance_scaling(0.5, "fan_out", "normal"),
+        J.variance_scaling(0.5, "fan_out", "normal"),
+    ),
     ("orthogonal", init.orthogonal(1.5), J.orthogonal(1.5)),
 ]
 
@@ -50,10 +53,18 @@ def test_conv_kernel_fans():
     # sqrt(6 / (4 * 4 * 12)). The bits of a shape are those of its flattening, so jax's
     # draw for SHAPE (same size, already compiled) reshaped is the reference.
     u = np.asarray(jax.random.uniform(JKEY, SHAPE, minval=-1.0)).reshape(CONV)
-    np.testing.assert_allclose(np.asarray(init.he_uniform()(KEY, CONV)),
-                               u * np.sqrt(6 / (4 * 4 * 12)), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(np.asarray(init.glorot_uniform()(KEY, CONV)),
-                               u * np.sqrt(6 / (4 * 4 * (12 + 8))), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        np.asarray(init.he_uniform()(KEY, CONV)),
+        u * np.sqrt(6 / (4 * 4 * 12)),
+        rtol=1e-6,
+        atol=1e-7,
+    )
+    np.testing.assert_allclose(
+        np.asarray(init.glorot_uniform()(KEY, CONV)),
+        u * np.sqrt(6 / (4 * 4 * (12 + 8))),
+        rtol=1e-6,
+        atol=1e-7,
+    )
 
 
 def test_aliases_and_statistics():
@@ -79,15 +90,25 @@ def test_get_by_name_factory_or_callable_and_errors():
     assert init.get("zeros") is init.zeros
     w = init.get("lecun_normal")(KEY, SHAPE)
     np.testing.assert_array_equal(np.asarray(w), np.asarray(init.lecun_normal()(KEY, SHAPE)))
-    np.testing.assert_array_equal(np.asarray(init.get(init.lecun_normal)(KEY, SHAPE)),
-                                  np.asarray(w))
-    user = lambda key, shape, dtype: fnp.full(shape, 2.0, dtype)
+    np.testing.assert_array_equal(
+        np.asarray(init.get(init.lecun_normal)(KEY, SHAPE)), np.asarray(w)
+    )
+
+    def user(key, shape, dtype):
+        return fnp.full(shape, 2.0, dtype)
+
     assert init.get(user) is user
-    with pytest.raises(ValueError, match=r"unknown initializer 'he_normall' \(did you mean "
-                                         r"'he_normal'\?\); known names: .*glorot_uniform"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown initializer 'he_normall' \(did you mean "
+        r"'he_normal'\?\); known names: .*glorot_uniform",
+    ):
         init.get("he_normall")
-    with pytest.raises(TypeError, match=r"must be an initializer name or a callable "
-                                        r"init\(key, shape, dtype\), got 0.1 of type float"):
+    with pytest.raises(
+        TypeError,
+        match=r"must be an initializer name or a callable "
+        r"init\(key, shape, dtype\), got 0.1 of type float",
+    ):
         init.get(0.1)
     with pytest.raises(ValueError, match="rank >= 2"):
         init.glorot_uniform()(KEY, (5,))
@@ -98,8 +119,7 @@ def test_get_by_name_factory_or_callable_and_errors():
 
 def test_layers_use_their_initializers():
     p, _ = nn.Dense(32, kernel_init="orthogonal").init(KEY, (-1, 48))
-    np.testing.assert_allclose(np.asarray(p["w"]).T @ np.asarray(p["w"]), np.eye(32),
-                               atol=2e-5)
+    np.testing.assert_allclose(np.asarray(p["w"]).T @ np.asarray(p["w"]), np.eye(32), atol=2e-5)
     # a Dense's kernel is drawn with the layer's key folded with the parameter's index
     p, _ = nn.Dense(32, kernel_init="glorot_uniform").init(KEY, (-1, 48))
     want = J.glorot_uniform()(jax.random.fold_in(JKEY, 0), SHAPE)

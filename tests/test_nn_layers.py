@@ -5,7 +5,6 @@ returns (with an unknown batch -1 at init). Parameters come from the layer's own
 ``init`` and are then perturbed in NumPy (so zero biases and unit scales do not hide
 mistakes). Each apply runs under ``fn.jit``: one compile per case."""
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -26,7 +25,8 @@ def perturbed(params, seed=0):
     rng = np.random.default_rng(seed)
     return tree.tree_map(
         lambda p: (np.asarray(p) + 0.3 * rng.standard_normal(np.shape(p))).astype(np.float32),
-        params)
+        params,
+    )
 
 
 def sigmoid(x):
@@ -34,6 +34,7 @@ def sigmoid(x):
 
 
 # --- references -------------------------------------------------------------------------
+
 
 def ref_dense(p, x):
     return x @ p["w"] + p["b"]
@@ -49,17 +50,26 @@ def ref_conv(strides, padding, dilation, groups, layouts):
     def ref(p, x):
         k = p["w"].shape[:-2]
         y = jax.lax.conv_general_dilated(
-            x, p["w"], strides, _conv_padding(padding, k, dilation), rhs_dilation=dilation,
-            dimension_numbers=layouts, feature_group_count=groups)
+            x,
+            p["w"],
+            strides,
+            _conv_padding(padding, k, dilation),
+            rhs_dilation=dilation,
+            dimension_numbers=layouts,
+            feature_group_count=groups,
+        )
         return np.asarray(y) + p["b"]
+
     return ref
 
 
 def ref_conv_transpose(strides, padding, dilation, layouts):
     def ref(p, x):
-        y = jax.lax.conv_transpose(x, p["w"], strides, padding, rhs_dilation=dilation,
-                                   dimension_numbers=layouts)
+        y = jax.lax.conv_transpose(
+            x, p["w"], strides, padding, rhs_dilation=dilation, dimension_numbers=layouts
+        )
         return np.asarray(y) + p["b"]
+
     return ref
 
 
@@ -73,6 +83,7 @@ def ref_pool(kind, window, strides, padding, count_include_pad=True):
             return np.asarray(total) / np.prod(window)
         counts = jax.lax.reduce_window(jnp.ones_like(x), 0.0, jax.lax.add, dims, st, padding)
         return np.asarray(total / counts)
+
     return ref
 
 
@@ -83,7 +94,7 @@ def ref_layer_norm(p, x, eps=1e-5):
 
 
 def ref_rms_norm(p, x, eps=1e-6):
-    return x / np.sqrt((x ** 2).mean(-1, keepdims=True) + eps) * p["scale"]
+    return x / np.sqrt((x**2).mean(-1, keepdims=True) + eps) * p["scale"]
 
 
 def ref_group_norm(groups, eps=1e-5):
@@ -93,6 +104,7 @@ def ref_group_norm(groups, eps=1e-5):
         m = g.mean(axis=(1, 3), keepdims=True)
         v = g.var(axis=(1, 3), keepdims=True)
         return ((g - m) / np.sqrt(v + eps)).reshape(x.shape) * p["scale"] + p["bias"]
+
     return ref
 
 
@@ -115,8 +127,8 @@ def gru_step(p, h, x):
     hsz = h.shape[-1]
     gi, gh = x @ p["wi"] + p["b"], h @ p["wh"] + p["bh"]
     r = sigmoid(gi[:, :hsz] + gh[:, :hsz])
-    z = sigmoid(gi[:, hsz:2 * hsz] + gh[:, hsz:2 * hsz])
-    n = np.tanh(gi[:, 2 * hsz:] + r * gh[:, 2 * hsz:])
+    z = sigmoid(gi[:, hsz : 2 * hsz] + gh[:, hsz : 2 * hsz])
+    n = np.tanh(gi[:, 2 * hsz :] + r * gh[:, 2 * hsz :])
     h = (1 - z) * n + z * h
     return h, h
 
@@ -125,7 +137,7 @@ def lstm_step(p, carry, x):
     c, h = carry
     hsz = h.shape[-1]
     g = x @ p["wi"] + h @ p["wh"] + p["b"]
-    i, f, gg, o = (g[:, k * hsz:(k + 1) * hsz] for k in range(4))
+    i, f, gg, o = (g[:, k * hsz : (k + 1) * hsz] for k in range(4))
     c = sigmoid(f) * c + sigmoid(i) * np.tanh(gg)
     h = sigmoid(o) * np.tanh(c)
     return (c, h), h
@@ -137,9 +149,10 @@ def ref_recurrent(step, hidden, lstm=False, reverse=False):
         z = np.zeros((n, hidden), np.float32)
         carry = (z, z) if lstm else z
         ys = [None] * t
-        for i in (reversed(range(t)) if reverse else range(t)):
+        for i in reversed(range(t)) if reverse else range(t):
             carry, ys[i] = step(p, carry, x[:, i])
         return np.stack(ys, 1)
+
     return ref
 
 
@@ -154,6 +167,7 @@ def ref_cell(step, lstm=False):
         z = np.zeros((x.shape[0], hidden), np.float32)
         carry, y = step(p, (z, z) if lstm else z, x)
         return carry, y
+
     return ref
 
 
@@ -180,6 +194,7 @@ def ref_mha(heads, causal=False, mask=None):
                 w /= w.sum(-1, keepdims=True)
                 out[b, :, sl] = w @ v[b, :, sl]
         return out @ p["out"]["w"] + p["out"]["b"]
+
     return ref
 
 
@@ -194,76 +209,215 @@ PAD_MASK = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)[:, None, None, :]
 CASES = [
     ("dense", lambda: nn.Dense(8), (2, 4), "float", ref_dense, {}),
     ("dense_rank3", lambda: nn.Dense(8), (2, 3, 4), "float", ref_dense, {}),
-    ("conv2d_same_stride2", lambda: nn.Conv(8, (3, 3), strides=2), (2, 7, 7, 4), "float",
-     ref_conv((2, 2), "SAME", (1, 1), 1, NHWC), {}),
-    ("conv2d_valid_dilated_grouped",
-     lambda: nn.Conv(8, (3, 3), padding="VALID", kernel_dilation=2, feature_group_count=2),
-     (2, 7, 7, 4), "float", ref_conv((1, 1), "VALID", (2, 2), 2, NHWC), {}),
-    ("conv2d_explicit_padding", lambda: nn.Conv(8, (3, 2), strides=(1, 2),
-                                                padding=((1, 0), (2, 1))),
-     (2, 5, 6, 4), "float", ref_conv((1, 2), ((1, 0), (2, 1)), (1, 1), 1, NHWC), {}),
-    ("conv2d_depthwise", lambda: nn.Conv(4, (3, 3), feature_group_count=4), (2, 5, 5, 4),
-     "float", ref_conv((1, 1), "SAME", (1, 1), 4, NHWC), {}),
-    ("conv1d_causal", lambda: nn.Conv(8, (3,), padding="CAUSAL", kernel_dilation=2),
-     (2, 9, 4), "float", ref_conv((1,), "CAUSAL", (2,), 1, NWC), {}),
-    ("conv1d_stride", lambda: nn.Conv(8, (4,), strides=3, padding="VALID"), (2, 11, 4),
-     "float", ref_conv((3,), "VALID", (1,), 1, NWC), {}),
-    ("conv3d", lambda: nn.Conv(8, (2, 3, 3), padding=1), (2, 4, 5, 5, 4), "float",
-     ref_conv((1, 1, 1), ((1, 1),) * 3, (1, 1, 1), 1, NDHWC), {}),
-    ("conv_transpose2d_same", lambda: nn.ConvTranspose(8, (3, 3), strides=2), (2, 4, 5, 4),
-     "float", ref_conv_transpose((2, 2), "SAME", (1, 1), NHWC), {}),
-    ("conv_transpose2d_valid", lambda: nn.ConvTranspose(8, (3, 3), strides=2,
-                                                        padding="VALID"),
-     (2, 4, 5, 4), "float", ref_conv_transpose((2, 2), "VALID", (1, 1), NHWC), {}),
-    ("conv_transpose1d_explicit_dilated",
-     lambda: nn.ConvTranspose(8, (3,), strides=2, padding=((2, 1),), kernel_dilation=2),
-     (2, 6, 4), "float", ref_conv_transpose((2,), ((2, 1),), (2,), NWC), {}),
-    ("max_pool", lambda: nn.MaxPool((2, 2)), (2, 7, 6, 4), "float",
-     ref_pool("max", (2, 2), (2, 2), "VALID"), {}),
-    ("max_pool_same_overlap", lambda: nn.MaxPool((3, 3), strides=2, padding="SAME"),
-     (2, 7, 6, 4), "float", ref_pool("max", (3, 3), (2, 2), "SAME"), {}),
-    ("avg_pool", lambda: nn.AvgPool((2, 3), strides=(2, 1)), (2, 7, 6, 4), "float",
-     ref_pool("avg", (2, 3), (2, 1), "VALID"), {}),
-    ("avg_pool_same_exclude_pad",
-     lambda: nn.AvgPool((3, 3), strides=2, padding="SAME", count_include_pad=False),
-     (2, 7, 6, 4), "float", ref_pool("avg", (3, 3), (2, 2), "SAME", False), {}),
-    ("avg_pool1d_same", lambda: nn.AvgPool((3,), strides=1, padding="SAME"), (2, 9, 4),
-     "float", ref_pool("avg", (3,), (1,), "SAME"), {}),
-    ("global_avg_pool", lambda: nn.GlobalAvgPool(), (2, 5, 6, 4), "float",
-     lambda p, x: x.mean(axis=(1, 2)), {}),
-    ("global_max_pool", lambda: nn.GlobalMaxPool(), (2, 5, 6, 4), "float",
-     lambda p, x: x.max(axis=(1, 2)), {}),
-    ("flatten", lambda: nn.Flatten(), (2, 3, 5, 4), "float",
-     lambda p, x: x.reshape(2, -1), {}),
-    ("reshape", lambda: nn.Reshape((5, -1)), (2, 3, 5, 4), "float",
-     lambda p, x: x.reshape(2, 5, 12), {}),
+    (
+        "conv2d_same_stride2",
+        lambda: nn.Conv(8, (3, 3), strides=2),
+        (2, 7, 7, 4),
+        "float",
+        ref_conv((2, 2), "SAME", (1, 1), 1, NHWC),
+        {},
+    ),
+    (
+        "conv2d_valid_dilated_grouped",
+        lambda: nn.Conv(8, (3, 3), padding="VALID", kernel_dilation=2, feature_group_count=2),
+        (2, 7, 7, 4),
+        "float",
+        ref_conv((1, 1), "VALID", (2, 2), 2, NHWC),
+        {},
+    ),
+    (
+        "conv2d_explicit_padding",
+        lambda: nn.Conv(8, (3, 2), strides=(1, 2), padding=((1, 0), (2, 1))),
+        (2, 5, 6, 4),
+        "float",
+        ref_conv((1, 2), ((1, 0), (2, 1)), (1, 1), 1, NHWC),
+        {},
+    ),
+    (
+        "conv2d_depthwise",
+        lambda: nn.Conv(4, (3, 3), feature_group_count=4),
+        (2, 5, 5, 4),
+        "float",
+        ref_conv((1, 1), "SAME", (1, 1), 4, NHWC),
+        {},
+    ),
+    (
+        "conv1d_causal",
+        lambda: nn.Conv(8, (3,), padding="CAUSAL", kernel_dilation=2),
+        (2, 9, 4),
+        "float",
+        ref_conv((1,), "CAUSAL", (2,), 1, NWC),
+        {},
+    ),
+    (
+        "conv1d_stride",
+        lambda: nn.Conv(8, (4,), strides=3, padding="VALID"),
+        (2, 11, 4),
+        "float",
+        ref_conv((3,), "VALID", (1,), 1, NWC),
+        {},
+    ),
+    (
+        "conv3d",
+        lambda: nn.Conv(8, (2, 3, 3), padding=1),
+        (2, 4, 5, 5, 4),
+        "float",
+        ref_conv((1, 1, 1), ((1, 1),) * 3, (1, 1, 1), 1, NDHWC),
+        {},
+    ),
+    (
+        "conv_transpose2d_same",
+        lambda: nn.ConvTranspose(8, (3, 3), strides=2),
+        (2, 4, 5, 4),
+        "float",
+        ref_conv_transpose((2, 2), "SAME", (1, 1), NHWC),
+        {},
+    ),
+    (
+        "conv_transpose2d_valid",
+        lambda: nn.ConvTranspose(8, (3, 3), strides=2, padding="VALID"),
+        (2, 4, 5, 4),
+        "float",
+        ref_conv_transpose((2, 2), "VALID", (1, 1), NHWC),
+        {},
+    ),
+    (
+        "conv_transpose1d_explicit_dilated",
+        lambda: nn.ConvTranspose(8, (3,), strides=2, padding=((2, 1),), kernel_dilation=2),
+        (2, 6, 4),
+        "float",
+        ref_conv_transpose((2,), ((2, 1),), (2,), NWC),
+        {},
+    ),
+    (
+        "max_pool",
+        lambda: nn.MaxPool((2, 2)),
+        (2, 7, 6, 4),
+        "float",
+        ref_pool("max", (2, 2), (2, 2), "VALID"),
+        {},
+    ),
+    (
+        "max_pool_same_overlap",
+        lambda: nn.MaxPool((3, 3), strides=2, padding="SAME"),
+        (2, 7, 6, 4),
+        "float",
+        ref_pool("max", (3, 3), (2, 2), "SAME"),
+        {},
+    ),
+    (
+        "avg_pool",
+        lambda: nn.AvgPool((2, 3), strides=(2, 1)),
+        (2, 7, 6, 4),
+        "float",
+        ref_pool("avg", (2, 3), (2, 1), "VALID"),
+        {},
+    ),
+    (
+        "avg_pool_same_exclude_pad",
+        lambda: nn.AvgPool((3, 3), strides=2, padding="SAME", count_include_pad=False),
+        (2, 7, 6, 4),
+        "float",
+        ref_pool("avg", (3, 3), (2, 2), "SAME", False),
+        {},
+    ),
+    (
+        "avg_pool1d_same",
+        lambda: nn.AvgPool((3,), strides=1, padding="SAME"),
+        (2, 9, 4),
+        "float",
+        ref_pool("avg", (3,), (1,), "SAME"),
+        {},
+    ),
+    (
+        "global_avg_pool",
+        lambda: nn.GlobalAvgPool(),
+        (2, 5, 6, 4),
+        "float",
+        lambda p, x: x.mean(axis=(1, 2)),
+        {},
+    ),
+    (
+        "global_max_pool",
+        lambda: nn.GlobalMaxPool(),
+        (2, 5, 6, 4),
+        "float",
+        lambda p, x: x.max(axis=(1, 2)),
+        {},
+    ),
+    ("flatten", lambda: nn.Flatten(), (2, 3, 5, 4), "float", lambda p, x: x.reshape(2, -1), {}),
+    (
+        "reshape",
+        lambda: nn.Reshape((5, -1)),
+        (2, 3, 5, 4),
+        "float",
+        lambda p, x: x.reshape(2, 5, 12),
+        {},
+    ),
     ("dropout_eval", lambda: nn.Dropout(0.5), (2, 3, 4), "float", lambda p, x: x, {}),
     ("batch_norm_eval", lambda: nn.BatchNorm(), (6, 4), "float", ref_batch_norm_eval, {}),
     ("layer_norm", lambda: nn.LayerNorm(), (2, 3, 8), "float", ref_layer_norm, {}),
     ("rms_norm", lambda: nn.RMSNorm(), (2, 3, 8), "float", ref_rms_norm, {}),
     ("group_norm", lambda: nn.GroupNorm(2), (2, 3, 5, 8), "float", ref_group_norm(2), {}),
-    ("group_norm_size", lambda: nn.GroupNorm(group_size=2), (2, 7, 8), "float",
-     ref_group_norm(4), {}),
+    (
+        "group_norm_size",
+        lambda: nn.GroupNorm(group_size=2),
+        (2, 7, 8),
+        "float",
+        ref_group_norm(4),
+        {},
+    ),
     ("embedding", lambda: nn.Embedding(10, 8), (2, 5), "ids", ref_embedding, {}),
     ("rnn", lambda: nn.RNN(8), (2, 5, 4), "float", ref_recurrent(rnn_step, 8), {}),
     ("gru", lambda: nn.GRU(8), (2, 5, 4), "float", ref_recurrent(gru_step, 8), {}),
     ("lstm", lambda: nn.LSTM(8), (2, 5, 4), "float", ref_recurrent(lstm_step, 8, True), {}),
-    ("lstm_reverse", lambda: nn.LSTM(8, reverse=True), (2, 5, 4), "float",
-     ref_recurrent(lstm_step, 8, True, reverse=True), {}),
-    ("bidirectional_lstm", lambda: nn.Bidirectional(nn.LSTM(8)), (2, 5, 4), "float",
-     ref_bidirectional(lstm_step, 8, True), {}),
-    ("bidirectional_gru", lambda: nn.Bidirectional(nn.GRU(8), nn.GRU(4, reverse=True)),
-     (2, 5, 4), "float",
-     lambda p, x: np.concatenate([ref_recurrent(gru_step, 8)(p["forward"], x),
-                                  ref_recurrent(gru_step, 4, reverse=True)(p["backward"], x)],
-                                 -1), {}),
-    ("mha_self", lambda: nn.MultiHeadAttention(num_heads=2), (2, 5, 8), "float",
-     ref_mha(2), {}),
-    ("mha_causal_padding", lambda: nn.MultiHeadAttention(num_heads=4, causal=True),
-     (2, 5, 8), "float", ref_mha(4, causal=True, mask=PAD_MASK), {"mask": PAD_MASK}),
-    ("mha_qkv_out_features",
-     lambda: nn.MultiHeadAttention(num_heads=2, qkv_features=4, out_features=6),
-     (2, 5, 8), "float", ref_mha(2), {}),
+    (
+        "lstm_reverse",
+        lambda: nn.LSTM(8, reverse=True),
+        (2, 5, 4),
+        "float",
+        ref_recurrent(lstm_step, 8, True, reverse=True),
+        {},
+    ),
+    (
+        "bidirectional_lstm",
+        lambda: nn.Bidirectional(nn.LSTM(8)),
+        (2, 5, 4),
+        "float",
+        ref_bidirectional(lstm_step, 8, True),
+        {},
+    ),
+    (
+        "bidirectional_gru",
+        lambda: nn.Bidirectional(nn.GRU(8), nn.GRU(4, reverse=True)),
+        (2, 5, 4),
+        "float",
+        lambda p, x: np.concatenate(
+            [
+                ref_recurrent(gru_step, 8)(p["forward"], x),
+                ref_recurrent(gru_step, 4, reverse=True)(p["backward"], x),
+            ],
+            -1,
+        ),
+        {},
+    ),
+    ("mha_self", lambda: nn.MultiHeadAttention(num_heads=2), (2, 5, 8), "float", ref_mha(2), {}),
+    (
+        "mha_causal_padding",
+        lambda: nn.MultiHeadAttention(num_heads=4, causal=True),
+        (2, 5, 8),
+        "float",
+        ref_mha(4, causal=True, mask=PAD_MASK),
+        {"mask": PAD_MASK},
+    ),
+    (
+        "mha_qkv_out_features",
+        lambda: nn.MultiHeadAttention(num_heads=2, qkv_features=4, out_features=6),
+        (2, 5, 8),
+        "float",
+        ref_mha(2),
+        {},
+    ),
 ]
 
 
@@ -303,16 +457,18 @@ def test_layer_matches_reference_and_declared_shape(case):
 
 
 def test_param_names_and_shapes_are_documented():
-    shapes = lambda layer, s: tree.tree_map(lambda a: tuple(a.shape), layer.init(KEY, s)[0])
+    def shapes(layer, s):
+        return tree.tree_map(lambda a: tuple(a.shape), layer.init(KEY, s)[0])
+
     assert shapes(nn.Dense(8), (-1, 4)) == {"w": (4, 8), "b": (8,)}
     assert shapes(nn.Conv(8, (3, 3), feature_group_count=2), (-1, 5, 5, 4)) == {
-        "w": (3, 3, 2, 8), "b": (8,)}
+        "w": (3, 3, 2, 8),
+        "b": (8,),
+    }
     assert shapes(nn.ConvTranspose(8, (3,)), (-1, 5, 4)) == {"w": (3, 4, 8), "b": (8,)}
     assert shapes(nn.LSTM(8), (-1, 5, 4)) == {"wi": (4, 32), "wh": (8, 32), "b": (32,)}
-    assert shapes(nn.GRU(8), (-1, 5, 4)) == {"wi": (4, 24), "wh": (8, 24), "b": (24,),
-                                             "bh": (24,)}
-    assert set(shapes(nn.MultiHeadAttention(2), (-1, 5, 8))) == {"query", "key", "value",
-                                                                 "out"}
+    assert shapes(nn.GRU(8), (-1, 5, 4)) == {"wi": (4, 24), "wh": (8, 24), "b": (24,), "bh": (24,)}
+    assert set(shapes(nn.MultiHeadAttention(2), (-1, 5, 8))) == {"query", "key", "value", "out"}
     assert shapes(nn.Dense(8, use_bias=False), (-1, 4)) == {"w": (4, 8)}
     assert shapes(nn.LayerNorm(use_bias=False), (-1, 8)) == {"scale": (8,)}
     assert shapes(nn.Flatten(), (-1, 3, 4)) == {}
@@ -337,13 +493,15 @@ def test_cross_attention_with_other_context_features():
     a = fn.jit(lambda p, x: mha.apply(p, x, causal=True))(pself, x)
     b = fn.jit(lambda p, x: mha_c.apply(p, x))(pself, x)
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(a), ref_mha(2, causal=True)(pself, x), rtol=RTOL,
-                               atol=ATOL)
+    np.testing.assert_allclose(
+        np.asarray(a), ref_mha(2, causal=True)(pself, x), rtol=RTOL, atol=ATOL
+    )
 
 
 def test_masks():
-    np.testing.assert_array_equal(np.asarray(nn.causal_mask(3)),
-                                  np.tril(np.ones((3, 3), bool))[None, None])
+    np.testing.assert_array_equal(
+        np.asarray(nn.causal_mask(3)), np.tril(np.ones((3, 3), bool))[None, None]
+    )
     valid = np.array([[True, True, False]])
     np.testing.assert_array_equal(np.asarray(nn.padding_mask(valid)), valid[:, None, None, :])
     qv = np.array([[True, False]])
@@ -352,9 +510,15 @@ def test_masks():
     np.testing.assert_array_equal(m[0, 0], qv[0][:, None] & valid[0][None, :])
 
 
-@pytest.mark.parametrize("cell_type,step,lstm", [
-    (nn.SimpleRNNCell, rnn_step, False), (nn.GRUCell, gru_step, False),
-    (nn.LSTMCell, lstm_step, True)], ids=["simple_rnn", "gru", "lstm"])
+@pytest.mark.parametrize(
+    "cell_type,step,lstm",
+    [
+        (nn.SimpleRNNCell, rnn_step, False),
+        (nn.GRUCell, gru_step, False),
+        (nn.LSTMCell, lstm_step, True),
+    ],
+    ids=["simple_rnn", "gru", "lstm"],
+)
 def test_cells_one_step(cell_type, step, lstm):
     cell = cell_type(8)
     params, out = cell.init(KEY, (-1, 4))
@@ -385,13 +549,18 @@ def test_recurrent_initial_and_final_carry():
     g = fn.jit(lambda p, x, c0: lstm.apply(p, x, initial_carry=c0, return_carry=True))
     carry1, ys1 = f(p, x[:, :2])
     _, ys2 = g(p, x[:, 2:], carry1)
-    np.testing.assert_allclose(np.concatenate([ys1, ys2], 1), np.asarray(ys), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(np.concatenate([ys1, ys2], 1), np.asarray(ys), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("make,step,lstm", [
-    (lambda: nn.GRU(6), gru_step, False), (lambda: nn.LSTM(6), lstm_step, True),
-    (lambda: nn.LSTM(6, reverse=True), lstm_step, True)], ids=["gru", "lstm", "lstm_reverse"])
+@pytest.mark.parametrize(
+    "make,step,lstm",
+    [
+        (lambda: nn.GRU(6), gru_step, False),
+        (lambda: nn.LSTM(6), lstm_step, True),
+        (lambda: nn.LSTM(6, reverse=True), lstm_step, True),
+    ],
+    ids=["gru", "lstm", "lstm_reverse"],
+)
 def test_recurrent_seq_lengths(make, step, lstm):
     # Each example against its own unpadded sequence: the same outputs on the valid steps,
     # zeros after them, and the carry after the last valid step.
@@ -401,15 +570,17 @@ def test_recurrent_seq_lengths(make, step, lstm):
     x = make_input((3, 6, 3), "float")
     lengths = np.array([6, 2, 4], np.int32)
     carry, ys = fn.jit(lambda p, x, n: layer.apply(p, x, seq_lengths=n, return_carry=True))(
-        p, x, lengths)
+        p, x, lengths
+    )
     ref = ref_recurrent(step, 6, lstm, reverse=layer.reverse)
     for b, n in enumerate(lengths):
-        want = ref(p, x[b:b + 1, :n])[0]
+        want = ref(p, x[b : b + 1, :n])[0]
         np.testing.assert_allclose(np.asarray(ys[b, :n]), want, rtol=RTOL, atol=ATOL)
         assert not np.asarray(ys[b, n:]).any()
         last_h = tree.tree_leaves(carry)[-1][b]
-        np.testing.assert_allclose(np.asarray(last_h), want[0 if layer.reverse else -1],
-                                   rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(
+            np.asarray(last_h), want[0 if layer.reverse else -1], rtol=RTOL, atol=ATOL
+        )
 
 
 def test_bidirectional_seq_lengths_and_bad_input():
@@ -422,8 +593,7 @@ def test_bidirectional_seq_lengths_and_bad_input():
     short = bi.apply(params, x, seq_lengths=np.array([5, 3]))
     # the backward direction of the short example starts at its own last step
     alone = bi.apply(params, x[1:, :3])
-    np.testing.assert_allclose(np.asarray(short[1, :3]), np.asarray(alone[0]), rtol=RTOL,
-                               atol=ATOL)
+    np.testing.assert_allclose(np.asarray(short[1, :3]), np.asarray(alone[0]), rtol=RTOL, atol=ATOL)
     with pytest.raises(ValueError, match=r"seq_lengths must be integers of shape \(2,\)"):
         bi.apply(params, x, seq_lengths=np.array([5.0, 3.0]))
     with pytest.raises(TypeError, match="recurrent layer"):
@@ -440,8 +610,9 @@ def test_dropout_training():
     assert abs(1 - kept.mean() - 0.25) < 0.02
     np.testing.assert_allclose(y[kept], 1 / 0.75, rtol=1e-6)
     # the mask is bernoulli(key, 1 - rate): reproducible from the key
-    np.testing.assert_array_equal(kept, np.asarray(random.bernoulli(random.key(3), 0.75,
-                                                                    (200, 50))))
+    np.testing.assert_array_equal(
+        kept, np.asarray(random.bernoulli(random.key(3), 0.75, (200, 50)))
+    )
     np.testing.assert_array_equal(np.asarray(f(x, random.key(3))), y)
     assert not np.array_equal(np.asarray(f(x, random.key(4))), y)
     # evaluation is the identity and needs no key; rate 0 and rate 1
@@ -470,27 +641,31 @@ def test_batch_norm_train_and_eval_state():
     np.testing.assert_allclose(np.asarray(s1["mean"]), 0.1 * mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(s1["var"]), 0.9 + 0.1 * var, rtol=1e-5)
     _, s2 = train(p, s1, x)
-    np.testing.assert_allclose(np.asarray(s2["mean"]), 0.9 * 0.1 * mean + 0.1 * mean,
-                               rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(s2["mean"]), 0.9 * 0.1 * mean + 0.1 * mean, rtol=1e-5)
     # evaluation normalizes with the running statistics and returns the state unchanged
     y_eval, s_eval = evaluate(p, s2, x)
-    ref_eval = ((x - np.asarray(s2["mean"])) / np.sqrt(np.asarray(s2["var"]) + 1e-5)
-                * p["scale"] + p["bias"])
+    ref_eval = (x - np.asarray(s2["mean"])) / np.sqrt(np.asarray(s2["var"]) + 1e-5) * p[
+        "scale"
+    ] + p["bias"]
     np.testing.assert_allclose(np.asarray(y_eval), ref_eval, rtol=1e-4, atol=1e-5)
     for k in ("mean", "var"):
         np.testing.assert_array_equal(np.asarray(s_eval[k]), np.asarray(s2[k]))
+
     # a training step: grad sees the params only, the new state comes back as aux (a
     # plain value, eagerly and under jit)
     def loss(p, s, x):
         y, s = bn.apply(p, x, state=s, train=True)
-        return fnp.sum(y ** 2), s
+        return fnp.sum(y**2), s
 
-    for step in (fn.value_and_grad(loss, has_aux=True),
-                 fn.jit(fn.value_and_grad(loss, has_aux=True))):
+    for step in (
+        fn.value_and_grad(loss, has_aux=True),
+        fn.jit(fn.value_and_grad(loss, has_aux=True)),
+    ):
         (_, s_aux), g = step(p, state, x)
         assert set(g) == {"scale", "bias"}
-        np.testing.assert_allclose(np.asarray(s_aux["mean"] + 0), np.asarray(s1["mean"]),
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            np.asarray(s_aux["mean"] + 0), np.asarray(s1["mean"]), rtol=1e-5, atol=1e-6
+        )
 
 
 # --- gradients --------------------------------------------------------------------------
@@ -518,9 +693,7 @@ def test_check_grads(case):
     if case[0] == "dense":
         g = fn.grad(lambda p: fnp.sum(fnp.tanh(layer.apply(p, x))))(p)
         jg = jax.grad(lambda p: jnp.sum(jnp.tanh(np.asarray(x) @ p["w"] + p["b"])))(
-            tree.tree_map(np.asarray, p))
+            tree.tree_map(np.asarray, p)
+        )
         for k in ("w", "b"):
-            np.testing.assert_allclose(np.asarray(g[k]), np.asarray(jg[k]), rtol=1e-5,
-                                       atol=1e-6)
-
-
+            np.testing.assert_allclose(np.asarray(g[k]), np.asarray(jg[k]), rtol=1e-5, atol=1e-6)

@@ -27,9 +27,13 @@ STEPS = 100
 _rng = np.random.default_rng(0)
 X = _rng.normal(size=(32, 5)).astype(np.float32)
 Y = (X @ _rng.normal(size=(5, 3)) + 0.5).astype(np.float32)
-P0 = {"dense": {"w": (0.1 * _rng.normal(size=(5, 3))).astype(np.float32),
-                "b": np.full((3,), 0.2, np.float32)},
-      "extra": [np.array([1.5, -0.7, 0.9], np.float32)]}
+P0 = {
+    "dense": {
+        "w": (0.1 * _rng.normal(size=(5, 3))).astype(np.float32),
+        "b": np.full((3,), 0.2, np.float32),
+    },
+    "extra": [np.array([1.5, -0.7, 0.9], np.float32)],
+}
 
 
 def _loss(np_like, p, x, y):
@@ -87,8 +91,7 @@ def assert_same_trajectory(ours, ref, rtol=RTOL, atol=ATOL):
     assert len(ours) == len(ref)
     for t, (a, b) in enumerate(zip(ours, ref)):
         for x, y in zip(a, b):
-            np.testing.assert_allclose(x, y, rtol=rtol, atol=atol,
-                                       err_msg=f"after step {t + 1}")
+            np.testing.assert_allclose(x, y, rtol=rtol, atol=atol, err_msg=f"after step {t + 1}")
     # and the run did move the parameters
     assert not all(np.allclose(x, y) for x, y in zip(ours[-1], _host(P0)))
 
@@ -102,30 +105,58 @@ MASK = {"dense": {"w": True, "b": False}, "extra": [False]}
 OPTIMIZERS = [
     ("sgd", 0.05, {}, ("exponential_decay", {"transition_steps": 10, "decay_rate": 0.8})),
     ("sgd", 0.02, {"momentum": 0.9}, ("cosine_decay_schedule", {"decay_steps": 80, "alpha": 0.1})),
-    ("sgd", 0.02, {"momentum": 0.9, "nesterov": True},
-     ("piecewise_constant_schedule", {"boundaries_and_scales": {30: 0.5, 60: 0.2}})),
+    (
+        "sgd",
+        0.02,
+        {"momentum": 0.9, "nesterov": True},
+        ("piecewise_constant_schedule", {"boundaries_and_scales": {30: 0.5, 60: 0.2}}),
+    ),
     ("adam", 0.02, {}, ("warmup_cosine_decay_schedule", {"warmup_steps": 10, "decay_steps": 90})),
-    ("adam", 0.02, {"b1": 0.8, "b2": 0.99, "eps": 1e-6, "eps_root": 1e-8},
-     ("linear_schedule", {"transition_steps": 60})),
+    (
+        "adam",
+        0.02,
+        {"b1": 0.8, "b2": 0.99, "eps": 1e-6, "eps_root": 1e-8},
+        ("linear_schedule", {"transition_steps": 60}),
+    ),
     ("adamw", 0.02, {}, ("cosine_onecycle_schedule", {"transition_steps": 100})),
-    ("adamw", 0.02, {"weight_decay": 0.1, "mask": MASK},
-     ("exponential_decay", {"transition_steps": 7, "decay_rate": 0.9, "staircase": True})),
+    (
+        "adamw",
+        0.02,
+        {"weight_decay": 0.1, "mask": MASK},
+        ("exponential_decay", {"transition_steps": 7, "decay_rate": 0.9, "staircase": True}),
+    ),
     ("adamax", 0.02, {}, ("polynomial_schedule", {"power": 2, "transition_steps": 100})),
     ("nadam", 0.02, {}, ("warmup_cosine_decay_schedule", {"warmup_steps": 5, "decay_steps": 100})),
     ("rmsprop", 0.005, {}, ("cosine_decay_schedule", {"decay_steps": 100})),
-    ("rmsprop", 0.002, {"centered": True, "momentum": 0.9},
-     ("exponential_decay", {"transition_steps": 20, "decay_rate": 0.5})),
-    ("rmsprop", 0.005, {"bias_correction": True, "eps_in_sqrt": False, "initial_scale": 0.1},
-     ("linear_schedule", {"transition_steps": 100})),
+    (
+        "rmsprop",
+        0.002,
+        {"centered": True, "momentum": 0.9},
+        ("exponential_decay", {"transition_steps": 20, "decay_rate": 0.5}),
+    ),
+    (
+        "rmsprop",
+        0.005,
+        {"bias_correction": True, "eps_in_sqrt": False, "initial_scale": 0.1},
+        ("linear_schedule", {"transition_steps": 100}),
+    ),
     ("adagrad", 0.1, {}, ("cosine_decay_schedule", {"decay_steps": 100, "alpha": 0.2})),
     ("adadelta", 1.0, {}, ("exponential_decay", {"transition_steps": 50, "decay_rate": 0.5})),
-    ("adadelta", 1.0, {"weight_decay": 0.01, "rho": 0.95},
-     ("piecewise_constant_schedule", {"boundaries_and_scales": {50: 0.5}})),
+    (
+        "adadelta",
+        1.0,
+        {"weight_decay": 0.01, "rho": 0.95},
+        ("piecewise_constant_schedule", {"boundaries_and_scales": {50: 0.5}}),
+    ),
     ("lamb", 0.01, {}, ("warmup_cosine_decay_schedule", {"warmup_steps": 20, "decay_steps": 100})),
     ("lamb", 0.01, {"weight_decay": 0.01}, ("linear_schedule", {"transition_steps": 100})),
     ("lion", 0.002, {}, ("cosine_decay_schedule", {"decay_steps": 100})),
-    ("lion", 0.002, {"b1": 0.95, "b2": 0.98, "weight_decay": 0.0},
-     ("cosine_onecycle_schedule", {"transition_steps": 100})),
+    (
+        "lion",
+        0.002,
+        {"b1": 0.95, "b2": 0.98, "weight_decay": 0.0},
+        ("cosine_onecycle_schedule", {"transition_steps": 100}),
+    ),
 ]
 
 
@@ -175,8 +206,19 @@ def test_learning_rate_as_keyword_and_defaults():
 
 def test_default_hyperparameters_equal_optax():
     import inspect
-    for name in ["sgd", "adam", "adamw", "adamax", "nadam", "rmsprop", "adagrad", "lamb",
-                 "lion", "adadelta"]:
+
+    for name in [
+        "sgd",
+        "adam",
+        "adamw",
+        "adamax",
+        "nadam",
+        "rmsprop",
+        "adagrad",
+        "lamb",
+        "lion",
+        "adadelta",
+    ]:
         ours = inspect.signature(getattr(optim, name)).parameters
         ref = inspect.signature(getattr(optax, name)).parameters
         for pname, p in ours.items():
@@ -187,12 +229,14 @@ def test_default_hyperparameters_equal_optax():
 
 
 def test_issue_example():
-    ours_opt = optim.chain(optim.clip_by_global_norm(1.0),
-                           optim.adamw(optim.warmup_cosine(1e-2, warmup=10, total=100),
-                                       weight_decay=1e-4))
-    ref_opt = optax.chain(optax.clip_by_global_norm(1.0),
-                          optax.adamw(optax.warmup_cosine_decay_schedule(0.0, 1e-2, 10, 100),
-                                      weight_decay=1e-4))
+    ours_opt = optim.chain(
+        optim.clip_by_global_norm(1.0),
+        optim.adamw(optim.warmup_cosine(1e-2, warmup=10, total=100), weight_decay=1e-4),
+    )
+    ref_opt = optax.chain(
+        optax.clip_by_global_norm(1.0),
+        optax.adamw(optax.warmup_cosine_decay_schedule(0.0, 1e-2, 10, 100), weight_decay=1e-4),
+    )
     ours, _ = run_funcnet(ours_opt)
     assert_same_trajectory(ours, run_optax(ref_opt))
 
@@ -205,73 +249,105 @@ def _by_path_no_bias(path):
 
 
 def _optax_no_bias(params):
-    return jax.tree_util.tree_map_with_path(lambda path, _: path[-1].key != "b"
-                                            if hasattr(path[-1], "key") else True, params)
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: path[-1].key != "b" if hasattr(path[-1], "key") else True, params
+    )
 
 
 TRANSFORMS = {
     "clip_by_global_norm": (
         lambda: optim.chain(optim.clip_by_global_norm(0.5), optim.sgd(0.05, momentum=0.5)),
-        lambda: optax.chain(optax.clip_by_global_norm(0.5), optax.sgd(0.05, momentum=0.5))),
+        lambda: optax.chain(optax.clip_by_global_norm(0.5), optax.sgd(0.05, momentum=0.5)),
+    ),
     "clip": (
         lambda: optim.chain(optim.clip(0.1), optim.adam(0.01)),
-        lambda: optax.chain(optax.clip(0.1), optax.adam(0.01))),
+        lambda: optax.chain(optax.clip(0.1), optax.adam(0.01)),
+    ),
     "scale_and_schedule": (
-        lambda: optim.chain(optim.scale(-0.05),
-                            optim.scale_by_schedule(optim.exponential_decay(1.0, 10, 0.9))),
-        lambda: optax.chain(optax.scale(-0.05),
-                            optax.scale_by_schedule(optax.exponential_decay(1.0, 10, 0.9)))),
+        lambda: optim.chain(
+            optim.scale(-0.05), optim.scale_by_schedule(optim.exponential_decay(1.0, 10, 0.9))
+        ),
+        lambda: optax.chain(
+            optax.scale(-0.05), optax.scale_by_schedule(optax.exponential_decay(1.0, 10, 0.9))
+        ),
+    ),
     "masked_tree": (
-        lambda: optim.chain(optim.masked(optim.adam(0.02), MASK),
-                            optim.masked(optim.sgd(0.01), {"dense": {"w": False, "b": True},
-                                                          "extra": [True]})),
-        lambda: optax.chain(optax.masked(optax.adam(0.02), MASK),
-                            optax.masked(optax.sgd(0.01), {"dense": {"w": False, "b": True},
-                                                          "extra": [True]}))),
+        lambda: optim.chain(
+            optim.masked(optim.adam(0.02), MASK),
+            optim.masked(optim.sgd(0.01), {"dense": {"w": False, "b": True}, "extra": [True]}),
+        ),
+        lambda: optax.chain(
+            optax.masked(optax.adam(0.02), MASK),
+            optax.masked(optax.sgd(0.01), {"dense": {"w": False, "b": True}, "extra": [True]}),
+        ),
+    ),
     "masked_prefix_and_path": (
-        lambda: optim.chain(optim.masked(optim.sgd(0.05), {"dense": True, "extra": False}),
-                            optim.masked(optim.scale(0.5), optim.by_path(_by_path_no_bias))),
-        lambda: optax.chain(optax.masked(optax.sgd(0.05), {"dense": {"w": True, "b": True},
-                                                          "extra": [False]}),
-                            optax.masked(optax.scale(0.5), _optax_no_bias))),
+        lambda: optim.chain(
+            optim.masked(optim.sgd(0.05), {"dense": True, "extra": False}),
+            optim.masked(optim.scale(0.5), optim.by_path(_by_path_no_bias)),
+        ),
+        lambda: optax.chain(
+            optax.masked(optax.sgd(0.05), {"dense": {"w": True, "b": True}, "extra": [False]}),
+            optax.masked(optax.scale(0.5), _optax_no_bias),
+        ),
+    ),
     "multi_transform": (
         lambda: optim.multi_transform(
             {"frozen": optim.set_to_zero(), "fast": optim.adam(0.02), "slow": optim.sgd(0.001)},
-            {"dense": {"w": "fast", "b": "slow"}, "extra": ["frozen"]}),
+            {"dense": {"w": "fast", "b": "slow"}, "extra": ["frozen"]},
+        ),
         lambda: optax.multi_transform(
             {"frozen": optax.set_to_zero(), "fast": optax.adam(0.02), "slow": optax.sgd(0.001)},
-            {"dense": {"w": "fast", "b": "slow"}, "extra": ["frozen"]})),
+            {"dense": {"w": "fast", "b": "slow"}, "extra": ["frozen"]},
+        ),
+    ),
     "multi_transform_by_path": (
         lambda: optim.multi_transform(
             {"a": optim.adam(0.02), "b": optim.rmsprop(0.005)},
-            optim.by_path(lambda path: "b" if path[0] == "extra" else "a")),
+            optim.by_path(lambda path: "b" if path[0] == "extra" else "a"),
+        ),
         lambda: optax.multi_transform(
             {"a": optax.adam(0.02), "b": optax.rmsprop(0.005)},
-            {"dense": {"w": "a", "b": "a"}, "extra": ["b"]})),
+            {"dense": {"w": "a", "b": "a"}, "extra": ["b"]},
+        ),
+    ),
     "add_decayed_weights_mask": (
-        lambda: optim.chain(optim.add_decayed_weights(0.5, mask=optim.by_path(_by_path_no_bias)),
-                            optim.sgd(0.05)),
-        lambda: optax.chain(optax.add_decayed_weights(0.5, mask=_optax_no_bias),
-                            optax.sgd(0.05))),
+        lambda: optim.chain(
+            optim.add_decayed_weights(0.5, mask=optim.by_path(_by_path_no_bias)), optim.sgd(0.05)
+        ),
+        lambda: optax.chain(optax.add_decayed_weights(0.5, mask=_optax_no_bias), optax.sgd(0.05)),
+    ),
     "add_decayed_weights_schedule": (
-        lambda: optim.chain(optim.add_decayed_weights(optim.linear_schedule(0.5, 0.0, 50)),
-                            optim.sgd(0.05)),
-        lambda: optax.chain(optax.add_decayed_weights(optax.linear_schedule(0.5, 0.0, 50)),
-                            optax.sgd(0.05))),
+        lambda: optim.chain(
+            optim.add_decayed_weights(optim.linear_schedule(0.5, 0.0, 50)), optim.sgd(0.05)
+        ),
+        lambda: optax.chain(
+            optax.add_decayed_weights(optax.linear_schedule(0.5, 0.0, 50)), optax.sgd(0.05)
+        ),
+    ),
     "freeze": (
         lambda: optim.chain(optim.adam(0.02), optim.freeze({"dense": False, "extra": True})),
-        lambda: optax.chain(optax.adam(0.02), optax.masked(
-            optax.set_to_zero(), {"dense": {"w": False, "b": False}, "extra": [True]}))),
+        lambda: optax.chain(
+            optax.adam(0.02),
+            optax.masked(optax.set_to_zero(), {"dense": {"w": False, "b": False}, "extra": [True]}),
+        ),
+    ),
     "multi_steps": (
         lambda: optim.MultiSteps(optim.adam(0.05), every_k_schedule=3),
-        lambda: optax.MultiSteps(optax.adam(0.05), every_k_schedule=3)),
+        lambda: optax.MultiSteps(optax.adam(0.05), every_k_schedule=3),
+    ),
     "multi_steps_sum_schedule": (
-        lambda: optim.MultiSteps(optim.sgd(0.01, momentum=0.9),
-                                 every_k_schedule=lambda step: fnp.where(step < 5, 2, 4),
-                                 use_grad_mean=False),
-        lambda: optax.MultiSteps(optax.sgd(0.01, momentum=0.9),
-                                 every_k_schedule=lambda step: jnp.where(step < 5, 2, 4),
-                                 use_grad_mean=False)),
+        lambda: optim.MultiSteps(
+            optim.sgd(0.01, momentum=0.9),
+            every_k_schedule=lambda step: fnp.where(step < 5, 2, 4),
+            use_grad_mean=False,
+        ),
+        lambda: optax.MultiSteps(
+            optax.sgd(0.01, momentum=0.9),
+            every_k_schedule=lambda step: jnp.where(step < 5, 2, 4),
+            use_grad_mean=False,
+        ),
+    ),
 }
 
 
@@ -283,9 +359,13 @@ def test_transformation_matches_optax(name):
 
 
 def test_frozen_leaves_do_not_move():
-    ours, _ = run_funcnet(optim.multi_transform(
-        {"frozen": optim.set_to_zero(), "train": optim.adam(0.02)},
-        optim.by_path(lambda path: "frozen" if path[0] == "extra" else "train")), steps=5)
+    ours, _ = run_funcnet(
+        optim.multi_transform(
+            {"frozen": optim.set_to_zero(), "train": optim.adam(0.02)},
+            optim.by_path(lambda path: "frozen" if path[0] == "extra" else "train"),
+        ),
+        steps=5,
+    )
     np.testing.assert_array_equal(ours[-1][2], P0["extra"][0])  # leaves: b, w, extra[0]
     assert not np.allclose(ours[-1][0], P0["dense"]["b"])
 
@@ -306,8 +386,11 @@ def test_multi_steps_emits_every_k():
 
 def test_global_norm_and_apply_updates():
     tree = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": [np.ones(4, np.float32)]}
-    np.testing.assert_allclose(np.asarray(optim.global_norm(fn.tree.tree_map(fnp.asarray, tree))),
-                               np.asarray(optax.tree.norm(tree)), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(optim.global_norm(fn.tree.tree_map(fnp.asarray, tree))),
+        np.asarray(optax.tree.norm(tree)),
+        rtol=1e-6,
+    )
     params = {"w": fnp.ones(3, dtype=fnp.bfloat16)}
     new = optim.apply_updates(params, {"w": fnp.full((3,), 0.5)})
     assert new["w"].dtype == fnp.bfloat16
@@ -319,7 +402,8 @@ def test_clip_by_global_norm_values():
     for max_norm in (1.0, 5.0, 10.0):
         ours, _ = optim.clip_by_global_norm(max_norm).update(grads, optim.EmptyState())
         ref, _ = optax.clip_by_global_norm(max_norm).update(
-            jax.tree_util.tree_map(lambda x: jnp.asarray(np.asarray(x)), grads), ())
+            jax.tree_util.tree_map(lambda x: jnp.asarray(np.asarray(x)), grads), ()
+        )
         for x, y in zip(_host(ours), _host(ref)):
             np.testing.assert_allclose(x, y, rtol=1e-6)
 
@@ -348,30 +432,76 @@ def test_update_outside_jit_matches_inside():
 # ----------------------------------------------------------------------------
 SCHEDULES = [
     ("constant_schedule", {"value": 0.3}),
-    ("piecewise_constant_schedule",
-     {"init_value": 0.5, "boundaries_and_scales": {10: 0.5, 40: 0.1, 41: 2.0}}),
+    (
+        "piecewise_constant_schedule",
+        {"init_value": 0.5, "boundaries_and_scales": {10: 0.5, 40: 0.1, 41: 2.0}},
+    ),
     ("exponential_decay", {"init_value": 1.0, "transition_steps": 10, "decay_rate": 0.7}),
-    ("exponential_decay", {"init_value": 1.0, "transition_steps": 10, "decay_rate": 0.7,
-                           "transition_begin": 15, "staircase": True, "end_value": 0.2}),
-    ("exponential_decay",
-     {"init_value": 0.1, "transition_steps": 20, "decay_rate": 1.5, "end_value": 0.4}),
-    ("polynomial_schedule", {"init_value": 1.0, "end_value": 0.01, "power": 3,
-                             "transition_steps": 80, "transition_begin": 10}),
+    (
+        "exponential_decay",
+        {
+            "init_value": 1.0,
+            "transition_steps": 10,
+            "decay_rate": 0.7,
+            "transition_begin": 15,
+            "staircase": True,
+            "end_value": 0.2,
+        },
+    ),
+    (
+        "exponential_decay",
+        {"init_value": 0.1, "transition_steps": 20, "decay_rate": 1.5, "end_value": 0.4},
+    ),
+    (
+        "polynomial_schedule",
+        {
+            "init_value": 1.0,
+            "end_value": 0.01,
+            "power": 3,
+            "transition_steps": 80,
+            "transition_begin": 10,
+        },
+    ),
     ("linear_schedule", {"init_value": 0.0, "end_value": 2.0, "transition_steps": 64}),
     ("cosine_decay_schedule", {"init_value": 0.2, "decay_steps": 90}),
-    ("cosine_decay_schedule",
-     {"init_value": 0.2, "decay_steps": 90, "alpha": 0.1, "exponent": 2.0}),
-    ("warmup_cosine_decay_schedule", {"init_value": 0.01, "peak_value": 1.0, "warmup_steps": 20,
-                                      "decay_steps": 110, "end_value": 0.05}),
-    ("warmup_cosine_decay_schedule",
-     {"init_value": 0.0, "peak_value": 1.0, "warmup_steps": 0, "decay_steps": 100}),
+    (
+        "cosine_decay_schedule",
+        {"init_value": 0.2, "decay_steps": 90, "alpha": 0.1, "exponent": 2.0},
+    ),
+    (
+        "warmup_cosine_decay_schedule",
+        {
+            "init_value": 0.01,
+            "peak_value": 1.0,
+            "warmup_steps": 20,
+            "decay_steps": 110,
+            "end_value": 0.05,
+        },
+    ),
+    (
+        "warmup_cosine_decay_schedule",
+        {"init_value": 0.0, "peak_value": 1.0, "warmup_steps": 0, "decay_steps": 100},
+    ),
     ("cosine_onecycle_schedule", {"transition_steps": 100, "peak_value": 0.5}),
-    ("cosine_onecycle_schedule", {"transition_steps": 77, "peak_value": 2.0, "pct_start": 0.5,
-                                  "div_factor": 10.0, "final_div_factor": 100.0}),
+    (
+        "cosine_onecycle_schedule",
+        {
+            "transition_steps": 77,
+            "peak_value": 2.0,
+            "pct_start": 0.5,
+            "div_factor": 10.0,
+            "final_div_factor": 100.0,
+        },
+    ),
     ("linear_onecycle_schedule", {"transition_steps": 100, "peak_value": 0.5}),
-    ("piecewise_interpolate_schedule",
-     {"interpolate_type": "cosine", "init_value": 1.0,
-      "boundaries_and_scales": {20: 0.5, 60: 3.0}}),
+    (
+        "piecewise_interpolate_schedule",
+        {
+            "interpolate_type": "cosine",
+            "init_value": 1.0,
+            "boundaries_and_scales": {20: 0.5, 60: 3.0},
+        },
+    ),
 ]
 STEP_GRID = np.arange(0, 140, dtype=np.int32)
 
@@ -393,39 +523,68 @@ def test_schedule_matches_optax(kind, kwargs):
     np.testing.assert_allclose(traced, ref, rtol=1e-5, atol=1e-8)
     scalar_jit = fn.jit(lambda s: fnp.asarray(sched(s), fnp.float32))
     for step in (0, 1, 9, 10, 11, 20, 55, 99, 100, 139):
-        np.testing.assert_allclose(np.asarray(scalar_jit(fnp.asarray(step, fnp.int32))),
-                                   ref[step], rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(
+            np.asarray(scalar_jit(fnp.asarray(step, fnp.int32))), ref[step], rtol=1e-5, atol=1e-8
+        )
     # eager: Python ints
     for step in (0, 10, 41, 100):
-        np.testing.assert_allclose(np.asarray(sched(step), np.float32), ref[step],
-                                   rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(
+            np.asarray(sched(step), np.float32), ref[step], rtol=1e-5, atol=1e-8
+        )
 
 
 def test_join_schedules_and_warmup_cosine_alias():
-    ours = optim.join_schedules([optim.linear_schedule(0.0, 1.0, 10),
-                                 optim.constant_schedule(1.0),
-                                 optim.exponential_decay(1.0, 5, 0.5)], [10, 30])
-    ref = optax.join_schedules([optax.linear_schedule(0.0, 1.0, 10),
-                                optax.constant_schedule(1.0),
-                                optax.exponential_decay(1.0, 5, 0.5)], [10, 30])
+    ours = optim.join_schedules(
+        [
+            optim.linear_schedule(0.0, 1.0, 10),
+            optim.constant_schedule(1.0),
+            optim.exponential_decay(1.0, 5, 0.5),
+        ],
+        [10, 30],
+    )
+    ref = optax.join_schedules(
+        [
+            optax.linear_schedule(0.0, 1.0, 10),
+            optax.constant_schedule(1.0),
+            optax.exponential_decay(1.0, 5, 0.5),
+        ],
+        [10, 30],
+    )
     steps = fnp.asarray(STEP_GRID)
-    np.testing.assert_allclose(np.asarray(fn.jit(ours)(steps)),
-                               np.asarray(jax.vmap(ref)(jnp.asarray(STEP_GRID))), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(fn.jit(ours)(steps)),
+        np.asarray(jax.vmap(ref)(jnp.asarray(STEP_GRID))),
+        rtol=1e-6,
+    )
     alias = optim.warmup_cosine(1e-3, warmup=100, total=10_000)
     full = optax.warmup_cosine_decay_schedule(0.0, 1e-3, 100, 10_000)
     grid = np.arange(0, 10_200, 97, dtype=np.int32)
-    np.testing.assert_allclose(np.asarray(fn.jit(alias)(fnp.asarray(grid))),
-                               np.asarray(jax.vmap(full)(jnp.asarray(grid))), rtol=1e-5,
-                               atol=1e-10)
+    np.testing.assert_allclose(
+        np.asarray(fn.jit(alias)(fnp.asarray(grid))),
+        np.asarray(jax.vmap(full)(jnp.asarray(grid))),
+        rtol=1e-5,
+        atol=1e-10,
+    )
 
 
 # ----------------------------------------------------------------------------
 # The user's own optimizer (the documented recipe) and every docstring example
 # ----------------------------------------------------------------------------
-@pytest.mark.parametrize("module", [
-    "funcnet.optim", "funcnet.optim._base", "funcnet.optim._schedules",
-    "funcnet.optim._transforms", "funcnet.optim._combine", "funcnet.optim._accumulate",
-    "funcnet.optim._sgd", "funcnet.optim._adam", "funcnet.optim._rms", "funcnet.optim._lion"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "funcnet.optim",
+        "funcnet.optim._base",
+        "funcnet.optim._schedules",
+        "funcnet.optim._transforms",
+        "funcnet.optim._combine",
+        "funcnet.optim._accumulate",
+        "funcnet.optim._sgd",
+        "funcnet.optim._adam",
+        "funcnet.optim._rms",
+        "funcnet.optim._lion",
+    ],
+)
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
@@ -449,12 +608,19 @@ def test_recipe_own_optimizer_trains():
 
         return optim.GradientTransformation(init, update)
 
-    opt = optim.chain(scale_by_sign_momentum(),
-                      optim.scale_by_learning_rate(optim.linear_schedule(0.01, 0.001, 100)))
+    opt = optim.chain(
+        scale_by_sign_momentum(),
+        optim.scale_by_learning_rate(optim.linear_schedule(0.01, 0.001, 100)),
+    )
     trajectory, state = run_funcnet(opt)
-    losses = [float(fn_loss(fn.tree.tree_unflatten(
-        fn.tree.tree_structure(P0), [fnp.asarray(x) for x in leaves])))
-        for leaves in (trajectory[0], trajectory[-1])]
+    losses = [
+        float(
+            fn_loss(
+                fn.tree.tree_unflatten(fn.tree.tree_structure(P0), [fnp.asarray(x) for x in leaves])
+            )
+        )
+        for leaves in (trajectory[0], trajectory[-1])
+    ]
     assert losses[1] < 0.5 * losses[0]
     assert int(state[1].count) == STEPS
 
@@ -466,23 +632,50 @@ def _params():
     return fn.tree.tree_map(fnp.asarray, P0)
 
 
-@pytest.mark.parametrize("grads,path", [
-    ({"dense": {"w": np.ones((5, 3)), "bias": np.ones(3)}, "extra": [np.ones(3)]},
-     "['dense']['bias']"),
-    ({"dense": {"w": np.ones((5, 3))}, "extra": [np.ones(3)]}, "['dense']['b']"),
-    ({"dense": {"w": np.ones((5, 3)), "b": np.ones(3)}, "extra": [np.ones(3), np.ones(1)]},
-     "['extra'][1]"),
-    ({"dense": {"w": np.ones((3, 5)), "b": np.ones(3)}, "extra": [np.ones(3)]},
-     "['dense']['w']"),
-])
-@pytest.mark.parametrize("name", ["sgd_momentum", "adam", "adamw", "lion", "rmsprop",
-                                  "adagrad", "adadelta", "multi_steps", "masked"])
+@pytest.mark.parametrize(
+    "grads,path",
+    [
+        (
+            {"dense": {"w": np.ones((5, 3)), "bias": np.ones(3)}, "extra": [np.ones(3)]},
+            "['dense']['bias']",
+        ),
+        ({"dense": {"w": np.ones((5, 3))}, "extra": [np.ones(3)]}, "['dense']['b']"),
+        (
+            {"dense": {"w": np.ones((5, 3)), "b": np.ones(3)}, "extra": [np.ones(3), np.ones(1)]},
+            "['extra'][1]",
+        ),
+        (
+            {"dense": {"w": np.ones((3, 5)), "b": np.ones(3)}, "extra": [np.ones(3)]},
+            "['dense']['w']",
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sgd_momentum",
+        "adam",
+        "adamw",
+        "lion",
+        "rmsprop",
+        "adagrad",
+        "adadelta",
+        "multi_steps",
+        "masked",
+    ],
+)
 def test_mismatched_gradient_tree_names_first_differing_path(name, grads, path):
-    opt = {"sgd_momentum": optim.sgd(0.1, momentum=0.9), "adam": optim.adam(0.1),
-           "adamw": optim.adamw(0.1), "lion": optim.lion(0.1), "rmsprop": optim.rmsprop(0.1),
-           "adagrad": optim.adagrad(0.1), "adadelta": optim.adadelta(0.1),
-           "multi_steps": optim.MultiSteps(optim.adam(0.1), 2),
-           "masked": optim.masked(optim.adam(0.1), optim.by_path(lambda p: True))}[name]
+    opt = {
+        "sgd_momentum": optim.sgd(0.1, momentum=0.9),
+        "adam": optim.adam(0.1),
+        "adamw": optim.adamw(0.1),
+        "lion": optim.lion(0.1),
+        "rmsprop": optim.rmsprop(0.1),
+        "adagrad": optim.adagrad(0.1),
+        "adadelta": optim.adadelta(0.1),
+        "multi_steps": optim.MultiSteps(optim.adam(0.1), 2),
+        "masked": optim.masked(optim.adam(0.1), optim.by_path(lambda p: True)),
+    }[name]
     params = _params()
     state = opt.init(params)
     grads = fn.tree.tree_map(lambda g: fnp.asarray(g.astype(np.float32)), grads)
@@ -494,8 +687,18 @@ def test_mismatched_gradient_tree_names_first_differing_path(name, grads, path):
     assert path in str(info.value)
 
 
-ALL_OPTIMIZERS = ["sgd", "adam", "adamw", "adamax", "nadam", "rmsprop", "adagrad",
-                  "adadelta", "lamb", "lion"]
+ALL_OPTIMIZERS = [
+    "sgd",
+    "adam",
+    "adamw",
+    "adamax",
+    "nadam",
+    "rmsprop",
+    "adagrad",
+    "adadelta",
+    "lamb",
+    "lion",
+]
 
 
 @pytest.mark.parametrize("name", ALL_OPTIMIZERS)
@@ -507,32 +710,35 @@ def test_bad_learning_rate_refused_at_construction(name, bad):
         getattr(optim, name)(learning_rate=bad)
 
 
-@pytest.mark.parametrize("build,arg", [
-    (lambda: optim.constant_schedule(-1.0), "value"),
-    (lambda: optim.constant_schedule(float("nan")), "value"),
-    (lambda: optim.exponential_decay(-0.1, 10, 0.5), "init_value"),
-    (lambda: optim.exponential_decay(0.1, 0, 0.5), "transition_steps"),
-    (lambda: optim.exponential_decay(0.1, 10, float("nan")), "decay_rate"),
-    (lambda: optim.exponential_decay(0.1, 10, 0.0), "decay_rate"),
-    (lambda: optim.exponential_decay(0.1, 10, 0.5, transition_begin=-3), "transition_begin"),
-    (lambda: optim.polynomial_schedule(1.0, 0.0, 1, -5), "transition_steps"),
-    (lambda: optim.linear_schedule(float("nan"), 0.0, 10), "init_value"),
-    (lambda: optim.linear_schedule(1.0, -1.0, 10), "end_value"),
-    (lambda: optim.linear_schedule(1.0, 0.0, 2.5), "transition_steps"),
-    (lambda: optim.cosine_decay_schedule(1.0, 0), "decay_steps"),
-    (lambda: optim.cosine_decay_schedule(-1.0, 10), "init_value"),
-    (lambda: optim.warmup_cosine_decay_schedule(0.0, float("nan"), 10, 100), "peak_value"),
-    (lambda: optim.warmup_cosine_decay_schedule(0.0, 1.0, -1, 100), "warmup_steps"),
-    (lambda: optim.warmup_cosine_decay_schedule(0.0, 1.0, 100, 100), "decay_steps"),
-    (lambda: optim.warmup_cosine(-1e-3, warmup=10, total=100), "peak_value"),
-    (lambda: optim.warmup_cosine(1e-3, warmup=10, total=0), "decay_steps"),
-    (lambda: optim.cosine_onecycle_schedule(0, 1.0), "transition_steps"),
-    (lambda: optim.cosine_onecycle_schedule(100, -1.0), "peak_value"),
-    (lambda: optim.piecewise_constant_schedule(1.0, {10: -0.5}), "scale"),
-    (lambda: optim.piecewise_constant_schedule(1.0, {-10: 0.5}), "boundary"),
-    (lambda: optim.join_schedules([optim.constant_schedule(1.0)] * 2, []), "boundaries"),
-    (lambda: optim.join_schedules([optim.constant_schedule(1.0)] * 3, [20, 10]), "boundaries"),
-])
+@pytest.mark.parametrize(
+    "build,arg",
+    [
+        (lambda: optim.constant_schedule(-1.0), "value"),
+        (lambda: optim.constant_schedule(float("nan")), "value"),
+        (lambda: optim.exponential_decay(-0.1, 10, 0.5), "init_value"),
+        (lambda: optim.exponential_decay(0.1, 0, 0.5), "transition_steps"),
+        (lambda: optim.exponential_decay(0.1, 10, float("nan")), "decay_rate"),
+        (lambda: optim.exponential_decay(0.1, 10, 0.0), "decay_rate"),
+        (lambda: optim.exponential_decay(0.1, 10, 0.5, transition_begin=-3), "transition_begin"),
+        (lambda: optim.polynomial_schedule(1.0, 0.0, 1, -5), "transition_steps"),
+        (lambda: optim.linear_schedule(float("nan"), 0.0, 10), "init_value"),
+        (lambda: optim.linear_schedule(1.0, -1.0, 10), "end_value"),
+        (lambda: optim.linear_schedule(1.0, 0.0, 2.5), "transition_steps"),
+        (lambda: optim.cosine_decay_schedule(1.0, 0), "decay_steps"),
+        (lambda: optim.cosine_decay_schedule(-1.0, 10), "init_value"),
+        (lambda: optim.warmup_cosine_decay_schedule(0.0, float("nan"), 10, 100), "peak_value"),
+        (lambda: optim.warmup_cosine_decay_schedule(0.0, 1.0, -1, 100), "warmup_steps"),
+        (lambda: optim.warmup_cosine_decay_schedule(0.0, 1.0, 100, 100), "decay_steps"),
+        (lambda: optim.warmup_cosine(-1e-3, warmup=10, total=100), "peak_value"),
+        (lambda: optim.warmup_cosine(1e-3, warmup=10, total=0), "decay_steps"),
+        (lambda: optim.cosine_onecycle_schedule(0, 1.0), "transition_steps"),
+        (lambda: optim.cosine_onecycle_schedule(100, -1.0), "peak_value"),
+        (lambda: optim.piecewise_constant_schedule(1.0, {10: -0.5}), "scale"),
+        (lambda: optim.piecewise_constant_schedule(1.0, {-10: 0.5}), "boundary"),
+        (lambda: optim.join_schedules([optim.constant_schedule(1.0)] * 2, []), "boundaries"),
+        (lambda: optim.join_schedules([optim.constant_schedule(1.0)] * 3, [20, 10]), "boundaries"),
+    ],
+)
 def test_bad_schedule_arguments_refused(build, arg):
     with pytest.raises((ValueError, TypeError), match=arg):  # TypeError: a non-int step count
         build()

@@ -22,8 +22,17 @@ assert not jax.config.jax_enable_x64, "the reference must run with jax's x64 mod
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 # 64-bit arrays narrow to 32 bits (x64 is off); uint32 with int32 needs int64, so narrows.
-ARRAY_DTYPES = [np.bool_, np.int8, np.uint8, np.int32, np.uint32, np.float16, BF16,
-                np.float32, np.float64]
+ARRAY_DTYPES = [
+    np.bool_,
+    np.int8,
+    np.uint8,
+    np.int32,
+    np.uint32,
+    np.float16,
+    BF16,
+    np.float32,
+    np.float64,
+]
 # Python scalars are weakly typed: they take the other operand's dtype within a kind.
 SCALARS = {"True": True, "int": 2, "float": 1.5}
 
@@ -43,12 +52,18 @@ def _binary(name):
 # One op per promotion path in funcnet.numpy (add, subtract, multiply, maximum, ... share
 # one; the operators share their functions' paths, reflected when a scalar comes first).
 OPS = {
-    "add": _binary("add"), "true_divide": _binary("true_divide"),
-    "floor_divide": _binary("floor_divide"), "remainder": _binary("remainder"),
-    "power": _binary("power"), "equal": _binary("equal"), "arctan2": _binary("arctan2"),
-    "bitwise_and": _binary("bitwise_and"), "logical_or": _binary("logical_or"),
+    "add": _binary("add"),
+    "true_divide": _binary("true_divide"),
+    "floor_divide": _binary("floor_divide"),
+    "remainder": _binary("remainder"),
+    "power": _binary("power"),
+    "equal": _binary("equal"),
+    "arctan2": _binary("arctan2"),
+    "bitwise_and": _binary("bitwise_and"),
+    "logical_or": _binary("logical_or"),
     "where": lambda m: lambda x, y: m.where(True, x, y),
-    "operator-": lambda m: operator.sub, "operator//": lambda m: operator.floordiv,
+    "operator-": lambda m: operator.sub,
+    "operator//": lambda m: operator.floordiv,
 }
 
 
@@ -114,8 +129,13 @@ def test_python_scalar_results_are_weak():
 def test_eager_promotion(dtype):
     """Concrete arrays, weak Arrays and Python scalars: the dtypes and values of eager ops."""
     x = fnp.asarray(_array(dtype))
-    partners = {"int": 3, "float": 0.5, "weak float Array": fnp.asarray(0.5),
-                "weak int Array": fnp.asarray(3), "bfloat16": fnp.ones(2, fnp.bfloat16)}
+    partners = {
+        "int": 3,
+        "float": 0.5,
+        "weak float Array": fnp.asarray(0.5),
+        "weak int Array": fnp.asarray(3),
+        "bfloat16": fnp.ones(2, fnp.bfloat16),
+    }
     for name, y in partners.items():
         jy = jnp.asarray(np.asarray(y)) if isinstance(y, fn.Array) else y
         if isinstance(y, fn.Array) and y.weak_type:  # jnp.asarray of a Python scalar is weak
@@ -151,6 +171,5 @@ def test_x64_narrowing():
     assert fnp.asarray(np.ones(2, np.int64)).dtype == np.int32
     assert fnp.asarray(np.ones(2, np.uint64)).dtype == np.uint32
     assert (fnp.ones(2, fnp.int8) + np.ones(2, np.int64)).dtype == np.int32
-    assert dtypes.result_type((np.uint32, False), (np.int32, False)) == (np.dtype(np.int32),
-                                                                       False)
+    assert dtypes.result_type((np.uint32, False), (np.int32, False)) == (np.dtype(np.int32), False)
     assert fnp.result_type(np.uint64, np.int8) == jnp.result_type(np.uint64, np.int8)

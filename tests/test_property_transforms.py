@@ -57,10 +57,36 @@ class Lib(NamedTuple):
     custom_vjp: Any
 
 
-FN = Lib(fnp, fn.lax, fn.checkpoint, fn.grad, fn.jvp, fn.vmap, fn.linearize, fn.stop_gradient,
-         fn.custom_jvp, fn.jit, fn.jacfwd, fn.jacrev, fn.custom_vjp)
-JX = Lib(jnp, jax.lax, jax.checkpoint, jax.grad, jax.jvp, jax.vmap, jax.linearize,
-         jax.lax.stop_gradient, jax.custom_jvp, jax.jit, jax.jacfwd, jax.jacrev, jax.custom_vjp)
+FN = Lib(
+    fnp,
+    fn.lax,
+    fn.checkpoint,
+    fn.grad,
+    fn.jvp,
+    fn.vmap,
+    fn.linearize,
+    fn.stop_gradient,
+    fn.custom_jvp,
+    fn.jit,
+    fn.jacfwd,
+    fn.jacrev,
+    fn.custom_vjp,
+)
+JX = Lib(
+    jnp,
+    jax.lax,
+    jax.checkpoint,
+    jax.grad,
+    jax.jvp,
+    jax.vmap,
+    jax.linearize,
+    jax.lax.stop_gradient,
+    jax.custom_jvp,
+    jax.jit,
+    jax.jacfwd,
+    jax.jacrev,
+    jax.custom_vjp,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +130,7 @@ ELEMENTWISE = {
     "log1p_sq": lambda lib, x, y: lib.np.log1p(x * x),
     "sqrt": lambda lib, x, y: lib.np.sqrt(x * x + 1.0),
     "square": lambda lib, x, y: x * x * 0.5,
-    "cube": lambda lib, x, y: x ** 3 * 0.1,
+    "cube": lambda lib, x, y: x**3 * 0.1,
     "mul": lambda lib, x, y: x * other(lib, x, y),
     "add": lambda lib, x, y: x + other(lib, x, y),
     "div": lambda lib, x, y: x / (1.0 + other(lib, x, y) ** 2),
@@ -133,8 +159,13 @@ def custom_sin_mul(lib):
     key = ("vjp", lib.np)
     if key not in _CUSTOM:
         f = lib.custom_vjp(lambda a, b: lib.np.sin(a) * b)
-        fwd = lambda a, b: (lib.np.sin(a) * b, (lib.np.cos(a), lib.np.sin(a), b))
-        bwd = lambda res, g: (2.0 * res[0] * res[2] * g, res[1] * g)
+
+        def fwd(a, b):
+            return (lib.np.sin(a) * b, (lib.np.cos(a), lib.np.sin(a), b))
+
+        def bwd(res, g):
+            return (2.0 * res[0] * res[2] * g, res[1] * g)
+
         f.defvjp(fwd, bwd)
         _CUSTOM[key] = f
     return _CUSTOM[key]
@@ -249,15 +280,20 @@ def _jit(lib, x, y, body):
 
 
 def _cond(lib, x, y, true, false):
-    return lib.lax.cond(lib.np.sum(x) > 0,
-                        lambda a, b: run_steps(lib, true, a, b),
-                        lambda a, b: run_steps(lib, false, a, b), x, y)
+    return lib.lax.cond(
+        lib.np.sum(x) > 0,
+        lambda a, b: run_steps(lib, true, a, b),
+        lambda a, b: run_steps(lib, false, a, b),
+        x,
+        y,
+    )
 
 
 def _switch(lib, x, y, branches):
     index = lib.np.sum(x > 0) % 3  # data-dependent, clamped to the branches
-    return lib.lax.switch(index, [lambda a, b, s=s: run_steps(lib, s, a, b) for s in branches],
-                          x, y)
+    return lib.lax.switch(
+        index, [lambda a, b, s=s: run_steps(lib, s, a, b) for s in branches], x, y
+    )
 
 
 def _scan(lib, x, y, body, reverse):
@@ -280,8 +316,12 @@ def _fori(lib, x, y, body, n):
     return lib.lax.fori_loop(0, n, lambda i, c: c * 0.5 + run_steps(lib, body, c, y) * 0.5, x)
 
 
-CONV_LAYOUTS = {(1, True): ("NWC", "WIO", "NWC"), (1, False): ("NCW", "OIW", "NCW"),
-                (2, True): ("NHWC", "HWIO", "NHWC"), (2, False): ("NCHW", "OIHW", "NCHW")}
+CONV_LAYOUTS = {
+    (1, True): ("NWC", "WIO", "NWC"),
+    (1, False): ("NCW", "OIW", "NCW"),
+    (2, True): ("NHWC", "HWIO", "NHWC"),
+    (2, False): ("NCHW", "OIHW", "NCHW"),
+}
 
 
 def _conv_geometry(shape, spatial, last):
@@ -293,8 +333,9 @@ def _conv_geometry(shape, spatial, last):
     return lhs, feat, [a for a in range(1, len(lhs)) if a != feat]
 
 
-def _conv(lib, x, y, spatial, last, strides, padding, lhs_dil, rhs_dil, groups, out_ch,
-          ksize, seed):
+def _conv(
+    lib, x, y, spatial, last, strides, padding, lhs_dil, rhs_dil, groups, out_ch, ksize, seed
+):
     lhs_shape, feat, _ = _conv_geometry(x.shape, spatial, last)
     c = lhs_shape[feat]
     kshape = ksize + (c // groups, out_ch) if last else (out_ch, c // groups) + ksize
@@ -304,9 +345,15 @@ def _conv(lib, x, y, spatial, last, strides, padding, lhs_dil, rhs_dil, groups, 
     kernel = kernel * (1.0 + 0.25 * lib.np.tanh(lib.np.mean(y)))
     batched = x.ndim == spatial + 2
     out = lib.lax.conv_general_dilated(
-        x if batched else x[None], kernel, strides, padding, lhs_dilation=lhs_dil,
-        rhs_dilation=rhs_dil, dimension_numbers=CONV_LAYOUTS[spatial, last],
-        feature_group_count=groups)
+        x if batched else x[None],
+        kernel,
+        strides,
+        padding,
+        lhs_dilation=lhs_dil,
+        rhs_dilation=rhs_dil,
+        dimension_numbers=CONV_LAYOUTS[spatial, last],
+        feature_group_count=groups,
+    )
     return out if batched else out[0]
 
 
@@ -325,18 +372,32 @@ def conv_out_shape(shape, kw):
         if pads is None:  # SAME (no lhs dilation)
             out[a] = -(-lhs[a] // kw["strides"][i])
         else:
-            out[a] = _window_out(lhs[a] * 1, kw["ksize"][i], kw["strides"][i], *pads[i],
-                                 base=kw["lhs_dil"][i], wdil=kw["rhs_dil"][i])
+            out[a] = _window_out(
+                lhs[a] * 1,
+                kw["ksize"][i],
+                kw["strides"][i],
+                *pads[i],
+                base=kw["lhs_dil"][i],
+                wdil=kw["rhs_dil"][i],
+            )
     return tuple(out) if len(shape) == kw["spatial"] + 2 else tuple(out[1:])
 
 
 def _pool(lib, x, y, kind, window, strides, padding, wdil):
     # the init value a numpy constant: jax differentiates only a concrete monoid identity
     if kind == "max":
-        return lib.lax.reduce_window(x, np.asarray(-np.inf, x.dtype), lib.lax.max, window,
-                                     strides, padding, window_dilation=wdil)
-    total = lib.lax.reduce_window(x, np.asarray(0.0, x.dtype), lib.lax.add, window,
-                                  strides, padding, window_dilation=wdil)
+        return lib.lax.reduce_window(
+            x,
+            np.asarray(-np.inf, x.dtype),
+            lib.lax.max,
+            window,
+            strides,
+            padding,
+            window_dilation=wdil,
+        )
+    total = lib.lax.reduce_window(
+        x, np.asarray(0.0, x.dtype), lib.lax.add, window, strides, padding, window_dilation=wdil
+    )
     return total / float(np.prod(window))
 
 
@@ -377,22 +438,56 @@ def _while(lib, x, y, body, n, dyn):
     limit = lib.np.where(lib.np.sum(x) > 0, n, n + 1) if dyn else n
     return lib.lax.while_loop(
         lambda c: c[0] < limit,
-        lambda c: (c[0] + 1, c[1] * 0.5 + run_steps(lib, body, c[1], y) * 0.5), (0, x))[1]
+        lambda c: (c[0] + 1, c[1] * 0.5 + run_steps(lib, body, c[1], y) * 0.5),
+        (0, x),
+    )[1]
 
 
-OPS = dict(ELEMENTWISE, transpose=_transpose, reshape=_reshape, slice=_slice, flip=_flip,
-           roll=_roll, concat=_concat, stack=_stack, broadcast=_broadcast, pad=_pad, take=_take,
-           dynamic_slice=_dynamic_slice, dynamic_update_slice=_dynamic_update_slice,
-           bcast_const=_bcast_const, center=_center, reduce=_reduce, einsum=_einsum,
-           cumsum=_cumsum, cumulative=_cumulative, sort=_sort, matmul=_matmul, split=_split,
-           checkpoint=_checkpoint, jit=_jit, cond=_cond, switch=_switch, scan=_scan, map=_map,
-           fori=_fori, conv=_conv, pool=_pool, gather=_gather, scatter=_scatter,
-           custom_vjp=_custom_vjp, while_loop=_while)
+OPS = dict(
+    ELEMENTWISE,
+    transpose=_transpose,
+    reshape=_reshape,
+    slice=_slice,
+    flip=_flip,
+    roll=_roll,
+    concat=_concat,
+    stack=_stack,
+    broadcast=_broadcast,
+    pad=_pad,
+    take=_take,
+    dynamic_slice=_dynamic_slice,
+    dynamic_update_slice=_dynamic_update_slice,
+    bcast_const=_bcast_const,
+    center=_center,
+    reduce=_reduce,
+    einsum=_einsum,
+    cumsum=_cumsum,
+    cumulative=_cumulative,
+    sort=_sort,
+    matmul=_matmul,
+    split=_split,
+    checkpoint=_checkpoint,
+    jit=_jit,
+    cond=_cond,
+    switch=_switch,
+    scan=_scan,
+    map=_map,
+    fori=_fori,
+    conv=_conv,
+    pool=_pool,
+    gather=_gather,
+    scatter=_scatter,
+    custom_vjp=_custom_vjp,
+    while_loop=_while,
+)
 # ops left out of the default menu: custom_vjp has no forward mode, while_loop no reverse
 # mode; test_random_programs_reverse and _forward add them.
 # The ops added last are drawn more often: conv applies to rank 2 and 3 only.
-MENU = tuple(sorted(set(OPS) - {"custom_vjp", "while_loop"})) + ("conv",) * 3 + (
-    "pool", "gather", "scatter")
+MENU = (
+    tuple(sorted(set(OPS) - {"custom_vjp", "while_loop"}))
+    + ("conv",) * 3
+    + ("pool", "gather", "scatter")
+)
 NESTED = ("checkpoint", "jit", "cond", "switch")  # ops that apply to any shape, scalars too
 
 
@@ -404,6 +499,7 @@ def run_steps(lib, steps, x, y):
 
 # --- the generator ----------------------------------------------------------------------
 
+
 def out_shape(s, shape):
     """The shape after step `s` (kept by hand: jax.eval_shape per step would cost more
     than the generation is worth)."""
@@ -414,9 +510,9 @@ def out_shape(s, shape):
     if s.name == "reshape":
         return kw["shape"]
     if s.name == "slice":
-        return shape[:a] + (len(range(kw["start"], shape[a], kw["stride"])),) + shape[a + 1:]
+        return shape[:a] + (len(range(kw["start"], shape[a], kw["stride"])),) + shape[a + 1 :]
     if s.name == "concat":
-        return shape[:a] + (2 * shape[a],) + shape[a + 1:]
+        return shape[:a] + (2 * shape[a],) + shape[a + 1 :]
     if s.name == "stack":
         return shape[:a] + (2,) + shape[a:]
     if s.name == "broadcast":
@@ -424,11 +520,11 @@ def out_shape(s, shape):
     if s.name == "pad":
         return tuple(_padded(d, *c) for d, c in zip(shape, kw["config"]))
     if s.name == "take":
-        return shape[:a] + (len(kw["idx"]),) + shape[a + 1:]
+        return shape[:a] + (len(kw["idx"]),) + shape[a + 1 :]
     if s.name == "dynamic_slice":
         return kw["sizes"]
     if s.name == "reduce":
-        return shape[:a] + shape[a + 1:]
+        return shape[:a] + shape[a + 1 :]
     if s.name == "einsum":
         return shape[:-1]
     if s.name == "matmul":
@@ -436,8 +532,12 @@ def out_shape(s, shape):
     if s.name == "conv":
         return conv_out_shape(shape, kw)
     if s.name == "pool":
-        return tuple(_window_out(d, w, st_, lo, hi, wdil=wd) for d, w, st_, (lo, hi), wd
-                     in zip(shape, kw["window"], kw["strides"], kw["padding"], kw["wdil"]))
+        return tuple(
+            _window_out(d, w, st_, lo, hi, wdil=wd)
+            for d, w, st_, (lo, hi), wd in zip(
+                shape, kw["window"], kw["strides"], kw["padding"], kw["wdil"]
+            )
+        )
     if s.name == "gather":
         return np.empty(shape, np.int8)[_index(a, kw["idx"], kw["idx2"])].shape
     if s.name in ("checkpoint", "jit"):
@@ -467,20 +567,25 @@ def _index_params(draw, shape, unique=False):
     ints = st.integers(-d, d - 1)
     if unique:
         n = draw(st.integers(2, d))
-        idx = tuple(int(i) - d * draw(st.booleans())
-                    for i in draw(st.permutations(range(d)))[:n])
+        idx = tuple(int(i) - d * draw(st.booleans()) for i in draw(st.permutations(range(d)))[:n])
         return a, idx, None
     pair_gaps = [g for g in (0, 1) if a + 1 + g < nd]
     if pair_gaps and draw(st.booleans()):  # two advanced indices, broadcast together
         n = draw(st.integers(2, 4))
         gap = draw(st.sampled_from(pair_gaps))
         e = shape[a + 1 + gap]
-        return (a, tuple(draw(st.lists(ints, min_size=n, max_size=n))),
-                (gap, tuple(draw(st.lists(st.integers(-e, e - 1), min_size=n, max_size=n)))))
+        return (
+            a,
+            tuple(draw(st.lists(ints, min_size=n, max_size=n))),
+            (gap, tuple(draw(st.lists(st.integers(-e, e - 1), min_size=n, max_size=n)))),
+        )
     if draw(st.booleans()):  # a 2-d index array
         rows = draw(st.integers(2, 3))
-        return a, tuple(tuple(draw(st.lists(ints, min_size=2, max_size=2)))
-                        for _ in range(rows)), None
+        return (
+            a,
+            tuple(tuple(draw(st.lists(ints, min_size=2, max_size=2))) for _ in range(rows)),
+            None,
+        )
     return a, tuple(draw(st.lists(ints, min_size=2, max_size=5))), None
 
 
@@ -501,9 +606,19 @@ def _conv_params(draw, shape):
         padding = draw(st.sampled_from(["SAME", "VALID"]))
     else:
         padding = tuple(draw(st.tuples(st.integers(-1, 2), st.integers(-1, 2))) for _ in range(n))
-    return step("conv", spatial=spatial, last=last, strides=strides, padding=padding,
-                lhs_dil=lhs_dil, rhs_dil=rhs_dil, groups=groups, out_ch=out_ch, ksize=ksize,
-                seed=draw(st.integers(0, 2**16)))
+    return step(
+        "conv",
+        spatial=spatial,
+        last=last,
+        strides=strides,
+        padding=padding,
+        lhs_dil=lhs_dil,
+        rhs_dil=rhs_dil,
+        groups=groups,
+        out_ch=out_ch,
+        ksize=ksize,
+        seed=draw(st.integers(0, 2**16)),
+    )
 
 
 def _pool_params(draw, shape):
@@ -520,14 +635,22 @@ def _pool_params(draw, shape):
         lo, hi = draw(st.tuples(st.integers(0, w - 1), st.integers(0, w - 1)))
         window.append(w), strides.append(draw(st.integers(1, 2)))
         padding.append((lo, hi)), wdil.append(wd)
-    return step("pool", kind=kind, window=tuple(window), strides=tuple(strides),
-                padding=tuple(padding), wdil=tuple(wdil))
+    return step(
+        "pool",
+        kind=kind,
+        window=tuple(window),
+        strides=tuple(strides),
+        padding=tuple(padding),
+        wdil=tuple(wdil),
+    )
 
 
 def _draw_params(draw, name, shape, depth, loop, menu):
     """Parameters for op `name` on an input of `shape`, or None if it does not apply."""
     nd = len(shape)
-    seed = lambda: draw(st.integers(0, 2**16))
+
+    def seed():
+        return draw(st.integers(0, 2**16))
 
     def axis(ok=lambda d: True):
         axes = [a for a in range(nd) if ok(shape[a])]
@@ -549,9 +672,12 @@ def _draw_params(draw, name, shape, depth, loop, menu):
         return step(name, perm=tuple(draw(st.permutations(range(nd)))))
     if name == "reshape":
         cands = [shape[::-1]] if nd >= 2 else []
-        cands += [shape[:i] + (shape[i] * shape[i + 1],) + shape[i + 2:] for i in range(nd - 1)]
-        cands += [shape[:i] + (2, d // 2) + shape[i + 1:] for i, d in enumerate(shape)
-                  if d % 2 == 0 and d >= 4 and nd < 3]
+        cands += [shape[:i] + (shape[i] * shape[i + 1],) + shape[i + 2 :] for i in range(nd - 1)]
+        cands += [
+            shape[:i] + (2, d // 2) + shape[i + 1 :]
+            for i, d in enumerate(shape)
+            if d % 2 == 0 and d >= 4 and nd < 3
+        ]
         cands = [c for c in cands if c != shape]
         return step(name, shape=draw(st.sampled_from(cands))) if cands else None
     if name == "slice":
@@ -575,10 +701,14 @@ def _draw_params(draw, name, shape, depth, loop, menu):
         return step(name, seed=seed())
     if name == "pad":
         # an empty axis stays empty or gets two padding values
-        config = tuple(draw(st.tuples(st.integers(-1, 1), st.integers(-1, 1), st.integers(0, 1))
-                            .filter(lambda c, d=d: 2 <= _padded(d, *c) <= 8
-                                    or d == 0 and _padded(d, *c) == 0))
-                       for d in shape)
+        config = tuple(
+            draw(
+                st.tuples(st.integers(-1, 1), st.integers(-1, 1), st.integers(0, 1)).filter(
+                    lambda c, d=d: 2 <= _padded(d, *c) <= 8 or (d == 0 and _padded(d, *c) == 0)
+                )
+            )
+            for d in shape
+        )
         return step(name, config=config, seed=seed())
     if name == "take":
         a = axis(lambda d: d > 0)
@@ -636,19 +766,28 @@ def _draw_params(draw, name, shape, depth, loop, menu):
     if name in ("checkpoint", "jit"):
         return step(name, body=draw(chains(shape, 1, 3, depth + 1, loop, menu=menu)))
     if name == "cond":
-        return step(name, true=_body(draw, shape, depth, loop, menu),
-                    false=_body(draw, shape, depth, loop, menu))
+        return step(
+            name,
+            true=_body(draw, shape, depth, loop, menu),
+            false=_body(draw, shape, depth, loop, menu),
+        )
     if name == "switch":
-        return step(name, branches=tuple(_body(draw, shape, depth, loop, menu, 1)
-                                         for _ in range(3)))
+        return step(
+            name, branches=tuple(_body(draw, shape, depth, loop, menu, 1) for _ in range(3))
+        )
     if name == "while_loop":
-        return step(name, body=_body(draw, shape, depth, True, menu),
-                    n=draw(st.integers(1, 3)), dyn=draw(st.booleans()))
+        return step(
+            name,
+            body=_body(draw, shape, depth, True, menu),
+            n=draw(st.integers(1, 3)),
+            dyn=draw(st.booleans()),
+        )
     if nd == 0:
         return None
     if name == "scan":
-        return step(name, body=_body(draw, shape[1:], depth, True, menu),
-                    reverse=draw(st.booleans()))
+        return step(
+            name, body=_body(draw, shape[1:], depth, True, menu), reverse=draw(st.booleans())
+        )
     if name == "map":
         return step(name, body=_body(draw, shape[1:], depth, True, menu))
     if name == "fori":
@@ -667,9 +806,13 @@ def chains(draw, shape, min_steps, max_steps, depth=0, loop=False, preserve=Fals
         # never down to a scalar (the ops take axes), no axis of 1 (empty ones are
         # fine), never past MAX_SIZE
         new = out_shape(s, shape)
-        if ((not new and shape) or min(new, default=0) < 0 or 1 in new
-                or int(np.prod(new)) > MAX_SIZE
-                or (preserve and new != shape)):
+        if (
+            (not new and shape)
+            or min(new, default=0) < 0
+            or 1 in new
+            or int(np.prod(new)) > MAX_SIZE
+            or (preserve and new != shape)
+        ):
             continue
         steps.append(s)
         shape = new
@@ -702,28 +845,61 @@ def programs(draw, menu=MENU, force=None, max_steps=6):
 
 # --- the checks -------------------------------------------------------------------------
 
+
 def inputs(prog, dtype=np.float32):
     r = np.random.default_rng(prog.seed)
     s = prog.shape
-    n = lambda *shape: r.standard_normal(shape).astype(np.float32).astype(dtype)
+
+    def n(*shape):
+        return r.standard_normal(shape).astype(np.float32).astype(dtype)
+
     out = s
     for t in prog.steps:
         out = out_shape(t, out)
-    return {"x": n(*s), "y": n(*s), "tx": n(*s), "ty": n(*s), "v": n(*s), "w": n(*out),
-            "xb": n(B, *s), "xb1": n(s[0], B, *s[1:]), "yb1": n(s[0], B, *s[1:]),
-            "s": n(), "ts": n(), "sb": n(B)}
+    return {
+        "x": n(*s),
+        "y": n(*s),
+        "tx": n(*s),
+        "ty": n(*s),
+        "v": n(*s),
+        "w": n(*out),
+        "xb": n(B, *s),
+        "xb1": n(s[0], B, *s[1:]),
+        "yb1": n(s[0], B, *s[1:]),
+        "s": n(),
+        "ts": n(),
+        "sb": n(B),
+    }
 
 
 def checks(lib, steps, w, v):
     """Every transformation of one program, each a function of the arrays of `inputs`."""
-    f = lambda x, y: run_steps(lib, steps, x, y)
-    loss = lambda x, y: lib.np.sum(f(x, y) * w)
-    gx = lambda x, y: lib.grad(loss)(x, y)
-    tree_f = lambda p: {"out": f(p["a"] * p["bc"][1], p["bc"][0]),
-                        "aux": (p["bc"][0] * p["bc"][1], lib.np.sum(p["a"] ** 2))}
-    tree_loss = lambda p: (lib.np.sum(tree_f(p)["out"] * w)
-                           + lib.np.sum(tree_f(p)["aux"][0] * v) + tree_f(p)["aux"][1])
-    tree_in = lambda d, a, b, c: {"a": d[a], "bc": (d[b], d[c])}
+
+    def f(x, y):
+        return run_steps(lib, steps, x, y)
+
+    def loss(x, y):
+        return lib.np.sum(f(x, y) * w)
+
+    def gx(x, y):
+        return lib.grad(loss)(x, y)
+
+    def tree_f(p):
+        return {
+            "out": f(p["a"] * p["bc"][1], p["bc"][0]),
+            "aux": (p["bc"][0] * p["bc"][1], lib.np.sum(p["a"] ** 2)),
+        }
+
+    def tree_loss(p):
+        return (
+            lib.np.sum(tree_f(p)["out"] * w)
+            + lib.np.sum(tree_f(p)["aux"][0] * v)
+            + tree_f(p)["aux"][1]
+        )
+
+    def tree_in(d, a, b, c):
+        return {"a": d[a], "bc": (d[b], d[c])}
+
     return {
         "grad": lambda d: lib.grad(loss, argnums=(0, 1))(d["x"], d["y"]),
         "jvp": lambda d: lib.jvp(f, (d["x"], d["y"]), (d["tx"], d["ty"])),
@@ -732,26 +908,36 @@ def checks(lib, steps, w, v):
         "vmap_y": lambda d: lib.vmap(f, in_axes=(None, 1), out_axes=-1)(d["x"], d["yb1"]),
         "linearize": lambda d: lib.linearize(f, d["x"], d["y"])[1](d["tx"], d["ty"]),
         "vmap_grad": lambda d: lib.vmap(gx, in_axes=(0, None))(d["xb"], d["y"]),
-        "grad_grad": lambda d: lib.grad(lambda x, y: lib.np.sum(gx(x, y) * v),
-                                        argnums=(0, 1))(d["x"], d["y"]),
+        "grad_grad": lambda d: lib.grad(lambda x, y: lib.np.sum(gx(x, y) * v), argnums=(0, 1))(
+            d["x"], d["y"]
+        ),
         "jvp_grad": lambda d: lib.jvp(gx, (d["x"], d["y"]), (d["tx"], d["ty"])),
         "hessian": lambda d: lib.jacfwd(lib.jacrev(loss))(d["x"], d["y"]),
         "jacfwd": lambda d: lib.jacfwd(f, argnums=(0, 1))(d["x"], d["y"]),
         # pytrees in and out: p = {"a": x, "bc": (y, s)} with s a scalar
         "tree_grad": lambda d: lib.grad(tree_loss)(tree_in(d, "x", "y", "s")),
-        "tree_jvp": lambda d: lib.jvp(tree_f, (tree_in(d, "x", "y", "s"),),
-                                      (tree_in(d, "tx", "ty", "ts"),)),
-        "tree_vmap": lambda d: lib.vmap(tree_f, in_axes=({"a": 0, "bc": (None, 0)},),
-                                        out_axes={"out": -1, "aux": 0})(
-                                            tree_in(d, "xb", "y", "sb")),
-        "tree_vmap_grad": lambda d: lib.vmap(lib.grad(tree_loss),
-                                             in_axes=({"a": None, "bc": (1, 0)},))(
-                                                 tree_in(d, "x", "yb1", "sb")),
+        "tree_jvp": lambda d: lib.jvp(
+            tree_f, (tree_in(d, "x", "y", "s"),), (tree_in(d, "tx", "ty", "ts"),)
+        ),
+        "tree_vmap": lambda d: lib.vmap(
+            tree_f, in_axes=({"a": 0, "bc": (None, 0)},), out_axes={"out": -1, "aux": 0}
+        )(tree_in(d, "xb", "y", "sb")),
+        "tree_vmap_grad": lambda d: lib.vmap(
+            lib.grad(tree_loss), in_axes=({"a": None, "bc": (1, 0)},)
+        )(tree_in(d, "x", "yb1", "sb")),
     }
 
 
-CHECKS = ("vmap0", "vmap1", "vmap_y", "linearize", "vmap_grad", "grad_grad", "jvp_grad",
-          "hessian")  # the extra transforms of test_random_programs_jit
+CHECKS = (
+    "vmap0",
+    "vmap1",
+    "vmap_y",
+    "linearize",
+    "vmap_grad",
+    "grad_grad",
+    "jvp_grad",
+    "hessian",
+)  # the extra transforms of test_random_programs_jit
 VMAPS = ("vmap0", "vmap1", "vmap_y")
 
 
@@ -762,8 +948,9 @@ def compare(got, want, what="", tol=TOL):
     for (path, w), g in zip(flat_w, flat_g):
         w, g = np.asarray(w), np.asarray(g)
         where = f"{what}{jax.tree_util.keystr(path)}"
-        assert (g.shape, g.dtype) == (w.shape, w.dtype), \
+        assert (g.shape, g.dtype) == (w.shape, w.dtype), (
             f"{where}: {g.dtype}{list(g.shape)} != {w.dtype}{list(w.shape)}"
+        )
         w, g = w.astype(np.float64), g.astype(np.float64)
         scale = max(1.0, float(np.max(np.abs(w)))) if w.size else 1.0
         np.testing.assert_allclose(g, w, rtol=tol, atol=tol * scale, err_msg=where)
@@ -773,7 +960,10 @@ def run_checks(prog, names, eager=False, dtype=np.float32, tol=TOL):
     """The checks `names` of `prog`, jitted as one program on each side (XLA compile time
     dominates, so an example runs a few checks rather than all)."""
     d = inputs(prog, dtype)
-    pick = lambda cs: lambda d: {k: cs[k](d) for k in names}
+
+    def pick(cs):
+        return lambda d: {k: cs[k](d) for k in names}
+
     want = jax.jit(pick(checks(JX, prog.steps, d["w"], d["v"])))(d)
     got = (pick if eager else lambda g: fn.jit(pick(g)))(checks(FN, prog.steps, d["w"], d["v"]))(d)
     compare(got, want, f"{prog} {'eager' if eager else 'jit'}: ", tol)
@@ -781,8 +971,12 @@ def run_checks(prog, names, eager=False, dtype=np.float32, tol=TOL):
 
 # CI's budget; set FUNCNET_PROPERTY_EXAMPLES=500 (say) locally to search harder.
 EXAMPLES = int(os.environ.get("FUNCNET_PROPERTY_EXAMPLES", "22"))
-COMMON = {"deadline": None, "derandomize": True, "database": None,
-          "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+COMMON = {
+    "deadline": None,
+    "derandomize": True,
+    "database": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
 
 
 @settings(max_examples=EXAMPLES, **COMMON)
@@ -817,8 +1011,7 @@ def test_random_programs_reverse(prog, check):
 
 
 @settings(max_examples=FEW, **COMMON)
-@given(programs(MENU + ("while_loop",), force="while_loop"),
-       st.sampled_from(VMAPS + ("jacfwd",)))
+@given(programs(MENU + ("while_loop",), force="while_loop"), st.sampled_from(VMAPS + ("jacfwd",)))
 def test_random_programs_forward(prog, check):
     """Programs holding a while_loop (no reverse mode): jvp, and vmap or jacfwd."""
     run_checks(prog, ("jvp", check))
@@ -837,6 +1030,7 @@ def test_random_programs_low_precision(prog, dtype, check):
 
 # --- cases the generator turned up, pinned - ---------------------------------------------
 
+
 def test_custom_jvp_rule_kept_at_second_order_in_scan():
     """The custom rule of a custom_jvp function is used at every order, inside a scan as
     outside it. (jax drops the rule inside a scan once the body is linearized, and gives
@@ -844,8 +1038,13 @@ def test_custom_jvp_rule_kept_at_second_order_in_scan():
     loop bodies for that reason.)"""
     x = np.array([0.3, 0.7, -1.1], np.float32)
     f = custom_sin(FN)  # sin with the rule d f = 2 cos(x) dx
-    plain = lambda x: fnp.sum(f(x) ** 2)
-    looped = lambda x: fnp.sum(fn.lax.scan(lambda c, xt: (c, f(xt)), 0.0, x)[1] ** 2)
+
+    def plain(x):
+        return fnp.sum(f(x) ** 2)
+
+    def looped(x):
+        return fnp.sum(fn.lax.scan(lambda c, xt: (c, f(xt)), 0.0, x)[1] ** 2)
+
     want = 8 * np.cos(x) ** 2 - 4 * np.sin(x) ** 2  # d/dx (2 f(x) * 2 cos(x))
     for g in (plain, looped):
         second = fn.grad(lambda x, g=g: fnp.sum(fn.grad(g)(x)))
@@ -856,12 +1055,14 @@ def test_custom_jvp_rule_kept_at_second_order_in_scan():
 def _remat_over_control_flow(lib, kind):
     """checkpoint around a cond or scan whose primal output a later op multiplies a
     tangent by (sin's derivative reads it)."""
+
     def body(a, b):
         if kind == "cond":
             h = lib.lax.cond(lib.np.sum(a) > 0, lambda a, b: a + b, lambda a, b: a - b, a, b)
         else:
             h = lib.lax.scan(lambda c, ab: (c + ab[0], c * ab[1]), 0.0, (a, b))[1]
         return lib.np.sin(h)
+
     return lambda x, y: lib.np.sum(lib.checkpoint(body)(x, y) ** 2)
 
 
@@ -877,16 +1078,33 @@ def test_checkpoint_of_control_flow_grad(kind):
     want = jax.grad(jf, argnums=(0, 1))(x, y)
     compare(fn.grad(f, argnums=(0, 1))(x, y), want, "eager")
     compare(fn.jit(fn.grad(f, argnums=(0, 1)))(x, y), want, "jit")
-    hvp = lambda lib, g: lib.grad(lambda x: lib.np.sum(lib.grad(g)(x, y) * x))(x)
+
+    def hvp(lib, g):
+        return lib.grad(lambda x: lib.np.sum(lib.grad(g)(x, y) * x))(x)
+
     compare(fn.jit(lambda x: hvp(FN, f))(x), jax.jit(lambda x: hvp(JX, jf))(x), "grad of grad")
 
 
-@pytest.mark.parametrize("prog,names", [
-    (Program((0,), (step("scan", body=(step("add"),), reverse=False), step("add")), 0),
-     ("grad", "jvp", "vmap0")),
-    (Program((0,), (step("while_loop", body=(step("map", body=(step("add"),)),), dyn=False,
-                         n=1), step("add")), 0), ("jvp", "vmap0")),
-])
+@pytest.mark.parametrize(
+    "prog,names",
+    [
+        (
+            Program((0,), (step("scan", body=(step("add"),), reverse=False), step("add")), 0),
+            ("grad", "jvp", "vmap0"),
+        ),
+        (
+            Program(
+                (0,),
+                (
+                    step("while_loop", body=(step("map", body=(step("add"),)),), dyn=False, n=1),
+                    step("add"),
+                ),
+                0,
+            ),
+            ("jvp", "vmap0"),
+        ),
+    ],
+)
 def test_loops_over_an_empty_axis(prog, names):
     """Found by the generator once shapes could be empty: a scan (or map) over a
     length-0 axis lowered a loop whose body slices a row out of nothing."""

@@ -20,7 +20,7 @@ import funcnet as fn
 import funcnet.numpy as fnp
 from funcnet import random
 
-SEEDS = [0, 42, -1, 2 ** 32 + 7]
+SEEDS = [0, 42, -1, 2**32 + 7]
 BF16 = np.dtype(ml_dtypes.bfloat16)
 
 
@@ -76,8 +76,11 @@ def test_reference_is_partitionable_threefry():
 
 # --- keys ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("seed", [0, 1, 42, -1, -7, True, 2 ** 31, 2 ** 32 - 1, 2 ** 32,
-                                  2 ** 32 + 7, 2 ** 40 + 3, 2 ** 63 - 1, -2 ** 63])
+
+@pytest.mark.parametrize(
+    "seed",
+    [0, 1, 42, -1, -7, True, 2**31, 2**32 - 1, 2**32, 2**32 + 7, 2**40 + 3, 2**63 - 1, -(2**63)],
+)
 def test_key_from_python_int(seed):
     k = random.key(seed)
     assert isinstance(k, fn.Array) and k.shape == (2,) and k.dtype == np.uint32
@@ -87,25 +90,33 @@ def test_key_from_python_int(seed):
 
 
 def test_key_from_numpy_and_traced_seeds():
-    for seed in [np.int8(-1), np.uint8(255), np.int16(-300), np.int32(-5),
-                 np.uint32(2 ** 32 - 1), np.int64(2 ** 40 + 3), np.uint64(2 ** 63 + 5)]:
+    for seed in [
+        np.int8(-1),
+        np.uint8(255),
+        np.int16(-300),
+        np.int32(-5),
+        np.uint32(2**32 - 1),
+        np.int64(2**40 + 3),
+        np.uint64(2**63 + 5),
+    ]:
         assert_bit_identical(random.key(seed), jax.random.PRNGKey(seed))
-    seeds = np.array([0, -1, 7, 2 ** 31 - 1], np.int32)
-    assert_bit_identical(fn.vmap(random.key)(fnp.asarray(seeds)),
-                         jax.vmap(jax.random.PRNGKey)(seeds))
-    assert_bit_identical(fn.jit(random.key)(fnp.asarray(np.int32(-5))),
-                         jax.random.PRNGKey(-5))
+    seeds = np.array([0, -1, 7, 2**31 - 1], np.int32)
+    assert_bit_identical(
+        fn.vmap(random.key)(fnp.asarray(seeds)), jax.vmap(jax.random.PRNGKey)(seeds)
+    )
+    assert_bit_identical(fn.jit(random.key)(fnp.asarray(np.int32(-5))), jax.random.PRNGKey(-5))
 
 
 def test_x64_seeds_bits_uniform(x64):
-    for seed in [-1, 2 ** 40 + 3, 2 ** 63 - 1, np.int64(-2 ** 40), np.uint64(2 ** 63 + 5)]:
+    for seed in [-1, 2**40 + 3, 2**63 - 1, np.int64(-(2**40)), np.uint64(2**63 + 5)]:
         assert_bit_identical(random.key(seed), jax.random.PRNGKey(seed))
-    k, jk = random.key(2 ** 40 + 3), jax.random.PRNGKey(2 ** 40 + 3)
+    k, jk = random.key(2**40 + 3), jax.random.PRNGKey(2**40 + 3)
     assert_bit_identical(random.bits(k, (7,)), jax.random.bits(jk, (7,)))  # uint64
     assert_bit_identical(random.uniform(k, (7,)), jax.random.uniform(jk, (7,)))  # float64
 
 
 # --- split, fold_in, bits, uniform, normal: bit identity ----------------------------------
+
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_split(seed):
@@ -114,21 +125,23 @@ def test_split(seed):
         assert_bit_identical(random.split(k, num), jax.random.split(jk, num))
     assert random.split(k).shape == (2, 2)
     # chained splits stay identical (keys derived from keys)
-    a, b = random.split(random.split(k)[1])
-    ja, jb = jax.random.split(jax.random.split(jk)[1])
+    _a, b = random.split(random.split(k)[1])
+    _ja, jb = jax.random.split(jax.random.split(jk)[1])
     assert_bit_identical(b, jb)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_fold_in(seed):
     k, jk = random.key(seed), jax.random.PRNGKey(seed)
-    for data in [0, 1, 2 ** 32 - 1, np.int32(-1), np.uint8(7), np.int64(2 ** 40 + 3)]:
+    for data in [0, 1, 2**32 - 1, np.int32(-1), np.uint8(7), np.int64(2**40 + 3)]:
         assert_bit_identical(random.fold_in(k, data), jax.random.fold_in(jk, data))
     # fold_in(k, i) is element i of split(k, n) in this (partitionable) scheme
     assert_bit_identical(random.fold_in(k, 2), random.split(k, 3)[2])
     data = np.arange(4, dtype=np.int32)
-    assert_bit_identical(fn.vmap(random.fold_in, in_axes=(None, 0))(k, fnp.asarray(data)),
-                         jax.vmap(jax.random.fold_in, in_axes=(None, 0))(jk, data))
+    assert_bit_identical(
+        fn.vmap(random.fold_in, in_axes=(None, 0))(k, fnp.asarray(data)),
+        jax.vmap(jax.random.fold_in, in_axes=(None, 0))(jk, data),
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -150,8 +163,10 @@ def test_uniform(seed, dtype):
     out = random.uniform(k, (1000,), dtype)
     assert out.dtype == dtype
     assert_bit_identical(out, jax.random.uniform(jk, (1000,), dtype))
-    assert_within_ulps(random.uniform(k, (1000,), dtype, -2.5, 3.0),
-                       jax.random.uniform(jk, (1000,), dtype, -2.5, 3.0))
+    assert_within_ulps(
+        random.uniform(k, (1000,), dtype, -2.5, 3.0),
+        jax.random.uniform(jk, (1000,), dtype, -2.5, 3.0),
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -160,8 +175,10 @@ def test_uniform_shapes_and_array_bounds(seed):
     assert_bit_identical(random.uniform(k), jax.random.uniform(jk))
     lo = np.array([0.0, -1.0, 10.0, 0.5, -3.0], np.float32)
     hi = np.array([[1.0], [2.0], [100.0]], np.float32)
-    assert_within_ulps(random.uniform(k, (3, 5), minval=lo, maxval=hi),
-                       jax.random.uniform(jk, (3, 5), minval=lo, maxval=hi))
+    assert_within_ulps(
+        random.uniform(k, (3, 5), minval=lo, maxval=hi),
+        jax.random.uniform(jk, (3, 5), minval=lo, maxval=hi),
+    )
     assert random.uniform(k, (2, 0)).shape == (2, 0)
 
 
@@ -179,10 +196,15 @@ def test_normal(seed):
 
 # --- other samplers: same algorithm as jax ----------------------------------------------
 
-_LOGITS = np.array([[0.0, 1.0, 2.0, -1.0, 0.5, 0.0],
-                    [3.0, -2.0, 0.0, 0.0, 1.0, 1.0],
-                    [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
-                    [-5.0, 5.0, 0.0, 0.0, 0.0, 0.0]], np.float32)
+_LOGITS = np.array(
+    [
+        [0.0, 1.0, 2.0, -1.0, 0.5, 0.0],
+        [3.0, -2.0, 0.0, 0.0, 1.0, 1.0],
+        [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+        [-5.0, 5.0, 0.0, 0.0, 0.0, 0.0],
+    ],
+    np.float32,
+)
 _X = np.arange(24, dtype=np.float32).reshape(4, 6)
 _P = np.array([0.25, 0.5, 0.125, 0.125], np.float32)  # exact cumulative sums
 
@@ -191,8 +213,9 @@ def _samplers(r, k, bern_p):
     """The same calls on funcnet.random or jax.random (r), as a dict."""
     return {
         "truncated_normal": r.truncated_normal(k, -1.5, 0.7, (500,)),
-        "truncated_normal_bcast": r.truncated_normal(k, np.array([-1.0, 0.0]),
-                                                     np.array([[1.0], [2.0], [3.0]])),
+        "truncated_normal_bcast": r.truncated_normal(
+            k, np.array([-1.0, 0.0]), np.array([[1.0], [2.0], [3.0]])
+        ),
         "bernoulli": r.bernoulli(k, 0.3, (500,)),
         "bernoulli_p": r.bernoulli(k, bern_p),
         "gumbel": r.gumbel(k, (500,)),
@@ -232,14 +255,20 @@ def test_samplers_match_jax():
 
 # --- transformations -------------------------------------------------------------------
 
+
 def test_jit_equals_eager():
     k = random.key(7)
 
     def draw(k):
         k1, k2 = random.split(k)
-        return (random.split(k, 3), random.fold_in(k, 5), random.bits(k1, (7,)),
-                random.uniform(k2, (1000,)), random.normal(k2, (1000,)),
-                random.randint(k1, (500,), -1000, 7))
+        return (
+            random.split(k, 3),
+            random.fold_in(k, 5),
+            random.bits(k1, (7,)),
+            random.uniform(k2, (1000,)),
+            random.normal(k2, (1000,)),
+            random.randint(k1, (500,), -1000, 7),
+        )
 
     for a, b in zip(fn.jit(draw)(k), draw(k)):
         assert_within_ulps(a, b)  # exact for the integer outputs
@@ -247,14 +276,17 @@ def test_jit_equals_eager():
 
 def test_vmap_over_keys_equals_loop():
     keys = random.split(random.key(3), 4)
+
     def f(k):
         return (random.normal(k, (1000,)), random.split(k, 3), random.bits(k, (7,)))
+
     batched = fn.vmap(f)(keys)
     loop = [f(keys[i]) for i in range(4)]
     for j, out in enumerate(batched):
         assert_within_ulps(out, np.stack([np.asarray(o[j]) for o in loop]))
-    jbatched = jax.vmap(lambda k: jax.random.normal(k, (1000,)))(jax.random.split(
-        jax.random.PRNGKey(3), 4))
+    jbatched = jax.vmap(lambda k: jax.random.normal(k, (1000,)))(
+        jax.random.split(jax.random.PRNGKey(3), 4)
+    )
     np.testing.assert_allclose(batched[0], jbatched, atol=1e-6, rtol=0)
     # a batched parameter with an unbatched key
     lo = fnp.asarray(np.array([0.0, 10.0], np.float32))
@@ -279,10 +311,12 @@ def test_grad_through_sampling():
     np.testing.assert_allclose(fn.jit(fn.grad(loss))(1.5, 0.5, k), g[0], rtol=1e-6)
     # through uniform's bounds and truncated_normal's bounds, as jax
     for sampler in ("uniform", "truncated_normal"):
+
         def f(a, b, r=random, key=k, name=sampler):
             if name == "uniform":
                 return r.uniform(key, (1000,), minval=a, maxval=b).sum()
             return r.truncated_normal(key, a, b, (1000,)).sum()
+
         got = fn.grad(f, argnums=(0, 1))(-1.0, 2.0)
         want = jax.grad(lambda a, b: f(a, b, jax.random, jk), argnums=(0, 1))(-1.0, 2.0)
         np.testing.assert_allclose(got, want, rtol=1e-4, err_msg=sampler)
@@ -290,11 +324,12 @@ def test_grad_through_sampling():
 
 def test_keys_are_pytree_leaves():
     keys = {"a": random.key(0), "b": random.split(random.key(1))}
-    leaves, treedef = fn.tree.tree_flatten(keys)
+    leaves, _treedef = fn.tree.tree_flatten(keys)
     assert [leaf.shape for leaf in leaves] == [(2,), (2, 2)]
     # raw uint32 key data from elsewhere (NumPy, jax) is accepted as a key
-    assert_bit_identical(random.split(np.asarray(jax.random.PRNGKey(5))),
-                         jax.random.split(jax.random.PRNGKey(5)))
+    assert_bit_identical(
+        random.split(np.asarray(jax.random.PRNGKey(5))), jax.random.split(jax.random.PRNGKey(5))
+    )
 
 
 # --- distributions (fixed seeds; bounds are >= 5 standard errors) ------------------------
@@ -328,10 +363,13 @@ def test_truncated_normal_distribution():
     a, b = -1.0, 2.0
     x = np.asarray(random.truncated_normal(random.key(5), a, b, (N,)), np.float64)
     assert x.min() > a and x.max() < b
+
     def pdf(t):
         return math.exp(-t * t / 2) / math.sqrt(2 * math.pi)
+
     def cdf(t):
         return 0.5 * (1 + math.erf(t / math.sqrt(2)))
+
     mean = (pdf(a) - pdf(b)) / (cdf(b) - cdf(a))
     assert abs(x.mean() - mean) < 0.01
 
@@ -340,7 +378,7 @@ def test_bernoulli_gumbel():
     x = np.asarray(random.bernoulli(random.key(6), 0.3, (N,)))
     assert x.dtype == np.bool_ and abs(x.mean() - 0.3) < 0.0062
     g = np.asarray(random.gumbel(random.key(7), (N,)), np.float64)
-    assert abs(g.mean() - 0.5772157) < 0.02 and abs(g.var() - math.pi ** 2 / 6) < 0.06
+    assert abs(g.mean() - 0.5772157) < 0.02 and abs(g.var() - math.pi**2 / 6) < 0.06
 
 
 def test_categorical_randint_choice_frequencies():
@@ -371,17 +409,26 @@ def test_permutation_is_uniform():
 
 # --- bad input ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("bad, got", [
-    (0, "got int 0"),
-    (np.zeros(3, np.float32), "got f32[3]"),
-    (np.zeros(2, np.int32), "got i32[2]"),
-    (np.zeros(2, np.uint64), "got u64[2]"),
-    (np.zeros(3, np.uint32), "got u32[3]"),
-    (np.zeros((3, 2), np.uint32), "got u32[3,2]"),
-])
+
+@pytest.mark.parametrize(
+    "bad, got",
+    [
+        (0, "got int 0"),
+        (np.zeros(3, np.float32), "got f32[3]"),
+        (np.zeros(2, np.int32), "got i32[2]"),
+        (np.zeros(2, np.uint64), "got u64[2]"),
+        (np.zeros(3, np.uint32), "got u32[3]"),
+        (np.zeros((3, 2), np.uint32), "got u32[3,2]"),
+    ],
+)
 def test_bad_key_names_what_it_got(bad, got):
-    for f in (lambda k: random.normal(k, (3,)), random.split, lambda k: random.fold_in(k, 1),
-              random.bits, random.uniform):
+    for f in (
+        lambda k: random.normal(k, (3,)),
+        random.split,
+        lambda k: random.fold_in(k, 1),
+        random.bits,
+        random.uniform,
+    ):
         with pytest.raises(TypeError, match="uint32 array of shape \\(2,\\)") as e:
             f(bad)  # raw NumPy (checked before any dtype canonicalization)
         assert got in str(e.value)
@@ -405,14 +452,17 @@ def test_bad_arguments():
         (lambda: random.key(1.5), TypeError, "seed must be an integer, got float"),
         (lambda: random.key(np.zeros(3, np.int32)), TypeError, "must be a scalar, got i32\\[3\\]"),
         (lambda: random.key(fnp.ones(())), TypeError, "must be an integer, got f32\\[\\]"),
-        (lambda: random.key(2 ** 64), OverflowError, "64-bit"),
+        (lambda: random.key(2**64), OverflowError, "64-bit"),
         (lambda: random.fold_in(k, -1), OverflowError, "out of bounds for uint32"),
         (lambda: random.fold_in(k, 1.5), TypeError, "must be an integer"),
         (lambda: random.split(k, -1), ValueError, "negative"),
         (lambda: random.bits(k, (2,), np.float32), TypeError, "unsigned"),
         (lambda: random.uniform(k, (2,), np.int32), TypeError, "float dtype, got int32"),
-        (lambda: random.uniform(k, (3,), minval=np.zeros(4)), ValueError,
-         "minval of shape \\(4,\\) does not broadcast to the sample shape \\(3,\\)"),
+        (
+            lambda: random.uniform(k, (3,), minval=np.zeros(4)),
+            ValueError,
+            "minval of shape \\(4,\\) does not broadcast to the sample shape \\(3,\\)",
+        ),
         (lambda: random.bernoulli(k, 1), TypeError, "p must be a float"),
         (lambda: random.categorical(k, np.zeros(3, np.int32)), TypeError, "logits must be"),
         (lambda: random.randint(k, (3,), 0, 5, np.float32), TypeError, "integer dtype"),

@@ -54,28 +54,42 @@ OPTIONAL = {"impl": impl_rules, "partial_eval": partial_eval_rules}
 
 def test_the_walk_finds_every_kind_of_primitive():
     names = set(PRIMITIVES)
-    assert {"add", "dot_general", "gather", "scan", "cond", "while", "jit", "remat",
-            "custom_jvp_call", "custom_vjp_call", "custom_lin", "debug_callback",
-            "stop_gradient", "optimization_barrier"} <= names
+    assert {
+        "add",
+        "dot_general",
+        "gather",
+        "scan",
+        "cond",
+        "while",
+        "jit",
+        "remat",
+        "custom_jvp_call",
+        "custom_vjp_call",
+        "custom_lin",
+        "debug_callback",
+        "stop_gradient",
+        "optimization_barrier",
+    } <= names
     assert len(names) > 100
 
 
 @pytest.mark.parametrize("table_name", sorted(REQUIRED))
 def test_every_primitive_has_a_row(table_name):
     table, by_design = REQUIRED[table_name]
-    missing = sorted(name for name, p in PRIMITIVES.items()
-                     if p not in table and name not in by_design)
+    missing = sorted(
+        name for name, p in PRIMITIVES.items() if p not in table and name not in by_design
+    )
     assert not missing, f"no {table_name} rule for {missing}"
     stale = sorted(set(by_design) - set(PRIMITIVES))
     assert not stale, f"listed as having no {table_name} rule but gone: {stale}"
 
 
 def test_tables_hold_only_known_primitives():
-    for table in [t for t, _ in REQUIRED.values()] + list(OPTIONAL.values()) + [
-            transpose_rules]:
+    for table in [t for t, _ in REQUIRED.values()] + list(OPTIONAL.values()) + [transpose_rules]:
         assert isinstance(table, RuleTable)
-        unknown = [p for p in table if not isinstance(p, Primitive)
-                   or PRIMITIVES.get(p.name) is not p]
+        unknown = [
+            p for p in table if not isinstance(p, Primitive) or PRIMITIVES.get(p.name) is not p
+        ]
         assert not unknown, f"{table.name} has rows for unknown primitives {unknown}"
 
 
@@ -89,17 +103,18 @@ def test_registering_a_primitive_twice_is_refused():
 
 # --- linear primitives are transposable ----------------------------------------------------
 
+
 def _linear_programs():
     """The linear program of a differentiable use of every primitive: the size-zero
     suite's cases, with their zero dimensions grown to 2 where the case allows it (an
     empty operand can skip a rule's work), else as they are."""
     import test_zero_size as z
+
     for name, (_, args, diff) in z.ALL.items():
         if not diff:
             continue
         f = z._bound(z.FN, name)
-        grown = [np.ones(tuple(d or 2 for d in np.shape(x)), np.asarray(x).dtype)
-                 for x in args]
+        grown = [np.ones(tuple(d or 2 for d in np.shape(x)), np.asarray(x).dtype) for x in args]
         for attempt in (grown, args):
             try:
                 _, f_lin = fn.linearize(f, *attempt)
@@ -126,17 +141,38 @@ def test_every_primitive_a_linear_program_holds_has_a_transpose_rule():
             seen.add(eqn.primitive.name)
             assert eqn.primitive in transpose_rules, (
                 f"{name}: its linear program holds {eqn.primitive.name}, which has no "
-                "transpose rule")
+                "transpose rule"
+            )
     # the walk reaches the linear primitives of every family
-    assert {"add", "mul", "dot_general", "conv_general_dilated", "gather", "scatter_add",
-            "dynamic_update_slice", "reduce_sum", "cumsum", "pad", "concatenate",
-            "select_n", "jit", "scan", "cond"} <= seen
+    assert {
+        "add",
+        "mul",
+        "dot_general",
+        "conv_general_dilated",
+        "gather",
+        "scatter_add",
+        "dynamic_update_slice",
+        "reduce_sum",
+        "cumsum",
+        "pad",
+        "concatenate",
+        "select_n",
+        "jit",
+        "scan",
+        "cond",
+    } <= seen
 
 
 # --- one registry idiom ----------------------------------------------------------------------
 
-TABLE_NAMES = {"impl_rules", "lowering_rules", "jvp_rules", "transpose_rules",
-               "batching_rules", "partial_eval_rules"}
+TABLE_NAMES = {
+    "impl_rules",
+    "lowering_rules",
+    "jvp_rules",
+    "transpose_rules",
+    "batching_rules",
+    "partial_eval_rules",
+}
 
 
 def test_tables_are_filled_only_with_register():
@@ -152,8 +188,11 @@ def test_tables_are_filled_only_with_register():
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 target = next((t for t in targets if isinstance(t, ast.Subscript)), None)
                 target = target.value if target is not None else None
-            elif isinstance(node, ast.Attribute) and node.attr in ("update", "__setitem__",
-                                                                    "setdefault"):
+            elif isinstance(node, ast.Attribute) and node.attr in (
+                "update",
+                "__setitem__",
+                "setdefault",
+            ):
                 target = node.value
             if isinstance(target, ast.Name) and target.id in TABLE_NAMES:
                 offenders.append(f"{path.relative_to(root.parent)}:{node.lineno}")

@@ -19,14 +19,15 @@ import funcnet as fn
 import funcnet.numpy as fnp
 from funcnet import lax
 from funcnet.core.trace import Primitive
+from funcnet.lax.calls import jit_p
 from funcnet.transforms import custom, remat
 from funcnet.transforms.batching import batching_rules
-from funcnet.lax.calls import jit_p
 
 B = 3  # examples per batch
 
 
 # --- argument makers (one example each) ---------------------------------------------
+
 
 def f32(*shape, lo=-2.0, hi=2.0):
     return lambda r: r.uniform(lo, hi, shape).astype(np.float32)
@@ -48,10 +49,10 @@ def perm_rows(n, k, *rest):
 class Case(NamedTuple):
     name: str
     prims: tuple
-    f: Callable          # funcnet function of per-example arrays
-    ref: Callable        # jax function of the same
+    f: Callable  # funcnet function of per-example arrays
+    ref: Callable  # jax function of the same
     makers: tuple
-    axes: tuple          # in_axes configurations
+    axes: tuple  # in_axes configurations
     tol: float = 1e-5
 
 
@@ -72,8 +73,9 @@ def batch_args(makers, in_axes, r):
 
 def loop(f, examples, out_axes=0):
     outs = [f(*ex) for ex in examples]
-    return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs], out_axes),
-                                  *outs)
+    return jax.tree_util.tree_map(
+        lambda *xs: np.stack([np.asarray(x) for x in xs], out_axes), *outs
+    )
 
 
 def assert_close(got, want, tol, what):
@@ -98,8 +100,10 @@ def check_all(case: Case, axes_list, eager=False, out_axes=0):
     all_args = [args for args, _ in batches]
 
     def run_all(vmap, f):
-        return lambda all_args: [vmap(f, in_axes=axes, out_axes=out_axes)(*args)
-                                 for axes, args in zip(axes_list, all_args)]
+        return lambda all_args: [
+            vmap(f, in_axes=axes, out_axes=out_axes)(*args)
+            for axes, args in zip(axes_list, all_args)
+        ]
 
     got = fn.jit(run_all(fn.vmap, case.f))(all_args)
     want = jax.jit(run_all(jax.vmap, case.ref))(all_args)
@@ -127,16 +131,25 @@ jG = jax.lax.GatherDimensionNumbers
 jS = jax.lax.ScatterDimensionNumbers
 
 _UNARY_DOMAIN = {
-    "log": f32(2, 3, lo=0.1), "sqrt": f32(2, 3, lo=0.1), "rsqrt": f32(2, 3, lo=0.1),
-    "lgamma": f32(2, 3, lo=0.1), "digamma": f32(2, 3, lo=0.1), "log1p": f32(2, 3, lo=-0.5),
-    "asin": f32(2, 3, lo=-0.9, hi=0.9), "acos": f32(2, 3, lo=-0.9, hi=0.9),
-    "atanh": f32(2, 3, lo=-0.9, hi=0.9), "erf_inv": f32(2, 3, lo=-0.9, hi=0.9),
-    "acosh": f32(2, 3, lo=1.1, hi=3.0), "not": i32(2, 3), "neg": i32(2, 3),
-    "abs": i32(2, 3), "tan": f32(2, 3, lo=-1.0, hi=1.0),
-    "population_count": i32(2, 3), "clz": i32(2, 3),
+    "log": f32(2, 3, lo=0.1),
+    "sqrt": f32(2, 3, lo=0.1),
+    "rsqrt": f32(2, 3, lo=0.1),
+    "lgamma": f32(2, 3, lo=0.1),
+    "digamma": f32(2, 3, lo=0.1),
+    "log1p": f32(2, 3, lo=-0.5),
+    "asin": f32(2, 3, lo=-0.9, hi=0.9),
+    "acos": f32(2, 3, lo=-0.9, hi=0.9),
+    "atanh": f32(2, 3, lo=-0.9, hi=0.9),
+    "erf_inv": f32(2, 3, lo=-0.9, hi=0.9),
+    "acosh": f32(2, 3, lo=1.1, hi=3.0),
+    "not": i32(2, 3),
+    "neg": i32(2, 3),
+    "abs": i32(2, 3),
+    "tan": f32(2, 3, lo=-1.0, hi=1.0),
+    "population_count": i32(2, 3),
+    "clz": i32(2, 3),
 }
-_JAX_NAME = {"not": "bitwise_not", "and": "bitwise_and", "or": "bitwise_or",
-             "xor": "bitwise_xor"}
+_JAX_NAME = {"not": "bitwise_not", "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor"}
 
 
 def _jax_op(name):
@@ -157,8 +170,9 @@ def _family(prims, args_of, n_args):
     def ref(*dicts):
         return {n: _jax_op(n)(*(d[n] for d in dicts)) for n in names}
 
-    makers = tuple((lambda k: lambda r: {n: args_of(n)[k](r) for n in names})(k)
-                   for k in range(n_args))
+    makers = tuple(
+        (lambda k: lambda r: {n: args_of(n)[k](r) for n in names})(k) for k in range(n_args)
+    )
     return f, ref, makers
 
 
@@ -167,9 +181,11 @@ def _family(prims, args_of, n_args):
 _UNARY_AXES = ((1,),)
 _BINARY_AXES = ((1, None), (-1, 1))
 _BINARY_ARGS = {
-    "div": (f32(2, 3), f32(2, 3, lo=0.5)), "rem": (f32(2, 3), f32(2, 3, lo=0.5)),
+    "div": (f32(2, 3), f32(2, 3, lo=0.5)),
+    "rem": (f32(2, 3), f32(2, 3, lo=0.5)),
     "pow": (f32(2, 3, lo=0.1), f32(2, 3)),
-    "and": (i32(2, 3), i32(2, 3)), "or": (boolean(2, 3), boolean(2, 3)),
+    "and": (i32(2, 3), i32(2, 3)),
+    "or": (boolean(2, 3), boolean(2, 3)),
     "xor": (i32(2, 3), i32(2, 3)),
     "shift_left": (i32(2, 3), i32(2, 3, lo=0, hi=31)),
     "shift_right_arithmetic": (i32(2, 3), i32(2, 3, lo=0, hi=31)),
@@ -178,215 +194,546 @@ _BINARY_ARGS = {
     "ne": (i32(2, 3, lo=0, hi=3), i32(2, 3, lo=0, hi=3)),
 }
 CASES = [
-    Case("unary_family", tuple(ew.UNARY),
-         *_family(ew.UNARY, lambda n: (_UNARY_DOMAIN.get(n, f32(2, 3)),), 1), _UNARY_AXES, 2e-5),
-    Case("binary_family", tuple(ew.BINARY),
-         *_family(ew.BINARY, lambda n: _BINARY_ARGS.get(n, (f32(2, 3), f32(2, 3))), 2),
-         _BINARY_AXES, 2e-5),
+    Case(
+        "unary_family",
+        tuple(ew.UNARY),
+        *_family(ew.UNARY, lambda n: (_UNARY_DOMAIN.get(n, f32(2, 3)),), 1),
+        _UNARY_AXES,
+        2e-5,
+    ),
+    Case(
+        "binary_family",
+        tuple(ew.BINARY),
+        *_family(ew.BINARY, lambda n: _BINARY_ARGS.get(n, (f32(2, 3), f32(2, 3))), 2),
+        _BINARY_AXES,
+        2e-5,
+    ),
     # Eagerly, with a Python scalar operand (broadcast by the rule, bound on a float).
-    Case("add_python_scalar", (ew.add_p,), lambda x: lax.add(x, 2.0),
-         lambda x: jax.lax.add(x, 2.0), (f32(),), ((0,),)),
+    Case(
+        "add_python_scalar",
+        (ew.add_p,),
+        lambda x: lax.add(x, 2.0),
+        lambda x: jax.lax.add(x, 2.0),
+        (f32(),),
+        ((0,),),
+    ),
 ]
+
 
 def _scatter_rows(prim):
     def f(x, i, u):
-        return prim.bind(x, i, u, dimension_numbers=S((1,), (0,), (0,)),
-                         indices_are_sorted=False, unique_indices=False)
+        return prim.bind(
+            x,
+            i,
+            u,
+            dimension_numbers=S((1,), (0,), (0,)),
+            indices_are_sorted=False,
+            unique_indices=False,
+        )
+
     return f
 
 
 def _jax_scatter_rows(name):
     def f(x, i, u):
         return getattr(jax.lax, name)(x, i, u, jS((1,), (0,), (0,)), mode="drop")
+
     return f
 
 
-CASES += [
-    Case("integer_pow", (ew.integer_pow_p,), lambda x: lax.integer_pow(x, 3),
-         lambda x: jax.lax.integer_pow(x, 3), (f32(2, 3),), ((0,), (2,))),
-    Case("round", (ew.round_p,), lambda x: lax.round(x, 1), lambda x: jax.lax.round(x, 1),
-         (f32(2, 3, lo=-5, hi=5),), ((1,),)),
-    Case("convert_f32_i32", (ew.convert_element_type_p,),
-         lambda x: lax.convert_element_type(x, np.int32),
-         lambda x: jax.lax.convert_element_type(x, np.int32), (f32(2, 3, lo=-9, hi=9),),
-         ((1,),)),
-    Case("convert_i32_bool", (ew.convert_element_type_p,),
-         lambda x: lax.convert_element_type(x, np.bool_),
-         lambda x: jax.lax.convert_element_type(x, np.bool_), (i32(4, lo=-1, hi=2),), ((0,),)),
-    Case("select_n_bool", (ew.select_n_p,), lambda c, a, b: lax.select_n(c, a, b),
-         jax.lax.select_n, (boolean(2, 3), f32(2, 3), f32(2, 3)),
-         ((1, None, None), (None, -1, 0), (0, None, 1))),
-    Case("select_n_int", (ew.select_n_p,), lambda c, a, b, d: lax.select_n(c, a, b, d),
-         jax.lax.select_n, (i32(4, lo=0, hi=3), f32(4), f32(4), f32(4)),
-         ((0, None, 0, None), (None, 0, 0, 0))),
-    Case("select_n_scalar_pred", (ew.select_n_p,), lambda c, a, b: lax.select_n(c, a, b),
-         jax.lax.select_n, (boolean(), f32(2, 3), f32(2, 3)),
-         ((0, None, None), (0, 1, None), (None, 0, -1))),
-    Case("clamp_scalar_bounds", (ew.clamp_p,), lax.clamp, jax.lax.clamp,
-         (f32(lo=-1, hi=0), f32(2, 3), f32(lo=0, hi=1)),
-         ((None, 1, None), (0, None, None), (0, -1, 0))),
-    Case("clamp_full_bounds", (ew.clamp_p,), lax.clamp, jax.lax.clamp,
-         (f32(4, lo=-1, hi=0), f32(4), f32(4, lo=0, hi=1)), ((0, None, 1), (None, 0, None))),
-    # --- data movement
-    Case("broadcast_in_dim", (st.broadcast_in_dim_p,),
-         lambda x: lax.broadcast_in_dim(x, (2, 3, 4), (0, 2)),
-         lambda x: jax.lax.broadcast_in_dim(x, (2, 3, 4), (0, 2)), (f32(2, 1),),
-         ((0,), (2,))),
-    Case("reshape", (st.reshape_p,), lambda x: lax.reshape(x, (3, 4)),
-         lambda x: jax.lax.reshape(x, (3, 4)), (f32(2, 6),), ((0,), (1,))),
-    Case("reshape_unit_dims", (st.reshape_p,), lambda x: lax.reshape(x, (2, 1, 3)),
-         lambda x: jax.lax.reshape(x, (2, 1, 3)), (f32(2, 3),), ((1,), (2,))),
-    Case("transpose", (st.transpose_p,), lambda x: lax.transpose(x, (2, 0, 1)),
-         lambda x: jax.lax.transpose(x, (2, 0, 1)), (f32(2, 3, 4),), ((0,), (3,))),
-    Case("squeeze", (st.squeeze_p,), lambda x: lax.squeeze(x, (1,)),
-         lambda x: jax.lax.squeeze(x, (1,)), (f32(2, 1, 3),), ((1,), (3,))),
-    Case("rev", (st.rev_p,), lambda x: lax.rev(x, (0, 2)), lambda x: jax.lax.rev(x, (0, 2)),
-         (f32(2, 3, 4),), ((0,), (2,))),
-    Case("slice", (st.slice_p,), lambda x: lax.slice(x, (1, 0), (4, 6), (2, 3)),
-         lambda x: jax.lax.slice(x, (1, 0), (4, 6), (2, 3)), (f32(5, 6),), ((0,), (2,))),
-    Case("concatenate", (st.concatenate_p,), lambda a, b, c: lax.concatenate([a, b, c], 1),
-         lambda a, b, c: jax.lax.concatenate([a, b, c], 1), (f32(2, 3), f32(2, 1), f32(2, 2)),
-         ((0, 0, 0), (1, None, 0), (None, 2, None))),
-    Case("split", (st.split_p,), lambda x: lax.split(x, (1, 3, 0), 1),
-         lambda x: jax.lax.split(x, (1, 3, 0), 1), (f32(2, 4, 3),), ((0,), (1,), (2,))),
-    Case("pad", (st.pad_p,), lambda x, v: lax.pad(x, v, ((1, 2, 0), (-1, 1, 1))),
-         lambda x, v: jax.lax.pad(x, v, ((1, 2, 0), (-1, 1, 1))), (f32(3, 4), f32()),
-         ((0, None), (1, 0), (None, 0))),
-    Case("iota", (st.iota_p,), lambda x: x + lax.broadcasted_iota(np.float32, (2, 3), 1),
-         lambda x: x + jax.lax.broadcasted_iota(np.float32, (2, 3), 1), (f32(2, 3),), ((1,),)),
-    Case("optimization_barrier", (lax.windowed.optimization_barrier_p,),
-         lambda x, y: lax.optimization_barrier((x * 2.0, y)),
-         lambda x, y: jax.lax.optimization_barrier((x * 2.0, y)), (f32(2, 3), f32(3)),
-         ((1, None), (0, 0))),
-    Case("dynamic_slice", (st.dynamic_slice_p, ix.gather_p),
-         lambda x, i, j: lax.dynamic_slice(x, (i, j), (2, 3)),
-         lambda x, i, j: jax.lax.dynamic_slice(x, (i, j), (2, 3)),
-         (f32(5, 4), i32(lo=0, hi=6), i32(lo=0, hi=4)),
-         ((2, None, None), (None, 0, 0), (1, 0, None))),
-    Case("dynamic_update_slice", (st.dynamic_update_slice_p, ix.scatter_p),
-         lambda x, u, i, j: lax.dynamic_update_slice(x, u, (i, j)),
-         lambda x, u, i, j: jax.lax.dynamic_update_slice(x, u, (i, j)),
-         (f32(5, 4), f32(2, 3), i32(lo=0, hi=6), i32(lo=0, hi=4)),
-         ((None, 1, None, None), (2, 0, None, None), (1, None, 0, None), (0, 2, 0, 0))),
-    # --- reductions and friends
-    Case("reduce_sum_two_axes", (red.reduce_sum_p,), lambda x: lax.reduce_sum(x, (0, 2)),
-         lambda x: jax.lax.reduce_sum(x, (0, 2)), (f32(2, 3, 4),), ((0,), (3,))),
-    Case("reduce_max", (red.reduce_max_p,), lambda x: lax.reduce_max(x, (1,)),
-         lambda x: jax.lax.reduce_max(x, (1,)), (f32(2, 3),), ((0,), (2,))),
-    Case("reduce_min", (red.reduce_min_p,), lambda x: lax.reduce_min(x, (0,)),
-         lambda x: jax.lax.reduce_min(x, (0,)), (f32(2, 3),), ((1,),)),
-    Case("reduce_prod", (red.reduce_prod_p,), lambda x: lax.reduce_prod(x, (1,)),
-         lambda x: jax.lax.reduce_prod(x, (1,)), (f32(2, 3),), ((1,),)),
-    Case("reduce_and", (red.reduce_and_p,), lambda x: lax.reduce_and(x, (1,)),
-         lambda x: jax.lax.reduce_and(x, (1,)), (boolean(2, 3),), ((0,), (2,))),
-    Case("reduce_or", (red.reduce_or_p,), lambda x: lax.reduce_or(x, (0,)),
-         lambda x: jax.lax.reduce_or(x, (0,)), (boolean(2, 3),), ((1,),)),
-    Case("argmax", (red.argmax_p,), lambda x: lax.argmax(x, 1),
-         lambda x: jax.lax.argmax(x, 1, np.int32), (f32(2, 4),), ((0,), (2,))),
-    Case("argmin", (red.argmin_p,), lambda x: lax.argmin(x, 0),
-         lambda x: jax.lax.argmin(x, 0, np.int32), (f32(4, 2),), ((0,), (2,))),
-    Case("cumsum", (red.cumsum_p,), lambda x: lax.cumsum(x, 1),
-         lambda x: jax.lax.cumsum(x, 1), (f32(2, 4),), ((1,), (2,))),
-    Case("cumprod_reverse", (red.cumprod_p,), lambda x: lax.cumprod(x, 0, reverse=True),
-         lambda x: jax.lax.cumprod(x, 0, reverse=True), (f32(4, 2),), ((0,), (2,))),
-    Case("cummax", (red.cummax_p,), lambda x: lax.cummax(x, 0),
-         lambda x: jax.lax.cummax(x, 0), (f32(5),), ((0,), (1,))),
-    Case("cummin_reverse", (red.cummin_p,), lambda x: lax.cummin(x, 1, reverse=True),
-         lambda x: jax.lax.cummin(x, 1, reverse=True), (f32(2, 4),), ((1,),)),
-    Case("reduce_window_sum", (red.reduce_window_sum_p,),
-         lambda x: lax.reduce_window(x, 0.0, "add", (2, 2), (2, 1), ((0, 1), (1, 0))),
-         lambda x: jax.lax.reduce_window(x, 0.0, jax.lax.add, (2, 2), (2, 1), ((0, 1), (1, 0))),
-         (f32(5, 4),), ((0,), (2,))),
-    Case("reduce_window_max", (red.reduce_window_max_p,),
-         lambda x: lax.reduce_window(x, -np.inf, "max", (1, 2, 2), (1, 2, 2), "VALID"),
-         lambda x: jax.lax.reduce_window(x, -np.inf, jax.lax.max, (1, 2, 2), (1, 2, 2),
-                                         "VALID"),
-         (f32(2, 4, 4),), ((0,), (3,))),
-    Case("reduce_window_min_dilated", (red.reduce_window_min_p,),
-         lambda x: lax.reduce_window(x, np.inf, "min", (2,), (1,), ((1, 1),), (2,), (2,)),
-         lambda x: jax.lax.reduce_window(x, np.inf, jax.lax.min, (2,), (1,), ((1, 1),),
-                                         (2,), (2,)),
-         (f32(5),), ((0,), (1,))),
-    Case("sort", (red.sort_p,), lambda x: lax.sort(x, 1),
-         lambda x: jax.lax.sort(x, dimension=1), (f32(2, 5),), ((0,), (2,))),
-    Case("sort_two_operands", (red.sort_p,), lambda k, v: lax.sort((k, v), 0, num_keys=1),
-         lambda k, v: jax.lax.sort((k, v), dimension=0, num_keys=1), (f32(5), i32(5)),
-         ((0, 0), (None, 1), (1, None))),
-    # --- contractions
-    Case("dot_general_matmul", (lin.dot_general_p,),
-         lambda a, b: lax.dot_general(a, b, (((1,), (0,)), ((), ()))),
-         lambda a, b: jax.lax.dot_general(a, b, (((1,), (0,)), ((), ()))),
-         (f32(3, 4), f32(4, 2)), ((0, 0), (1, None), (None, -1), (-1, 1)),
-         1e-4),
-    Case("dot_general_batch_dims", (lin.dot_general_p,),
-         lambda a, b: lax.dot_general(a, b, (((2,), (1,)), ((0,), (0,)))),
-         lambda a, b: jax.lax.dot_general(a, b, (((2,), (1,)), ((0,), (0,)))),
-         (f32(2, 3, 4), f32(2, 4, 5)), ((1, None), (None, 2), (3, 1)), 1e-4),
-    Case("dot_general_vectors", (lin.dot_general_p,),
-         lambda a, b: lax.dot_general(a, b, (((0,), (0,)), ((), ()))),
-         lambda a, b: jax.lax.dot_general(a, b, (((0,), (0,)), ((), ()))),
-         (f32(4), f32(4)), ((0, 0), (1, None), (None, 0)), 1e-4),
-    Case("dot_general_int_pet", (lin.dot_general_p,),
-         lambda a, b: lax.dot_general(a, b, (((0,), (1,)), ((), ())),
-                                      preferred_element_type=np.float32),
-         lambda a, b: jax.lax.dot_general(a, b, (((0,), (1,)), ((), ())),
-                                          preferred_element_type=np.float32),
-         (i32(3, 2), i32(4, 3)), ((0, 1), (None, 2))),
-    Case("conv_nchw", (lin.conv_general_dilated_p,),
-         lambda x, k: lax.conv_general_dilated(x, k, (1, 1), "SAME"),
-         lambda x, k: jax.lax.conv_general_dilated(x, k, (1, 1), "SAME"),
-         (f32(2, 3, 6, 6), f32(4, 3, 3, 3)), ((0, None), (None, 0), (2, 4)), 1e-4),
-    Case("conv_feature_groups", (lin.conv_general_dilated_p,),
-         lambda x, k: lax.conv_general_dilated(x, k, (2, 1), ((1, 0), (0, 1)),
-                                               feature_group_count=2),
-         lambda x, k: jax.lax.conv_general_dilated(x, k, (2, 1), ((1, 0), (0, 1)),
-                                                   feature_group_count=2),
-         (f32(2, 4, 5, 5), f32(6, 2, 3, 2)), ((0, None), (None, 0), (1, 3)), 1e-4),
-    Case("conv_batch_groups", (lin.conv_general_dilated_p,),
-         lambda x, k: lax.conv_general_dilated(x, k, (1, 1), "VALID", batch_group_count=2),
-         lambda x, k: jax.lax.conv_general_dilated(x, k, (1, 1), "VALID", batch_group_count=2),
-         (f32(4, 3, 5, 5), f32(4, 3, 3, 3)), ((0, None), (None, 0), (2, 1)), 1e-4),
-    Case("conv_nhwc_dilated", (lin.conv_general_dilated_p,),
-         lambda x, k: lax.conv_general_dilated(x, k, (2, 2), "SAME", rhs_dilation=(2, 1),
-                                               dimension_numbers=("NHWC", "HWIO", "NHWC")),
-         lambda x, k: jax.lax.conv_general_dilated(x, k, (2, 2), "SAME", rhs_dilation=(2, 1),
-                                                   dimension_numbers=("NHWC", "HWIO", "NHWC")),
-         (f32(2, 7, 6, 3), f32(3, 2, 3, 4)), ((0, None), (None, -1), (-1, 0)), 1e-4),
-    Case("conv_1d_lhs_dilation", (lin.conv_general_dilated_p,),
-         lambda x, k: lax.conv_general_dilated(x, k, (1,), ((2, 1),), lhs_dilation=(2,)),
-         lambda x, k: jax.lax.conv_general_dilated(x, k, (1,), ((2, 1),), lhs_dilation=(2,)),
-         (f32(2, 3, 5), f32(2, 3, 3)), ((0, 0), (1, None), (None, 2)), 1e-4),
-    # --- gather / scatter
-    Case("gather_rows", (ix.gather_p,),
-         lambda x, i: lax.gather(x, i, G((1,), (0,), (0,)), (1, 4)),
-         lambda x, i: jax.lax.gather(x, i, jG((1,), (0,), (0,)), (1, 4), mode="clip"),
-         (f32(5, 4), perm_rows(5, 2)), ((0, None), (None, 0), (2, 1))),
-    Case("gather_window_with_batching_dims", (ix.gather_p,),
-         lambda x, i: lax.gather(x, i, G((2,), (1,), (1,), (0,), (0,)), (1, 1, 2)),
-         lambda x, i: jax.lax.gather(x, i, jG((2,), (1,), (1,), (0,), (0,)), (1, 1, 2),
-                                     mode="clip"),
-         (f32(2, 5, 3), i32(2, 4, 1, lo=0, hi=5)), ((0, None), (None, 1), (3, 0))),
-] + [
-    Case(p.name, (p,), _scatter_rows(p), _jax_scatter_rows(p.name),
-         (f32(5, 3), perm_rows(5, 2), f32(2, 3)),
-         ((0, None, None), (None, 0, None), (1, 0, 2))
-         if p is ix.scatter_add_p else ((None, None, 0), (1, 0, 2)))
-    for p in ix.SCATTERS
-] + [
-    Case("scatter_add_with_batching_dims", (ix.scatter_add_p,),
-         lambda x, i, u: lax.scatter_add(x, i, u, S((2,), (1,), (1,), (0,), (0,))),
-         lambda x, i, u: jax.lax.scatter_add(x, i, u, jS((2,), (1,), (1,), (0,), (0,)),
-                                             mode="drop"),
-         (f32(2, 5, 3), i32(2, 4, 1, lo=0, hi=5), f32(2, 4, 3)),
-         ((0, None, None), (None, 0, 1), (1, 3, None))),
-]
+CASES += (
+    [
+        Case(
+            "integer_pow",
+            (ew.integer_pow_p,),
+            lambda x: lax.integer_pow(x, 3),
+            lambda x: jax.lax.integer_pow(x, 3),
+            (f32(2, 3),),
+            ((0,), (2,)),
+        ),
+        Case(
+            "round",
+            (ew.round_p,),
+            lambda x: lax.round(x, 1),
+            lambda x: jax.lax.round(x, 1),
+            (f32(2, 3, lo=-5, hi=5),),
+            ((1,),),
+        ),
+        Case(
+            "convert_f32_i32",
+            (ew.convert_element_type_p,),
+            lambda x: lax.convert_element_type(x, np.int32),
+            lambda x: jax.lax.convert_element_type(x, np.int32),
+            (f32(2, 3, lo=-9, hi=9),),
+            ((1,),),
+        ),
+        Case(
+            "convert_i32_bool",
+            (ew.convert_element_type_p,),
+            lambda x: lax.convert_element_type(x, np.bool_),
+            lambda x: jax.lax.convert_element_type(x, np.bool_),
+            (i32(4, lo=-1, hi=2),),
+            ((0,),),
+        ),
+        Case(
+            "select_n_bool",
+            (ew.select_n_p,),
+            lambda c, a, b: lax.select_n(c, a, b),
+            jax.lax.select_n,
+            (boolean(2, 3), f32(2, 3), f32(2, 3)),
+            ((1, None, None), (None, -1, 0), (0, None, 1)),
+        ),
+        Case(
+            "select_n_int",
+            (ew.select_n_p,),
+            lambda c, a, b, d: lax.select_n(c, a, b, d),
+            jax.lax.select_n,
+            (i32(4, lo=0, hi=3), f32(4), f32(4), f32(4)),
+            ((0, None, 0, None), (None, 0, 0, 0)),
+        ),
+        Case(
+            "select_n_scalar_pred",
+            (ew.select_n_p,),
+            lambda c, a, b: lax.select_n(c, a, b),
+            jax.lax.select_n,
+            (boolean(), f32(2, 3), f32(2, 3)),
+            ((0, None, None), (0, 1, None), (None, 0, -1)),
+        ),
+        Case(
+            "clamp_scalar_bounds",
+            (ew.clamp_p,),
+            lax.clamp,
+            jax.lax.clamp,
+            (f32(lo=-1, hi=0), f32(2, 3), f32(lo=0, hi=1)),
+            ((None, 1, None), (0, None, None), (0, -1, 0)),
+        ),
+        Case(
+            "clamp_full_bounds",
+            (ew.clamp_p,),
+            lax.clamp,
+            jax.lax.clamp,
+            (f32(4, lo=-1, hi=0), f32(4), f32(4, lo=0, hi=1)),
+            ((0, None, 1), (None, 0, None)),
+        ),
+        # --- data movement
+        Case(
+            "broadcast_in_dim",
+            (st.broadcast_in_dim_p,),
+            lambda x: lax.broadcast_in_dim(x, (2, 3, 4), (0, 2)),
+            lambda x: jax.lax.broadcast_in_dim(x, (2, 3, 4), (0, 2)),
+            (f32(2, 1),),
+            ((0,), (2,)),
+        ),
+        Case(
+            "reshape",
+            (st.reshape_p,),
+            lambda x: lax.reshape(x, (3, 4)),
+            lambda x: jax.lax.reshape(x, (3, 4)),
+            (f32(2, 6),),
+            ((0,), (1,)),
+        ),
+        Case(
+            "reshape_unit_dims",
+            (st.reshape_p,),
+            lambda x: lax.reshape(x, (2, 1, 3)),
+            lambda x: jax.lax.reshape(x, (2, 1, 3)),
+            (f32(2, 3),),
+            ((1,), (2,)),
+        ),
+        Case(
+            "transpose",
+            (st.transpose_p,),
+            lambda x: lax.transpose(x, (2, 0, 1)),
+            lambda x: jax.lax.transpose(x, (2, 0, 1)),
+            (f32(2, 3, 4),),
+            ((0,), (3,)),
+        ),
+        Case(
+            "squeeze",
+            (st.squeeze_p,),
+            lambda x: lax.squeeze(x, (1,)),
+            lambda x: jax.lax.squeeze(x, (1,)),
+            (f32(2, 1, 3),),
+            ((1,), (3,)),
+        ),
+        Case(
+            "rev",
+            (st.rev_p,),
+            lambda x: lax.rev(x, (0, 2)),
+            lambda x: jax.lax.rev(x, (0, 2)),
+            (f32(2, 3, 4),),
+            ((0,), (2,)),
+        ),
+        Case(
+            "slice",
+            (st.slice_p,),
+            lambda x: lax.slice(x, (1, 0), (4, 6), (2, 3)),
+            lambda x: jax.lax.slice(x, (1, 0), (4, 6), (2, 3)),
+            (f32(5, 6),),
+            ((0,), (2,)),
+        ),
+        Case(
+            "concatenate",
+            (st.concatenate_p,),
+            lambda a, b, c: lax.concatenate([a, b, c], 1),
+            lambda a, b, c: jax.lax.concatenate([a, b, c], 1),
+            (f32(2, 3), f32(2, 1), f32(2, 2)),
+            ((0, 0, 0), (1, None, 0), (None, 2, None)),
+        ),
+        Case(
+            "split",
+            (st.split_p,),
+            lambda x: lax.split(x, (1, 3, 0), 1),
+            lambda x: jax.lax.split(x, (1, 3, 0), 1),
+            (f32(2, 4, 3),),
+            ((0,), (1,), (2,)),
+        ),
+        Case(
+            "pad",
+            (st.pad_p,),
+            lambda x, v: lax.pad(x, v, ((1, 2, 0), (-1, 1, 1))),
+            lambda x, v: jax.lax.pad(x, v, ((1, 2, 0), (-1, 1, 1))),
+            (f32(3, 4), f32()),
+            ((0, None), (1, 0), (None, 0)),
+        ),
+        Case(
+            "iota",
+            (st.iota_p,),
+            lambda x: x + lax.broadcasted_iota(np.float32, (2, 3), 1),
+            lambda x: x + jax.lax.broadcasted_iota(np.float32, (2, 3), 1),
+            (f32(2, 3),),
+            ((1,),),
+        ),
+        Case(
+            "optimization_barrier",
+            (lax.windowed.optimization_barrier_p,),
+            lambda x, y: lax.optimization_barrier((x * 2.0, y)),
+            lambda x, y: jax.lax.optimization_barrier((x * 2.0, y)),
+            (f32(2, 3), f32(3)),
+            ((1, None), (0, 0)),
+        ),
+        Case(
+            "dynamic_slice",
+            (st.dynamic_slice_p, ix.gather_p),
+            lambda x, i, j: lax.dynamic_slice(x, (i, j), (2, 3)),
+            lambda x, i, j: jax.lax.dynamic_slice(x, (i, j), (2, 3)),
+            (f32(5, 4), i32(lo=0, hi=6), i32(lo=0, hi=4)),
+            ((2, None, None), (None, 0, 0), (1, 0, None)),
+        ),
+        Case(
+            "dynamic_update_slice",
+            (st.dynamic_update_slice_p, ix.scatter_p),
+            lambda x, u, i, j: lax.dynamic_update_slice(x, u, (i, j)),
+            lambda x, u, i, j: jax.lax.dynamic_update_slice(x, u, (i, j)),
+            (f32(5, 4), f32(2, 3), i32(lo=0, hi=6), i32(lo=0, hi=4)),
+            ((None, 1, None, None), (2, 0, None, None), (1, None, 0, None), (0, 2, 0, 0)),
+        ),
+        # --- reductions and friends
+        Case(
+            "reduce_sum_two_axes",
+            (red.reduce_sum_p,),
+            lambda x: lax.reduce_sum(x, (0, 2)),
+            lambda x: jax.lax.reduce_sum(x, (0, 2)),
+            (f32(2, 3, 4),),
+            ((0,), (3,)),
+        ),
+        Case(
+            "reduce_max",
+            (red.reduce_max_p,),
+            lambda x: lax.reduce_max(x, (1,)),
+            lambda x: jax.lax.reduce_max(x, (1,)),
+            (f32(2, 3),),
+            ((0,), (2,)),
+        ),
+        Case(
+            "reduce_min",
+            (red.reduce_min_p,),
+            lambda x: lax.reduce_min(x, (0,)),
+            lambda x: jax.lax.reduce_min(x, (0,)),
+            (f32(2, 3),),
+            ((1,),),
+        ),
+        Case(
+            "reduce_prod",
+            (red.reduce_prod_p,),
+            lambda x: lax.reduce_prod(x, (1,)),
+            lambda x: jax.lax.reduce_prod(x, (1,)),
+            (f32(2, 3),),
+            ((1,),),
+        ),
+        Case(
+            "reduce_and",
+            (red.reduce_and_p,),
+            lambda x: lax.reduce_and(x, (1,)),
+            lambda x: jax.lax.reduce_and(x, (1,)),
+            (boolean(2, 3),),
+            ((0,), (2,)),
+        ),
+        Case(
+            "reduce_or",
+            (red.reduce_or_p,),
+            lambda x: lax.reduce_or(x, (0,)),
+            lambda x: jax.lax.reduce_or(x, (0,)),
+            (boolean(2, 3),),
+            ((1,),),
+        ),
+        Case(
+            "argmax",
+            (red.argmax_p,),
+            lambda x: lax.argmax(x, 1),
+            lambda x: jax.lax.argmax(x, 1, np.int32),
+            (f32(2, 4),),
+            ((0,), (2,)),
+        ),
+        Case(
+            "argmin",
+            (red.argmin_p,),
+            lambda x: lax.argmin(x, 0),
+            lambda x: jax.lax.argmin(x, 0, np.int32),
+            (f32(4, 2),),
+            ((0,), (2,)),
+        ),
+        Case(
+            "cumsum",
+            (red.cumsum_p,),
+            lambda x: lax.cumsum(x, 1),
+            lambda x: jax.lax.cumsum(x, 1),
+            (f32(2, 4),),
+            ((1,), (2,)),
+        ),
+        Case(
+            "cumprod_reverse",
+            (red.cumprod_p,),
+            lambda x: lax.cumprod(x, 0, reverse=True),
+            lambda x: jax.lax.cumprod(x, 0, reverse=True),
+            (f32(4, 2),),
+            ((0,), (2,)),
+        ),
+        Case(
+            "cummax",
+            (red.cummax_p,),
+            lambda x: lax.cummax(x, 0),
+            lambda x: jax.lax.cummax(x, 0),
+            (f32(5),),
+            ((0,), (1,)),
+        ),
+        Case(
+            "cummin_reverse",
+            (red.cummin_p,),
+            lambda x: lax.cummin(x, 1, reverse=True),
+            lambda x: jax.lax.cummin(x, 1, reverse=True),
+            (f32(2, 4),),
+            ((1,),),
+        ),
+        Case(
+            "reduce_window_sum",
+            (red.reduce_window_sum_p,),
+            lambda x: lax.reduce_window(x, 0.0, "add", (2, 2), (2, 1), ((0, 1), (1, 0))),
+            lambda x: jax.lax.reduce_window(x, 0.0, jax.lax.add, (2, 2), (2, 1), ((0, 1), (1, 0))),
+            (f32(5, 4),),
+            ((0,), (2,)),
+        ),
+        Case(
+            "reduce_window_max",
+            (red.reduce_window_max_p,),
+            lambda x: lax.reduce_window(x, -np.inf, "max", (1, 2, 2), (1, 2, 2), "VALID"),
+            lambda x: jax.lax.reduce_window(x, -np.inf, jax.lax.max, (1, 2, 2), (1, 2, 2), "VALID"),
+            (f32(2, 4, 4),),
+            ((0,), (3,)),
+        ),
+        Case(
+            "reduce_window_min_dilated",
+            (red.reduce_window_min_p,),
+            lambda x: lax.reduce_window(x, np.inf, "min", (2,), (1,), ((1, 1),), (2,), (2,)),
+            lambda x: jax.lax.reduce_window(
+                x, np.inf, jax.lax.min, (2,), (1,), ((1, 1),), (2,), (2,)
+            ),
+            (f32(5),),
+            ((0,), (1,)),
+        ),
+        Case(
+            "sort",
+            (red.sort_p,),
+            lambda x: lax.sort(x, 1),
+            lambda x: jax.lax.sort(x, dimension=1),
+            (f32(2, 5),),
+            ((0,), (2,)),
+        ),
+        Case(
+            "sort_two_operands",
+            (red.sort_p,),
+            lambda k, v: lax.sort((k, v), 0, num_keys=1),
+            lambda k, v: jax.lax.sort((k, v), dimension=0, num_keys=1),
+            (f32(5), i32(5)),
+            ((0, 0), (None, 1), (1, None)),
+        ),
+        # --- contractions
+        Case(
+            "dot_general_matmul",
+            (lin.dot_general_p,),
+            lambda a, b: lax.dot_general(a, b, (((1,), (0,)), ((), ()))),
+            lambda a, b: jax.lax.dot_general(a, b, (((1,), (0,)), ((), ()))),
+            (f32(3, 4), f32(4, 2)),
+            ((0, 0), (1, None), (None, -1), (-1, 1)),
+            1e-4,
+        ),
+        Case(
+            "dot_general_batch_dims",
+            (lin.dot_general_p,),
+            lambda a, b: lax.dot_general(a, b, (((2,), (1,)), ((0,), (0,)))),
+            lambda a, b: jax.lax.dot_general(a, b, (((2,), (1,)), ((0,), (0,)))),
+            (f32(2, 3, 4), f32(2, 4, 5)),
+            ((1, None), (None, 2), (3, 1)),
+            1e-4,
+        ),
+        Case(
+            "dot_general_vectors",
+            (lin.dot_general_p,),
+            lambda a, b: lax.dot_general(a, b, (((0,), (0,)), ((), ()))),
+            lambda a, b: jax.lax.dot_general(a, b, (((0,), (0,)), ((), ()))),
+            (f32(4), f32(4)),
+            ((0, 0), (1, None), (None, 0)),
+            1e-4,
+        ),
+        Case(
+            "dot_general_int_pet",
+            (lin.dot_general_p,),
+            lambda a, b: lax.dot_general(
+                a, b, (((0,), (1,)), ((), ())), preferred_element_type=np.float32
+            ),
+            lambda a, b: jax.lax.dot_general(
+                a, b, (((0,), (1,)), ((), ())), preferred_element_type=np.float32
+            ),
+            (i32(3, 2), i32(4, 3)),
+            ((0, 1), (None, 2)),
+        ),
+        Case(
+            "conv_nchw",
+            (lin.conv_general_dilated_p,),
+            lambda x, k: lax.conv_general_dilated(x, k, (1, 1), "SAME"),
+            lambda x, k: jax.lax.conv_general_dilated(x, k, (1, 1), "SAME"),
+            (f32(2, 3, 6, 6), f32(4, 3, 3, 3)),
+            ((0, None), (None, 0), (2, 4)),
+            1e-4,
+        ),
+        Case(
+            "conv_feature_groups",
+            (lin.conv_general_dilated_p,),
+            lambda x, k: lax.conv_general_dilated(
+                x, k, (2, 1), ((1, 0), (0, 1)), feature_group_count=2
+            ),
+            lambda x, k: jax.lax.conv_general_dilated(
+                x, k, (2, 1), ((1, 0), (0, 1)), feature_group_count=2
+            ),
+            (f32(2, 4, 5, 5), f32(6, 2, 3, 2)),
+            ((0, None), (None, 0), (1, 3)),
+            1e-4,
+        ),
+        Case(
+            "conv_batch_groups",
+            (lin.conv_general_dilated_p,),
+            lambda x, k: lax.conv_general_dilated(x, k, (1, 1), "VALID", batch_group_count=2),
+            lambda x, k: jax.lax.conv_general_dilated(x, k, (1, 1), "VALID", batch_group_count=2),
+            (f32(4, 3, 5, 5), f32(4, 3, 3, 3)),
+            ((0, None), (None, 0), (2, 1)),
+            1e-4,
+        ),
+        Case(
+            "conv_nhwc_dilated",
+            (lin.conv_general_dilated_p,),
+            lambda x, k: lax.conv_general_dilated(
+                x,
+                k,
+                (2, 2),
+                "SAME",
+                rhs_dilation=(2, 1),
+                dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            ),
+            lambda x, k: jax.lax.conv_general_dilated(
+                x,
+                k,
+                (2, 2),
+                "SAME",
+                rhs_dilation=(2, 1),
+                dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            ),
+            (f32(2, 7, 6, 3), f32(3, 2, 3, 4)),
+            ((0, None), (None, -1), (-1, 0)),
+            1e-4,
+        ),
+        Case(
+            "conv_1d_lhs_dilation",
+            (lin.conv_general_dilated_p,),
+            lambda x, k: lax.conv_general_dilated(x, k, (1,), ((2, 1),), lhs_dilation=(2,)),
+            lambda x, k: jax.lax.conv_general_dilated(x, k, (1,), ((2, 1),), lhs_dilation=(2,)),
+            (f32(2, 3, 5), f32(2, 3, 3)),
+            ((0, 0), (1, None), (None, 2)),
+            1e-4,
+        ),
+        # --- gather / scatter
+        Case(
+            "gather_rows",
+            (ix.gather_p,),
+            lambda x, i: lax.gather(x, i, G((1,), (0,), (0,)), (1, 4)),
+            lambda x, i: jax.lax.gather(x, i, jG((1,), (0,), (0,)), (1, 4), mode="clip"),
+            (f32(5, 4), perm_rows(5, 2)),
+            ((0, None), (None, 0), (2, 1)),
+        ),
+        Case(
+            "gather_window_with_batching_dims",
+            (ix.gather_p,),
+            lambda x, i: lax.gather(x, i, G((2,), (1,), (1,), (0,), (0,)), (1, 1, 2)),
+            lambda x, i: jax.lax.gather(
+                x, i, jG((2,), (1,), (1,), (0,), (0,)), (1, 1, 2), mode="clip"
+            ),
+            (f32(2, 5, 3), i32(2, 4, 1, lo=0, hi=5)),
+            ((0, None), (None, 1), (3, 0)),
+        ),
+    ]
+    + [
+        Case(
+            p.name,
+            (p,),
+            _scatter_rows(p),
+            _jax_scatter_rows(p.name),
+            (f32(5, 3), perm_rows(5, 2), f32(2, 3)),
+            ((0, None, None), (None, 0, None), (1, 0, 2))
+            if p is ix.scatter_add_p
+            else ((None, None, 0), (1, 0, 2)),
+        )
+        for p in ix.SCATTERS
+    ]
+    + [
+        Case(
+            "scatter_add_with_batching_dims",
+            (ix.scatter_add_p,),
+            lambda x, i, u: lax.scatter_add(x, i, u, S((2,), (1,), (1,), (0,), (0,))),
+            lambda x, i, u: jax.lax.scatter_add(
+                x, i, u, jS((2,), (1,), (1,), (0,), (0,)), mode="drop"
+            ),
+            (f32(2, 5, 3), i32(2, 4, 1, lo=0, hi=5), f32(2, 4, 3)),
+            ((0, None, None), (None, 0, 1), (1, 3, None)),
+        ),
+    ]
+)
 
 
 # Rules bind the same primitives eagerly and under jit; these also run op by op on
 # concrete arrays (Python and NumPy scalars among the operands included).
-_EAGER = {"add_python_scalar", "select_n_scalar_pred", "broadcast_in_dim", "pad", "dynamic_slice",
-          "dynamic_update_slice", "reduce_sum_two_axes", "sort_two_operands",
-          "dot_general_matmul", "conv_nchw", "gather_rows", "scatter_add"}
+_EAGER = {
+    "add_python_scalar",
+    "select_n_scalar_pred",
+    "broadcast_in_dim",
+    "pad",
+    "dynamic_slice",
+    "dynamic_update_slice",
+    "reduce_sum_two_axes",
+    "sort_two_operands",
+    "dot_general_matmul",
+    "conv_nchw",
+    "gather_rows",
+    "scatter_add",
+}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -397,8 +744,17 @@ def test_primitive_batching(case):
 
 def _all_primitives():
     found = {jit_p}
-    for mod in (lax.elementwise, lax.structural, lax.reductions, lax.linalg, lax.indexing,
-                lax.windowed, lax.control_flow, custom, remat):
+    for mod in (
+        lax.elementwise,
+        lax.structural,
+        lax.reductions,
+        lax.linalg,
+        lax.indexing,
+        lax.windowed,
+        lax.control_flow,
+        custom,
+        remat,
+    ):
         found.update(v for v in vars(mod).values() if isinstance(v, Primitive))
     return found
 
@@ -426,6 +782,7 @@ def test_every_primitive_is_tested_here():
 
 
 # --- primitives that hold programs: jit, remat, custom rules, control flow ------------------
+
 
 def _program_case(name, prims, f, ref, makers, axes, tol=1e-5):
     return Case(name, prims, f, ref, makers, axes, tol)
@@ -457,69 +814,137 @@ def _clip_grad(x, w):
     return x * w
 
 
-_clip_grad.defvjp(lambda x, w: (x * w, (x, w)),
-                  lambda res, g: (fnp.clip(g * res[1], -0.5, 0.5),
-                                  (g * res[0]).reshape(-1, 3).sum(0)))
+_clip_grad.defvjp(
+    lambda x, w: (x * w, (x, w)),
+    lambda res, g: (fnp.clip(g * res[1], -0.5, 0.5), (g * res[0]).reshape(-1, 3).sum(0)),
+)
 
 
 def _jax_clip_grad():
     @jax.custom_vjp
     def f(x, w):
         return x * w
-    f.defvjp(lambda x, w: (x * w, (x, w)),
-             lambda res, g: (jnp.clip(g * res[1], -0.5, 0.5),
-                             (g * res[0]).reshape(-1, 3).sum(0)))
+
+    f.defvjp(
+        lambda x, w: (x * w, (x, w)),
+        lambda res, g: (jnp.clip(g * res[1], -0.5, 0.5), (g * res[0]).reshape(-1, 3).sum(0)),
+    )
     return f
 
 
 CALL_CASES = [
-    Case("jit_inside", (jit_p,), fn.jit(_mlp_layer), jax.jit(_jax_mlp_layer),
-         (f32(2, 3), f32(3, 4)), ((0, None), (None, 2), (1, 0)), 1e-5),
-    Case("remat_inside", (remat.remat_p,), fn.checkpoint(_mlp_layer),
-         jax.checkpoint(_jax_mlp_layer), (f32(2, 3), f32(3, 4)), ((0, None), (1, 0))),
-    Case("stop_gradient", (fn.lax.windowed.stop_gradient_p,), lambda x: fn.stop_gradient(x) * 2,
-         lambda x: jax.lax.stop_gradient(x) * 2, (f32(3),), ((0,),)),
-    Case("custom_jvp", (custom.custom_jvp_call_p,), lambda x: _softplus(x) * 2,
-         lambda x: jax.nn.softplus(x) * 2, (f32(3),), ((0,), (1,))),
-    Case("custom_vjp", (custom.custom_vjp_call_p,), _clip_grad, _jax_clip_grad(),
-         (f32(2, 3), f32(3)), ((0, None), (None, 0), (1, 0))),
-    Case("cond_batched_pred", (lax.control_flow.cond_p,),
-         lambda x: lax.cond(x.sum() > 0, fnp.sin, lambda v: v * 2, x),
-         lambda x: jax.lax.cond(x.sum() > 0, jnp.sin, lambda v: v * 2, x), (f32(3),),
-         ((0,), (1,))),
-    Case("cond_unbatched_pred", (lax.control_flow.cond_p,),
-         lambda p, x: lax.cond(p > 0, fnp.sin, lambda v: v * 2, x),
-         lambda p, x: jax.lax.cond(p > 0, jnp.sin, lambda v: v * 2, x), (f32(), f32(3)),
-         ((None, 0), (None, 1), (0, None))),
-    Case("switch_three_branches", (),
-         lambda i, x: lax.switch(i, [fnp.sin, fnp.cos, lambda v: -v], x),
-         lambda i, x: jax.lax.switch(i, [jnp.sin, jnp.cos, lambda v: -v], x),
-         (i32(lo=0, hi=3), f32(2, 3)), ((0, None), (None, 0), (0, 2))),
-    Case("while_batched_pred", (lax.control_flow.while_p,),
-         lambda x: lax.while_loop(lambda c: c[0] < 10.0,
-                                  lambda c: (c[0] + (c[1] ** 2).sum() + 1.0, c[1] * 1.5),
-                                  (0.0, x)),
-         lambda x: jax.lax.while_loop(lambda c: c[0] < 10.0,
-                                      lambda c: (c[0] + (c[1] ** 2).sum() + 1.0, c[1] * 1.5),
-                                      (0.0, x)),
-         (f32(3),), ((0,), (1,))),
-    Case("while_unbatched_pred", (lax.control_flow.while_p,),
-         lambda n, x: lax.while_loop(lambda c: c[0] < n,
-                                     lambda c: (c[0] + 1, c[1] * 2.0), (0, x)),
-         lambda n, x: jax.lax.while_loop(lambda c: c[0] < n,
-                                         lambda c: (c[0] + 1, c[1] * 2.0), (0, x)),
-         (i32(lo=0, hi=5), f32(3)), ((None, 0), (0, None), (0, 1))),
-    Case("fori_loop", (), lambda x: lax.fori_loop(0, 4, lambda i, v: v * 0.5 + i, x),
-         lambda x: jax.lax.fori_loop(0, 4, lambda i, v: v * 0.5 + i, x), (f32(3),), ((0,),)),
-    Case("scan", (lax.control_flow.scan_p,),
-         lambda h, xs, w: lax.scan(lambda h, x: (fnp.tanh(h @ w + x), h.sum()), h, xs),
-         lambda h, xs, w: jax.lax.scan(lambda h, x: (jnp.tanh(h @ w + x), h.sum()), h, xs),
-         (f32(3), f32(4, 3), f32(3, 3)),
-         ((0, None, None), (None, 0, None), (None, 2, None), (None, None, 0), (0, 1, 2)), 1e-5),
-    Case("scan_reverse_no_xs", (),
-         lambda h: lax.scan(lambda h, _: (h * 0.5, h), h, None, length=3, reverse=True),
-         lambda h: jax.lax.scan(lambda h, _: (h * 0.5, h), h, None, length=3, reverse=True),
-         (f32(2),), ((0,), (1,))),
+    Case(
+        "jit_inside",
+        (jit_p,),
+        fn.jit(_mlp_layer),
+        jax.jit(_jax_mlp_layer),
+        (f32(2, 3), f32(3, 4)),
+        ((0, None), (None, 2), (1, 0)),
+        1e-5,
+    ),
+    Case(
+        "remat_inside",
+        (remat.remat_p,),
+        fn.checkpoint(_mlp_layer),
+        jax.checkpoint(_jax_mlp_layer),
+        (f32(2, 3), f32(3, 4)),
+        ((0, None), (1, 0)),
+    ),
+    Case(
+        "stop_gradient",
+        (fn.lax.windowed.stop_gradient_p,),
+        lambda x: fn.stop_gradient(x) * 2,
+        lambda x: jax.lax.stop_gradient(x) * 2,
+        (f32(3),),
+        ((0,),),
+    ),
+    Case(
+        "custom_jvp",
+        (custom.custom_jvp_call_p,),
+        lambda x: _softplus(x) * 2,
+        lambda x: jax.nn.softplus(x) * 2,
+        (f32(3),),
+        ((0,), (1,)),
+    ),
+    Case(
+        "custom_vjp",
+        (custom.custom_vjp_call_p,),
+        _clip_grad,
+        _jax_clip_grad(),
+        (f32(2, 3), f32(3)),
+        ((0, None), (None, 0), (1, 0)),
+    ),
+    Case(
+        "cond_batched_pred",
+        (lax.control_flow.cond_p,),
+        lambda x: lax.cond(x.sum() > 0, fnp.sin, lambda v: v * 2, x),
+        lambda x: jax.lax.cond(x.sum() > 0, jnp.sin, lambda v: v * 2, x),
+        (f32(3),),
+        ((0,), (1,)),
+    ),
+    Case(
+        "cond_unbatched_pred",
+        (lax.control_flow.cond_p,),
+        lambda p, x: lax.cond(p > 0, fnp.sin, lambda v: v * 2, x),
+        lambda p, x: jax.lax.cond(p > 0, jnp.sin, lambda v: v * 2, x),
+        (f32(), f32(3)),
+        ((None, 0), (None, 1), (0, None)),
+    ),
+    Case(
+        "switch_three_branches",
+        (),
+        lambda i, x: lax.switch(i, [fnp.sin, fnp.cos, lambda v: -v], x),
+        lambda i, x: jax.lax.switch(i, [jnp.sin, jnp.cos, lambda v: -v], x),
+        (i32(lo=0, hi=3), f32(2, 3)),
+        ((0, None), (None, 0), (0, 2)),
+    ),
+    Case(
+        "while_batched_pred",
+        (lax.control_flow.while_p,),
+        lambda x: lax.while_loop(
+            lambda c: c[0] < 10.0, lambda c: (c[0] + (c[1] ** 2).sum() + 1.0, c[1] * 1.5), (0.0, x)
+        ),
+        lambda x: jax.lax.while_loop(
+            lambda c: c[0] < 10.0, lambda c: (c[0] + (c[1] ** 2).sum() + 1.0, c[1] * 1.5), (0.0, x)
+        ),
+        (f32(3),),
+        ((0,), (1,)),
+    ),
+    Case(
+        "while_unbatched_pred",
+        (lax.control_flow.while_p,),
+        lambda n, x: lax.while_loop(lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 2.0), (0, x)),
+        lambda n, x: jax.lax.while_loop(
+            lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 2.0), (0, x)
+        ),
+        (i32(lo=0, hi=5), f32(3)),
+        ((None, 0), (0, None), (0, 1)),
+    ),
+    Case(
+        "fori_loop",
+        (),
+        lambda x: lax.fori_loop(0, 4, lambda i, v: v * 0.5 + i, x),
+        lambda x: jax.lax.fori_loop(0, 4, lambda i, v: v * 0.5 + i, x),
+        (f32(3),),
+        ((0,),),
+    ),
+    Case(
+        "scan",
+        (lax.control_flow.scan_p,),
+        lambda h, xs, w: lax.scan(lambda h, x: (fnp.tanh(h @ w + x), h.sum()), h, xs),
+        lambda h, xs, w: jax.lax.scan(lambda h, x: (jnp.tanh(h @ w + x), h.sum()), h, xs),
+        (f32(3), f32(4, 3), f32(3, 3)),
+        ((0, None, None), (None, 0, None), (None, 2, None), (None, None, 0), (0, 1, 2)),
+        1e-5,
+    ),
+    Case(
+        "scan_reverse_no_xs",
+        (),
+        lambda h: lax.scan(lambda h, _: (h * 0.5, h), h, None, length=3, reverse=True),
+        lambda h: jax.lax.scan(lambda h, _: (h * 0.5, h), h, None, length=3, reverse=True),
+        (f32(2),),
+        ((0,), (1,)),
+    ),
 ]
 
 
@@ -543,27 +968,53 @@ def _jax_pool(x):
 
 
 GRAD_CASES = [
-    Case("vmap_jvp_maxpool", (lax.windowed.select_and_gather_add_p,),
-         lambda x, t: fn.jvp(_pool, (x,), (t,))[1],
-         lambda x, t: jax.jvp(_jax_pool, (x,), (t,))[1], (f32(4, 3), f32(4, 3)),
-         ((0, 0), (1, None), (None, 2))),
-    Case("vmap_grad_maxpool", (lax.windowed.select_and_scatter_add_p,),
-         lambda x: fn.grad(lambda v: (_pool(v) ** 2).sum())(x),
-         lambda x: jax.grad(lambda v: (_jax_pool(v) ** 2).sum())(x), (f32(4, 3),),
-         ((0,), (2,))),
-    Case("vmap_grad_checkpoint", (lax.windowed.opaque_true_p,),
-         lambda w, x: fn.grad(lambda w: fn.checkpoint(_mlp_layer)(x, w).sum())(w),
-         lambda w, x: jax.grad(lambda w: jax.checkpoint(_jax_mlp_layer)(x, w).sum())(w),
-         (f32(3, 4), f32(2, 3)), ((None, 0), (0, 1))),
-    Case("vmap_grad_custom_vjp", (), lambda x, w: fn.grad(lambda x: _clip_grad(x, w).sum())(x),
-         lambda x, w: jax.grad(lambda x: _jax_clip_grad()(x, w).sum())(x),
-         (f32(2, 3), f32(3)), ((0, None), (None, 0))),
-    Case("vmap_grad_scan", (),
-         lambda w, xs: fn.grad(lambda w: lax.scan(lambda h, x: (fnp.tanh(h @ w + x), 0.0),
-                                                  fnp.zeros(3), xs)[0].sum())(w),
-         lambda w, xs: jax.grad(lambda w: jax.lax.scan(lambda h, x: (jnp.tanh(h @ w + x), 0.0),
-                                                       jnp.zeros(3), xs)[0].sum())(w),
-         (f32(3, 3), f32(4, 3)), ((None, 0), (0, 1)), 1e-4),
+    Case(
+        "vmap_jvp_maxpool",
+        (lax.windowed.select_and_gather_add_p,),
+        lambda x, t: fn.jvp(_pool, (x,), (t,))[1],
+        lambda x, t: jax.jvp(_jax_pool, (x,), (t,))[1],
+        (f32(4, 3), f32(4, 3)),
+        ((0, 0), (1, None), (None, 2)),
+    ),
+    Case(
+        "vmap_grad_maxpool",
+        (lax.windowed.select_and_scatter_add_p,),
+        lambda x: fn.grad(lambda v: (_pool(v) ** 2).sum())(x),
+        lambda x: jax.grad(lambda v: (_jax_pool(v) ** 2).sum())(x),
+        (f32(4, 3),),
+        ((0,), (2,)),
+    ),
+    Case(
+        "vmap_grad_checkpoint",
+        (lax.windowed.opaque_true_p,),
+        lambda w, x: fn.grad(lambda w: fn.checkpoint(_mlp_layer)(x, w).sum())(w),
+        lambda w, x: jax.grad(lambda w: jax.checkpoint(_jax_mlp_layer)(x, w).sum())(w),
+        (f32(3, 4), f32(2, 3)),
+        ((None, 0), (0, 1)),
+    ),
+    Case(
+        "vmap_grad_custom_vjp",
+        (),
+        lambda x, w: fn.grad(lambda x: _clip_grad(x, w).sum())(x),
+        lambda x, w: jax.grad(lambda x: _jax_clip_grad()(x, w).sum())(x),
+        (f32(2, 3), f32(3)),
+        ((0, None), (None, 0)),
+    ),
+    Case(
+        "vmap_grad_scan",
+        (),
+        lambda w, xs: fn.grad(
+            lambda w: lax.scan(lambda h, x: (fnp.tanh(h @ w + x), 0.0), fnp.zeros(3), xs)[0].sum()
+        )(w),
+        lambda w, xs: jax.grad(
+            lambda w: jax.lax.scan(lambda h, x: (jnp.tanh(h @ w + x), 0.0), jnp.zeros(3), xs)[
+                0
+            ].sum()
+        )(w),
+        (f32(3, 3), f32(4, 3)),
+        ((None, 0), (0, 1)),
+        1e-4,
+    ),
 ]
 
 
@@ -577,15 +1028,21 @@ def test_vmap_of_derivatives(case):
 def test_grad_of_vmap():
     """The batch trace inside reverse mode: every rule's output is differentiated."""
     r = np.random.default_rng(1)
-    w, xs = r.standard_normal((3, 4)).astype(np.float32), r.standard_normal((5, 3)).astype(
-        np.float32)
+    w, xs = (
+        r.standard_normal((3, 4)).astype(np.float32),
+        r.standard_normal((5, 3)).astype(np.float32),
+    )
 
     def f(w, xs, mod):
         def per_example(x):
             h = mod.tanh(x @ w)
             return (h * mod.cumsum(h, 0)).sum() + mod.max(h)
-        return (f_vmap(per_example)(xs) ** 2).sum() if mod is fnp else (
-            jax.vmap(per_example)(xs) ** 2).sum()
+
+        return (
+            (f_vmap(per_example)(xs) ** 2).sum()
+            if mod is fnp
+            else (jax.vmap(per_example)(xs) ** 2).sum()
+        )
 
     f_vmap = fn.vmap
     got = fn.jit(fn.grad(lambda w, xs: f(w, xs, fnp)))(w, xs)
@@ -597,18 +1054,24 @@ def test_grad_of_vmap():
 def test_grad_of_vmap_with_custom_rules():
     r = np.random.default_rng(2)
     xs, w = r.standard_normal((4, 3)).astype(np.float32), r.standard_normal(3).astype(np.float32)
-    got = fn.jit(fn.grad(
-        lambda w: fn.vmap(lambda x: _clip_grad(x, w) + _softplus(x * w))(xs).sum()))(w)
+    got = fn.jit(
+        fn.grad(lambda w: fn.vmap(lambda x: _clip_grad(x, w) + _softplus(x * w))(xs).sum())
+    )(w)
     jcg = _jax_clip_grad()
-    want = jax.jit(jax.grad(
-        lambda w: jax.vmap(lambda x: jcg(x, w) + jax.nn.softplus(x * w))(xs).sum()))(w)
+    want = jax.jit(
+        jax.grad(lambda w: jax.vmap(lambda x: jcg(x, w) + jax.nn.softplus(x * w))(xs).sum())
+    )(w)
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
 
 
 def _mlp_params(r, sizes):
-    return [{"w": (r.standard_normal((m, n)) / np.sqrt(m)).astype(np.float32),
-             "b": (0.1 * r.standard_normal(n)).astype(np.float32)}
-            for m, n in zip(sizes[:-1], sizes[1:])]
+    return [
+        {
+            "w": (r.standard_normal((m, n)) / np.sqrt(m)).astype(np.float32),
+            "b": (0.1 * r.standard_normal(n)).astype(np.float32),
+        }
+        for m, n in zip(sizes[:-1], sizes[1:])
+    ]
 
 
 def _mlp_loss(params, x, y, mod):
@@ -631,13 +1094,13 @@ def test_per_example_gradients_of_an_mlp_equal_the_loop():
     one = fn.jit(fn.grad(loss))
     loop_g = [one(params, x, y) for x, y in zip(xs, ys)]
     want = jax.jit(jax.vmap(jax.grad(lambda p, x, y: _mlp_loss(p, x, y, jnp)), (None, 0, 0)))(
-        params, xs, ys)
+        params, xs, ys
+    )
     for k, layer in enumerate(per_ex):
         for name in ("w", "b"):
             stacked = np.stack([np.asarray(g[k][name]) for g in loop_g])
             np.testing.assert_allclose(np.asarray(layer[name]), stacked, rtol=1e-5, atol=1e-6)
-            np.testing.assert_allclose(np.asarray(layer[name]), want[k][name], rtol=1e-5,
-                                       atol=1e-6)
+            np.testing.assert_allclose(np.asarray(layer[name]), want[k][name], rtol=1e-5, atol=1e-6)
 
 
 @needs_grad
@@ -646,12 +1109,19 @@ def test_jacfwd_jacrev_hessian_match_jax():
     x = r.standard_normal(3).astype(np.float32)
     f = lambda x, m: m.sin(x) * x.sum() + x[::-1] ** 2  # noqa: E731
     for fun, ref in ((fn.jacfwd, jax.jacfwd), (fn.jacrev, jax.jacrev)):
-        np.testing.assert_allclose(np.asarray(fn.jit(fun(lambda x: f(x, fnp)))(x)),
-                                   jax.jit(ref(lambda x: f(x, jnp)))(x), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            np.asarray(fn.jit(fun(lambda x: f(x, fnp)))(x)),
+            jax.jit(ref(lambda x: f(x, jnp)))(x),
+            rtol=1e-5,
+            atol=1e-6,
+        )
     g = lambda x, m: (m.tanh(x) ** 2).sum() * x[0]  # noqa: E731
-    np.testing.assert_allclose(np.asarray(fn.jit(fn.hessian(lambda x: g(x, fnp)))(x)),
-                               jax.jit(jax.hessian(lambda x: g(x, jnp)))(x), rtol=1e-4,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(fn.jit(fn.hessian(lambda x: g(x, fnp)))(x)),
+        jax.jit(jax.hessian(lambda x: g(x, jnp)))(x),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 @needs_grad
@@ -660,8 +1130,9 @@ def test_vmap_inside_custom_jvp_and_custom_vjp_functions():
     def rowsum_sq(x):
         return fn.vmap(lambda r: (r * r).sum())(x)
 
-    rowsum_sq.defjvp(lambda p, t: (rowsum_sq(p[0]), fn.vmap(lambda r, s: 2 * (r * s).sum())(
-        p[0], t[0])))
+    rowsum_sq.defjvp(
+        lambda p, t: (rowsum_sq(p[0]), fn.vmap(lambda r, s: 2 * (r * s).sum())(p[0], t[0]))
+    )
 
     @fn.custom_vjp
     def scaled(x):
@@ -690,14 +1161,16 @@ def test_custom_lin_batching_rule_transposes():
     """custom_lin (a custom_vjp's linear stand-in) batched, staged, then transposed."""
     from funcnet.transforms.ad_util import UndefinedPrimal
     from funcnet.transforms.transpose import backward_pass
+
     r = np.random.default_rng(5)
     x, w = r.standard_normal(3).astype(np.float32), r.standard_normal(3).astype(np.float32)
     cts = r.standard_normal((B, 3)).astype(np.float32)
     _, f_lin = fn.linearize(lambda x: _clip_grad(x, w), x)
     closed = fn.make_jaxpr(fn.vmap(f_lin))(cts)
     assert "custom_lin" in [e.primitive.name for e in closed.eqns]
-    (got,) = backward_pass(closed.jaxpr, closed.consts, [UndefinedPrimal(closed.in_avals[0])],
-                           [cts])
+    (got,) = backward_pass(
+        closed.jaxpr, closed.consts, [UndefinedPrimal(closed.in_avals[0])], [cts]
+    )
     _, jax_vjp = jax.vjp(lambda x: _jax_clip_grad()(x, w), x)
     want = np.stack([jax_vjp(c)[0] for c in cts])
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)
@@ -705,17 +1178,24 @@ def test_custom_lin_batching_rule_transposes():
 
 # --- nesting and jit ----------------------------------------------------------------------------
 
+
 def test_nested_vmap_mixed_axes():
     r = np.random.default_rng(6)
-    a = r.standard_normal((4, 3, 5)).astype(np.float32)   # outer axis 2, inner axis 0
-    b = r.standard_normal((5, 3)).astype(np.float32)      # outer axis 0, inner unmapped
+    a = r.standard_normal((4, 3, 5)).astype(np.float32)  # outer axis 2, inner axis 0
+    b = r.standard_normal((5, 3)).astype(np.float32)  # outer axis 0, inner unmapped
     f = lambda x, y: (x * y).sum() + x.max()  # noqa: E731
     got = fn.vmap(fn.vmap(f, in_axes=(0, None)), in_axes=(2, 0), out_axes=1)(a, b)
-    want = jax.jit(jax.vmap(jax.vmap(lambda x, y: (x * y).sum() + x.max(), in_axes=(0, None)),
-                            in_axes=(2, 0), out_axes=1))(a, b)
+    want = jax.jit(
+        jax.vmap(
+            jax.vmap(lambda x, y: (x * y).sum() + x.max(), in_axes=(0, None)),
+            in_axes=(2, 0),
+            out_axes=1,
+        )
+    )(a, b)
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5)
-    loop_out = np.stack([np.stack([np.asarray(f(a[i, :, j], b[j])) for i in range(4)])
-                         for j in range(5)], axis=1)
+    loop_out = np.stack(
+        [np.stack([np.asarray(f(a[i, :, j], b[j])) for i in range(4)]) for j in range(5)], axis=1
+    )
     np.testing.assert_allclose(np.asarray(got), loop_out, rtol=1e-5)
 
 
@@ -724,16 +1204,19 @@ def test_nested_vmap_of_dot():
     a = r.standard_normal((2, 3, 4)).astype(np.float32)
     b = r.standard_normal((2, 3, 4)).astype(np.float32)
     got = fn.vmap(fn.vmap(fnp.dot))(a, b)
-    np.testing.assert_allclose(np.asarray(got), jax.jit(jax.vmap(jax.vmap(jnp.dot)))(a, b),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(got), jax.jit(jax.vmap(jax.vmap(jnp.dot)))(a, b), rtol=1e-5
+    )
     closed = fn.make_jaxpr(fn.vmap(fn.vmap(fnp.dot)))(a, b)
     assert [e.primitive.name for e in closed.eqns].count("dot_general") == 1
 
 
 def test_vmap_of_jit_is_traced_once_and_jit_of_vmap():
     r = np.random.default_rng(8)
-    x, w = r.standard_normal((B, 2, 3)).astype(np.float32), r.standard_normal((3, 4)).astype(
-        np.float32)
+    x, w = (
+        r.standard_normal((B, 2, 3)).astype(np.float32),
+        r.standard_normal((3, 4)).astype(np.float32),
+    )
     # A function of its own: jit's cache may be shared by every wrapper of one function,
     # and other tests jit _mlp_layer too.
     jitted = fn.jit(lambda x, w: _mlp_layer(x, w))
@@ -749,8 +1232,10 @@ def test_vmap_of_jit_is_traced_once_and_jit_of_vmap():
 
 def test_pytree_in_axes_out_axes_and_kwargs():
     r = np.random.default_rng(9)
-    batch = {"x": r.standard_normal((3, 4)).astype(np.float32),
-             "y": r.standard_normal(4).astype(np.float32)}
+    batch = {
+        "x": r.standard_normal((3, 4)).astype(np.float32),
+        "y": r.standard_normal(4).astype(np.float32),
+    }
     f = lambda b: {"s": b["x"] * b["y"], "t": b["y"].sum()}  # noqa: E731
     got = fn.vmap(f, in_axes={"x": 0, "y": None}, out_axes={"s": 1, "t": None})(batch)
     np.testing.assert_allclose(np.asarray(got["s"]), (batch["x"] * batch["y"]).T, rtol=1e-6)
@@ -783,6 +1268,7 @@ def test_numpy_level_functions_under_vmap():
 
 # --- the batched program is a batched program -------------------------------------------------
 
+
 def _names(closed):
     return [e.primitive.name for e in closed.eqns]
 
@@ -801,8 +1287,12 @@ def test_jaxpr_of_elementwise_has_no_moves():
 
 def test_jaxpr_of_dot_is_one_dot_without_moves():
     x, w = np.ones((B, 2, 3), np.float32), np.ones((B, 3, 4), np.float32)
-    for axes, out_axes, args in [((0, None), 0, (x, w[0])), ((None, 0), 1, (x[0], w)),
-                                 ((0, 0), 0, (x, w)), ((1, None), 1, (np.moveaxis(x, 0, 1), w[0]))]:
+    for axes, out_axes, args in [
+        ((0, None), 0, (x, w[0])),
+        ((None, 0), 1, (x[0], w)),
+        ((0, 0), 0, (x, w)),
+        ((1, None), 1, (np.moveaxis(x, 0, 1), w[0])),
+    ]:
         closed = fn.make_jaxpr(fn.vmap(lambda a, b: a @ b, in_axes=axes, out_axes=out_axes))(*args)
         names = _names(closed)
         assert names.count("dot_general") == 1 and "transpose" not in names, closed
@@ -824,16 +1314,19 @@ def test_jaxpr_of_batched_dynamic_slice_is_a_gather():
 
 # --- bad input ------------------------------------------------------------------------------------
 
+
 def test_error_batched_sizes_differ_names_each_argument():
     def f(x, y):
         return x + y.sum()
+
     with pytest.raises(ValueError) as e:
         fn.vmap(f, in_axes=(0, 1))(np.ones(3), np.ones((2, 4)))
     msg = str(e.value)
     assert "x: axis 0 has size 3" in msg and "y: axis 1 has size 4" in msg
     with pytest.raises(ValueError) as e:
         fn.vmap(lambda p: p["a"], in_axes=({"a": 0, "b": 1},))(
-            {"a": np.ones(3), "b": np.ones((2, 5))})
+            {"a": np.ones(3), "b": np.ones((2, 5))}
+        )
     assert "p['a']: axis 0 has size 3" in str(e.value)
     assert "p['b']: axis 1 has size 5" in str(e.value)
     with pytest.raises(ValueError, match="axis_size=4"):
@@ -843,7 +1336,8 @@ def test_error_batched_sizes_differ_names_each_argument():
 def test_error_in_axes_that_do_not_match_say_where():
     with pytest.raises(ValueError) as e:
         fn.vmap(lambda p: p["a"], in_axes=({"a": 0, "c": None},))(
-            {"a": np.ones(3), "b": np.ones(3)})
+            {"a": np.ones(3), "b": np.ones(3)}
+        )
     msg = str(e.value)
     assert "in_axes" in msg and "keys ['a', 'c']" in msg and "keys ['a', 'b']" in msg
     with pytest.raises(ValueError) as e:
@@ -873,6 +1367,7 @@ def test_error_batched_value_in_python_if_explains():
         if x > 0:
             return x
         return -x
+
     with pytest.raises(fn.ConcretizationError) as e:
         fn.vmap(f)(np.ones(3))
     msg = str(e.value)

@@ -61,11 +61,13 @@ def test_float64_under_jit_and_grad():
         out = fn.jit(loss)(fnp.asarray(w), fnp.asarray(x))
         g = fn.jit(fn.grad(loss))(fnp.asarray(w), fnp.asarray(x))
         g_eager = fn.grad(loss)(fnp.asarray(w), fnp.asarray(x))
-        jloss = lambda w, x: jnp.sum(jnp.tanh(x @ w) ** 2)
+
+        def jloss(w, x):
+            return jnp.sum(jnp.tanh(x @ w) ** 2)
+
         assert out.dtype == g.dtype == g_eager.dtype == np.float64
         np.testing.assert_allclose(float(out), float(jloss(w, x)), rtol=1e-13)
-        np.testing.assert_allclose(np.asarray(g), np.asarray(jax.grad(jloss)(w, x)),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(g), np.asarray(jax.grad(jloss)(w, x)), rtol=1e-12)
         np.testing.assert_allclose(np.asarray(g_eager), np.asarray(g), rtol=1e-12)
 
 
@@ -140,27 +142,47 @@ def test_environment_variable_turns_x64_on_at_import():
         g = fn.grad(lambda x: (x ** 2).sum())(a)
         print(a.dtype, b.dtype, c.dtype, g.dtype, fnp.arange(2).dtype)
     """)
-    env = dict(os.environ, FUNCNET_ENABLE_X64="1", FUNCNET_JIT_CACHE_SIZE="16",
-               PYTHONPATH=ROOT, JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                         text=True, timeout=120, check=False)
+    env = dict(
+        os.environ,
+        FUNCNET_ENABLE_X64="1",
+        FUNCNET_JIT_CACHE_SIZE="16",
+        PYTHONPATH=ROOT,
+        JAX_PLATFORMS="cpu",
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["float64"] * 4 + ["int64"]
 
 
 def test_bad_environment_value_is_named():
     env = dict(os.environ, FUNCNET_ENABLE_X64="maybe", PYTHONPATH=ROOT)
-    out = subprocess.run([sys.executable, "-c", "import funcnet.config"], env=env,
-                         capture_output=True, text=True, timeout=60, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", "import funcnet.config"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert out.returncode != 0 and "FUNCNET_ENABLE_X64='maybe'" in out.stderr
 
 
 def test_cache_miss_explanation_names_the_x64_switch(caplog):
     import logging
+
     f = fn.jit(lambda x: x * 2)
     x = fnp.ones(2)
-    with fn.config.override(explain_cache_misses=True), \
-            caplog.at_level(logging.WARNING, logger="funcnet.jit"):
+    with (
+        fn.config.override(explain_cache_misses=True),
+        caplog.at_level(logging.WARNING, logger="funcnet.jit"),
+    ):
         f(x)
         with enable_x64():
             f(x)

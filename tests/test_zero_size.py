@@ -19,10 +19,26 @@ from lax_testing import case, check
 import funcnet as fn
 import funcnet.numpy as fnp
 
-FN = SimpleNamespace(lax=fn.lax, np=fnp, jvp=fn.jvp, vjp=fn.vjp, vmap=fn.vmap, jit=fn.jit,
-                     grad=fn.grad, checkpoint=fn.checkpoint)
-JX = SimpleNamespace(lax=jax.lax, np=jnp, jvp=jax.jvp, vjp=jax.vjp, vmap=jax.vmap,
-                     jit=jax.jit, grad=jax.grad, checkpoint=jax.checkpoint)
+FN = SimpleNamespace(
+    lax=fn.lax,
+    np=fnp,
+    jvp=fn.jvp,
+    vjp=fn.vjp,
+    vmap=fn.vmap,
+    jit=fn.jit,
+    grad=fn.grad,
+    checkpoint=fn.checkpoint,
+)
+JX = SimpleNamespace(
+    lax=jax.lax,
+    np=jnp,
+    jvp=jax.jvp,
+    vjp=jax.vjp,
+    vmap=jax.vmap,
+    jit=jax.jit,
+    grad=jax.grad,
+    checkpoint=jax.checkpoint,
+)
 
 R = np.random.default_rng(0)
 
@@ -41,8 +57,7 @@ def idx(*rows):
 
 
 GDN = dict(offset_dims=(1,), collapsed_slice_dims=(0,), start_index_map=(0,))
-SDN = dict(update_window_dims=(1,), inserted_window_dims=(0,),
-           scatter_dims_to_operand_dims=(0,))
+SDN = dict(update_window_dims=(1,), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,))
 DOT = (((1,), (0,)), ((), ()))
 
 
@@ -53,6 +68,7 @@ def _gather(L, x, i):
 def _scatter(name):
     def f(L, x, i, u):
         return getattr(L.lax, name)(x, i, u, L.lax.ScatterDimensionNumbers(**SDN))
+
     return f
 
 
@@ -61,6 +77,7 @@ def _pool(kind, padding="VALID"):
         init = np.asarray(-np.inf if kind == "max" else 0.0, np.float32)
         op = L.lax.max if kind == "max" else L.lax.add
         return L.lax.reduce_window(x, init, op, (1, 2), (1, 1), padding)
+
     return f
 
 
@@ -72,12 +89,16 @@ def _scan_with_empty_leaf(L, c, xs):
     def body(carry, x):
         h, e = carry
         return (L.np.sin(h) + x, e * 2.0), (h * x, e)
+
     return L.lax.scan(body, (c, L.np.zeros((0,), c.dtype)), xs)
 
 
 def _while_with_empty_leaf(L, c):
-    return L.lax.while_loop(lambda s: s[0] < 3, lambda s: (s[0] + 1, s[1] * 1.5, s[2] + 1.0),
-                            (0, c, L.np.zeros((2, 0), c.dtype)))[1:]
+    return L.lax.while_loop(
+        lambda s: s[0] < 3,
+        lambda s: (s[0] + 1, s[1] * 1.5, s[2] + 1.0),
+        (0, c, L.np.zeros((2, 0), c.dtype)),
+    )[1:]
 
 
 def _cond_empty(L, x, p):
@@ -95,15 +116,32 @@ CASES = {
     "mul_scalar": (lambda L, x, y: L.lax.mul(x, y), (a(0, 3), a()), True),
     "max": (lambda L, x, y: L.lax.max(x, y), (a(2, 0), a(2, 0)), True),
     "pow": (lambda L, x, y: L.lax.pow(x, y), (np.abs(a(0, 2)), a(0, 2)), True),
-    "atan2": (lambda L, x, y: L.lax.atan2(x, y), (a(0,), a(0,)), True),
+    "atan2": (
+        lambda L, x, y: L.lax.atan2(x, y),
+        (
+            a(
+                0,
+            ),
+            a(
+                0,
+            ),
+        ),
+        True,
+    ),
     "lt": (lambda L, x, y: L.lax.lt(x, y), (a(0, 3), a(0, 3)), False),
-    "select_n": (lambda L, p, x, y: L.lax.select_n(p, x, y), (a(0, 2, dtype=np.bool_),
-                                                               a(0, 2), a(0, 2)), True),
+    "select_n": (
+        lambda L, p, x, y: L.lax.select_n(p, x, y),
+        (a(0, 2, dtype=np.bool_), a(0, 2), a(0, 2)),
+        True,
+    ),
     "clamp": (lambda L, x: L.lax.clamp(np.float32(-0.5), x, np.float32(0.5)), (a(0, 3),), True),
     "convert": (lambda L, x: L.lax.convert_element_type(x, np.int32), (a(0, 3),), False),
     # data movement
-    "broadcast_from_empty": (lambda L, x: L.lax.broadcast_in_dim(x, (2, 0, 3), (1, 2)),
-                             (a(0, 3),), True),
+    "broadcast_from_empty": (
+        lambda L, x: L.lax.broadcast_in_dim(x, (2, 0, 3), (1, 2)),
+        (a(0, 3),),
+        True,
+    ),
     "broadcast_to_empty": (lambda L, x: L.lax.broadcast_in_dim(x, (0, 3), (1,)), (a(3),), True),
     "reshape": (lambda L, x: L.lax.reshape(x, (3, 0, 2)), (a(0, 6),), True),
     "transpose": (lambda L, x: L.lax.transpose(x, (2, 0, 1)), (a(2, 0, 3),), True),
@@ -111,23 +149,39 @@ CASES = {
     "rev": (lambda L, x: L.lax.rev(x, (0, 1)), (a(0, 3),), True),
     "slice_to_empty": (lambda L, x: L.lax.slice(x, (1, 0), (1, 3)), (a(2, 3),), True),
     "slice_of_empty": (lambda L, x: L.lax.slice(x, (0, 1), (0, 3), (1, 2)), (a(0, 3),), True),
-    "dynamic_slice_empty": (lambda L, x: L.lax.dynamic_slice(x, (1, 0), (0, 2)),
-                            (a(3, 3),), True),
-    "dynamic_slice_of_empty": (lambda L, x: L.lax.dynamic_slice(x, (0, 1), (0, 2)),
-                               (a(0, 3),), True),
+    "dynamic_slice_empty": (lambda L, x: L.lax.dynamic_slice(x, (1, 0), (0, 2)), (a(3, 3),), True),
+    "dynamic_slice_of_empty": (
+        lambda L, x: L.lax.dynamic_slice(x, (0, 1), (0, 2)),
+        (a(0, 3),),
+        True,
+    ),
     "dynamic_update_slice_empty_update": (
-        lambda L, x, u: L.lax.dynamic_update_slice(x, u, (1, 1)), (a(3, 3), a(0, 2)), True),
+        lambda L, x, u: L.lax.dynamic_update_slice(x, u, (1, 1)),
+        (a(3, 3), a(0, 2)),
+        True,
+    ),
     "dynamic_update_slice_of_empty": (
-        lambda L, x, u: L.lax.dynamic_update_slice(x, u, (0, 1)), (a(0, 3), a(0, 2)), True),
-    "concatenate_with_empty": (lambda L, x, y, z: L.lax.concatenate([x, y, z], 0),
-                               (a(0, 3), a(2, 3), a(0, 3)), True),
-    "concatenate_all_empty": (lambda L, x, y: L.lax.concatenate([x, y], 1),
-                              (a(0, 3), a(0, 2)), True),
+        lambda L, x, u: L.lax.dynamic_update_slice(x, u, (0, 1)),
+        (a(0, 3), a(0, 2)),
+        True,
+    ),
+    "concatenate_with_empty": (
+        lambda L, x, y, z: L.lax.concatenate([x, y, z], 0),
+        (a(0, 3), a(2, 3), a(0, 3)),
+        True,
+    ),
+    "concatenate_all_empty": (
+        lambda L, x, y: L.lax.concatenate([x, y], 1),
+        (a(0, 3), a(0, 2)),
+        True,
+    ),
     "split_zero_piece": (lambda L, x: L.lax.split(x, (0, 3, 0), 1), (a(2, 3),), True),
-    "pad_empty": (lambda L, x, v: L.lax.pad(x, v, [(1, 2, 0), (0, 0, 1)]), (a(0, 3), a()),
-                  True),
-    "pad_to_empty": (lambda L, x, v: L.lax.pad(x, v, [(-1, 0, 0), (0, 0, 0)]),
-                     (a(1, 3), a()), True),
+    "pad_empty": (lambda L, x, v: L.lax.pad(x, v, [(1, 2, 0), (0, 0, 1)]), (a(0, 3), a()), True),
+    "pad_to_empty": (
+        lambda L, x, v: L.lax.pad(x, v, [(-1, 0, 0), (0, 0, 0)]),
+        (a(1, 3), a()),
+        True,
+    ),
     "iota": (lambda L, x: x + L.lax.broadcasted_iota(np.float32, (0, 3), 1), (a(0, 3),), True),
     # reductions
     "reduce_sum_empty_axis": (lambda L, x: L.lax.reduce_sum(x, (0,)), (a(0, 3),), True),
@@ -146,18 +200,34 @@ CASES = {
     "stop_gradient": (lambda L, x: L.lax.stop_gradient(x) * x, (a(0, 3),), True),
     "jit": (lambda L, x: L.jit(lambda y: L.np.sin(y) * 2.0)(x), (a(0, 3),), True),
     "sort_other_axis": (lambda L, x: L.lax.sort(x, dimension=1), (a(0, 3),), True),
-    "sort_two_operands": (lambda L, k, v: L.lax.sort((k, v), num_keys=1), (a(0,), a(0,)),
-                          True),
+    "sort_two_operands": (
+        lambda L, k, v: L.lax.sort((k, v), num_keys=1),
+        (
+            a(
+                0,
+            ),
+            a(
+                0,
+            ),
+        ),
+        True,
+    ),
     "reduce_window_sum": (_pool("sum"), (a(0, 3),), True),
     "reduce_window_max": (_pool("max"), (a(0, 3),), True),
     "reduce_window_to_empty": (_pool("sum"), (a(2, 1),), True),
     "reduce_window_max_to_empty": (_pool("max"), (a(2, 1),), True),
     # contractions
-    "dot_zero_contraction": (lambda L, x, y: L.lax.dot_general(x, y, DOT), (a(2, 0), a(0, 3)),
-                             True),
+    "dot_zero_contraction": (
+        lambda L, x, y: L.lax.dot_general(x, y, DOT),
+        (a(2, 0), a(0, 3)),
+        True,
+    ),
     "dot_zero_free": (lambda L, x, y: L.lax.dot_general(x, y, DOT), (a(0, 2), a(2, 3)), True),
-    "dot_batch_empty": (lambda L, x, y: L.lax.dot_general(x, y, (((2,), (1,)), ((0,), (0,)))),
-                        (a(0, 2, 3), a(0, 3, 2)), True),
+    "dot_batch_empty": (
+        lambda L, x, y: L.lax.dot_general(x, y, (((2,), (1,)), ((0,), (0,)))),
+        (a(0, 2, 3), a(0, 3, 2)),
+        True,
+    ),
     "conv_empty_batch": (_conv, (a(0, 2, 4, 4), a(3, 2, 2, 2)), True),
     "conv_empty_output": (_conv, (a(1, 2, 1, 4), a(3, 2, 2, 2)), True),
     "conv_zero_in_channels": (_conv, (a(1, 0, 3, 3), a(2, 0, 2, 2)), True),
@@ -170,38 +240,120 @@ CASES = {
     "scatter_max_no_updates": (_scatter("scatter_max"), (a(3, 2), idx(), a(0, 2)), True),
     "scatter_add_empty_window": (_scatter("scatter_add"), (a(3, 0), idx(1), a(1, 0)), True),
     # control flow
-    "scan_no_steps": (lambda L, c, xs: L.lax.scan(lambda c, x: (c + x, c * x), c, xs),
-                      (a(2), a(0, 2)), True),
-    "scan_length_zero": (lambda L, c: L.lax.scan(lambda c, _: (L.np.sin(c), c), c, None,
-                                                 length=0), (a(3),), True),
+    "scan_no_steps": (
+        lambda L, c, xs: L.lax.scan(lambda c, x: (c + x, c * x), c, xs),
+        (a(2), a(0, 2)),
+        True,
+    ),
+    "scan_length_zero": (
+        lambda L, c: L.lax.scan(lambda c, _: (L.np.sin(c), c), c, None, length=0),
+        (a(3),),
+        True,
+    ),
     "scan_empty_carry_leaf": (_scan_with_empty_leaf, (a(2), a(3, 2)), True),
-    "fori_no_trips": (lambda L, x: L.lax.fori_loop(0, 0, lambda i, c: c * 2.0, x), (a(3),),
-                      True),
-    "fori_empty_carry": (lambda L, x: L.lax.fori_loop(0, 3, lambda i, c: L.np.sin(c), x),
-                         (a(0, 2),), True),
+    "fori_no_trips": (lambda L, x: L.lax.fori_loop(0, 0, lambda i, c: c * 2.0, x), (a(3),), True),
+    "fori_empty_carry": (
+        lambda L, x: L.lax.fori_loop(0, 3, lambda i, c: L.np.sin(c), x),
+        (a(0, 2),),
+        True,
+    ),
     "cond_empty": (_cond_empty, (a(0, 3), a(2)), True),
     "map_empty": (lambda L, x: L.lax.map(L.np.sin, x), (a(0, 3),), True),
 }
-CASES.update({
-    "argmin_other_axis": (lambda L, x: L.lax.argmin(x, 0, np.int32), (a(3, 0),), False),
-    "reduce_window_min": (lambda L, x: L.lax.reduce_window(x, np.float32(np.inf), L.lax.min,
-                                                           (2, 1), (1, 1), "VALID"),
-                          (a(1, 3),), True),
-    "scatter_min_no_updates": (_scatter("scatter_min"), (a(3, 2), idx(), a(0, 2)), True),
-    "checkpoint": (lambda L, x: L.checkpoint(lambda v: L.np.sin(L.np.sin(v)))(x), (a(0, 2),),
-                   True),
-})
+CASES.update(
+    {
+        "argmin_other_axis": (lambda L, x: L.lax.argmin(x, 0, np.int32), (a(3, 0),), False),
+        "reduce_window_min": (
+            lambda L, x: L.lax.reduce_window(
+                x, np.float32(np.inf), L.lax.min, (2, 1), (1, 1), "VALID"
+            ),
+            (a(1, 3),),
+            True,
+        ),
+        "scatter_min_no_updates": (_scatter("scatter_min"), (a(3, 2), idx(), a(0, 2)), True),
+        "checkpoint": (
+            lambda L, x: L.checkpoint(lambda v: L.np.sin(L.np.sin(v)))(x),
+            (a(0, 2),),
+            True,
+        ),
+    }
+)
 
 # Every elementwise op on empty operands (values do not matter: there are none).
-UNARY = ["neg", "sign", "floor", "ceil", "round", "is_finite", "exp", "exp2", "log", "log1p",
-         "expm1", "tanh", "logistic", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
-         "cosh", "asinh", "acosh", "atanh", "sqrt", "rsqrt", "cbrt", "abs", "bitwise_not", "erf",
-         "erf_inv", "lgamma", "digamma", "square", "erfc", "population_count", "clz"]
-BINARY = ["add", "sub", "mul", "div", "rem", "pow", "max", "min", "atan2", "nextafter",
-          "bitwise_and", "bitwise_or", "bitwise_xor", "shift_left", "shift_right_arithmetic",
-          "shift_right_logical", "eq", "ne", "lt", "le", "gt", "ge"]
-INTEGER_ONLY = {"bitwise_not", "population_count", "clz", "bitwise_and", "bitwise_or",
-                "bitwise_xor", "shift_left", "shift_right_arithmetic", "shift_right_logical"}
+UNARY = [
+    "neg",
+    "sign",
+    "floor",
+    "ceil",
+    "round",
+    "is_finite",
+    "exp",
+    "exp2",
+    "log",
+    "log1p",
+    "expm1",
+    "tanh",
+    "logistic",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "sinh",
+    "cosh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "sqrt",
+    "rsqrt",
+    "cbrt",
+    "abs",
+    "bitwise_not",
+    "erf",
+    "erf_inv",
+    "lgamma",
+    "digamma",
+    "square",
+    "erfc",
+    "population_count",
+    "clz",
+]
+BINARY = [
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "rem",
+    "pow",
+    "max",
+    "min",
+    "atan2",
+    "nextafter",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+    "shift_left",
+    "shift_right_arithmetic",
+    "shift_right_logical",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+]
+INTEGER_ONLY = {
+    "bitwise_not",
+    "population_count",
+    "clz",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+    "shift_left",
+    "shift_right_arithmetic",
+    "shift_right_logical",
+}
 BOOL_OUT = {"is_finite", "eq", "ne", "lt", "le", "gt", "ge"}
 NO_JAX_DERIVATIVE = {"nextafter"}  # funcnet's is zero; jax has none to compare with
 
@@ -209,13 +361,17 @@ NO_JAX_DERIVATIVE = {"nextafter"}  # funcnet's is zero; jax has none to compare 
 def _elementwise(name, n):
     dtype = np.int32 if name in INTEGER_ONLY else np.float32
     f = lambda L, *xs: getattr(L.lax, name)(*xs)  # noqa: E731
-    return f, tuple(a(0, 2, dtype=dtype) for _ in range(n)), dtype == np.float32 and (
-        name not in BOOL_OUT | NO_JAX_DERIVATIVE)
+    return (
+        f,
+        tuple(a(0, 2, dtype=dtype) for _ in range(n)),
+        dtype == np.float32 and (name not in BOOL_OUT | NO_JAX_DERIVATIVE),
+    )
 
 
 for _names, _n in ((UNARY, 1), (BINARY, 2)):
-    CASES.update({f"ew_{name}": _elementwise(name, _n) for name in _names
-                  if f"ew_{name}" not in CASES})
+    CASES.update(
+        {f"ew_{name}": _elementwise(name, _n) for name in _names if f"ew_{name}" not in CASES}
+    )
 
 # while_loop has no reverse mode: its forward mode, values and vmap are checked.
 FORWARD_ONLY = {"while_empty_carry_leaf": (_while_with_empty_leaf, (a(2),), True)}
@@ -232,8 +388,12 @@ def _float_positions(args):
 
 
 def test_values_eager_and_jit():
-    check([case(name, _bound(FN, name), _bound(JX, name), *args)
-           for name, (_, args, _) in ALL.items()])
+    check(
+        [
+            case(name, _bound(FN, name), _bound(JX, name), *args)
+            for name, (_, args, _) in ALL.items()
+        ]
+    )
 
 
 def _derivatives(L, name, args, tangents, cts, reverse=True):
@@ -258,8 +418,14 @@ def _tangents_and_cotangents(name, args):
     pos = _float_positions(args)
     tangents = [a(*np.shape(args[i])) for i in pos]
     out = jax.eval_shape(_bound(JX, name), *args)
-    cts = jax.tree_util.tree_map(lambda o: a(*o.shape) if jnp.issubdtype(o.dtype, jnp.floating)
-                                 else np.zeros(o.shape, jax.dtypes.float0), out)
+    cts = jax.tree_util.tree_map(
+        lambda o: (
+            a(*o.shape)
+            if jnp.issubdtype(o.dtype, jnp.floating)
+            else np.zeros(o.shape, jax.dtypes.float0)
+        ),
+        out,
+    )
     return tangents, cts
 
 
@@ -273,8 +439,16 @@ def test_jvp_and_vjp_match_jax(name):
     assert_close(got, want, what=f"{name} jit")
 
 
-EAGER = ["fori_no_trips", "scan_no_steps", "sort", "conv_empty_output", "dot_zero_contraction",
-         "pad_empty", "reduce_max_empty_axis", "gather_no_indices"]
+EAGER = [
+    "fori_no_trips",
+    "scan_no_steps",
+    "sort",
+    "conv_empty_output",
+    "dot_zero_contraction",
+    "pad_empty",
+    "reduce_max_empty_axis",
+    "gather_no_indices",
+]
 
 
 @pytest.mark.parametrize("name", EAGER)
@@ -291,11 +465,17 @@ def test_vmap_matches_jax(name, batch):
     """Every argument batched along a new leading axis of `batch` examples (none: the
     rules see a batch of size zero)."""
     _, args, _ = ALL[name]
-    batched = [np.stack([np.asarray(x)] * batch) if batch else
-               np.zeros((0,) + np.shape(x), np.asarray(x).dtype) for x in args]
+    batched = [
+        np.stack([np.asarray(x)] * batch)
+        if batch
+        else np.zeros((0,) + np.shape(x), np.asarray(x).dtype)
+        for x in args
+    ]
     if batch:
-        batched = [b + a(*b.shape).astype(b.dtype) if np.issubdtype(b.dtype, np.floating)
-                   else b for b in batched]
+        batched = [
+            b + a(*b.shape).astype(b.dtype) if np.issubdtype(b.dtype, np.floating) else b
+            for b in batched
+        ]
     want = jax.jit(jax.vmap(_bound(JX, name)))(*batched)
     got = fn.jit(fn.vmap(_bound(FN, name)))(*batched)
     assert_close(got, want, what=f"{name} vmap({batch})")
@@ -313,15 +493,18 @@ def test_grad_of_sort_of_empty():
 @pytest.mark.parametrize("wrap", ["eager", "jit"])
 def test_grad_through_a_loop_of_no_trips(shape, wrap):
     """The fuzzer's finding: fori_loop(0, 0, ...) under grad lowered an invalid program."""
+
     def run(L):
         g = L.grad(lambda x: L.np.sum(L.lax.fori_loop(0, 0, lambda i, c: c * 2.0, x) * x))
         return g if wrap == "eager" else L.jit(g)
+
     x = a(*shape) + 2.0
     assert_close(run(FN)(x), run(JX)(x))
 
 
 def test_scan_over_empty_xs_forward_grad_and_vmap():
     """The fuzzer's finding: a scan over xs of length zero lowered an invalid program."""
+
     def f(L, c, xs):
         return L.lax.scan(lambda c, x: (c + x, x), c, xs)
 
@@ -329,6 +512,7 @@ def test_scan_over_empty_xs_forward_grad_and_vmap():
     carry, ys = f(FN, c, xs)
     assert_close((carry, ys), f(JX, c, xs))
     assert ys.shape == (0, 2)
+
     def loss(L):
         return lambda c: L.np.sum(f(L, c, xs)[0] ** 2)
 
@@ -347,8 +531,9 @@ def test_jacrev_of_a_conv_with_empty_output():
     w = a(2, 3, 3, 2)
 
     def f(L):
-        return lambda x: L.lax.conv_general_dilated(x, w, (2, 2), [(1, 0), (0, 0)],
-                                                    rhs_dilation=(1, 2))
+        return lambda x: L.lax.conv_general_dilated(
+            x, w, (2, 2), [(1, 0), (0, 0)], rhs_dilation=(1, 2)
+        )
 
     x = a(1, 3, 5, 2)
     want = jax.jacrev(f(JX))(x)
@@ -368,6 +553,7 @@ def test_vmap_over_a_batch_of_none():
 
 
 # --- where jax refuses an empty input, so does funcnet ------------------------------------
+
 
 def test_argmax_over_an_empty_axis_is_refused_like_jax():
     x = np.zeros((0, 3), np.float32)
@@ -406,15 +592,18 @@ def test_the_cases_reach_every_primitive():
     """Every primitive of funcnet.lax appears (in the value, derivative or batched
     program) of some case above, so a size-zero path exists for each of its rules."""
     from test_lax_abstract_eval import PRIMITIVES
+
     found = set()
     for name, (_, args, diff) in ALL.items():
         _primitives_in(fn.make_jaxpr(_bound(FN, name))(*args).jaxpr, found)
-        _primitives_in(fn.make_jaxpr(fn.vmap(_bound(FN, name)))(
-            *[np.stack([x, x]) for x in args]).jaxpr, found)
+        _primitives_in(
+            fn.make_jaxpr(fn.vmap(_bound(FN, name)))(*[np.stack([x, x]) for x in args]).jaxpr, found
+        )
         if diff:
             tangents, cts = _tangents_and_cotangents(name, args)
-            program = fn.make_jaxpr(lambda *a, n=name, t=tangents, c=cts: _derivatives(
-                FN, n, a, t, c, n in CASES))
+            program = fn.make_jaxpr(
+                lambda *a, n=name, t=tangents, c=cts: _derivatives(FN, n, a, t, c, n in CASES)
+            )
             _primitives_in(program(*args).jaxpr, found)
     missing = {p.name for p in PRIMITIVES.values()} - found - NOT_WALKED
     assert not missing, f"no size-zero case reaches {sorted(missing)}"

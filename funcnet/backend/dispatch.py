@@ -69,8 +69,11 @@ class DispatchCache:
         def in_use(program):
             cache = self_ref()
             used, program.used = program.used, False
-            return used or (cache is not None and cache.memo[0][1] is not None
-                            and cache.memo[0][1].program is program)
+            return used or (
+                cache is not None
+                and cache.memo[0][1] is not None
+                and cache.memo[0][1].program is program
+            )
 
         self.programs = LRUCache(maxsize, on_evict=on_evict, in_use=in_use)
         self.fast: dict = {}
@@ -95,8 +98,7 @@ class DispatchCache:
             return MISS
         run, handlers, const_bufs, out_avals, out_tree, _ = hit
         try:
-            outs = run(const_bufs + bufs if const_bufs else bufs
-                       ).consume_with_handlers(handlers)
+            outs = run(const_bufs + bufs if const_bufs else bufs).consume_with_handlers(handlers)
         except Exception:
             for x in args:
                 x._check_alive()  # a clear error for a donated/deleted argument

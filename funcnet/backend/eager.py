@@ -62,8 +62,7 @@ def _compile_primitive(prim, params, avals, device):
     outvars = [Var(a) for a in prim.abstract_eval(*avals, **params)]
     jaxpr = Jaxpr([], invars, [JaxprEqn(prim, invars, params, outvars)], outvars)
     text = lower_to_module(ClosedJaxpr(jaxpr, []), name=prim.name, platform=device.platform)
-    return _PrimitiveProgram(xla.Executable(text, device, len(outvars)),
-                             [v.aval for v in outvars])
+    return _PrimitiveProgram(xla.Executable(text, device, len(outvars)), [v.aval for v in outvars])
 
 
 def apply_primitive(prim, *args, **params):
@@ -72,9 +71,15 @@ def apply_primitive(prim, *args, **params):
     # values, Python scalars, unhashable params, a first call) takes the general path,
     # which fills the cache.
     try:
-        out = _fast_call((prim, tuple(params.items()) if params else (),
-                          tuple([a.aval for a in args]),
-                          None if _single_device() else _first_device(args)), args)
+        out = _fast_call(
+            (
+                prim,
+                tuple(params.items()) if params else (),
+                tuple([a.aval for a in args]),
+                None if _single_device() else _first_device(args),
+            ),
+            args,
+        )
     except (AttributeError, TypeError):
         out = _MISS
     if out is _MISS:
@@ -103,8 +108,9 @@ def apply_general(prim, args, params):
     if key is not None and parts is not None and all(type(a) is Array for a in args):
         fast_key = (prim, key[1] or (), avals, None if _single_device() else device)
         out_tree = dispatch.LIST if prim.multiple_results else None
-        _cache.add_fast(fast_key, dispatch.FastCall(*parts, [], program.out_avals, out_tree,
-                                                    program))
+        _cache.add_fast(
+            fast_key, dispatch.FastCall(*parts, [], program.out_avals, out_tree, program)
+        )
     return outs if prim.multiple_results else outs[0]
 
 

@@ -20,6 +20,7 @@ TOKEN_TYPE = "!stablehlo.token"
 
 # --- types and attributes -----------------------------------------------------
 
+
 def element_type(dtype) -> str:
     dtype = np.dtype(dtype)
     if dtype == dtypes.bool_:
@@ -42,8 +43,11 @@ def i64_array(values) -> str:
 
 def bool_array(values) -> str:
     values = list(values)
-    return "array<i1" + (": " + ", ".join("true" if v else "false" for v in values)
-                         if values else "") + ">"
+    return (
+        "array<i1"
+        + (": " + ", ".join("true" if v else "false" for v in values) if values else "")
+        + ">"
+    )
 
 
 def int_list(values) -> str:
@@ -101,6 +105,7 @@ def location(name: str, info) -> str:
 
 # --- the emitter --------------------------------------------------------------
 
+
 class Module:
     """Names SSA values uniquely across one module, and knows the platform it is lowered
     for ("cpu", "cuda", ...; a few rules choose their form by it)."""
@@ -154,8 +159,13 @@ class Emitter:
 
     def op1(self, name, operands, operand_avals, result_aval, **attrs):
         """The common case: one result, types from avals."""
-        return self.op(name, operands, [tensor_type(a) for a in operand_avals],
-                       [tensor_type(result_aval)], attrs or None)[0]
+        return self.op(
+            name,
+            operands,
+            [tensor_type(a) for a in operand_avals],
+            [tensor_type(result_aval)],
+            attrs or None,
+        )[0]
 
     def effect_token(self) -> str:
         """The current ordered-effects token (made by stablehlo.after_all if none yet)."""
@@ -164,8 +174,9 @@ class Emitter:
         return self.module.effect_token
 
     def constant(self, value, aval) -> str:
-        return self.op("stablehlo.constant", [], [], [tensor_type(aval)],
-                       {"value": dense_attr(value, aval)})[0]
+        return self.op(
+            "stablehlo.constant", [], [], [tensor_type(aval)], {"value": dense_attr(value, aval)}
+        )[0]
 
     def region(self, arg_avals, out_avals, body, token_arg=False, token_result=False) -> str:
         """A one-block region; `body(emitter, *arg_names)` returns the values to yield.
@@ -189,18 +200,24 @@ class Emitter:
             outs, out_types = [sub.effect_token(), *outs], [TOKEN_TYPE, *out_types]
         self.module.effect_token = outer_token  # the region's own token ends with it
         sub.op("stablehlo.return", list(outs), out_types, [])
-        header = " " * (self.indent + 2) + "^bb0(" + ", ".join(
-            f"{a}: {t}" for a, t in zip(args, arg_types)) + "):"
+        header = (
+            " " * (self.indent + 2)
+            + "^bb0("
+            + ", ".join(f"{a}: {t}" for a, t in zip(args, arg_types))
+            + "):"
+        )
         return "{\n" + header + "\n" + "\n".join(sub.lines) + "\n" + " " * self.indent + "}"
 
 
 # --- lowering programs --------------------------------------------------------
 
+
 def _call_scope(eqn) -> str | None:
     """The scope name an equation that calls a sub-program adds ("jit(g)"), else None."""
     for v in eqn.params.values():
         if isinstance(v, (Jaxpr, ClosedJaxpr)) or (
-                isinstance(v, (tuple, list)) and v and isinstance(v[0], (Jaxpr, ClosedJaxpr))):
+            isinstance(v, (tuple, list)) and v and isinstance(v[0], (Jaxpr, ClosedJaxpr))
+        ):
             name = eqn.params.get("name")
             return f"{eqn.primitive.name}({name})" if isinstance(name, str) else eqn.primitive.name
     return None
@@ -231,15 +248,21 @@ def lower_jaxpr(em: Emitter, jaxpr: Jaxpr, consts_names, args_names):
         outs = rule(em, *map(read, eqn.inputs), **eqn.params)
         em.scope = outer_scope
         if len(outs) != len(eqn.outputs):
-            raise RuntimeError(f"lowering of {eqn.primitive} gave {len(outs)} results, "
-                               f"expected {len(eqn.outputs)}")
+            raise RuntimeError(
+                f"lowering of {eqn.primitive} gave {len(outs)} results, expected {len(eqn.outputs)}"
+            )
         env.update(zip(eqn.outputs, outs))
     em.loc = outer_loc
     return [read(x) for x in jaxpr.outvars]
 
 
-def lower_to_module(closed: ClosedJaxpr, name: str = "main", arg_attrs=None,
-                    scope: str | None = None, platform: str = "cpu") -> str:
+def lower_to_module(
+    closed: ClosedJaxpr,
+    name: str = "main",
+    arg_attrs=None,
+    scope: str | None = None,
+    platform: str = "cpu",
+) -> str:
     """A whole module; the program's constants become leading arguments.
 
     `scope` prefixes every op name in the locations (default "jit(<name>)"; "" for
@@ -260,7 +283,8 @@ def lower_to_module(closed: ClosedJaxpr, name: str = "main", arg_attrs=None,
     em.op("func.return", outs, out_types, [])
     params = ", ".join(
         f"{a}: {tensor_type(v)}" + (f" {{{t}}}" if t else "")
-        for a, v, t in zip(arg_names, in_avals, attrs))
+        for a, v, t in zip(arg_names, in_avals, attrs)
+    )
     header = f"  func.func public @main({params}) -> ({', '.join(out_types)}) {{"
     safe = "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "main"
     return "\n".join([f"module @{safe} {{", header, *em.lines, "  }", "}", ""])

@@ -30,32 +30,60 @@ def _scalar(aval):
 
 # --- elementwise ----------------------------------------------------------------
 
+
 def _simple(op_name):
     def rule(em: Emitter, *args, **params):
         return [em.op1(op_name, list(args), em.in_avals, em.out_avals[0])]
+
     return rule
 
 
 _UNARY_OPS = {
-    ew.neg_p: "stablehlo.negate", ew.floor_p: "stablehlo.floor",
-    ew.ceil_p: "stablehlo.ceil", ew.is_finite_p: "stablehlo.is_finite",
-    ew.exp_p: "stablehlo.exponential", ew.log_p: "stablehlo.log",
-    ew.log1p_p: "stablehlo.log_plus_one", ew.expm1_p: "stablehlo.exponential_minus_one",
-    ew.tanh_p: "stablehlo.tanh", ew.logistic_p: "stablehlo.logistic",
-    ew.sin_p: "stablehlo.sine", ew.cos_p: "stablehlo.cosine", ew.tan_p: "stablehlo.tan",
-    ew.asin_p: "chlo.asin", ew.acos_p: "chlo.acos", ew.atan_p: "chlo.atan",
-    ew.sinh_p: "chlo.sinh", ew.cosh_p: "chlo.cosh", ew.asinh_p: "chlo.asinh",
-    ew.acosh_p: "chlo.acosh", ew.atanh_p: "chlo.atanh", ew.sqrt_p: "stablehlo.sqrt",
-    ew.rsqrt_p: "stablehlo.rsqrt", ew.cbrt_p: "stablehlo.cbrt", ew.abs_p: "stablehlo.abs",
-    ew.not_p: "stablehlo.not", ew.erf_p: "chlo.erf", ew.erf_inv_p: "chlo.erf_inv",
-    ew.lgamma_p: "chlo.lgamma", ew.digamma_p: "chlo.digamma", ew.erfc_p: "chlo.erfc",
-    ew.population_count_p: "stablehlo.popcnt", ew.clz_p: "stablehlo.count_leading_zeros",
+    ew.neg_p: "stablehlo.negate",
+    ew.floor_p: "stablehlo.floor",
+    ew.ceil_p: "stablehlo.ceil",
+    ew.is_finite_p: "stablehlo.is_finite",
+    ew.exp_p: "stablehlo.exponential",
+    ew.log_p: "stablehlo.log",
+    ew.log1p_p: "stablehlo.log_plus_one",
+    ew.expm1_p: "stablehlo.exponential_minus_one",
+    ew.tanh_p: "stablehlo.tanh",
+    ew.logistic_p: "stablehlo.logistic",
+    ew.sin_p: "stablehlo.sine",
+    ew.cos_p: "stablehlo.cosine",
+    ew.tan_p: "stablehlo.tan",
+    ew.asin_p: "chlo.asin",
+    ew.acos_p: "chlo.acos",
+    ew.atan_p: "chlo.atan",
+    ew.sinh_p: "chlo.sinh",
+    ew.cosh_p: "chlo.cosh",
+    ew.asinh_p: "chlo.asinh",
+    ew.acosh_p: "chlo.acosh",
+    ew.atanh_p: "chlo.atanh",
+    ew.sqrt_p: "stablehlo.sqrt",
+    ew.rsqrt_p: "stablehlo.rsqrt",
+    ew.cbrt_p: "stablehlo.cbrt",
+    ew.abs_p: "stablehlo.abs",
+    ew.not_p: "stablehlo.not",
+    ew.erf_p: "chlo.erf",
+    ew.erf_inv_p: "chlo.erf_inv",
+    ew.lgamma_p: "chlo.lgamma",
+    ew.digamma_p: "chlo.digamma",
+    ew.erfc_p: "chlo.erfc",
+    ew.population_count_p: "stablehlo.popcnt",
+    ew.clz_p: "stablehlo.count_leading_zeros",
 }
 _BINARY_OPS = {
-    ew.add_p: "stablehlo.add", ew.sub_p: "stablehlo.subtract",
-    ew.div_p: "stablehlo.divide", ew.rem_p: "stablehlo.remainder", ew.pow_p: "stablehlo.power",
-    ew.atan2_p: "stablehlo.atan2", ew.nextafter_p: "chlo.next_after",
-    ew.and_p: "stablehlo.and", ew.or_p: "stablehlo.or", ew.xor_p: "stablehlo.xor",
+    ew.add_p: "stablehlo.add",
+    ew.sub_p: "stablehlo.subtract",
+    ew.div_p: "stablehlo.divide",
+    ew.rem_p: "stablehlo.remainder",
+    ew.pow_p: "stablehlo.power",
+    ew.atan2_p: "stablehlo.atan2",
+    ew.nextafter_p: "chlo.next_after",
+    ew.and_p: "stablehlo.and",
+    ew.or_p: "stablehlo.or",
+    ew.xor_p: "stablehlo.xor",
     ew.shift_left_p: "stablehlo.shift_left",
     ew.shift_right_arithmetic_p: "stablehlo.shift_right_arithmetic",
     ew.shift_right_logical_p: "stablehlo.shift_right_logical",
@@ -69,6 +97,7 @@ def _bool_aware(op, bool_op):
     def rule(em, x, y):
         name = bool_op if em.in_avals[0].dtype == dtypes.bool_ else op
         return [em.op1(name, [x, y], em.in_avals, em.out_avals[0])]
+
     return rule
 
 
@@ -123,8 +152,11 @@ def _lower_integer_pow(em, x, *, y):
     acc, base, n = None, x, abs(y)
     while n:  # exponentiation by squaring
         if n & 1:
-            acc = base if acc is None else em.op1("stablehlo.multiply", [acc, base],
-                                                  [aval, aval], aval)
+            acc = (
+                base
+                if acc is None
+                else em.op1("stablehlo.multiply", [acc, base], [aval, aval], aval)
+            )
         n >>= 1
         if n:
             base = em.op1("stablehlo.multiply", [base, base], [aval, aval], aval)
@@ -142,13 +174,20 @@ def _compare(em, x, y, direction, aval):
     else:
         ctype = "UNSIGNED"
     out = aval.update(dtype=dtypes.bool_, weak_type=False)
-    return em.op1("stablehlo.compare", [x, y], [aval, aval], out,
-                  comparison_direction=f"#stablehlo<comparison_direction {direction}>",
-                  compare_type=f"#stablehlo<comparison_type {ctype}>")
+    return em.op1(
+        "stablehlo.compare",
+        [x, y],
+        [aval, aval],
+        out,
+        comparison_direction=f"#stablehlo<comparison_direction {direction}>",
+        compare_type=f"#stablehlo<comparison_type {ctype}>",
+    )
 
 
 for _p, _dir in ew.COMPARISONS.items():
-    lowering_rules.register(_p)(lambda em, x, y, _dir=_dir: [_compare(em, x, y, _dir, em.in_avals[0])])
+    lowering_rules.register(_p)(
+        lambda em, x, y, _dir=_dir: [_compare(em, x, y, _dir, em.in_avals[0])]
+    )
 
 
 @lowering_rules.register(ew.select_n_p)
@@ -158,14 +197,24 @@ def _lower_select_n(em, which, *cases):
     if len(cases) == 1:
         return [cases[0]]
     if which_aval.dtype == dtypes.bool_:
-        return [em.op1("stablehlo.select", [which, cases[1], cases[0]],
-                       [which_aval, case_aval, case_aval], out)]
+        return [
+            em.op1(
+                "stablehlo.select",
+                [which, cases[1], cases[0]],
+                [which_aval, case_aval, case_aval],
+                out,
+            )
+        ]
     result = cases[0]
     for i in range(1, len(cases)):
         k = _broadcast_scalar(em, em.constant(i, _scalar(which_aval)), which_aval)
         pred = _compare(em, which, k, "EQ", which_aval)
-        result = em.op1("stablehlo.select", [pred, cases[i], result],
-                        [which_aval.update(dtype=dtypes.bool_), case_aval, case_aval], out)
+        result = em.op1(
+            "stablehlo.select",
+            [pred, cases[i], result],
+            [which_aval.update(dtype=dtypes.bool_), case_aval, case_aval],
+            out,
+        )
     return [result]
 
 
@@ -187,18 +236,27 @@ def _lower_convert(em, x, *, new_dtype, weak_type=False):
 
 # --- structural -------------------------------------------------------------------
 
+
 def _broadcast_scalar(em, x, aval):
     """Broadcast a scalar value to `aval`'s shape."""
     if aval.shape == ():
         return x
-    return em.op1("stablehlo.broadcast_in_dim", [x], [_scalar(aval)], aval,
-                  broadcast_dimensions=i64_array([]))
+    return em.op1(
+        "stablehlo.broadcast_in_dim", [x], [_scalar(aval)], aval, broadcast_dimensions=i64_array([])
+    )
 
 
 @lowering_rules.register(st.broadcast_in_dim_p)
 def _lower_broadcast_in_dim(em, x, *, shape, broadcast_dimensions):
-    return [em.op1("stablehlo.broadcast_in_dim", [x], em.in_avals, em.out_avals[0],
-                   broadcast_dimensions=i64_array(broadcast_dimensions))]
+    return [
+        em.op1(
+            "stablehlo.broadcast_in_dim",
+            [x],
+            em.in_avals,
+            em.out_avals[0],
+            broadcast_dimensions=i64_array(broadcast_dimensions),
+        )
+    ]
 
 
 @lowering_rules.register(st.reshape_p, st.squeeze_p)
@@ -208,21 +266,39 @@ def _lower_reshape(em, x, **_):
 
 @lowering_rules.register(st.transpose_p)
 def _lower_transpose(em, x, *, permutation):
-    return [em.op1("stablehlo.transpose", [x], em.in_avals, em.out_avals[0],
-                   permutation=i64_array(permutation))]
+    return [
+        em.op1(
+            "stablehlo.transpose",
+            [x],
+            em.in_avals,
+            em.out_avals[0],
+            permutation=i64_array(permutation),
+        )
+    ]
 
 
 @lowering_rules.register(st.rev_p)
 def _lower_rev(em, x, *, dimensions):
-    return [em.op1("stablehlo.reverse", [x], em.in_avals, em.out_avals[0],
-                   dimensions=i64_array(dimensions))]
+    return [
+        em.op1(
+            "stablehlo.reverse", [x], em.in_avals, em.out_avals[0], dimensions=i64_array(dimensions)
+        )
+    ]
 
 
 @lowering_rules.register(st.slice_p)
 def _lower_slice(em, x, *, start_indices, limit_indices, strides):
-    return [em.op1("stablehlo.slice", [x], em.in_avals, em.out_avals[0],
-                   start_indices=i64_array(start_indices),
-                   limit_indices=i64_array(limit_indices), strides=i64_array(strides))]
+    return [
+        em.op1(
+            "stablehlo.slice",
+            [x],
+            em.in_avals,
+            em.out_avals[0],
+            start_indices=i64_array(start_indices),
+            limit_indices=i64_array(limit_indices),
+            strides=i64_array(strides),
+        )
+    ]
 
 
 def _indices_as_i32(em, indices, avals):
@@ -238,21 +314,41 @@ def _indices_as_i32(em, indices, avals):
 @lowering_rules.register(st.dynamic_slice_p)
 def _lower_dynamic_slice(em, x, *indices, slice_sizes):
     idx, idx_avals = _indices_as_i32(em, indices, em.in_avals[1:])
-    return [em.op1("stablehlo.dynamic_slice", [x, *idx], [em.in_avals[0], *idx_avals],
-                   em.out_avals[0], slice_sizes=i64_array(slice_sizes))]
+    return [
+        em.op1(
+            "stablehlo.dynamic_slice",
+            [x, *idx],
+            [em.in_avals[0], *idx_avals],
+            em.out_avals[0],
+            slice_sizes=i64_array(slice_sizes),
+        )
+    ]
 
 
 @lowering_rules.register(st.dynamic_update_slice_p)
 def _lower_dynamic_update_slice(em, x, update, *indices):
     idx, idx_avals = _indices_as_i32(em, indices, em.in_avals[2:])
-    return [em.op1("stablehlo.dynamic_update_slice", [x, update, *idx],
-                   [*em.in_avals[:2], *idx_avals], em.out_avals[0])]
+    return [
+        em.op1(
+            "stablehlo.dynamic_update_slice",
+            [x, update, *idx],
+            [*em.in_avals[:2], *idx_avals],
+            em.out_avals[0],
+        )
+    ]
 
 
 @lowering_rules.register(st.concatenate_p)
 def _lower_concatenate(em, *xs, dimension):
-    return [em.op1("stablehlo.concatenate", list(xs), em.in_avals, em.out_avals[0],
-                   dimension=f"{dimension} : i64")]
+    return [
+        em.op1(
+            "stablehlo.concatenate",
+            list(xs),
+            em.in_avals,
+            em.out_avals[0],
+            dimension=f"{dimension} : i64",
+        )
+    ]
 
 
 @lowering_rules.register(st.split_p)
@@ -262,8 +358,17 @@ def _lower_split(em, x, *, sizes, axis):
     for size, aval in zip(sizes, em.out_avals):
         lo, hi = [0] * len(shape), list(shape)
         lo[axis], hi[axis] = start, start + size
-        out.append(em.op1("stablehlo.slice", [x], em.in_avals, aval, start_indices=i64_array(lo),
-                          limit_indices=i64_array(hi), strides=i64_array([1] * len(shape))))
+        out.append(
+            em.op1(
+                "stablehlo.slice",
+                [x],
+                em.in_avals,
+                aval,
+                start_indices=i64_array(lo),
+                limit_indices=i64_array(hi),
+                strides=i64_array([1] * len(shape)),
+            )
+        )
         start += size
     return out
 
@@ -271,18 +376,34 @@ def _lower_split(em, x, *, sizes, axis):
 @lowering_rules.register(st.pad_p)
 def _lower_pad(em, x, value, *, padding_config):
     lo, hi, interior = zip(*padding_config) if padding_config else ((), (), ())
-    return [em.op1("stablehlo.pad", [x, value], em.in_avals, em.out_avals[0],
-                   edge_padding_low=i64_array(lo), edge_padding_high=i64_array(hi),
-                   interior_padding=i64_array(interior))]
+    return [
+        em.op1(
+            "stablehlo.pad",
+            [x, value],
+            em.in_avals,
+            em.out_avals[0],
+            edge_padding_low=i64_array(lo),
+            edge_padding_high=i64_array(hi),
+            interior_padding=i64_array(interior),
+        )
+    ]
 
 
 @lowering_rules.register(st.iota_p)
 def _lower_iota(em, *, dtype, shape, dimension):
-    return [em.op("stablehlo.iota", [], [], [tensor_type(em.out_avals[0])],
-                  {"iota_dimension": f"{dimension} : i64"})[0]]
+    return [
+        em.op(
+            "stablehlo.iota",
+            [],
+            [],
+            [tensor_type(em.out_avals[0])],
+            {"iota_dimension": f"{dimension} : i64"},
+        )[0]
+    ]
 
 
 # --- reductions ---------------------------------------------------------------------
+
 
 def _identity(kind, dtype):
     """The identity element of a monoid, as a Python value of `dtype`."""
@@ -303,8 +424,14 @@ def _identity(kind, dtype):
     return info.min if kind == "max" else info.max
 
 
-_MONOID_OPS = {"add": "stablehlo.add", "mul": "stablehlo.multiply", "max": "stablehlo.maximum",
-               "min": "stablehlo.minimum", "and": "stablehlo.and", "or": "stablehlo.or"}
+_MONOID_OPS = {
+    "add": "stablehlo.add",
+    "mul": "stablehlo.multiply",
+    "max": "stablehlo.maximum",
+    "min": "stablehlo.minimum",
+    "and": "stablehlo.and",
+    "or": "stablehlo.or",
+}
 
 
 def _monoid_op(kind, dtype):
@@ -324,13 +451,26 @@ def _lower_reduce(kind):
         aval, out = em.in_avals[0], em.out_avals[0]
         init = em.constant(_identity(kind, aval.dtype), _scalar(aval))
         region = _monoid_region(em, kind, aval.dtype)
-        return em.op("stablehlo.reduce", [x, init], [tensor_type(aval), tensor_type(_scalar(aval))],
-                     [tensor_type(out)], {"dimensions": i64_array(axes)}, [region])
+        return em.op(
+            "stablehlo.reduce",
+            [x, init],
+            [tensor_type(aval), tensor_type(_scalar(aval))],
+            [tensor_type(out)],
+            {"dimensions": i64_array(axes)},
+            [region],
+        )
+
     return rule
 
 
-for _p, _kind in ((rd.reduce_sum_p, "add"), (rd.reduce_max_p, "max"), (rd.reduce_min_p, "min"),
-                  (rd.reduce_prod_p, "mul"), (rd.reduce_and_p, "and"), (rd.reduce_or_p, "or")):
+for _p, _kind in (
+    (rd.reduce_sum_p, "add"),
+    (rd.reduce_max_p, "max"),
+    (rd.reduce_min_p, "min"),
+    (rd.reduce_prod_p, "mul"),
+    (rd.reduce_and_p, "and"),
+    (rd.reduce_or_p, "or"),
+):
     lowering_rules.register(_p)(_lower_reduce(_kind))
 
 
@@ -339,8 +479,9 @@ def _lower_argreduce(direction):
         aval, out = em.in_avals[0], em.out_avals[0]
         axis = axes[0]
         idx_aval = aval.update(dtype=index_dtype, weak_type=False)
-        iota = em.op("stablehlo.iota", [], [], [tensor_type(idx_aval)],
-                     {"iota_dimension": f"{axis} : i64"})[0]
+        iota = em.op(
+            "stablehlo.iota", [], [], [tensor_type(idx_aval)], {"iota_dimension": f"{axis} : i64"}
+        )[0]
         kind = "max" if direction == "GT" else "min"
         init_v = em.constant(_identity(kind, aval.dtype), _scalar(aval))
         init_i = em.constant(0, _scalar(idx_aval))
@@ -362,14 +503,19 @@ def _lower_argreduce(direction):
 
         # The variadic reducer's block args are (acc values..., then inputs...): here
         # (a, ia) and (b, ib) interleaved as XLA orders them: all lhs, then all rhs.
-        region = em.region([sv, si, sv, si], [sv, si],
-                           lambda sub, a, ia, b, ib: body(sub, a, ia, b, ib))
-        outs = em.op("stablehlo.reduce", [x, iota, init_v, init_i],
-                     [tensor_type(aval), tensor_type(idx_aval), tensor_type(sv),
-                      tensor_type(si)],
-                     [tensor_type(out.update(dtype=aval.dtype)), tensor_type(out)],
-                     {"dimensions": i64_array(axes)}, [region])
+        region = em.region(
+            [sv, si, sv, si], [sv, si], lambda sub, a, ia, b, ib: body(sub, a, ia, b, ib)
+        )
+        outs = em.op(
+            "stablehlo.reduce",
+            [x, iota, init_v, init_i],
+            [tensor_type(aval), tensor_type(idx_aval), tensor_type(sv), tensor_type(si)],
+            [tensor_type(out.update(dtype=aval.dtype)), tensor_type(out)],
+            {"dimensions": i64_array(axes)},
+            [region],
+        )
         return [outs[1]]
+
     return rule
 
 
@@ -381,25 +527,47 @@ lowering_rules.register(rd.argmax_p)(_lower_argreduce("GT"))
 lowering_rules.register(rd.argmin_p)(_lower_argreduce("LT"))
 
 
-def _reduce_window(em, x, kind, window_dimensions, window_strides, padding, base_dilation,
-                   window_dilation, in_aval, out_aval):
+def _reduce_window(
+    em,
+    x,
+    kind,
+    window_dimensions,
+    window_strides,
+    padding,
+    base_dilation,
+    window_dilation,
+    in_aval,
+    out_aval,
+):
     init = em.constant(_identity(kind, in_aval.dtype), _scalar(in_aval))
     region = _monoid_region(em, kind, in_aval.dtype)
-    pad = (f"dense<{[list(p) for p in padding]}> : tensor<{len(padding)}x2xi64>"
-           if padding else "dense<> : tensor<0x2xi64>")
-    return em.op("stablehlo.reduce_window", [x, init],
-                 [tensor_type(in_aval), tensor_type(_scalar(in_aval))], [tensor_type(out_aval)],
-                 {"window_dimensions": i64_array(window_dimensions),
-                  "window_strides": i64_array(window_strides),
-                  "base_dilations": i64_array(base_dilation),
-                  "window_dilations": i64_array(window_dilation),
-                  "padding": pad}, [region])[0]
+    pad = (
+        f"dense<{[list(p) for p in padding]}> : tensor<{len(padding)}x2xi64>"
+        if padding
+        else "dense<> : tensor<0x2xi64>"
+    )
+    return em.op(
+        "stablehlo.reduce_window",
+        [x, init],
+        [tensor_type(in_aval), tensor_type(_scalar(in_aval))],
+        [tensor_type(out_aval)],
+        {
+            "window_dimensions": i64_array(window_dimensions),
+            "window_strides": i64_array(window_strides),
+            "base_dilations": i64_array(base_dilation),
+            "window_dilations": i64_array(window_dilation),
+            "padding": pad,
+        },
+        [region],
+    )[0]
 
 
 def _lower_reduce_window(kind):
     def rule(em, x, **params):
-        return [_reduce_window(em, x, kind, in_aval=em.in_avals[0], out_aval=em.out_avals[0],
-                               **params)]
+        return [
+            _reduce_window(em, x, kind, in_aval=em.in_avals[0], out_aval=em.out_avals[0], **params)
+        ]
+
     return rule
 
 
@@ -416,8 +584,8 @@ def _lower_cumulative(kind):
         window[axis] = max(n, 1)
         pads = [(0, 0)] * nd
         pads[axis] = (0, n - 1) if reverse else (n - 1, 0)
-        return [_reduce_window(em, x, kind, window, [1] * nd, pads, [1] * nd, [1] * nd,
-                               aval, aval)]
+        return [_reduce_window(em, x, kind, window, [1] * nd, pads, [1] * nd, [1] * nd, aval, aval)]
+
     return rule
 
 
@@ -447,38 +615,65 @@ def _lower_sort(em, *operands, dimension, is_stable, num_keys):
         result = None
         for k in reversed(range(num_keys)):
             s = scalars[k]
-            ctype = "TOTALORDER" if dtypes.is_float(s.dtype) else (
-                "UNSIGNED" if dtypes.is_unsigned(s.dtype) or dtypes.is_bool(s.dtype) else "SIGNED")
+            ctype = (
+                "TOTALORDER"
+                if dtypes.is_float(s.dtype)
+                else (
+                    "UNSIGNED"
+                    if dtypes.is_unsigned(s.dtype) or dtypes.is_bool(s.dtype)
+                    else "SIGNED"
+                )
+            )
             a, b = _sort_key(sub, lhs[k], s), _sort_key(sub, rhs[k], s)
-            lt = sub.op1("stablehlo.compare", [a, b], [s, s], _b(),
-                         comparison_direction="#stablehlo<comparison_direction LT>",
-                         compare_type=f"#stablehlo<comparison_type {ctype}>")
+            lt = sub.op1(
+                "stablehlo.compare",
+                [a, b],
+                [s, s],
+                _b(),
+                comparison_direction="#stablehlo<comparison_direction LT>",
+                compare_type=f"#stablehlo<comparison_type {ctype}>",
+            )
             if result is None:
                 result = lt
             else:
-                eq = sub.op1("stablehlo.compare", [a, b], [s, s], _b(),
-                             comparison_direction="#stablehlo<comparison_direction EQ>",
-                             compare_type=f"#stablehlo<comparison_type {ctype}>")
+                eq = sub.op1(
+                    "stablehlo.compare",
+                    [a, b],
+                    [s, s],
+                    _b(),
+                    comparison_direction="#stablehlo<comparison_direction EQ>",
+                    compare_type=f"#stablehlo<comparison_type {ctype}>",
+                )
                 tie = sub.op1("stablehlo.and", [eq, result], [_b(), _b()], _b())
                 result = sub.op1("stablehlo.or", [lt, tie], [_b(), _b()], _b())
         return [result]
 
     region_args = [s for s in scalars for _ in (0, 1)]
     region = em.region(region_args, [_b()], comparator)
-    return em.op("stablehlo.sort", list(operands), [tensor_type(a) for a in avals],
-                 [tensor_type(a) for a in em.out_avals],
-                 {"dimension": f"{dimension} : i64",
-                  "is_stable": "true" if is_stable else "false"}, [region])
+    return em.op(
+        "stablehlo.sort",
+        list(operands),
+        [tensor_type(a) for a in avals],
+        [tensor_type(a) for a in em.out_avals],
+        {"dimension": f"{dimension} : i64", "is_stable": "true" if is_stable else "false"},
+        [region],
+    )
 
 
 # --- contractions ---------------------------------------------------------------------
 
+
 @lowering_rules.register(la.dot_general_p)
-def _lower_dot_general(em, lhs, rhs, *, dimension_numbers, precision=None,
-                       preferred_element_type=None):
+def _lower_dot_general(
+    em, lhs, rhs, *, dimension_numbers, precision=None, preferred_element_type=None
+):
     (lc, rc), (lb, rb) = dimension_numbers
-    fields = [("lhs_batching_dimensions", lb), ("rhs_batching_dimensions", rb),
-              ("lhs_contracting_dimensions", lc), ("rhs_contracting_dimensions", rc)]
+    fields = [
+        ("lhs_batching_dimensions", lb),
+        ("rhs_batching_dimensions", rb),
+        ("lhs_contracting_dimensions", lc),
+        ("rhs_contracting_dimensions", rc),
+    ]
     dn = ", ".join(f"{k} = {int_list(v)}" for k, v in fields if v)
     in_avals, out = list(em.in_avals), em.out_avals[0]
     if in_avals[0].dtype != in_avals[1].dtype:
@@ -486,8 +681,16 @@ def _lower_dot_general(em, lhs, rhs, *, dimension_numbers, precision=None,
         # lowers them; one dtype (with a wider result: int8 x int8 -> int32) goes as is.
         lhs, rhs = (_convert_to(em, v, a, out.dtype) for v, a in zip((lhs, rhs), in_avals))
         in_avals = [a.update(dtype=out.dtype) for a in in_avals]
-    return [em.op1("stablehlo.dot_general", [lhs, rhs], in_avals, out,
-                   dot_dimension_numbers=f"#stablehlo.dot<{dn}>", **_precision_attr(precision))]
+    return [
+        em.op1(
+            "stablehlo.dot_general",
+            [lhs, rhs],
+            in_avals,
+            out,
+            dot_dimension_numbers=f"#stablehlo.dot<{dn}>",
+            **_precision_attr(precision),
+        )
+    ]
 
 
 def _precision_attr(precision):
@@ -496,8 +699,9 @@ def _precision_attr(precision):
     pair = la.canonicalize_precision(precision)
     if pair is None:
         return {}
-    return {"precision_config": "[" + ", ".join(f"#stablehlo<precision {p.name}>"
-                                                for p in pair) + "]"}
+    return {
+        "precision_config": "[" + ", ".join(f"#stablehlo<precision {p.name}>" for p in pair) + "]"
+    }
 
 
 def _convert_to(em, x, aval, dtype):
@@ -515,27 +719,55 @@ def _conv_spec(spec, first, second):
 
 
 @lowering_rules.register(la.conv_general_dilated_p)
-def _lower_conv(em, lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
-                dimension_numbers, feature_group_count, batch_group_count, precision=None,
-                preferred_element_type=None):
+def _lower_conv(
+    em,
+    lhs,
+    rhs,
+    *,
+    window_strides,
+    padding,
+    lhs_dilation,
+    rhs_dilation,
+    dimension_numbers,
+    feature_group_count,
+    batch_group_count,
+    precision=None,
+    preferred_element_type=None,
+):
     dn = dimension_numbers
-    spec = (f"{_conv_spec(dn.lhs_spec, 'b', 'f')}x{_conv_spec(dn.rhs_spec, 'o', 'i')}"
-            f"->{_conv_spec(dn.out_spec, 'b', 'f')}")
+    spec = (
+        f"{_conv_spec(dn.lhs_spec, 'b', 'f')}x{_conv_spec(dn.rhs_spec, 'o', 'i')}"
+        f"->{_conv_spec(dn.out_spec, 'b', 'f')}"
+    )
     n = len(padding)
     pad = f"dense<{[list(p) for p in padding]}> : tensor<{n}x2xi64>"
-    return [em.op1("stablehlo.convolution", [lhs, rhs], em.in_avals, em.out_avals[0],
-                   window_strides=i64_array(window_strides), padding=pad,
-                   lhs_dilation=i64_array(lhs_dilation), rhs_dilation=i64_array(rhs_dilation),
-                   dimension_numbers=f"#stablehlo.conv<{spec}>",
-                   feature_group_count=f"{feature_group_count} : i64",
-                   batch_group_count=f"{batch_group_count} : i64", **_precision_attr(precision))]
+    return [
+        em.op1(
+            "stablehlo.convolution",
+            [lhs, rhs],
+            em.in_avals,
+            em.out_avals[0],
+            window_strides=i64_array(window_strides),
+            padding=pad,
+            lhs_dilation=i64_array(lhs_dilation),
+            rhs_dilation=i64_array(rhs_dilation),
+            dimension_numbers=f"#stablehlo.conv<{spec}>",
+            feature_group_count=f"{feature_group_count} : i64",
+            batch_group_count=f"{batch_group_count} : i64",
+            **_precision_attr(precision),
+        )
+    ]
 
 
 # --- indexing ---------------------------------------------------------------------------
 
+
 def _dims_attr(name, fields):
-    body = ", ".join(f"{k} = {int_list(v)}" for k, v in fields if v or k.endswith("map")
-                     or k == "scatter_dims_to_operand_dims")
+    body = ", ".join(
+        f"{k} = {int_list(v)}"
+        for k, v in fields
+        if v or k.endswith("map") or k == "scatter_dims_to_operand_dims"
+    )
     return f"#stablehlo.{name}<{body}>"
 
 
@@ -543,20 +775,41 @@ def _dims_attr(name, fields):
 def _lower_gather(em, operand, indices, *, dimension_numbers, slice_sizes):
     dn = dimension_numbers
     idx_aval = em.in_avals[1]
-    attr = _dims_attr("gather", [
-        ("offset_dims", dn.offset_dims), ("collapsed_slice_dims", dn.collapsed_slice_dims),
-        ("operand_batching_dims", dn.operand_batching_dims),
-        ("start_indices_batching_dims", dn.start_indices_batching_dims),
-        ("start_index_map", dn.start_index_map)])
+    attr = _dims_attr(
+        "gather",
+        [
+            ("offset_dims", dn.offset_dims),
+            ("collapsed_slice_dims", dn.collapsed_slice_dims),
+            ("operand_batching_dims", dn.operand_batching_dims),
+            ("start_indices_batching_dims", dn.start_indices_batching_dims),
+            ("start_index_map", dn.start_index_map),
+        ],
+    )
     attr = attr[:-1] + f", index_vector_dim = {idx_aval.ndim - 1}>"
-    return [em.op1("stablehlo.gather", [operand, indices], em.in_avals, em.out_avals[0],
-                   dimension_numbers=attr, indices_are_sorted="false",
-                   slice_sizes=i64_array(slice_sizes))]
+    return [
+        em.op1(
+            "stablehlo.gather",
+            [operand, indices],
+            em.in_avals,
+            em.out_avals[0],
+            dimension_numbers=attr,
+            indices_are_sorted="false",
+            slice_sizes=i64_array(slice_sizes),
+        )
+    ]
 
 
 def _lower_scatter(kind):
-    def rule(em, operand, indices, updates, *, dimension_numbers, indices_are_sorted=False,
-             unique_indices=False):
+    def rule(
+        em,
+        operand,
+        indices,
+        updates,
+        *,
+        dimension_numbers,
+        indices_are_sorted=False,
+        unique_indices=False,
+    ):
         dn = dimension_numbers
         aval, idx_aval = em.in_avals[0], em.in_avals[1]
         s = _scalar(aval)
@@ -564,18 +817,30 @@ def _lower_scatter(kind):
             region = em.region([s, s], [s], lambda sub, a, b: [b])
         else:
             region = _monoid_region(em, kind, aval.dtype)
-        attr = _dims_attr("scatter", [
-            ("update_window_dims", dn.update_window_dims),
-            ("inserted_window_dims", dn.inserted_window_dims),
-            ("input_batching_dims", dn.operand_batching_dims),
-            ("scatter_indices_batching_dims", dn.scatter_indices_batching_dims),
-            ("scatter_dims_to_operand_dims", dn.scatter_dims_to_operand_dims)])
+        attr = _dims_attr(
+            "scatter",
+            [
+                ("update_window_dims", dn.update_window_dims),
+                ("inserted_window_dims", dn.inserted_window_dims),
+                ("input_batching_dims", dn.operand_batching_dims),
+                ("scatter_indices_batching_dims", dn.scatter_indices_batching_dims),
+                ("scatter_dims_to_operand_dims", dn.scatter_dims_to_operand_dims),
+            ],
+        )
         attr = attr[:-1] + f", index_vector_dim = {idx_aval.ndim - 1}>"
-        return em.op("stablehlo.scatter", [operand, indices, updates],
-                     [tensor_type(a) for a in em.in_avals], [tensor_type(em.out_avals[0])],
-                     {"scatter_dimension_numbers": attr,
-                      "indices_are_sorted": "true" if indices_are_sorted else "false",
-                      "unique_indices": "true" if unique_indices else "false"}, [region])
+        return em.op(
+            "stablehlo.scatter",
+            [operand, indices, updates],
+            [tensor_type(a) for a in em.in_avals],
+            [tensor_type(em.out_avals[0])],
+            {
+                "scatter_dimension_numbers": attr,
+                "indices_are_sorted": "true" if indices_are_sorted else "false",
+                "unique_indices": "true" if unique_indices else "false",
+            },
+            [region],
+        )
+
     return rule
 
 
@@ -586,8 +851,8 @@ lowering_rules.register(ix.scatter_min_p)(_lower_scatter("min"))
 lowering_rules.register(ix.scatter_max_p)(_lower_scatter("max"))
 
 
-
 # --- calls ------------------------------------------------------------------------------
+
 
 @lowering_rules.register(jit_p)
 def _lower_jit(em, *args, jaxpr, name):

@@ -50,8 +50,9 @@ def invalid_kind(values) -> str | None:
 def _error(kind, prim_name, source, path, backward=False) -> FloatingPointError:
     msg = f"invalid value ({kind}) encountered in {prim_name}"
     if source is not None:
-        msg += (f" in the backward pass of the operation at {source}" if backward
-                else f" at {source}")
+        msg += (
+            f" in the backward pass of the operation at {source}" if backward else f" at {source}"
+        )
     if path:
         msg += f" (inside {' > '.join(path)})"
     flag = "debug_nans" if kind == "nan" else "debug_infs"
@@ -59,6 +60,7 @@ def _error(kind, prim_name, source, path, backward=False) -> FloatingPointError:
 
 
 # --- eager ops -------------------------------------------------------------------------------
+
 
 def checked_apply(prim, *args, **params):
     """Core's default eager implementation while a flag is on: run, then check."""
@@ -68,8 +70,9 @@ def checked_apply(prim, *args, **params):
 
 
 def _install(_value=None):
-    set_default_impl(checked_apply if config.debug_nans or config.debug_infs
-                     else eager.apply_primitive)
+    set_default_impl(
+        checked_apply if config.debug_nans or config.debug_infs else eager.apply_primitive
+    )
 
 
 config.on_change(("debug_nans", "debug_infs"), _install)
@@ -91,6 +94,7 @@ def check_primitive_outputs(prim, params, args, outs):
 
 # --- compiled programs ------------------------------------------------------------------------
 
+
 def check_program_outputs(label, closed: ClosedJaxpr, args, outs):
     """After a compiled program (`label`, e.g. "jit(step)") ran on `args` (its flat
     inputs, constants first when `closed` has none) and returned `outs`: when an output
@@ -103,14 +107,16 @@ def check_program_outputs(label, closed: ClosedJaxpr, args, outs):
         raise FloatingPointError(
             f"invalid value ({kind}) encountered in the output of {label}; its arguments "
             "were donated (donate_argnums), so its program cannot be re-run op by op to "
-            "find the primitive: call it without donate_argnums while debugging.")
+            "find the primitive: call it without donate_argnums while debugging."
+        )
     run_jaxpr(closed.jaxpr, closed.consts, list(args), [label])
     raise FloatingPointError(
         f"invalid value ({kind}) encountered in the output of {label}, but re-running its "
         "program op by op produced none: XLA's optimized program computed it differently "
         f"(a fused or reordered computation), or the {kind} came in as an argument or a "
         "constant, which no primitive produced. Run the function without jit "
-        "(funcnet.config.disable_jit) to look at its values.")
+        "(funcnet.config.disable_jit) to look at its values."
+    )
 
 
 def run_jaxpr(jaxpr: Jaxpr, consts, args, path):
@@ -124,8 +130,9 @@ def run_jaxpr(jaxpr: Jaxpr, consts, args, path):
         return x.val if isinstance(x, Literal) else env[x]
 
     for eqn in jaxpr.eqns:
-        outs = _run_equation(eqn.primitive, eqn.params, [read(x) for x in eqn.inputs], path,
-                             eqn.source_info)
+        outs = _run_equation(
+            eqn.primitive, eqn.params, [read(x) for x in eqn.inputs], path, eqn.source_info
+        )
         env.update(zip(eqn.outputs, outs))
     return [read(x) for x in jaxpr.outvars]
 
@@ -136,12 +143,16 @@ def _run_equation(prim, params, invals, path, source):
         return rule(invals, path, **params)
     sub = _call_program(params, len(invals))
     if sub is not None:  # jit, checkpoint, custom_jvp/vjp calls: the body, inline
-        label = f"{prim.name}({params['name']})" if isinstance(params.get("name"), str) \
-            else prim.name
+        label = (
+            f"{prim.name}({params['name']})" if isinstance(params.get("name"), str) else prim.name
+        )
         return run_jaxpr(sub.jaxpr, sub.consts, invals, path + [label])
     impl = impl_rules.get(prim)  # an eager rule of its own (a host callback, ...)
-    outs = (impl(prim, *invals, **params) if impl is not None
-            else eager.apply_general(prim, invals, params))
+    outs = (
+        impl(prim, *invals, **params)
+        if impl is not None
+        else eager.apply_general(prim, invals, params)
+    )
     outs = outs if prim.multiple_results else [outs]
     kind = invalid_kind(outs)
     if kind is not None:
@@ -150,9 +161,12 @@ def _run_equation(prim, params, invals, path, source):
 
 
 def _subprograms(params):
-    return [v for v in params.values() if isinstance(v, (ClosedJaxpr, Jaxpr))
-            or (isinstance(v, (tuple, list)) and any(isinstance(s, (ClosedJaxpr, Jaxpr))
-                                                      for s in v))]
+    return [
+        v
+        for v in params.values()
+        if isinstance(v, (ClosedJaxpr, Jaxpr))
+        or (isinstance(v, (tuple, list)) and any(isinstance(s, (ClosedJaxpr, Jaxpr)) for s in v))
+    ]
 
 
 def _call_program(params, n_args):
@@ -165,6 +179,7 @@ def _call_program(params, n_args):
 
 # --- control flow, interpreted in Python -------------------------------------------------------
 
+
 def _run_cond(invals, path, *, branches, **_):
     index = min(max(int(np.asarray(invals[0])), 0), len(branches) - 1)
     br = branches[index]
@@ -173,37 +188,39 @@ def _run_cond(invals, path, *, branches, **_):
 
 def _run_while(invals, path, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts, **_):
     c_consts = invals[:cond_nconsts]
-    b_consts = invals[cond_nconsts:cond_nconsts + body_nconsts]
-    carry = invals[cond_nconsts + body_nconsts:]
+    b_consts = invals[cond_nconsts : cond_nconsts + body_nconsts]
+    carry = invals[cond_nconsts + body_nconsts :]
     step = 0
     while True:
         where = f"while_loop, iteration {step}"
-        (pred,) = run_jaxpr(cond_jaxpr.jaxpr, cond_jaxpr.consts, c_consts + carry,
-                            path + [where + " (cond_fun)"])
+        (pred,) = run_jaxpr(
+            cond_jaxpr.jaxpr, cond_jaxpr.consts, c_consts + carry, path + [where + " (cond_fun)"]
+        )
         if not bool(np.asarray(pred)):
             return carry
-        carry = run_jaxpr(body_jaxpr.jaxpr, body_jaxpr.consts, b_consts + carry,
-                          path + [where])
+        carry = run_jaxpr(body_jaxpr.jaxpr, body_jaxpr.consts, b_consts + carry, path + [where])
         step += 1
 
 
 def _run_scan(invals, path, *, jaxpr, num_consts, num_carry, length, reverse, **_):
     consts = invals[:num_consts]
-    carry = invals[num_consts:num_consts + num_carry]
-    xs = [np.asarray(x) for x in invals[num_consts + num_carry:]]
+    carry = invals[num_consts : num_consts + num_carry]
+    xs = [np.asarray(x) for x in invals[num_consts + num_carry :]]
     y_avals = jaxpr.out_avals[num_carry:]
     ys = [[None] * length for _ in y_avals]
     for step in range(length):
         i = length - 1 - step if reverse else step
         x_t = [asarray_from_value(x[i], x.dtype) for x in xs]
-        outs = run_jaxpr(jaxpr.jaxpr, jaxpr.consts, consts + carry + x_t,
-                         path + [f"scan, iteration {step}"])
+        outs = run_jaxpr(
+            jaxpr.jaxpr, jaxpr.consts, consts + carry + x_t, path + [f"scan, iteration {step}"]
+        )
         carry = outs[:num_carry]
         for slot, y in zip(ys, outs[num_carry:]):
             slot[i] = np.asarray(y)
-    stacked = [asarray_from_value(np.stack(slot) if length else
-                                  np.zeros((0,) + a.shape, a.dtype), a.dtype)
-               for slot, a in zip(ys, y_avals)]
+    stacked = [
+        asarray_from_value(np.stack(slot) if length else np.zeros((0,) + a.shape, a.dtype), a.dtype)
+        for slot, a in zip(ys, y_avals)
+    ]
     return list(carry) + stacked
 
 

@@ -13,7 +13,7 @@ from funcnet.sharding import SingleDeviceSharding
 
 
 class Array:
-    __slots__ = ("_buf", "aval", "__weakref__")
+    __slots__ = ("__weakref__", "_buf", "aval")
     __array_priority__ = 1000
 
     def __init__(self, buf, weak_type: bool = False):
@@ -70,7 +70,8 @@ class Array:
         if self._buf.is_deleted():
             raise RuntimeError(
                 f"this Array ({self.aval.str_short()}) was donated to a jitted function "
-                "(donate_argnums) or deleted; its buffer can no longer be used")
+                "(donate_argnums) or deleted; its buffer can no longer be used"
+            )
 
     def is_deleted(self) -> bool:
         return self._buf.is_deleted()
@@ -106,8 +107,10 @@ class Array:
 
     def _scalar_value(self, what):
         if self.size != 1:
-            raise TypeError(f"{what} of an array of shape {self.shape} is ambiguous; "
-                            "only one-element arrays convert to Python scalars")
+            raise TypeError(
+                f"{what} of an array of shape {self.shape} is ambiguous; "
+                "only one-element arrays convert to Python scalars"
+            )
         return np.asarray(self).reshape(())[()]
 
     def __bool__(self):
@@ -121,8 +124,9 @@ class Array:
 
     def __index__(self):
         if not dtypes.is_int(self.dtype) or self.shape != ():
-            raise TypeError(f"only integer scalar arrays can be used as an index, got "
-                            f"{self.aval.str_short()}")
+            raise TypeError(
+                f"only integer scalar arrays can be used as an index, got {self.aval.str_short()}"
+            )
         return int(np.asarray(self))
 
     def __len__(self):
@@ -181,8 +185,10 @@ def to_buffer(x, device=None):
         return x._buf, x.aval
     if dtypes.is_python_scalar(x):
         dt = dtypes.scalar_dtype(x)
-        return (xla.device_put(np.asarray(x, dt), device),
-                ShapedArray((), dt, dtypes.is_weak_scalar(x)))
+        return (
+            xla.device_put(np.asarray(x, dt), device),
+            ShapedArray((), dt, dtypes.is_weak_scalar(x)),
+        )
     if isinstance(x, (np.ndarray, np.generic)):
         dt = dtypes.canonicalize(x.dtype)
         return xla.device_put(np.asarray(x, dt), device), ShapedArray(x.shape, dt)
@@ -253,5 +259,6 @@ class ShapeDtypeStruct:
 
     def __repr__(self):
         extra = (f", sharding={self.sharding!r}" if self.sharding is not None else "") + (
-            ", weak_type=True" if self.weak_type else "")
+            ", weak_type=True" if self.weak_type else ""
+        )
         return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{extra})"

@@ -21,9 +21,11 @@ class ShapedArray:
     size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
 
     def update(self, shape=None, dtype=None, weak_type=None):
-        return ShapedArray(self.shape if shape is None else shape,
-                           self.dtype if dtype is None else dtype,
-                           self.weak_type if weak_type is None else weak_type)
+        return ShapedArray(
+            self.shape if shape is None else shape,
+            self.dtype if dtype is None else dtype,
+            self.weak_type if weak_type is None else weak_type,
+        )
 
     def strip_weak_type(self):
         return self.update(weak_type=False) if self.weak_type else self
@@ -32,8 +34,7 @@ class ShapedArray:
         return (self.shape, self.dtype, self.weak_type)
 
     def __eq__(self, other):
-        return self is other or (isinstance(other, ShapedArray)
-                                 and self._key() == other._key())
+        return self is other or (isinstance(other, ShapedArray) and self._key() == other._key())
 
     def __hash__(self):
         h = self._hash

@@ -19,8 +19,21 @@ uint8, uint16, uint32, uint64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.u
 bfloat16 = np.dtype(ml_dtypes.bfloat16)
 float16, float32, float64 = (np.dtype(t) for t in (np.float16, np.float32, np.float64))
 
-SUPPORTED = (bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
-             bfloat16, float16, float32, float64)
+SUPPORTED = (
+    bool_,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+    bfloat16,
+    float16,
+    float32,
+    float64,
+)
 
 _SUPPORTED_SET = frozenset(SUPPORTED)
 _NARROW = {int64: int32, uint64: uint32, float64: float32}
@@ -57,7 +70,8 @@ def canonicalize(dtype) -> np.dtype:
     if dtype not in _SUPPORTED_SET:
         raise TypeError(
             f"dtype {dtype} is not supported by funcnet; use one of "
-            + ", ".join(str(d) for d in SUPPORTED))
+            + ", ".join(str(d) for d in SUPPORTED)
+        )
     if not config.enable_x64:
         dtype = _NARROW.get(dtype, dtype)
     return dtype
@@ -99,10 +113,19 @@ _I, _F = "i*", "f*"
 _EDGES = {
     bool_: [_I],
     _I: [uint8, int8],
-    uint8: [int16, uint16], uint16: [int32, uint32], uint32: [int64, uint64], uint64: [_F],
-    int8: [int16], int16: [int32], int32: [int64], int64: [_F],
+    uint8: [int16, uint16],
+    uint16: [int32, uint32],
+    uint32: [int64, uint64],
+    uint64: [_F],
+    int8: [int16],
+    int16: [int32],
+    int32: [int64],
+    int64: [_F],
     _F: [bfloat16, float16],
-    bfloat16: [float32], float16: [float32], float32: [float64], float64: [],
+    bfloat16: [float32],
+    float16: [float32],
+    float32: [float64],
+    float64: [],
 }
 
 

@@ -97,6 +97,7 @@ class ClosedJaxpr:
 
 # --- evaluation ---------------------------------------------------------------
 
+
 def eval_jaxpr(jaxpr: Jaxpr, consts, *args):
     """Interpret a program by binding each primitive, so it works under any trace."""
     env = {}
@@ -137,6 +138,7 @@ def eval_closed(closed: ClosedJaxpr, *args):
 
 # --- type checking ------------------------------------------------------------
 
+
 def typecheck(jaxpr: Jaxpr) -> None:
     """Re-infer every equation's output types; raise TypeError on the first disagreement.
 
@@ -161,17 +163,20 @@ def typecheck(jaxpr: Jaxpr) -> None:
             if isinstance(x, Var) and x not in defined:
                 raise TypeError(f"{where} reads an undefined variable {x}")
         for value in eqn.params.values():
-            for sub in (value if isinstance(value, (tuple, list)) else (value,)):
+            for sub in value if isinstance(value, (tuple, list)) else (value,):
                 if isinstance(sub, (Jaxpr, ClosedJaxpr)):
                     typecheck(sub)
         avals = eqn.primitive.abstract_eval(*(x.aval for x in eqn.inputs), **eqn.params)
         if len(avals) != len(eqn.outputs):
-            raise TypeError(f"{where}: {len(eqn.outputs)} output variables, but the "
-                            f"primitive gives {len(avals)} results")
+            raise TypeError(
+                f"{where}: {len(eqn.outputs)} output variables, but the "
+                f"primitive gives {len(avals)} results"
+            )
         for v, aval in zip(eqn.outputs, avals):
             if v.aval.strip_weak_type() != aval.strip_weak_type():
-                raise TypeError(f"{where}: declared "
-                                f"{v.aval.str_short()}, inferred {aval.str_short()}")
+                raise TypeError(
+                    f"{where}: declared {v.aval.str_short()}, inferred {aval.str_short()}"
+                )
             bind(v, where)
     for x in jaxpr.outvars:
         if isinstance(x, Var) and x not in defined:
@@ -179,6 +184,7 @@ def typecheck(jaxpr: Jaxpr) -> None:
 
 
 # --- printing -----------------------------------------------------------------
+
 
 def _var_names():
     for n in itertools.count():
@@ -193,8 +199,8 @@ def _var_names():
 
 def _is_program(value) -> bool:
     return isinstance(value, (Jaxpr, ClosedJaxpr)) or (
-        isinstance(value, (tuple, list)) and any(isinstance(v, (Jaxpr, ClosedJaxpr))
-                                                 for v in value))
+        isinstance(value, (tuple, list)) and any(isinstance(v, (Jaxpr, ClosedJaxpr)) for v in value)
+    )
 
 
 def _fmt_param(value, names, indent):

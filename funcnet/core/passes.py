@@ -13,7 +13,7 @@ _effects_cache = weakref.WeakKeyDictionary()  # Jaxpr -> has_effects, as passes 
 
 def _sub_programs(params):
     for value in params.values():
-        for sub in (value if isinstance(value, (tuple, list)) else (value,)):
+        for sub in value if isinstance(value, (tuple, list)) else (value,):
             if isinstance(sub, ClosedJaxpr):
                 yield sub.jaxpr
             elif isinstance(sub, Jaxpr):
@@ -51,8 +51,7 @@ def dce(closed: ClosedJaxpr) -> ClosedJaxpr:
     kept.reverse()
     pairs = [(v, c) for v, c in zip(jaxpr.constvars, closed.consts) if v in live]
     constvars = [v for v, _ in pairs]
-    return ClosedJaxpr(Jaxpr(constvars, jaxpr.invars, kept, jaxpr.outvars),
-                       [c for _, c in pairs])
+    return ClosedJaxpr(Jaxpr(constvars, jaxpr.invars, kept, jaxpr.outvars), [c for _, c in pairs])
 
 
 def _atom_key(x):
@@ -83,8 +82,11 @@ def cse(closed: ClosedJaxpr) -> ClosedJaxpr:
         inputs = [sub(x) for x in eqn.inputs]
         eqn = eqn._replace(inputs=inputs)
         try:
-            key = (eqn.primitive, tuple(map(_atom_key, inputs)),
-                   tuple((k, _param_key(v)) for k, v in sorted(eqn.params.items())))
+            key = (
+                eqn.primitive,
+                tuple(map(_atom_key, inputs)),
+                tuple((k, _param_key(v)) for k, v in sorted(eqn.params.items())),
+            )
             hash(key)
         except TypeError:
             key = None

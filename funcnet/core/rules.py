@@ -27,13 +27,16 @@ class RuleTable(dict):
         (or `table.register(p)(rule)` for a rule a helper built). A primitive gets one
         rule per table: registering it twice is an error (a row that shadows another
         would silently change behaviour)."""
+
         def add(rule):
             for p in prims:
                 if p in self:
-                    raise ValueError(f"{self.name} rule for primitive {p.name!r} is already "
-                                     "registered")
+                    raise ValueError(
+                        f"{self.name} rule for primitive {p.name!r} is already registered"
+                    )
                 dict.__setitem__(self, p, rule)
             return rule
+
         return add
 
     def __repr__(self):

@@ -26,15 +26,16 @@ def _dir_of(module_name: str) -> str | None:
 # runtime it calls into (pytrees), and the standard library (functools.partial,
 # contextlib...), which only ever sits between the user's code and funcnet's.
 _STDLIB_DIR = os.path.abspath(sysconfig.get_paths()["stdlib"]) + os.sep
-_SITE_DIRS = tuple(os.path.abspath(sysconfig.get_paths()[k]) + os.sep
-                   for k in ("purelib", "platlib"))
+_SITE_DIRS = tuple(
+    os.path.abspath(sysconfig.get_paths()[k]) + os.sep for k in ("purelib", "platlib")
+)
 
 
 class SourceInfo(NamedTuple):
     file: str
     line: int
     function: str
-    code: object = None   # the frame's code object and instruction offset, for `column`
+    code: object = None  # the frame's code object and instruction offset, for `column`
     lasti: int = -1
 
     @property
@@ -63,7 +64,7 @@ def _is_user_file(filename: str) -> bool:
     if filename.startswith("<frozen"):
         return False
     if filename.startswith(_PACKAGE_DIR):
-        return os.sep + "tests" + os.sep in filename[len(_PACKAGE_DIR) - 1:]
+        return os.sep + "tests" + os.sep in filename[len(_PACKAGE_DIR) - 1 :]
     for d in filter(None, (_dir_of("jax"), _dir_of("jaxlib"))):
         if filename.startswith(d):
             return False
@@ -76,8 +77,7 @@ def user_frame() -> SourceInfo | None:
     while frame is not None:
         code = frame.f_code
         if _is_user_file(code.co_filename):
-            return SourceInfo(code.co_filename, frame.f_lineno, code.co_name, code,
-                              frame.f_lasti)
+            return SourceInfo(code.co_filename, frame.f_lineno, code.co_name, code, frame.f_lasti)
         frame = frame.f_back
     return None
 
@@ -93,6 +93,7 @@ def where() -> str:
 # pass transposing a forward equation; eval_jaxpr interpreting one) comes from that
 # equation's line, not from the frame that asked for the replay. The replaying
 # functions record their frame and equation here; `op_origin` finds them on its walk.
+
 
 class _Replays(threading.local):
     def __init__(self):
@@ -125,7 +126,10 @@ def op_origin(frame, eager: bool = False):
             if info is not None and (eager or who == "backward_pass"):
                 return info, eqn, who
         elif _is_user_file(code.co_filename):
-            return SourceInfo(code.co_filename, frame.f_lineno, code.co_name, code,
-                              frame.f_lasti), None, None
+            return (
+                SourceInfo(code.co_filename, frame.f_lineno, code.co_name, code, frame.f_lasti),
+                None,
+                None,
+            )
         frame = frame.f_back
     return None, None, None

@@ -40,10 +40,10 @@ class JaxprTracer(Tracer):
 class JaxprBuilder:
     def __init__(self):
         self.eqns = []
-        self.atoms = {}        # id(tracer) -> Var | Literal
-        self.tracers = []      # keeps tracers alive so that ids stay unique
-        self.consts = {}       # id(value) -> tracer, so one value becomes one constvar
-        self.const_vals = {}   # constvar -> value
+        self.atoms = {}  # id(tracer) -> Var | Literal
+        self.tracers = []  # keeps tracers alive so that ids stay unique
+        self.consts = {}  # id(value) -> tracer, so one value becomes one constvar
+        self.const_vals = {}  # constvar -> value
 
     def new_tracer(self, trace, aval, atom=None):
         tracer = JaxprTracer(trace, aval)
@@ -57,10 +57,7 @@ class JaxprBuilder:
     def add_const(self, trace, val):
         tracer = self.consts.get(id(val))
         if tracer is None:
-            if isinstance(val, Tracer):
-                aval = val.aval
-            else:
-                aval = shaped_abstractify(val)
+            aval = val.aval if isinstance(val, Tracer) else shaped_abstractify(val)
             tracer = self.new_tracer(trace, aval)
             self.consts[id(val)] = tracer
             self.const_vals[self.atom(tracer)] = val
@@ -78,8 +75,7 @@ class JaxprBuilder:
 def _literal_value(val):
     """Python scalars and 0-d NumPy values are written into the program."""
     if dtypes.is_python_scalar(val):
-        return val, ShapedArray((), dtypes.scalar_dtype(val),
-                                weak_type=dtypes.is_weak_scalar(val))
+        return val, ShapedArray((), dtypes.scalar_dtype(val), weak_type=dtypes.is_weak_scalar(val))
     if isinstance(val, np.generic) or (isinstance(val, np.ndarray) and val.shape == ()):
         dt = dtypes.canonicalize(val.dtype)
         return np.asarray(val, dt)[()], ShapedArray((), dt)
@@ -112,8 +108,15 @@ class JaxprTrace(Trace):
         info = op_source_info()
         for t in outs:
             t._made_at = info
-        builder.eqns.append(JaxprEqn(primitive, [builder.atom(t) for t in tracers], params,
-                                     [builder.atom(t) for t in outs], info))
+        builder.eqns.append(
+            JaxprEqn(
+                primitive,
+                [builder.atom(t) for t in tracers],
+                params,
+                [builder.atom(t) for t in outs],
+                info,
+            )
+        )
         return outs
 
 

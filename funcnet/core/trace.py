@@ -45,6 +45,7 @@ class UnexpectedTracerError(FuncnetError):
 
 # --- primitives ---------------------------------------------------------------
 
+
 class Primitive:
     """A named operation. Its rules live in one table per transformation."""
 
@@ -84,8 +85,10 @@ impl_rules = RuleTable("impl")
 
 
 def _no_backend(prim, *args, **params):
-    raise RuntimeError(f"no eager implementation is installed to run {prim.name}: import "
-                       "funcnet (funcnet.backend installs XLA's)")
+    raise RuntimeError(
+        f"no eager implementation is installed to run {prim.name}: import "
+        "funcnet (funcnet.backend installs XLA's)"
+    )
 
 
 # Every other primitive runs with the default implementation, which the backend installs
@@ -106,6 +109,7 @@ def default_impl():
 
 
 # --- the trace stack ----------------------------------------------------------
+
 
 class MainTrace:
     def __init__(self, level, trace_type, global_data=None):
@@ -197,8 +201,12 @@ def find_top_trace(xs) -> Trace:
     return top.trace_type(top)
 
 
-_TRANSFORM_NAMES = {"JaxprTrace": "jit/make_jaxpr", "JVPTrace": "jvp/grad",
-                    "PETrace": "grad/linearize", "BatchTrace": "vmap"}
+_TRANSFORM_NAMES = {
+    "JaxprTrace": "jit/make_jaxpr",
+    "JVPTrace": "jvp/grad",
+    "PETrace": "grad/linearize",
+    "BatchTrace": "vmap",
+}
 
 
 def raise_leaked_tracer(tracer):
@@ -207,9 +215,11 @@ def raise_leaked_tracer(tracer):
     raise UnexpectedTracerError(
         f"A traced value {tracer.aval.str_short()} escaped the transformation "
         f"({_TRANSFORM_NAMES.get(kind, kind)}) that created it"
-        + (f" at {made}" if made else "") + f", and was used again{where()}. "
+        + (f" at {made}" if made else "")
+        + f", and was used again{where()}. "
         "A function under jit/grad/vmap must return its results instead of storing "
-        "them in globals, closures or lists that outlive the call.")
+        "them in globals, closures or lists that outlive the call."
+    )
 
 
 def full_raise(trace: Trace, val):
@@ -224,7 +234,8 @@ def full_raise(trace: Trace, val):
         return trace.lift(val)
     raise UnexpectedTracerError(
         f"Cannot lift a tracer of {main} into the lower-level {trace.main}; "
-        f"a value leaked out of an inner transformation{where()}.")
+        f"a value leaked out of an inner transformation{where()}."
+    )
 
 
 def full_lower(val):
@@ -236,6 +247,7 @@ def get_aval(x) -> ShapedArray:
 
 
 # --- tracers ------------------------------------------------------------------
+
 
 class Tracer:
     """An array stand-in owned by a trace. Operators are installed by funcnet.numpy."""
@@ -275,7 +287,8 @@ class Tracer:
             "transformations) values are abstract: only shapes and dtypes are known. "
             "Use fnp.where(cond, x, y) to choose elementwise, fn.lax.cond / "
             "fn.lax.switch / fn.lax.while_loop for data-dependent control flow, or "
-            "mark the argument static with jit(..., static_argnums=...).")
+            "mark the argument static with jit(..., static_argnums=...)."
+        )
 
     def __bool__(self):
         return bool(self._concrete("Python `if`/`while`/bool()", TracerBoolConversionError))
@@ -287,12 +300,14 @@ class Tracer:
         return float(self._concrete("float()"))
 
     def __index__(self):
-        return int(self._concrete("Using a traced value as an index (__index__)",
-                                  TracerIntegerConversionError))
+        return int(
+            self._concrete(
+                "Using a traced value as an index (__index__)", TracerIntegerConversionError
+            )
+        )
 
     def __array__(self, dtype=None, copy=None):
-        return np.asarray(self._concrete("np.asarray()", TracerArrayConversionError),
-                          dtype=dtype)
+        return np.asarray(self._concrete("np.asarray()", TracerArrayConversionError), dtype=dtype)
 
     def __hash__(self):
         raise TypeError(f"traced arrays are unhashable ({self.aval.str_short()}){where()}")

@@ -25,8 +25,10 @@ import types
 # the package directory would count as user code (none are, today).
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
-NOTE = ("--------------------\nfuncnet removed its internal frames from the traceback of "
-        "this exception. Set FUNCNET_TRACEBACK_FILTERING=off to include them.")
+NOTE = (
+    "--------------------\nfuncnet removed its internal frames from the traceback of "
+    "this exception. Set FUNCNET_TRACEBACK_FILTERING=off to include them."
+)
 
 
 class UnfilteredStackTrace(Exception):
@@ -43,15 +45,20 @@ def _mode() -> str:
         # IPython defines get_ipython while a shell runs, and hides marked frames itself
         return "tracebackhide" if hasattr(builtins, "get_ipython") else "quiet_remove_frames"
     if mode not in ("off", "quiet_remove_frames", "remove_frames", "tracebackhide"):
-        raise ValueError(f"FUNCNET_TRACEBACK_FILTERING={mode!r} is not one of auto, off, "
-                         "quiet_remove_frames, remove_frames, tracebackhide")
+        raise ValueError(
+            f"FUNCNET_TRACEBACK_FILTERING={mode!r} is not one of auto, off, "
+            "quiet_remove_frames, remove_frames, tracebackhide"
+        )
     return mode
 
 
 def filter_traceback(tb):
     """`tb` without the frames of funcnet's own files (a new chain; frames are shared)."""
-    kept = [(f, tb_.tb_lasti, tb_.tb_lineno) for tb_ in _walk(tb)
-            if not _is_funcnet_file((f := tb_.tb_frame).f_code.co_filename)]
+    kept = [
+        (f, tb_.tb_lasti, tb_.tb_lineno)
+        for tb_ in _walk(tb)
+        if not _is_funcnet_file((f := tb_.tb_frame).f_code.co_filename)
+    ]
     out = None
     for frame, lasti, lineno in reversed(kept):
         out = types.TracebackType(out, frame, lasti, lineno)
@@ -98,7 +105,8 @@ def process(e: BaseException) -> None:
     if mode == "remove_frames":
         original = UnfilteredStackTrace(
             f"{type(e).__name__}: {e}\n\nThe traceback below is the original one, with "
-            "funcnet's internal frames.")
+            "funcnet's internal frames."
+        )
         original.with_traceback(tb)
         original.__cause__, original.__context__ = e.__cause__, e.__context__
         original.__suppress_context__ = e.__suppress_context__
@@ -111,6 +119,7 @@ def process(e: BaseException) -> None:
 def api_boundary(fun):
     """Wrap a public entry point so that exceptions leaving it have funcnet's frames
     filtered out (see the module docstring)."""
+
     @functools.wraps(fun)
     def funcnet_api_boundary(*args, **kwargs):
         try:

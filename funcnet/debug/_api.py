@@ -2,7 +2,7 @@
 
 import builtins
 import functools
-import pdb  # noqa: T100 (breakpoint opens it on purpose)
+import pdb
 import string
 import sys
 
@@ -27,8 +27,9 @@ class _FormatChecker(string.Formatter):
         if unused_kw:
             raise ValueError(
                 f"Unused keyword arguments to `funcnet.debug.print`: {unused_kw}. You may "
-                "be passing an f-string (f\"{x}\") into `funcnet.debug.print`; pass a "
-                "plain string and the values as arguments (\"{x}\", x=x) instead.")
+                'be passing an f-string (f"{x}") into `funcnet.debug.print`; pass a '
+                'plain string and the values as arguments ("{x}", x=x) instead.'
+            )
 
 
 def _has_placeholders(fmt: str) -> bool:
@@ -66,8 +67,7 @@ class _Shown:
 
 
 def _shown(tree_of_values):
-    return tree.tree_map(lambda v: _Shown(v) if isinstance(v, np.ndarray) else v,
-                         tree_of_values)
+    return tree.tree_map(lambda v: _Shown(v) if isinstance(v, np.ndarray) else v, tree_of_values)
 
 
 def _write_formatted(fmt, printoptions, has_placeholders, *args, **kwargs):
@@ -107,10 +107,13 @@ def print(fmt=None, *args, ordered=False, skip_format_check=False, **kwargs):
       ...     fn.debug.print("x = {x}, sum = {}", x.sum(), x=x)
       ...     return x * 2
     """
+
     def print_now(fmt, *args, **kwargs):
         if not isinstance(fmt, str):
-            raise TypeError(f"funcnet.debug.print: the format must be a str, got "
-                            f"{type(fmt).__name__} ({fmt!r:.60})")
+            raise TypeError(
+                f"funcnet.debug.print: the format must be a str, got "
+                f"{type(fmt).__name__} ({fmt!r:.60})"
+            )
         if not skip_format_check:
             _FormatChecker().format(fmt, *args, **kwargs)
         printoptions = np.get_printoptions()
@@ -120,8 +123,10 @@ def print(fmt=None, *args, ordered=False, skip_format_check=False, **kwargs):
     if fmt is not None:
         return print_now(fmt, *args, **kwargs)
     if args or kwargs:
-        raise TypeError("funcnet.debug.print(ordered=...) takes no values in its first "
-                        f"call (the two-call form); got args={args}, kwargs={kwargs}")
+        raise TypeError(
+            "funcnet.debug.print(ordered=...) takes no values in its first "
+            f"call (the two-call form); got args={args}, kwargs={kwargs}"
+        )
     return print_now
 
 
@@ -146,18 +151,23 @@ def callback(callback=None, *args, ordered=False, **kwargs):
       >>> seen = []
       >>> fn.jit(lambda x: fn.debug.callback(seen.append, x) or x)(fnp.ones(2))
     """
+
     def call_now(fn, *args, **kwargs):
         if not callable(fn):
-            raise TypeError("first argument to funcnet.debug.callback must be callable, "
-                            f"but got an object of type {type(fn).__name__}")
+            raise TypeError(
+                "first argument to funcnet.debug.callback must be callable, "
+                f"but got an object of type {type(fn).__name__}"
+            )
         name = getattr(fn, "__name__", type(fn).__name__)
         bind_callback(fn, args, kwargs, ordered=ordered, name=name)
 
     if callback is not None:
         return call_now(callback, *args, **kwargs)
     if args or kwargs:
-        raise TypeError("funcnet.debug.callback(ordered=...) takes no arguments in its "
-                        f"first call (the two-call form); got args={args}, kwargs={kwargs}")
+        raise TypeError(
+            "funcnet.debug.callback(ordered=...) takes no arguments in its "
+            f"first call (the two-call form); got args={args}, kwargs={kwargs}"
+        )
     return call_now
 
 
@@ -184,9 +194,10 @@ def _enter_debugger(where, user_globals, local_values):
     namespace = dict(user_globals)
     namespace["__funcnet_debugger__"] = debugger
     # The debugger stops at the `pass` line of this code, whose locals are the values.
-    code = builtins.compile("__funcnet_debugger__.set_trace()\npass\n",
-                            "<funcnet.debug.breakpoint>", "exec")
-    exec(code, namespace, local_values)  # noqa: S102 (a fixed string of ours)
+    code = builtins.compile(
+        "__funcnet_debugger__.set_trace()\npass\n", "<funcnet.debug.breakpoint>", "exec"
+    )
+    exec(code, namespace, local_values)
 
 
 def effects_barrier():

@@ -108,12 +108,14 @@ def _example(x, d, i):
 @batching_rules.register(debug_callback_p)
 def _batch(size, vals, dims, *, callback, ordered):
     for i in range(size):  # as jax: unrolled, one call per example
-        debug_callback_p.bind(*(_example(x, d, i) for x, d in zip(vals, dims)),
-                              callback=callback, ordered=ordered)
+        debug_callback_p.bind(
+            *(_example(x, d, i) for x, d in zip(vals, dims)), callback=callback, ordered=ordered
+        )
     return [], []
 
 
 # --- lowering -----------------------------------------------------------------------------
+
 
 def _layout(aval) -> str:
     """Row-major (the layout NumPy sees), as minor-to-major dimension numbers."""

@@ -10,7 +10,36 @@ control_flow.
 from funcnet.lax.broadcast import (
     broadcast_in_dim,
 )
-from funcnet.lax.elementwise import (  # noqa: A004 (abs, max, min, pow, round as jax.lax)
+from funcnet.lax.control_flow import (
+    cond,
+    fori_loop,
+    map,
+    scan,
+    switch,
+    while_loop,
+)
+from funcnet.lax.convenience import (
+    associative_scan,
+    broadcast,
+    broadcast_shapes,
+    broadcast_to_rank,
+    collapse,
+    conv_dimension_numbers,
+    dtype,
+    dynamic_index_in_dim,
+    dynamic_slice_in_dim,
+    dynamic_update_index_in_dim,
+    dynamic_update_slice_in_dim,
+    expand_dims,
+    full,
+    full_like,
+    index_in_dim,
+    slice_in_dim,
+    stack,
+    tile,
+    unstack,
+)
+from funcnet.lax.elementwise import (
     RoundingMethod,
     abs,
     abs_p,
@@ -143,21 +172,29 @@ from funcnet.lax.elementwise import (  # noqa: A004 (abs, max, min, pow, round a
     tanh_p,
     xor_p,
 )
-from funcnet.lax.structural import (  # noqa: A004 (slice as jax.lax.slice)
-    broadcasted_iota,
-    concatenate,
-    dynamic_slice,
-    dynamic_update_slice,
-    iota,
-    pad,
-    reshape,
-    rev,
-    slice,
-    split,
-    squeeze,
-    transpose,
+from funcnet.lax.indexing import (
+    GatherDimensionNumbers,
+    GatherScatterMode,
+    ScatterDimensionNumbers,
+    gather,
+    scatter,
+    scatter_add,
+    scatter_max,
+    scatter_min,
+    scatter_mul,
+    scatter_sub,
 )
-from funcnet.lax.reductions import (  # noqa: A004 (reduce as jax.lax.reduce)
+from funcnet.lax.linalg import (
+    ConvDimensionNumbers,
+    Precision,
+    batch_matmul,
+    conv,
+    conv_general_dilated,
+    conv_with_general_padding,
+    dot,
+    dot_general,
+)
+from funcnet.lax.reductions import (
     argmax,
     argmin,
     cummax,
@@ -176,60 +213,23 @@ from funcnet.lax.reductions import (  # noqa: A004 (reduce as jax.lax.reduce)
     sort,
     sort_key_val,
 )
-from funcnet.lax.linalg import (
-    ConvDimensionNumbers,
-    Precision,
-    batch_matmul,
-    conv,
-    conv_general_dilated,
-    conv_with_general_padding,
-    dot,
-    dot_general,
-)
-from funcnet.lax.indexing import (
-    GatherDimensionNumbers,
-    GatherScatterMode,
-    ScatterDimensionNumbers,
-    gather,
-    scatter,
-    scatter_add,
-    scatter_max,
-    scatter_min,
-    scatter_mul,
-    scatter_sub,
+from funcnet.lax.structural import (
+    broadcasted_iota,
+    concatenate,
+    dynamic_slice,
+    dynamic_update_slice,
+    iota,
+    pad,
+    reshape,
+    rev,
+    slice,
+    split,
+    squeeze,
+    transpose,
 )
 from funcnet.lax.windowed import (
     optimization_barrier,
     stop_gradient,
-)
-from funcnet.lax.convenience import (
-    associative_scan,
-    broadcast,
-    broadcast_shapes,
-    broadcast_to_rank,
-    collapse,
-    conv_dimension_numbers,
-    dtype,
-    dynamic_index_in_dim,
-    dynamic_slice_in_dim,
-    dynamic_update_index_in_dim,
-    dynamic_update_slice_in_dim,
-    expand_dims,
-    full,
-    full_like,
-    index_in_dim,
-    slice_in_dim,
-    stack,
-    tile,
-    unstack,
-)
-from funcnet.lax.control_flow import (  # noqa: A004 (map as jax.lax.map)
-    cond,
-    fori_loop,
-    map,
-    scan,
-    switch,
-    while_loop,
 )
 
 __all__ = [

@@ -11,12 +11,16 @@ broadcast_in_dim_p = Primitive("broadcast_in_dim")
 @broadcast_in_dim_p.def_abstract_eval
 def _broadcast_in_dim_abstract_eval(x, *, shape, broadcast_dimensions):
     if len(broadcast_dimensions) != x.ndim:
-        raise TypeError(f"broadcast_in_dim: broadcast_dimensions {broadcast_dimensions} "
-                        f"must name one output axis per operand axis of {x.shape}{where()}")
+        raise TypeError(
+            f"broadcast_in_dim: broadcast_dimensions {broadcast_dimensions} "
+            f"must name one output axis per operand axis of {x.shape}{where()}"
+        )
     for i, d in enumerate(broadcast_dimensions):
         if not 0 <= d < len(shape) or x.shape[i] not in (1, shape[d]):
-            raise TypeError(f"broadcast_in_dim: cannot broadcast shape {x.shape} to {shape} "
-                            f"with broadcast_dimensions={broadcast_dimensions}{where()}")
+            raise TypeError(
+                f"broadcast_in_dim: cannot broadcast shape {x.shape} to {shape} "
+                f"with broadcast_dimensions={broadcast_dimensions}{where()}"
+            )
     if list(broadcast_dimensions) != sorted(set(broadcast_dimensions)):
         raise TypeError("broadcast_in_dim: broadcast_dimensions must be strictly increasing")
     return x.update(shape=shape)
@@ -35,6 +39,8 @@ def broadcast_in_dim(operand, shape, broadcast_dimensions):
     Returns:
       An array of `shape` and `operand`'s dtype.
     """
-    return broadcast_in_dim_p.bind(operand, shape=tuple(int(d) for d in shape),
-                                   broadcast_dimensions=tuple(int(d) for d in
-                                                              broadcast_dimensions))
+    return broadcast_in_dim_p.bind(
+        operand,
+        shape=tuple(int(d) for d in shape),
+        broadcast_dimensions=tuple(int(d) for d in broadcast_dimensions),
+    )

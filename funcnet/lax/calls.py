@@ -17,9 +17,11 @@ jit_p = Primitive("jit", multiple_results=True)
 def _jit_abstract_eval(*avals, jaxpr: ClosedJaxpr, name: str):
     expected = jaxpr.in_avals
     if len(avals) != len(expected) or any(
-            a.strip_weak_type() != b.strip_weak_type() for a, b in zip(avals, expected)):
+        a.strip_weak_type() != b.strip_weak_type() for a, b in zip(avals, expected)
+    ):
         raise TypeError(
             f"jit({name}) was traced for arguments "
             f"({', '.join(a.str_short() for a in expected)}) but is applied to "
-            f"({', '.join(a.str_short() for a in avals)})")
+            f"({', '.join(a.str_short() for a in avals)})"
+        )
     return jaxpr.out_avals

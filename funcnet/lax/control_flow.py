@@ -74,7 +74,7 @@ def join_consts(closeds):
         j = cl.jaxpr
         before = sum(len(c.consts) for c in closeds[:k])
         pad_before = [Var(get_aval(c)) for c in all_consts[:before]]
-        pad_after = [Var(get_aval(c)) for c in all_consts[before + len(cl.consts):]]
+        pad_after = [Var(get_aval(c)) for c in all_consts[before + len(cl.consts) :]]
         invars = pad_before + j.constvars + pad_after + j.invars
         out.append(ClosedJaxpr(Jaxpr([], invars, j.eqns, j.outvars), []))
     return out, all_consts
@@ -87,26 +87,30 @@ def _describe_types(out_tree, avals):
 
 def _check_same_types(what, tree_a, avals_a, tree_b, avals_b, name_a, name_b):
     same = tree_a == tree_b and all(
-        a.shape == b.shape and a.dtype == b.dtype for a, b in zip(avals_a, avals_b))
+        a.shape == b.shape and a.dtype == b.dtype for a, b in zip(avals_a, avals_b)
+    )
     if not same:
         raise TypeError(
             f"{what}: {name_a} and {name_b} must have the same types (tree structure, shapes "
             f"and dtypes).\n  {name_a}: {_describe_types(tree_a, avals_a)}\n  {name_b}: "
-            f"{_describe_types(tree_b, avals_b)}{where()}")
+            f"{_describe_types(tree_b, avals_b)}{where()}"
+        )
 
 
 def _avals(leaves):
-    return [get_aval(x).strip_weak_type() if not dtypes.is_python_scalar(x) else
-            get_aval(x) for x in leaves]
+    return [
+        get_aval(x).strip_weak_type() if not dtypes.is_python_scalar(x) else get_aval(x)
+        for x in leaves
+    ]
 
 
 # --- cond and switch ----------------------------------------------------------------------
 
+
 @cond_p.def_abstract_eval
 def _cond_abstract_eval(index, *operands, branches):
     if index.shape != () or index.dtype != dtypes.int32:
-        raise TypeError(f"cond: the branch index must be an int32 scalar, got "
-                        f"{index.str_short()}")
+        raise TypeError(f"cond: the branch index must be an int32 scalar, got {index.str_short()}")
     return branches[0].out_avals
 
 
@@ -122,8 +126,9 @@ def switch(index, branches, *operands):
         raise ValueError("switch needs at least one branch")
     idx_aval = get_aval(index)
     if idx_aval.shape != () or not dtypes.is_int(idx_aval.dtype):
-        raise TypeError(f"switch: the index must be an integer scalar, got "
-                        f"{idx_aval.str_short()}{where()}")
+        raise TypeError(
+            f"switch: the index must be an integer scalar, got {idx_aval.str_short()}{where()}"
+        )
     if idx_aval.dtype != dtypes.int32 or idx_aval.weak_type:
         index = ew.convert_element_type(index, dtypes.int32)
     if len(branches) > 1:
@@ -133,8 +138,15 @@ def switch(index, branches, *operands):
     traced = [trace_fun(b, in_tree, avals, f"switch branch {i}") for i, b in enumerate(branches)]
     (first, first_tree) = traced[0]
     for i, (cl, t) in enumerate(traced[1:], 1):
-        _check_same_types("cond/switch", first_tree, first.out_avals, t, cl.out_avals,
-                          "branch 0 output", f"branch {i} output")
+        _check_same_types(
+            "cond/switch",
+            first_tree,
+            first.out_avals,
+            t,
+            cl.out_avals,
+            "branch 0 output",
+            f"branch {i} output",
+        )
     if len(branches) == 1:
         return tree.tree_unflatten(first_tree, eval_jaxpr(first.jaxpr, first.consts, *flat))
     jaxprs, consts = join_consts([cl for cl, _ in traced])
@@ -150,19 +162,23 @@ def cond(pred, true_fun, false_fun, *operands):
       >>> cond(x.sum() > 0, lambda x: x, lambda x: -x, x)
     """
     pred_aval = get_aval(pred)
-    if pred_aval.shape != () or not (dtypes.is_bool(pred_aval.dtype) or
-                                      dtypes.is_int(pred_aval.dtype)):
-        raise TypeError(f"cond: the predicate must be a boolean scalar, got "
-                        f"{pred_aval.str_short()}{where()}")
+    if pred_aval.shape != () or not (
+        dtypes.is_bool(pred_aval.dtype) or dtypes.is_int(pred_aval.dtype)
+    ):
+        raise TypeError(
+            f"cond: the predicate must be a boolean scalar, got {pred_aval.str_short()}{where()}"
+        )
     if dtypes.is_bool(pred_aval.dtype):
         index = ew.convert_element_type(pred, dtypes.int32)
     else:
-        index = ew.convert_element_type(ew.ne(pred, np.asarray(0, pred_aval.dtype)[()]),
-                                         dtypes.int32)
+        index = ew.convert_element_type(
+            ew.ne(pred, np.asarray(0, pred_aval.dtype)[()]), dtypes.int32
+        )
     return switch(index, [false_fun, true_fun], *operands)
 
 
 # --- carries: weak types, promotion, type checks -------------------------------------------
+
 
 def _carry_avals(leaves):
     """A loop carry's types as given: a weak type (a Python scalar's) is kept, so that the
@@ -215,12 +231,14 @@ def _trace_loop_body(trace_body, flat, name, init_label, out_label, in_tree, out
     if changed:
         avals = _carry_avals(flat)
         closed, out_tree = trace_body(avals)
-    _check_same_types(name, in_tree, avals, out_tree_of(out_tree), closed.out_avals[:n],
-                      init_label, out_label)
+    _check_same_types(
+        name, in_tree, avals, out_tree_of(out_tree), closed.out_avals[:n], init_label, out_label
+    )
     return closed, out_tree, flat, avals
 
 
 # --- while ---------------------------------------------------------------------------------
+
 
 @while_p.def_abstract_eval
 def _while_abstract_eval(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
@@ -245,18 +263,24 @@ def _while_loop(cond_fun, body_fun, init_val, name):
         return trace_fun(body_fun, args_tree, avals, f"{name} body_fun")
 
     body_closed, _, flat, avals = _trace_loop_body(
-        trace_body, flat, name, "the carry (init_val)", "body_fun's output", in_tree,
-        lambda t: t)
+        trace_body, flat, name, "the carry (init_val)", "body_fun's output", in_tree, lambda t: t
+    )
     cond_closed, cond_tree = trace_fun(cond_fun, args_tree, avals, f"{name} cond_fun")
     c_out = cond_closed.out_avals
     if len(c_out) != 1 or c_out[0].shape != () or c_out[0].dtype != dtypes.bool_:
-        raise TypeError(f"{name}: cond_fun must return a boolean scalar, got "
-                        f"{_describe_types(cond_tree, c_out)}{where()}")
-    outs = while_p.bind(*cond_closed.consts, *body_closed.consts, *_match(flat, avals),
-                        cond_jaxpr=closed_without_consts(cond_closed),
-                        body_jaxpr=closed_without_consts(body_closed),
-                        cond_nconsts=len(cond_closed.consts),
-                        body_nconsts=len(body_closed.consts))
+        raise TypeError(
+            f"{name}: cond_fun must return a boolean scalar, got "
+            f"{_describe_types(cond_tree, c_out)}{where()}"
+        )
+    outs = while_p.bind(
+        *cond_closed.consts,
+        *body_closed.consts,
+        *_match(flat, avals),
+        cond_jaxpr=closed_without_consts(cond_closed),
+        body_jaxpr=closed_without_consts(body_closed),
+        cond_nconsts=len(cond_closed.consts),
+        body_nconsts=len(body_closed.consts),
+    )
     return tree.tree_unflatten(in_tree, outs)
 
 
@@ -269,8 +293,9 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
     As in jax, `i` is a weakly typed int32 and a weakly typed `init_val` (a Python
     scalar) takes the dtype `body_fun` returns for it.
     """
-    concrete = all(not isinstance(b, Tracer) or b.to_concrete_value() is not None
-                   for b in (lower, upper))
+    concrete = all(
+        not isinstance(b, Tracer) or b.to_concrete_value() is not None for b in (lower, upper)
+    )
     init_val = _fori_promote(body_fun, init_val)
     if concrete:
         lo, hi = int(lower), int(upper)
@@ -280,14 +305,22 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
             return (i + 1, body_fun(i, val)), None
 
         # A Python int start keeps the index weakly typed, as jax's.
-        (_, val), _ = scan(step, (lo, init_val), None, length=max(hi - lo, 0),
-                           unroll=1 if unroll is None else unroll)
+        (_, val), _ = scan(
+            step,
+            (lo, init_val),
+            None,
+            length=max(hi - lo, 0),
+            unroll=1 if unroll is None else unroll,
+        )
         return val
     lo = ew.convert_element_type(lower, dtypes.int32)
     hi = ew.convert_element_type(upper, dtypes.int32)
-    _, _, val = _while_loop(lambda c: c[0] < c[1],
-                            lambda c: (c[0] + np.int32(1), c[1], body_fun(c[0], c[2])),
-                            (lo, hi, init_val), "fori_loop")
+    _, _, val = _while_loop(
+        lambda c: c[0] < c[1],
+        lambda c: (c[0] + np.int32(1), c[1], body_fun(c[0], c[2])),
+        (lo, hi, init_val),
+        "fori_loop",
+    )
     return val
 
 
@@ -303,12 +336,20 @@ def _fori_promote(body_fun, init_val):
     def trace_body(avals):
         return trace_fun(body_fun, args_tree, [_WEAK_INDEX] + avals, "fori_loop body_fun")
 
-    _, _, flat, _ = _trace_loop_body(trace_body, flat, "fori_loop", "the carry (init_val)",
-                                     "body_fun's output", in_tree, lambda t: t)
+    _, _, flat, _ = _trace_loop_body(
+        trace_body,
+        flat,
+        "fori_loop",
+        "the carry (init_val)",
+        "body_fun's output",
+        in_tree,
+        lambda t: t,
+    )
     return tree.tree_unflatten(in_tree, flat)
 
 
 # --- scan -------------------------------------------------------------------------------------
+
 
 @scan_p.def_abstract_eval
 def _scan_abstract_eval(*args, jaxpr, num_consts, num_carry, length, reverse, unroll):
@@ -331,22 +372,37 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     x_avals = [ShapedArray(get_aval(x).shape[1:], get_aval(x).dtype) for x in xs_flat]
 
     def trace_body(carry_avals):
-        in_tree = tree.tree_structure((tree.tree_unflatten(carry_tree, carry_flat),
-                                       tree.tree_unflatten(xs_tree, xs_flat)))
-        return trace_fun(lambda c, x: _pair(f(c, x)), in_tree, carry_avals + x_avals,
-                         "scan body")
+        in_tree = tree.tree_structure(
+            (tree.tree_unflatten(carry_tree, carry_flat), tree.tree_unflatten(xs_tree, xs_flat))
+        )
+        return trace_fun(lambda c, x: _pair(f(c, x)), in_tree, carry_avals + x_avals, "scan body")
 
     closed, out_tree, carry_flat, carry_avals = _trace_loop_body(
-        trace_body, carry_flat, "scan", "the carry (init)", "the body's new carry",
-        carry_tree, lambda t: t.children()[0])
+        trace_body,
+        carry_flat,
+        "scan",
+        "the carry (init)",
+        "the body's new carry",
+        carry_tree,
+        lambda t: t.children()[0],
+    )
     carry_out_tree, ys_tree = out_tree.children()
     n_carry = len(carry_avals)
-    outs = scan_p.bind(*closed.consts, *_match(carry_flat, carry_avals), *xs_flat,
-                       jaxpr=closed_without_consts(closed), num_consts=len(closed.consts),
-                       num_carry=n_carry, length=length, reverse=bool(reverse),
-                       unroll=_unroll_steps(unroll, length))
-    return (tree.tree_unflatten(carry_out_tree, outs[:n_carry]),
-            tree.tree_unflatten(ys_tree, outs[n_carry:]))
+    outs = scan_p.bind(
+        *closed.consts,
+        *_match(carry_flat, carry_avals),
+        *xs_flat,
+        jaxpr=closed_without_consts(closed),
+        num_consts=len(closed.consts),
+        num_carry=n_carry,
+        length=length,
+        reverse=bool(reverse),
+        unroll=_unroll_steps(unroll, length),
+    )
+    return (
+        tree.tree_unflatten(carry_out_tree, outs[:n_carry]),
+        tree.tree_unflatten(ys_tree, outs[n_carry:]),
+    )
 
 
 def _unroll_steps(unroll, length):
@@ -364,8 +420,7 @@ def _scan_length(xs, xs_flat, length):
     if len(lengths) > 1:
         paths = tree.leaf_paths(xs)
         sizes = ", ".join(f"xs{p}: {get_aval(x).shape[0]}" for p, x in zip(paths, xs_flat))
-        raise ValueError(f"scan: the inputs have different lengths along axis 0: {sizes}"
-                         f"{where()}")
+        raise ValueError(f"scan: the inputs have different lengths along axis 0: {sizes}{where()}")
     if length is None:
         if not lengths:
             raise ValueError("scan: give `length` when there are no xs to scan over")
@@ -377,8 +432,9 @@ def _scan_length(xs, xs_flat, length):
 
 def _pair(out):
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
-        raise TypeError(f"scan: the body must return a pair (new_carry, y), got "
-                        f"{type(out).__name__}{where()}")
+        raise TypeError(
+            f"scan: the body must return a pair (new_carry, y), got {type(out).__name__}{where()}"
+        )
     return tuple(out)
 
 
@@ -393,7 +449,7 @@ def set_vmap(vmap) -> None:
 
 
 @api_boundary
-def map(f, xs, *, batch_size=None):  # noqa: A001 - mirrors jax.lax.map
+def map(f, xs, *, batch_size=None):
     """`f` applied to each slice of `xs` along axis 0, as a scan; with `batch_size`,
     `batch_size` slices at a time under vmap (the remainder in one last vmap), as
     jax.lax.map."""

@@ -28,25 +28,29 @@ def dtype(x):
 
 # --- creation ---------------------------------------------------------------------------
 
-def full(shape, fill_value, dtype=None):  # noqa: A002 - jax.lax's name
+
+def full(shape, fill_value, dtype=None):
     """An array of `shape` filled with `fill_value` (of `dtype`, else of the value's)."""
     shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(d) for d in shape)
     # (without a dtype, a Python scalar gives a weakly typed array, as in jax)
     value = fill_value if dtype is None else ew.convert_element_type(fill_value, dtype)
     if get_aval(value).shape != ():
-        raise TypeError(f"full: fill_value must be a scalar, got shape "
-                        f"{get_aval(value).shape}{where()}")
+        raise TypeError(
+            f"full: fill_value must be a scalar, got shape {get_aval(value).shape}{where()}"
+        )
     return st.broadcast_in_dim(value, shape, ())
 
 
-def full_like(x, fill_value, dtype=None, shape=None):  # noqa: A002 - jax.lax's name
+def full_like(x, fill_value, dtype=None, shape=None):
     """An array like `x` (its shape and dtype, unless given) filled with `fill_value`."""
     aval = get_aval(x)
-    return full(aval.shape if shape is None else shape, fill_value,
-                aval.dtype if dtype is None else dtype)
+    return full(
+        aval.shape if shape is None else shape, fill_value, aval.dtype if dtype is None else dtype
+    )
 
 
 # --- shapes -------------------------------------------------------------------------------
+
 
 def expand_dims(array, dimensions):
     """`array` with size-1 axes inserted at `dimensions` (positions in the result)."""
@@ -85,11 +89,16 @@ def collapse(operand, start_dimension, stop_dimension=None):
     """`operand` with axes [start_dimension, stop_dimension) merged into one."""
     shape = get_aval(operand).shape
     lo = _axis(start_dimension, len(shape))
-    hi = len(shape) if stop_dimension is None else (
-        stop_dimension + len(shape) if stop_dimension < 0 else stop_dimension)
+    hi = (
+        len(shape)
+        if stop_dimension is None
+        else (stop_dimension + len(shape) if stop_dimension < 0 else stop_dimension)
+    )
     if not lo <= hi <= len(shape):
-        raise ValueError(f"collapse: [{start_dimension}, {stop_dimension}) is not a range "
-                         f"of the axes of shape {shape}{where()}")
+        raise ValueError(
+            f"collapse: [{start_dimension}, {stop_dimension}) is not a range "
+            f"of the axes of shape {shape}{where()}"
+        )
     merged = int(np.prod(shape[lo:hi], dtype=np.int64))
     return st.reshape(operand, shape[:lo] + (merged,) + shape[hi:])
 
@@ -116,14 +125,14 @@ def tile(operand, reps):
     shape = get_aval(operand).shape
     reps = tuple(int(r) for r in reps)
     if len(reps) != len(shape):
-        raise ValueError(f"tile: reps {reps} needs one entry per axis of shape "
-                         f"{shape}{where()}")
+        raise ValueError(f"tile: reps {reps} needs one entry per axis of shape {shape}{where()}")
     wide = [s for pair in zip(reps, shape) for s in pair]  # (r0, d0, r1, d1, ...)
     tiled = st.broadcast_in_dim(operand, wide, range(1, 2 * len(shape), 2))
     return st.reshape(tiled, tuple(r * d for r, d in zip(reps, shape)))
 
 
 # --- slicing along one axis -------------------------------------------------------------
+
 
 def slice_in_dim(operand, start_index, limit_index, stride=1, axis=0):
     """`operand[..., start_index:limit_index:stride, ...]` along `axis`. A None
@@ -146,15 +155,15 @@ def index_in_dim(operand, index, axis=0, keepdims=True):
     axis = _axis(axis, len(shape))
     index = int(index)
     if not -shape[axis] <= index < shape[axis]:
-        raise IndexError(f"index {index} is out of bounds for axis {axis} with size "
-                         f"{shape[axis]}{where()}")
+        raise IndexError(
+            f"index {index} is out of bounds for axis {axis} with size {shape[axis]}{where()}"
+        )
     index %= shape[axis]
     out = slice_in_dim(operand, index, index + 1, 1, axis)
     return out if keepdims else st.squeeze(out, (axis,))
 
 
-def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0, *,
-                         allow_negative_indices=True):
+def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0, *, allow_negative_indices=True):
     """`slice_size` entries from a (possibly traced) `start_index` along `axis`."""
     shape = get_aval(operand).shape
     axis = _axis(axis, len(shape))
@@ -162,54 +171,57 @@ def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0, *,
     starts[axis] = start_index
     sizes = list(shape)
     sizes[axis] = int(slice_size)
-    return st.dynamic_slice(operand, starts, sizes,
-                            allow_negative_indices=allow_negative_indices)
+    return st.dynamic_slice(operand, starts, sizes, allow_negative_indices=allow_negative_indices)
 
 
-def dynamic_index_in_dim(operand, index, axis=0, keepdims=True, *,
-                         allow_negative_indices=True):
+def dynamic_index_in_dim(operand, index, axis=0, keepdims=True, *, allow_negative_indices=True):
     """Entry `index` (possibly traced) along `axis`."""
     axis = _axis(axis, get_aval(operand).ndim)
-    out = dynamic_slice_in_dim(operand, index, 1, axis,
-                               allow_negative_indices=allow_negative_indices)
+    out = dynamic_slice_in_dim(
+        operand, index, 1, axis, allow_negative_indices=allow_negative_indices
+    )
     return out if keepdims else st.squeeze(out, (axis,))
 
 
-def dynamic_update_slice_in_dim(operand, update, start_index, axis, *,
-                                allow_negative_indices=True):
+def dynamic_update_slice_in_dim(operand, update, start_index, axis, *, allow_negative_indices=True):
     """`operand` with `update` written from `start_index` along `axis`."""
     ndim = get_aval(operand).ndim
     axis = _axis(axis, ndim)
     starts = [np.int32(0)] * ndim
     starts[axis] = start_index
-    return st.dynamic_update_slice(operand, update, starts,
-                                   allow_negative_indices=allow_negative_indices)
+    return st.dynamic_update_slice(
+        operand, update, starts, allow_negative_indices=allow_negative_indices
+    )
 
 
-def dynamic_update_index_in_dim(operand, update, index, axis, *,
-                                allow_negative_indices=True):
+def dynamic_update_index_in_dim(operand, update, index, axis, *, allow_negative_indices=True):
     """`operand` with entry `index` along `axis` replaced by `update` (which may lack
     that axis)."""
     ndim = get_aval(operand).ndim
     axis = _axis(axis, ndim)
     if get_aval(update).ndim == ndim - 1:
         update = expand_dims(update, (axis,))
-    return dynamic_update_slice_in_dim(operand, update, index, axis,
-                                       allow_negative_indices=allow_negative_indices)
+    return dynamic_update_slice_in_dim(
+        operand, update, index, axis, allow_negative_indices=allow_negative_indices
+    )
 
 
 # --- convolution layouts ------------------------------------------------------------------
+
 
 def conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers) -> ConvDimensionNumbers:
     """ConvDimensionNumbers from None (NCHW, OIHW, NCHW), layout strings ('NHWC', 'HWIO',
     'NHWC') or axis specs, as jax.lax.conv_dimension_numbers."""
     if len(lhs_shape) != len(rhs_shape):
-        raise TypeError(f"conv_dimension_numbers: input and kernel ranks differ: "
-                        f"{tuple(lhs_shape)} and {tuple(rhs_shape)}")
+        raise TypeError(
+            f"conv_dimension_numbers: input and kernel ranks differ: "
+            f"{tuple(lhs_shape)} and {tuple(rhs_shape)}"
+        )
     return _conv_dimension_numbers(len(lhs_shape), dimension_numbers)
 
 
 # --- associative_scan ---------------------------------------------------------------------
+
 
 def associative_scan(fn, elems, reverse=False, axis=0):
     """All prefix combinations of `elems` (a pytree of arrays sharing the length of
@@ -223,15 +235,18 @@ def associative_scan(fn, elems, reverse=False, axis=0):
     axis = _axis(axis, ndim)
     lengths = {get_aval(x).shape[axis] for x in leaves}
     if len(lengths) != 1:
-        raise ValueError(f"associative_scan: the elements have different lengths along "
-                         f"axis {axis}: {sorted(lengths)}{where()}")
+        raise ValueError(
+            f"associative_scan: the elements have different lengths along "
+            f"axis {axis}: {sorted(lengths)}{where()}"
+        )
 
     def combine(a, b):
         out = fn(tree.tree_unflatten(treedef, a), tree.tree_unflatten(treedef, b))
         out_leaves, out_tree = tree.tree_flatten(out)
         if out_tree != treedef:
-            raise TypeError(f"associative_scan: fn returned a {out_tree}, the elements are "
-                            f"a {treedef}{where()}")
+            raise TypeError(
+                f"associative_scan: fn returned a {out_tree}, the elements are a {treedef}{where()}"
+            )
         return out_leaves
 
     return tree.tree_unflatten(treedef, scan_lists(combine, leaves, axis, reverse))
@@ -270,17 +285,24 @@ def scan_lists(combine, elems, axis, reverse):
         n = get_aval(elems[0]).shape[axis]
         if n < 2:
             return elems
-        reduced = combine([_slice_along(e, 0, -1, 2, axis) for e in elems],
-                          [_slice_along(e, 1, None, 2, axis) for e in elems])
+        reduced = combine(
+            [_slice_along(e, 0, -1, 2, axis) for e in elems],
+            [_slice_along(e, 1, None, 2, axis) for e in elems],
+        )
         odd = scan(reduced)
         if n % 2 == 0:
-            even = combine([_slice_along(e, 0, -1, 1, axis) for e in odd],
-                           [_slice_along(e, 2, None, 2, axis) for e in elems])
+            even = combine(
+                [_slice_along(e, 0, -1, 1, axis) for e in odd],
+                [_slice_along(e, 2, None, 2, axis) for e in elems],
+            )
         else:
             even = combine(odd, [_slice_along(e, 2, None, 2, axis) for e in elems])
-        even = [st.concatenate([_slice_along(e, 0, 1, 1, axis), r], axis)
-                if get_aval(r).shape[axis] else _slice_along(e, 0, 1, 1, axis)
-                for e, r in zip(elems, even)]
+        even = [
+            st.concatenate([_slice_along(e, 0, 1, 1, axis), r], axis)
+            if get_aval(r).shape[axis]
+            else _slice_along(e, 0, 1, 1, axis)
+            for e, r in zip(elems, even)
+        ]
         return [_interleave(e, o, axis) for e, o in zip(even, odd)]
 
     out = scan(elems)

@@ -6,7 +6,6 @@ promotion happen one level up, in funcnet.numpy.
 
 import enum as _enum
 
-
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
 from funcnet.core.source_info import where
@@ -24,8 +23,10 @@ _KIND_CHECK = {
 
 def _check_kinds(prim, aval, kinds):
     if not any(_KIND_CHECK[k](aval.dtype) for k in kinds):
-        raise TypeError(f"{prim} does not accept dtype {aval.dtype} "
-                        f"(it takes {' or '.join(kinds)} arrays){where()}")
+        raise TypeError(
+            f"{prim} does not accept dtype {aval.dtype} "
+            f"(it takes {' or '.join(kinds)} arrays){where()}"
+        )
 
 
 def _unary_abstract_eval(prim, kinds, out_dtype=None):
@@ -34,6 +35,7 @@ def _unary_abstract_eval(prim, kinds, out_dtype=None):
         if out_dtype is not None:
             return ShapedArray(x.shape, out_dtype)
         return x
+
     return rule
 
 
@@ -89,8 +91,10 @@ def _integer_pow_abstract_eval(x, *, y):
     _check_kinds(integer_pow_p, x, (FLOAT, INT))
     if y < 0 and not dtypes.is_float(x.dtype):
         # 1 / x**n would silently truncate to 0 (or divide by zero) on integers.
-        raise TypeError(f"integer_pow: integers cannot be raised to the negative power {y} "
-                        f"({x.str_short()}){where()}")
+        raise TypeError(
+            f"integer_pow: integers cannot be raised to the negative power {y} "
+            f"({x.str_short()}){where()}"
+        )
     return x
 
 
@@ -102,8 +106,10 @@ def _binary_abstract_eval(prim, kinds, out_dtype=None):
             raise TypeError(f"{prim} got different dtypes {x.dtype} and {y.dtype}{where()}")
         _check_kinds(prim, x, kinds)
         weak = x.weak_type and y.weak_type
-        return ShapedArray(x.shape, x.dtype if out_dtype is None else out_dtype,
-                           weak and out_dtype is None)
+        return ShapedArray(
+            x.shape, x.dtype if out_dtype is None else out_dtype, weak and out_dtype is None
+        )
+
     return rule
 
 
@@ -150,11 +156,15 @@ def _select_n_abstract_eval(which, *cases):
     first = cases[0]
     for c in cases[1:]:
         if c.shape != first.shape or c.dtype != first.dtype:
-            raise TypeError(f"select_n cases must agree in shape and dtype, got "
-                            f"{first.str_short()} and {c.str_short()}{where()}")
+            raise TypeError(
+                f"select_n cases must agree in shape and dtype, got "
+                f"{first.str_short()} and {c.str_short()}{where()}"
+            )
     if which.shape not in ((), first.shape):
-        raise TypeError(f"select_n predicate of shape {which.shape} does not fit "
-                        f"cases of shape {first.shape}{where()}")
+        raise TypeError(
+            f"select_n predicate of shape {which.shape} does not fit "
+            f"cases of shape {first.shape}{where()}"
+        )
     if which.dtype == dtypes.bool_:
         if len(cases) > 2:
             raise TypeError("a boolean select_n takes at most two cases")
@@ -188,8 +198,10 @@ copy_p = unary("copy", (FLOAT, INT, BOOL))
 
 # --- user-facing binders (funcnet.lax) ---------------------------------------
 
+
 class RoundingMethod(_enum.IntEnum):
     """How `round` breaks ties, as jax.lax.RoundingMethod."""
+
     AWAY_FROM_ZERO = 0
     TO_NEAREST_EVEN = 1
 
@@ -205,7 +217,7 @@ def integer_pow(x, y: int):
     return integer_pow_p.bind(x, y=int(y))
 
 
-def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):  # noqa: A001 - as jax.lax
+def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):
     return round_p.bind(x, rounding_method=int(rounding_method))
 
 
@@ -217,7 +229,7 @@ def select(pred, on_true, on_false):
     return select_n_p.bind(pred, on_false, on_true)
 
 
-def clamp(min, x, max):  # noqa: A002 - jax.lax's names
+def clamp(min, x, max):
     """`x` clipped to [min, max]; the bounds may be scalars (as jax.lax.clamp)."""
     return clamp_p.bind(min, x, max)
 
@@ -241,18 +253,23 @@ def broadcast_operands(name, args):
         return args
     ranked = [s for s in shapes if s]
     if len({len(s) for s in ranked}) > 1:
-        raise TypeError(f"{name}: arrays must have the same number of dimensions (or be "
-                        f"scalars), got shapes {', '.join(map(str, shapes))}{where()}")
+        raise TypeError(
+            f"{name}: arrays must have the same number of dimensions (or be "
+            f"scalars), got shapes {', '.join(map(str, shapes))}{where()}"
+        )
     shape = []
     for sizes in zip(*ranked):
         big = {d for d in sizes if d != 1}
         if len(big) > 1:
-            raise TypeError(f"{name} got incompatible shapes for broadcasting: "
-                            f"{' and '.join(map(str, shapes))}{where()}")
+            raise TypeError(
+                f"{name} got incompatible shapes for broadcasting: "
+                f"{' and '.join(map(str, shapes))}{where()}"
+            )
         shape.append(big.pop() if big else 1)
     shape = tuple(shape)
-    return [a if s == shape else broadcast_in_dim(a, shape, range(len(s)))
-            for a, s in zip(args, shapes)]
+    return [
+        a if s == shape else broadcast_in_dim(a, shape, range(len(s))) for a, s in zip(args, shapes)
+    ]
 
 
 def _bind_broadcasting(p, x, y):
@@ -264,15 +281,72 @@ def _bind_broadcasting(p, x, y):
     return p.bind(*broadcast_operands(p.name, (x, y)))
 
 
-UNARY = [neg_p, sign_p, floor_p, ceil_p, is_finite_p, exp_p, exp2_p, log_p, log1p_p, expm1_p,
-         tanh_p, logistic_p, sin_p, cos_p, tan_p, asin_p, acos_p, atan_p, sinh_p, cosh_p,
-         asinh_p, acosh_p, atanh_p, sqrt_p, rsqrt_p, cbrt_p, abs_p, not_p, erf_p, erf_inv_p,
-         lgamma_p, digamma_p, square_p, copy_p, erfc_p, population_count_p, clz_p]
-BINARY = [add_p, sub_p, mul_p, div_p, rem_p, pow_p, max_p, min_p, atan2_p, nextafter_p,
-          and_p, or_p, xor_p, shift_left_p, shift_right_arithmetic_p, shift_right_logical_p,
-          eq_p, ne_p, lt_p, le_p, gt_p, ge_p]
+UNARY = [
+    neg_p,
+    sign_p,
+    floor_p,
+    ceil_p,
+    is_finite_p,
+    exp_p,
+    exp2_p,
+    log_p,
+    log1p_p,
+    expm1_p,
+    tanh_p,
+    logistic_p,
+    sin_p,
+    cos_p,
+    tan_p,
+    asin_p,
+    acos_p,
+    atan_p,
+    sinh_p,
+    cosh_p,
+    asinh_p,
+    acosh_p,
+    atanh_p,
+    sqrt_p,
+    rsqrt_p,
+    cbrt_p,
+    abs_p,
+    not_p,
+    erf_p,
+    erf_inv_p,
+    lgamma_p,
+    digamma_p,
+    square_p,
+    copy_p,
+    erfc_p,
+    population_count_p,
+    clz_p,
+]
+BINARY = [
+    add_p,
+    sub_p,
+    mul_p,
+    div_p,
+    rem_p,
+    pow_p,
+    max_p,
+    min_p,
+    atan2_p,
+    nextafter_p,
+    and_p,
+    or_p,
+    xor_p,
+    shift_left_p,
+    shift_right_arithmetic_p,
+    shift_right_logical_p,
+    eq_p,
+    ne_p,
+    lt_p,
+    le_p,
+    gt_p,
+    ge_p,
+]
 
 # --- elementwise binders: jax.lax's names; binary ones broadcast scalars, as jax.lax ---
+
 
 def neg(x):
     """Elementwise -x, as jax.lax.neg.
@@ -285,6 +359,7 @@ def neg(x):
     """
     return neg_p.bind(x)
 
+
 def sign(x):
     """Elementwise the sign of x (-1, 0 or 1; NaN for NaN), as jax.lax.sign.
 
@@ -295,6 +370,7 @@ def sign(x):
       An array of x's shape and dtype.
     """
     return sign_p.bind(x)
+
 
 def floor(x):
     """Elementwise x rounded toward -inf, as jax.lax.floor.
@@ -307,6 +383,7 @@ def floor(x):
     """
     return floor_p.bind(x)
 
+
 def ceil(x):
     """Elementwise x rounded toward +inf, as jax.lax.ceil.
 
@@ -317,6 +394,7 @@ def ceil(x):
       An array of x's shape and dtype.
     """
     return ceil_p.bind(x)
+
 
 def is_finite(x):
     """Elementwise whether x is neither infinite nor NaN (a bool array), as jax.lax.is_finite.
@@ -329,6 +407,7 @@ def is_finite(x):
     """
     return is_finite_p.bind(x)
 
+
 def exp(x):
     """Elementwise e ** x, as jax.lax.exp.
 
@@ -339,6 +418,7 @@ def exp(x):
       An array of x's shape and dtype.
     """
     return exp_p.bind(x)
+
 
 def exp2(x):
     """Elementwise 2 ** x, as jax.lax.exp2.
@@ -351,6 +431,7 @@ def exp2(x):
     """
     return exp2_p.bind(x)
 
+
 def log(x):
     """Elementwise the natural logarithm of x, as jax.lax.log.
 
@@ -361,6 +442,7 @@ def log(x):
       An array of x's shape and dtype.
     """
     return log_p.bind(x)
+
 
 def log1p(x):
     """Elementwise log(1 + x), accurate for small x, as jax.lax.log1p.
@@ -373,6 +455,7 @@ def log1p(x):
     """
     return log1p_p.bind(x)
 
+
 def expm1(x):
     """Elementwise e ** x - 1, accurate for small x, as jax.lax.expm1.
 
@@ -383,6 +466,7 @@ def expm1(x):
       An array of x's shape and dtype.
     """
     return expm1_p.bind(x)
+
 
 def tanh(x):
     """Elementwise the hyperbolic tangent of x, as jax.lax.tanh.
@@ -395,6 +479,7 @@ def tanh(x):
     """
     return tanh_p.bind(x)
 
+
 def logistic(x):
     """Elementwise the logistic sigmoid 1 / (1 + e ** -x), as jax.lax.logistic.
 
@@ -405,6 +490,7 @@ def logistic(x):
       An array of x's shape and dtype.
     """
     return logistic_p.bind(x)
+
 
 def sin(x):
     """Elementwise the sine of x, as jax.lax.sin.
@@ -417,6 +503,7 @@ def sin(x):
     """
     return sin_p.bind(x)
 
+
 def cos(x):
     """Elementwise the cosine of x, as jax.lax.cos.
 
@@ -427,6 +514,7 @@ def cos(x):
       An array of x's shape and dtype.
     """
     return cos_p.bind(x)
+
 
 def tan(x):
     """Elementwise the tangent of x, as jax.lax.tan.
@@ -439,6 +527,7 @@ def tan(x):
     """
     return tan_p.bind(x)
 
+
 def asin(x):
     """Elementwise the arcsine of x, as jax.lax.asin.
 
@@ -449,6 +538,7 @@ def asin(x):
       An array of x's shape and dtype.
     """
     return asin_p.bind(x)
+
 
 def acos(x):
     """Elementwise the arccosine of x, as jax.lax.acos.
@@ -461,6 +551,7 @@ def acos(x):
     """
     return acos_p.bind(x)
 
+
 def atan(x):
     """Elementwise the arctangent of x, as jax.lax.atan.
 
@@ -471,6 +562,7 @@ def atan(x):
       An array of x's shape and dtype.
     """
     return atan_p.bind(x)
+
 
 def sinh(x):
     """Elementwise the hyperbolic sine of x, as jax.lax.sinh.
@@ -483,6 +575,7 @@ def sinh(x):
     """
     return sinh_p.bind(x)
 
+
 def cosh(x):
     """Elementwise the hyperbolic cosine of x, as jax.lax.cosh.
 
@@ -493,6 +586,7 @@ def cosh(x):
       An array of x's shape and dtype.
     """
     return cosh_p.bind(x)
+
 
 def asinh(x):
     """Elementwise the inverse hyperbolic sine of x, as jax.lax.asinh.
@@ -505,6 +599,7 @@ def asinh(x):
     """
     return asinh_p.bind(x)
 
+
 def acosh(x):
     """Elementwise the inverse hyperbolic cosine of x, as jax.lax.acosh.
 
@@ -515,6 +610,7 @@ def acosh(x):
       An array of x's shape and dtype.
     """
     return acosh_p.bind(x)
+
 
 def atanh(x):
     """Elementwise the inverse hyperbolic tangent of x, as jax.lax.atanh.
@@ -527,6 +623,7 @@ def atanh(x):
     """
     return atanh_p.bind(x)
 
+
 def sqrt(x):
     """Elementwise the square root of x, as jax.lax.sqrt.
 
@@ -537,6 +634,7 @@ def sqrt(x):
       An array of x's shape and dtype.
     """
     return sqrt_p.bind(x)
+
 
 def rsqrt(x):
     """Elementwise 1 / sqrt(x), as jax.lax.rsqrt.
@@ -549,6 +647,7 @@ def rsqrt(x):
     """
     return rsqrt_p.bind(x)
 
+
 def cbrt(x):
     """Elementwise the cube root of x, as jax.lax.cbrt.
 
@@ -560,7 +659,8 @@ def cbrt(x):
     """
     return cbrt_p.bind(x)
 
-def abs(x):  # noqa: A001 - jax.lax's name
+
+def abs(x):
     """Elementwise |x|, as jax.lax.abs.
 
     Args:
@@ -570,6 +670,7 @@ def abs(x):  # noqa: A001 - jax.lax's name
       An array of x's shape and dtype.
     """
     return abs_p.bind(x)
+
 
 def bitwise_not(x):
     """Elementwise the bitwise (for booleans: logical) negation of x, as jax.lax.bitwise_not.
@@ -582,6 +683,7 @@ def bitwise_not(x):
     """
     return not_p.bind(x)
 
+
 def erf(x):
     """Elementwise the error function of x, as jax.lax.erf.
 
@@ -593,8 +695,9 @@ def erf(x):
     """
     return erf_p.bind(x)
 
+
 def erfc(x):
-    """Elementwise the complementary error function 1 - erf(x), accurate for large x, as jax.lax.erfc.
+    """Elementwise 1 - erf(x), accurate for large x, as jax.lax.erfc.
 
     Args:
       x: a floating-point array.
@@ -603,6 +706,7 @@ def erfc(x):
       An array of x's shape and dtype.
     """
     return erfc_p.bind(x)
+
 
 def erf_inv(x):
     """Elementwise the inverse error function of x, as jax.lax.erf_inv.
@@ -615,6 +719,7 @@ def erf_inv(x):
     """
     return erf_inv_p.bind(x)
 
+
 def lgamma(x):
     """Elementwise the logarithm of |Gamma(x)|, as jax.lax.lgamma.
 
@@ -625,6 +730,7 @@ def lgamma(x):
       An array of x's shape and dtype.
     """
     return lgamma_p.bind(x)
+
 
 def digamma(x):
     """Elementwise the digamma function (the derivative of lgamma) of x, as jax.lax.digamma.
@@ -637,6 +743,7 @@ def digamma(x):
     """
     return digamma_p.bind(x)
 
+
 def square(x):
     """Elementwise x * x, as jax.lax.square.
 
@@ -647,6 +754,7 @@ def square(x):
       An array of x's shape and dtype.
     """
     return square_p.bind(x)
+
 
 def copy(x):
     """x itself, as a new value (the identity primitive transformations stage to make a
@@ -672,6 +780,7 @@ def population_count(x):
     """
     return population_count_p.bind(x)
 
+
 def clz(x):
     """Elementwise the number of leading zero bits of x, as jax.lax.clz.
 
@@ -682,6 +791,7 @@ def clz(x):
       An array of x's shape and dtype.
     """
     return clz_p.bind(x)
+
 
 def add(x, y):
     """Elementwise x + y, as jax.lax.add.
@@ -695,6 +805,7 @@ def add(x, y):
     """
     return _bind_broadcasting(add_p, x, y)
 
+
 def sub(x, y):
     """Elementwise x - y, as jax.lax.sub.
 
@@ -706,6 +817,7 @@ def sub(x, y):
       An array of the broadcast shape.
     """
     return _bind_broadcasting(sub_p, x, y)
+
 
 def mul(x, y):
     """Elementwise x * y (for booleans: and), as jax.lax.mul.
@@ -719,6 +831,7 @@ def mul(x, y):
     """
     return _bind_broadcasting(mul_p, x, y)
 
+
 def div(x, y):
     """Elementwise x / y (integers round toward zero), as jax.lax.div.
 
@@ -730,6 +843,7 @@ def div(x, y):
       An array of the broadcast shape.
     """
     return _bind_broadcasting(div_p, x, y)
+
 
 def rem(x, y):
     """Elementwise the remainder of x / y, with the sign of x (C's fmod), as jax.lax.rem.
@@ -743,7 +857,8 @@ def rem(x, y):
     """
     return _bind_broadcasting(rem_p, x, y)
 
-def pow(x, y):  # noqa: A001 - jax.lax's name
+
+def pow(x, y):
     """Elementwise x ** y (floating point), as jax.lax.pow.
 
     Args:
@@ -755,7 +870,8 @@ def pow(x, y):  # noqa: A001 - jax.lax's name
     """
     return _bind_broadcasting(pow_p, x, y)
 
-def max(x, y):  # noqa: A001 - jax.lax's name
+
+def max(x, y):
     """Elementwise the larger of x and y (NaN if either is), as jax.lax.max.
 
     Args:
@@ -767,7 +883,8 @@ def max(x, y):  # noqa: A001 - jax.lax's name
     """
     return _bind_broadcasting(max_p, x, y)
 
-def min(x, y):  # noqa: A001 - jax.lax's name
+
+def min(x, y):
     """Elementwise the smaller of x and y (NaN if either is), as jax.lax.min.
 
     Args:
@@ -778,6 +895,7 @@ def min(x, y):  # noqa: A001 - jax.lax's name
       An array of the broadcast shape.
     """
     return _bind_broadcasting(min_p, x, y)
+
 
 def atan2(x, y):
     """Elementwise the arctangent of x / y, in the quadrant of (y, x), as jax.lax.atan2.
@@ -791,6 +909,7 @@ def atan2(x, y):
     """
     return _bind_broadcasting(atan2_p, x, y)
 
+
 def bitwise_and(x, y):
     """Elementwise x & y (for booleans: logical and), as jax.lax.bitwise_and.
 
@@ -802,6 +921,7 @@ def bitwise_and(x, y):
       An array of the broadcast shape.
     """
     return _bind_broadcasting(and_p, x, y)
+
 
 def bitwise_or(x, y):
     """Elementwise x | y (for booleans: logical or), as jax.lax.bitwise_or.
@@ -815,6 +935,7 @@ def bitwise_or(x, y):
     """
     return _bind_broadcasting(or_p, x, y)
 
+
 def bitwise_xor(x, y):
     """Elementwise x ^ y (for booleans: logical xor), as jax.lax.bitwise_xor.
 
@@ -826,6 +947,7 @@ def bitwise_xor(x, y):
       An array of the broadcast shape.
     """
     return _bind_broadcasting(xor_p, x, y)
+
 
 def shift_left(x, y):
     """Elementwise x << y, as jax.lax.shift_left.
@@ -839,6 +961,7 @@ def shift_left(x, y):
     """
     return _bind_broadcasting(shift_left_p, x, y)
 
+
 def shift_right_arithmetic(x, y):
     """Elementwise x >> y, filling with the sign bit, as jax.lax.shift_right_arithmetic.
 
@@ -850,6 +973,7 @@ def shift_right_arithmetic(x, y):
       An array of the broadcast shape.
     """
     return _bind_broadcasting(shift_right_arithmetic_p, x, y)
+
 
 def shift_right_logical(x, y):
     """Elementwise x >> y, filling with zeros, as jax.lax.shift_right_logical.
@@ -863,6 +987,7 @@ def shift_right_logical(x, y):
     """
     return _bind_broadcasting(shift_right_logical_p, x, y)
 
+
 def eq(x, y):
     """Elementwise x == y (a bool array), as jax.lax.eq.
 
@@ -874,6 +999,7 @@ def eq(x, y):
       An array of the broadcast shape.
     """
     return _bind_broadcasting(eq_p, x, y)
+
 
 def ne(x, y):
     """Elementwise x != y (a bool array), as jax.lax.ne.
@@ -887,6 +1013,7 @@ def ne(x, y):
     """
     return _bind_broadcasting(ne_p, x, y)
 
+
 def lt(x, y):
     """Elementwise x < y (a bool array), as jax.lax.lt.
 
@@ -898,6 +1025,7 @@ def lt(x, y):
       An array of the broadcast shape.
     """
     return _bind_broadcasting(lt_p, x, y)
+
 
 def le(x, y):
     """Elementwise x <= y (a bool array), as jax.lax.le.
@@ -911,6 +1039,7 @@ def le(x, y):
     """
     return _bind_broadcasting(le_p, x, y)
 
+
 def gt(x, y):
     """Elementwise x > y (a bool array), as jax.lax.gt.
 
@@ -923,6 +1052,7 @@ def gt(x, y):
     """
     return _bind_broadcasting(gt_p, x, y)
 
+
 def ge(x, y):
     """Elementwise x >= y (a bool array), as jax.lax.ge.
 
@@ -934,4 +1064,3 @@ def ge(x, y):
       An array of the broadcast shape.
     """
     return _bind_broadcasting(ge_p, x, y)
-

@@ -35,8 +35,10 @@ def _check_indices(name, indices, n_index):
     if not dtypes.is_int(indices.dtype):
         raise TypeError(f"{name} indices must be integers, got {indices.dtype}{where()}")
     if indices.ndim == 0 or indices.shape[-1] != n_index:
-        raise TypeError(f"{name}: the last axis of indices {indices.shape} must hold "
-                        f"{n_index} coordinates{where()}")
+        raise TypeError(
+            f"{name}: the last axis of indices {indices.shape} must hold "
+            f"{n_index} coordinates{where()}"
+        )
 
 
 gather_p = Primitive("gather")
@@ -47,16 +49,19 @@ def _gather_abstract_eval(operand, indices, *, dimension_numbers, slice_sizes):
     dn = dimension_numbers
     _check_indices("gather", indices, len(dn.start_index_map))
     if len(slice_sizes) != operand.ndim or any(
-            not 0 <= s <= d for s, d in zip(slice_sizes, operand.shape)):
-        raise TypeError(f"gather: slice_sizes {slice_sizes} do not fit operand "
-                        f"{operand.shape}{where()}")
+        not 0 <= s <= d for s, d in zip(slice_sizes, operand.shape)
+    ):
+        raise TypeError(
+            f"gather: slice_sizes {slice_sizes} do not fit operand {operand.shape}{where()}"
+        )
     dropped = set(dn.collapsed_slice_dims) | set(dn.operand_batching_dims)
     if any(slice_sizes[d] > 1 for d in dropped):
         raise TypeError("gather: collapsed and batching dims must have slice size <= 1")
     offsets = [s for i, s in enumerate(slice_sizes) if i not in dropped]
     if len(offsets) != len(dn.offset_dims):
-        raise TypeError(f"gather: {len(dn.offset_dims)} offset_dims for {len(offsets)} "
-                        "uncollapsed slice axes")
+        raise TypeError(
+            f"gather: {len(dn.offset_dims)} offset_dims for {len(offsets)} uncollapsed slice axes"
+        )
     batch = list(indices.shape[:-1])
     rank = len(batch) + len(offsets)
     shape, bi, oi = [], iter(batch), iter(offsets)
@@ -66,13 +71,22 @@ def _gather_abstract_eval(operand, indices, *, dimension_numbers, slice_sizes):
 
 
 def _scatter_abstract_eval(name):
-    def rule(operand, indices, updates, *, dimension_numbers, indices_are_sorted=False,
-             unique_indices=False):
+    def rule(
+        operand,
+        indices,
+        updates,
+        *,
+        dimension_numbers,
+        indices_are_sorted=False,
+        unique_indices=False,
+    ):
         dn = dimension_numbers
         _check_indices(name, indices, len(dn.scatter_dims_to_operand_dims))
         if updates.dtype != operand.dtype:
-            raise TypeError(f"{name}: updates dtype {updates.dtype} differs from operand "
-                            f"dtype {operand.dtype}{where()}")
+            raise TypeError(
+                f"{name}: updates dtype {updates.dtype} differs from operand "
+                f"dtype {operand.dtype}{where()}"
+            )
         dropped = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
         window = [s for i, s in enumerate(operand.shape) if i not in dropped]
         scatter_batch = list(indices.shape[:-1])
@@ -83,12 +97,16 @@ def _scatter_abstract_eval(name):
             for i, u in enumerate(updates.shape):
                 bound = next(wi) if i in dn.update_window_dims else next(bi)
                 if (i in dn.update_window_dims and u > bound) or (
-                        i not in dn.update_window_dims and u != bound):
+                    i not in dn.update_window_dims and u != bound
+                ):
                     ok = False
         if not ok:
-            raise TypeError(f"{name}: updates of shape {updates.shape} do not fit operand "
-                            f"{operand.shape} with indices {indices.shape}{where()}")
+            raise TypeError(
+                f"{name}: updates of shape {updates.shape} do not fit operand "
+                f"{operand.shape} with indices {indices.shape}{where()}"
+            )
         return operand.update(weak_type=operand.weak_type and updates.weak_type)
+
     return rule
 
 
@@ -107,6 +125,7 @@ class GatherScatterMode(enum.Enum):
     CLIP clamps them into range; FILL_OR_DROP fills the slices they gather (with
     `fill_value`) and drops the updates they scatter; PROMISE_IN_BOUNDS leaves them to
     XLA (which clamps gathers and drops scatter updates)."""
+
     CLIP = 0
     FILL_OR_DROP = 1
     PROMISE_IN_BOUNDS = 2
@@ -115,24 +134,38 @@ class GatherScatterMode(enum.Enum):
     def from_any(mode):
         if isinstance(mode, GatherScatterMode):
             return mode
-        names = {"clip": GatherScatterMode.CLIP, "fill": GatherScatterMode.FILL_OR_DROP,
-                 "drop": GatherScatterMode.FILL_OR_DROP,
-                 "promise_in_bounds": GatherScatterMode.PROMISE_IN_BOUNDS}
+        names = {
+            "clip": GatherScatterMode.CLIP,
+            "fill": GatherScatterMode.FILL_OR_DROP,
+            "drop": GatherScatterMode.FILL_OR_DROP,
+            "promise_in_bounds": GatherScatterMode.PROMISE_IN_BOUNDS,
+        }
         name = getattr(mode, "name", mode)  # jax's own enum too
         if isinstance(name, str) and name.lower() in names:
             return names[name.lower()]
         if name in GatherScatterMode.__members__:
             return GatherScatterMode[name]
-        raise ValueError(f"unknown gather/scatter mode {mode!r}: use 'clip', 'fill', 'drop' "
-                         f"or 'promise_in_bounds'")
+        raise ValueError(
+            f"unknown gather/scatter mode {mode!r}: use 'clip', 'fill', 'drop' "
+            f"or 'promise_in_bounds'"
+        )
 
 
 def _tuplify(dn, cls):
     return cls(*(tuple(int(d) for d in f) for f in dn))
 
 
-def gather(operand, start_indices, dimension_numbers, slice_sizes, *, unique_indices=False,
-           indices_are_sorted=False, mode=None, fill_value=None):
+def gather(
+    operand,
+    start_indices,
+    dimension_numbers,
+    slice_sizes,
+    *,
+    unique_indices=False,
+    indices_are_sorted=False,
+    mode=None,
+    fill_value=None,
+):
     """XLA's gather, as jax.lax.gather. Out-of-bounds starts are clamped (mode None,
     'clip', 'promise_in_bounds'), or their slices filled with `fill_value` (mode 'fill':
     NaN for floats, the type's extreme for integers, True for booleans, as jax).
@@ -180,28 +213,43 @@ def _clip_indices(operand, indices, updates, dn):
     window = iter(get_aval(updates).shape[d] for d in dn.update_window_dims)
     dropped = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
     sizes = [1 if d in dropped else next(window) for d in range(len(shape))]
-    upper = np.array([shape[d] - sizes[d] for d in dn.scatter_dims_to_operand_dims],
-                     idx_aval.dtype)
+    upper = np.array([shape[d] - sizes[d] for d in dn.scatter_dims_to_operand_dims], idx_aval.dtype)
     upper = broadcast_in_dim(upper, idx_aval.shape, (idx_aval.ndim - 1,))
     zero = broadcast_in_dim(np.zeros((), idx_aval.dtype)[()], idx_aval.shape, ())
     return ew.clamp(zero, indices, upper)
 
 
 def _scatter_binder(prim, negate=False):
-    def binder(operand, scatter_indices, updates, dimension_numbers, *,
-               indices_are_sorted=False, unique_indices=False, mode=None):
+    def binder(
+        operand,
+        scatter_indices,
+        updates,
+        dimension_numbers,
+        *,
+        indices_are_sorted=False,
+        unique_indices=False,
+        mode=None,
+    ):
         dn = _tuplify(dimension_numbers, ScatterDimensionNumbers)
         if mode is not None and GatherScatterMode.from_any(mode) == GatherScatterMode.CLIP:
             scatter_indices = _clip_indices(operand, scatter_indices, updates, dn)
         if negate:
             updates = ew.neg(updates)
-        return prim.bind(operand, scatter_indices, updates, dimension_numbers=dn,
-                         indices_are_sorted=bool(indices_are_sorted),
-                         unique_indices=bool(unique_indices))
+        return prim.bind(
+            operand,
+            scatter_indices,
+            updates,
+            dimension_numbers=dn,
+            indices_are_sorted=bool(indices_are_sorted),
+            unique_indices=bool(unique_indices),
+        )
+
     binder.__name__ = prim.name if not negate else "scatter_sub"
-    binder.__doc__ = (f"XLA's scatter combining with {binder.__name__[8:] or 'overwrite'}, "
-                      "as jax.lax. Out-of-bounds updates are dropped (mode None, 'drop', "
-                      "'fill', 'promise_in_bounds'), or their indices clamped (mode 'clip').")
+    binder.__doc__ = (
+        f"XLA's scatter combining with {binder.__name__[8:] or 'overwrite'}, "
+        "as jax.lax. Out-of-bounds updates are dropped (mode None, 'drop', "
+        "'fill', 'promise_in_bounds'), or their indices clamped (mode 'clip')."
+    )
     return binder
 
 

@@ -21,6 +21,7 @@ def _reduce_abstract_eval(name, bool_only=False):
         if bool_only and not (dtypes.is_bool(x.dtype) or dtypes.is_int(x.dtype)):
             raise TypeError(f"{name} takes bool or integer arrays, got {x.dtype}{where()}")
         return x.update(shape=tuple(d for i, d in enumerate(x.shape) if i not in axes))
+
     return rule
 
 
@@ -48,6 +49,7 @@ def _argreduce_abstract_eval(name):
             raise ValueError(f"{name} of an empty axis {axes[0]} (shape {x.shape}){where()}")
         shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
         return ShapedArray(shape, index_dtype)
+
     return rule
 
 
@@ -61,6 +63,7 @@ def _cumulative_abstract_eval(name):
     def rule(x, *, axis, reverse):
         _check_axes(name, x, (axis,))
         return x
+
     return rule
 
 
@@ -73,11 +76,13 @@ for _p in CUMULATIVE:
     _p.def_abstract_eval(_cumulative_abstract_eval(_p.name))
 
 
-def window_output_shape(shape, window_dimensions, window_strides, padding,
-                        base_dilation, window_dilation):
+def window_output_shape(
+    shape, window_dimensions, window_strides, padding, base_dilation, window_dilation
+):
     out = []
-    for d, w, s, (lo, hi), bd, wd in zip(shape, window_dimensions, window_strides, padding,
-                                         base_dilation, window_dilation):
+    for d, w, s, (lo, hi), bd, wd in zip(
+        shape, window_dimensions, window_strides, padding, base_dilation, window_dilation
+    ):
         dilated_in = (d - 1) * bd + 1 + lo + hi if d else lo + hi
         dilated_w = (w - 1) * wd + 1
         out.append(max(0, (dilated_in - dilated_w) // s + 1))
@@ -87,14 +92,24 @@ def window_output_shape(shape, window_dimensions, window_strides, padding,
 def _reduce_window_abstract_eval(name):
     def rule(x, *, window_dimensions, window_strides, padding, base_dilation, window_dilation):
         n = x.ndim
-        for what, v in (("window_dimensions", window_dimensions),
-                        ("window_strides", window_strides), ("padding", padding),
-                        ("base_dilation", base_dilation), ("window_dilation", window_dilation)):
+        for what, v in (
+            ("window_dimensions", window_dimensions),
+            ("window_strides", window_strides),
+            ("padding", padding),
+            ("base_dilation", base_dilation),
+            ("window_dilation", window_dilation),
+        ):
             if len(v) != n:
-                raise TypeError(f"{name}: {what} has {len(v)} entries for an array of "
-                                f"rank {n} (shape {x.shape}){where()}")
-        return x.update(shape=window_output_shape(x.shape, window_dimensions, window_strides,
-                                                  padding, base_dilation, window_dilation))
+                raise TypeError(
+                    f"{name}: {what} has {len(v)} entries for an array of "
+                    f"rank {n} (shape {x.shape}){where()}"
+                )
+        return x.update(
+            shape=window_output_shape(
+                x.shape, window_dimensions, window_strides, padding, base_dilation, window_dilation
+            )
+        )
+
     return rule
 
 
@@ -113,14 +128,16 @@ def _sort_abstract_eval(*operands, dimension, is_stable, num_keys):
     first = operands[0]
     _check_axes("sort", first, (dimension,))
     if any(o.shape != first.shape for o in operands):
-        raise TypeError(f"sort operands must share a shape, got "
-                        f"{[o.shape for o in operands]}{where()}")
+        raise TypeError(
+            f"sort operands must share a shape, got {[o.shape for o in operands]}{where()}"
+        )
     if not 1 <= num_keys <= len(operands):
         raise TypeError("sort: num_keys must be between 1 and the number of operands")
     return list(operands)
 
 
 # --- binders --------------------------------------------------------------------
+
 
 def _axes(axes):
     return tuple(sorted(int(a) for a in axes))
@@ -151,13 +168,11 @@ def reduce_or(operand, axes):
 
 
 def argmax(operand, axis, index_dtype=dtypes.int32):
-    return argmax_p.bind(operand, axes=(int(axis),),
-                         index_dtype=dtypes.canonicalize(index_dtype))
+    return argmax_p.bind(operand, axes=(int(axis),), index_dtype=dtypes.canonicalize(index_dtype))
 
 
 def argmin(operand, axis, index_dtype=dtypes.int32):
-    return argmin_p.bind(operand, axes=(int(axis),),
-                         index_dtype=dtypes.canonicalize(index_dtype))
+    return argmin_p.bind(operand, axes=(int(axis),), index_dtype=dtypes.canonicalize(index_dtype))
 
 
 def cumsum(operand, axis=0, reverse=False):
@@ -176,8 +191,9 @@ def cummin(operand, axis=0, reverse=False):
     return cummin_p.bind(operand, axis=int(axis), reverse=bool(reverse))
 
 
-def _window_params(x, window_dimensions, window_strides, padding, base_dilation=None,
-                   window_dilation=None):
+def _window_params(
+    x, window_dimensions, window_strides, padding, base_dilation=None, window_dilation=None
+):
     n = len(window_dimensions)
     window_strides = tuple(map(int, window_strides or (1,) * n))
     base_dilation = tuple(map(int, base_dilation or (1,) * n))
@@ -187,10 +203,13 @@ def _window_params(x, window_dimensions, window_strides, padding, base_dilation=
         shape = [(d - 1) * b + 1 if d else 0 for d, b in zip(get_aval(x).shape, base_dilation)]
         window = [(w - 1) * r + 1 for w, r in zip(window_dimensions, window_dilation)]
         padding = padtype_to_pads(shape, window, window_strides, padding)
-    return {"window_dimensions": tuple(map(int, window_dimensions)),
-            "window_strides": window_strides,
-            "padding": tuple((int(lo), int(hi)) for lo, hi in padding),
-            "base_dilation": base_dilation, "window_dilation": window_dilation}
+    return {
+        "window_dimensions": tuple(map(int, window_dimensions)),
+        "window_strides": window_strides,
+        "padding": tuple((int(lo), int(hi)) for lo, hi in padding),
+        "base_dilation": base_dilation,
+        "window_dilation": window_dilation,
+    }
 
 
 def padtype_to_pads(in_shape, window_shape, window_strides, padding: str):
@@ -227,45 +246,74 @@ def _check_init_value(init_value, kind, dtype):
     try:
         value = np.asarray(init_value)
     except TypeError as e:  # a traced value: it cannot be checked
-        raise ValueError(f"reduce_window needs a concrete init_value ({identity} for "
-                         f"'{kind}'), got a traced one{where()}") from e
+        raise ValueError(
+            f"reduce_window needs a concrete init_value ({identity} for "
+            f"'{kind}'), got a traced one{where()}"
+        ) from e
     accepted = {float(identity), {"add": 0.0, "max": -np.inf, "min": np.inf}[kind]}
     if value.shape != () or float(value) not in accepted:
-        raise ValueError(f"reduce_window with '{kind}' supports only init_value={identity} "
-                         f"(the identity) for {dtype}, got {value!r}{where()}")
+        raise ValueError(
+            f"reduce_window with '{kind}' supports only init_value={identity} "
+            f"(the identity) for {dtype}, got {value!r}{where()}"
+        )
 
 
 def _computation_kind(computation):
-    kinds = {"add": "add", "sum": "add", "max": "max", "min": "min",
-             ew.add: "add", ew.max: "max", ew.min: "min"}
+    kinds = {
+        "add": "add",
+        "sum": "add",
+        "max": "max",
+        "min": "min",
+        ew.add: "add",
+        ew.max: "max",
+        ew.min: "min",
+    }
     try:
         kind = kinds.get(computation)
     except TypeError:  # unhashable
         kind = None
     if kind is None:
-        raise ValueError(f"reduce_window computation must be 'add', 'max' or 'min' (or "
-                         f"lax.add / lax.max / lax.min), got {computation!r}")
+        raise ValueError(
+            f"reduce_window computation must be 'add', 'max' or 'min' (or "
+            f"lax.add / lax.max / lax.min), got {computation!r}"
+        )
     return kind
 
 
-def reduce_window(operand, init_value, computation, window_dimensions, window_strides=None,
-                  padding="VALID", base_dilation=None, window_dilation=None):
+def reduce_window(
+    operand,
+    init_value,
+    computation,
+    window_dimensions,
+    window_strides=None,
+    padding="VALID",
+    base_dilation=None,
+    window_dilation=None,
+):
     """Pooling, as jax.lax.reduce_window for the monoids XLA pools with: `computation` is
     'add', 'max' or 'min' (or lax.add / lax.max / lax.min) and `init_value` its identity."""
     kind = _computation_kind(computation)
     _check_init_value(init_value, kind, get_aval(operand).dtype)
-    prim = {"add": reduce_window_sum_p, "max": reduce_window_max_p,
-            "min": reduce_window_min_p}[kind]
-    params = _window_params(operand, window_dimensions, window_strides, padding,
-                            base_dilation, window_dilation)
+    prim = {"add": reduce_window_sum_p, "max": reduce_window_max_p, "min": reduce_window_min_p}[
+        kind
+    ]
+    params = _window_params(
+        operand, window_dimensions, window_strides, padding, base_dilation, window_dilation
+    )
     return prim.bind(operand, **params)
 
 
-_REDUCERS = {"add": reduce_sum, "mul": reduce_prod, "max": reduce_max, "min": reduce_min,
-             "and": reduce_and, "or": reduce_or}
+_REDUCERS = {
+    "add": reduce_sum,
+    "mul": reduce_prod,
+    "max": reduce_max,
+    "min": reduce_min,
+    "and": reduce_and,
+    "or": reduce_or,
+}
 
 
-def reduce(operands, init_values, computation, dimensions):  # noqa: A001 - as jax.lax
+def reduce(operands, init_values, computation, dimensions):
     """jax.lax.reduce of one operand with a monoid funcnet reduces with: `computation`
     is lax.add, lax.mul, lax.max, lax.min, lax.bitwise_and or lax.bitwise_or (or its
     name) and `init_values` its identity. (jax's variadic form, several operands under
@@ -275,30 +323,46 @@ def reduce(operands, init_values, computation, dimensions):  # noqa: A001 - as j
     if len(leaves) != 1 or len(inits) != 1:
         raise NotImplementedError(
             f"reduce of {len(leaves)} operands under one computation (jax's variadic "
-            f"reduce) is not supported: reduce each operand with its own monoid{where()}")
+            f"reduce) is not supported: reduce each operand with its own monoid{where()}"
+        )
     (x,), (init,) = leaves, inits
     kind = _reduce_kind(computation)
     dtype = get_aval(x).dtype
     _check_reduce_init(init, kind, dtype)
     if kind in ("and", "or") and not (dtypes.is_bool(dtype) or dtypes.is_int(dtype)):
-        raise TypeError(f"reduce with bitwise_{kind} takes bool or integer operands, got "
-                        f"{dtype}{where()}")
+        raise TypeError(
+            f"reduce with bitwise_{kind} takes bool or integer operands, got {dtype}{where()}"
+        )
     if dtypes.is_bool(dtype):  # max/min of booleans are or/and
         kind = {"max": "or", "min": "and"}.get(kind, kind)
     return tree.tree_unflatten(treedef, [_REDUCERS[kind](x, dimensions)])
 
 
 def _reduce_kind(computation):
-    kinds = {"add": "add", "sum": "add", "mul": "mul", "max": "max", "min": "min",
-             "and": "and", "or": "or", ew.add: "add", ew.mul: "mul", ew.max: "max",
-             ew.min: "min", ew.bitwise_and: "and", ew.bitwise_or: "or"}
+    kinds = {
+        "add": "add",
+        "sum": "add",
+        "mul": "mul",
+        "max": "max",
+        "min": "min",
+        "and": "and",
+        "or": "or",
+        ew.add: "add",
+        ew.mul: "mul",
+        ew.max: "max",
+        ew.min: "min",
+        ew.bitwise_and: "and",
+        ew.bitwise_or: "or",
+    }
     try:
         kind = kinds.get(computation)
     except TypeError:  # unhashable
         kind = None
     if kind is None:
-        raise ValueError(f"reduce computation must be one of lax.add, lax.mul, lax.max, "
-                         f"lax.min, lax.bitwise_and, lax.bitwise_or, got {computation!r}")
+        raise ValueError(
+            f"reduce computation must be one of lax.add, lax.mul, lax.max, "
+            f"lax.min, lax.bitwise_and, lax.bitwise_or, got {computation!r}"
+        )
     return kind
 
 
@@ -314,14 +378,22 @@ def _check_reduce_init(init_value, kind, dtype):
     elif kind == "mul":
         ok = value == 1
     elif kind == "and":
-        ok = bool(np.all(value)) if dtypes.is_bool(dtype) else int(value) == -1 or (
-            dtypes.is_unsigned(dtype) and int(value) == np.iinfo(dtype).max)
+        ok = (
+            bool(np.all(value))
+            if dtypes.is_bool(dtype)
+            else int(value) == -1
+            or (dtypes.is_unsigned(dtype) and int(value) == np.iinfo(dtype).max)
+        )
     else:
-        ok = float(value) in {float(_monoid_identity(kind, dtype)),
-                              -np.inf if kind == "max" else np.inf}
+        ok = float(value) in {
+            float(_monoid_identity(kind, dtype)),
+            -np.inf if kind == "max" else np.inf,
+        }
     if value.shape != () or not ok:
-        raise ValueError(f"reduce with '{kind}' supports only its identity as init value "
-                         f"for {dtype}, got {value!r}{where()}")
+        raise ValueError(
+            f"reduce with '{kind}' supports only its identity as init value "
+            f"for {dtype}, got {value!r}{where()}"
+        )
 
 
 def sort(operand, dimension=-1, is_stable=True, num_keys=1):
@@ -331,8 +403,9 @@ def sort(operand, dimension=-1, is_stable=True, num_keys=1):
     ops = [operand] if single else list(operand)
     ndim = len(ops[0].shape)
     dimension = dimension % ndim if ndim else 0
-    out = sort_p.bind(*ops, dimension=int(dimension), is_stable=bool(is_stable),
-                      num_keys=int(num_keys))
+    out = sort_p.bind(
+        *ops, dimension=int(dimension), is_stable=bool(is_stable), num_keys=int(num_keys)
+    )
     return out[0] if single else tuple(out)
 
 

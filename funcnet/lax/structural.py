@@ -23,8 +23,10 @@ reshape_p = Primitive("reshape")
 @reshape_p.def_abstract_eval
 def _reshape_abstract_eval(x, *, new_sizes):
     if math.prod(new_sizes) != x.size:
-        raise TypeError(f"cannot reshape array of shape {x.shape} (size {x.size}) into "
-                        f"shape {new_sizes} (size {math.prod(new_sizes)}){where()}")
+        raise TypeError(
+            f"cannot reshape array of shape {x.shape} (size {x.size}) into "
+            f"shape {new_sizes} (size {math.prod(new_sizes)}){where()}"
+        )
     return x.update(shape=new_sizes)
 
 
@@ -34,8 +36,10 @@ transpose_p = Primitive("transpose")
 @transpose_p.def_abstract_eval
 def _transpose_abstract_eval(x, *, permutation):
     if sorted(permutation) != list(range(x.ndim)):
-        raise TypeError(f"transpose: permutation {permutation} is not a permutation of "
-                        f"the axes of an array of shape {x.shape}{where()}")
+        raise TypeError(
+            f"transpose: permutation {permutation} is not a permutation of "
+            f"the axes of an array of shape {x.shape}{where()}"
+        )
     return x.update(shape=tuple(x.shape[p] for p in permutation))
 
 
@@ -66,25 +70,32 @@ slice_p = Primitive("slice")
 @slice_p.def_abstract_eval
 def _slice_abstract_eval(x, *, start_indices, limit_indices, strides):
     if not len(start_indices) == len(limit_indices) == len(strides) == x.ndim:
-        raise TypeError(f"slice of an array of shape {x.shape} needs {x.ndim} starts, "
-                        f"limits and strides{where()}")
+        raise TypeError(
+            f"slice of an array of shape {x.shape} needs {x.ndim} starts, "
+            f"limits and strides{where()}"
+        )
     shape = []
     for s, lo, hi, st in zip(x.shape, start_indices, limit_indices, strides):
         if not 0 <= lo <= hi <= s or st < 1:
-            raise TypeError(f"slice [{start_indices}:{limit_indices}:{strides}] is out of "
-                            f"bounds for shape {x.shape}{where()}")
+            raise TypeError(
+                f"slice [{start_indices}:{limit_indices}:{strides}] is out of "
+                f"bounds for shape {x.shape}{where()}"
+            )
         shape.append(-(-(hi - lo) // st))
     return x.update(shape=tuple(shape))
 
 
 def _check_index_scalars(name, x, indices):
     if len(indices) != x.ndim:
-        raise TypeError(f"{name} of an array of shape {x.shape} needs {x.ndim} start "
-                        f"indices, got {len(indices)}{where()}")
+        raise TypeError(
+            f"{name} of an array of shape {x.shape} needs {x.ndim} start "
+            f"indices, got {len(indices)}{where()}"
+        )
     for i in indices:
         if i.shape != () or not dtypes.is_int(i.dtype):
-            raise TypeError(f"{name} start indices must be integer scalars, got "
-                            f"{i.str_short()}{where()}")
+            raise TypeError(
+                f"{name} start indices must be integer scalars, got {i.str_short()}{where()}"
+            )
 
 
 dynamic_slice_p = Primitive("dynamic_slice")
@@ -105,11 +116,15 @@ dynamic_update_slice_p = Primitive("dynamic_update_slice")
 def _dynamic_update_slice_abstract_eval(x, update, *indices):
     _check_index_scalars("dynamic_update_slice", x, indices)
     if update.ndim != x.ndim or any(u > d for u, d in zip(update.shape, x.shape)):
-        raise TypeError(f"dynamic_update_slice: update of shape {update.shape} does not fit "
-                        f"in operand of shape {x.shape}{where()}")
+        raise TypeError(
+            f"dynamic_update_slice: update of shape {update.shape} does not fit "
+            f"in operand of shape {x.shape}{where()}"
+        )
     if update.dtype != x.dtype:
-        raise TypeError(f"dynamic_update_slice: update dtype {update.dtype} differs from "
-                        f"operand dtype {x.dtype}")
+        raise TypeError(
+            f"dynamic_update_slice: update dtype {update.dtype} differs from "
+            f"operand dtype {x.dtype}"
+        )
     return x.update(weak_type=x.weak_type and update.weak_type)
 
 
@@ -120,15 +135,21 @@ concatenate_p = Primitive("concatenate")
 def _concatenate_abstract_eval(*xs, dimension):
     first = xs[0]
     if not 0 <= dimension < max(first.ndim, 1) or first.ndim == 0:
-        raise TypeError(f"concatenate: axis {dimension} is out of range for shape "
-                        f"{first.shape}{where()}")
+        raise TypeError(
+            f"concatenate: axis {dimension} is out of range for shape {first.shape}{where()}"
+        )
     for x in xs[1:]:
-        if (x.ndim != first.ndim or x.dtype != first.dtype or any(
-                a != b for i, (a, b) in enumerate(zip(x.shape, first.shape)) if i != dimension)):
+        if (
+            x.ndim != first.ndim
+            or x.dtype != first.dtype
+            or any(a != b for i, (a, b) in enumerate(zip(x.shape, first.shape)) if i != dimension)
+        ):
             shapes = ", ".join(str(y.shape) for y in xs)
-            raise TypeError(f"concatenate along axis {dimension} needs equal shapes and "
-                            f"dtypes elsewhere; got shapes {shapes} and dtypes "
-                            f"{', '.join(str(y.dtype) for y in xs)}{where()}")
+            raise TypeError(
+                f"concatenate along axis {dimension} needs equal shapes and "
+                f"dtypes elsewhere; got shapes {shapes} and dtypes "
+                f"{', '.join(str(y.dtype) for y in xs)}{where()}"
+            )
     shape = list(first.shape)
     shape[dimension] = sum(x.shape[dimension] for x in xs)
     return first.update(shape=tuple(shape), weak_type=all(x.weak_type for x in xs))
@@ -144,9 +165,11 @@ def _split_abstract_eval(x, *, sizes, axis):
     if not 0 <= axis < x.ndim:
         raise TypeError(f"split: axis {axis} is out of range for shape {x.shape}{where()}")
     if any(s < 0 for s in sizes) or sum(sizes) != x.shape[axis]:
-        raise TypeError(f"split: sizes {sizes} must be non-negative and sum to "
-                        f"{x.shape[axis]}, the size of axis {axis} of shape {x.shape}{where()}")
-    return [x.update(shape=x.shape[:axis] + (s,) + x.shape[axis + 1:]) for s in sizes]
+        raise TypeError(
+            f"split: sizes {sizes} must be non-negative and sum to "
+            f"{x.shape[axis]}, the size of axis {axis} of shape {x.shape}{where()}"
+        )
+    return [x.update(shape=x.shape[:axis] + (s,) + x.shape[axis + 1 :]) for s in sizes]
 
 
 pad_p = Primitive("pad")
@@ -155,19 +178,25 @@ pad_p = Primitive("pad")
 @pad_p.def_abstract_eval
 def _pad_abstract_eval(x, padding_value, *, padding_config):
     if padding_value.shape != () or padding_value.dtype != x.dtype:
-        raise TypeError(f"pad: padding value must be a scalar of dtype {x.dtype}, got "
-                        f"{padding_value.str_short()}{where()}")
+        raise TypeError(
+            f"pad: padding value must be a scalar of dtype {x.dtype}, got "
+            f"{padding_value.str_short()}{where()}"
+        )
     if len(padding_config) != x.ndim:
-        raise TypeError(f"pad: padding_config needs {x.ndim} (lo, hi, interior) "
-                        f"triples for shape {x.shape}{where()}")
+        raise TypeError(
+            f"pad: padding_config needs {x.ndim} (lo, hi, interior) "
+            f"triples for shape {x.shape}{where()}"
+        )
     shape = []
     for d, (lo, hi, interior) in zip(x.shape, padding_config):
         if interior < 0:
             raise TypeError("pad: interior padding must be non-negative")
         n = lo + hi + d + max(d - 1, 0) * interior
         if n < 0:
-            raise TypeError(f"pad: negative padding {padding_config} removes more than "
-                            f"shape {x.shape} has{where()}")
+            raise TypeError(
+                f"pad: negative padding {padding_config} removes more than "
+                f"shape {x.shape} has{where()}"
+            )
         shape.append(n)
     return x.update(shape=tuple(shape))
 
@@ -183,6 +212,7 @@ def _iota_abstract_eval(*, dtype, shape, dimension):
 
 
 # --- binders (jax.lax's names and argument order) ------------------------------------
+
 
 def reshape(operand, new_sizes, dimensions=None):
     """`operand` in shape `new_sizes` (row-major order); with `dimensions`, its axes are
@@ -207,10 +237,14 @@ def rev(operand, dimensions):
     return rev_p.bind(operand, dimensions=_ints(dimensions))
 
 
-def slice(operand, start_indices, limit_indices, strides=None):  # noqa: A001 - as jax.lax
+def slice(operand, start_indices, limit_indices, strides=None):
     strides = (1,) * len(start_indices) if strides is None else strides
-    return slice_p.bind(operand, start_indices=_ints(start_indices),
-                        limit_indices=_ints(limit_indices), strides=_ints(strides))
+    return slice_p.bind(
+        operand,
+        start_indices=_ints(start_indices),
+        limit_indices=_ints(limit_indices),
+        strides=_ints(strides),
+    )
 
 
 def _wrap_negative(x, indices, allow_negative_indices):
@@ -242,23 +276,25 @@ def _start_scalars(start_indices):
         return list(start_indices)
     aval = get_aval(start_indices)
     if aval.ndim != 1:
-        raise TypeError(f"start indices must be a sequence of scalars or a 1-d array, got "
-                        f"{aval.str_short()}{where()}")
+        raise TypeError(
+            f"start indices must be a sequence of scalars or a 1-d array, got "
+            f"{aval.str_short()}{where()}"
+        )
     if isinstance(start_indices, np.ndarray):
         return list(start_indices)
-    return [reshape_p.bind(slice(start_indices, (k,), (k + 1,)), new_sizes=())
-            for k in range(aval.shape[0])]
+    return [
+        reshape_p.bind(slice(start_indices, (k,), (k + 1,)), new_sizes=())
+        for k in range(aval.shape[0])
+    ]
 
 
 def dynamic_slice(operand, start_indices, slice_sizes, *, allow_negative_indices=True):
-    start_indices = _wrap_negative(operand, _start_scalars(start_indices),
-                                   allow_negative_indices)
+    start_indices = _wrap_negative(operand, _start_scalars(start_indices), allow_negative_indices)
     return dynamic_slice_p.bind(operand, *start_indices, slice_sizes=_ints(slice_sizes))
 
 
 def dynamic_update_slice(operand, update, start_indices, *, allow_negative_indices=True):
-    start_indices = _wrap_negative(operand, _start_scalars(start_indices),
-                                   allow_negative_indices)
+    start_indices = _wrap_negative(operand, _start_scalars(start_indices), allow_negative_indices)
     return dynamic_update_slice_p.bind(operand, update, *start_indices)
 
 
@@ -274,8 +310,9 @@ def split(operand, sizes, axis=0):
 
 
 def pad(operand, padding_value, padding_config):
-    return pad_p.bind(operand, padding_value,
-                      padding_config=tuple(_ints(c) for c in padding_config))
+    return pad_p.bind(
+        operand, padding_value, padding_config=tuple(_ints(c) for c in padding_config)
+    )
 
 
 def iota(dtype, size):
@@ -283,5 +320,6 @@ def iota(dtype, size):
 
 
 def broadcasted_iota(dtype, shape, dimension):
-    return iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=_ints(shape),
-                       dimension=int(dimension))
+    return iota_p.bind(
+        dtype=dtypes.canonicalize(dtype), shape=_ints(shape), dimension=int(dimension)
+    )

@@ -18,21 +18,39 @@ select_and_gather_add_p = Primitive("select_and_gather_add")
 
 
 @select_and_gather_add_p.def_abstract_eval
-def _sgadd_abstract_eval(tangents, operand, *, select_prim, window_dimensions, window_strides,
-                         padding, base_dilation, window_dilation):
+def _sgadd_abstract_eval(
+    tangents,
+    operand,
+    *,
+    select_prim,
+    window_dimensions,
+    window_strides,
+    padding,
+    base_dilation,
+    window_dilation,
+):
     if tangents.shape != operand.shape or tangents.dtype != operand.dtype:
         raise TypeError("select_and_gather_add: tangents and operand must match")
-    return operand.update(shape=window_output_shape(
-        operand.shape, window_dimensions, window_strides, padding, base_dilation,
-        window_dilation), weak_type=False)
+    return operand.update(
+        shape=window_output_shape(
+            operand.shape,
+            window_dimensions,
+            window_strides,
+            padding,
+            base_dilation,
+            window_dilation,
+        ),
+        weak_type=False,
+    )
 
 
 select_and_scatter_add_p = Primitive("select_and_scatter_add")
 
 
 @select_and_scatter_add_p.def_abstract_eval
-def _ssadd_abstract_eval(source, operand, *, select_prim, window_dimensions, window_strides,
-                         padding):
+def _ssadd_abstract_eval(
+    source, operand, *, select_prim, window_dimensions, window_strides, padding
+):
     return operand.update(weak_type=False)
 
 
@@ -77,6 +95,8 @@ def stop_gradient(x):
     Example:
       >>> fn.grad(lambda x: x * lax.stop_gradient(x))(3.0)  # 3.0, not 6.0
     """
+
     def leaf(v):
         return stop_gradient_p.bind(v) if dtypes.is_float(get_aval(v).dtype) else v
+
     return tree.tree_map(leaf, x)

@@ -83,25 +83,25 @@ apply and ``nn.reinit`` for free::
 
 from funcnet.nn import initializers, losses  # noqa: F401
 from funcnet.nn.activations import (  # noqa: F401
-                                    elu,
-                                    gelu,
-                                    leaky_relu,
-                                    log_softmax,
-                                    logsumexp,
-                                    relu,
-                                    relu6,
-                                    sigmoid,
-                                    silu,
-                                    softmax,
-                                    softplus,
-                                    swish,
-                                    tanh,
+    elu,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    logsumexp,
+    relu,
+    relu6,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    swish,
+    tanh,
 )
 from funcnet.nn.attention import (  # noqa: F401
-                                    MultiHeadAttention,
-                                    causal_mask,
-                                    dot_product_attention,
-                                    padding_mask,
+    MultiHeadAttention,
+    causal_mask,
+    dot_product_attention,
+    padding_mask,
 )
 from funcnet.nn.combinators import Add, Concatenate, Parallel, Residual, Sequential  # noqa: F401
 from funcnet.nn.conv import Conv, ConvTranspose  # noqa: F401
@@ -110,28 +110,28 @@ from funcnet.nn.dropout import Dropout  # noqa: F401
 from funcnet.nn.linear import Dense, Embedding  # noqa: F401
 from funcnet.nn.normalization import BatchNorm, GroupNorm, LayerNorm, RMSNorm  # noqa: F401
 from funcnet.nn.params import (  # noqa: F401
-                                    count_params,
-                                    filter_params,
-                                    flatten_params,
-                                    get_param,
-                                    map_params,
-                                    mask,
-                                    paths,
-                                    reinit,
-                                    select,
-                                    set_param,
-                                    summary,
-                                    unflatten_params,
+    count_params,
+    filter_params,
+    flatten_params,
+    get_param,
+    map_params,
+    mask,
+    paths,
+    reinit,
+    select,
+    set_param,
+    summary,
+    unflatten_params,
 )
 from funcnet.nn.pooling import AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool  # noqa: F401
 from funcnet.nn.recurrent import (  # noqa: F401
-                                    GRU,
-                                    LSTM,
-                                    RNN,
-                                    Bidirectional,
-                                    GRUCell,
-                                    LSTMCell,
-                                    Recurrent,
-                                    SimpleRNNCell,
+    GRU,
+    LSTM,
+    RNN,
+    Bidirectional,
+    GRUCell,
+    LSTMCell,
+    Recurrent,
+    SimpleRNNCell,
 )
 from funcnet.nn.reshape import Flatten, Reshape  # noqa: F401

@@ -65,20 +65,36 @@ class MultiHeadAttention(Layer):
       dropout_rate: dropout on the attention weights in training (needs key=).
     """
 
-    def __init__(self, num_heads, qkv_features=None, out_features=None, *, causal=False,
-                 dropout_rate=0.0, use_bias=True, kernel_init="lecun_normal",
-                 bias_init="zeros", dtype=np.float32, name=None):
+    def __init__(
+        self,
+        num_heads,
+        qkv_features=None,
+        out_features=None,
+        *,
+        causal=False,
+        dropout_rate=0.0,
+        use_bias=True,
+        kernel_init="lecun_normal",
+        bias_init="zeros",
+        dtype=np.float32,
+        name=None,
+    ):
         super().__init__(name=name)
         kind = "MultiHeadAttention"
         self.num_heads = _features(num_heads, kind, "num_heads")
-        self.qkv_features = None if qkv_features is None else _features(qkv_features, kind,
-                                                                        "qkv_features")
-        self.out_features = None if out_features is None else _features(out_features, kind,
-                                                                        "out_features")
+        self.qkv_features = (
+            None if qkv_features is None else _features(qkv_features, kind, "qkv_features")
+        )
+        self.out_features = (
+            None if out_features is None else _features(out_features, kind, "out_features")
+        )
         if not 0 <= dropout_rate < 1:
             raise ValueError(f"{kind}: dropout_rate must be in [0, 1), got {dropout_rate!r}")
-        self.causal, self.dropout_rate, self.use_bias = bool(causal), float(dropout_rate), \
-            bool(use_bias)
+        self.causal, self.dropout_rate, self.use_bias = (
+            bool(causal),
+            float(dropout_rate),
+            bool(use_bias),
+        )
         self.kernel_init = resolve_init(kernel_init, kind, "kernel_init")
         self.bias_init = resolve_init(bias_init, kind, "bias_init")
         self.dtype = dtype
@@ -86,14 +102,15 @@ class MultiHeadAttention(Layer):
     def _sizes(self, input_shape, context_shape):
         for what, s in (("input", input_shape), ("context", context_shape)):
             if s is not None and (len(s) != 3 or s[-1] == -1):
-                raise LayerError(f"expects {what} of rank 3 (batch, length, features) with "
-                                 f"the features known, got shape {s}")
+                raise LayerError(
+                    f"expects {what} of rank 3 (batch, length, features) with "
+                    f"the features known, got shape {s}"
+                )
         f = input_shape[-1]
         fc = f if context_shape is None else context_shape[-1]
         d = self.qkv_features or f
         if d % self.num_heads:
-            raise LayerError(f"qkv_features {d} is not divisible by num_heads "
-                             f"{self.num_heads}")
+            raise LayerError(f"qkv_features {d} is not divisible by num_heads {self.num_heads}")
         return f, fc, d, self.out_features or f
 
     def _dense(self, fan_in, fan_out):
@@ -104,8 +121,12 @@ class MultiHeadAttention(Layer):
 
     def param_specs(self, input_shape, context_shape=None):
         f, fc, d, fo = self._sizes(input_shape, context_shape)
-        return {"query": self._dense(f, d), "key": self._dense(fc, d),
-                "value": self._dense(fc, d), "out": self._dense(d, fo)}
+        return {
+            "query": self._dense(f, d),
+            "key": self._dense(fc, d),
+            "value": self._dense(fc, d),
+            "out": self._dense(d, fo),
+        }
 
     def output_shape(self, input_shape, context_shape=None):
         return tuple(input_shape[:-1]) + (self._sizes(input_shape, context_shape)[3],)
@@ -122,13 +143,13 @@ class MultiHeadAttention(Layer):
         y = y + p["b"] if self.use_bias else y
         return fnp.reshape(y, tuple(y.shape[:-1]) + (self.num_heads, -1))
 
-    def forward(self, params, x, *, context=None, mask=None, causal=None, key=None,
-                train=False):
+    def forward(self, params, x, *, context=None, mask=None, causal=None, key=None, train=False):
         x = fnp.asarray(x)
         ctx = x if context is None else fnp.asarray(context)
         if ctx.shape[0] != x.shape[0]:
-            raise LayerError(f"input {tuple(x.shape)} and context {tuple(ctx.shape)} have "
-                             "different batch sizes")
+            raise LayerError(
+                f"input {tuple(x.shape)} and context {tuple(ctx.shape)} have different batch sizes"
+            )
         q = self._project(params["query"], x)
         k = self._project(params["key"], ctx)
         v = self._project(params["value"], ctx)
@@ -137,8 +158,10 @@ class MultiHeadAttention(Layer):
             mask = cm if mask is None else fnp.logical_and(mask, cm)
         rate = self.dropout_rate if train else 0.0
         if rate > 0 and key is None:
-            raise LayerError("needs a PRNG key in training mode for attention dropout "
-                             "(apply(..., key=..., train=True))")
+            raise LayerError(
+                "needs a PRNG key in training mode for attention dropout "
+                "(apply(..., key=..., train=True))"
+            )
         out = dot_product_attention(q, k, v, mask, dropout_rate=rate, key=key)
         out = fnp.reshape(out, tuple(out.shape[:2]) + (-1,))
         y = fnp.matmul(out, params["out"]["w"])

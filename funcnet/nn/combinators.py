@@ -57,13 +57,21 @@ class _Container(Layer):
         if tree_ is None and allow_none:
             return {}
         if not isinstance(tree_, Mapping):
-            raise located_error(self, path, f"{what} must be a dict keyed by the children's "
-                                f"names {self.names}, got {type(tree_).__name__}")
+            raise located_error(
+                self,
+                path,
+                f"{what} must be a dict keyed by the children's "
+                f"names {self.names}, got {type(tree_).__name__}",
+            )
         extra = set(tree_) - set(self.names)
         if extra:
-            raise located_error(self, path, f"{what} have keys {sorted(map(str, tree_))}; "
-                                f"unexpected {sorted(map(str, extra))} (the children are "
-                                f"named {self.names})")
+            raise located_error(
+                self,
+                path,
+                f"{what} have keys {sorted(map(str, tree_))}; "
+                f"unexpected {sorted(map(str, extra))} (the children are "
+                f"named {self.names})",
+            )
         return tree_
 
     def _init_children(self, keys, shapes, path, chain=False):
@@ -77,9 +85,13 @@ class _Container(Layer):
             p, s, out = lyr._init(k, shape, join(path, name))
             if name in first:  # the same layer again: shared parameters
                 if not _same_shapes(p, first[name]):
-                    raise located_error(self, path, f"layer {name!r} is used twice (shared "
-                                        f"parameters) with inputs that need different "
-                                        f"parameter shapes (second input shape {shape})")
+                    raise located_error(
+                        self,
+                        path,
+                        f"layer {name!r} is used twice (shared "
+                        f"parameters) with inputs that need different "
+                        f"parameter shapes (second input shape {shape})",
+                    )
             else:
                 first[name] = p
                 if not is_empty(p):
@@ -105,8 +117,9 @@ class _Container(Layer):
     def _check_kw(self, path, kw):
         unused = [a for a in kw if not self.accepts(a)]
         if unused:
-            raise TypeError(f"{describe(self, path)}: no layer in it takes the keyword "
-                            f"argument {unused[0]!r}")
+            raise TypeError(
+                f"{describe(self, path)}: no layer in it takes the keyword argument {unused[0]!r}"
+            )
 
 
 class Sequential(_Container):
@@ -123,10 +136,10 @@ class Sequential(_Container):
 
     def _init(self, key, input_shape, path, **shape_kw):
         if shape_kw:
-            raise TypeError(f"{describe(self, path)}.init got unexpected keywords "
-                            f"{sorted(shape_kw)}")
-        return self._init_children(_split(key, len(self.layers)), input_shape, path,
-                                   chain=True)
+            raise TypeError(
+                f"{describe(self, path)}.init got unexpected keywords {sorted(shape_kw)}"
+            )
+        return self._init_children(_split(key, len(self.layers)), input_shape, path, chain=True)
 
     def _apply(self, params, state, x, *, key, train, path, **kw):
         self._check_kw(path, kw)
@@ -169,8 +182,10 @@ class Parallel(_Container):
         xs = self._inputs(path, x, isinstance(x, (tuple, list)))
         keys = _split(key, len(self.layers))
         new_state = {}
-        ys = tuple(self._apply_child(i, params, state, new_state, xs[i], keys[i], train, path,
-                                     kw) for i in range(len(self.layers)))
+        ys = tuple(
+            self._apply_child(i, params, state, new_state, xs[i], keys[i], train, path, kw)
+            for i in range(len(self.layers))
+        )
         if state is not None:
             new_state = {**state, **new_state}
         return ys, new_state
@@ -194,18 +209,25 @@ class Residual(Layer):
     def _init(self, key, input_shape, path, **shape_kw):
         params, state, out = self.layer._init(key, input_shape, path, **shape_kw)
         if not shapes_match(out, input_shape):
-            raise located_error(self, path, f"the inner layer maps an input of shape "
-                                f"{input_shape} to {out}; a residual connection needs the "
-                                "same shape")
+            raise located_error(
+                self,
+                path,
+                f"the inner layer maps an input of shape "
+                f"{input_shape} to {out}; a residual connection needs the "
+                "same shape",
+            )
         return params, state, input_shape
 
     def _apply(self, params, state, x, *, key, train, path, **kw):
-        y, new_state = self.layer._apply(params, state, x, key=key, train=train, path=path,
-                                         **kw)
+        y, new_state = self.layer._apply(params, state, x, key=key, train=train, path=path, **kw)
         if tuple(y.shape) != tuple(x.shape):
-            raise located_error(self, path, f"the inner layer maps an input of shape "
-                                f"{tuple(x.shape)} to {tuple(y.shape)}; a residual "
-                                "connection needs the same shape")
+            raise located_error(
+                self,
+                path,
+                f"the inner layer maps an input of shape "
+                f"{tuple(x.shape)} to {tuple(y.shape)}; a residual "
+                "connection needs the same shape",
+            )
         return x + y, new_state
 
 
@@ -228,13 +250,15 @@ class Concatenate(Layer):
         rank = len(input_shape[0])
         ax = _normalize_axis(self.axis, rank, self, "inputs")
         for s in input_shape:
-            if len(s) != rank or not shapes_match(s[:ax] + s[ax + 1:],
-                                                  input_shape[0][:ax] + input_shape[0][ax + 1:]):
-                raise LayerError(f"inputs of shapes {list(input_shape)} differ outside "
-                                 f"axis {self.axis}")
+            if len(s) != rank or not shapes_match(
+                s[:ax] + s[ax + 1 :], input_shape[0][:ax] + input_shape[0][ax + 1 :]
+            ):
+                raise LayerError(
+                    f"inputs of shapes {list(input_shape)} differ outside axis {self.axis}"
+                )
         sizes = [s[ax] for s in input_shape]
         total = -1 if -1 in sizes else sum(sizes)
-        return input_shape[0][:ax] + (total,) + input_shape[0][ax + 1:]
+        return input_shape[0][:ax] + (total,) + input_shape[0][ax + 1 :]
 
     def forward(self, params, x):
         self.output_shape(tuple(tuple(e.shape) for e in x))

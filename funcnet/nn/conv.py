@@ -11,10 +11,12 @@ from funcnet.nn.linear import _features
 
 __all__ = ["Conv", "ConvTranspose"]
 
-_LAYOUTS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC"),
-            3: ("NDHWC", "DHWIO", "NDHWC")}
-_AXES = {1: "(batch, width, channels)", 2: "(batch, height, width, channels)",
-         3: "(batch, depth, height, width, channels)"}
+_LAYOUTS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC"), 3: ("NDHWC", "DHWIO", "NDHWC")}
+_AXES = {
+    1: "(batch, width, channels)",
+    2: "(batch, height, width, channels)",
+    3: "(batch, depth, height, width, channels)",
+}
 
 
 def _tuple(value, n, kind, what):
@@ -22,20 +24,24 @@ def _tuple(value, n, kind, what):
         value = (int(value),) * n
     value = tuple(value)
     if len(value) != n or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in value):
-        raise ValueError(f"{kind}: {what} must be a positive int or {n} of them (one per "
-                         f"spatial axis of kernel_size), got {value!r}")
+        raise ValueError(
+            f"{kind}: {what} must be a positive int or {n} of them (one per "
+            f"spatial axis of kernel_size), got {value!r}"
+        )
     return tuple(int(v) for v in value)
 
 
 def _kernel_size(kernel_size, kind):
     if isinstance(kernel_size, (int, np.integer)):
-        raise TypeError(f"{kind}: kernel_size must be a tuple, one size per spatial axis: "
-                        f"({kernel_size},) for 1-D, ({kernel_size}, {kernel_size}) for 2-D")
+        raise TypeError(
+            f"{kind}: kernel_size must be a tuple, one size per spatial axis: "
+            f"({kernel_size},) for 1-D, ({kernel_size}, {kernel_size}) for 2-D"
+        )
     ks = tuple(kernel_size)
-    if len(ks) not in _LAYOUTS or not all(isinstance(k, (int, np.integer)) and k >= 1
-                                          for k in ks):
-        raise ValueError(f"{kind}: kernel_size must be 1, 2 or 3 positive ints, got "
-                         f"{kernel_size!r}")
+    if len(ks) not in _LAYOUTS or not all(isinstance(k, (int, np.integer)) and k >= 1 for k in ks):
+        raise ValueError(
+            f"{kind}: kernel_size must be 1, 2 or 3 positive ints, got {kernel_size!r}"
+        )
     return tuple(int(k) for k in ks)
 
 
@@ -44,26 +50,33 @@ def _padding(padding, n, kind, allow_causal):
         p = padding.upper()
         if p in ("SAME", "VALID") or (p == "CAUSAL" and allow_causal and n == 1):
             return p
-        raise ValueError(f"{kind}: padding must be 'SAME', 'VALID'"
-                         f"{', CAUSAL (1-D)' if allow_causal else ''}, an int or (lo, hi) "
-                         f"pairs per spatial axis, got {padding!r}")
+        raise ValueError(
+            f"{kind}: padding must be 'SAME', 'VALID'"
+            f"{', CAUSAL (1-D)' if allow_causal else ''}, an int or (lo, hi) "
+            f"pairs per spatial axis, got {padding!r}"
+        )
     if isinstance(padding, (int, np.integer)):
         return ((int(padding), int(padding)),) * n
     try:
-        pads = tuple((int(p), int(p)) if isinstance(p, (int, np.integer)) else
-                     (int(p[0]), int(p[1])) for p in padding)
+        pads = tuple(
+            (int(p), int(p)) if isinstance(p, (int, np.integer)) else (int(p[0]), int(p[1]))
+            for p in padding
+        )
     except (TypeError, IndexError, ValueError):
         pads = ()
     if len(pads) != n:
-        raise ValueError(f"{kind}: explicit padding needs one (lo, hi) pair per spatial axis "
-                         f"({n}), got {padding!r}")
+        raise ValueError(
+            f"{kind}: explicit padding needs one (lo, hi) pair per spatial axis "
+            f"({n}), got {padding!r}"
+        )
     return pads
 
 
 def _check_input(input_shape, n):
     if len(input_shape) != n + 2:
-        raise LayerError(f"a {n}-D kernel expects an input of rank {n + 2} {_AXES[n]}, got "
-                         f"shape {input_shape}")
+        raise LayerError(
+            f"a {n}-D kernel expects an input of rank {n + 2} {_AXES[n]}, got shape {input_shape}"
+        )
     if input_shape[-1] == -1:
         raise LayerError(f"needs the channel axis known, got shape {input_shape}")
 
@@ -100,9 +113,21 @@ class Conv(Layer):
         in_channels groups is a depthwise convolution.
     """
 
-    def __init__(self, features, kernel_size, strides=1, padding="SAME", kernel_dilation=1,
-                 feature_group_count=1, *, use_bias=True, kernel_init="lecun_normal",
-                 bias_init="zeros", dtype=np.float32, name=None):
+    def __init__(
+        self,
+        features,
+        kernel_size,
+        strides=1,
+        padding="SAME",
+        kernel_dilation=1,
+        feature_group_count=1,
+        *,
+        use_bias=True,
+        kernel_init="lecun_normal",
+        bias_init="zeros",
+        dtype=np.float32,
+        name=None,
+    ):
         super().__init__(name=name)
         kind = type(self).__name__
         self.features = _features(features, kind)
@@ -113,8 +138,10 @@ class Conv(Layer):
         self.padding = _padding(padding, n, kind, allow_causal=True)
         self.feature_group_count = _features(feature_group_count, kind, "feature_group_count")
         if self.features % self.feature_group_count:
-            raise ValueError(f"{kind}: features {self.features} is not divisible by "
-                             f"feature_group_count {self.feature_group_count}")
+            raise ValueError(
+                f"{kind}: features {self.features} is not divisible by "
+                f"feature_group_count {self.feature_group_count}"
+            )
         self.use_bias = bool(use_bias)
         self.kernel_init = resolve_init(kernel_init, kind, "kernel_init")
         self.bias_init = resolve_init(bias_init, kind, "bias_init")
@@ -131,10 +158,13 @@ class Conv(Layer):
         _check_input(input_shape, self._n)
         c, g = input_shape[-1], self.feature_group_count
         if c % g:
-            raise LayerError(f"input channels {c} (shape {input_shape}) are not divisible by "
-                             f"feature_group_count {g}")
-        specs = {"w": Param(self.kernel_size + (c // g, self.features), self.kernel_init,
-                            self.dtype)}
+            raise LayerError(
+                f"input channels {c} (shape {input_shape}) are not divisible by "
+                f"feature_group_count {g}"
+            )
+        specs = {
+            "w": Param(self.kernel_size + (c // g, self.features), self.kernel_init, self.dtype)
+        }
         if self.use_bias:
             specs["b"] = Param((self.features,), self.bias_init, self.dtype)
         return specs
@@ -147,13 +177,18 @@ class Conv(Layer):
                 spatial.append(-1)
                 continue
             k, s = self._dilated_kernel()[i], self.strides[i]
-            lo, hi = _conv_pads(self.padding, [d], [k], [s])[0] if isinstance(
-                self.padding, str) else self.padding[i]
+            lo, hi = (
+                _conv_pads(self.padding, [d], [k], [s])[0]
+                if isinstance(self.padding, str)
+                else self.padding[i]
+            )
             size = (d + lo + hi - k) // s + 1
             if size <= 0:
-                raise LayerError(f"an input of shape {input_shape} is too small for a "
-                                 f"kernel of {self.kernel_size} (dilation "
-                                 f"{self.kernel_dilation}) with padding {self.padding!r}")
+                raise LayerError(
+                    f"an input of shape {input_shape} is too small for a "
+                    f"kernel of {self.kernel_size} (dilation "
+                    f"{self.kernel_dilation}) with padding {self.padding!r}"
+                )
             spatial.append(size)
         return (input_shape[0],) + tuple(spatial) + (self.features,)
 
@@ -163,10 +198,15 @@ class Conv(Layer):
 
     def forward(self, params, x):
         pads = _conv_pads(self.padding, x.shape[1:-1], self._dilated_kernel(), self.strides)
-        y = lax.conv_general_dilated(x, params["w"], self.strides, pads,
-                                     rhs_dilation=self.kernel_dilation,
-                                     dimension_numbers=_LAYOUTS[self._n],
-                                     feature_group_count=self.feature_group_count)
+        y = lax.conv_general_dilated(
+            x,
+            params["w"],
+            self.strides,
+            pads,
+            rhs_dilation=self.kernel_dilation,
+            dimension_numbers=_LAYOUTS[self._n],
+            feature_group_count=self.feature_group_count,
+        )
         return y + params["b"] if self.use_bias else y
 
 
@@ -199,12 +239,33 @@ class ConvTranspose(Conv):
     input.
     """
 
-    def __init__(self, features, kernel_size, strides=1, padding="SAME", kernel_dilation=1,
-                 *, use_bias=True, kernel_init="lecun_normal", bias_init="zeros",
-                 dtype=np.float32, name=None):
-        super().__init__(features, kernel_size, strides, padding, kernel_dilation, 1,
-                         use_bias=use_bias, kernel_init=kernel_init, bias_init=bias_init,
-                         dtype=dtype, name=name)
+    def __init__(
+        self,
+        features,
+        kernel_size,
+        strides=1,
+        padding="SAME",
+        kernel_dilation=1,
+        *,
+        use_bias=True,
+        kernel_init="lecun_normal",
+        bias_init="zeros",
+        dtype=np.float32,
+        name=None,
+    ):
+        super().__init__(
+            features,
+            kernel_size,
+            strides,
+            padding,
+            kernel_dilation,
+            1,
+            use_bias=use_bias,
+            kernel_init=kernel_init,
+            bias_init=bias_init,
+            dtype=dtype,
+            name=name,
+        )
         if self.padding == "CAUSAL":
             raise ValueError("ConvTranspose: padding must be 'SAME', 'VALID' or explicit")
 
@@ -212,18 +273,24 @@ class ConvTranspose(Conv):
         _check_input(input_shape, self._n)
         pads = _transpose_pads(self.padding, self._dilated_kernel(), self.strides)
         spatial = []
-        for d, k, s, (lo, hi) in zip(input_shape[1:-1], self._dilated_kernel(), self.strides,
-                                     pads):
+        for d, k, s, (lo, hi) in zip(input_shape[1:-1], self._dilated_kernel(), self.strides, pads):
             spatial.append(-1 if d == -1 else (d - 1) * s + 1 + lo + hi - k + 1)
         if any(d != -1 and d <= 0 for d in spatial):
-            raise LayerError(f"an input of shape {input_shape} gives an empty output with "
-                             f"padding {self.padding!r}")
+            raise LayerError(
+                f"an input of shape {input_shape} gives an empty output with "
+                f"padding {self.padding!r}"
+            )
         return (input_shape[0],) + tuple(spatial) + (self.features,)
 
     def forward(self, params, x):
         pads = _transpose_pads(self.padding, self._dilated_kernel(), self.strides)
-        y = lax.conv_general_dilated(x, params["w"], (1,) * self._n, pads,
-                                     lhs_dilation=self.strides,
-                                     rhs_dilation=self.kernel_dilation,
-                                     dimension_numbers=_LAYOUTS[self._n])
+        y = lax.conv_general_dilated(
+            x,
+            params["w"],
+            (1,) * self._n,
+            pads,
+            lhs_dilation=self.strides,
+            rhs_dilation=self.kernel_dilation,
+            dimension_numbers=_LAYOUTS[self._n],
+        )
         return y + params["b"] if self.use_bias else y

@@ -37,6 +37,7 @@ class LayerError(ValueError):
 class Param(NamedTuple):
     """A parameter (or state entry) declaration: its shape, its initializer
     ``init(key, shape, dtype)`` and its dtype."""
+
     shape: tuple
     init: Callable
     dtype: Any = np.float32
@@ -46,6 +47,7 @@ class Param(NamedTuple):
 # Shapes
 # ----------------------------------------------------------------------------
 
+
 def _is_int(d) -> bool:
     return isinstance(d, (int, np.integer)) and not isinstance(d, bool)
 
@@ -53,12 +55,17 @@ def _is_int(d) -> bool:
 def canonical_shape(shape, what="input_shape"):
     """A tuple of ints (``None`` or -1 for an unknown size, e.g. the batch), or for
     layers with several inputs a tuple of such tuples."""
-    if isinstance(shape, (tuple, list)) and shape and all(
-            isinstance(s, (tuple, list)) for s in shape):
+    if (
+        isinstance(shape, (tuple, list))
+        and shape
+        and all(isinstance(s, (tuple, list)) for s in shape)
+    ):
         return tuple(canonical_shape(s, what) for s in shape)
     if not isinstance(shape, (tuple, list)) or not all(d is None or _is_int(d) for d in shape):
-        raise TypeError(f"{what} must be a tuple of ints (-1 or None for an unknown size, "
-                        f"such as the batch), got {shape!r}")
+        raise TypeError(
+            f"{what} must be a tuple of ints (-1 or None for an unknown size, "
+            f"such as the batch), got {shape!r}"
+        )
     out = tuple(-1 if d is None else int(d) for d in shape)
     if any(d < -1 for d in out):
         raise ValueError(f"{what} {shape!r} has a negative size; use -1 for an unknown one")
@@ -88,6 +95,7 @@ def dim_known(d) -> bool:
 # ----------------------------------------------------------------------------
 # Errors that name the layer
 # ----------------------------------------------------------------------------
+
 
 def describe(layer, path) -> str:
     kind = type(layer).__name__
@@ -131,30 +139,42 @@ def check_tree(layer, path, what, got, specs, input_shape):
     if not specs:
         if is_empty(got):
             return
-        raise located_error(layer, path, f"takes no {what}, got a tree with "
-                            f"{len(tree.tree_leaves(got))} array(s): "
-                            f"{_fmt_keys(got) if isinstance(got, Mapping) else type(got).__name__}")
+        raise located_error(
+            layer,
+            path,
+            f"takes no {what}, got a tree with "
+            f"{len(tree.tree_leaves(got))} array(s): "
+            f"{_fmt_keys(got) if isinstance(got, Mapping) else type(got).__name__}",
+        )
 
     def walk(got, specs, where):
         if not isinstance(got, Mapping):
-            raise LayerError(f"{desc}: {what}{where} must be a dict with keys "
-                             f"{_fmt_keys(specs)}, got {type(got).__name__}")
+            raise LayerError(
+                f"{desc}: {what}{where} must be a dict with keys "
+                f"{_fmt_keys(specs)}, got {type(got).__name__}"
+            )
         missing, extra = set(specs) - set(got), set(got) - set(specs)
         if missing or extra:
             parts = [f"missing {_fmt_keys(missing)}"] if missing else []
             parts += [f"unexpected {_fmt_keys(extra)}"] if extra else []
-            raise LayerError(f"{desc}: {what}{where} have keys {_fmt_keys(got)}, expected "
-                             f"{_fmt_keys(specs)} ({', '.join(parts)})")
+            raise LayerError(
+                f"{desc}: {what}{where} have keys {_fmt_keys(got)}, expected "
+                f"{_fmt_keys(specs)} ({', '.join(parts)})"
+            )
         for k, spec in specs.items():
             sub = f"{where}['{k}']"
             if isinstance(spec, Param):
                 shape = getattr(got[k], "shape", None)
                 if shape is None:
-                    raise LayerError(f"{desc}: {what}{sub} must be an array of shape "
-                                     f"{spec.shape}, got {type(got[k]).__name__}")
+                    raise LayerError(
+                        f"{desc}: {what}{sub} must be an array of shape "
+                        f"{spec.shape}, got {type(got[k]).__name__}"
+                    )
                 if tuple(shape) != tuple(spec.shape):
-                    msg = (f"{what}{sub} has shape {tuple(shape)}, but an input of shape "
-                           f"{input_shape} needs {tuple(spec.shape)}")
+                    msg = (
+                        f"{what}{sub} has shape {tuple(shape)}, but an input of shape "
+                        f"{input_shape} needs {tuple(spec.shape)}"
+                    )
                     hint = _expected_input_hint(layer, got_root, input_shape)
                     raise LayerError(f"{desc}: {msg}{hint}")
             else:
@@ -171,13 +191,16 @@ def _expected_input_hint(layer, params, input_shape):
         expected = None
     if expected is None or tuple(expected) == tuple(input_shape):
         return " (the params were made for another input, or belong to another layer)"
-    return (f"; these params fit an input of shape {tuple(expected)}, not {input_shape} "
-            "(wrong input, or params of another layer)")
+    return (
+        f"; these params fit an input of shape {tuple(expected)}, not {input_shape} "
+        "(wrong input, or params of another layer)"
+    )
 
 
 # ----------------------------------------------------------------------------
 # Drawing parameters
 # ----------------------------------------------------------------------------
+
 
 def _spec_leaves(specs):
     out = []
@@ -188,6 +211,7 @@ def _spec_leaves(specs):
                 out.append((prefix + (k,), v))
             else:
                 walk(v, prefix + (k,))
+
     walk(specs, ())
     return out
 
@@ -206,20 +230,27 @@ def create(layer, path, specs, key, what="params", with_key=True):
         return out
     if with_key:
         if key is None:
-            raise located_error(layer, path, "init needs a PRNG key to draw its parameters "
-                                "(layer.init(funcnet.random.key(0), input_shape))")
+            raise located_error(
+                layer,
+                path,
+                "init needs a PRNG key to draw its parameters "
+                "(layer.init(funcnet.random.key(0), input_shape))",
+            )
         # fold_in(key, i) == split(key, n)[i], and it compiles once for every i.
-        keys = [random.fold_in(key, i) for i in range(len(leaves))] if len(leaves) > 1 \
-            else [key]
+        keys = [random.fold_in(key, i) for i in range(len(leaves))] if len(leaves) > 1 else [key]
     else:
         keys = [None] * len(leaves)
     for k, (names, spec) in zip(keys, leaves):
         value = spec.init(k, tuple(spec.shape), spec.dtype)
         got = tuple(getattr(value, "shape", np.shape(value)))
         if got != tuple(spec.shape):
-            raise located_error(layer, path, f"the initializer of {what} "
-                                f"{'/'.join(names)} returned shape {got}, expected "
-                                f"{tuple(spec.shape)}")
+            raise located_error(
+                layer,
+                path,
+                f"the initializer of {what} "
+                f"{'/'.join(names)} returned shape {got}, expected "
+                f"{tuple(spec.shape)}",
+            )
         _set_in(out, names, value)
     return out
 
@@ -227,6 +258,7 @@ def create(layer, path, specs, key, what="params", with_key=True):
 # ----------------------------------------------------------------------------
 # Names
 # ----------------------------------------------------------------------------
+
 
 def snake(name: str) -> str:
     """'ConvTranspose' -> 'conv_transpose', 'LSTM' -> 'lstm', 'RMSNorm' -> 'rms_norm'."""
@@ -250,8 +282,10 @@ def assign_names(layers):
     user = [lyr.name for lyr in {id(lyr): lyr for lyr in layers}.values() if lyr.name]
     dup = {n for n in user if user.count(n) > 1}
     if dup:
-        raise ValueError(f"two different layers are both named {min(dup)!r}; to share "
-                         "parameters use the same layer object twice")
+        raise ValueError(
+            f"two different layers are both named {min(dup)!r}; to share "
+            "parameters use the same layer object twice"
+        )
     taken = set(user)
     for lyr in layers:
         if id(lyr) in by_id:
@@ -274,8 +308,10 @@ def assign_names(layers):
 
 def _check_train(train):
     if not isinstance(train, (bool, np.bool_)):
-        raise TypeError(f"train must be a Python bool (it picks the code path, so it cannot "
-                        f"be traced), got {train!r}")
+        raise TypeError(
+            f"train must be a Python bool (it picks the code path, so it cannot "
+            f"be traced), got {train!r}"
+        )
     return bool(train)
 
 
@@ -302,6 +338,7 @@ def _signature(fun):
 # ----------------------------------------------------------------------------
 # The base class
 # ----------------------------------------------------------------------------
+
 
 class Layer:
     """Base class of funcnet layers. Subclasses implement:
@@ -337,8 +374,9 @@ class Layer:
         """Run the layer. ``key`` feeds randomness (Dropout in training), ``train``
         picks training behaviour. With ``state=`` (from ``init_with_state``) it returns
         ``(y, new_state)``; without, ``y`` (and a layer that needs state says so)."""
-        y, new_state = self._apply(params, state, x, key=key, train=_check_train(train),
-                                   path="", **kw)
+        y, new_state = self._apply(
+            params, state, x, key=key, train=_check_train(train), path="", **kw
+        )
         return y if state is None else (y, new_state)
 
     # -- what subclasses implement ----------------------------------------------------
@@ -375,8 +413,9 @@ class Layer:
     # -- machinery --------------------------------------------------------------------
     def _init(self, key, input_shape, path, **shape_kw):
         specs = _located(self, path, self.param_specs, input_shape, **shape_kw)
-        sspecs = (_located(self, path, self.state_specs, input_shape, **shape_kw)
-                  if self.stateful else {})
+        sspecs = (
+            _located(self, path, self.state_specs, input_shape, **shape_kw) if self.stateful else {}
+        )
         out = _located(self, path, self.output_shape, input_shape, **shape_kw)
         params = create(self, path, specs, key)
         state = create(self, path, sspecs, None, what="state", with_key=False)
@@ -391,10 +430,14 @@ class Layer:
         if not self.stateful:
             return _located(self, path, self.forward, params, x, **kw), {}
         if state is None:
-            raise located_error(self, path, "this layer keeps state (running statistics): "
-                                "create it with init_with_state and pass it as "
-                                "apply(params, x, state=state, ...), which returns "
-                                "(y, new_state)")
+            raise located_error(
+                self,
+                path,
+                "this layer keeps state (running statistics): "
+                "create it with init_with_state and pass it as "
+                "apply(params, x, state=state, ...), which returns "
+                "(y, new_state)",
+            )
         sspecs = _located(self, path, self.state_specs, in_shape, **shape_kw)
         check_tree(self, path, "state", state, sspecs, in_shape)
         return _located(self, path, self.forward, params, x, state=state, **kw)
@@ -409,9 +452,14 @@ class Layer:
         return out
 
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
-                         if not k.startswith("_") and v is not None and k != "names"
-                         and (not callable(v) or isinstance(v, Layer)))
+        args = ", ".join(
+            f"{k}={v!r}"
+            for k, v in vars(self).items()
+            if not k.startswith("_")
+            and v is not None
+            and k != "names"
+            and (not callable(v) or isinstance(v, Layer))
+        )
         return f"{type(self).__name__}({args})"
 
 
@@ -448,9 +496,9 @@ def probe_output_shape(fun, input_shape):
             if isinstance(s, tuple) and s and isinstance(s[0], tuple):
                 return tuple(fill(e) for e in s)
             return tuple(size if d == -1 else d for d in s)
+
         res = eval_shape(fun, _zeros_like_shape(fill(input_shape)))
-        return tree.tree_map(lambda a: tuple(a.shape), res,
-                             is_leaf=lambda a: hasattr(a, "shape"))
+        return tree.tree_map(lambda a: tuple(a.shape), res, is_leaf=lambda a: hasattr(a, "shape"))
 
     def unknown(s):
         return any(unknown(e) for e in s) if s and isinstance(s[0], tuple) else -1 in s
@@ -464,6 +512,7 @@ def probe_output_shape(fun, input_shape):
         if isinstance(a, tuple) and a and isinstance(a[0], tuple):
             return tuple(map(merge, a, b))
         return tuple(x if x == y else -1 for x, y in zip(a, b))
+
     return merge(first, second)
 
 
@@ -504,8 +553,7 @@ def as_layer(obj):
         return obj
     if callable(obj):
         return Fn(obj)
-    raise TypeError(f"expected a layer or a function, got {obj!r} of type "
-                    f"{type(obj).__name__}")
+    raise TypeError(f"expected a layer or a function, got {obj!r} of type {type(obj).__name__}")
 
 
 class FunctionLayer(Layer):
@@ -514,29 +562,38 @@ class FunctionLayer(Layer):
     def __init__(self, init_fn, apply_fn, *, name=None):
         super().__init__(name=name)
         if init_fn is not None and not callable(init_fn):
-            raise TypeError(f"nn.layer: init must be a function init(key, input_shape) -> "
-                            f"(params, output_shape) or None, got {init_fn!r}")
+            raise TypeError(
+                f"nn.layer: init must be a function init(key, input_shape) -> "
+                f"(params, output_shape) or None, got {init_fn!r}"
+            )
         if not callable(apply_fn):
-            raise TypeError(f"nn.layer: apply must be a function apply(params, x, ...), "
-                            f"got {apply_fn!r}")
+            raise TypeError(
+                f"nn.layer: apply must be a function apply(params, x, ...), got {apply_fn!r}"
+            )
         self.init_fn, self.apply_fn = init_fn, apply_fn
         self._expected = {}
 
     def default_name(self):
-        return _fun_name(self.apply_fn if self.init_fn is None else self.init_fn).removesuffix(
-            "_init") or "layer"
+        return (
+            _fun_name(self.apply_fn if self.init_fn is None else self.init_fn).removesuffix("_init")
+            or "layer"
+        )
 
     def accepts(self, name):
         return _accepts(self.apply_fn, name)
 
     def _init(self, key, input_shape, path, **shape_kw):
         if self.init_fn is None:
-            out = _located(self, path, probe_output_shape,
-                           lambda x: self.apply_fn({}, x), input_shape)
+            out = _located(
+                self, path, probe_output_shape, lambda x: self.apply_fn({}, x), input_shape
+            )
             return {}, {}, out
         params, out = _located(self, path, self.init_fn, key, input_shape, **shape_kw)
-        return params, {}, canonical_shape(out, f"{describe(self, path)}: the output shape "
-                                                "that init returned")
+        return (
+            params,
+            {},
+            canonical_shape(out, f"{describe(self, path)}: the output shape that init returned"),
+        )
 
     def _expected_params(self, in_shape):
         """The parameter shapes init would make for this input (by tracing it; cached)."""
@@ -545,8 +602,9 @@ class FunctionLayer(Layer):
         if in_shape not in self._expected:
             try:
                 self._expected[in_shape] = eval_shape(
-                    lambda k: self.init_fn(k, in_shape)[0], np.zeros((2,), np.uint32))
-            except Exception:  # noqa: BLE001  (an init that cannot be traced: no check)
+                    lambda k: self.init_fn(k, in_shape)[0], np.zeros((2,), np.uint32)
+                )
+            except Exception:
                 self._expected[in_shape] = None
         return self._expected[in_shape]
 
@@ -571,14 +629,22 @@ def _check_against(layer, path, got, expected, in_shape):
     exp_leaves, exp_tree = tree.tree_flatten(expected)
     got_leaves, got_tree = tree.tree_flatten(got)
     if exp_tree != got_tree:
-        raise located_error(layer, path, f"params have structure {got_tree}, but init makes "
-                            f"{exp_tree} for an input of shape {in_shape}")
+        raise located_error(
+            layer,
+            path,
+            f"params have structure {got_tree}, but init makes "
+            f"{exp_tree} for an input of shape {in_shape}",
+        )
     paths = tree.leaf_paths(expected)
     for p, e, g in zip(paths, exp_leaves, got_leaves):
         gs = tuple(getattr(g, "shape", np.shape(g)))
         if gs != tuple(e.shape):
-            raise located_error(layer, path, f"params{p} has shape {gs}, but an input of shape "
-                                f"{in_shape} needs {tuple(e.shape)}")
+            raise located_error(
+                layer,
+                path,
+                f"params{p} has shape {gs}, but an input of shape "
+                f"{in_shape} needs {tuple(e.shape)}",
+            )
 
 
 def layer(init=None, apply=None, *, name=None):

@@ -24,8 +24,9 @@ class Dropout(Layer):
     def __init__(self, rate, *, broadcast_dims=(), name=None):
         super().__init__(name=name)
         if not isinstance(rate, (int, float, np.floating)) or not 0 <= rate <= 1:
-            raise ValueError(f"Dropout: rate (the probability to drop) must be in [0, 1], got "
-                             f"{rate!r}")
+            raise ValueError(
+                f"Dropout: rate (the probability to drop) must be in [0, 1], got {rate!r}"
+            )
         self.rate = float(rate)
         self.broadcast_dims = tuple(int(d) for d in broadcast_dims)
 
@@ -36,13 +37,17 @@ class Dropout(Layer):
         if not train or self.rate == 0:
             return x
         if key is None:
-            raise LayerError("needs a PRNG key in training mode: apply(params, x, "
-                             "key=funcnet.random.key(...), train=True), or train=False to "
-                             "evaluate without dropout")
+            raise LayerError(
+                "needs a PRNG key in training mode: apply(params, x, "
+                "key=funcnet.random.key(...), train=True), or train=False to "
+                "evaluate without dropout"
+            )
         x = fnp.asarray(x)
         if self.rate == 1:
             return fnp.zeros_like(x)
-        shape = tuple(1 if i in {d % x.ndim for d in self.broadcast_dims} else s
-                      for i, s in enumerate(x.shape))
+        shape = tuple(
+            1 if i in {d % x.ndim for d in self.broadcast_dims} else s
+            for i, s in enumerate(x.shape)
+        )
         keep = random.bernoulli(key, 1.0 - self.rate, shape)
         return fnp.where(keep, x / (1.0 - self.rate), fnp.zeros((), x.dtype))

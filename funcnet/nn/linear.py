@@ -29,8 +29,16 @@ class Dense(Layer):
       dtype: of the parameters.
     """
 
-    def __init__(self, features, *, use_bias=True, kernel_init="lecun_normal",
-                 bias_init="zeros", dtype=np.float32, name=None):
+    def __init__(
+        self,
+        features,
+        *,
+        use_bias=True,
+        kernel_init="lecun_normal",
+        bias_init="zeros",
+        dtype=np.float32,
+        name=None,
+    ):
         super().__init__(name=name)
         self.features = _features(features, "Dense")
         self.use_bias = bool(use_bias)
@@ -40,8 +48,9 @@ class Dense(Layer):
 
     def _in(self, input_shape):
         if len(input_shape) < 1:
-            raise LayerError(f"expects an input of rank >= 1 (..., in_features), got shape "
-                             f"{input_shape}")
+            raise LayerError(
+                f"expects an input of rank >= 1 (..., in_features), got shape {input_shape}"
+            )
         if input_shape[-1] == -1:
             raise LayerError(f"needs the last axis (in_features) known, got shape {input_shape}")
         return input_shape[-1]
@@ -73,19 +82,25 @@ class Embedding(Layer):
     model whose input and output embeddings are tied.
     """
 
-    def __init__(self, num_embeddings, features, *, embedding_init=None, dtype=np.float32,
-                 name=None):
+    def __init__(
+        self, num_embeddings, features, *, embedding_init=None, dtype=np.float32, name=None
+    ):
         super().__init__(name=name)
         self.num_embeddings = _features(num_embeddings, "Embedding", "num_embeddings")
         self.features = _features(features, "Embedding")
         self.embedding_init = resolve_init(
             initializers.normal(1.0) if embedding_init is None else embedding_init,
-            "Embedding", "embedding_init")
+            "Embedding",
+            "embedding_init",
+        )
         self.dtype = dtype
 
     def param_specs(self, input_shape):
-        return {"embedding": Param((self.num_embeddings, self.features), self.embedding_init,
-                                   self.dtype)}
+        return {
+            "embedding": Param(
+                (self.num_embeddings, self.features), self.embedding_init, self.dtype
+            )
+        }
 
     def output_shape(self, input_shape):
         return tuple(input_shape) + (self.features,)

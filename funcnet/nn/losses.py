@@ -49,8 +49,9 @@ def _reduce(loss, reduction, count=None):
 def _same_shape(name, a, b, what_a="predictions", what_b="targets"):
     sa, sb = tuple(np.shape(a)), tuple(np.shape(b))
     if sa != sb:
-        raise ValueError(f"{name}: {what_a} of shape {sa} and {what_b} of shape {sb} must have "
-                         "the same shape")
+        raise ValueError(
+            f"{name}: {what_a} of shape {sa} and {what_b} of shape {sb} must have the same shape"
+        )
 
 
 def mse(predictions, targets, *, reduction="mean"):
@@ -60,8 +61,9 @@ def mse(predictions, targets, *, reduction="mean"):
     return _reduce(fnp.square(fnp.asarray(predictions) - targets), reduction)
 
 
-def softmax_cross_entropy(logits, labels, *, label_smoothing=0.0, ignore_index=None,
-                          reduction="mean"):
+def softmax_cross_entropy(
+    logits, labels, *, label_smoothing=0.0, ignore_index=None, reduction="mean"
+):
     """Cross-entropy of softmax(logits) (classes on the last axis) against the labels.
 
     Args:
@@ -86,9 +88,11 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing=0.0, ignore_index=N
     logp = log_softmax(logits, axis=-1)
     if dtypes.is_int(labels.dtype):
         if tuple(labels.shape) != tuple(logits.shape[:-1]):
-            raise ValueError(f"{name}: integer labels must have the logits' shape without the "
-                             f"class axis, {tuple(logits.shape[:-1])}; got labels of shape "
-                             f"{tuple(labels.shape)} for logits of shape {tuple(logits.shape)}")
+            raise ValueError(
+                f"{name}: integer labels must have the logits' shape without the "
+                f"class axis, {tuple(logits.shape[:-1])}; got labels of shape "
+                f"{tuple(labels.shape)} for logits of shape {tuple(logits.shape)}"
+            )
         valid = None
         if ignore_index is not None:
             valid = labels != ignore_index
@@ -102,8 +106,10 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing=0.0, ignore_index=N
         loss = fnp.where(valid, loss, fnp.zeros((), loss.dtype))
         return _reduce(loss, reduction, fnp.sum(valid.astype(np.int32)))
     if ignore_index is not None:
-        raise ValueError(f"{name}: ignore_index needs integer labels; with one-hot labels give "
-                         "padding positions an all-zero row instead")
+        raise ValueError(
+            f"{name}: ignore_index needs integer labels; with one-hot labels give "
+            "padding positions an all-zero row instead"
+        )
     _same_shape(name, logits, labels, "logits", "one-hot/probability labels")
     if label_smoothing:
         labels = (1 - label_smoothing) * labels + label_smoothing / k

@@ -21,8 +21,9 @@ def _stat_dtype(x):
 
 def _features_of(input_shape, min_rank=1):
     if len(input_shape) < min_rank:
-        raise LayerError(f"expects an input of rank >= {min_rank} with features last, got "
-                         f"shape {input_shape}")
+        raise LayerError(
+            f"expects an input of rank >= {min_rank} with features last, got shape {input_shape}"
+        )
     if input_shape[-1] == -1:
         raise LayerError(f"needs the feature axis (last) known, got shape {input_shape}")
     return input_shape[-1]
@@ -84,8 +85,18 @@ class BatchNorm(_Norm):
 
     stateful = True
 
-    def __init__(self, momentum=0.99, epsilon=1e-5, *, use_scale=True, use_bias=True,
-                 scale_init="ones", bias_init="zeros", dtype=np.float32, name=None):
+    def __init__(
+        self,
+        momentum=0.99,
+        epsilon=1e-5,
+        *,
+        use_scale=True,
+        use_bias=True,
+        scale_init="ones",
+        bias_init="zeros",
+        dtype=np.float32,
+        name=None,
+    ):
         super().__init__(epsilon, use_scale, use_bias, scale_init, bias_init, dtype, name)
         if not 0 <= momentum <= 1:
             raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum!r}")
@@ -93,8 +104,10 @@ class BatchNorm(_Norm):
 
     def state_specs(self, input_shape):
         c = _features_of(input_shape)
-        return {"mean": Param((c,), initializers.zeros, np.float32),
-                "var": Param((c,), initializers.ones, np.float32)}
+        return {
+            "mean": Param((c,), initializers.zeros, np.float32),
+            "var": Param((c,), initializers.ones, np.float32),
+        }
 
     def forward(self, params, x, *, state, train=False):
         x = fnp.asarray(x)
@@ -107,8 +120,10 @@ class BatchNorm(_Norm):
             # state a plain value when it is returned as grad's aux output.
             m = self.momentum
             bmean, bvar = stop_gradient(mean), stop_gradient(var)
-            new_state = {"mean": m * state["mean"] + (1 - m) * bmean.astype(state["mean"].dtype),
-                         "var": m * state["var"] + (1 - m) * bvar.astype(state["var"].dtype)}
+            new_state = {
+                "mean": m * state["mean"] + (1 - m) * bmean.astype(state["mean"].dtype),
+                "var": m * state["var"] + (1 - m) * bvar.astype(state["var"].dtype),
+            }
         else:
             mean, var, new_state = state["mean"], state["var"], state
         y = (xs - mean) * lax.rsqrt(var + self.epsilon)
@@ -119,8 +134,17 @@ class LayerNorm(_Norm):
     """Normalize each example over its last axis: (x - mean) / sqrt(var + eps), then
     ``scale`` and ``bias`` (features,)."""
 
-    def __init__(self, epsilon=1e-5, *, use_scale=True, use_bias=True, scale_init="ones",
-                 bias_init="zeros", dtype=np.float32, name=None):
+    def __init__(
+        self,
+        epsilon=1e-5,
+        *,
+        use_scale=True,
+        use_bias=True,
+        scale_init="ones",
+        bias_init="zeros",
+        dtype=np.float32,
+        name=None,
+    ):
         super().__init__(epsilon, use_scale, use_bias, scale_init, bias_init, dtype, name)
 
     def forward(self, params, x):
@@ -135,8 +159,9 @@ class RMSNorm(_Norm):
     """x / sqrt(mean(x^2) + eps) over the last axis, times ``scale`` (no centering,
     no bias)."""
 
-    def __init__(self, epsilon=1e-6, *, use_scale=True, scale_init="ones", dtype=np.float32,
-                 name=None):
+    def __init__(
+        self, epsilon=1e-6, *, use_scale=True, scale_init="ones", dtype=np.float32, name=None
+    ):
         super().__init__(epsilon, use_scale, False, scale_init, "zeros", dtype, name)
 
     def forward(self, params, x):
@@ -154,13 +179,25 @@ class GroupNorm(_Norm):
 
     min_rank = 2
 
-    def __init__(self, num_groups=32, epsilon=1e-5, *, group_size=None, use_scale=True,
-                 use_bias=True, scale_init="ones", bias_init="zeros", dtype=np.float32,
-                 name=None):
+    def __init__(
+        self,
+        num_groups=32,
+        epsilon=1e-5,
+        *,
+        group_size=None,
+        use_scale=True,
+        use_bias=True,
+        scale_init="ones",
+        bias_init="zeros",
+        dtype=np.float32,
+        name=None,
+    ):
         super().__init__(epsilon, use_scale, use_bias, scale_init, bias_init, dtype, name)
         if group_size is not None:
-            self.num_groups, self.group_size = None, _features(group_size, "GroupNorm",
-                                                               "group_size")
+            self.num_groups, self.group_size = (
+                None,
+                _features(group_size, "GroupNorm", "group_size"),
+            )
         else:
             self.num_groups = _features(num_groups, "GroupNorm", "num_groups")
             self.group_size = None
@@ -169,9 +206,11 @@ class GroupNorm(_Norm):
         c = _features_of(input_shape, self.min_rank)
         g = self.num_groups if self.num_groups is not None else c // self.group_size
         if g == 0 or c % g or (self.group_size is not None and c % self.group_size):
-            raise LayerError(f"{c} channels (input shape {input_shape}) do not split into "
-                             f"{self.num_groups or self.group_size} "
-                             f"{'groups' if self.num_groups else 'channels per group'}")
+            raise LayerError(
+                f"{c} channels (input shape {input_shape}) do not split into "
+                f"{self.num_groups or self.group_size} "
+                f"{'groups' if self.num_groups else 'channels per group'}"
+            )
         return g
 
     def param_specs(self, input_shape):

@@ -74,12 +74,15 @@ def _matcher(where):
         return where
     patterns = [where] if isinstance(where, str) else where
     if not isinstance(patterns, (list, tuple)) or not all(isinstance(p, str) for p in patterns):
-        raise TypeError(f"where must be a glob pattern, a list of them or a predicate "
-                        f"(path, value) -> bool, got {where!r}")
+        raise TypeError(
+            f"where must be a glob pattern, a list of them or a predicate "
+            f"(path, value) -> bool, got {where!r}"
+        )
 
     def match(path, value):
         prefixes = ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 2)]
         return any(fnmatch.fnmatchcase(p, pat) for pat in patterns for p in prefixes)
+
     return match
 
 
@@ -87,8 +90,10 @@ def _not_found(params, path):
     known = paths(params)
     close = difflib.get_close_matches(path, known, n=3)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-    return KeyError(f"no parameter at path {path!r}{hint} (paths: "
-                    f"{', '.join(known[:12])}{' ...' if len(known) > 12 else ''})")
+    return KeyError(
+        f"no parameter at path {path!r}{hint} (paths: "
+        f"{', '.join(known[:12])}{' ...' if len(known) > 12 else ''})"
+    )
 
 
 def _node(params, path):
@@ -116,8 +121,10 @@ def set_param(params, path, value, *, check_shape=True):
     if check_shape and hasattr(old, "shape"):
         new_shape = tuple(np.shape(value))
         if new_shape != tuple(old.shape):
-            raise ValueError(f"set_param: {path!r} has shape {tuple(old.shape)}, the new value "
-                             f"{new_shape} (pass check_shape=False to change it)")
+            raise ValueError(
+                f"set_param: {path!r} has shape {tuple(old.shape)}, the new value "
+                f"{new_shape} (pass check_shape=False to change it)"
+            )
 
     def replace(node, parts):
         if not parts:
@@ -128,6 +135,7 @@ def set_param(params, path, value, *, check_shape=True):
         items = list(node)
         items[int(k)] = replace(items[int(k)], parts[1:])
         return type(node)(items) if isinstance(node, tuple) else items
+
     return replace(params, path.split("/"))
 
 
@@ -146,8 +154,7 @@ def map_params(f, params, where=None):
     """``params`` with ``f(value)`` in place of each selected parameter (all by
     default); the structure is kept."""
     match = _matcher(where) if where is not None else (lambda p, v: True)
-    return tree.tree_map_with_path(
-        lambda kp, v: f(v) if match(path_of(kp), v) else v, params)
+    return tree.tree_map_with_path(lambda kp, v: f(v) if match(path_of(kp), v) else v, params)
 
 
 def mask(params, where):
@@ -165,15 +172,17 @@ def count_params(params) -> int:
 def summary(params) -> str:
     """A table of every parameter (path, shape, dtype, count) and the total::
 
-        print(nn.summary(params))
+    print(nn.summary(params))
     """
     rows = []
     for p, v in flatten_params(params).items():
         dtype, count = np.dtype(getattr(v, "dtype", np.float32)), int(math.prod(np.shape(v)))
         rows.append((p, str(tuple(np.shape(v))), str(dtype), count, count * dtype.itemsize))
     head = ("path", "shape", "dtype", "count")
-    widths = [max([len(head[i])] + [len(str(r[i]) if i < 3 else f"{r[i]:,}") for r in rows])
-              for i in range(4)]
+    widths = [
+        max([len(head[i])] + [len(str(r[i]) if i < 3 else f"{r[i]:,}") for r in rows])
+        for i in range(4)
+    ]
     w0, w1, w2, w3 = widths
     lines = [f"{head[0]:<{w0}}  {head[1]:<{w1}}  {head[2]:<{w2}}  {head[3]:>{w3}}"]
     lines.append("-" * len(lines[0]))
@@ -202,11 +211,14 @@ def reinit(model, params, key, input_shape, where, **shape_kw):
     fresh_flat = flatten_params(fresh)
     chosen = select(params, where)
     if not chosen:
-        raise ValueError(f"reinit: {where!r} selects no parameter (paths: "
-                         f"{', '.join(paths(params)[:12])})")
+        raise ValueError(
+            f"reinit: {where!r} selects no parameter (paths: {', '.join(paths(params)[:12])})"
+        )
     missing = [p for p in chosen if p not in fresh_flat]
     if missing:
-        raise ValueError(f"reinit: {missing[0]!r} is not a parameter of this model for input "
-                         f"shape {input_shape}")
+        raise ValueError(
+            f"reinit: {missing[0]!r} is not a parameter of this model for input shape {input_shape}"
+        )
     return tree.tree_map_with_path(
-        lambda kp, v: fresh_flat[path_of(kp)] if path_of(kp) in chosen else v, params)
+        lambda kp, v: fresh_flat[path_of(kp)] if path_of(kp) in chosen else v, params
+    )

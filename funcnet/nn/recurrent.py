@@ -19,15 +19,31 @@ from funcnet.nn.activations import sigmoid
 from funcnet.nn.core import Layer, LayerError, Param, resolve_init, shape_of
 from funcnet.nn.linear import _features
 
-__all__ = ["GRU", "LSTM", "RNN", "Bidirectional", "GRUCell", "LSTMCell", "Recurrent",
-           "SimpleRNNCell"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Bidirectional",
+    "GRUCell",
+    "LSTMCell",
+    "Recurrent",
+    "SimpleRNNCell",
+]
 
 
 class _Cell(Layer):
     gates = 1
 
-    def __init__(self, hidden, *, kernel_init="lecun_normal", recurrent_init="orthogonal",
-                 bias_init="zeros", dtype=np.float32, name=None):
+    def __init__(
+        self,
+        hidden,
+        *,
+        kernel_init="lecun_normal",
+        recurrent_init="orthogonal",
+        bias_init="zeros",
+        dtype=np.float32,
+        name=None,
+    ):
         super().__init__(name=name)
         kind = type(self).__name__
         self.hidden = _features(hidden, kind, "hidden")
@@ -38,15 +54,18 @@ class _Cell(Layer):
 
     def _in(self, input_shape):
         if len(input_shape) < 1 or input_shape[-1] == -1:
-            raise LayerError(f"expects an input (..., features) with the features known, got "
-                             f"shape {input_shape}")
+            raise LayerError(
+                f"expects an input (..., features) with the features known, got shape {input_shape}"
+            )
         return input_shape[-1]
 
     def param_specs(self, input_shape):
         f, h, g = self._in(input_shape), self.hidden, self.gates
-        return {"wi": Param((f, g * h), self.kernel_init, self.dtype),
-                "wh": Param((h, g * h), self.recurrent_init, self.dtype),
-                "b": Param((g * h,), self.bias_init, self.dtype)}
+        return {
+            "wi": Param((f, g * h), self.kernel_init, self.dtype),
+            "wh": Param((h, g * h), self.recurrent_init, self.dtype),
+            "b": Param((g * h,), self.bias_init, self.dtype),
+        }
 
     def output_shape(self, input_shape):
         self._in(input_shape)
@@ -155,14 +174,16 @@ class Recurrent(Layer):
     def __init__(self, cell, *, reverse=False, name=None):
         super().__init__(name=name)
         if not isinstance(cell, _Cell):
-            raise TypeError(f"Recurrent needs a cell (SimpleRNNCell, GRUCell, LSTMCell), got "
-                            f"{cell!r}")
+            raise TypeError(
+                f"Recurrent needs a cell (SimpleRNNCell, GRUCell, LSTMCell), got {cell!r}"
+            )
         self.cell, self.reverse = cell, bool(reverse)
 
     def _check(self, input_shape):
         if len(input_shape) != 3:
-            raise LayerError(f"expects an input of rank 3 (batch, time, features), got shape "
-                             f"{input_shape}")
+            raise LayerError(
+                f"expects an input of rank 3 (batch, time, features), got shape {input_shape}"
+            )
 
     def param_specs(self, input_shape):
         self._check(input_shape)
@@ -178,16 +199,24 @@ class Recurrent(Layer):
     def forward(self, params, x, *, initial_carry=None, return_carry=False, seq_lengths=None):
         x = fnp.asarray(x)
         self._check(shape_of(x))
-        carry = (self.cell.initial_carry((x.shape[0],), x.dtype) if initial_carry is None
-                 else initial_carry)
+        carry = (
+            self.cell.initial_carry((x.shape[0],), x.dtype)
+            if initial_carry is None
+            else initial_carry
+        )
         xp = fnp.moveaxis(self.cell.project(params, x), 1, 0)  # (time, batch, gates*hidden)
         if seq_lengths is None:
-            carry, ys = lax.scan(lambda c, xt: self.cell.step(params, c, xt), carry, xp,
-                                 reverse=self.reverse)
+            carry, ys = lax.scan(
+                lambda c, xt: self.cell.step(params, c, xt), carry, xp, reverse=self.reverse
+            )
         else:
             valid = _valid_steps(seq_lengths, x.shape[0], x.shape[1])  # (time, batch)
-            carry, ys = lax.scan(lambda c, inp: self._masked_step(params, c, *inp), carry,
-                                 (xp, valid), reverse=self.reverse)
+            carry, ys = lax.scan(
+                lambda c, inp: self._masked_step(params, c, *inp),
+                carry,
+                (xp, valid),
+                reverse=self.reverse,
+            )
         ys = fnp.moveaxis(ys, 0, 1)
         return (carry, ys) if return_carry else ys
 
@@ -201,8 +230,10 @@ class Recurrent(Layer):
 def _valid_steps(seq_lengths, batch, time):
     lengths = fnp.asarray(seq_lengths)
     if lengths.shape != (batch,) or not (dtypes.is_int(lengths.dtype)):
-        raise LayerError(f"seq_lengths must be integers of shape ({batch},) (one length per "
-                         f"example), got {lengths.dtype}{tuple(lengths.shape)}")
+        raise LayerError(
+            f"seq_lengths must be integers of shape ({batch},) (one length per "
+            f"example), got {lengths.dtype}{tuple(lengths.shape)}"
+        )
     return fnp.arange(time)[:, None] < lengths[None, :]
 
 
@@ -220,15 +251,22 @@ class Bidirectional(Layer):
         super().__init__(name=name)
         for what, lyr in (("forward_layer", forward_layer), ("backward_layer", backward_layer)):
             if lyr is not None and not isinstance(lyr, Recurrent):
-                raise TypeError(f"Bidirectional: {what} must be a recurrent layer (RNN, GRU, "
-                                f"LSTM, Recurrent), got {lyr!r}")
+                raise TypeError(
+                    f"Bidirectional: {what} must be a recurrent layer (RNN, GRU, "
+                    f"LSTM, Recurrent), got {lyr!r}"
+                )
         self.forward_layer = forward_layer
-        self.backward_layer = (backward_layer if backward_layer is not None else
-                               Recurrent(forward_layer.cell, reverse=not forward_layer.reverse))
+        self.backward_layer = (
+            backward_layer
+            if backward_layer is not None
+            else Recurrent(forward_layer.cell, reverse=not forward_layer.reverse)
+        )
 
     def param_specs(self, input_shape):
-        return {"forward": self.forward_layer.param_specs(input_shape),
-                "backward": self.backward_layer.param_specs(input_shape)}
+        return {
+            "forward": self.forward_layer.param_specs(input_shape),
+            "backward": self.backward_layer.param_specs(input_shape),
+        }
 
     def output_shape(self, input_shape):
         f = self.forward_layer.output_shape(input_shape)
@@ -239,13 +277,16 @@ class Bidirectional(Layer):
         return self.forward_layer.expected_input_shape(params["forward"], input_shape)
 
     def forward(self, params, x, *, seq_lengths=None):
-        ys = [lyr.forward(params[k], x, seq_lengths=seq_lengths)
-              for k, lyr in (("forward", self.forward_layer), ("backward", self.backward_layer))]
+        ys = [
+            lyr.forward(params[k], x, seq_lengths=seq_lengths)
+            for k, lyr in (("forward", self.forward_layer), ("backward", self.backward_layer))
+        ]
         return fnp.concatenate(ys, axis=-1)
 
 
 class RNN(Recurrent):
     """A SimpleRNNCell (tanh) over the time axis: (batch, time, F) -> (batch, time, H)."""
+
     cell_type = SimpleRNNCell
 
     def __init__(self, hidden, *, reverse=False, name=None, **cell_kw):
@@ -255,10 +296,12 @@ class RNN(Recurrent):
 
 class GRU(RNN):
     """A GRUCell over the time axis: (batch, time, F) -> (batch, time, H)."""
+
     cell_type = GRUCell
 
 
 class LSTM(RNN):
     """An LSTMCell over the time axis: (batch, time, F) -> (batch, time, H); the carry
     (with ``return_carry=True``) is ``(c, h)``."""
+
     cell_type = LSTMCell

@@ -28,8 +28,9 @@ class Reshape(Layer):
         super().__init__(name=name)
         shape = tuple(int(d) for d in shape)
         if shape.count(-1) > 1 or any(d < -1 for d in shape):
-            raise ValueError(f"Reshape: shape may hold one -1 and otherwise sizes >= 0, got "
-                             f"{shape}")
+            raise ValueError(
+                f"Reshape: shape may hold one -1 and otherwise sizes >= 0, got {shape}"
+            )
         self.shape = shape
 
     def output_shape(self, input_shape):
@@ -38,20 +39,26 @@ class Reshape(Layer):
         rest = input_shape[1:]
         if -1 in rest:
             if -1 in self.shape:
-                raise LayerError(f"cannot infer the -1 of {self.shape} from an input of "
-                                 f"shape {input_shape} with unknown sizes")
+                raise LayerError(
+                    f"cannot infer the -1 of {self.shape} from an input of "
+                    f"shape {input_shape} with unknown sizes"
+                )
             return (input_shape[0],) + self.shape
         size, known = math.prod(rest), math.prod(d for d in self.shape if d != -1)
         if -1 in self.shape:
             if known == 0 or size % known:
-                raise LayerError(f"cannot reshape an input of shape {input_shape} (size "
-                                 f"{size} per example) to {self.shape}")
+                raise LayerError(
+                    f"cannot reshape an input of shape {input_shape} (size "
+                    f"{size} per example) to {self.shape}"
+                )
             shape = tuple(size // known if d == -1 else d for d in self.shape)
         else:
             shape = self.shape
             if known != size:
-                raise LayerError(f"cannot reshape an input of shape {input_shape} (size "
-                                 f"{size} per example) to {self.shape} (size {known})")
+                raise LayerError(
+                    f"cannot reshape an input of shape {input_shape} (size "
+                    f"{size} per example) to {self.shape} (size {known})"
+                )
         return (input_shape[0],) + shape
 
     def forward(self, params, x):

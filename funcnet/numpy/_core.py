@@ -27,7 +27,8 @@ def _is_arraylike(x) -> bool:
     if isinstance(x, _ARRAYLIKE_TYPES):
         return True
     return hasattr(x, "__jax_array__") or (
-        hasattr(x, "__array__") and not isinstance(x, (list, tuple, str)))
+        hasattr(x, "__array__") and not isinstance(x, (list, tuple, str))
+    )
 
 
 def check_arraylike(fun_name, *args):
@@ -36,8 +37,10 @@ def check_arraylike(fun_name, *args):
         if not isinstance(arg, _ARRAYLIKE_TYPES) and not _is_arraylike(arg):
             for pos, bad in enumerate(args):
                 if not _is_arraylike(bad):
-                    raise TypeError(f"{fun_name} requires ndarray or scalar arguments, got "
-                                    f"{type(bad)} at position {pos}.")
+                    raise TypeError(
+                        f"{fun_name} requires ndarray or scalar arguments, got "
+                        f"{type(bad)} at position {pos}."
+                    )
 
 
 def check_arraylike_or_none(fun_name, *args):
@@ -48,16 +51,20 @@ def check_no_out(fun_name, out):
     """jax.numpy (and funcnet) arrays are immutable: `out=` can only be None. NumPy's own
     functions (np.sum(x)) pass out=None to the methods, which is fine."""
     if out is not None:
-        raise NotImplementedError(f"The 'out' argument to {fun_name} is not supported: "
-                                  f"funcnet arrays are immutable; use the return value"
-                                  f"{_at()}")
+        raise NotImplementedError(
+            f"The 'out' argument to {fun_name} is not supported: "
+            f"funcnet arrays are immutable; use the return value"
+            f"{_at()}"
+        )
 
 
 def _ufunc_kwargs(fun_name, out, where):
     check_no_out(fun_name, out)
     if where is not None:
-        raise NotImplementedError(f"The 'where' argument to {fun_name} is not supported; "
-                                  f"use fnp.where(mask, {fun_name}(...), other){_at()}")
+        raise NotImplementedError(
+            f"The 'where' argument to {fun_name} is not supported; "
+            f"use fnp.where(mask, {fun_name}(...), other){_at()}"
+        )
 
 
 def place(x, device):
@@ -90,8 +97,7 @@ def asarray(a, dtype=None, order=None, *, copy=None, device=None):
     if is_array(a):
         out = a if dtype is None else astype(a, dtype)
         return place(out, device)
-    if isinstance(a, (list, tuple)) and any(is_array(v) or isinstance(v, (list, tuple))
-                                            for v in a):
+    if isinstance(a, (list, tuple)) and any(is_array(v) or isinstance(v, (list, tuple)) for v in a):
         return place(_stack_elements([asarray(v, dtype) for v in a]), device)
     if isinstance(a, (type, np.dtype)):
         raise TypeError(f"{a!r} is a dtype, not a value to build an array from{_at()}")
@@ -117,8 +123,10 @@ def _stack_elements(elements):
     elements = promote(*elements)
     shapes = {e.shape for e in elements}
     if len(shapes) != 1:
-        raise ValueError("setting an array element with a sequence: the elements have "
-                         f"different shapes {sorted(shapes)}{_at()}")
+        raise ValueError(
+            "setting an array element with a sequence: the elements have "
+            f"different shapes {sorted(shapes)}{_at()}"
+        )
     shape = (1,) + elements[0].shape
     dims = tuple(range(1, len(shape)))
     return lax.concatenate([lax.broadcast_in_dim(e, shape, dims) for e in elements], 0)
@@ -146,8 +154,9 @@ def _dtype_of(x):
     if isinstance(x, (np.dtype, type, str)):
         return dtypes.canonicalize(x), False
     if isinstance(x, (list, tuple)):
-        raise TypeError(f"Cannot determine dtype of {x!r:.80} (a Python sequence: make it "
-                        f"an array first)")
+        raise TypeError(
+            f"Cannot determine dtype of {x!r:.80} (a Python sequence: make it an array first)"
+        )
     aval = get_aval(x)
     return aval.dtype, aval.weak_type
 
@@ -161,8 +170,13 @@ def result_type(*args):
 def promote(*args):
     """Convert every argument to one dtype (an Array or tracer each)."""
     first = args[0]
-    if is_array(first) and not first.aval.weak_type and builtins.all(
-            is_array(a) and a.dtype == first.dtype and not a.aval.weak_type for a in args):
+    if (
+        is_array(first)
+        and not first.aval.weak_type
+        and builtins.all(
+            is_array(a) and a.dtype == first.dtype and not a.aval.weak_type for a in args
+        )
+    ):
         return list(args)  # the common case: nothing to promote
     dtype, weak = dtypes.result_type(*map(_dtype_of, args))
     out = []
@@ -187,8 +201,10 @@ def broadcast_shapes(*shapes):
     for dims in zip(*((1,) * (ndim - len(s)) + tuple(s) for s in shapes)):
         sizes = {d for d in dims if d != 1}
         if len(sizes) > 1:
-            raise ValueError(f"incompatible shapes for broadcasting: "
-                             f"{', '.join(str(tuple(s)) for s in shapes)}{_at()}")
+            raise ValueError(
+                f"incompatible shapes for broadcasting: "
+                f"{', '.join(str(tuple(s)) for s in shapes)}{_at()}"
+            )
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
 
@@ -210,8 +226,12 @@ def _broadcast_to(x, shape):
     shape = tuple(int(d) for d in shape)
     if not is_array(x):
         x = np.asarray(x)
-        if (not is_tracing() and x.dtype.kind in "biuf" and x.shape != shape
-                and math.prod(shape) <= _HOST_BROADCAST_MAX):
+        if (
+            not is_tracing()
+            and x.dtype.kind in "biuf"
+            and x.shape != shape
+            and math.prod(shape) <= _HOST_BROADCAST_MAX
+        ):
             try:
                 return asarray(np.ascontiguousarray(np.broadcast_to(x, shape)))
             except ValueError:
@@ -221,8 +241,7 @@ def _broadcast_to(x, shape):
         return x if is_array(x) else asarray(x)
     lead = len(shape) - x.ndim
     if lead < 0 or any(d not in (1, s) for d, s in zip(x.shape, shape[lead:])):
-        raise ValueError(f"cannot broadcast an array of shape {x.shape} to shape {shape}"
-                         f"{_at()}")
+        raise ValueError(f"cannot broadcast an array of shape {x.shape} to shape {shape}{_at()}")
     # Squeeze size-1 axes that grow, so broadcast_in_dim sees only exact matches.
     keep = [i for i, d in enumerate(x.shape) if d == shape[lead + i]]
     if len(keep) != x.ndim:
@@ -242,10 +261,7 @@ def _broadcast_arrays(*args):
 
 
 def _elementwise(prim_fn, *args, promote_args=True):
-    if promote_args:
-        args = promote(*args)
-    else:
-        args = [asarray(a) for a in args]
+    args = promote(*args) if promote_args else [asarray(a) for a in args]
     if len(args) > 1 and builtins.any(a.shape != args[0].shape for a in args):
         args = _broadcast_arrays(*args)
     return prim_fn(*args)
@@ -256,8 +272,7 @@ def _float_args(*args):
     dtype, weak = dtypes.result_type(*map(_dtype_of, args))
     args = promote(*args)
     if not dtypes.is_float(dtype):
-        args = [lax.convert_element_type(a, dtypes.default_float(), weak_type=weak)
-                for a in args]
+        args = [lax.convert_element_type(a, dtypes.default_float(), weak_type=weak) for a in args]
     return args
 
 
@@ -268,12 +283,14 @@ def _weak_result(fn):
     strongly typed; without this `s * 2.0` with a weak `s` would lose its weakness and
     then promote differently (with a bfloat16 array, say). fn's array arguments are its
     positional-only parameters (as in jax.numpy), so they are always in `args`."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         out = fn(*args, **kwargs)
         if out.aval.weak_type or out.dtype == dtypes.bool_ or not _all_weak(args):
             return out
         return _as_weak(out)
+
     return wrapper
 
 
@@ -297,6 +314,7 @@ def _unary_float(prim_fn, name):
         check_arraylike(name, x)
         (x,) = _float_args(x)
         return prim_fn(x)
+
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name} (integers are converted to float first)."
     return fn
@@ -348,27 +366,34 @@ def _like(x, value):
 
 def _keep_ints(prim_fn, name, ufunc=False):
     if ufunc:
+
         def fn(x, /, *, out=None, where=None):
             if out is not None or where is not None:  # rare: refuse with a clear message
                 _ufunc_kwargs(name, out, where)
             check_arraylike(name, x)
             return prim_fn(asarray(x))
     else:
+
         def fn(x, /):
             check_arraylike(name, x)
             return prim_fn(asarray(x))
+
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name}, keeping integer dtypes."
     return fn
 
 
-negative = _keep_ints(lambda x: lax.neg(x) if x.dtype != dtypes.bool_ else x, "negative",
-                      ufunc=True)
-absolute = _keep_ints(lambda x: lax.abs(x) if x.dtype != dtypes.bool_
-                      and not dtypes.is_unsigned(x.dtype) else x, "absolute")
+negative = _keep_ints(
+    lambda x: lax.neg(x) if x.dtype != dtypes.bool_ else x, "negative", ufunc=True
+)
+absolute = _keep_ints(
+    lambda x: lax.abs(x) if x.dtype != dtypes.bool_ and not dtypes.is_unsigned(x.dtype) else x,
+    "absolute",
+)
 abs = absolute
-sign = _keep_ints(lambda x: lax.sign(x) if not dtypes.is_unsigned(x.dtype)
-                  else astype(x > 0, x.dtype), "sign")
+sign = _keep_ints(
+    lambda x: lax.sign(x) if not dtypes.is_unsigned(x.dtype) else astype(x > 0, x.dtype), "sign"
+)
 square = _keep_ints(lax.square, "square")
 
 
@@ -377,6 +402,7 @@ def _float_or_identity(prim_fn, name):
         check_arraylike(name, x)
         x = asarray(x)
         return prim_fn(x) if dtypes.is_float(x.dtype) else x
+
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name} (integers are returned as they are)."
     return fn
@@ -402,7 +428,7 @@ def round(a, decimals=0, out=None):
         return _round_int(x, decimals) if decimals < 0 and x.dtype != dtypes.bool_ else x
     if decimals == 0:
         return lax.round(x, rounding_method=1)
-    factor = _like(x, 10.0 ** decimals)
+    factor = _like(x, 10.0**decimals)
     return lax.div(lax.round(lax.mul(x, factor), rounding_method=1), factor)
 
 
@@ -411,7 +437,7 @@ around = round
 
 def _round_int(x, decimals):
     """Integers to a multiple of 10**-decimals, half to even (as NumPy; jax refuses)."""
-    factor = _like(x, 10 ** -decimals)
+    factor = _like(x, 10**-decimals)
     q, r = floor_divide(x, factor), remainder(x, factor)
     twice = lax.add(r, r)
     odd = lax.ne(remainder(q, 2), _like(q, 0))
@@ -640,6 +666,7 @@ def _compare(prim_fn, name):
     def fn(x, y, /):
         check_arraylike(name, x, y)
         return _elementwise(prim_fn, x, y)
+
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name} (a bool array)."
     return fn
@@ -663,6 +690,7 @@ def _bitwise(prim_fn, name):
         if dtypes.is_float(x.dtype):
             raise TypeError(f"{name} is not defined for floats ({x.dtype}){_at()}")
         return _elementwise(prim_fn, x, y, promote_args=False)
+
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name} of integers or bools."
     return fn
@@ -684,6 +712,7 @@ def _logical(prim_fn, name):
             _ufunc_kwargs(name, out, where)
         check_arraylike(name, x, y)
         return _elementwise(prim_fn, _to_bool(x), _to_bool(y), promote_args=False)
+
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name} of the operands' truth values."
     return fn

@@ -24,7 +24,7 @@ from funcnet.numpy._shape import concatenate, moveaxis
 
 
 def _shape(shape):
-    if isinstance(shape, int) or hasattr(shape, "__index__") and not isinstance(shape, tuple):
+    if isinstance(shape, int) or (hasattr(shape, "__index__") and not isinstance(shape, tuple)):
         return (operator.index(shape),)
     shape = tuple(operator.index(d) for d in shape)
     if any(d < 0 for d in shape):
@@ -51,11 +51,17 @@ def _full(shape, fill_value, dtype=None):
         if hasattr(fill_value, "dtype"):
             dtype = fill_value.dtype
         else:
-            dtype = dtypes.scalar_dtype(fill_value) if dtypes.is_python_scalar(
-                fill_value) else np.asarray(fill_value).dtype
+            dtype = (
+                dtypes.scalar_dtype(fill_value)
+                if dtypes.is_python_scalar(fill_value)
+                else np.asarray(fill_value).dtype
+            )
     dtype = dtypes.canonicalize(dtype)
-    if hasattr(fill_value, "shape") and fill_value.shape != () and not isinstance(
-            fill_value, np.generic):
+    if (
+        hasattr(fill_value, "shape")
+        and fill_value.shape != ()
+        and not isinstance(fill_value, np.generic)
+    ):
         return broadcast_to(astype(fill_value, dtype), shape)
     if isinstance(fill_value, (int, float, bool, np.generic)):
         value = np.asarray(fill_value, dtype)[()]
@@ -83,8 +89,7 @@ def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
     """An array like `a` (its shape and dtype unless given) filled with fill_value."""
     check_arraylike("full_like", a, fill_value)
     a = asarray(a)
-    return full(a.shape if shape is None else shape, fill_value, dtype or a.dtype,
-                device=device)
+    return full(a.shape if shape is None else shape, fill_value, dtype or a.dtype, device=device)
 
 
 def zeros_like(a, dtype=None, shape=None, *, device=None):
@@ -119,9 +124,14 @@ def _arange(start, stop, step, dtype):
             raise TypeError("arange bounds must be concrete numbers")
     if dtype is None:
         kinds = [start, stop, step]
-        dtype = dtypes.default_float() if any(
-            isinstance(v, float) or (hasattr(v, "dtype") and dtypes.is_float(v.dtype))
-            for v in kinds) else dtypes.default_int()
+        dtype = (
+            dtypes.default_float()
+            if any(
+                isinstance(v, float) or (hasattr(v, "dtype") and dtypes.is_float(v.dtype))
+                for v in kinds
+            )
+            else dtypes.default_int()
+        )
     dtype = dtypes.canonicalize(dtype)
     start, stop, step = (v.item() if hasattr(v, "item") else v for v in (start, stop, step))
     if step == 0:
@@ -138,8 +148,7 @@ def _arange(start, stop, step, dtype):
     return asarray(np.arange(start, stop, step).astype(dtype))
 
 
-def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
-             device=None):
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *, device=None):
     """num evenly spaced values from start to stop (included when endpoint), as
     jnp.linspace; with retstep, also the spacing. Array bounds give one line per element
     along `axis`."""
@@ -159,8 +168,11 @@ def _linspace(start, stop, num, endpoint, dtype):
         dtype = promote(start, stop)[0].dtype
         dtype = dtype if dtypes.is_float(dtype) else dtypes.default_float()
     dtype = dtypes.canonicalize(dtype)
-    if np.ndim(start) or np.ndim(stop) or not all(
-            isinstance(v, (int, float, np.generic)) for v in (start, stop)):
+    if (
+        np.ndim(start)
+        or np.ndim(stop)
+        or not all(isinstance(v, (int, float, np.generic)) for v in (start, stop))
+    ):
         return _linspace_traced(start, stop, num, endpoint, dtype)
     div = (num - 1) if endpoint else num
     step = np.asarray((stop - start) / div if div > 0 else np.nan, dtype)
@@ -215,8 +227,9 @@ def tri(N, M=None, k=0, dtype=None):
 
 def _check_matrix(name, m):
     if m.ndim < 2:
-        raise ValueError(f"{name} requires an array of at least two dimensions, got shape "
-                         f"{m.shape}")
+        raise ValueError(
+            f"{name} requires an array of at least two dimensions, got shape {m.shape}"
+        )
 
 
 def tril(m, k=0):

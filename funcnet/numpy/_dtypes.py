@@ -56,11 +56,12 @@ class _ScalarMeta(type):
 
 def _scalar_type(np_type) -> _ScalarMeta:
     name = np.dtype(np_type).name
-    cls = _ScalarMeta(name if name != "bool" else "bool_", (object,),
-                      {"dtype": np.dtype(np_type)})
+    cls = _ScalarMeta(name if name != "bool" else "bool_", (object,), {"dtype": np.dtype(np_type)})
     cls.__module__ = "funcnet.numpy"
-    cls.__doc__ = (f"The {name} scalar type. Calling it gives a funcnet Array of dtype "
-                   f"{name} (funcnet has no scalar objects: a scalar is a 0-d array).")
+    cls.__doc__ = (
+        f"The {name} scalar type. Calling it gives a funcnet Array of dtype "
+        f"{name} (funcnet has no scalar objects: a scalar is a 0-d array)."
+    )
     return cls
 
 
@@ -82,8 +83,21 @@ bool = bool_  # fnp.bool, as jnp.bool
 single, double, half = float32, float64, float16
 int_, uint, float_ = int64, uint64, float64
 
-SCALAR_TYPES = (bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
-                bfloat16, float16, float32, float64)
+SCALAR_TYPES = (
+    bool_,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+    bfloat16,
+    float16,
+    float32,
+    float64,
+)
 
 
 def _as_np_dtype(x) -> np.dtype:
@@ -96,16 +110,30 @@ def _as_np_dtype(x) -> np.dtype:
         return np.dtype(type(x))
     return np.dtype(x)
 
+
 # ml_dtypes' floats (bfloat16) are not subclasses of np.floating; place them by hand.
 _ML_FLOATS = frozenset({np.dtype(ml_dtypes.bfloat16)})
 _FLOAT_PARENTS = (np.floating, np.inexact, np.number, np.generic)
 
 
 def _is_abstract(x) -> builtins.bool:
-    return isinstance(x, type) and not isinstance(x, _ScalarMeta) and issubclass(
-        x, np.generic) and x in (np.generic, np.number, np.inexact, np.floating,
-                                 np.integer, np.signedinteger, np.unsignedinteger,
-                                 np.complexfloating, np.bool_)
+    return (
+        isinstance(x, type)
+        and not isinstance(x, _ScalarMeta)
+        and issubclass(x, np.generic)
+        and x
+        in (
+            np.generic,
+            np.number,
+            np.inexact,
+            np.floating,
+            np.integer,
+            np.signedinteger,
+            np.unsignedinteger,
+            np.complexfloating,
+            np.bool_,
+        )
+    )
 
 
 def issubdtype(arg1, arg2) -> builtins.bool:
@@ -129,17 +157,20 @@ def isdtype(dtype, kind) -> builtins.bool:
     if isinstance(kind, tuple):
         return any(isdtype(dtype, k) for k in kind)
     d = _as_np_dtype(dtype)
-    names = {"bool": lambda: d == np.bool_,
-             "signed integer": lambda: issubdtype(d, np.signedinteger),
-             "unsigned integer": lambda: issubdtype(d, np.unsignedinteger),
-             "integral": lambda: issubdtype(d, np.integer),
-             "real floating": lambda: issubdtype(d, np.floating),
-             "complex floating": lambda: False,
-             "numeric": lambda: issubdtype(d, np.number)}
+    names = {
+        "bool": lambda: d == np.bool_,
+        "signed integer": lambda: issubdtype(d, np.signedinteger),
+        "unsigned integer": lambda: issubdtype(d, np.unsignedinteger),
+        "integral": lambda: issubdtype(d, np.integer),
+        "real floating": lambda: issubdtype(d, np.floating),
+        "complex floating": lambda: False,
+        "numeric": lambda: issubdtype(d, np.number),
+    }
     if isinstance(kind, str):
         if kind not in names:
-            raise ValueError(f"isdtype: unknown kind {kind!r}; expected one of "
-                             f"{', '.join(map(repr, names))}")
+            raise ValueError(
+                f"isdtype: unknown kind {kind!r}; expected one of {', '.join(map(repr, names))}"
+            )
         return names[kind]()
     return d == _as_np_dtype(kind)
 

@@ -71,9 +71,11 @@ def _is_bool_scalar(i):
 def _check_index_type(idx):
     """jax refuses a list as the whole index (NumPy's old meaning was ambiguous)."""
     if isinstance(idx, list):
-        raise TypeError("Using a non-tuple sequence for multidimensional indexing is not "
-                        "allowed; use `arr[array(seq)]` instead of `arr[seq]` (as in jax)"
-                        f"{_at()}")
+        raise TypeError(
+            "Using a non-tuple sequence for multidimensional indexing is not "
+            "allowed; use `arr[array(seq)]` instead of `arr[seq]` (as in jax)"
+            f"{_at()}"
+        )
 
 
 def _expand_index(idx, ndim):
@@ -83,8 +85,9 @@ def _expand_index(idx, ndim):
     if not isinstance(idx, tuple):
         idx = (idx,)
     idx = tuple(np.asarray(i) if isinstance(i, list) else i for i in idx)
-    idx = tuple(None if _is_bool_scalar(i) and bool(i) else False if _is_bool_scalar(i)
-                else i for i in idx)
+    idx = tuple(
+        None if _is_bool_scalar(i) and bool(i) else False if _is_bool_scalar(i) else i for i in idx
+    )
     n_ell = sum(1 for i in idx if i is Ellipsis)
     if n_ell > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
@@ -92,12 +95,14 @@ def _expand_index(idx, ndim):
     # A boolean array consumes as many axes as it has.
     consumed += sum(np.ndim(i) - 1 for i in idx if _is_bool_array(i))
     if consumed > ndim:
-        raise IndexError(f"too many indices for array: array is {ndim}-dimensional, but "
-                         f"{consumed} were indexed{_at()}")
+        raise IndexError(
+            f"too many indices for array: array is {ndim}-dimensional, but "
+            f"{consumed} were indexed{_at()}"
+        )
     fill = (slice(None),) * (ndim - consumed)
     if n_ell:
         k = next(n for n, i in enumerate(idx) if i is Ellipsis)  # not .index: arrays compare
-        return idx[:k] + fill + idx[k + 1:]
+        return idx[:k] + fill + idx[k + 1 :]
     return idx + fill
 
 
@@ -126,11 +131,14 @@ def _expand_bool(idx, shape):
             raise IndexError(
                 "boolean mask indexing needs a concrete mask: its result's shape depends "
                 f"on the values{_at()}. Under jit use fnp.where(mask, x, other) "
-                "instead.") from e
-        if mask.shape != shape[dim:dim + mask.ndim]:
-            raise IndexError(f"boolean index of shape {mask.shape} does not match the indexed "
-                             f"axes {shape[dim:dim + mask.ndim]} of an array of shape "
-                             f"{shape}{_at()}")
+                "instead."
+            ) from e
+        if mask.shape != shape[dim : dim + mask.ndim]:
+            raise IndexError(
+                f"boolean index of shape {mask.shape} does not match the indexed "
+                f"axes {shape[dim : dim + mask.ndim]} of an array of shape "
+                f"{shape}{_at()}"
+            )
         out.extend(np.nonzero(mask))
         dim += mask.ndim
     return tuple(out)
@@ -139,15 +147,16 @@ def _expand_bool(idx, shape):
 class _Plan(NamedTuple):
     """How x[idx] reads x: advanced (integer) indices gather along `adv_dims`, every
     other operand dim is a window (start, size) of a slice."""
-    operand: object        # x, after strided slices were applied (getitem only)
-    adv_dims: tuple        # operand dims indexed by arrays/ints
-    adv_indices: list      # one int32 index per adv dim, negatives wrapped (static: NumPy)
-    adv_sizes: tuple       # the size of each adv dim
-    windows: dict          # operand dim -> (start, size), for every other dim
-    batch_shape: tuple     # the broadcast shape of the advanced indices
-    batch_pos: int         # how many window dims come before the batch dims
-    final_tokens: list     # output layout: 'b' (batch block), 'w' (window dim), None, False
-    strided: bool          # some slice had a step other than 1
+
+    operand: object  # x, after strided slices were applied (getitem only)
+    adv_dims: tuple  # operand dims indexed by arrays/ints
+    adv_indices: list  # one int32 index per adv dim, negatives wrapped (static: NumPy)
+    adv_sizes: tuple  # the size of each adv dim
+    windows: dict  # operand dim -> (start, size), for every other dim
+    batch_shape: tuple  # the broadcast shape of the advanced indices
+    batch_pos: int  # how many window dims come before the batch dims
+    final_tokens: list  # output layout: 'b' (batch block), 'w' (window dim), None, False
+    strided: bool  # some slice had a step other than 1
 
     @property
     def scalar_only(self):
@@ -170,8 +179,9 @@ def _plan(x, idx):
             continue
         size = x.shape[dim]
         if isinstance(i, slice):
-            start, stop, step = (None if v is None else operator.index(v)
-                                 for v in (i.start, i.stop, i.step))
+            start, stop, step = (
+                None if v is None else operator.index(v) for v in (i.start, i.stop, i.step)
+            )
             start, stop, step = slice(start, stop, step).indices(size)
             if step != 1:
                 operand, strided = _strided(operand, dim, start, stop, step), True
@@ -192,10 +202,18 @@ def _plan(x, idx):
     else:
         first = tokens.index("b") if "b" in tokens else 0
         final = [t for k, t in enumerate(tokens) if t != "b" or k == first]
-    batch_pos = final[:final.index("b")].count("w") if "b" in final else 0
-    return _Plan(operand, tuple(adv_dims), adv_indices,
-                 tuple(x.shape[d] for d in adv_dims), windows, batch_shape, batch_pos,
-                 final, strided)
+    batch_pos = final[: final.index("b")].count("w") if "b" in final else 0
+    return _Plan(
+        operand,
+        tuple(adv_dims),
+        adv_indices,
+        tuple(x.shape[d] for d in adv_dims),
+        windows,
+        batch_shape,
+        batch_pos,
+        final,
+        strided,
+    )
 
 
 def _int_index(i, size):
@@ -208,9 +226,11 @@ def _int_index(i, size):
         return np.int32(min(max(i, -1), size))
     arr = i if isinstance(i, np.ndarray) else asarray(i)
     if not dtypes.is_int(arr.dtype):
-        raise IndexTypeError(f"indices must be integers, slices, None, Ellipsis or "
-                             f"integer/boolean arrays; got an index of dtype {arr.dtype}"
-                             f"{_at()}")
+        raise IndexTypeError(
+            f"indices must be integers, slices, None, Ellipsis or "
+            f"integer/boolean arrays; got an index of dtype {arr.dtype}"
+            f"{_at()}"
+        )
     if isinstance(arr, np.ndarray):
         arr = np.where(arr < 0, arr + size, arr)
         return np.clip(arr, -1, size).astype(np.int32)
@@ -234,10 +254,20 @@ def _strided(x, dim, start, stop, step):
 
 # --- out-of-bounds handling -----------------------------------------------------------
 
-_GATHER_MODES = {None: "default", "promise_in_bounds": "default", "clip": "clip",
-                 "fill": "fill", "drop": "fill"}
-_SCATTER_MODES = {None: "drop", "fill": "drop", "drop": "drop", "clip": "clip",
-                  "promise_in_bounds": "promise"}
+_GATHER_MODES = {
+    None: "default",
+    "promise_in_bounds": "default",
+    "clip": "clip",
+    "fill": "fill",
+    "drop": "fill",
+}
+_SCATTER_MODES = {
+    None: "drop",
+    "fill": "drop",
+    "drop": "drop",
+    "clip": "clip",
+    "promise_in_bounds": "promise",
+}
 
 
 def _mode_name(mode):
@@ -253,16 +283,19 @@ def _mode_name(mode):
 def _gather_mode(mode):
     name = _mode_name(mode)
     if name not in _GATHER_MODES:
-        raise ValueError(f'Unknown gather mode "{mode}": use None, "promise_in_bounds", '
-                         f'"clip", "fill" or "drop"')
+        raise ValueError(
+            f'Unknown gather mode "{mode}": use None, "promise_in_bounds", "clip", "fill" or "drop"'
+        )
     return _GATHER_MODES[name]
 
 
 def _scatter_mode(mode):
     name = _mode_name(mode)
     if name not in _SCATTER_MODES:
-        raise ValueError(f'Unknown scatter mode "{mode}": use None, "promise_in_bounds", '
-                         f'"clip", "fill" or "drop"')
+        raise ValueError(
+            f'Unknown scatter mode "{mode}": use None, "promise_in_bounds", '
+            f'"clip", "fill" or "drop"'
+        )
     return _SCATTER_MODES[name]
 
 
@@ -283,16 +316,18 @@ def _in_bounds(plan):
     """Whether each index tuple (over the batch shape) is in bounds: a NumPy bool array
     when every index is static, else a traced/concrete funcnet bool array."""
     if all(isinstance(a, np.generic) for a in plan.adv_indices):  # x.at[i, j]: plain Python
-        return np.asarray(all(0 <= int(a) < size
-                              for a, size in zip(plan.adv_indices, plan.adv_sizes)))
+        return np.asarray(
+            all(0 <= int(a) < size for a, size in zip(plan.adv_indices, plan.adv_sizes))
+        )
     static_mask = np.ones(plan.batch_shape, bool)
     traced = []
     for a, size in zip(plan.adv_indices, plan.adv_sizes):
         if isinstance(a, (np.generic, np.ndarray)):
             static_mask = static_mask & (a >= 0) & (a < size)
         else:
-            traced.append(lax.bitwise_and(lax.ge(a, _full_like(a, 0)),
-                                          lax.lt(a, _full_like(a, size))))
+            traced.append(
+                lax.bitwise_and(lax.ge(a, _full_like(a, 0)), lax.lt(a, _full_like(a, size)))
+            )
     static_mask = np.asarray(static_mask)  # a NumPy bool, not np.bool_, for isinstance
     if not traced:
         return static_mask
@@ -311,14 +346,14 @@ def _mask_to_layout(mask, plan, shape):
     """A batch-shaped mask placed where the batch dims are in an (un-None'd) result of
     `shape`, and broadcast to it."""
     n_window = len(shape) - len(plan.batch_shape)
-    layout = ((1,) * plan.batch_pos + tuple(plan.batch_shape)
-              + (1,) * (n_window - plan.batch_pos))
+    layout = (1,) * plan.batch_pos + tuple(plan.batch_shape) + (1,) * (n_window - plan.batch_pos)
     if isinstance(mask, np.ndarray):
         return np.broadcast_to(mask.reshape(layout), shape)
     return broadcast_to(reshape(mask, layout), shape)
 
 
 # --- reads --------------------------------------------------------------------------------
+
 
 def _result_shape(plan, keep_none=True):
     """The shape of x[idx]: the window sizes in order, the batch block where NumPy puts
@@ -335,8 +370,7 @@ def _result_shape(plan, keep_none=True):
     return tuple(shape)
 
 
-def getitem(x, idx, *, mode=None, fill_value=None, indices_are_sorted=False,
-            unique_indices=False):
+def getitem(x, idx, *, mode=None, fill_value=None, indices_are_sorted=False, unique_indices=False):
     """x[idx] with NumPy's indexing rules and jax's out-of-bounds modes (see the module
     docstring). `x.at[idx].get(mode=..., fill_value=...)` calls this."""
     _check_index_type(idx)
@@ -347,8 +381,9 @@ def getitem(x, idx, *, mode=None, fill_value=None, indices_are_sorted=False,
     if fill_value is not None and np.ndim(fill_value) != 0:
         raise ValueError("fill_value argument to indexed get() must be a scalar")
     if plan.adv_dims and 0 in plan.adv_sizes and 0 not in plan.batch_shape:
-        raise IndexError(f"index is out of bounds for an axis of size 0 (array of shape "
-                         f"{x.shape}){_at()}")
+        raise IndexError(
+            f"index is out of bounds for an axis of size 0 (array of shape {x.shape}){_at()}"
+        )
     if 0 in shape:  # nothing to read (and a gather of a size-0 operand is not allowed)
         return full(shape, 0, x.dtype)
     mask = _in_bounds(plan) if mode == "fill" else None
@@ -397,8 +432,7 @@ def _gather_spec(plan):
         stacked = True
     else:
         index_arrays = [broadcast_to(asarray(a), plan.batch_shape) for a in plan.adv_indices]
-        index_arrays += [full(plan.batch_shape, plan.windows[d][0], dtypes.int32)
-                         for d in starts]
+        index_arrays += [full(plan.batch_shape, plan.windows[d][0], dtypes.int32) for d in starts]
         stacked = False
     slice_sizes = [1 if d in plan.adv_dims else plan.windows[d][1] for d in range(ndim)]
     nb = len(plan.batch_shape)
@@ -414,20 +448,25 @@ def _gather_spec(plan):
 
 def _gather(plan, shape):
     indices, start_index_map, collapsed, offset_dims, slice_sizes = _gather_spec(plan)
-    dn = lax.GatherDimensionNumbers(offset_dims=offset_dims, collapsed_slice_dims=collapsed,
-                                    start_index_map=start_index_map)
+    dn = lax.GatherDimensionNumbers(
+        offset_dims=offset_dims, collapsed_slice_dims=collapsed, start_index_map=start_index_map
+    )
     out = lax.gather(plan.operand, indices, dn, slice_sizes)
     return _reshape(out, shape)
 
 
 # --- updates ------------------------------------------------------------------------------
 
-_SCATTERS = {"set": lax.scatter, "add": lax.scatter_add, "mul": lax.scatter_mul,
-             "min": lax.scatter_min, "max": lax.scatter_max}
+_SCATTERS = {
+    "set": lax.scatter,
+    "add": lax.scatter_add,
+    "mul": lax.scatter_mul,
+    "min": lax.scatter_min,
+    "max": lax.scatter_max,
+}
 
 
-def _scatter(x, idx, values, kind, *, mode=None, indices_are_sorted=False,
-             unique_indices=False):
+def _scatter(x, idx, values, kind, *, mode=None, indices_are_sorted=False, unique_indices=False):
     """x.at[idx].<kind>(values): indices_are_sorted / unique_indices are the user's
     promises, passed to the scatter (as jax's); a basic index makes them true."""
     _check_index_type(idx)
@@ -448,8 +487,10 @@ def _scatter(x, idx, values, kind, *, mode=None, indices_are_sorted=False,
     try:
         values = broadcast_to(values, target)
     except ValueError:
-        raise ValueError(f"x.at[...].{kind}: values of shape {values.shape} do not broadcast "
-                         f"to the indexed shape {target}{_at()}") from None
+        raise ValueError(
+            f"x.at[...].{kind}: values of shape {values.shape} do not broadcast "
+            f"to the indexed shape {target}{_at()}"
+        ) from None
     if 0 in target or 0 in plan.adv_sizes:
         return x  # no element to update (every index would be out of bounds)
     values = reshape(values, _result_shape(plan, keep_none=False))
@@ -462,12 +503,15 @@ def _scatter(x, idx, values, kind, *, mode=None, indices_are_sorted=False,
         if not (isinstance(mask, np.ndarray) and mask.all()):
             # The scatter drops them itself; zeroing them keeps gradients out of them.
             mask = _mask_to_layout(mask, plan, values.shape)
-            values = _select(mask, values, broadcast_to(np.zeros((), values.dtype)[()],
-                                                        values.shape))
+            values = _select(
+                mask, values, broadcast_to(np.zeros((), values.dtype)[()], values.shape)
+            )
     indices, start_index_map, collapsed, offset_dims, _ = _gather_spec(plan)
-    dn = lax.ScatterDimensionNumbers(update_window_dims=offset_dims,
-                                     inserted_window_dims=collapsed,
-                                     scatter_dims_to_operand_dims=start_index_map)
+    dn = lax.ScatterDimensionNumbers(
+        update_window_dims=offset_dims,
+        inserted_window_dims=collapsed,
+        scatter_dims_to_operand_dims=start_index_map,
+    )
     return _SCATTERS[kind](x, indices, values, dn, **promises)
 
 
@@ -476,8 +520,7 @@ def _scatter_strided(x, idx, values, kind, mode, promises):
     into the flattened array at the positions x[idx] reads (an iota indexed alike;
     out-of-bounds entries read the position x.size, which the flat scatter drops)."""
     iota = reshape(lax.iota(dtypes.int32, x.size), x.shape)
-    positions = getitem(iota, idx, mode="clip" if mode == "clip" else "fill",
-                        fill_value=x.size)
+    positions = getitem(iota, idx, mode="clip" if mode == "clip" else "fill", fill_value=x.size)
     flat_mode = {"clip": "clip", "drop": "drop", "promise": "promise_in_bounds"}[mode]
     out = _scatter(reshape(x, (-1,)), positions, values, kind, mode=flat_mode, **promises)
     return reshape(out, x.shape)
@@ -489,16 +532,28 @@ class _IndexUpdateRef:
     def __init__(self, x, idx):
         self._x, self._idx = x, idx
 
-    def get(self, *, indices_are_sorted=False, unique_indices=False, mode=None,
-            fill_value=None):
+    def get(self, *, indices_are_sorted=False, unique_indices=False, mode=None, fill_value=None):
         """x[idx], with an out-of-bounds `mode` ("clip", "fill" with `fill_value`,
         "promise_in_bounds")."""
-        return getitem(self._x, self._idx, mode=mode, fill_value=fill_value,
-                       indices_are_sorted=indices_are_sorted, unique_indices=unique_indices)
+        return getitem(
+            self._x,
+            self._idx,
+            mode=mode,
+            fill_value=fill_value,
+            indices_are_sorted=indices_are_sorted,
+            unique_indices=unique_indices,
+        )
 
     def _update(self, kind, values, indices_are_sorted, unique_indices, mode):
-        return _scatter(self._x, self._idx, values, kind, mode=mode,
-                        indices_are_sorted=indices_are_sorted, unique_indices=unique_indices)
+        return _scatter(
+            self._x,
+            self._idx,
+            values,
+            kind,
+            mode=mode,
+            indices_are_sorted=indices_are_sorted,
+            unique_indices=unique_indices,
+        )
 
     def set(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
         """x with x[idx] replaced by values (out-of-bounds entries dropped, unless
@@ -509,8 +564,7 @@ class _IndexUpdateRef:
         """x with values added at idx (repeated indices accumulate)."""
         return self._update("add", values, indices_are_sorted, unique_indices, mode)
 
-    def multiply(self, values, *, indices_are_sorted=False, unique_indices=False,
-                 mode=None):
+    def multiply(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
         """x with x[idx] multiplied by values."""
         return self._update("mul", values, indices_are_sorted, unique_indices, mode)
 
@@ -518,17 +572,24 @@ class _IndexUpdateRef:
 
     def divide(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
         """x with x[idx] divided by values (as jax: x / ones.at[idx].multiply(values))."""
-        return true_divide(self._x, self._ones_times(values, indices_are_sorted,
-                                                     unique_indices, mode))
+        return true_divide(
+            self._x, self._ones_times(values, indices_are_sorted, unique_indices, mode)
+        )
 
     def power(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
         """x with x[idx] raised to values (as jax: x ** ones.at[idx].multiply(values))."""
-        return power(self._x, self._ones_times(values, indices_are_sorted, unique_indices,
-                                               mode))
+        return power(self._x, self._ones_times(values, indices_are_sorted, unique_indices, mode))
 
     def _ones_times(self, values, indices_are_sorted, unique_indices, mode):
-        return _scatter(ones_like(self._x), self._idx, values, "mul", mode=mode,
-                        indices_are_sorted=indices_are_sorted, unique_indices=unique_indices)
+        return _scatter(
+            ones_like(self._x),
+            self._idx,
+            values,
+            "mul",
+            mode=mode,
+            indices_are_sorted=indices_are_sorted,
+            unique_indices=unique_indices,
+        )
 
     def min(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
         """x with x[idx] replaced by minimum(x[idx], values)."""
@@ -554,18 +615,28 @@ class _IndexUpdateHelper:
 
 # --- take, take_along_axis, nonzero ------------------------------------------------------
 
+
 def _take_mode(fun_name, mode, allowed):
     """take's modes: jax's default is "fill"; "raise" cannot be traced (as in jax)."""
     if mode == "raise" and fun_name == "take":
         raise NotImplementedError(f"The 'raise' mode to {fun_name} is not supported.")
     if mode is not None and _mode_name(mode) not in allowed:
-        raise ValueError(f"Invalid mode {mode!r} for {fun_name}: use one of "
-                         f"{', '.join(map(repr, allowed))}")
+        raise ValueError(
+            f"Invalid mode {mode!r} for {fun_name}: use one of {', '.join(map(repr, allowed))}"
+        )
     return "fill" if mode is None else _mode_name(mode)
 
 
-def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
-         indices_are_sorted=False, fill_value=None):
+def take(
+    a,
+    indices,
+    axis=None,
+    out=None,
+    mode=None,
+    unique_indices=False,
+    indices_are_sorted=False,
+    fill_value=None,
+):
     """Elements of `a` at `indices` along `axis` (the flattened array when None), as
     jnp.take. Out-of-bounds indices read fill_value (NaN for floats) by default, as jax's;
     mode="clip" clamps, mode="wrap" wraps around.
@@ -580,10 +651,15 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
     axis = _axis(axis, x.ndim)
     mode = _take_mode("take", mode, ("fill", "clip", "wrap"))
     indices = _wrap(indices, x.shape[axis]) if mode == "wrap" else indices
-    return getitem(x, (slice(None),) * axis + (asarray(indices) if not isinstance(
-        indices, np.ndarray) else indices,), mode=None if mode == "wrap" else mode,
-        fill_value=fill_value, unique_indices=unique_indices,
-        indices_are_sorted=indices_are_sorted)
+    return getitem(
+        x,
+        (slice(None),) * axis
+        + (asarray(indices) if not isinstance(indices, np.ndarray) else indices,),
+        mode=None if mode == "wrap" else mode,
+        fill_value=fill_value,
+        unique_indices=unique_indices,
+        indices_are_sorted=indices_are_sorted,
+    )
 
 
 def _axis(axis, ndim):
@@ -596,8 +672,9 @@ def _wrap(indices, size):
     return remainder(astype(indices, dtypes.int32), np.int32(size))
 
 
-def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None, *,
-                    wrap_negative_indices=None):
+def take_along_axis(
+    arr, indices, axis=-1, mode=None, fill_value=None, *, wrap_negative_indices=None
+):
     """arr[..., indices, ...] pairing each index with its own row along `axis` (the
     flattened array when None), as jnp.take_along_axis (out-of-bounds modes as take).
     wrap_negative_indices=False makes negative indices out of bounds (default: they wrap,
@@ -611,16 +688,21 @@ def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None, *,
         raise TypeError(f"take_along_axis: indices must be integers, got {indices.dtype}")
     axis = _axis(axis, x.ndim)
     if indices.ndim != x.ndim:
-        raise ValueError(f"take_along_axis: indices of rank {indices.ndim} for an array of "
-                         f"rank {x.ndim}{_at()}")
+        raise ValueError(
+            f"take_along_axis: indices of rank {indices.ndim} for an array of rank {x.ndim}{_at()}"
+        )
     mode = _take_mode("take_along_axis", mode, ("fill", "drop", "clip", "promise_in_bounds"))
     if wrap_negative_indices is None:
         wrap_negative_indices = mode != "promise_in_bounds"
     if not wrap_negative_indices:  # a negative index must stay negative once wrapped
         indices = _select(indices < 0, _full_like(indices, -x.shape[axis] - 1), indices)
     # Indices broadcast against x on every other axis, as NumPy (size-1 axes stretch).
-    shape = list(broadcast_shapes(x.shape[:axis] + (1,) + x.shape[axis + 1:],
-                                  indices.shape[:axis] + (1,) + indices.shape[axis + 1:]))
+    shape = list(
+        broadcast_shapes(
+            x.shape[:axis] + (1,) + x.shape[axis + 1 :],
+            indices.shape[:axis] + (1,) + indices.shape[axis + 1 :],
+        )
+    )
     shape[axis] = indices.shape[axis]
     indices = broadcast_to(indices, shape)
     idx = []
@@ -641,11 +723,14 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     if x is None and y is None:
         return nonzero(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
-        raise ValueError("Either both or neither of the x and y arguments should be provided "
-                         f"to fnp.where, got {x} and {y}.")
+        raise ValueError(
+            "Either both or neither of the x and y arguments should be provided "
+            f"to fnp.where, got {x} and {y}."
+        )
     if size is not None or fill_value is not None:
-        raise ValueError("size and fill_value arguments cannot be used in three-term where "
-                         "function.")
+        raise ValueError(
+            "size and fill_value arguments cannot be used in three-term where function."
+        )
     check_arraylike("where", condition, x, y)
     return _select(condition, x, y)
 
@@ -660,8 +745,10 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
     if total_repeat_length is not None:
         n = out.shape[0 if axis is None else normalize_axis(axis, out.ndim)]
         if n != total_repeat_length:
-            raise ValueError(f"repeat: total_repeat_length={total_repeat_length} but the "
-                             f"repeats give {n} elements{_at()}")
+            raise ValueError(
+                f"repeat: total_repeat_length={total_repeat_length} but the "
+                f"repeats give {n} elements{_at()}"
+            )
     return out
 
 
@@ -695,14 +782,17 @@ def nonzero(a, *, size=None, fill_value=None):
     check_arraylike("nonzero", a)
     x = asarray(a)
     if x.ndim == 0:
-        raise ValueError("Calling nonzero on 0d arrays is not allowed. Use "
-                         "fnp.atleast_1d(scalar) instead.")
+        raise ValueError(
+            "Calling nonzero on 0d arrays is not allowed. Use fnp.atleast_1d(scalar) instead."
+        )
     if size is None:
         try:
             host = np.asarray(x)
         except Exception as e:
-            raise TypeError(f"nonzero needs a concrete array (the result's size depends on "
-                            f"its values); under jit pass size=...{_at()}") from e
+            raise TypeError(
+                f"nonzero needs a concrete array (the result's size depends on "
+                f"its values); under jit pass size=...{_at()}"
+            ) from e
         return tuple(asarray(i.astype(np.int32)) for i in np.nonzero(host))
     return _nonzero_sized(x, operator.index(size), fill_value)
 
@@ -716,8 +806,10 @@ def _nonzero_sized(x, size, fill_value):
     missing = found < 0
     fills = fill_value if isinstance(fill_value, tuple) else (fill_value,) * x.ndim
     if len(fills) != x.ndim:
-        raise ValueError(f"nonzero: fill_value must be a scalar or a tuple of length "
-                         f"{x.ndim}, got {fill_value!r}")
+        raise ValueError(
+            f"nonzero: fill_value must be a scalar or a tuple of length "
+            f"{x.ndim}, got {fill_value!r}"
+        )
     out, stride = [], 1
     for d in reversed(range(x.ndim)):
         coord = remainder(floor_divide(found, np.int32(stride)), np.int32(x.shape[d]))

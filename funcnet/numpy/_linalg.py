@@ -22,8 +22,9 @@ from funcnet.numpy._shape import broadcast_to, expand_dims, normalize_axis, resh
 
 
 def _dot_general(a, b, dn, precision, preferred_element_type):
-    return lax.dot_general(a, b, dn, precision=precision,
-                           preferred_element_type=preferred_element_type)
+    return lax.dot_general(
+        a, b, dn, precision=precision, preferred_element_type=preferred_element_type
+    )
 
 
 def _operands(name, a, b, preferred_element_type):
@@ -31,8 +32,7 @@ def _operands(name, a, b, preferred_element_type):
     dtype, as jnp's."""
     check_arraylike(name, a, b)
     a, b = promote(asarray(a), asarray(b))
-    pet = None if preferred_element_type is None else dtypes.canonicalize(
-        preferred_element_type)
+    pet = None if preferred_element_type is None else dtypes.canonicalize(preferred_element_type)
     return a, b, pet
 
 
@@ -50,18 +50,21 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     """
     a, b, pet = _operands("matmul", a, b, preferred_element_type)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: scalar operands are not allowed (shapes {a.shape}, "
-                         f"{b.shape}); use *{_at()}")
+        raise ValueError(
+            f"matmul: scalar operands are not allowed (shapes {a.shape}, {b.shape}); use *{_at()}"
+        )
     a_vec, b_vec = a.ndim == 1, b.ndim == 1
     if a_vec:
         a = reshape(a, (1, a.shape[0]))
     if b_vec:
         b = reshape(b, (b.shape[0], 1))
     if a.shape[-1] != b.shape[-2]:
-        raise TypeError(f"matmul: shapes {a.shape if not a_vec else a.shape[1:]} and "
-                        f"{b.shape if not b_vec else b.shape[:1]} are not aligned: "
-                        f"{a.shape[-1]} (dim {a.ndim - 1}) != {b.shape[-2]} (dim "
-                        f"{b.ndim - 2}){_at()}")
+        raise TypeError(
+            f"matmul: shapes {a.shape if not a_vec else a.shape[1:]} and "
+            f"{b.shape if not b_vec else b.shape[:1]} are not aligned: "
+            f"{a.shape[-1]} (dim {a.ndim - 1}) != {b.shape[-2]} (dim "
+            f"{b.ndim - 2}){_at()}"
+        )
     batch_a, batch_b = a.shape[:-2], b.shape[:-2]
     if batch_a and not batch_b and not b_vec:
         # (..., m, k) @ (k, n): one contraction, no broadcast copy of the matrix (which
@@ -73,8 +76,9 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
         a = broadcast_to(a, batch + a.shape[-2:]) if batch_a != batch else a
         b = broadcast_to(b, batch + b.shape[-2:]) if batch_b != batch else b
         nb = len(batch)
-        out = _dot_general(a, b, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))),
-                           precision, pet)
+        out = _dot_general(
+            a, b, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))), precision, pet
+        )
     else:
         out = _dot_general(a, b, (((1,), (0,)), ((), ())), precision, pet)
     if a_vec:
@@ -92,16 +96,19 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
     if a.ndim == 0 or b.ndim == 0:
         return _as(a * b, pet)
     if b.ndim <= 2:
-        return matmul(a, b, **kw) if a.ndim <= 2 else tensordot(a, b, ((a.ndim - 1,), (0,)),
-                                                                 **kw)
+        return matmul(a, b, **kw) if a.ndim <= 2 else tensordot(a, b, ((a.ndim - 1,), (0,)), **kw)
     return tensordot(a, b, ((a.ndim - 1,), (b.ndim - 2,)), **kw)
 
 
 def vdot(a, b, *, precision=None, preferred_element_type=None):
     """The dot product of the flattened arrays."""
     check_arraylike("vdot", a, b)
-    return dot(reshape(asarray(a), (-1,)), reshape(asarray(b), (-1,)), precision=precision,
-               preferred_element_type=preferred_element_type)
+    return dot(
+        reshape(asarray(a), (-1,)),
+        reshape(asarray(b), (-1,)),
+        precision=precision,
+        preferred_element_type=preferred_element_type,
+    )
 
 
 def inner(a, b, *, precision=None, preferred_element_type=None):
@@ -109,8 +116,9 @@ def inner(a, b, *, precision=None, preferred_element_type=None):
     a, b, pet = _operands("inner", a, b, preferred_element_type)
     if a.ndim == 0 or b.ndim == 0:
         return _as(a * b, pet)
-    return tensordot(a, b, ((a.ndim - 1,), (b.ndim - 1,)), precision=precision,
-                     preferred_element_type=pet)
+    return tensordot(
+        a, b, ((a.ndim - 1,), (b.ndim - 1,)), precision=precision, preferred_element_type=pet
+    )
 
 
 def outer(a, b, out=None):
@@ -135,11 +143,11 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
     cb = tuple(normalize_axis(x, b.ndim) for x in cb)
     for x, y in zip(ca, cb):
         if a.shape[x] != b.shape[y]:
-            raise TypeError(f"tensordot: shape mismatch for sum: {a.shape} axis {x} vs "
-                            f"{b.shape} axis {y}{_at()}")
+            raise TypeError(
+                f"tensordot: shape mismatch for sum: {a.shape} axis {x} vs "
+                f"{b.shape} axis {y}{_at()}"
+            )
     return _dot_general(a, b, ((ca, cb), ((), ())), precision, pet)
-
-
 
 
 # --- einsum -------------------------------------------------------------------------------
@@ -147,8 +155,9 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
 _LETTERS = string.ascii_letters  # the 52 labels, in NumPy's sublist numbering
 
 
-def einsum(subscripts, /, *operands, out=None, optimize="auto", precision=None,
-           preferred_element_type=None):
+def einsum(
+    subscripts, /, *operands, out=None, optimize="auto", precision=None, preferred_element_type=None
+):
     """Einstein summation, as np.einsum / jnp.einsum.
 
     Accepts the string form (``"ij,jk->ik"``, implicit output ``"ij,jk"``, ``...`` for
@@ -177,13 +186,11 @@ def einsum(subscripts, /, *operands, out=None, optimize="auto", precision=None,
     operands = [asarray(o) for o in operands]
     if len(operands) > 1:
         operands = promote(*operands)
-    pet = None if preferred_element_type is None else dtypes.canonicalize(
-        preferred_element_type)
+    pet = None if preferred_element_type is None else dtypes.canonicalize(preferred_element_type)
     inputs, output = _parse_einsum(subscripts, operands)
     sizes = _label_sizes(inputs, operands)
     # A label of size 1 in one operand broadcasts against the others (as NumPy and jax).
-    operands = [broadcast_to(op, tuple(sizes[c] for c in sub))
-                for sub, op in zip(inputs, operands)]
+    operands = [broadcast_to(op, tuple(sizes[c] for c in sub)) for sub, op in zip(inputs, operands)]
     terms = [_take_diagonals(sub, op) for sub, op in zip(inputs, operands)]
     out_sub, result = _contract_all(terms, output, sizes, optimize, precision, pet)
     if out_sub != output:
@@ -198,6 +205,7 @@ def _from_sublists(first, rest):
     output = None
     if len(args) % 2:  # an odd count: the last sublist is the output
         output = operands.pop()
+
     def letters(sublist):
         out = []
         for s in sublist:
@@ -206,10 +214,10 @@ def _from_sublists(first, rest):
                 continue
             s = operator.index(s)
             if not 0 <= s < len(_LETTERS):
-                raise ValueError(f"einsum: sublist labels must be in [0, {len(_LETTERS)}), "
-                                 f"got {s}")
+                raise ValueError(f"einsum: sublist labels must be in [0, {len(_LETTERS)}), got {s}")
             out.append(_LETTERS[s])
         return "".join(out)
+
     spec = ",".join(letters(s) for s in subs)
     if output is not None:
         spec += "->" + letters(output)
@@ -221,12 +229,16 @@ def _parse_einsum(subscripts, operands):
     lhs, arrow, rhs = subscripts.partition("->")
     inputs = lhs.split(",")
     if len(inputs) != len(operands):
-        raise ValueError(f"einsum: {len(inputs)} operand subscripts ({subscripts!r}) for "
-                         f"{len(operands)} operands")
+        raise ValueError(
+            f"einsum: {len(inputs)} operand subscripts ({subscripts!r}) for "
+            f"{len(operands)} operands"
+        )
     for sub in inputs + [rhs]:
         if sub.replace("...", "").strip(_LETTERS) or sub.count("...") > 1:
-            raise ValueError(f"einsum: invalid subscripts {sub!r} in {subscripts!r} (letters "
-                             "and at most one '...' per term)")
+            raise ValueError(
+                f"einsum: invalid subscripts {sub!r} in {subscripts!r} (letters "
+                "and at most one '...' per term)"
+            )
     inputs, ell = _expand_ellipsis(inputs, operands)
     if arrow:
         output = rhs.replace("...", ell)  # without '...', its dims are summed away
@@ -239,8 +251,7 @@ def _parse_einsum(subscripts, operands):
         counts = {}
         for c in "".join(inputs):
             counts[c] = counts.get(c, 0) + 1
-        output = ell + "".join(sorted(c for c, n in counts.items()
-                                      if n == 1 and c not in ell))
+        output = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
     return inputs, output
 
 
@@ -253,14 +264,16 @@ def _expand_ellipsis(inputs, operands):
     for sub, op in zip(inputs, operands):
         n = op.ndim - len(sub.replace("...", "")) if "..." in sub else 0
         if n < 0:
-            raise ValueError(f"einsum: subscripts {sub!r} have more labels than operand of "
-                             f"shape {op.shape} has dimensions{_at()}")
+            raise ValueError(
+                f"einsum: subscripts {sub!r} have more labels than operand of "
+                f"shape {op.shape} has dimensions{_at()}"
+            )
         counts.append(n)
     max_ell = max(counts, default=0)
     if max_ell > len(free):
         raise ValueError("einsum: too many dimensions for '...'")
     ell = "".join(free[:max_ell])
-    out = [sub.replace("...", ell[max_ell - n:]) for sub, n in zip(inputs, counts)]
+    out = [sub.replace("...", ell[max_ell - n :]) for sub, n in zip(inputs, counts)]
     return out, ell
 
 
@@ -269,15 +282,18 @@ def _label_sizes(inputs, operands):
     sizes = {}
     for sub, op in zip(inputs, operands):
         if len(sub) != op.ndim:
-            raise ValueError(f"einsum: subscripts '{sub}' do not fit operand of shape "
-                             f"{op.shape}{_at()}")
+            raise ValueError(
+                f"einsum: subscripts '{sub}' do not fit operand of shape {op.shape}{_at()}"
+            )
         for c, d in zip(sub, op.shape):
             known = sizes.setdefault(c, d)
             if known == 1:
                 sizes[c] = d
             elif d not in (1, known):
-                raise ValueError(f"einsum: size of label '{c}' is {known} in one operand "
-                                 f"and {d} in another{_at()}")
+                raise ValueError(
+                    f"einsum: size of label '{c}' is {known} in one operand "
+                    f"and {d} in another{_at()}"
+                )
     return sizes
 
 
@@ -305,8 +321,7 @@ def _contract_all(terms, output, sizes, optimize, precision, pet):
     """Contract the (subscripts, array) terms down to one, summing each label away as
     soon as no other term and not the output needs it."""
     terms = list(terms)
-    terms = [_sum_unique(sub, x, _needed(terms, i, output)) for i, (sub, x) in
-             enumerate(terms)]
+    terms = [_sum_unique(sub, x, _needed(terms, i, output)) for i, (sub, x) in enumerate(terms)]
     while len(terms) > 1:
         i, j = (0, 1) if optimize is False else _cheapest_pair(terms, output, sizes)
         (sa, a), (sb, b) = terms[i], terms[j]
@@ -326,8 +341,7 @@ def _cheapest_pair(terms, output, sizes):
     'greedy' roughly): keeps intermediates small for chains of three or more."""
     best, best_cost = (0, 1), None
     for i, j in itertools.combinations(range(len(terms)), 2):
-        rest = set(output).union(*(set(s) for k, (s, _) in enumerate(terms)
-                                   if k not in (i, j)))
+        rest = set(output).union(*(set(s) for k, (s, _) in enumerate(terms) if k not in (i, j)))
         result = (set(terms[i][0]) | set(terms[j][0])) & rest
         cost = math.prod(sizes[c] for c in result)
         if best_cost is None or cost < best_cost:
@@ -347,8 +361,10 @@ def _sum_unique(sub, x, keep):
 def _contract(sa, a, sb, b, keep, precision=None, pet=None):
     batch = [c for c in sa if c in sb and c in keep]
     contract = [c for c in sa if c in sb and c not in keep]
-    dn = ((tuple(sa.index(c) for c in contract), tuple(sb.index(c) for c in contract)),
-          (tuple(sa.index(c) for c in batch), tuple(sb.index(c) for c in batch)))
+    dn = (
+        (tuple(sa.index(c) for c in contract), tuple(sb.index(c) for c in contract)),
+        (tuple(sa.index(c) for c in batch), tuple(sb.index(c) for c in batch)),
+    )
     if a.dtype == dtypes.bool_:  # dot_general has no bool form: and, then or
         return _bool_contract(sa, a, sb, b, batch, contract)
     out = _dot_general(a, b, dn, precision, pet)
@@ -376,14 +392,16 @@ def _bool_contract(sa, a, sb, b, batch, contract):
 
 # --- convolve / correlate -----------------------------------------------------------------
 
+
 def _conv1d(name, a, v, mode, precision, preferred_element_type):
     """jnp's convolve/correlate: a 1-d conv_general_dilated of a with v (v flipped for
     convolve), the longer operand first."""
     check_arraylike(name, a, v)
     a, v = asarray(a), asarray(v)
     if a.ndim != 1 or v.ndim != 1:
-        raise ValueError(f"{name}() only support 1-dimensional inputs, got shapes {a.shape} "
-                         f"and {v.shape}{_at()}")
+        raise ValueError(
+            f"{name}() only support 1-dimensional inputs, got shapes {a.shape} and {v.shape}{_at()}"
+        )
     if preferred_element_type is None:
         a, v = promote(a, v)
         if not dtypes.is_float(a.dtype):  # NumPy's convolutions promote to inexact
@@ -393,8 +411,7 @@ def _conv1d(name, a, v, mode, precision, preferred_element_type):
         a, v = promote(a, v)
         pet = dtypes.canonicalize(preferred_element_type)
     if a.shape[0] == 0 or v.shape[0] == 0:
-        raise ValueError(f"{name}: inputs cannot be empty, got shapes {a.shape} and "
-                         f"{v.shape}.")
+        raise ValueError(f"{name}: inputs cannot be empty, got shapes {a.shape} and {v.shape}.")
     reverse_out = False
     if a.shape[0] < v.shape[0]:
         a, v = v, a
@@ -404,11 +421,15 @@ def _conv1d(name, a, v, mode, precision, preferred_element_type):
     n = v.shape[0]
     pads = {"valid": (0, 0), "same": (n // 2, n - n // 2 - 1), "full": (n - 1, n - 1)}
     if mode not in pads:
-        raise ValueError(f"{name}: mode must be one of ['full', 'same', 'valid'], got "
-                         f"{mode!r}")
-    out = lax.conv_general_dilated(reshape(a, (1, 1, -1)), reshape(v, (1, 1, -1)), (1,),
-                                   [pads[mode]], precision=precision,
-                                   preferred_element_type=pet)
+        raise ValueError(f"{name}: mode must be one of ['full', 'same', 'valid'], got {mode!r}")
+    out = lax.conv_general_dilated(
+        reshape(a, (1, 1, -1)),
+        reshape(v, (1, 1, -1)),
+        (1,),
+        [pads[mode]],
+        precision=precision,
+        preferred_element_type=pet,
+    )
     out = reshape(out, (-1,))
     return lax.rev(out, (0,)) if reverse_out else out
 

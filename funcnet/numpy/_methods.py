@@ -26,44 +26,52 @@ def _accepted(other) -> bool:
     # Other array types (a jax array, say) convert through __array__ / __jax_array__.
     cls = type(other)
     return (hasattr(cls, "__array__") or hasattr(cls, "__jax_array__")) and not issubclass(
-        cls, (list, tuple, dict, set, str))
+        cls, (list, tuple, dict, set, str)
+    )
 
 
 def _unsupported(opchar, a, b):
-    return TypeError(f"unsupported operand type(s) for {opchar}: {type(a).__name__!r} and "
-                     f"{type(b).__name__!r}")
+    return TypeError(
+        f"unsupported operand type(s) for {opchar}: {type(a).__name__!r} and {type(b).__name__!r}"
+    )
 
 
 def _binary(fn, opchar, refuse=()):
     """self (op) other: fn(self, other) for arrays and scalars; a TypeError for the types
     in `refuse` (as jax); NotImplemented for anything else."""
+
     def op(self, other):
         if _accepted(other):
             return fn(self, other)
         if type(other) in refuse:
             raise _unsupported(opchar, self, other)
         return NotImplemented
+
     op.__name__ = fn.__name__
     return op
 
 
 def _reflected(fn, opchar, refuse=()):
     """other (op) self, for the __r*__ methods."""
+
     def op(self, other):
         if _accepted(other):
             return fn(other, self)
         if type(other) in refuse:
             raise _unsupported(opchar, other, self)
         return NotImplemented
+
     op.__name__ = "r" + fn.__name__
     return op
 
 
 def _setitem(self, idx, value):
-    raise TypeError("funcnet arrays are immutable and do not support in-place item "
-                    "assignment (as JAX arrays). Instead of x[idx] = y, use "
-                    "x = x.at[idx].set(y) or another .at[] method (add, multiply, min, "
-                    "max).")
+    raise TypeError(
+        "funcnet arrays are immutable and do not support in-place item "
+        "assignment (as JAX arrays). Instead of x[idx] = y, use "
+        "x = x.at[idx].set(y) or another .at[] method (add, multiply, min, "
+        "max)."
+    )
 
 
 def _reshape_method(self, *args, order="C", copy=None):
@@ -133,35 +141,57 @@ _METHODS = {
     "__ror__": _reflected(_core.bitwise_or, "|"),
     "__xor__": _binary(_core.bitwise_xor, "^"),
     "__rxor__": _reflected(_core.bitwise_xor, "^"),
-    "__lt__": _binary(_core.less, "<"), "__le__": _binary(_core.less_equal, "<="),
-    "__gt__": _binary(_core.greater, ">"), "__ge__": _binary(_core.greater_equal, ">="),
+    "__lt__": _binary(_core.less, "<"),
+    "__le__": _binary(_core.less_equal, "<="),
+    "__gt__": _binary(_core.greater, ">"),
+    "__ge__": _binary(_core.greater_equal, ">="),
     # jax refuses containers here: Python would otherwise answer a plain False/True.
     "__eq__": _binary(_core.equal, "==", _UNCOMPARABLE),
     "__ne__": _binary(_core.not_equal, "!=", _UNCOMPARABLE),
-    "__neg__": _core.negative, "__pos__": lambda self: self,
-    "__abs__": _core.absolute, "__invert__": _core.invert,
+    "__neg__": _core.negative,
+    "__pos__": lambda self: self,
+    "__abs__": _core.absolute,
+    "__invert__": _core.invert,
     "__getitem__": _indexing.getitem,
     "__setitem__": _setitem,
     "at": property(_indexing._IndexUpdateHelper),
     "T": property(lambda self: _shape.transpose(self)),
     "mT": property(lambda self: _shape.swapaxes(self, -1, -2)),
-    "real": property(_real), "imag": property(_imag),
+    "real": property(_real),
+    "imag": property(_imag),
     "nbytes": property(lambda self: self.size * self.dtype.itemsize),
     "itemsize": property(lambda self: self.dtype.itemsize),
     "astype": _core.astype,
     "reshape": _reshape_method,
     "transpose": _transpose_method,
-    "ravel": _shape.ravel, "flatten": _shape.ravel,
-    "squeeze": _shape.squeeze, "swapaxes": _shape.swapaxes,
-    "sum": _reductions.sum, "mean": _reductions.mean, "prod": _reductions.prod,
-    "max": _reductions.max, "min": _reductions.min, "var": _reductions.var,
-    "std": _reductions.std, "argmax": _reductions.argmax, "argmin": _reductions.argmin,
-    "any": _reductions.any, "all": _reductions.all, "cumsum": _reductions.cumsum,
+    "ravel": _shape.ravel,
+    "flatten": _shape.ravel,
+    "squeeze": _shape.squeeze,
+    "swapaxes": _shape.swapaxes,
+    "sum": _reductions.sum,
+    "mean": _reductions.mean,
+    "prod": _reductions.prod,
+    "max": _reductions.max,
+    "min": _reductions.min,
+    "var": _reductions.var,
+    "std": _reductions.std,
+    "argmax": _reductions.argmax,
+    "argmin": _reductions.argmin,
+    "any": _reductions.any,
+    "all": _reductions.all,
+    "cumsum": _reductions.cumsum,
     "cumprod": _reductions.cumprod,
-    "clip": _clip_method, "round": _core.round, "dot": _linalg.dot,
-    "take": _indexing.take, "repeat": _indexing.repeat,
-    "sort": _sort_method, "argsort": _argsort_method, "nonzero": _nonzero_method,
-    "copy": _copy_method, "conj": _real, "conjugate": _real,
+    "clip": _clip_method,
+    "round": _core.round,
+    "dot": _linalg.dot,
+    "take": _indexing.take,
+    "repeat": _indexing.repeat,
+    "sort": _sort_method,
+    "argsort": _argsort_method,
+    "nonzero": _nonzero_method,
+    "copy": _copy_method,
+    "conj": _real,
+    "conjugate": _real,
 }
 
 

@@ -15,12 +15,29 @@ from funcnet.numpy._indexing import take
 from funcnet.numpy._shape import concatenate
 from funcnet.numpy._sorting import sort
 
-_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap", "linear_ramp", "maximum",
-              "minimum", "mean", "median", "empty")
-_PAD_KWARGS = {"constant": {"constant_values"}, "linear_ramp": {"end_values"},
-               "maximum": {"stat_length"}, "minimum": {"stat_length"},
-               "mean": {"stat_length"}, "median": {"stat_length"},
-               "reflect": {"reflect_type"}, "symmetric": {"reflect_type"}}
+_PAD_MODES = (
+    "constant",
+    "edge",
+    "reflect",
+    "symmetric",
+    "wrap",
+    "linear_ramp",
+    "maximum",
+    "minimum",
+    "mean",
+    "median",
+    "empty",
+)
+_PAD_KWARGS = {
+    "constant": {"constant_values"},
+    "linear_ramp": {"end_values"},
+    "maximum": {"stat_length"},
+    "minimum": {"stat_length"},
+    "mean": {"stat_length"},
+    "median": {"stat_length"},
+    "reflect": {"reflect_type"},
+    "symmetric": {"reflect_type"},
+}
 
 
 def pad(array, pad_width, mode="constant", **kwargs):
@@ -44,11 +61,13 @@ def pad(array, pad_width, mode="constant", **kwargs):
     check_arraylike("pad", array)
     x = asarray(array)
     if callable(mode):
-        raise NotImplementedError("pad with a callable mode is not supported; use one of "
-                                  f"{', '.join(_PAD_MODES)}")
+        raise NotImplementedError(
+            f"pad with a callable mode is not supported; use one of {', '.join(_PAD_MODES)}"
+        )
     if mode not in _PAD_MODES:
-        raise NotImplementedError(f"Unimplemented padding mode {mode!r} for pad; funcnet "
-                                  f"supports {', '.join(_PAD_MODES)}")
+        raise NotImplementedError(
+            f"Unimplemented padding mode {mode!r} for pad; funcnet supports {', '.join(_PAD_MODES)}"
+        )
     extra = set(kwargs) - _PAD_KWARGS.get(mode, set())
     if extra:
         raise ValueError(f"unsupported keyword arguments for mode {mode!r}: {extra}")
@@ -59,15 +78,20 @@ def pad(array, pad_width, mode="constant", **kwargs):
         if not lo and not hi:
             continue
         if x.shape[axis] == 0:
-            raise ValueError(f"can't extend empty axis {axis} using modes other than "
-                             f"'constant' or 'empty'{_at()}")
+            raise ValueError(
+                f"can't extend empty axis {axis} using modes other than "
+                f"'constant' or 'empty'{_at()}"
+            )
         if mode == "linear_ramp":
             ends = _as_pairs(kwargs.get("end_values", 0), x.ndim, "end_values")[axis]
             x = _pad_linear_ramp(x, axis, lo, hi, ends)
         elif mode in ("maximum", "minimum", "mean", "median"):
             stat = kwargs.get("stat_length")
-            lengths = (None, None) if stat is None else _as_pairs(
-                stat, x.ndim, "stat_length", as_index=True)[axis]
+            lengths = (
+                (None, None)
+                if stat is None
+                else _as_pairs(stat, x.ndim, "stat_length", as_index=True)[axis]
+            )
             x = _pad_stat(x, axis, lo, hi, mode, lengths)
         elif mode in ("reflect", "symmetric"):
             odd = kwargs.get("reflect_type", "even")
@@ -96,8 +120,10 @@ def _as_pairs(value, ndim, what, as_index=False):
     try:
         arr = np.broadcast_to(arr, (ndim, 2))
     except ValueError:
-        raise ValueError(f"pad: {what} of shape {np.shape(value)} does not broadcast to "
-                         f"({ndim}, 2) (one (before, after) pair per axis){_at()}") from None
+        raise ValueError(
+            f"pad: {what} of shape {np.shape(value)} does not broadcast to "
+            f"({ndim}, 2) (one (before, after) pair per axis){_at()}"
+        ) from None
     return [(v[0].item(), v[1].item()) for v in arr]
 
 
@@ -175,13 +201,13 @@ def _pad_linear_ramp(x, axis, lo, hi, ends):
     parts = []
     if lo:
         edge = _slice_axis(work, axis, 0, 1)
-        parts.append(ends[0] + (edge - ends[0]) * _along(np.arange(lo) / lo, x, axis,
-                                                         work.dtype))
+        parts.append(ends[0] + (edge - ends[0]) * _along(np.arange(lo) / lo, x, axis, work.dtype))
     parts.append(work)
     if hi:
         edge = _slice_axis(work, axis, n - 1, n)
-        parts.append(edge + (ends[1] - edge) * _along(np.arange(1, hi + 1) / hi, x, axis,
-                                                      work.dtype))
+        parts.append(
+            edge + (ends[1] - edge) * _along(np.arange(1, hi + 1) / hi, x, axis, work.dtype)
+        )
     out = concatenate(parts, axis)
     return out if out.dtype == x.dtype else astype(floor(out), x.dtype)
 

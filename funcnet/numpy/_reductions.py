@@ -73,40 +73,59 @@ def _apply_where(name, x, where):
     return _select(mask, x, broadcast_to(_identity(name, x.dtype), x.shape))
 
 
-_PRIMS = {"sum": lax.reduce_sum, "prod": lax.reduce_prod, "max": lax.reduce_max,
-          "min": lax.reduce_min}
+_PRIMS = {
+    "sum": lax.reduce_sum,
+    "prod": lax.reduce_prod,
+    "max": lax.reduce_max,
+    "min": lax.reduce_min,
+}
 
 
-def _reduce(name, a, axis, dtype, out, keepdims, initial, where, promote_integers=True,
-            upcast=False):
+def _reduce(
+    name, a, axis, dtype, out, keepdims, initial, where, promote_integers=True, upcast=False
+):
     check_arraylike(name, a)
     check_arraylike_or_none(name, initial, where)
     check_no_out(name, out)
     x = asarray(a)
     axes = normalize_axes(axis, x.ndim)
-    target = dtype if dtype is not None else (
-        _sum_dtype(x, promote_integers) if upcast else None)
+    target = dtype if dtype is not None else (_sum_dtype(x, promote_integers) if upcast else None)
     if target is not None:
         x = astype(x, target)
-    if name in ("max", "min") and initial is None and builtins.any(
-            x.shape[a] == 0 for a in axes):
-        raise ValueError(f"zero-size array to reduction operation {name} which has no "
-                         f"identity (shape {x.shape}, axis {axis}){_at()}")
+    if name in ("max", "min") and initial is None and builtins.any(x.shape[a] == 0 for a in axes):
+        raise ValueError(
+            f"zero-size array to reduction operation {name} which has no "
+            f"identity (shape {x.shape}, axis {axis}){_at()}"
+        )
     if where is not None:
         if name in ("max", "min") and initial is None:
-            raise ValueError(f"reduction operation {name} does not have an identity, so to "
-                             f"use a where mask one has to specify 'initial'{_at()}")
+            raise ValueError(
+                f"reduction operation {name} does not have an identity, so to "
+                f"use a where mask one has to specify 'initial'{_at()}"
+            )
         x = _apply_where(name, x, where)
     result = _PRIMS[name](x, axes) if axes else x
     if initial is not None:
-        combine = {"sum": _core.add, "prod": _core.multiply, "max": _core.maximum,
-                   "min": _core.minimum}[name]
+        combine = {
+            "sum": _core.add,
+            "prod": _core.multiply,
+            "max": _core.maximum,
+            "min": _core.minimum,
+        }[name]
         result = astype(combine(result, initial), result.dtype)
     return _keep(x, result, axes, keepdims)
 
 
-def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
-        promote_integers=True):
+def sum(
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    keepdims=False,
+    initial=None,
+    where=None,
+    promote_integers=True,
+):
     """The sum over `axis` (all axes when None), as jnp.sum.
 
     Args:
@@ -125,15 +144,25 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
 
     Example: ``fnp.sum(fnp.ones((2, 3)), axis=1)`` is ``[3., 3.]``.
     """
-    return _reduce("sum", a, axis, dtype, out, keepdims, initial, where, promote_integers,
-                   upcast=True)
+    return _reduce(
+        "sum", a, axis, dtype, out, keepdims, initial, where, promote_integers, upcast=True
+    )
 
 
-def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
-         promote_integers=True):
+def prod(
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    keepdims=False,
+    initial=None,
+    where=None,
+    promote_integers=True,
+):
     """The product over `axis`, as jnp.prod (arguments as in sum)."""
-    return _reduce("prod", a, axis, dtype, out, keepdims, initial, where, promote_integers,
-                   upcast=True)
+    return _reduce(
+        "prod", a, axis, dtype, out, keepdims, initial, where, promote_integers, upcast=True
+    )
 
 
 def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
@@ -195,8 +224,18 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     return true_divide(total, astype(n, total.dtype) if not isinstance(n, int) else n)
 
 
-def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
-        mean=None, correction=None):
+def var(
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    ddof=0,
+    keepdims=False,
+    *,
+    where=None,
+    mean=None,
+    correction=None,
+):
     """The variance over `axis`, as jnp.var.
 
     Args:
@@ -214,8 +253,9 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
         ddof = correction
     x = asarray(a)
     if not dtypes.is_float(x.dtype):
-        x = astype(x, dtype if dtype is not None and dtypes.is_float(dtype)
-                   else dtypes.default_float())
+        x = astype(
+            x, dtype if dtype is not None and dtypes.is_float(dtype) else dtypes.default_float()
+        )
     elif dtype is not None:
         x = astype(x, dtype)
     axes = normalize_axes(axis, x.ndim)
@@ -234,11 +274,32 @@ def _mean(x, axes, where):
     return _mean_fn(x, axis=axes, keepdims=True, where=where)
 
 
-def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
-        mean=None, correction=None):
+def std(
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    ddof=0,
+    keepdims=False,
+    *,
+    where=None,
+    mean=None,
+    correction=None,
+):
     """The standard deviation over `axis`: sqrt(var(...)), as jnp.std."""
-    return sqrt(var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims,
-                    where=where, mean=mean, correction=correction))
+    return sqrt(
+        var(
+            a,
+            axis=axis,
+            dtype=dtype,
+            out=out,
+            ddof=ddof,
+            keepdims=keepdims,
+            where=where,
+            mean=mean,
+            correction=correction,
+        )
+    )
 
 
 def _arg(prim_fn, name):
@@ -256,9 +317,12 @@ def _arg(prim_fn, name):
             raise ValueError(f"attempt to get {name} of an empty sequence{_at()}")
         result = prim_fn(x, axis) if x.size else _empty_index(x, axis)
         return expand_dims(result, axis) if keepdims else result
+
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = (f"The index of the {name[3:]}imum along `axis` (the flattened array when "
-                  f"None; the first one on ties), as jnp.{name}.")
+    fn.__doc__ = (
+        f"The index of the {name[3:]}imum along `axis` (the flattened array when "
+        f"None; the first one on ties), as jnp.{name}."
+    )
     return fn
 
 
@@ -284,6 +348,7 @@ def _cumulative(prim_fn, name):
         if dtype is not None:
             x = astype(x, dtype)
         return prim_fn(x, axis)
+
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"{name} along `axis` (the flattened array when None), as jax.numpy.{name}."
     return fn
@@ -314,8 +379,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=Non
     axes = normalize_axes(axis, x.ndim)
     # The max cancels out of the value; stopping its gradient keeps nan out of it.
     m = max(x, axis=axes, keepdims=True, where=where, initial=-np.inf)
-    m = lax.stop_gradient(_select(isfinite(m), m,
-                                  broadcast_to(np.zeros((), m.dtype)[()], m.shape)))
+    m = lax.stop_gradient(_select(isfinite(m), m, broadcast_to(np.zeros((), m.dtype)[()], m.shape)))
     e = exp(x - m)
     if b is not None:
         e = e * astype(asarray(b), x.dtype)
@@ -328,6 +392,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=Non
     if return_sign:
         return result, s
     if b is not None:
-        result = _select(s < 0, broadcast_to(np.asarray(np.nan, result.dtype)[()],
-                                             result.shape), result)
+        result = _select(
+            s < 0, broadcast_to(np.asarray(np.nan, result.dtype)[()], result.shape), result
+        )
     return result

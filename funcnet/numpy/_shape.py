@@ -22,8 +22,7 @@ from funcnet.numpy._core import (
 def normalize_axis(axis, ndim, what="axis"):
     axis = operator.index(axis)
     if not -ndim <= axis < builtins.max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
-        raise ValueError(f"{what} {axis} is out of bounds for an array of dimension {ndim}"
-                         f"{_at()}")
+        raise ValueError(f"{what} {axis} is out of bounds for an array of dimension {ndim}{_at()}")
     return axis % ndim if ndim else 0
 
 
@@ -54,8 +53,9 @@ def _reshape(x, shape, order="C"):
     if -1 in shape:
         known = math.prod(d for d in shape if d != -1)
         if known == 0 or x.size % known:
-            raise TypeError(f"cannot reshape array of shape {x.shape} (size {x.size}) into "
-                            f"shape {shape}{_at()}")
+            raise TypeError(
+                f"cannot reshape array of shape {x.shape} (size {x.size}) into shape {shape}{_at()}"
+            )
         shape = tuple(x.size // known if d == -1 else d for d in shape)
     if shape == x.shape:
         return x
@@ -72,8 +72,11 @@ def transpose(a, axes=None):
     """a with its axes permuted (reversed when axes is None), as jnp.transpose."""
     check_arraylike("transpose", a)
     x = asarray(a)
-    axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(
-        normalize_axis(a, x.ndim) for a in axes)
+    axes = (
+        tuple(reversed(range(x.ndim)))
+        if axes is None
+        else tuple(normalize_axis(a, x.ndim) for a in axes)
+    )
     if axes == tuple(range(x.ndim)):
         return x
     return lax.transpose(x, axes)
@@ -126,8 +129,9 @@ def squeeze(a, axis=None):
         axes = normalize_axes(axis, x.ndim)
         for ax in axes:
             if x.shape[ax] != 1:
-                raise ValueError(f"cannot squeeze axis {ax} of size {x.shape[ax]} "
-                                 f"(shape {x.shape}){_at()}")
+                raise ValueError(
+                    f"cannot squeeze axis {ax} of size {x.shape[ax]} (shape {x.shape}){_at()}"
+                )
     return lax.squeeze(x, axes) if axes else x
 
 
@@ -192,8 +196,10 @@ def concatenate(arrays, axis=0, dtype=None):
         raise ValueError("zero-dimensional arrays cannot be concatenated")
     for a in arrays[1:]:
         if a.ndim != ndim:
-            raise ValueError(f"concatenate: all arrays need the same rank, got shapes "
-                             f"{', '.join(str(b.shape) for b in arrays)}{_at()}")
+            raise ValueError(
+                f"concatenate: all arrays need the same rank, got shapes "
+                f"{', '.join(str(b.shape) for b in arrays)}{_at()}"
+            )
     axis = normalize_axis(axis, ndim)
     return lax.concatenate(arrays, axis) if len(arrays) > 1 else arrays[0]
 
@@ -207,8 +213,10 @@ def stack(arrays, axis=0, out=None, dtype=None):
     arrays = [asarray(a, dtype) for a in arrays]
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
-        raise ValueError(f"stack: all arrays need the same shape, got "
-                         f"{', '.join(str(a.shape) for a in arrays)}{_at()}")
+        raise ValueError(
+            f"stack: all arrays need the same shape, got "
+            f"{', '.join(str(a.shape) for a in arrays)}{_at()}"
+        )
     axis = normalize_axis(axis, arrays[0].ndim + 1)
     return concatenate([expand_dims(a, axis) for a in arrays], axis)
 
@@ -243,11 +251,14 @@ def _split_points(name, indices_or_sections):
     try:
         points = np.asarray(indices_or_sections)
     except TypeError as e:  # a traced array
-        raise TypeError(f"{name}: the split points must be concrete (they set the pieces' "
-                        f"shapes){_at()}") from e
+        raise TypeError(
+            f"{name}: the split points must be concrete (they set the pieces' shapes){_at()}"
+        ) from e
     if points.ndim != 1 or (points.size and points.dtype.kind not in "iu"):
-        raise TypeError(f"{name}: indices_or_sections must be an int or a 1-d sequence of "
-                        f"ints, got {indices_or_sections!r:.80}")
+        raise TypeError(
+            f"{name}: indices_or_sections must be an int or a 1-d sequence of "
+            f"ints, got {indices_or_sections!r:.80}"
+        )
     return [int(i) for i in points]
 
 
@@ -268,8 +279,10 @@ def split(ary, indices_or_sections, axis=0):
         if sections <= 0:
             raise ValueError(f"number sections must be larger than 0, got {sections}{_at()}")
         if n % sections:
-            raise ValueError(f"array split does not result in an equal division: axis of "
-                             f"size {n} into {sections} sections{_at()}")
+            raise ValueError(
+                f"array split does not result in an equal division: axis of "
+                f"size {n} into {sections} sections{_at()}"
+            )
         step = n // sections
         bounds = [i * step for i in range(sections + 1)]
     else:

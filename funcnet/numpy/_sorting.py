@@ -30,8 +30,7 @@ def sort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False):
     return lax.sort(x, dimension=axis)
 
 
-def argsort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False,
-            dtype=None):
+def argsort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False, dtype=None):
     """The indices that sort a along `axis`, as jnp.argsort (stable: equal elements keep
     their order, also with descending=True); `dtype` is the indices' (default int32)."""
     check_arraylike("argsort", a)
@@ -43,8 +42,7 @@ def argsort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False,
     if descending:
         n = x.shape[axis] if x.ndim else 1
         flipped = argsort(flip(x, axis), axis)
-        out = flip(lax.sub(lax.broadcast_in_dim(np.int32(n - 1), flipped.shape, ()),
-                           flipped), axis)
+        out = flip(lax.sub(lax.broadcast_in_dim(np.int32(n - 1), flipped.shape, ()), flipped), axis)
     else:
         idx = lax.broadcasted_iota(dtypes.int32, x.shape, axis)
         out = lax.sort((x, idx), dimension=axis, num_keys=1)[1]

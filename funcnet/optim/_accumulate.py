@@ -9,10 +9,10 @@ from funcnet.optim._base import GradientTransformation, check_tree_match, safe_i
 
 
 class MultiStepsState(NamedTuple):
-    mini_step: Any      # int32: calls since the last inner update
+    mini_step: Any  # int32: calls since the last inner update
     gradient_step: Any  # int32: inner updates made so far
     inner_opt_state: Any
-    acc_grads: Any      # the running mean (or sum) of the gradients
+    acc_grads: Any  # the running mean (or sum) of the gradients
 
 
 class MultiSteps:
@@ -41,14 +41,18 @@ class MultiSteps:
       [-2.0]
     """
 
-    def __init__(self, opt, every_k_schedule, use_grad_mean=True,
-                 accumulator_dtype=fnp.float32):
+    def __init__(self, opt, every_k_schedule, use_grad_mean=True, accumulator_dtype=fnp.float32):
         if isinstance(every_k_schedule, int):
             if isinstance(every_k_schedule, bool) or every_k_schedule < 1:
-                raise ValueError(f"MultiSteps: every_k_schedule must be a positive int or a "
-                                 f"function, got {every_k_schedule!r}.")
+                raise ValueError(
+                    f"MultiSteps: every_k_schedule must be a positive int or a "
+                    f"function, got {every_k_schedule!r}."
+                )
             k = every_k_schedule
-            every_k_schedule = lambda step: k
+
+            def every_k_schedule(step):
+                return k
+
         self.inner_opt = opt
         self._every_k = every_k_schedule
         self._use_grad_mean = use_grad_mean
@@ -57,10 +61,11 @@ class MultiSteps:
     def init(self, params) -> MultiStepsState:
         """The inner optimizer's state, a zero accumulator and two int32 counters."""
         return MultiStepsState(
-            mini_step=zero_count(), gradient_step=zero_count(),
+            mini_step=zero_count(),
+            gradient_step=zero_count(),
             inner_opt_state=self.inner_opt.init(params),
-            acc_grads=_tree.tree_map(lambda p: fnp.zeros_like(p, dtype=self._acc_dtype),
-                                     params))
+            acc_grads=_tree.tree_map(lambda p: fnp.zeros_like(p, dtype=self._acc_dtype), params),
+        )
 
     def update(self, grads, state, params=None):
         """Adds `grads` to the accumulator; on every k-th call runs the inner optimizer
@@ -69,23 +74,29 @@ class MultiSteps:
         k = self._every_k(state.gradient_step)
         n = state.mini_step
         if self._use_grad_mean:  # Welford's running mean: stable, no final division
-            acc = _tree.tree_map(lambda g, a: a + (g - a) / (n + 1).astype(a.dtype),
-                                 grads, state.acc_grads)
+            acc = _tree.tree_map(
+                lambda g, a: a + (g - a) / (n + 1).astype(a.dtype), grads, state.acc_grads
+            )
         else:
             acc = _tree.tree_map(lambda g, a: g + a, grads, state.acc_grads)
         updates, inner_state = self.inner_opt.update(
             _tree.tree_map(lambda a, g: a.astype(g.dtype), acc, grads),
-            state.inner_opt_state, params)
+            state.inner_opt_state,
+            params,
+        )
         emit = n == (k - 1)
         new_state = MultiStepsState(
             mini_step=fnp.remainder(safe_increment(n), k).astype(fnp.int32),
-            gradient_step=fnp.where(emit, safe_increment(state.gradient_step),
-                                    state.gradient_step),
+            gradient_step=fnp.where(emit, safe_increment(state.gradient_step), state.gradient_step),
             inner_opt_state=_tree.tree_map(
                 lambda old, new: fnp.where(emit, new, old).astype(fnp.asarray(old).dtype),
-                state.inner_opt_state, inner_state),
+                state.inner_opt_state,
+                inner_state,
+            ),
             acc_grads=_tree.tree_map(
-                lambda a: fnp.where(emit, fnp.zeros_like(a), a).astype(self._acc_dtype), acc))
+                lambda a: fnp.where(emit, fnp.zeros_like(a), a).astype(self._acc_dtype), acc
+            ),
+        )
         updates = _tree.tree_map(lambda u: fnp.where(emit, u, fnp.zeros_like(u)), updates)
         return updates, new_state
 

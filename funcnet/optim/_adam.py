@@ -22,12 +22,13 @@ from funcnet.optim._transforms import add_decayed_weights, scale_by_learning_rat
 
 class ScaleByAdamState(NamedTuple):
     count: Any  # int32
-    mu: Any     # first moment, a tree like params
-    nu: Any     # second moment (adam) or infinity norm (adamax)
+    mu: Any  # first moment, a tree like params
+    nu: Any  # second moment (adam) or infinity norm (adamax)
 
 
-def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *,
-                  nesterov=False) -> GradientTransformation:
+def scale_by_adam(
+    b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *, nesterov=False
+) -> GradientTransformation:
     """Scales by Adam's bias-corrected moments: `m_hat / (sqrt(v_hat + eps_root) + eps)`.
 
     Args:
@@ -50,8 +51,9 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *,
     """
 
     def init(params):
-        return ScaleByAdamState(count=zero_count(), mu=zeros_like_tree(params, mu_dtype),
-                                nu=zeros_like_tree(params))
+        return ScaleByAdamState(
+            count=zero_count(), mu=zeros_like_tree(params, mu_dtype), nu=zeros_like_tree(params)
+        )
 
     def update(grads, state, params=None):
         del params
@@ -60,9 +62,11 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *,
         nu = update_moment(grads, state.nu, b2, 2)
         count = safe_increment(state.count)
         if nesterov:
-            mu_hat = _tree.tree_map(lambda m, g: b1 * m + (1 - b1) * g,
-                                    bias_correction(mu, b1, safe_increment(count)),
-                                    bias_correction(grads, b1, count))
+            mu_hat = _tree.tree_map(
+                lambda m, g: b1 * m + (1 - b1) * g,
+                bias_correction(mu, b1, safe_increment(count)),
+                bias_correction(grads, b1, count),
+            )
         else:
             mu_hat = bias_correction(mu, b1, count)
         nu_hat = bias_correction(nu, b2, count)
@@ -92,8 +96,9 @@ def scale_by_adamax(b1=0.9, b2=0.999, eps=1e-8) -> GradientTransformation:
     """
 
     def init(params):
-        return ScaleByAdamState(count=zero_count(), mu=zeros_like_tree(params),
-                                nu=zeros_like_tree(params))
+        return ScaleByAdamState(
+            count=zero_count(), mu=zeros_like_tree(params), nu=zeros_like_tree(params)
+        )
 
     def update(grads, state, params=None):
         del params
@@ -152,8 +157,9 @@ def scale_by_trust_ratio(min_norm=0.0, trust_coefficient=1.0, eps=0.0) -> Gradie
     return GradientTransformation(init_empty_state, update)
 
 
-def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *,
-         nesterov=False) -> GradientTransformation:
+def adam(
+    learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *, nesterov=False
+) -> GradientTransformation:
     """Adam (Kingma & Ba 2014): `chain(scale_by_adam(...), scale_by_learning_rate(lr))`.
 
     Args:
@@ -172,12 +178,15 @@ def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None,
       >>> round(updates['w'].tolist()[0], 4)
       -0.1
     """
-    return chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
-                 scale_by_learning_rate(learning_rate))
+    return chain(
+        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
+        scale_by_learning_rate(learning_rate),
+    )
 
 
-def nadam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0,
-          mu_dtype=None) -> GradientTransformation:
+def nadam(
+    learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None
+) -> GradientTransformation:
     """NAdam (Dozat 2016): Adam with Nesterov momentum, `adam(..., nesterov=True)`.
 
     Args:
@@ -194,8 +203,18 @@ def nadam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0,
     return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=True)
 
 
-def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None,
-          weight_decay=1e-4, mask=None, *, nesterov=False) -> GradientTransformation:
+def adamw(
+    learning_rate,
+    b1=0.9,
+    b2=0.999,
+    eps=1e-8,
+    eps_root=0.0,
+    mu_dtype=None,
+    weight_decay=1e-4,
+    mask=None,
+    *,
+    nesterov=False,
+) -> GradientTransformation:
     """AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay,
     `chain(scale_by_adam(...), add_decayed_weights(weight_decay, mask),
     scale_by_learning_rate(lr))`.
@@ -215,9 +234,11 @@ def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None
       >>> opt = optim.adamw(optim.warmup_cosine(1e-3, warmup=100, total=10_000),
       ...                   weight_decay=1e-4)
     """
-    return chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
-                 add_decayed_weights(weight_decay, mask),
-                 scale_by_learning_rate(learning_rate))
+    return chain(
+        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
+        add_decayed_weights(weight_decay, mask),
+        scale_by_learning_rate(learning_rate),
+    )
 
 
 def adamax(learning_rate, b1=0.9, b2=0.999, eps=1e-8) -> GradientTransformation:
@@ -237,8 +258,9 @@ def adamax(learning_rate, b1=0.9, b2=0.999, eps=1e-8) -> GradientTransformation:
     return chain(scale_by_adamax(b1, b2, eps), scale_by_learning_rate(learning_rate))
 
 
-def lamb(learning_rate, b1=0.9, b2=0.999, eps=1e-6, eps_root=0.0, weight_decay=0.0,
-         mask=None) -> GradientTransformation:
+def lamb(
+    learning_rate, b1=0.9, b2=0.999, eps=1e-6, eps_root=0.0, weight_decay=0.0, mask=None
+) -> GradientTransformation:
     """LAMB (You et al. 2019): Adam's direction plus weight decay, rescaled per leaf by the
     trust ratio `||param|| / ||update||`.
 
@@ -255,7 +277,9 @@ def lamb(learning_rate, b1=0.9, b2=0.999, eps=1e-6, eps_root=0.0, weight_decay=0
       >>> from funcnet import optim
       >>> opt = optim.lamb(1e-3)
     """
-    return chain(scale_by_adam(b1, b2, eps, eps_root),
-                 add_decayed_weights(weight_decay, mask),
-                 scale_by_trust_ratio(),
-                 scale_by_learning_rate(learning_rate))
+    return chain(
+        scale_by_adam(b1, b2, eps, eps_root),
+        add_decayed_weights(weight_decay, mask),
+        scale_by_trust_ratio(),
+        scale_by_learning_rate(learning_rate),
+    )

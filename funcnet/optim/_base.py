@@ -79,8 +79,9 @@ def apply_updates(params, updates):
       [0.5, 0.5]
     """
     check_tree_match(updates, params, what="updates tree", against="params")
-    return _tree.tree_map(lambda p, u: fnp.asarray(p + u).astype(fnp.asarray(p).dtype),
-                          params, updates)
+    return _tree.tree_map(
+        lambda p, u: fnp.asarray(p + u).astype(fnp.asarray(p).dtype), params, updates
+    )
 
 
 def global_norm(tree):
@@ -110,6 +111,7 @@ def global_norm(tree):
 # Input checks
 # ----------------------------------------------------------------------------
 
+
 def _shape(x):
     return tuple(getattr(x, "shape", np.shape(x)))
 
@@ -131,8 +133,10 @@ def tree_mismatch(tree, reference, reference_name="the reference") -> str | None
             parts.append(f"it has path {extra[0]}, which {reference_name} lacks")
         if not parts:
             i = next(i for i, (a, b) in enumerate(zip(paths, ref_paths)) if a != b)
-            parts.append(f"the leaves come in another order (path {paths[i]} where "
-                         f"{reference_name} has {ref_paths[i]})")
+            parts.append(
+                f"the leaves come in another order (path {paths[i]} where "
+                f"{reference_name} has {ref_paths[i]})"
+            )
         return "; ".join(parts)
     if treedef != ref_treedef:
         return f"the containers differ: {treedef} vs {ref_treedef}"
@@ -142,17 +146,22 @@ def tree_mismatch(tree, reference, reference_name="the reference") -> str | None
     return None
 
 
-def check_tree_match(tree, reference, *, what="gradient tree", against="optimizer state",
-                     owner=None):
+def check_tree_match(
+    tree, reference, *, what="gradient tree", against="optimizer state", owner=None
+):
     """Raises ValueError naming the first path where `tree` and `reference` differ."""
     if _tree.tree_structure(tree) == _tree.tree_structure(reference) and all(
-            _shape(a) == _shape(b) for a, b in
-            zip(_tree.tree_leaves(tree), _tree.tree_leaves(reference))):
+        _shape(a) == _shape(b)
+        for a, b in zip(_tree.tree_leaves(tree), _tree.tree_leaves(reference))
+    ):
         return
     why = tree_mismatch(tree, reference, f"the {against}")
     where = f"{owner}: " if owner else ""
-    hint = (" Was the state made by `init` on parameters of the same tree?"
-            if against == "optimizer state" else "")
+    hint = (
+        " Was the state made by `init` on parameters of the same tree?"
+        if against == "optimizer state"
+        else ""
+    )
     raise ValueError(f"{where}the {what} does not match the {against}: {why}.{hint}")
 
 
@@ -199,6 +208,7 @@ def check_steps(value, name: str, owner: str, *, allow_zero: bool = False):
 # ----------------------------------------------------------------------------
 # Moment helpers shared by the adaptive optimizers
 # ----------------------------------------------------------------------------
+
 
 def update_moment(grads, moments, decay, order):
     """The exponential moving average `(1 - decay) * g**order + decay * m`, per leaf."""

@@ -38,8 +38,10 @@ def chain(*transforms) -> GradientTransformation:
 
     def update(grads, state, params=None):
         if not isinstance(state, tuple) or len(state) != len(update_fns):
-            raise ValueError(f"chain: expected a state of {len(update_fns)} parts (one per "
-                             f"transformation, as made by init), got {type(state).__name__}.")
+            raise ValueError(
+                f"chain: expected a state of {len(update_fns)} parts (one per "
+                f"transformation, as made by init), got {type(state).__name__}."
+            )
         new_state = []
         for s, f in zip(state, update_fns):
             grads, s = f(grads, s, params)
@@ -98,8 +100,7 @@ def masked(inner, mask) -> GradientTransformation:
         mask_tree, masked_grads = _mask_tree(mask, grads, "masked")
         masked_params = None if params is None else _mask_tree(mask_tree, params, "masked")[1]
         new_grads, inner_state = inner.update(masked_grads, state.inner_state, masked_params)
-        grads = _tree.tree_map(lambda m, new, old: new if m else old,
-                               mask_tree, new_grads, grads)
+        grads = _tree.tree_map(lambda m, new, old: new if m else old, mask_tree, new_grads, grads)
         return grads, MaskedState(inner_state=inner_state)
 
     return GradientTransformation(init, update)
@@ -139,14 +140,19 @@ def multi_transform(transforms, param_labels) -> GradientTransformation:
     def parts(labels):
         missing = set(_tree.tree_leaves(labels)) - set(transforms)
         if missing:
-            raise ValueError(f"multi_transform: labels {sorted(map(str, missing))} have no "
-                             f"transformation (transforms has {sorted(map(str, transforms))}).")
-        return {label: masked(t, _tree.tree_map(lambda x, lab=label: x == lab, labels))
-                for label, t in transforms.items()}
+            raise ValueError(
+                f"multi_transform: labels {sorted(map(str, missing))} have no "
+                f"transformation (transforms has {sorted(map(str, transforms))})."
+            )
+        return {
+            label: masked(t, _tree.tree_map(lambda x, lab=label: x == lab, labels))
+            for label, t in transforms.items()
+        }
 
     def init(params):
         return MultiTransformState(
-            {label: t.init(params) for label, t in parts(labels_of(params)).items()})
+            {label: t.init(params) for label, t in parts(labels_of(params)).items()}
+        )
 
     def update(grads, state, params=None):
         new_states = {}
@@ -228,7 +234,6 @@ def by_path(fn):
     """
 
     def make(params):
-        return _tree.tree_map_with_path(
-            lambda path, _: fn(tuple(_key_of(e) for e in path)), params)
+        return _tree.tree_map_with_path(lambda path, _: fn(tuple(_key_of(e) for e in path)), params)
 
     return make

@@ -20,7 +20,7 @@ from funcnet.optim._transforms import add_decayed_weights, scale_by_learning_rat
 
 class ScaleByLionState(NamedTuple):
     count: Any  # int32
-    mu: Any     # the momentum, a tree like params
+    mu: Any  # the momentum, a tree like params
 
 
 def scale_by_lion(b1=0.9, b2=0.99, mu_dtype=None) -> GradientTransformation:
@@ -55,8 +55,9 @@ def scale_by_lion(b1=0.9, b2=0.99, mu_dtype=None) -> GradientTransformation:
     return GradientTransformation(init, update)
 
 
-def lion(learning_rate, b1=0.9, b2=0.99, mu_dtype=None, weight_decay=1e-3,
-         mask=None) -> GradientTransformation:
+def lion(
+    learning_rate, b1=0.9, b2=0.99, mu_dtype=None, weight_decay=1e-3, mask=None
+) -> GradientTransformation:
     """Lion: `chain(scale_by_lion(...), add_decayed_weights(weight_decay, mask),
     scale_by_learning_rate(lr))`. Use a learning rate 3-10x smaller than Adam's.
 
@@ -73,6 +74,8 @@ def lion(learning_rate, b1=0.9, b2=0.99, mu_dtype=None, weight_decay=1e-3,
       >>> from funcnet import optim
       >>> opt = optim.lion(1e-4)
     """
-    return chain(scale_by_lion(b1, b2, mu_dtype),
-                 add_decayed_weights(weight_decay, mask),
-                 scale_by_learning_rate(learning_rate))
+    return chain(
+        scale_by_lion(b1, b2, mu_dtype),
+        add_decayed_weights(weight_decay, mask),
+        scale_by_learning_rate(learning_rate),
+    )

@@ -23,13 +23,13 @@ from funcnet.optim._transforms import add_decayed_weights, scale_by_learning_rat
 
 class ScaleByRmsState(NamedTuple):
     count: Any  # int32 (used for the optional bias correction)
-    nu: Any     # running mean of g**2
+    nu: Any  # running mean of g**2
 
 
 class ScaleByRStdDevState(NamedTuple):
     count: Any
-    mu: Any     # running mean of g
-    nu: Any     # running mean of g**2
+    mu: Any  # running mean of g
+    nu: Any  # running mean of g**2
 
 
 def _full_like_tree(params, value):
@@ -40,8 +40,9 @@ def _rms_scaling(n, eps, eps_in_sqrt):
     return lax.rsqrt(n + eps) if eps_in_sqrt else 1 / (fnp.sqrt(n) + eps)
 
 
-def scale_by_rms(decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True,
-                 bias_correction=False) -> GradientTransformation:
+def scale_by_rms(
+    decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True, bias_correction=False
+) -> GradientTransformation:
     """Scales by `1 / sqrt(nu + eps)`, `nu` the running mean of `g**2` (RMSProp).
 
     Args:
@@ -71,15 +72,15 @@ def scale_by_rms(decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True,
         nu = update_moment(grads, state.nu, decay, 2)
         count = safe_increment(state.count)
         nu_hat = _correct(nu, decay, count) if bias_correction else nu
-        updates = _tree.tree_map(lambda n, g: _rms_scaling(n, eps, eps_in_sqrt) * g,
-                                 nu_hat, grads)
+        updates = _tree.tree_map(lambda n, g: _rms_scaling(n, eps, eps_in_sqrt) * g, nu_hat, grads)
         return updates, ScaleByRmsState(count=count, nu=nu)
 
     return GradientTransformation(init, update)
 
 
-def scale_by_stddev(decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True,
-                    bias_correction=False) -> GradientTransformation:
+def scale_by_stddev(
+    decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True, bias_correction=False
+) -> GradientTransformation:
     """Scales by `1 / sqrt(nu - mu**2 + eps)`: the centred RMSProp.
 
     Args:
@@ -94,8 +95,11 @@ def scale_by_stddev(decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True,
     """
 
     def init(params):
-        return ScaleByRStdDevState(count=zero_count(), mu=zeros_like_tree(params),
-                                   nu=_full_like_tree(params, initial_scale))
+        return ScaleByRStdDevState(
+            count=zero_count(),
+            mu=zeros_like_tree(params),
+            nu=_full_like_tree(params, initial_scale),
+        )
 
     def update(grads, state, params=None):
         del params
@@ -105,8 +109,9 @@ def scale_by_stddev(decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True,
         count = safe_increment(state.count)
         mu_hat = _correct(mu, decay, count) if bias_correction else mu
         nu_hat = _correct(nu, decay, count) if bias_correction else nu
-        updates = _tree.tree_map(lambda m, n, g: _rms_scaling(n - m * m, eps, eps_in_sqrt) * g,
-                                 mu_hat, nu_hat, grads)
+        updates = _tree.tree_map(
+            lambda m, n, g: _rms_scaling(n - m * m, eps, eps_in_sqrt) * g, mu_hat, nu_hat, grads
+        )
         return updates, ScaleByRStdDevState(count=count, mu=mu, nu=nu)
 
     return GradientTransformation(init, update)
@@ -139,7 +144,8 @@ def scale_by_rss(initial_accumulator_value=0.1, eps=1e-7) -> GradientTransformat
         check_tree_match(grads, state.sum_of_squares, owner="scale_by_rss")
         sum_sq = _tree.tree_map(lambda g, t: g * g + t, grads, state.sum_of_squares)
         updates = _tree.tree_map(
-            lambda t, g: fnp.where(t > 0, lax.rsqrt(t + eps), 0.0) * g, sum_sq, grads)
+            lambda t, g: fnp.where(t > 0, lax.rsqrt(t + eps), 0.0) * g, sum_sq, grads
+        )
         return updates, ScaleByRssState(sum_sq)
 
     return GradientTransformation(init, update)
@@ -174,16 +180,27 @@ def scale_by_adadelta(rho=0.9, eps=1e-6) -> GradientTransformation:
         e_g = update_moment(grads, state.e_g, rho, 2)
         updates = _tree.tree_map(
             lambda g, cur_e_g, prev_e_x: (fnp.sqrt(prev_e_x + eps) / fnp.sqrt(cur_e_g + eps)) * g,
-            grads, e_g, state.e_x)
+            grads,
+            e_g,
+            state.e_x,
+        )
         e_x = update_moment(updates, state.e_x, rho, 2)
         return updates, ScaleByAdaDeltaState(e_g, e_x)
 
     return GradientTransformation(init, update)
 
 
-def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True,
-            centered=False, momentum=None, nesterov=False,
-            bias_correction=False) -> GradientTransformation:
+def rmsprop(
+    learning_rate,
+    decay=0.9,
+    eps=1e-8,
+    initial_scale=0.0,
+    eps_in_sqrt=True,
+    centered=False,
+    momentum=None,
+    nesterov=False,
+    bias_correction=False,
+) -> GradientTransformation:
     """RMSProp (Tieleman & Hinton 2012): `scale_by_rms` (or `scale_by_stddev` when
     `centered`), the learning rate, then optional momentum (`trace`).
 
@@ -202,9 +219,11 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=T
       >>> opt = optim.rmsprop(1e-3, momentum=0.9)
     """
     scaling = scale_by_stddev if centered else scale_by_rms
-    return chain(scaling(decay, eps, initial_scale, eps_in_sqrt, bias_correction),
-                 scale_by_learning_rate(learning_rate),
-                 trace(momentum, nesterov) if momentum is not None else identity())
+    return chain(
+        scaling(decay, eps, initial_scale, eps_in_sqrt, bias_correction),
+        scale_by_learning_rate(learning_rate),
+        trace(momentum, nesterov) if momentum is not None else identity(),
+    )
 
 
 def adagrad(learning_rate, initial_accumulator_value=0.1, eps=1e-7) -> GradientTransformation:
@@ -221,12 +240,14 @@ def adagrad(learning_rate, initial_accumulator_value=0.1, eps=1e-7) -> GradientT
       >>> from funcnet import optim
       >>> opt = optim.adagrad(0.1)
     """
-    return chain(scale_by_rss(initial_accumulator_value, eps),
-                 scale_by_learning_rate(learning_rate))
+    return chain(
+        scale_by_rss(initial_accumulator_value, eps), scale_by_learning_rate(learning_rate)
+    )
 
 
-def adadelta(learning_rate=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
-             weight_decay_mask=None) -> GradientTransformation:
+def adadelta(
+    learning_rate=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, weight_decay_mask=None
+) -> GradientTransformation:
     """Adadelta (Zeiler 2012): weight decay, `scale_by_adadelta`, the learning rate.
 
     Unlike optax, whose `adadelta()` without a learning rate skips the final step and
@@ -246,6 +267,8 @@ def adadelta(learning_rate=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
       >>> from funcnet import optim
       >>> opt = optim.adadelta(1.0)
     """
-    return chain(add_decayed_weights(weight_decay, weight_decay_mask),
-                 scale_by_adadelta(rho, eps),
-                 scale_by_learning_rate(learning_rate))
+    return chain(
+        add_decayed_weights(weight_decay, weight_decay_mask),
+        scale_by_adadelta(rho, eps),
+        scale_by_learning_rate(learning_rate),
+    )

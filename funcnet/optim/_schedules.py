@@ -123,8 +123,9 @@ def linear_schedule(init_value, end_value, transition_steps, transition_begin=0)
     return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin)
 
 
-def exponential_decay(init_value, transition_steps, decay_rate, transition_begin=0,
-                      staircase=False, end_value=None):
+def exponential_decay(
+    init_value, transition_steps, decay_rate, transition_begin=0, staircase=False, end_value=None
+):
     """`init_value * decay_rate ** ((step - transition_begin) / transition_steps)`.
 
     Args:
@@ -159,8 +160,7 @@ def exponential_decay(init_value, transition_steps, decay_rate, transition_begin
         p = decreased_count / transition_steps
         if staircase:
             p = fnp.floor(p)
-        value = fnp.where(decreased_count <= 0, init_value,
-                          init_value * fnp.power(decay_rate, p))
+        value = fnp.where(decreased_count <= 0, init_value, init_value * fnp.power(decay_rate, p))
         if end_value is not None:
             value = clip_fn(value, end_value)
         return value
@@ -223,8 +223,10 @@ def join_schedules(schedules, boundaries):
     if not schedules:
         raise ValueError(f"{owner}: schedules is empty.")
     if len(boundaries) != len(schedules) - 1:
-        raise ValueError(f"{owner}: boundaries needs len(schedules) - 1 = {len(schedules) - 1} "
-                         f"entries, got {len(boundaries)}.")
+        raise ValueError(
+            f"{owner}: boundaries needs len(schedules) - 1 = {len(schedules) - 1} "
+            f"entries, got {len(boundaries)}."
+        )
     for b in boundaries:
         check_steps(b, f"boundary {b!r}", owner, allow_zero=True)
     if boundaries != sorted(boundaries):
@@ -240,8 +242,9 @@ def join_schedules(schedules, boundaries):
     return schedule
 
 
-def warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_steps,
-                                 end_value=0.0, exponent=1.0):
+def warmup_cosine_decay_schedule(
+    init_value, peak_value, warmup_steps, decay_steps, end_value=0.0, exponent=1.0
+):
     """A linear warmup from `init_value` to `peak_value` over `warmup_steps`, then a
     cosine decay to `end_value`, reached at step `decay_steps` (counted from 0, so the
     cosine part lasts `decay_steps - warmup_steps`).
@@ -270,11 +273,16 @@ def warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_ste
     check_steps(warmup_steps, "warmup_steps", owner, allow_zero=True)
     check_steps(decay_steps, "decay_steps", owner)
     if decay_steps <= warmup_steps:
-        raise ValueError(f"{owner}: decay_steps ({decay_steps}) is the total length and must "
-                         f"exceed warmup_steps ({warmup_steps}).")
+        raise ValueError(
+            f"{owner}: decay_steps ({decay_steps}) is the total length and must "
+            f"exceed warmup_steps ({warmup_steps})."
+        )
     alpha = 0.0 if peak_value == 0.0 else end_value / peak_value
-    warmup = (linear_schedule(init_value, peak_value, warmup_steps) if warmup_steps > 0
-              else constant_schedule(peak_value))
+    warmup = (
+        linear_schedule(init_value, peak_value, warmup_steps)
+        if warmup_steps > 0
+        else constant_schedule(peak_value)
+    )
     decay = cosine_decay_schedule(peak_value, decay_steps - warmup_steps, alpha, exponent)
     return join_schedules([warmup, decay], [warmup_steps])
 
@@ -330,10 +338,12 @@ def piecewise_interpolate_schedule(interpolate_type, init_value, boundaries_and_
     """
     owner = "piecewise_interpolate_schedule"
     interpolate = {"linear": _linear_interpolate, "cosine": _cosine_interpolate}.get(
-        interpolate_type)
+        interpolate_type
+    )
     if interpolate is None:
-        raise ValueError(f"{owner}: interpolate_type must be 'linear' or 'cosine', "
-                         f"got {interpolate_type!r}.")
+        raise ValueError(
+            f"{owner}: interpolate_type must be 'linear' or 'cosine', got {interpolate_type!r}."
+        )
     check_non_negative(init_value, "init_value", owner)
     items = sorted((boundaries_and_scales or {}).items())
     for boundary, scale in items:
@@ -355,8 +365,9 @@ def piecewise_interpolate_schedule(interpolate_type, init_value, boundaries_and_
     return schedule
 
 
-def cosine_onecycle_schedule(transition_steps, peak_value, pct_start=0.3, div_factor=25.0,
-                             final_div_factor=1e4):
+def cosine_onecycle_schedule(
+    transition_steps, peak_value, pct_start=0.3, div_factor=25.0, final_div_factor=1e4
+):
     """One cycle (Smith & Topin 2017): a half-cosine rise from `peak_value / div_factor`
     to `peak_value` over the first `pct_start` of `transition_steps`, then a half-cosine
     fall to `peak_value / (div_factor * final_div_factor)`.
@@ -386,13 +397,24 @@ def cosine_onecycle_schedule(transition_steps, peak_value, pct_start=0.3, div_fa
         check_non_negative(factor, name, owner)
         if factor == 0:
             raise ValueError(f"{owner}: {name} must be positive.")
-    return piecewise_interpolate_schedule("cosine", peak_value / div_factor, {
-        int(pct_start * transition_steps): div_factor,
-        int(transition_steps): 1.0 / (div_factor * final_div_factor)})
+    return piecewise_interpolate_schedule(
+        "cosine",
+        peak_value / div_factor,
+        {
+            int(pct_start * transition_steps): div_factor,
+            int(transition_steps): 1.0 / (div_factor * final_div_factor),
+        },
+    )
 
 
-def linear_onecycle_schedule(transition_steps, peak_value, pct_start=0.3, pct_final=0.85,
-                             div_factor=25.0, final_div_factor=1e4):
+def linear_onecycle_schedule(
+    transition_steps,
+    peak_value,
+    pct_start=0.3,
+    pct_final=0.85,
+    div_factor=25.0,
+    final_div_factor=1e4,
+):
     """One cycle with straight lines: up to `peak_value` at `pct_start`, back down to
     `peak_value / div_factor` at `pct_final`, then to the start value divided by
     `final_div_factor` at `transition_steps`.
@@ -418,13 +440,19 @@ def linear_onecycle_schedule(transition_steps, peak_value, pct_start=0.3, pct_fi
     check_steps(transition_steps, "transition_steps", owner)
     check_non_negative(peak_value, "peak_value", owner)
     if not 0.0 <= pct_start <= pct_final <= 1.0:
-        raise ValueError(f"{owner}: need 0 <= pct_start <= pct_final <= 1, got "
-                         f"{pct_start!r}, {pct_final!r}.")
+        raise ValueError(
+            f"{owner}: need 0 <= pct_start <= pct_final <= 1, got {pct_start!r}, {pct_final!r}."
+        )
     for name, factor in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
         check_non_negative(factor, name, owner)
         if factor == 0:
             raise ValueError(f"{owner}: {name} must be positive.")
-    return piecewise_interpolate_schedule("linear", peak_value / div_factor, {
-        int(pct_start * transition_steps): div_factor,
-        int(pct_final * transition_steps): 1.0 / div_factor,
-        transition_steps: 1.0 / final_div_factor})
+    return piecewise_interpolate_schedule(
+        "linear",
+        peak_value / div_factor,
+        {
+            int(pct_start * transition_steps): div_factor,
+            int(pct_final * transition_steps): 1.0 / div_factor,
+            transition_steps: 1.0 / final_div_factor,
+        },
+    )

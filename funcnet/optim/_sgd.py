@@ -5,8 +5,9 @@ from funcnet.optim._combine import chain
 from funcnet.optim._transforms import scale_by_learning_rate, trace
 
 
-def sgd(learning_rate, momentum=None, nesterov=False,
-        accumulator_dtype=None) -> GradientTransformation:
+def sgd(
+    learning_rate, momentum=None, nesterov=False, accumulator_dtype=None
+) -> GradientTransformation:
     """SGD: `chain(trace(momentum, nesterov), scale_by_learning_rate(lr))`, without the
     trace when `momentum` is None.
 
@@ -28,6 +29,7 @@ def sgd(learning_rate, momentum=None, nesterov=False,
       >>> round(float(optim.apply_updates(params, updates)[0]), 4)
       0.8
     """
-    return chain(trace(momentum, nesterov, accumulator_dtype) if momentum is not None
-                 else identity(),
-                 scale_by_learning_rate(learning_rate))
+    return chain(
+        trace(momentum, nesterov, accumulator_dtype) if momentum is not None else identity(),
+        scale_by_learning_rate(learning_rate),
+    )

@@ -203,8 +203,9 @@ def add_decayed_weights(weight_decay=0.0, mask=None) -> GradientTransformation:
 
     def update(grads, state, params=None):
         if params is None:
-            raise ValueError("add_decayed_weights: update needs params "
-                             "(call update(grads, state, params)).")
+            raise ValueError(
+                "add_decayed_weights: update needs params (call update(grads, state, params))."
+            )
         check_tree_match(grads, params, against="params", owner="add_decayed_weights")
         if callable(weight_decay):
             s = weight_decay(state.count)
@@ -247,13 +248,17 @@ def trace(decay, nesterov=False, accumulator_dtype=None) -> GradientTransformati
     check_non_negative(decay, "decay", "trace")
 
     def init(params):
-        return TraceState(trace=_tree.tree_map(
-            lambda p: fnp.zeros_like(p, dtype=accumulator_dtype), params))
+        return TraceState(
+            trace=_tree.tree_map(lambda p: fnp.zeros_like(p, dtype=accumulator_dtype), params)
+        )
 
     def update(grads, state, params=None):
         del params
         check_tree_match(grads, state.trace, owner="trace")
-        f = lambda g, t: g + decay * t
+
+        def f(g, t):
+            return g + decay * t
+
         new_trace = _tree.tree_map(f, grads, state.trace)
         updates = _tree.tree_map(f, grads, new_trace) if nesterov else new_trace
         if accumulator_dtype is not None:

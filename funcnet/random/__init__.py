@@ -29,19 +29,32 @@ Without ``funcnet.config.enable_x64`` a seed is a 32-bit integer: a Python int
 seed is taken modulo 2**32 (``key(-1)`` is ``[0, 4294967295]``), as in jax.
 """
 
-from funcnet.random._prng import PRNGKey, bits, fold_in, key, split  # noqa: F401
-from funcnet.random._samplers import (  # noqa: F401
-                                      bernoulli,
-                                      categorical,
-                                      choice,
-                                      gumbel,
-                                      normal,
-                                      permutation,
-                                      randint,
-                                      truncated_normal,
-                                      uniform,
+from funcnet.random._prng import PRNGKey, bits, fold_in, key, split
+from funcnet.random._samplers import (
+    bernoulli,
+    categorical,
+    choice,
+    gumbel,
+    normal,
+    permutation,
+    randint,
+    truncated_normal,
+    uniform,
 )
 
-__all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "uniform", "normal",
-           "truncated_normal", "bernoulli", "gumbel", "categorical", "randint",
-           "permutation", "choice"]
+__all__ = [
+    "PRNGKey",
+    "bernoulli",
+    "bits",
+    "categorical",
+    "choice",
+    "fold_in",
+    "gumbel",
+    "key",
+    "normal",
+    "permutation",
+    "randint",
+    "split",
+    "truncated_normal",
+    "uniform",
+]

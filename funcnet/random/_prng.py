@@ -44,24 +44,31 @@ def check_key(name, key):
     if isinstance(key, (Array, Tracer)):
         aval = get_aval(key)
     elif str(getattr(key, "dtype", "")).startswith("key<"):
-        raise TypeError(f"funcnet.random.{name}: got a jax typed key array ({key.dtype}); "
-                        "funcnet keys are raw uint32 key data: pass "
-                        "jax.random.key_data(k), or make one with funcnet.random.key(seed)")
+        raise TypeError(
+            f"funcnet.random.{name}: got a jax typed key array ({key.dtype}); "
+            "funcnet keys are raw uint32 key data: pass "
+            "jax.random.key_data(k), or make one with funcnet.random.key(seed)"
+        )
     elif isinstance(key, np.ndarray) or (hasattr(key, "__array__") and hasattr(key, "dtype")):
         key = np.asarray(key)
         aval = None
     else:
-        raise TypeError(f"funcnet.random.{name}: key must be a uint32 array of shape (2,) "
-                        f"({_KEY_HINT}), got {type(key).__name__} {key!r}")
+        raise TypeError(
+            f"funcnet.random.{name}: key must be a uint32 array of shape (2,) "
+            f"({_KEY_HINT}), got {type(key).__name__} {key!r}"
+        )
     shape, dtype = (aval.shape, aval.dtype) if aval is not None else (key.shape, key.dtype)
     if shape != (2,) or dtype != _U32:
         got = aval.str_short() if aval is not None else _str_short(dtype, shape)
         hint = _KEY_HINT
         if dtype == _U32 and len(shape) > 1 and shape[-1] == 2:
-            hint = ("this looks like a batch of keys: pass one key, or map over the batch "
-                    "with funcnet.vmap")
-        raise TypeError(f"funcnet.random.{name}: key must be a uint32 array of shape (2,), "
-                        f"got {got} ({hint})")
+            hint = (
+                "this looks like a batch of keys: pass one key, or map over the batch "
+                "with funcnet.vmap"
+            )
+        raise TypeError(
+            f"funcnet.random.{name}: key must be a uint32 array of shape (2,), got {got} ({hint})"
+        )
     if aval is None:
         key = to_array(key)
     return key
@@ -85,8 +92,9 @@ def canonical_shape(name, shape):
     try:
         out = tuple(operator.index(d) for d in shape)
     except TypeError:
-        raise TypeError(f"funcnet.random.{name}: shape must be a tuple of ints, "
-                        f"got {shape!r}") from None
+        raise TypeError(
+            f"funcnet.random.{name}: shape must be a tuple of ints, got {shape!r}"
+        ) from None
     if any(d < 0 for d in out):
         raise ValueError(f"funcnet.random.{name}: shape {out} has a negative dimension")
     return out
@@ -103,8 +111,9 @@ def _const(value, shape, dtype=_U32):
 
 
 def _rotate_left(x, d, shape):
-    return lax.bitwise_or(lax.shift_left(x, _const(d, shape)),
-                          lax.shift_right_logical(x, _const(32 - d, shape)))
+    return lax.bitwise_or(
+        lax.shift_left(x, _const(d, shape)), lax.shift_right_logical(x, _const(32 - d, shape))
+    )
 
 
 def threefry2x32(k1, k2, x1, x2):
@@ -144,9 +153,11 @@ def _key_halves(key):
 def _counters(shape):
     """The 64-bit row-major counter of every element, as (hi, lo) uint32 arrays."""
     size = math.prod(shape)
-    if size > 2 ** 32:
-        raise NotImplementedError(f"funcnet.random: {size} values (shape {shape}) exceed "
-                                  "the 2**32 counters this implementation supports")
+    if size > 2**32:
+        raise NotImplementedError(
+            f"funcnet.random: {size} values (shape {shape}) exceed "
+            "the 2**32 counters this implementation supports"
+        )
     lo = lax.reshape(lax.iota(_U32, size), shape)
     return _const(0, shape), lo
 
@@ -159,11 +170,13 @@ def _hash_shape(key, shape):
 
 # --- seeds -----------------------------------------------------------------------
 
+
 def _seed_from_int(seed: int):
-    if not -2 ** 63 <= seed < 2 ** 63:
-        raise OverflowError(f"funcnet.random.key: seed {seed} does not fit in a 64-bit "
-                            "signed integer")
-    seed &= 2 ** 64 - 1
+    if not -(2**63) <= seed < 2**63:
+        raise OverflowError(
+            f"funcnet.random.key: seed {seed} does not fit in a 64-bit signed integer"
+        )
+    seed &= 2**64 - 1
     hi = (seed >> 32) if config.enable_x64 else 0  # as jax: without x64 seeds are 32-bit
     return np.array([hi, seed & 0xFFFFFFFF], _U32)
 
@@ -195,13 +208,16 @@ def key(seed):
         return to_array(_seed_from_int(seed))
     if not isinstance(seed, (Array, Tracer)):
         if isinstance(seed, (float, complex, str, bytes)) or not hasattr(seed, "dtype"):
-            raise TypeError(f"funcnet.random.key: seed must be an integer, got "
-                            f"{type(seed).__name__} {seed!r}")
+            raise TypeError(
+                f"funcnet.random.key: seed must be an integer, got {type(seed).__name__} {seed!r}"
+            )
         seed = to_array(np.asarray(seed))
     aval = get_aval(seed)
     if aval.shape != ():
-        raise TypeError(f"funcnet.random.key: seed must be a scalar, got {aval.str_short()}; "
-                        "map over an array of seeds with funcnet.vmap")
+        raise TypeError(
+            f"funcnet.random.key: seed must be a scalar, got {aval.str_short()}; "
+            "map over an array of seeds with funcnet.vmap"
+        )
     if not dtypes.is_int(aval.dtype):
         raise TypeError(f"funcnet.random.key: seed must be an integer, got {aval.str_short()}")
     return _seed_from_array(seed)
@@ -211,6 +227,7 @@ PRNGKey = key
 
 
 # --- split, fold_in, bits -----------------------------------------------------------
+
 
 def _split_body(key, shape):
     b1, b2 = _hash_shape(key, shape)
@@ -248,23 +265,27 @@ def fold_in(key, data):
     if isinstance(data, (bool, np.bool_)):
         data = int(data)
     if isinstance(data, int):
-        if not 0 <= data < 2 ** 32:
-            raise OverflowError(f"funcnet.random.fold_in: data {data} is out of bounds for "
-                                "uint32")
+        if not 0 <= data < 2**32:
+            raise OverflowError(f"funcnet.random.fold_in: data {data} is out of bounds for uint32")
         data = np.uint32(data)
     if not isinstance(data, (Array, Tracer)):
         if not hasattr(data, "dtype"):
-            raise TypeError(f"funcnet.random.fold_in: data must be an integer, got "
-                            f"{type(data).__name__} {data!r}")
+            raise TypeError(
+                f"funcnet.random.fold_in: data must be an integer, got "
+                f"{type(data).__name__} {data!r}"
+            )
         data = np.asarray(data)
         if data.shape != () or not dtypes.is_int(data.dtype):
-            raise TypeError(f"funcnet.random.fold_in: data must be an integer scalar, got "
-                            f"{_str_short(data.dtype, data.shape)}")
+            raise TypeError(
+                f"funcnet.random.fold_in: data must be an integer scalar, got "
+                f"{_str_short(data.dtype, data.shape)}"
+            )
         data = to_array(data.astype(_U32))
     aval = get_aval(data)
     if aval.shape != () or not dtypes.is_int(aval.dtype):
-        raise TypeError(f"funcnet.random.fold_in: data must be an integer scalar, got "
-                        f"{aval.str_short()}")
+        raise TypeError(
+            f"funcnet.random.fold_in: data must be an integer scalar, got {aval.str_short()}"
+        )
     if aval.dtype != _U32:
         data = lax.convert_element_type(data, _U32)
     return _fold_in_impl(key, data)
@@ -299,6 +320,7 @@ def bits(key, shape=(), dtype=None):
     shape = canonical_shape("bits", shape)
     dtype = dtypes.canonicalize(dtypes.uint64 if dtype is None else dtype)
     if not dtypes.is_unsigned(dtype):
-        raise TypeError(f"funcnet.random.bits: dtype must be an unsigned integer dtype, "
-                        f"got {dtype}")
+        raise TypeError(
+            f"funcnet.random.bits: dtype must be an unsigned integer dtype, got {dtype}"
+        )
     return _bits_jit(key, dtype.itemsize * 8, shape)

@@ -44,8 +44,10 @@ def _broadcast_to(name, what, x, shape):
     """Broadcast a parameter `x` (Array/tracer) to `shape`, NumPy-style, or say why not."""
     s = get_aval(x).shape
     if len(s) > len(shape) or any(a not in (1, b) for a, b in zip(s[::-1], shape[::-1])):
-        raise ValueError(f"funcnet.random.{name}: {what} of shape {s} does not broadcast to "
-                         f"the sample shape {shape}")
+        raise ValueError(
+            f"funcnet.random.{name}: {what} of shape {s} does not broadcast to "
+            f"the sample shape {shape}"
+        )
     if s == shape:
         return x
     return lax.broadcast_in_dim(x, shape, tuple(range(len(shape) - len(s), len(shape))))
@@ -71,6 +73,7 @@ def _broadcast_shapes(name, *shapes):
 
 # --- uniform and normal ---------------------------------------------------------------
 
+
 def uniform_body(key, minval, maxval, shape, dtype, name="uniform"):
     """jax's mantissa trick: random bits fill the mantissa of a float in [1, 2);
     subtracting 1 gives [0, 1). funcnet has no bitcast primitive, so the float is
@@ -83,8 +86,9 @@ def uniform_body(key, minval, maxval, shape, dtype, name="uniform"):
     if rng_bits != nbits:
         bits = lax.convert_element_type(bits, uint)
     mantissa = lax.shift_right_logical(bits, _np_const(rng_bits - nmant, shape, uint))
-    floats = lax.mul(lax.convert_element_type(mantissa, dtype),
-                     _np_const(2.0 ** -nmant, shape, dtype))
+    floats = lax.mul(
+        lax.convert_element_type(mantissa, dtype), _np_const(2.0**-nmant, shape, dtype)
+    )
     minval = _param(name, "minval", minval, dtype, shape)
     maxval = _param(name, "maxval", maxval, dtype, shape)
     return lax.max(minval, lax.add(lax.mul(floats, lax.sub(maxval, minval)), minval))
@@ -93,7 +97,7 @@ def uniform_body(key, minval, maxval, shape, dtype, name="uniform"):
 _uniform_jit = jit(uniform_body, static_argnums=(3, 4))
 
 
-def uniform(key, shape=(), dtype=None, minval=0., maxval=1.):
+def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
     """Uniform floats in [minval, maxval) (default float32). Bit-identical to
     `jax.random.uniform` for float16, bfloat16, float32 (and float64 with x64)."""
     key = check_key("uniform", key)
@@ -108,8 +112,7 @@ def _open_minus_one(dtype):
 
 
 def normal_body(key, shape, dtype):
-    u = uniform_body(key, _open_minus_one(dtype), np.asarray(1.0, dtype), shape, dtype,
-                     "normal")
+    u = uniform_body(key, _open_minus_one(dtype), np.asarray(1.0, dtype), shape, dtype, "normal")
     return lax.mul(_np_const(np.sqrt(2), shape, dtype), lax.erf_inv(u))
 
 
@@ -127,10 +130,11 @@ def _truncated_normal_body(key, lower, upper, shape, dtype):
     sqrt2 = np.asarray(np.sqrt(2), dtype)
     lower = _param("truncated_normal", "lower", lower, dtype, get_aval(to_array(lower)).shape)
     upper = _param("truncated_normal", "upper", upper, dtype, get_aval(to_array(upper)).shape)
+
     def erf_scaled(v):
         return lax.erf(lax.div(v, _np_const(sqrt2, get_aval(v).shape, dtype)))
-    u = uniform_body(key, erf_scaled(lower), erf_scaled(upper), shape, dtype,
-                     "truncated_normal")
+
+    u = uniform_body(key, erf_scaled(lower), erf_scaled(upper), shape, dtype, "truncated_normal")
     out = lax.mul(_np_const(sqrt2, shape, dtype), lax.erf_inv(u))
     # Keep the result in the open interval (lower, upper), as jax.
     lo = _broadcast_to("truncated_normal", "lower", stop_gradient(lower), shape)
@@ -155,17 +159,19 @@ def truncated_normal(key, lower, upper, shape=None, dtype=None):
     else:
         shape = canonical_shape("truncated_normal", shape)
         if _broadcast_shapes("truncated_normal", shape, bshape) != shape:
-            raise ValueError(f"funcnet.random.truncated_normal: lower/upper of shape "
-                             f"{bshape} do not broadcast to shape {shape}")
+            raise ValueError(
+                f"funcnet.random.truncated_normal: lower/upper of shape "
+                f"{bshape} do not broadcast to shape {shape}"
+            )
     return _truncated_normal_jit(key, lower, upper, shape, dtype)
 
 
 # --- discrete --------------------------------------------------------------------------
 
+
 def _bernoulli_body(key, p, shape):
     dtype = get_aval(p).dtype
-    u = uniform_body(key, np.asarray(0.0, dtype), np.asarray(1.0, dtype), shape, dtype,
-                     "bernoulli")
+    u = uniform_body(key, np.asarray(0.0, dtype), np.asarray(1.0, dtype), shape, dtype, "bernoulli")
     return lax.lt(u, _broadcast_to("bernoulli", "p", p, shape))
 
 
@@ -178,8 +184,9 @@ def bernoulli(key, p=0.5, shape=None):
     key = check_key("bernoulli", key)
     p = to_array(p)
     if not dtypes.is_float(p.dtype):
-        raise TypeError(f"funcnet.random.bernoulli: p must be a float array, got "
-                        f"{get_aval(p).str_short()}")
+        raise TypeError(
+            f"funcnet.random.bernoulli: p must be a float array, got {get_aval(p).str_short()}"
+        )
     shape = p.shape if shape is None else canonical_shape("bernoulli", shape)
     return _bernoulli_jit(key, p, shape)
 
@@ -202,14 +209,17 @@ def gumbel(key, shape=(), dtype=None):
 
 def _categorical_body(key, logits, axis, shape):
     batch_shape = tuple(d for i, d in enumerate(logits.shape) if i != axis)
-    prefix = shape[:len(shape) - len(batch_shape)]
-    gshape = list(shape[len(shape) - len(batch_shape):])
+    prefix = shape[: len(shape) - len(batch_shape)]
+    gshape = list(shape[len(shape) - len(batch_shape) :])
     gshape.insert(axis, logits.shape[axis])
     gshape = tuple(prefix) + tuple(gshape)
     g = gumbel_body(key, gshape, logits.dtype)
     out_axis = len(prefix) + axis
-    return lax.argmax(lax.add(g, _broadcast_to("categorical", "logits", logits, gshape)),
-                      out_axis, dtypes.default_int())
+    return lax.argmax(
+        lax.add(g, _broadcast_to("categorical", "logits", logits, gshape)),
+        out_axis,
+        dtypes.default_int(),
+    )
 
 
 _categorical_jit = jit(_categorical_body, static_argnums=(2, 3))
@@ -223,13 +233,16 @@ def categorical(key, logits, axis=-1, shape=None):
     key = check_key("categorical", key)
     logits = to_array(logits)
     if not dtypes.is_float(logits.dtype):
-        raise TypeError(f"funcnet.random.categorical: logits must be floats, got "
-                        f"{get_aval(logits).str_short()}")
+        raise TypeError(
+            f"funcnet.random.categorical: logits must be floats, got {get_aval(logits).str_short()}"
+        )
     if logits.ndim == 0:
         raise ValueError("funcnet.random.categorical: logits must have at least one axis")
     if not -logits.ndim <= axis < logits.ndim:
-        raise ValueError(f"funcnet.random.categorical: axis {axis} is out of range for "
-                         f"logits of shape {logits.shape}")
+        raise ValueError(
+            f"funcnet.random.categorical: axis {axis} is out of range for "
+            f"logits of shape {logits.shape}"
+        )
     axis %= logits.ndim
     batch_shape = tuple(d for i, d in enumerate(logits.shape) if i != axis)
     if shape is None:
@@ -237,9 +250,11 @@ def categorical(key, logits, axis=-1, shape=None):
     else:
         shape = canonical_shape("categorical", shape)
         if _broadcast_shapes("categorical", shape, batch_shape) != shape:
-            raise ValueError(f"funcnet.random.categorical: shape {shape} is not "
-                             f"broadcast-compatible with the batch shape {batch_shape} of "
-                             f"logits {logits.shape} (axis {axis})")
+            raise ValueError(
+                f"funcnet.random.categorical: shape {shape} is not "
+                f"broadcast-compatible with the batch shape {batch_shape} of "
+                f"logits {logits.shape} (axis {axis})"
+            )
     return _categorical_jit(key, logits, axis, shape)
 
 
@@ -275,8 +290,9 @@ def _randint_body(key, minval, maxval, shape, dtype):
     one = _np_const(1, shape, udtype)
     span = lax.convert_element_type(lax.sub(maxval, minval), udtype)
     span = lax.select(lax.le(maxval, minval), one, span)
-    span = lax.select(lax.bitwise_and(maxval_out_of_range, lax.gt(maxval, minval)),
-                      lax.add(span, one), span)
+    span = lax.select(
+        lax.bitwise_and(maxval_out_of_range, lax.gt(maxval, minval)), lax.add(span, one), span
+    )
     multiplier = lax.rem(_np_const(2 ** (nbits // 2), shape, udtype), span)
     multiplier = lax.rem(lax.mul(multiplier, multiplier), span)
     offset = lax.add(lax.mul(lax.rem(higher, span), multiplier), lax.rem(lower, span))
@@ -299,8 +315,10 @@ def randint(key, shape, minval, maxval, dtype=None):
     minval, maxval = to_array(minval), to_array(maxval)
     for what, v in (("minval", minval), ("maxval", maxval)):
         if _broadcast_shapes("randint", shape, v.shape) != shape:
-            raise ValueError(f"funcnet.random.randint: {what} of shape {v.shape} does not "
-                             f"broadcast to shape {shape}")
+            raise ValueError(
+                f"funcnet.random.randint: {what} of shape {v.shape} does not "
+                f"broadcast to shape {shape}"
+            )
     info = np.iinfo(dtype)
     if info.bits >= 32:
         return _randint_jit(key, minval, maxval, shape, dtype)
@@ -313,12 +331,13 @@ def randint(key, shape, minval, maxval, dtype=None):
 
 # --- permutations and choice ----------------------------------------------------------
 
+
 def _shuffle(key, x, axis):
     """Sort by fresh random 32-bit keys, repeated until collisions are negligible
     (as jax: ceil(3 * ln(size) / ln(2**32 - 1)) rounds)."""
     shape = get_aval(x).shape
     size = math.prod(shape)
-    rounds = int(np.ceil(3 * np.log(max(1, size)) / np.log(2 ** 32 - 1)))
+    rounds = int(np.ceil(3 * np.log(max(1, size)) / np.log(2**32 - 1)))
     for _ in range(rounds):
         key, subkey = split_keys(key, 2)
         sort_keys = random_bits(subkey, 32, shape)
@@ -335,8 +354,9 @@ def _permutation_body(key, x, axis, independent):
 
 
 _permutation_jit = jit(_permutation_body, static_argnums=(2, 3))
-_arange_shuffle_jit = jit(lambda key, n: _shuffle(key, lax.iota(dtypes.default_int(), n), 0),
-                          static_argnums=1)
+_arange_shuffle_jit = jit(
+    lambda key, n: _shuffle(key, lax.iota(dtypes.default_int(), n), 0), static_argnums=1
+)
 
 
 def permutation(key, x, axis=0, independent=False):
@@ -347,16 +367,18 @@ def permutation(key, x, axis=0, independent=False):
     key = check_key("permutation", key)
     if isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)):
         if x < 0:
-            raise ValueError(f"funcnet.random.permutation: x must be a non-negative int, "
-                             f"got {x}")
+            raise ValueError(f"funcnet.random.permutation: x must be a non-negative int, got {x}")
         return _arange_shuffle_jit(key, int(x))
     x = to_array(x)
     if x.ndim == 0:
-        raise TypeError(f"funcnet.random.permutation: x must be an int or an array with at "
-                        f"least one axis, got {get_aval(x).str_short()}")
+        raise TypeError(
+            f"funcnet.random.permutation: x must be an int or an array with at "
+            f"least one axis, got {get_aval(x).str_short()}"
+        )
     if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"funcnet.random.permutation: axis {axis} is out of range for "
-                         f"shape {x.shape}")
+        raise ValueError(
+            f"funcnet.random.permutation: axis {axis} is out of range for shape {x.shape}"
+        )
     return _permutation_jit(key, x, axis % x.ndim, bool(independent))
 
 
@@ -368,29 +390,36 @@ def _choice_body(key, arr, p, shape, n_inputs, replace, axis):
         ax = 0 if arr is None else axis
         perm = _permutation_body(key, source, ax, False)
         pshape = get_aval(perm).shape
-        limit = pshape[:ax] + (n_draws,) + pshape[ax + 1:]
-        return lax.reshape(lax.slice(perm, (0,) * len(pshape), limit),
-                           pshape[:ax] + shape + pshape[ax + 1:])
+        limit = pshape[:ax] + (n_draws,) + pshape[ax + 1 :]
+        return lax.reshape(
+            lax.slice(perm, (0,) * len(pshape), limit), pshape[:ax] + shape + pshape[ax + 1 :]
+        )
     if p is None:
-        ind = _randint_body(key, np.asarray(0, int_dtype), np.asarray(n_inputs, int_dtype),
-                            shape, int_dtype)
+        ind = _randint_body(
+            key, np.asarray(0, int_dtype), np.asarray(n_inputs, int_dtype), shape, int_dtype
+        )
     elif replace:
         dtype = get_aval(p).dtype
         p_cuml = fnp.cumsum(p)
         total = lax.reshape(lax.slice(p_cuml, (n_inputs - 1,), (n_inputs,)), ())
-        u = uniform_body(key, np.asarray(0.0, dtype), np.asarray(1.0, dtype), shape, dtype,
-                         "choice")
-        r = lax.mul(lax.broadcast_in_dim(total, shape, ()),
-                    lax.sub(_np_const(1.0, shape, dtype), u))
+        u = uniform_body(
+            key, np.asarray(0.0, dtype), np.asarray(1.0, dtype), shape, dtype, "choice"
+        )
+        r = lax.mul(
+            lax.broadcast_in_dim(total, shape, ()), lax.sub(_np_const(1.0, shape, dtype), u)
+        )
         # searchsorted(p_cuml, r, side='left') = how many cumulative sums are < r
         full = shape + (n_inputs,)
-        less = lax.lt(lax.broadcast_in_dim(p_cuml, full, (len(shape),)),
-                      lax.broadcast_in_dim(r, full, tuple(range(len(shape)))))
+        less = lax.lt(
+            lax.broadcast_in_dim(p_cuml, full, (len(shape),)),
+            lax.broadcast_in_dim(r, full, tuple(range(len(shape)))),
+        )
         ind = lax.reduce_sum(lax.convert_element_type(less, int_dtype), (len(shape),))
     else:  # Gumbel top-k; a stable sort of -g keeps the lower index first on ties
         g = lax.add(gumbel_body(key, (n_inputs,), get_aval(p).dtype), lax.log(p))
-        _, order = lax.sort((lax.neg(g), lax.iota(int_dtype, n_inputs)), dimension=0,
-                            is_stable=True, num_keys=1)
+        _, order = lax.sort(
+            (lax.neg(g), lax.iota(int_dtype, n_inputs)), dimension=0, is_stable=True, num_keys=1
+        )
         ind = lax.reshape(lax.slice(order, (0,), (n_draws,)), shape)
     return ind if arr is None else fnp.take(arr, ind, axis)
 
@@ -413,29 +442,35 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0):
     else:
         arr = to_array(a)
         if arr.ndim == 0:
-            raise TypeError("funcnet.random.choice: a must be an int or an array with at "
-                            f"least one axis, got {get_aval(arr).str_short()}")
+            raise TypeError(
+                "funcnet.random.choice: a must be an int or an array with at "
+                f"least one axis, got {get_aval(arr).str_short()}"
+            )
         if not -arr.ndim <= axis < arr.ndim:
-            raise ValueError(f"funcnet.random.choice: axis {axis} is out of range for "
-                             f"shape {arr.shape}")
+            raise ValueError(
+                f"funcnet.random.choice: axis {axis} is out of range for shape {arr.shape}"
+            )
         axis %= arr.ndim
         n_inputs = arr.shape[axis]
     n_draws = math.prod(shape)
     if n_draws == 0:
         dtype = dtypes.default_int() if arr is None else arr.dtype
-        out = shape if arr is None else arr.shape[:axis] + shape + arr.shape[axis + 1:]
+        out = shape if arr is None else arr.shape[:axis] + shape + arr.shape[axis + 1 :]
         return fnp.zeros(out, dtype)
     if n_inputs <= 0:
-        raise ValueError("funcnet.random.choice: a must be non-empty unless no samples "
-                         "are taken")
+        raise ValueError("funcnet.random.choice: a must be non-empty unless no samples are taken")
     if not replace and n_draws > n_inputs:
-        raise ValueError(f"funcnet.random.choice: cannot take {n_draws} samples from "
-                         f"{n_inputs} entries without replacement")
+        raise ValueError(
+            f"funcnet.random.choice: cannot take {n_draws} samples from "
+            f"{n_inputs} entries without replacement"
+        )
     if p is not None:
         p = to_array(p)
         if not dtypes.is_float(p.dtype):
             p = fnp.astype(p, dtypes.default_float())
         if p.shape != (n_inputs,):
-            raise ValueError(f"funcnet.random.choice: p must be None or a 1-D array of "
-                             f"length {n_inputs} (a.shape[axis]), got shape {p.shape}")
+            raise ValueError(
+                f"funcnet.random.choice: p must be None or a 1-D array of "
+                f"length {n_inputs} (a.shape[axis]), got shape {p.shape}"
+            )
     return _choice_jit(key, arr, p, shape, n_inputs, bool(replace), axis)

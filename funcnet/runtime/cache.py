@@ -83,7 +83,8 @@ class LRUCache:
         while len(data) > limit:
             key, value = data.popitem(last=False)
             if (key == keep and len(data) >= 1) or (
-                    self.in_use is not None and spared <= len(data) and self.in_use(value)):
+                self.in_use is not None and spared <= len(data) and self.in_use(value)
+            ):
                 data[key] = value
                 spared += 1
                 continue

@@ -25,7 +25,7 @@ import threading
 import weakref
 
 UNORDERED_INDEX = 0  # dispatcher: (site id, *operands) -> ()
-ORDERED_INDEX = 1    # dispatcher: (token, site id, *operands) -> (token,)
+ORDERED_INDEX = 1  # dispatcher: (token, site id, *operands) -> (token,)
 
 _FFI_TARGETS = {
     "cpu": "xla_ffi_python_cpu_callback",
@@ -41,7 +41,8 @@ def call_target(platform: str) -> str:
     if target is None:
         raise NotImplementedError(
             f"host callbacks (funcnet.debug.print / callback / breakpoint) are not "
-            f"supported on the '{platform}' platform; supported: cpu, cuda, rocm")
+            f"supported on the '{platform}' platform; supported: cpu, cuda, rocm"
+        )
     return target
 
 
@@ -133,6 +134,7 @@ def _parse(mlir_text: str):
     from jaxlib.mlir import ir
     from jaxlib.mlir._mlir_libs import _jax_mlir_ext
     from jaxlib.mlir.dialects import chlo, stablehlo
+
     with _mlir_lock:
         ctx = _mlir.get("context")
         if ctx is None:
@@ -169,8 +171,10 @@ def wait_for_callbacks():
 
     An execution's own caller already waits for it; this is for other threads."""
     if getattr(_in_callback, "depth", 0):
-        raise RuntimeError("effects_barrier() was called from inside a host callback: it "
-                           "would wait for the very program that runs the callback")
+        raise RuntimeError(
+            "effects_barrier() was called from inside a host callback: it "
+            "would wait for the very program that runs the callback"
+        )
     with _running_changed:
         _running_changed.wait_for(lambda: _running == 0)
 
@@ -203,4 +207,3 @@ class _CallbackExecutable:
 
     def __getattr__(self, name):
         return getattr(self._exe, name)
-

@@ -159,8 +159,10 @@ def _result_handlers(arrays):
     if _array_result_handler is None:  # pragma: no cover (older/newer jaxlib)
         return None
     try:
-        return [_array_result_handler(a.aval, a.sharding, committed=True, _skip_checks=True)
-                for a in arrays]
+        return [
+            _array_result_handler(a.aval, a.sharding, committed=True, _skip_checks=True)
+            for a in arrays
+        ]
     except (TypeError, ValueError, AttributeError, RuntimeError):  # pragma: no cover
         # API drift: keep the general path
         return None
@@ -173,8 +175,9 @@ class Executable:
         self.device = device
         self.n_outputs = n_outputs
         # A program with host callbacks (funcnet.debug) is compiled with its dispatchers.
-        self._exe = callback.compile_and_load(client(device.platform), mlir_text,
-                                              _xc.DeviceList((device,)), _compile_options())
+        self._exe = callback.compile_and_load(
+            client(device.platform), mlir_text, _xc.DeviceList((device,)), _compile_options()
+        )
         self._handlers = None  # learned from the first call; False: unavailable
 
     def execute(self, buffers):

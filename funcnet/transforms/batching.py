@@ -40,7 +40,7 @@ class BatchInfo:
 
 
 class BatchTracer(Tracer):
-    __slots__ = ("val", "batch_dim")
+    __slots__ = ("batch_dim", "val")
 
     def __init__(self, trace, val, batch_dim):
         self._trace = trace
@@ -53,7 +53,7 @@ class BatchTracer(Tracer):
         d = self.batch_dim
         if d is None:
             return aval
-        return aval.update(shape=aval.shape[:d] + aval.shape[d + 1:])
+        return aval.update(shape=aval.shape[:d] + aval.shape[d + 1 :])
 
     def full_lower(self):
         if self.batch_dim is None:
@@ -75,7 +75,8 @@ class BatchTracer(Tracer):
             "each example may need a different branch. Use fnp.where(cond, x, y) to "
             "choose elementwise, or fn.lax.cond / fn.lax.switch for data-dependent "
             "control flow (under vmap they become a select); or keep the value out of "
-            "vmap with in_axes=None.")
+            "vmap with in_axes=None."
+        )
 
 
 class BatchTrace(Trace):
@@ -106,10 +107,14 @@ class BatchTrace(Trace):
 def _holds_program(params) -> bool:
     """Whether a primitive carries a sub-program or a user rule (jit, scan, custom_vjp, ...):
     its batching rule batches what is inside, so it handles a batch of none itself."""
+
     def is_program(v):
-        return isinstance(v, (Jaxpr, ClosedJaxpr)) or callable(v) and not isinstance(v, type)
-    return any(is_program(v) or isinstance(v, (tuple, list)) and any(map(is_program, v))
-               for v in params.values())
+        return isinstance(v, (Jaxpr, ClosedJaxpr)) or (callable(v) and not isinstance(v, type))
+
+    return any(
+        is_program(v) or (isinstance(v, (tuple, list)) and any(map(is_program, v)))
+        for v in params.values()
+    )
 
 
 def _empty_batch(primitive, tracers, params):
@@ -129,6 +134,7 @@ def unbatch(main, x):
 
 def batch_fun(fun, axis_size, in_dims):
     """`fun` on batched values: returns (flat outputs, their batch dims)."""
+
     def batched(*vals):
         with new_main(BatchTrace, BatchInfo(axis_size)) as main:
             trace = BatchTrace(main)
@@ -136,10 +142,12 @@ def batch_fun(fun, axis_size, in_dims):
             outs = fun(*args)
             pairs = [unbatch(main, o) for o in outs]
         return [v for v, _ in pairs], [d for _, d in pairs]
+
     return batched
 
 
 # --- helpers shared by the rules -------------------------------------------------
+
 
 def ndim(x) -> int:
     return get_aval(x).ndim
@@ -213,11 +221,14 @@ def batch_jaxpr(closed, axis_size, dims, in_avals, out_dims=None):
     out_dims_box = []
 
     def fun(*args):
-        outs, dims_out = batch_fun(lambda *a: eval_jaxpr(closed.jaxpr, closed.consts, *a),
-                                   axis_size, dims)(*args)
+        outs, dims_out = batch_fun(
+            lambda *a: eval_jaxpr(closed.jaxpr, closed.consts, *a), axis_size, dims
+        )(*args)
         if out_dims is not None:
-            outs = [o if t is None else bdim_to(o, d, axis_size, t)
-                    for o, d, t in zip(outs, dims_out, out_dims)]
+            outs = [
+                o if t is None else bdim_to(o, d, axis_size, t)
+                for o, d, t in zip(outs, dims_out, out_dims)
+            ]
             dims_out = [d if t is None else t for d, t in zip(dims_out, out_dims)]
         out_dims_box.append(dims_out)
         return outs

@@ -26,14 +26,16 @@ from funcnet.transforms.batching import (
 
 # --- elementwise ---------------------------------------------------------------------
 
+
 def _elementwise(prim, size, vals, dims, **params):
     """Operands share one per-example shape, except that some may be scalars
     (select_n's predicate, clamp's bounds). Batched full-rank operands keep the
     batch axis of the first of them; the others are moved or broadcast to it."""
     ranks = [ndim(v) - (d is not None) for v, d in zip(vals, dims)]
     rank = max(ranks)
-    ref = next((i for i, (d, r) in enumerate(zip(dims, ranks)) if d is not None and r == rank),
-               None)
+    ref = next(
+        (i for i, (d, r) in enumerate(zip(dims, ranks)) if d is not None and r == rank), None
+    )
     if ref is None:  # only per-example scalars are batched: batch axis first
         ref_i = ranks.index(rank)
         d = 0
@@ -41,7 +43,7 @@ def _elementwise(prim, size, vals, dims, **params):
     else:
         d = dims[ref]
         s = shape(vals[ref])
-        per_example = s[:d] + s[d + 1:]
+        per_example = s[:d] + s[d + 1 :]
     full_shape = per_example[:d] + (size,) + per_example[d:]
     args = []
     for v, vd, r in zip(vals, dims, ranks):
@@ -54,12 +56,16 @@ def _elementwise(prim, size, vals, dims, **params):
     return prim.bind(*args, **params), d
 
 
-for _p in (ew.UNARY + ew.BINARY + [ew.integer_pow_p, ew.round_p, ew.select_n_p, ew.clamp_p,
-                                   ew.convert_element_type_p]):
+for _p in (
+    ew.UNARY
+    + ew.BINARY
+    + [ew.integer_pow_p, ew.round_p, ew.select_n_p, ew.clamp_p, ew.convert_element_type_p]
+):
     batching_rules.register(_p)(functools.partial(_elementwise, _p))
 
 
 # --- data movement -------------------------------------------------------------------
+
 
 @batching_rules.register(st.broadcast_in_dim_p)
 def _broadcast_in_dim(size, vals, dims, *, shape, broadcast_dimensions):
@@ -153,6 +159,7 @@ def _iota(size, vals, dims, **params):  # iota has no operands: never batched
 
 # --- reductions, cumulative ops, windows, sort ---------------------------------------
 
+
 def _reduce(prim, size, vals, dims, *, axes, **params):
     (x,), (d,) = vals, dims
     axes = full_axes(axes, d)
@@ -172,14 +179,28 @@ for _p in red.CUMULATIVE:
     batching_rules.register(_p)(functools.partial(_cumulative, _p))
 
 
-def _reduce_window(prim, size, vals, dims, *, window_dimensions, window_strides, padding,
-                   base_dilation, window_dilation):
+def _reduce_window(
+    prim,
+    size,
+    vals,
+    dims,
+    *,
+    window_dimensions,
+    window_strides,
+    padding,
+    base_dilation,
+    window_dilation,
+):
     (x,), (d,) = vals, dims
     ins = lambda t, v: tuple(t[:d]) + (v,) + tuple(t[d:])  # noqa: E731
-    return prim.bind(x, window_dimensions=ins(window_dimensions, 1),
-                     window_strides=ins(window_strides, 1), padding=ins(padding, (0, 0)),
-                     base_dilation=ins(base_dilation, 1),
-                     window_dilation=ins(window_dilation, 1)), d
+    return prim.bind(
+        x,
+        window_dimensions=ins(window_dimensions, 1),
+        window_strides=ins(window_strides, 1),
+        padding=ins(padding, (0, 0)),
+        base_dilation=ins(base_dilation, 1),
+        window_dilation=ins(window_dilation, 1),
+    ), d
 
 
 for _p in red.REDUCE_WINDOWS:
@@ -190,35 +211,57 @@ for _p in red.REDUCE_WINDOWS:
 def _sort(size, vals, dims, *, dimension, is_stable, num_keys):
     d = first_batched(dims)
     xs = [bdim_to(x, xd, size, d) for x, xd in zip(vals, dims)]
-    outs = red.sort_p.bind(*xs, dimension=full_axis(dimension, d), is_stable=is_stable,
-                           num_keys=num_keys)
+    outs = red.sort_p.bind(
+        *xs, dimension=full_axis(dimension, d), is_stable=is_stable, num_keys=num_keys
+    )
     return outs, [d] * len(outs)
 
 
 # --- the derivatives of max/min pooling (funcnet.lax.windowed) ----------------------------
 
+
 @batching_rules.register(wd.select_and_gather_add_p)
-def _select_and_gather_add(size, vals, dims, *, select_prim, window_dimensions,
-                           window_strides, padding, base_dilation, window_dilation):
+def _select_and_gather_add(
+    size,
+    vals,
+    dims,
+    *,
+    select_prim,
+    window_dimensions,
+    window_strides,
+    padding,
+    base_dilation,
+    window_dilation,
+):
     d = first_batched(dims)
     t, x = (bdim_to(v, vd, size, d) for v, vd in zip(vals, dims))
     ins = lambda t_, v: tuple(t_[:d]) + (v,) + tuple(t_[d:])  # noqa: E731
     out = wd.select_and_gather_add_p.bind(
-        t, x, select_prim=select_prim, window_dimensions=ins(window_dimensions, 1),
-        window_strides=ins(window_strides, 1), padding=ins(padding, (0, 0)),
-        base_dilation=ins(base_dilation, 1), window_dilation=ins(window_dilation, 1))
+        t,
+        x,
+        select_prim=select_prim,
+        window_dimensions=ins(window_dimensions, 1),
+        window_strides=ins(window_strides, 1),
+        padding=ins(padding, (0, 0)),
+        base_dilation=ins(base_dilation, 1),
+        window_dilation=ins(window_dilation, 1),
+    )
     return out, d
 
 
 @batching_rules.register(wd.select_and_scatter_add_p)
-def _select_and_scatter_add(size, vals, dims, *, select_prim, window_dimensions,
-                            window_strides, padding):
+def _select_and_scatter_add(
+    size, vals, dims, *, select_prim, window_dimensions, window_strides, padding
+):
     d = first_batched(dims)
     source, x = (bdim_to(v, vd, size, d) for v, vd in zip(vals, dims))
     ins = lambda t_, v: tuple(t_[:d]) + (v,) + tuple(t_[d:])  # noqa: E731
     out = wd.select_and_scatter_add_p.bind(
-        source, x, select_prim=select_prim, window_dimensions=ins(window_dimensions, 1),
-        window_strides=ins(window_strides, 1), padding=ins(padding, (0, 0)))
+        source,
+        x,
+        select_prim=select_prim,
+        window_dimensions=ins(window_dimensions, 1),
+        window_strides=ins(window_strides, 1),
+        padding=ins(padding, (0, 0)),
+    )
     return out, d
-
-

@@ -38,19 +38,25 @@ def _remat(size, vals, dims, *, jaxpr, prevent_cse):
     return remat_p.bind(*consts, *vals, jaxpr=call, prevent_cse=prevent_cse), out_dims
 
 
-batching_rules.register(wd.stop_gradient_p)(lambda size, vals, dims: (wd.stop_gradient_p.bind(*vals),
-                                                          dims[0]))
-batching_rules.register(wd.opaque_true_p)(lambda size, vals, dims: (wd.opaque_true(), None))  # no operands
-batching_rules.register(wd.optimization_barrier_p)(lambda size, vals, dims: (wd.optimization_barrier_p.bind(*vals), list(dims)))
+batching_rules.register(wd.stop_gradient_p)(
+    lambda size, vals, dims: (wd.stop_gradient_p.bind(*vals), dims[0])
+)
+batching_rules.register(wd.opaque_true_p)(
+    lambda size, vals, dims: (wd.opaque_true(), None)
+)  # no operands
+batching_rules.register(wd.optimization_barrier_p)(
+    lambda size, vals, dims: (wd.optimization_barrier_p.bind(*vals), list(dims))
+)
 
 
 # --- running a user's rule on batched values ----------------------------------------------
+
 
 def _per_example_zero(z: Zero, d) -> Zero:
     if d is None:
         return z
     s = z.aval.shape
-    return Zero(z.aval.update(shape=s[:d] + s[d + 1:]))
+    return Zero(z.aval.update(shape=s[:d] + s[d + 1 :]))
 
 
 def _wrap(trace, x, d):
@@ -66,8 +72,10 @@ def _run_batched(size, rule, in_groups, out_groups):
         trace = BatchTrace(main)
         args = [[_wrap(trace, x, d) for x, d in zip(xs, ds)] for xs, ds in in_groups]
         outs = rule(*args)
-        return [[(o, None) if isinstance(o, Zero) else unbatch(main, o) for o in group]
-                for group in outs[:out_groups]], outs[out_groups:]
+        return [
+            [(o, None) if isinstance(o, Zero) else unbatch(main, o) for o in group]
+            for group in outs[:out_groups]
+        ], outs[out_groups:]
 
 
 def _place(pairs, dims, size):
@@ -83,8 +91,9 @@ def instantiate_to(v, d, size, od):
 def _batched_bwd(bwd, size, res, res_dims, cts, ct_dims, in_dims, in_avals):
     """The user's bwd on batched residuals and cotangents. An argument that was not
     batched gets the sum of its per-example cotangents (vmap broadcast it)."""
-    (cts_in,), _ = _run_batched(size, lambda r, c: (bwd(r, c),),
-                                [(res, res_dims), (cts, ct_dims)], 1)
+    (cts_in,), _ = _run_batched(
+        size, lambda r, c: (bwd(r, c),), [(res, res_dims), (cts, ct_dims)], 1
+    )
     out = []
     for (v, d), d_in, aval in zip(cts_in, in_dims, in_avals):
         if isinstance(v, Zero):
@@ -98,30 +107,36 @@ def _batched_bwd(bwd, size, res, res_dims, cts, ct_dims, in_dims, in_avals):
 
 # --- custom_jvp ------------------------------------------------------------------------------
 
+
 @batching_rules.register(custom_jvp_call_p)
 def _custom_jvp_call(size, vals, dims, *, call_jaxpr, jvp, num_consts):
-    call, consts, out_dims = batch_jaxpr(call_jaxpr, size, dims, [get_aval(v) for v in vals],
-                                         [0] * len(call_jaxpr.out_avals))
+    call, consts, out_dims = batch_jaxpr(
+        call_jaxpr, size, dims, [get_aval(v) for v in vals], [0] * len(call_jaxpr.out_avals)
+    )
     n_new = len(consts)
 
     def batched_jvp(primals, tangents):
         primals, tangents = primals[n_new:], tangents[n_new:]
         (outs, t_outs), _ = _run_batched(
-            size, lambda p, t: jvp(p, t), [(primals, dims), (tangents, dims)], 2)
+            size, lambda p, t: jvp(p, t), [(primals, dims), (tangents, dims)], 2
+        )
         return _place(outs, out_dims, size), _place(t_outs, out_dims, size)
 
-    outs = custom_jvp_call_p.bind(*consts, *vals, call_jaxpr=call, jvp=batched_jvp,
-                                  num_consts=num_consts + n_new)
+    outs = custom_jvp_call_p.bind(
+        *consts, *vals, call_jaxpr=call, jvp=batched_jvp, num_consts=num_consts + n_new
+    )
     return outs, out_dims
 
 
 # --- custom_vjp ------------------------------------------------------------------------------
 
+
 @batching_rules.register(custom_vjp_call_p)
 def _custom_vjp_call(size, vals, dims, *, call_jaxpr, fwd, num_consts):
     in_avals = [get_aval(v) for v in vals]
-    call, consts, out_dims = batch_jaxpr(call_jaxpr, size, dims, in_avals,
-                                         [0] * len(call_jaxpr.out_avals))
+    call, consts, out_dims = batch_jaxpr(
+        call_jaxpr, size, dims, in_avals, [0] * len(call_jaxpr.out_avals)
+    )
     n_new = len(consts)
 
     def batched_fwd(primals):
@@ -135,13 +150,15 @@ def _custom_vjp_call(size, vals, dims, *, call_jaxpr, fwd, num_consts):
         res_vals, res_dims = [v for v, _ in res], [d for _, d in res]
 
         def bwd_batched(res_in, cts):
-            return _batched_bwd(bwd, size, res_in, res_dims, cts, out_dims,
-                                dims[num_consts:], in_avals[num_consts:])
+            return _batched_bwd(
+                bwd, size, res_in, res_dims, cts, out_dims, dims[num_consts:], in_avals[num_consts:]
+            )
 
         return _place(outs, out_dims, size), res_vals, bwd_batched
 
-    outs = custom_vjp_call_p.bind(*consts, *vals, call_jaxpr=call, fwd=batched_fwd,
-                                  num_consts=num_consts + n_new)
+    outs = custom_vjp_call_p.bind(
+        *consts, *vals, call_jaxpr=call, fwd=batched_fwd, num_consts=num_consts + n_new
+    )
     return outs, out_dims
 
 
@@ -157,5 +174,3 @@ def _custom_lin(size, vals, dims, *, num_res, bwd, out_avals):
     new_avals = tuple(a.update(shape=(size,) + a.shape) for a in out_avals)
     outs = custom_lin_p.bind(*vals, num_res=num_res, bwd=bwd_batched, out_avals=new_avals)
     return outs, out_dims
-
-

@@ -36,6 +36,7 @@ def _with_consts(call, consts) -> ClosedJaxpr:
 
 # --- cond ---------------------------------------------------------------------------------
 
+
 @batching_rules.register(cf.cond_p)
 def _cond(size, vals, dims, *, branches):
     (index, *ops), (idx_d, *op_dims) = vals, dims
@@ -67,6 +68,7 @@ def _cond(size, vals, dims, *, branches):
 
 # --- while ----------------------------------------------------------------------------------
 
+
 def _carry_fixed_point(body, size, const_dims, carry_dims, extra_dims, n_carry):
     """Which carries are batched once every iteration has had its say."""
     batched = [d is not None for d in carry_dims]
@@ -83,31 +85,42 @@ def _carry_fixed_point(body, size, const_dims, carry_dims, extra_dims, n_carry):
 @batching_rules.register(cf.while_p)
 def _while(size, vals, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     nc, nb = cond_nconsts, body_nconsts
-    cconsts, bconsts, carry = vals[:nc], vals[nc:nc + nb], vals[nc + nb:]
-    ccd, bcd, cd = list(dims[:nc]), list(dims[nc:nc + nb]), list(dims[nc + nb:])
+    cconsts, bconsts, carry = vals[:nc], vals[nc : nc + nb], vals[nc + nb :]
+    ccd, bcd, cd = list(dims[:nc]), list(dims[nc : nc + nb]), list(dims[nc + nb :])
     n = len(carry)
     batched = _carry_fixed_point(body_jaxpr, size, bcd, cd, [], n)
     cond_dims = ccd + [0 if b else None for b in batched]
-    _, _, (pred_d,) = batch_jaxpr(cond_jaxpr, size, cond_dims,
-                                  _avals(cond_jaxpr, cond_dims, size))
+    _, _, (pred_d,) = batch_jaxpr(cond_jaxpr, size, cond_dims, _avals(cond_jaxpr, cond_dims, size))
     if pred_d is not None:
         batched = [True] * n  # finished examples must hold their carry: all are selected
     carry_dims = [0 if b else None for b in batched]
     carry = [bdim_to(x, d, size, 0) if b else x for x, d, b in zip(carry, cd, batched)]
     cond_dims, body_dims = ccd + carry_dims, bcd + carry_dims
-    c_call, c_consts, _ = batch_jaxpr(cond_jaxpr, size, cond_dims,
-                                      _avals(cond_jaxpr, cond_dims, size),
-                                      [None] if pred_d is None else [0])
-    b_call, b_consts, _ = batch_jaxpr(body_jaxpr, size, body_dims,
-                                      _avals(body_jaxpr, body_dims, size), carry_dims)
+    c_call, c_consts, _ = batch_jaxpr(
+        cond_jaxpr,
+        size,
+        cond_dims,
+        _avals(cond_jaxpr, cond_dims, size),
+        [None] if pred_d is None else [0],
+    )
+    b_call, b_consts, _ = batch_jaxpr(
+        body_jaxpr, size, body_dims, _avals(body_jaxpr, body_dims, size), carry_dims
+    )
     c_args, b_args = [*c_consts, *cconsts], [*b_consts, *bconsts]
     if pred_d is None:
-        outs = cf.while_p.bind(*c_args, *b_args, *carry, cond_jaxpr=c_call, body_jaxpr=b_call,
-                               cond_nconsts=len(c_args), body_nconsts=len(b_args))
+        outs = cf.while_p.bind(
+            *c_args,
+            *b_args,
+            *carry,
+            cond_jaxpr=c_call,
+            body_jaxpr=b_call,
+            cond_nconsts=len(c_args),
+            body_nconsts=len(b_args),
+        )
         return outs, carry_dims
 
     nca = len(c_args)
-    carry_avals = _avals(body_jaxpr, body_dims, size)[len(bcd):]
+    carry_avals = _avals(body_jaxpr, body_dims, size)[len(bcd) :]
 
     def any_cond(*args):  # cond consts, carry
         pred = eval_jaxpr(c_call.jaxpr, [], *args)[0]
@@ -117,28 +130,37 @@ def _while(size, vals, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
         cargs, bargs, c = args[:nca], args[nca:-n], args[-n:]
         pred = eval_jaxpr(c_call.jaxpr, [], *cargs, *c)[0]
         new = eval_jaxpr(b_call.jaxpr, [], *bargs, *c)
-        return [lax.select(lax.broadcast_in_dim(pred, shape(x), (0,)), x, old)
-                for x, old in zip(new, c)]
+        return [
+            lax.select(lax.broadcast_in_dim(pred, shape(x), (0,)), x, old) for x, old in zip(new, c)
+        ]
 
     c_avals = [get_aval(a) for a in c_args]
     b_avals = [get_aval(a) for a in b_args]
     new_cond = trace_to_jaxpr(any_cond, c_avals + carry_avals)
     new_body = trace_to_jaxpr(masked_body, c_avals + b_avals + carry_avals)
-    outs = cf.while_p.bind(*new_cond.consts, *c_args, *new_body.consts, *c_args, *b_args,
-                           *carry, cond_jaxpr=closed_without_consts(new_cond),
-                           body_jaxpr=closed_without_consts(new_body),
-                           cond_nconsts=len(new_cond.consts) + nca,
-                           body_nconsts=len(new_body.consts) + nca + len(b_args))
+    outs = cf.while_p.bind(
+        *new_cond.consts,
+        *c_args,
+        *new_body.consts,
+        *c_args,
+        *b_args,
+        *carry,
+        cond_jaxpr=closed_without_consts(new_cond),
+        body_jaxpr=closed_without_consts(new_body),
+        cond_nconsts=len(new_cond.consts) + nca,
+        body_nconsts=len(new_body.consts) + nca + len(b_args),
+    )
     return outs, carry_dims
 
 
 # --- scan -------------------------------------------------------------------------------------
 
+
 @batching_rules.register(cf.scan_p)
 def _scan(size, vals, dims, *, jaxpr, num_consts, num_carry, length, reverse, unroll):
     nc, nk = num_consts, num_carry
-    consts, init, xs = vals[:nc], vals[nc:nc + nk], vals[nc + nk:]
-    cd, id_, xd = list(dims[:nc]), list(dims[nc:nc + nk]), list(dims[nc + nk:])
+    consts, init, xs = vals[:nc], vals[nc : nc + nk], vals[nc + nk :]
+    cd, id_, xd = list(dims[:nc]), list(dims[nc : nc + nk]), list(dims[nc + nk :])
     # Scan runs over axis 0, so a batched xs has its batch at 1 (0 in each slice).
     xs = [x if d is None else moveaxis(x, d, 1) for x, d in zip(xs, xd)]
     x_dims = [None if d is None else 0 for d in xd]
@@ -147,12 +169,20 @@ def _scan(size, vals, dims, *, jaxpr, num_consts, num_carry, length, reverse, un
     init = [bdim_to(x, d, size, 0) if b else x for x, d, b in zip(init, id_, batched)]
     in_dims = cd + carry_dims + x_dims
     n_ys = len(jaxpr.out_avals) - nk
-    call, new_consts, out_dims = batch_jaxpr(jaxpr, size, in_dims, _avals(jaxpr, in_dims, size),
-                                             carry_dims + [None] * n_ys)
-    outs = cf.scan_p.bind(*new_consts, *consts, *init, *xs, jaxpr=call,
-                          num_consts=len(new_consts) + nc, num_carry=nk, length=length,
-                          reverse=reverse, unroll=unroll)
+    call, new_consts, out_dims = batch_jaxpr(
+        jaxpr, size, in_dims, _avals(jaxpr, in_dims, size), carry_dims + [None] * n_ys
+    )
+    outs = cf.scan_p.bind(
+        *new_consts,
+        *consts,
+        *init,
+        *xs,
+        jaxpr=call,
+        num_consts=len(new_consts) + nc,
+        num_carry=nk,
+        length=length,
+        reverse=reverse,
+        unroll=unroll,
+    )
     ys_dims = [None if d is None else d + 1 for d in out_dims[nk:]]
     return outs, carry_dims + ys_dims
-
-

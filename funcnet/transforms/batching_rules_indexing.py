@@ -34,6 +34,7 @@ def _plus1(axes):
 
 # --- dot_general -----------------------------------------------------------------------
 
+
 @batching_rules.register(linalg.dot_general_p)
 def _dot_general(size, vals, dims, *, dimension_numbers, precision, preferred_element_type):
     (lhs, rhs), (ld, rd) = vals, dims
@@ -53,12 +54,18 @@ def _dot_general(size, vals, dims, *, dimension_numbers, precision, preferred_el
         n_lhs_free = ndim(lhs) - len(lc) - len(lb)
         free = [i for i in range(ndim(rhs)) if i not in rc_ and i not in rb_]
         out_d = len(lb) + n_lhs_free + free.index(rd)
-    out = linalg.dot_general_p.bind(lhs, rhs, dimension_numbers=dn, precision=precision,
-                                    preferred_element_type=preferred_element_type)
+    out = linalg.dot_general_p.bind(
+        lhs,
+        rhs,
+        dimension_numbers=dn,
+        precision=precision,
+        preferred_element_type=preferred_element_type,
+    )
     return out, out_d
 
 
 # --- conv_general_dilated ----------------------------------------------------------------
+
 
 def _reshape_axis_into(src, dst, x):
     """Merge axis `src` into axis `dst` (numbered after removing `src`), src major."""
@@ -75,23 +82,40 @@ def _reshape_axis_into(src, dst, x):
 def _reshape_axis_out_of(src, size1, x):
     """Split axis `src` into (size1, rest)."""
     s = list(shape(x))
-    s[src:src + 1] = [size1, s[src] // size1]
+    s[src : src + 1] = [size1, s[src] // size1]
     return lax.reshape(x, s)
 
 
 @batching_rules.register(linalg.conv_general_dilated_p)
-def _conv(size, vals, dims, *, window_strides, padding, lhs_dilation, rhs_dilation,
-          dimension_numbers, feature_group_count, batch_group_count, precision,
-          preferred_element_type):
+def _conv(
+    size,
+    vals,
+    dims,
+    *,
+    window_strides,
+    padding,
+    lhs_dilation,
+    rhs_dilation,
+    dimension_numbers,
+    feature_group_count,
+    batch_group_count,
+    precision,
+    preferred_element_type,
+):
     """As jax: lhs-only batches fold into N, rhs-only batches into the output features,
     both-batched into feature groups (batch groups for a batch-grouped conv)."""
     (lhs, rhs), (ld, rd) = vals, dims
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     conv = functools.partial(
-        linalg.conv_general_dilated_p.bind, window_strides=window_strides, padding=padding,
-        lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
-        dimension_numbers=dimension_numbers, precision=precision,
-        preferred_element_type=preferred_element_type)
+        linalg.conv_general_dilated_p.bind,
+        window_strides=window_strides,
+        padding=padding,
+        lhs_dilation=lhs_dilation,
+        rhs_dilation=rhs_dilation,
+        dimension_numbers=dimension_numbers,
+        precision=precision,
+        preferred_element_type=preferred_element_type,
+    )
     if ld is not None and rd is not None:
         if batch_group_count > 1:
             new_lhs = _reshape_axis_into(ld, lhs_spec[0], lhs)
@@ -105,17 +129,21 @@ def _conv(size, vals, dims, *, window_strides, padding, lhs_dilation, rhs_dilati
     if ld is not None:
         if batch_group_count == 1:
             new_lhs = _reshape_axis_into(ld, lhs_spec[0], lhs)
-            out = conv(new_lhs, rhs, feature_group_count=feature_group_count,
-                       batch_group_count=1)
+            out = conv(new_lhs, rhs, feature_group_count=feature_group_count, batch_group_count=1)
         else:
             # Batch groups must stay outermost in N: split them out, fold the vmap
             # axis in after them, then merge back.
-            new_lhs = _reshape_axis_out_of(lhs_spec[0] + int(ld <= lhs_spec[0]),
-                                           batch_group_count, lhs)
+            new_lhs = _reshape_axis_out_of(
+                lhs_spec[0] + int(ld <= lhs_spec[0]), batch_group_count, lhs
+            )
             new_lhs = _reshape_axis_into(ld + int(lhs_spec[0] < ld), lhs_spec[0] + 1, new_lhs)
             new_lhs = _reshape_axis_into(lhs_spec[0], lhs_spec[0], new_lhs)
-            out = conv(new_lhs, rhs, feature_group_count=feature_group_count,
-                       batch_group_count=batch_group_count)
+            out = conv(
+                new_lhs,
+                rhs,
+                feature_group_count=feature_group_count,
+                batch_group_count=batch_group_count,
+            )
         return _reshape_axis_out_of(out_spec[0], size, out), out_spec[0]
     if feature_group_count == 1 and batch_group_count == 1:
         new_rhs = _reshape_axis_into(rd, rhs_spec[0], rhs)
@@ -127,8 +155,9 @@ def _conv(size, vals, dims, *, window_strides, padding, lhs_dilation, rhs_dilati
     new_rhs = _reshape_axis_out_of(rhs_spec[0] + int(rd <= rhs_spec[0]), groups, rhs)
     new_rhs = _reshape_axis_into(rd + int(rhs_spec[0] < rd), rhs_spec[0] + 1, new_rhs)
     new_rhs = _reshape_axis_into(rhs_spec[0], rhs_spec[0], new_rhs)
-    out = conv(lhs, new_rhs, feature_group_count=feature_group_count,
-               batch_group_count=batch_group_count)
+    out = conv(
+        lhs, new_rhs, feature_group_count=feature_group_count, batch_group_count=batch_group_count
+    )
     out = _reshape_axis_out_of(out_spec[1], groups, out)
     out = _reshape_axis_out_of(out_spec[1] + 1, size, out)
     out = _reshape_axis_into(out_spec[1], out_spec[1] + 1, out)
@@ -136,6 +165,7 @@ def _conv(size, vals, dims, *, window_strides, padding, lhs_dilation, rhs_dilati
 
 
 # --- dynamic_slice / dynamic_update_slice ----------------------------------------------
+
 
 def _index_i32(i):
     if not isinstance(i, Tracer) and not hasattr(i, "aval"):
@@ -170,12 +200,19 @@ def _dynamic_slice(size, vals, dims, *, slice_sizes):
     n = len(idx)
     index = _stack_indices(size, idx, idims)
     if xd is None:
-        dn = GatherDimensionNumbers(offset_dims=tuple(range(1, n + 1)), collapsed_slice_dims=(),
-                                    start_index_map=tuple(range(n)))
+        dn = GatherDimensionNumbers(
+            offset_dims=tuple(range(1, n + 1)),
+            collapsed_slice_dims=(),
+            start_index_map=tuple(range(n)),
+        )
         return lax.gather(x, index, dn, slice_sizes), 0
-    dn = GatherDimensionNumbers(offset_dims=tuple(range(1, n + 1)), collapsed_slice_dims=(),
-                                start_index_map=tuple(range(1, n + 1)),
-                                operand_batching_dims=(0,), start_indices_batching_dims=(0,))
+    dn = GatherDimensionNumbers(
+        offset_dims=tuple(range(1, n + 1)),
+        collapsed_slice_dims=(),
+        start_index_map=tuple(range(1, n + 1)),
+        operand_batching_dims=(0,),
+        start_indices_batching_dims=(0,),
+    )
     return lax.gather(moveaxis(x, xd, 0), index, dn, (1,) + tuple(slice_sizes)), 0
 
 
@@ -193,14 +230,18 @@ def _dynamic_update_slice(size, vals, dims):
     n = len(idx)
     bounds = [a - b for a, b in zip(shape(x)[1:], shape(upd)[1:])]
     index = _stack_indices(size, idx, idims, bounds)
-    dn = ScatterDimensionNumbers(update_window_dims=tuple(range(1, n + 1)),
-                                 inserted_window_dims=(),
-                                 scatter_dims_to_operand_dims=tuple(range(1, n + 1)),
-                                 operand_batching_dims=(0,), scatter_indices_batching_dims=(0,))
+    dn = ScatterDimensionNumbers(
+        update_window_dims=tuple(range(1, n + 1)),
+        inserted_window_dims=(),
+        scatter_dims_to_operand_dims=tuple(range(1, n + 1)),
+        operand_batching_dims=(0,),
+        scatter_indices_batching_dims=(0,),
+    )
     return lax.scatter(x, index, upd, dn, unique_indices=True), 0
 
 
 # --- gather / scatter -----------------------------------------------------------------------
+
 
 @batching_rules.register(ix.gather_p)
 def _gather(size, vals, dims, *, dimension_numbers, slice_sizes):
@@ -214,14 +255,18 @@ def _gather(size, vals, dims, *, dimension_numbers, slice_sizes):
             collapsed_slice_dims=_plus1(dn.collapsed_slice_dims),
             start_index_map=_plus1(dn.start_index_map),
             operand_batching_dims=_plus1(dn.operand_batching_dims),
-            start_indices_batching_dims=dn.start_indices_batching_dims)
-        return ix.gather_p.bind(x, idx, dimension_numbers=new,
-                                slice_sizes=(size,) + tuple(slice_sizes)), 0
+            start_indices_batching_dims=dn.start_indices_batching_dims,
+        )
+        return ix.gather_p.bind(
+            x, idx, dimension_numbers=new, slice_sizes=(size,) + tuple(slice_sizes)
+        ), 0
     idx = moveaxis(idx, id_, 0)  # never the index-vector (last) axis
     if xd is None:
         # Batched indices only: one more batch axis of the indices.
-        new = dn._replace(offset_dims=_plus1(dn.offset_dims),
-                          start_indices_batching_dims=_plus1(dn.start_indices_batching_dims))
+        new = dn._replace(
+            offset_dims=_plus1(dn.offset_dims),
+            start_indices_batching_dims=_plus1(dn.start_indices_batching_dims),
+        )
         return ix.gather_p.bind(x, idx, dimension_numbers=new, slice_sizes=slice_sizes), 0
     # Both batched: pair the operand's and the indices' vmap axes as batching dims.
     x = moveaxis(x, xd, 0)
@@ -230,9 +275,9 @@ def _gather(size, vals, dims, *, dimension_numbers, slice_sizes):
         collapsed_slice_dims=_plus1(dn.collapsed_slice_dims),
         start_index_map=_plus1(dn.start_index_map),
         operand_batching_dims=(0,) + _plus1(dn.operand_batching_dims),
-        start_indices_batching_dims=(0,) + _plus1(dn.start_indices_batching_dims))
-    return ix.gather_p.bind(x, idx, dimension_numbers=new,
-                            slice_sizes=(1,) + tuple(slice_sizes)), 0
+        start_indices_batching_dims=(0,) + _plus1(dn.start_indices_batching_dims),
+    )
+    return ix.gather_p.bind(x, idx, dimension_numbers=new, slice_sizes=(1,) + tuple(slice_sizes)), 0
 
 
 def _scatter(prim, size, vals, dims, *, dimension_numbers, indices_are_sorted, unique_indices):
@@ -247,7 +292,8 @@ def _scatter(prim, size, vals, dims, *, dimension_numbers, indices_are_sorted, u
             inserted_window_dims=_plus1(dn.inserted_window_dims),
             scatter_dims_to_operand_dims=_plus1(dn.scatter_dims_to_operand_dims),
             operand_batching_dims=_plus1(dn.operand_batching_dims),
-            scatter_indices_batching_dims=dn.scatter_indices_batching_dims)
+            scatter_indices_batching_dims=dn.scatter_indices_batching_dims,
+        )
     else:
         idx = moveaxis(idx, id_, 0)
         new = ScatterDimensionNumbers(
@@ -255,10 +301,17 @@ def _scatter(prim, size, vals, dims, *, dimension_numbers, indices_are_sorted, u
             inserted_window_dims=_plus1(dn.inserted_window_dims),
             scatter_dims_to_operand_dims=_plus1(dn.scatter_dims_to_operand_dims),
             operand_batching_dims=(0,) + _plus1(dn.operand_batching_dims),
-            scatter_indices_batching_dims=(0,) + _plus1(dn.scatter_indices_batching_dims))
+            scatter_indices_batching_dims=(0,) + _plus1(dn.scatter_indices_batching_dims),
+        )
         indices_are_sorted = False  # sortedness across examples is not known
-    return prim.bind(x, idx, upd, dimension_numbers=new, indices_are_sorted=indices_are_sorted,
-                     unique_indices=unique_indices), 0
+    return prim.bind(
+        x,
+        idx,
+        upd,
+        dimension_numbers=new,
+        indices_are_sorted=indices_are_sorted,
+        unique_indices=unique_indices,
+    ), 0
 
 
 for _p in ix.SCATTERS:

@@ -16,6 +16,7 @@ The primitives' rules for every transformation are registered here, next to them
 because they are about the user's rule rather than about arithmetic.
 """
 
+import contextlib
 import functools
 import inspect
 
@@ -42,6 +43,7 @@ from funcnet.transforms.jvp import JVPTrace, JVPTracer, jvp_rules
 from funcnet.transforms.transpose import transpose_rules
 
 # --- helpers shared by custom_jvp and custom_vjp -------------------------------------------
+
 
 def _trace_flat(fun, args):
     """Trace fun(*args) (pytrees) into a program of the flat leaves."""
@@ -80,8 +82,10 @@ def _call_lowering(em, *args, call_jaxpr, num_consts, **_):
 
 def _split_static(args, nondiff_argnums, name):
     if nondiff_argnums and max(nondiff_argnums) >= len(args):
-        raise TypeError(f"{name}: nondiff_argnums {nondiff_argnums} refers to an argument "
-                        f"that was not passed (the call has {len(args)} arguments)")
+        raise TypeError(
+            f"{name}: nondiff_argnums {nondiff_argnums} refers to an argument "
+            f"that was not passed (the call has {len(args)} arguments)"
+        )
     static = tuple((i, args[i]) for i in nondiff_argnums)
     dyn = tuple(a for i, a in enumerate(args) if i not in nondiff_argnums)
     return static, dyn
@@ -96,8 +100,10 @@ def _merge_static(static, dyn):
 
 def _refuse_symbolic_zeros(symbolic_zeros, what):
     if symbolic_zeros:
-        raise NotImplementedError(f"{what}(..., symbolic_zeros=True) is not supported by "
-                                  "funcnet: rules always receive instantiated zero tangents")
+        raise NotImplementedError(
+            f"{what}(..., symbolic_zeros=True) is not supported by "
+            "funcnet: rules always receive instantiated zero tangents"
+        )
 
 
 def _primal_tangent_pairs(trace, flat):
@@ -113,7 +119,8 @@ def _jvp_outputs(trace, out_flat, t_flat, out_tree, name):
                 f"the rule of {name} returned a value that depends on the very value being "
                 "differentiated through something other than its arguments (a closure "
                 "over a traced value). Pass such values to the custom function as "
-                "arguments.")
+                "arguments."
+            )
     outs = [full_lower(JVPTracer(trace, p, t)) for p, t in zip(out_flat, t_flat)]
     return tree.tree_unflatten(out_tree, outs)
 
@@ -131,18 +138,18 @@ class _CustomFunction:
         self.fun = fun
         self._sig = None
         if not isinstance(fun, functools.partial):  # jax treats a partial's as opaque
-            try:
+            with contextlib.suppress(TypeError, ValueError):  # no signature: positional
                 self._sig = inspect.signature(fun)
-            except (TypeError, ValueError):
-                pass
         self._n_positional = self._count_positional()
         nums = {int(i) for i in nondiff_argnums}
         if nondiff_argnames:
             names = list(self._sig.parameters) if self._sig is not None else []
             for n in nondiff_argnames:
                 if n not in names:
-                    raise ValueError(f"{self.kind}: nondiff_argnames names {n!r}, which is "
-                                     f"not a parameter of {self.__name__}{tuple(names)}")
+                    raise ValueError(
+                        f"{self.kind}: nondiff_argnames names {n!r}, which is "
+                        f"not a parameter of {self.__name__}{tuple(names)}"
+                    )
                 nums.add(names.index(n))
         self.nondiff_argnums = tuple(sorted(nums))
 
@@ -152,8 +159,10 @@ class _CustomFunction:
         kinds = [p.kind for p in self._sig.parameters.values()]
         if inspect.Parameter.VAR_POSITIONAL in kinds:
             return None
-        return sum(k in (inspect.Parameter.POSITIONAL_ONLY,
-                         inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in kinds)
+        return sum(
+            k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            for k in kinds
+        )
 
     def _positional(self, args, kwargs):
         """The call's arguments as a positional tuple, defaults filled in."""
@@ -161,29 +170,36 @@ class _CustomFunction:
             return args
         if self._sig is None:
             if kwargs:
-                raise TypeError(f"{self.kind} function {self.__name__}: keyword arguments "
-                                f"{sorted(kwargs)} cannot be resolved to positions (its "
-                                "signature is unknown); pass them positionally")
+                raise TypeError(
+                    f"{self.kind} function {self.__name__}: keyword arguments "
+                    f"{sorted(kwargs)} cannot be resolved to positions (its "
+                    "signature is unknown); pass them positionally"
+                )
             return args
         try:
             bound = self._sig.bind(*args, **kwargs)
         except TypeError as e:
-            raise TypeError(f"The input arguments to the {self.kind}-decorated function "
-                            f"{self.__name__} could not be resolved to positional "
-                            f"arguments. Binding failed with the error:\n{e}") from e
+            raise TypeError(
+                f"The input arguments to the {self.kind}-decorated function "
+                f"{self.__name__} could not be resolved to positional "
+                f"arguments. Binding failed with the error:\n{e}"
+            ) from e
         bound.apply_defaults()
         passed = [k for k in bound.kwargs if k in kwargs]
         if passed:
-            raise TypeError(f"{self.kind} function {self.__name__}: the following keyword "
-                            f"arguments could not be resolved to positions: "
-                            f"{', '.join(passed)} (keyword-only parameters are not supported)")
+            raise TypeError(
+                f"{self.kind} function {self.__name__}: the following keyword "
+                f"arguments could not be resolved to positions: "
+                f"{', '.join(passed)} (keyword-only parameters are not supported)"
+            )
         return bound.args
 
     def _bind(self, static, dyn):
         """Run according to the innermost transformation among the arguments."""
         flat, in_tree = tree.tree_flatten(dyn)
-        static_tracers = [x for _, v in static for x in tree.tree_leaves(v)
-                          if isinstance(x, Tracer)]
+        static_tracers = [
+            x for _, v in static for x in tree.tree_leaves(v) if isinstance(x, Tracer)
+        ]
         top = find_top_trace(list(flat) + static_tracers)
         if isinstance(top, EvalTrace):
             return self.fun(*_merge_static(static, dyn))
@@ -201,10 +217,12 @@ class _CustomFunction:
 
 def _stop_gradient_tracers(x):
     """jax passes nondiff arguments of a custom_jvp function through stop_gradient."""
+
     def leaf(v):
         if isinstance(v, Tracer) and dtypes.is_float(v.aval.dtype):
             return stop_gradient_p.bind(v)
         return v
+
     return tree.tree_map(leaf, x)
 
 
@@ -280,25 +298,33 @@ class custom_jvp(_CustomFunction):
     @api_boundary
     def __call__(self, *args, **kwargs):
         if self.jvp is None:
-            raise AttributeError(f"custom_jvp function {self.__name__} has no JVP rule: "
-                                 f"define one with @{self.__name__}.defjvp")
+            raise AttributeError(
+                f"custom_jvp function {self.__name__} has no JVP rule: "
+                f"define one with @{self.__name__}.defjvp"
+            )
         args = self._positional(args, kwargs)
         static, dyn = _split_static(args, self.nondiff_argnums, self.__name__)
         static = tuple((i, _stop_gradient_tracers(v)) for i, v in static)
         return self._bind(static, dyn)
 
     def _differentiate_now(self, trace, static, in_tree, primals, tangents):
-        out_flat, t_flat, out_tree = _run_user_jvp(self.jvp, static, in_tree, primals,
-                                                   tangents, self.__name__)
+        out_flat, t_flat, out_tree = _run_user_jvp(
+            self.jvp, static, in_tree, primals, tangents, self.__name__
+        )
         return _jvp_outputs(trace, out_flat, t_flat, out_tree, self.__name__)
 
     def _stage(self, static, dyn):
         flat, in_tree, closed, out_tree = self._staged_function(static, dyn)
-        rule = functools.partial(_flat_jvp_rule, self.jvp, static, in_tree, out_tree,
-                                 len(closed.consts), self.__name__)
-        outs = custom_jvp_call_p.bind(*closed.consts, *flat,
-                                      call_jaxpr=closed_without_consts(closed),
-                                      jvp=rule, num_consts=len(closed.consts))
+        rule = functools.partial(
+            _flat_jvp_rule, self.jvp, static, in_tree, out_tree, len(closed.consts), self.__name__
+        )
+        outs = custom_jvp_call_p.bind(
+            *closed.consts,
+            *flat,
+            call_jaxpr=closed_without_consts(closed),
+            jvp=rule,
+            num_consts=len(closed.consts),
+        )
         return tree.tree_unflatten(out_tree, outs)
 
 
@@ -315,14 +341,18 @@ def _run_user_jvp(user_jvp, static, in_tree, primals, tangents, name):
     t_args = tree.tree_unflatten(in_tree, [instantiate(t) for t in tangents])
     pair = user_jvp(*(v for _, v in static), p_args, t_args)
     if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
-        raise TypeError(f"custom_jvp rule for {name} must return a pair (primal_out, "
-                        f"tangent_out); it returned {type(pair).__name__}")
+        raise TypeError(
+            f"custom_jvp rule for {name} must return a pair (primal_out, "
+            f"tangent_out); it returned {type(pair).__name__}"
+        )
     out_flat, out_tree = tree.tree_flatten(pair[0])
     t_flat, t_tree = tree.tree_flatten(pair[1])
     if t_tree != out_tree:
-        raise TypeError(f"custom_jvp rule for {name} must return (primal_out, tangent_out) "
-                        f"with equal container (pytree) structures, the function's output "
-                        f"structure; got {out_tree} and {t_tree}")
+        raise TypeError(
+            f"custom_jvp rule for {name} must return (primal_out, tangent_out) "
+            f"with equal container (pytree) structures, the function's output "
+            f"structure; got {out_tree} and {t_tree}"
+        )
     return out_flat, [_checked_tangent(p, t, name) for p, t in zip(out_flat, t_flat)], out_tree
 
 
@@ -330,12 +360,15 @@ def _checked_tangent(p, t, name):
     """The rule's tangent for primal output p, checked as jax checks it: same shape, and
     the primal's dtype (a weakly typed Python scalar is converted to it)."""
     pa, ta = get_aval(p), get_aval(t)
-    if pa.shape != ta.shape or (dtypes.is_float(pa.dtype) and ta.dtype != pa.dtype
-                                and not ta.weak_type):
-        raise TypeError(f"Custom JVP rule for {name} must produce primal and tangent outputs "
-                        f"with corresponding shapes and dtypes. Expected "
-                        f"{tangent_aval(pa).str_short()} (tangent type of {pa.str_short()}) "
-                        f"but got {ta.str_short()}")
+    if pa.shape != ta.shape or (
+        dtypes.is_float(pa.dtype) and ta.dtype != pa.dtype and not ta.weak_type
+    ):
+        raise TypeError(
+            f"Custom JVP rule for {name} must produce primal and tangent outputs "
+            f"with corresponding shapes and dtypes. Expected "
+            f"{tangent_aval(pa).str_short()} (tangent type of {pa.str_short()}) "
+            f"but got {ta.str_short()}"
+        )
     if not dtypes.is_float(pa.dtype):
         return zero_like(p)  # integer outputs have no tangent (jax: float0)
     if ta.dtype != pa.dtype:
@@ -346,11 +379,14 @@ def _checked_tangent(p, t, name):
 def _flat_jvp_rule(user_jvp, static, in_tree, out_tree, num_consts, name, primals, tangents):
     """The user's pytree rule, on the flat lists of the staged primitive (the closure's
     constants take no part)."""
-    out_flat, t_flat, o_tree = _run_user_jvp(user_jvp, static, in_tree, primals[num_consts:],
-                                             tangents[num_consts:], name)
+    out_flat, t_flat, o_tree = _run_user_jvp(
+        user_jvp, static, in_tree, primals[num_consts:], tangents[num_consts:], name
+    )
     if o_tree != out_tree:
-        raise TypeError(f"custom_jvp rule for {name} must return a primal output with the "
-                        f"function's output structure {out_tree}; got {o_tree}")
+        raise TypeError(
+            f"custom_jvp rule for {name} must return a primal output with the "
+            f"function's output structure {out_tree}; got {o_tree}"
+        )
     return out_flat, [instantiate(t) for t in t_flat]
 
 
@@ -367,9 +403,11 @@ def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts):
 
 
 def _no_forward_mode(*args, **params):
-    raise TypeError("forward-mode differentiation (jvp, jacfwd) of a custom_vjp function is "
-                    "not supported: it only has a reverse-mode rule. Use grad/vjp/jacrev, or "
-                    "custom_jvp.")
+    raise TypeError(
+        "forward-mode differentiation (jvp, jacfwd) of a custom_vjp function is "
+        "not supported: it only has a reverse-mode rule. Use grad/vjp/jacrev, or "
+        "custom_jvp."
+    )
 
 
 # custom_lin only ever meets the backward pass, which transposes it into the user's bwd.
@@ -417,8 +455,10 @@ class custom_vjp(_CustomFunction):
     @api_boundary
     def __call__(self, *args, **kwargs):
         if self.fwd is None:
-            raise AttributeError(f"custom_vjp function {self.__name__} has no rule: define "
-                                 "one with .defvjp(fwd, bwd)")
+            raise AttributeError(
+                f"custom_vjp function {self.__name__} has no rule: define "
+                "one with .defvjp(fwd, bwd)"
+            )
         args = self._positional(args, kwargs)
         static, dyn = _split_static(args, self.nondiff_argnums, self.__name__)
         for i, v in static:
@@ -428,29 +468,44 @@ class custom_vjp(_CustomFunction):
                     "but holds a traced value. As in jax, nondiff_argnums of a custom_vjp "
                     "function are for values that are not arrays (functions, shapes, "
                     "flags); pass arrays as ordinary arguments (bwd may return None for "
-                    "them).")
+                    "them)."
+                )
         return self._bind(static, dyn)
 
     def _differentiate_now(self, trace, static, in_tree, primals, tangents):
         out_flat, res_flat, bwd, out_tree = _run_user_fwd(
-            self.fwd, self.bwd, static, in_tree, None, 0, self.__name__, primals)
+            self.fwd, self.bwd, static, in_tree, None, 0, self.__name__, primals
+        )
         t_out = _linear_tangents(out_flat, res_flat, bwd, tangents)
         return _jvp_outputs(trace, out_flat, t_out, out_tree, self.__name__)
 
     def _stage(self, static, dyn):
         flat, in_tree, closed, out_tree = self._staged_function(static, dyn)
-        fwd = functools.partial(_flat_fwd, self.fwd, self.bwd, static, in_tree, out_tree,
-                                len(closed.consts), self.__name__)
-        outs = custom_vjp_call_p.bind(*closed.consts, *flat,
-                                      call_jaxpr=closed_without_consts(closed), fwd=fwd,
-                                      num_consts=len(closed.consts))
+        fwd = functools.partial(
+            _flat_fwd,
+            self.fwd,
+            self.bwd,
+            static,
+            in_tree,
+            out_tree,
+            len(closed.consts),
+            self.__name__,
+        )
+        outs = custom_vjp_call_p.bind(
+            *closed.consts,
+            *flat,
+            call_jaxpr=closed_without_consts(closed),
+            fwd=fwd,
+            num_consts=len(closed.consts),
+        )
         return tree.tree_unflatten(out_tree, outs)
 
 
 def _flat_fwd(user_fwd, user_bwd, static, in_tree, out_tree, num_consts, name, primals):
     """The staged primitive's fwd: flat outputs, flat residuals, and a flat bwd."""
-    out_flat, res_flat, bwd, _ = _run_user_fwd(user_fwd, user_bwd, static, in_tree, out_tree,
-                                               num_consts, name, primals)
+    out_flat, res_flat, bwd, _ = _run_user_fwd(
+        user_fwd, user_bwd, static, in_tree, out_tree, num_consts, name, primals
+    )
     return out_flat, res_flat, bwd
 
 
@@ -465,8 +520,10 @@ def _run_user_fwd(user_fwd, user_bwd, static, in_tree, out_tree, num_consts, nam
     out, res = res_out
     out_flat, o_tree = tree.tree_flatten(out)
     if out_tree is not None and o_tree != out_tree:
-        raise TypeError(f"custom_vjp fwd of {name} returned output structure {o_tree}, but "
-                        f"the function returns {out_tree}")
+        raise TypeError(
+            f"custom_vjp fwd of {name} returned output structure {o_tree}, but "
+            f"the function returns {out_tree}"
+        )
     res_flat, res_tree = tree.tree_flatten(res)
     in_avals = [get_aval(p) for p in primals[num_consts:]]
 
@@ -487,11 +544,14 @@ def _flat_cotangents(cts_in, in_tree, in_avals, name):
     if isinstance(cts_in, list) and len(cts_in) == len(dummy):
         cts_in = tuple(cts_in)
     if not isinstance(cts_in, tuple):
-        raise TypeError(f"custom_vjp bwd of {name} must return a tuple with one cotangent "
-                        f"per argument; it returned {type(cts_in).__name__}")
+        raise TypeError(
+            f"custom_vjp bwd of {name} must return a tuple with one cotangent "
+            f"per argument; it returned {type(cts_in).__name__}"
+        )
     if len(cts_in) != len(dummy):
-        raise TypeError(f"custom_vjp bwd of {name} returned {len(cts_in)} cotangents for "
-                        f"{len(dummy)} arguments")
+        raise TypeError(
+            f"custom_vjp bwd of {name} returned {len(cts_in)} cotangents for {len(dummy)} arguments"
+        )
     zero = object()
     flat = []
 
@@ -501,12 +561,16 @@ def _flat_cotangents(cts_in, in_tree, in_avals, name):
     try:
         tree.tree_map(append, cts_in, dummy, is_leaf=lambda x: x is None)
     except ValueError:
-        raise TypeError(f"custom_vjp bwd of {name} must return cotangents with the "
-                        f"structure of the arguments {in_tree}; got "
-                        f"{tree.tree_structure(cts_in)}") from None
+        raise TypeError(
+            f"custom_vjp bwd of {name} must return cotangents with the "
+            f"structure of the arguments {in_tree}; got "
+            f"{tree.tree_structure(cts_in)}"
+        ) from None
     paths = [tree.keystr(p) for p, _ in tree.tree_flatten_with_path(dummy)[0]]
-    return [_checked_cotangent(ct, aval, path, name, zero)
-            for ct, aval, path in zip(flat, in_avals, paths)]
+    return [
+        _checked_cotangent(ct, aval, path, name, zero)
+        for ct, aval, path in zip(flat, in_avals, paths)
+    ]
 
 
 def _checked_cotangent(ct, aval, path, name, zero):
@@ -515,9 +579,11 @@ def _checked_cotangent(ct, aval, path, name, zero):
     ct = to_array(ct)
     ca = get_aval(ct)
     if ca.shape != aval.shape:
-        raise ValueError(f"custom_vjp bwd of {name} must produce cotangents of the "
-                         f"arguments' shapes, but at output{path} it produced "
-                         f"{ca.str_short()} for an input of type {aval.str_short()}")
+        raise ValueError(
+            f"custom_vjp bwd of {name} must produce cotangents of the "
+            f"arguments' shapes, but at output{path} it produced "
+            f"{ca.str_short()} for an input of type {aval.str_short()}"
+        )
     if ca.dtype != aval.dtype:
         ct = lax.convert_element_type(ct, aval.dtype)
     return ct
@@ -530,8 +596,9 @@ def _linear_tangents(out_flat, res_flat, bwd, tangents):
         return [zero_like(o) for o in out_flat]
     out_avals = [tangent_aval(get_aval(o)) for o in out_flat]
     lin_in = [instantiate(t) for t in tangents]
-    return custom_lin_p.bind(*res_flat, *lin_in, num_res=len(res_flat), bwd=bwd,
-                             out_avals=tuple(out_avals))
+    return custom_lin_p.bind(
+        *res_flat, *lin_in, num_res=len(res_flat), bwd=bwd, out_avals=tuple(out_avals)
+    )
 
 
 @jvp_rules.register(custom_vjp_call_p)
@@ -545,5 +612,3 @@ def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals):
     res = args[:num_res]
     cts_in = bwd(res, list(cts))
     return [None] * num_res + list(cts_in)
-
-

@@ -27,8 +27,10 @@ from funcnet.transforms.vmap import vmap
 def linearize_flat(fun, primals):
     """(primals_out, out_nonzero, linear program of the differentiable inputs)."""
     diff = [is_differentiable(get_aval(p)) for p in primals]
-    spec = [("unknown", tangent_aval(get_aval(p))) if d else ("known", Zero(tangent_aval(
-        get_aval(p)))) for p, d in zip(primals, diff)]
+    spec = [
+        ("unknown", tangent_aval(get_aval(p))) if d else ("known", Zero(tangent_aval(get_aval(p))))
+        for p, d in zip(primals, diff)
+    ]
     box = {}
 
     def jvp_fun(*tangents):
@@ -36,15 +38,16 @@ def linearize_flat(fun, primals):
         box["primals_out"] = p_out
         return t_out
 
-    known_t, out_unknown, linear = partial_eval_flat(jvp_fun, None, spec)
+    _known_t, out_unknown, linear = partial_eval_flat(jvp_fun, None, spec)
     return box["primals_out"], out_unknown, linear, diff
 
 
 class _VJP:
     """The function `vjp` returns: cotangents of the outputs -> of the inputs."""
 
-    def __init__(self, linear, out_unknown, diff, in_tree, out_tree, in_avals, out_avals,
-                 extra_avals=()):
+    def __init__(
+        self, linear, out_unknown, diff, in_tree, out_tree, in_avals, out_avals, extra_avals=()
+    ):
         self.linear, self.out_unknown, self.diff = linear, out_unknown, diff
         self.in_tree, self.out_tree = in_tree, out_tree
         self.in_avals, self.out_avals = in_avals, out_avals
@@ -53,12 +56,16 @@ class _VJP:
     def __call__(self, cotangents):
         cts, ct_tree = tree.tree_flatten(cotangents)
         if ct_tree != self.out_tree:
-            raise TypeError(f"vjp: the cotangent has tree structure {ct_tree}, but the "
-                            f"function's output has {self.out_tree}")
+            raise TypeError(
+                f"vjp: the cotangent has tree structure {ct_tree}, but the "
+                f"function's output has {self.out_tree}"
+            )
         for i, (ct, aval) in enumerate(zip(cts, self.out_avals)):
             if get_aval(ct).shape != aval.shape:
-                raise ValueError(f"vjp: cotangent {i} has shape {get_aval(ct).shape}, the "
-                                 f"output it pairs with has shape {aval.shape}")
+                raise ValueError(
+                    f"vjp: cotangent {i} has shape {get_aval(ct).shape}, the "
+                    f"output it pairs with has shape {aval.shape}"
+                )
         cts = [_as_dtype(c, a) for c, a in zip(cts, self.out_avals)]
         # Outputs past the function's own (aux values) get no cotangent.
         cts += [Zero(tangent_aval(a)) for a in self.extra_avals]
@@ -106,10 +113,17 @@ def vjp(fun, *primals, has_aux=False):
         return leaves + aux_leaves
 
     p_all, out_unknown, linear, diff = linearize_flat(flat_fun, p_flat)
-    p_out, p_aux = p_all[:box["n_out"]], p_all[box["n_out"]:]
-    f_vjp = _VJP(linear, out_unknown, diff, in_tree, box["out_tree"],
-                 [get_aval(p) for p in p_flat], [get_aval(p) for p in p_out],
-                 [get_aval(p) for p in p_aux])
+    p_out, p_aux = p_all[: box["n_out"]], p_all[box["n_out"] :]
+    f_vjp = _VJP(
+        linear,
+        out_unknown,
+        diff,
+        in_tree,
+        box["out_tree"],
+        [get_aval(p) for p in p_flat],
+        [get_aval(p) for p in p_out],
+        [get_aval(p) for p in p_aux],
+    )
     out = tree.tree_unflatten(box["out_tree"], p_out)
     if has_aux:
         return out, f_vjp, tree.tree_unflatten(box["aux_tree"], p_aux)
@@ -135,8 +149,10 @@ def linearize(fun, *primals):
             raise TypeError(f"linearize: tangents have structure {t_tree}, expected {in_tree}")
         lin_in = [t for t, d in zip(t_flat, diff) if d]
         lin_out = iter(eval_jaxpr(linear.jaxpr, linear.consts, *lin_in))
-        outs = [next(lin_out) if u else instantiate(Zero(tangent_aval(get_aval(p))))
-                for p, u in zip(p_out, out_unknown)]
+        outs = [
+            next(lin_out) if u else instantiate(Zero(tangent_aval(get_aval(p))))
+            for p, u in zip(p_out, out_unknown)
+        ]
         return tree.tree_unflatten(box["out_tree"], outs)
 
     return tree.tree_unflatten(box["out_tree"], p_out), f_jvp
@@ -145,11 +161,16 @@ def linearize(fun, *primals):
 def _check_scalar_output(out, name):
     aval = get_aval(out) if not isinstance(out, (tuple, list, dict)) else None
     if aval is None or aval.shape != () or not dtypes.is_float(aval.dtype):
-        what = (f"shape {aval.shape} and dtype {aval.dtype}" if aval is not None
-                else f"a {type(out).__name__}")
-        raise TypeError(f"{name} requires a function with a real scalar output (a float of "
-                        f"shape ()); it returned {what}. Reduce it (e.g. .sum() or .mean()), "
-                        "or use vjp / jacrev for non-scalar outputs.")
+        what = (
+            f"shape {aval.shape} and dtype {aval.dtype}"
+            if aval is not None
+            else f"a {type(out).__name__}"
+        )
+        raise TypeError(
+            f"{name} requires a function with a real scalar output (a float of "
+            f"shape ()); it returned {what}. Reduce it (e.g. .sum() or .mean()), "
+            "or use vjp / jacrev for non-scalar outputs."
+        )
 
 
 def _check_argnums(argnums, n_args, args, name):
@@ -165,7 +186,8 @@ def _check_argnums(argnums, n_args, args, name):
                 raise TypeError(
                     f"{name}: argument {i}{tree.keystr(path)} has dtype {aval.dtype}; "
                     "only floating-point inputs can be differentiated. Convert it with "
-                    ".astype(float32), or exclude it with argnums.")
+                    ".astype(float32), or exclude it with argnums."
+                )
     return nums
 
 
@@ -234,8 +256,9 @@ def _std_basis(flat_avals):
         # rows k = start .. start + n - 1 of the (total, total) identity, as (total, *shape)
         rows = lax.broadcasted_iota(dtypes.int32, (total, n), 0)
         cols = lax.broadcasted_iota(dtypes.int32, (total, n), 1) + start
-        out.append(lax.reshape(lax.convert_element_type(lax.eq(rows, cols), a.dtype),
-                               (total,) + a.shape))
+        out.append(
+            lax.reshape(lax.convert_element_type(lax.eq(rows, cols), a.dtype), (total,) + a.shape)
+        )
         start += n
     return out, total
 
@@ -248,6 +271,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
     """The Jacobian by forward mode: one jvp per input element, all of them run as
     one batched jvp (vmap over the basis). Output leaves get the input's shape
     appended."""
+
     @api_boundary
     def jac(*args):
         nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
@@ -255,7 +279,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
         diff = [args[i] for i in nums]
         d_flat, d_tree = tree.tree_flatten(diff)
         avals = [get_aval(x) for x in d_flat]
-        basis, total = _std_basis(avals)
+        basis, _total = _std_basis(avals)
 
         def pushfwd(*t_flat):
             def f_diff(*xs):
@@ -263,6 +287,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
                 for i, x in zip(nums, tree.tree_unflatten(d_tree, list(xs))):
                     full[i] = x
                 return fun(*full)
+
             out = jvp(f_diff, tuple(d_flat), tuple(t_flat), has_aux=has_aux)
             return out
 
@@ -271,12 +296,14 @@ def jacfwd(fun, argnums=0, has_aux=False):
         primal_out, tangents = outs[0], outs[1]
         jac_tree = _stack_jacobian(tangents, primal_out, avals, d_tree, argnums, in_last=True)
         return (jac_tree, outs[2]) if has_aux else jac_tree
+
     return jac
 
 
 def jacrev(fun, argnums=0, has_aux=False):
     """The Jacobian by reverse mode: one vjp per output element, all of them run as
     one batched backward pass (vmap over the basis)."""
+
     @api_boundary
     def jac(*args):
         nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
@@ -292,10 +319,11 @@ def jacrev(fun, argnums=0, has_aux=False):
         out, f_vjp = res[0], res[1]
         o_flat, o_tree = tree.tree_flatten(out)
         o_avals = [get_aval(o) for o in o_flat]
-        basis, total = _std_basis(o_avals)
+        basis, _total = _std_basis(o_avals)
         rows = _vmap(f_vjp)(tree.tree_unflatten(o_tree, basis))
         jac_tree = _stack_rows(rows, o_flat, o_tree, argnums)
         return (jac_tree, res[2]) if has_aux else jac_tree
+
     return jac
 
 
@@ -327,8 +355,9 @@ def _stack_rows(rows, o_flat, o_tree, argnums):
         n = int(np.prod(oshape, dtype=np.int64))
 
         def block(leaf, start=start, n=n, oshape=oshape):
-            return lax.reshape(lax.slice_in_dim(leaf, start, start + n, axis=0),
-                               oshape + get_aval(leaf).shape[1:])
+            return lax.reshape(
+                lax.slice_in_dim(leaf, start, start + n, axis=0), oshape + get_aval(leaf).shape[1:]
+            )
 
         start += n
         g = tree.tree_map(block, rows)

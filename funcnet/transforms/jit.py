@@ -62,6 +62,7 @@ def _jit_impl(prim, *args, jaxpr: ClosedJaxpr, name: str):
 
 # --- argument handling --------------------------------------------------------------
 
+
 def _arg_paths(dyn_tree, jitted=None, static=None) -> list[str]:
     """Readable names of the flat leaves of `(dyn_args, dyn_kwargs)`, e.g.
     "params['w'] (argument 0)", "args[2][1]", "scale (keyword argument)".
@@ -71,8 +72,11 @@ def _arg_paths(dyn_tree, jitted=None, static=None) -> list[str]:
     static_pos = sorted(i for i, _ in static[0]) if static else []
     params = []
     if jitted is not None and jitted._sig is not None:
-        params = [p.name for p in jitted._sig.parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        params = [
+            p.name
+            for p in jitted._sig.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
     out = []
     for path, _ in tree.tree_flatten_with_path(dyn_tree)[0]:
         if len(path) < 2:  # not of the (args, kwargs) form: plain paths
@@ -106,20 +110,24 @@ def _describe_leaf_error(in_tree_obj, index, leaf, jitted=None, static=None):
             return TypeError(
                 f"{fname}: argument {path} has dtype {dtype} (a {type(leaf).__name__}), "
                 "which funcnet does not support; supported dtypes are "
-                + ", ".join(str(d) for d in dtypes.SUPPORTED) + ".")
+                + ", ".join(str(d) for d in dtypes.SUPPORTED)
+                + "."
+            )
     return TypeError(
         f"{fname}: argument {path} is of type {type(leaf).__name__} ({leaf!r:.60}), which "
         "is not an array. Pass funcnet Arrays, NumPy arrays or Python scalars, or mark "
-        "the argument static with static_argnums / static_argnames.")
+        "the argument static with static_argnums / static_argnames."
+    )
 
 
 def _unhashable_static_error(static, jitted=None):
     static_args, static_kwargs = static
     fname = f"jit({jitted.__name__})" if jitted is not None else "jit"
     params = list(jitted._sig.parameters) if jitted is not None and jitted._sig else []
-    for where, value in ([(f"argument {i}" + (f" ({params[i]})" if i < len(params) else ""), v)
-                          for i, v in static_args]
-                         + [(f"argument {k!r}", v) for k, v in static_kwargs]):
+    for where, value in [
+        (f"argument {i}" + (f" ({params[i]})" if i < len(params) else ""), v)
+        for i, v in static_args
+    ] + [(f"argument {k!r}", v) for k, v in static_kwargs]:
         try:
             hash(value)
         except TypeError:
@@ -127,7 +135,8 @@ def _unhashable_static_error(static, jitted=None):
                 f"{fname}: static {where} must be hashable (it is part of the compilation "
                 f"cache key), but it is of type {type(value).__name__}: {value!r:.80}. Pass a "
                 "tuple instead of a list, a frozen/hashable object, or make the argument "
-                "dynamic (an array) instead of static.")
+                "dynamic (an array) instead of static."
+            )
     return TypeError(f"{fname}: static arguments must be hashable, got {static!r:.120}")
 
 
@@ -140,7 +149,7 @@ def _leaf_aval(leaf):
 class _Entry(dispatch.Program):
     """What one signature compiles to."""
 
-    __slots__ = ("call_jaxpr", "cacheable", "closed", "executables", "out_tree", "texts")
+    __slots__ = ("cacheable", "call_jaxpr", "closed", "executables", "out_tree", "texts")
 
     def __init__(self, closed: ClosedJaxpr, out_tree, cacheable: bool):
         super().__init__()
@@ -169,8 +178,7 @@ class Jitted:
     Its caches belong to `f` (see jit_cache.py): every `jit(f)` with the same options
     shares them, so `jit(f)(x)` in a loop traces and compiles once."""
 
-    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=(),
-                 _shared=True):
+    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=(), _shared=True):
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.donate_argnums = _as_tuple(donate_argnums)
@@ -225,15 +233,15 @@ class Jitted:
             out = self._call_fun(dyn_args, dyn_kwargs, static)
             leaves, out_tree = tree.tree_flatten(out)
             for i, leaf in enumerate(leaves):
-                if not isinstance(leaf, (Tracer, Array, np.ndarray, np.generic, int, float,
-                                         bool)):
+                if not isinstance(leaf, (Tracer, Array, np.ndarray, np.generic, int, float, bool)):
                     paths = tree.leaf_paths(out)
                     at = f"output{paths[i]}" if paths[i] else "its output"
                     raise TypeError(
                         f"jit({self.__name__}): the function returned a value of type "
                         f"{type(leaf).__name__} ({leaf!r:.60}) as {at}, which is not an "
                         "array; a jitted function must return a pytree of arrays (Python "
-                        "scalars and None are fine).")
+                        "scalars and None are fine)."
+                    )
             out_tree_box.append(out_tree)
             return leaves
 
@@ -257,8 +265,12 @@ class Jitted:
         return entry
 
     def _explain_miss(self, key) -> str:
-        return explain_miss(f"jit({self.__name__})", key, self._fcache.last_keys,
-                            lambda dyn_tree, static: _arg_paths(dyn_tree, self, static))
+        return explain_miss(
+            f"jit({self.__name__})",
+            key,
+            self._fcache.last_keys,
+            lambda dyn_tree, static: _arg_paths(dyn_tree, self, static),
+        )
 
     def _flatten(self, args, kwargs):
         dyn_args, dyn_kwargs, static = self._split(args, kwargs)
@@ -270,8 +282,9 @@ class Jitted:
                 try:
                     _leaf_aval(leaf)
                 except TypeError:
-                    raise _describe_leaf_error((dyn_args, dyn_kwargs), i, leaf, self,
-                                               static) from None
+                    raise _describe_leaf_error(
+                        (dyn_args, dyn_kwargs), i, leaf, self, static
+                    ) from None
             raise
         return leaves, in_tree, static, avals
 
@@ -280,13 +293,20 @@ class Jitted:
         if not self.donate_argnums:
             return None
         dyn_positions = [i for i in range(len(avals))]
-        donated = _donated_leaf_mask(in_tree, self.donate_argnums, self.static_argnums,
-                                     len(dyn_positions))
+        donated = _donated_leaf_mask(
+            in_tree, self.donate_argnums, self.static_argnums, len(dyn_positions)
+        )
         attrs = [None] * n_consts
         free = list(range(len(out_avals)))
         for aval, don in zip(avals, donated):
-            match = next((o for o in free if out_avals[o].strip_weak_type()
-                          == aval.strip_weak_type()), None) if don else None
+            match = (
+                next(
+                    (o for o in free if out_avals[o].strip_weak_type() == aval.strip_weak_type()),
+                    None,
+                )
+                if don
+                else None
+            )
             if match is not None:
                 free.remove(match)
                 attrs.append(f"tf.aliasing_output = {match} : i32")
@@ -319,8 +339,12 @@ class Jitted:
                             return out
                 leaves, in_tree = _tree_flatten(args if not kwargs else (args, kwargs))
                 try:
-                    key = (in_tree, tuple([x.aval for x in leaves]),
-                           None if _single_device() else _first_device(leaves), bool(kwargs))
+                    key = (
+                        in_tree,
+                        tuple([x.aval for x in leaves]),
+                        None if _single_device() else _first_device(leaves),
+                        bool(kwargs),
+                    )
                 except AttributeError:  # a leaf that is no funcnet Array
                     pass
                 else:
@@ -338,21 +362,27 @@ class Jitted:
         leaves, in_tree, static, avals = self._flatten(args, kwargs)
         if is_tracing() or any(isinstance(x, Tracer) for x in leaves):
             entry = self._entry(in_tree, static, avals, None)
-            outs = jit_p.bind(*entry.closed.consts, *leaves, jaxpr=entry.call_jaxpr,
-                              name=self.__name__)
+            outs = jit_p.bind(
+                *entry.closed.consts, *leaves, jaxpr=entry.call_jaxpr, name=self.__name__
+            )
             return tree.tree_unflatten(entry.out_tree, outs)
         device = _device_of(leaves)
         entry = self._entry(in_tree, static, avals, device)
-        exe = entry.executable(device, self.__name__, self._arg_attrs(
-            in_tree, static, len(entry.closed.consts), avals, entry.closed.out_avals))
+        exe = entry.executable(
+            device,
+            self.__name__,
+            self._arg_attrs(
+                in_tree, static, len(entry.closed.consts), avals, entry.closed.out_avals
+            ),
+        )
         const_bufs = [to_buffer(c, device)[0] for c in entry.closed.consts]
-        bufs = const_bufs + [x._buf if isinstance(x, Array) else to_buffer(x, device)[0]
-                             for x in leaves]
+        bufs = const_bufs + [
+            x._buf if isinstance(x, Array) else to_buffer(x, device)[0] for x in leaves
+        ]
         out_avals = entry.closed.out_avals
         outs = list(map(wrap_buffer, exe.execute(bufs), out_avals))
         if config.debug_nans or config.debug_infs:
-                nan_check.check_program_outputs(f"jit({self.__name__})", entry.closed, leaves,
-                                            outs)
+            nan_check.check_program_outputs(f"jit({self.__name__})", entry.closed, leaves, outs)
         elif self._fast_ok and entry.cacheable:
             self._fill_fast(args, kwargs, leaves, avals, device, exe, const_bufs, entry)
         return tree.tree_unflatten(entry.out_tree, outs)
@@ -364,8 +394,9 @@ class Jitted:
             return
         out_tree = entry.out_tree
         single = out_tree.num_leaves == 1 and out_tree.num_nodes == 1
-        hit = dispatch.FastCall(*parts, const_bufs, tuple(entry.closed.out_avals),
-                                None if single else out_tree, entry)
+        hit = dispatch.FastCall(
+            *parts, const_bufs, tuple(entry.closed.out_avals), None if single else out_tree, entry
+        )
         dev = None if _single_device() else device
         if not kwargs and all(type(a) is Array for a in args):  # positional Arrays
             key = avals if dev is None else (avals, dev)
@@ -379,19 +410,25 @@ class Jitted:
         leaves, in_tree, static, avals = self._flatten(args, kwargs)
         device = _device_of(leaves)
         entry = self._entry(in_tree, static, avals, device)
-        attrs = self._arg_attrs(in_tree, static, len(entry.closed.consts), avals,
-                                entry.closed.out_avals)
-        text = lower_to_module(entry.closed, name=self.__name__, arg_attrs=attrs,
-                               platform=device.platform)
+        attrs = self._arg_attrs(
+            in_tree, static, len(entry.closed.consts), avals, entry.closed.out_avals
+        )
+        text = lower_to_module(
+            entry.closed, name=self.__name__, arg_attrs=attrs, platform=device.platform
+        )
         return Lowered(self, entry, text, device, attrs)
 
     @api_boundary
     def eval_shape(self, *args, **kwargs):
         _, in_tree, static, avals = self._flatten(args, kwargs)
         entry = self._entry(in_tree, static, avals, None)
-        return tree.tree_unflatten(entry.out_tree, [
-            ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
-            for a in entry.closed.out_avals])
+        return tree.tree_unflatten(
+            entry.out_tree,
+            [
+                ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
+                for a in entry.closed.out_avals
+            ],
+        )
 
     def cache_info(self):
         """Statistics of this function's cache of traced programs (shared by every
@@ -424,8 +461,9 @@ class Lowered:
         return self._entry.closed
 
     def compile(self) -> "Compiled":
-        exe = self._entry.executable(self._device, self._jitted.__name__, self._attrs,
-                                     text=self._text)
+        exe = self._entry.executable(
+            self._device, self._jitted.__name__, self._attrs, text=self._text
+        )
         return Compiled(self._jitted, exe)
 
 
@@ -494,8 +532,9 @@ def _infer_static(sig, argnums, argnames):
         return argnums, argnames
     params = list(sig.parameters.values())
     kinds = inspect.Parameter
-    positional = [p.name for p in params if p.kind in (kinds.POSITIONAL_ONLY,
-                                                        kinds.POSITIONAL_OR_KEYWORD)]
+    positional = [
+        p.name for p in params if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
+    ]
     has_varargs = any(p.kind == kinds.VAR_POSITIONAL for p in params)
     has_varkw = any(p.kind == kinds.VAR_KEYWORD for p in params)
     nums, names = [], list(argnames)
@@ -504,8 +543,10 @@ def _infer_static(sig, argnums, argnames):
             raise TypeError(f"static_argnums must be integers, got {i!r}")
         if i < 0 and not has_varargs:
             if -i > len(positional):
-                raise ValueError(f"static_argnums {i} is out of range for a function with "
-                                 f"{len(positional)} positional parameters")
+                raise ValueError(
+                    f"static_argnums {i} is out of range for a function with "
+                    f"{len(positional)} positional parameters"
+                )
             i += len(positional)
         nums.append(i)
         if 0 <= i < len(positional):
@@ -514,8 +555,10 @@ def _infer_static(sig, argnums, argnames):
         if name in positional:
             nums.append(positional.index(name))
         elif name not in sig.parameters and not has_varkw:
-            raise ValueError(f"static_argnames {name!r} is not a parameter of the function "
-                             f"(parameters: {', '.join(sig.parameters)})")
+            raise ValueError(
+                f"static_argnames {name!r} is not a parameter of the function "
+                f"(parameters: {', '.join(sig.parameters)})"
+            )
     keyword_only = {p.name for p in params if p.kind != kinds.POSITIONAL_ONLY}
     names = [n for n in names if n in keyword_only or n not in sig.parameters]
     return tuple(dict.fromkeys(nums)), tuple(dict.fromkeys(names))
@@ -543,12 +586,17 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
       >>> f(fnp.arange(3.0))
     """
     if fun is None:
-        return functools.partial(jit, static_argnums=static_argnums,
-                                 static_argnames=static_argnames, donate_argnums=donate_argnums)
+        return functools.partial(
+            jit,
+            static_argnums=static_argnums,
+            static_argnames=static_argnames,
+            donate_argnums=donate_argnums,
+        )
     return Jitted(fun, static_argnums, static_argnames, donate_argnums)
 
 
 # --- make_jaxpr -------------------------------------------------------------------------
+
 
 def make_jaxpr(fun, static_argnums=(), return_shape=False):
     """`make_jaxpr(f)(*args)` returns the program funcnet traces for `f` at these

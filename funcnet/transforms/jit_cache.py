@@ -19,8 +19,8 @@ import weakref
 import numpy as np
 
 from funcnet import tree
-from funcnet.config import config
 from funcnet.backend.dispatch import DispatchCache
+from funcnet.config import config
 from funcnet.runtime.cache import LRUCache, register_clearer
 
 _all_function_caches = weakref.WeakSet()
@@ -86,16 +86,18 @@ _strong_slots = LRUCache(256)  # callables that cannot be weakly referenced
 def _plain_constant(v) -> bool:
     if isinstance(v, (tuple, frozenset)):
         return all(map(_plain_constant, v))
-    return v is None or isinstance(v, (bool, int, float, complex, str, bytes, np.generic,
-                                       np.dtype))
+    return v is None or isinstance(v, (bool, int, float, complex, str, bytes, np.generic, np.dtype))
 
 
 def _identity(fun):
     """(objects to hold weakly, a hashable extra) that identify `fun` for sharing."""
     if inspect.ismethod(fun):
         return (fun.__self__, fun.__func__), "method"
-    if isinstance(fun, functools.partial) and _plain_constant(fun.args) and all(
-            _plain_constant(v) for v in fun.keywords.values()):
+    if (
+        isinstance(fun, functools.partial)
+        and _plain_constant(fun.args)
+        and all(_plain_constant(v) for v in fun.keywords.values())
+    ):
         extra = ("partial", fun.args, tuple(sorted(fun.keywords.items())))
         try:
             hash(extra)
@@ -164,6 +166,7 @@ config.on_change(("enable_x64", "debug_nans", "debug_infs", "disable_jit"), _cle
 
 # --- explaining a miss (config.explain_cache_misses) --------------------------------------------
 
+
 def explain_miss(name, key, last_keys, arg_paths) -> str:
     """Why `key` (in_tree, static, avals, device, x64) missed the cache of `name`,
     compared with the closest signature seen before: the newest one with the same tree
@@ -172,9 +175,11 @@ def explain_miss(name, key, last_keys, arg_paths) -> str:
     in_tree, static, avals, device, x64 = key
     if not last_keys:
         return f"{name}: tracing for the first time"
-    prev = next((k for k in reversed(last_keys) if k[:2] == key[:2]), None) \
-        or next((k for k in reversed(last_keys) if k[0] == in_tree), None) \
+    prev = (
+        next((k for k in reversed(last_keys) if k[:2] == key[:2]), None)
+        or next((k for k in reversed(last_keys) if k[0] == in_tree), None)
         or last_keys[-1]
+    )
 
     def aval_str(a):
         return a.str_short() + (" (weak-typed Python scalar)" if a.weak_type else "")
@@ -188,8 +193,10 @@ def explain_miss(name, key, last_keys, arg_paths) -> str:
         for k in sorted(set(old) | set(new), key=str):
             if k not in old or k not in new or old[k] != new[k]:
                 what = f"argument {k}" if isinstance(k, int) else f"argument {k!r}"
-                reasons.append(f"static {what} changed from {old.get(k, '<absent>')!r:.60}"
-                               f" to {new.get(k, '<absent>')!r:.60}")
+                reasons.append(
+                    f"static {what} changed from {old.get(k, '<absent>')!r:.60}"
+                    f" to {new.get(k, '<absent>')!r:.60}"
+                )
     if prev[0] == in_tree and prev[2] != avals:
         paths = arg_paths(tree.tree_unflatten(in_tree, list(range(len(avals)))), static)
         for p, a, b in zip(paths, prev[2], avals):

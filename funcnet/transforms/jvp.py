@@ -56,7 +56,8 @@ class JVPTrace(Trace):
         rule = jvp_rules.get(primitive)
         if rule is None:
             raise NotImplementedError(
-                f"differentiation rule for primitive '{primitive}' is not implemented{where()}")
+                f"differentiation rule for primitive '{primitive}' is not implemented{where()}"
+            )
         primal_out, tangent_out = rule(primals, tangents, **params)
         if primitive.multiple_results:
             return [JVPTracer(self, p, t) for p, t in zip(primal_out, tangent_out)]
@@ -95,8 +96,9 @@ def jvp(fun, primals, tangents, has_aux=False):
     p_flat, p_tree = tree.tree_flatten(tuple(primals))
     t_flat, t_tree = tree.tree_flatten(tuple(tangents))
     if p_tree != t_tree:
-        raise TypeError(f"jvp: primals and tangents have different tree structures: "
-                        f"{p_tree} and {t_tree}")
+        raise TypeError(
+            f"jvp: primals and tangents have different tree structures: {p_tree} and {t_tree}"
+        )
     for path, p, t in zip(tree.leaf_paths(tuple(primals)), p_flat, t_flat):
         pa, ta = get_aval(p), get_aval(t)
         if pa.shape != ta.shape:
@@ -117,8 +119,10 @@ def jvp(fun, primals, tangents, has_aux=False):
     tangents_in = [t if _is_float(p) else zero_like(p) for p, t in zip(p_flat, tangents_in)]
     primals_out, tangents_out = jvp_flat(flat_fun, p_flat, tangents_in)
     n, out_tree = box["n_out"], box["out_tree"]
-    result = (tree.tree_unflatten(out_tree, primals_out[:n]),
-              tree.tree_unflatten(out_tree, tangents_out[:n]))
+    result = (
+        tree.tree_unflatten(out_tree, primals_out[:n]),
+        tree.tree_unflatten(out_tree, tangents_out[:n]),
+    )
     if has_aux:
         return result + (tree.tree_unflatten(box["aux_tree"], primals_out[n:]),)
     return result
@@ -137,9 +141,11 @@ def _match_dtype(t, p):
 
 def _split_aux(out):
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
-        raise TypeError("has_aux=True requires the function to return a pair (output, aux); "
-                        f"it returned {type(out).__name__}"
-                        + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""))
+        raise TypeError(
+            "has_aux=True requires the function to return a pair (output, aux); "
+            f"it returned {type(out).__name__}"
+            + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
+        )
     return out
 
 
@@ -156,10 +162,15 @@ def jvp_jaxpr(closed: ClosedJaxpr, nonzeros, instantiate=False) -> tuple[ClosedJ
 
     def fun(*args):
         primals, t_iter = args[:n], iter(args[n:])
-        tangents = [next(t_iter) if nz else Zero(tangent_aval(a))
-                    for a, nz in zip(in_avals, nonzeros)]
-        p_out, t_out = jvp_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs),
-                                primals, tangents, instantiate_zeros=False)
+        tangents = [
+            next(t_iter) if nz else Zero(tangent_aval(a)) for a, nz in zip(in_avals, nonzeros)
+        ]
+        p_out, t_out = jvp_flat(
+            lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs),
+            primals,
+            tangents,
+            instantiate_zeros=False,
+        )
         t_out = [instantiate_zero(t) if i else t for t, i in zip(t_out, inst)]
         out_nz_box.append([not isinstance(t, Zero) for t in t_out])
         return p_out + [t for t in t_out if not isinstance(t, Zero)]

@@ -38,6 +38,7 @@ def _mul_t(t, factor):
 
 # --- linear primitives: the tangent is the primitive applied to the tangents ---------
 
+
 def _linear_jvp(prim, primals, tangents, **params):
     out = prim.bind(*primals, **params)
     t_out = prim.bind(*map(instantiate, tangents), **params)
@@ -49,17 +50,33 @@ def deflinear(*prims):
         jvp_rules.register(p)(functools.partial(_linear_jvp, p))
 
 
-deflinear(ew.neg_p, ew.add_p, ew.sub_p, ew.copy_p, st.broadcast_in_dim_p, st.reshape_p,
-          st.transpose_p, st.squeeze_p, st.rev_p, st.slice_p, st.concatenate_p, st.split_p,
-          st.pad_p,
-          rd.reduce_sum_p, rd.cumsum_p, rd.reduce_window_sum_p)
+deflinear(
+    ew.neg_p,
+    ew.add_p,
+    ew.sub_p,
+    ew.copy_p,
+    st.broadcast_in_dim_p,
+    st.reshape_p,
+    st.transpose_p,
+    st.squeeze_p,
+    st.rev_p,
+    st.slice_p,
+    st.concatenate_p,
+    st.split_p,
+    st.pad_p,
+    rd.reduce_sum_p,
+    rd.cumsum_p,
+    rd.reduce_window_sum_p,
+)
 
 
 def _first_arg_linear(prim):
     """Linear in the first operand; the others (indices, selectors) are not differentiated."""
+
     def rule(primals, tangents, **params):
         out = prim.bind(*primals, **params)
         return out, _mul_free(prim, tangents[0], primals[1:], params)
+
     return rule
 
 
@@ -86,22 +103,44 @@ def _zero_tangent_jvp(prim, primals, tangents, **params):
     return out, zeros if prim.multiple_results else zeros[0]
 
 
-for _p in (ew.sign_p, ew.floor_p, ew.ceil_p, ew.round_p, ew.is_finite_p, ew.not_p,
-           ew.nextafter_p, ew.and_p, ew.or_p, ew.xor_p, ew.shift_left_p,
-           ew.shift_right_arithmetic_p, ew.shift_right_logical_p, *ew.COMPARISONS,
-           rd.argmax_p, rd.argmin_p, rd.reduce_and_p, rd.reduce_or_p, st.iota_p,
-           wd.opaque_true_p, ew.population_count_p, ew.clz_p):
+for _p in (
+    ew.sign_p,
+    ew.floor_p,
+    ew.ceil_p,
+    ew.round_p,
+    ew.is_finite_p,
+    ew.not_p,
+    ew.nextafter_p,
+    ew.and_p,
+    ew.or_p,
+    ew.xor_p,
+    ew.shift_left_p,
+    ew.shift_right_arithmetic_p,
+    ew.shift_right_logical_p,
+    *ew.COMPARISONS,
+    rd.argmax_p,
+    rd.argmin_p,
+    rd.reduce_and_p,
+    rd.reduce_or_p,
+    st.iota_p,
+    wd.opaque_true_p,
+    ew.population_count_p,
+    ew.clz_p,
+):
     jvp_rules.register(_p)(functools.partial(_zero_tangent_jvp, _p))
 
 
 # --- elementwise unary: tangent = t * f'(x) -------------------------------------------
 
+
 def defjvp_unary(prim, deriv):
     """deriv(x, y) -> f'(x), given the input x and output y."""
+
     def rule(primals, tangents, **params):
         (x,), (t,) = primals, tangents
         y = prim.bind(x, **params)
         return y, _mul_t(t, deriv(x, y))
+
     jvp_rules.register(prim)(rule)
 
 
@@ -109,13 +148,16 @@ _SQRT_PI = np.sqrt(np.pi)
 defjvp_unary(ew.exp_p, lambda x, y: y)
 defjvp_unary(ew.exp2_p, lambda x, y: lax.mul(y, _c(x, np.log(2.0))))
 
+
 def defjvp_unary_div(prim, denominator):
     """tangent = t / denominator(x, y): a division by the residual, not a multiplication
     by its reciprocal, which the forward pass would compute and keep (as jax's rules)."""
+
     def rule(primals, tangents, **params):
         (x,), (t,) = primals, tangents
         y = prim.bind(x, **params)
         return y, t if isinstance(t, Zero) else lax.div(t, denominator(x, y))
+
     jvp_rules.register(prim)(rule)
 
 
@@ -133,8 +175,9 @@ defjvp_unary(ew.atan_p, lambda x, y: lax.div(_c(x, 1), lax.add(_c(x, 1), lax.mul
 defjvp_unary(ew.sinh_p, lambda x, y: lax.cosh(x))
 defjvp_unary(ew.cosh_p, lambda x, y: lax.sinh(x))
 defjvp_unary(ew.asinh_p, lambda x, y: lax.rsqrt(lax.add(lax.mul(x, x), _c(x, 1))))
-defjvp_unary(ew.acosh_p, lambda x, y: lax.rsqrt(lax.mul(lax.sub(x, _c(x, 1)),
-                                                        lax.add(x, _c(x, 1)))))
+defjvp_unary(
+    ew.acosh_p, lambda x, y: lax.rsqrt(lax.mul(lax.sub(x, _c(x, 1)), lax.add(x, _c(x, 1))))
+)
 defjvp_unary(ew.atanh_p, lambda x, y: lax.div(_c(x, 1), lax.sub(_c(x, 1), lax.mul(x, x))))
 defjvp_unary(ew.sqrt_p, lambda x, y: lax.div(_c(x, 0.5), y))
 defjvp_unary(ew.rsqrt_p, lambda x, y: lax.mul(_c(x, -0.5), lax.div(y, x)))
@@ -142,8 +185,7 @@ defjvp_unary(ew.cbrt_p, lambda x, y: lax.div(y, lax.mul(_c(x, 3), x)))
 # At 0 the derivative is +1, as jax defines it (select(x >= 0, 1, -1), not sign(x)).
 defjvp_unary(ew.abs_p, lambda x, y: lax.select(lax.ge(x, _c(x, 0)), _c(x, 1), _c(x, -1)))
 defjvp_unary(ew.erf_p, lambda x, y: lax.mul(_c(x, 2 / _SQRT_PI), lax.exp(lax.neg(lax.mul(x, x)))))
-defjvp_unary(ew.erfc_p, lambda x, y: lax.mul(_c(x, -2 / _SQRT_PI),
-                                               lax.exp(lax.neg(lax.mul(x, x)))))
+defjvp_unary(ew.erfc_p, lambda x, y: lax.mul(_c(x, -2 / _SQRT_PI), lax.exp(lax.neg(lax.mul(x, x)))))
 defjvp_unary(ew.erf_inv_p, lambda x, y: lax.mul(_c(x, _SQRT_PI / 2), lax.exp(lax.mul(y, y))))
 defjvp_unary(ew.lgamma_p, lambda x, y: lax.digamma(x))
 defjvp_unary(ew.square_p, lambda x, y: lax.mul(_c(x, 2), x))
@@ -167,11 +209,13 @@ def _trigamma(x):
     for coef in (1 / 42, -1 / 30, 1 / 6):
         series = lax.add(_c(x, coef), lax.mul(w, series))
     # 1/z + 1/(2z^2) + (1/z^3)(1/6 - w/30 + w^2/42 - w^3/30)
-    tail = lax.add(lax.add(lax.div(_c(x, 1), z), lax.mul(_c(x, 0.5), w)),
-                   lax.mul(lax.mul(w, lax.div(_c(x, 1), z)), series))
+    tail = lax.add(
+        lax.add(lax.div(_c(x, 1), z), lax.mul(_c(x, 0.5), w)),
+        lax.mul(lax.mul(w, lax.div(_c(x, 1), z)), series),
+    )
     psi1 = lax.add(total, tail)
     s = lax.sin(lax.mul(_c(x, np.pi), x))
-    reflected = lax.sub(lax.div(_c(x, np.pi ** 2), lax.mul(s, s)), psi1)
+    reflected = lax.sub(lax.div(_c(x, np.pi**2), lax.mul(s, s)), psi1)
     return lax.select(reflect, reflected, psi1)
 
 
@@ -190,8 +234,10 @@ def _integer_pow_jvp(primals, tangents, *, y):
 
 # --- elementwise binary ---------------------------------------------------------------
 
+
 def _binary_jvp(prim, dx, dy):
     """dx(x, y, out), dy(x, y, out): partial derivatives."""
+
     def rule(primals, tangents, **params):
         (x, y), (tx, ty) = primals, tangents
         out = prim.bind(x, y, **params)
@@ -201,6 +247,7 @@ def _binary_jvp(prim, dx, dy):
         if not isinstance(ty, Zero):
             t = add_tangents(t, lax.mul(ty, dy(x, y, out)))
         return out, t
+
     jvp_rules.register(prim)(rule)
 
 
@@ -238,8 +285,9 @@ _binary_jvp(ew.rem_p, lambda x, y, o: _c(x, 1), lambda x, y, o: lax.neg(_trunc(l
 def _pow_dx(x, y, out):
     # y * x^(y-1), written to be 0 (not nan) where y == 0.
     safe = lax.select(lax.eq(y, _c(y, 0)), _c(y, 1), y)
-    return lax.select(lax.eq(y, _c(y, 0)), _c(x, 0),
-                      lax.mul(safe, lax.pow(x, lax.sub(safe, _c(y, 1)))))
+    return lax.select(
+        lax.eq(y, _c(y, 0)), _c(x, 0), lax.mul(safe, lax.pow(x, lax.sub(safe, _c(y, 1))))
+    )
 
 
 def _pow_dy(x, y, out):
@@ -254,10 +302,13 @@ _binary_jvp(ew.pow_p, _pow_dx, _pow_dy)
 
 def _minmax_share(pick_x):
     """max/min: the winner takes the tangent; ties share it half and half, as jax."""
+
     def dx(x, y, out):
-        return lax.add(lax.convert_element_type(pick_x(x, y), get_aval(x).dtype),
-                       lax.mul(_c(x, 0.5), lax.convert_element_type(lax.eq(x, y),
-                                                                    get_aval(x).dtype)))
+        return lax.add(
+            lax.convert_element_type(pick_x(x, y), get_aval(x).dtype),
+            lax.mul(_c(x, 0.5), lax.convert_element_type(lax.eq(x, y), get_aval(x).dtype)),
+        )
+
     return dx
 
 
@@ -269,8 +320,11 @@ def _atan2_denominator(x, y):
     return lax.add(lax.mul(x, x), lax.mul(y, y))
 
 
-_binary_jvp(ew.atan2_p, lambda x, y, o: lax.div(y, _atan2_denominator(x, y)),
-            lambda x, y, o: lax.neg(lax.div(x, _atan2_denominator(x, y))))
+_binary_jvp(
+    ew.atan2_p,
+    lambda x, y, o: lax.div(y, _atan2_denominator(x, y)),
+    lambda x, y, o: lax.neg(lax.div(x, _atan2_denominator(x, y))),
+)
 
 
 @jvp_rules.register(ew.select_n_p)
@@ -313,13 +367,15 @@ def _clamp_jvp(primals, tangents):
 def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
     (x,), (t,) = primals, tangents
     out = lax.convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
-    if isinstance(t, Zero) or not (dtypes.is_float(new_dtype) and
-                                   dtypes.is_float(get_aval(x).dtype)):
+    if isinstance(t, Zero) or not (
+        dtypes.is_float(new_dtype) and dtypes.is_float(get_aval(x).dtype)
+    ):
         return out, zero_like(out)
     return out, lax.convert_element_type_p.bind(t, new_dtype=new_dtype, weak_type=False)
 
 
 # --- structural with non-differentiable operands --------------------------------------
+
 
 @jvp_rules.register(st.dynamic_update_slice_p)
 def _dus_jvp(primals, tangents):
@@ -333,8 +389,10 @@ def _dus_jvp(primals, tangents):
 
 # --- reductions -------------------------------------------------------------------------
 
+
 def _reduce_chooser_jvp(prim):
     """max/min: the tangent of the chosen elements, shared equally among ties."""
+
     def rule(primals, tangents, *, axes):
         (x,), (t,) = primals, tangents
         out = prim.bind(x, axes=axes)
@@ -344,6 +402,7 @@ def _reduce_chooser_jvp(prim):
         mask = lax.convert_element_type(lax.eq(x, out_b), aval.dtype)
         counts = lax.reduce_sum(mask, axes)
         return out, lax.div(lax.reduce_sum(lax.mul(t, mask), axes), counts)
+
     return rule
 
 
@@ -379,7 +438,7 @@ def _exclusive_products(x, axis):
     one = np.asarray(1, aval.dtype)[()]
     if n == 0:
         return x
-    left = lax.pad(lax.cumprod(x, axis), one, pad_lo)                 # prod_{j<i}
+    left = lax.pad(lax.cumprod(x, axis), one, pad_lo)  # prod_{j<i}
     right = lax.pad(lax.cumprod(x, axis, reverse=True), one, pad_hi)  # prod_{j>i}
     return lax.mul(left, right)
 
@@ -403,6 +462,7 @@ def _combine_chooser(pick):
         wy = _minmax_share(pick)(y, x, None)
         out = lax.max(x, y) if pick is lax.gt else lax.min(x, y)
         return [out, lax.add(lax.mul(tx, wx), lax.mul(ty, wy))]
+
     return combine
 
 
@@ -412,6 +472,7 @@ def _cumulative_scan_jvp(prim, combine):
         out = prim.bind(x, axis=axis, reverse=reverse)
         _, t_out = _associative_scan(combine, [x, instantiate(t)], axis, reverse)
         return out, t_out
+
     return rule
 
 
@@ -419,11 +480,20 @@ def _take_along(t, idx, axis):
     """t[..., idx, ...] along `axis`, idx of t's shape: a gather whose other axes are
     batch axes (each row takes from its own row)."""
     batch = tuple(d for d in range(t.ndim) if d != axis)
-    dn = lax.GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(axis,),
-                                    start_index_map=(axis,), operand_batching_dims=batch,
-                                    start_indices_batching_dims=batch)
-    return lax.gather(t, lax.expand_dims(idx, (t.ndim,)), dn, (1,) * t.ndim,
-                      mode=lax.GatherScatterMode.PROMISE_IN_BOUNDS)
+    dn = lax.GatherDimensionNumbers(
+        offset_dims=(),
+        collapsed_slice_dims=(axis,),
+        start_index_map=(axis,),
+        operand_batching_dims=batch,
+        start_indices_batching_dims=batch,
+    )
+    return lax.gather(
+        t,
+        lax.expand_dims(idx, (t.ndim,)),
+        dn,
+        (1,) * t.ndim,
+        mode=lax.GatherScatterMode.PROMISE_IN_BOUNDS,
+    )
 
 
 jvp_rules.register(rd.cumprod_p)(_cumulative_scan_jvp(rd.cumprod_p, _combine_mul))
@@ -436,6 +506,7 @@ def _reduce_window_chooser_jvp(prim, select_prim):
         (x,), (t,) = primals, tangents
         out = prim.bind(x, **params)
         return out, wd.select_and_gather_add_p.bind(t, x, select_prim=select_prim, **params)
+
     return rule
 
 
@@ -448,18 +519,21 @@ def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
     # Sort an iota along, then gather every tangent with the permutation.
     aval = get_aval(primals[0])
     if aval.size == 0:  # nothing to permute (and no gather slice fits an empty axis)
-        outs = rd.sort_p.bind(*primals, dimension=dimension, is_stable=is_stable,
-                              num_keys=num_keys)
+        outs = rd.sort_p.bind(*primals, dimension=dimension, is_stable=is_stable, num_keys=num_keys)
         return outs, [zero_like(o) if isinstance(t, Zero) else t for o, t in zip(outs, tangents)]
     iota = lax.broadcasted_iota(dtypes.int32, aval.shape, dimension)
-    *outs, perm = rd.sort_p.bind(*primals, iota, dimension=dimension, is_stable=is_stable,
-                                  num_keys=num_keys)
-    t_out = [zero_like(o) if isinstance(t, Zero) else _take_along(t, perm, dimension)
-             for o, t in zip(outs, tangents)]
+    *outs, perm = rd.sort_p.bind(
+        *primals, iota, dimension=dimension, is_stable=is_stable, num_keys=num_keys
+    )
+    t_out = [
+        zero_like(o) if isinstance(t, Zero) else _take_along(t, perm, dimension)
+        for o, t in zip(outs, tangents)
+    ]
     return outs, t_out
 
 
 # --- contractions -----------------------------------------------------------------------
+
 
 def _bilinear_jvp(prim):
     def rule(primals, tangents, **params):
@@ -471,6 +545,7 @@ def _bilinear_jvp(prim):
         if not isinstance(tb, Zero):
             t = add_tangents(t, prim.bind(a, tb, **params))
         return out, t
+
     return rule
 
 
@@ -479,6 +554,7 @@ jvp_rules.register(la.conv_general_dilated_p)(_bilinear_jvp(la.conv_general_dila
 
 
 # --- scatters ---------------------------------------------------------------------------
+
 
 @jvp_rules.register(ix.scatter_add_p)
 def _scatter_add_jvp(primals, tangents, **params):
@@ -490,11 +566,15 @@ def _scatter_add_jvp(primals, tangents, **params):
 
 
 @jvp_rules.register(ix.scatter_p)
-def _scatter_jvp(primals, tangents, *, dimension_numbers, indices_are_sorted=False,
-                 unique_indices=False):
+def _scatter_jvp(
+    primals, tangents, *, dimension_numbers, indices_are_sorted=False, unique_indices=False
+):
     (x, idx, u), (tx, _, tu) = primals, tangents
-    params = dict(dimension_numbers=dimension_numbers, indices_are_sorted=indices_are_sorted,
-                  unique_indices=unique_indices)
+    params = dict(
+        dimension_numbers=dimension_numbers,
+        indices_are_sorted=indices_are_sorted,
+        unique_indices=unique_indices,
+    )
     out = ix.scatter_p.bind(x, idx, u, **params)
     if isinstance(tx, Zero) and isinstance(tu, Zero):
         return out, zero_like(out)
@@ -516,15 +596,21 @@ def _scatter_jvp(primals, tangents, *, dimension_numbers, indices_are_sorted=Fal
     ids = lax.broadcast_in_dim(ids, u_aval.shape, tuple(range(u_aval.ndim)))
     zero_ids = lax.broadcast_in_dim(np.zeros((), np.int32)[()], x_aval.shape, ())
     scattered = ix.scatter_p.bind(zero_ids, idx, ids, **params)
-    gdn = ix.GatherDimensionNumbers(dn.update_window_dims, dn.inserted_window_dims,
-                                    dn.scatter_dims_to_operand_dims, dn.operand_batching_dims,
-                                    dn.scatter_indices_batching_dims)
-    gathered = ix.gather_p.bind(scattered, idx, dimension_numbers=gdn,
-                                slice_sizes=_scatter_slice_sizes(x_aval, u_aval, dn))
+    gdn = ix.GatherDimensionNumbers(
+        dn.update_window_dims,
+        dn.inserted_window_dims,
+        dn.scatter_dims_to_operand_dims,
+        dn.operand_batching_dims,
+        dn.scatter_indices_batching_dims,
+    )
+    gathered = ix.gather_p.bind(
+        scattered, idx, dimension_numbers=gdn, slice_sizes=_scatter_slice_sizes(x_aval, u_aval, dn)
+    )
     untouched = lax.eq(scattered, zero_ids)
     won = lax.eq(ids, gathered)
-    t = ix.scatter_add_p.bind(lax.select(untouched, tx, _c(tx, 0)), idx,
-                              lax.select(won, tu, _c(tu, 0)), **params)
+    t = ix.scatter_add_p.bind(
+        lax.select(untouched, tx, _c(tx, 0)), idx, lax.select(won, tu, _c(tu, 0)), **params
+    )
     return out, t
 
 
@@ -540,7 +626,8 @@ def _scatter_mul_jvp(primals, tangents, **params):
         # at its position: not computed here (jax neither). Dividing out by u fails at 0.
         raise NotImplementedError(
             "differentiating scatter_mul (x.at[...].multiply) with respect to the updates "
-            "needs unique_indices=True (each position multiplied by one update)")
+            "needs unique_indices=True (each position multiplied by one update)"
+        )
     # One update per position: d(x[p] * u[k]) = ... + x[p] * tu[k].
     spread = ix.scatter_add_p.bind(zeros(get_aval(x).strip_weak_type()), idx, tu, **params)
     return out, add_tangents(t_out, lax.mul(x, spread))
@@ -549,27 +636,38 @@ def _scatter_mul_jvp(primals, tangents, **params):
 def _scatter_chooser_jvp(prim):
     """scatter_min/max: each output takes the tangent of whichever value won (operand
     or an update); ties share it equally."""
-    def rule(primals, tangents, *, dimension_numbers, indices_are_sorted=False,
-             unique_indices=False):
+
+    def rule(
+        primals, tangents, *, dimension_numbers, indices_are_sorted=False, unique_indices=False
+    ):
         (x, idx, u), (tx, _, tu) = primals, tangents
-        params = dict(dimension_numbers=dimension_numbers, indices_are_sorted=indices_are_sorted,
-                      unique_indices=unique_indices)
+        params = dict(
+            dimension_numbers=dimension_numbers,
+            indices_are_sorted=indices_are_sorted,
+            unique_indices=unique_indices,
+        )
         out = prim.bind(x, idx, u, **params)
         dn = dimension_numbers
-        gdn = ix.GatherDimensionNumbers(dn.update_window_dims, dn.inserted_window_dims,
-                                        dn.scatter_dims_to_operand_dims, dn.operand_batching_dims,
-                                        dn.scatter_indices_batching_dims)
+        gdn = ix.GatherDimensionNumbers(
+            dn.update_window_dims,
+            dn.inserted_window_dims,
+            dn.scatter_dims_to_operand_dims,
+            dn.operand_batching_dims,
+            dn.scatter_indices_batching_dims,
+        )
         u_aval = get_aval(u)
         slice_sizes = _scatter_slice_sizes(get_aval(x), u_aval, dn)
         out_at_u = ix.gather_p.bind(out, idx, dimension_numbers=gdn, slice_sizes=slice_sizes)
         dt = get_aval(x).dtype
         x_won = lax.convert_element_type(lax.eq(x, out), dt)
         u_won = lax.convert_element_type(lax.eq(u, out_at_u), dt)
-        counts = lax.add(x_won, ix.scatter_add_p.bind(lax.mul(x_won, _c(x, 0)), idx, u_won,
-                                                      **params))
+        counts = lax.add(
+            x_won, ix.scatter_add_p.bind(lax.mul(x_won, _c(x, 0)), idx, u_won, **params)
+        )
         t = lax.mul(instantiate(tx), x_won)
         t = ix.scatter_add_p.bind(t, idx, lax.mul(instantiate(tu), u_won), **params)
         return out, lax.div(t, counts)
+
     return rule
 
 
@@ -583,8 +681,9 @@ jvp_rules.register(ix.scatter_min_p)(_scatter_chooser_jvp(ix.scatter_min_p))
 jvp_rules.register(ix.scatter_max_p)(_scatter_chooser_jvp(ix.scatter_max_p))
 
 
-jvp_rules.register(wd.stop_gradient_p)(lambda primals, tangents: (
-    wd.stop_gradient_p.bind(primals[0]), zero_like(primals[0])))
+jvp_rules.register(wd.stop_gradient_p)(
+    lambda primals, tangents: (wd.stop_gradient_p.bind(primals[0]), zero_like(primals[0]))
+)
 
 
 @jvp_rules.register(wd.optimization_barrier_p)
@@ -617,8 +716,13 @@ def _jit_jvp(primals, tangents, *, jaxpr, name):
     nonzeros = tuple(not isinstance(t, Zero) for t in tangents)
     program, consts, out_nz = _cached_jvp_jaxpr(jaxpr, nonzeros)
     n_out = len(jaxpr.out_avals)
-    outs = jit_p.bind(*consts, *primals, *(t for t in tangents if not isinstance(t, Zero)),
-                      jaxpr=program, name=f"jvp({name})")
+    outs = jit_p.bind(
+        *consts,
+        *primals,
+        *(t for t in tangents if not isinstance(t, Zero)),
+        jaxpr=program,
+        name=f"jvp({name})",
+    )
     primals_out, t_iter = outs[:n_out], iter(outs[n_out:])
     tangents_out = [next(t_iter) if nz else zero_like(p) for p, nz in zip(primals_out, out_nz)]
     return primals_out, tangents_out

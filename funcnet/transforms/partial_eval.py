@@ -34,7 +34,7 @@ _UNKNOWN = object()
 
 
 class PETracer(Tracer):
-    __slots__ = ("val", "_aval")
+    __slots__ = ("_aval", "val")
 
     def __init__(self, trace, aval, val=_UNKNOWN):
         self._trace = trace
@@ -53,8 +53,10 @@ class PETracer(Tracer):
         return self.val if self.is_known else self
 
     def _concretization_message(self, what):
-        return (f"{what} needs a concrete value, but got a value that depends on the "
-                f"tangents being linearized ({self.aval.str_short()}){where()}.")
+        return (
+            f"{what} needs a concrete value, but got a value that depends on the "
+            f"tangents being linearized ({self.aval.str_short()}){where()}."
+        )
 
 
 class PEBuilder:
@@ -62,10 +64,10 @@ class PEBuilder:
 
     def __init__(self):
         self.eqns = []
-        self.vars = {}          # id(unknown tracer) -> Var
-        self.keep = []          # keeps tracers and values alive while their ids are keys
-        self.const_vars = {}    # id(known value) -> Var
-        self.const_vals = {}    # Var -> known value
+        self.vars = {}  # id(unknown tracer) -> Var
+        self.keep = []  # keeps tracers and values alive while their ids are keys
+        self.const_vars = {}  # id(known value) -> Var
+        self.const_vals = {}  # Var -> known value
 
     def atom(self, tracer: PETracer):
         if not tracer.is_known:
@@ -91,8 +93,9 @@ class PEBuilder:
         invars = [self.vars[id(t)] for t in in_tracers]
         outvars = [self.atom(t) for t in out_tracers]
         constvars = list(self.const_vals)
-        return ClosedJaxpr(Jaxpr(constvars, invars, self.eqns, outvars),
-                           [self.const_vals[v] for v in constvars])
+        return ClosedJaxpr(
+            Jaxpr(constvars, invars, self.eqns, outvars), [self.const_vals[v] for v in constvars]
+        )
 
 
 class PETrace(Trace):
@@ -124,8 +127,15 @@ class PETrace(Trace):
             out_avals = primitive.abstract_eval(*(t.aval for t in tracers), **params)
         builder = self.builder
         outs = [builder.new_unknown(self, a) for a in out_avals]
-        builder.eqns.append(JaxprEqn(primitive, [builder.atom(t) for t in tracers], params,
-                                     [builder.vars[id(o)] for o in outs], user_frame()))
+        builder.eqns.append(
+            JaxprEqn(
+                primitive,
+                [builder.atom(t) for t in tracers],
+                params,
+                [builder.vars[id(o)] for o in outs],
+                user_frame(),
+            )
+        )
         return outs
 
 
@@ -216,8 +226,11 @@ def _jit_partial_eval(trace, tracers, *, jaxpr, name):
     known_outs, residuals = outs[:n_known_out], outs[n_known_out:]
     res_tracers = [trace.pure(r) for r in residuals]
     unknown_in = [t for t in tracers if not t.is_known]
-    unknown_outs = iter(trace.record(jit_p, res_tracers + unknown_in,
-                                     dict(jaxpr=unknown, name=name), unknown.out_avals))
+    unknown_outs = iter(
+        trace.record(
+            jit_p, res_tracers + unknown_in, dict(jaxpr=unknown, name=name), unknown.out_avals
+        )
+    )
     known_iter = iter(known_outs)
     return [next(unknown_outs) if u else trace.pure(next(known_iter)) for u in out_unknown]
 

@@ -35,9 +35,12 @@ from funcnet.transforms.transpose import backward_pass, transpose_rules
 
 remat_p = Primitive("remat", multiple_results=True)
 remat_p.def_abstract_eval(lambda *avals, jaxpr, prevent_cse: jaxpr.out_avals)
-impl_rules.register(remat_p)(lambda prim, *args, jaxpr, prevent_cse: eval_jaxpr(jaxpr.jaxpr, [], *args))
+impl_rules.register(remat_p)(
+    lambda prim, *args, jaxpr, prevent_cse: eval_jaxpr(jaxpr.jaxpr, [], *args)
+)
 lowering_rules.register(remat_p)(
-    lambda em, *args, jaxpr, prevent_cse: lower_jaxpr(em, jaxpr.jaxpr, [], list(args)))
+    lambda em, *args, jaxpr, prevent_cse: lower_jaxpr(em, jaxpr.jaxpr, [], list(args))
+)
 
 
 def checkpoint(fun, prevent_cse=True, static_argnums=()):
@@ -65,8 +68,12 @@ def checkpoint(fun, prevent_cse=True, static_argnums=()):
             return out_flat
 
         closed = trace_to_jaxpr(flat_fun, [get_aval(x) for x in flat])
-        outs = remat_p.bind(*closed.consts, *flat, jaxpr=closed_without_consts(closed),
-                            prevent_cse=bool(prevent_cse))
+        outs = remat_p.bind(
+            *closed.consts,
+            *flat,
+            jaxpr=closed_without_consts(closed),
+            prevent_cse=bool(prevent_cse),
+        )
         return tree.tree_unflatten(box["out_tree"], outs)
 
     return wrapped
@@ -80,8 +87,13 @@ def _remat_jvp(primals, tangents, *, jaxpr, prevent_cse):
     nonzeros = [not isinstance(t, Zero) for t in tangents]
     new, out_nz = jvp_jaxpr(jaxpr, nonzeros)
     n = len(jaxpr.out_avals)
-    outs = remat_p.bind(*new.consts, *primals, *(t for t in tangents if not isinstance(t, Zero)),
-                        jaxpr=closed_without_consts(new), prevent_cse=prevent_cse)
+    outs = remat_p.bind(
+        *new.consts,
+        *primals,
+        *(t for t in tangents if not isinstance(t, Zero)),
+        jaxpr=closed_without_consts(new),
+        prevent_cse=prevent_cse,
+    )
     t_iter = iter(outs[n:])
     return outs[:n], [next(t_iter) if nz else zero_like(p) for p, nz in zip(outs[:n], out_nz)]
 
@@ -100,12 +112,17 @@ def _remat_partial_eval(trace, tracers, *, jaxpr, prevent_cse):
     n_known_out = len(known.out_avals) - num_res
     known_only = _keep_outputs(known, [True] * n_known_out + [False] * num_res)
     known_vals = [t.val for t in tracers if t.is_known]
-    known_outs = remat_p.bind(*known_only.consts, *known_vals,
-                              jaxpr=closed_without_consts(known_only), prevent_cse=prevent_cse)
+    known_outs = remat_p.bind(
+        *known_only.consts,
+        *known_vals,
+        jaxpr=closed_without_consts(known_only),
+        prevent_cse=prevent_cse,
+    )
     # The unknown outputs: the whole program again, recorded, reading the known inputs.
     rec = _keep_outputs(jaxpr, out_unknown)
-    unknown_outs = iter(trace.record(remat_p, tracers, dict(jaxpr=rec, prevent_cse=prevent_cse),
-                                     rec.out_avals))
+    unknown_outs = iter(
+        trace.record(remat_p, tracers, dict(jaxpr=rec, prevent_cse=prevent_cse), rec.out_avals)
+    )
     known_iter = iter(known_outs)
     return [next(unknown_outs) if u else trace.pure(next(known_iter)) for u in out_unknown]
 
@@ -122,11 +139,12 @@ def _recompute_and_backward(jaxpr, args, cts):
     linear = [is_undefined(a) for a in args]
     known, lin, out_unknown, num_res = partial_eval_jaxpr(jaxpr, linear)
     known_outs = eval_jaxpr(known.jaxpr, known.consts, *(a for a in args if not is_undefined(a)))
-    res = list(known_outs[len(known_outs) - num_res:]) if num_res else []
+    res = list(known_outs[len(known_outs) - num_res :]) if num_res else []
     # Known outputs do not depend on the linear args: their cotangents contribute nothing.
     lin_cts = [c for c, u in zip(cts, out_unknown) if u]
-    cts_in = backward_pass(lin.jaxpr, lin.consts, res + [a for a in args if is_undefined(a)],
-                           lin_cts)
+    cts_in = backward_pass(
+        lin.jaxpr, lin.consts, res + [a for a in args if is_undefined(a)], lin_cts
+    )
     return iter(cts_in[num_res:])
 
 
@@ -146,21 +164,29 @@ def _remat_transpose(cts, *args, jaxpr, prevent_cse):
     def recompute_and_transpose(*vals):
         # The barrier is what keeps the recomputation apart where the conditional is
         # inlined (backends other than CPU: see opaque_true).
-        known_vals = iter(optimization_barrier(list(vals[:len(known)])))
-        ct_vals = iter(vals[len(known):])
+        known_vals = iter(optimization_barrier(list(vals[: len(known)])))
+        ct_vals = iter(vals[len(known) :])
         lin = iter(lin_avals)
-        full_args = [UndefinedPrimal(next(lin)) if is_lin else next(known_vals)
-                     for is_lin in linear]
+        full_args = [
+            UndefinedPrimal(next(lin)) if is_lin else next(known_vals) for is_lin in linear
+        ]
         full_cts = [next(ct_vals) if nz else c for c, nz in zip(cts, ct_nz)]
         res = _recompute_and_backward(jaxpr, full_args, full_cts)
-        return [instantiate(r) if r is not None else zeros(a.strip_weak_type())
-                for r, a in zip(res, lin_avals)]
+        return [
+            instantiate(r) if r is not None else zeros(a.strip_weak_type())
+            for r, a in zip(res, lin_avals)
+        ]
 
     def skip(*vals):
         return [zeros(a.strip_weak_type()) for a in lin_avals]
 
-    outs = iter(cond(opaque_true(), recompute_and_transpose, skip,
-                     *known, *(c for c, nz in zip(cts, ct_nz) if nz)))
+    outs = iter(
+        cond(
+            opaque_true(),
+            recompute_and_transpose,
+            skip,
+            *known,
+            *(c for c, nz in zip(cts, ct_nz) if nz),
+        )
+    )
     return [next(outs) if is_lin else None for is_lin in linear]
-
-

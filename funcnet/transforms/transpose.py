@@ -66,17 +66,23 @@ def backward_pass(jaxpr: Jaxpr, consts, args, cts_out):
                 raise NotImplementedError(
                     f"reverse-mode differentiation reached primitive '{eqn.primitive}'{loc}, "
                     "which has no transpose rule: it is not linear in its differentiated "
-                    f"inputs or reverse mode is not implemented for it{where()}")
+                    f"inputs or reverse mode is not implemented for it{where()}"
+                )
             replaying(frame, eqn, "backward_pass")
-            cts_in = rule(cts if eqn.primitive.multiple_results else cts[0],
-                          *map(read_primal, eqn.inputs), **eqn.params)
+            cts_in = rule(
+                cts if eqn.primitive.multiple_results else cts[0],
+                *map(read_primal, eqn.inputs),
+                **eqn.params,
+            )
             for x, ct in zip(eqn.inputs, cts_in):
                 write_ct(x, ct)
     finally:
         done_replaying(frame)
 
-    return [ct_env.get(v, Zero(v.aval)) if isinstance(a, UndefinedPrimal) else None
-            for v, a in zip(jaxpr.invars, args)]
+    return [
+        ct_env.get(v, Zero(v.aval)) if isinstance(a, UndefinedPrimal) else None
+        for v, a in zip(jaxpr.invars, args)
+    ]
 
 
 def linear_transpose_output(cts_in, instantiate_zeros=True):

@@ -36,6 +36,7 @@ def deftranspose(prim):
 
 # --- elementwise ------------------------------------------------------------------------
 
+
 @deftranspose(ew.add_p)
 def _add_t(ct, x, y):
     return [ct if is_undefined(x) else None, ct if is_undefined(y) else None]
@@ -43,8 +44,10 @@ def _add_t(ct, x, y):
 
 @deftranspose(ew.sub_p)
 def _sub_t(ct, x, y):
-    return [ct if is_undefined(x) else None,
-            (Zero(ct.aval) if isinstance(ct, Zero) else lax.neg(ct)) if is_undefined(y) else None]
+    return [
+        ct if is_undefined(x) else None,
+        (Zero(ct.aval) if isinstance(ct, Zero) else lax.neg(ct)) if is_undefined(y) else None,
+    ]
 
 
 @deftranspose(ew.neg_p)
@@ -100,6 +103,7 @@ def _convert_t(ct, x, *, new_dtype, weak_type=False):
 
 # --- structural ---------------------------------------------------------------------------
 
+
 @deftranspose(st.broadcast_in_dim_p)
 def _broadcast_in_dim_t(ct, x, *, shape, broadcast_dimensions):
     x_shape = _aval(x).shape
@@ -135,10 +139,14 @@ def _slice_t(ct, x, *, start_indices, limit_indices, strides):
     shape = _aval(x).shape
     ct = instantiate(ct)
     t_shape = get_aval(ct).shape
-    real_limits = [s + (0 if n == 0 else 1 + (n - 1) * st_) for s, n, st_ in
-                   zip(start_indices, t_shape, strides)]
-    pads = [(lo, d - hi, stride - 1) for lo, d, hi, stride in
-            zip(start_indices, shape, real_limits, strides)]
+    real_limits = [
+        s + (0 if n == 0 else 1 + (n - 1) * st_)
+        for s, n, st_ in zip(start_indices, t_shape, strides)
+    ]
+    pads = [
+        (lo, d - hi, stride - 1)
+        for lo, d, hi, stride in zip(start_indices, shape, real_limits, strides)
+    ]
     return [lax.pad(ct, np.zeros((), get_aval(ct).dtype)[()], pads)]
 
 
@@ -148,8 +156,7 @@ def _pad_t(ct, x, padding_value, *, padding_config):
     dt = get_aval(ct).dtype
     lo, hi, interior = zip(*padding_config) if padding_config else ((), (), ())
     unpadded = lax.pad(ct, np.zeros((), dt)[()], [(-a, -b, 0) for a, b in zip(lo, hi)])
-    t_x = lax.slice(unpadded, [0] * len(lo), get_aval(unpadded).shape,
-                    [i + 1 for i in interior])
+    t_x = lax.slice(unpadded, [0] * len(lo), get_aval(unpadded).shape, [i + 1 for i in interior])
     all_axes = tuple(range(len(lo)))
     t_pv = None
     if is_undefined(padding_value):
@@ -183,20 +190,26 @@ def _split_t(cts, x, *, sizes, axis):
 @deftranspose(st.dynamic_slice_p)
 def _dynamic_slice_t(ct, x, *idx, slice_sizes):
     ct = instantiate(ct)
-    return [lax.dynamic_update_slice(zeros(_aval(x).strip_weak_type()), ct, idx)] + [None] * len(idx)
+    return [lax.dynamic_update_slice(zeros(_aval(x).strip_weak_type()), ct, idx)] + [None] * len(
+        idx
+    )
 
 
 @deftranspose(st.dynamic_update_slice_p)
 def _dynamic_update_slice_t(ct, x, update, *idx):
     ct = instantiate(ct)
     u_aval = _aval(update)
-    t_x = lax.dynamic_update_slice(ct, zeros(u_aval.strip_weak_type()), idx) \
-        if is_undefined(x) else None
+    t_x = (
+        lax.dynamic_update_slice(ct, zeros(u_aval.strip_weak_type()), idx)
+        if is_undefined(x)
+        else None
+    )
     t_u = lax.dynamic_slice(ct, idx, u_aval.shape) if is_undefined(update) else None
     return [t_x, t_u] + [None] * len(idx)
 
 
 # --- reductions and windows -------------------------------------------------------------------
+
 
 @deftranspose(rd.reduce_sum_p)
 def _reduce_sum_t(ct, x, *, axes):
@@ -210,26 +223,28 @@ def _cumsum_t(ct, x, *, axis, reverse):
     return [lax.cumsum(instantiate(ct), axis, not reverse)]
 
 
-def conv_vjp_lhs_padding(in_shape, window_dimensions, window_strides, out_shape, padding,
-                         lhs_dilation, rhs_dilation):
+def conv_vjp_lhs_padding(
+    in_shape, window_dimensions, window_strides, out_shape, padding, lhs_dilation, rhs_dilation
+):
     """The padding that makes a transposed (gradient) convolution line up; as jax."""
     lhs_d = _dilate_shape(in_shape, lhs_dilation)
     rhs_d = _dilate_shape(window_dimensions, rhs_dilation)
     out_d = _dilate_shape(out_shape, window_strides)
     before = [r - lo - 1 for r, (lo, _) in zip(rhs_d, padding)]
-    after = [l + r - 1 - o - b for l, r, o, b in zip(lhs_d, rhs_d, out_d, before)]
+    after = [lhs + r - 1 - o - b for lhs, r, o, b in zip(lhs_d, rhs_d, out_d, before)]
     return list(zip(before, after))
 
 
-def conv_vjp_rhs_padding(in_shape, window_dimensions, window_strides, out_shape, padding,
-                         lhs_dilation, rhs_dilation):
+def conv_vjp_rhs_padding(
+    in_shape, window_dimensions, window_strides, out_shape, padding, lhs_dilation, rhs_dilation
+):
     if not in_shape:
         return []
     lhs_d = _dilate_shape(in_shape, lhs_dilation)
     rhs_d = _dilate_shape(window_dimensions, rhs_dilation)
     out_d = _dilate_shape(out_shape, window_strides)
     lo = [p[0] for p in padding]
-    from_lhs = [o - l for o, l in zip(out_d, lhs_d)]
+    from_lhs = [o - lhs for o, lhs in zip(out_d, lhs_d)]
     from_rhs = [r - p - 1 for r, p in zip(rhs_d, lo)]
     return list(zip(lo, [a + b for a, b in zip(from_lhs, from_rhs)]))
 
@@ -239,30 +254,55 @@ def _dilate_shape(shape, dilation):
 
 
 @deftranspose(rd.reduce_window_sum_p)
-def _reduce_window_sum_t(ct, x, *, window_dimensions, window_strides, padding, base_dilation,
-                         window_dilation):
+def _reduce_window_sum_t(
+    ct, x, *, window_dimensions, window_strides, padding, base_dilation, window_dilation
+):
     ct = instantiate(ct)
     in_shape = _aval(x).shape
-    pads = conv_vjp_lhs_padding(in_shape, window_dimensions, window_strides,
-                                get_aval(ct).shape, padding, base_dilation, window_dilation)
+    pads = conv_vjp_lhs_padding(
+        in_shape,
+        window_dimensions,
+        window_strides,
+        get_aval(ct).shape,
+        padding,
+        base_dilation,
+        window_dilation,
+    )
     config = [(lo, hi, s - 1) for (lo, hi), s in zip(pads, window_strides)]
     padded = lax.pad(ct, np.zeros((), get_aval(ct).dtype)[()], config)
     ones = [1] * len(in_shape)
-    return [rd.reduce_window_sum_p.bind(
-        padded, window_dimensions=window_dimensions, window_strides=base_dilation,
-        padding=tuple((0, 0) for _ in in_shape), base_dilation=tuple(ones),
-        window_dilation=window_dilation)]
+    return [
+        rd.reduce_window_sum_p.bind(
+            padded,
+            window_dimensions=window_dimensions,
+            window_strides=base_dilation,
+            padding=tuple((0, 0) for _ in in_shape),
+            base_dilation=tuple(ones),
+            window_dilation=window_dilation,
+        )
+    ]
 
 
 @deftranspose(wd.select_and_gather_add_p)
-def _select_and_gather_add_t(ct, t, x, *, select_prim, window_dimensions, window_strides,
-                             padding, base_dilation, window_dilation):
+def _select_and_gather_add_t(
+    ct,
+    t,
+    x,
+    *,
+    select_prim,
+    window_dimensions,
+    window_strides,
+    padding,
+    base_dilation,
+    window_dilation,
+):
     if any(d != 1 for d in window_dilation):
         # (jax has no reverse mode for this either: XLA's select_and_scatter has no
         # window dilation.)
         raise NotImplementedError(
             f"reverse-mode gradient of max/min pooling with window dilation "
-            f"(window_dilation={window_dilation}) is not implemented")
+            f"(window_dilation={window_dilation}) is not implemented"
+        )
     if isinstance(ct, Zero):
         return [Zero(_aval(t).strip_weak_type()), None]
     dilated = any(d != 1 for d in base_dilation)
@@ -276,8 +316,13 @@ def _select_and_gather_add_t(ct, t, x, *, select_prim, window_dimensions, window
             identity = np.iinfo(dt).min if select_prim == "ge" else np.iinfo(dt).max
         x = lax.pad(x, np.asarray(identity, dt)[()], [(0, 0, d - 1) for d in base_dilation])
     out = wd.select_and_scatter_add_p.bind(
-        instantiate(ct), x, select_prim=select_prim, window_dimensions=window_dimensions,
-        window_strides=window_strides, padding=padding)
+        instantiate(ct),
+        x,
+        select_prim=select_prim,
+        window_dimensions=window_dimensions,
+        window_strides=window_strides,
+        padding=padding,
+    )
     if dilated:
         shape = get_aval(out).shape
         out = lax.slice(out, [0] * len(shape), shape, base_dilation)
@@ -285,13 +330,23 @@ def _select_and_gather_add_t(ct, t, x, *, select_prim, window_dimensions, window
 
 
 @deftranspose(wd.select_and_scatter_add_p)
-def _select_and_scatter_add_t(ct, source, x, *, select_prim, window_dimensions,
-                              window_strides, padding):
+def _select_and_scatter_add_t(
+    ct, source, x, *, select_prim, window_dimensions, window_strides, padding
+):
     n = len(window_dimensions)
-    return [wd.select_and_gather_add_p.bind(
-        instantiate(ct), x, select_prim=select_prim, window_dimensions=window_dimensions,
-        window_strides=window_strides, padding=padding, base_dilation=(1,) * n,
-        window_dilation=(1,) * n), None]
+    return [
+        wd.select_and_gather_add_p.bind(
+            instantiate(ct),
+            x,
+            select_prim=select_prim,
+            window_dimensions=window_dimensions,
+            window_strides=window_strides,
+            padding=padding,
+            base_dilation=(1,) * n,
+            window_dilation=(1,) * n,
+        ),
+        None,
+    ]
 
 
 @deftranspose(wd.optimization_barrier_p)
@@ -300,6 +355,7 @@ def _barrier_t(cts, *xs):
 
 
 # --- contractions --------------------------------------------------------------------------------
+
 
 def _ranges_like(*xs):
     start = 0
@@ -328,8 +384,9 @@ def _dot_transpose_lhs(ct, x_aval, y, dimension_numbers, precision, pet, swap_an
     y = _like_cotangent(y, ct)  # preferred_element_type: ct is wider than the operands
     out = lax.dot_general(ct, y, dims, precision=precision)
     out = lax.transpose(out, tuple(int(a) for a in out_axes))
-    return lax.convert_element_type(out, x_aval.dtype) if get_aval(out).dtype != x_aval.dtype \
-        else out
+    return (
+        lax.convert_element_type(out, x_aval.dtype) if get_aval(out).dtype != x_aval.dtype else out
+    )
 
 
 def _like_cotangent(operand, ct):
@@ -349,11 +406,13 @@ def _dot_general_t(ct, x, y, *, dimension_numbers, precision=None, preferred_ele
     (xc, yc), (xb, yb) = dimension_numbers
     t_x = t_y = None
     if is_undefined(x):
-        t_x = _dot_transpose_lhs(ct, x.aval, y, dimension_numbers, precision,
-                                 preferred_element_type)
+        t_x = _dot_transpose_lhs(
+            ct, x.aval, y, dimension_numbers, precision, preferred_element_type
+        )
     if is_undefined(y):
-        t_y = _dot_transpose_lhs(ct, y.aval, x, ((yc, xc), (yb, xb)), precision,
-                                 preferred_element_type, swap_ans=True)
+        t_y = _dot_transpose_lhs(
+            ct, y.aval, x, ((yc, xc), (yb, xb)), precision, preferred_element_type, swap_ans=True
+        )
     return [t_x, t_y]
 
 
@@ -363,7 +422,7 @@ def _conv_spec_transpose(spec):
 
 def _reshape_axis_out_of(src, size1, x):
     shape = list(get_aval(x).shape)
-    shape[src:src + 1] = [size1, shape[src] // size1]
+    shape[src : src + 1] = [size1, shape[src] // size1]
     return lax.reshape(x, shape)
 
 
@@ -378,24 +437,67 @@ def _reshape_axis_into(src, dst, x):
 
 
 @deftranspose(la.conv_general_dilated_p)
-def _conv_t(ct, lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
-            dimension_numbers, feature_group_count, batch_group_count, precision=None,
-            preferred_element_type=None):
+def _conv_t(
+    ct,
+    lhs,
+    rhs,
+    *,
+    window_strides,
+    padding,
+    lhs_dilation,
+    rhs_dilation,
+    dimension_numbers,
+    feature_group_count,
+    batch_group_count,
+    precision=None,
+    preferred_element_type=None,
+):
     ct = instantiate(ct)
     out = [None, None]
     if is_undefined(lhs):
-        out[0] = _conv_transpose_lhs(ct, lhs.aval, rhs, window_strides, padding, lhs_dilation,
-                                     rhs_dilation, dimension_numbers, feature_group_count,
-                                     batch_group_count, precision)
+        out[0] = _conv_transpose_lhs(
+            ct,
+            lhs.aval,
+            rhs,
+            window_strides,
+            padding,
+            lhs_dilation,
+            rhs_dilation,
+            dimension_numbers,
+            feature_group_count,
+            batch_group_count,
+            precision,
+        )
     if is_undefined(rhs):
-        out[1] = _conv_transpose_rhs(ct, lhs, rhs.aval, window_strides, padding, lhs_dilation,
-                                     rhs_dilation, dimension_numbers, feature_group_count,
-                                     batch_group_count, precision)
+        out[1] = _conv_transpose_rhs(
+            ct,
+            lhs,
+            rhs.aval,
+            window_strides,
+            padding,
+            lhs_dilation,
+            rhs_dilation,
+            dimension_numbers,
+            feature_group_count,
+            batch_group_count,
+            precision,
+        )
     return out
 
 
-def _conv_transpose_lhs(g, lhs_aval, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
-                        dn, feature_group_count, batch_group_count, precision):
+def _conv_transpose_lhs(
+    g,
+    lhs_aval,
+    rhs,
+    window_strides,
+    padding,
+    lhs_dilation,
+    rhs_dilation,
+    dn,
+    feature_group_count,
+    batch_group_count,
+    precision,
+):
     lhs_spec, rhs_spec, out_spec = dn
     t_rhs_spec = _conv_spec_transpose(rhs_spec)
     if feature_group_count > 1:
@@ -407,24 +509,48 @@ def _conv_transpose_lhs(g, lhs_aval, rhs, window_strides, padding, lhs_dilation,
         feature_group_count = batch_group_count
     trans_dn = la.ConvDimensionNumbers(out_spec, t_rhs_spec, lhs_spec)
     rhs_shape = get_aval(rhs).shape
-    pads = conv_vjp_lhs_padding([lhs_aval.shape[d] for d in lhs_spec[2:]],
-                                [rhs_shape[d] for d in rhs_spec[2:]], window_strides,
-                                [get_aval(g).shape[d] for d in out_spec[2:]], padding,
-                                lhs_dilation, rhs_dilation)
+    pads = conv_vjp_lhs_padding(
+        [lhs_aval.shape[d] for d in lhs_spec[2:]],
+        [rhs_shape[d] for d in rhs_spec[2:]],
+        window_strides,
+        [get_aval(g).shape[d] for d in out_spec[2:]],
+        padding,
+        lhs_dilation,
+        rhs_dilation,
+    )
     revd = _like_cotangent(lax.rev(rhs, tuple(rhs_spec[2:])), g)
     out = la.conv_general_dilated_p.bind(
-        g, revd, window_strides=tuple(lhs_dilation), padding=tuple(pads),
-        lhs_dilation=tuple(window_strides), rhs_dilation=tuple(rhs_dilation),
-        dimension_numbers=trans_dn, feature_group_count=feature_group_count,
-        batch_group_count=1, precision=precision, preferred_element_type=None)
+        g,
+        revd,
+        window_strides=tuple(lhs_dilation),
+        padding=tuple(pads),
+        lhs_dilation=tuple(window_strides),
+        rhs_dilation=tuple(rhs_dilation),
+        dimension_numbers=trans_dn,
+        feature_group_count=feature_group_count,
+        batch_group_count=1,
+        precision=precision,
+        preferred_element_type=None,
+    )
     if batch_group_count > 1:
         out = _reshape_axis_out_of(lhs_spec[1], batch_group_count, out)
         out = _reshape_axis_into(lhs_spec[1], lhs_spec[0], out)
     return _to_dtype(out, lhs_aval.dtype)
 
 
-def _conv_transpose_rhs(g, lhs, rhs_aval, window_strides, padding, lhs_dilation, rhs_dilation,
-                        dn, feature_group_count, batch_group_count, precision):
+def _conv_transpose_rhs(
+    g,
+    lhs,
+    rhs_aval,
+    window_strides,
+    padding,
+    lhs_dilation,
+    rhs_dilation,
+    dn,
+    feature_group_count,
+    batch_group_count,
+    precision,
+):
     if get_aval(g).size == 0:
         return Zero(rhs_aval)
     lhs_spec, rhs_spec, out_spec = dn
@@ -435,42 +561,68 @@ def _conv_transpose_rhs(g, lhs, rhs_aval, window_strides, padding, lhs_dilation,
         feature_group_count, batch_group_count = 1, feature_group_count
     trans_dn = la.ConvDimensionNumbers(lhs_t, out_t, rhs_t)
     lhs_shape = get_aval(lhs).shape
-    pads = conv_vjp_rhs_padding([lhs_shape[d] for d in lhs_spec[2:]],
-                                [rhs_aval.shape[d] for d in rhs_spec[2:]], window_strides,
-                                [get_aval(g).shape[d] for d in out_spec[2:]], padding,
-                                lhs_dilation, rhs_dilation)
+    pads = conv_vjp_rhs_padding(
+        [lhs_shape[d] for d in lhs_spec[2:]],
+        [rhs_aval.shape[d] for d in rhs_spec[2:]],
+        window_strides,
+        [get_aval(g).shape[d] for d in out_spec[2:]],
+        padding,
+        lhs_dilation,
+        rhs_dilation,
+    )
     out = la.conv_general_dilated_p.bind(
-        _like_cotangent(lhs, g), g, window_strides=tuple(rhs_dilation), padding=tuple(pads),
-        lhs_dilation=tuple(lhs_dilation), rhs_dilation=tuple(window_strides),
-        dimension_numbers=trans_dn, feature_group_count=feature_group_count,
-        batch_group_count=batch_group_count, precision=precision, preferred_element_type=None)
+        _like_cotangent(lhs, g),
+        g,
+        window_strides=tuple(rhs_dilation),
+        padding=tuple(pads),
+        lhs_dilation=tuple(lhs_dilation),
+        rhs_dilation=tuple(window_strides),
+        dimension_numbers=trans_dn,
+        feature_group_count=feature_group_count,
+        batch_group_count=batch_group_count,
+        precision=precision,
+        preferred_element_type=None,
+    )
     return _to_dtype(out, rhs_aval.dtype)
 
 
 # --- gather and scatter ------------------------------------------------------------------------
 
+
 def _gather_to_scatter_dn(dn):
     return ix.ScatterDimensionNumbers(
-        update_window_dims=dn.offset_dims, inserted_window_dims=dn.collapsed_slice_dims,
+        update_window_dims=dn.offset_dims,
+        inserted_window_dims=dn.collapsed_slice_dims,
         scatter_dims_to_operand_dims=dn.start_index_map,
         operand_batching_dims=dn.operand_batching_dims,
-        scatter_indices_batching_dims=dn.start_indices_batching_dims)
+        scatter_indices_batching_dims=dn.start_indices_batching_dims,
+    )
 
 
 def _scatter_to_gather_dn(dn):
     return ix.GatherDimensionNumbers(
-        offset_dims=dn.update_window_dims, collapsed_slice_dims=dn.inserted_window_dims,
+        offset_dims=dn.update_window_dims,
+        collapsed_slice_dims=dn.inserted_window_dims,
         start_index_map=dn.scatter_dims_to_operand_dims,
         operand_batching_dims=dn.operand_batching_dims,
-        start_indices_batching_dims=dn.scatter_indices_batching_dims)
+        start_indices_batching_dims=dn.scatter_indices_batching_dims,
+    )
 
 
 @deftranspose(ix.gather_p)
 def _gather_t(ct, x, indices, *, dimension_numbers, slice_sizes):
     x_aval = _aval(x).strip_weak_type()
-    return [ix.scatter_add_p.bind(zeros(x_aval), indices, instantiate(ct),
-                                  dimension_numbers=_gather_to_scatter_dn(dimension_numbers),
-                                  indices_are_sorted=False, unique_indices=False), None]
+    return [
+        ix.scatter_add_p.bind(
+            zeros(x_aval),
+            indices,
+            instantiate(ct),
+            dimension_numbers=_gather_to_scatter_dn(dimension_numbers),
+            indices_are_sorted=False,
+            unique_indices=False,
+        ),
+        None,
+    ]
 
 
 def _update_slice_sizes(x_aval, u_aval, dn):
@@ -480,35 +632,45 @@ def _update_slice_sizes(x_aval, u_aval, dn):
 
 
 @deftranspose(ix.scatter_add_p)
-def _scatter_add_t(ct, x, indices, updates, *, dimension_numbers, indices_are_sorted=False,
-                   unique_indices=False):
+def _scatter_add_t(
+    ct, x, indices, updates, *, dimension_numbers, indices_are_sorted=False, unique_indices=False
+):
     ct = instantiate(ct)
     t_u = None
     if is_undefined(updates):
         u_aval = _aval(updates)
-        t_u = ix.gather_p.bind(ct, indices,
-                               dimension_numbers=_scatter_to_gather_dn(dimension_numbers),
-                               slice_sizes=_update_slice_sizes(_aval(x), u_aval,
-                                                               dimension_numbers))
+        t_u = ix.gather_p.bind(
+            ct,
+            indices,
+            dimension_numbers=_scatter_to_gather_dn(dimension_numbers),
+            slice_sizes=_update_slice_sizes(_aval(x), u_aval, dimension_numbers),
+        )
     return [ct if is_undefined(x) else None, None, t_u]
 
 
 @deftranspose(ix.scatter_p)
-def _scatter_t(ct, x, indices, updates, *, dimension_numbers, indices_are_sorted=False,
-               unique_indices=False):
+def _scatter_t(
+    ct, x, indices, updates, *, dimension_numbers, indices_are_sorted=False, unique_indices=False
+):
     ct = instantiate(ct)
     u_aval = _aval(updates)
     t_x = t_u = None
     if is_undefined(x):  # overwritten positions get no cotangent
-        t_x = ix.scatter_p.bind(ct, indices, zeros(u_aval.strip_weak_type()),
-                                dimension_numbers=dimension_numbers,
-                                indices_are_sorted=indices_are_sorted,
-                                unique_indices=unique_indices)
+        t_x = ix.scatter_p.bind(
+            ct,
+            indices,
+            zeros(u_aval.strip_weak_type()),
+            dimension_numbers=dimension_numbers,
+            indices_are_sorted=indices_are_sorted,
+            unique_indices=unique_indices,
+        )
     if is_undefined(updates):
-        t_u = ix.gather_p.bind(ct, indices,
-                               dimension_numbers=_scatter_to_gather_dn(dimension_numbers),
-                               slice_sizes=_update_slice_sizes(_aval(x), u_aval,
-                                                               dimension_numbers))
+        t_u = ix.gather_p.bind(
+            ct,
+            indices,
+            dimension_numbers=_scatter_to_gather_dn(dimension_numbers),
+            slice_sizes=_update_slice_sizes(_aval(x), u_aval, dimension_numbers),
+        )
     return [t_x, None, t_u]
 
 
@@ -532,18 +694,20 @@ def _jit_t(cts, *args, jaxpr, name):
     linear = tuple(is_undefined(a) for a in args)
     nonlin = [a for a in args if not is_undefined(a)]
     ct_nz = tuple(not isinstance(c, Zero) for c in cts)
-    in_avals = tuple([get_aval(a) for a in nonlin] + [
-        c.aval if hasattr(c, "aval") else get_aval(c) for c, nz in zip(cts, ct_nz) if nz])
+    in_avals = tuple(
+        [get_aval(a) for a in nonlin]
+        + [c.aval if hasattr(c, "aval") else get_aval(c) for c, nz in zip(cts, ct_nz) if nz]
+    )
     args_avals = tuple(a.aval for a in args if is_undefined(a))
     key = (linear, ct_nz, in_avals, args_avals)
     per_jaxpr = _transposed_programs.setdefault(jaxpr, {})
     hit = per_jaxpr.get(key)
     if hit is None:
+
         def backward(*vals):
-            nl, ct_vals = iter(vals[:len(nonlin)]), iter(vals[len(nonlin):])
+            nl, ct_vals = iter(vals[: len(nonlin)]), iter(vals[len(nonlin) :])
             lin_avals = iter(args_avals)
-            full_args = [UndefinedPrimal(next(lin_avals)) if lin else next(nl)
-                         for lin in linear]
+            full_args = [UndefinedPrimal(next(lin_avals)) if lin else next(nl) for lin in linear]
             full_cts = [next(ct_vals) if nz else Zero(a) for nz, a in zip(ct_nz, jaxpr.out_avals)]
             res = backward_pass(jaxpr.jaxpr, jaxpr.consts, full_args, full_cts)
             return [instantiate(r) for r, lin in zip(res, linear) if lin]
@@ -553,6 +717,13 @@ def _jit_t(cts, *args, jaxpr, name):
         if not any(isinstance(c, Tracer) for c in t_jaxpr.consts):
             per_jaxpr[key] = hit
     program, consts = hit
-    outs = iter(jit_p.bind(*consts, *nonlin, *(c for c, nz in zip(cts, ct_nz) if nz),
-                           jaxpr=program, name=f"transpose({name})"))
+    outs = iter(
+        jit_p.bind(
+            *consts,
+            *nonlin,
+            *(c for c, nz in zip(cts, ct_nz) if nz),
+            jaxpr=program,
+            name=f"transpose({name})",
+        )
+    )
     return [next(outs) if lin else None for lin in linear]

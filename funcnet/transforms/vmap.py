@@ -53,23 +53,29 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
         flat_dims, size = _mapped_dims(flat, axes, paths, axis_size)
         with new_main(BatchTrace, BatchInfo(size)) as main:
             trace = BatchTrace(main)
-            in_vals = [x if d is None else BatchTracer(trace, x, d)
-                       for x, d in zip(flat, flat_dims)]
+            in_vals = [
+                x if d is None else BatchTracer(trace, x, d) for x, d in zip(flat, flat_dims)
+            ]
             a, k = tree.tree_unflatten(in_tree, in_vals)
             out = fun(*a, **k)
             out_flat, out_tree = tree.tree_flatten(out)
             pairs = [unbatch(main, o) for o in out_flat]
-        out_paths = ["the output" + tree.keystr(p) if p else "the output"
-                     for p, _ in tree.tree_flatten_with_path(out)[0]]
+        out_paths = [
+            "the output" + tree.keystr(p) if p else "the output"
+            for p, _ in tree.tree_flatten_with_path(out)[0]
+        ]
         o_axes = _broadcast_prefix(out_axes, out, "out_axes", "the output", "output")
-        results = [_place_output(v, d, ax, size, path)
-                   for (v, d), ax, path in zip(pairs, o_axes, out_paths)]
+        results = [
+            _place_output(v, d, ax, size, path)
+            for (v, d), ax, path in zip(pairs, o_axes, out_paths)
+        ]
         return tree.tree_unflatten(out_tree, results)
 
     return batched
 
 
 # --- in_axes -------------------------------------------------------------------------
+
 
 def _check_spec(spec, what):
     for path, leaf in tree.tree_flatten_with_path(spec, is_leaf=lambda x: x is None)[0]:
@@ -89,8 +95,9 @@ def _arg_names(sig, n):
     names = [f"args[{i}]" for i in range(n)]
     if sig is None:
         return names
-    positional = [p for p in sig.parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    positional = [
+        p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
     for i, p in enumerate(positional[:n]):
         names[i] = p.name
     return names
@@ -112,7 +119,8 @@ def _in_axes_per_leaf(in_axes, args, kwargs, names):
             raise ValueError(
                 f"vmap: in_axes has {len(in_axes)} entries ({in_axes!r}), but the function "
                 f"was called with {len(args)} positional argument(s); give one entry per "
-                "positional argument (None for arguments that are not mapped)")
+                "positional argument (None for arguments that are not mapped)"
+            )
         per_arg = in_axes
     elif in_axes is None or isinstance(in_axes, int):
         per_arg = [in_axes] * len(args)
@@ -122,7 +130,8 @@ def _in_axes_per_leaf(in_axes, args, kwargs, names):
         raise ValueError(
             f"vmap: in_axes of type {type(in_axes).__name__} can only describe a single "
             f"positional argument; with {len(args)} arguments use a tuple with one entry "
-            "per argument")
+            "per argument"
+        )
     axes = []
     for i, (spec, a) in enumerate(zip(per_arg, args)):
         axes += _broadcast_prefix(spec, a, "in_axes", names[i], f"in_axes[{i}]")
@@ -149,8 +158,11 @@ def _mismatch(pdef, fdef, path):
     if pdef.node_data() != fdef.node_data() or len(pdef.children()) != len(fdef.children()):
         return path, pdef, fdef
     kind, aux = pdef.node_data()
-    keys = ([f"[{k!r}]" for k in aux] if kind is dict
-            else [f"[{i}]" for i in range(len(pdef.children()))])
+    keys = (
+        [f"[{k!r}]" for k in aux]
+        if kind is dict
+        else [f"[{i}]" for i in range(len(pdef.children()))]
+    )
     for key, pc, fc in zip(keys, pdef.children(), fdef.children()):
         found = _mismatch(pc, fc, path + key)
         if found:
@@ -173,7 +185,8 @@ def _broadcast_prefix(spec, full, what, root, spec_root):
         raise ValueError(
             f"vmap: {what} does not match the structure of {root}: at {root}{path}, "
             f"{spec_root}{path} is {_describe(p)} but {root}{path} is {_describe(f)}. "
-            f"{what} must be a pytree prefix of {root} (ints/None at its leaves).") from None
+            f"{what} must be a pytree prefix of {root} (ints/None at its leaves)."
+        ) from None
     axes = []
     for ax, sub in zip(tree.tree_leaves(spec, is_leaf=lambda x: x is None), subtrees):
         axes += [ax] * len(tree.tree_leaves(sub))
@@ -190,14 +203,20 @@ def _mapped_dims(flat, axes, paths, axis_size):
         try:
             aval = get_aval(x)
         except TypeError:
-            raise TypeError(f"vmap: argument {path} is mapped over axis {ax}, but it is a "
-                            f"{type(x).__name__}, not an array; use in_axes=None for it"
-                            ) from None
+            raise TypeError(
+                f"vmap: argument {path} is mapped over axis {ax}, but it is a "
+                f"{type(x).__name__}, not an array; use in_axes=None for it"
+            ) from None
         if not -aval.ndim <= ax < aval.ndim:
-            what = ("a scalar has no axis to map over" if aval.ndim == 0 else
-                    f"valid axes are {-aval.ndim}..{aval.ndim - 1}")
-            raise ValueError(f"vmap: in_axes={ax} for argument {path} of shape {aval.shape} "
-                             f"is out of range ({what})")
+            what = (
+                "a scalar has no axis to map over"
+                if aval.ndim == 0
+                else f"valid axes are {-aval.ndim}..{aval.ndim - 1}"
+            )
+            raise ValueError(
+                f"vmap: in_axes={ax} for argument {path} of shape {aval.shape} "
+                f"is out of range ({what})"
+            )
         ax %= aval.ndim
         dims.append(ax)
         mapped.append((path, ax, aval.shape[ax]))
@@ -207,16 +226,21 @@ def _mapped_dims(flat, axes, paths, axis_size):
     if len(sizes) > 1:
         lines = "".join(f"\n  {p}: axis {a} has size {s}" for p, a, s in mapped)
         extra = f"\n  axis_size={axis_size}" if axis_size is not None else ""
-        raise ValueError("vmap: the mapped arguments have different sizes along their "
-                         f"mapped axes:{lines}{extra}\nAll mapped axes must have one size "
-                         "(the number of examples).")
+        raise ValueError(
+            "vmap: the mapped arguments have different sizes along their "
+            f"mapped axes:{lines}{extra}\nAll mapped axes must have one size "
+            "(the number of examples)."
+        )
     if not sizes:
-        raise ValueError("vmap: no argument is mapped (all in_axes are None) and "
-                         "axis_size is not given, so the number of examples is unknown")
+        raise ValueError(
+            "vmap: no argument is mapped (all in_axes are None) and "
+            "axis_size is not given, so the number of examples is unknown"
+        )
     return dims, sizes.pop()
 
 
 # --- out_axes -------------------------------------------------------------------------
+
 
 def _place_output(val, d, ax, size, path):
     try:
@@ -229,13 +253,15 @@ def _place_output(val, d, ax, size, path):
             raise ValueError(
                 f"vmap: out_axes is None for {path}, but that output is batched (it "
                 "depends on a mapped input); give it an out axis, or compute it from "
-                "unmapped inputs only")
+                "unmapped inputs only"
+            )
         return val
     if not -(rank + 1) <= ax <= rank:
         raise ValueError(
             f"vmap: out_axes={ax} for {path} is out of range: its per-example shape is "
-            f"{aval.shape[:d] + aval.shape[d + 1:] if d is not None else aval.shape}, so "
-            f"the batch axis can go at {-(rank + 1)}..{rank}")
+            f"{aval.shape[:d] + aval.shape[d + 1 :] if d is not None else aval.shape}, so "
+            f"the batch axis can go at {-(rank + 1)}..{rank}"
+        )
     ax %= rank + 1
     return bdim_to(val, d, size, ax)
 
