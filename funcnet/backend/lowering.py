@@ -41,15 +41,6 @@ def i64_array(values) -> str:
     return "array<i64" + (": " + ", ".join(str(int(v)) for v in values) if values else "") + ">"
 
 
-def bool_array(values) -> str:
-    values = list(values)
-    return (
-        "array<i1"
-        + (": " + ", ".join("true" if v else "false" for v in values) if values else "")
-        + ">"
-    )
-
-
 def int_list(values) -> str:
     return "[" + ", ".join(str(int(v)) for v in values) + "]"
 

@@ -132,10 +132,6 @@ def closed_without_consts(closed: ClosedJaxpr) -> ClosedJaxpr:
     return ClosedJaxpr(Jaxpr([], j.constvars + j.invars, j.eqns, j.outvars), [])
 
 
-def eval_closed(closed: ClosedJaxpr, *args):
-    return eval_jaxpr(closed.jaxpr, closed.consts, *args)
-
-
 # --- type checking ------------------------------------------------------------
 
 

@@ -6,7 +6,6 @@ innermost trace among its arguments (the highest level on the stack), lifting
 every argument into it, and letting that trace process the primitive.
 """
 
-import itertools
 import threading
 from contextlib import contextmanager
 
@@ -137,20 +136,9 @@ def new_main(trace_type, global_data=None, dynamic=False):
         main.active = False
 
 
-def current_dynamic_level() -> int:
-    return _state.dynamic.level
-
-
 def is_tracing() -> bool:
     """True inside any transformation: an eager fast path must not be taken then."""
     return len(_state.stack) > 1
-
-
-_fresh = itertools.count()
-
-
-def fresh_id() -> int:
-    return next(_fresh)
 
 
 class Trace:

@@ -22,7 +22,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from funcnet import random, tree
-from funcnet.core import dtypes
 from funcnet.nn import initializers
 from funcnet.transforms.jit import eval_shape
 
@@ -86,10 +85,6 @@ def shapes_match(a, b) -> bool:
     if len(a) != len(b) or any(isinstance(d, tuple) for d in b):
         return False
     return all(x == y or x == -1 or y == -1 for x, y in zip(a, b))
-
-
-def dim_known(d) -> bool:
-    return d != -1
 
 
 # ----------------------------------------------------------------------------
@@ -676,8 +671,3 @@ def layer(init=None, apply=None, *, name=None):
     if apply is None:
         raise TypeError("nn.layer needs apply=apply(params, x, ...)")
     return FunctionLayer(init, apply, name=name)
-
-
-def float_dtype_of(x):
-    dt = np.dtype(getattr(x, "dtype", np.float32))
-    return dt if dtypes.is_float(dt) else np.dtype(np.float32)

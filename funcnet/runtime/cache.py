@@ -64,10 +64,6 @@ class LRUCache:
         self.hits += 1
         return value
 
-    def peek(self, key, default=None):
-        """The value for `key`, without counting or reordering."""
-        return self._data.get(key, default)
-
     def put(self, key, value):
         data = self._data
         data[key] = value

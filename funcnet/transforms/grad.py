@@ -25,7 +25,8 @@ from funcnet.transforms.vmap import vmap
 
 
 def linearize_flat(fun, primals):
-    """(primals_out, out_nonzero, linear program of the differentiable inputs)."""
+    """(primals_out, which outputs depend on the inputs, the linear program of the
+    differentiable inputs, which inputs are differentiable)."""
     diff = [is_differentiable(get_aval(p)) for p in primals]
     spec = [
         ("unknown", tangent_aval(get_aval(p))) if d else ("known", Zero(tangent_aval(get_aval(p))))

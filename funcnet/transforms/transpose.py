@@ -10,7 +10,7 @@ import sys
 from funcnet.core.jaxpr import Jaxpr, Literal, Var
 from funcnet.core.rules import RuleTable
 from funcnet.core.source_info import done_replaying, replaying, where
-from funcnet.transforms.ad_util import UndefinedPrimal, Zero, add_tangents, instantiate
+from funcnet.transforms.ad_util import UndefinedPrimal, Zero, add_tangents
 
 transpose_rules = RuleTable("transpose")
 
@@ -83,7 +83,3 @@ def backward_pass(jaxpr: Jaxpr, consts, args, cts_out):
         ct_env.get(v, Zero(v.aval)) if isinstance(a, UndefinedPrimal) else None
         for v, a in zip(jaxpr.invars, args)
     ]
-
-
-def linear_transpose_output(cts_in, instantiate_zeros=True):
-    return [instantiate(c) if instantiate_zeros and isinstance(c, Zero) else c for c in cts_in]
