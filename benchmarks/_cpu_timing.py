@@ -123,8 +123,8 @@ def compile_stages(lowerers, reps):
     for _ in range(reps):
         for impl, lower in lowerers.items():
             box = {}
-            t1 = timed(lambda lower=lower: box.setdefault("lowered", lower()))
-            t2 = timed(lambda: box["lowered"].compile())
+            t1 = timed(lambda lower=lower, box=box: box.setdefault("lowered", lower()))
+            t2 = timed(lambda box=box: box["lowered"].compile())
             stages["trace+lower"][impl].append(t1)
             stages["compile"][impl].append(t2)
             stages["total"][impl].append((t1[0] + t2[0], t1[1] + t2[1]))

@@ -113,17 +113,17 @@ def bench_compile(reps=7):
         s = setup(name)
         fa, ja = (s["fn_params"], *s["fn_batch"]), (s["jax_params"], *s["jax_batch"])
 
-        def jax_lower(_f=s["jax_apply"]):
+        def jax_lower(_f=s["jax_apply"], _args=ja):
             def jloss(p, x, y):
                 return _models.jax_ce(_f(p, x), y)
 
-            return jax.jit(jax.value_and_grad(jloss)).lower(*ja)
+            return jax.jit(jax.value_and_grad(jloss)).lower(*_args)
 
         stages = _cpu_timing.compile_stages(  # fresh loss functions every repetition
             {
-                "funcnet": lambda m=s["model"]: fn.jit(fn.value_and_grad(_models.fn_loss(m))).lower(
-                    *fa
-                ),
+                "funcnet": lambda m=s["model"], args=fa: fn.jit(
+                    fn.value_and_grad(_models.fn_loss(m))
+                ).lower(*args),
                 "jax": jax_lower,
             },
             reps,

@@ -16,6 +16,7 @@ bench_compute.py), which do not depend on the machine's load.
 Run: python benchmarks/bench_vmap.py
 """
 
+import itertools
 import sys
 
 import _timing
@@ -54,7 +55,7 @@ def bench(name, sizes):
             "w": (r.standard_normal((m, n)) / np.sqrt(m)).astype(np.float32),
             "b": np.zeros(n, np.float32),
         }
-        for m, n in zip(sizes[:-1], sizes[1:])
+        for m, n in itertools.pairwise(sizes)
     ]
     xs = r.standard_normal((BATCH, sizes[0])).astype(np.float32)
     ys = np.eye(sizes[-1], dtype=np.float32)[r.integers(0, sizes[-1], BATCH)]

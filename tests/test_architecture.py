@@ -58,9 +58,9 @@ def _layer(module):
     best = None
     for rank, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if module == prefix or module.startswith(prefix + "."):
-                if best is None or len(prefix) > best[1]:
-                    best = (rank, len(prefix))
+            matches = module == prefix or module.startswith(prefix + ".")
+            if matches and (best is None or len(prefix) > best[1]):
+                best = (rank, len(prefix))
     assert best is not None, f"{module} is in no layer: add it to LAYERS"
     return best[0]
 

@@ -248,7 +248,7 @@ def test_cache_size_options_are_checked():
         fn.config.update("jit_cache_sizes", 3)
 
 
-# --- clearing --------------------------------------------------------------------------------------
+# --- clearing -------------------------------------------------------------------------------------
 
 
 def test_clear_cache_is_shared_by_wrappers():

@@ -56,8 +56,8 @@ def test_switch_three_branches():
     x = _randn(4)
     for i in (-1, 0, 1, 2, 5):  # the index is clamped, as in jax
         _close(fn.lax.switch(i, branches, x), jax.lax.switch(i, jbranches, x))
-        g = fn.grad(lambda v: fn.lax.switch(i, branches, v).sum())(x)
-        _close(g, jax.grad(lambda v: jax.lax.switch(i, jbranches, v).sum())(x))
+        g = fn.grad(lambda v, i=i: fn.lax.switch(i, branches, v).sum())(x)
+        _close(g, jax.grad(lambda v, i=i: jax.lax.switch(i, jbranches, v).sum())(x))
     jitted = fn.jit(lambda i, v: fn.lax.switch(i, branches, v))
     _close(jitted(2, x), x**3)
 
@@ -107,7 +107,7 @@ def test_while_forward_mode_and_reverse_error():
     x, t = np.abs(_randn(3)) + 0.5, _randn(3)
     _close(fn.jvp(f, (x,), (t,)), jax.jvp(jf, (x,), (t,)))
     with pytest.raises(
-        ValueError, match="Reverse-mode differentiation does not work for lax.while_loop"
+        ValueError, match=r"Reverse-mode differentiation does not work for lax\.while_loop"
     ):
         fn.grad(lambda x: f(x).sum())(x)
 

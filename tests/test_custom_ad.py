@@ -496,7 +496,7 @@ def test_custom_vjp_refuses_traced_nondiff_arguments_as_jax():
         with pytest.raises(
             lib.errors.UnexpectedTracerError if lib is jax else fn.UnexpectedTracerError
         ):
-            lib.jit(lambda x, s: f(x, s))(1.0, 2.0)
+            lib.jit(lambda x, s, f=f: f(x, s))(1.0, 2.0)
 
 
 def test_custom_jvp_nondiff_argnames_and_traced_nondiff_arguments():

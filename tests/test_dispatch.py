@@ -21,7 +21,7 @@ def _np(x):
 def test_jit_fast_path_positional_repeated_calls():
     f = fn.jit(lambda x, y: x * 2 + y)
     x, y = fnp.asarray(np.float32(1.5)), fnp.asarray(np.float32(3.0))
-    for i in range(4):  # first call: general path; then the fast path
+    for _ in range(4):  # first call: general path; then the fast path
         out = f(x, y)
         assert isinstance(out, fn.Array)
         assert out.shape == () and out.dtype == np.float32 and not out.weak_type
@@ -112,7 +112,7 @@ def test_jit_deleted_argument_error_on_fast_path():
     f(x), f(x)
     y = fnp.ones((2,))
     y.delete()
-    with pytest.raises(RuntimeError, match="donated|deleted"):
+    with pytest.raises(RuntimeError, match=r"donated|deleted"):
         f(y)
 
 
@@ -148,7 +148,7 @@ def test_eager_fast_path_deleted_argument():
     fnp.sin(x), fnp.sin(x)
     y = fnp.ones((3,))
     y.delete()
-    with pytest.raises(RuntimeError, match="donated|deleted"):
+    with pytest.raises(RuntimeError, match=r"donated|deleted"):
         fnp.sin(y)
 
 

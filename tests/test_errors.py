@@ -196,7 +196,7 @@ def test_while_int_float_on_traced_values():
     for conv in (int, float, bool):
         with pytest.raises(fn.ConcretizationError, match=rf"{conv.__name__}\(\)"):
             fn.jit(lambda x, conv=conv: conv(x))(1.0)
-    with pytest.raises(fn.ConcretizationError, match="np.asarray"):
+    with pytest.raises(fn.ConcretizationError, match=r"np\.asarray"):
         fn.jit(lambda x: np.asarray(x))(A)
 
 
@@ -293,7 +293,8 @@ def test_leaked_tracer_is_a_funcnet_error():
         # an op whose result type contradicts its operands
         (
             "module @m {\n  func.func public @main(%arg0: tensor<3xf32>) -> (tensor<4xf32>) {\n"
-            '    %0 = "stablehlo.add"(%arg0, %arg0) : (tensor<3xf32>, tensor<3xf32>) -> tensor<4xf32>\n'
+            '    %0 = "stablehlo.add"(%arg0, %arg0) : (tensor<3xf32>, tensor<3xf32>) '
+            "-> tensor<4xf32>\n"
             '    "func.return"(%0) : (tensor<4xf32>) -> ()\n  }\n}\n'
         ),
     ],

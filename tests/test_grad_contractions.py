@@ -251,8 +251,12 @@ def test_max_pool_ties_like_jax():
     for window, strides in [((1, 1, 2, 2), (1, 1, 2, 2)), ((1, 1, 2, 2), (1, 1, 1, 1))]:
         for kind in ("max", "min"):
             check_grad_of_sum(
-                lambda x: _pool(lax, kind, x, window, strides, "VALID"),
-                lambda x: _pool(jax.lax, kind, x, window, strides, "VALID"),
+                lambda x, kind=kind, window=window, strides=strides: _pool(
+                    lax, kind, x, window, strides, "VALID"
+                ),
+                lambda x, kind=kind, window=window, strides=strides: _pool(
+                    jax.lax, kind, x, window, strides, "VALID"
+                ),
                 x,
             )
 

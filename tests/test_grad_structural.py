@@ -40,11 +40,17 @@ def test_reduce_max_min_ties_share_like_jax(op):
     x = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0], [-1.0, -5.0, 4.0, -5.0]], np.float32)
     f, jf = getattr(fnp, op), getattr(jnp, op)
     for axis in (None, 0, 1):
-        check_grad_of_sum(lambda x: f(x, axis=axis), lambda x: jf(x, axis=axis), x)
+        check_grad_of_sum(
+            lambda x, axis=axis: f(x, axis=axis), lambda x, axis=axis: jf(x, axis=axis), x
+        )
         t = randn(rng(3), *SHAPE)
+
+        def jax_tangent_out(x, t, axis=axis):
+            return jax.jvp(lambda x: jf(x, axis=axis), (x,), (t,))[1]
+
         assert_close(
-            fn.jvp(lambda x: f(x, axis=axis), (x,), (t,))[1],
-            jax.jit(lambda x, t: jax.jvp(lambda x: jf(x, axis=axis), (x,), (t,))[1])(x, t),
+            fn.jvp(lambda x, axis=axis: f(x, axis=axis), (x,), (t,))[1],
+            jax.jit(jax_tangent_out)(x, t),
             what=f"jvp {axis}",
         )
     # shared equally: the all-equal row splits its gradient four ways
@@ -91,8 +97,8 @@ def test_cumprod_with_zeros_like_jax():
     x = np.array([[1.5, 0.0, 2.0, -1.0], [0.0, 0.0, 3.0, 2.0], [2.0, 0.5, 0.0, 1.0]], np.float32)
     for reverse in (False, True):
         check_grad_of_sum(
-            lambda x: lax.cumprod(x, axis=1, reverse=reverse),
-            lambda x: jax.lax.cumprod(x, axis=1, reverse=reverse),
+            lambda x, reverse=reverse: lax.cumprod(x, axis=1, reverse=reverse),
+            lambda x, reverse=reverse: jax.lax.cumprod(x, axis=1, reverse=reverse),
             x,
         )
     # and second order (reduce_prod's derivative is built from cumprod)
@@ -109,7 +115,9 @@ def test_cummax_cummin_ties_like_jax(op):
     f, jf = getattr(lax, op), getattr(jax.lax, op)
     for reverse in (False, True):
         check_grad_of_sum(
-            lambda x: f(x, axis=1, reverse=reverse), lambda x: jf(x, axis=1, reverse=reverse), x
+            lambda x, reverse=reverse: f(x, axis=1, reverse=reverse),
+            lambda x, reverse=reverse: jf(x, axis=1, reverse=reverse),
+            x,
         )
 
 
@@ -248,8 +256,8 @@ def test_dynamic_update_slice():
     for idx in [(1, 1), (2, 3)]:  # the second start is clamped to fit
         i = tuple(np.int32(v) for v in idx)
         check_op(
-            lambda x, u: lax.dynamic_update_slice(x, u, i),
-            lambda x, u: jax.lax.dynamic_update_slice(x, u, i),
+            lambda x, u, i=i: lax.dynamic_update_slice(x, u, i),
+            lambda x, u, i=i: jax.lax.dynamic_update_slice(x, u, i),
             x,
             u,
         )

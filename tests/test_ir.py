@@ -322,7 +322,7 @@ def test_stablehlo_golden_elementwise():
             "func.return"(%1) : (tensor<2x3xf32>) -> ()
           }
         }
-    """)
+    """)  # noqa: E501 (golden text, compared verbatim)
 
 
 def test_stablehlo_golden_matmul_reduce_with_constant():
@@ -348,7 +348,7 @@ def test_stablehlo_golden_matmul_reduce_with_constant():
             "func.return"(%8) : (tensor<f32>) -> ()
           }
         }
-    """)
+    """)  # noqa: E501 (golden text, compared verbatim)
 
 
 def test_stablehlo_donated_argument_aliases_an_output():

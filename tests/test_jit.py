@@ -179,9 +179,9 @@ def test_donated_buffer_is_deleted_and_result_is_correct():
         p.block_until_ready()
     assert "deleted" in repr(p)
     # Using it in another computation also fails with a Python exception.
-    with pytest.raises(RuntimeError, match="deleted|donated"):
+    with pytest.raises(RuntimeError, match=r"deleted|donated"):
         p + 1
-    with pytest.raises(RuntimeError, match="deleted|donated"):
+    with pytest.raises(RuntimeError, match=r"deleted|donated"):
         update(p, g)
     # The output lives on: feed it back in a loop.
     for _ in range(3):
@@ -423,7 +423,7 @@ def test_fused_multiply_add_matches_jax():
     np.testing.assert_allclose(ours_jit, ours_eager, rtol=1e-6, atol=1e-6)
 
 
-# --- disable_jit -----------------------------------------------------------------------------------
+# --- disable_jit ----------------------------------------------------------------------------------
 
 
 def test_disable_jit_runs_the_python_function_eagerly():

@@ -25,8 +25,8 @@ B = RNG.standard_normal((2, 3)).astype(np.float32)
 M = RNG.standard_normal((3, 3)).astype(np.float32)
 V = RNG.standard_normal(5).astype(np.float32)
 W = RNG.standard_normal(3).astype(np.float32)
-I = np.array([2, 0, 1], np.int32)
-I2 = np.array([[0, 2, 1], [1, 1, 0]], np.int32)
+INTS = np.array([2, 0, 1], np.int32)
+INTS2 = np.array([[0, 2, 1], [1, 1, 0]], np.int32)
 
 
 def assert_same(out, ref, what=""):
@@ -74,11 +74,11 @@ SAMPLES = {
     "less_equal": (A, B),
     "greater": (A, B),
     "greater_equal": (A, B),
-    "bitwise_and": (I, I),
-    "bitwise_or": (I, I),
-    "bitwise_xor": (I, I),
-    "bitwise_not": (I,),
-    "invert": (I,),
+    "bitwise_and": (INTS, INTS),
+    "bitwise_or": (INTS, INTS),
+    "bitwise_xor": (INTS, INTS),
+    "bitwise_not": (INTS,),
+    "invert": (INTS,),
     "logical_and": (A, B),
     "logical_or": (A, B),
     "logical_xor": (A, B),
@@ -136,11 +136,11 @@ SAMPLES = {
     "cumprod": (A, 1),
     "sort": (A, 1),
     "argsort": (A, 1),
-    "take": (A, I, 1),
-    "take_along_axis": (A, I2, 1),
-    "nonzero": (I,),
-    "flatnonzero": (I,),
-    "argwhere": (I2,),
+    "take": (A, INTS, 1),
+    "take_along_axis": (A, INTS2, 1),
+    "nonzero": (INTS,),
+    "flatnonzero": (INTS,),
+    "argwhere": (INTS2,),
     "reshape": (A, (3, 2)),
     "ravel": (A,),
     "transpose": (A, (1, 0)),
@@ -199,7 +199,7 @@ SAMPLES = {
     "shape": (A,),
     "ndim": (A,),
     "size": (A,),
-    "result_type": (A, I),
+    "result_type": (A, INTS),
     "issubdtype": (np.float32, np.floating),
     "isdtype": (np.float32, "real floating"),
     "promote_types": (np.int8, np.uint8),

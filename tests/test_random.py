@@ -442,7 +442,7 @@ def test_bad_key_names_what_it_got(bad, got):
 def test_bad_key_under_jit_and_jax_typed_key():
     with pytest.raises(TypeError, match="got u32\\[3\\]"):
         fn.jit(lambda k: random.normal(k))(fnp.zeros(3, np.uint32))
-    with pytest.raises(TypeError, match="jax typed key.*key_data"):
+    with pytest.raises(TypeError, match=r"jax typed key.*key_data"):
         random.split(jax.random.key(0))
 
 

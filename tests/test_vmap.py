@@ -6,6 +6,7 @@ arguments and several in_axes. The batched result must equal the stack of the
 per-example results (funcnet itself, run example by example) and jax.vmap.
 """
 
+import itertools
 import sys
 from collections.abc import Callable
 from typing import NamedTuple
@@ -170,9 +171,7 @@ def _family(prims, args_of, n_args):
     def ref(*dicts):
         return {n: _jax_op(n)(*(d[n] for d in dicts)) for n in names}
 
-    makers = tuple(
-        (lambda k: lambda r: {n: args_of(n)[k](r) for n in names})(k) for k in range(n_args)
-    )
+    makers = tuple((lambda r, k=k: {n: args_of(n)[k](r) for n in names}) for k in range(n_args))
     return f, ref, makers
 
 
@@ -1070,7 +1069,7 @@ def _mlp_params(r, sizes):
             "w": (r.standard_normal((m, n)) / np.sqrt(m)).astype(np.float32),
             "b": (0.1 * r.standard_normal(n)).astype(np.float32),
         }
-        for m, n in zip(sizes[:-1], sizes[1:])
+        for m, n in itertools.pairwise(sizes)
     ]
 
 
