@@ -17,6 +17,40 @@ _FALSE = ("0", "false", "no", "off", "")
 
 
 class _Config:
+    """funcnet's global options, as `jax.config`; the one instance is `funcnet.config`.
+
+    Read an option as an attribute (`fn.config.enable_x64`); set it by assignment or
+    `update` (the value is checked), for a block with `override` or the context
+    managers below, or at import time with the environment variable
+    `FUNCNET_<OPTION>` (`FUNCNET_ENABLE_X64=1`, `FUNCNET_JIT_CACHE_SIZE=256`). The
+    constructor takes no arguments: it reads those variables.
+
+    Attributes:
+      enable_x64: bool, default False. 64-bit dtypes (float64, int64, ...); when off,
+        64-bit requests are narrowed to 32 bits, as in jax.
+      disable_jit: bool, default False. `jit(f)(x)` calls `f` directly, op by op, so
+        that print, pdb and Python control flow on values work inside it.
+      debug_nans: bool, default False. Raise FloatingPointError at the first
+        primitive that produces a nan (eagerly, and by re-running a jitted program op
+        by op to find it).
+      debug_infs: bool, default False. The same for infinities.
+      explain_cache_misses: bool, default False. Log (with `logging`, logger
+        "funcnet.jit") why each jit cache miss had a new signature.
+      optimize_jaxprs: bool, default True. Run dead-code elimination and common
+        subexpression elimination on every traced program before lowering.
+      jit_cache_size: int, default 4096. Traced programs kept per jitted function
+        (and options); least recently used dropped first.
+      eager_cache_size: int, default 4096. One-primitive programs kept for eager
+        execution.
+
+    Example:
+      >>> old = fn.config.jit_cache_size
+      >>> fn.config.update("jit_cache_size", 1024)
+      >>> fn.config.jit_cache_size
+      1024
+      >>> fn.config.jit_cache_size = old    # assignment works too
+    """
+
     # float64/int64 are off by default, as in jax: 64-bit requests are narrowed to 32 bits.
     enable_x64: bool = False
     # When True, every jit cache miss logs (via `logging`) why the signature was new.
@@ -56,21 +90,56 @@ class _Config:
                 listener(value)
 
     def update(self, name, value):
-        """Set option `name` (as ``jax.config.update``)."""
+        """Sets an option, as `jax.config.update`.
+
+        Args:
+          name: the option's name, e.g. "enable_x64" (see the class docstring).
+          value: its new value: True/False (or 1/0) for a switch, a positive int for a
+            cache size.
+
+        Returns:
+          None.
+
+        Raises:
+          AttributeError: `name` is not an option.
+          TypeError: a switch got something other than True/False.
+          ValueError: a cache size got something other than a positive int.
+        """
         setattr(self, name, value)
 
     def on_change(self, names, listener):
-        """Call `listener(new_value)` whenever one of `names` changes (funcnet internal)."""
+        """Calls `listener(new_value)` whenever one of `names` changes (funcnet internal:
+        modules that keep state derived from an option use it).
+
+        Args:
+          names: an option name, or an iterable of them.
+          listener: a function of the option's new value.
+
+        Returns:
+          None.
+        """
         for name in (names,) if isinstance(names, str) else names:
             self._listeners.setdefault(name, []).append(listener)
 
     @contextlib.contextmanager
     def override(self, **options):
-        """Set options for the duration of a `with` block, then restore them.
+        """Sets options for the duration of a `with` block, then restores them (also
+        when the block raises).
+
+        Args:
+          **options: option names and their values for the block, e.g.
+            `enable_x64=True, debug_nans=True`.
+
+        Returns:
+          A context manager; `with ... as cfg` binds `funcnet.config`.
+
+        Raises:
+          AttributeError: an unknown option (before anything is set).
 
         Example:
           >>> with fn.config.override(enable_x64=True, debug_nans=True):
-          ...     step(params, batch)
+          ...     print(fnp.asarray(np.ones(2)).dtype)
+          float64
         """
         unknown = sorted(set(options) - set(_options()))
         if unknown:
@@ -130,31 +199,73 @@ config = _Config()
 
 
 def enable_x64(new_val: bool = True):
-    """Context manager: 64-bit dtypes (float64, int64) on inside the block.
+    """Context manager: 64-bit dtypes (float64, int64) on inside the block, as jax's
+    `enable_x64` (sets `funcnet.config.enable_x64` and restores it afterwards).
+
+    Args:
+      new_val: the value of the option inside the block (False turns 64-bit mode off).
+
+    Returns:
+      A context manager; it has an effect only in a `with` statement.
 
     Example:
-      >>> with enable_x64():
-      ...     fnp.asarray(np.ones(3)).dtype   # float64
+      >>> with fn.enable_x64():
+      ...     print(fnp.asarray(np.ones(3)).dtype, fnp.arange(3).dtype)
+      float64 int64
     """
     return config.override(enable_x64=new_val)
 
 
 def disable_jit(disable: bool = True):
-    """Context manager: `jit` runs functions eagerly, op by op, inside the block (as
-    ``jax.disable_jit``), so that print, pdb and Python control flow on values work.
+    """Context manager: `jit` runs functions eagerly, op by op, inside the block, as
+    `jax.disable_jit`, so that print, pdb and Python control flow on values work.
+
+    Args:
+      disable: the value of `funcnet.config.disable_jit` inside the block.
+
+    Returns:
+      A context manager; it has an effect only in a `with` statement.
 
     Example:
-      >>> with disable_jit():
-      ...     step(params, batch)   # prints inside `step` show concrete values
+      >>> @fn.jit
+      ... def f(x):
+      ...     print("x is", x)    # under jit x would be a tracer
+      ...     return x * 2
+      >>> with fn.disable_jit():
+      ...     y = f(fnp.ones(2))
+      x is [1. 1.]
     """
     return config.override(disable_jit=disable)
 
 
 def debug_nans(new_val: bool = True):
-    """Context manager: raise FloatingPointError at the first nan-producing primitive."""
+    """Context manager: raise FloatingPointError at the first primitive that produces a
+    nan inside the block (sets `funcnet.config.debug_nans`, as jax's `debug_nans`).
+
+    Args:
+      new_val: the value of the option inside the block.
+
+    Returns:
+      A context manager; it has an effect only in a `with` statement.
+
+    Example:
+      >>> with fn.debug_nans():
+      ...     fnp.log(fnp.asarray(-1.0))
+      Traceback (most recent call last):
+        ...
+      FloatingPointError: invalid value (nan) encountered in log ...
+    """
     return config.override(debug_nans=new_val)
 
 
 def debug_infs(new_val: bool = True):
-    """Context manager: raise FloatingPointError at the first inf-producing primitive."""
+    """Context manager: raise FloatingPointError at the first primitive that produces an
+    infinity inside the block (sets `funcnet.config.debug_infs`, as jax's `debug_infs`).
+
+    Args:
+      new_val: the value of the option inside the block.
+
+    Returns:
+      A context manager; it has an effect only in a `with` statement.
+    """
     return config.override(debug_infs=new_val)

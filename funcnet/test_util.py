@@ -65,7 +65,26 @@ def _defaults(args, eps, atol, rtol):
 
 
 def check_jvp(f, args, eps=None, atol=None, rtol=None, rng=None):
-    """funcnet.jvp against central differences along a random direction."""
+    """Checks `funcnet.jvp` of `f` against central differences along a random direction.
+
+    Unlike `jax.test_util.check_jvp`, it takes `f` itself (not a jvp function) and
+    draws the direction.
+
+    Args:
+      f: a function of arrays returning a pytree of arrays.
+      args: a tuple of its (floating-point) arguments.
+      eps: the finite-difference step; None picks one by the widest float dtype among
+        `args` (1e-3 for float32, 1e-6 for float64).
+      atol, rtol: tolerances of the comparison; None picks them by dtype (2e-2 for
+        float32, 1e-5 for float64).
+      rng: a `np.random.Generator` for the direction (default: seeded with 0).
+
+    Returns:
+      None.
+
+    Raises:
+      AssertionError: the JVP and the finite difference differ beyond the tolerances.
+    """
     eps, atol, rtol = _defaults(args, eps, atol, rtol)
     rng = rng or np.random.default_rng(0)
     tangents = tree.tree_map(lambda a: _random_like(a, rng), tuple(args))
@@ -75,7 +94,22 @@ def check_jvp(f, args, eps=None, atol=None, rtol=None, rng=None):
 
 
 def check_vjp(f, args, eps=None, atol=None, rtol=None, rng=None):
-    """<vjp(ct), t> against <ct, finite-difference jvp(t)>."""
+    """Checks `funcnet.vjp` of `f` against finite differences: `<vjp(ct), t>` against
+    `<ct, (f(x + eps t) - f(x - eps t)) / (2 eps)>` for a random cotangent `ct` and
+    direction `t`.
+
+    Args:
+      f: a function of arrays returning a pytree of arrays.
+      args: a tuple of its (floating-point) arguments.
+      eps, atol, rtol: as for `check_jvp`.
+      rng: a `np.random.Generator` for `ct` and `t` (default: seeded with 1).
+
+    Returns:
+      None.
+
+    Raises:
+      AssertionError: the two inner products differ beyond the tolerances.
+    """
     eps, atol, rtol = _defaults(args, eps, atol, rtol)
     rng = rng or np.random.default_rng(1)
     out, f_vjp = vjp(f, *args)
@@ -89,11 +123,34 @@ def check_vjp(f, args, eps=None, atol=None, rtol=None, rng=None):
 
 
 def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=None, atol=None, rtol=None):
-    """Check derivatives of `f` at `args` up to `order`, in forward and/or reverse mode,
-    against finite differences (as jax.test_util.check_grads).
+    """Checks the derivatives of `f` at `args` up to `order`, in forward and/or reverse
+    mode, against finite differences, as `jax.test_util.check_grads`.
+
+    Higher orders differentiate the derivative along a random direction (forward) or
+    cotangent (reverse), the same mode at every order. Unlike jax's, `order` defaults
+    to 2 and the positional order of the tolerances is `eps, atol, rtol` (pass them by
+    keyword for code that runs on both).
+
+    Args:
+      f: a function of arrays returning a pytree of arrays.
+      args: a tuple (or sequence) of its floating-point arguments.
+      order: the highest order to check; below 1 nothing is checked. Default 2.
+      modes: a sequence of "fwd" (or "forward") and/or "rev" (or "reverse").
+      eps: the finite-difference step; None picks one by dtype (see `check_jvp`).
+      atol, rtol: tolerances; None picks them by dtype (2e-2 for float32, 1e-5 for
+        float64: use float64 inputs under `fn.enable_x64()` for tight checks).
+
+    Returns:
+      None.
+
+    Raises:
+      AssertionError: a derivative differs from its finite-difference estimate.
+      ValueError: an unknown mode.
 
     Example:
+      >>> from funcnet.test_util import check_grads
       >>> check_grads(fnp.tanh, (fnp.asarray(0.3),), order=2)
+      >>> check_grads(lambda x: x ** 2, (fnp.ones(3),), order=1, modes=("rev",))
     """
     args = tuple(args)
     if order < 1:

@@ -2,11 +2,15 @@
 
 `funcnet.tree` reads as `jax.tree` (`fn.tree.map`, `fn.tree.leaves`, ...), and keeps the
 `tree_*` names funcnet's own modules use. `funcnet.tree_util` has jax.tree_util's names.
-This module and funcnet/backend/*.py are the only places funcnet imports jax.
+This module and the runtime (funcnet/runtime/*.py) are the only places funcnet imports jax.
 
 Example:
-  >>> fn.tree.map(lambda x: x * 2, {"w": fnp.ones(2), "b": 1.0})
+  >>> params = {"w": fnp.ones(2), "b": 1.0}
+  >>> fn.tree.map(lambda x: x * 2, params)
+  {'b': 2.0, 'w': Array([2., 2.], dtype=float32)}
   >>> leaves, treedef = fn.tree.flatten(params)
+  >>> treedef
+  PyTreeDef({'b': *, 'w': *})
 """
 
 from jax import tree as _tree
@@ -70,5 +74,18 @@ default_registry = _tu.default_registry
 
 
 def leaf_paths(tree) -> list[str]:
-    """Readable paths ("[0]['w']") of the leaves, in flattening order."""
+    """Readable paths of a pytree's leaves, in flattening order (funcnet's own helper,
+    used in error messages).
+
+    Args:
+      tree: any pytree.
+
+    Returns:
+      A list of strs, one per leaf, as `keystr` writes key paths (`"[0]['w']"`); the
+      path of a tree that is a single leaf is `""`.
+
+    Example:
+      >>> fn.tree.leaf_paths({"w": fnp.ones(2), "b": [1.0, 2.0]})
+      ["['b'][0]", "['b'][1]", "['w']"]
+    """
     return [keystr(path) for path, _ in tree_flatten_with_path(tree)[0]]

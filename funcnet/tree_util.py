@@ -11,7 +11,8 @@ Example:
   ...     def tree_flatten(self): return (self.x, self.y), None
   ...     @classmethod
   ...     def tree_unflatten(cls, aux, children): return cls(*children)
-  >>> tree_util.tree_leaves(Point(1.0, 2.0))   # [1.0, 2.0]
+  >>> tree_util.tree_leaves({"p": Point(1.0, 2.0), "q": 3.0})
+  [1.0, 2.0, 3.0]
 """
 
 from funcnet.tree import (

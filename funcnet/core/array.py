@@ -13,6 +13,36 @@ from funcnet.sharding import SingleDeviceSharding
 
 
 class Array:
+    """A concrete, immutable n-dimensional array held in a device buffer, as `jax.Array`.
+
+    What funcnet's functions return outside transformations (`fnp.ones(3)`,
+    `fn.jit(f)(x)`, `fn.device_put(np_array)`). It supports NumPy's operators,
+    indexing and methods (`+`, `@`, `x[1:]`, `.sum()`, `.reshape()`, `.at[...]`,
+    installed by `funcnet.numpy`), converts to NumPy with `np.asarray(x)`, and is
+    computed asynchronously: reading its values waits for them. Build arrays with
+    `fnp.asarray` or `fn.device_put` rather than with this constructor.
+
+    Args:
+      buf: a runtime device buffer (from the XLA runtime).
+      weak_type: whether the value is weakly typed (a Python scalar's type, which
+        gives way to the other operand's dtype in arithmetic, as in jax).
+
+    Attributes:
+      aval: the abstract value, a `ShapedArray` (shape, dtype, weak type).
+      shape, dtype, ndim, size, weak_type: those of `aval`.
+      device: the device holding the buffer.
+      sharding: a `SingleDeviceSharding` on that device.
+
+    Example:
+      >>> x = fnp.arange(6.0).reshape(2, 3)
+      >>> x.shape, x.dtype, x.device == fn.devices()[0]
+      ((2, 3), dtype('float32'), True)
+      >>> (x * 2).sum().item()
+      30.0
+      >>> np.asarray(x[1])
+      array([3., 4., 5.], dtype=float32)
+    """
+
     __slots__ = ("__weakref__", "_buf", "aval")
     __array_priority__ = 1000
 
@@ -20,11 +50,14 @@ class Array:
         self._buf = buf
         self.aval = ShapedArray(buf.shape, buf.dtype, weak_type)
 
-    shape = property(lambda self: self.aval.shape)
-    dtype = property(lambda self: self.aval.dtype)
-    ndim = property(lambda self: self.aval.ndim)
-    size = property(lambda self: self.aval.size)
-    weak_type = property(lambda self: self.aval.weak_type)
+    shape = property(lambda self: self.aval.shape, doc="The shape, a tuple of ints.")
+    dtype = property(lambda self: self.aval.dtype, doc="The element type, a NumPy dtype.")
+    ndim = property(lambda self: self.aval.ndim, doc="The number of dimensions.")
+    size = property(lambda self: self.aval.size, doc="The number of elements.")
+    weak_type = property(
+        lambda self: self.aval.weak_type,
+        doc="Whether the dtype is weak (from a Python scalar; see `Array`).",
+    )
 
     @property
     def device(self):
@@ -33,7 +66,11 @@ class Array:
         return next(iter(self._buf.devices()))
 
     def devices(self) -> set:
-        """The set of devices holding the array's data (one device, as jax's)."""
+        """The devices holding the array's data, as `jax.Array.devices`.
+
+        Returns:
+          A set of one device.
+        """
         return {self.device}
 
     @property
@@ -43,20 +80,40 @@ class Array:
 
     @property
     def is_fully_addressable(self) -> bool:
+        """True: this process holds every shard (there is one)."""
         return True  # this process holds every shard (there is one)
 
     @property
     def is_fully_replicated(self) -> bool:
+        """True: the one shard is the whole array."""
         return True
 
     def addressable_data(self, index: int) -> "Array":
-        """The data of addressable shard `index`: the whole array (there is one shard)."""
+        """The data of an addressable shard, as `jax.Array.addressable_data`.
+
+        Args:
+          index: the shard's index; only 0 exists.
+
+        Returns:
+          The array itself (its one shard is the whole array).
+
+        Raises:
+          IndexError: `index` is not 0.
+        """
         if index != 0:
             raise IndexError(f"addressable_data({index}): this array has one shard (index 0)")
         return self
 
     def copy_to_host_async(self) -> None:
-        """Start copying the data to the host, so that a later np.asarray(x) waits less."""
+        """Starts copying the data to the host without waiting, so that a later
+        `np.asarray(x)` waits less (as `jax.Array.copy_to_host_async`).
+
+        Returns:
+          None.
+
+        Raises:
+          RuntimeError: the array was donated or deleted.
+        """
         self._check_alive()
         self._buf.copy_to_host_async()
 
@@ -74,12 +131,31 @@ class Array:
             )
 
     def is_deleted(self) -> bool:
+        """Whether the buffer was freed (by `delete` or by donation to a jitted call).
+
+        Returns:
+          A bool.
+        """
         return self._buf.is_deleted()
 
     def delete(self):
+        """Frees the device buffer now; the array cannot be used afterwards.
+
+        Returns:
+          None.
+        """
         self._buf.delete()
 
     def block_until_ready(self):
+        """Waits until the array's value is computed (dispatch is asynchronous), as
+        `jax.Array.block_until_ready`.
+
+        Returns:
+          The array itself.
+
+        Raises:
+          RuntimeError: the array was donated or deleted.
+        """
         self._check_alive()
         self._buf.block_until_ready()
         return self
@@ -90,12 +166,30 @@ class Array:
         return arr if dtype is None else arr.astype(dtype)
 
     def to_numpy(self) -> np.ndarray:
+        """The values on the host, as `np.asarray(x)`.
+
+        Returns:
+          A NumPy array of the array's shape and dtype (it may be read-only).
+        """
         return np.array(self)
 
     def item(self):
+        """The value of a one-element array as a Python scalar, as NumPy's `item`.
+
+        Returns:
+          A Python float, int, bool or complex.
+
+        Raises:
+          ValueError: the array has more than one element.
+        """
         return np.asarray(self).item()
 
     def tolist(self):
+        """The values as nested Python lists of Python scalars, as NumPy's `tolist`.
+
+        Returns:
+          A (nested) list, or a Python scalar for a 0-d array.
+        """
         return np.asarray(self).tolist()
 
     def __dlpack__(self, *args, **kwargs):
@@ -219,17 +313,28 @@ def asarray_from_value(x, dtype=None, device=None) -> Array:
 
 class ShapeDtypeStruct:
     """A shape and dtype without data, as `jax.ShapeDtypeStruct`: stands for an array in
-    `fn.eval_shape` and `fn.jit(f).lower(...)`.
+    `fn.eval_shape` and `fn.jit(f).lower(...)`, and is what they return.
 
     Args:
-      shape: a tuple of ints.
+      shape: a sequence of ints.
       dtype: the dtype (kept as given; funcnet narrows 64-bit ones unless x64 is on when
         the struct is used).
-      sharding: accepted for compatibility; funcnet places data on one device.
-      weak_type: whether it stands for a weakly typed value (a Python scalar).
+      sharding: keyword only; accepted and kept for compatibility (funcnet places data
+        on one device).
+      weak_type: keyword only; whether it stands for a weakly typed value (a Python
+        scalar).
+
+    Attributes:
+      shape, dtype, sharding, weak_type: as given (shape as a tuple, dtype as a NumPy
+        dtype).
+      ndim, size: the number of dimensions and of elements.
+      aval: the `ShapedArray` tracing uses.
+
+    Structs with equal fields are equal and hash alike.
 
     Example:
       >>> fn.eval_shape(lambda a: a.sum(0), fn.ShapeDtypeStruct((2, 3), fnp.float32))
+      ShapeDtypeStruct(shape=(3,), dtype=float32)
     """
 
     __slots__ = ("dtype", "shape", "sharding", "weak_type")
@@ -240,8 +345,10 @@ class ShapeDtypeStruct:
         self.sharding = sharding
         self.weak_type = bool(weak_type)
 
-    ndim = property(lambda self: len(self.shape))
-    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+    ndim = property(lambda self: len(self.shape), doc="The number of dimensions.")
+    size = property(
+        lambda self: int(np.prod(self.shape, dtype=np.int64)), doc="The number of elements."
+    )
 
     @property
     def aval(self) -> ShapedArray:

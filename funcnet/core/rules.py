@@ -6,7 +6,9 @@ machinery: `impl_rules` (eager evaluation, core/trace.py), `lowering_rules`
 (transforms/transpose.py), `batching_rules` (transforms/batching.py) and
 `partial_eval_rules` (transforms/partial_eval.py); abstract evaluation is a method of
 `Primitive`. Rows are added one way only, with `register`, as a decorator or applied to
-a rule made by a family helper (`deflinear`, `defjvp_unary`, `defvectorized`, ...).
+a rule made for a family of primitives (`deflinear` and `defjvp_unary` in jvp_rules.py,
+`deftranspose` in transpose_rules.py, one `_elementwise` batching rule for every
+elementwise primitive).
 tests/test_rules.py walks every primitive through every table.
 """
 

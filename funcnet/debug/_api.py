@@ -81,7 +81,8 @@ def _write_formatted(fmt, printoptions, has_placeholders, *args, **kwargs):
 
 
 def print(fmt=None, *args, ordered=False, skip_format_check=False, **kwargs):
-    """Print values from inside transformed code, with `str.format` syntax.
+    """Prints values from inside transformed code, with `str.format` syntax, as
+    `jax.debug.print`.
 
     Works eagerly and under jit, vmap (once per example), grad (the forward pass's
     primal values; tangents are not printed), scan / fori_loop / while_loop (once per
@@ -101,11 +102,21 @@ def print(fmt=None, *args, ordered=False, skip_format_check=False, **kwargs):
       None; with no `fmt` (`print(ordered=True)`) a function taking `(fmt, *args,
       **kwargs)`, jax's two-call form.
 
+    Raises:
+      TypeError: `fmt` is not a str.
+      ValueError: an argument is not used by the format string (e.g. an f-string was
+        passed), unless `skip_format_check`.
+
     Example:
       >>> @fn.jit
       ... def f(x):
       ...     fn.debug.print("x = {x}, sum = {}", x.sum(), x=x)
       ...     return x * 2
+      >>> y = f(fnp.arange(3.0))
+      x = [0. 1. 2.], sum = 3.0
+      >>> _ = fn.vmap(lambda x: fn.debug.print("example {}", x))(fnp.arange(2))
+      example 0
+      example 1
     """
 
     def print_now(fmt, *args, **kwargs):
@@ -131,7 +142,8 @@ def print(fmt=None, *args, ordered=False, skip_format_check=False, **kwargs):
 
 
 def callback(callback=None, *args, ordered=False, **kwargs):
-    """Call `callback(*args, **kwargs)` from inside transformed code, for its side effects.
+    """Calls `callback(*args, **kwargs)` from inside transformed code, for its side
+    effects, as `jax.debug.callback`.
 
     The arrays among the arguments (leaves of pytrees) arrive as NumPy arrays with
     their values; other leaves are passed as given. It runs when print would: eagerly,
@@ -147,9 +159,18 @@ def callback(callback=None, *args, ordered=False, **kwargs):
       None; with no `callback` (`callback(ordered=True)`), a function taking
       `(callback, *args, **kwargs)`, jax's two-call form.
 
+    Raises:
+      TypeError: `callback` is not callable.
+
     Example:
       >>> seen = []
-      >>> fn.jit(lambda x: fn.debug.callback(seen.append, x) or x)(fnp.ones(2))
+      >>> @fn.jit
+      ... def f(x):
+      ...     fn.debug.callback(seen.append, x)
+      ...     return x * 2
+      >>> _ = f(fnp.ones(2))
+      >>> seen
+      [array([1., 1.], dtype=float32)]
     """
 
     def call_now(fn, *args, **kwargs):
@@ -172,8 +193,9 @@ def callback(callback=None, *args, ordered=False, **kwargs):
 
 
 def breakpoint(*, ordered=False):
-    """Stop in Python's debugger (pdb) when execution reaches this point, with the
-    caller's local variables bound to their values (arrays as NumPy arrays).
+    """Stops in Python's debugger (pdb) when execution reaches this point, with the
+    caller's local variables bound to their values (arrays as NumPy arrays), as
+    `jax.debug.breakpoint`.
 
     Works where `print` does (eagerly, jit, vmap: once per example, grad, loops). The
     debugger runs on a copy of the caller's locals: `p x`, `pp params`, `c` to go on.
@@ -181,6 +203,9 @@ def breakpoint(*, ordered=False):
 
     Args:
       ordered: stop in program order relative to other ordered callbacks and prints.
+
+    Returns:
+      None.
     """
     frame = sys._getframe(1)
     where = f"{frame.f_code.co_filename}:{frame.f_lineno} ({frame.f_code.co_name})"
@@ -201,10 +226,13 @@ def _enter_debugger(where, user_globals, local_values):
 
 
 def effects_barrier():
-    """Wait until the host callbacks (prints, callbacks, breakpoints) of every compiled
+    """Waits until the host callbacks (prints, callbacks, breakpoints) of every compiled
     call in flight, in any thread, have run, as `jax.effects_barrier`.
 
     A funcnet call already returns only after its own callbacks ran, so a single thread
-    never needs this; it is here for code written against jax.
+    never needs this; it is here for code written against jax. It takes no arguments.
+
+    Returns:
+      None.
     """
     _runtime.wait_for_callbacks()

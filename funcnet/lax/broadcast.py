@@ -34,10 +34,20 @@ def broadcast_in_dim(operand, shape, broadcast_dimensions):
     Args:
       operand: an array.
       shape: the output shape.
-      broadcast_dimensions: one output axis per operand axis, increasing.
+      broadcast_dimensions: one output axis per operand axis, strictly increasing.
 
     Returns:
       An array of `shape` and `operand`'s dtype.
+
+    Raises:
+      TypeError: when the dimensions do not map every operand axis onto an output axis of
+        its size (or it has size 1), or are not increasing.
+
+    Example:
+      >>> lax.broadcast_in_dim(fnp.array([1, 2, 3]), (2, 3), (1,)).tolist()
+      [[1, 2, 3], [1, 2, 3]]
+      >>> lax.broadcast_in_dim(fnp.array([[1], [2]]), (2, 3), (0, 1)).tolist()
+      [[1, 1, 1], [2, 2, 2]]
     """
     return broadcast_in_dim_p.bind(
         operand,

@@ -116,10 +116,30 @@ def _cond_abstract_eval(index, *operands, branches):
 
 @api_boundary
 def switch(index, branches, *operands):
-    """Apply `branches[index](*operands)`; the index is clamped into range.
+    """`branches[index](*operands)`, as jax.lax.switch: every branch is traced (once per
+    argument signature) and staged into one conditional that runs only the chosen one.
+
+    Args:
+      index: an integer scalar, Python int or traced; out-of-range values are clamped to
+        `[0, len(branches) - 1]`, as in jax.
+      branches: a non-empty sequence of callables that take `*operands` and return pytrees
+        of arrays of one structure, shapes and dtypes.
+      *operands: the branches' arguments: pytrees of arrays or scalars.
+
+    Returns:
+      The chosen branch's output.
+
+    Raises:
+      ValueError: for no branches.
+      TypeError: for an index that is not an integer scalar, branch outputs whose
+        structure, shapes or dtypes differ, or a branch that returns a non-array.
 
     Example:
-      >>> switch(i, [lambda x: x, lambda x: -x, fnp.sin], x)
+      >>> branches = [lambda x: x, lambda x: -x, lambda x: 2 * x]
+      >>> lax.switch(1, branches, 3.0).tolist()
+      -3.0
+      >>> lax.switch(7, branches, 3.0).tolist()  # clamped to the last branch
+      6.0
     """
     branches = list(branches)
     if not branches:
@@ -156,10 +176,30 @@ def switch(index, branches, *operands):
 
 @api_boundary
 def cond(pred, true_fun, false_fun, *operands):
-    """`true_fun(*operands)` if pred else `false_fun(*operands)`, staged (both traced).
+    """`true_fun(*operands)` if `pred` else `false_fun(*operands)`, as jax.lax.cond: both
+    functions are traced and staged into one conditional that runs only the chosen one.
+
+    Args:
+      pred: a boolean scalar, Python bool or traced (an integer scalar works too: nonzero
+        is true).
+      true_fun: a callable of `*operands`, returning a pytree of arrays.
+      false_fun: a callable of `*operands` returning the same structure, shapes and dtypes.
+      *operands: the functions' arguments: pytrees of arrays or scalars.
+
+    Returns:
+      The chosen function's output.
+
+    Raises:
+      TypeError: for a predicate that is not a boolean or integer scalar, or outputs whose
+        structure, shapes or dtypes differ.
 
     Example:
-      >>> cond(x.sum() > 0, lambda x: x, lambda x: -x, x)
+      >>> x = fnp.array([1.0, -2.0])
+      >>> lax.cond(fnp.sum(x) > 0, lambda v: v, lambda v: -v, x).tolist()
+      [-1.0, 2.0]
+      >>> step = fn.jit(lambda p, v: lax.cond(p, lambda v: v + 1, lambda v: v - 1, v))
+      >>> step(True, 1.0).tolist(), step(False, 1.0).tolist()
+      (2.0, 0.0)
     """
     pred_aval = get_aval(pred)
     if pred_aval.shape != () or not (
@@ -247,10 +287,29 @@ def _while_abstract_eval(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
 
 @api_boundary
 def while_loop(cond_fun, body_fun, init_val):
-    """Repeat `val = body_fun(val)` while `cond_fun(val)`; a data-dependent trip count.
+    """`val = body_fun(val)` repeated while `cond_fun(val)`, as jax.lax.while_loop: a loop
+    with a data-dependent trip count, staged as one XLA while loop (nothing is unrolled).
 
-    Reverse-mode differentiation needs a known trip count: use `fori_loop` with
-    static bounds or `scan` for that.
+    Args:
+      cond_fun: a function of the loop value that returns a boolean scalar.
+      body_fun: a function of the loop value that returns a new one of the same structure,
+        shapes and dtypes (a weakly typed initial leaf, such as a Python scalar, takes the
+        dtype `body_fun` returns for it, as in jax).
+      init_val: the initial loop value, a pytree of arrays or scalars.
+
+    Returns:
+      The loop value once `cond_fun` is false.
+
+    Raises:
+      TypeError: when `cond_fun` does not return a boolean scalar or `body_fun` changes the
+        loop value's structure, shapes or dtypes.
+      ValueError: under reverse-mode differentiation (a trip count unknown when tracing
+        cannot be reversed); use `scan`, or `fori_loop` with static bounds. Forward mode
+        (jvp) works.
+
+    Example:
+      >>> lax.while_loop(lambda c: c < 10, lambda c: c * 2, 1).tolist()
+      16
     """
     return _while_loop(cond_fun, body_fun, init_val, "while_loop")
 
@@ -286,12 +345,33 @@ def _while_loop(cond_fun, body_fun, init_val, name):
 
 @api_boundary
 def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
-    """`for i in range(lower, upper): val = body_fun(i, val)`.
+    """`for i in range(lower, upper): val = body_fun(i, val)`, as jax.lax.fori_loop.
 
-    With concrete bounds this is a `scan` (so reverse mode works; `unroll` steps run per
-    iteration of the compiled loop, True for all); with traced bounds, a `while_loop`.
-    As in jax, `i` is a weakly typed int32 and a weakly typed `init_val` (a Python
-    scalar) takes the dtype `body_fun` returns for it.
+    With concrete bounds this is a `scan` (so reverse-mode differentiation works); with
+    traced bounds, a `while_loop`.
+
+    Args:
+      lower: the first `i`: a Python int or an integer scalar (possibly traced).
+      upper: the end of the range (exclusive), likewise.
+      body_fun: a function `(i, val) -> val` that keeps `val`'s structure, shapes and dtypes;
+        `i` is a weakly typed int32 scalar, as in jax, and a weakly typed `init_val` leaf
+        (a Python scalar) takes the dtype `body_fun` returns for it.
+      init_val: the initial loop value, a pytree of arrays or scalars.
+      unroll: with concrete bounds, how many iterations each step of the compiled loop runs
+        (an int, or True for all of them); None (the default) means 1. Ignored with traced
+        bounds (where jax raises ValueError).
+
+    Returns:
+      The final loop value (`init_val` itself, promoted as above, if the range is empty).
+
+    Raises:
+      TypeError: when `body_fun` changes the loop value's structure, shapes or dtypes.
+
+    Example:
+      >>> lax.fori_loop(0, 5, lambda i, total: total + i, 0).tolist()
+      10
+      >>> fn.grad(lambda x: lax.fori_loop(0, 3, lambda i, c: c * x, 1.0))(2.0).tolist()
+      12.0
     """
     concrete = all(
         not isinstance(b, Tracer) or b.to_concrete_value() is not None for b in (lower, upper)
@@ -360,11 +440,39 @@ def _scan_abstract_eval(*args, jaxpr, num_consts, num_carry, length, reverse, un
 
 @api_boundary
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
-    """Loop `f(carry, x) -> (carry, y)` over the leading axis of `xs`; returns
-    `(final carry, stacked ys)`, as `jax.lax.scan`.
+    """`f` looped over the leading axis of `xs`, carrying a value, as jax.lax.scan: in
+    Python terms `for x in xs: carry, y = f(carry, x)`, with the `y`s stacked. Staged as
+    one XLA loop; `f` is traced once.
+
+    Args:
+      f: a function `(carry, x) -> (new_carry, y)`: `new_carry` keeps `carry`'s structure,
+        shapes and dtypes (a weakly typed initial leaf, such as a Python scalar, takes the
+        dtype `f` returns for it, as in jax); `y` is any pytree of arrays, or None.
+      init: the initial carry, a pytree of arrays or scalars.
+      xs: a pytree of arrays scanned along their leading axis (all of one length), or None
+        (the default) to loop `length` times with `x = None`.
+      length: the number of iterations; needed when `xs` is None, else it must match.
+      reverse: run from the last element of `xs` to the first; the `y`s stay aligned with
+        the `x`s they came from. False by default.
+      unroll: how many iterations each step of the compiled loop runs: an int (1, the
+        default), True for all of them, False for 1.
+
+    Returns:
+      A pair `(final carry, ys)`: `ys` has the structure of `y`, each leaf stacked along a
+      new leading axis of size `length`.
+
+    Raises:
+      ValueError: for leaves of `xs` without a leading axis or of different lengths, a
+        `length` that does not match, or neither `xs` nor `length`.
+      TypeError: when `f` does not return a pair, or its new carry differs from the carry in
+        structure, shapes or dtypes.
 
     Example:
-      >>> h, hs = scan(lambda h, x: (fnp.tanh(h @ w + x), h), h0, xs)
+      >>> carry, ys = lax.scan(lambda c, x: (c + x, c), 0, fnp.arange(4))
+      >>> carry.tolist(), ys.tolist()  # the total, and the running total before each step
+      (6, [0, 0, 1, 3])
+      >>> lax.scan(lambda c, _: (2 * c, c), 1, length=4)[1].tolist()
+      [1, 2, 4, 8]
     """
     xs_flat, xs_tree = tree.tree_flatten(xs)
     length = _scan_length(xs, xs_flat, length)
@@ -450,9 +558,28 @@ def set_vmap(vmap) -> None:
 
 @api_boundary
 def map(f, xs, *, batch_size=None):
-    """`f` applied to each slice of `xs` along axis 0, as a scan; with `batch_size`,
-    `batch_size` slices at a time under vmap (the remainder in one last vmap), as
-    jax.lax.map."""
+    """`f` applied to every slice of `xs` along its leading axis, as jax.lax.map: a `scan`,
+    so `f` is traced once rather than unrolled.
+
+    Args:
+      f: a function of one slice (a pytree like `xs` without the leading axis) that returns
+        a pytree of arrays.
+      xs: a pytree of arrays with one leading length.
+      batch_size: None (the default) runs `f` on one slice per step; an int runs it under
+        `vmap` on `batch_size` slices per step, the remainder in one last vmapped call.
+
+    Returns:
+      `f`'s outputs, each leaf stacked along a new leading axis of the length of `xs`.
+
+    Raises:
+      ValueError: for a `batch_size` below 1, or leaves of `xs` of different lengths.
+
+    Example:
+      >>> lax.map(lambda x: x * x, fnp.arange(5)).tolist()
+      [0, 1, 4, 9, 16]
+      >>> lax.map(lambda x: x * x, fnp.arange(5), batch_size=2).tolist()
+      [0, 1, 4, 9, 16]
+    """
     if batch_size is None:
         return scan(lambda c, x: (c, f(x)), None, xs)[1]
     if _vmap is None:

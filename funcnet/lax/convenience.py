@@ -22,7 +22,21 @@ def _axis(axis, ndim):
 
 
 def dtype(x):
-    """The dtype funcnet gives `x` (a Python scalar: the default float or int)."""
+    """The dtype funcnet gives `x`, as jax.lax.dtype: an array's own; for a Python float
+    or int, the default float32 or int32; NumPy values canonicalized (64-bit types
+    become 32-bit unless x64 is enabled).
+
+    Args:
+      x: an array, a NumPy array or a Python or NumPy scalar. (jax also takes a dtype
+        itself; funcnet raises TypeError for one.)
+
+    Returns:
+      A NumPy dtype.
+
+    Example:
+      >>> lax.dtype(1.0), lax.dtype(fnp.arange(3))
+      (dtype('float32'), dtype('int32'))
+    """
     return get_aval(x).dtype
 
 
@@ -30,7 +44,26 @@ def dtype(x):
 
 
 def full(shape, fill_value, dtype=None):
-    """An array of `shape` filled with `fill_value` (of `dtype`, else of the value's)."""
+    """An array of `shape` filled with `fill_value`, as jax.lax.full.
+
+    Args:
+      shape: an int, or a sequence of ints.
+      fill_value: a scalar: a Python or NumPy scalar, or a rank-0 array.
+      dtype: the result's dtype; None (the default) keeps the value's (a Python scalar
+        then gives a weakly typed array, as in jax).
+
+    Returns:
+      An array of shape `shape`.
+
+    Raises:
+      TypeError: when `fill_value` is not a scalar.
+
+    Example:
+      >>> lax.full((2, 3), 1.5).tolist()
+      [[1.5, 1.5, 1.5], [1.5, 1.5, 1.5]]
+      >>> lax.full(2, 7, np.float32)
+      Array([7., 7.], dtype=float32)
+    """
     shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(d) for d in shape)
     # (without a dtype, a Python scalar gives a weakly typed array, as in jax)
     value = fill_value if dtype is None else ew.convert_element_type(fill_value, dtype)
@@ -42,7 +75,20 @@ def full(shape, fill_value, dtype=None):
 
 
 def full_like(x, fill_value, dtype=None, shape=None):
-    """An array like `x` (its shape and dtype, unless given) filled with `fill_value`."""
+    """An array like `x` filled with `fill_value`, as jax.lax.full_like.
+
+    Args:
+      x: an array (or scalar) that gives the default shape and dtype.
+      fill_value: a scalar.
+      dtype: the result's dtype; None (the default) takes `x`'s.
+      shape: the result's shape; None (the default) takes `x`'s.
+
+    Returns:
+      An array of `shape` (else `x`'s) and `dtype` (else `x`'s, not weakly typed).
+
+    Raises:
+      TypeError: when `fill_value` is not a scalar.
+    """
     aval = get_aval(x)
     return full(
         aval.shape if shape is None else shape, fill_value, aval.dtype if dtype is None else dtype
@@ -53,7 +99,23 @@ def full_like(x, fill_value, dtype=None, shape=None):
 
 
 def expand_dims(array, dimensions):
-    """`array` with size-1 axes inserted at `dimensions` (positions in the result)."""
+    """`array` with size-1 axes inserted at `dimensions`, as jax.lax.expand_dims.
+
+    Args:
+      array: an array.
+      dimensions: the positions of the new axes in the result; negative ones count from
+        the end of the result.
+
+    Returns:
+      An array of rank `array.ndim + len(dimensions)` with `array`'s elements and dtype.
+
+    Raises:
+      ValueError: for a position out of range or given twice.
+
+    Example:
+      >>> lax.expand_dims(fnp.ones((2, 3)), (0, -1)).shape
+      (1, 2, 3, 1)
+    """
     shape = list(get_aval(array).shape)
     ndim_out = len(shape) + len(dimensions)
     dims = sorted(_axis(d, ndim_out) for d in dimensions)
@@ -66,14 +128,34 @@ def expand_dims(array, dimensions):
 
 
 def broadcast(operand, sizes):
-    """`operand` with new leading axes of `sizes`."""
+    """`operand` repeated along new leading axes of sizes `sizes`, as jax.lax.broadcast.
+
+    Args:
+      operand: an array.
+      sizes: the sizes of the new leading axes.
+
+    Returns:
+      An array of shape `tuple(sizes) + operand.shape` and `operand`'s dtype.
+
+    Example:
+      >>> lax.broadcast(fnp.arange(3), (2,)).tolist()
+      [[0, 1, 2], [0, 1, 2]]
+    """
     shape = tuple(int(s) for s in sizes) + get_aval(operand).shape
     n = len(sizes)
     return st.broadcast_in_dim(operand, shape, range(n, len(shape)))
 
 
 def broadcast_to_rank(x, rank):
-    """`x` with leading size-1 axes up to rank `rank` (unchanged if it has that many)."""
+    """`x` with leading size-1 axes added up to rank `rank`, as jax.lax.broadcast_to_rank.
+
+    Args:
+      x: an array.
+      rank: the rank wanted; an `x` of that rank or more is returned unchanged.
+
+    Returns:
+      An array of rank `max(x.ndim, rank)` with `x`'s elements and dtype.
+    """
     ndim = get_aval(x).ndim
     if ndim >= rank:
         return x
@@ -81,12 +163,45 @@ def broadcast_to_rank(x, rank):
 
 
 def broadcast_shapes(*shapes):
-    """The NumPy broadcast of `shapes` (tuples of ints)."""
+    """The shape that NumPy broadcasting of `shapes` gives, as jax.lax.broadcast_shapes.
+
+    Args:
+      *shapes: shapes, tuples of ints (of any ranks).
+
+    Returns:
+      A tuple of ints.
+
+    Raises:
+      ValueError: when the shapes do not broadcast together (NumPy's error).
+
+    Example:
+      >>> lax.broadcast_shapes((2, 1), (3,))
+      (2, 3)
+    """
     return tuple(int(d) for d in np.broadcast_shapes(*(tuple(s) for s in shapes)))
 
 
 def collapse(operand, start_dimension, stop_dimension=None):
-    """`operand` with axes [start_dimension, stop_dimension) merged into one."""
+    """`operand` with the axes `[start_dimension, stop_dimension)` merged into one, as
+    jax.lax.collapse.
+
+    Args:
+      operand: an array.
+      start_dimension: the first axis to merge; negative counts from the end.
+      stop_dimension: the axis after the last one to merge; negative counts from the end,
+        None (the default) means through the last axis.
+
+    Returns:
+      An array with the same elements and dtype, whose merged axis has the product of the
+      merged sizes.
+
+    Raises:
+      ValueError: when the range is not one of `operand`'s axes.
+
+    Example:
+      >>> lax.collapse(fnp.ones((2, 3, 4)), 1).shape
+      (2, 12)
+    """
     shape = get_aval(operand).shape
     lo = _axis(start_dimension, len(shape))
     hi = (
@@ -104,7 +219,24 @@ def collapse(operand, start_dimension, stop_dimension=None):
 
 
 def stack(operands, axis=0):
-    """The arrays of `operands` (one shape) stacked along a new axis `axis`."""
+    """The arrays of `operands` stacked along a new axis `axis`, as jax.lax.stack.
+
+    Args:
+      operands: a non-empty sequence of arrays of one shape and dtype.
+      axis: the position of the new axis in the result (negative counts from the end); 0
+        by default.
+
+    Returns:
+      An array with a new axis of size `len(operands)` at `axis`.
+
+    Raises:
+      ValueError: for no operands or an axis out of range.
+      TypeError: when the operands' shapes or dtypes differ.
+
+    Example:
+      >>> lax.stack([fnp.arange(2), fnp.arange(2) + 5], axis=1).tolist()
+      [[0, 5], [1, 6]]
+    """
     operands = list(operands)
     if not operands:
         raise ValueError(f"stack needs at least one array{where()}")
@@ -114,14 +246,44 @@ def stack(operands, axis=0):
 
 
 def unstack(x, axis=0):
-    """The slices of `x` along `axis`, as a tuple."""
+    """The slices of `x` along `axis`, as jax.lax.unstack.
+
+    Args:
+      x: an array.
+      axis: the axis to take apart (negative counts from the end); 0 by default.
+
+    Returns:
+      A tuple of `x.shape[axis]` arrays, each `x` without that axis.
+
+    Raises:
+      ValueError: for an axis out of range.
+
+    Example:
+      >>> [u.tolist() for u in lax.unstack(fnp.arange(6).reshape(2, 3), axis=1)]
+      [[0, 3], [1, 4], [2, 5]]
+    """
     shape = get_aval(x).shape
     axis = _axis(axis, len(shape))
     return tuple(st.squeeze(p, (axis,)) for p in st.split(x, (1,) * shape[axis], axis))
 
 
 def tile(operand, reps):
-    """`operand` repeated `reps[i]` times along axis i (len(reps) == rank)."""
+    """`operand` repeated `reps[i]` times along each axis i, as jax.lax.tile.
+
+    Args:
+      operand: an array.
+      reps: one repetition count per axis of `operand`.
+
+    Returns:
+      An array of shape `reps[i] * operand.shape[i]` per axis and `operand`'s dtype.
+
+    Raises:
+      ValueError: when `reps` does not have one entry per axis.
+
+    Example:
+      >>> lax.tile(fnp.array([1, 2]), (3,)).tolist()
+      [1, 2, 1, 2, 1, 2]
+    """
     shape = get_aval(operand).shape
     reps = tuple(int(r) for r in reps)
     if len(reps) != len(shape):
@@ -135,9 +297,27 @@ def tile(operand, reps):
 
 
 def slice_in_dim(operand, start_index, limit_index, stride=1, axis=0):
-    """`operand[..., start_index:limit_index:stride, ...]` along `axis`. A None
-    start (limit) is 0 (the size); a negative bound counts from the end; out of range is
-    an error, as in jax."""
+    """`operand[start_index:limit_index:stride]` along `axis`, as jax.lax.slice_in_dim.
+
+    Args:
+      operand: an array.
+      start_index: the first index; None means 0, a negative one counts from the end.
+      limit_index: the end (exclusive); None means the axis' size, a negative one counts
+        from the end.
+      stride: the step (at least 1); 1 by default.
+      axis: the axis to slice (negative counts from the end); 0 by default.
+
+    Returns:
+      An array of `operand`'s dtype, sliced along `axis`.
+
+    Raises:
+      TypeError: for bounds out of range (after counting negative ones from the end), as
+        in jax.
+
+    Example:
+      >>> lax.slice_in_dim(fnp.arange(10), 2, -2, stride=3).tolist()
+      [2, 5]
+    """
     shape = get_aval(operand).shape
     axis = _axis(axis, len(shape))
     n = shape[axis]
@@ -150,7 +330,24 @@ def slice_in_dim(operand, start_index, limit_index, stride=1, axis=0):
 
 
 def index_in_dim(operand, index, axis=0, keepdims=True):
-    """Entry `index` (a static int, negative from the end) along `axis`."""
+    """The entry `index` of `operand` along `axis`, as jax.lax.index_in_dim.
+
+    Args:
+      operand: an array.
+      index: a static int; negative counts from the end.
+      axis: the axis to index (negative counts from the end); 0 by default.
+      keepdims: keep `axis`, with size 1 (the default), or drop it.
+
+    Returns:
+      An array of `operand`'s dtype.
+
+    Raises:
+      IndexError: for an index out of range.
+
+    Example:
+      >>> lax.index_in_dim(fnp.arange(6).reshape(2, 3), -1, axis=1, keepdims=False).tolist()
+      [2, 5]
+    """
     shape = get_aval(operand).shape
     axis = _axis(axis, len(shape))
     index = int(index)
@@ -164,7 +361,25 @@ def index_in_dim(operand, index, axis=0, keepdims=True):
 
 
 def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0, *, allow_negative_indices=True):
-    """`slice_size` entries from a (possibly traced) `start_index` along `axis`."""
+    """`slice_size` entries of `operand` along `axis` from `start_index`, which may be
+    traced, as jax.lax.dynamic_slice_in_dim (a `dynamic_slice` along one axis: the start is
+    clamped so the slice fits).
+
+    Args:
+      operand: an array.
+      start_index: an integer scalar, Python int or traced.
+      slice_size: the static number of entries.
+      axis: the axis to slice (negative counts from the end); 0 by default.
+      allow_negative_indices: count a negative start from the end (the default), or clamp
+        it to 0, as in `dynamic_slice`.
+
+    Returns:
+      An array of `operand`'s shape, but `slice_size` along `axis`.
+
+    Example:
+      >>> lax.dynamic_slice_in_dim(fnp.arange(10), fnp.array(8), 3).tolist()  # clamped to 7
+      [7, 8, 9]
+    """
     shape = get_aval(operand).shape
     axis = _axis(axis, len(shape))
     starts = [np.int32(0)] * len(shape)
@@ -175,7 +390,20 @@ def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0, *, allow_nega
 
 
 def dynamic_index_in_dim(operand, index, axis=0, keepdims=True, *, allow_negative_indices=True):
-    """Entry `index` (possibly traced) along `axis`."""
+    """The entry `index` (which may be traced) of `operand` along `axis`, as
+    jax.lax.dynamic_index_in_dim; an out-of-range index is clamped, as in `dynamic_slice`.
+
+    Args:
+      operand: an array.
+      index: an integer scalar, Python int or traced.
+      axis: the axis to index (negative counts from the end); 0 by default.
+      keepdims: keep `axis`, with size 1 (the default), or drop it.
+      allow_negative_indices: count a negative index from the end (the default), or clamp
+        it to 0.
+
+    Returns:
+      An array of `operand`'s dtype.
+    """
     axis = _axis(axis, get_aval(operand).ndim)
     out = dynamic_slice_in_dim(
         operand, index, 1, axis, allow_negative_indices=allow_negative_indices
@@ -184,7 +412,25 @@ def dynamic_index_in_dim(operand, index, axis=0, keepdims=True, *, allow_negativ
 
 
 def dynamic_update_slice_in_dim(operand, update, start_index, axis, *, allow_negative_indices=True):
-    """`operand` with `update` written from `start_index` along `axis`."""
+    """`operand` with `update` written along `axis` from `start_index` (which may be traced),
+    as jax.lax.dynamic_update_slice_in_dim; the start is clamped so that `update` fits.
+
+    Args:
+      operand: an array.
+      update: an array of `operand`'s rank and dtype, no larger than `operand` on any axis
+        (other axes are written from index 0).
+      start_index: an integer scalar, Python int or traced.
+      axis: the axis to write along (negative counts from the end).
+      allow_negative_indices: count a negative start from the end (the default), or clamp
+        it to 0.
+
+    Returns:
+      An array of `operand`'s shape and dtype.
+
+    Example:
+      >>> lax.dynamic_update_slice_in_dim(fnp.zeros(4), fnp.ones(2), 1, axis=0).tolist()
+      [0.0, 1.0, 1.0, 0.0]
+    """
     ndim = get_aval(operand).ndim
     axis = _axis(axis, ndim)
     starts = [np.int32(0)] * ndim
@@ -195,8 +441,25 @@ def dynamic_update_slice_in_dim(operand, update, start_index, axis, *, allow_neg
 
 
 def dynamic_update_index_in_dim(operand, update, index, axis, *, allow_negative_indices=True):
-    """`operand` with entry `index` along `axis` replaced by `update` (which may lack
-    that axis)."""
+    """`operand` with the entry `index` (which may be traced) along `axis` replaced by
+    `update`, as jax.lax.dynamic_update_index_in_dim; the index is clamped into range.
+
+    Args:
+      operand: an array.
+      update: the new entry: an array of `operand`'s shape without `axis`, or with size 1
+        there; `operand`'s dtype.
+      index: an integer scalar, Python int or traced.
+      axis: the axis to index (negative counts from the end).
+      allow_negative_indices: count a negative index from the end (the default), or clamp
+        it to 0.
+
+    Returns:
+      An array of `operand`'s shape and dtype.
+
+    Example:
+      >>> lax.dynamic_update_index_in_dim(fnp.zeros((2, 3)), fnp.ones(3), 1, axis=0).tolist()
+      [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]
+    """
     ndim = get_aval(operand).ndim
     axis = _axis(axis, ndim)
     if get_aval(update).ndim == ndim - 1:
@@ -210,8 +473,27 @@ def dynamic_update_index_in_dim(operand, update, index, axis, *, allow_negative_
 
 
 def conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers) -> ConvDimensionNumbers:
-    """ConvDimensionNumbers from None (NCHW, OIHW, NCHW), layout strings ('NHWC', 'HWIO',
-    'NHWC') or axis specs, as jax.lax.conv_dimension_numbers."""
+    """The `ConvDimensionNumbers` a convolution's `dimension_numbers` argument names, as
+    jax.lax.conv_dimension_numbers.
+
+    Args:
+      lhs_shape: the input's shape.
+      rhs_shape: the kernel's shape (of the input's rank).
+      dimension_numbers: None (NCHW, OIHW, NCHW), three layout strings such as
+        `('NHWC', 'HWIO', 'NHWC')` (the spatial axes in the kernel layout's letter order),
+        three axis specs, or a `ConvDimensionNumbers` (returned as is).
+
+    Returns:
+      A `ConvDimensionNumbers`.
+
+    Raises:
+      TypeError: when the two ranks differ.
+      ValueError: for layouts or specs that do not fit the rank.
+
+    Example:
+      >>> lax.conv_dimension_numbers((1, 5, 5, 2), (3, 3, 2, 4), ('NHWC', 'HWIO', 'NHWC'))
+      ConvDimensionNumbers(lhs_spec=(0, 3, 1, 2), rhs_spec=(3, 2, 0, 1), out_spec=(0, 3, 1, 2))
+    """
     if len(lhs_shape) != len(rhs_shape):
         raise TypeError(
             f"conv_dimension_numbers: input and kernel ranks differ: "
@@ -224,10 +506,33 @@ def conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers) -> ConvDimen
 
 
 def associative_scan(fn, elems, reverse=False, axis=0):
-    """All prefix combinations of `elems` (a pytree of arrays sharing the length of
-    `axis`) under the associative `fn`, in O(log n) steps, as jax.lax.associative_scan:
-    `associative_scan(lax.add, x)` is a cumulative sum. `fn(a, b)` takes and returns
-    pytrees like `elems`, and must work on stacks of elements (vectorized)."""
+    """All prefix combinations of `elems` under the associative `fn`, in O(log n) parallel
+    steps, as jax.lax.associative_scan: `associative_scan(lax.add, x)` is a cumulative sum.
+
+    Args:
+      fn: an associative function `fn(a, b)` of two pytrees like `elems` that returns one;
+        it must be vectorized: it is applied to whole stacks of elements at once.
+      elems: a pytree of arrays that share their length along `axis`.
+      reverse: scan from the last element to the first (the scan of the reversed elements,
+        reversed); False by default.
+      axis: the axis to scan along (negative counts from the end); 0 by default.
+
+    Returns:
+      A pytree like `elems`, of the same shapes: entry i is
+      `fn(...fn(fn(elems[0], elems[1]), elems[2])..., elems[i])`.
+
+    Raises:
+      ValueError: when the leaves' lengths along `axis` differ.
+      TypeError: when `fn` returns a pytree of another structure.
+
+    Example:
+      >>> lax.associative_scan(lax.add, fnp.arange(1, 6)).tolist()
+      [1, 3, 6, 10, 15]
+      >>> lax.associative_scan(lax.max, fnp.array([1, 3, 2, 5, 4])).tolist()
+      [1, 3, 3, 5, 5]
+      >>> lax.associative_scan(lax.add, fnp.arange(1, 6), reverse=True).tolist()
+      [15, 14, 12, 9, 5]
+    """
     leaves, treedef = tree.tree_flatten(elems)
     if not leaves:
         return elems

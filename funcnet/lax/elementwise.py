@@ -200,47 +200,192 @@ copy_p = unary("copy", (FLOAT, INT, BOOL))
 
 
 class RoundingMethod(_enum.IntEnum):
-    """How `round` breaks ties, as jax.lax.RoundingMethod."""
+    """How `round` breaks ties between two integers, as jax.lax.RoundingMethod:
+    AWAY_FROM_ZERO (0) rounds 0.5 to 1 and -2.5 to -3; TO_NEAREST_EVEN (1) rounds to the
+    even neighbour, 0.5 to 0 and 1.5 to 2 (NumPy's rule).
+
+    Args:
+      value: 0 or 1: `RoundingMethod(value)` is the member AWAY_FROM_ZERO or
+        TO_NEAREST_EVEN (an IntEnum, so `round` also takes the plain ints).
+
+    Returns:
+      The enum member.
+    """
 
     AWAY_FROM_ZERO = 0
     TO_NEAREST_EVEN = 1
 
 
 def convert_element_type(operand, new_dtype, *, weak_type=False):
-    """`operand` converted to `new_dtype` (floats to integers round toward zero; nonzero
-    to True), as jax.lax.convert_element_type."""
+    """`operand` converted elementwise to `new_dtype`, as jax.lax.convert_element_type:
+    floats to integers round toward zero, numbers to bool are True when nonzero, and bools
+    to numbers are 0 or 1.
+
+    Args:
+      operand: an array, or a Python or NumPy scalar.
+      new_dtype: the target dtype, anything NumPy understands (`np.int32`, `'float16'`,
+        `float`, ...), canonicalized as funcnet does: 64-bit types become 32-bit unless x64
+        is enabled.
+      weak_type: make the result weakly typed, as a Python scalar's dtype is (so that it
+        gives way in type promotion); False by default. (A funcnet keyword; jax's public
+        function has none.)
+
+    Returns:
+      An array of `operand`'s shape and the canonical `new_dtype`.
+
+    Raises:
+      TypeError: for a dtype funcnet does not support.
+
+    Example:
+      >>> lax.convert_element_type(fnp.array([1.7, -1.7, 0.0]), np.int32).tolist()
+      [1, -1, 0]
+      >>> lax.convert_element_type(fnp.array([2.0, 0.0]), bool).tolist()
+      [True, False]
+    """
     new_dtype = dtypes.canonicalize(new_dtype)
     return convert_element_type_p.bind(operand, new_dtype=new_dtype, weak_type=bool(weak_type))
 
 
 def integer_pow(x, y: int):
+    """Elementwise `x ** y` for a static integer exponent, as jax.lax.integer_pow
+    (computed by repeated squaring, so exact for integers).
+
+    Args:
+      x: a floating-point or integer array.
+      y: a Python int; `x ** 0` is 1, and a negative `y` takes the reciprocal, which needs
+        a floating-point `x`.
+
+    Returns:
+      An array of `x`'s shape and dtype.
+
+    Raises:
+      TypeError: for a negative `y` with an integer `x`, or an `x` of another dtype.
+
+    Example:
+      >>> lax.integer_pow(fnp.array([2, 3]), 3).tolist()
+      [8, 27]
+    """
     return integer_pow_p.bind(x, y=int(y))
 
 
 def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):
+    """Elementwise `x` rounded to the nearest integer (still a float), as jax.lax.round.
+
+    Args:
+      x: a floating-point array.
+      rounding_method: how ties break: `RoundingMethod.AWAY_FROM_ZERO` (the default, as in
+        jax) or `RoundingMethod.TO_NEAREST_EVEN`, or the ints 0 and 1.
+
+    Returns:
+      An array of `x`'s shape and dtype.
+
+    Example:
+      >>> lax.round(fnp.array([0.5, 1.5, 2.5, -0.5])).tolist()
+      [1.0, 2.0, 3.0, -1.0]
+      >>> lax.round(fnp.array([0.5, 1.5, 2.5]), lax.RoundingMethod.TO_NEAREST_EVEN).tolist()
+      [0.0, 2.0, 2.0]
+    """
     return round_p.bind(x, rounding_method=int(rounding_method))
 
 
 def select_n(which, *cases):
+    """Elementwise `cases[which]`, as jax.lax.select_n.
+
+    Args:
+      which: the selector: a bool array (then at most two cases: False picks `cases[0]`,
+        True `cases[1]`) or an int32 array of values in `[0, len(cases))`, of the cases'
+        shape, or a scalar that picks one case for every element.
+      *cases: one or more arrays of one shape and dtype.
+
+    Returns:
+      An array of the cases' shape and dtype.
+
+    Raises:
+      TypeError: for no cases, cases of different shapes or dtypes, a selector that does not
+        fit them, or a selector that is neither bool nor int32.
+
+    Example:
+      >>> which = fnp.array([True, False])
+      >>> lax.select_n(which, fnp.array([1.0, 2.0]), fnp.array([3.0, 4.0])).tolist()
+      [3.0, 2.0]
+      >>> which = fnp.array([0, 2, 1], dtype=np.int32)
+      >>> lax.select_n(which, fnp.zeros(3), fnp.ones(3), fnp.full(3, 2.0)).tolist()
+      [0.0, 2.0, 1.0]
+    """
     return select_n_p.bind(which, *cases)
 
 
 def select(pred, on_true, on_false):
+    """Elementwise `on_true` where `pred` else `on_false`, as jax.lax.select (a `select_n`
+    with the cases swapped).
+
+    Args:
+      pred: a bool array of the cases' shape, or a bool scalar.
+      on_true: an array.
+      on_false: an array of `on_true`'s shape and dtype.
+
+    Returns:
+      An array of `on_true`'s shape and dtype.
+
+    Raises:
+      TypeError: when the shapes or dtypes do not fit.
+    """
     return select_n_p.bind(pred, on_false, on_true)
 
 
 def clamp(min, x, max):
-    """`x` clipped to [min, max]; the bounds may be scalars (as jax.lax.clamp)."""
+    """Elementwise `x` clipped to `[min, max]`, as jax.lax.clamp.
+
+    Args:
+      min: the lower bound: a scalar, or an array of `x`'s shape; of `x`'s dtype.
+      x: an array.
+      max: the upper bound, likewise.
+
+    Returns:
+      An array of `x`'s shape and dtype.
+
+    Raises:
+      TypeError: for a bound of another dtype or shape.
+
+    Example:
+      >>> lax.clamp(0.0, fnp.array([-1.0, 0.5, 2.0]), 1.0).tolist()
+      [0.0, 0.5, 1.0]
+    """
     return clamp_p.bind(min, x, max)
 
 
 def reciprocal(x):
-    """1 / x elementwise, as jax.lax.reciprocal."""
+    """Elementwise `1 / x`, as jax.lax.reciprocal.
+
+    Args:
+      x: a floating-point array.
+
+    Returns:
+      An array of `x`'s shape and dtype.
+
+    Raises:
+      TypeError: for an integer `x`.
+    """
     return integer_pow(x, -1)
 
 
 def nextafter(x1, x2):
-    """The next representable value after `x1` toward `x2`, as jax.lax.nextafter."""
+    """Elementwise the next representable value after `x1` in the direction of `x2`
+    (`x1` itself where they are equal), as jax.lax.nextafter.
+
+    Args:
+      x1: a floating-point array.
+      x2: an array of `x1`'s dtype; either may be a scalar (rank 0), and arrays of one rank
+        broadcast their size-1 axes.
+
+    Returns:
+      An array of the broadcast shape and `x1`'s dtype.
+
+    Example:
+      >>> lax.nextafter(fnp.array([1.0, 1.0]), fnp.array([2.0, 0.0])).tolist() == [
+      ...     1 + 2**-23, 1 - 2**-24]
+      True
+    """
     return nextafter_p.bind(*broadcast_operands("nextafter", (x1, x2)))
 
 
@@ -801,7 +946,7 @@ def add(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      An array of the broadcast shape and the operands' dtype.
     """
     return _bind_broadcasting(add_p, x, y)
 
@@ -814,7 +959,7 @@ def sub(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      An array of the broadcast shape and the operands' dtype.
     """
     return _bind_broadcasting(sub_p, x, y)
 
@@ -827,7 +972,7 @@ def mul(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      An array of the broadcast shape and the operands' dtype.
     """
     return _bind_broadcasting(mul_p, x, y)
 
@@ -840,7 +985,7 @@ def div(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      An array of the broadcast shape and the operands' dtype.
     """
     return _bind_broadcasting(div_p, x, y)
 
@@ -853,7 +998,7 @@ def rem(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      An array of the broadcast shape and the operands' dtype.
     """
     return _bind_broadcasting(rem_p, x, y)
 
@@ -866,7 +1011,7 @@ def pow(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      An array of the broadcast shape and the operands' dtype.
     """
     return _bind_broadcasting(pow_p, x, y)
 
@@ -879,7 +1024,7 @@ def max(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      An array of the broadcast shape and the operands' dtype.
     """
     return _bind_broadcasting(max_p, x, y)
 
@@ -892,7 +1037,7 @@ def min(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      An array of the broadcast shape and the operands' dtype.
     """
     return _bind_broadcasting(min_p, x, y)
 
@@ -905,7 +1050,7 @@ def atan2(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      An array of the broadcast shape and the operands' dtype.
     """
     return _bind_broadcasting(atan2_p, x, y)
 
@@ -918,7 +1063,7 @@ def bitwise_and(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      An array of the broadcast shape and the operands' dtype.
     """
     return _bind_broadcasting(and_p, x, y)
 
@@ -931,7 +1076,7 @@ def bitwise_or(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      An array of the broadcast shape and the operands' dtype.
     """
     return _bind_broadcasting(or_p, x, y)
 
@@ -944,7 +1089,7 @@ def bitwise_xor(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      An array of the broadcast shape and the operands' dtype.
     """
     return _bind_broadcasting(xor_p, x, y)
 
@@ -957,7 +1102,7 @@ def shift_left(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      An array of the broadcast shape and the operands' dtype.
     """
     return _bind_broadcasting(shift_left_p, x, y)
 
@@ -970,7 +1115,7 @@ def shift_right_arithmetic(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      An array of the broadcast shape and the operands' dtype.
     """
     return _bind_broadcasting(shift_right_arithmetic_p, x, y)
 
@@ -983,7 +1128,7 @@ def shift_right_logical(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      An array of the broadcast shape and the operands' dtype.
     """
     return _bind_broadcasting(shift_right_logical_p, x, y)
 
@@ -996,7 +1141,7 @@ def eq(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      A bool array of the broadcast shape.
     """
     return _bind_broadcasting(eq_p, x, y)
 
@@ -1009,7 +1154,7 @@ def ne(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      A bool array of the broadcast shape.
     """
     return _bind_broadcasting(ne_p, x, y)
 
@@ -1022,7 +1167,7 @@ def lt(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      A bool array of the broadcast shape.
     """
     return _bind_broadcasting(lt_p, x, y)
 
@@ -1035,7 +1180,7 @@ def le(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      A bool array of the broadcast shape.
     """
     return _bind_broadcasting(le_p, x, y)
 
@@ -1048,7 +1193,7 @@ def gt(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      A bool array of the broadcast shape.
     """
     return _bind_broadcasting(gt_p, x, y)
 
@@ -1061,6 +1206,6 @@ def ge(x, y):
         one rank broadcast their size-1 axes.
 
     Returns:
-      An array of the broadcast shape.
+      A bool array of the broadcast shape.
     """
     return _bind_broadcasting(ge_p, x, y)

@@ -16,6 +16,25 @@ from funcnet.lax.reductions import reduce_and
 
 
 class GatherDimensionNumbers(NamedTuple):
+    """How `gather` maps its index vectors to slices of the operand and lays the slices
+    out, as jax.lax.GatherDimensionNumbers (XLA's gather dimension numbers; the index
+    vector is always the last axis of the indices).
+
+    Args:
+      offset_dims: the output axes that hold the slice's kept (not collapsed) axes, in
+        increasing order; the other output axes are the batch axes of the indices.
+      collapsed_slice_dims: operand axes whose slice size is 1 and that the output drops.
+      start_index_map: for each coordinate of an index vector, the operand axis it
+        indexes.
+      operand_batching_dims: operand axes that are batch axes, paired in order with
+        `start_indices_batching_dims`; none by default.
+      start_indices_batching_dims: the axes of the indices paired with
+        `operand_batching_dims`; none by default.
+
+    Returns:
+      A named tuple of the five fields.
+    """
+
     offset_dims: tuple
     collapsed_slice_dims: tuple
     start_index_map: tuple
@@ -24,6 +43,27 @@ class GatherDimensionNumbers(NamedTuple):
 
 
 class ScatterDimensionNumbers(NamedTuple):
+    """How the scatter family maps its index vectors and updates onto the operand, as
+    jax.lax.ScatterDimensionNumbers (XLA's scatter dimension numbers; the index vector is
+    always the last axis of the indices).
+
+    Args:
+      update_window_dims: the axes of the updates that form each update window, in
+        increasing order; the other axes of the updates match the batch axes of the
+        indices.
+      inserted_window_dims: operand axes the windows lack (of size 1 in the operand's
+        view).
+      scatter_dims_to_operand_dims: for each coordinate of an index vector, the operand
+        axis it indexes.
+      operand_batching_dims: operand axes that are batch axes, paired in order with
+        `scatter_indices_batching_dims`; none by default.
+      scatter_indices_batching_dims: the axes of the indices paired with
+        `operand_batching_dims`; none by default.
+
+    Returns:
+      A named tuple of the five fields.
+    """
+
     update_window_dims: tuple
     inserted_window_dims: tuple
     scatter_dims_to_operand_dims: tuple
@@ -121,10 +161,19 @@ for _p in SCATTERS:
 
 
 class GatherScatterMode(enum.Enum):
-    """What gather and scatter do with out-of-bounds indices, as jax.lax's:
+    """What gather and scatter do with out-of-bounds indices, as jax.lax.GatherScatterMode:
     CLIP clamps them into range; FILL_OR_DROP fills the slices they gather (with
     `fill_value`) and drops the updates they scatter; PROMISE_IN_BOUNDS leaves them to
-    XLA (which clamps gathers and drops scatter updates)."""
+    XLA (which clamps gathers and drops scatter updates). jax's ONE_HOT mode has no
+    funcnet counterpart.
+
+    Args:
+      value: 0, 1 or 2: `GatherScatterMode(value)` is the member CLIP, FILL_OR_DROP or
+        PROMISE_IN_BOUNDS. (`from_any` converts names.)
+
+    Returns:
+      The enum member.
+    """
 
     CLIP = 0
     FILL_OR_DROP = 1
@@ -132,6 +181,24 @@ class GatherScatterMode(enum.Enum):
 
     @staticmethod
     def from_any(mode):
+        """The mode a `mode=` argument names, as jax's GatherScatterMode.from_any.
+
+        Args:
+          mode: a GatherScatterMode; one of 'clip', 'fill', 'drop' (both FILL_OR_DROP) or
+            'promise_in_bounds' (any case); a member's name; or a member of jax's own enum.
+            Unlike jax, None is not accepted here: `gather` and the scatters handle
+            `mode=None` themselves.
+
+        Returns:
+          The GatherScatterMode member.
+
+        Raises:
+          ValueError: for anything else.
+
+        Example:
+          >>> lax.GatherScatterMode.from_any('clip')
+          <GatherScatterMode.CLIP: 0>
+        """
         if isinstance(mode, GatherScatterMode):
             return mode
         names = {
@@ -166,10 +233,47 @@ def gather(
     mode=None,
     fill_value=None,
 ):
-    """XLA's gather, as jax.lax.gather. Out-of-bounds starts are clamped (mode None,
-    'clip', 'promise_in_bounds'), or their slices filled with `fill_value` (mode 'fill':
-    NaN for floats, the type's extreme for integers, True for booleans, as jax).
-    (unique_indices and indices_are_sorted are hints this primitive does not need.)"""
+    """XLA's gather: the slices of `operand` that start at the index vectors of
+    `start_indices`, as jax.lax.gather.
+
+    Args:
+      operand: the array to read from.
+      start_indices: an integer array whose last axis holds the index vectors (one
+        coordinate per entry of `start_index_map`); its other axes are batch axes.
+      dimension_numbers: a `GatherDimensionNumbers`, or a tuple of its fields.
+      slice_sizes: the size of each slice along every operand axis (at most 1 on collapsed
+        and batching axes).
+      unique_indices: a hint jax passes to XLA; funcnet's gather does not need it.
+      indices_are_sorted: likewise a hint funcnet does not need.
+      mode: None (the default), 'clip' or 'promise_in_bounds' (or a `GatherScatterMode`):
+        a start that would put the slice out of bounds is clamped so that the slice fits.
+        'fill' / 'drop' (FILL_OR_DROP): such a slice is filled with `fill_value` instead.
+      fill_value: the fill of mode 'fill'; None gives jax's: NaN for floats, the lowest
+        signed or the highest unsigned integer, True for booleans.
+
+    Returns:
+      An array of `operand`'s dtype: the batch axes of `start_indices`, with the slices'
+      kept axes placed at `offset_dims`.
+
+    Raises:
+      TypeError: for non-integer indices, index vectors of the wrong length, or slice sizes
+        and dimension numbers that do not fit `operand`.
+      ValueError: for an unknown mode.
+
+    Example:
+      >>> x = fnp.arange(10.0)
+      >>> dn = lax.GatherDimensionNumbers(
+      ...     offset_dims=(), collapsed_slice_dims=(0,), start_index_map=(0,))
+      >>> idx = fnp.array([[2], [7], [12]])
+      >>> lax.gather(x, idx, dn, slice_sizes=(1,)).tolist()  # 12 is clamped to 9
+      [2.0, 7.0, 9.0]
+      >>> lax.gather(x, idx, dn, slice_sizes=(1,), mode='fill').tolist()
+      [2.0, 7.0, nan]
+      >>> rows = lax.GatherDimensionNumbers(
+      ...     offset_dims=(1,), collapsed_slice_dims=(0,), start_index_map=(0,))
+      >>> lax.gather(x.reshape(5, 2), fnp.array([[4], [0]]), rows, (1, 2)).tolist()
+      [[8.0, 9.0], [0.0, 1.0]]
+    """
     dn = _tuplify(dimension_numbers, GatherDimensionNumbers)
     slice_sizes = tuple(int(s) for s in slice_sizes)
     out = gather_p.bind(operand, start_indices, dimension_numbers=dn, slice_sizes=slice_sizes)
@@ -219,6 +323,110 @@ def _clip_indices(operand, indices, updates, dn):
     return ew.clamp(zero, indices, upper)
 
 
+# The scatter binders share one docstring; each fills in how it combines an update with
+# the operand, and its example's last lines.
+_SCATTER_DOC = """{summary}, as jax.lax.{name}.
+
+XLA's scatter, which {combine}.
+
+Args:
+  operand: the array to update; it is not modified, a new array is returned.
+  scatter_indices: an integer array whose last axis holds the index vectors (one
+    coordinate per entry of `scatter_dims_to_operand_dims`), each the start of one
+    update window; its other axes are batch axes.
+  updates: an array of `operand`'s dtype: the batch axes of `scatter_indices`, with
+    each window's axes at `update_window_dims`.
+  dimension_numbers: a `ScatterDimensionNumbers`, or a tuple of its fields.
+  indices_are_sorted: a promise, passed on to XLA, that the indices are sorted.
+  unique_indices: a promise, passed on to XLA, that no position is updated twice.{unique}
+  mode: None (the default), 'drop', 'fill' or 'promise_in_bounds' (or a
+    `GatherScatterMode`): an update whose window would leave `operand` is dropped.
+    'clip': its indices are clamped so that the window fits.
+
+Returns:
+  An array of `operand`'s shape and dtype, {combined}.
+
+Raises:
+  TypeError: for non-integer indices, index vectors of the wrong length, or updates
+    whose dtype or shape does not fit.
+  ValueError: for an unknown mode.
+
+Example:
+  >>> dn = lax.ScatterDimensionNumbers(
+  ...     update_window_dims=(), inserted_window_dims=(0,),
+  ...     scatter_dims_to_operand_dims=(0,))
+  >>> idx = fnp.array([[1], [3], [1], [9]])  # 1 twice; 9 is out of bounds
+  >>> updates = fnp.array([1.0, 2.0, 3.0, 4.0])
+{example}"""
+
+_SCATTER_DOC_PARTS = {
+    "scatter": dict(
+        summary="`operand` with the values at the indexed positions overwritten",
+        combine="replaces the value at each position by its update",
+        unique=(
+            "\n    With repeated positions one update wins; which one is unspecified (as in XLA)."
+        ),
+        combined="each updated position holding its update",
+        example="""\
+  >>> idx = fnp.array([[1], [3]])
+  >>> lax.scatter(fnp.zeros(5), idx, fnp.array([7.0, 8.0]), dn).tolist()
+  [0.0, 7.0, 0.0, 8.0, 0.0]""",
+    ),
+    "scatter_add": dict(
+        summary="`operand` with updates added at the indexed positions",
+        combine="adds each update to the value at its position (repeated positions add up)",
+        unique="",
+        combined="the updates added in",
+        example="""\
+  >>> lax.scatter_add(fnp.zeros(5), idx, updates, dn).tolist()
+  [0.0, 4.0, 0.0, 2.0, 0.0]
+  >>> lax.scatter_add(fnp.zeros(5), idx, updates, dn, mode='clip').tolist()
+  [0.0, 4.0, 0.0, 2.0, 4.0]""",
+    ),
+    "scatter_sub": dict(
+        summary="`operand` with updates subtracted at the indexed positions",
+        combine=(
+            "subtracts each update from the value at its position (in funcnet, a\n"
+            "scatter_add of the negated updates)"
+        ),
+        unique="",
+        combined="the updates subtracted",
+        example="""\
+  >>> lax.scatter_sub(fnp.zeros(5), idx, updates, dn).tolist()
+  [0.0, -4.0, 0.0, -2.0, 0.0]""",
+    ),
+    "scatter_mul": dict(
+        summary="`operand` multiplied by updates at the indexed positions",
+        combine="multiplies the value at each position by its updates",
+        unique=(
+            "\n    Differentiating with respect to `updates` needs True (else NotImplementedError)."
+        ),
+        combined="the updates multiplied in",
+        example="""\
+  >>> lax.scatter_mul(fnp.ones(5), idx, updates, dn).tolist()
+  [1.0, 3.0, 1.0, 2.0, 1.0]""",
+    ),
+    "scatter_min": dict(
+        summary="`operand` lowered to its updates at the indexed positions",
+        combine="keeps the minimum of the value at each position and its updates",
+        unique="",
+        combined="each position holding the minimum of its value and its updates",
+        example="""\
+  >>> lax.scatter_min(fnp.zeros(5), idx, updates - 2.0, dn).tolist()
+  [0.0, -1.0, 0.0, 0.0, 0.0]""",
+    ),
+    "scatter_max": dict(
+        summary="`operand` raised to its updates at the indexed positions",
+        combine="keeps the maximum of the value at each position and its updates",
+        unique="",
+        combined="each position holding the maximum of its value and its updates",
+        example="""\
+  >>> lax.scatter_max(fnp.zeros(5), idx, updates, dn).tolist()
+  [0.0, 3.0, 0.0, 2.0, 0.0]""",
+    ),
+}
+
+
 def _scatter_binder(prim, negate=False):
     def binder(
         operand,
@@ -245,10 +453,8 @@ def _scatter_binder(prim, negate=False):
         )
 
     binder.__name__ = prim.name if not negate else "scatter_sub"
-    binder.__doc__ = (
-        f"XLA's scatter combining with {binder.__name__[8:] or 'overwrite'}, "
-        "as jax.lax. Out-of-bounds updates are dropped (mode None, 'drop', "
-        "'fill', 'promise_in_bounds'), or their indices clamped (mode 'clip')."
+    binder.__doc__ = _SCATTER_DOC.format(
+        name=binder.__name__, **_SCATTER_DOC_PARTS[binder.__name__]
     )
     return binder
 

@@ -110,8 +110,19 @@ def _dot_general_abstract_eval(
 
 
 class ConvDimensionNumbers(NamedTuple):
-    """Axis indices: lhs (batch, feature, *spatial), rhs (out feature, in feature,
-    *spatial), out (batch, feature, *spatial)."""
+    """The layout of a convolution's operands, as jax.lax.ConvDimensionNumbers: for each of
+    input, kernel and output, the index of each logical axis.
+
+    Build it with `lax.conv_dimension_numbers` from layout strings, or directly.
+
+    Args:
+      lhs_spec: the input's axes: (batch, feature, *spatial).
+      rhs_spec: the kernel's axes: (output feature, input feature, *spatial).
+      out_spec: the output's axes: (batch, feature, *spatial).
+
+    Returns:
+      A named tuple of the three specs.
+    """
 
     lhs_spec: tuple
     rhs_spec: tuple
@@ -250,10 +261,21 @@ def _conv_abstract_eval(
 
 
 class Precision(enum.Enum):
-    """How exactly XLA computes a float32 contraction (as jax.lax.Precision): DEFAULT
-    lets an accelerator use a fast, lower-precision mode; HIGHEST asks for full float32.
-    Strings work too: 'default' / 'bfloat16', 'high' / 'tensorfloat32', 'highest' /
-    'float32'."""
+    """How exactly XLA computes a float32 contraction, as jax.lax.Precision: DEFAULT lets an
+    accelerator use a fast, lower-precision mode (such as bfloat16 passes); HIGH a middle
+    one (tensorfloat32, or 3 bfloat16 passes); HIGHEST asks for full float32. On CPU all
+    three compute in float32.
+
+    The `precision` argument of the contractions also takes the strings 'default' /
+    'fastest' / 'bfloat16', 'high' / 'tensorfloat32' / 'bfloat16_3x' and 'highest' /
+    'float32', jax's own enum members, or an `(lhs, rhs)` pair of any of these.
+
+    Args:
+      value: 0, 1 or 2: `Precision(value)` is the member DEFAULT, HIGH or HIGHEST.
+
+    Returns:
+      The enum member.
+    """
 
     DEFAULT = 0
     HIGH = 1
@@ -308,10 +330,41 @@ def _canonical_pet(preferred_element_type):
 
 
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
-    """The general tensor contraction, as jax.lax.dot_general: `dimension_numbers` is
-    ((lhs_contracting, rhs_contracting), (lhs_batch, rhs_batch)). Operands of two dtypes
-    meet in the wider one; `preferred_element_type` may widen the result (int8 x int8 ->
-    int32, bfloat16 x bfloat16 -> float32)."""
+    """The general tensor contraction, as jax.lax.dot_general: sums products over the
+    paired contracting axes, batched over the paired batch axes.
+
+    Args:
+      lhs: an array.
+      rhs: an array. Operands of two dtypes meet in the wider one (int32 x float32 ->
+        float32), as jax.
+      dimension_numbers: `((lhs_contracting, rhs_contracting), (lhs_batch, rhs_batch))`,
+        four sequences of axes; paired axes must have equal sizes.
+      precision: None (the default), a `Precision`, its name as a string, or an
+        `(lhs, rhs)` pair of them: how exactly an accelerator computes float32.
+      preferred_element_type: None, or the dtype to accumulate in and return, which may
+        widen the result (int8 x int8 -> int32, bfloat16 x bfloat16 -> float32); for
+        integer operands it must not be narrower than theirs.
+
+    Returns:
+      An array whose axes are the batch axes (in the order given), then `lhs`'s remaining
+      axes, then `rhs`'s remaining axes (each in their original order).
+
+    Raises:
+      TypeError: when the axes do not fit the shapes, the dtypes cannot be combined, or
+        `preferred_element_type` is narrower than integer operands.
+      ValueError: for an unknown precision.
+
+    Example:
+      >>> x = fnp.arange(6.0).reshape(2, 3)
+      >>> lax.dot_general(x, x, (((1,), (1,)), ((), ()))).tolist()  # x @ x.T
+      [[5.0, 14.0], [14.0, 50.0]]
+      >>> a, b = fnp.ones((4, 2, 3)), fnp.ones((4, 3, 5))
+      >>> lax.dot_general(a, b, (((2,), (1,)), ((0,), (0,)))).shape  # batched matmul
+      (4, 2, 5)
+      >>> v = fnp.array([100, 100], dtype=np.int8)
+      >>> lax.dot_general(v, v, (((0,), (0,)), ((), ())), preferred_element_type=np.int32)
+      Array(20000, dtype=int32)
+    """
     (lc, rc), (lb, rb) = dimension_numbers
     dn = ((tuple(map(int, lc)), tuple(map(int, rc))), (tuple(map(int, lb)), tuple(map(int, rb))))
     return dot_general_p.bind(
@@ -324,8 +377,28 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
 
 
 def dot(lhs, rhs, *, dimension_numbers=None, precision=None, preferred_element_type=None):
-    """Vector-vector, matrix-vector or matrix-matrix product (the last axis of `lhs` with
-    the first of `rhs`), as jax.lax.dot; other contractions name `dimension_numbers`."""
+    """The vector-vector, matrix-vector or matrix-matrix product (the last axis of `lhs`
+    with the first of `rhs`), as jax.lax.dot.
+
+    Args:
+      lhs: a 1-d or 2-d array.
+      rhs: a 1-d or 2-d array whose first axis has the size of `lhs`'s last.
+      dimension_numbers: None (the default) for the products above; otherwise
+        `dot_general`'s, and then any ranks.
+      precision: as in `dot_general`.
+      preferred_element_type: as in `dot_general`.
+
+    Returns:
+      (n,) x (n,) -> (), (m, n) x (n,) -> (m,), (n,) x (n, k) -> (k,),
+      (m, n) x (n, k) -> (m, k); the dtype as in `dot_general`.
+
+    Raises:
+      ValueError: for other shapes without `dimension_numbers`.
+
+    Example:
+      >>> lax.dot(fnp.array([[1.0, 2.0], [3.0, 4.0]]), fnp.array([1.0, 1.0])).tolist()
+      [3.0, 7.0]
+    """
     ls, rs = get_aval(lhs).shape, get_aval(rhs).shape
     if dimension_numbers is None:
         if not (1 <= len(ls) <= 2 and 1 <= len(rs) <= 2 and ls[-1] == rs[0]):
@@ -344,7 +417,21 @@ def dot(lhs, rhs, *, dimension_numbers=None, precision=None, preferred_element_t
 
 
 def batch_matmul(lhs, rhs, precision=None):
-    """Matrix products over matching leading (batch) axes: (..., m, k) x (..., k, n)."""
+    """Matrix products over matching leading (batch) axes, `(..., m, k) x (..., k, n) ->
+    (..., m, n)`, as jax.lax.batch_matmul (no broadcasting of the batch axes).
+
+    Args:
+      lhs: an array of rank at least 2.
+      rhs: an array of `lhs`'s rank, with its batch sizes.
+      precision: as in `dot_general`.
+
+    Returns:
+      An array of shape `(..., m, n)`.
+
+    Raises:
+      ValueError: when the ranks differ or are below 2.
+      TypeError: when the batch or contracted sizes differ.
+    """
     ls, rs = get_aval(lhs).shape, get_aval(rhs).shape
     if min(len(ls), len(rs)) < 2 or len(ls) != len(rs):
         raise ValueError(
@@ -370,9 +457,54 @@ def conv_general_dilated(
     precision=None,
     preferred_element_type=None,
 ):
-    """N-d convolution, as `jax.lax.conv_general_dilated`.
+    """An N-d convolution (XLA's, a cross-correlation: the kernel is not flipped), as
+    jax.lax.conv_general_dilated.
 
-    padding is 'SAME', 'VALID' or a sequence of (lo, hi) pairs per spatial axis.
+    Args:
+      lhs: the input, of rank N + 2: batch, feature and N spatial axes (NCHW order unless
+        `dimension_numbers` says otherwise).
+      rhs: the kernel, of `lhs`'s rank and dtype: output feature, input feature (per
+        group) and N spatial axes (OIHW unless `dimension_numbers` says otherwise).
+      window_strides: the stride along each spatial axis.
+      padding: 'VALID', 'SAME' (`ceil(size / stride)` outputs, computed with the dilated
+        kernel) or one `(lo, hi)` pair per spatial axis. 'SAME' cannot be combined with
+        `lhs_dilation`.
+      lhs_dilation: the input's dilation along each spatial axis (None: 1s); above 1 gives
+        a transposed (fractionally strided) convolution.
+      rhs_dilation: the kernel's dilation along each spatial axis (None: 1s): an atrous
+        convolution.
+      dimension_numbers: None (NCHW, OIHW, NCHW), three layout strings such as
+        `('NHWC', 'HWIO', 'NHWC')`, or a `ConvDimensionNumbers`. With strings the spatial
+        axes, and so the strides, padding and dilations, follow the order of the spatial
+        letters in the kernel layout, as in jax.
+      feature_group_count: split the input features into this many groups, each convolved
+        with its own share of the kernel's output features (depthwise: as many groups as
+        input features); 1 by default.
+      batch_group_count: likewise groups of the batch (as the gradient of a grouped
+        convolution uses); 1 by default.
+      precision: as in `dot_general`.
+      preferred_element_type: None, or a dtype to compute and return in, which may only
+        widen: integers to floats or to wider integers (a signed one staying signed),
+        floats to wider floats.
+
+    Returns:
+      An array laid out as the output spec, with the batch size `lhs` batch //
+      `batch_group_count`, the kernel's number of output features, and along each spatial
+      axis `(dilated padded size - dilated kernel size) // stride + 1` elements.
+
+    Raises:
+      TypeError: for operands of different dtypes or ranks, feature counts that do not fit
+        the groups, or per-axis parameters without one entry per spatial axis.
+      ValueError: for layouts that do not fit, or 'SAME' padding with `lhs_dilation`.
+
+    Example:
+      >>> lhs, rhs = fnp.ones((1, 1, 4, 4)), fnp.ones((1, 1, 3, 3))  # NCHW, OIHW
+      >>> lax.conv_general_dilated(lhs, rhs, (1, 1), 'VALID').tolist()
+      [[[[9.0, 9.0], [9.0, 9.0]]]]
+      >>> x, k = fnp.ones((1, 5, 5, 2)), fnp.ones((3, 3, 2, 4))
+      >>> dn = ('NHWC', 'HWIO', 'NHWC')
+      >>> lax.conv_general_dilated(x, k, (2, 2), 'SAME', dimension_numbers=dn).shape
+      (1, 3, 3, 4)
     """
     lhs_shape, rhs_shape = get_aval(lhs).shape, get_aval(rhs).shape
     ndim = len(lhs_shape)
@@ -404,7 +536,24 @@ def conv_general_dilated(
 
 
 def conv(lhs, rhs, window_strides, padding, precision=None, preferred_element_type=None):
-    """conv_general_dilated without dilation, NCHW / OIHW layouts (as jax.lax.conv)."""
+    """`conv_general_dilated` without dilation or groups, in NCHW / OIHW / NCHW layouts, as
+    jax.lax.conv.
+
+    Args:
+      lhs: the input, (batch, features, *spatial).
+      rhs: the kernel, (output features, input features, *spatial).
+      window_strides: the stride along each spatial axis.
+      padding: 'VALID', 'SAME' or one `(lo, hi)` pair per spatial axis.
+      precision: as in `dot_general`.
+      preferred_element_type: as in `conv_general_dilated`.
+
+    Returns:
+      The output, (batch, output features, *spatial).
+
+    Example:
+      >>> lax.conv(fnp.ones((2, 3, 8, 8)), fnp.ones((4, 3, 3, 3)), (1, 1), 'SAME').shape
+      (2, 4, 8, 8)
+    """
     return conv_general_dilated(
         lhs,
         rhs,
@@ -425,7 +574,22 @@ def conv_with_general_padding(
     precision=None,
     preferred_element_type=None,
 ):
-    """conv_general_dilated in NCHW / OIHW layouts (as jax.lax.conv_with_general_padding)."""
+    """`conv_general_dilated` in NCHW / OIHW / NCHW layouts, without groups, as
+    jax.lax.conv_with_general_padding.
+
+    Args:
+      lhs: the input, (batch, features, *spatial).
+      rhs: the kernel, (output features, input features, *spatial).
+      window_strides: the stride along each spatial axis.
+      padding: 'VALID', 'SAME' or one `(lo, hi)` pair per spatial axis.
+      lhs_dilation: the input's dilation per spatial axis, or None for 1s.
+      rhs_dilation: the kernel's dilation per spatial axis, or None for 1s.
+      precision: as in `dot_general`.
+      preferred_element_type: as in `conv_general_dilated`.
+
+    Returns:
+      The output, (batch, output features, *spatial).
+    """
     return conv_general_dilated(
         lhs,
         rhs,

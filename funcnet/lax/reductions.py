@@ -144,50 +144,221 @@ def _axes(axes):
 
 
 def reduce_sum(operand, axes):
+    """The sum of `operand` over `axes`, as jax.lax.reduce_sum.
+
+    Args:
+      operand: an array.
+      axes: the axes to reduce: distinct, non-negative ints (any order).
+
+    Returns:
+      An array of `operand`'s dtype without the reduced axes; reducing no axes returns
+      it unchanged and an empty axis sums to 0.
+
+    Raises:
+      TypeError: for an axis out of range or repeated.
+    """
     return reduce_sum_p.bind(operand, axes=_axes(axes))
 
 
 def reduce_max(operand, axes):
+    """The maximum (NaN if any element is NaN) of `operand` over `axes`, as jax.lax.reduce_max.
+
+    Args:
+      operand: an array.
+      axes: the axes to reduce: distinct, non-negative ints (any order).
+
+    Returns:
+      An array of `operand`'s dtype without the reduced axes; an empty axis gives
+      the dtype's lowest value (-inf for floats).
+
+    Raises:
+      TypeError: for an axis out of range or repeated.
+    """
     return reduce_max_p.bind(operand, axes=_axes(axes))
 
 
 def reduce_min(operand, axes):
+    """The minimum (NaN if any element is NaN) of `operand` over `axes`, as jax.lax.reduce_min.
+
+    Args:
+      operand: an array.
+      axes: the axes to reduce: distinct, non-negative ints (any order).
+
+    Returns:
+      An array of `operand`'s dtype without the reduced axes; an empty axis gives
+      the dtype's highest value (inf for floats).
+
+    Raises:
+      TypeError: for an axis out of range or repeated.
+    """
     return reduce_min_p.bind(operand, axes=_axes(axes))
 
 
 def reduce_prod(operand, axes):
+    """The product of `operand` over `axes`, as jax.lax.reduce_prod.
+
+    Args:
+      operand: an array.
+      axes: the axes to reduce: distinct, non-negative ints (any order).
+
+    Returns:
+      An array of `operand`'s dtype without the reduced axes; an empty axis gives 1.
+
+    Raises:
+      TypeError: for an axis out of range or repeated.
+    """
     return reduce_prod_p.bind(operand, axes=_axes(axes))
 
 
 def reduce_and(operand, axes):
+    """The logical (bitwise, for integers) and of `operand` over `axes`, as jax.lax.reduce_and.
+
+    Args:
+      operand: a bool or integer array.
+      axes: the axes to reduce: distinct, non-negative ints (any order).
+
+    Returns:
+      An array of `operand`'s dtype without the reduced axes.
+
+    Raises:
+      TypeError: for an axis out of range or repeated, or an operand of another dtype.
+    """
     return reduce_and_p.bind(operand, axes=_axes(axes))
 
 
 def reduce_or(operand, axes):
+    """The logical (bitwise, for integers) or of `operand` over `axes`, as jax.lax.reduce_or.
+
+    Args:
+      operand: a bool or integer array.
+      axes: the axes to reduce: distinct, non-negative ints (any order).
+
+    Returns:
+      An array of `operand`'s dtype without the reduced axes.
+
+    Raises:
+      TypeError: for an axis out of range or repeated, or an operand of another dtype.
+    """
     return reduce_or_p.bind(operand, axes=_axes(axes))
 
 
 def argmax(operand, axis, index_dtype=dtypes.int32):
+    """The index of the largest entry of `operand` along `axis`, as jax.lax.argmax: the
+    first one on ties, and the first NaN if there is one.
+
+    Args:
+      operand: an array.
+      axis: the axis to search (non-negative), of non-zero size.
+      index_dtype: the integer dtype of the result; int32 by default (jax requires it).
+
+    Returns:
+      An array of `operand`'s shape without `axis`, of dtype `index_dtype`.
+
+    Raises:
+      TypeError: when `axis` is out of range.
+      ValueError: when the axis is empty.
+
+    Example:
+      >>> lax.argmax(fnp.array([[1.0, 3.0, 2.0], [5.0, 0.0, 5.0]]), 1, np.int32).tolist()
+      [1, 0]
+    """
     return argmax_p.bind(operand, axes=(int(axis),), index_dtype=dtypes.canonicalize(index_dtype))
 
 
 def argmin(operand, axis, index_dtype=dtypes.int32):
+    """The index of the smallest entry of `operand` along `axis`, as jax.lax.argmin: the
+    first one on ties, and the first NaN if there is one.
+
+    Args:
+      operand: an array.
+      axis: the axis to search (non-negative), of non-zero size.
+      index_dtype: the integer dtype of the result; int32 by default (jax requires it).
+
+    Returns:
+      An array of `operand`'s shape without `axis`, of dtype `index_dtype`.
+
+    Raises:
+      TypeError: when `axis` is out of range.
+      ValueError: when the axis is empty.
+    """
     return argmin_p.bind(operand, axes=(int(axis),), index_dtype=dtypes.canonicalize(index_dtype))
 
 
 def cumsum(operand, axis=0, reverse=False):
+    """The running sum of `operand` along `axis`, as jax.lax.cumsum.
+
+    Args:
+      operand: an array.
+      axis: the axis to accumulate along (non-negative); 0 by default.
+      reverse: accumulate from the last element to the first instead; False by default.
+
+    Returns:
+      An array of `operand`'s shape and dtype; element i combines elements 0..i (with
+      `reverse`, elements i..n-1).
+
+    Raises:
+      TypeError: when `axis` is out of range (negative included).
+
+    Example:
+      >>> lax.cumsum(fnp.array([1, 2, 3])).tolist()
+      [1, 3, 6]
+      >>> lax.cumsum(fnp.array([1, 2, 3]), reverse=True).tolist()
+      [6, 5, 3]
+    """
     return cumsum_p.bind(operand, axis=int(axis), reverse=bool(reverse))
 
 
 def cumprod(operand, axis=0, reverse=False):
+    """The running product of `operand` along `axis`, as jax.lax.cumprod.
+
+    Args:
+      operand: an array.
+      axis: the axis to accumulate along (non-negative); 0 by default.
+      reverse: accumulate from the last element to the first instead; False by default.
+
+    Returns:
+      An array of `operand`'s shape and dtype; element i combines elements 0..i (with
+      `reverse`, elements i..n-1).
+
+    Raises:
+      TypeError: when `axis` is out of range (negative included).
+    """
     return cumprod_p.bind(operand, axis=int(axis), reverse=bool(reverse))
 
 
 def cummax(operand, axis=0, reverse=False):
+    """The running maximum of `operand` along `axis`, as jax.lax.cummax.
+
+    Args:
+      operand: an array.
+      axis: the axis to accumulate along (non-negative); 0 by default.
+      reverse: accumulate from the last element to the first instead; False by default.
+
+    Returns:
+      An array of `operand`'s shape and dtype; element i combines elements 0..i (with
+      `reverse`, elements i..n-1).
+
+    Raises:
+      TypeError: when `axis` is out of range (negative included).
+    """
     return cummax_p.bind(operand, axis=int(axis), reverse=bool(reverse))
 
 
 def cummin(operand, axis=0, reverse=False):
+    """The running minimum of `operand` along `axis`, as jax.lax.cummin.
+
+    Args:
+      operand: an array.
+      axis: the axis to accumulate along (non-negative); 0 by default.
+      reverse: accumulate from the last element to the first instead; False by default.
+
+    Returns:
+      An array of `operand`'s shape and dtype; element i combines elements 0..i (with
+      `reverse`, elements i..n-1).
+
+    Raises:
+      TypeError: when `axis` is out of range (negative included).
+    """
     return cummin_p.bind(operand, axis=int(axis), reverse=bool(reverse))
 
 
@@ -213,7 +384,26 @@ def _window_params(
 
 
 def padtype_to_pads(in_shape, window_shape, window_strides, padding: str):
-    """'SAME' or 'VALID' as explicit (lo, hi) pairs, as XLA/TensorFlow define them."""
+    """'SAME' or 'VALID' as explicit `(lo, hi)` pairs, as jax.lax.padtype_to_pads (XLA's
+    and TensorFlow's definitions).
+
+    Args:
+      in_shape: the input's size along each windowed axis.
+      window_shape: the (dilated) window's size along each axis.
+      window_strides: the stride along each axis.
+      padding: 'VALID' (no padding) or 'SAME' (enough padding for `ceil(size / stride)`
+        outputs, the odd element after); case-insensitive.
+
+    Returns:
+      A tuple of one `(lo, hi)` pair of ints per axis (jax returns a list).
+
+    Raises:
+      ValueError: for any other padding string.
+
+    Example:
+      >>> lax.padtype_to_pads((5,), (3,), (2,), 'SAME')
+      ((1, 1),)
+    """
     padding = padding.upper()
     if padding == "VALID":
         return tuple((0, 0) for _ in in_shape)
@@ -290,8 +480,39 @@ def reduce_window(
     base_dilation=None,
     window_dilation=None,
 ):
-    """Pooling, as jax.lax.reduce_window for the monoids XLA pools with: `computation` is
-    'add', 'max' or 'min' (or lax.add / lax.max / lax.min) and `init_value` its identity."""
+    """A reduction over sliding windows of `operand` (pooling), as jax.lax.reduce_window
+    for the monoids XLA pools with: a sum, a maximum or a minimum.
+
+    Args:
+      operand: an array (one; jax also takes a pytree of them with a general computation).
+      init_value: the identity of `computation`, a concrete scalar: 0 for a sum; -inf (or
+        the dtype's lowest value) for a maximum; inf (or the highest value) for a minimum.
+        It is also the value padding reads as. Any other value raises ValueError (jax would
+        start every window from it).
+      computation: 'add' (or 'sum'), 'max' or 'min', or lax.add, lax.max or lax.min.
+      window_dimensions: the window's size along each axis.
+      window_strides: the window's step along each axis; None means 1 everywhere.
+      padding: 'VALID' (the default), 'SAME' (computed on the base-dilated input and the
+        dilated window, as jax) or one `(lo, hi)` pair per axis.
+      base_dilation: the input's dilation along each axis (None: 1s).
+      window_dilation: the window's dilation along each axis (None: 1s).
+
+    Returns:
+      An array of `operand`'s dtype, of size
+      `(padded dilated size - dilated window) // stride + 1` along each axis.
+
+    Raises:
+      ValueError: for another computation, or an init value that is not its identity or is
+        traced.
+      TypeError: when a per-axis parameter does not have one entry per axis.
+
+    Example:
+      >>> x = fnp.arange(1.0, 7.0).reshape(2, 3)
+      >>> lax.reduce_window(x, -np.inf, lax.max, (1, 2), (1, 1), 'VALID').tolist()
+      [[2.0, 3.0], [5.0, 6.0]]
+      >>> lax.reduce_window(fnp.arange(1.0, 5.0), 0.0, lax.add, (2,), (2,)).tolist()
+      [3.0, 7.0]
+    """
     kind = _computation_kind(computation)
     _check_init_value(init_value, kind, get_aval(operand).dtype)
     prim = {"add": reduce_window_sum_p, "max": reduce_window_max_p, "min": reduce_window_min_p}[
@@ -314,10 +535,33 @@ _REDUCERS = {
 
 
 def reduce(operands, init_values, computation, dimensions):
-    """jax.lax.reduce of one operand with a monoid funcnet reduces with: `computation`
-    is lax.add, lax.mul, lax.max, lax.min, lax.bitwise_and or lax.bitwise_or (or its
-    name) and `init_values` its identity. (jax's variadic form, several operands under
-    one custom computation, has no funcnet primitive.)"""
+    """A reduction of one operand over `dimensions` with a monoid funcnet reduces with, as
+    jax.lax.reduce for that case. (jax's variadic form, several operands under one custom
+    computation, has no funcnet primitive.)
+
+    Args:
+      operands: one array, or a pytree holding exactly one array.
+      init_values: the identity of `computation` for the operand's dtype, a concrete scalar
+        (or a pytree holding one): 0 for add and or; 1 for mul; -inf or the lowest value
+        for max; inf or the highest value for min; True, or -1 (all bits set), for and.
+      computation: lax.add, lax.mul, lax.max, lax.min, lax.bitwise_and or lax.bitwise_or,
+        or one of the names 'add' ('sum'), 'mul', 'max', 'min', 'and', 'or'. On booleans
+        max and min reduce as or and and.
+      dimensions: the axes to reduce (distinct, non-negative).
+
+    Returns:
+      The reduced array (the operand's dtype, without `dimensions`), in the pytree
+      structure of `operands`.
+
+    Raises:
+      NotImplementedError: for more than one operand.
+      ValueError: for another computation, or an init value that is not its identity.
+      TypeError: for bitwise and / or on a floating-point operand.
+
+    Example:
+      >>> lax.reduce(fnp.arange(6.0).reshape(2, 3), 0.0, lax.add, (0,)).tolist()
+      [3.0, 5.0, 7.0]
+    """
     leaves, treedef = tree.tree_flatten(operands)
     inits = tree.tree_leaves(init_values)
     if len(leaves) != 1 or len(inits) != 1:
@@ -397,8 +641,32 @@ def _check_reduce_init(init_value, kind, dtype):
 
 
 def sort(operand, dimension=-1, is_stable=True, num_keys=1):
-    """`operand` (an array, or a sequence of arrays sorted together by the first
-    `num_keys`) sorted along `dimension`, as jax.lax.sort."""
+    """`operand` sorted in ascending order along `dimension`, as jax.lax.sort. Floats sort
+    in a total order: -0.0 ties with 0.0 and NaNs come last.
+
+    Args:
+      operand: an array, or a sequence of arrays of one shape sorted together: the first
+        `num_keys` are the keys (compared in order, the later ones breaking ties), and
+        every array is permuted as the keys are.
+      dimension: the axis to sort along; -1 (the last) by default, negative ones counting
+        from the end.
+      is_stable: keep equal keys in their original order; True by default.
+      num_keys: how many leading arrays of `operand` are keys; 1 by default.
+
+    Returns:
+      The sorted array, or for a sequence a tuple of the sorted arrays (shapes and dtypes
+      unchanged).
+
+    Raises:
+      TypeError: when the arrays differ in shape or `num_keys` is out of range.
+
+    Example:
+      >>> lax.sort(fnp.array([3.0, np.nan, 1.0, 2.0])).tolist()
+      [1.0, 2.0, 3.0, nan]
+      >>> keys, vals = lax.sort((fnp.array([2, 1, 2]), fnp.array([3, 5, 1])), num_keys=2)
+      >>> keys.tolist(), vals.tolist()
+      ([1, 2, 2], [5, 1, 3])
+    """
     single = not isinstance(operand, (tuple, list))
     ops = [operand] if single else list(operand)
     ndim = len(ops[0].shape)
@@ -410,5 +678,21 @@ def sort(operand, dimension=-1, is_stable=True, num_keys=1):
 
 
 def sort_key_val(keys, values, dimension=-1, is_stable=True):
-    """(keys sorted, values in the keys' order), as jax.lax.sort_key_val."""
+    """`keys` sorted along `dimension`, with `values` permuted alike, as
+    jax.lax.sort_key_val.
+
+    Args:
+      keys: an array, the sort keys.
+      values: an array of `keys`' shape.
+      dimension: the axis to sort along; -1 (the last) by default.
+      is_stable: keep equal keys in their original order; True by default.
+
+    Returns:
+      A tuple `(sorted keys, values in the keys' order)`.
+
+    Example:
+      >>> k, v = lax.sort_key_val(fnp.array([3, 1, 2]), fnp.array([10.0, 20.0, 30.0]))
+      >>> k.tolist(), v.tolist()
+      ([1, 2, 3], [20.0, 30.0, 10.0])
+    """
     return sort((keys, values), dimension=dimension, is_stable=is_stable, num_keys=1)

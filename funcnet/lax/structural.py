@@ -215,29 +215,101 @@ def _iota_abstract_eval(*, dtype, shape, dimension):
 
 
 def reshape(operand, new_sizes, dimensions=None):
-    """`operand` in shape `new_sizes` (row-major order); with `dimensions`, its axes are
-    first transposed into that order (as jax.lax.reshape)."""
+    """`operand`'s elements, read in row-major order, in the shape `new_sizes`, as
+    jax.lax.reshape.
+
+    Args:
+      operand: an array.
+      new_sizes: the new shape, a sequence of ints whose product is `operand`'s size (no -1
+        placeholder, unlike jnp.reshape).
+      dimensions: None (the default) reads the elements in `operand`'s own axis order; a
+        permutation of its axes reads them in that order (a transpose first).
+
+    Returns:
+      An array of shape `new_sizes` and `operand`'s dtype.
+
+    Raises:
+      TypeError: when the sizes do not hold `operand`'s number of elements.
+
+    Example:
+      >>> x = fnp.arange(6).reshape(2, 3)
+      >>> lax.reshape(x, (3, 2)).tolist()
+      [[0, 1], [2, 3], [4, 5]]
+      >>> lax.reshape(x, (6,), dimensions=(1, 0)).tolist()
+      [0, 3, 1, 4, 2, 5]
+    """
     if dimensions is not None and tuple(dimensions) != tuple(range(get_aval(operand).ndim)):
         operand = transpose(operand, dimensions)
     return reshape_p.bind(operand, new_sizes=_ints(new_sizes))
 
 
 def transpose(operand, permutation):
+    """`operand` with its axes permuted, as jax.lax.transpose.
+
+    Args:
+      operand: an array.
+      permutation: a permutation of `range(operand.ndim)`: output axis i is `operand`'s axis
+        `permutation[i]`.
+
+    Returns:
+      An array of shape `tuple(operand.shape[p] for p in permutation)` and `operand`'s dtype.
+
+    Raises:
+      TypeError: when `permutation` is not a permutation of the axes.
+    """
     return transpose_p.bind(operand, permutation=_ints(permutation))
 
 
 def squeeze(array, dimensions):
-    """`array` without its size-1 axes `dimensions` (negative ones count from the end)."""
+    """`array` without its size-1 axes `dimensions`, as jax.lax.squeeze.
+
+    Args:
+      array: an array.
+      dimensions: the axes to remove, each of size 1; negative ones count from the end.
+
+    Returns:
+      An array with the same elements and dtype, of rank `array.ndim - len(dimensions)`.
+
+    Raises:
+      TypeError: when an axis is out of range or its size is not 1.
+    """
     ndim = get_aval(array).ndim
     dims = (int(d) + ndim if int(d) < 0 else int(d) for d in dimensions)
     return squeeze_p.bind(array, dimensions=tuple(sorted(dims)))
 
 
 def rev(operand, dimensions):
+    """`operand` with the order of its elements reversed along `dimensions`, as
+    jax.lax.rev.
+
+    Args:
+      operand: an array.
+      dimensions: the axes to reverse (non-negative).
+
+    Returns:
+      An array of `operand`'s shape and dtype.
+
+    Raises:
+      TypeError: when an axis is out of range.
+    """
     return rev_p.bind(operand, dimensions=_ints(dimensions))
 
 
 def slice(operand, start_indices, limit_indices, strides=None):
+    """The static slice `operand[start:limit:stride]` along every axis, as jax.lax.slice.
+
+    Args:
+      operand: an array.
+      start_indices: the first index along each axis.
+      limit_indices: the end (exclusive) along each axis; `0 <= start <= limit <= size`.
+      strides: the step along each axis (at least 1); None means 1 everywhere.
+
+    Returns:
+      An array of `operand`'s dtype, of size `ceil((limit - start) / stride)` per axis.
+
+    Raises:
+      TypeError: when the bounds do not fit `operand`'s shape or there is not one per axis.
+    """
     strides = (1,) * len(start_indices) if strides is None else strides
     return slice_p.bind(
         operand,
@@ -289,37 +361,176 @@ def _start_scalars(start_indices):
 
 
 def dynamic_slice(operand, start_indices, slice_sizes, *, allow_negative_indices=True):
+    """The block of `operand` of size `slice_sizes` that starts at `start_indices`, which
+    may be traced values, as jax.lax.dynamic_slice. As in XLA, a start is clamped so that
+    the block lies inside `operand`: an out-of-range start never reads outside nor raises.
+
+    Args:
+      operand: an array.
+      start_indices: one integer scalar per axis (Python ints or traced scalars), or one 1-d
+        integer array holding them.
+      slice_sizes: the static size of the block along each axis, each at most that axis'.
+      allow_negative_indices: True (the default) counts a negative start from the end of its
+        axis, as Python indexing; one bool per axis is accepted too. With False a negative
+        start is clamped to 0 like any out-of-range one (jax raises ValueError for a static
+        negative start there).
+
+    Returns:
+      An array of shape `slice_sizes` and `operand`'s dtype.
+
+    Raises:
+      TypeError: for the wrong number of starts, starts that are not integer scalars, or
+        sizes that do not fit `operand`.
+
+    Example:
+      >>> x = fnp.arange(10)
+      >>> lax.dynamic_slice(x, (fnp.array(2),), (3,)).tolist()
+      [2, 3, 4]
+      >>> lax.dynamic_slice(x, (8,), (3,)).tolist()  # the start is clamped to 7
+      [7, 8, 9]
+      >>> lax.dynamic_slice(x, (-3,), (2,)).tolist()
+      [7, 8]
+    """
     start_indices = _wrap_negative(operand, _start_scalars(start_indices), allow_negative_indices)
     return dynamic_slice_p.bind(operand, *start_indices, slice_sizes=_ints(slice_sizes))
 
 
 def dynamic_update_slice(operand, update, start_indices, *, allow_negative_indices=True):
+    """`operand` with the block starting at `start_indices` (possibly traced) replaced by
+    `update`, as jax.lax.dynamic_update_slice. As in XLA, a start is clamped so that the
+    block lies inside `operand`.
+
+    Args:
+      operand: an array.
+      update: an array of `operand`'s rank and dtype, no larger than `operand` along any axis.
+      start_indices: one integer scalar per axis (Python ints or traced scalars), or one 1-d
+        integer array holding them.
+      allow_negative_indices: True (the default) counts a negative start from the end of its
+        axis; one bool per axis is accepted too. With False a negative start is clamped to 0
+        (jax raises ValueError for a static negative start there).
+
+    Returns:
+      A new array of `operand`'s shape and dtype (`operand` itself is not modified).
+
+    Raises:
+      TypeError: for the wrong number of starts, starts that are not integer scalars, or an
+        `update` whose rank, sizes or dtype do not fit `operand`.
+
+    Example:
+      >>> lax.dynamic_update_slice(fnp.zeros(5), fnp.ones(2), (1,)).tolist()
+      [0.0, 1.0, 1.0, 0.0, 0.0]
+      >>> lax.dynamic_update_slice(fnp.zeros(5), fnp.ones(2), (4,)).tolist()  # clamped to 3
+      [0.0, 0.0, 0.0, 1.0, 1.0]
+    """
     start_indices = _wrap_negative(operand, _start_scalars(start_indices), allow_negative_indices)
     return dynamic_update_slice_p.bind(operand, update, *start_indices)
 
 
 def concatenate(operands, dimension):
+    """The arrays of `operands` joined along the axis `dimension`, as jax.lax.concatenate.
+
+    Args:
+      operands: a non-empty sequence of arrays of one rank (at least 1) and one dtype, whose
+        sizes agree on every axis but `dimension`.
+      dimension: the axis to join along (non-negative).
+
+    Returns:
+      An array whose size along `dimension` is the sum of the operands' sizes there.
+
+    Raises:
+      TypeError: for no operands, an axis out of range, or shapes or dtypes that disagree.
+    """
     if not len(operands):
         raise TypeError(f"concatenate needs at least one array{where()}")
     return concatenate_p.bind(*operands, dimension=int(dimension))
 
 
 def split(operand, sizes, axis=0):
-    """Pieces of `operand` along `axis` of the given sizes, as jax.lax.split."""
+    """Pieces of `operand` along `axis` of the given sizes, as jax.lax.split.
+
+    Args:
+      operand: an array.
+      sizes: the size of each piece: non-negative ints that sum to `operand.shape[axis]`.
+      axis: the axis to split (non-negative); 0 by default.
+
+    Returns:
+      A list of `len(sizes)` arrays of `operand`'s dtype, in order along `axis`.
+
+    Raises:
+      TypeError: when `axis` is out of range or the sizes do not add up.
+    """
     return split_p.bind(operand, sizes=_ints(sizes), axis=int(axis))
 
 
 def pad(operand, padding_value, padding_config):
+    """`operand` padded with `padding_value`, as jax.lax.pad: along each axis, a
+    `(lo, hi, interior)` triple adds `lo` elements before, `hi` after and `interior` between
+    every two neighbours; a negative `lo` or `hi` removes elements from that end instead.
+
+    Args:
+      operand: an array.
+      padding_value: a scalar of `operand`'s dtype (a Python scalar only if it is of the same
+        kind: `0` does not pad a float array, as in jax).
+      padding_config: one `(lo, hi, interior)` triple of ints per axis, `interior >= 0`.
+
+    Returns:
+      An array of `operand`'s dtype, of size `lo + hi + d + (d - 1) * interior` along an axis
+      of size `d`.
+
+    Raises:
+      TypeError: for a padding value of another dtype or shape, a wrong number of triples, a
+        negative interior, or negative padding that removes more than the axis holds.
+
+    Example:
+      >>> lax.pad(fnp.array([1, 2, 3]), 0, [(1, 2, 1)]).tolist()
+      [0, 1, 0, 2, 0, 3, 0, 0]
+      >>> lax.pad(fnp.array([1.0, 2.0, 3.0]), 0.0, [(-1, 0, 0)]).tolist()
+      [2.0, 3.0]
+    """
     return pad_p.bind(
         operand, padding_value, padding_config=tuple(_ints(c) for c in padding_config)
     )
 
 
 def iota(dtype, size):
+    """The 1-d array `[0, 1, ..., size - 1]`, as jax.lax.iota.
+
+    Args:
+      dtype: the result's dtype (an integer or floating-point type; canonicalized as
+        funcnet does, so 64-bit types become 32-bit unless x64 is enabled).
+      size: the length, a static int.
+
+    Returns:
+      An array of shape `(size,)` and dtype `dtype`.
+
+    Example:
+      >>> lax.iota(np.int32, 4).tolist()
+      [0, 1, 2, 3]
+    """
     return iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=(int(size),), dimension=0)
 
 
 def broadcasted_iota(dtype, shape, dimension):
+    """An array of `shape` whose every element is its own index along `dimension`, as
+    jax.lax.broadcasted_iota.
+
+    Args:
+      dtype: the result's dtype (canonicalized as in `iota`).
+      shape: the result's shape.
+      dimension: the axis that counts up (non-negative).
+
+    Returns:
+      An array of shape `shape` and dtype `dtype`.
+
+    Raises:
+      TypeError: when `dimension` is out of range.
+
+    Example:
+      >>> lax.broadcasted_iota(np.int32, (2, 3), 1).tolist()
+      [[0, 1, 2], [0, 1, 2]]
+      >>> lax.broadcasted_iota(np.int32, (2, 3), 0).tolist()
+      [[0, 0, 0], [1, 1, 1]]
+    """
     return iota_p.bind(
         dtype=dtypes.canonicalize(dtype), shape=_ints(shape), dimension=int(dimension)
     )

@@ -61,7 +61,23 @@ optimization_barrier_p.def_abstract_eval(lambda *avals: list(avals))
 
 
 def optimization_barrier(operand):
-    """`operand` (a pytree of arrays) unchanged; XLA may not move computation across it."""
+    """`operand` unchanged, as jax.lax.optimization_barrier: XLA may not move computation
+    across the barrier nor merge the values through it with others (common-subexpression
+    elimination), which keeps rematerialized values from being folded into the originals.
+
+    Args:
+      operand: an array or a pytree of arrays (Python scalars become arrays).
+
+    Returns:
+      The same values, in `operand`'s pytree structure.
+
+    Example:
+      >>> fn.jit(lambda x: lax.optimization_barrier(x * 2) + 1)(fnp.ones(2)).tolist()
+      [3.0, 3.0]
+      >>> a, b = lax.optimization_barrier((fnp.ones(2), fnp.arange(3)))
+      >>> b.tolist()
+      [0, 1, 2]
+    """
     leaves, treedef = tree.tree_flatten(operand)
     return tree.tree_unflatten(treedef, optimization_barrier_p.bind(*leaves))
 
@@ -84,16 +100,17 @@ stop_gradient_p.def_abstract_eval(lambda x: x)
 
 
 def stop_gradient(x):
-    """The identity, but derivatives do not flow through it (as jax.lax.stop_gradient).
+    """The identity, but derivatives do not flow through it, as jax.lax.stop_gradient.
 
     Args:
       x: an array or a pytree of arrays; integer and boolean leaves pass unchanged.
 
     Returns:
-      `x`, with a zero derivative with respect to every floating leaf.
+      `x`, whose floating-point leaves count as constants under every derivative.
 
     Example:
-      >>> fn.grad(lambda x: x * lax.stop_gradient(x))(3.0)  # 3.0, not 6.0
+      >>> fn.grad(lambda x: x * lax.stop_gradient(x))(3.0).tolist()  # 3.0, not 6.0
+      3.0
     """
 
     def leaf(v):

@@ -14,15 +14,44 @@ __all__ = ["MultiHeadAttention", "causal_mask", "dot_product_attention", "paddin
 
 
 def causal_mask(q_len, kv_len=None):
-    """Boolean (1, 1, q_len, kv_len): query i sees keys j <= i."""
+    """A causal attention mask: query i sees keys j <= i (as flax's make_causal_mask).
+
+    Args:
+      q_len: the number of queries, an int.
+      kv_len: the number of keys (default ``q_len``).
+
+    Returns:
+      A boolean array of shape ``(1, 1, q_len, kv_len)``, True = attend, ready to
+      broadcast against ``(batch, heads, q_len, kv_len)``.
+
+    Example:
+      >>> from funcnet import nn
+      >>> nn.causal_mask(3)[0, 0].tolist()
+      [[True, False, False], [True, True, False], [True, True, True]]
+    """
     kv_len = q_len if kv_len is None else kv_len
     return fnp.asarray(np.tril(np.ones((q_len, kv_len), bool))[None, None])
 
 
 def padding_mask(kv_valid, q_valid=None):
-    """From (batch, kv_len) booleans marking real (not padding) keys: a mask
-    (batch, 1, 1, kv_len); with (batch, q_len) ``q_valid`` also, (batch, 1, q_len,
-    kv_len) true where both the query and the key are real."""
+    """An attention mask that hides padding positions.
+
+    Args:
+      kv_valid: booleans (or 0/1 numbers) of shape ``(batch, kv_len)``, True for real
+        (not padding) keys.
+      q_valid: optional booleans of shape ``(batch, q_len)``, True for real queries.
+
+    Returns:
+      A boolean mask of shape ``(batch, 1, 1, kv_len)``; with ``q_valid``, of shape
+      ``(batch, 1, q_len, kv_len)``, True where both the query and the key are real.
+      Combine masks with ``fnp.logical_and``.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn
+      >>> nn.padding_mask(fnp.array([[True, True, False]])).tolist()
+      [[[[True, True, False]]]]
+    """
     kv_valid = fnp.asarray(kv_valid).astype(bool)
     if q_valid is None:
         return kv_valid[:, None, None, :]
@@ -31,9 +60,33 @@ def padding_mask(kv_valid, q_valid=None):
 
 
 def dot_product_attention(q, k, v, mask=None, *, dropout_rate=0.0, key=None):
-    """softmax(q k^T / sqrt(d)) v per head. q (B, Lq, H, d), k and v (B, Lk, H, d);
-    ``mask`` boolean, broadcastable to (B, H, Lq, Lk), True = attend. A query whose keys
-    are all masked gets uniform weights (no NaN). Returns (B, Lq, H, d)."""
+    """Scaled dot-product attention per head, ``softmax(q k^T / sqrt(d)) v``.
+
+    The layout of jax.nn.dot_product_attention, ``(batch, length, heads, head_dim)``,
+    but the fourth positional argument is a boolean ``mask`` (jax's is ``bias``). The
+    logits and softmax are computed in float32. A query whose keys are all masked gets
+    uniform weights (no NaN).
+
+    Args:
+      q: queries, shape ``(B, Lq, H, d)``.
+      k: keys, shape ``(B, Lk, H, d)``.
+      v: values, shape ``(B, Lk, H, d)``.
+      mask: optional booleans broadcastable to ``(B, H, Lq, Lk)``, True = attend (see
+        ``causal_mask``, ``padding_mask``).
+      dropout_rate: probability to drop an attention weight (default 0); above 0 it
+        needs ``key``.
+      key: a ``funcnet.random`` key for the dropout.
+
+    Returns:
+      The attended values, shape ``(B, Lq, H, d)`` and q's dtype.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn
+      >>> q = fnp.ones((2, 5, 4, 8))
+      >>> nn.dot_product_attention(q, q, q, nn.causal_mask(5)).shape
+      (2, 5, 4, 8)
+    """
     logits = fnp.einsum("bqhd,bkhd->bhqk", q, k).astype(np.float32) / math.sqrt(q.shape[-1])
     if mask is not None:
         big_negative = np.float32(np.finfo(np.float32).min / 2)
@@ -46,23 +99,59 @@ def dot_product_attention(q, k, v, mask=None, *, dropout_rate=0.0, key=None):
 
 
 class MultiHeadAttention(Layer):
-    """Multi-head attention over inputs (batch, length, features).
+    """Multi-head dot-product attention (as flax's MultiHeadDotProductAttention).
 
-    ``apply(params, x)`` is self-attention; ``apply(params, x, context=c)`` is
-    cross-attention (queries from x, keys and values from c). Masks: ``mask=``
-    (boolean, broadcastable to (batch, heads, q_len, kv_len), True = attend; see
-    ``padding_mask``) and ``causal=True`` (in the constructor or per call).
-
-    Params: ``query``, ``key``, ``value`` ({w: (F, qkv_features), b}), ``out``
-    ({w: (qkv_features, out_features), b}). For cross-attention with a context whose
-    feature size differs from x's, give it at init:
-    ``init(key, x_shape, context_shape=c_shape)``.
+    Input ``(batch, length, features)``, rank exactly 3: the leading batch axis is
+    required (for one sequence use ``x[None]``). ``apply(params, x)`` is
+    self-attention; ``apply(params, x, context=c)`` is cross-attention (queries from
+    ``x``, keys and values from ``c`` of shape ``(batch, kv_length, context_features)``).
+    Masks: ``mask=`` (booleans broadcastable to ``(batch, heads, q_len, kv_len)``, True
+    = attend; see ``padding_mask``) and ``causal=True`` (in the constructor or per
+    call; combined with ``mask`` by logical and). The projections are plain matrices
+    (unlike flax's per-head kernels).
 
     Args:
-      num_heads: heads; qkv_features (default: x's features) must divide by it.
-      qkv_features, out_features: sizes of the projections (default x's features).
-      causal: mask out keys after the query (self-attention in a decoder).
-      dropout_rate: dropout on the attention weights in training (needs key=).
+      num_heads: the number of heads, a positive int dividing ``qkv_features``.
+      qkv_features: the size of the query/key/value projections (default: x's
+        features); each head gets ``qkv_features // num_heads``.
+      out_features: the output size (default: x's features).
+      causal: mask out keys after each query (self-attention in a decoder; default
+        False).
+      dropout_rate: dropout on the attention weights in training, in [0, 1) (default
+        0).
+      use_bias: add biases to the projections (default True).
+      kernel_init: initializer of the projection matrices (default ``"lecun_normal"``).
+      bias_init: initializer of the biases (default ``"zeros"``).
+      dtype: dtype of the parameters (default float32).
+      name: the layer's key in a container (default ``multi_head_attention_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, (batch, length,
+      out_features))`` with params ``{"query": {"w": (F, qkv), "b": (qkv,)}, "key":
+      ..., "value": ..., "out": {"w": (qkv, out_features), "b": ...}}``; for a context
+      whose feature size differs from x's, pass ``context_shape=`` to ``init``.
+      ``apply(params, x, *, context=None, mask=None, causal=None, key=None,
+      train=False)`` returns ``(batch, length, out_features)``; ``key`` is needed only
+      for dropout in training. It uses no state.
+
+    Raises:
+      ValueError: bad sizes or ``dropout_rate``.
+      LayerError: inputs not of rank 3, ``qkv_features`` not divisible by
+        ``num_heads``, different batch sizes of x and context, or training with
+        dropout and no key.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> attention = nn.MultiHeadAttention(num_heads=4)
+      >>> params, out_shape = attention.init(random.key(0), (-1, 5, 16))
+      >>> out_shape, params["query"]["w"].shape
+      ((-1, 5, 16), (16, 16))
+      >>> x = fnp.ones((2, 5, 16))
+      >>> attention.apply(params, x, causal=True).shape
+      (2, 5, 16)
+      >>> attention.apply(params, x, context=fnp.ones((2, 7, 16))).shape
+      (2, 5, 16)
     """
 
     def __init__(

@@ -123,15 +123,55 @@ class _Container(Layer):
 
 
 class Sequential(_Container):
-    """Layers applied one after the other; shapes are inferred along the chain.
+    """Layers applied one after the other (as stax.serial); shapes inferred along the chain.
 
-    Example::
+    The input is whatever the first layer takes (most layers want a leading batch axis;
+    for one example use ``x[None]``, or ``fn.vmap(lambda x: model.apply(params,
+    x[None])[0])``). Each child's output shape is the next one's input shape at init.
+    ``apply``'s key is split, one per child (``fold_in(key, i)``); ``train`` reaches
+    every child, and other keywords (``mask=``...) reach only the children that take
+    them. The model is stateful if a child is (BatchNorm): then use
+    ``init_with_state`` and ``apply(..., state=state)``.
 
-        model = nn.Sequential([nn.Conv(8, (3, 3)), nn.relu, nn.MaxPool((2, 2)),
-                               nn.Flatten(), nn.Dense(10)])
-        params, out_shape = model.init(random.key(0), (-1, 8, 8, 1))  # out_shape (-1, 10)
-        logits = model.apply(params, x)
-        params["conv_0"]["w"].shape                                  # (3, 3, 1, 8)
+    Args:
+      layers: a list of layers and/or plain functions ``f(x)`` (wrapped in ``Fn``). The
+        same layer object twice shares its parameters.
+      name: the layer's key in an outer container (default ``sequential_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, output_shape)`` with
+      params a dict keyed by the children's names (``conv_0``, ``dense_0``,
+      ``dense_1``, or their ``name=``); children without parameters have no entry.
+      ``apply(params, x, *, key=None, train=False, state=None, **kw)`` returns the last
+      child's output (and the new state when ``state`` is given).
+
+    Raises:
+      TypeError: ``layers`` is not a list of layers or functions; a keyword no child
+        takes.
+      ValueError: two different layers with one ``name``.
+      LayerError: a child that does not fit its input, or params with unknown keys.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> model = nn.Sequential([nn.Conv(8, (3, 3)), nn.relu, nn.MaxPool((2, 2)),
+      ...                        nn.Flatten(), nn.Dense(10)])
+      >>> params, out_shape = model.init(random.key(0), (-1, 8, 8, 1))
+      >>> out_shape, sorted(params), params["conv_0"]["w"].shape
+      ((-1, 10), ['conv_0', 'dense_0'], (3, 3, 1, 8))
+      >>> model.apply(params, fnp.ones((2, 8, 8, 1))).shape
+      (2, 10)
+
+      With state and randomness:
+
+      >>> model = nn.Sequential([nn.Dense(4), nn.BatchNorm(), nn.Dropout(0.1), nn.Dense(2)])
+      >>> params, state, out_shape = model.init_with_state(random.key(0), (-1, 3))
+      >>> sorted(state)
+      ['batch_norm_0']
+      >>> x = fnp.ones((5, 3))
+      >>> y, state = model.apply(params, x, state=state, train=True, key=random.key(1))
+      >>> y.shape
+      (5, 2)
     """
 
     def _init(self, key, input_shape, path, **shape_kw):
@@ -156,9 +196,36 @@ class Sequential(_Container):
 
 
 class Parallel(_Container):
-    """Branches side by side. Given a tuple of inputs, branch i gets input i; given one
-    input, every branch gets it. Returns the tuple of outputs (merge them with
-    ``Concatenate`` or ``Add``)."""
+    """Branches side by side (as stax.parallel, and stax.FanOut when given one input).
+
+    Given a tuple of inputs, branch i gets input i; given one input, every branch gets
+    it. The key is split one per branch; other keywords reach the branches that take
+    them.
+
+    Args:
+      layers: a list of layers and/or plain functions, one per branch.
+      name: the layer's key in an outer container (default ``parallel_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` (one shape, or a tuple of shapes) returns
+      ``(params, tuple_of_output_shapes)`` with params keyed by the branches' names.
+      ``apply(params, x)`` returns the tuple of the branches' outputs (merge them with
+      ``Concatenate`` or ``Add``).
+
+    Raises:
+      TypeError: ``layers`` is not a list.
+      LayerError: a tuple of inputs whose length differs from the number of branches.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> branches = nn.Parallel([nn.Dense(3), nn.Dense(5)])
+      >>> params, out_shapes = branches.init(random.key(0), (-1, 4))
+      >>> out_shapes
+      ((-1, 3), (-1, 5))
+      >>> [y.shape for y in branches.apply(params, fnp.ones((2, 4)))]
+      [(2, 3), (2, 5)]
+    """
 
     def _inputs(self, path, x, is_multi):
         n = len(self.layers)
@@ -192,8 +259,33 @@ class Parallel(_Container):
 
 
 class Residual(Layer):
-    """``x + f(x)``. ``f`` is a layer (or a list of layers, made a Sequential); its
-    params are Residual's params (no extra nesting). Its output must have x's shape."""
+    """A residual connection, ``x + f(x)``.
+
+    The input is whatever ``f`` takes; ``f``'s output must have ``x``'s shape. Keys,
+    ``train``, state and keywords go to ``f`` unchanged.
+
+    Args:
+      layer: ``f``, a layer or function, or a list of them (made a ``Sequential``).
+      name: the layer's key in an outer container (default ``residual_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(f's params, input_shape)``: the
+      params are ``f``'s, with no extra nesting. ``apply(params, x)`` returns ``x +
+      f(x)`` (and the new state when given ``state=``).
+
+    Raises:
+      LayerError: ``f`` changes the shape.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> block = nn.Residual([nn.Dense(4), nn.relu])
+      >>> params, out_shape = block.init(random.key(0), (-1, 4))
+      >>> out_shape, sorted(params)
+      ((-1, 4), ['dense_0'])
+      >>> block.apply(params, fnp.ones((2, 4))).shape
+      (2, 4)
+    """
 
     def __init__(self, layer, *, name=None):
         super().__init__(name=name)
@@ -238,7 +330,26 @@ def _normalize_axis(axis, rank, layer, what):
 
 
 class Concatenate(Layer):
-    """Concatenate a tuple of inputs along ``axis`` (a fan-in after Parallel)."""
+    """Concatenates a tuple of inputs along ``axis`` (stax.FanInConcat; after Parallel).
+
+    Args:
+      axis: the axis to join along (default -1, the features).
+      name: the layer's key in a container (default ``concatenate_<i>``).
+
+    Returns:
+      A layer without parameters. ``init(key, (shape_1, shape_2, ...))`` returns
+      ``({}, joined_shape)``; ``apply(params, (x1, x2, ...))`` returns
+      ``fnp.concatenate`` of them; it uses no key, train or state.
+
+    Raises:
+      LayerError: a single input, ``axis`` out of range, or shapes that differ off
+        ``axis``.
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> nn.Concatenate().init(random.key(0), ((-1, 3), (-1, 5)))
+      ({}, (-1, 8))
+    """
 
     def __init__(self, axis=-1, *, name=None):
         super().__init__(name=name)
@@ -266,7 +377,25 @@ class Concatenate(Layer):
 
 
 class Add(Layer):
-    """Sum a tuple of inputs of one shape (a fan-in after Parallel)."""
+    """Sums a tuple of inputs of one shape (stax.FanInSum; a fan-in after Parallel).
+
+    Args:
+      name: the layer's key in a container (default ``add_<i>``).
+
+    Returns:
+      A layer without parameters. ``init(key, (shape, shape, ...))`` returns ``({},
+      shape)``; ``apply(params, (x1, x2, ...))`` returns ``x1 + x2 + ...``; it uses no
+      key, train or state.
+
+    Raises:
+      LayerError: a single input, or inputs of different shapes.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn
+      >>> nn.Add().apply({}, (fnp.ones(2), fnp.ones(2))).tolist()
+      [2.0, 2.0]
+    """
 
     def output_shape(self, input_shape):
         if not (input_shape and isinstance(input_shape[0], tuple)):

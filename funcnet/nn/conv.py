@@ -98,19 +98,56 @@ def _conv_pads(padding, in_spatial, dilated_kernel, strides):
 
 
 class Conv(Layer):
-    """N-d convolution (N = len(kernel_size) = 1, 2 or 3), channels last.
+    """An N-d convolution, channels last (as flax's Conv, via lax.conv_general_dilated).
 
-    Params: ``w`` (*kernel_size, in_channels // feature_group_count, features) and
-    ``b`` (features,).
+    N = ``len(kernel_size)`` = 1, 2 or 3. Input ``(batch, *spatial, in_channels)``:
+    NWC, NHWC or NDHWC, rank exactly N + 2, so the leading batch axis is required (for
+    one example use ``x[None]``, or ``fn.vmap(lambda x: conv.apply(params,
+    x[None])[0])`` over a stack of them). ``in_channels`` must be known at init.
+    Unlike flax, there is no ``input_dilation`` argument: the fifth positional argument
+    is ``kernel_dilation``.
 
     Args:
-      features: output channels.
-      kernel_size: a tuple, one size per spatial axis (``(3,)``, ``(3, 3)``, ...).
-      strides, kernel_dilation: an int or one per spatial axis.
-      padding: 'SAME' (output size ceil(in / stride)), 'VALID', 'CAUSAL' (1-D: pad
-        only on the left), an int, or one (lo, hi) pair per spatial axis.
-      feature_group_count: grouped convolution (in_channels and features must divide);
-        in_channels groups is a depthwise convolution.
+      features: the output channels, a positive int divisible by
+        ``feature_group_count``.
+      kernel_size: a tuple, one size per spatial axis (``(3,)``, ``(3, 3)``, ...); an
+        int is refused.
+      strides: an int or one per spatial axis (default 1).
+      padding: ``"SAME"`` (the default: output size ``ceil(in / stride)``),
+        ``"VALID"``, ``"CAUSAL"`` (1-D only: pad on the left), an int, or one
+        ``(lo, hi)`` pair per spatial axis.
+      kernel_dilation: an int or one per spatial axis (default 1; atrous convolution).
+      feature_group_count: the number of groups of a grouped convolution (default 1);
+        ``in_channels`` must divide by it, and ``in_channels`` groups is a depthwise
+        convolution.
+      use_bias: add the bias ``b`` (default True).
+      kernel_init: initializer of ``w``, a function, factory or name (default
+        ``"lecun_normal"``).
+      bias_init: initializer of ``b`` (default ``"zeros"``).
+      dtype: dtype of the parameters (default float32).
+      name: the layer's key in a container (default ``conv_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, (batch, *out_spatial,
+      features))`` with params ``{"w": (*kernel_size, in_channels //
+      feature_group_count, features), "b": (features,)}`` (HWIO kernels). ``apply(params,
+      x)`` returns the convolution; it uses no key, train or state.
+
+    Raises:
+      TypeError: ``kernel_size`` is an int.
+      ValueError: bad sizes, strides, dilation or padding.
+      LayerError: an input of the wrong rank, unknown or indivisible channels, or too
+        small for the kernel.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> conv = nn.Conv(8, (3, 3), strides=2)
+      >>> params, out_shape = conv.init(random.key(0), (-1, 28, 28, 1))
+      >>> out_shape, params["w"].shape
+      ((-1, 14, 14, 8), (3, 3, 1, 8))
+      >>> conv.apply(params, fnp.ones((2, 28, 28, 1))).shape
+      (2, 14, 14, 8)
     """
 
     def __init__(
@@ -229,14 +266,46 @@ def _transpose_pads(padding, dilated_kernel, strides):
 
 
 class ConvTranspose(Conv):
-    """Transposed ("fractionally strided") convolution, channels last, as flax's
-    ConvTranspose / jax.lax.conv_transpose (``transpose_kernel=False``): the input is
-    dilated by ``strides`` and convolved with a stride-1 kernel.
+    """A transposed ("fractionally strided") convolution, channels last.
 
-    Params: ``w`` (*kernel_size, in_channels, features), ``b`` (features,).
-    'SAME' padding gives spatial sizes ``in * stride``; 'VALID' gives
-    ``in * stride + max(kernel - stride, 0)``; explicit (lo, hi) pairs pad the dilated
-    input.
+    As flax's ConvTranspose / jax.lax.conv_transpose with ``transpose_kernel=False``:
+    the input is dilated by ``strides`` and convolved with a stride-1 kernel. Input
+    ``(batch, *spatial, in_channels)`` of rank exactly ``len(kernel_size) + 2``: the
+    leading batch axis is required (for one example use ``x[None]``).
+
+    Args:
+      features: the output channels, a positive int.
+      kernel_size: a tuple, one size per spatial axis.
+      strides: an int or one per spatial axis (default 1): the upsampling factor.
+      padding: ``"SAME"`` (the default: spatial sizes ``in * stride``), ``"VALID"``
+        (``in * stride + max(kernel - stride, 0)``), an int, or ``(lo, hi)`` pairs that
+        pad the dilated input.
+      kernel_dilation: an int or one per spatial axis (default 1).
+      use_bias: add the bias ``b`` (default True).
+      kernel_init: initializer of ``w`` (default ``"lecun_normal"``).
+      bias_init: initializer of ``b`` (default ``"zeros"``).
+      dtype: dtype of the parameters (default float32).
+      name: the layer's key in a container (default ``conv_transpose_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, (batch, *out_spatial,
+      features))`` with params ``{"w": (*kernel_size, in_channels, features), "b":
+      (features,)}``. ``apply(params, x)`` returns the transposed convolution; it uses
+      no key, train or state.
+
+    Raises:
+      ValueError: bad arguments, or ``padding="CAUSAL"``.
+      LayerError: an input of the wrong rank, or one that gives an empty output.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> up = nn.ConvTranspose(4, (3, 3), strides=2)
+      >>> params, out_shape = up.init(random.key(0), (-1, 7, 7, 8))
+      >>> out_shape, params["w"].shape
+      ((-1, 14, 14, 4), (3, 3, 8, 4))
+      >>> up.apply(params, fnp.ones((2, 7, 7, 8))).shape
+      (2, 14, 14, 4)
     """
 
     def __init__(

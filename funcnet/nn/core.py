@@ -29,13 +29,46 @@ __all__ = ["Fn", "Layer", "LayerError", "Param", "as_layer", "layer"]
 
 
 class LayerError(ValueError):
-    """A layer was used with an input or parameters that do not fit it. The message
-    starts with the layer's path in the parameter tree and its type."""
+    """Raised when a layer gets an input, parameters or state that do not fit it.
+
+    A ``ValueError`` whose message starts with the layer's path in the parameter tree
+    and its type (``"dense_1 (Dense): ..."``), then says what the layer expected and
+    what it got. ``init`` raises it for an input shape the layer cannot take, ``apply``
+    for a params/state tree of the wrong structure or shapes, or an input that does
+    not fit. ``str(err)`` is the whole message.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn
+      >>> try:
+      ...     nn.Dense(4).apply({}, fnp.ones((2, 3)))
+      ... except nn.LayerError as err:
+      ...     print(err)
+      Dense: params have keys [], expected ['b', 'w'] (missing ['b', 'w'])
+    """
 
 
 class Param(NamedTuple):
-    """A parameter (or state entry) declaration: its shape, its initializer
-    ``init(key, shape, dtype)`` and its dtype."""
+    """Declares one parameter (or state entry) of a ``Layer`` subclass.
+
+    ``Layer.param_specs`` (and ``state_specs``) return dicts of these; the base class
+    draws each with its own key at ``init`` and checks shapes at ``apply``.
+
+    Args:
+      shape: the parameter's shape, a tuple of ints.
+      init: its initializer, a function ``init(key, shape, dtype) -> array`` (e.g.
+        ``nn.initializers.zeros`` or ``nn.initializers.normal(0.02)``); state entries
+        get ``key=None``.
+      dtype: its dtype (default float32).
+
+    Returns:
+      The declaration, a ``NamedTuple`` ``(shape, init, dtype)``.
+
+    Example:
+      >>> from funcnet import nn
+      >>> nn.Param((3,), nn.initializers.zeros).shape
+      (3,)
+    """
 
     shape: tuple
     init: Callable
@@ -336,7 +369,10 @@ def _signature(fun):
 
 
 class Layer:
-    """Base class of funcnet layers. Subclasses implement:
+    """Base class of funcnet layers: ``init`` and ``apply`` from declared parameters.
+
+    A layer object holds only hyper-parameters; its parameters live in the tree that
+    ``init`` returns and ``apply`` takes. Subclasses implement:
 
     - ``param_specs(input_shape) -> dict``: ``{name: Param(shape, init, dtype)}``, nested
       dicts allowed; ``{}`` for no parameters (the default). Raise ``LayerError`` for an
@@ -346,6 +382,31 @@ class Layer:
       layer-specific keywords such as ``mask=None``) to receive them.
     - stateful layers set ``stateful = True``, declare ``state_specs(input_shape)`` and
       get ``forward(params, x, *, state, ...) -> (y, new_state)``.
+
+    Args:
+      name: the layer's key in a container's params (default: the snake-case class
+        name and a counter, ``dense_0``); a non-empty string without ``'/'``.
+
+    Returns:
+      A layer: ``init(key, input_shape) -> (params, output_shape)``,
+      ``init_with_state(key, input_shape) -> (params, state, output_shape)`` and
+      ``apply(params, x, *, key=None, train=False, state=None, **kw)``.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> class Scale(nn.Layer):
+      ...     def param_specs(self, input_shape):
+      ...         return {"s": nn.Param(input_shape[-1:], nn.initializers.ones)}
+      ...     def output_shape(self, input_shape):
+      ...         return input_shape
+      ...     def forward(self, params, x):
+      ...         return x * params["s"]
+      >>> params, out_shape = Scale().init(random.key(0), (-1, 3))
+      >>> params["s"].shape, out_shape
+      ((3,), (-1, 3))
+      >>> Scale().apply(params, fnp.full((2, 3), 2.0)).tolist()
+      [[2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]
     """
 
     stateful = False
@@ -355,20 +416,63 @@ class Layer:
 
     # -- the protocol ----------------------------------------------------------------
     def init(self, key, input_shape, **shape_kw):
-        """Draw the parameters for inputs of ``input_shape`` (a leading -1 or None is an
-        unknown batch size). Returns ``(params, output_shape)``."""
+        """Draws the parameters for inputs of ``input_shape``.
+
+        Args:
+          key: a ``funcnet.random`` key; the parameters get one key each, derived from
+            it with ``fold_in``. May be None for a layer without parameters.
+          input_shape: the input's shape, a tuple of ints with -1 (or None) for an
+            unknown size such as the batch; for several inputs (``Concatenate``), a tuple
+            of such tuples.
+          **shape_kw: keywords that shape the parameters, e.g. MultiHeadAttention's
+            ``context_shape=``.
+
+        Returns:
+          ``(params, output_shape)``: ``params`` a nested dict of arrays (``{}`` for no
+          parameters), ``output_shape`` a tuple with unknown sizes kept as -1.
+
+        Raises:
+          LayerError: the layer cannot take inputs of this shape, or needs a key.
+          TypeError: ``input_shape`` is not a tuple of ints.
+        """
         params, _, out = self.init_with_state(key, input_shape, **shape_kw)
         return params, out
 
     def init_with_state(self, key, input_shape, **shape_kw):
-        """Like ``init``, and also the initial state (running statistics of BatchNorm;
-        ``{}`` for a model without state). Returns ``(params, state, output_shape)``."""
+        """Like ``init``, and also makes the initial state (BatchNorm's statistics).
+
+        Args:
+          key: a ``funcnet.random`` key (None for a layer without parameters).
+          input_shape: the input's shape (-1 or None for unknown sizes).
+          **shape_kw: keywords that shape the parameters (see ``init``).
+
+        Returns:
+          ``(params, state, output_shape)``; ``state`` is ``{}`` for a model without
+          state. Pass it to ``apply(..., state=state)``.
+        """
         return self._init(key, canonical_shape(input_shape), "", **shape_kw)
 
     def apply(self, params, x, *, key=None, train=False, state=None, **kw):
-        """Run the layer. ``key`` feeds randomness (Dropout in training), ``train``
-        picks training behaviour. With ``state=`` (from ``init_with_state``) it returns
-        ``(y, new_state)``; without, ``y`` (and a layer that needs state says so)."""
+        """Runs the layer on ``x`` with ``params``: a pure function, fine under jit/grad.
+
+        Args:
+          params: the tree from ``init`` (or a trained one of the same shapes).
+          x: the input array (a tuple of arrays for a layer with several inputs).
+          key: a ``funcnet.random`` key for randomness (Dropout and attention dropout in
+            training); layers without randomness ignore it.
+          train: a Python bool, True for training behaviour (dropout on, BatchNorm
+            batch statistics); layers that do not care ignore it.
+          state: the state tree from ``init_with_state``; required by stateful layers.
+          **kw: layer-specific keywords (``mask=``, ``context=``, ``seq_lengths=``...).
+
+        Returns:
+          ``y``; or ``(y, new_state)`` when ``state`` is given.
+
+        Raises:
+          LayerError: params or state of the wrong structure or shapes, an input that
+            does not fit, a missing key or state.
+          TypeError: ``train`` is not a Python bool, or an unknown keyword.
+        """
         y, new_state = self._apply(
             params, state, x, key=key, train=_check_train(train), path="", **kw
         )
@@ -376,33 +480,98 @@ class Layer:
 
     # -- what subclasses implement ----------------------------------------------------
     def param_specs(self, input_shape):
+        """Declares the parameters an input of ``input_shape`` needs (subclasses).
+
+        Args:
+          input_shape: the input's shape (-1 for unknown sizes).
+
+        Returns:
+          ``{name: Param(shape, init, dtype)}``, nested dicts allowed; ``{}`` (the
+          default) for a layer without parameters.
+        """
         return {}
 
     def state_specs(self, input_shape):
+        """Declares the state entries of a stateful layer (subclasses).
+
+        Args:
+          input_shape: the input's shape.
+
+        Returns:
+          ``{name: Param(shape, init, dtype)}``; ``{}`` (the default) for no state.
+        """
         return {}
 
     def output_shape(self, input_shape):
+        """The output shape for an input of ``input_shape`` (subclasses implement it).
+
+        Args:
+          input_shape: the input's shape (-1 for unknown sizes).
+
+        Returns:
+          The output shape, a tuple of ints (-1 where unknown).
+        """
         raise NotImplementedError(f"{type(self).__name__}.output_shape")
 
     def forward(self, params, x):
+        """The computation (subclasses implement it); ``apply`` checks, then calls it.
+
+        Args:
+          params: the checked parameter tree.
+          x: the input. A subclass declares the keywords it wants (``key=None``,
+            ``train=False``, ``state``, ``mask=None``...) and gets only those.
+
+        Returns:
+          The output ``y``; ``(y, new_state)`` for a stateful layer.
+        """
         raise NotImplementedError(f"{type(self).__name__}.forward")
 
     def expected_input_shape(self, params, input_shape):
-        """The input shape ``params`` were made for, if the layer can tell (used only to
-        word error messages); None if it cannot."""
+        """The input shape ``params`` were made for, if the layer can tell.
+
+        Used only to word error messages.
+
+        Args:
+          params: a parameter tree.
+          input_shape: the shape of the input ``apply`` got.
+
+        Returns:
+          A shape, or None if the layer cannot tell (the default).
+        """
         return
 
     def shape_kwargs(self, kw):
-        """The apply keywords that also shape the parameters (MultiHeadAttention's
-        ``context``), as the keywords ``param_specs`` takes."""
+        """The apply keywords that also shape the parameters.
+
+        Args:
+          kw: the keywords given to ``apply``.
+
+        Returns:
+          The keywords ``param_specs`` takes (MultiHeadAttention maps ``context`` to
+          ``context_shape``); ``{}`` by default.
+        """
         return {}
 
     def default_name(self) -> str:
+        """The name a container gives this layer when it has no ``name=``.
+
+        Returns:
+          The snake-case class name (``ConvTranspose`` -> ``"conv_transpose"``), to
+          which the container appends ``_<i>``.
+        """
         return snake(type(self).__name__)
 
     def accepts(self, name) -> bool:
-        """Whether ``apply`` takes the keyword ``name`` (containers pass a keyword only
-        to the children that take it)."""
+        """Whether ``apply`` takes the keyword ``name``.
+
+        Containers pass a keyword only to the children that take it.
+
+        Args:
+          name: a keyword argument's name, e.g. ``"mask"``.
+
+        Returns:
+          True if ``forward`` declares it (or takes ``**kwargs``).
+        """
         return _accepts(self.forward, name)
 
     # -- machinery --------------------------------------------------------------------
@@ -512,9 +681,33 @@ def probe_output_shape(fun, input_shape):
 
 
 class Fn(Layer):
-    """A parameter-free function ``f(x)`` as a layer (``Sequential`` wraps plain
-    functions such as ``nn.relu`` in one). Its output shape is the input's for the
-    activations, else found by tracing ``f`` (``eval_shape``)."""
+    """A parameter-free function ``f(x)`` as a layer (as stax's ``elementwise``).
+
+    ``Sequential`` wraps plain functions such as ``nn.relu`` in one. Its output shape is
+    the input's for the activations, else found by tracing ``f`` (``eval_shape``). Any
+    input layout works, with or without a batch axis: it is whatever ``f`` takes.
+
+    Args:
+      fun: a function of one array, ``fun(x) -> y``.
+      name: the layer's key in a container (default: the function's name).
+
+    Returns:
+      A layer without parameters: ``init`` returns ``({}, output_shape)``;
+      ``apply(params, x)`` returns ``fun(x)`` (key and train are not passed on).
+
+    Raises:
+      TypeError: ``fun`` is not callable.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> double = nn.Fn(lambda x: 2 * x)
+      >>> params, out_shape = double.init(random.key(0), (-1, 3))
+      >>> params, out_shape
+      ({}, (-1, 3))
+      >>> double.apply(params, fnp.ones((1, 3))).tolist()
+      [[2.0, 2.0, 2.0]]
+    """
 
     def __init__(self, fun, *, name=None):
         super().__init__(name=name)
@@ -543,7 +736,22 @@ class Fn(Layer):
 
 
 def as_layer(obj):
-    """A Layer as is; a plain callable (nn.relu, lambda x: ...) wrapped in ``Fn``."""
+    """Makes a layer of a layer or a plain function (what containers do to children).
+
+    Args:
+      obj: a ``Layer`` (returned as is) or a callable ``f(x)`` such as ``nn.relu``.
+
+    Returns:
+      ``obj`` itself if it is a Layer, else ``Fn(obj)``.
+
+    Raises:
+      TypeError: ``obj`` is neither a layer nor callable.
+
+    Example:
+      >>> from funcnet import nn
+      >>> nn.as_layer(nn.relu)
+      Fn(relu)
+    """
     if isinstance(obj, Layer):
         return obj
     if callable(obj):
@@ -655,18 +863,29 @@ def layer(init=None, apply=None, *, name=None):
 
     Returns:
       a ``Layer``: it nests in ``Sequential``, and ``apply`` checks the params it gets
-      against the shapes ``init`` makes (by tracing ``init``).
+      against the shapes ``init`` makes (by tracing ``init``). The input layout is
+      whatever ``apply`` takes.
 
-    Example (with parameters, then without)::
+    Raises:
+      TypeError: ``apply`` is missing, or ``init``/``apply`` is not callable.
 
-        def scale_init(key, input_shape):
-            return {"s": fnp.ones(input_shape[-1:])}, input_shape
-        def scale_apply(params, x):
-            return x * params["s"]
-        Scale = nn.layer(scale_init, scale_apply)         # params: {'s': (features,)}
+    Example:
+      With parameters (``Scale``), then without (``Double``):
 
-        Double = nn.layer(apply=lambda params, x: 2 * x)   # params: {}
-        model = nn.Sequential([nn.Dense(4), Scale, Double, nn.relu])
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> def scale_init(key, input_shape):
+      ...     return {"s": fnp.ones(input_shape[-1:])}, input_shape
+      >>> def scale_apply(params, x):
+      ...     return x * params["s"]
+      >>> Scale = nn.layer(scale_init, scale_apply)
+      >>> Double = nn.layer(apply=lambda params, x: 2 * x)
+      >>> model = nn.Sequential([nn.Dense(4), Scale, Double, nn.relu])
+      >>> params, out_shape = model.init(random.key(0), (-1, 3))
+      >>> sorted(params), out_shape
+      (['dense_0', 'scale_0'], (-1, 4))
+      >>> model.apply(params, fnp.ones((2, 3))).shape
+      (2, 4)
     """
     if apply is None:
         raise TypeError("nn.layer needs apply=apply(params, x, ...)")

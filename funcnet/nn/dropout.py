@@ -11,14 +11,42 @@ __all__ = ["Dropout"]
 
 
 class Dropout(Layer):
-    """In training (``train=True``) zero each entry with probability ``rate`` and scale
-    the kept ones by 1 / (1 - rate), so the expected output is the input; in evaluation
-    (the default) the identity. Training needs ``key=``.
+    """Inverted dropout: zero entries at random in training (as flax's Dropout).
+
+    In training (``train=True``) each entry is zeroed with probability ``rate`` and the
+    kept ones are scaled by ``1 / (1 - rate)``, so the expected output is the input; in
+    evaluation (the default) it is the identity. The mask is drawn with
+    ``random.bernoulli(key, 1 - rate, ...)``. Any input shape works (no batch axis is
+    required); the output has the input's shape.
 
     Args:
-      rate: probability of dropping, in [0, 1].
-      broadcast_dims: axes that share one mask (e.g. ``(1,)`` drops whole time steps'
-        features together along axis 1).
+      rate: the probability to DROP an entry, a number in [0, 1] (never the keep
+        probability); 1 gives zeros.
+      broadcast_dims: axes along which one mask value is shared (default none), e.g.
+        ``(1,)`` on ``(batch, time, features)`` drops the same features at every time
+        step.
+      name: the layer's key in a container (default ``dropout_<i>``).
+
+    Returns:
+      A layer without parameters. ``init(key, input_shape)`` returns ``({},
+      input_shape)``. ``apply(params, x, key=k, train=True)`` drops; ``train=False``
+      (the default) returns ``x`` and needs no key. It uses no state.
+
+    Raises:
+      ValueError: ``rate`` outside [0, 1].
+      LayerError: ``train=True`` without a key (and a rate above 0).
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> dropout = nn.Dropout(0.5)
+      >>> params, out_shape = dropout.init(random.key(0), (-1, 4))
+      >>> params, out_shape
+      ({}, (-1, 4))
+      >>> dropout.apply(params, fnp.ones((2, 4)), key=random.key(1), train=True).tolist()
+      [[2.0, 0.0, 2.0, 2.0], [0.0, 0.0, 0.0, 0.0]]
+      >>> dropout.apply(params, fnp.ones((1, 4))).tolist()
+      [[1.0, 1.0, 1.0, 1.0]]
     """
 
     def __init__(self, rate, *, broadcast_dims=(), name=None):

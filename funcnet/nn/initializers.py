@@ -82,18 +82,54 @@ def _factory(f):
 
 
 def zeros(key, shape, dtype=None):
-    """All zeros (the key is ignored)."""
+    """An initializer of zeros (as jax.nn.initializers.zeros).
+
+    Args:
+      key: a ``funcnet.random`` key (ignored).
+      shape: the shape of the array, a tuple of ints.
+      dtype: its dtype (default float32).
+
+    Returns:
+      An array of zeros of ``shape`` and ``dtype``.
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> nn.initializers.zeros(random.key(0), (2,)).tolist()
+      [0.0, 0.0]
+    """
     return fnp.zeros(tuple(shape), _dtype(dtype))
 
 
 def ones(key, shape, dtype=None):
-    """All ones (the key is ignored)."""
+    """An initializer of ones (as jax.nn.initializers.ones).
+
+    Args:
+      key: a ``funcnet.random`` key (ignored).
+      shape: the shape of the array, a tuple of ints.
+      dtype: its dtype (default float32).
+
+    Returns:
+      An array of ones of ``shape`` and ``dtype``.
+    """
     return fnp.ones(tuple(shape), _dtype(dtype))
 
 
 @_factory
 def constant(value, dtype=None):
-    """An initializer filling every entry with ``value``."""
+    """Makes an initializer that fills every entry with ``value`` (as jax's constant).
+
+    Args:
+      value: the fill value, a scalar.
+      dtype: the default dtype of the initializer (float32 if None).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=dtype) -> array`` (the key is ignored).
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> nn.initializers.constant(0.5)(random.key(0), (2,)).tolist()
+      [0.5, 0.5]
+    """
 
     def init(key, shape, dtype=dtype):
         return fnp.full(tuple(shape), value, _dtype(dtype))
@@ -103,7 +139,22 @@ def constant(value, dtype=None):
 
 @_factory
 def normal(stddev=1e-2, dtype=None):
-    """N(0, stddev^2) entries."""
+    """Makes an initializer drawing N(0, stddev^2) entries (as jax.nn.initializers.normal).
+
+    Args:
+      stddev: the standard deviation (default 0.01).
+      dtype: the default dtype of the initializer (float32 if None).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=dtype) -> array``: ``stddev *
+      random.normal(key, shape, dtype)``.
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> w = nn.initializers.normal(0.02)(random.key(0), (3, 4))
+      >>> w.shape, w.dtype
+      ((3, 4), dtype('float32'))
+    """
 
     def init(key, shape, dtype=dtype):
         return _sample(key, tuple(shape), _dtype(dtype), "normal", float(stddev))
@@ -113,7 +164,16 @@ def normal(stddev=1e-2, dtype=None):
 
 @_factory
 def uniform(scale=1e-2, dtype=None):
-    """U[0, scale) entries (as jax.nn.initializers.uniform)."""
+    """Makes an initializer drawing U[0, scale) entries (as jax.nn.initializers.uniform).
+
+    Args:
+      scale: the upper bound (default 0.01).
+      dtype: the default dtype of the initializer (float32 if None).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=dtype) -> array``: ``scale *
+      random.uniform(key, shape, dtype)``.
+    """
 
     def init(key, shape, dtype=dtype):
         return _sample(key, tuple(shape), _dtype(dtype), "uniform", float(scale), 0.0, 1.0)
@@ -123,7 +183,21 @@ def uniform(scale=1e-2, dtype=None):
 
 @_factory
 def truncated_normal(stddev=1e-2, dtype=None, lower=-2.0, upper=2.0):
-    """N(0, 1) truncated to [lower, upper], times stddev."""
+    """Makes an initializer drawing a truncated normal (as jax's truncated_normal).
+
+    The entries are ``stddev * random.truncated_normal(key, lower, upper, shape,
+    dtype)``: a standard normal truncated to (lower, upper), then scaled (so their
+    standard deviation is below ``stddev``).
+
+    Args:
+      stddev: the scale (default 0.01).
+      dtype: the default dtype of the initializer (float32 if None).
+      lower: the lower bound, in standard deviations (default -2).
+      upper: the upper bound, in standard deviations (default 2).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=dtype) -> array``.
+    """
 
     def init(key, shape, dtype=dtype):
         return _sample(
@@ -162,8 +236,37 @@ _DISTRIBUTIONS = ("truncated_normal", "normal", "uniform")
 
 @_factory
 def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_axis=(), dtype=None):
-    """Entries with variance ``scale / fan`` (fan = fan_in, fan_out or their mean), drawn
-    from a truncated normal, a normal or a uniform distribution (as jax)."""
+    """Makes an initializer with variance ``scale / fan`` (as jax's variance_scaling).
+
+    The fans come from the weight's shape: ``fan_in = shape[in_axis] * receptive``,
+    ``fan_out = shape[out_axis] * receptive``, where ``receptive`` is the product of
+    every other axis but ``batch_axis`` (a Conv kernel's window). The glorot, he and
+    lecun initializers are instances.
+
+    Args:
+      scale: the variance's numerator, a positive float.
+      mode: ``"fan_in"``, ``"fan_out"`` or ``"fan_avg"`` (their mean).
+      distribution: ``"truncated_normal"`` (a normal truncated to 2 standard deviations
+        and rescaled to the variance), ``"normal"`` or ``"uniform"`` (on ``[-a, a)``,
+        ``a = sqrt(3 * variance)``).
+      in_axis: the axis (or axes) of the input dimension (default -2).
+      out_axis: the axis (or axes) of the output dimension (default -1).
+      batch_axis: axes left out of the fans (default none).
+      dtype: the default dtype of the initializer (float32 if None).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=dtype) -> array`` for weights of two or
+      more axes (fewer raise ValueError when it is called).
+
+    Raises:
+      ValueError: an unknown ``mode`` or ``distribution``.
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> init = nn.initializers.variance_scaling(2.0, "fan_in", "normal")
+      >>> init(random.key(0), (3, 3, 16, 32)).shape
+      (3, 3, 16, 32)
+    """
     if mode not in _MODES:
         raise ValueError(f"variance_scaling mode must be one of {_MODES}, got {mode!r}")
     if distribution not in _DISTRIBUTIONS:
@@ -190,23 +293,87 @@ def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_a
     return init
 
 
-def _family(scale, mode, distribution, doc):
+_FAMILY_DOC = """{summary}
+
+    ``variance_scaling({scale}, "{mode}", "{distribution}", in_axis, out_axis,
+    batch_axis, dtype)``, as jax.nn.initializers.{name}{alias}.
+
+    Args:
+      in_axis: the axis (or axes) of the input dimension (default -2).
+      out_axis: the axis (or axes) of the output dimension (default -1).
+      batch_axis: axes left out of the fans (default none).
+      dtype: the default dtype of the initializer (float32 if None).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=dtype) -> array`` for weights of two or
+      more axes, e.g. a Dense kernel ``(in, out)`` or a Conv kernel ``(*window, in,
+      out)``.
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> nn.initializers.{name}()(random.key(0), (3, 4)).shape
+      (3, 4)
+    """
+
+
+def _family(scale, mode, distribution, summary, name, alias=""):
     @_factory
     def factory(in_axis=-2, out_axis=-1, batch_axis=(), dtype=None):
         return variance_scaling(scale, mode, distribution, in_axis, out_axis, batch_axis, dtype)
 
-    factory.__doc__ = doc
+    factory.__doc__ = _FAMILY_DOC.format(
+        summary=summary,
+        scale=scale,
+        mode=mode,
+        distribution=distribution,
+        name=name,
+        alias=f" (also ``{alias}``)" if alias else "",
+    )
     return factory
 
 
-glorot_uniform = _family(1.0, "fan_avg", "uniform", "Glorot/Xavier uniform: var 2/(in+out).")
-glorot_normal = _family(
-    1.0, "fan_avg", "truncated_normal", "Glorot/Xavier (truncated) normal: var 2/(in+out)."
+glorot_uniform = _family(
+    1.0,
+    "fan_avg",
+    "uniform",
+    "Glorot/Xavier uniform: variance 2 / (fan_in + fan_out).",
+    "glorot_uniform",
+    "xavier_uniform",
 )
-he_uniform = _family(2.0, "fan_in", "uniform", "He/Kaiming uniform: var 2/in.")
-he_normal = _family(2.0, "fan_in", "truncated_normal", "He/Kaiming (truncated) normal: var 2/in.")
-lecun_uniform = _family(1.0, "fan_in", "uniform", "LeCun uniform: var 1/in.")
-lecun_normal = _family(1.0, "fan_in", "truncated_normal", "LeCun (truncated) normal: var 1/in.")
+glorot_normal = _family(
+    1.0,
+    "fan_avg",
+    "truncated_normal",
+    "Glorot/Xavier (truncated) normal: variance 2 / (fan_in + fan_out).",
+    "glorot_normal",
+    "xavier_normal",
+)
+he_uniform = _family(
+    2.0,
+    "fan_in",
+    "uniform",
+    "He/Kaiming uniform: variance 2 / fan_in.",
+    "he_uniform",
+    "kaiming_uniform",
+)
+he_normal = _family(
+    2.0,
+    "fan_in",
+    "truncated_normal",
+    "He/Kaiming (truncated) normal: variance 2 / fan_in.",
+    "he_normal",
+    "kaiming_normal",
+)
+lecun_uniform = _family(
+    1.0, "fan_in", "uniform", "LeCun uniform: variance 1 / fan_in.", "lecun_uniform"
+)
+lecun_normal = _family(
+    1.0,
+    "fan_in",
+    "truncated_normal",
+    "LeCun (truncated) normal: variance 1 / fan_in (the default kernel_init).",
+    "lecun_normal",
+)
 xavier_uniform, xavier_normal = glorot_uniform, glorot_normal
 kaiming_uniform, kaiming_normal = he_uniform, he_normal
 for _name in (
@@ -239,9 +406,30 @@ def _orthonormal_columns(a):
 
 @_factory
 def orthogonal(scale=1.0, column_axis=-1, dtype=None):
-    """A (scaled) random orthogonal matrix, reshaped: the columns (``column_axis``) are
-    orthonormal when there are no more of them than rows, else the rows are. Same
-    algorithm as jax (QR of a normal matrix with R's diagonal made positive)."""
+    """Makes an initializer of (scaled) random orthogonal matrices (as jax's orthogonal).
+
+    The weight is seen as a matrix whose columns lie along ``column_axis`` and whose
+    rows are every other axis: the columns are orthonormal when there are no more of
+    them than rows, else the rows are. Same algorithm as jax (QR of a normal matrix
+    with R's diagonal made positive), computed with funcnet's own Gram-Schmidt, so
+    values agree with jax's to rounding, not bit for bit. The default
+    ``recurrent_init`` of the recurrent cells.
+
+    Args:
+      scale: a factor on the matrix (default 1.0).
+      column_axis: the axis of the columns (default -1).
+      dtype: the default dtype of the initializer (float32 if None).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=dtype) -> array`` for shapes of two or
+      more axes (fewer raise ValueError when it is called).
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> q = nn.initializers.orthogonal()(random.key(0), (4, 3))
+      >>> [[round(abs(v), 4) for v in row] for row in (q.T @ q).tolist()]
+      [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
 
     def init(key, shape, dtype=dtype):
         shape, dtype = tuple(shape), _dtype(dtype)
@@ -284,14 +472,42 @@ _BY_NAME = {
 
 
 def names() -> list[str]:
-    """The initializer names ``get`` (and every ``*_init=`` argument) accepts."""
+    """The initializer names ``get`` (and every ``*_init=`` argument) accepts.
+
+    Returns:
+      A sorted list of names (``"glorot_normal"``, ..., ``"zeros"``); a factory named
+      here is called with its defaults.
+
+    Example:
+      >>> from funcnet import nn
+      >>> "he_normal" in nn.initializers.names()
+      True
+    """
     return sorted(_BY_NAME)
 
 
 def get(spec, what="initializer"):
-    """An initializer from a name (``"he_normal"``), a factory (called with its
-    defaults) or any callable ``init(key, shape, dtype)``; ``what`` names the argument
-    in error messages."""
+    """Resolves an initializer from a name, a factory or a function (as layers do).
+
+    Args:
+      spec: a name from ``names()`` (``"he_normal"``), a factory of this module
+        (called with its defaults, e.g. ``glorot_uniform``), or any callable
+        ``init(key, shape, dtype)`` (returned as is).
+      what: the argument's name in error messages (e.g. ``"Dense(kernel_init=...)"``).
+
+    Returns:
+      An initializer ``init(key, shape, dtype) -> array``.
+
+    Raises:
+      ValueError: an unknown name (the message suggests the closest one).
+      TypeError: ``spec`` is neither a name nor callable.
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> init = nn.initializers.get("he_normal")
+      >>> init(random.key(0), (3, 4)).shape
+      (3, 4)
+    """
     if isinstance(spec, str):
         try:
             spec = _BY_NAME[spec]

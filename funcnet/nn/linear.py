@@ -17,16 +17,43 @@ def _features(value, kind, what="features"):
 
 
 class Dense(Layer):
-    """``y = x @ w + b`` on the last axis of ``x`` (any leading axes).
+    """A fully connected layer, ``y = x @ w + b`` on the last axis (as flax's Dense).
 
-    Params: ``w`` (in_features, features), ``b`` (features,). ``in_features`` is taken
-    from the input shape at init.
+    Input ``(..., in_features)``, usually ``(batch, in_features)``: the matrix product
+    maps the last axis and keeps any leading axes, so a batch axis is not required (a
+    single ``(in_features,)`` example works). ``in_features`` is read from the input
+    shape at init and must be known (not -1).
 
     Args:
-      features: output size.
-      use_bias: add ``b``.
-      kernel_init, bias_init: initializer, factory or name (default lecun_normal, zeros).
-      dtype: of the parameters.
+      features: the output size, a positive int.
+      use_bias: add the bias ``b`` (default True).
+      kernel_init: initializer of ``w``: a function ``init(key, shape, dtype)``, a
+        factory from ``nn.initializers`` (called with its defaults) or its name
+        (default ``"lecun_normal"``).
+      bias_init: initializer of ``b`` (default ``"zeros"``).
+      dtype: dtype of the parameters (default float32).
+      name: the layer's key in a container (default ``dense_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, input_shape[:-1] +
+      (features,))`` with params ``{"w": (in_features, features), "b": (features,)}``.
+      ``apply(params, x)`` returns ``x @ w + b``, shape ``x.shape[:-1] + (features,)``;
+      it uses no key, train or state.
+
+    Raises:
+      ValueError: ``features`` is not a positive int.
+      LayerError: a scalar input or an unknown last axis at init; params of other
+        shapes at apply.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> layer = nn.Dense(4)
+      >>> params, out_shape = layer.init(random.key(0), (-1, 3))
+      >>> out_shape, params["w"].shape, params["b"].shape
+      ((-1, 4), (3, 4), (4,))
+      >>> layer.apply(params, fnp.ones((2, 3))).shape
+      (2, 4)
     """
 
     def __init__(
@@ -74,12 +101,40 @@ class Dense(Layer):
 
 
 class Embedding(Layer):
-    """A table of ``num_embeddings`` vectors of size ``features``, indexed by integer ids
-    of any shape: output shape ``ids.shape + (features,)``.
+    """A lookup table of ``num_embeddings`` vectors of size ``features`` (as flax's Embed).
 
-    Params: ``embedding`` (num_embeddings, features), drawn N(0, 1) by default.
-    ``attend(params, x)`` is ``x @ embedding.T``: the output projection of a language
-    model whose input and output embeddings are tied.
+    Input: integer ids of any shape, usually ``(batch, length)``; no batch axis is
+    required. The output has shape ``ids.shape + (features,)``. Ids are not range-checked:
+    as ``fnp.take`` (and jax), an id past the end gives a vector of NaN and a negative id
+    counts from the end. ``attend(params, x)`` is ``x @ embedding.T``: the output
+    projection of a language model whose input and output embeddings are tied.
+
+    Args:
+      num_embeddings: the number of vectors (the vocabulary size), a positive int.
+      features: the size of each vector, a positive int.
+      embedding_init: initializer of the table (default ``normal(1.0)``: N(0, 1)).
+      dtype: dtype of the table (default float32).
+      name: the layer's key in a container (default ``embedding_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, input_shape +
+      (features,))`` with params ``{"embedding": (num_embeddings, features)}``.
+      ``apply(params, ids)`` returns the vectors; it uses no key, train or state.
+
+    Raises:
+      ValueError: a size is not a positive int.
+      LayerError: ids that are not integers, or a table of another shape.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> embed = nn.Embedding(10, 4)
+      >>> params, out_shape = embed.init(random.key(0), (-1, 5))
+      >>> out_shape
+      (-1, 5, 4)
+      >>> vectors = embed.apply(params, fnp.zeros((2, 5), "int32"))
+      >>> vectors.shape, embed.attend(params, vectors).shape
+      ((2, 5, 4), (2, 5, 10))
     """
 
     def __init__(
@@ -112,5 +167,13 @@ class Embedding(Layer):
         return fnp.take(params["embedding"], ids, axis=0)
 
     def attend(self, params, x):
-        """Scores of ``x`` (..., features) against every embedding: (..., num_embeddings)."""
+        """Scores ``x`` against every embedding: ``x @ embedding.T`` (tied output logits).
+
+        Args:
+          params: the Embedding's params (``{"embedding": ...}``).
+          x: an array ``(..., features)``.
+
+        Returns:
+          The scores, shape ``(..., num_embeddings)``.
+        """
         return fnp.matmul(x, params["embedding"].T)

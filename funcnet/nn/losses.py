@@ -55,7 +55,25 @@ def _same_shape(name, a, b, what_a="predictions", what_b="targets"):
 
 
 def mse(predictions, targets, *, reduction="mean"):
-    """Squared error (predictions - targets)^2, averaged over every element by default."""
+    """The squared error ``(predictions - targets)^2`` (optax.squared_error, averaged).
+
+    Args:
+      predictions: an array of any shape.
+      targets: an array of the same shape.
+      reduction: ``"mean"`` (default: over every element), ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or with ``"none"`` the elementwise errors (``predictions``' shape).
+
+    Raises:
+      ValueError: different shapes, or an unknown ``reduction``.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn
+      >>> nn.losses.mse(fnp.array([1.0, 2.0]), fnp.array([0.0, 0.0])).tolist()
+      2.5
+    """
     _check_reduction("mse", reduction)
     _same_shape("mse", predictions, targets)
     return _reduce(fnp.square(fnp.asarray(predictions) - targets), reduction)
@@ -64,17 +82,42 @@ def mse(predictions, targets, *, reduction="mean"):
 def softmax_cross_entropy(
     logits, labels, *, label_smoothing=0.0, ignore_index=None, reduction="mean"
 ):
-    """Cross-entropy of softmax(logits) (classes on the last axis) against the labels.
+    """Cross-entropy of ``softmax(logits)`` against the labels, classes on the last axis.
+
+    Integer labels as optax.softmax_cross_entropy_with_integer_labels, one-hot or soft
+    labels as optax.softmax_cross_entropy; computed with ``log_softmax``, so it is
+    finite for logits of any size. Integer labels are not range-checked: a label
+    ``>= classes`` gives NaN and a negative one counts from the end (``fnp.take``'s rules).
 
     Args:
-      logits: (..., classes).
-      labels: integer class ids of shape (...), or a float distribution (one-hot or
-        soft) of shape (..., classes).
-      label_smoothing: eps in [0, 1): the target becomes (1 - eps) * target + eps /
-        classes.
+      logits: an array ``(..., classes)``, e.g. ``(batch, classes)`` or ``(batch,
+        length, classes)``.
+      labels: integer class ids of shape ``(...)``, or a float distribution (one-hot or
+        soft) of shape ``(..., classes)``.
+      label_smoothing: eps in [0, 1) (default 0): the target becomes ``(1 - eps) *
+        target + eps / classes``.
       ignore_index: with integer labels, positions whose label equals it (padding)
-        count zero and are left out of the mean.
-      reduction: "mean" (over the counted positions), "sum" or "none" (shape (...)).
+        count zero and are left out of the mean (default None).
+      reduction: ``"mean"`` (default: over the counted positions), ``"sum"`` or
+        ``"none"``.
+
+    Returns:
+      A scalar, or with ``"none"`` the per-position losses of shape ``(...)``.
+
+    Raises:
+      ValueError: labels of the wrong shape, ``label_smoothing`` out of range,
+        ``ignore_index`` with one-hot labels, or an unknown ``reduction``.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn
+      >>> logits = fnp.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+      >>> round(float(nn.losses.softmax_cross_entropy(logits, fnp.array([0, 2]))), 4)
+      0.6691
+      >>> per_example = nn.losses.softmax_cross_entropy(
+      ...     logits, fnp.array([0, -1]), ignore_index=-1, reduction="none")
+      >>> [round(v, 4) for v in per_example.tolist()]
+      [0.2395, 0.0]
     """
     name = "softmax_cross_entropy"
     _check_reduction(name, reduction)
@@ -117,9 +160,31 @@ def softmax_cross_entropy(
 
 
 def binary_cross_entropy_with_logits(logits, labels, *, reduction="mean"):
-    """-[y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))] elementwise, computed as
-    softplus(x) - x y with a stable softplus: finite for any logit, with the exact
-    gradient sigmoid(x) - y. Labels in [0, 1]."""
+    """Binary cross-entropy on logits (as optax.sigmoid_binary_cross_entropy, averaged).
+
+    ``-[y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))]`` elementwise, computed as
+    ``softplus(x) - x y`` with a stable softplus: finite for any logit, with the exact
+    gradient ``sigmoid(x) - y``.
+
+    Args:
+      logits: an array of any shape.
+      labels: targets in [0, 1] (hard or soft), of the logits' shape.
+      reduction: ``"mean"`` (default: over every element), ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or with ``"none"`` the elementwise losses (the logits' shape).
+
+    Raises:
+      ValueError: different shapes, or an unknown ``reduction``.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn
+      >>> loss = nn.losses.binary_cross_entropy_with_logits(
+      ...     fnp.array([0.0, 100.0]), fnp.array([1.0, 1.0]), reduction="none")
+      >>> [round(v, 4) for v in loss.tolist()]
+      [0.6931, 0.0]
+    """
     name = "binary_cross_entropy_with_logits"
     _check_reduction(name, reduction)
     _same_shape(name, logits, labels, "logits", "labels")
@@ -129,8 +194,29 @@ def binary_cross_entropy_with_logits(logits, labels, *, reduction="mean"):
 
 
 def huber(predictions, targets, *, delta=1.0, reduction="mean"):
-    """0.5 e^2 where |e| <= delta, delta (|e| - 0.5 delta) beyond (e = predictions -
-    targets), elementwise."""
+    """The Huber loss, elementwise (as optax.huber_loss, averaged).
+
+    ``0.5 e^2`` where ``|e| <= delta``, ``delta * (|e| - 0.5 delta)`` beyond, with ``e
+    = predictions - targets``.
+
+    Args:
+      predictions: an array of any shape.
+      targets: an array of the same shape.
+      delta: where the loss turns from quadratic to linear, positive (default 1.0).
+      reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or with ``"none"`` the elementwise losses (``predictions``' shape).
+
+    Raises:
+      ValueError: different shapes, ``delta <= 0``, or an unknown ``reduction``.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn
+      >>> nn.losses.huber(fnp.array([0.5, 3.0]), fnp.zeros(2), reduction="none").tolist()
+      [0.125, 2.5]
+    """
     _check_reduction("huber", reduction)
     _same_shape("huber", predictions, targets)
     if not delta > 0:
@@ -141,9 +227,31 @@ def huber(predictions, targets, *, delta=1.0, reduction="mean"):
 
 
 def kl_divergence(log_predictions, targets, *, reduction="mean"):
-    """KL(targets || predictions) = sum t (log t - log p) over the last axis, with
-    0 log 0 = 0. Takes the predictions as log-probabilities (e.g. ``log_softmax``) and
-    the targets as probabilities (the argument order of optax and PyTorch)."""
+    """The Kullback-Leibler divergence ``KL(targets || predictions)`` (as optax's).
+
+    ``sum t (log t - log p)`` over the last axis, with ``0 log 0 = 0``. Takes the
+    predictions as log-probabilities (e.g. ``log_softmax``) and the targets as
+    probabilities (the argument order of optax and PyTorch).
+
+    Args:
+      log_predictions: log-probabilities ``(..., classes)``.
+      targets: probabilities of the same shape.
+      reduction: ``"mean"`` (default: over the positions ``(...)``), ``"sum"`` or
+        ``"none"``.
+
+    Returns:
+      A scalar, or with ``"none"`` the per-position divergences of shape ``(...)``.
+
+    Raises:
+      ValueError: different shapes, or an unknown ``reduction``.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn
+      >>> log_p = nn.log_softmax(fnp.zeros((1, 2)))
+      >>> round(float(nn.losses.kl_divergence(log_p, fnp.array([[1.0, 0.0]]))), 4)
+      0.6931
+    """
     name = "kl_divergence"
     _check_reduction(name, reduction)
     _same_shape(name, log_predictions, targets, "log_predictions", "targets")

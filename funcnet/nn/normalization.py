@@ -67,20 +67,54 @@ class _Norm(Layer):
 
 
 class BatchNorm(_Norm):
-    """Batch normalization over every axis but the last (features).
+    """Batch normalization over every axis but the last (as flax's BatchNorm).
 
-    State: ``{"mean": (C,), "var": (C,)}``, running averages. In training
-    (``train=True``) the batch's mean and (biased) variance normalize, and the state
-    is updated as ``running = momentum * running + (1 - momentum) * batch`` (flax's
-    convention: momentum close to 1, default 0.99; PyTorch's ``momentum=0.1`` is
-    ``1 - momentum`` here). In evaluation the running statistics normalize and the
-    state comes back unchanged. Params: ``scale`` (ones), ``bias`` (zeros).
+    Input ``(batch, ..., C)``, features last: the statistics are taken over every axis
+    but the last, so the leading batch axis is what they average over (a single
+    example without one normalizes to the bias in training). Statistics are computed in
+    float32 (or wider) and the output has the input's dtype.
 
-    Use::
+    State: ``{"mean": (C,), "var": (C,)}``, float32 running averages starting at 0
+    and 1. In training (``train=True``) the batch's mean and biased variance
+    normalize, and the state is updated as ``running = momentum * running + (1 -
+    momentum) * batch`` (flax's convention: momentum close to 1; PyTorch's
+    ``momentum=0.1`` is ``momentum=0.9`` here). In evaluation (the default) the running
+    statistics normalize and the state comes back unchanged. The new state carries no
+    gradient.
 
-        params, state, _ = model.init_with_state(key, (-1, 16))
-        y, state = model.apply(params, x, state=state, train=True)
-        y, _ = model.apply(params, x, state=state)              # evaluation
+    Args:
+      momentum: the running averages' decay, in [0, 1] (default 0.99).
+      epsilon: added to the variance (default 1e-5).
+      use_scale: multiply by the learned ``scale`` (default True).
+      use_bias: add the learned ``bias`` (default True).
+      scale_init: initializer of ``scale`` (default ``"ones"``).
+      bias_init: initializer of ``bias`` (default ``"zeros"``).
+      dtype: dtype of the parameters (default float32).
+      name: the layer's key in a container (default ``batch_norm_<i>``).
+
+    Returns:
+      A stateful layer. ``init_with_state(key, input_shape)`` returns ``(params,
+      state, input_shape)`` with params ``{"scale": (C,), "bias": (C,)}``.
+      ``apply(params, x, state=state, train=...)`` returns ``(y, new_state)``; it needs
+      ``state=`` and uses no key.
+
+    Raises:
+      ValueError: ``momentum`` outside [0, 1].
+      LayerError: ``apply`` without ``state=``, an unknown feature axis, or params or
+        state of other shapes.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> bn = nn.BatchNorm(momentum=0.9)
+      >>> params, state, out_shape = bn.init_with_state(random.key(0), (-1, 3))
+      >>> out_shape, state["mean"].tolist()
+      ((-1, 3), [0.0, 0.0, 0.0])
+      >>> x = fnp.array([[0.0, 1.0, 2.0], [2.0, 3.0, 4.0]])
+      >>> y, state = bn.apply(params, x, state=state, train=True)
+      >>> y.shape, [round(m, 4) for m in state["mean"].tolist()]
+      ((2, 3), [0.1, 0.2, 0.3])
+      >>> y, _ = bn.apply(params, x, state=state)  # evaluation: running statistics
     """
 
     stateful = True
@@ -131,8 +165,39 @@ class BatchNorm(_Norm):
 
 
 class LayerNorm(_Norm):
-    """Normalize each example over its last axis: (x - mean) / sqrt(var + eps), then
-    ``scale`` and ``bias`` (features,)."""
+    """Normalizes each position over its last axis (as flax's LayerNorm).
+
+    ``(x - mean) / sqrt(var + epsilon) * scale + bias`` with the mean and biased
+    variance of the last axis. Input ``(..., features)``: any leading axes, so no batch
+    axis is required. Statistics are in float32 (or wider); the output has the input's
+    dtype.
+
+    Args:
+      epsilon: added to the variance (default 1e-5).
+      use_scale: multiply by the learned ``scale`` (default True).
+      use_bias: add the learned ``bias`` (default True).
+      scale_init: initializer of ``scale`` (default ``"ones"``).
+      bias_init: initializer of ``bias`` (default ``"zeros"``).
+      dtype: dtype of the parameters (default float32).
+      name: the layer's key in a container (default ``layer_norm_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, input_shape)`` with params
+      ``{"scale": (features,), "bias": (features,)}``. ``apply(params, x)`` returns the
+      normalized array; it uses no key, train or state.
+
+    Raises:
+      LayerError: a scalar input or an unknown feature axis; params of other shapes.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> norm = nn.LayerNorm()
+      >>> params, out_shape = norm.init(random.key(0), (-1, 3))
+      >>> y = norm.apply(params, fnp.array([[0.0, 1.0, 2.0]]))
+      >>> out_shape, [round(v, 4) for v in y[0].tolist()]
+      ((-1, 3), [-1.2247, 0.0, 1.2247])
+    """
 
     def __init__(
         self,
@@ -156,8 +221,35 @@ class LayerNorm(_Norm):
 
 
 class RMSNorm(_Norm):
-    """x / sqrt(mean(x^2) + eps) over the last axis, times ``scale`` (no centering,
-    no bias)."""
+    """Root-mean-square normalization over the last axis (as flax's RMSNorm).
+
+    ``x / sqrt(mean(x^2) + epsilon) * scale``: no centering and no bias. Input
+    ``(..., features)``: any leading axes, no batch axis required. Statistics are in
+    float32 (or wider); the output has the input's dtype.
+
+    Args:
+      epsilon: added to the mean square (default 1e-6).
+      use_scale: multiply by the learned ``scale`` (default True).
+      scale_init: initializer of ``scale`` (default ``"ones"``).
+      dtype: dtype of the parameters (default float32).
+      name: the layer's key in a container (default ``rms_norm_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, input_shape)`` with params
+      ``{"scale": (features,)}``. ``apply(params, x)`` returns the normalized array; it
+      uses no key, train or state.
+
+    Raises:
+      LayerError: a scalar input or an unknown feature axis; params of other shapes.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> norm = nn.RMSNorm()
+      >>> params, out_shape = norm.init(random.key(0), (-1, 2))
+      >>> [round(v, 4) for v in norm.apply(params, fnp.array([[3.0, 4.0]]))[0].tolist()]
+      [0.8485, 1.1314]
+    """
 
     def __init__(
         self, epsilon=1e-6, *, use_scale=True, scale_init="ones", dtype=np.float32, name=None
@@ -172,10 +264,47 @@ class RMSNorm(_Norm):
 
 
 class GroupNorm(_Norm):
-    """Split the channels (last axis) into ``num_groups`` groups and normalize each
-    example's group over its spatial axes and channels; then per-channel ``scale`` and
-    ``bias``. ``num_groups=1`` is LayerNorm over (spatial, channels); ``num_groups=C``
-    is InstanceNorm. Give ``group_size`` instead to fix channels per group."""
+    """Group normalization, channels last (as flax's GroupNorm).
+
+    The channels (last axis) are split into ``num_groups`` groups, and each example's
+    group is normalized over its spatial axes and its channels; then per-channel
+    ``scale`` and ``bias``. ``num_groups=1`` is LayerNorm over (spatial, channels);
+    ``num_groups=C`` is InstanceNorm. Input ``(batch, *spatial, C)`` of rank >= 2:
+    axis 0 is the batch axis (never averaged over); for one example use ``x[None]``.
+
+    Args:
+      num_groups: the number of groups, dividing C (default 32); ignored when
+        ``group_size`` is given.
+      epsilon: added to the variance (default 1e-5).
+      group_size: channels per group instead of a number of groups (C must divide by
+        it).
+      use_scale: multiply by the learned ``scale`` (default True).
+      use_bias: add the learned ``bias`` (default True).
+      scale_init: initializer of ``scale`` (default ``"ones"``).
+      bias_init: initializer of ``bias`` (default ``"zeros"``).
+      dtype: dtype of the parameters (default float32).
+      name: the layer's key in a container (default ``group_norm_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, input_shape)`` with params
+      ``{"scale": (C,), "bias": (C,)}``. ``apply(params, x)`` returns the normalized
+      array; it uses no key, train or state.
+
+    Raises:
+      ValueError: ``num_groups`` or ``group_size`` is not a positive int.
+      LayerError: an input of rank below 2, or channels that do not split into the
+        groups.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> norm = nn.GroupNorm(num_groups=2)
+      >>> params, out_shape = norm.init(random.key(0), (-1, 4, 4, 6))
+      >>> out_shape, params["scale"].shape
+      ((-1, 4, 4, 6), (6,))
+      >>> norm.apply(params, fnp.ones((2, 4, 4, 6))).shape
+      (2, 4, 4, 6)
+    """
 
     min_rank = 2
 

@@ -42,18 +42,51 @@ def _key_name(k):
 
 
 def path_of(key_path) -> str:
-    """'/'-joined path of a jax-style key path (from tree_flatten_with_path)."""
+    """The '/'-joined path of a jax-style key path (from ``tree_flatten_with_path``).
+
+    Args:
+      key_path: a tuple of key entries (dict keys, sequence indices, attribute names).
+
+    Returns:
+      A string such as ``"dense_1/w"`` (sequence positions as numbers).
+    """
     return "/".join(_key_name(k) for k in key_path)
 
 
 def flatten_params(params) -> dict:
-    """``{path: array}`` in flattening order."""
+    """Flattens a parameter tree to ``{path: array}``.
+
+    Args:
+      params: a pytree of arrays (nested dicts from ``init``).
+
+    Returns:
+      A dict from '/'-joined paths to leaves, in pytree flattening order (dict keys
+      sorted).
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> params, _ = nn.Dense(2).init(random.key(0), (-1, 3))
+      >>> {path: v.shape for path, v in nn.flatten_params(params).items()}
+      {'b': (2,), 'w': (3, 2)}
+    """
     leaves, _ = tree.tree_flatten_with_path(params)
     return {path_of(p): v for p, v in leaves}
 
 
 def unflatten_params(flat) -> dict:
-    """Nested dicts from ``{path: array}`` (the inverse of flatten_params for dicts)."""
+    """Nested dicts from ``{path: array}``: the inverse of ``flatten_params`` for dicts.
+
+    Args:
+      flat: a dict from '/'-joined paths to values.
+
+    Returns:
+      Nested dicts (list positions in the paths become string keys).
+
+    Example:
+      >>> from funcnet import nn
+      >>> nn.unflatten_params({"dense_0/w": 1, "dense_0/b": 2})
+      {'dense_0': {'w': 1, 'b': 2}}
+    """
     out = {}
     for path, v in flat.items():
         d = out
@@ -65,7 +98,21 @@ def unflatten_params(flat) -> dict:
 
 
 def paths(params) -> list:
-    """Every parameter's path."""
+    """Every parameter's '/'-joined path.
+
+    Args:
+      params: a parameter tree.
+
+    Returns:
+      A list of paths in flattening order.
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> model = nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(2)])
+      >>> params, _ = model.init(random.key(0), (-1, 3))
+      >>> nn.paths(params)
+      ['dense_0/b', 'dense_0/w', 'dense_1/b', 'dense_1/w']
+    """
     return list(flatten_params(params))
 
 
@@ -109,14 +156,56 @@ def _node(params, path):
 
 
 def get_param(params, path):
-    """The array (or subtree) at ``path`` ("dense_1/w")."""
+    """The array (or subtree) at ``path``.
+
+    Args:
+      params: a parameter tree.
+      path: a '/'-joined path such as ``"dense_1/w"`` (or ``"dense_1"`` for a subtree).
+
+    Returns:
+      The leaf or subtree there.
+
+    Raises:
+      KeyError: no such path (the message suggests close ones).
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> model = nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(2)])
+      >>> params, _ = model.init(random.key(0), (-1, 3))
+      >>> nn.get_param(params, "dense_1/w").shape
+      (4, 2)
+    """
     return _node(params, path)
 
 
 def set_param(params, path, value, *, check_shape=True):
-    """A copy of ``params`` with the entry at ``path`` replaced by ``value`` (the
-    original is not modified). Refuses a value of another shape unless
-    ``check_shape=False``."""
+    """A copy of ``params`` with the entry at ``path`` replaced by ``value``.
+
+    The original is not modified (containers on the path are copied, other leaves
+    shared).
+
+    Args:
+      params: a parameter tree.
+      path: a '/'-joined path such as ``"dense_1/b"``.
+      value: the new array (or subtree).
+      check_shape: refuse a value of another shape than the old array (default True).
+
+    Returns:
+      The new tree.
+
+    Raises:
+      KeyError: no such path.
+      ValueError: a value of another shape while ``check_shape``.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> model = nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(2)])
+      >>> params, _ = model.init(random.key(0), (-1, 3))
+      >>> new = nn.set_param(params, "dense_1/b", fnp.ones(2))
+      >>> new["dense_1"]["b"].tolist(), params["dense_1"]["b"].tolist()
+      ([1.0, 1.0], [0.0, 0.0])
+    """
     old = _node(params, path)
     if check_shape and hasattr(old, "shape"):
         new_shape = tuple(np.shape(value))
@@ -140,39 +229,148 @@ def set_param(params, path, value, *, check_shape=True):
 
 
 def select(params, where) -> dict:
-    """``{path: array}`` of the parameters ``where`` selects."""
+    """The parameters ``where`` selects, flat.
+
+    Args:
+      params: a parameter tree.
+      where: a glob pattern on the '/'-joined path (``"*/w"``; ``*`` also matches
+        ``/``, and a pattern naming a subtree such as ``"dense_1"`` selects all of it),
+        a list of patterns, or a predicate ``where(path, value) -> bool``.
+
+    Returns:
+      ``{path: array}`` of the selected parameters, in flattening order.
+
+    Raises:
+      TypeError: ``where`` is not a pattern, a list of them or a predicate.
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> model = nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(2)])
+      >>> params, _ = model.init(random.key(0), (-1, 3))
+      >>> list(nn.select(params, "*/w"))
+      ['dense_0/w', 'dense_1/w']
+    """
     match = _matcher(where)
     return {p: v for p, v in flatten_params(params).items() if match(p, v)}
 
 
 def filter_params(params, where) -> dict:
-    """The nested dict of only the parameters ``where`` selects."""
+    """The nested dict of only the parameters ``where`` selects.
+
+    Args:
+      params: a parameter tree.
+      where: a glob pattern on the '/'-joined path (``"*/w"``; ``*`` also matches
+        ``/``, and a pattern naming a subtree such as ``"dense_1"`` selects all of it),
+        a list of patterns, or a predicate ``where(path, value) -> bool``.
+
+    Returns:
+      Nested dicts holding the selected parameters (``unflatten_params`` of
+      ``select``).
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> model = nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(2)])
+      >>> params, _ = model.init(random.key(0), (-1, 3))
+      >>> nn.paths(nn.filter_params(params, "dense_1"))
+      ['dense_1/b', 'dense_1/w']
+    """
     return unflatten_params(select(params, where))
 
 
 def map_params(f, params, where=None):
-    """``params`` with ``f(value)`` in place of each selected parameter (all by
-    default); the structure is kept."""
+    """Applies ``f`` to the selected parameters, keeping the others and the structure.
+
+    Args:
+      f: a function of one array.
+      params: a parameter tree.
+      where: a glob pattern on the '/'-joined path (``"*/w"``; ``*`` also matches
+        ``/``, and a pattern naming a subtree such as ``"dense_1"`` selects all of it),
+        a list of patterns, or a predicate ``where(path, value) -> bool``.
+        None (the default) selects every parameter.
+
+    Returns:
+      A tree of ``params``' structure with ``f(value)`` at each selected leaf.
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> model = nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(2)])
+      >>> params, _ = model.init(random.key(0), (-1, 3))
+      >>> frozen = nn.map_params(lambda v: v * 0, params, "*/w")
+      >>> float(abs(frozen["dense_0"]["w"]).sum())
+      0.0
+    """
     match = _matcher(where) if where is not None else (lambda p, v: True)
     return tree.tree_map_with_path(lambda kp, v: f(v) if match(path_of(kp), v) else v, params)
 
 
 def mask(params, where):
-    """A tree of the params' structure holding True where ``where`` selects (e.g. to
-    apply weight decay only to kernels: ``mask(params, "*/w")``)."""
+    """A boolean tree marking the selected parameters (for masked optimizers).
+
+    E.g. weight decay on kernels only: ``optim.adamw(1e-3, mask=nn.mask(params,
+    "*/w"))``.
+
+    Args:
+      params: a parameter tree.
+      where: a glob pattern on the '/'-joined path (``"*/w"``; ``*`` also matches
+        ``/``, and a pattern naming a subtree such as ``"dense_1"`` selects all of it),
+        a list of patterns, or a predicate ``where(path, value) -> bool``.
+
+    Returns:
+      A tree of ``params``' structure holding Python bools, True where selected.
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> model = nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(2)])
+      >>> params, _ = model.init(random.key(0), (-1, 3))
+      >>> nn.mask(params, "*/w")
+      {'dense_0': {'b': False, 'w': True}, 'dense_1': {'b': False, 'w': True}}
+    """
     match = _matcher(where)
     return tree.tree_map_with_path(lambda kp, v: bool(match(path_of(kp), v)), params)
 
 
 def count_params(params) -> int:
-    """Total number of scalar entries."""
+    """The total number of scalar entries in a parameter tree.
+
+    Args:
+      params: a pytree of arrays.
+
+    Returns:
+      An int, the sum of the leaves' sizes.
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> model = nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(2)])
+      >>> params, _ = model.init(random.key(0), (-1, 3))
+      >>> nn.count_params(params)
+      26
+    """
     return sum(int(math.prod(np.shape(v))) for v in tree.tree_leaves(params))
 
 
 def summary(params) -> str:
-    """A table of every parameter (path, shape, dtype, count) and the total::
+    """A table of every parameter (path, shape, dtype, count) and the total.
 
-    print(nn.summary(params))
+    Args:
+      params: a pytree of arrays.
+
+    Returns:
+      The table as a string (print it); the last line gives the total count, the
+      number of arrays and their size in bytes.
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> model = nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(2)])
+      >>> params, _ = model.init(random.key(0), (-1, 3))
+      >>> print(nn.summary(params))
+      path       shape   dtype    count
+      ---------------------------------
+      dense_0/b  (4,)    float32      4
+      dense_0/w  (3, 4)  float32     12
+      dense_1/b  (2,)    float32      2
+      dense_1/w  (4, 2)  float32      8
+      ---------------------------------
+      total: 26 parameters in 4 arrays (104 B)
     """
     rows = []
     for p, v in flatten_params(params).items():
@@ -202,11 +400,37 @@ def _bytes(n):
 
 
 def reinit(model, params, key, input_shape, where, **shape_kw):
-    """Redraw the parameters ``where`` selects (with the model's initializers and
-    ``key``), keeping the others: e.g. a new classifier head on a trained body,
-    ``reinit(model, params, key, (-1, 28, 28, 1), "dense_1")``. Fresh values come from
+    """Redraws the parameters ``where`` selects, keeping the others.
+
+    E.g. a new classifier head on a trained body. Fresh values come from
     ``model.init(key, input_shape)``, so they are the values a fresh init with that key
-    would give."""
+    would give.
+
+    Args:
+      model: the layer that made ``params``.
+      params: its parameter tree.
+      key: a ``funcnet.random`` key for the fresh values.
+      input_shape: the input shape ``params`` were made for.
+      where: a glob pattern on the '/'-joined path (``"*/w"``; ``*`` also matches
+        ``/``, and a pattern naming a subtree such as ``"dense_1"`` selects all of it),
+        a list of patterns, or a predicate ``where(path, value) -> bool``.
+      **shape_kw: extra keywords of ``model.init`` (e.g. ``context_shape=``).
+
+    Returns:
+      A tree of ``params``' structure with the selected leaves redrawn.
+
+    Raises:
+      ValueError: ``where`` selects nothing, or a parameter ``model.init`` does not
+        make for this input shape.
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> model = nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(2)])
+      >>> params, _ = model.init(random.key(0), (-1, 3))
+      >>> new = nn.reinit(model, params, random.key(1), (-1, 3), "dense_1")
+      >>> bool((new["dense_0"]["w"] == params["dense_0"]["w"]).all())
+      True
+    """
     fresh, _ = model.init(key, input_shape, **shape_kw)
     fresh_flat = flatten_params(fresh)
     chosen = select(params, where)

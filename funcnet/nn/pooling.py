@@ -75,8 +75,39 @@ class _Pool(Layer):
 
 
 class MaxPool(_Pool):
-    """Max over windows. ``strides`` default to the window (non-overlapping);
-    padding 'VALID' (default), 'SAME' or (lo, hi) pairs (padded entries never win)."""
+    """Max over sliding windows, channels last (as flax's max_pool, via reduce_window).
+
+    Input ``(batch, *spatial, channels)`` of rank exactly ``len(window_shape) + 2``:
+    the leading batch axis is required (for one example use ``x[None]``). Each channel
+    is pooled separately.
+
+    Args:
+      window_shape: a tuple, one window size per spatial axis (1 to 3 of them); an int
+        is refused.
+      strides: an int or one per spatial axis (default: the window, non-overlapping).
+      padding: ``"VALID"`` (the default), ``"SAME"``, an int or ``(lo, hi)`` pairs;
+        padded entries are -inf, so they never win.
+      name: the layer's key in a container (default ``max_pool_<i>``).
+
+    Returns:
+      A layer without parameters. ``init(key, input_shape)`` returns ``({}, (batch,
+      *out_spatial, channels))``; ``apply(params, x)`` returns the maxima; it uses no
+      key, train or state.
+
+    Raises:
+      TypeError: ``window_shape`` is an int.
+      ValueError: bad window, strides or padding.
+      LayerError: an input of the wrong rank, or smaller than the window.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> pool = nn.MaxPool((2, 2))
+      >>> pool.init(random.key(0), (-1, 4, 4, 3))
+      ({}, (-1, 2, 2, 3))
+      >>> pool.apply({}, fnp.arange(16.0).reshape(1, 4, 4, 1))[..., 0].tolist()
+      [[[5.0, 7.0], [13.0, 15.0]]]
+    """
 
     def forward(self, params, x):
         self._check(tuple(x.shape))
@@ -84,8 +115,35 @@ class MaxPool(_Pool):
 
 
 class AvgPool(_Pool):
-    """Mean over windows. With padding, ``count_include_pad=True`` (default, as flax)
-    divides by the full window size; False divides by the number of real entries."""
+    """Mean over sliding windows, channels last (as flax's avg_pool, via reduce_window).
+
+    Input ``(batch, *spatial, channels)`` of rank exactly ``len(window_shape) + 2``:
+    the leading batch axis is required (for one example use ``x[None]``).
+
+    Args:
+      window_shape: a tuple, one window size per spatial axis (1 to 3 of them).
+      strides: an int or one per spatial axis (default: the window, non-overlapping).
+      padding: ``"VALID"`` (the default), ``"SAME"``, an int or ``(lo, hi)`` pairs.
+      count_include_pad: with padding, True (the default, as flax) divides by the full
+        window size; False divides by the number of real entries in the window.
+      name: the layer's key in a container (default ``avg_pool_<i>``).
+
+    Returns:
+      A layer without parameters. ``init(key, input_shape)`` returns ``({}, (batch,
+      *out_spatial, channels))``; ``apply(params, x)`` returns the means; it uses no
+      key, train or state.
+
+    Raises:
+      TypeError: ``window_shape`` is an int.
+      ValueError: bad window, strides or padding.
+      LayerError: an input of the wrong rank, or smaller than the window.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn
+      >>> nn.AvgPool((2, 2)).apply({}, fnp.arange(16.0).reshape(1, 4, 4, 1))[..., 0].tolist()
+      [[[2.5, 4.5], [10.5, 12.5]]]
+    """
 
     def __init__(
         self, window_shape, strides=None, padding="VALID", *, count_include_pad=True, name=None
@@ -125,14 +183,57 @@ class _GlobalPool(Layer):
 
 
 class GlobalAvgPool(_GlobalPool):
-    """Mean over every spatial axis: (batch, *spatial, C) -> (batch, C)."""
+    """Mean over every spatial axis: ``(batch, *spatial, C) -> (batch, C)``.
+
+    Input of rank >= 3 with a leading batch axis and channels last; axes 1 to -2 are
+    averaged.
+
+    Args:
+      keepdims: keep the spatial axes as size 1, ``(batch, 1, ..., 1, C)`` (default
+        False).
+      name: the layer's key in a container (default ``global_avg_pool_<i>``).
+
+    Returns:
+      A layer without parameters. ``init(key, input_shape)`` returns ``({}, (batch,
+      C))``; ``apply(params, x)`` returns the means; it uses no key, train or state.
+
+    Raises:
+      LayerError: an input of rank below 3.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn
+      >>> nn.GlobalAvgPool().apply({}, fnp.ones((2, 4, 4, 3))).shape
+      (2, 3)
+    """
 
     def _reduce(self, x, axes):
         return fnp.mean(x, axis=axes, keepdims=self.keepdims)
 
 
 class GlobalMaxPool(_GlobalPool):
-    """Max over every spatial axis: (batch, *spatial, C) -> (batch, C)."""
+    """Max over every spatial axis: ``(batch, *spatial, C) -> (batch, C)``.
+
+    Input of rank >= 3 with a leading batch axis and channels last; the max is over
+    axes 1 to -2.
+
+    Args:
+      keepdims: keep the spatial axes as size 1, ``(batch, 1, ..., 1, C)`` (default
+        False).
+      name: the layer's key in a container (default ``global_max_pool_<i>``).
+
+    Returns:
+      A layer without parameters. ``init(key, input_shape)`` returns ``({}, (batch,
+      C))``; ``apply(params, x)`` returns the maxima; it uses no key, train or state.
+
+    Raises:
+      LayerError: an input of rank below 3.
+
+    Example:
+      >>> from funcnet import nn, random
+      >>> nn.GlobalMaxPool(keepdims=True).init(random.key(0), (-1, 4, 4, 3))
+      ({}, (-1, 1, 1, 3))
+    """
 
     def _reduce(self, x, axes):
         return fnp.max(x, axis=axes, keepdims=self.keepdims)

@@ -75,11 +75,29 @@ class _Cell(Layer):
         return tuple(input_shape[:-1]) + (params["wi"].shape[0],)
 
     def initial_carry(self, batch_shape, dtype=np.float32):
-        """A zero carry for inputs of shape ``batch_shape + (features,)``."""
+        """A zero carry for inputs of shape ``batch_shape + (features,)``.
+
+        Args:
+          batch_shape: the input's leading axes, e.g. ``(batch,)``.
+          dtype: the carry's dtype (default float32).
+
+        Returns:
+          Zeros of shape ``batch_shape + (hidden,)``.
+        """
         return fnp.zeros(tuple(batch_shape) + (self.hidden,), dtype)
 
     def project(self, params, x):
-        """The input's part of every gate, for any number of leading axes."""
+        """The input's part of every gate, ``x @ wi + b``, for any leading axes.
+
+        Recurrent layers compute it for all time steps at once, before the scan.
+
+        Args:
+          params: the cell's params.
+          x: inputs ``(..., features)``.
+
+        Returns:
+          An array ``(..., gates * hidden)``, the ``xp`` that ``step`` takes.
+        """
         return fnp.matmul(x, params["wi"]) + params["b"]
 
     def forward(self, params, x, *, carry=None):
@@ -90,22 +108,98 @@ class _Cell(Layer):
 
 
 class SimpleRNNCell(_Cell):
-    """h' = tanh(x @ wi + h @ wh + b). Params wi (F, H), wh (H, H), b (H,)."""
+    """An Elman RNN cell, one time step: ``h' = tanh(x @ wi + h @ wh + b)``.
+
+    Input ``(..., F)``, usually ``(batch, F)`` (no batch axis is required); the carry
+    is ``h`` of shape ``(..., hidden)``. To run it over a sequence use ``nn.RNN`` (or
+    ``nn.Recurrent(cell)``).
+
+    Args:
+      hidden: the size of the hidden state, a positive int.
+      kernel_init: initializer of the input weights ``wi`` (default
+        ``"lecun_normal"``).
+      recurrent_init: initializer of the recurrent weights ``wh`` (default
+        ``"orthogonal"``).
+      bias_init: initializer of the biases (default ``"zeros"``).
+      dtype: dtype of the parameters (default float32).
+      name: the layer's key in a container (default ``simple_rnn_cell_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, (..., hidden))`` with
+      params ``{"wi": (F, H), "wh": (H, H), "b": (H,)}``. ``apply(params, x,
+      carry=None)`` returns ``(new_carry, y)`` (here both ``h'``), starting from a zero
+      carry when ``carry`` is None; it uses no key, train or state.
+
+    Raises:
+      ValueError: ``hidden`` is not a positive int.
+      LayerError: an input with an unknown feature axis, or params of other shapes.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> cell = nn.SimpleRNNCell(4)
+      >>> params, out_shape = cell.init(random.key(0), (-1, 3))
+      >>> h, y = cell.apply(params, fnp.ones((2, 3)))
+      >>> out_shape, h.shape
+      ((-1, 4), (2, 4))
+    """
 
     def step(self, params, h, xp):
+        """One time step from the projected input (``project``).
+
+        Args:
+          params: the cell's params.
+          h: the carry, ``(..., hidden)``.
+          xp: ``project(params, x)``, ``(..., hidden)``.
+
+        Returns:
+          ``(new_h, y)``, both ``h'``.
+        """
         h = fnp.tanh(xp + fnp.matmul(h, params["wh"]))
         return h, h
 
 
 class GRUCell(_Cell):
-    """Gated recurrent unit (PyTorch's equations, gates in the order r, z, n)::
+    """A gated recurrent unit, one time step (PyTorch's equations, gates r, z, n)::
 
         r = sigmoid(xr + h @ wh_r + bh_r)      (xr = x @ wi_r + b_r, likewise xz, xn)
         z = sigmoid(xz + h @ wh_z + bh_z)
         n = tanh(xn + r * (h @ wh_n + bh_n))
         h' = (1 - z) * n + z * h
 
-    Params wi (F, 3H), wh (H, 3H), b (3H,) (input bias), bh (3H,) (recurrent bias).
+    Input ``(..., F)``, usually ``(batch, F)`` (no batch axis is required); the carry
+    is ``h`` of shape ``(..., hidden)``. Over a sequence use ``nn.GRU``.
+
+    Args:
+      hidden: the size of the hidden state, a positive int.
+      kernel_init: initializer of the input weights ``wi`` (default
+        ``"lecun_normal"``).
+      recurrent_init: initializer of the recurrent weights ``wh`` (default
+        ``"orthogonal"``).
+      bias_init: initializer of the biases (default ``"zeros"``).
+      dtype: dtype of the parameters (default float32).
+      name: the layer's key in a container (default ``gru_cell_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, (..., hidden))`` with
+      params ``{"wi": (F, 3H), "wh": (H, 3H), "b": (3H,), "bh": (3H,)}`` (``b`` the
+      input bias, ``bh`` the recurrent one). ``apply(params, x, carry=None)`` returns
+      ``(new_carry, y)`` (both ``h'``); it uses no key, train or state.
+
+    Raises:
+      ValueError: ``hidden`` is not a positive int.
+      LayerError: an input with an unknown feature axis, or params of other shapes.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> cell = nn.GRUCell(4)
+      >>> params, _ = cell.init(random.key(0), (-1, 3))
+      >>> params["wh"].shape
+      (4, 12)
+      >>> h, y = cell.apply(params, fnp.ones((2, 3)), carry=cell.initial_carry((2,)))
+      >>> h.shape
+      (2, 4)
     """
 
     gates = 3
@@ -116,6 +210,16 @@ class GRUCell(_Cell):
         return specs
 
     def step(self, params, h, xp):
+        """One time step from the projected input (``project``).
+
+        Args:
+          params: the cell's params.
+          h: the carry, ``(..., hidden)``.
+          xp: ``project(params, x)``, ``(..., 3 * hidden)``.
+
+        Returns:
+          ``(new_h, y)``, both ``h'``.
+        """
         hp = fnp.matmul(h, params["wh"]) + params["bh"]
         xr, xz, xn = fnp.split(xp, 3, axis=-1)
         hr, hz, hn = fnp.split(hp, 3, axis=-1)
@@ -127,14 +231,40 @@ class GRUCell(_Cell):
 
 
 class LSTMCell(_Cell):
-    """Long short-term memory, gates in the order i, f, g, o::
+    """A long short-term memory cell, one time step, gates in the order i, f, g, o::
 
         i, f, g, o = split(x @ wi + h @ wh + b)
-        c' = sigmoid(f) * c + sigmoid(i) * tanh(g)
+        c' = sigmoid(f + forget_bias) * c + sigmoid(i) * tanh(g)
         h' = sigmoid(o) * tanh(c')
 
-    Carry ``(c, h)``. Params wi (F, 4H), wh (H, 4H), b (4H,). ``forget_bias`` is added
-    to the f gate (default 0; 1.0 is a common choice).
+    Input ``(..., F)``, usually ``(batch, F)`` (no batch axis is required); the carry
+    is ``(c, h)``, each ``(..., hidden)``. Over a sequence use ``nn.LSTM``.
+
+    Args:
+      hidden: the size of the hidden state, a positive int.
+      forget_bias: added to the f gate (default 0; 1.0 is a common choice).
+      **kw: as for the other cells: ``kernel_init`` (of ``wi``, default
+        ``"lecun_normal"``), ``recurrent_init`` (of ``wh``, default ``"orthogonal"``),
+        ``bias_init`` (default ``"zeros"``), ``dtype`` (default float32) and ``name``
+        (default ``lstm_cell_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, (..., hidden))`` with
+      params ``{"wi": (F, 4H), "wh": (H, 4H), "b": (4H,)}``. ``apply(params, x,
+      carry=None)`` returns ``((c', h'), h')``; it uses no key, train or state.
+
+    Raises:
+      ValueError: ``hidden`` is not a positive int.
+      LayerError: an input with an unknown feature axis, or params of other shapes.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> cell = nn.LSTMCell(4)
+      >>> params, _ = cell.init(random.key(0), (-1, 3))
+      >>> (c, h), y = cell.apply(params, fnp.ones((2, 3)))
+      >>> c.shape, h.shape, y.shape
+      ((2, 4), (2, 4), (2, 4))
     """
 
     gates = 4
@@ -144,10 +274,29 @@ class LSTMCell(_Cell):
         self.forget_bias = float(forget_bias)
 
     def initial_carry(self, batch_shape, dtype=np.float32):
+        """A zero carry ``(c, h)`` for inputs of shape ``batch_shape + (features,)``.
+
+        Args:
+          batch_shape: the input's leading axes, e.g. ``(batch,)``.
+          dtype: the carry's dtype (default float32).
+
+        Returns:
+          ``(c, h)``, zeros of shape ``batch_shape + (hidden,)`` each.
+        """
         z = super().initial_carry(batch_shape, dtype)
         return (z, z)
 
     def step(self, params, carry, xp):
+        """One time step from the projected input (``project``).
+
+        Args:
+          params: the cell's params.
+          carry: ``(c, h)``, each ``(..., hidden)``.
+          xp: ``project(params, x)``, ``(..., 4 * hidden)``.
+
+        Returns:
+          ``((c', h'), h')``.
+        """
         c, h = carry
         i, f, g, o = fnp.split(xp + fnp.matmul(h, params["wh"]), 4, axis=-1)
         if self.forget_bias:
@@ -158,17 +307,45 @@ class LSTMCell(_Cell):
 
 
 class Recurrent(Layer):
-    """Run ``cell`` over the time axis of ``(batch, time, features)`` inputs with
-    ``lax.scan``; returns the outputs ``(batch, time, hidden)``. The params are the
-    cell's.
+    """Runs a cell over the time axis with ``lax.scan`` (as flax's RNN).
+
+    Input ``(batch, time, features)``, batch first, rank exactly 3: the batch axis is
+    required (for one sequence use ``x[None]``). Returns the outputs ``(batch, time,
+    hidden)``. The params are the cell's (no extra nesting).
 
     ``apply(params, x, initial_carry=None, return_carry=False, seq_lengths=None)``:
     start from a zero carry unless one is given; with ``return_carry=True`` return
-    ``(final_carry, ys)``. ``reverse=True`` runs from the last time step to the first
-    (outputs stay in input order). ``seq_lengths`` (integers, shape ``(batch,)``) marks
-    padded sequences: example b has ``seq_lengths[b]`` valid steps at the start; past
-    them the carry is left as it is and the output is zero, so the final carry is the
-    one after the last valid step (and a reverse run starts at the last valid step).
+    ``(final_carry, ys)``. ``seq_lengths`` (integers, shape ``(batch,)``) marks padded
+    sequences: example b has ``seq_lengths[b]`` valid steps at the start; past them the
+    carry is left as it is and the output is zero, so the final carry is the one after
+    the last valid step (and a reverse run starts at the last valid step).
+
+    Args:
+      cell: a ``SimpleRNNCell``, ``GRUCell`` or ``LSTMCell``.
+      reverse: run from the last time step to the first (outputs stay in input order;
+        default False).
+      name: the layer's key in a container (default ``recurrent_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, (batch, time, hidden))``
+      with the cell's params. ``apply`` returns ``ys`` or ``(final_carry, ys)``; it
+      uses no key, train or state.
+
+    Raises:
+      TypeError: ``cell`` is not a cell.
+      LayerError: an input not of rank 3, or ``seq_lengths`` that are not integers of
+        shape ``(batch,)``.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> rnn = nn.Recurrent(nn.GRUCell(4), reverse=True)
+      >>> params, out_shape = rnn.init(random.key(0), (-1, 6, 3))
+      >>> out_shape
+      (-1, 6, 4)
+      >>> h, ys = rnn.apply(params, fnp.ones((2, 6, 3)), return_carry=True)
+      >>> h.shape, ys.shape
+      ((2, 4), (2, 6, 4))
     """
 
     def __init__(self, cell, *, reverse=False, name=None):
@@ -238,13 +415,38 @@ def _valid_steps(seq_lengths, batch, time):
 
 
 class Bidirectional(Layer):
-    """A recurrent layer run forwards and a second one backwards over the time axis, their
-    outputs concatenated: ``(batch, time, F) -> (batch, time, H_fwd + H_bwd)``.
+    """Runs a recurrent layer forwards and another backwards, outputs concatenated.
 
-    ``Bidirectional(nn.LSTM(64))`` runs the backward direction with the same kind of cell
-    (its own parameters); pass ``backward_layer`` to choose another. Params:
-    ``{"forward": ..., "backward": ...}``. ``seq_lengths`` reaches both directions, so the
-    backward one starts at each example's last valid step.
+    ``(batch, time, F) -> (batch, time, H_fwd + H_bwd)`` (as flax's Bidirectional);
+    the batch axis is required. ``Bidirectional(nn.LSTM(64))`` runs the backward
+    direction with the same kind of cell (its own parameters); pass ``backward_layer``
+    to choose another. ``seq_lengths`` reaches both directions, so the backward one
+    starts at each example's last valid step.
+
+    Args:
+      forward_layer: a recurrent layer (``RNN``, ``GRU``, ``LSTM``, ``Recurrent``).
+      backward_layer: the layer for the other direction (default: a ``Recurrent`` of
+        ``forward_layer``'s cell with the opposite ``reverse``).
+      name: the layer's key in a container (default ``bidirectional_<i>``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, (batch, time, H_fwd +
+      H_bwd))`` with params ``{"forward": ..., "backward": ...}``. ``apply(params, x,
+      seq_lengths=None)`` returns the concatenated outputs; it uses no key, train or
+      state.
+
+    Raises:
+      TypeError: a direction that is not a recurrent layer.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> bi = nn.Bidirectional(nn.GRU(4))
+      >>> params, out_shape = bi.init(random.key(0), (-1, 6, 3))
+      >>> out_shape, sorted(params)
+      ((-1, 6, 8), ['backward', 'forward'])
+      >>> bi.apply(params, fnp.ones((2, 6, 3))).shape
+      (2, 6, 8)
     """
 
     def __init__(self, forward_layer, backward_layer=None, *, name=None):
@@ -285,7 +487,35 @@ class Bidirectional(Layer):
 
 
 class RNN(Recurrent):
-    """A SimpleRNNCell (tanh) over the time axis: (batch, time, F) -> (batch, time, H)."""
+    """A ``SimpleRNNCell`` (tanh) over the time axis: ``(batch, time, F) -> (batch, time, H)``.
+
+    ``Recurrent(SimpleRNNCell(hidden, **cell_kw), reverse=reverse)``; see ``Recurrent``
+    for ``apply``'s keywords (``initial_carry``, ``return_carry``, ``seq_lengths``).
+    Input batch first, rank exactly 3 (for one sequence use ``x[None]``).
+
+    Args:
+      hidden: the size of the hidden state, a positive int.
+      reverse: run from the last time step to the first (default False).
+      name: the layer's key in a container (default ``rnn_<i>``).
+      **cell_kw: the cell's initializers and dtype (``kernel_init``,
+        ``recurrent_init``, ``bias_init``, ``dtype``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, (batch, time, hidden))``
+      with params ``{"wi": (F, H), "wh": (H, H), "b": (H,)}``. ``apply(params, x)``
+      returns ``(batch, time, hidden)``; it uses no key, train or state.
+
+    Raises:
+      LayerError: an input not of rank 3.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> rnn = nn.RNN(4)
+      >>> params, out_shape = rnn.init(random.key(0), (-1, 6, 3))
+      >>> out_shape, rnn.apply(params, fnp.ones((2, 6, 3))).shape
+      ((-1, 6, 4), (2, 6, 4))
+    """
 
     cell_type = SimpleRNNCell
 
@@ -295,13 +525,78 @@ class RNN(Recurrent):
 
 
 class GRU(RNN):
-    """A GRUCell over the time axis: (batch, time, F) -> (batch, time, H)."""
+    """A ``GRUCell`` over the time axis: ``(batch, time, F) -> (batch, time, H)``.
+
+    ``Recurrent(GRUCell(hidden, **cell_kw), reverse=reverse)``; see ``Recurrent`` for
+    ``apply``'s keywords. Input batch first, rank exactly 3 (for one sequence use
+    ``x[None]``).
+
+    Args:
+      hidden: the size of the hidden state, a positive int.
+      reverse: run from the last time step to the first (default False).
+      name: the layer's key in a container (default ``gru_<i>``).
+      **cell_kw: the cell's initializers and dtype (``kernel_init``,
+        ``recurrent_init``, ``bias_init``, ``dtype``).
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, (batch, time, hidden))``
+      with ``GRUCell``'s params. ``apply(params, x)`` returns ``(batch, time,
+      hidden)``, or ``(h, ys)`` with ``return_carry=True``; it uses no key, train or
+      state.
+
+    Raises:
+      LayerError: an input not of rank 3.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> gru = nn.GRU(4)
+      >>> params, out_shape = gru.init(random.key(0), (-1, 6, 3))
+      >>> out_shape, gru.apply(params, fnp.ones((2, 6, 3))).shape
+      ((-1, 6, 4), (2, 6, 4))
+    """
 
     cell_type = GRUCell
 
 
 class LSTM(RNN):
-    """An LSTMCell over the time axis: (batch, time, F) -> (batch, time, H); the carry
-    (with ``return_carry=True``) is ``(c, h)``."""
+    """An ``LSTMCell`` over the time axis: ``(batch, time, F) -> (batch, time, H)``.
+
+    ``Recurrent(LSTMCell(hidden, **cell_kw), reverse=reverse)``; see ``Recurrent`` for
+    ``apply``'s keywords. Input batch first, rank exactly 3: the batch axis is
+    required (for one sequence use ``x[None]``, or ``fn.vmap`` over
+    ``lambda x: lstm.apply(params, x[None])[0]``).
+
+    Args:
+      hidden: the size of the hidden state, a positive int.
+      reverse: run from the last time step to the first (default False).
+      name: the layer's key in a container (default ``lstm_<i>``).
+      **cell_kw: the cell's options: ``forget_bias``, ``kernel_init``,
+        ``recurrent_init``, ``bias_init``, ``dtype``.
+
+    Returns:
+      A layer. ``init(key, input_shape)`` returns ``(params, (batch, time, hidden))``
+      with params ``{"wi": (F, 4H), "wh": (H, 4H), "b": (4H,)}``. ``apply(params, x,
+      *, initial_carry=None, return_carry=False, seq_lengths=None)`` returns ``ys``
+      ``(batch, time, hidden)``, or ``((c, h), ys)`` with ``return_carry=True``; it
+      uses no key, train or state.
+
+    Raises:
+      LayerError: an input not of rank 3, or bad ``seq_lengths``.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> lstm = nn.LSTM(8)
+      >>> params, out_shape = lstm.init(random.key(0), (-1, 10, 3))
+      >>> out_shape, params["wi"].shape
+      ((-1, 10, 8), (3, 32))
+      >>> x = fnp.ones((2, 10, 3))
+      >>> lstm.apply(params, x).shape
+      (2, 10, 8)
+      >>> (c, h), ys = lstm.apply(params, x, return_carry=True, seq_lengths=fnp.array([10, 4]))
+      >>> h.shape, ys.shape
+      ((2, 8), (2, 10, 8))
+    """
 
     cell_type = LSTMCell

@@ -9,7 +9,31 @@ __all__ = ["Flatten", "Reshape"]
 
 
 class Flatten(Layer):
-    """(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)."""
+    """Flattens each example: ``(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)``.
+
+    Needs a leading batch axis: axis 0 is kept and every other axis is merged (to
+    flatten one example, give it a batch axis: ``x[None]``).
+
+    Args:
+      name: the layer's key in a container (default ``flatten_<i>``).
+
+    Returns:
+      A layer without parameters. ``init(key, input_shape)`` returns ``({},
+      (batch, prod(rest)))`` (-1 if a merged size is unknown); ``apply(params, x)``
+      returns the reshaped array; it uses no key, train or state.
+
+    Raises:
+      LayerError: at init, a scalar input shape.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> flatten = nn.Flatten()
+      >>> flatten.init(random.key(0), (-1, 2, 3))
+      ({}, (-1, 6))
+      >>> flatten.apply({}, fnp.ones((4, 2, 3))).shape
+      (4, 6)
+    """
 
     def output_shape(self, input_shape):
         if len(input_shape) < 1:
@@ -22,7 +46,35 @@ class Flatten(Layer):
 
 
 class Reshape(Layer):
-    """(batch, ...) -> (batch, *shape); ``shape`` (per example) may hold one -1."""
+    """Reshapes each example: ``(batch, ...) -> (batch, *shape)`` (as jnp.reshape).
+
+    Needs a leading batch axis: axis 0 is kept and the rest of each example is reshaped
+    (to reshape one example, give it a batch axis: ``x[None]``).
+
+    Args:
+      shape: the new per-example shape, a tuple of ints; one entry may be -1 (inferred
+        from the example's size).
+      name: the layer's key in a container (default ``reshape_<i>``).
+
+    Returns:
+      A layer without parameters. ``init(key, input_shape)`` returns ``({},
+      (batch, *shape))`` with the -1 resolved; ``apply(params, x)`` returns the
+      reshaped array; it uses no key, train or state.
+
+    Raises:
+      ValueError: ``shape`` holds more than one -1 or a size below -1.
+      LayerError: the example's size does not fit ``shape``, or a -1 cannot be
+        inferred because an input size is unknown.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import nn, random
+      >>> reshape = nn.Reshape((3, -1))
+      >>> reshape.init(random.key(0), (-1, 6))
+      ({}, (-1, 3, 2))
+      >>> reshape.apply({}, fnp.ones((4, 6))).shape
+      (4, 3, 2)
+    """
 
     def __init__(self, shape, *, name=None):
         super().__init__(name=name)

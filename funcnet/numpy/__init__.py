@@ -222,8 +222,16 @@ class _ArrayType(type):
 
 
 class ndarray(metaclass=_ArrayType):
-    """The type of funcnet arrays for isinstance checks: true for a funcnet Array and for
-    a traced value under a transformation (as jnp.ndarray)."""
+    """The type of funcnet arrays, for isinstance checks, as jnp.ndarray.
+
+    `isinstance(x, fnp.ndarray)` is True for a funcnet Array and for a traced value
+    under a transformation, False otherwise (for a NumPy array too). It is never called:
+    arrays come from fnp.asarray, fnp.array and the other functions.
+
+    Example:
+      >>> isinstance(fnp.ones(2), fnp.ndarray), isinstance(np.ones(2), fnp.ndarray)
+      (True, False)
+    """
 
 
 pi = _np.pi
@@ -234,17 +242,50 @@ newaxis = None
 
 
 def shape(a):
-    """The shape of an array (or of a scalar or a nested list)."""
+    """The shape of an array, a scalar or a nested list, as jnp.shape.
+
+    Args:
+      a: an array (anything with a `shape`), a scalar or a nested list.
+
+    Returns:
+      A tuple of ints.
+
+    Example:
+      >>> fnp.shape(fnp.ones((2, 3))), fnp.shape([[1, 2]]), fnp.shape(3.0)
+      ((2, 3), (1, 2), ())
+    """
     return _np.shape(a) if not hasattr(a, "shape") else tuple(a.shape)
 
 
 def ndim(a):
-    """The number of dimensions of an array (or of a scalar or a nested list)."""
+    """The number of dimensions of an array, a scalar or a nested list, as jnp.ndim.
+
+    Args:
+      a: an array (anything with a `shape`), a scalar or a nested list.
+
+    Returns:
+      A Python int (0 for a scalar).
+    """
     return len(shape(a))
 
 
 def size(a, axis=None):
-    """The number of elements (along `axis`, if given)."""
+    """The number of elements of an array (along one axis, if given), as jnp.size.
+
+    Args:
+      a: an array (anything with a `shape`), a scalar or a nested list.
+      axis: an axis (negative counts from the end), or None for all elements.
+
+    Returns:
+      A Python int.
+
+    Raises:
+      ValueError: for an axis out of bounds.
+
+    Example:
+      >>> fnp.size(fnp.ones((2, 3))), fnp.size(fnp.ones((2, 3)), axis=1)
+      (6, 3)
+    """
     s = shape(a)
     if axis is None:
         return int(_np.prod(s, dtype=_np.int64))

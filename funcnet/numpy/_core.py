@@ -91,7 +91,18 @@ def asarray(a, dtype=None, order=None, *, copy=None, device=None):
         device for host values).
 
     Returns:
-      A funcnet Array (or the tracer, under a transformation).
+      A funcnet Array (or the tracer, under a transformation). 64-bit host values
+      narrow to 32 bits unless x64 is enabled.
+
+    Raises:
+      TypeError: for a dtype given as the value.
+      ValueError: for a list of arrays of different shapes.
+
+    Example:
+      >>> fnp.asarray([1, 2, 3])
+      Array([1, 2, 3], dtype=int32)
+      >>> fnp.asarray(np.ones(2), dtype=fnp.bfloat16).dtype
+      dtype(bfloat16)
     """
     _check_order(order)
     if is_array(a):
@@ -110,7 +121,34 @@ def _check_order(order):
 
 
 def array(object, dtype=None, copy=True, order="K", ndmin=0, *, device=None):
-    """An array from a value, as jnp.array (ndmin prepends size-1 axes)."""
+    """An array from a value, as jnp.array (funcnet arrays are immutable, so the
+    "copy" is never observable).
+
+    Args:
+      object: an Array, a tracer, a NumPy array, a scalar or a (nested) list or tuple of
+        those.
+      dtype: the result's dtype (default: the value's own, Python scalars weakly typed).
+      copy: accepted for NumPy compatibility.
+      order: only C layouts exist ('C', 'K', 'A' or None; others raise
+        NotImplementedError).
+      ndmin: the least number of dimensions; size-1 axes are prepended to reach it.
+      device: the device to place the result on (default: where it is, or the default
+        device for host values).
+
+    Returns:
+      A funcnet Array (or the tracer, under a transformation) of at least `ndmin`
+      dimensions.
+
+    Raises:
+      TypeError: for a dtype given as the value.
+      ValueError: for a list of arrays of different shapes.
+
+    Example:
+      >>> fnp.array([[1.0, 2.0]]).shape
+      (1, 2)
+      >>> fnp.array(3, ndmin=2)
+      Array([[3]], dtype=int32, weak_type=True)
+    """
     out = asarray(object, dtype, order, device=device)
     if out.ndim < ndmin:
         out = lax.reshape(out, (1,) * (ndmin - out.ndim) + out.shape)
@@ -133,7 +171,22 @@ def _stack_elements(elements):
 
 
 def astype(x, dtype, /, *, copy=False, device=None):
-    """x converted to `dtype` (None keeps x's), as jnp.astype."""
+    """x converted to `dtype`, as jnp.astype (floats to integers truncate towards zero).
+
+    Args:
+      x: an array or a scalar (lists raise TypeError).
+      dtype: the target dtype; None keeps x's.
+      copy: accepted for NumPy compatibility (arrays are immutable).
+      device: the device to place the result on (default: where x is).
+
+    Returns:
+      An array of x's shape and dtype `dtype` (64-bit dtypes narrow to 32 bits unless
+      x64 is enabled), strongly typed; x itself when nothing changes.
+
+    Example:
+      >>> fnp.astype(fnp.array([1.7, -1.7]), fnp.int32).tolist()
+      [1, -1]
+    """
     check_arraylike("astype", x)
     if dtype is None:
         return place(asarray(x), device)
@@ -162,8 +215,24 @@ def _dtype_of(x):
 
 
 def result_type(*args):
-    """The dtype NumPy-style promotion gives these values or dtypes (weak Python scalars
-    included), as jnp.result_type."""
+    """The dtype jax's type promotion gives these values or dtypes, as jnp.result_type.
+
+    Args:
+      *args: arrays, scalars, dtypes or scalar types. A Python scalar is weakly typed:
+        it takes the other operands' dtype when that is of its kind or a higher one.
+
+    Returns:
+      A NumPy dtype (64-bit ones narrow to 32 bits unless x64 is enabled).
+
+    Raises:
+      TypeError: for a Python list or tuple among the arguments.
+
+    Example:
+      >>> fnp.result_type(fnp.float16, 2.0)
+      dtype('float16')
+      >>> fnp.result_type(fnp.int8, fnp.uint8)
+      dtype('int16')
+    """
     return dtypes.result_type(*map(_dtype_of, args))[0]
 
 
@@ -196,6 +265,22 @@ def _scalar_or_array(x, dtype, weak=False):
 
 
 def broadcast_shapes(*shapes):
+    """The shape NumPy's broadcasting gives arrays of these shapes, as
+    jnp.broadcast_shapes.
+
+    Args:
+      *shapes: tuples of ints.
+
+    Returns:
+      A tuple of ints (`()` for no shapes).
+
+    Raises:
+      ValueError: when the shapes do not broadcast (two sizes other than 1 on one axis).
+
+    Example:
+      >>> fnp.broadcast_shapes((2, 1), (3,))
+      (2, 3)
+    """
     ndim = builtins.max((len(s) for s in shapes), default=0)
     out = []
     for dims in zip(*((1,) * (ndim - len(s)) + tuple(s) for s in shapes)):
@@ -215,7 +300,22 @@ _HOST_BROADCAST_MAX = 1 << 16
 
 
 def broadcast_to(array, shape):
-    """array broadcast to `shape` (NumPy's rules), as jnp.broadcast_to."""
+    """array broadcast to `shape` by NumPy's rules, as jnp.broadcast_to.
+
+    Args:
+      array: an array or a scalar.
+      shape: an int or a sequence of ints; array's shape must broadcast to it.
+
+    Returns:
+      An array of `shape` with array's dtype.
+
+    Raises:
+      ValueError: when array's shape does not broadcast to `shape`.
+
+    Example:
+      >>> fnp.broadcast_to(fnp.array([1, 2]), (2, 2)).tolist()
+      [[1, 2], [1, 2]]
+    """
     check_arraylike("broadcast_to", array)
     if not isinstance(shape, (tuple, list)):
         shape = (operator.index(shape),)
@@ -250,7 +350,17 @@ def _broadcast_to(x, shape):
 
 
 def broadcast_arrays(*args):
-    """The arguments broadcast to their common shape, as jnp.broadcast_arrays."""
+    """The arguments broadcast to their common shape, as jnp.broadcast_arrays.
+
+    Args:
+      *args: arrays or scalars.
+
+    Returns:
+      A list of arrays, one per argument, each of the broadcast shape and its own dtype.
+
+    Raises:
+      ValueError: when the shapes do not broadcast.
+    """
     check_arraylike("broadcast_arrays", *args)
     return _broadcast_arrays(*args)
 
@@ -308,6 +418,42 @@ def _as_weak(x):
     return lax.convert_element_type(x, x.dtype, weak_type=True)
 
 
+# The summary line of each function _unary_float makes (and the jax function it mirrors).
+_UNARY_FLOAT_SUMMARIES = {
+    "exp": "e ** x",
+    "exp2": "2 ** x",
+    "log": "The natural logarithm (nan for x < 0, -inf at 0)",
+    "log1p": "log(1 + x), accurate for small x",
+    "expm1": "exp(x) - 1, accurate for small x",
+    "sqrt": "The non-negative square root (nan for x < 0)",
+    "rsqrt": "1 / sqrt(x) (nan for x < 0)",
+    "cbrt": "The cube root",
+    "tanh": "The hyperbolic tangent",
+    "sin": "The sine of x in radians",
+    "cos": "The cosine of x in radians",
+    "tan": "The tangent of x in radians",
+    "arcsin": "The inverse sine, in [-pi/2, pi/2] (nan outside [-1, 1])",
+    "arccos": "The inverse cosine, in [0, pi] (nan outside [-1, 1])",
+    "arctan": "The inverse tangent, in [-pi/2, pi/2]",
+    "sinh": "The hyperbolic sine",
+    "cosh": "The hyperbolic cosine",
+    "arcsinh": "The inverse hyperbolic sine",
+    "arccosh": "The inverse hyperbolic cosine (nan for x < 1)",
+    "arctanh": "The inverse hyperbolic tangent (nan outside [-1, 1], +-inf at +-1)",
+}
+
+_UNARY_FLOAT_DOC = """{summary}, elementwise, as {mirror}.
+
+Args:
+  x: an array or a scalar; integers and bools are converted to the default float dtype
+    first (float32, or float64 with x64 enabled).
+
+Returns:
+  An array of x's shape and floating dtype (x's own when it is floating), weakly typed
+  when x is a Python scalar.
+"""
+
+
 def _unary_float(prim_fn, name):
     @_weak_result
     def fn(x, /):
@@ -316,7 +462,10 @@ def _unary_float(prim_fn, name):
         return prim_fn(x)
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Elementwise {name} (integers are converted to float first)."
+    fn.__doc__ = _UNARY_FLOAT_DOC.format(
+        summary=_UNARY_FLOAT_SUMMARIES[name],
+        mirror="jax.lax.rsqrt" if name == "rsqrt" else f"jnp.{name}",
+    )
     return fn
 
 
@@ -344,7 +493,15 @@ arctanh = _unary_float(lax.atanh, "arctanh")
 
 @_weak_result
 def log2(x, /):
-    """Elementwise base-2 logarithm."""
+    """The base-2 logarithm, elementwise, as jnp.log2 (nan for x < 0, -inf at 0).
+
+    Args:
+      x: an array or a scalar; integers and bools are converted to the default float
+        dtype first.
+
+    Returns:
+      An array of x's shape and floating dtype, weakly typed when x is a Python scalar.
+    """
     check_arraylike("log2", x)
     (x,) = _float_args(x)
     return lax.div(lax.log(x), _like(x, np.log(2.0)))
@@ -352,7 +509,15 @@ def log2(x, /):
 
 @_weak_result
 def log10(x, /):
-    """Elementwise base-10 logarithm."""
+    """The base-10 logarithm, elementwise, as jnp.log10 (nan for x < 0, -inf at 0).
+
+    Args:
+      x: an array or a scalar; integers and bools are converted to the default float
+        dtype first.
+
+    Returns:
+      An array of x's shape and floating dtype, weakly typed when x is a Python scalar.
+    """
     check_arraylike("log10", x)
     (x,) = _float_args(x)
     return lax.div(lax.log(x), _like(x, np.log(10.0)))
@@ -362,6 +527,35 @@ def _like(x, value):
     """A scalar constant of x's dtype, broadcast to x's shape."""
     c = _scalar_or_array(value, x.dtype)
     return _broadcast_to(c, x.shape) if x.shape else c
+
+
+# (summary, how bools and unsigned integers are treated) of each function _keep_ints makes.
+_KEEP_INTS_DOCS = {
+    "negative": ("-x", "Bools are returned unchanged; unsigned integers wrap around."),
+    "absolute": ("|x|", "Bools and unsigned integers are returned unchanged."),
+    "sign": (
+        "-1, 0 or 1 by the sign of x (nan for nan)",
+        "Unsigned integers give 0 or 1; bools raise TypeError.",
+    ),
+    "square": ("x * x", "Bools raise TypeError."),
+}
+_ALIASES = {"absolute": "abs"}
+
+
+def _keep_ints_doc(name, ufunc):
+    summary, detail = _KEEP_INTS_DOCS[name]
+    alias = f" (fnp.{_ALIASES[name]} is the same function)" if name in _ALIASES else ""
+    ufunc_args = (
+        "\n  out: only None (arrays are immutable); others raise NotImplementedError."
+        "\n  where: only None (use fnp.where for a mask); others raise NotImplementedError."
+        if ufunc
+        else ""
+    )
+    return (
+        f"{summary}, elementwise, keeping x's dtype, as jnp.{name}{alias}.\n\n{detail}\n\n"
+        f"Args:\n  x: an array or a scalar.{ufunc_args}\n\n"
+        "Returns:\n  An array of x's shape and dtype (weakly typed when x is).\n"
+    )
 
 
 def _keep_ints(prim_fn, name, ufunc=False):
@@ -379,7 +573,7 @@ def _keep_ints(prim_fn, name, ufunc=False):
             return prim_fn(asarray(x))
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Elementwise {name}, keeping integer dtypes."
+    fn.__doc__ = _keep_ints_doc(name, ufunc)
     return fn
 
 
@@ -397,6 +591,23 @@ sign = _keep_ints(
 square = _keep_ints(lax.square, "square")
 
 
+_ROUNDING_SUMMARIES = {
+    "floor": "x rounded down (towards -inf)",
+    "ceil": "x rounded up (towards +inf)",
+    "trunc": "x rounded towards zero",
+}
+
+_ROUNDING_DOC = """{summary}, elementwise, as jnp.{name}.
+
+Args:
+  x: an array or a scalar.
+
+Returns:
+  An array of x's shape and dtype: floats rounded (still floats), integer and bool
+  arrays returned as they are.
+"""
+
+
 def _float_or_identity(prim_fn, name):
     def fn(x, /):
         check_arraylike(name, x)
@@ -404,7 +615,7 @@ def _float_or_identity(prim_fn, name):
         return prim_fn(x) if dtypes.is_float(x.dtype) else x
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Elementwise {name} (integers are returned as they are)."
+    fn.__doc__ = _ROUNDING_DOC.format(summary=_ROUNDING_SUMMARIES[name], name=name)
     return fn
 
 
@@ -414,12 +625,43 @@ _trunc = _float_or_identity(lambda x: lax.select(x < 0, lax.ceil(x), lax.floor(x
 
 
 def trunc(x):
-    """Round towards zero."""
+    """x rounded towards zero, elementwise, as jnp.trunc.
+
+    Args:
+      x: an array or a scalar.
+
+    Returns:
+      An array of x's shape and dtype: floats rounded (still floats), integer and bool
+      arrays returned as they are.
+
+    Example:
+      >>> fnp.trunc(fnp.array([-1.5, 1.5])).tolist()
+      [-1.0, 1.0]
+    """
     return _trunc(x)
 
 
 def round(a, decimals=0, out=None):
-    """Round half to even, as NumPy (to `decimals` places; negative: tens, hundreds)."""
+    """a rounded to `decimals` places, half to even, as jnp.round (fnp.around is the same
+    function).
+
+    Args:
+      a: an array or a scalar.
+      decimals: an int: the number of decimal places; negative rounds to tens,
+        hundreds, ...
+      out: only None (arrays are immutable); others raise NotImplementedError.
+
+    Returns:
+      An array of a's shape and dtype. Integers are returned as they are unless
+      decimals < 0; then they are rounded, half to even, to a multiple of
+      10 ** -decimals, as NumPy does.
+
+    Example:
+      >>> fnp.round(fnp.array([0.5, 1.5, 2.5])).tolist()
+      [0.0, 2.0, 2.0]
+      >>> fnp.round(fnp.array([1234, 1250]), -2).tolist()
+      [1200, 1200]
+    """
     check_arraylike("round", a)
     check_no_out("round", out)
     x = asarray(a)
@@ -446,18 +688,42 @@ def _round_int(x, decimals):
 
 
 def isfinite(x, /):
+    """Whether x is neither infinite nor nan, elementwise, as jnp.isfinite.
+
+    Args:
+      x: an array or a scalar.
+
+    Returns:
+      A bool array of x's shape (all True for integers and bools).
+    """
     check_arraylike("isfinite", x)
     x = asarray(x)
     return lax.is_finite(x) if dtypes.is_float(x.dtype) else full_like_bool(x, True)
 
 
 def isnan(x, /):
+    """Whether x is nan, elementwise, as jnp.isnan.
+
+    Args:
+      x: an array or a scalar.
+
+    Returns:
+      A bool array of x's shape (all False for integers and bools).
+    """
     check_arraylike("isnan", x)
     x = asarray(x)
     return lax.ne(x, x) if dtypes.is_float(x.dtype) else full_like_bool(x, False)
 
 
 def isinf(x, /):
+    """Whether x is +inf or -inf, elementwise, as jnp.isinf.
+
+    Args:
+      x: an array or a scalar.
+
+    Returns:
+      A bool array of x's shape (all False for integers and bools).
+    """
     check_arraylike("isinf", x)
     x = asarray(x)
     if not dtypes.is_float(x.dtype):
@@ -471,6 +737,25 @@ def full_like_bool(x, value):
 
 @_weak_result
 def add(x, y, /, *, out=None, where=None):
+    """x + y, elementwise, as jnp.add (for bools: logical or).
+
+    Args:
+      x: an array or a scalar.
+      y: an array or a scalar; x and y broadcast together and promote to one dtype
+        (a Python scalar takes the array's dtype). Lists raise TypeError.
+      out: only None (arrays are immutable); others raise NotImplementedError.
+      where: only None (use fnp.where for a mask); others raise NotImplementedError.
+
+    Returns:
+      An array of the broadcast shape and the promoted dtype.
+
+    Raises:
+      ValueError: when the shapes do not broadcast.
+
+    Example:
+      >>> fnp.add(fnp.array([1, 2]), 1)
+      Array([2, 3], dtype=int32)
+    """
     if out is not None or where is not None:  # rare: refuse with a clear message
         _ufunc_kwargs("add", out, where)
     check_arraylike("add", x, y)
@@ -479,6 +764,21 @@ def add(x, y, /, *, out=None, where=None):
 
 @_weak_result
 def subtract(x, y, /, *, out=None, where=None):
+    """x - y, elementwise, as jnp.subtract.
+
+    Args:
+      x: an array or a scalar.
+      y: an array or a scalar; x and y broadcast together and promote to one dtype
+        (a Python scalar takes the array's dtype). Lists raise TypeError.
+      out: only None (arrays are immutable); others raise NotImplementedError.
+      where: only None (use fnp.where for a mask); others raise NotImplementedError.
+
+    Returns:
+      An array of the broadcast shape and the promoted dtype.
+
+    Raises:
+      ValueError: when the shapes do not broadcast.
+    """
     if out is not None or where is not None:  # rare: refuse with a clear message
         _ufunc_kwargs("subtract", out, where)
     check_arraylike("subtract", x, y)
@@ -487,6 +787,21 @@ def subtract(x, y, /, *, out=None, where=None):
 
 @_weak_result
 def multiply(x, y, /, *, out=None, where=None):
+    """x * y, elementwise, as jnp.multiply.
+
+    Args:
+      x: an array or a scalar.
+      y: an array or a scalar; x and y broadcast together and promote to one dtype
+        (a Python scalar takes the array's dtype). Lists raise TypeError.
+      out: only None (arrays are immutable); others raise NotImplementedError.
+      where: only None (use fnp.where for a mask); others raise NotImplementedError.
+
+    Returns:
+      An array of the broadcast shape and the promoted dtype.
+
+    Raises:
+      ValueError: when the shapes do not broadcast.
+    """
     if out is not None or where is not None:  # rare: refuse with a clear message
         _ufunc_kwargs("multiply", out, where)
     check_arraylike("multiply", x, y)
@@ -495,6 +810,25 @@ def multiply(x, y, /, *, out=None, where=None):
 
 @_weak_result
 def true_divide(x, y, /):
+    """x / y, elementwise, in floating point, as jnp.true_divide (fnp.divide is the same
+    function).
+
+    Args:
+      x: an array or a scalar.
+      y: an array or a scalar; x and y broadcast together and promote to one dtype
+        (a Python scalar takes the array's dtype). Lists raise TypeError.
+
+    Returns:
+      An array of the broadcast shape and the promoted dtype; integers and bools are
+      divided in the default float dtype.
+
+    Raises:
+      ValueError: when the shapes do not broadcast.
+
+    Example:
+      >>> fnp.true_divide(fnp.array([1, 3]), 2).tolist()
+      [0.5, 1.5]
+    """
     check_arraylike("true_divide", x, y)
     x, y = _float_args(x, y)
     return _elementwise(lax.div, x, y)
@@ -513,6 +847,25 @@ def _integer_operands(x, y):
 
 @_weak_result
 def floor_divide(x, y, /):
+    """x // y, elementwise, rounded towards -inf as Python's and NumPy's //, as
+    jnp.floor_divide.
+
+    Args:
+      x: an array or a scalar.
+      y: an array or a scalar; x and y broadcast together and promote to one dtype
+        (a Python scalar takes the array's dtype). Lists raise TypeError.
+
+    Returns:
+      An array of the broadcast shape and the promoted dtype (bools divide as the
+      default int); for floats x / y where y == 0.
+
+    Raises:
+      ValueError: when the shapes do not broadcast.
+
+    Example:
+      >>> fnp.floor_divide(fnp.array([7, -7]), 2).tolist()
+      [3, -4]
+    """
     check_arraylike("floor_divide", x, y)
     x, y = _integer_operands(x, y)
     if dtypes.is_float(x.dtype):
@@ -540,7 +893,25 @@ def _float_floor_divide(x, y):
 
 @_weak_result
 def remainder(x, y, /):
-    """Python/NumPy modulo: the result has the divisor's sign."""
+    """x % y, elementwise, with the divisor's sign as Python's and NumPy's %, as
+    jnp.remainder (fnp.mod is the same function).
+
+    Args:
+      x: an array or a scalar.
+      y: an array or a scalar; x and y broadcast together and promote to one dtype
+        (a Python scalar takes the array's dtype). Lists raise TypeError.
+
+    Returns:
+      An array of the broadcast shape and the promoted dtype (bools as the default
+      int).
+
+    Raises:
+      ValueError: when the shapes do not broadcast.
+
+    Example:
+      >>> fnp.remainder(fnp.array([7, -7]), 3).tolist()
+      [1, 2]
+    """
     check_arraylike("remainder", x, y)
     x, y = _integer_operands(x, y)
     r = lax.rem(x, y)
@@ -556,13 +927,52 @@ mod = remainder
 
 @_weak_result
 def fmod(x, y, /):
+    """The C remainder of x / y, elementwise, with the dividend's sign, as jnp.fmod.
+
+    Args:
+      x: an array or a scalar.
+      y: an array or a scalar; x and y broadcast together and promote to one dtype
+        (a Python scalar takes the array's dtype). Lists raise TypeError.
+
+    Returns:
+      An array of the broadcast shape and the promoted dtype.
+
+    Raises:
+      TypeError: for bools.
+      ValueError: when the shapes do not broadcast.
+
+    Example:
+      >>> fnp.fmod(fnp.array([7, -7]), 3).tolist()
+      [1, -1]
+    """
     check_arraylike("fmod", x, y)
     return _elementwise(lax.rem, x, y)
 
 
 def power(x, y, /):
-    """x ** y. An integer Python exponent becomes repeated multiplication; integer arrays
-    raised to integer arrays stay integers (binary exponentiation), as in NumPy and jax."""
+    """x ** y, elementwise, as jnp.power.
+
+    An integer Python exponent becomes repeated multiplication (lax.integer_pow);
+    integer arrays raised to integer arrays stay integers (binary exponentiation), as in
+    NumPy and jax, a negative exponent giving the truncated reciprocal (0, or +-1 for a
+    base of +-1). A float base with an integer exponent array keeps the base's dtype.
+
+    Args:
+      x: an array or a scalar.
+      y: an array or a scalar; x and y broadcast together and promote to one dtype
+        (a Python scalar takes the array's dtype). Lists raise TypeError.
+
+    Returns:
+      An array of the broadcast shape and the promoted dtype (bools as the default int).
+
+    Raises:
+      ValueError: for an integer array raised to a negative Python int, or shapes that
+        do not broadcast.
+
+    Example:
+      >>> fnp.power(fnp.array([2, 3]), 2).tolist()
+      [4, 9]
+    """
     check_arraylike("power", x, y)
     if isinstance(y, int) and is_array(x):  # a Python bool too, as in jax
         return _power_by_python_int(x, y)
@@ -616,6 +1026,25 @@ def _integer_power(x, y):
 
 @_weak_result
 def maximum(x, y, /, *, out=None, where=None):
+    """The larger of x and y, elementwise (nan if either is nan), as jnp.maximum.
+
+    Args:
+      x: an array or a scalar.
+      y: an array or a scalar; x and y broadcast together and promote to one dtype
+        (a Python scalar takes the array's dtype). Lists raise TypeError.
+      out: only None (arrays are immutable); others raise NotImplementedError.
+      where: only None (use fnp.where for a mask); others raise NotImplementedError.
+
+    Returns:
+      An array of the broadcast shape and the promoted dtype.
+
+    Raises:
+      ValueError: when the shapes do not broadcast.
+
+    Example:
+      >>> fnp.maximum(fnp.array([1.0, -2.0]), 0.0).tolist()
+      [1.0, 0.0]
+    """
     if out is not None or where is not None:  # rare: refuse with a clear message
         _ufunc_kwargs("maximum", out, where)
     check_arraylike("maximum", x, y)
@@ -624,6 +1053,21 @@ def maximum(x, y, /, *, out=None, where=None):
 
 @_weak_result
 def minimum(x, y, /, *, out=None, where=None):
+    """The smaller of x and y, elementwise (nan if either is nan), as jnp.minimum.
+
+    Args:
+      x: an array or a scalar.
+      y: an array or a scalar; x and y broadcast together and promote to one dtype
+        (a Python scalar takes the array's dtype). Lists raise TypeError.
+      out: only None (arrays are immutable); others raise NotImplementedError.
+      where: only None (use fnp.where for a mask); others raise NotImplementedError.
+
+    Returns:
+      An array of the broadcast shape and the promoted dtype.
+
+    Raises:
+      ValueError: when the shapes do not broadcast.
+    """
     if out is not None or where is not None:  # rare: refuse with a clear message
         _ufunc_kwargs("minimum", out, where)
     check_arraylike("minimum", x, y)
@@ -632,14 +1076,44 @@ def minimum(x, y, /, *, out=None, where=None):
 
 @_weak_result
 def arctan2(x, y, /):
+    """The angle of the point (y, x): arctan(x / y) in [-pi, pi], the quadrant taken
+    from the signs of both, elementwise, as jnp.arctan2.
+
+    Args:
+      x: the numerator (the point's vertical coordinate): an array or a scalar.
+      y: the denominator (the horizontal coordinate); x and y broadcast together and
+        are converted to a common floating dtype.
+
+    Returns:
+      A floating array of the broadcast shape.
+
+    Raises:
+      ValueError: when the shapes do not broadcast.
+    """
     check_arraylike("arctan2", x, y)
     x, y = _float_args(x, y)
     return _elementwise(lax.atan2, x, y)
 
 
 def clip(arr=None, /, min=None, max=None, *, a_min=None, a_max=None):
-    """arr limited to [min, max] (either may be None), as jnp.clip; NumPy's a_min/a_max
-    keywords are accepted too."""
+    """arr limited to [min, max], elementwise, as jnp.clip.
+
+    Args:
+      arr: an array or a scalar.
+      min: the lower bound (an array or a scalar broadcastable with arr), or None for
+        none.
+      max: the upper bound, or None for none.
+      a_min: NumPy's older name for min, used when min is None.
+      a_max: NumPy's older name for max, used when max is None.
+
+    Returns:
+      maximum(arr, min) then minimum(.., max): an array of the broadcast shape, arr's
+      dtype promoted with the bounds'.
+
+    Example:
+      >>> fnp.clip(fnp.arange(5), 1, 3).tolist()
+      [1, 1, 2, 3, 3]
+    """
     check_arraylike("clip", arr)
     check_arraylike_or_none("clip", min, max, a_min, a_max)
     lo = min if min is not None else a_min
@@ -662,13 +1136,37 @@ def _select(condition, x, y, /):
     return lax.select(condition, x, y)
 
 
+_COMPARE_OPERATORS = {
+    "equal": "==",
+    "not_equal": "!=",
+    "less": "<",
+    "less_equal": "<=",
+    "greater": ">",
+    "greater_equal": ">=",
+}
+
+_COMPARE_DOC = """x {op} y, elementwise, as jnp.{name}.
+
+Args:
+  x: an array or a scalar.
+  y: an array or a scalar; x and y broadcast together and promote to one dtype before
+    comparing. Lists raise TypeError.
+
+Returns:
+  A bool array of the broadcast shape.
+
+Raises:
+  ValueError: when the shapes do not broadcast.
+"""
+
+
 def _compare(prim_fn, name):
     def fn(x, y, /):
         check_arraylike(name, x, y)
         return _elementwise(prim_fn, x, y)
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Elementwise {name} (a bool array)."
+    fn.__doc__ = _COMPARE_DOC.format(op=_COMPARE_OPERATORS[name], name=name)
     return fn
 
 
@@ -678,6 +1176,23 @@ less = _compare(lax.lt, "less")
 less_equal = _compare(lax.le, "less_equal")
 greater = _compare(lax.gt, "greater")
 greater_equal = _compare(lax.ge, "greater_equal")
+
+
+_BITWISE_DOC = """x {op} y, bit by bit, of integers or bools, as jnp.{name}.
+
+Args:
+  x: an integer or bool array, or a scalar.
+  y: an integer or bool array, or a scalar; x and y broadcast together and promote to
+    one dtype.
+  out: only None (arrays are immutable); others raise NotImplementedError.
+  where: only None (use fnp.where for a mask); others raise NotImplementedError.
+
+Returns:
+  An array of the broadcast shape and the promoted dtype.
+
+Raises:
+  TypeError: when the promoted dtype is a float.
+"""
 
 
 def _bitwise(prim_fn, name):
@@ -692,7 +1207,7 @@ def _bitwise(prim_fn, name):
         return _elementwise(prim_fn, x, y, promote_args=False)
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Elementwise {name} of integers or bools."
+    fn.__doc__ = _BITWISE_DOC.format(op={"and": "&", "or": "|", "xor": "^"}[name[8:]], name=name)
     return fn
 
 
@@ -706,6 +1221,20 @@ def _to_bool(x):
     return x if x.dtype == dtypes.bool_ else lax.ne(x, _like(x, 0))
 
 
+_LOGICAL_DOC = """x {op} y on the operands' truth values (nonzero is true), elementwise,
+as jnp.{name}.
+
+Args:
+  x: an array or a scalar.
+  y: an array or a scalar; x and y broadcast together.
+  out: only None (arrays are immutable); others raise NotImplementedError.
+  where: only None (use fnp.where for a mask); others raise NotImplementedError.
+
+Returns:
+  A bool array of the broadcast shape.
+"""
+
+
 def _logical(prim_fn, name):
     def fn(x, y, /, *, out=None, where=None):
         if out is not None or where is not None:  # rare: refuse with a clear message
@@ -714,7 +1243,7 @@ def _logical(prim_fn, name):
         return _elementwise(prim_fn, _to_bool(x), _to_bool(y), promote_args=False)
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Elementwise {name} of the operands' truth values."
+    fn.__doc__ = _LOGICAL_DOC.format(op=name[8:], name=name)
     return fn
 
 
@@ -724,7 +1253,16 @@ logical_xor = _logical(lax.bitwise_xor, "logical_xor")
 
 
 def logical_not(x, /, *, out=None, where=None):
-    """Elementwise not of x's truth values."""
+    """not x on x's truth values (nonzero is true), elementwise, as jnp.logical_not.
+
+    Args:
+      x: an array or a scalar.
+      out: only None (arrays are immutable); others raise NotImplementedError.
+      where: only None (use fnp.where for a mask); others raise NotImplementedError.
+
+    Returns:
+      A bool array of x's shape.
+    """
     if out is not None or where is not None:  # rare: refuse with a clear message
         _ufunc_kwargs("logical_not", out, where)
     check_arraylike("logical_not", x)
@@ -732,7 +1270,18 @@ def logical_not(x, /, *, out=None, where=None):
 
 
 def invert(x, /):
-    """Elementwise bitwise not (~x) of integers or bools."""
+    """~x, bit by bit, of integers or bools (for bools: logical not), as jnp.invert
+    (fnp.bitwise_not is the same function).
+
+    Args:
+      x: an integer or bool array, or a scalar.
+
+    Returns:
+      An array of x's shape and dtype.
+
+    Raises:
+      TypeError: for floats.
+    """
     check_arraylike("invert", x)
     x = asarray(x)
     if dtypes.is_float(x.dtype):
@@ -744,8 +1293,23 @@ bitwise_not = invert
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """|a - b| <= atol + rtol * |b| elementwise (infinities equal when they match), as
-    jnp.isclose."""
+    """Whether |a - b| <= atol + rtol * |b|, elementwise, as jnp.isclose (infinities of
+    one sign are close to each other; nan is close to nothing unless equal_nan).
+
+    Args:
+      a: an array or a scalar.
+      b: the reference, broadcastable with a; both promote to one dtype.
+      rtol: the relative tolerance (times |b|).
+      atol: the absolute tolerance.
+      equal_nan: whether two nans count as close.
+
+    Returns:
+      A bool array of the broadcast shape (for integers and bools: a == b).
+
+    Example:
+      >>> fnp.isclose(fnp.array([1.0, 1.1]), 1.0).tolist()
+      [True, False]
+    """
     check_arraylike("isclose", a, b)
     a, b = promote(a, b)
     if not dtypes.is_float(a.dtype):
@@ -762,8 +1326,23 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """Whether every element of a and b is close (see isclose): a bool Array, as
-    jnp.allclose (traceable; bool() of it gives a Python bool)."""
+    """Whether every element of a is close to b's, as jnp.allclose (traceable: a bool
+    array, not a Python bool).
+
+    Args:
+      a: an array or a scalar.
+      b: the reference, broadcastable with a.
+      rtol: the relative tolerance (times |b|).
+      atol: the absolute tolerance.
+      equal_nan: whether two nans count as close.
+
+    Returns:
+      A 0-d bool array (bool() of it gives a Python bool, outside jit).
+
+    Example:
+      >>> bool(fnp.allclose(fnp.ones(3), 1.0 + 1e-9))
+      True
+    """
     check_arraylike("allclose", a, b)
     close = isclose(a, b, rtol, atol, equal_nan)
     return lax.reduce_and(close, tuple(range(close.ndim))) if close.ndim else close

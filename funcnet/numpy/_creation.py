@@ -38,8 +38,19 @@ def full(shape, fill_value, dtype=None, *, device=None):
     Args:
       shape: an int or a sequence of ints.
       fill_value: a scalar or an array broadcastable to `shape`.
-      dtype: the result's dtype (default: fill_value's).
+      dtype: the result's dtype (default: fill_value's; the default int or float dtype
+        for a Python scalar).
       device: where to place the result (default: the default device).
+
+    Returns:
+      An array of `shape` and dtype `dtype`, every element fill_value (converted).
+
+    Raises:
+      ValueError: for a negative dimension, or a fill_value that does not broadcast.
+
+    Example:
+      >>> fnp.full((2,), 7)
+      Array([7, 7], dtype=int32)
     """
     check_arraylike("full", fill_value)
     return place(_full(shape, fill_value, dtype), device)
@@ -71,47 +82,168 @@ def _full(shape, fill_value, dtype=None):
 
 
 def zeros(shape, dtype=None, *, device=None):
-    """An array of zeros (default dtype float32), as jnp.zeros."""
+    """An array of zeros, as jnp.zeros.
+
+    Args:
+      shape: an int or a sequence of ints.
+      dtype: the result's dtype (default: the default float dtype, float32; float64
+        with x64 enabled).
+      device: where to place the result (default: the default device).
+
+    Returns:
+      An array of `shape` and dtype `dtype`, all zeros.
+
+    Raises:
+      ValueError: for a negative dimension.
+
+    Example:
+      >>> fnp.zeros((2, 3)).shape
+      (2, 3)
+      >>> fnp.zeros(2, fnp.int32)
+      Array([0, 0], dtype=int32)
+    """
     return place(_full(shape, 0, dtype or dtypes.default_float()), device)
 
 
 def ones(shape, dtype=None, *, device=None):
-    """An array of ones (default dtype float32), as jnp.ones."""
+    """An array of ones, as jnp.ones.
+
+    Args:
+      shape: an int or a sequence of ints.
+      dtype: the result's dtype (default: the default float dtype, float32; float64
+        with x64 enabled).
+      device: where to place the result (default: the default device).
+
+    Returns:
+      An array of `shape` and dtype `dtype`, all ones.
+
+    Raises:
+      ValueError: for a negative dimension.
+
+    Example:
+      >>> fnp.ones(3)
+      Array([1., 1., 1.], dtype=float32)
+    """
     return place(_full(shape, 1, dtype or dtypes.default_float()), device)
 
 
 def empty(shape, dtype=None, *, device=None):
-    """As zeros: funcnet has no uninitialized memory (jax neither)."""
+    """An array of zeros, as jnp.empty: funcnet has no uninitialized memory (jax
+    neither).
+
+    Args:
+      shape: an int or a sequence of ints.
+      dtype: the result's dtype (default: the default float dtype).
+      device: where to place the result (default: the default device).
+
+    Returns:
+      fnp.zeros(shape, dtype).
+    """
     return zeros(shape, dtype, device=device)
 
 
 def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
-    """An array like `a` (its shape and dtype unless given) filled with fill_value."""
+    """An array with a's shape and dtype (unless given) filled with fill_value, as
+    jnp.full_like.
+
+    Args:
+      a: the array (or scalar) whose shape and dtype are taken.
+      fill_value: a scalar or an array broadcastable to the shape.
+      dtype: the result's dtype (default: a's).
+      shape: the result's shape (default: a's).
+      device: where to place the result (default: the default device).
+
+    Returns:
+      An array of that shape and dtype, every element fill_value (converted).
+
+    Example:
+      >>> fnp.full_like(fnp.arange(3), 2.7)
+      Array([2, 2, 2], dtype=int32)
+    """
     check_arraylike("full_like", a, fill_value)
     a = asarray(a)
     return full(a.shape if shape is None else shape, fill_value, dtype or a.dtype, device=device)
 
 
 def zeros_like(a, dtype=None, shape=None, *, device=None):
-    """Zeros with a's shape and dtype (unless given)."""
+    """Zeros with a's shape and dtype (unless given), as jnp.zeros_like.
+
+    Args:
+      a: the array (or scalar) whose shape and dtype are taken.
+      dtype: the result's dtype (default: a's).
+      shape: the result's shape (default: a's).
+      device: where to place the result (default: the default device).
+
+    Returns:
+      An array of that shape and dtype, all zeros.
+    """
     check_arraylike("zeros_like", a)
     return full_like(a, 0, dtype, shape, device=device)
 
 
 def ones_like(a, dtype=None, shape=None, *, device=None):
-    """Ones with a's shape and dtype (unless given)."""
+    """Ones with a's shape and dtype (unless given), as jnp.ones_like.
+
+    Args:
+      a: the array (or scalar) whose shape and dtype are taken.
+      dtype: the result's dtype (default: a's).
+      shape: the result's shape (default: a's).
+      device: where to place the result (default: the default device).
+
+    Returns:
+      An array of that shape and dtype, all ones.
+    """
     check_arraylike("ones_like", a)
     return full_like(a, 1, dtype, shape, device=device)
 
 
 def empty_like(prototype, dtype=None, shape=None, *, device=None):
-    """As zeros_like."""
+    """Zeros with prototype's shape and dtype (unless given), as jnp.empty_like (no
+    uninitialized memory here).
+
+    Args:
+      prototype: the array (or scalar) whose shape and dtype are taken.
+      dtype: the result's dtype (default: prototype's).
+      shape: the result's shape (default: prototype's).
+      device: where to place the result (default: the default device).
+
+    Returns:
+      fnp.zeros_like(prototype, dtype, shape).
+    """
     check_arraylike("empty_like", prototype)
     return zeros_like(prototype, dtype, shape, device=device)
 
 
 def arange(start, stop=None, step=None, dtype=None, *, device=None):
-    """Evenly spaced values in [start, stop), as jnp.arange. Bounds must be concrete."""
+    """Evenly spaced values in [start, stop), as jnp.arange.
+
+    The bounds set the result's length, so they must be concrete (Python or NumPy
+    numbers, or concrete arrays; not traced values under jit).
+
+    Args:
+      start: the first value; with `stop` None, the stop (and the start is 0).
+      stop: the end, excluded (default: see start).
+      step: the spacing (default 1; not 0).
+      dtype: the result's dtype (default: the default float dtype if any bound is a
+        float, else the default int dtype).
+      device: where to place the result (default: the default device).
+
+    Returns:
+      A 1-d array of ceil((stop - start) / step) values (none if that is negative).
+      Float values are computed on the host in float64, like NumPy's, then converted.
+
+    Raises:
+      TypeError: for a bound that is not a concrete number.
+      ValueError: for step 0.
+
+    Example:
+      >>> fnp.arange(5)
+      Array([0, 1, 2, 3, 4], dtype=int32)
+      >>> fnp.arange(1, 10, 3).tolist()
+      [1, 4, 7]
+      >>> fnp.arange(0.0, 1.0, 0.25).tolist()
+      [0.0, 0.25, 0.5, 0.75]
+    """
     return place(_arange(start, stop, step, dtype), device)
 
 
@@ -149,9 +281,34 @@ def _arange(start, stop, step, dtype):
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *, device=None):
-    """num evenly spaced values from start to stop (included when endpoint), as
-    jnp.linspace; with retstep, also the spacing. Array bounds give one line per element
-    along `axis`."""
+    """num evenly spaced values from start to stop, as jnp.linspace.
+
+    Args:
+      start: the first value: a scalar or an array.
+      stop: the last value (or the end, excluded, when endpoint is False); array bounds
+        broadcast together and give one line per element.
+      num: the number of values (not negative).
+      endpoint: whether stop is the last value.
+      retstep: also return the spacing.
+      dtype: the result's dtype (default: the bounds' promoted float dtype; float32 for
+        integer bounds).
+      axis: where the new axis of the values goes in the result (array bounds only).
+      device: where to place the result (default: the default device).
+
+    Returns:
+      An array of shape (num,) for scalar bounds; for array bounds, the bounds'
+      broadcast shape with a new axis of length num at `axis`. With retstep, the tuple
+      (values, step), step an array.
+
+    Raises:
+      ValueError: for a negative num.
+
+    Example:
+      >>> fnp.linspace(0.0, 1.0, 5).tolist()
+      [0.0, 0.25, 0.5, 0.75, 1.0]
+      >>> fnp.linspace(fnp.array([0.0, 10.0]), fnp.array([1.0, 20.0]), 3).tolist()
+      [[0.0, 10.0], [0.5, 15.0], [1.0, 20.0]]
+    """
     check_arraylike("linspace", start, stop)
     num = operator.index(num)
     if num < 0:
@@ -198,7 +355,22 @@ def _linspace_traced(start, stop, num, endpoint, dtype):
 
 
 def eye(N, M=None, k=0, dtype=None, *, device=None):
-    """An N x M array with ones on the k-th diagonal, as jnp.eye."""
+    """An N x M array with ones on the k-th diagonal and zeros elsewhere, as jnp.eye.
+
+    Args:
+      N: the number of rows.
+      M: the number of columns (default: N).
+      k: the diagonal: 0 the main one, positive above it, negative below.
+      dtype: the result's dtype (default: the default float dtype).
+      device: where to place the result (default: the default device).
+
+    Returns:
+      An array of shape (N, M) and dtype `dtype`.
+
+    Example:
+      >>> fnp.eye(2, 3, k=1).tolist()
+      [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
     N = operator.index(N)
     M = N if M is None else operator.index(M)
     dtype = dtypes.canonicalize(dtype or dtypes.default_float())
@@ -210,12 +382,35 @@ def eye(N, M=None, k=0, dtype=None, *, device=None):
 
 
 def identity(n, dtype=None, *, device=None):
-    """The n x n identity matrix."""
+    """The n x n identity matrix, as jnp.identity.
+
+    Args:
+      n: the number of rows and columns.
+      dtype: the result's dtype (default: the default float dtype).
+      device: where to place the result (default: the default device).
+
+    Returns:
+      An array of shape (n, n) and dtype `dtype`: fnp.eye(n).
+    """
     return eye(n, dtype=dtype, device=device)
 
 
 def tri(N, M=None, k=0, dtype=None):
-    """Ones at and below the k-th diagonal of an N x M array."""
+    """An N x M array with ones at and below the k-th diagonal, zeros above, as jnp.tri.
+
+    Args:
+      N: the number of rows.
+      M: the number of columns (default: N).
+      k: the diagonal: 0 the main one, positive above it, negative below.
+      dtype: the result's dtype (default: the default float dtype).
+
+    Returns:
+      An array of shape (N, M) and dtype `dtype`.
+
+    Example:
+      >>> fnp.tri(3, dtype=fnp.int32).tolist()
+      [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
+    """
     N = operator.index(N)
     M = N if M is None else operator.index(M)
     dtype = dtypes.canonicalize(dtype or dtypes.default_float())
@@ -233,7 +428,19 @@ def _check_matrix(name, m):
 
 
 def tril(m, k=0):
-    """m with the entries above the k-th diagonal zeroed (on the last two axes)."""
+    """m with the entries above the k-th diagonal of its last two axes zeroed, as
+    jnp.tril.
+
+    Args:
+      m: an array of at least two dimensions.
+      k: the diagonal: 0 the main one, positive above it, negative below.
+
+    Returns:
+      An array of m's shape and dtype.
+
+    Raises:
+      ValueError: for an array of fewer than two dimensions.
+    """
     check_arraylike("tril", m)
     m = asarray(m)
     _check_matrix("tril", m)
@@ -242,7 +449,19 @@ def tril(m, k=0):
 
 
 def triu(m, k=0):
-    """m with the entries below the k-th diagonal zeroed (on the last two axes)."""
+    """m with the entries below the k-th diagonal of its last two axes zeroed, as
+    jnp.triu.
+
+    Args:
+      m: an array of at least two dimensions.
+      k: the diagonal: 0 the main one, positive above it, negative below.
+
+    Returns:
+      An array of m's shape and dtype.
+
+    Raises:
+      ValueError: for an array of fewer than two dimensions.
+    """
     check_arraylike("triu", m)
     m = asarray(m)
     _check_matrix("triu", m)

@@ -54,14 +54,45 @@ class _ScalarMeta(type):
         return f"<class 'funcnet.numpy.{cls.__name__}'>"
 
 
+_SCALAR_TYPE_DOC = """The {fnp_name} scalar type, as jnp.{fnp_name}: calling it makes a funcnet
+array of dtype {name} (funcnet has no scalar objects: a scalar is a 0-d array).
+
+It compares and hashes like {mirror}, so it works wherever a dtype is accepted
+(`fnp.zeros(3, fnp.{fnp_name})`, `x.astype(fnp.{fnp_name})`,
+`x.dtype == fnp.{fnp_name}`), and isinstance(v, fnp.{fnp_name}) is true for NumPy
+scalars of that type.
+
+Args:
+  x: a scalar, an array, or a (nested) list of them.
+
+Returns:
+  fnp.asarray(x, dtype={name}): an array of x's shape and dtype {name}{narrowed}.
+
+Example:
+  >>> fnp.{fnp_name}([0, 1]).tolist()
+  {example}
+"""
+# 64-bit types narrow to these unless x64 is enabled (funcnet.core.dtypes.canonicalize).
+_NARROWED = {"int64": "int32", "uint64": "uint32", "float64": "float32"}
+
+
+def _scalar_type_doc(dtype: np.dtype, fnp_name: str) -> str:
+    kind_example = {"b": "[False, True]", "i": "[0, 1]", "u": "[0, 1]"}
+    narrowed = _NARROWED.get(dtype.name)
+    return _SCALAR_TYPE_DOC.format(
+        fnp_name=fnp_name,
+        name=dtype.name,
+        mirror="ml_dtypes.bfloat16" if dtype.name == "bfloat16" else f"np.{fnp_name}",
+        narrowed=f" ({narrowed} unless x64 is enabled)" if narrowed else "",
+        example=kind_example.get(dtype.kind, "[0.0, 1.0]"),
+    )
+
+
 def _scalar_type(np_type) -> _ScalarMeta:
     name = np.dtype(np_type).name
     cls = _ScalarMeta(name if name != "bool" else "bool_", (object,), {"dtype": np.dtype(np_type)})
     cls.__module__ = "funcnet.numpy"
-    cls.__doc__ = (
-        f"The {name} scalar type. Calling it gives a funcnet Array of dtype "
-        f"{name} (funcnet has no scalar objects: a scalar is a 0-d array)."
-    )
+    cls.__doc__ = _scalar_type_doc(np.dtype(np_type), cls.__name__)
     return cls
 
 
@@ -137,10 +168,22 @@ def _is_abstract(x) -> builtins.bool:
 
 
 def issubdtype(arg1, arg2) -> builtins.bool:
-    """True if `arg1` is `arg2` or lower in NumPy's type hierarchy, as jnp.issubdtype
-    (which, unlike NumPy's, counts bfloat16 as a floating type).
+    """Whether `arg1` is `arg2` or below it in NumPy's type hierarchy, as
+    jnp.issubdtype (which, unlike NumPy's, counts bfloat16 as a floating type).
 
-    Example: ``fnp.issubdtype(x.dtype, fnp.floating)``.
+    Args:
+      arg1: a dtype, a scalar type, a dtype name or an array (its dtype).
+      arg2: the same, or an abstract type such as fnp.floating, fnp.integer,
+        fnp.signedinteger, fnp.number.
+
+    Returns:
+      A Python bool.
+
+    Example:
+      >>> fnp.issubdtype(fnp.bfloat16, fnp.floating)
+      True
+      >>> fnp.issubdtype(fnp.ones(2).dtype, fnp.integer)
+      False
     """
     a = arg1 if _is_abstract(arg1) else _as_np_dtype(arg1)
     b = arg2 if _is_abstract(arg2) else _as_np_dtype(arg2)
@@ -152,8 +195,26 @@ def issubdtype(arg1, arg2) -> builtins.bool:
 
 
 def isdtype(dtype, kind) -> builtins.bool:
-    """The array API's dtype-kind test: kind is a dtype, a name ('bool', 'signed integer',
-    'unsigned integer', 'integral', 'real floating', 'numeric') or a tuple of those."""
+    """Whether `dtype` is of the kind `kind`, the array API's test, as jnp.isdtype.
+
+    Args:
+      dtype: a dtype, a scalar type or an array (its dtype).
+      kind: a dtype (an exact match), a kind name ('bool', 'signed integer',
+        'unsigned integer', 'integral', 'real floating', 'complex floating' (never:
+        there are no complex dtypes), 'numeric') or a tuple of those (any matches).
+
+    Returns:
+      A Python bool.
+
+    Raises:
+      ValueError: for an unknown kind name.
+
+    Example:
+      >>> fnp.isdtype(fnp.float32, "real floating")
+      True
+      >>> fnp.isdtype(fnp.int8, ("bool", "unsigned integer"))
+      False
+    """
     if isinstance(kind, tuple):
         return any(isdtype(dtype, k) for k in kind)
     d = _as_np_dtype(dtype)
@@ -176,21 +237,72 @@ def isdtype(dtype, kind) -> builtins.bool:
 
 
 def finfo(dtype):
-    """Machine limits of a floating dtype (bfloat16 included), as jnp.finfo."""
+    """The machine limits of a floating dtype (bfloat16 included), as jnp.finfo.
+
+    Args:
+      dtype: a floating dtype, scalar type or array.
+
+    Returns:
+      An ml_dtypes.finfo (NumPy's finfo fields: eps, max, min, tiny, bits, ...).
+
+    Example:
+      >>> float(fnp.finfo(fnp.bfloat16).eps)
+      0.0078125
+    """
     return ml_dtypes.finfo(_as_np_dtype(dtype))
 
 
 def iinfo(int_type):
-    """Machine limits of an integer dtype, as jnp.iinfo."""
+    """The machine limits of an integer dtype, as jnp.iinfo.
+
+    Args:
+      int_type: an integer dtype, scalar type or array.
+
+    Returns:
+      An ml_dtypes.iinfo (NumPy's iinfo fields: min, max, bits).
+
+    Example:
+      >>> fnp.iinfo(fnp.int8).min
+      -128
+    """
     return ml_dtypes.iinfo(_as_np_dtype(int_type))
 
 
 def promote_types(a, b) -> np.dtype:
-    """The dtype both promote to (jax's lattice, both strongly typed), as
-    jnp.promote_types."""
+    """The dtype a and b promote to, both strongly typed, on jax's type lattice, as
+    jnp.promote_types.
+
+    Args:
+      a: a dtype, a scalar type, a dtype name or an array (its dtype).
+      b: the same.
+
+    Returns:
+      A NumPy dtype (64-bit ones narrow to 32 bits unless x64 is enabled).
+
+    Example:
+      >>> fnp.promote_types(fnp.int8, fnp.uint8)
+      dtype('int16')
+      >>> fnp.promote_types(fnp.bfloat16, fnp.float16)
+      dtype('float32')
+    """
     return _dtypes.result_type((_as_np_dtype(a), False), (_as_np_dtype(b), False))[0]
 
 
 def can_cast(from_, to, casting="safe") -> builtins.bool:
-    """Whether a cast may happen under `casting` rules, as numpy.can_cast."""
+    """Whether a cast from `from_` to `to` is allowed under the `casting` rule, as
+    np.can_cast (NumPy's rules, not jax's lattice).
+
+    Args:
+      from_: a dtype, a scalar type, a dtype name, an array (its dtype) or a Python
+        scalar (its type).
+      to: the target dtype.
+      casting: 'no', 'equiv', 'safe', 'same_kind' or 'unsafe'.
+
+    Returns:
+      A Python bool.
+
+    Example:
+      >>> fnp.can_cast(fnp.int8, fnp.int32), fnp.can_cast(fnp.float32, fnp.int32)
+      (True, False)
+    """
     return np.can_cast(_as_np_dtype(from_), _as_np_dtype(to), casting)

@@ -372,7 +372,31 @@ def _result_shape(plan, keep_none=True):
 
 def getitem(x, idx, *, mode=None, fill_value=None, indices_are_sorted=False, unique_indices=False):
     """x[idx] with NumPy's indexing rules and jax's out-of-bounds modes (see the module
-    docstring). `x.at[idx].get(mode=..., fill_value=...)` calls this."""
+    docstring). `x.at[idx].get(mode=..., fill_value=...)` calls this.
+
+    Args:
+      x: the array.
+      idx: ints, slices, None, Ellipsis, integer arrays and (concrete) boolean masks,
+        or a tuple of them; a list as the whole index raises TypeError, as in jax.
+      mode: out-of-bounds reads: None / "promise_in_bounds" clamp, "clip" clamps
+        explicitly, "fill" / "drop" read `fill_value`.
+      fill_value: the value "fill" reads (default: nan, the integer minimum, ...).
+      indices_are_sorted: a promise passed to the gather.
+      unique_indices: a promise passed to the gather.
+
+    Returns:
+      An array of x's dtype in the shape NumPy gives x[idx].
+
+    Raises:
+      IndexError: for too many indices, or a traced or mismatched boolean mask.
+      TypeError: for an index of the wrong type (float indices raise IndexTypeError,
+        both a TypeError and an IndexError).
+
+    Example:
+      >>> x = fnp.arange(6).reshape(2, 3)
+      >>> x[1, ::2].tolist(), x[:, fnp.array([2, 0])].tolist(), x[x > 3].tolist()
+      ([3, 5], [[2, 0], [5, 3]], [4, 5])
+    """
     _check_index_type(idx)
     x = asarray(x)
     mode = _gather_mode(mode)
@@ -527,14 +551,50 @@ def _scatter_strided(x, idx, values, kind, mode, promises):
 
 
 class _IndexUpdateRef:
-    """`x.at[idx]`: the functional update methods, as jax's (each returns a new array)."""
+    """`x.at[idx]`: the functional update methods, as jax's (each returns a new array
+    and leaves x unchanged). `idx` is any NumPy index (ints, slices, None, Ellipsis,
+    integer or boolean arrays).
+
+    Example:
+      >>> x = fnp.zeros(3)
+      >>> x.at[1].set(5.0).tolist()
+      [0.0, 5.0, 0.0]
+      >>> x.at[fnp.array([0, 0])].add(1.0).tolist()
+      [2.0, 0.0, 0.0]
+      >>> x.tolist()
+      [0.0, 0.0, 0.0]
+    """
 
     def __init__(self, x, idx):
         self._x, self._idx = x, idx
 
     def get(self, *, indices_are_sorted=False, unique_indices=False, mode=None, fill_value=None):
-        """x[idx], with an out-of-bounds `mode` ("clip", "fill" with `fill_value`,
-        "promise_in_bounds")."""
+        """x[idx], with a choice of what out-of-bounds indices read, as jax's
+        `x.at[idx].get`.
+
+        Args:
+          indices_are_sorted: a promise that the indices are sorted (passed to the
+            gather).
+          unique_indices: a promise that no index repeats (passed to the gather).
+          mode: None or "promise_in_bounds": indices are clamped into range (as x[idx]);
+            "clip": clamped explicitly; "fill" (or "drop"): out-of-bounds entries read
+            `fill_value`.
+          fill_value: the value "fill" reads (default: nan for floats, the minimum of
+            signed integers, the maximum of unsigned ones, True for bools).
+
+        Returns:
+          An array of x[idx]'s shape and x's dtype.
+
+        Raises:
+          ValueError: for an unknown mode or a fill_value that is not a scalar.
+
+        Example:
+          >>> x = fnp.arange(3.0)
+          >>> x.at[7].get()
+          Array(2., dtype=float32)
+          >>> x.at[7].get(mode="fill", fill_value=-1.0)
+          Array(-1., dtype=float32)
+        """
         return getitem(
             self._x,
             self._idx,
@@ -556,28 +616,130 @@ class _IndexUpdateRef:
         )
 
     def set(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        """x with x[idx] replaced by values (out-of-bounds entries dropped, unless
-        mode="clip")."""
+        """x with x[idx] replaced by values, as jax's `x.at[idx].set` (with repeated
+        indices, one of the values wins, unspecified which).
+
+        Args:
+          values: an array or a scalar broadcastable to x[idx]'s shape (converted to
+            x's dtype).
+          indices_are_sorted: a promise that the indices are sorted (passed to the
+            scatter; a wrong promise gives unspecified results).
+          unique_indices: a promise that no index repeats (passed to the scatter).
+          mode: what out-of-bounds indices do: None, "drop" or "fill" drop their
+            updates; "clip" clamps them into range; "promise_in_bounds" leaves them to
+            the scatter.
+
+        Returns:
+          A new array of x's shape and dtype.
+
+        Raises:
+          ValueError: when values do not broadcast to x[idx]'s shape.
+
+        Example:
+          >>> fnp.zeros(3).at[1:].set(fnp.array([1.0, 2.0])).tolist()
+          [0.0, 1.0, 2.0]
+          >>> fnp.zeros(3).at[5].set(1.0).tolist()
+          [0.0, 0.0, 0.0]
+          >>> fnp.zeros(3).at[5].set(1.0, mode="clip").tolist()
+          [0.0, 0.0, 1.0]
+        """
         return self._update("set", values, indices_are_sorted, unique_indices, mode)
 
     def add(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        """x with values added at idx (repeated indices accumulate)."""
+        """x with values added at x[idx], as jax's `x.at[idx].add` (repeated indices
+        accumulate).
+
+        Args:
+          values: an array or a scalar broadcastable to x[idx]'s shape (converted to
+            x's dtype).
+          indices_are_sorted: a promise that the indices are sorted (passed to the
+            scatter; a wrong promise gives unspecified results).
+          unique_indices: a promise that no index repeats (passed to the scatter).
+          mode: what out-of-bounds indices do: None, "drop" or "fill" drop their
+            updates; "clip" clamps them into range; "promise_in_bounds" leaves them to
+            the scatter.
+
+        Returns:
+          A new array of x's shape and dtype.
+
+        Raises:
+          ValueError: when values do not broadcast to x[idx]'s shape.
+
+        Example:
+          >>> fnp.zeros(3).at[fnp.array([0, 2, 0])].add(1.0).tolist()
+          [2.0, 0.0, 1.0]
+        """
         return self._update("add", values, indices_are_sorted, unique_indices, mode)
 
     def multiply(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        """x with x[idx] multiplied by values."""
+        """x with x[idx] multiplied by values, as jax's `x.at[idx].multiply` (repeated
+        indices multiply repeatedly; `mul` is the same method).
+
+        Args:
+          values: an array or a scalar broadcastable to x[idx]'s shape (converted to
+            x's dtype).
+          indices_are_sorted: a promise that the indices are sorted (passed to the
+            scatter; a wrong promise gives unspecified results).
+          unique_indices: a promise that no index repeats (passed to the scatter).
+          mode: what out-of-bounds indices do: None, "drop" or "fill" drop their
+            updates; "clip" clamps them into range; "promise_in_bounds" leaves them to
+            the scatter.
+
+        Returns:
+          A new array of x's shape and dtype.
+
+        Example:
+          >>> fnp.ones(3).at[1:].multiply(3.0).tolist()
+          [1.0, 3.0, 3.0]
+        """
         return self._update("mul", values, indices_are_sorted, unique_indices, mode)
 
     mul = multiply
 
     def divide(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        """x with x[idx] divided by values (as jax: x / ones.at[idx].multiply(values))."""
+        """x with x[idx] divided by values, as jax's `x.at[idx].divide`: computed as
+        x / ones_like(x).at[idx].multiply(values).
+
+        Args:
+          values: an array or a scalar broadcastable to x[idx]'s shape.
+          indices_are_sorted: a promise that the indices are sorted (passed to the
+            scatter; a wrong promise gives unspecified results).
+          unique_indices: a promise that no index repeats (passed to the scatter).
+          mode: what out-of-bounds indices do: None, "drop" or "fill" drop their
+            updates; "clip" clamps them into range; "promise_in_bounds" leaves them to
+            the scatter.
+
+        Returns:
+          A new array of x's shape; a floating dtype (integers are divided as floats).
+
+        Example:
+          >>> fnp.ones(3).at[0].divide(4.0).tolist()
+          [0.25, 1.0, 1.0]
+        """
         return true_divide(
             self._x, self._ones_times(values, indices_are_sorted, unique_indices, mode)
         )
 
     def power(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        """x with x[idx] raised to values (as jax: x ** ones.at[idx].multiply(values))."""
+        """x with x[idx] raised to the power values, as jax's `x.at[idx].power`: computed
+        as x ** ones_like(x).at[idx].multiply(values).
+
+        Args:
+          values: an array or a scalar broadcastable to x[idx]'s shape.
+          indices_are_sorted: a promise that the indices are sorted (passed to the
+            scatter; a wrong promise gives unspecified results).
+          unique_indices: a promise that no index repeats (passed to the scatter).
+          mode: what out-of-bounds indices do: None, "drop" or "fill" drop their
+            updates; "clip" clamps them into range; "promise_in_bounds" leaves them to
+            the scatter.
+
+        Returns:
+          A new array of x's shape and dtype.
+
+        Example:
+          >>> fnp.full(3, 2.0).at[2].power(3.0).tolist()
+          [2.0, 2.0, 8.0]
+        """
         return power(self._x, self._ones_times(values, indices_are_sorted, unique_indices, mode))
 
     def _ones_times(self, values, indices_are_sorted, unique_indices, mode):
@@ -592,11 +754,47 @@ class _IndexUpdateRef:
         )
 
     def min(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        """x with x[idx] replaced by minimum(x[idx], values)."""
+        """x with x[idx] replaced by minimum(x[idx], values), as jax's `x.at[idx].min`.
+
+        Args:
+          values: an array or a scalar broadcastable to x[idx]'s shape (converted to
+            x's dtype).
+          indices_are_sorted: a promise that the indices are sorted (passed to the
+            scatter; a wrong promise gives unspecified results).
+          unique_indices: a promise that no index repeats (passed to the scatter).
+          mode: what out-of-bounds indices do: None, "drop" or "fill" drop their
+            updates; "clip" clamps them into range; "promise_in_bounds" leaves them to
+            the scatter.
+
+        Returns:
+          A new array of x's shape and dtype.
+
+        Example:
+          >>> fnp.arange(3.0).at[:].min(1.0).tolist()
+          [0.0, 1.0, 1.0]
+        """
         return self._update("min", values, indices_are_sorted, unique_indices, mode)
 
     def max(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        """x with x[idx] replaced by maximum(x[idx], values)."""
+        """x with x[idx] replaced by maximum(x[idx], values), as jax's `x.at[idx].max`.
+
+        Args:
+          values: an array or a scalar broadcastable to x[idx]'s shape (converted to
+            x's dtype).
+          indices_are_sorted: a promise that the indices are sorted (passed to the
+            scatter; a wrong promise gives unspecified results).
+          unique_indices: a promise that no index repeats (passed to the scatter).
+          mode: what out-of-bounds indices do: None, "drop" or "fill" drop their
+            updates; "clip" clamps them into range; "promise_in_bounds" leaves them to
+            the scatter.
+
+        Returns:
+          A new array of x's shape and dtype.
+
+        Example:
+          >>> fnp.arange(3.0).at[0].max(1.5).tolist()
+          [1.5, 1.0, 2.0]
+        """
         return self._update("max", values, indices_are_sorted, unique_indices, mode)
 
     def __repr__(self):
@@ -604,7 +802,16 @@ class _IndexUpdateRef:
 
 
 class _IndexUpdateHelper:
-    """`x.at[idx]`: functional updates, as jax's."""
+    """`x.at`, as jax's: `x.at[idx]` gives the functional updates of the elements x[idx]
+    (get, set, add, multiply, divide, power, min, max), each returning a new array.
+
+    Args:
+      x: the array to update.
+
+    Returns:
+      On indexing, `x.at[idx]`: an object whose methods take the values (and the
+      out-of-bounds mode) and return the updated copy of x.
+    """
 
     def __init__(self, x):
         self._x = x
@@ -637,11 +844,35 @@ def take(
     indices_are_sorted=False,
     fill_value=None,
 ):
-    """Elements of `a` at `indices` along `axis` (the flattened array when None), as
-    jnp.take. Out-of-bounds indices read fill_value (NaN for floats) by default, as jax's;
-    mode="clip" clamps, mode="wrap" wraps around.
+    """The elements of `a` at `indices` along `axis`, as jnp.take.
 
-    Example: ``fnp.take(fnp.arange(5.), fnp.array([0, 4]))`` is ``[0., 4.]``.
+    Args:
+      a: the array.
+      indices: an integer array or scalar (negative indices count from the end).
+      axis: the axis to take along; None takes from the flattened array.
+      out: only None (funcnet arrays are immutable).
+      mode: what out-of-bounds indices do: None or "fill" (jax's default) read
+        `fill_value`; "clip" clamps them into range; "wrap" wraps them around.
+        "raise" raises NotImplementedError (it cannot be traced).
+      unique_indices: a promise that no index repeats (passed to the gather).
+      indices_are_sorted: a promise that the indices are sorted (passed to the gather).
+      fill_value: what "fill" reads (default: nan for floats, the minimum of signed
+        integers, the maximum of unsigned ones, True for bools).
+
+    Returns:
+      An array of a's dtype whose shape is a's with `axis` replaced by indices' shape.
+
+    Raises:
+      ValueError: for an unknown mode.
+
+    Example:
+      >>> x = fnp.arange(5.0)
+      >>> fnp.take(x, fnp.array([0, 4, 7])).tolist()
+      [0.0, 4.0, nan]
+      >>> fnp.take(x, fnp.array([0, 7]), mode="clip").tolist()
+      [0.0, 4.0]
+      >>> fnp.take(fnp.array([[1, 2], [3, 4]]), fnp.array([1]), axis=1).tolist()
+      [[2], [4]]
     """
     check_arraylike("take", a, indices)
     check_no_out("take", out)
@@ -675,10 +906,34 @@ def _wrap(indices, size):
 def take_along_axis(
     arr, indices, axis=-1, mode=None, fill_value=None, *, wrap_negative_indices=None
 ):
-    """arr[..., indices, ...] pairing each index with its own row along `axis` (the
-    flattened array when None), as jnp.take_along_axis (out-of-bounds modes as take).
-    wrap_negative_indices=False makes negative indices out of bounds (default: they wrap,
-    except with mode="promise_in_bounds", as jax)."""
+    """The elements of arr at `indices` along `axis`, each index paired with its own
+    position on the other axes, as jnp.take_along_axis (the inverse of argsort's
+    indices).
+
+    Args:
+      arr: the array.
+      indices: an integer array of arr's rank; on the other axes it broadcasts with arr
+        (size-1 axes stretch).
+      axis: the axis to take along; None uses the flattened arr and indices.
+      mode: what out-of-bounds indices do: None or "fill" read `fill_value`, "drop"
+        the same, "clip" clamps them, "promise_in_bounds" leaves them to the gather.
+      fill_value: what "fill" reads (default: nan for floats, the integer minimum, ...).
+      wrap_negative_indices: whether negative indices count from the end (default:
+        yes, except with mode="promise_in_bounds", as jax); False makes them out of
+        bounds.
+
+    Returns:
+      An array of arr's dtype and the broadcast shape, indices' size along `axis`.
+
+    Raises:
+      TypeError: for non-integer indices.
+      ValueError: for indices of another rank, or an unknown mode.
+
+    Example:
+      >>> a = fnp.array([[10, 30, 20], [60, 40, 50]])
+      >>> fnp.take_along_axis(a, fnp.argsort(a, axis=1), axis=1).tolist()
+      [[10, 20, 30], [40, 50, 60]]
+    """
     check_arraylike("take_along_axis", arr, indices)
     x, indices = asarray(arr), asarray(indices)
     if axis is None:
@@ -718,8 +973,31 @@ def take_along_axis(
 
 
 def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
-    """Elementwise choice: x where condition is true, else y (broadcast together), as
-    jnp.where. With only a condition it is fnp.nonzero(condition, size=, fill_value=)."""
+    """x where condition is true, else y, elementwise, as jnp.where.
+
+    With only a condition, it is fnp.nonzero(condition, size=size,
+    fill_value=fill_value).
+
+    Args:
+      condition: an array or a scalar; nonzero counts as true.
+      x: the values where condition is true (an array or a scalar).
+      y: the values elsewhere; condition, x and y broadcast together.
+      size: for the one-argument form only (see fnp.nonzero).
+      fill_value: for the one-argument form only (see fnp.nonzero).
+
+    Returns:
+      An array of the broadcast shape and x's and y's promoted dtype (the one-argument
+      form: a tuple of index arrays).
+
+    Raises:
+      ValueError: when only one of x and y is given, or size / fill_value with x and y.
+
+    Example:
+      >>> fnp.where(fnp.array([True, False]), 1.0, fnp.array([5.0, 6.0])).tolist()
+      [1.0, 6.0]
+      >>> fnp.where(fnp.array([0, 3, 0, 4]))
+      (Array([1, 3], dtype=int32),)
+    """
     if x is None and y is None:
         return nonzero(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
@@ -736,9 +1014,25 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
 
 
 def repeat(a, repeats, axis=None, *, total_repeat_length=None):
-    """Each element repeated `repeats` times (an int, or one count per element; counts
-    must then be concrete) along `axis` (the flattened array when None), as jnp.repeat.
-    total_repeat_length, if given, must equal the result's length."""
+    """Each element of a repeated, consecutively, along `axis`, as jnp.repeat.
+
+    Args:
+      a: the array.
+      repeats: an int, or one count per element along `axis` (then concrete: the
+        result's length depends on them).
+      axis: the axis to repeat along; None repeats the flattened array.
+      total_repeat_length: the result's length along `axis`, if given (a check here).
+
+    Returns:
+      An array of a's dtype, longer along `axis` (1-d when axis is None).
+
+    Raises:
+      ValueError: when total_repeat_length differs from the result's length.
+
+    Example:
+      >>> fnp.repeat(fnp.array([1, 2]), 2).tolist()
+      [1, 1, 2, 2]
+    """
     check_arraylike("repeat", a, repeats)
     x = asarray(a)
     out = _repeat(x, repeats, axis)
@@ -773,11 +1067,29 @@ def _repeat(x, repeats, axis):
 
 
 def nonzero(a, *, size=None, fill_value=None):
-    """The indices of a's nonzero elements, one int32 array per axis, as jnp.nonzero.
+    """The indices of a's nonzero elements, as jnp.nonzero.
 
     Without `size` the count depends on the values, so `a` must be concrete (not under
     jit). With `size`, the first `size` indices are kept and the rest padded with
-    fill_value (default 0; a tuple gives one per axis), which works under jit.
+    fill_value, which works under jit.
+
+    Args:
+      a: an array of at least one dimension.
+      size: the fixed number of indices to return (default: as many as there are).
+      fill_value: the padding index (default 0); a tuple gives one per axis.
+
+    Returns:
+      A tuple of a.ndim int32 arrays (one per axis, in C order of the elements).
+
+    Raises:
+      ValueError: for a 0-d array, or a fill_value tuple of the wrong length.
+      TypeError: for a traced array without `size`.
+
+    Example:
+      >>> fnp.nonzero(fnp.array([[0, 1], [2, 0]]))
+      (Array([0, 1], dtype=int32), Array([1, 0], dtype=int32))
+      >>> fnp.nonzero(fnp.array([0, 3, 0, 4]), size=3, fill_value=-1)[0].tolist()
+      [1, 3, -1]
     """
     check_arraylike("nonzero", a)
     x = asarray(a)
@@ -820,13 +1132,38 @@ def _nonzero_sized(x, size, fill_value):
 
 
 def flatnonzero(a, *, size=None, fill_value=None):
-    """The indices of the nonzero elements of the flattened array."""
+    """The indices of the nonzero elements of the flattened array, as jnp.flatnonzero.
+
+    Args:
+      a: an array.
+      size: the fixed number of indices to return (see fnp.nonzero).
+      fill_value: the padding index with `size` (see fnp.nonzero).
+
+    Returns:
+      A 1-d int32 array.
+    """
     check_arraylike("flatnonzero", a)
     return nonzero(reshape(asarray(a), (-1,)), size=size, fill_value=fill_value)[0]
 
 
 def argwhere(a, *, size=None, fill_value=None):
-    """The indices of a's nonzero elements as an (n, a.ndim) array."""
+    """The indices of a's nonzero elements, one row each, as jnp.argwhere.
+
+    Args:
+      a: an array of at least one dimension.
+      size: the fixed number of rows to return (see fnp.nonzero).
+      fill_value: the padding index with `size` (see fnp.nonzero).
+
+    Returns:
+      An int32 array of shape (n, a.ndim), n the number of nonzero elements (or size).
+
+    Raises:
+      ValueError: for a 0-d array.
+
+    Example:
+      >>> fnp.argwhere(fnp.array([[0, 1], [2, 0]])).tolist()
+      [[0, 1], [1, 0]]
+    """
     check_arraylike("argwhere", a)
     x = asarray(a)
     if x.ndim == 0:

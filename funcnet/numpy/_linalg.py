@@ -41,12 +41,35 @@ def _as(x, pet):
 
 
 def matmul(a, b, *, precision=None, preferred_element_type=None):
-    """NumPy's matmul: vectors are promoted, leading dimensions broadcast, as jnp.matmul.
+    """The matrix product a @ b, as jnp.matmul.
+
+    A 1-d a is a row vector and a 1-d b a column vector (their axis is dropped from the
+    result); leading (batch) dimensions broadcast.
 
     Args:
-      a, b: arrays (at least 1-d).
-      precision: passed to dot_general (XLA's precision config).
-      preferred_element_type: the result's (and accumulation's) dtype.
+      a: an array of at least one dimension.
+      b: an array of at least one dimension; a.shape[-1] must equal b.shape[-2] (or
+        b.shape[0] for a vector); a and b promote to one dtype.
+      precision: passed to dot_general (XLA's precision config; None: the default).
+      preferred_element_type: the accumulation and result dtype (default: the
+        operands' promoted dtype).
+
+    Returns:
+      An array of shape broadcast(a.shape[:-2], b.shape[:-2]) + (a.shape[-2],
+      b.shape[-1]), less the vectors' axes.
+
+    Raises:
+      ValueError: for a 0-d operand.
+      TypeError: when the contracted sizes differ.
+
+    Example:
+      >>> a = fnp.array([[1.0, 2.0], [3.0, 4.0]])
+      >>> fnp.matmul(a, a).tolist()
+      [[7.0, 10.0], [15.0, 22.0]]
+      >>> fnp.matmul(a, fnp.array([1.0, 1.0])).tolist()
+      [3.0, 7.0]
+      >>> fnp.matmul(fnp.ones((5, 2, 3)), fnp.ones((3, 4))).shape
+      (5, 2, 4)
     """
     a, b, pet = _operands("matmul", a, b, preferred_element_type)
     if a.ndim == 0 or b.ndim == 0:
@@ -89,8 +112,28 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
 
 
 def dot(a, b, *, precision=None, preferred_element_type=None):
-    """NumPy's dot: a product of scalars, a matrix product for <= 2-d, else a sum over
-    a's last and b's second-to-last axes, as jnp.dot."""
+    """NumPy's dot product, as jnp.dot: a * b if either is 0-d, fnp.matmul for 1-d and
+    2-d operands, else a sum over a's last axis and b's second-to-last one (its only one
+    if b is 1-d).
+
+    Args:
+      a: an array or a scalar.
+      b: an array or a scalar; a and b promote to one dtype.
+      precision: passed to dot_general (XLA's precision config; None: the default).
+      preferred_element_type: the accumulation and result dtype (default: the
+        operands' promoted dtype).
+
+    Returns:
+      An array of shape a.shape[:-1] + b.shape[:-2] + b.shape[-1:] (a.shape[:-1] for a
+      1-d b), or of the broadcast shape when either is 0-d.
+
+    Raises:
+      TypeError: when the contracted sizes differ.
+
+    Example:
+      >>> fnp.dot(fnp.array([1.0, 2.0]), fnp.array([3.0, 4.0]))
+      Array(11., dtype=float32)
+    """
     a, b, pet = _operands("dot", a, b, preferred_element_type)
     kw = {"precision": precision, "preferred_element_type": pet}
     if a.ndim == 0 or b.ndim == 0:
@@ -101,7 +144,19 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
 
 
 def vdot(a, b, *, precision=None, preferred_element_type=None):
-    """The dot product of the flattened arrays."""
+    """The dot product of the flattened arrays, as jnp.vdot (no conjugation: funcnet has
+    no complex dtypes).
+
+    Args:
+      a: an array or a scalar.
+      b: an array or a scalar of a's size.
+      precision: passed to dot_general (XLA's precision config; None: the default).
+      preferred_element_type: the accumulation and result dtype (default: the
+        operands' promoted dtype).
+
+    Returns:
+      A 0-d array.
+    """
     check_arraylike("vdot", a, b)
     return dot(
         reshape(asarray(a), (-1,)),
@@ -112,7 +167,23 @@ def vdot(a, b, *, precision=None, preferred_element_type=None):
 
 
 def inner(a, b, *, precision=None, preferred_element_type=None):
-    """The sum over the last axes of a and b."""
+    """The sum of products over the last axes of a and b, as jnp.inner (a * b if either
+    is 0-d).
+
+    Args:
+      a: an array or a scalar.
+      b: an array or a scalar whose last axis has a's last axis' size.
+      precision: passed to dot_general (XLA's precision config; None: the default).
+      preferred_element_type: the accumulation and result dtype (default: the
+        operands' promoted dtype).
+
+    Returns:
+      An array of shape a.shape[:-1] + b.shape[:-1].
+
+    Example:
+      >>> fnp.inner(fnp.array([1.0, 1.0]), fnp.array([2.0, 3.0]))
+      Array(5., dtype=float32)
+    """
     a, b, pet = _operands("inner", a, b, preferred_element_type)
     if a.ndim == 0 or b.ndim == 0:
         return _as(a * b, pet)
@@ -122,7 +193,20 @@ def inner(a, b, *, precision=None, preferred_element_type=None):
 
 
 def outer(a, b, out=None):
-    """The outer product of the flattened a and b."""
+    """The outer product of the flattened a and b, as jnp.outer.
+
+    Args:
+      a: an array or a scalar (flattened).
+      b: an array or a scalar (flattened).
+      out: only None (funcnet arrays are immutable).
+
+    Returns:
+      An array of shape (a.size, b.size): element (i, j) is a[i] * b[j].
+
+    Example:
+      >>> fnp.outer(fnp.array([1, 2]), fnp.array([1, 10])).tolist()
+      [[1, 10], [2, 20]]
+    """
     check_arraylike("outer", a, b)
     check_no_out("outer", out)
     a, b = reshape(asarray(a), (-1,)), reshape(asarray(b), (-1,))
@@ -130,8 +214,29 @@ def outer(a, b, out=None):
 
 
 def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
-    """The sum of products over the given axes: an int n (a's last n with b's first n)
-    or a pair of axis sequences, as jnp.tensordot."""
+    """The sum of products of a and b over the given axes, as jnp.tensordot.
+
+    Args:
+      a: an array.
+      b: an array; a and b promote to one dtype.
+      axes: an int n (a's last n axes with b's first n), or a pair (a_axes, b_axes) of
+        ints or sequences of ints, contracted pairwise.
+      precision: passed to dot_general (XLA's precision config; None: the default).
+      preferred_element_type: the accumulation and result dtype (default: the
+        operands' promoted dtype).
+
+    Returns:
+      An array of a's free axes followed by b's.
+
+    Raises:
+      TypeError: when paired axes differ in size.
+
+    Example:
+      >>> fnp.tensordot(fnp.ones((2, 3, 4)), fnp.ones((3, 4, 5))).shape
+      (2, 5)
+      >>> fnp.tensordot(fnp.ones((2, 3)), fnp.ones((5, 3)), axes=(1, 1)).shape
+      (2, 5)
+    """
     a, b, pet = _operands("tensordot", a, b, preferred_element_type)
     if isinstance(axes, int):
         ca, cb = tuple(range(a.ndim - axes, a.ndim)), tuple(range(axes))
@@ -175,9 +280,22 @@ def einsum(
       preferred_element_type: the result's (and accumulation's) dtype.
 
     Returns:
-      The result array.
+      An array with one axis per output label, of the operands' promoted dtype (or
+      preferred_element_type).
 
-    Example: ``fnp.einsum("ij,jk->ik", a, b)`` is ``a @ b``.
+    Raises:
+      ValueError: for malformed subscripts, or label sizes that do not match.
+
+    Example:
+      >>> a = fnp.array([[1.0, 2.0], [3.0, 4.0]])
+      >>> fnp.einsum("ij,jk->ik", a, a).tolist()
+      [[7.0, 10.0], [15.0, 22.0]]
+      >>> fnp.einsum("ii->i", a).tolist()
+      [1.0, 4.0]
+      >>> fnp.einsum("ij->", a)
+      Array(10., dtype=float32)
+      >>> fnp.einsum(a, [0, 1], [1, 0]).tolist()
+      [[1.0, 3.0], [2.0, 4.0]]
     """
     check_no_out("einsum", out)
     if not isinstance(subscripts, str):
@@ -438,18 +556,51 @@ def convolve(a, v, mode="full", *, precision=None, preferred_element_type=None):
     """The discrete linear convolution of two 1-d arrays, as np.convolve / jnp.convolve.
 
     Args:
-      a, v: 1-d arrays (integers are converted to float, as jax).
+      a: a non-empty 1-d array.
+      v: a non-empty 1-d array; a and v promote to one dtype (integers and bools are
+        converted to the default float dtype, as jax does, unless
+        preferred_element_type is given).
       mode: 'full' (every overlap, length len(a) + len(v) - 1), 'same' (length
-        max(len(a), len(v)), centred) or 'valid' (full overlaps only).
-      precision, preferred_element_type: passed to the convolution.
+        max(len(a), len(v)), centred) or 'valid' (full overlaps only, length
+        max(len(a), len(v)) - min(len(a), len(v)) + 1).
+      precision: passed to the convolution (XLA's precision config).
+      preferred_element_type: the accumulation and result dtype.
 
-    Example: ``fnp.convolve(fnp.array([1., 2., 3.]), fnp.array([0., 1.]))`` is
-    ``[0., 1., 2., 3.]``.
+    Returns:
+      A 1-d array of the mode's length.
+
+    Raises:
+      ValueError: for inputs that are not 1-d or are empty, or an unknown mode.
+
+    Example:
+      >>> fnp.convolve(fnp.array([1.0, 2.0, 3.0]), fnp.array([0.0, 1.0])).tolist()
+      [0.0, 1.0, 2.0, 3.0]
+      >>> fnp.convolve(fnp.array([1, 2, 3]), fnp.array([1, 1]), mode="valid").tolist()
+      [3.0, 5.0]
     """
     return _conv1d("convolve", a, v, mode, precision, preferred_element_type)
 
 
 def correlate(a, v, mode="valid", *, precision=None, preferred_element_type=None):
-    """The cross-correlation of two 1-d arrays (sum of a[n + k] * v[k]), as
-    np.correlate / jnp.correlate (modes as convolve; default 'valid')."""
+    """The cross-correlation of two 1-d arrays, c[k] = sum_n a[n + k] * v[n], as
+    np.correlate / jnp.correlate.
+
+    Args:
+      a: a non-empty 1-d array.
+      v: a non-empty 1-d array (converted as in fnp.convolve).
+      mode: 'valid' (full overlaps only; the default), 'same' or 'full', as in
+        fnp.convolve.
+      precision: passed to the convolution (XLA's precision config).
+      preferred_element_type: the accumulation and result dtype.
+
+    Returns:
+      A 1-d array of the mode's length.
+
+    Raises:
+      ValueError: for inputs that are not 1-d or are empty, or an unknown mode.
+
+    Example:
+      >>> fnp.correlate(fnp.array([1.0, 2.0, 3.0]), fnp.array([0.0, 1.0])).tolist()
+      [2.0, 3.0]
+    """
     return _conv1d("correlate", a, v, mode, precision, preferred_element_type)

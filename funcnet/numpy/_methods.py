@@ -36,6 +36,32 @@ def _unsupported(opchar, a, b):
     )
 
 
+_OPERATOR_DOC = """{expr}: fnp.{name}({args}).
+
+Args:
+  other: an array or a scalar.{refused}
+
+Returns:
+  fnp.{name}'s result; NotImplemented for an operand type funcnet does not know (so
+  that Python asks the other operand).
+"""
+
+
+def _operator_doc(fn, opchar, refuse, reflected):
+    refused = (
+        f" A {' or '.join(t.__name__ for t in refuse)} raises TypeError, as in jax"
+        "\n    (Python would otherwise concatenate, repeat or compare it)."
+        if refuse
+        else ""
+    )
+    return _OPERATOR_DOC.format(
+        expr=f"other {opchar} self" if reflected else f"self {opchar} other",
+        name=fn.__name__,
+        args="other, self" if reflected else "self, other",
+        refused=refused,
+    )
+
+
 def _binary(fn, opchar, refuse=()):
     """self (op) other: fn(self, other) for arrays and scalars; a TypeError for the types
     in `refuse` (as jax); NotImplemented for anything else."""
@@ -48,6 +74,7 @@ def _binary(fn, opchar, refuse=()):
         return NotImplemented
 
     op.__name__ = fn.__name__
+    op.__doc__ = _operator_doc(fn, opchar, refuse, reflected=False)
     return op
 
 
@@ -62,10 +89,23 @@ def _reflected(fn, opchar, refuse=()):
         return NotImplemented
 
     op.__name__ = "r" + fn.__name__
+    op.__doc__ = _operator_doc(fn, opchar, refuse, reflected=True)
     return op
 
 
 def _setitem(self, idx, value):
+    """`x[idx] = value`, refused: funcnet arrays are immutable (as jax's).
+
+    Args:
+      idx: the index.
+      value: the value.
+
+    Returns:
+      Never returns.
+
+    Raises:
+      TypeError: always, pointing to `x = x.at[idx].set(value)`.
+    """
     raise TypeError(
         "funcnet arrays are immutable and do not support in-place item "
         "assignment (as JAX arrays). Instead of x[idx] = y, use "
@@ -75,46 +115,123 @@ def _setitem(self, idx, value):
 
 
 def _reshape_method(self, *args, order="C", copy=None):
-    """x.reshape(2, 3) or x.reshape((2, 3)), as NumPy's method."""
+    """x with a new shape, as NumPy's method: x.reshape(2, 3) or x.reshape((2, 3)).
+
+    Args:
+      *args: the new shape, as ints or as one tuple (one entry may be -1).
+      order: only "C" (others raise NotImplementedError).
+      copy: accepted for NumPy compatibility (arrays are immutable).
+
+    Returns:
+      fnp.reshape(x, shape).
+    """
     shape = args[0] if len(args) == 1 else args
     return _shape.reshape(self, shape, order=order)
 
 
 def _transpose_method(self, *axes):
-    """x.transpose(1, 0), x.transpose((1, 0)) or x.transpose() (np.transpose passes
-    None)."""
+    """x with its axes permuted, as NumPy's method: x.transpose(1, 0),
+    x.transpose((1, 0)) or x.transpose() (np.transpose passes None).
+
+    Args:
+      *axes: the permutation, as ints or as one tuple; none (or None) reverses the axes.
+
+    Returns:
+      fnp.transpose(x, axes).
+    """
     if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
         axes = axes[0]
     return _shape.transpose(self, axes or None)
 
 
 def _clip_method(self, min=None, max=None, out=None, **kwargs):
-    """x.clip(lo, hi); np.clip(x, lo, hi) calls it with out=None."""
+    """x limited to [min, max], as NumPy's method (np.clip(x, lo, hi) calls it).
+
+    Args:
+      min: the lower bound, or None.
+      max: the upper bound, or None.
+      out: only None (arrays are immutable); others raise NotImplementedError.
+      **kwargs: fnp.clip's keywords (a_min, a_max).
+
+    Returns:
+      fnp.clip(x, min, max).
+    """
     _core.check_no_out("clip", out)
     return _core.clip(self, min, max, **kwargs)
 
 
 def _sort_method(self, axis=-1, *, kind=None, order=None, stable=True, descending=False):
+    """x sorted along `axis`, as NumPy's method (a new array: x is unchanged).
+
+    Args:
+      axis: the axis to sort along; None sorts the flattened array.
+      kind: as in fnp.sort.
+      order: as in fnp.sort.
+      stable: as in fnp.sort.
+      descending: sort from largest to smallest.
+
+    Returns:
+      fnp.sort(x, axis, ...).
+    """
     return sort(self, axis, kind=kind, order=order, stable=stable, descending=descending)
 
 
 def _argsort_method(self, axis=-1, *, kind=None, order=None, stable=True, descending=False):
+    """The indices that sort x along `axis`, as NumPy's method.
+
+    Args:
+      axis: the axis to sort along; None sorts the flattened array.
+      kind: as in fnp.argsort.
+      order: as in fnp.argsort.
+      stable: as in fnp.argsort.
+      descending: sort from largest to smallest.
+
+    Returns:
+      fnp.argsort(x, axis, ...).
+    """
     return argsort(self, axis, kind=kind, order=order, stable=stable, descending=descending)
 
 
 def _nonzero_method(self, *, size=None, fill_value=None):
+    """The indices of x's nonzero elements, as NumPy's method.
+
+    Args:
+      size: the fixed number of indices (needed under jit), as in fnp.nonzero.
+      fill_value: the padding index with `size`.
+
+    Returns:
+      fnp.nonzero(x, size=size, fill_value=fill_value): one int32 array per axis.
+    """
     return _indexing.nonzero(self, size=size, fill_value=fill_value)
 
 
 def _copy_method(self, order=None):
+    """x itself: funcnet arrays are immutable, so a copy could never be told apart.
+
+    Args:
+      order: accepted for NumPy compatibility.
+
+    Returns:
+      x.
+    """
     return self  # immutable: a copy could never be told apart
 
 
 def _real(self):
+    """x's real part (and its conjugate): x itself, since funcnet has no complex dtypes.
+
+    Returns:
+      x.
+    """
     return self
 
 
 def _imag(self):
+    """x's imaginary part: zeros, since funcnet has no complex dtypes.
+
+    Returns:
+      fnp.zeros_like(x).
+    """
     return zeros_like(self)
 
 

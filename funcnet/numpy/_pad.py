@@ -54,9 +54,21 @@ def pad(array, pad_width, mode="constant", **kwargs):
       **kwargs: the mode's options, as NumPy's, each broadcast like pad_width.
 
     Returns:
-      The padded array.
+      An array of array's dtype, each axis longer by before + after.
 
-    Example: ``fnp.pad(fnp.ones(2), 1)`` is ``[0., 1., 1., 0.]``.
+    Raises:
+      NotImplementedError: for an unknown or callable mode.
+      ValueError: for a keyword the mode does not take, negative or non-broadcasting
+        widths, or a non-constant pad of an empty axis.
+      TypeError: for non-integer or traced widths.
+
+    Example:
+      >>> fnp.pad(fnp.ones(2), 1)
+      Array([0., 1., 1., 0.], dtype=float32)
+      >>> fnp.pad(fnp.array([[1]]), ((1, 0), (0, 2)), constant_values=9).tolist()
+      [[9, 9, 9], [1, 9, 9]]
+      >>> fnp.pad(fnp.array([1, 2, 3]), (2, 1), mode="reflect").tolist()
+      [3, 2, 1, 2, 3, 2]
     """
     check_arraylike("pad", array)
     x = asarray(array)

@@ -140,9 +140,19 @@ def sum(
       promote_integers: whether narrow integers are summed in the default int type.
 
     Returns:
-      The sum, an array.
+      An array of a's shape without the reduced axes (kept with size 1 when keepdims);
+      0 for an empty reduction.
 
-    Example: ``fnp.sum(fnp.ones((2, 3)), axis=1)`` is ``[3., 3.]``.
+    Example:
+      >>> x = fnp.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+      >>> fnp.sum(x)
+      Array(21., dtype=float32)
+      >>> fnp.sum(x, axis=1).tolist()
+      [6.0, 15.0]
+      >>> fnp.sum(x, where=x > 2).tolist()
+      18.0
+      >>> fnp.sum(fnp.array([True, True]))
+      Array(2, dtype=int32)
     """
     return _reduce(
         "sum", a, axis, dtype, out, keepdims, initial, where, promote_integers, upcast=True
@@ -159,20 +169,82 @@ def prod(
     where=None,
     promote_integers=True,
 ):
-    """The product over `axis`, as jnp.prod (arguments as in sum)."""
+    """The product over `axis` (all axes when None), as jnp.prod.
+
+    Args:
+      a: the array.
+      axis: an int, a tuple of ints or None (all).
+      dtype: the accumulation and result dtype (default: a's; bools and narrow ints
+        multiply in the default int type unless promote_integers=False).
+      out: only None (funcnet arrays are immutable).
+      keepdims: keep the reduced axes with size 1.
+      initial: a value the product is multiplied by.
+      where: a bool mask broadcastable to a: only those elements are multiplied.
+      promote_integers: whether narrow integers multiply in the default int type.
+
+    Returns:
+      An array of a's shape without the reduced axes (kept with size 1 when keepdims);
+      1 for an empty reduction.
+
+    Example:
+      >>> fnp.prod(fnp.array([1, 2, 3, 4]))
+      Array(24, dtype=int32)
+    """
     return _reduce(
         "prod", a, axis, dtype, out, keepdims, initial, where, promote_integers, upcast=True
     )
 
 
 def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
-    """The maximum over `axis`, as jnp.max. Raises ValueError for a size-zero reduction
-    (or a `where` mask) without `initial`."""
+    """The maximum over `axis` (all axes when None), as jnp.max (fnp.amax is the same
+    function). nan propagates.
+
+    Args:
+      a: the array.
+      axis: an int, a tuple of ints or None (all).
+      out: only None (funcnet arrays are immutable).
+      keepdims: keep the reduced axes with size 1.
+      initial: a lower bound of the result (the value of an empty reduction).
+      where: a bool mask broadcastable to a: only those elements take part (needs
+        `initial`).
+
+    Returns:
+      An array of a's shape and dtype without the reduced axes (kept with size 1 when
+      keepdims).
+
+    Raises:
+      ValueError: for an empty reduction, or a `where` mask, without `initial`.
+
+    Example:
+      >>> x = fnp.array([[1.0, 5.0], [4.0, 2.0]])
+      >>> fnp.max(x, axis=0).tolist()
+      [4.0, 5.0]
+      >>> fnp.max(x, where=x < 3, initial=-1.0)
+      Array(2., dtype=float32)
+    """
     return _reduce("max", a, axis, None, out, keepdims, initial, where)
 
 
 def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):
-    """The minimum over `axis`, as jnp.min (see max)."""
+    """The minimum over `axis` (all axes when None), as jnp.min (fnp.amin is the same
+    function). nan propagates.
+
+    Args:
+      a: the array.
+      axis: an int, a tuple of ints or None (all).
+      out: only None (funcnet arrays are immutable).
+      keepdims: keep the reduced axes with size 1.
+      initial: an upper bound of the result (the value of an empty reduction).
+      where: a bool mask broadcastable to a: only those elements take part (needs
+        `initial`).
+
+    Returns:
+      An array of a's shape and dtype without the reduced axes (kept with size 1 when
+      keepdims).
+
+    Raises:
+      ValueError: for an empty reduction, or a `where` mask, without `initial`.
+    """
     return _reduce("min", a, axis, None, out, keepdims, initial, where)
 
 
@@ -191,12 +263,38 @@ def _logical(name, prim, a, axis, out, keepdims, where):
 
 
 def all(a, axis=None, out=None, keepdims=False, *, where=None):
-    """Whether every element (along `axis`) is true, as jnp.all."""
+    """Whether every element along `axis` is true (nonzero), as jnp.all.
+
+    Args:
+      a: an array or a scalar.
+      axis: an int, a tuple of ints or None (all).
+      out: only None (funcnet arrays are immutable).
+      keepdims: keep the reduced axes with size 1.
+      where: a bool mask broadcastable to a: only those elements take part.
+
+    Returns:
+      A bool array of a's shape without the reduced axes; True for an empty reduction.
+
+    Example:
+      >>> fnp.all(fnp.array([1, 0]))
+      Array(False, dtype=bool)
+    """
     return _logical("all", lax.reduce_and, a, axis, out, keepdims, where)
 
 
 def any(a, axis=None, out=None, keepdims=False, *, where=None):
-    """Whether some element (along `axis`) is true, as jnp.any."""
+    """Whether some element along `axis` is true (nonzero), as jnp.any.
+
+    Args:
+      a: an array or a scalar.
+      axis: an int, a tuple of ints or None (all).
+      out: only None (funcnet arrays are immutable).
+      keepdims: keep the reduced axes with size 1.
+      where: a bool mask broadcastable to a: only those elements take part.
+
+    Returns:
+      A bool array of a's shape without the reduced axes; False for an empty reduction.
+    """
     return _logical("any", lax.reduce_or, a, axis, out, keepdims, where)
 
 
@@ -209,7 +307,27 @@ def _count(x, axes, where, keepdims):
 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
-    """The arithmetic mean over `axis`, as jnp.mean (nan for an empty reduction)."""
+    """The arithmetic mean over `axis` (all axes when None), as jnp.mean.
+
+    Args:
+      a: the array.
+      axis: an int, a tuple of ints or None (all).
+      dtype: the accumulation and result dtype (default: a's if floating, else the
+        default float dtype).
+      out: only None (funcnet arrays are immutable).
+      keepdims: keep the reduced axes with size 1.
+      where: a bool mask broadcastable to a: the mean of those elements only.
+
+    Returns:
+      An array of a's shape without the reduced axes (kept with size 1 when keepdims);
+      nan for an empty reduction.
+
+    Example:
+      >>> fnp.mean(fnp.array([1, 2]))
+      Array(1.5, dtype=float32)
+      >>> fnp.mean(fnp.array([[1.0, 2.0], [3.0, 5.0]]), axis=0).tolist()
+      [2.0, 3.5]
+    """
     check_arraylike("mean", a)
     check_arraylike_or_none("mean", where)
     check_no_out("mean", out)
@@ -239,10 +357,29 @@ def var(
     """The variance over `axis`, as jnp.var.
 
     Args:
-      a, axis, dtype, out, keepdims, where: as in fnp.mean.
+      a: the array (integers are converted to the default float dtype).
+      axis: an int, a tuple of ints or None (all).
+      dtype: the computation and result dtype (default: a's if floating).
+      out: only None (funcnet arrays are immutable).
       ddof: delta degrees of freedom: the divisor is N - ddof.
+      keepdims: keep the reduced axes with size 1.
+      where: a bool mask broadcastable to a: the variance of those elements only.
       mean: a precomputed mean (broadcastable with keepdims=True's shape), as jnp.var.
       correction: the array API's name for ddof (give one of them).
+
+    Returns:
+      The mean of the squared deviations, sum(|a - mean|**2) / (N - ddof): a floating
+      array of a's shape without the reduced axes (kept with size 1 when keepdims).
+
+    Raises:
+      ValueError: when both ddof and correction are given.
+
+    Example:
+      >>> x = fnp.array([1.0, 2.0, 3.0, 4.0])
+      >>> fnp.var(x)
+      Array(1.25, dtype=float32)
+      >>> round(float(fnp.var(x, ddof=1)), 4)
+      1.6667
     """
     check_arraylike("var", a)
     check_arraylike_or_none("var", where, mean)
@@ -286,7 +423,27 @@ def std(
     mean=None,
     correction=None,
 ):
-    """The standard deviation over `axis`: sqrt(var(...)), as jnp.std."""
+    """The standard deviation over `axis`: sqrt(fnp.var(...)), as jnp.std.
+
+    Args:
+      a: the array (integers are converted to the default float dtype).
+      axis: an int, a tuple of ints or None (all).
+      dtype: the computation and result dtype (default: a's if floating).
+      out: only None (funcnet arrays are immutable).
+      ddof: delta degrees of freedom: the variance's divisor is N - ddof.
+      keepdims: keep the reduced axes with size 1.
+      where: a bool mask broadcastable to a: the elements that take part.
+      mean: a precomputed mean (broadcastable with keepdims=True's shape).
+      correction: the array API's name for ddof (give one of them).
+
+    Returns:
+      A floating array of a's shape without the reduced axes (kept with size 1 when
+      keepdims).
+
+    Example:
+      >>> fnp.std(fnp.array([1.0, 3.0]))
+      Array(1., dtype=float32)
+    """
     return sqrt(
         var(
             a,
@@ -300,6 +457,23 @@ def std(
             correction=correction,
         )
     )
+
+
+_ARG_DOC = """The index of the {what} along `axis`, the first one on ties, as jnp.{name}.
+
+Args:
+  a: the array.
+  axis: an int, or None for the index into the flattened array.
+  out: only None (funcnet arrays are immutable).
+  keepdims: keep the reduced axis with size 1 (all axes, when axis is None).
+
+Returns:
+  An int32 array of a's shape without `axis` (a 0-d one when axis is None).
+
+Raises:
+  ValueError: for an empty array with axis None, or an empty axis when the result is
+    not empty.
+"""
 
 
 def _arg(prim_fn, name):
@@ -319,10 +493,7 @@ def _arg(prim_fn, name):
         return expand_dims(result, axis) if keepdims else result
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = (
-        f"The index of the {name[3:]}imum along `axis` (the flattened array when "
-        f"None; the first one on ties), as jnp.{name}."
-    )
+    fn.__doc__ = _ARG_DOC.format(what=f"{name[3:]}imum", name=name)
     return fn
 
 
@@ -332,6 +503,21 @@ def _empty_index(x, axis):
 
 argmax = _arg(lax.argmax, "argmax")
 argmin = _arg(lax.argmin, "argmin")
+
+
+_CUMULATIVE_DOC = """The cumulative {what} along `axis`, as jnp.{name}: element i is the
+{what} of elements 0..i.
+
+Args:
+  a: the array.
+  axis: an int, or None for the flattened array.
+  dtype: the accumulation and result dtype (default: a's; bools become the default
+    int; small integer types are kept, unlike fnp.sum's).
+  out: only None (funcnet arrays are immutable).
+
+Returns:
+  An array of a's shape (1-d when axis is None).
+"""
 
 
 def _cumulative(prim_fn, name):
@@ -350,7 +536,9 @@ def _cumulative(prim_fn, name):
         return prim_fn(x, axis)
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"{name} along `axis` (the flattened array when None), as jax.numpy.{name}."
+    fn.__doc__ = _CUMULATIVE_DOC.format(
+        what={"cumsum": "sum", "cumprod": "product"}[name], name=name
+    )
     return fn
 
 
@@ -371,7 +559,17 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=Non
       where: a bool mask of the elements that take part.
 
     Returns:
-      The result, or (result, sign) with return_sign. An empty reduction gives -inf.
+      A floating array of a's shape without the reduced axes (kept with size 1 when
+      keepdims), or (result, sign) with return_sign. An empty reduction gives -inf.
+
+    Example:
+      >>> round(float(fnp.logsumexp(fnp.array([0.0, 0.0]))), 4)
+      0.6931
+      >>> value, sign = fnp.logsumexp(
+      ...     fnp.array([1.0, 2.0]), b=fnp.array([1.0, -1.0]), return_sign=True
+      ... )
+      >>> round(float(value), 4), float(sign)
+      (1.5413, -1.0)
     """
     check_arraylike("logsumexp", a)
     check_arraylike_or_none("logsumexp", b, where)

@@ -38,7 +38,25 @@ def normalize_axes(axis, ndim):
 
 
 def reshape(a, shape, order="C", *, copy=None):
-    """a with a new shape of the same size (one -1 entry is inferred), as jnp.reshape."""
+    """a's elements, in C order, in a new shape of the same size, as jnp.reshape.
+
+    Args:
+      a: an array or a scalar.
+      shape: an int or a sequence of ints; one entry may be -1, inferred from the size.
+      order: only "C" (others raise NotImplementedError).
+      copy: accepted for NumPy compatibility (arrays are immutable).
+
+    Returns:
+      An array of `shape` and a's dtype (a itself when the shape is unchanged).
+
+    Raises:
+      TypeError: when the sizes differ.
+      ValueError: for more than one -1.
+
+    Example:
+      >>> fnp.reshape(fnp.arange(6), (2, -1)).tolist()
+      [[0, 1, 2], [3, 4, 5]]
+    """
     check_arraylike("reshape", a)
     return _reshape(asarray(a), shape, order)
 
@@ -63,13 +81,34 @@ def _reshape(x, shape, order="C"):
 
 
 def ravel(a, order="C"):
-    """a flattened to one dimension."""
+    """a flattened to one dimension, in C order, as jnp.ravel.
+
+    Args:
+      a: an array or a scalar.
+      order: only "C" (others raise NotImplementedError).
+
+    Returns:
+      A 1-d array of a.size elements with a's dtype.
+    """
     check_arraylike("ravel", a)
     return _reshape(asarray(a), (-1,), order)
 
 
 def transpose(a, axes=None):
-    """a with its axes permuted (reversed when axes is None), as jnp.transpose."""
+    """a with its axes permuted, as jnp.transpose.
+
+    Args:
+      a: an array or a scalar.
+      axes: a permutation of the axes (negative ones count from the end): axis i of the
+        result is axis axes[i] of a. None reverses them.
+
+    Returns:
+      An array of a's dtype whose shape is a's permuted.
+
+    Example:
+      >>> fnp.transpose(fnp.ones((2, 3, 4))).shape
+      (4, 3, 2)
+    """
     check_arraylike("transpose", a)
     x = asarray(a)
     axes = (
@@ -83,7 +122,16 @@ def transpose(a, axes=None):
 
 
 def swapaxes(a, axis1, axis2):
-    """a with two axes exchanged."""
+    """a with two axes exchanged, as jnp.swapaxes.
+
+    Args:
+      a: an array.
+      axis1: an axis (negative counts from the end).
+      axis2: the other axis.
+
+    Returns:
+      An array of a's dtype with the two axes' sizes exchanged in its shape.
+    """
     check_arraylike("swapaxes", a)
     x = asarray(a)
     perm = list(range(x.ndim))
@@ -93,7 +141,24 @@ def swapaxes(a, axis1, axis2):
 
 
 def moveaxis(a, source, destination):
-    """a with the `source` axes moved to `destination`, the others in order."""
+    """a with the `source` axes moved to `destination`, the others keeping their order,
+    as jnp.moveaxis.
+
+    Args:
+      a: an array.
+      source: an axis or a sequence of axes to move.
+      destination: their new positions (as many as in source).
+
+    Returns:
+      An array of a's dtype with the axes moved.
+
+    Raises:
+      ValueError: when source and destination differ in length, or repeat an axis.
+
+    Example:
+      >>> fnp.moveaxis(fnp.ones((2, 3, 4)), 0, -1).shape
+      (3, 4, 2)
+    """
     check_arraylike("moveaxis", a)
     x = asarray(a)
     src = normalize_axes(source, x.ndim)
@@ -107,7 +172,19 @@ def moveaxis(a, source, destination):
 
 
 def expand_dims(a, axis):
-    """a with size-1 axes inserted at `axis` (an int or a tuple)."""
+    """a with size-1 axes inserted, as jnp.expand_dims.
+
+    Args:
+      a: an array or a scalar.
+      axis: an int or a tuple of ints: the new axes' positions in the result.
+
+    Returns:
+      An array of a's dtype with len(axis) more dimensions.
+
+    Example:
+      >>> fnp.expand_dims(fnp.arange(6), (0, 2)).shape
+      (1, 6, 1)
+    """
     check_arraylike("expand_dims", a)
     x = asarray(a)
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
@@ -120,7 +197,22 @@ def expand_dims(a, axis):
 
 
 def squeeze(a, axis=None):
-    """a without its size-1 axes (or just those in `axis`, which must have size 1)."""
+    """a without size-1 axes, as jnp.squeeze.
+
+    Args:
+      a: an array or a scalar.
+      axis: an int or a tuple of ints (each of size 1), or None for every size-1 axis.
+
+    Returns:
+      An array of a's dtype and size without those axes.
+
+    Raises:
+      ValueError: for an axis in `axis` whose size is not 1.
+
+    Example:
+      >>> fnp.squeeze(fnp.ones((1, 3, 1))).shape
+      (3,)
+    """
     check_arraylike("squeeze", a)
     x = asarray(a)
     if axis is None:
@@ -154,17 +246,43 @@ def _atleast(name, ndim, arys):
 
 
 def atleast_1d(*arys):
-    """Each argument as an array of at least one dimension (a list for several)."""
+    """Each argument as an array of at least one dimension, as jnp.atleast_1d.
+
+    Args:
+      *arys: arrays or scalars; a 0-d one becomes shape (1,).
+
+    Returns:
+      One array for one argument, else a list of them.
+    """
     return _atleast("atleast_1d", 1, arys)
 
 
 def atleast_2d(*arys):
-    """Each argument as an array of at least two dimensions (a list for several)."""
+    """Each argument as an array of at least two dimensions, as jnp.atleast_2d.
+
+    Args:
+      *arys: arrays or scalars; new axes go in front: shape (n,) becomes (1, n).
+
+    Returns:
+      One array for one argument, else a list of them.
+    """
     return _atleast("atleast_2d", 2, arys)
 
 
 def atleast_3d(*arys):
-    """Each argument as an array of at least three dimensions, as NumPy places them."""
+    """Each argument as an array of at least three dimensions, as jnp.atleast_3d.
+
+    Args:
+      *arys: arrays or scalars; new axes go where NumPy puts them: () becomes (1, 1, 1),
+        (n,) becomes (1, n, 1) and (m, n) becomes (m, n, 1).
+
+    Returns:
+      One array for one argument, else a list of them.
+
+    Example:
+      >>> fnp.atleast_3d(fnp.arange(6)).shape
+      (1, 6, 1)
+    """
     return _atleast("atleast_3d", 3, arys)
 
 
@@ -180,8 +298,29 @@ def _sequence(name, arrays):
 
 
 def concatenate(arrays, axis=0, dtype=None):
-    """The arrays joined along an existing axis (flattened first when axis is None), as
-    jnp.concatenate."""
+    """The arrays joined along an existing axis, as jnp.concatenate.
+
+    Args:
+      arrays: a sequence of arrays of one rank, equal in shape except along `axis` (an
+        array stands for the sequence of its rows).
+      axis: the axis to join along (negative counts from the end); None flattens every
+        array first.
+      dtype: the result's dtype (default: the arrays' promoted dtype).
+
+    Returns:
+      An array whose size along `axis` is the sum of the arrays'.
+
+    Raises:
+      ValueError: for no arrays, 0-d arrays or arrays of different ranks.
+      TypeError: for shapes that differ off `axis`.
+
+    Example:
+      >>> a, b = fnp.array([[1, 2]]), fnp.array([[3, 4]])
+      >>> fnp.concatenate([a, b]).tolist()
+      [[1, 2], [3, 4]]
+      >>> fnp.concatenate([a, b], axis=1).tolist()
+      [[1, 2, 3, 4]]
+    """
     arrays = _sequence("concatenate", arrays)
     if not arrays:
         raise ValueError("need at least one array to concatenate")
@@ -205,7 +344,25 @@ def concatenate(arrays, axis=0, dtype=None):
 
 
 def stack(arrays, axis=0, out=None, dtype=None):
-    """The arrays (all of one shape) joined along a new axis, as jnp.stack."""
+    """The arrays joined along a new axis, as jnp.stack.
+
+    Args:
+      arrays: a sequence of arrays of one shape (an array stands for the sequence of its
+        rows).
+      axis: the new axis' position in the result.
+      out: only None (arrays are immutable); others raise NotImplementedError.
+      dtype: the result's dtype (default: the arrays' promoted dtype).
+
+    Returns:
+      An array with one more dimension, of size len(arrays), at `axis`.
+
+    Raises:
+      ValueError: for no arrays or arrays of different shapes.
+
+    Example:
+      >>> fnp.stack([fnp.array([1, 2]), fnp.array([3, 4])], axis=1).tolist()
+      [[1, 3], [2, 4]]
+    """
     check_no_out("stack", out)
     arrays = _sequence("stack", arrays)
     if not len(arrays):
@@ -222,23 +379,61 @@ def stack(arrays, axis=0, out=None, dtype=None):
 
 
 def hstack(tup, dtype=None):
-    """The arrays joined horizontally (along axis 1; axis 0 for 1-d ones)."""
+    """The arrays joined horizontally, as jnp.hstack: along axis 1, or axis 0 for 1-d
+    ones.
+
+    Args:
+      tup: a sequence of arrays or scalars (scalars count as 1-d).
+      dtype: the result's dtype (default: the arrays' promoted dtype).
+
+    Returns:
+      The joined array.
+    """
     arrays = [atleast_1d(a) for a in _sequence("hstack", tup)]
     return concatenate(arrays, 0 if arrays[0].ndim == 1 else 1, dtype=dtype)
 
 
 def vstack(tup, dtype=None):
-    """The arrays joined vertically (along axis 0, 1-d ones as rows)."""
+    """The arrays joined vertically (along axis 0), 1-d ones as rows, as jnp.vstack.
+
+    Args:
+      tup: a sequence of arrays or scalars.
+      dtype: the result's dtype (default: the arrays' promoted dtype).
+
+    Returns:
+      An array of at least two dimensions.
+
+    Example:
+      >>> fnp.vstack([fnp.array([1, 2]), fnp.array([3, 4])]).tolist()
+      [[1, 2], [3, 4]]
+    """
     return concatenate([atleast_2d(a) for a in _sequence("vstack", tup)], 0, dtype=dtype)
 
 
 def dstack(tup, dtype=None):
-    """The arrays joined along the third axis."""
+    """The arrays joined along the third axis, as jnp.dstack (each first made at least
+    3-d as fnp.atleast_3d does).
+
+    Args:
+      tup: a sequence of arrays or scalars.
+      dtype: the result's dtype (default: the arrays' promoted dtype).
+
+    Returns:
+      An array of at least three dimensions.
+    """
     return concatenate([atleast_3d(a) for a in _sequence("dstack", tup)], 2, dtype=dtype)
 
 
 def column_stack(tup):
-    """1-d arrays as the columns of a 2-d array (2-d ones are joined as they are)."""
+    """1-d arrays as the columns of a 2-d array, as jnp.column_stack (2-d ones are
+    joined as they are).
+
+    Args:
+      tup: a sequence of arrays or scalars of one length.
+
+    Returns:
+      A 2-d array with one column per 1-d argument.
+    """
     arrays = [asarray(a) for a in _sequence("column_stack", tup)]
     arrays = [_reshape(a, (-1, 1)) if a.ndim < 2 else a for a in arrays]
     return concatenate(arrays, 1)
@@ -263,11 +458,27 @@ def _split_points(name, indices_or_sections):
 
 
 def split(ary, indices_or_sections, axis=0):
-    """ary cut into equal pieces (an int) or at the given indices along `axis`, as
-    np.split: indices past the end or out of order give empty pieces.
+    """ary cut into pieces along `axis`, as jnp.split.
+
+    Args:
+      ary: an array.
+      indices_or_sections: an int n: n equal pieces; or a 1-d sequence of concrete
+        ints: the cut points (negative ones count from the end; points past the end or
+        out of order give empty pieces, as NumPy).
+      axis: the axis to cut.
 
     Returns:
-      A list of arrays.
+      A list of arrays of ary's dtype.
+
+    Raises:
+      ValueError: when n pieces do not divide the axis equally, or n <= 0.
+      TypeError: for traced or non-integer cut points.
+
+    Example:
+      >>> [p.tolist() for p in fnp.split(fnp.arange(6), 3)]
+      [[0, 1], [2, 3], [4, 5]]
+      >>> [p.tolist() for p in fnp.split(fnp.arange(6), [1, 4])]
+      [[0], [1, 2, 3], [4, 5]]
     """
     check_arraylike("split", ary)
     x = asarray(ary)
@@ -304,8 +515,22 @@ def _clip_index(i, n):
 
 
 def array_split(ary, indices_or_sections, axis=0):
-    """As split, but a number of sections need not divide the axis: the first
-    `n % sections` pieces get one element more (as np.array_split)."""
+    """ary cut into pieces along `axis` as fnp.split, but n pieces need not divide the
+    axis: the first `size % n` get one element more, as jnp.array_split.
+
+    Args:
+      ary: an array.
+      indices_or_sections: an int n > 0 (the number of pieces) or the cut points, as
+        in fnp.split.
+      axis: the axis to cut.
+
+    Returns:
+      A list of arrays of ary's dtype.
+
+    Example:
+      >>> [p.tolist() for p in fnp.array_split(fnp.arange(5), 3)]
+      [[0, 1], [2, 3], [4]]
+    """
     check_arraylike("array_split", ary)
     x = asarray(ary)
     if _split_points("array_split", indices_or_sections) is not None:
@@ -323,7 +548,23 @@ def array_split(ary, indices_or_sections, axis=0):
 
 
 def tile(A, reps):
-    """A repeated `reps` times along each axis (reps aligned to the trailing axes)."""
+    """A repeated `reps` times along each axis, as jnp.tile.
+
+    Args:
+      A: an array or a scalar.
+      reps: an int or a sequence of ints, aligned with A's trailing axes (A gains
+        leading size-1 axes when reps is longer).
+
+    Returns:
+      An array of A's dtype with max(A.ndim, len(reps)) dimensions, each axis' size
+      multiplied by its count.
+
+    Example:
+      >>> fnp.tile(fnp.array([1, 2]), 2).tolist()
+      [1, 2, 1, 2]
+      >>> fnp.tile(fnp.array([1, 2]), (2, 1)).tolist()
+      [[1, 2], [1, 2]]
+    """
     check_arraylike("tile", A)
     x = asarray(A)
     reps = (reps,) if isinstance(reps, int) else tuple(reps)
@@ -339,7 +580,19 @@ def tile(A, reps):
 
 
 def flip(m, axis=None):
-    """m with the order of elements reversed along `axis` (all axes when None)."""
+    """m with the order of its elements reversed along `axis`, as jnp.flip.
+
+    Args:
+      m: an array or a scalar.
+      axis: an int, a tuple of ints, or None for all axes.
+
+    Returns:
+      An array of m's shape and dtype.
+
+    Example:
+      >>> fnp.flip(fnp.array([[1, 2], [3, 4]])).tolist()
+      [[4, 3], [2, 1]]
+    """
     check_arraylike("flip", m)
     x = asarray(m)
     axes = normalize_axes(axis, x.ndim)
@@ -347,18 +600,46 @@ def flip(m, axis=None):
 
 
 def fliplr(m):
-    """m reversed along axis 1."""
+    """m reversed along axis 1 (left-right), as jnp.fliplr.
+
+    Args:
+      m: an array of at least two dimensions.
+
+    Returns:
+      An array of m's shape and dtype.
+    """
     return flip(m, 1)
 
 
 def flipud(m):
-    """m reversed along axis 0."""
+    """m reversed along axis 0 (up-down), as jnp.flipud.
+
+    Args:
+      m: an array of at least one dimension.
+
+    Returns:
+      An array of m's shape and dtype.
+    """
     return flip(m, 0)
 
 
 def roll(a, shift, axis=None):
-    """a's elements shifted cyclically by `shift` along `axis` (the flattened array when
-    None); shift and axis may be sequences."""
+    """a's elements shifted cyclically along `axis`, as jnp.roll.
+
+    Args:
+      a: an array.
+      shift: the number of places (negative shifts towards the start): an int, or a
+        sequence of them with a sequence of axes (they broadcast together).
+      axis: an int, a sequence of ints, or None: the flattened array is shifted, then
+        given a's shape back.
+
+    Returns:
+      An array of a's shape and dtype.
+
+    Example:
+      >>> fnp.roll(fnp.arange(6), 2).tolist()
+      [4, 5, 0, 1, 2, 3]
+    """
     check_arraylike("roll", a)
     x = asarray(a)
     if axis is None:

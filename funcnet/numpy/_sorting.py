@@ -17,8 +17,25 @@ def _check_sort_args(name, kind, order):
 
 
 def sort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False):
-    """a sorted along `axis` (the flattened array when None), as jnp.sort (stable; NaNs
-    last; descending=True reverses the order, keeping equal elements stable)."""
+    """a sorted along `axis`, as jnp.sort (NaNs last, first when descending).
+
+    Args:
+      a: an array or a scalar.
+      axis: the axis to sort along; None sorts the flattened array.
+      kind: accepted for NumPy compatibility (every sort is stable; XLA's algorithm).
+      order: only None (structured dtypes do not exist); others raise ValueError.
+      stable: accepted for compatibility (every sort is stable).
+      descending: sort from largest to smallest.
+
+    Returns:
+      An array of a's shape (1-d when axis is None) and dtype.
+
+    Example:
+      >>> fnp.sort(fnp.array([3.0, float("nan"), 1.0, 2.0])).tolist()
+      [1.0, 2.0, 3.0, nan]
+      >>> fnp.sort(fnp.array([3, 1, 2]), descending=True).tolist()
+      [3, 2, 1]
+    """
     check_arraylike("sort", a)
     _check_sort_args("sort", kind, order)
     x = asarray(a)
@@ -31,8 +48,29 @@ def sort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False):
 
 
 def argsort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False, dtype=None):
-    """The indices that sort a along `axis`, as jnp.argsort (stable: equal elements keep
-    their order, also with descending=True); `dtype` is the indices' (default int32)."""
+    """The indices that sort a along `axis`, as jnp.argsort.
+
+    The sort is stable: equal elements keep their order, also with descending=True.
+
+    Args:
+      a: an array or a scalar.
+      axis: the axis to sort along; None sorts the flattened array.
+      kind: accepted for NumPy compatibility (every sort is stable).
+      order: only None; others raise ValueError.
+      stable: accepted for compatibility (every sort is stable).
+      descending: sort from largest to smallest.
+      dtype: the indices' dtype (default int32).
+
+    Returns:
+      An integer array of a's shape (1-d when axis is None): fnp.take_along_axis(a,
+      result, axis) is fnp.sort(a, axis).
+
+    Example:
+      >>> fnp.argsort(fnp.array([3, 1, 2])).tolist()
+      [1, 2, 0]
+      >>> fnp.argsort(fnp.array([1, 3, 1]), descending=True).tolist()
+      [1, 0, 2]
+    """
     check_arraylike("argsort", a)
     _check_sort_args("argsort", kind, order)
     x = asarray(a)

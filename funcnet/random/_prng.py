@@ -194,13 +194,30 @@ def _seed_from_array(seed):
 
 
 def key(seed):
-    """A PRNG key from an integer seed: a uint32 array of shape (2,).
+    """Makes a PRNG key from an integer seed (as jax.random.PRNGKey; ``PRNGKey`` is it).
 
     The key holds the seed's bits as jax.random.PRNGKey does: (high, low) 32-bit
     words of the 64-bit seed. Without `funcnet.config.enable_x64` seeds are 32-bit
     integers, so the high word is 0 and a Python int seed is taken modulo 2**32
-    (negative seeds wrap, e.g. -1 -> [0, 4294967295]), exactly as jax does.
-    Seeds may be traced integer scalars (e.g. `fn.vmap(random.key)(seeds)`).
+    (negative seeds wrap, e.g. -1 -> [0, 4294967295]), exactly as jax does. Unlike
+    ``jax.random.key`` it returns raw key data, not a typed key array.
+
+    Args:
+      seed: an integer: a Python int in [-2**63, 2**63), or an integer scalar array,
+        which may be traced (e.g. ``fn.vmap(random.key)(seeds)``).
+
+    Returns:
+      The key, a uint32 array of shape (2,), bit-identical to
+      ``jax.random.PRNGKey(seed)``.
+
+    Raises:
+      TypeError: a seed that is not an integer scalar.
+      OverflowError: a Python int outside the 64-bit signed range.
+
+    Example:
+      >>> from funcnet import random
+      >>> random.key(0).tolist(), random.key(-1).tolist()
+      ([0, 0], [0, 4294967295])
     """
     if isinstance(seed, (bool, np.bool_)):
         seed = int(seed)
@@ -239,10 +256,32 @@ _split_jit = jit(_split_body, static_argnums=1)
 
 
 def split(key, num=2):
-    """Split a key into `num` new keys: an array of shape (num, 2).
+    """Splits a key into ``num`` new, independent keys (as jax.random.split).
 
-    `num` may be a tuple, giving keys of shape (*num, 2). Bit-identical to
-    `jax.random.split`."""
+    Use each key once: split it to get fresh keys for the next draws.
+
+    Args:
+      key: a PRNG key, a uint32 array of shape (2,) (from ``key``, ``split`` or
+        ``fold_in``); map over a batch of keys with ``fn.vmap``.
+      num: the number of keys (default 2), or a tuple of ints for a shaped batch.
+
+    Returns:
+      A uint32 array of shape ``(num, 2)`` (or ``(*num, 2)``), bit-identical to
+      ``jax.random.split``; ``split(k, n)[i]`` equals ``fold_in(k, i)``.
+
+    Raises:
+      TypeError: ``key`` is not one key (a jax typed key, a batch of keys, another
+        dtype or shape), or ``num`` is not an int or tuple of ints.
+      ValueError: a negative ``num``.
+
+    Example:
+      >>> from funcnet import random
+      >>> key, subkey = random.split(random.key(0))
+      >>> subkey.tolist()
+      [928981903, 3453687069]
+      >>> random.split(key, 8).shape
+      (8, 2)
+    """
     key = check_key("split", key)
     shape = canonical_shape("split", num)
     return _split_jit(key, shape)
@@ -256,11 +295,31 @@ def _fold_in_impl(key, data):
 
 
 def fold_in(key, data):
-    """A new key from `key` and an integer `data` (e.g. a step or layer index).
+    """Derives a new key from ``key`` and an integer (as jax.random.fold_in).
 
-    `data` is taken as a uint32 (a Python int must lie in [0, 2**32); integer
-    arrays are converted with wrap-around, as jax). Bit-identical to
-    `jax.random.fold_in`; `fold_in(k, i)` equals `split(k, n)[i]` for i < n."""
+    Handy to get a key per step or per layer without carrying split keys around.
+
+    Args:
+      key: a PRNG key, a uint32 array of shape (2,) (from ``key``, ``split`` or
+        ``fold_in``); map over a batch of keys with ``fn.vmap``.
+      data: an integer scalar (e.g. a step or layer index), taken as a uint32: a
+        Python int must lie in [0, 2**32); integer arrays (which may be traced) are
+        converted with wrap-around, as jax.
+
+    Returns:
+      A new key, a uint32 array of shape (2,), bit-identical to
+      ``jax.random.fold_in``; ``fold_in(k, i)`` equals ``split(k, n)[i]`` for i < n.
+
+    Raises:
+      TypeError: ``key`` is not one key (a jax typed key, a batch of keys, another
+        dtype or shape), or ``data`` is not an integer scalar.
+      OverflowError: a Python int outside [0, 2**32).
+
+    Example:
+      >>> from funcnet import random
+      >>> random.fold_in(random.key(0), 1).tolist()
+      [928981903, 3453687069]
+    """
     key = check_key("fold_in", key)
     if isinstance(data, (bool, np.bool_)):
         data = int(data)
@@ -314,8 +373,28 @@ def split_keys(key, num):
 
 
 def bits(key, shape=(), dtype=None):
-    """Uniform random bits of an unsigned dtype (default uint32; uint64 when x64 is on,
-    as jax). Bit-identical to `jax.random.bits`."""
+    """Uniformly random bits as unsigned integers (as jax.random.bits).
+
+    Args:
+      key: a PRNG key, a uint32 array of shape (2,) (from ``key``, ``split`` or
+        ``fold_in``); map over a batch of keys with ``fn.vmap``.
+      shape: the output shape, a tuple of ints or an int (default ``()``).
+      dtype: an unsigned integer dtype (default uint32; uint64 when
+        ``funcnet.config.enable_x64`` is on, as jax).
+
+    Returns:
+      An array of ``shape`` and ``dtype`` with every bit uniformly random,
+      bit-identical to ``jax.random.bits``.
+
+    Raises:
+      TypeError: ``key`` is not one key (a jax typed key, a batch of keys, another
+        dtype or shape), or ``dtype`` is not unsigned.
+
+    Example:
+      >>> from funcnet import random
+      >>> random.bits(random.key(0), (2,)).tolist()
+      [4070199207, 4202968722]
+    """
     key = check_key("bits", key)
     shape = canonical_shape("bits", shape)
     dtype = dtypes.canonicalize(dtypes.uint64 if dtype is None else dtype)

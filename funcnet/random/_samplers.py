@@ -98,8 +98,34 @@ _uniform_jit = jit(uniform_body, static_argnums=(3, 4))
 
 
 def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
-    """Uniform floats in [minval, maxval) (default float32). Bit-identical to
-    `jax.random.uniform` for float16, bfloat16, float32 (and float64 with x64)."""
+    """Uniform floats in ``[minval, maxval)`` (as jax.random.uniform).
+
+    Args:
+      key: a PRNG key, a uint32 array of shape (2,) (from ``key``, ``split`` or
+        ``fold_in``); map over a batch of keys with ``fn.vmap``.
+      shape: the output shape, a tuple of ints or an int (default ``()``).
+      dtype: a float dtype (default float32; float64 with x64).
+      minval: the lower bound, a scalar or an array broadcastable to ``shape``
+        (default 0).
+      maxval: the upper bound, likewise (default 1).
+
+    Returns:
+      An array of ``shape`` and ``dtype``, bit-identical to ``jax.random.uniform``
+      for float16, bfloat16, float32 (and float64 with x64).
+
+    Raises:
+      TypeError: ``key`` is not one key (a jax typed key, a batch of keys, another
+        dtype or shape), or ``dtype`` is not a float.
+      ValueError: bounds that do not broadcast to ``shape``.
+
+    Example:
+      >>> from funcnet import random
+      >>> x = random.uniform(random.key(0), (3,))
+      >>> x.dtype, [round(v, 4) for v in x.tolist()]
+      (dtype('float32'), [0.9477, 0.9786, 0.3323])
+      >>> random.uniform(random.key(0), (2, 3), minval=-1.0, maxval=1.0).shape
+      (2, 3)
+    """
     key = check_key("uniform", key)
     shape = canonical_shape("uniform", shape)
     dtype = _float_dtype("uniform", dtype)
@@ -120,7 +146,32 @@ _normal_jit = jit(normal_body, static_argnums=(1, 2))
 
 
 def normal(key, shape=(), dtype=None):
-    """Standard normal floats: sqrt(2) * erf_inv(u), u uniform in (-1, 1), as jax."""
+    """Standard normal floats (as jax.random.normal).
+
+    Computed as jax does, ``sqrt(2) * erf_inv(u)`` with ``u`` uniform in (-1, 1), so
+    the values equal jax's up to the last ulp of ``erf_inv``. For mean ``m`` and
+    standard deviation ``s`` use ``m + s * normal(key, shape)``.
+
+    Args:
+      key: a PRNG key, a uint32 array of shape (2,) (from ``key``, ``split`` or
+        ``fold_in``); map over a batch of keys with ``fn.vmap``.
+      shape: the output shape, a tuple of ints or an int (default ``()``).
+      dtype: a float dtype (default float32; float64 with x64).
+
+    Returns:
+      An array of ``shape`` and ``dtype``.
+
+    Raises:
+      TypeError: ``key`` is not one key (a jax typed key, a batch of keys, another
+        dtype or shape), or ``dtype`` is not a float.
+
+    Example:
+      >>> from funcnet import random
+      >>> key, subkey = random.split(random.key(0))
+      >>> x = random.normal(subkey, (2, 3))
+      >>> x.shape, x.dtype
+      ((2, 3), dtype('float32'))
+    """
     key = check_key("normal", key)
     shape = canonical_shape("normal", shape)
     return _normal_jit(key, shape, _float_dtype("normal", dtype))
@@ -148,8 +199,34 @@ _truncated_normal_jit = jit(_truncated_normal_body, static_argnums=(3, 4))
 
 
 def truncated_normal(key, lower, upper, shape=None, dtype=None):
-    """Standard normal values conditioned on lower < x < upper (inverse-CDF method,
-    as jax). `shape` defaults to the broadcast shape of lower and upper."""
+    """Standard normal values conditioned on ``lower < x < upper`` (as jax's).
+
+    Drawn by the inverse-CDF method as jax.random.truncated_normal, and clipped into
+    the open interval.
+
+    Args:
+      key: a PRNG key, a uint32 array of shape (2,) (from ``key``, ``split`` or
+        ``fold_in``); map over a batch of keys with ``fn.vmap``.
+      lower: the lower bound, a scalar or an array.
+      upper: the upper bound, a scalar or an array.
+      shape: the output shape (default: the broadcast shape of ``lower`` and
+        ``upper``); the bounds must broadcast to it.
+      dtype: a float dtype (default float32; float64 with x64).
+
+    Returns:
+      An array of ``shape`` and ``dtype`` with values in (lower, upper).
+
+    Raises:
+      TypeError: ``key`` is not one key (a jax typed key, a batch of keys, another
+        dtype or shape), or ``dtype`` is not a float.
+      ValueError: bounds that do not broadcast to ``shape``.
+
+    Example:
+      >>> from funcnet import random
+      >>> x = random.truncated_normal(random.key(0), -1.0, 1.0, (100,))
+      >>> bool((abs(x) < 1).all())
+      True
+    """
     key = check_key("truncated_normal", key)
     dtype = _float_dtype("truncated_normal", dtype)
     lower, upper = to_array(lower), to_array(upper)
@@ -179,8 +256,30 @@ _bernoulli_jit = jit(_bernoulli_body, static_argnums=2)
 
 
 def bernoulli(key, p=0.5, shape=None):
-    """Booleans that are True with probability p: uniform(key, shape, p.dtype) < p.
-    `shape` defaults to p's shape; p must be a float (a Python float is float32)."""
+    """Random booleans, True with probability ``p`` (as jax.random.bernoulli).
+
+    Computed as ``uniform(key, shape, p.dtype) < p``, as jax.
+
+    Args:
+      key: a PRNG key, a uint32 array of shape (2,) (from ``key``, ``split`` or
+        ``fold_in``); map over a batch of keys with ``fn.vmap``.
+      p: the probability of True, a float scalar or a float array broadcastable to
+        ``shape`` (default 0.5; a Python float is float32).
+      shape: the output shape (default ``p``'s shape).
+
+    Returns:
+      A boolean array of ``shape``.
+
+    Raises:
+      TypeError: ``key`` is not one key (a jax typed key, a batch of keys, another
+        dtype or shape), or ``p`` is not a float.
+      ValueError: ``p`` does not broadcast to ``shape``.
+
+    Example:
+      >>> from funcnet import random
+      >>> random.bernoulli(random.key(0), 0.5, (4,)).tolist()
+      [False, False, True, True]
+    """
     key = check_key("bernoulli", key)
     p = to_array(p)
     if not dtypes.is_float(p.dtype):
@@ -201,7 +300,26 @@ _gumbel_jit = jit(gumbel_body, static_argnums=(1, 2))
 
 
 def gumbel(key, shape=(), dtype=None):
-    """Standard Gumbel values, -log(-log(u)) (jax's default "low" mode)."""
+    """Standard Gumbel values, ``-log(-log(u))`` (as jax.random.gumbel, "low" mode).
+
+    Args:
+      key: a PRNG key, a uint32 array of shape (2,) (from ``key``, ``split`` or
+        ``fold_in``); map over a batch of keys with ``fn.vmap``.
+      shape: the output shape, a tuple of ints or an int (default ``()``).
+      dtype: a float dtype (default float32; float64 with x64).
+
+    Returns:
+      An array of ``shape`` and ``dtype``.
+
+    Raises:
+      TypeError: ``key`` is not one key (a jax typed key, a batch of keys, another
+        dtype or shape), or ``dtype`` is not a float.
+
+    Example:
+      >>> from funcnet import random
+      >>> random.gumbel(random.key(0), (2, 3)).shape
+      (2, 3)
+    """
     key = check_key("gumbel", key)
     shape = canonical_shape("gumbel", shape)
     return _gumbel_jit(key, shape, _float_dtype("gumbel", dtype))
@@ -226,10 +344,34 @@ _categorical_jit = jit(_categorical_body, static_argnums=(2, 3))
 
 
 def categorical(key, logits, axis=-1, shape=None):
-    """Indices drawn from softmax(logits) along `axis` (Gumbel-max, as jax).
+    """Class indices drawn from ``softmax(logits)`` (as jax.random.categorical).
 
-    The result has shape `shape`, default logits.shape without `axis`; a longer
-    `shape` draws several samples per distribution (leading dimensions)."""
+    Uses the Gumbel-max trick, as jax: ``argmax(logits + gumbel)`` along ``axis``.
+
+    Args:
+      key: a PRNG key, a uint32 array of shape (2,) (from ``key``, ``split`` or
+        ``fold_in``); map over a batch of keys with ``fn.vmap``.
+      logits: unnormalized log-probabilities, a float array with at least one axis.
+      axis: the axis of the classes (default -1).
+      shape: the output shape (default: ``logits.shape`` without ``axis``); a longer
+        ``shape`` draws several samples per distribution (as leading axes).
+
+    Returns:
+      An int32 array (int64 with x64) of ``shape`` holding class indices.
+
+    Raises:
+      TypeError: ``key`` is not one key (a jax typed key, a batch of keys, another
+        dtype or shape), or ``logits`` are not floats.
+      ValueError: scalar logits, ``axis`` out of range, or a ``shape`` that does not
+        broadcast with the batch shape of ``logits``.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import random
+      >>> logits = fnp.log(fnp.array([0.1, 0.2, 0.7]))
+      >>> random.categorical(random.key(0), logits, shape=(5,)).tolist()
+      [1, 2, 2, 1, 2]
+    """
     key = check_key("categorical", key)
     logits = to_array(logits)
     if not dtypes.is_float(logits.dtype):
@@ -304,9 +446,35 @@ _randint_jit = jit(_randint_body, static_argnums=(3, 4))
 
 
 def randint(key, shape, minval, maxval, dtype=None):
-    """Integers uniform in [minval, maxval) (default int32), as jax.random.randint
-    (a modulus of 2*nbits random bits: unbiased for power-of-two spans, bias
-    ~span/2**nbits otherwise). maxval <= minval gives minval."""
+    """Integers uniform in ``[minval, maxval)`` (as jax.random.randint).
+
+    jax's algorithm: a modulus of 2 * nbits random bits, unbiased for power-of-two
+    spans and with a bias of about ``span / 2**nbits`` otherwise. Bounds outside the
+    dtype's range are clipped to it.
+
+    Args:
+      key: a PRNG key, a uint32 array of shape (2,) (from ``key``, ``split`` or
+        ``fold_in``); map over a batch of keys with ``fn.vmap``.
+      shape: the output shape, a tuple of ints or an int.
+      minval: the inclusive lower bound, an int or an integer array broadcastable to
+        ``shape``.
+      maxval: the exclusive upper bound, likewise; ``maxval <= minval`` gives
+        ``minval``.
+      dtype: an integer dtype (default int32; int64 with x64).
+
+    Returns:
+      An array of ``shape`` and ``dtype``, equal to jax's.
+
+    Raises:
+      TypeError: ``key`` is not one key (a jax typed key, a batch of keys, another
+        dtype or shape), or ``dtype`` is not an integer dtype.
+      ValueError: bounds that do not broadcast to ``shape``.
+
+    Example:
+      >>> from funcnet import random
+      >>> random.randint(random.key(0), (5,), 0, 10).tolist()
+      [9, 0, 2, 3, 1]
+    """
     key = check_key("randint", key)
     shape = canonical_shape("randint", shape)
     dtype = dtypes.default_int() if dtype is None else dtypes.canonicalize(dtype)
@@ -360,10 +528,32 @@ _arange_shuffle_jit = jit(
 
 
 def permutation(key, x, axis=0, independent=False):
-    """A random permutation of range(x) (x an int) or of x's entries along `axis`.
+    """A random permutation of ``range(x)`` or of an array along an axis.
 
-    With independent=True every slice along `axis` is shuffled independently.
-    Same algorithm and result as jax.random.permutation (sort by random bits)."""
+    Same algorithm and result as jax.random.permutation (sort by random bits).
+
+    Args:
+      key: a PRNG key, a uint32 array of shape (2,) (from ``key``, ``split`` or
+        ``fold_in``); map over a batch of keys with ``fn.vmap``.
+      x: an int ``n`` (permute ``arange(n)``) or an array with at least one axis.
+      axis: the axis to permute (default 0).
+      independent: shuffle every slice along ``axis`` independently instead of
+        permuting whole slices the same way (default False).
+
+    Returns:
+      For an int, an int32 (int64 with x64) array of shape ``(n,)``; for an array, an
+      array of its shape and dtype.
+
+    Raises:
+      TypeError: ``key`` is not one key (a jax typed key, a batch of keys, another
+        dtype or shape), or ``x`` is a scalar array.
+      ValueError: a negative int or ``axis`` out of range.
+
+    Example:
+      >>> from funcnet import random
+      >>> random.permutation(random.key(0), 5).tolist()
+      [0, 1, 4, 3, 2]
+    """
     key = check_key("permutation", key)
     if isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)):
         if x < 0:
@@ -428,11 +618,41 @@ _choice_jit = jit(_choice_body, static_argnums=(3, 4, 5, 6))
 
 
 def choice(key, a, shape=(), replace=True, p=None, axis=0):
-    """Samples from `a` (an array, or an int n meaning arange(n)) along `axis`.
+    """Random samples from ``a`` along ``axis`` (as jax.random.choice).
 
-    Without p: randint indices (replace=True) or a prefix of a permutation.
-    With p (1-D probabilities, not necessarily normalized): inverse-CDF search
-    (replace=True) or the Gumbel top-k trick (replace=False), as jax."""
+    Without ``p``: randint indices (``replace=True``) or a prefix of a permutation.
+    With ``p``: inverse-CDF search (``replace=True``) or the Gumbel top-k trick
+    (``replace=False``), as jax.
+
+    Args:
+      key: a PRNG key, a uint32 array of shape (2,) (from ``key``, ``split`` or
+        ``fold_in``); map over a batch of keys with ``fn.vmap``.
+      a: an int ``n`` (sample from ``arange(n)``) or an array with at least one axis.
+      shape: the shape of the draws, a tuple (an int is refused; default ``()``).
+      replace: draw with replacement (default True).
+      p: optional probabilities of the ``a.shape[axis]`` entries, a 1-D array (not
+        necessarily normalized).
+      axis: the axis of ``a`` to sample along (default 0).
+
+    Returns:
+      For an int ``a``, indices of ``shape`` (int32; int64 with x64); for an array,
+      ``a``'s slices with ``axis`` replaced by ``shape``.
+
+    Raises:
+      TypeError: ``key`` is not one key (a jax typed key, a batch of keys, another
+        dtype or shape), ``shape`` is an int or ``a`` is a scalar array.
+      ValueError: an empty ``a``, more draws than entries without replacement, ``p``
+        of the wrong shape, or ``axis`` out of range.
+
+    Example:
+      >>> import funcnet.numpy as fnp
+      >>> from funcnet import random
+      >>> random.choice(random.key(0), 5, (3,), replace=False).tolist()
+      [0, 1, 4]
+      >>> p = fnp.array([0.1, 0.1, 0.8])
+      >>> random.choice(random.key(0), fnp.array([10, 20, 30]), (4,), p=p).tolist()
+      [10, 10, 30, 30]
+    """
     key = check_key("choice", key)
     if isinstance(shape, (int, np.integer)):
         raise TypeError(f"funcnet.random.choice: shape must be a tuple, got {shape!r}")

@@ -65,6 +65,8 @@ class LRUCache:
         return value
 
     def put(self, key, value):
+        """Stores `value` under `key` as the most recently used entry, dropping the
+        least recently used ones beyond the bound."""
         data = self._data
         data[key] = value
         data.move_to_end(key)
@@ -88,9 +90,12 @@ class LRUCache:
                 self.on_evict(key, value)
 
     def pop(self, key, default=None):
+        """Removes `key`'s entry (without calling `on_evict`); returns its value or
+        `default`."""
         return self._data.pop(key, default)
 
     def clear(self):
+        """Removes every entry and resets the hit and miss counts."""
         self._data.clear()
         self.hits = self.misses = 0
 
@@ -110,6 +115,7 @@ class LRUCache:
         return key in self._data
 
     def info(self) -> CacheInfo:
+        """The cache's statistics: `CacheInfo(hits, misses, maxsize, currsize)`."""
         return CacheInfo(self.hits, self.misses, self.maxsize, len(self._data))
 
 
@@ -161,11 +167,21 @@ config.on_change(("jit_cache_size", "eager_cache_size"), _trim_all)
 
 
 def clear_caches():
-    """Drop every cached trace and compiled program (as ``jax.clear_caches``): jit's
+    """Drops every cached trace and compiled program, as `jax.clear_caches`: jit's
     per-function caches, eager one-primitive programs, the traced bodies of control flow,
     the derived programs of jvp/vmap/transpose, and the transfer signatures.
 
-    Later calls trace and compile again; arrays stay valid.
+    Later calls trace and compile again; arrays stay valid. It takes no arguments.
+
+    Returns:
+      None.
+
+    Example:
+      >>> f = fn.jit(lambda x: x + 1)
+      >>> _ = f(fnp.ones(2))
+      >>> fn.clear_caches()
+      >>> f.cache_info().currsize
+      0
     """
     for fun in _clearers:
         fun()

@@ -1,4 +1,4 @@
-"""User-defined derivatives: stop_gradient, custom_jvp, custom_vjp.
+"""User-defined derivatives: custom_jvp, custom_vjp (stop_gradient is in lax/windowed.py).
 
 A call to a custom_jvp / custom_vjp function runs according to the innermost
 transformation among its arguments, as in jax:
@@ -230,25 +230,45 @@ def _stop_gradient_tracers(x):
 
 
 class custom_jvp(_CustomFunction):
-    """A function with a user-defined JVP rule, as `jax.custom_jvp`.
+    """A function with a user-defined JVP rule, as `jax.custom_jvp`: use it as a
+    decorator, then set the rule with `defjvp` (or `defjvps`).
+
+    Every derivative of the function (jvp, grad, vjp, jacfwd, jacrev, higher orders)
+    goes through the rule instead of through `fun`'s body; reverse mode transposes the
+    rule's tangent computation, so the rule must be linear in the tangents. Calling the
+    object without a transformation runs `fun` as written. Under eager grad/jvp the
+    rule runs on concrete primal values, so Python control flow on them works (as jax);
+    under jit or vmap they are abstract.
 
     Args:
-      fun: the function; call it with positional or keyword arguments (keywords are
-        resolved to positions by its signature, as jax).
-      nondiff_argnums / nondiff_argnames: arguments that are not differentiated; the
-        rule receives them first: jvp(*nondiff_args, primals, tangents).
+      fun: the function; call the object with positional or keyword arguments
+        (keywords are resolved to positions by `fun`'s signature, as jax;
+        keyword-only parameters are not supported).
+      nondiff_argnums: a tuple of positions of arguments that are not differentiated
+        (functions, flags, static values; array values pass through `stop_gradient`).
+        The rule receives them first: `jvp(*nondiff_args, primals, tangents)`.
+      nondiff_argnames: the same, by parameter name.
 
-    Under eager grad/jvp the rule runs on concrete primal values, so Python control flow
-    on them works (as jax); under jit or vmap they are abstract.
+    Attributes:
+      fun: the wrapped function (`__name__`, `__doc__` and `__wrapped__` are `fun`'s).
+      jvp: the rule set by `defjvp`, or None.
+      nondiff_argnums: the non-differentiated positions (names resolved), sorted.
+
+    Raises:
+      AttributeError: the object is called before a rule is defined.
+      TypeError: (from a derivative) the rule does not return a pair, or its primal
+        and tangent outputs differ in structure, shape or dtype.
 
     Example:
-      >>> @custom_jvp
+      >>> @fn.custom_jvp
       ... def softplus(x):
       ...     return fnp.log1p(fnp.exp(x))
       >>> @softplus.defjvp
       ... def softplus_jvp(primals, tangents):
       ...     (x,), (t,) = primals, tangents
       ...     return softplus(x), t * fn.nn.sigmoid(x)
+      >>> float(fn.grad(softplus)(0.0))    # sigmoid(0)
+      0.5
     """
 
     kind = "custom_jvp"
@@ -259,28 +279,51 @@ class custom_jvp(_CustomFunction):
         self.symbolic_zeros = False
 
     def defjvp(self, jvp, symbolic_zeros=False):
-        """Set the rule jvp(primals, tangents) -> (primal_out, tangent_out); with
-        nondiff_argnums the nondiff arguments come first: jvp(*nondiff, primals,
-        tangents). `symbolic_zeros=True` is not supported.
+        """Sets the JVP rule, as `jax.custom_jvp.defjvp`; usable as a decorator.
+
+        Args:
+          jvp: `jvp(primals, tangents) -> (primal_out, tangent_out)`, where `primals`
+            and `tangents` are tuples with one entry per (differentiated) argument
+            and `tangent_out` has `primal_out`'s structure, shapes and dtypes. Zero
+            tangents arrive as zero arrays. With `nondiff_argnums` the
+            non-differentiated arguments come first: `jvp(*nondiff, primals,
+            tangents)`.
+          symbolic_zeros: must be False: funcnet always passes instantiated zeros.
 
         Returns:
           `jvp` itself, so that defjvp works as a decorator (as jax).
+
+        Raises:
+          NotImplementedError: `symbolic_zeros=True`.
         """
         _refuse_symbolic_zeros(symbolic_zeros, "defjvp")
         self.jvp = jvp
         return jvp
 
     def defjvps(self, *tangent_fns):
-        """Define the rule by one function per positional argument, as jax:
-        `tangent_fns[i](t_i, primal_out, *primals)` is argument i's contribution to the
-        output tangent (None: the output does not depend on argument i).
+        """Defines the JVP rule by one function per positional argument, as
+        `jax.custom_jvp.defjvps`; the output tangent is the sum of their results.
+
+        Args:
+          *tangent_fns: one per positional argument: `tangent_fns[i](t_i, primal_out,
+            *primals)` returns argument i's contribution to the output tangent (with
+            the output's structure), or the entry is None when the output does not
+            depend on argument i.
 
         Returns:
           None.
 
+        Raises:
+          TypeError: the function has `nondiff_argnums`.
+
         Example:
+          >>> @fn.custom_jvp
+          ... def f(x, y):
+          ...     return fnp.sin(x) * y
           >>> f.defjvps(lambda x_dot, out, x, y: fnp.cos(x) * x_dot * y,
           ...           lambda y_dot, out, x, y: fnp.sin(x) * y_dot)
+          >>> [float(g) for g in fn.grad(f, argnums=(0, 1))(0.0, 2.0)]
+          [2.0, 0.0]
         """
         if self.nondiff_argnums:
             raise TypeError("Can't use defjvps with nondiff_argnums.")
@@ -419,19 +462,45 @@ lowering_rules.register(custom_lin_p)(_no_forward_mode)
 
 
 class custom_vjp(_CustomFunction):
-    """A function with a user-defined VJP, as `jax.custom_vjp`.
+    """A function with a user-defined VJP (reverse-mode rule), as `jax.custom_vjp`:
+    use it as a decorator, then set the rules with `defvjp(fwd, bwd)`.
 
-    `defvjp(fwd, bwd)`: fwd takes the function's arguments and returns (out, residuals);
-    bwd(residuals, out_cotangent) returns a tuple with one cotangent per argument (None,
-    or None subtrees, for zero). With nondiff_argnums, bwd receives the nondiff arguments
-    first: bwd(*nondiff, residuals, g), and returns cotangents of the others only.
-    Under eager grad, fwd runs on concrete values (Python control flow works, as jax).
+    Reverse-mode derivatives (grad, vjp, jacrev) run `fwd` in the forward pass and
+    `bwd` in the backward pass instead of differentiating `fun`'s body. Forward mode
+    (jvp, jacfwd) is not supported, as in jax. Calling the object without a
+    transformation runs `fun` as written. Under eager grad, `fwd` runs on concrete
+    values (Python control flow works, as jax).
+
+    Args:
+      fun: the function; call the object with positional or keyword arguments
+        (keywords are resolved to positions by `fun`'s signature).
+      nondiff_argnums: a tuple of positions of arguments that are not differentiated
+        and are not arrays (functions, shapes, flags). `bwd` receives them first:
+        `bwd(*nondiff, residuals, g)`, and returns cotangents of the others only.
+      nondiff_argnames: the same, by parameter name.
+
+    Attributes:
+      fun: the wrapped function (`__name__`, `__doc__` and `__wrapped__` are `fun`'s).
+      fwd, bwd: the rules set by `defvjp`, or None.
+      nondiff_argnums: the non-differentiated positions (names resolved), sorted.
+
+    Raises:
+      AttributeError: the object is called before `defvjp`.
+      UnexpectedTracerError: a `nondiff_argnums` argument holds a traced array.
+      TypeError: (from a derivative) forward-mode differentiation was asked for, or
+        `fwd`/`bwd` returned values of the wrong structure.
 
     Example:
-      >>> @custom_vjp
-      ... def clip_grad(x):
+      >>> @fn.custom_vjp
+      ... def clip_gradient(x):
       ...     return x
-      >>> clip_grad.defvjp(lambda x: (x, None), lambda _, g: (fnp.clip(g, -1, 1),))
+      >>> def fwd(x):
+      ...     return x, None                # output, residuals
+      >>> def bwd(residuals, g):
+      ...     return (fnp.clip(g, -1.0, 1.0),)  # one cotangent per argument
+      >>> clip_gradient.defvjp(fwd, bwd)
+      >>> float(fn.grad(lambda x: 3.0 * clip_gradient(x))(2.0))
+      1.0
     """
 
     kind = "custom_vjp"
@@ -442,12 +511,26 @@ class custom_vjp(_CustomFunction):
         self.symbolic_zeros = False
 
     def defvjp(self, fwd, bwd, symbolic_zeros=False, optimize_remat=False):
-        """Set the forward and backward rules (see the class docstring).
-        `optimize_remat` is accepted and has no effect (it only saves memory in jax);
-        `symbolic_zeros=True` is not supported.
+        """Sets the forward and backward rules, as `jax.custom_vjp.defvjp`.
+
+        Args:
+          fwd: takes the function's arguments (as `fun` does) and returns `(out,
+            residuals)`: `out` as `fun` would return it, `residuals` any pytree of
+            values `bwd` needs.
+          bwd: `bwd(residuals, g)`, `g` the cotangent of `out` (its structure and
+            shapes), returns a tuple with one cotangent per argument, each shaped like
+            its argument; None (or a None subtree) stands for zero. With
+            `nondiff_argnums`, `bwd(*nondiff, residuals, g)` returns cotangents of the
+            differentiated arguments only.
+          symbolic_zeros: must be False: funcnet always passes instantiated zeros.
+          optimize_remat: accepted for compatibility; has no effect (it only saves
+            memory in jax).
 
         Returns:
           None, as jax.
+
+        Raises:
+          NotImplementedError: `symbolic_zeros=True`.
         """
         _refuse_symbolic_zeros(symbolic_zeros, "defvjp")
         self.fwd, self.bwd = fwd, bwd

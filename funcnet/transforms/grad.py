@@ -91,12 +91,38 @@ def _as_dtype(ct, aval):
 
 @api_boundary
 def vjp(fun, *primals, has_aux=False):
-    """Reverse-mode derivative: returns `(fun(*primals), vjp_fn)` (plus aux), where
-    `vjp_fn(cotangent)` returns a tuple with one cotangent per primal.
+    """Evaluates `fun` and returns its vector-Jacobian product function, as `jax.vjp`.
+
+    `fun` is traced once, here (in forward mode, then partially evaluated); the
+    returned `vjp_fn` runs only the backward (transposed) pass, so it can be called
+    with many cotangents cheaply.
+
+    Args:
+      fun: a function of pytrees of arrays returning a pytree of arrays.
+      *primals: the arguments to evaluate and differentiate `fun` at (arrays, NumPy
+        arrays, Python scalars or pytrees of them). Leaves that are not floating point
+        are not differentiated: their cotangent is zero.
+      has_aux: if True, `fun` returns a pair `(out, aux)`; only `out` is
+        differentiated and `aux` is returned as a third value.
+
+    Returns:
+      `(out, vjp_fn)`, or `(out, vjp_fn, aux)` with `has_aux=True`. `out` is
+      `fun(*primals)`; `vjp_fn(cotangent)` takes a cotangent with the structure, shapes
+      of `out` (a float cotangent is cast to the output's dtype) and returns a tuple
+      with one cotangent per primal, each shaped like that primal.
+
+    Raises:
+      TypeError: `vjp_fn` got a cotangent whose tree structure differs from `out`'s,
+        or `has_aux=True` and `fun` did not return a pair.
+      ValueError: a cotangent leaf's shape differs from its output's.
 
     Example:
-      >>> y, f_vjp = vjp(fnp.sin, 1.0)
-      >>> f_vjp(1.0)   # (cos(1.0),)
+      >>> y, f_vjp = fn.vjp(fnp.sin, 1.0)
+      >>> round(float(y), 4)
+      0.8415
+      >>> (ct,) = f_vjp(1.0)    # cos(1.0)
+      >>> round(float(ct), 4)
+      0.5403
     """
     p_flat, in_tree = tree.tree_flatten(tuple(primals))
     box = {}
@@ -133,8 +159,29 @@ def vjp(fun, *primals, has_aux=False):
 
 @api_boundary
 def linearize(fun, *primals):
-    """Returns `(fun(*primals), f_jvp)` where `f_jvp(*tangents)` evaluates the
-    linearized function (its residuals are computed once, here)."""
+    """Evaluates `fun` and returns its linear approximation (the JVP as a function of
+    the tangents alone), as `jax.linearize`.
+
+    The primal computation and the residuals the tangent map needs are computed once,
+    here; each call of `f_jvp` then runs only the linear part.
+
+    Args:
+      fun: a function of pytrees of arrays returning a pytree of arrays.
+      *primals: the point to linearize at (arrays, scalars or pytrees of them).
+
+    Returns:
+      `(out, f_jvp)`: `out` is `fun(*primals)`; `f_jvp(*tangents)` takes one tangent
+      per primal (same tree structure and shapes) and returns the output tangent, with
+      `out`'s structure. Outputs that do not depend on the inputs get zero tangents.
+
+    Raises:
+      TypeError: `f_jvp` got tangents whose tree structure differs from the primals'.
+
+    Example:
+      >>> y, f_jvp = fn.linearize(fnp.sin, 1.0)
+      >>> round(float(f_jvp(2.0)), 4)    # 2 * cos(1.0)
+      1.0806
+    """
     p_flat, in_tree = tree.tree_flatten(tuple(primals))
     box = {}
 
@@ -193,13 +240,33 @@ def _check_argnums(argnums, n_args, args, name):
 
 
 def value_and_grad(fun, argnums=0, has_aux=False, *, _name="value_and_grad"):
-    """`fun`'s value and its gradient with respect to `argnums` (an int or a tuple).
+    """Makes a function that returns `fun`'s value and its gradient, as
+    `jax.value_and_grad`.
 
-    The gradient has the structure of the chosen argument(s). With has_aux=True,
-    `fun` returns `(value, aux)` and the result is `((value, aux), grad)`.
+    Args:
+      fun: a function whose output is a real scalar (a float of shape `()`); its
+        arguments are pytrees of arrays or scalars.
+      argnums: the positional argument to differentiate with respect to (an int,
+        negative counts from the end), or a tuple of them. Default 0.
+      has_aux: if True, `fun` returns a pair `(value, aux)`; only `value` is
+        differentiated and `aux` is passed through.
+
+    Returns:
+      A function with `fun`'s signature that returns `(value, grad)`, or
+      `((value, aux), grad)` with `has_aux=True`. `grad` has the pytree structure,
+      shapes and dtypes of argument `argnums`, or is a tuple with one such gradient
+      per entry when `argnums` is a tuple. Keyword arguments are passed to `fun` but
+      never differentiated.
+
+    Raises:
+      TypeError: `fun`'s output is not a real scalar, or a differentiated argument
+        holds a leaf that is not floating point (integers cannot be differentiated).
+      ValueError: `argnums` is out of range for the call's arguments.
 
     Example:
-      >>> value_and_grad(lambda x: (x ** 2).sum())(fnp.ones(3))   # (3.0, [2., 2., 2.])
+      >>> value, g = fn.value_and_grad(lambda x: (x ** 2).sum())(fnp.ones(3))
+      >>> float(value), g.tolist()
+      (3.0, [2.0, 2.0, 2.0])
     """
     name = _name
 
@@ -229,11 +296,40 @@ def value_and_grad(fun, argnums=0, has_aux=False, *, _name="value_and_grad"):
 
 
 def grad(fun, argnums=0, has_aux=False):
-    """The gradient of a scalar-valued `fun` with respect to `argnums`.
+    """Makes a function that returns the gradient of a scalar-valued `fun`, as
+    `jax.grad`.
+
+    It runs `fun` forward once, recording what the backward pass needs, then
+    transposes the recorded linear program (reverse mode). Under `jit` the whole
+    computation is compiled as one program.
+
+    Args:
+      fun: a function whose output is a real scalar (a float of shape `()`); its
+        arguments are pytrees of arrays or scalars.
+      argnums: the positional argument to differentiate with respect to (an int,
+        negative counts from the end), or a tuple of them. Default 0.
+      has_aux: if True, `fun` returns a pair `(value, aux)`; only `value` is
+        differentiated and `aux` is returned next to the gradient.
+
+    Returns:
+      A function with `fun`'s signature that returns the gradient, or `(grad, aux)`
+      with `has_aux=True`. The gradient has the pytree structure, shapes and dtypes
+      of argument `argnums` (e.g. a dict of parameters gives a dict of gradients), or
+      is a tuple with one such gradient per entry when `argnums` is a tuple.
+
+    Raises:
+      TypeError: `fun`'s output is not a real scalar, or a differentiated argument
+        holds a leaf that is not floating point.
+      ValueError: `argnums` is out of range for the call's arguments.
 
     Example:
-      >>> grad(fnp.tanh)(0.5)
-      >>> grad(loss)(params, x, y)     # same pytree as params
+      >>> round(float(fn.grad(fnp.tanh)(0.5)), 4)    # 1 - tanh(0.5) ** 2
+      0.7864
+      >>> loss = lambda params, x: ((x @ params["w"] + params["b"]) ** 2).sum()
+      >>> params = {"w": fnp.ones((3, 2)), "b": fnp.zeros(2)}
+      >>> g = fn.grad(loss)(params, fnp.ones((4, 3)))
+      >>> g["w"].shape, g["b"].tolist()
+      ((3, 2), [24.0, 24.0])
     """
     vag = value_and_grad(fun, argnums, has_aux, _name="grad")
 
@@ -269,9 +365,33 @@ def _vmap(fun, out_axes=0):
 
 
 def jacfwd(fun, argnums=0, has_aux=False):
-    """The Jacobian by forward mode: one jvp per input element, all of them run as
-    one batched jvp (vmap over the basis). Output leaves get the input's shape
-    appended."""
+    """Makes a function that returns `fun`'s Jacobian, computed in forward mode, as
+    `jax.jacfwd`.
+
+    One JVP per input element, all run as one batched JVP (a `vmap` over the standard
+    basis). Forward mode suits functions with fewer inputs than outputs.
+
+    Args:
+      fun: a function of pytrees of floating-point arrays returning a pytree of arrays.
+      argnums: the positional argument (an int) or arguments (a tuple of ints) to
+        differentiate with respect to. Default 0.
+      has_aux: if True, `fun` returns a pair `(out, aux)`; only `out` is
+        differentiated and `aux` is returned next to the Jacobian.
+
+    Returns:
+      A function with `fun`'s positional signature returning the Jacobian, or
+      `(jacobian, aux)` with `has_aux=True`. The Jacobian has `out`'s pytree structure;
+      each output leaf of shape `S` holds, for an input of shape `T`, an array of
+      shape `S + T` (a tuple of those, one per input, when `argnums` is a tuple).
+
+    Raises:
+      TypeError: a differentiated argument holds a leaf that is not floating point.
+      ValueError: `argnums` is out of range for the call's arguments.
+
+    Example:
+      >>> fn.jacfwd(lambda x: x ** 2)(fnp.arange(3.0)).tolist()
+      [[0.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 4.0]]
+    """
 
     @api_boundary
     def jac(*args):
@@ -302,8 +422,35 @@ def jacfwd(fun, argnums=0, has_aux=False):
 
 
 def jacrev(fun, argnums=0, has_aux=False):
-    """The Jacobian by reverse mode: one vjp per output element, all of them run as
-    one batched backward pass (vmap over the basis)."""
+    """Makes a function that returns `fun`'s Jacobian, computed in reverse mode, as
+    `jax.jacrev` (`fn.jacobian` is this function).
+
+    One VJP per output element, all run as one batched backward pass (a `vmap` over
+    the standard basis of the outputs). Reverse mode suits functions with fewer
+    outputs than inputs.
+
+    Args:
+      fun: a function of pytrees of floating-point arrays returning a pytree of arrays.
+      argnums: the positional argument (an int) or arguments (a tuple of ints) to
+        differentiate with respect to. Default 0.
+      has_aux: if True, `fun` returns a pair `(out, aux)`; only `out` is
+        differentiated and `aux` is returned next to the Jacobian.
+
+    Returns:
+      A function with `fun`'s positional signature returning the Jacobian, or
+      `(jacobian, aux)` with `has_aux=True`. The Jacobian has `out`'s pytree structure;
+      each output leaf of shape `S` holds, for an input of shape `T`, an array of
+      shape `S + T` (a tuple of those, one per input, when `argnums` is a tuple).
+
+    Raises:
+      TypeError: a differentiated argument holds a leaf that is not floating point.
+      ValueError: `argnums` is out of range for the call's arguments.
+
+    Example:
+      >>> jac = fn.jacrev(lambda x, y: x * y, argnums=(0, 1))(fnp.arange(2.0), fnp.ones(2))
+      >>> jac[0].tolist(), jac[1].tolist()
+      ([[1.0, 0.0], [0.0, 1.0]], [[0.0, 0.0], [0.0, 1.0]])
+    """
 
     @api_boundary
     def jac(*args):
@@ -367,5 +514,21 @@ def _stack_rows(rows, o_flat, o_tree, argnums):
 
 
 def hessian(fun, argnums=0):
-    """The Hessian: jacfwd of jacrev."""
+    """Makes a function that returns `fun`'s Hessian, as `jax.hessian` (computed as
+    `jacfwd(jacrev(fun))`; there is no `has_aux`).
+
+    Args:
+      fun: a function of pytrees of floating-point arrays, usually scalar-valued.
+      argnums: the positional argument (an int) or arguments (a tuple of ints) to
+        differentiate with respect to. Default 0.
+
+    Returns:
+      A function with `fun`'s positional signature returning the matrix of second
+      derivatives: for a scalar output and an input of shape `T`, an array of shape
+      `T + T`; in general the Jacobian of the Jacobian (see `jacfwd`, `jacrev`).
+
+    Example:
+      >>> fn.hessian(lambda x: (x ** 3).sum())(fnp.arange(3.0)).tolist()
+      [[0.0, 0.0, 0.0], [0.0, 6.0, 0.0], [0.0, 0.0, 12.0]]
+    """
     return jacfwd(jacrev(fun, argnums), argnums)

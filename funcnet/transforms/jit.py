@@ -173,10 +173,26 @@ class _Entry(dispatch.Program):
 
 
 class Jitted:
-    """The callable `jit(f)` returns.
+    """The compiled function `jit(f)` returns (jax's `PjitFunction`); call it as `f`.
 
     Its caches belong to `f` (see jit_cache.py): every `jit(f)` with the same options
-    shares them, so `jit(f)(x)` in a loop traces and compiles once."""
+    shares them, so `jit(f)(x)` in a loop traces and compiles once. Made by `jit`, not
+    constructed directly.
+
+    Args:
+      fun: the Python function to compile.
+      static_argnums: positions of the arguments that are compile-time constants.
+      static_argnames: names of the arguments that are compile-time constants.
+      donate_argnums: positions of the arguments whose buffers may be reused.
+
+    Attributes:
+      fun: the wrapped Python function (also `__wrapped__`; `__name__` and `__doc__`
+        are `fun`'s).
+      static_argnums, static_argnames: the static arguments, as tuples, each completed
+        from the other through `fun`'s signature (as jax).
+      donate_argnums: the donated positions, a tuple.
+      trace_count: how many times this wrapper traced `fun` (new signatures).
+    """
 
     def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=(), _shared=True):
         functools.update_wrapper(self, fun)
@@ -407,6 +423,24 @@ class Jitted:
 
     @api_boundary
     def lower(self, *args, **kwargs) -> "Lowered":
+        """Traces and lowers the function for these arguments, without compiling or
+        running it (ahead-of-time use, as `jax.jit(f).lower`).
+
+        Args:
+          *args, **kwargs: the call's arguments: arrays (or `ShapeDtypeStruct`s standing
+            for them) and the values of the static arguments.
+
+        Returns:
+          A `Lowered`: the traced program (`.jaxpr`), its StableHLO text (`.as_text()`)
+          and `.compile()`.
+
+        Example:
+          >>> lowered = fn.jit(lambda x: x * 2).lower(fn.ShapeDtypeStruct((3,), fnp.float32))
+          >>> "stablehlo.multiply" in lowered.as_text()
+          True
+          >>> lowered.compile()(fnp.arange(3.0)).tolist()
+          [0.0, 2.0, 4.0]
+        """
         leaves, in_tree, static, avals = self._flatten(args, kwargs)
         device = _device_of(leaves)
         entry = self._entry(in_tree, static, avals, device)
@@ -420,6 +454,20 @@ class Jitted:
 
     @api_boundary
     def eval_shape(self, *args, **kwargs):
+        """The shapes and dtypes of the outputs for these arguments, without compiling
+        or running anything (as `jax.jit(f).eval_shape`); the trace is cached.
+
+        Args:
+          *args, **kwargs: the call's arguments: arrays or `ShapeDtypeStruct`s, and the
+            values of the static arguments.
+
+        Returns:
+          A pytree of `ShapeDtypeStruct`s with the structure of the function's output.
+
+        Example:
+          >>> fn.jit(lambda x: x.sum(0)).eval_shape(fnp.ones((2, 3)))
+          ShapeDtypeStruct(shape=(3,), dtype=float32)
+        """
         _, in_tree, static, avals = self._flatten(args, kwargs)
         entry = self._entry(in_tree, static, avals, None)
         return tree.tree_unflatten(
@@ -432,15 +480,31 @@ class Jitted:
 
     def cache_info(self):
         """Statistics of this function's cache of traced programs (shared by every
-        `jit(f)` with the same options): hits, misses, maxsize, currsize, as functools'
-        CacheInfo. Hits count lookups on the general dispatch path; calls answered by
-        the fast path (a signature seen before, funcnet Array arguments) are not counted.
+        `jit(f)` with the same options).
+
+        Hits count lookups on the general dispatch path; calls answered by the fast
+        path (a signature seen before, funcnet Array arguments) are not counted.
+
+        Returns:
+          A `CacheInfo(hits, misses, maxsize, currsize)` named tuple, as
+          `functools.lru_cache`'s; `maxsize` is `funcnet.config.jit_cache_size`.
+
+        Example:
+          >>> f = fn.jit(lambda x: x + 1)
+          >>> _ = f(fnp.ones(2)); _ = f(fnp.ones(3))
+          >>> f.cache_info().currsize
+          2
         """
         return self._fcache.programs.info()
 
     def clear_cache(self):
-        """Drop this function's traced programs and executables (for every wrapper of
-        it with the same options)."""
+        """Drops this function's traced programs and executables (for every wrapper of
+        it with the same options) and resets its `cache_info()` counts; the next call
+        traces and compiles again.
+
+        Returns:
+          None.
+        """
         self._fcache.clear()
 
 
@@ -448,19 +512,44 @@ register_boundary(Jitted.__call__)
 
 
 class Lowered:
+    """A function traced and lowered to StableHLO for one signature, not yet compiled
+    (as `jax.stages.Lowered`). Made by `Jitted.lower`, not constructed directly.
+
+    Args:
+      jitted: the `Jitted` function it was lowered from.
+      entry: the cache entry holding the traced program (and its executables).
+      text: the StableHLO module text.
+      device: the device it will be compiled for.
+      attrs: per-argument attributes of the module (buffer donation), or None.
+
+    Attributes:
+      jaxpr: the traced program (a `ClosedJaxpr`, printed readably).
+    """
+
     def __init__(self, jitted, entry, text, device, attrs):
         self._jitted, self._entry, self._text = jitted, entry, text
         self._device, self._attrs = device, attrs
 
     def as_text(self) -> str:
-        """The StableHLO module funcnet emitted."""
+        """The StableHLO module funcnet emitted.
+
+        Returns:
+          The module as MLIR text (a `str`).
+        """
         return self._text
 
     @property
     def jaxpr(self) -> ClosedJaxpr:
+        """The traced program (after funcnet's DCE/CSE when `optimize_jaxprs` is on)."""
         return self._entry.closed
 
     def compile(self) -> "Compiled":
+        """Compiles the module with XLA for its device (reusing the executable if this
+        signature was compiled before).
+
+        Returns:
+          A `Compiled`.
+        """
         exe = self._entry.executable(
             self._device, self._jitted.__name__, self._attrs, text=self._text
         )
@@ -468,20 +557,56 @@ class Lowered:
 
 
 class Compiled:
+    """An XLA executable of a lowered function (as `jax.stages.Compiled`). Made by
+    `Lowered.compile`, not constructed directly.
+
+    Calling it calls the jitted function it came from, which runs this executable for
+    the signature it was lowered for. Unlike jax's, it does not refuse other
+    signatures: those are traced and compiled anew.
+
+    Args:
+      jitted: the `Jitted` function it was compiled from.
+      exe: the runtime executable.
+    """
+
     def __init__(self, jitted, exe):
         self._jitted, self._exe = jitted, exe
 
     def as_text(self) -> str:
-        """The optimized HLO XLA compiled."""
+        """The optimized HLO XLA compiled.
+
+        Returns:
+          The HLO module as text (a `str`).
+        """
         return self._exe.hlo_text()
 
     def memory_analysis(self):
+        """XLA's memory statistics of the executable.
+
+        Returns:
+          The runtime's `CompiledMemoryStats` (argument, output, temporary and
+          generated-code sizes in bytes).
+        """
         return self._exe.memory_stats()
 
     def cost_analysis(self):
+        """XLA's cost estimate of the executable.
+
+        Returns:
+          A dict of XLA's cost properties (e.g. 'flops', 'bytes accessed'), as the
+          runtime reports them.
+        """
         return self._exe.cost_analysis()
 
     def __call__(self, *args, **kwargs):
+        """Runs the computation (see the class docstring).
+
+        Args:
+          *args, **kwargs: the arguments, as for the jitted function.
+
+        Returns:
+          The function's outputs, a pytree of Arrays.
+        """
         return self._jitted(*args, **kwargs)
 
 
@@ -565,25 +690,55 @@ def _infer_static(sig, argnums, argnames):
 
 
 def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
-    """Compile `fun` with XLA. Usable as `@jit` or `jit(f, static_argnums=...)`.
+    """Compiles `fun` with XLA, as `jax.jit`. Usable as `@jit`, `jit(f, ...)` or
+    `@functools.partial(jit, static_argnums=...)` (with `fun` omitted it returns a
+    decorator).
+
+    The first call with a new signature (the arguments' tree structure, shapes, dtypes
+    and weak types, the static arguments' values, the device, the x64 mode) traces
+    `fun` into a program, lowers it to StableHLO and compiles it; later calls with
+    that signature run the executable directly. Inside another transformation (grad,
+    vmap, an outer jit) the traced program is staged as one `jit` equation.
 
     Args:
-      fun: a function of arrays (pytrees of them) returning arrays.
-      static_argnums / static_argnames: arguments treated as compile-time constants
-        (hashable); a new value triggers a new compilation.
-      donate_argnums: positional arguments whose buffers the computation may reuse
-        for outputs; the caller's arrays are invalid afterwards.
+      fun: a function of arrays (pytrees of them) returning a pytree of arrays
+        (Python scalars and None are fine).
+      static_argnums: an int or tuple of ints: positional arguments treated as
+        compile-time constants (hashable, e.g. a shape or a flag); a new value
+        triggers a new compilation. Negative numbers count from the end.
+      static_argnames: a str or tuple of strs: the same by parameter name. An
+        argument marked static by position is static when passed by name too, and
+        the other way round (as jax).
+      donate_argnums: an int or tuple of ints: positional arguments whose buffers
+        the computation may reuse for outputs of the same shape and dtype; the
+        caller's donated Arrays are invalid afterwards.
 
     Returns:
-      A callable with the same signature, plus `.lower(...)`, `.eval_shape(...)`,
-      `.cache_info()` and `.clear_cache()`. Traced programs and executables are cached
-      per function (held weakly) and options, shared by every `jit(fun)`, bounded by
-      `funcnet.config.jit_cache_size` (least recently used dropped first). With
-      `funcnet.config.disable_jit` the call runs `fun` as written, op by op.
+      A `Jitted` callable with `fun`'s signature, name and docstring, plus
+      `.lower(...)`, `.eval_shape(...)`, `.cache_info()` and `.clear_cache()`. Traced
+      programs and executables are cached per function (held weakly) and options,
+      shared by every `jit(fun)`, bounded by `funcnet.config.jit_cache_size` (least
+      recently used dropped first). With `funcnet.config.disable_jit` the call runs
+      `fun` as written, op by op.
+
+    Raises:
+      TypeError: (at call time) an argument is not an array and not static, a static
+        argument is unhashable, or `fun` returns something that is not an array.
+      ValueError: (when `jit` is called) `static_argnums`/`static_argnames` name a
+        parameter `fun` does not have.
 
     Example:
-      >>> f = jit(lambda x: x * 2)
-      >>> f(fnp.arange(3.0))
+      >>> @fn.jit
+      ... def f(x, y):
+      ...     return fnp.sin(x) * y + 1.0
+      >>> f(fnp.zeros(3), 2.0).tolist()
+      [1.0, 1.0, 1.0]
+      >>> from functools import partial
+      >>> @partial(fn.jit, static_argnums=1)
+      ... def power(x, n):            # n is a Python int at trace time
+      ...     return x ** n
+      >>> power(fnp.arange(3.0), 2).tolist()
+      [0.0, 1.0, 4.0]
     """
     if fun is None:
         return functools.partial(
@@ -599,8 +754,30 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
 
 
 def make_jaxpr(fun, static_argnums=(), return_shape=False):
-    """`make_jaxpr(f)(*args)` returns the program funcnet traces for `f` at these
-    arguments' shapes and dtypes; it prints readably."""
+    """Makes a function that returns the program funcnet traces for `fun`, as
+    `jax.make_jaxpr`: `make_jaxpr(f)(*args)` traces `f` at these arguments' shapes and
+    dtypes (always anew; nothing is compiled or cached).
+
+    Args:
+      fun: a function of arrays (pytrees of them) returning arrays.
+      static_argnums: an int or tuple of ints: positional arguments passed to `fun` as
+        Python values rather than traced.
+      return_shape: if True, also return the output's shapes and dtypes.
+
+    Returns:
+      A function taking `fun`'s arguments (arrays or `ShapeDtypeStruct`s) and returning
+      the traced program, a `ClosedJaxpr` that prints readably; with
+      `return_shape=True` a pair `(program, shapes)`, `shapes` a pytree of
+      `ShapedArray`s with the structure of `fun`'s output (jax gives
+      `ShapeDtypeStruct`s; both have `.shape` and `.dtype`).
+
+    Example:
+      >>> print(fn.make_jaxpr(lambda x, y: fnp.sin(x) * y)(fnp.ones(3), fnp.ones(3)))
+      { lambda ; a:f32[3] b:f32[3]. let
+          c:f32[3] = sin a
+          d:f32[3] = mul c b
+        in (d,) }
+    """
     static_argnums = _as_tuple(static_argnums)
 
     @api_boundary
@@ -619,14 +796,16 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
 
 @api_boundary
 def eval_shape(fun, *args, **kwargs):
-    """The output shapes and dtypes of `fun(*args)`, without running it.
+    """The output shapes and dtypes of `fun(*args, **kwargs)`, found by tracing it,
+    without compiling or running anything, as `jax.eval_shape`.
 
     Args:
       fun: a function of arrays (pytrees of them).
-      *args, **kwargs: arrays, or `ShapeDtypeStruct`s standing for them.
+      *args, **kwargs: arrays, or `ShapeDtypeStruct`s (or `ShapedArray`s) standing
+        for them.
 
     Returns:
-      A pytree of `ShapeDtypeStruct`s shaped like `fun`'s output.
+      A pytree of `ShapeDtypeStruct`s with the structure of `fun`'s output.
 
     Example:
       >>> fn.eval_shape(lambda x: x.reshape(-1, 2), fnp.ones((4, 3))).shape

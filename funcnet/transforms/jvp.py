@@ -80,16 +80,33 @@ def jvp_flat(fun, primals, tangents, instantiate_zeros=True):
 
 @api_boundary
 def jvp(fun, primals, tangents, has_aux=False):
-    """Forward-mode derivative: returns `(fun(*primals), J @ tangents)`.
+    """Evaluates `fun` and its Jacobian-vector product at once (forward mode), as
+    `jax.jvp`.
 
     Args:
-      fun: a function of pytrees of arrays.
-      primals, tangents: tuples of arguments and matching tangents (same trees,
-        shapes and dtypes).
-      has_aux: `fun` returns `(out, aux)`; aux is returned as a third value.
+      fun: a function of pytrees of arrays returning a pytree of arrays.
+      primals: a tuple (or list) of the arguments to evaluate `fun` at, one entry per
+        positional parameter.
+      tangents: a tuple (or list) of tangents with the same tree structure and shapes
+        as `primals`. A tangent whose dtype differs from its float primal's is cast to
+        it; tangents of non-float primals (integers, bools) are ignored.
+      has_aux: if True, `fun` returns a pair `(out, aux)`; only `out` is
+        differentiated and `aux` is returned as a third value.
+
+    Returns:
+      `(out, tangent_out)`, or `(out, tangent_out, aux)` with `has_aux=True`: `out` is
+      `fun(*primals)` and `tangent_out`, with `out`'s structure and shapes, is the
+      Jacobian of `fun` at `primals` applied to `tangents`.
+
+    Raises:
+      TypeError: `primals` or `tangents` is not a tuple or list, their tree structures
+        differ, or `has_aux=True` and `fun` did not return a pair.
+      ValueError: a tangent's shape differs from its primal's.
 
     Example:
-      >>> jvp(fnp.sin, (1.0,), (1.0,))   # (sin(1), cos(1))
+      >>> y, t = fn.jvp(fnp.sin, (1.0,), (2.0,))
+      >>> round(float(y), 4), round(float(t), 4)    # sin(1), 2 * cos(1)
+      (0.8415, 1.0806)
     """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp: primals and tangents must be tuples of arguments")

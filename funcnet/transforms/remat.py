@@ -44,11 +44,32 @@ lowering_rules.register(remat_p)(
 
 
 def checkpoint(fun, prevent_cse=True, static_argnums=()):
-    """Make `fun`'s derivative recompute its forward pass rather than store it.
+    """Makes `fun`'s derivatives recompute its forward pass rather than store its
+    intermediates, as `jax.checkpoint` (`fn.remat` is the same function).
+
+    The function's values are unchanged. Under reverse mode (grad, vjp) only its inputs
+    are kept for the backward pass, which replays the forward computation before
+    differentiating it: less memory for more compute. funcnet has no `policy`
+    argument: nothing inside is saved.
+
+    Args:
+      fun: a function of pytrees of arrays returning a pytree of arrays.
+      prevent_cse: keep XLA from merging the replayed forward pass with the original
+        one (which would undo the memory saving). Default True; False drops that
+        protection (jax suggests it inside `scan`, whose loop keeps the two apart).
+      static_argnums: a tuple of positions of arguments passed to `fun` as Python
+        values (shapes, flags) rather than traced.
+
+    Returns:
+      A function with `fun`'s positional arguments (keyword arguments are not
+      accepted) returning what `fun` returns.
 
     Example:
-      >>> layer = checkpoint(lambda w, x: fnp.tanh(x @ w))
-      >>> grad(lambda w: layer(w, x).sum())(w)     # same value, less memory
+      >>> layer = fn.checkpoint(lambda w, x: fnp.tanh(x @ w))
+      >>> w, x = fnp.ones((3, 2)), fnp.full((4, 3), 0.1)
+      >>> g = fn.grad(lambda w: layer(w, x).sum())(w)    # same value, less memory
+      >>> g.shape
+      (3, 2)
     """
     static_argnums = tuple(static_argnums)
 

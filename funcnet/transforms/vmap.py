@@ -16,7 +16,8 @@ from funcnet.transforms.batching import BatchInfo, BatchTrace, BatchTracer, bdim
 
 
 def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
-    """Vectorize `fun` over an axis of its inputs; the batch runs as one program.
+    """Vectorizes `fun` over an axis of its inputs, as `jax.vmap`; the batch runs as one
+    program (each primitive batched by its rule), not as a Python loop.
 
     Args:
       fun: a function of arrays (pytrees of them) returning arrays.
@@ -30,7 +31,17 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
       axis_size: the number of examples, needed only when no argument is mapped.
 
     Returns:
-      The batched function.
+      The batched function, with `fun`'s signature: it takes the arguments with their
+      batch axes and returns `fun`'s outputs stacked along `out_axes` (by default a
+      new leading axis whose size is the number of examples).
+
+    Raises:
+      TypeError: `in_axes`/`out_axes` hold something other than ints and None, or
+        `axis_size` is not a non-negative int (when `vmap` is called); a mapped
+        argument is not an array (when the batched function is called).
+      ValueError: at call time, `in_axes` does not match the arguments' structure, an
+        axis is out of range, the mapped axes have different sizes, nothing is mapped
+        and `axis_size` is not given, or an output with `out_axes=None` is batched.
 
     Example:
       >>> xs = fnp.ones((8, 3)); w = fnp.ones((3, 2))
