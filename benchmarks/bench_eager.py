@@ -65,10 +65,13 @@ def main(repeat=61):
     from funcnet.lax.elementwise import add_p
 
     fnp.add(a_fn, b_fn)
-    (entry,) = [
-        v for k, v in eager._cache.items() if k[0] is add_p and k[2] == (a_fn.aval, b_fn.aval)
+    # The eager programs cache, keyed by (primitive, params, avals, device, x64).
+    (program,) = [
+        v
+        for k, v in eager._cache.programs.items()
+        if k[0] is add_p and k[2] == (a_fn.aval, b_fn.aval)
     ]
-    exe = entry[0]
+    exe = program.executable
     bufs = [a_fn._buf, b_fn._buf]
     layers = _timing.compare(
         {
