@@ -124,7 +124,7 @@ def check_all(case: Case, axes_list, eager=False, out_axes=0):
 ew = lax.elementwise
 red = lax.reductions
 st = lax.structural
-lin = lax.linalg
+lin = lax.contractions
 ix = lax.indexing
 G = lax.GatherDimensionNumbers
 S = lax.ScatterDimensionNumbers
@@ -747,7 +747,7 @@ def _all_primitives():
         lax.elementwise,
         lax.structural,
         lax.reductions,
-        lax.linalg,
+        lax.contractions,
         lax.indexing,
         lax.windowed,
         lax.control_flow,

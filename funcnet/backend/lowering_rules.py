@@ -16,9 +16,9 @@ from funcnet.backend.lowering import (
 )
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
+from funcnet.lax import contractions as la
 from funcnet.lax import elementwise as ew
 from funcnet.lax import indexing as ix
-from funcnet.lax import linalg as la
 from funcnet.lax import reductions as rd
 from funcnet.lax import structural as st
 from funcnet.lax.calls import jit_p

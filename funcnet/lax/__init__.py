@@ -3,12 +3,22 @@ argument order and defaults (and jax.lax's thin wrappers over them, and its cont
 
 Each `*_p` is a `Primitive`; its rules are in every transformation's table (see
 funcnet.core.rules). The modules build on each other in one direction: broadcast,
-elementwise, structural, reductions, linalg, indexing, windowed, calls, convenience,
+elementwise, structural, reductions, contractions, indexing, windowed, calls, convenience,
 control_flow.
 """
 
 from funcnet.lax.broadcast import (
     broadcast_in_dim,
+)
+from funcnet.lax.contractions import (
+    ConvDimensionNumbers,
+    Precision,
+    batch_matmul,
+    conv,
+    conv_general_dilated,
+    conv_with_general_padding,
+    dot,
+    dot_general,
 )
 from funcnet.lax.control_flow import (
     cond,
@@ -183,16 +193,6 @@ from funcnet.lax.indexing import (
     scatter_min,
     scatter_mul,
     scatter_sub,
-)
-from funcnet.lax.linalg import (
-    ConvDimensionNumbers,
-    Precision,
-    batch_matmul,
-    conv,
-    conv_general_dilated,
-    conv_with_general_padding,
-    dot,
-    dot_general,
 )
 from funcnet.lax.reductions import (
     argmax,

@@ -10,8 +10,8 @@ from funcnet.core.source_info import where
 from funcnet.core.trace import get_aval
 from funcnet.lax import elementwise as ew
 from funcnet.lax import structural as st
-from funcnet.lax.linalg import ConvDimensionNumbers
-from funcnet.lax.linalg import conv_dimension_numbers as _conv_dimension_numbers
+from funcnet.lax.contractions import ConvDimensionNumbers
+from funcnet.lax.contractions import conv_dimension_numbers as _conv_dimension_numbers
 
 
 def _axis(axis, ndim):

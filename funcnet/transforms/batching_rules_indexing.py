@@ -13,8 +13,8 @@ import numpy as np
 from funcnet import lax
 from funcnet.core import dtypes
 from funcnet.core.trace import Tracer
+from funcnet.lax import contractions
 from funcnet.lax import indexing as ix
-from funcnet.lax import linalg
 from funcnet.lax import structural as st
 from funcnet.lax.indexing import GatherDimensionNumbers, ScatterDimensionNumbers
 from funcnet.transforms.batching import (
@@ -35,7 +35,7 @@ def _plus1(axes):
 # --- dot_general -----------------------------------------------------------------------
 
 
-@batching_rules.register(linalg.dot_general_p)
+@batching_rules.register(contractions.dot_general_p)
 def _dot_general(size, vals, dims, *, dimension_numbers, precision, preferred_element_type):
     (lhs, rhs), (ld, rd) = vals, dims
     (lc, rc), (lb, rb) = dimension_numbers
@@ -54,7 +54,7 @@ def _dot_general(size, vals, dims, *, dimension_numbers, precision, preferred_el
         n_lhs_free = ndim(lhs) - len(lc) - len(lb)
         free = [i for i in range(ndim(rhs)) if i not in rc_ and i not in rb_]
         out_d = len(lb) + n_lhs_free + free.index(rd)
-    out = linalg.dot_general_p.bind(
+    out = contractions.dot_general_p.bind(
         lhs,
         rhs,
         dimension_numbers=dn,
@@ -86,7 +86,7 @@ def _reshape_axis_out_of(src, size1, x):
     return lax.reshape(x, s)
 
 
-@batching_rules.register(linalg.conv_general_dilated_p)
+@batching_rules.register(contractions.conv_general_dilated_p)
 def _conv(
     size,
     vals,
@@ -107,7 +107,7 @@ def _conv(
     (lhs, rhs), (ld, rd) = vals, dims
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     conv = functools.partial(
-        linalg.conv_general_dilated_p.bind,
+        contractions.conv_general_dilated_p.bind,
         window_strides=window_strides,
         padding=padding,
         lhs_dilation=lhs_dilation,

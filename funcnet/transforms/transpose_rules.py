@@ -10,9 +10,9 @@ from funcnet.core import dtypes
 from funcnet.core.jaxpr import closed_without_consts
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Tracer, get_aval
+from funcnet.lax import contractions as la
 from funcnet.lax import elementwise as ew
 from funcnet.lax import indexing as ix
-from funcnet.lax import linalg as la
 from funcnet.lax import reductions as rd
 from funcnet.lax import structural as st
 from funcnet.lax import windowed as wd
