@@ -4,7 +4,7 @@ primitives (import it as `fnp`). Works eagerly and under every transformation.
 Signatures follow jax.numpy's (parameter names, keyword use, `out=None`), and so do its
 refusals (Python lists where jax.numpy wants arrays raise TypeError). The modules build
 on each other in one direction: _dtypes, _core (conversion, promotion, elementwise),
-_creation and _shape, _reductions, _indexing, _sorting, _pad and _linalg; _methods
+_creation and _shape, _reductions, _indexing, _sorting, _pad and _products; _methods
 installs the array methods and operators on Array and on tracers.
 """
 
@@ -150,7 +150,10 @@ from funcnet.numpy._indexing import (
     take_along_axis,
     where,
 )
-from funcnet.numpy._linalg import (
+from funcnet.numpy._pad import (
+    pad,
+)
+from funcnet.numpy._products import (
     convolve,
     correlate,
     dot,
@@ -160,9 +163,6 @@ from funcnet.numpy._linalg import (
     outer,
     tensordot,
     vdot,
-)
-from funcnet.numpy._pad import (
-    pad,
 )
 from funcnet.numpy._reductions import (
     all,

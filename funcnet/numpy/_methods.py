@@ -11,7 +11,7 @@ import numpy as np
 
 from funcnet.core.array import Array
 from funcnet.core.trace import Tracer
-from funcnet.numpy import _core, _indexing, _linalg, _reductions, _shape
+from funcnet.numpy import _core, _indexing, _products, _reductions, _shape
 from funcnet.numpy._creation import zeros_like
 from funcnet.numpy._sorting import argsort, sort
 
@@ -250,8 +250,8 @@ _METHODS = {
     "__rmod__": _reflected(_core.remainder, "%"),
     "__pow__": _binary(_core.power, "**"),
     "__rpow__": _reflected(_core.power, "**"),
-    "__matmul__": _binary(_linalg.matmul, "@"),
-    "__rmatmul__": _reflected(_linalg.matmul, "@"),
+    "__matmul__": _binary(_products.matmul, "@"),
+    "__rmatmul__": _reflected(_products.matmul, "@"),
     "__and__": _binary(_core.bitwise_and, "&"),
     "__rand__": _reflected(_core.bitwise_and, "&"),
     "__or__": _binary(_core.bitwise_or, "|"),
@@ -300,7 +300,7 @@ _METHODS = {
     "cumprod": _reductions.cumprod,
     "clip": _clip_method,
     "round": _core.round,
-    "dot": _linalg.dot,
+    "dot": _products.dot,
     "take": _indexing.take,
     "repeat": _indexing.repeat,
     "sort": _sort_method,
