@@ -122,23 +122,22 @@ def check_vjp(f, args, eps=None, atol=None, rtol=None, rng=None):
     )
 
 
-def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=None, atol=None, rtol=None):
+def check_grads(f, args, order=2, modes=("fwd", "rev"), atol=None, rtol=None, eps=None):
     """Checks the derivatives of `f` at `args` up to `order`, in forward and/or reverse
     mode, against finite differences, as `jax.test_util.check_grads`.
 
     Higher orders differentiate the derivative along a random direction (forward) or
-    cotangent (reverse), the same mode at every order. Unlike jax's, `order` defaults
-    to 2 and the positional order of the tolerances is `eps, atol, rtol` (pass them by
-    keyword for code that runs on both).
+    cotangent (reverse), the same mode at every order. The parameters are jax's, in
+    jax's order; `order` defaults to 2.
 
     Args:
       f: a function of arrays returning a pytree of arrays.
       args: a tuple (or sequence) of its floating-point arguments.
       order: the highest order to check; below 1 nothing is checked. Default 2.
       modes: a sequence of "fwd" (or "forward") and/or "rev" (or "reverse").
-      eps: the finite-difference step; None picks one by dtype (see `check_jvp`).
       atol, rtol: tolerances; None picks them by dtype (2e-2 for float32, 1e-5 for
         float64: use float64 inputs under `fn.enable_x64()` for tight checks).
+      eps: the finite-difference step; None picks one by dtype (see `check_jvp`).
 
     Returns:
       None.
@@ -166,9 +165,9 @@ def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=None, atol=None, rto
                     args,
                     order - 1,
                     ("fwd",),
-                    eps,
-                    atol,
-                    rtol,
+                    atol=atol,
+                    rtol=rtol,
+                    eps=eps,
                 )
         elif mode in ("rev", "reverse"):
             check_vjp(f, args, eps, atol, rtol)
@@ -176,7 +175,13 @@ def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=None, atol=None, rto
                 rng = np.random.default_rng(3)
                 ct = tree.tree_map(lambda o, rng=rng: _random_like(o, rng), f(*args))
                 check_grads(
-                    lambda *a, ct=ct: vjp(f, *a)[1](ct), args, order - 1, ("rev",), eps, atol, rtol
+                    lambda *a, ct=ct: vjp(f, *a)[1](ct),
+                    args,
+                    order - 1,
+                    ("rev",),
+                    atol=atol,
+                    rtol=rtol,
+                    eps=eps,
                 )
         else:
             raise ValueError(f"unknown mode {mode!r}; use 'fwd' and/or 'rev'")

@@ -1,13 +1,17 @@
 """Top-level names a JAX user reaches for (devices, placement, jacobian, ShapeDtypeStruct)
 and Array's device/sharding attributes, against jax."""
 
+import inspect
+
 import jax
 import jax.numpy as jnp
+import jax.test_util
 import numpy as np
 import pytest
 
 import funcnet as fn
 import funcnet.numpy as fnp
+import funcnet.test_util
 from funcnet.sharding import SingleDeviceSharding
 
 
@@ -109,3 +113,13 @@ def test_shape_dtype_struct_as_jax():
     assert (out.shape, out.dtype) == (want.shape, want.dtype)
     text = fn.jit(lambda a: a * 2).lower(s).as_text()
     assert "tensor<2x3xf32>" in text
+
+
+def test_check_grads_and_checkpoint_take_jaxs_parameters_in_jaxs_order():
+    ours = list(inspect.signature(funcnet.test_util.check_grads).parameters)
+    theirs = list(inspect.signature(jax.test_util.check_grads).parameters)
+    assert ours == theirs
+    # checkpoint: keyword-only options, as jax (concrete and static_argnames aside)
+    params = inspect.signature(fn.checkpoint).parameters
+    for name in ("prevent_cse", "policy", "static_argnums"):
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY, name

@@ -301,6 +301,20 @@ def test_checkpoint_second_order_and_check_grads():
 def test_checkpoint_static_argnums():
     ck = fn.checkpoint(lambda x, n: x**n, static_argnums=(1,))
     _close(fn.grad(lambda x: ck(x, 3))(2.0), 12.0)
+    # an int and a negative position, as jax
+    for nums in (1, -1):
+        ck = fn.checkpoint(lambda x, n: x**n, static_argnums=nums)
+        _close(fn.grad(lambda x, ck=ck: ck(x, 3))(2.0), 12.0)
+    with pytest.raises(TypeError, match="static_argnums must be ints"):
+        fn.checkpoint(lambda x: x, static_argnums=("n",))
+
+
+def test_checkpoint_keyword_arguments_and_policy():
+    ck = fn.checkpoint(lambda x, *, scale: fnp.sin(x) * scale)
+    _close(fn.grad(lambda x: ck(x, scale=3.0))(0.0), 3.0)
+    _close(fn.grad(lambda s: ck(1.0, scale=s))(2.0), np.sin(1.0))
+    with pytest.raises(NotImplementedError, match="policy"):
+        fn.checkpoint(lambda x: x, policy=lambda *a, **k: True)
 
 
 # --- rules on concrete values (Python control flow), as jax -----------------------------------

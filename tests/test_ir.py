@@ -146,6 +146,8 @@ def test_make_jaxpr_static_argnums_and_pytrees():
     assert isinstance(closed, ClosedJaxpr)
     assert [str(a.str_short()) for a in closed.in_avals] == ["f32[2]", "f32[2]"]
     assert shapes["y"].shape == (2,) and shapes["aux"][0].shape == (2,)
+    # as jax: the shapes are ShapeDtypeStructs
+    assert shapes["y"] == fn.ShapeDtypeStruct((2,), np.float32)
 
 
 # --- source lines -------------------------------------------------------------------------

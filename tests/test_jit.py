@@ -3,6 +3,7 @@ explanations, nested jit, closures, lowering/compiling, and eager == jit numeric
 
 import logging
 
+import jax
 import numpy as np
 import pytest
 
@@ -489,3 +490,21 @@ def test_list_argument_is_a_pytree_of_leaves():
         fn.jit(lambda xs: xs[0])([arr([1]), "a"])
     msg = str(info.value)
     assert "xs[1] (argument 0)" in msg and "str" in msg and "asarray" not in msg
+
+
+def test_compiled_refuses_other_signatures_as_jax():
+    f = fn.jit(lambda x, n: x * n, static_argnums=1)
+    compiled = f.lower(fnp.ones(3), 2).compile()
+    np.testing.assert_allclose(compiled(fnp.arange(3.0), 2), [0.0, 2.0, 4.0])
+    with pytest.raises(TypeError, match=r"f32\[4\].*compiled for \(f32\[3\]\)"):
+        compiled(fnp.ones(4), 2)
+    with pytest.raises(TypeError, match="Argument types differ"):
+        compiled(fnp.ones(3, fnp.int32), 2)
+    with pytest.raises(TypeError, match="static values"):
+        compiled(fnp.ones(3), 3)
+    with pytest.raises(TypeError, match="structure"):
+        compiled((fnp.ones(3),), 2)
+    # jax refuses the same calls
+    jc = jax.jit(lambda x, n: x * n, static_argnums=1).lower(np.ones(3, np.float32), 2).compile()
+    with pytest.raises(TypeError):
+        jc(np.ones(4, np.float32), 2)

@@ -450,7 +450,7 @@ class Jitted:
         text = lower_to_module(
             entry.closed, name=self.__name__, arg_attrs=attrs, platform=device.platform
         )
-        return Lowered(self, entry, text, device, attrs)
+        return Lowered(self, entry, text, device, attrs, (in_tree, static, avals))
 
     @api_boundary
     def eval_shape(self, *args, **kwargs):
@@ -521,14 +521,15 @@ class Lowered:
       text: the StableHLO module text.
       device: the device it will be compiled for.
       attrs: per-argument attributes of the module (buffer donation), or None.
+      signature: the (tree structure, static arguments, avals) it was lowered for.
 
     Attributes:
       jaxpr: the traced program (a `ClosedJaxpr`, printed readably).
     """
 
-    def __init__(self, jitted, entry, text, device, attrs):
+    def __init__(self, jitted, entry, text, device, attrs, signature):
         self._jitted, self._entry, self._text = jitted, entry, text
-        self._device, self._attrs = device, attrs
+        self._device, self._attrs, self._signature = device, attrs, signature
 
     def as_text(self) -> str:
         """The StableHLO module funcnet emitted.
@@ -553,24 +554,25 @@ class Lowered:
         exe = self._entry.executable(
             self._device, self._jitted.__name__, self._attrs, text=self._text
         )
-        return Compiled(self._jitted, exe)
+        return Compiled(self._jitted, exe, self._signature)
 
 
 class Compiled:
     """An XLA executable of a lowered function (as `jax.stages.Compiled`). Made by
     `Lowered.compile`, not constructed directly.
 
-    Calling it calls the jitted function it came from, which runs this executable for
-    the signature it was lowered for. Unlike jax's, it does not refuse other
-    signatures: those are traced and compiled anew.
+    It runs only for the signature it was lowered for: arguments of another tree
+    structure, other shapes or dtypes, or other static values raise TypeError, as
+    jax's do (call the jitted function itself to compile for them).
 
     Args:
       jitted: the `Jitted` function it was compiled from.
       exe: the runtime executable.
+      signature: the (tree structure, static arguments, avals) it was lowered for.
     """
 
-    def __init__(self, jitted, exe):
-        self._jitted, self._exe = jitted, exe
+    def __init__(self, jitted, exe, signature):
+        self._jitted, self._exe, self._signature = jitted, exe, signature
 
     def as_text(self) -> str:
         """The optimized HLO XLA compiled.
@@ -602,12 +604,35 @@ class Compiled:
         """Runs the computation (see the class docstring).
 
         Args:
-          *args, **kwargs: the arguments, as for the jitted function.
+          *args, **kwargs: the arguments, as for the jitted function, with the
+            structure, shapes, dtypes and static values it was lowered for.
 
         Returns:
           The function's outputs, a pytree of Arrays.
+
+        Raises:
+          TypeError: the arguments do not match the compiled signature.
         """
+        _, in_tree, static, avals = self._jitted._flatten(args, kwargs)
+        want_tree, want_static, want_avals = self._signature
+        if in_tree != want_tree or static != want_static:
+            raise TypeError(
+                f"Compiled {self._jitted.__name__} called with arguments of structure "
+                f"{in_tree} and static values {static}; it was compiled for {want_tree} "
+                f"and {want_static}"
+            )
+        got = [(a.shape, a.dtype) for a in avals]
+        want = [(a.shape, a.dtype) for a in want_avals]
+        if got != want:
+            raise TypeError(
+                f"Argument types differ from the types for which {self._jitted.__name__} "
+                f"was compiled: got {_type_list(avals)}, compiled for {_type_list(want_avals)}"
+            )
         return self._jitted(*args, **kwargs)
+
+
+def _type_list(avals) -> str:
+    return "(" + ", ".join(a.str_short() for a in avals) + ")"
 
 
 _tree_flatten = tree.tree_flatten
@@ -768,8 +793,7 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
       A function taking `fun`'s arguments (arrays or `ShapeDtypeStruct`s) and returning
       the traced program, a `ClosedJaxpr` that prints readably; with
       `return_shape=True` a pair `(program, shapes)`, `shapes` a pytree of
-      `ShapedArray`s with the structure of `fun`'s output (jax gives
-      `ShapeDtypeStruct`s; both have `.shape` and `.dtype`).
+      `ShapeDtypeStruct`s with the structure of `fun`'s output, as jax.
 
     Example:
       >>> print(fn.make_jaxpr(lambda x, y: fnp.sin(x) * y)(fnp.ones(3), fnp.ones(3)))
@@ -788,7 +812,11 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
         entry = j._trace(in_tree, static, avals)
         closed = entry.closed
         if return_shape:
-            return closed, tree.tree_unflatten(entry.out_tree, closed.out_avals)
+            shapes = [
+                ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
+                for a in closed.out_avals
+            ]
+            return closed, tree.tree_unflatten(entry.out_tree, shapes)
         return closed
 
     return wrapped

@@ -43,26 +43,33 @@ lowering_rules.register(remat_p)(
 )
 
 
-def checkpoint(fun, prevent_cse=True, static_argnums=()):
+def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
     """Makes `fun`'s derivatives recompute its forward pass rather than store its
     intermediates, as `jax.checkpoint` (`fn.remat` is the same function).
 
     The function's values are unchanged. Under reverse mode (grad, vjp) only its inputs
     are kept for the backward pass, which replays the forward computation before
-    differentiating it: less memory for more compute. funcnet has no `policy`
-    argument: nothing inside is saved.
+    differentiating it: less memory for more compute. Nothing inside is saved: a
+    `policy` choosing residuals to keep is not supported yet.
 
     Args:
       fun: a function of pytrees of arrays returning a pytree of arrays.
       prevent_cse: keep XLA from merging the replayed forward pass with the original
         one (which would undo the memory saving). Default True; False drops that
         protection (jax suggests it inside `scan`, whose loop keeps the two apart).
-      static_argnums: a tuple of positions of arguments passed to `fun` as Python
-        values (shapes, flags) rather than traced.
+      policy: only None (save nothing); jax's residual-saving policies raise
+        NotImplementedError.
+      static_argnums: an int or tuple of ints: positions of arguments passed to `fun`
+        as Python values (shapes, flags) rather than traced; negative numbers count
+        from the end.
 
     Returns:
-      A function with `fun`'s positional arguments (keyword arguments are not
-      accepted) returning what `fun` returns.
+      A function with `fun`'s signature (keyword arguments are traced like positional
+      ones) returning what `fun` returns.
+
+    Raises:
+      TypeError: `static_argnums` holds something other than ints.
+      NotImplementedError: a `policy` is given.
 
     Example:
       >>> layer = fn.checkpoint(lambda w, x: fnp.tanh(x @ w))
@@ -71,21 +78,32 @@ def checkpoint(fun, prevent_cse=True, static_argnums=()):
       >>> g.shape
       (3, 2)
     """
+    if policy is not None:
+        raise NotImplementedError(
+            "checkpoint(policy=...) is not supported: funcnet's checkpoint saves nothing "
+            "inside the function (policy=None)"
+        )
+    static_argnums = (static_argnums,) if isinstance(static_argnums, int) else static_argnums
     static_argnums = tuple(static_argnums)
+    if not all(isinstance(i, int) for i in static_argnums):
+        raise TypeError(f"checkpoint: static_argnums must be ints, got {static_argnums!r}")
 
     @api_boundary
     @functools.wraps(fun)
-    def wrapped(*args):
-        static = tuple((i, args[i]) for i in static_argnums)
-        dyn = tuple(a for i, a in enumerate(args) if i not in static_argnums)
-        flat, in_tree = tree.tree_flatten(dyn)
+    def wrapped(*args, **kwargs):
+        n = len(args)
+        positions = {i % n for i in static_argnums if -n <= i < n}
+        static = tuple((i, args[i]) for i in sorted(positions))
+        dyn = tuple(a for i, a in enumerate(args) if i not in positions)
+        flat, in_tree = tree.tree_flatten((dyn, kwargs))
         box = {}
 
         def flat_fun(*leaves):
-            d = list(tree.tree_unflatten(in_tree, list(leaves)))
+            d, kw = tree.tree_unflatten(in_tree, list(leaves))
+            d = list(d)
             for i, v in static:
                 d.insert(i, v)
-            out_flat, box["out_tree"] = tree.tree_flatten(fun(*d))
+            out_flat, box["out_tree"] = tree.tree_flatten(fun(*d, **kw))
             return out_flat
 
         closed = trace_to_jaxpr(flat_fun, [get_aval(x) for x in flat])
