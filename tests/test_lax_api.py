@@ -570,3 +570,22 @@ def test_map_batch_size_and_loop_unroll_flags():
         )
     ]
     check(cases)
+
+
+def test_refusals_and_defaults_as_jax():
+    # mode=None is FILL_OR_DROP
+    assert lax.GatherScatterMode.from_any(None) is lax.GatherScatterMode.FILL_OR_DROP
+    assert jax.lax.GatherScatterMode.from_any(None).name == "FILL_OR_DROP"
+    # unroll needs static bounds
+    for lib in (jax, fn):
+        with pytest.raises(ValueError, match="unroll"):
+            lib.jit(lambda n, L=lib.lax: L.fori_loop(0, n, lambda i, c: c + 1, 0.0, unroll=2))(3)
+    np.testing.assert_allclose(lax.fori_loop(0, 3, lambda i, c: c + 1, 0.0, unroll=2), 3.0)
+    # a static negative start with allow_negative_indices=False
+    for lib, np_ in ((jax.lax, jnp), (lax, fnp)):
+        with pytest.raises(ValueError, match=r"-2 is out of bounds for dimension 5"):
+            lib.dynamic_slice(np_.arange(5.0), (-2,), (2,), allow_negative_indices=False)
+    np.testing.assert_allclose(
+        lax.dynamic_slice(fnp.arange(5.0), (-2,), (2,)),
+        jax.lax.dynamic_slice(jnp.arange(5.0), (-2,), (2,)),
+    )

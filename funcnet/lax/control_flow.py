@@ -358,14 +358,15 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
         (a Python scalar) takes the dtype `body_fun` returns for it.
       init_val: the initial loop value, a pytree of arrays or scalars.
       unroll: with concrete bounds, how many iterations each step of the compiled loop runs
-        (an int, or True for all of them); None (the default) means 1. Ignored with traced
-        bounds (where jax raises ValueError).
+        (an int, or True for all of them); None (the default) means 1. Only with
+        concrete bounds, as jax.
 
     Returns:
       The final loop value (`init_val` itself, promoted as above, if the range is empty).
 
     Raises:
       TypeError: when `body_fun` changes the loop value's structure, shapes or dtypes.
+      ValueError: `unroll` with traced bounds.
 
     Example:
       >>> lax.fori_loop(0, 5, lambda i, total: total + i, 0).tolist()
@@ -376,6 +377,11 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
     concrete = all(
         not isinstance(b, Tracer) or b.to_concrete_value() is not None for b in (lower, upper)
     )
+    if not concrete and unroll is not None:
+        raise ValueError(
+            "fori_loop: `unroll` needs statically known loop bounds (Python ints or "
+            f"concrete values); these are traced{where()}"
+        )
     init_val = _fori_promote(body_fun, init_val)
     if concrete:
         lo, hi = int(lower), int(upper)

@@ -185,9 +185,8 @@ class GatherScatterMode(enum.Enum):
 
         Args:
           mode: a GatherScatterMode; one of 'clip', 'fill', 'drop' (both FILL_OR_DROP) or
-            'promise_in_bounds' (any case); a member's name; or a member of jax's own enum.
-            Unlike jax, None is not accepted here: `gather` and the scatters handle
-            `mode=None` themselves.
+            'promise_in_bounds' (any case); a member's name; a member of jax's own enum;
+            or None, which means FILL_OR_DROP (as jax).
 
         Returns:
           The GatherScatterMode member.
@@ -201,6 +200,8 @@ class GatherScatterMode(enum.Enum):
         """
         if isinstance(mode, GatherScatterMode):
             return mode
+        if mode is None:
+            return GatherScatterMode.FILL_OR_DROP
         names = {
             "clip": GatherScatterMode.CLIP,
             "fill": GatherScatterMode.FILL_OR_DROP,

@@ -326,11 +326,21 @@ def _wrap_negative(x, indices, allow_negative_indices):
     shape = get_aval(x).shape
     allow = allow_negative_indices
     allow = [allow] * len(indices) if isinstance(allow, (bool, np.bool_)) else list(allow)
+    for i, d, a in zip(indices, shape, allow):
+        if not a and _is_static(i) and i < 0:  # jax refuses what it can see
+            raise ValueError(
+                f"index {int(i)} is out of bounds for dimension {d} with "
+                f"allow_negative_indices=False{where()}"
+            )
     return [_wrap_index(i, d) if a else i for i, d, a in zip(indices, shape, allow)]
 
 
+def _is_static(i) -> bool:
+    return isinstance(i, (int, np.integer, np.ndarray)) and np.ndim(i) == 0
+
+
 def _wrap_index(i, dim):
-    if isinstance(i, (int, np.integer, np.ndarray)) and np.ndim(i) == 0:  # static: no ops
+    if _is_static(i):  # no ops
         return int(i) + dim if i < 0 else i
     aval = get_aval(i)
     if dtypes.is_unsigned(aval.dtype):
