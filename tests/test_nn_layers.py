@@ -5,6 +5,8 @@ returns (with an unknown batch -1 at init). Parameters come from the layer's own
 ``init`` and are then perturbed in NumPy (so zero biases and unit scales do not hide
 mistakes). Each apply runs under ``fn.jit``: one compile per case."""
 
+import inspect
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -697,3 +699,49 @@ def test_check_grads(case):
         )
         for k in ("w", "b"):
             np.testing.assert_allclose(np.asarray(g[k]), np.asarray(jg[k]), rtol=1e-5, atol=1e-6)
+
+
+# --- jax's attention signature; refusals ------------------------------------------------
+
+
+def test_dot_product_attention_matches_jax_signature_and_values():
+    ours = list(inspect.signature(nn.dot_product_attention).parameters)
+    theirs = list(inspect.signature(jax.nn.dot_product_attention).parameters)
+    assert ours[:7] == theirs[:7]  # query, key, value, bias, mask, scale, is_causal
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(2, 6, 4, 8)).astype(np.float32)
+    k = rng.normal(size=(2, 6, 2, 8)).astype(np.float32)  # grouped-query: 2 key heads
+    v = rng.normal(size=(2, 6, 2, 8)).astype(np.float32)
+    bias = rng.normal(size=(2, 4, 6, 6)).astype(np.float32)
+    mask = rng.random((2, 1, 6, 6)) > 0.3
+    for kwargs in ({}, {"bias": bias}, {"mask": mask, "scale": 0.3}, {"is_causal": True}):
+        np.testing.assert_allclose(
+            nn.dot_product_attention(q, k, v, **kwargs),
+            jax.nn.dot_product_attention(q, k, v, **kwargs),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+    # the fourth positional argument is a bias, as jax's
+    np.testing.assert_allclose(
+        nn.dot_product_attention(q, k, v, bias),
+        jax.nn.dot_product_attention(q, k, v, bias),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(  # no batch axis
+        nn.dot_product_attention(q[0], k[0], v[0]),
+        jax.nn.dot_product_attention(q[0], k[0], v[0]),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match="do not fit 3 key heads"):
+        nn.dot_product_attention(q, q[:, :, :3], q[:, :, :3])
+
+
+def test_flatten_empty_batch_and_clear_constructor_errors():
+    y = nn.Flatten().apply({}, fnp.ones((0, 3, 4)))
+    assert y.shape == (0, 12)
+    with pytest.raises(TypeError, match="forward_layer must be a recurrent layer"):
+        nn.Bidirectional(None)
+    with pytest.raises(ValueError, match="rate"):
+        nn.Dropout(True)

@@ -59,43 +59,99 @@ def padding_mask(kv_valid, q_valid=None):
     return fnp.logical_and(q_valid[:, None, :, None], kv_valid[:, None, None, :])
 
 
-def dot_product_attention(q, k, v, mask=None, *, dropout_rate=0.0, key=None):
-    """Scaled dot-product attention per head, ``softmax(q k^T / sqrt(d)) v``.
+def dot_product_attention(
+    query,
+    key,
+    value,
+    bias=None,
+    mask=None,
+    *,
+    scale=None,
+    is_causal=False,
+    dropout_rate=0.0,
+    dropout_key=None,
+):
+    """Scaled dot-product attention, ``softmax(scale * q k^T + bias) v`` per head, as
+    jax.nn.dot_product_attention (its XLA implementation).
 
-    The layout of jax.nn.dot_product_attention, ``(batch, length, heads, head_dim)``,
-    but the fourth positional argument is a boolean ``mask`` (jax's is ``bias``). The
-    logits and softmax are computed in float32. A query whose keys are all masked gets
-    uniform weights (no NaN).
+    Layout ``(batch, length, heads, head_dim)``, or without the batch axis. Keys and
+    values may have fewer heads than the queries (grouped-query attention: the number
+    of query heads a multiple of theirs). The logits and the softmax are computed in
+    float32. A query whose keys are all masked gets uniform weights (no NaN).
 
     Args:
-      q: queries, shape ``(B, Lq, H, d)``.
-      k: keys, shape ``(B, Lk, H, d)``.
-      v: values, shape ``(B, Lk, H, d)``.
-      mask: optional booleans broadcastable to ``(B, H, Lq, Lk)``, True = attend (see
+      query: queries, shape ``(B, T, N, H)`` or ``(T, N, H)``.
+      key: keys, shape ``(B, S, K, H)`` or ``(S, K, H)``, with ``N % K == 0``.
+      value: values, the shape of ``key``.
+      bias: optional numbers added to the logits, broadcastable to ``(B, N, T, S)``.
+      mask: optional booleans broadcastable to ``(B, N, T, S)``, True = attend (see
         ``causal_mask``, ``padding_mask``).
-      dropout_rate: probability to drop an attention weight (default 0); above 0 it
-        needs ``key``.
-      key: a ``funcnet.random`` key for the dropout.
+      scale: the logits' scale (default ``1 / sqrt(H)``).
+      is_causal: also mask out keys after each query (query i sees keys j <= i).
+      dropout_rate: probability to drop an attention weight (default 0, as jax's,
+        which has no dropout); above 0 it needs ``dropout_key``.
+      dropout_key: a ``funcnet.random`` key for the dropout.
 
     Returns:
-      The attended values, shape ``(B, Lq, H, d)`` and q's dtype.
+      The attended values, of the query's shape and dtype.
+
+    Raises:
+      ValueError: ranks or head counts that do not fit, or dropout without a key.
 
     Example:
       >>> import funcnet.numpy as fnp
       >>> from funcnet import nn
       >>> q = fnp.ones((2, 5, 4, 8))
-      >>> nn.dot_product_attention(q, q, q, nn.causal_mask(5)).shape
+      >>> nn.dot_product_attention(q, q, q, mask=nn.causal_mask(5)).shape
       (2, 5, 4, 8)
     """
-    logits = fnp.einsum("bqhd,bkhd->bhqk", q, k).astype(np.float32) / math.sqrt(q.shape[-1])
+    query, key, value = fnp.asarray(query), fnp.asarray(key), fnp.asarray(value)
+    if query.ndim == 3:
+        out = dot_product_attention(
+            query[None],
+            key[None],
+            value[None],
+            None if bias is None else fnp.asarray(bias)[None],
+            None if mask is None else fnp.asarray(mask)[None],
+            scale=scale,
+            is_causal=is_causal,
+            dropout_rate=dropout_rate,
+            dropout_key=dropout_key,
+        )
+        return out[0]
+    if query.ndim != 4 or key.ndim != 4 or value.shape != key.shape:
+        raise ValueError(
+            "dot_product_attention: query, key and value must be (B, T, N, H) or (T, N, H) "
+            f"with value shaped like key; got {tuple(query.shape)}, {tuple(key.shape)}, "
+            f"{tuple(value.shape)}"
+        )
+    heads, kv_heads = query.shape[2], key.shape[2]
+    if heads % kv_heads or query.shape[-1] != key.shape[-1]:
+        raise ValueError(
+            f"dot_product_attention: {heads} query heads of size {query.shape[-1]} do not "
+            f"fit {kv_heads} key heads of size {key.shape[-1]}"
+        )
+    if heads != kv_heads:  # grouped-query attention: each key head serves a group
+        key = fnp.repeat(key, heads // kv_heads, axis=2)
+        value = fnp.repeat(value, heads // kv_heads, axis=2)
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    logits = fnp.einsum("bqhd,bkhd->bhqk", query, key, preferred_element_type=np.float32)
+    logits = logits * np.float32(scale)
+    if bias is not None:
+        logits = logits + fnp.asarray(bias).astype(np.float32)
+    if is_causal:
+        causal = causal_mask(query.shape[1], key.shape[1])
+        mask = causal if mask is None else fnp.logical_and(mask, causal)
     if mask is not None:
         big_negative = np.float32(np.finfo(np.float32).min / 2)
         logits = fnp.where(mask, logits, big_negative)
-    weights = softmax(logits, axis=-1).astype(q.dtype)
+    weights = softmax(logits, axis=-1).astype(query.dtype)
     if dropout_rate > 0:
-        keep = random.bernoulli(key, 1.0 - dropout_rate, weights.shape)
+        if dropout_key is None:
+            raise ValueError("dot_product_attention: dropout_rate > 0 needs a dropout_key")
+        keep = random.bernoulli(dropout_key, 1.0 - dropout_rate, weights.shape)
         weights = fnp.where(keep, weights / (1.0 - dropout_rate), fnp.zeros((), weights.dtype))
-    return fnp.einsum("bhqk,bkhd->bqhd", weights, v)
+    return fnp.einsum("bhqk,bkhd->bqhd", weights, value)
 
 
 class MultiHeadAttention(Layer):
@@ -251,7 +307,7 @@ class MultiHeadAttention(Layer):
                 "needs a PRNG key in training mode for attention dropout "
                 "(apply(..., key=..., train=True))"
             )
-        out = dot_product_attention(q, k, v, mask, dropout_rate=rate, key=key)
+        out = dot_product_attention(q, k, v, mask=mask, dropout_rate=rate, dropout_key=key)
         out = fnp.reshape(out, tuple(out.shape[:2]) + (-1,))
         y = fnp.matmul(out, params["out"]["w"])
         return y + params["out"]["b"] if self.use_bias else y

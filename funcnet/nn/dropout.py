@@ -51,7 +51,11 @@ class Dropout(Layer):
 
     def __init__(self, rate, *, broadcast_dims=(), name=None):
         super().__init__(name=name)
-        if not isinstance(rate, (int, float, np.floating)) or not 0 <= rate <= 1:
+        if (
+            isinstance(rate, (bool, np.bool_))  # Dropout(True) is a mistake, not rate 1
+            or not isinstance(rate, (int, float, np.integer, np.floating))
+            or not 0 <= rate <= 1
+        ):
             raise ValueError(
                 f"Dropout: rate (the probability to drop) must be in [0, 1], got {rate!r}"
             )

@@ -451,6 +451,11 @@ class Bidirectional(Layer):
 
     def __init__(self, forward_layer, backward_layer=None, *, name=None):
         super().__init__(name=name)
+        if forward_layer is None:
+            raise TypeError(
+                "Bidirectional: forward_layer must be a recurrent layer (RNN, GRU, LSTM, "
+                "Recurrent), got None"
+            )
         for what, lyr in (("forward_layer", forward_layer), ("backward_layer", backward_layer)):
             if lyr is not None and not isinstance(lyr, Recurrent):
                 raise TypeError(

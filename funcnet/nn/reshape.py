@@ -42,7 +42,10 @@ class Flatten(Layer):
         return (input_shape[0], -1 if -1 in rest else math.prod(rest))
 
     def forward(self, params, x):
-        return fnp.reshape(x, (x.shape[0], -1)) if x.ndim else fnp.reshape(x, (1, 1))
+        if not x.ndim:
+            return fnp.reshape(x, (1, 1))
+        # explicit sizes: -1 cannot be inferred when the batch is empty
+        return fnp.reshape(x, (x.shape[0], math.prod(x.shape[1:])))
 
 
 class Reshape(Layer):
