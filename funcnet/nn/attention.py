@@ -6,6 +6,7 @@ import numpy as np
 
 import funcnet.numpy as fnp
 from funcnet import random
+from funcnet.lax import stop_gradient
 from funcnet.nn.activations import softmax
 from funcnet.nn.core import Layer, LayerError, Param, resolve_init, shape_of
 from funcnet.nn.linear import _features
@@ -68,6 +69,11 @@ def dot_product_attention(
     *,
     scale=None,
     is_causal=False,
+    query_seq_lengths=None,
+    key_value_seq_lengths=None,
+    local_window_size=None,
+    implementation=None,
+    return_residual=False,
     dropout_rate=0.0,
     dropout_key=None,
 ):
@@ -77,7 +83,7 @@ def dot_product_attention(
     Layout ``(batch, length, heads, head_dim)``, or without the batch axis. Keys and
     values may have fewer heads than the queries (grouped-query attention: the number
     of query heads a multiple of theirs). The logits and the softmax are computed in
-    float32. A query whose keys are all masked gets uniform weights (no NaN).
+    float32 (or wider). A query whose keys are all masked gets uniform weights (no NaN).
 
     Args:
       query: queries, shape ``(B, T, N, H)`` or ``(T, N, H)``.
@@ -88,15 +94,26 @@ def dot_product_attention(
         ``causal_mask``, ``padding_mask``).
       scale: the logits' scale (default ``1 / sqrt(H)``).
       is_causal: also mask out keys after each query (query i sees keys j <= i).
-      dropout_rate: probability to drop an attention weight (default 0, as jax's,
-        which has no dropout); above 0 it needs ``dropout_key``.
+      query_seq_lengths: optional int array ``(B,)``: queries at or past a row's
+        length are padding (their outputs are zero).
+      key_value_seq_lengths: optional int array ``(B,)``: keys at or past a row's
+        length are not attended to.
+      local_window_size: optional ``(left, right)`` (or one int for both): query i
+        attends to keys i - left ... i + right.
+      implementation: None or ``"xla"`` (the one funcnet has; ``"cudnn"`` raises).
+      return_residual: also return the softmax's logsumexp, shape ``(B, T, N)``, as
+        jax's (without a gradient).
+      dropout_rate: probability to drop an attention weight (default 0; jax's has no
+        dropout); above 0 it needs ``dropout_key``.
       dropout_key: a ``funcnet.random`` key for the dropout.
 
     Returns:
-      The attended values, of the query's shape and dtype.
+      The attended values, of the query's shape and dtype; with `return_residual`, a
+      pair ``(values, logsumexp)``.
 
     Raises:
-      ValueError: ranks or head counts that do not fit, or dropout without a key.
+      ValueError: ranks or head counts that do not fit, an unknown implementation, or
+        dropout without a key.
 
     Example:
       >>> import funcnet.numpy as fnp
@@ -105,20 +122,15 @@ def dot_product_attention(
       >>> nn.dot_product_attention(q, q, q, mask=nn.causal_mask(5)).shape
       (2, 5, 4, 8)
     """
-    query, key, value = fnp.asarray(query), fnp.asarray(key), fnp.asarray(value)
-    if query.ndim == 3:
-        out = dot_product_attention(
-            query[None],
-            key[None],
-            value[None],
-            None if bias is None else fnp.asarray(bias)[None],
-            None if mask is None else fnp.asarray(mask)[None],
-            scale=scale,
-            is_causal=is_causal,
-            dropout_rate=dropout_rate,
-            dropout_key=dropout_key,
+    if implementation not in (None, "xla"):
+        raise ValueError(
+            f"dot_product_attention: implementation {implementation!r} is not available "
+            "in funcnet (only None or 'xla')"
         )
-        return out[0]
+    query, key, value = fnp.asarray(query), fnp.asarray(key), fnp.asarray(value)
+    unbatched = query.ndim == 3
+    if unbatched:
+        query, key, value = query[None], key[None], value[None]
     if query.ndim != 4 or key.ndim != 4 or value.shape != key.shape:
         raise ValueError(
             "dot_product_attention: query, key and value must be (B, T, N, H) or (T, N, H) "
@@ -135,23 +147,66 @@ def dot_product_attention(
         key = fnp.repeat(key, heads // kv_heads, axis=2)
         value = fnp.repeat(value, heads // kv_heads, axis=2)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    logits = fnp.einsum("bqhd,bkhd->bhqk", query, key, preferred_element_type=np.float32)
-    logits = logits * np.float32(scale)
+    logits_dtype = fnp.promote_types(query.dtype, np.float32)
+    logits = fnp.einsum("bqhd,bkhd->bhqk", query, key, preferred_element_type=logits_dtype)
+    logits = logits * fnp.asarray(scale, logits_dtype)
     if bias is not None:
-        logits = logits + fnp.asarray(bias).astype(np.float32)
-    if is_causal:
-        causal = causal_mask(query.shape[1], key.shape[1])
-        mask = causal if mask is None else fnp.logical_and(mask, causal)
+        logits = (logits + fnp.asarray(bias)).astype(logits_dtype)
+    mask = _combined_mask(
+        mask, is_causal, local_window_size, query_seq_lengths, key_value_seq_lengths, logits
+    )
     if mask is not None:
-        big_negative = np.float32(np.finfo(np.float32).min / 2)
-        logits = fnp.where(mask, logits, big_negative)
-    weights = softmax(logits, axis=-1).astype(query.dtype)
+        # jax's large negative: finite in float32, so the softmax of a row with every key
+        # masked is uniform rather than NaN
+        big_negative = -0.7 * float(np.finfo(np.float32).max)
+        logits = fnp.where(mask, logits, fnp.asarray(big_negative, logits_dtype))
+    logits = logits.astype(np.float32)  # the softmax in float32, as jax (even for f64)
+    weights = softmax(logits, axis=-1).astype(key.dtype)
     if dropout_rate > 0:
         if dropout_key is None:
             raise ValueError("dot_product_attention: dropout_rate > 0 needs a dropout_key")
         keep = random.bernoulli(dropout_key, 1.0 - dropout_rate, weights.shape)
         weights = fnp.where(keep, weights / (1.0 - dropout_rate), fnp.zeros((), weights.dtype))
-    return fnp.einsum("bhqk,bkhd->bqhd", weights, value)
+    out = fnp.einsum("bhqk,bkhd->bqhd", weights, value)
+    if query_seq_lengths is not None:  # padding queries give zeros, as jax
+        valid = fnp.arange(out.shape[1])[None, :] < fnp.asarray(query_seq_lengths)[:, None]
+        out = out * valid[:, :, None, None].astype(out.dtype)
+    if return_residual:
+        lse = fnp.transpose(_logsumexp_last(logits), (0, 2, 1)).astype(key.dtype)
+        residual = stop_gradient(lse)
+        return (out[0], residual[0]) if unbatched else (out, residual)
+    return out[0] if unbatched else out
+
+
+def _logsumexp_last(x):
+    top = fnp.max(x, axis=-1, keepdims=True)
+    return fnp.log(fnp.sum(fnp.exp(x - top), axis=-1)) + top[..., 0]
+
+
+def _combined_mask(mask, is_causal, window, q_lengths, kv_lengths, logits):
+    """One boolean mask (broadcastable to the logits' (B, N, T, S)) from every masking
+    option, or None when there is none."""
+    t_len, s_len = logits.shape[2], logits.shape[3]
+    masks = [] if mask is None else [fnp.asarray(mask)]
+    if is_causal:
+        masks.append(causal_mask(t_len, s_len))
+    if window is not None:
+        left, right = (window, window) if isinstance(window, int) else window
+        q_pos, k_pos = np.arange(t_len)[:, None], np.arange(s_len)[None, :]
+        inside = (q_pos <= k_pos + left) & (q_pos >= k_pos - right)
+        masks.append(fnp.asarray(inside[None, None]))
+    if q_lengths is not None:
+        rows = fnp.arange(t_len)[None, :] < fnp.asarray(q_lengths)[:, None]
+        masks.append(rows[:, None, :, None])
+    if kv_lengths is not None:
+        cols = fnp.arange(s_len)[None, :] < fnp.asarray(kv_lengths)[:, None]
+        masks.append(cols[:, None, None, :])
+    if not masks:
+        return None
+    combined = masks[0]
+    for m in masks[1:]:
+        combined = fnp.logical_and(combined, m)
+    return combined
 
 
 class MultiHeadAttention(Layer):
