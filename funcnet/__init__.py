@@ -15,6 +15,7 @@ from funcnet import (
     numpy,
     optim,
     random,
+    scipy,
     sharding,
     test_util,
     transforms,  # every transformation's rules
@@ -110,6 +111,7 @@ __all__ = [
     "process_index",
     "random",
     "remat",
+    "scipy",
     "sharding",
     "stop_gradient",
     "test_util",

@@ -13,12 +13,22 @@ _DEFAULT_EPS = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3, np.dtype
 _DEFAULT_TOL = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 2e-2, np.dtype(np.float64): 1e-5}
 
 
+def _host(v):
+    """float64 (complex128 for complex values) on the host."""
+    return np.asarray(v, np.complex128 if dtypes.is_complex(get_aval(v).dtype) else np.float64)
+
+
 def _flat(x):
-    return [np.asarray(v, np.float64) for v in tree.tree_leaves(x)]
+    return [_host(v) for v in tree.tree_leaves(x)]
 
 
 def _vdot(a, b):
-    return sum(float(np.vdot(x, y)) for x, y in zip(_flat(a), _flat(b)))
+    # The real inner product Re(sum conj(x) y), as jax.test_util.inner_prod.
+    return sum(float(np.real(np.vdot(x, y))) for x, y in zip(_flat(a), _flat(b)))
+
+
+def _conj(x):
+    return tree.tree_map(lambda v: fnp.conj(v) if dtypes.is_complex(get_aval(v).dtype) else v, x)
 
 
 def _add_scaled(args, tangents, scale):
@@ -31,14 +41,17 @@ def _add_scaled(args, tangents, scale):
 
 def _random_like(x, rng):
     aval = get_aval(x)
-    return fnp.asarray(rng.standard_normal(aval.shape).astype(aval.dtype))
+    values = rng.standard_normal(aval.shape)
+    if dtypes.is_complex(aval.dtype):  # a random complex direction, as jax's rand_like
+        values = values + 1j * rng.standard_normal(aval.shape)
+    return fnp.asarray(values.astype(aval.dtype))
 
 
 def _numerical_jvp(f, args, tangents, eps):
     plus = f(*_add_scaled(args, tangents, eps))
     minus = f(*_add_scaled(args, tangents, -eps))
     return tree.tree_map(
-        lambda p, m: (np.asarray(p, np.float64) - np.asarray(m, np.float64)) / (2 * eps),
+        lambda p, m: (_host(p) - _host(m)) / (2 * eps),
         plus,
         minus,
     )
@@ -52,7 +65,11 @@ def _assert_close(actual, expected, atol, rtol, what):
 def _defaults(args, eps, atol, rtol):
     leaves = tree.tree_leaves(args)
     dt = max(
-        (np.dtype(get_aval(x).dtype) for x in leaves if dtypes.is_float(get_aval(x).dtype)),
+        (
+            dtypes.real_dtype(get_aval(x).dtype)
+            for x in leaves
+            if dtypes.is_inexact(get_aval(x).dtype)
+        ),
         key=lambda d: d.itemsize,
         default=np.dtype(np.float32),
     )
@@ -115,7 +132,9 @@ def check_vjp(f, args, eps=None, atol=None, rtol=None, rng=None):
     out, f_vjp = vjp(f, *args)
     ct = tree.tree_map(lambda o: _random_like(o, rng), out)
     tangents = tree.tree_map(lambda a: _random_like(a, rng), tuple(args))
-    lhs = _vdot(f_vjp(ct), tangents)
+    # As jax.test_util.check_vjp: with complex values the cotangent goes in and comes out
+    # conjugated (jax's convention), which is the plain transpose for real ones.
+    lhs = _vdot(tangents, _conj(f_vjp(_conj(ct))))
     rhs = _vdot(ct, _numerical_jvp(f, tuple(args), tangents, eps))
     np.testing.assert_allclose(
         lhs, rhs, atol=atol, rtol=rtol, err_msg="VJP does not match finite differences"

@@ -24,6 +24,7 @@ LAYERS = [
         [
             "funcnet.random",
             "funcnet.nn",
+            "funcnet.scipy",
             "funcnet.optim",
             "funcnet.debug",
             "funcnet.devices",

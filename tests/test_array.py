@@ -73,7 +73,7 @@ def test_asarray_rejects_ragged_and_non_numeric():
     with pytest.raises(TypeError):
         fn.asarray("abc")
     with pytest.raises(TypeError, match="not supported"):
-        fn.asarray(np.ones(2, np.complex64))
+        fn.asarray(np.ones(2, np.longdouble))
 
 
 def test_block_until_ready_and_device():

@@ -26,8 +26,30 @@ import funcnet.nn
 import funcnet.numpy as fnp
 import funcnet.optim
 import funcnet.random
+import funcnet.scipy
 
-COVERED_MODULES = ["funcnet", "funcnet.numpy", "funcnet.lax", "funcnet.nn", "funcnet.random"]
+COVERED_MODULES = [
+    "funcnet",
+    "funcnet.numpy",
+    "funcnet.lax",
+    "funcnet.nn",
+    "funcnet.random",
+    "funcnet.scipy.special",
+    "funcnet.scipy.stats.norm",
+    "funcnet.scipy.stats.multivariate_normal",
+    "funcnet.scipy.stats.bernoulli",
+    "funcnet.scipy.stats.beta",
+    "funcnet.scipy.stats.gamma",
+    "funcnet.scipy.stats.t",
+    "funcnet.scipy.stats.uniform",
+    "funcnet.scipy.stats.laplace",
+    "funcnet.scipy.stats.poisson",
+    "funcnet.scipy.stats.logistic",
+    "funcnet.scipy.stats.cauchy",
+    "funcnet.scipy.stats.expon",
+    "funcnet.scipy.stats.chi2",
+    "funcnet.scipy.stats.dirichlet",
+]
 
 # Re-exports of NumPy's own objects: their docstrings are NumPy's (numpydoc style), not
 # funcnet's to write. Each entry names the object it must be (checked below), so the set
@@ -41,6 +63,7 @@ EXEMPT = {
     "funcnet.numpy.unsignedinteger": np.unsignedinteger,
     "funcnet.numpy.inexact": np.inexact,
     "funcnet.numpy.floating": np.floating,
+    "funcnet.numpy.object_": np.object_,
 }
 
 # Classes whose constructor is not for users: an Array comes from funcnet.numpy

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hst
 from lax_testing import bf16, bool_, case, check, f16, f32, i8, i32, rand, u8
 
+import funcnet as fn
 from funcnet import lax
 
 DTYPES = (f32, i32, bool_, bf16)
@@ -164,16 +165,22 @@ STARTS = [(0, 0), (1, 2), (-1, 0), (-2, -7), (3, 9), (100, -100)]
 WRAP = [True, False, (False, True)]
 
 
+# The starts reach both libraries as arrays (a negative NumPy integer with
+# allow_negative_indices=False is refused up front by both: see test_lax_api).
 def _dynamic_slice(sizes, wrap):
     return (
-        lambda x, *i: lax.dynamic_slice(x, i, sizes, allow_negative_indices=wrap),
+        lambda x, *i: lax.dynamic_slice(
+            x, [fn.asarray(s) for s in i], sizes, allow_negative_indices=wrap
+        ),
         lambda x, *i: jax.lax.dynamic_slice(x, i, sizes, allow_negative_indices=wrap),
     )
 
 
 def _dynamic_update_slice(wrap):
     return (
-        lambda x, u, *i: lax.dynamic_update_slice(x, u, i, allow_negative_indices=wrap),
+        lambda x, u, *i: lax.dynamic_update_slice(
+            x, u, [fn.asarray(s) for s in i], allow_negative_indices=wrap
+        ),
         lambda x, u, *i: jax.lax.dynamic_update_slice(x, u, i, allow_negative_indices=wrap),
     )
 

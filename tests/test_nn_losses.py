@@ -218,7 +218,11 @@ ACTS = {
     "elu": (nn.elu, jax.nn.elu),
     "softmax": (nn.softmax, jax.nn.softmax),
     "log_softmax": (nn.log_softmax, jax.nn.log_softmax),
-    "logsumexp": (nn.logsumexp, functools.partial(jsp.logsumexp, axis=-1)),
+    "logsumexp": (
+        functools.partial(nn.logsumexp, axis=-1),
+        functools.partial(jsp.logsumexp, axis=-1),
+    ),
+    "logsumexp_all_axes": (nn.logsumexp, jsp.logsumexp),  # jax's default: every axis
 }
 
 
@@ -263,7 +267,7 @@ def test_activations_as_layers_keep_or_infer_shapes():
     for f in (nn.relu, nn.gelu, nn.softmax, functools.partial(nn.gelu, approximate=False)):
         layer = nn.Fn(f)
         assert layer.init(None, (-1, 3, 4)) == ({}, (-1, 3, 4))
-    assert nn.Fn(nn.logsumexp).init(None, (-1, 3, 4))[1] == (-1, 3)
+    assert nn.Fn(functools.partial(nn.logsumexp, axis=-1)).init(None, (-1, 3, 4))[1] == (-1, 3)
     assert nn.Fn(lambda x: x.reshape(x.shape[0], -1)).init(None, (-1, 3, 4))[1] == (-1, 12)
     assert nn.Sequential([nn.relu, nn.gelu]).names == ["relu_0", "gelu_0"]
     assert nn.Sequential([functools.partial(nn.gelu, approximate=False)]).names == ["gelu_0"]

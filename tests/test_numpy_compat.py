@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 import pytest
+from numpy_extra_samples import EXTRA_SAMPLES, NOT_COMPARED
 
 import funcnet as fn
 import funcnet.numpy as fnp
@@ -207,8 +208,10 @@ SAMPLES = {
     "finfo": (np.float32,),
     "iinfo": (np.int8,),
 }
-# Names jax.numpy does not have (or has under another module), checked elsewhere.
-NOT_IN_JNP = {"rsqrt", "logsumexp"}
+SAMPLES.update(EXTRA_SAMPLES)  # the functions added for namespace parity (issue 13)
+# Names jax.numpy does not have (or has under another module), checked elsewhere; and
+# those whose results are not comparable values (NOT_COMPARED in numpy_extra_samples).
+NOT_IN_JNP = {"rsqrt", "logsumexp"} | NOT_COMPARED
 # jax parameters funcnet does not take: sharding placement.
 IGNORED_PARAMS = {"out_sharding", "_dot_general"}
 # jnp.array(object, dtype, *args, copy=...): *args takes copy/order/ndmin positionally

@@ -216,6 +216,31 @@ CASES = [
         (f32(),),
         ((0,),),
     ),
+    # The complex parts (real in and out; complex values in between), and the FFT.
+    Case(
+        "complex_parts",
+        (ew.complex_p, ew.conj_p, ew.real_p, ew.imag_p),
+        lambda x, y: (lax.real(lax.conj(lax.complex(x, y))), lax.imag(lax.complex(x, y) * x)),
+        lambda x, y: (
+            jax.lax.real(jax.lax.conj(jax.lax.complex(x, y))),
+            jax.lax.imag(jax.lax.complex(x, y) * x),
+        ),
+        (f32(2, 3), f32(2, 3)),
+        _BINARY_AXES,
+        2e-5,
+    ),
+    Case(
+        "fft",
+        (lax.fft_p,),
+        lambda x: (lax.fft(x, "rfft", (3,)), lax.fft(lax.fft(x, "fft", (2, 3)), "ifft", (3,))),
+        lambda x: (
+            jax.lax.fft(x, "rfft", (3,)),
+            jax.lax.fft(jax.lax.fft(x, "fft", (2, 3)), "ifft", (3,)),
+        ),
+        (f32(2, 3),),
+        ((1,), (0,)),
+        2e-5,
+    ),
 ]
 
 

@@ -136,6 +136,43 @@ CASES = {
     ),
     "clamp": (lambda L, x: L.lax.clamp(np.float32(-0.5), x, np.float32(0.5)), (a(0, 3),), True),
     "convert": (lambda L, x: L.lax.convert_element_type(x, np.int32), (a(0, 3),), False),
+    "fft_empty_batch": (  # rfft then irfft over a length-4 axis of an empty batch
+        lambda L, x: L.lax.fft(L.lax.fft(x, "rfft", (4,)), "irfft", (4,)),
+        (a(0, 4),),
+        True,
+    ),
+    "complex_parts": (  # complex, conj, real, imag; real in and out
+        lambda L, x, y: L.lax.add(
+            L.lax.real(L.lax.conj(L.lax.complex(x, y))), L.lax.imag(L.lax.complex(x, y))
+        ),
+        (a(0, 3), a(0, 3)),
+        True,
+    ),
+    # special functions (funcnet/lax/special.py); jax has no derivative in the
+    # parameters that are constants here (polygamma's m, betainc's a and b)
+    "special_igamma": (lambda L, a, x: L.lax.igamma(a, x), (a(0, 3), a(0, 3)), True),
+    "special_igammac": (lambda L, a, x: L.lax.igammac(a, x), (a(0, 3), a(0, 3)), True),
+    "special_gamma_grads": (
+        lambda L, a, x: L.lax.add(L.lax.igamma_grad_a(a, x), L.lax.random_gamma_grad(a, x)),
+        (a(0, 3), a(0, 3)),
+        False,
+    ),
+    "special_zeta": (lambda L, s, q: L.lax.zeta(s, q), (a(0, 3), a(0, 3)), False),
+    "special_polygamma": (
+        lambda L, x: L.lax.polygamma(L.lax.full_like(x, 1.0), x),
+        (a(0, 3),),
+        True,
+    ),
+    "special_betainc": (
+        lambda L, x: L.lax.betainc(L.lax.full_like(x, 2.0), L.lax.full_like(x, 3.0), x),
+        (a(0, 3),),
+        True,
+    ),
+    "special_bessel": (
+        lambda L, x: L.lax.add(L.lax.bessel_i0e(x), L.lax.bessel_i1e(x)),
+        (a(0, 3),),
+        True,
+    ),
     # data movement
     "broadcast_from_empty": (
         lambda L, x: L.lax.broadcast_in_dim(x, (2, 0, 3), (1, 2)),
@@ -276,6 +313,24 @@ CASES.update(
             (a(0, 2),),
             True,
         ),
+    }
+)
+
+# The decompositions (funcnet.lax.linalg) on 0 x 0 and 0 x n matrices.
+CASES.update(
+    {
+        "cholesky_empty": (lambda L, x: L.lax.linalg.cholesky(x), (a(0, 0),), True),
+        "triangular_solve_empty": (
+            lambda L, x, y: L.lax.linalg.triangular_solve(x, y, left_side=True, lower=True),
+            (a(0, 0), a(0, 3)),
+            True,
+        ),
+        # (jax's own lu derivative fails on an empty matrix: values and vmap only)
+        "lu_empty": (lambda L, x: L.lax.linalg.lu(x), (a(0, 3),), False),
+        "qr_empty": (lambda L, x: L.lax.linalg.qr(x, full_matrices=False), (a(3, 0),), True),
+        "eigh_empty": (lambda L, x: L.lax.linalg.eigh(x), (a(0, 0),), True),
+        "svd_empty": (lambda L, x: L.lax.linalg.svd(x, full_matrices=False), (a(0, 2),), True),
+        "eig_empty": (lambda L, x: L.lax.linalg.eig(x), (a(0, 0),), False),
     }
 )
 

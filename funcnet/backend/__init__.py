@@ -6,7 +6,9 @@ implementation) and nan/inf checking (`nan_check.py`). Importing this package fi
 from funcnet.backend import (  # noqa: F401  (fill the table, install eager execution)
     eager,
     lowering_control_flow,
+    lowering_linalg,
     lowering_rules,
+    lowering_special,
     lowering_windowed,
     nan_check,
 )

@@ -27,6 +27,8 @@ def element_type(dtype) -> str:
         return "i1"
     if dtype == dtypes.bfloat16:
         return "bf16"
+    if dtypes.is_complex(dtype):
+        return f"complex<f{4 * dtype.itemsize}>"
     bits = 8 * dtype.itemsize
     return {"f": f"f{bits}", "i": f"i{bits}", "u": f"ui{bits}"}[dtype.kind]
 
@@ -53,6 +55,10 @@ def scalar_literal(value, dtype) -> str:
     if dtypes.is_float(dtype):
         bits = np.asarray(value, dtype).view(f"u{dtype.itemsize}")
         return f"0x{int(bits):0{2 * dtype.itemsize}X}"
+    if dtypes.is_complex(dtype):  # (re, im), each part exact in hex
+        value = complex(np.asarray(value, dtype))
+        part = dtypes.real_dtype(dtype)
+        return f"({scalar_literal(value.real, part)}, {scalar_literal(value.imag, part)})"
     return str(int(np.asarray(value, dtype)))
 
 
@@ -61,7 +67,7 @@ def dense_attr(value, aval) -> str:
     arr = np.asarray(value, aval.dtype)
     if arr.size and np.all(arr == arr.reshape(-1)[0]):  # splat
         body = scalar_literal(arr.reshape(-1)[0], aval.dtype)
-    elif dtypes.is_float(aval.dtype) or aval.dtype == dtypes.bool_ or arr.size == 0:
+    elif dtypes.is_inexact(aval.dtype) or aval.dtype == dtypes.bool_ or arr.size == 0:
         # Raw bytes: exact and compact for any shape (and "0x" for an empty array,
         # which a nested list could only spell for one dimension).
         body = '"0x' + np.ascontiguousarray(arr).tobytes().hex().upper() + '"'

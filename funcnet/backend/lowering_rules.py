@@ -22,6 +22,7 @@ from funcnet.lax import indexing as ix
 from funcnet.lax import reductions as rd
 from funcnet.lax import structural as st
 from funcnet.lax.calls import jit_p
+from funcnet.lax.fft import FftType, fft_p
 
 
 def _scalar(aval):
@@ -72,6 +73,8 @@ _UNARY_OPS = {
     ew.erfc_p: "chlo.erfc",
     ew.population_count_p: "stablehlo.popcnt",
     ew.clz_p: "stablehlo.count_leading_zeros",
+    ew.real_p: "stablehlo.real",
+    ew.imag_p: "stablehlo.imag",
 }
 _BINARY_OPS = {
     ew.add_p: "stablehlo.add",
@@ -87,6 +90,7 @@ _BINARY_OPS = {
     ew.shift_left_p: "stablehlo.shift_left",
     ew.shift_right_arithmetic_p: "stablehlo.shift_right_arithmetic",
     ew.shift_right_logical_p: "stablehlo.shift_right_logical",
+    ew.complex_p: "stablehlo.complex",
 }
 for _p, _name in {**_UNARY_OPS, **_BINARY_OPS}.items():
     lowering_rules.register(_p)(_simple(_name))
@@ -124,6 +128,36 @@ def _lower_sign(em, x):
     zero = _broadcast_scalar(em, em.constant(0, _scalar(aval)), aval)
     nonzero = _compare(em, x, zero, "NE", aval)
     return [em.op1("stablehlo.convert", [nonzero], [aval.update(dtype=dtypes.bool_)], aval)]
+
+
+@lowering_rules.register(ew.conj_p)
+def _lower_conj(em, x, *, input_dtype):
+    # As jax: complex(real(x), -imag(x)); a real x becomes complex(x, 0).
+    aval, out = em.in_avals[0], em.out_avals[0]
+    part = out.update(dtype=dtypes.real_dtype(out.dtype))
+    if dtypes.is_complex(aval.dtype):
+        re = em.op1("stablehlo.real", [x], [aval], part)
+        im = em.op1("stablehlo.imag", [x], [aval], part)
+        im = em.op1("stablehlo.negate", [im], [part], part)
+    else:
+        re = x if aval.dtype == part.dtype else em.op1("stablehlo.convert", [x], [aval], part)
+        im = _broadcast_scalar(em, em.constant(0, _scalar(part)), part)
+    return [em.op1("stablehlo.complex", [re, im], [part, part], out)]
+
+
+@lowering_rules.register(fft_p)
+def _lower_fft(em, x, *, fft_type, fft_lengths):
+    kind = FftType(fft_type).name
+    return [
+        em.op1(
+            "stablehlo.fft",
+            [x],
+            em.in_avals,
+            em.out_avals[0],
+            fft_type=f"#stablehlo<fft_type {kind}>",
+            fft_length=i64_array(fft_lengths),
+        )
+    ]
 
 
 @lowering_rules.register(ew.square_p)
@@ -167,7 +201,7 @@ def _lower_integer_pow(em, x, *, y):
 
 
 def _compare(em, x, y, direction, aval):
-    if dtypes.is_float(aval.dtype):
+    if dtypes.is_inexact(aval.dtype):  # complex compares as FLOAT too (eq/ne only), as jax
         ctype = "FLOAT"
     elif dtypes.is_int(aval.dtype) and not dtypes.is_unsigned(aval.dtype):
         ctype = "SIGNED"
@@ -231,6 +265,13 @@ def _lower_convert(em, x, *, new_dtype, weak_type=False):
     if out.dtype == dtypes.bool_:  # nonzero -> True, as NumPy
         zero = _broadcast_scalar(em, em.constant(0, _scalar(src)), src)
         return [_compare(em, x, zero, "NE", src)]
+    if dtypes.is_complex(src.dtype) and not dtypes.is_complex(out.dtype):
+        # complex -> real keeps the real part (as jax and NumPy's astype).
+        part = src.update(dtype=dtypes.real_dtype(src.dtype))
+        x = em.op1("stablehlo.real", [x], [src], part)
+        if part.dtype == out.dtype:
+            return [x]
+        src = part
     return [em.op1("stablehlo.convert", [x], [src], out)]
 
 
@@ -610,11 +651,23 @@ def _lower_sort(em, *operands, dimension, is_stable, num_keys):
     avals = em.in_avals
     scalars = [_scalar(a) for a in avals]
 
+    def key_parts(sub, x, s):
+        # Complex keys sort lexicographically by (real, imag), as jax and NumPy.
+        if not dtypes.is_complex(s.dtype):
+            return [(x, s)]
+        part = s.update(dtype=dtypes.real_dtype(s.dtype))
+        return [(sub.op1(op, [x], [s], part), part) for op in ("stablehlo.real", "stablehlo.imag")]
+
     def comparator(sub, *args):
         lhs, rhs = args[0::2], args[1::2]
+        parts = []  # (lhs key, rhs key, scalar aval), most significant first
+        for k in range(num_keys):
+            for (a, s), (b, _) in zip(
+                key_parts(sub, lhs[k], scalars[k]), key_parts(sub, rhs[k], scalars[k])
+            ):
+                parts.append((a, b, s))
         result = None
-        for k in reversed(range(num_keys)):
-            s = scalars[k]
+        for a, b, s in reversed(parts):
             ctype = (
                 "TOTALORDER"
                 if dtypes.is_float(s.dtype)
@@ -624,7 +677,7 @@ def _lower_sort(em, *operands, dimension, is_stable, num_keys):
                     else "SIGNED"
                 )
             )
-            a, b = _sort_key(sub, lhs[k], s), _sort_key(sub, rhs[k], s)
+            a, b = _sort_key(sub, a, s), _sort_key(sub, b, s)
             lt = sub.op1(
                 "stablehlo.compare",
                 [a, b],

@@ -216,6 +216,9 @@ class Array:
     def __float__(self):
         return float(self._scalar_value("float()"))
 
+    def __complex__(self):
+        return complex(self._scalar_value("complex()"))
+
     def __index__(self):
         if not dtypes.is_int(self.dtype) or self.shape != ():
             raise TypeError(

@@ -18,6 +18,7 @@ int8, int16, int32, int64 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, 
 uint8, uint16, uint32, uint64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64))
 bfloat16 = np.dtype(ml_dtypes.bfloat16)
 float16, float32, float64 = (np.dtype(t) for t in (np.float16, np.float32, np.float64))
+complex64, complex128 = np.dtype(np.complex64), np.dtype(np.complex128)
 
 SUPPORTED = (
     bool_,
@@ -33,10 +34,12 @@ SUPPORTED = (
     float16,
     float32,
     float64,
+    complex64,
+    complex128,
 )
 
 _SUPPORTED_SET = frozenset(SUPPORTED)
-_NARROW = {int64: int32, uint64: uint32, float64: float32}
+_NARROW = {int64: int32, uint64: uint32, float64: float32, complex128: complex64}
 
 
 _FLOATS = frozenset((bfloat16, float16, float32, float64))
@@ -47,6 +50,33 @@ def is_float(dtype) -> bool:
         return True
     dtype = np.dtype(dtype)
     return dtype == bfloat16 or np.issubdtype(dtype, np.floating)
+
+
+_COMPLEX = frozenset((complex64, complex128))
+
+
+def is_complex(dtype) -> bool:
+    return np.dtype(dtype) in _COMPLEX
+
+
+def is_inexact(dtype) -> bool:
+    """Floating point or complex: the dtypes that can be differentiated."""
+    return dtype in _FLOATS or dtype in _COMPLEX or is_float(dtype) or is_complex(dtype)
+
+
+def real_dtype(dtype) -> np.dtype:
+    """The real dtype of a complex one (complex64 -> float32); other dtypes as they are."""
+    dtype = np.dtype(dtype)
+    return {complex64: float32, complex128: float64}.get(dtype, dtype)
+
+
+def complex_dtype(dtype) -> np.dtype:
+    """The complex dtype with `dtype`'s precision (float64 -> complex128, others
+    complex64); complex dtypes as they are."""
+    dtype = np.dtype(dtype)
+    if is_complex(dtype):
+        return dtype
+    return complex128 if dtype == float64 else complex64
 
 
 def is_int(dtype) -> bool:
@@ -81,6 +111,10 @@ def default_float() -> np.dtype:
     return canonicalize(float64)
 
 
+def default_complex() -> np.dtype:
+    return canonicalize(complex128)
+
+
 def default_int() -> np.dtype:
     return canonicalize(int64)
 
@@ -94,22 +128,24 @@ def scalar_dtype(x) -> np.dtype:
     if isinstance(x, float):
         return default_float()
     if isinstance(x, complex):
-        raise TypeError("complex numbers are not supported by funcnet yet")
+        return default_complex()
     raise TypeError(f"{type(x).__name__} is not a scalar")
 
 
 def is_python_scalar(x) -> bool:
-    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
+    return isinstance(x, (bool, int, float, complex)) and not isinstance(x, np.generic)
 
 
 def is_weak_scalar(x) -> bool:
-    """Python ints and floats are weakly typed; a Python bool is a plain bool (as jax)."""
+    """Python ints, floats and complex numbers are weakly typed; a Python bool is a plain
+    bool (as jax)."""
     return not isinstance(x, (bool, np.bool_))
 
 
 # --- the promotion lattice -----------------------------------------------------
-# Nodes are dtypes plus the two weak kinds "i*" (Python int) and "f*" (Python float).
-_I, _F = "i*", "f*"
+# Nodes are dtypes plus the three weak kinds "i*" (Python int), "f*" (Python float)
+# and "c*" (Python complex), as jax's lattice.
+_I, _F, _C = "i*", "f*", "c*"
 _EDGES = {
     bool_: [_I],
     _I: [uint8, int8],
@@ -121,11 +157,14 @@ _EDGES = {
     int16: [int32],
     int32: [int64],
     int64: [_F],
-    _F: [bfloat16, float16],
+    _F: [bfloat16, float16, _C],
     bfloat16: [float32],
     float16: [float32],
-    float32: [float64],
-    float64: [],
+    float32: [float64, complex64],
+    float64: [complex128],
+    _C: [complex64],
+    complex64: [complex128],
+    complex128: [],
 }
 
 
@@ -139,7 +178,7 @@ def _upper_set(node):
 
 def _node(dtype, weak):
     if weak and dtype != bool_:
-        return _I if is_int(dtype) else _F
+        return _I if is_int(dtype) else _C if is_complex(dtype) else _F
     return dtype
 
 
@@ -173,6 +212,8 @@ def _result_type(typed):
         return default_int(), True
     if out == _F:
         return default_float(), True
+    if out == _C:
+        return default_complex(), True
     # A 64-bit result of mixing (say uint32 with int32) narrows in 32-bit mode.
     return canonicalize(out), False
 
@@ -184,4 +225,4 @@ def short_name(dtype) -> str:
         return "bool"
     if dtype == bfloat16:
         return "bf16"
-    return {"f": "f", "i": "i", "u": "u"}[dtype.kind] + str(8 * dtype.itemsize)
+    return {"f": "f", "i": "i", "u": "u", "c": "c"}[dtype.kind] + str(8 * dtype.itemsize)

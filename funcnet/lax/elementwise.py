@@ -12,9 +12,10 @@ from funcnet.core.source_info import where
 from funcnet.core.trace import Primitive, get_aval
 from funcnet.lax.broadcast import broadcast_in_dim
 
-FLOAT, INT, SIGNED, BOOL = "float", "int", "signed int", "bool"
+FLOAT, INT, SIGNED, BOOL, COMPLEX = "float", "int", "signed int", "bool", "complex"
 _KIND_CHECK = {
     FLOAT: dtypes.is_float,
+    COMPLEX: dtypes.is_complex,
     INT: dtypes.is_int,
     SIGNED: lambda d: dtypes.is_int(d) and not dtypes.is_unsigned(d),
     BOOL: dtypes.is_bool,
@@ -45,41 +46,52 @@ def unary(name, kinds=(FLOAT,), out_dtype=None) -> Primitive:
     return p
 
 
-neg_p = unary("neg", (FLOAT, INT))
-sign_p = unary("sign", (FLOAT, INT))
+# Ops that StableHLO and jax define on complex numbers list COMPLEX among their kinds;
+# the others (ordering, rounding, special functions) refuse complex arrays by name.
+FC = (FLOAT, COMPLEX)
+neg_p = unary("neg", (FLOAT, INT, COMPLEX))
+sign_p = unary("sign", (FLOAT, INT, COMPLEX))
 floor_p = unary("floor")
 ceil_p = unary("ceil")
 round_p = unary("round")  # params: rounding_method (0 = away from zero, 1 = to even)
 is_finite_p = unary("is_finite", (FLOAT,), out_dtype=dtypes.bool_)
-exp_p = unary("exp")
-exp2_p = unary("exp2")
-log_p = unary("log")
-log1p_p = unary("log1p")
-expm1_p = unary("expm1")
-tanh_p = unary("tanh")
-logistic_p = unary("logistic")
-sin_p = unary("sin")
-cos_p = unary("cos")
-tan_p = unary("tan")
-asin_p = unary("asin")
-acos_p = unary("acos")
-atan_p = unary("atan")
-sinh_p = unary("sinh")
-cosh_p = unary("cosh")
-asinh_p = unary("asinh")
-acosh_p = unary("acosh")
-atanh_p = unary("atanh")
-sqrt_p = unary("sqrt")
-rsqrt_p = unary("rsqrt")
+exp_p = unary("exp", FC)
+exp2_p = unary("exp2", FC)
+log_p = unary("log", FC)
+log1p_p = unary("log1p", FC)
+expm1_p = unary("expm1", FC)
+tanh_p = unary("tanh", FC)
+logistic_p = unary("logistic", FC)
+sin_p = unary("sin", FC)
+cos_p = unary("cos", FC)
+tan_p = unary("tan", FC)
+asin_p = unary("asin", FC)
+acos_p = unary("acos", FC)
+atan_p = unary("atan", FC)
+sinh_p = unary("sinh", FC)
+cosh_p = unary("cosh", FC)
+asinh_p = unary("asinh", FC)
+acosh_p = unary("acosh", FC)
+atanh_p = unary("atanh", FC)
+sqrt_p = unary("sqrt", FC)
+rsqrt_p = unary("rsqrt", FC)
 cbrt_p = unary("cbrt")
-abs_p = unary("abs", (FLOAT, SIGNED))  # StableHLO has no unsigned abs (nor does jax.lax)
+abs_p = Primitive("abs")  # StableHLO has no unsigned abs (nor does jax.lax)
+
+
+@abs_p.def_abstract_eval
+def _abs_abstract_eval(x):
+    _check_kinds(abs_p, x, (FLOAT, SIGNED, COMPLEX))
+    return x.update(dtype=dtypes.real_dtype(x.dtype))  # |complex| is real
+
+
 not_p = unary("not", (BOOL, INT))
 erf_p = unary("erf")
 erfc_p = unary("erfc")  # its own op: 1 - erf(x) would lose every digit for large x
 erf_inv_p = unary("erf_inv")
 lgamma_p = unary("lgamma")
 digamma_p = unary("digamma")
-square_p = unary("square", (FLOAT, INT))
+square_p = unary("square", (FLOAT, INT, COMPLEX))
 population_count_p = unary("population_count", (INT,))
 clz_p = unary("clz", (INT,))
 
@@ -88,8 +100,8 @@ integer_pow_p = Primitive("integer_pow")
 
 @integer_pow_p.def_abstract_eval
 def _integer_pow_abstract_eval(x, *, y):
-    _check_kinds(integer_pow_p, x, (FLOAT, INT))
-    if y < 0 and not dtypes.is_float(x.dtype):
+    _check_kinds(integer_pow_p, x, (FLOAT, INT, COMPLEX))
+    if y < 0 and not dtypes.is_inexact(x.dtype):
         # 1 / x**n would silently truncate to 0 (or divide by zero) on integers.
         raise TypeError(
             f"integer_pow: integers cannot be raised to the negative power {y} "
@@ -119,12 +131,12 @@ def binary(name, kinds=(FLOAT, INT), out_dtype=None) -> Primitive:
     return p
 
 
-add_p = binary("add")
-sub_p = binary("sub")
-mul_p = binary("mul", (FLOAT, INT, BOOL))
-div_p = binary("div")
+add_p = binary("add", (FLOAT, INT, COMPLEX))
+sub_p = binary("sub", (FLOAT, INT, COMPLEX))
+mul_p = binary("mul", (FLOAT, INT, BOOL, COMPLEX))
+div_p = binary("div", (FLOAT, INT, COMPLEX))
 rem_p = binary("rem")
-pow_p = binary("pow", (FLOAT,))
+pow_p = binary("pow", FC)
 max_p = binary("max", (FLOAT, INT, BOOL))
 min_p = binary("min", (FLOAT, INT, BOOL))
 atan2_p = binary("atan2", (FLOAT,))
@@ -136,8 +148,8 @@ shift_left_p = binary("shift_left", (INT,))
 shift_right_arithmetic_p = binary("shift_right_arithmetic", (INT,))
 shift_right_logical_p = binary("shift_right_logical", (INT,))
 
-eq_p = binary("eq", (FLOAT, INT, BOOL), dtypes.bool_)
-ne_p = binary("ne", (FLOAT, INT, BOOL), dtypes.bool_)
+eq_p = binary("eq", (FLOAT, INT, BOOL, COMPLEX), dtypes.bool_)
+ne_p = binary("ne", (FLOAT, INT, BOOL, COMPLEX), dtypes.bool_)
 lt_p = binary("lt", (FLOAT, INT, BOOL), dtypes.bool_)
 le_p = binary("le", (FLOAT, INT, BOOL), dtypes.bool_)
 gt_p = binary("gt", (FLOAT, INT, BOOL), dtypes.bool_)
@@ -193,7 +205,7 @@ def _convert_abstract_eval(x, *, new_dtype, weak_type=False):
 
 
 # copy is the identity; transformations use it to materialize a fresh value.
-copy_p = unary("copy", (FLOAT, INT, BOOL))
+copy_p = unary("copy", (FLOAT, INT, BOOL, COMPLEX))
 
 
 # --- user-facing binders (funcnet.lax) ---------------------------------------
@@ -1209,3 +1221,129 @@ def ge(x, y):
       A bool array of the broadcast shape.
     """
     return _bind_broadcasting(ge_p, x, y)
+
+
+# --- complex numbers --------------------------------------------------------------
+
+
+def _complex_part_abstract_eval(prim):
+    def rule(x):
+        _check_kinds(prim, x, (COMPLEX,))
+        return x.update(dtype=dtypes.real_dtype(x.dtype))
+
+    return rule
+
+
+real_p = Primitive("real")
+real_p.def_abstract_eval(_complex_part_abstract_eval(real_p))
+imag_p = Primitive("imag")
+imag_p.def_abstract_eval(_complex_part_abstract_eval(imag_p))
+
+# conj takes a real or complex array and always returns a complex one, as jax's conj_p;
+# `input_dtype` remembers which, for the transpose (a real input takes the real part).
+conj_p = Primitive("conj")
+
+
+@conj_p.def_abstract_eval
+def _conj_abstract_eval(x, *, input_dtype):
+    _check_kinds(conj_p, x, (FLOAT, COMPLEX))
+    return x.update(dtype=dtypes.complex_dtype(x.dtype))
+
+
+complex_p = Primitive("complex")
+
+
+@complex_p.def_abstract_eval
+def _complex_abstract_eval(x, y):
+    if x.shape != y.shape:
+        raise TypeError(f"complex got incompatible shapes {x.shape} and {y.shape}{where()}")
+    if x.dtype != y.dtype:
+        raise TypeError(f"complex got different dtypes {x.dtype} and {y.dtype}{where()}")
+    if x.dtype not in (dtypes.float32, dtypes.float64):
+        raise TypeError(
+            f"complex takes float32 or float64 arrays (the real and imaginary parts), "
+            f"got {x.dtype} of shape {x.shape}{where()}"
+        )
+    return ShapedArray(x.shape, dtypes.complex_dtype(x.dtype), x.weak_type and y.weak_type)
+
+
+COMPLEX_PARTS = [real_p, imag_p, conj_p, complex_p]  # elementwise, batched as UNARY
+
+
+def real(x):
+    """Elementwise the real part of a complex array, as jax.lax.real.
+
+    Args:
+      x: a complex array.
+
+    Returns:
+      An array of `x`'s shape and the matching real dtype (complex64 -> float32).
+
+    Raises:
+      TypeError: for a real `x` (use it as it is, or `funcnet.numpy.real`).
+
+    Example:
+      >>> lax.real(fnp.array([1 + 2j, 3 - 4j])).tolist()
+      [1.0, 3.0]
+    """
+    return real_p.bind(x)
+
+
+def imag(x):
+    """Elementwise the imaginary part of a complex array, as jax.lax.imag.
+
+    Args:
+      x: a complex array.
+
+    Returns:
+      An array of `x`'s shape and the matching real dtype (complex64 -> float32).
+
+    Raises:
+      TypeError: for a real `x`.
+
+    Example:
+      >>> lax.imag(fnp.array([1 + 2j, 3 - 4j])).tolist()
+      [2.0, -4.0]
+    """
+    return imag_p.bind(x)
+
+
+def conj(x):
+    """Elementwise the complex conjugate, as jax.lax.conj.
+
+    Args:
+      x: a complex or floating-point array.
+
+    Returns:
+      A complex array of `x`'s shape (a real `x` becomes complex with zero imaginary
+      part, as in jax).
+
+    Raises:
+      TypeError: for an integer or bool `x`.
+
+    Example:
+      >>> lax.conj(fnp.array([1 + 2j])).tolist()
+      [(1-2j)]
+    """
+    return conj_p.bind(x, input_dtype=get_aval(x).dtype)
+
+
+def complex(x, y):
+    """Elementwise `x + 1j * y`, as jax.lax.complex.
+
+    Args:
+      x: the real parts: a float32 or float64 array.
+      y: the imaginary parts, of `x`'s dtype; either may be a scalar (rank 0), and arrays
+        of one rank broadcast their size-1 axes.
+
+    Returns:
+      A complex64 (from float32) or complex128 (from float64) array of the broadcast shape.
+
+    Raises:
+      TypeError: for different dtypes or shapes, or parts that are not float32/float64.
+
+    Example:
+      >>> lax.complex(fnp.array([1.0, 2.0]), fnp.array([3.0, -1.0])).tolist()
+      [(1+3j), (2-1j)]
+    """
+    return _bind_broadcasting(complex_p, x, y)

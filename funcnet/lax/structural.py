@@ -327,7 +327,8 @@ def _wrap_negative(x, indices, allow_negative_indices):
     allow = allow_negative_indices
     allow = [allow] * len(indices) if isinstance(allow, (bool, np.bool_)) else list(allow)
     for i, d, a in zip(indices, shape, allow):
-        if not a and _is_static(i) and i < 0:  # jax refuses what it can see
+        # jax refuses a negative Python or NumPy integer (not a 0-d array)
+        if not a and isinstance(i, (int, np.integer)) and i < 0:
             raise ValueError(
                 f"index {int(i)} is out of bounds for dimension {d} with "
                 f"allow_negative_indices=False{where()}"

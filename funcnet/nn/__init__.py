@@ -82,18 +82,34 @@ apply and ``nn.reinit`` for free::
 """
 
 from funcnet.nn import initializers, losses  # noqa: F401
+from funcnet.nn._functions import logmeanexp, one_hot, standardize  # noqa: F401
 from funcnet.nn.activations import (  # noqa: F401
+    celu,
     elu,
     gelu,
+    glu,
+    hard_sigmoid,
+    hard_silu,
+    hard_swish,
+    hard_tanh,
+    identity,
     leaky_relu,
+    log1mexp,
+    log_sigmoid,
     log_softmax,
     logsumexp,
+    mish,
     relu,
     relu6,
+    selu,
     sigmoid,
     silu,
+    soft_sign,
     softmax,
     softplus,
+    sparse_plus,
+    sparse_sigmoid,
+    squareplus,
     swish,
     tanh,
 )

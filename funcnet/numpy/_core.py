@@ -381,9 +381,16 @@ def _float_args(*args):
     """Promote, then make integer/bool arguments floating point (as NumPy's true ufuncs)."""
     dtype, weak = dtypes.result_type(*map(_dtype_of, args))
     args = promote(*args)
-    if not dtypes.is_float(dtype):
-        args = [lax.convert_element_type(a, dtypes.default_float(), weak_type=weak) for a in args]
+    if not dtypes.is_inexact(dtype):
+        target = dtypes.default_float() if weak else _inexact_of(dtype)
+        args = [lax.convert_element_type(a, target, weak_type=weak) for a in args]
     return args
+
+
+def _inexact_of(dtype):
+    """The float type jax computes an integer or bool type's true ufuncs in: float64 for
+    64-bit integers (with x64), float32 for narrower ones (not the default float)."""
+    return dtypes.canonicalize(np.float64 if np.dtype(dtype).itemsize == 8 else np.float32)
 
 
 def _weak_result(fn):
@@ -531,7 +538,7 @@ def _like(x, value):
 
 # (summary, how bools and unsigned integers are treated) of each function _keep_ints makes.
 _KEEP_INTS_DOCS = {
-    "negative": ("-x", "Bools are returned unchanged; unsigned integers wrap around."),
+    "negative": ("-x", "Bools raise TypeError (as jax); unsigned integers wrap around."),
     "absolute": ("|x|", "Bools and unsigned integers are returned unchanged."),
     "sign": (
         "-1, 0 or 1 by the sign of x (nan for nan)",
@@ -577,9 +584,7 @@ def _keep_ints(prim_fn, name, ufunc=False):
     return fn
 
 
-negative = _keep_ints(
-    lambda x: lax.neg(x) if x.dtype != dtypes.bool_ else x, "negative", ufunc=True
-)
+negative = _keep_ints(lax.neg, "negative", ufunc=True)  # bools raise, as jax
 absolute = _keep_ints(
     lambda x: lax.abs(x) if x.dtype != dtypes.bool_ and not dtypes.is_unsigned(x.dtype) else x,
     "absolute",
@@ -698,6 +703,8 @@ def isfinite(x, /):
     """
     check_arraylike("isfinite", x)
     x = asarray(x)
+    if dtypes.is_complex(x.dtype):  # both parts finite, as jax
+        return lax.bitwise_and(lax.is_finite(lax.real(x)), lax.is_finite(lax.imag(x)))
     return lax.is_finite(x) if dtypes.is_float(x.dtype) else full_like_bool(x, True)
 
 
@@ -712,7 +719,7 @@ def isnan(x, /):
     """
     check_arraylike("isnan", x)
     x = asarray(x)
-    return lax.ne(x, x) if dtypes.is_float(x.dtype) else full_like_bool(x, False)
+    return lax.ne(x, x) if dtypes.is_inexact(x.dtype) else full_like_bool(x, False)
 
 
 def isinf(x, /):
@@ -726,6 +733,8 @@ def isinf(x, /):
     """
     check_arraylike("isinf", x)
     x = asarray(x)
+    if dtypes.is_complex(x.dtype):  # either part infinite, as jax
+        return lax.bitwise_or(isinf(lax.real(x)), isinf(lax.imag(x)))
     if not dtypes.is_float(x.dtype):
         return full_like_bool(x, False)
     return lax.eq(lax.abs(x), _like(x, np.inf))
@@ -980,7 +989,7 @@ def power(x, y, /):
         return _float_power_by_int_array(x, y)
     dtype, weak = dtypes.result_type(*map(_dtype_of, (x, y)))
     x, y = _broadcast_arrays(*promote(x, y))
-    if dtypes.is_float(dtype):
+    if dtypes.is_inexact(dtype):
         out = lax.pow(x, y)
         return _as_weak(out) if weak and not out.aval.weak_type else out
     if dtype == dtypes.bool_:
@@ -991,7 +1000,7 @@ def power(x, y, /):
 def _power_by_python_int(x, y):
     if x.dtype == dtypes.bool_:  # as jax: bools are raised as default ints
         x = lax.convert_element_type(x, dtypes.default_int())
-    if y < 0 and not dtypes.is_float(x.dtype):
+    if y < 0 and not dtypes.is_inexact(x.dtype):
         raise ValueError("integers to negative integer powers are not allowed")
     return lax.integer_pow(x, y)
 
@@ -1312,10 +1321,11 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """
     check_arraylike("isclose", a, b)
     a, b = promote(a, b)
-    if not dtypes.is_float(a.dtype):
+    if not dtypes.is_inexact(a.dtype):
         return equal(a, b)
     a, b = _broadcast_arrays(a, b)
-    rtol, atol = _like(a, rtol), _like(a, atol)
+    part = dtypes.real_dtype(a.dtype)  # |a - b| of complex numbers is real
+    rtol, atol = (lax.broadcast_in_dim(np.asarray(v, part)[()], a.shape, ()) for v in (rtol, atol))
     close = lax.le(lax.abs(lax.sub(a, b)), lax.add(atol, lax.mul(rtol, lax.abs(b))))
     both_inf = lax.bitwise_and(isinf(a), lax.eq(a, b))
     finite = lax.bitwise_and(isfinite(a), isfinite(b))

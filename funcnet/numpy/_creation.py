@@ -12,13 +12,17 @@ import numpy as np
 from funcnet import lax
 from funcnet.core import dtypes
 from funcnet.numpy._core import (
+    _float_args,
     _select,
     asarray,
     astype,
     broadcast_to,
     check_arraylike,
+    log10,
     place,
+    power,
     promote,
+    sign,
 )
 from funcnet.numpy._shape import concatenate, moveaxis
 
@@ -467,3 +471,70 @@ def triu(m, k=0):
     _check_matrix("triu", m)
     mask = tri(m.shape[-2], m.shape[-1], k - 1, dtype=dtypes.bool_)
     return _select(mask, zeros_like(m), m)
+
+
+def _inexact_bounds(name, start, stop, dtype):
+    check_arraylike(name, start, stop)
+    start, stop = _float_args(start, stop)
+    if dtype is not None:
+        dtype = dtypes.canonicalize(np.dtype(dtype))
+        compute = dtype if dtypes.is_inexact(dtype) else dtypes.default_float()
+        start, stop = astype(start, compute), astype(stop, compute)
+    return start, stop, dtype
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    """base ** linspace(start, stop, num): values evenly spaced on a log scale, as
+    jnp.logspace.
+
+    Args:
+      start: base ** start is the first value (a scalar or an array).
+      stop: base ** stop is the last value (or the end, excluded, when endpoint is
+        False).
+      num: the number of values.
+      endpoint: whether base ** stop is the last value.
+      base: the base of the log scale.
+      dtype: the result's dtype (default: the bounds' float dtype).
+      axis: where the new axis goes (array bounds only).
+
+    Returns:
+      An array of num values along axis.
+
+    Example:
+      >>> fnp.logspace(0.0, 2.0, 3).tolist()
+      [1.0, 10.0, 100.0]
+    """
+    num, axis = operator.index(num), operator.index(axis)
+    start, stop, dtype = _inexact_bounds("logspace", start, stop, dtype)
+    lin = linspace(start, stop, num, endpoint=endpoint, axis=axis)
+    out = power(astype(asarray(base), lin.dtype) if hasattr(base, "shape") else base, lin)
+    return astype(out, dtype) if dtype is not None else out
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    """Values evenly spaced on a log scale from start to stop (a geometric
+    progression), as jnp.geomspace.
+
+    Args:
+      start: the first value (nonzero; a scalar or an array).
+      stop: the last value (same sign as start).
+      num: the number of values.
+      endpoint: whether stop is the last value.
+      dtype: the result's dtype (default: the bounds' float dtype).
+      axis: where the new axis goes (array bounds only).
+
+    Returns:
+      An array of num values along axis.
+
+    Example:
+      >>> [round(v, 4) for v in fnp.geomspace(1.0, 8.0, 4).tolist()]
+      [1.0, 2.0, 4.0, 8.0]
+    """
+    num, axis = operator.index(num), operator.index(axis)
+    start, stop, dtype = _inexact_bounds("geomspace", start, stop, dtype)
+    s = sign(start)
+    res = s * logspace(log10(start / s), log10(stop / s), num, endpoint=endpoint, base=10.0, axis=0)
+    axis = axis % res.ndim if res.ndim else 0
+    if axis:
+        res = moveaxis(res, 0, axis)
+    return astype(res, dtype) if dtype is not None else res

@@ -21,6 +21,7 @@ generic = np.generic
 number = np.number
 inexact = np.inexact
 floating = np.floating
+complexfloating = np.complexfloating
 integer = np.integer
 signedinteger = np.signedinteger
 unsignedinteger = np.unsignedinteger
@@ -73,11 +74,16 @@ Example:
   {example}
 """
 # 64-bit types narrow to these unless x64 is enabled (funcnet.core.dtypes.canonicalize).
-_NARROWED = {"int64": "int32", "uint64": "uint32", "float64": "float32"}
+_NARROWED = {
+    "int64": "int32",
+    "uint64": "uint32",
+    "float64": "float32",
+    "complex128": "complex64",
+}
 
 
 def _scalar_type_doc(dtype: np.dtype, fnp_name: str) -> str:
-    kind_example = {"b": "[False, True]", "i": "[0, 1]", "u": "[0, 1]"}
+    kind_example = {"b": "[False, True]", "i": "[0, 1]", "u": "[0, 1]", "c": "[0j, (1+0j)]"}
     narrowed = _NARROWED.get(dtype.name)
     return _SCALAR_TYPE_DOC.format(
         fnp_name=fnp_name,
@@ -109,10 +115,13 @@ bfloat16 = _scalar_type(ml_dtypes.bfloat16)
 float16 = _scalar_type(np.float16)
 float32 = _scalar_type(np.float32)
 float64 = _scalar_type(np.float64)
+complex64 = _scalar_type(np.complex64)
+complex128 = _scalar_type(np.complex128)
 # NumPy's and jax's aliases.
 bool = bool_  # fnp.bool, as jnp.bool
 single, double, half = float32, float64, float16
 int_, uint, float_ = int64, uint64, float64
+complex_, csingle, cdouble = complex128, complex64, complex128
 
 SCALAR_TYPES = (
     bool_,
@@ -128,6 +137,8 @@ SCALAR_TYPES = (
     float16,
     float32,
     float64,
+    complex64,
+    complex128,
 )
 
 
@@ -137,7 +148,7 @@ def _as_np_dtype(x) -> np.dtype:
         return x
     if hasattr(x, "dtype") and not isinstance(x, type):
         return np.dtype(x.dtype)
-    if isinstance(x, (builtins.bool, int, float)):  # a Python value stands for its type
+    if isinstance(x, (builtins.bool, int, float, complex)):  # a Python value: its type
         return np.dtype(type(x))
     return np.dtype(x)
 
@@ -200,8 +211,8 @@ def isdtype(dtype, kind) -> builtins.bool:
     Args:
       dtype: a dtype, a scalar type or an array (its dtype).
       kind: a dtype (an exact match), a kind name ('bool', 'signed integer',
-        'unsigned integer', 'integral', 'real floating', 'complex floating' (never:
-        there are no complex dtypes), 'numeric') or a tuple of those (any matches).
+        'unsigned integer', 'integral', 'real floating', 'complex floating',
+        'numeric') or a tuple of those (any matches).
 
     Returns:
       A Python bool.
@@ -224,7 +235,7 @@ def isdtype(dtype, kind) -> builtins.bool:
         "unsigned integer": lambda: issubdtype(d, np.unsignedinteger),
         "integral": lambda: issubdtype(d, np.integer),
         "real floating": lambda: issubdtype(d, np.floating),
-        "complex floating": lambda: False,
+        "complex floating": lambda: issubdtype(d, np.complexfloating),
         "numeric": lambda: issubdtype(d, np.number),
     }
     if isinstance(kind, str):
@@ -237,10 +248,11 @@ def isdtype(dtype, kind) -> builtins.bool:
 
 
 def finfo(dtype):
-    """The machine limits of a floating dtype (bfloat16 included), as jnp.finfo.
+    """The machine limits of a floating dtype (bfloat16 included), as jnp.finfo; for a
+    complex dtype, those of its real parts (complex64: float32's).
 
     Args:
-      dtype: a floating dtype, scalar type or array.
+      dtype: a floating or complex dtype, scalar type or array.
 
     Returns:
       An ml_dtypes.finfo (NumPy's finfo fields: eps, max, min, tiny, bits, ...).

@@ -1079,7 +1079,7 @@ def nonzero(a, *, size=None, fill_value=None):
       fill_value: the padding index (default 0); a tuple gives one per axis.
 
     Returns:
-      A tuple of a.ndim int32 arrays (one per axis, in C order of the elements).
+      A tuple of a.ndim int arrays (int32; int64 with x64), one per axis, in C order.
 
     Raises:
       ValueError: for a 0-d array, or a fill_value tuple of the wrong length.
@@ -1105,7 +1105,7 @@ def nonzero(a, *, size=None, fill_value=None):
                 f"nonzero needs a concrete array (the result's size depends on "
                 f"its values); under jit pass size=...{_at()}"
             ) from e
-        return tuple(asarray(i.astype(np.int32)) for i in np.nonzero(host))
+        return tuple(asarray(i.astype(dtypes.default_int())) for i in np.nonzero(host))
     return _nonzero_sized(x, operator.index(size), fill_value)
 
 
@@ -1126,7 +1126,9 @@ def _nonzero_sized(x, size, fill_value):
     for d in reversed(range(x.ndim)):
         coord = remainder(floor_divide(found, np.int32(stride)), np.int32(x.shape[d]))
         fill = np.asarray(0 if fills[d] is None else fills[d], np.int32)[()]
-        out.append(_select(missing, broadcast_to(fill, (size,)), astype(coord, dtypes.int32)))
+        # jax's default int: int64 with x64.
+        coord = astype(coord, dtypes.default_int())
+        out.append(_select(missing, broadcast_to(fill.astype(coord.dtype), (size,)), coord))
         stride *= x.shape[d]
     return tuple(reversed(out))
 

@@ -11,8 +11,7 @@ import numpy as np
 
 from funcnet.core.array import Array
 from funcnet.core.trace import Tracer
-from funcnet.numpy import _core, _indexing, _products, _reductions, _shape
-from funcnet.numpy._creation import zeros_like
+from funcnet.numpy import _complex, _core, _indexing, _products, _reductions, _shape
 from funcnet.numpy._sorting import argsort, sort
 
 _OPERAND_TYPES = (int, float, complex, np.generic, np.ndarray, Array, Tracer)
@@ -218,21 +217,30 @@ def _copy_method(self, order=None):
 
 
 def _real(self):
-    """x's real part (and its conjugate): x itself, since funcnet has no complex dtypes.
+    """x's real part, as fnp.real (x itself for a real dtype).
 
     Returns:
-      x.
+      fnp.real(x).
     """
-    return self
+    return _complex.real(self)
 
 
 def _imag(self):
-    """x's imaginary part: zeros, since funcnet has no complex dtypes.
+    """x's imaginary part, as fnp.imag (zeros for a real dtype).
 
     Returns:
-      fnp.zeros_like(x).
+      fnp.imag(x).
     """
-    return zeros_like(self)
+    return _complex.imag(self)
+
+
+def _conj(self):
+    """x's complex conjugate, as fnp.conj (x itself for a real dtype).
+
+    Returns:
+      fnp.conj(x).
+    """
+    return _complex.conjugate(self)
 
 
 _METHODS = {
@@ -307,8 +315,8 @@ _METHODS = {
     "argsort": _argsort_method,
     "nonzero": _nonzero_method,
     "copy": _copy_method,
-    "conj": _real,
-    "conjugate": _real,
+    "conj": _conj,
+    "conjugate": _conj,
 }
 
 

@@ -158,8 +158,11 @@ def vdot(a, b, *, precision=None, preferred_element_type=None):
       A 0-d array.
     """
     check_arraylike("vdot", a, b)
+    a = asarray(a)
+    if dtypes.is_complex(a.dtype):  # vdot conjugates its first argument (NumPy, jax)
+        a = lax.conj(a)
     return dot(
-        reshape(asarray(a), (-1,)),
+        reshape(a, (-1,)),
         reshape(asarray(b), (-1,)),
         precision=precision,
         preferred_element_type=preferred_element_type,
@@ -604,3 +607,25 @@ def correlate(a, v, mode="valid", *, precision=None, preferred_element_type=None
       [2.0, 3.0]
     """
     return _conv1d("correlate", a, v, mode, precision, preferred_element_type)
+
+
+def einsum_path(subscripts, /, *operands, optimize="auto"):
+    """The contraction order einsum would use, with opt_einsum's report, as
+    jnp.einsum_path.
+
+    Args:
+      subscripts: the einsum specification.
+      *operands: the arrays (only their shapes are used).
+      optimize: 'auto', 'greedy', 'optimal', True/False or an explicit path.
+
+    Returns:
+      A pair (path as a list of tuples, opt_einsum's PathInfo report).
+    """
+    import opt_einsum  # deferred: only einsum_path needs it (a dependency; see pyproject)
+
+    if optimize is True:
+        optimize = "greedy"
+    elif optimize is False:
+        optimize = "auto" if len(operands) < 3 else "greedy"
+    shapes = [np.shape(op) if not hasattr(op, "shape") else tuple(op.shape) for op in operands]
+    return opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=optimize)

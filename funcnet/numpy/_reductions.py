@@ -47,7 +47,8 @@ def _sum_dtype(x, promote_integers):
     """jax sums bools and narrow integers in the default (unsigned) int type."""
     if dtypes.is_bool(x.dtype):
         return dtypes.default_int()
-    if promote_integers and dtypes.is_int(x.dtype) and x.dtype.itemsize < 4:
+    narrow = x.dtype.itemsize < dtypes.default_int().itemsize  # int32 too, with x64
+    if promote_integers and dtypes.is_int(x.dtype) and narrow:
         return dtypes.canonicalize(np.uint64 if dtypes.is_unsigned(x.dtype) else np.int64)
     return None
 
@@ -333,7 +334,7 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     check_no_out("mean", out)
     x = asarray(a)
     axes = normalize_axes(axis, x.ndim)
-    if dtype is None and not dtypes.is_float(x.dtype):
+    if dtype is None and not dtypes.is_inexact(x.dtype):
         dtype = dtypes.default_float()
     total = sum(x, axis=axes, dtype=dtype, keepdims=keepdims, where=where)
     n = _count(x, axes, where, keepdims)
@@ -389,7 +390,7 @@ def var(
             raise ValueError("ddof and correction can't be provided simultaneously.")
         ddof = correction
     x = asarray(a)
-    if not dtypes.is_float(x.dtype):
+    if not dtypes.is_inexact(x.dtype):
         x = astype(
             x, dtype if dtype is not None and dtypes.is_float(dtype) else dtypes.default_float()
         )
@@ -398,7 +399,11 @@ def var(
     axes = normalize_axes(axis, x.ndim)
     center = _mean(x, axes, where) if mean is None else asarray(mean)
     centered = x - center
-    sq = sum(centered * centered, axis=axes, keepdims=keepdims, where=where)
+    if dtypes.is_complex(centered.dtype):  # mean(|x - mean|^2), real, as NumPy and jax
+        sq = lax.real(centered) ** 2 + lax.imag(centered) ** 2
+    else:
+        sq = centered * centered
+    sq = sum(sq, axis=axes, keepdims=keepdims, where=where)
     n = _count(x, axes, where, keepdims)
     out = true_divide(sq, astype(n, sq.dtype) - ddof if not isinstance(n, int) else n - ddof)
     return astype(out, dtype) if dtype is not None else out
@@ -468,7 +473,7 @@ Args:
   keepdims: keep the reduced axis with size 1 (all axes, when axis is None).
 
 Returns:
-  An int32 array of a's shape without `axis` (a 0-d one when axis is None).
+  An int array (int32; int64 with x64) of a's shape without `axis` (0-d when axis is None).
 
 Raises:
   ValueError: for an empty array with axis None, or an empty axis when the result is
@@ -484,12 +489,12 @@ def _arg(prim_fn, name):
         if axis is None:
             if x.size == 0:
                 raise ValueError(f"attempt to get {name} of an empty sequence{_at()}")
-            result = prim_fn(ravel(x), 0)
+            result = prim_fn(ravel(x), 0, dtypes.default_int())
             return reshape(result, (1,) * x.ndim) if keepdims else result
         axis = normalize_axis(axis, x.ndim)
         if x.shape[axis] == 0 and math.prod(d for i, d in enumerate(x.shape) if i != axis):
             raise ValueError(f"attempt to get {name} of an empty sequence{_at()}")
-        result = prim_fn(x, axis) if x.size else _empty_index(x, axis)
+        result = prim_fn(x, axis, dtypes.default_int()) if x.size else _empty_index(x, axis)
         return expand_dims(result, axis) if keepdims else result
 
     fn.__name__ = fn.__qualname__ = name
@@ -498,7 +503,7 @@ def _arg(prim_fn, name):
 
 
 def _empty_index(x, axis):
-    return zeros([d for i, d in enumerate(x.shape) if i != axis], dtypes.int32)
+    return zeros([d for i, d in enumerate(x.shape) if i != axis], dtypes.default_int())
 
 
 argmax = _arg(lax.argmax, "argmax")
@@ -574,6 +579,8 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=Non
     check_arraylike("logsumexp", a)
     check_arraylike_or_none("logsumexp", b, where)
     (x,) = _float_args(a) if b is None else _float_args(a, b)[:1]
+    if where is not None:  # masked-out entries must not reach exp (nan gradients), as jax
+        x = _select(where, x, broadcast_to(np.zeros((), x.dtype)[()], x.shape))
     axes = normalize_axes(axis, x.ndim)
     # The max cancels out of the value; stopping its gradient keeps nan out of it.
     m = max(x, axis=axes, keepdims=True, where=where, initial=-np.inf)

@@ -59,7 +59,7 @@ def argsort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False,
       order: only None; others raise ValueError.
       stable: accepted for compatibility (every sort is stable).
       descending: sort from largest to smallest.
-      dtype: the indices' dtype (default int32).
+      dtype: the indices' dtype (default: the default int, int64 with x64, as jax).
 
     Returns:
       An integer array of a's shape (1-d when axis is None): fnp.take_along_axis(a,
@@ -84,4 +84,6 @@ def argsort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False,
     else:
         idx = lax.broadcasted_iota(dtypes.int32, x.shape, axis)
         out = lax.sort((x, idx), dimension=axis, num_keys=1)[1]
-    return out if dtype is None else astype(out, dtype)
+    # jax returns its default int (int64 with x64) unless told otherwise.
+    dtype = dtypes.default_int() if dtype is None else dtype
+    return out if out.dtype == dtype else astype(out, dtype)

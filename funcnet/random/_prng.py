@@ -193,7 +193,7 @@ def _seed_from_array(seed):
     return lax.concatenate([hi, lo], 0)
 
 
-def key(seed):
+def key(seed, *, impl=None, dtype=None):
     """Makes a PRNG key from an integer seed (as jax.random.PRNGKey; ``PRNGKey`` is it).
 
     The key holds the seed's bits as jax.random.PRNGKey does: (high, low) 32-bit
@@ -205,6 +205,8 @@ def key(seed):
     Args:
       seed: an integer: a Python int in [-2**63, 2**63), or an integer scalar array,
         which may be traced (e.g. ``fn.vmap(random.key)(seeds)``).
+      impl: the generator: None or "threefry2x32" (the only one funcnet has).
+      dtype: the key type, as jax: None, "threefry2x32" or ``key_dtype()``.
 
     Returns:
       The key, a uint32 array of shape (2,), bit-identical to
@@ -213,12 +215,22 @@ def key(seed):
     Raises:
       TypeError: a seed that is not an integer scalar.
       OverflowError: a Python int outside the 64-bit signed range.
+      ValueError: another generator than threefry2x32.
 
     Example:
       >>> from funcnet import random
       >>> random.key(0).tolist(), random.key(-1).tolist()
       ([0, 0], [0, 4294967295])
     """
+    if dtype is not None and not (isinstance(dtype, str) or np.dtype(dtype) == _U32):
+        raise ValueError(f"funcnet.random.key: dtype must be a key type, got {dtype!r}")
+    if impl is None and isinstance(dtype, str):
+        impl = dtype
+    if impl not in (None, "threefry2x32"):
+        raise ValueError(
+            f"funcnet.random.key: impl must be None or 'threefry2x32' (the only "
+            f"generator funcnet has), got {impl!r}"
+        )
     if isinstance(seed, (bool, np.bool_)):
         seed = int(seed)
     if isinstance(seed, int):
@@ -403,3 +415,114 @@ def bits(key, shape=(), dtype=None):
             f"funcnet.random.bits: dtype must be an unsigned integer dtype, got {dtype}"
         )
     return _bits_jit(key, dtype.itemsize * 8, shape)
+
+
+# --- key data: funcnet keys are their own data -----------------------------------------
+
+
+def _check_key_batch(name, keys):
+    """An Array/tracer of uint32 with a trailing axis of 2 (one key or a batch)."""
+    keys = to_array(keys) if not isinstance(keys, (Array, Tracer)) else keys
+    aval = get_aval(keys)
+    if aval.dtype != _U32 or not aval.shape or aval.shape[-1] != 2:
+        raise TypeError(
+            f"funcnet.random.{name}: keys must be a uint32 array of shape (..., 2), got "
+            f"{aval.str_short()} ({_KEY_HINT})"
+        )
+    return keys
+
+
+def key_data(keys):
+    """The raw uint32 data of keys (as jax.random.key_data).
+
+    funcnet keys are raw key data already, so this returns them unchanged.
+
+    Args:
+      keys: one key (uint32, shape (2,)) or a batch of keys (shape (..., 2)).
+
+    Returns:
+      ``keys``, a uint32 array of shape (..., 2).
+
+    Raises:
+      TypeError: not uint32 key data.
+    """
+    if str(getattr(keys, "dtype", "")).startswith("key<"):
+        raise TypeError(
+            "funcnet.random.key_data: got a jax typed key array; use jax.random.key_data"
+        )
+    return _check_key_batch("key_data", keys)
+
+
+def wrap_key_data(key_bits_array, *, impl=None, dtype=None):
+    """Keys from raw uint32 key data (as jax.random.wrap_key_data).
+
+    funcnet keys are raw key data, so the data is returned as is; the only generator
+    is threefry2x32.
+
+    Args:
+      key_bits_array: a uint32 array of shape (..., 2).
+      impl: None or "threefry2x32".
+      dtype: None (funcnet has no typed key dtypes).
+
+    Returns:
+      ``key_bits_array`` as keys, a uint32 array of shape (..., 2).
+
+    Raises:
+      TypeError: data that is not uint32 of shape (..., 2).
+      ValueError: another ``impl`` or a ``dtype``.
+    """
+    if impl not in (None, "threefry2x32") or dtype is not None:
+        raise ValueError(
+            "funcnet.random.wrap_key_data: only the threefry2x32 generator and raw "
+            f"uint32 key data exist in funcnet, got impl={impl!r}, dtype={dtype!r}"
+        )
+    return _check_key_batch("wrap_key_data", key_bits_array)
+
+
+def key_impl(keys):
+    """The name of the generator of keys (as jax.random.key_impl): "threefry2x32".
+
+    Args:
+      keys: one key or a batch of keys (uint32, shape (..., 2)).
+
+    Returns:
+      The string "threefry2x32".
+
+    Raises:
+      TypeError: not uint32 key data.
+    """
+    _check_key_batch("key_impl", keys)
+    return "threefry2x32"
+
+
+def key_dtype(impl_spec=None):
+    """The dtype of funcnet keys: uint32 (jax.random.key_dtype gives a typed key dtype;
+    funcnet keys are raw uint32 data).
+
+    Args:
+      impl_spec: None or "threefry2x32".
+
+    Returns:
+      ``numpy.dtype('uint32')``.
+
+    Raises:
+      ValueError: another generator.
+    """
+    if impl_spec not in (None, "threefry2x32"):
+        raise ValueError(
+            f"funcnet.random.key_dtype: only threefry2x32 exists in funcnet, got {impl_spec!r}"
+        )
+    return np.dtype(_U32)
+
+
+def clone(key):
+    """The key itself (as jax.random.clone, which only matters to jax's key-reuse
+    checker; funcnet has none).
+
+    Args:
+      key: a key or a batch of keys.
+
+    Returns:
+      ``key``.
+    """
+    return key

@@ -60,6 +60,17 @@ def _param(name, what, x, dtype, shape):
     return _broadcast_to(name, what, x, shape)
 
 
+def _check_mode(name, mode, allowed=(None, "low", "high")):
+    """jax's precision modes: "low" (the default) and "high"; "highest" is not
+    implemented (jax's float32 version builds floats from 64 random bits)."""
+    if mode not in allowed:
+        raise NotImplementedError(
+            f"funcnet.random.{name}: mode={mode!r} is not supported "
+            f"(supported: {', '.join(repr(m) for m in allowed if m)})"
+        )
+    return "high" if mode == "high" else "low"
+
+
 def _broadcast_shapes(name, *shapes):
     ndim = max((len(s) for s in shapes), default=0)
     out = []
@@ -246,16 +257,24 @@ def truncated_normal(key, lower, upper, shape=None, dtype=None):
 # --- discrete --------------------------------------------------------------------------
 
 
-def _bernoulli_body(key, p, shape):
+def _bernoulli_body(key, p, shape, mode="low"):
     dtype = get_aval(p).dtype
-    u = uniform_body(key, np.asarray(0.0, dtype), np.asarray(1.0, dtype), shape, dtype, "bernoulli")
-    return lax.lt(u, _broadcast_to("bernoulli", "p", p, shape))
+    zero, one = np.asarray(0.0, dtype), np.asarray(1.0, dtype)
+    p = _broadcast_to("bernoulli", "p", p, shape)
+    if mode == "high":  # as jax: u1 + u2 * 2**-nmant, twice the resolution
+        u = uniform_body(key, zero, one, (2, *shape), dtype, "bernoulli")
+        u1 = lax.reshape(lax.slice_in_dim(u, 0, 1, axis=0), shape)
+        u2 = lax.reshape(lax.slice_in_dim(u, 1, 2, axis=0), shape)
+        u2 = lax.mul(u2, _np_const(2.0 ** -ml_dtypes.finfo(dtype).nmant, shape, dtype))
+        return lax.lt(u2, lax.sub(p, u1))
+    u = uniform_body(key, zero, one, shape, dtype, "bernoulli")
+    return lax.lt(u, p)
 
 
-_bernoulli_jit = jit(_bernoulli_body, static_argnums=2)
+_bernoulli_jit = jit(_bernoulli_body, static_argnums=(2, 3))
 
 
-def bernoulli(key, p=0.5, shape=None):
+def bernoulli(key, p=0.5, shape=None, mode="low"):
     """Random booleans, True with probability ``p`` (as jax.random.bernoulli).
 
     Computed as ``uniform(key, shape, p.dtype) < p``, as jax.
@@ -266,6 +285,8 @@ def bernoulli(key, p=0.5, shape=None):
       p: the probability of True, a float scalar or a float array broadcastable to
         ``shape`` (default 0.5; a Python float is float32).
       shape: the output shape (default ``p``'s shape).
+      mode: "low" (default: one uniform per value) or "high" (two uniforms, for
+        probabilities below the uniform's resolution), as jax.
 
     Returns:
       A boolean array of ``shape``.
@@ -287,19 +308,32 @@ def bernoulli(key, p=0.5, shape=None):
             f"funcnet.random.bernoulli: p must be a float array, got {get_aval(p).str_short()}"
         )
     shape = p.shape if shape is None else canonical_shape("bernoulli", shape)
-    return _bernoulli_jit(key, p, shape)
+    return _bernoulli_jit(key, p, shape, _check_mode("bernoulli", mode))
 
 
-def gumbel_body(key, shape, dtype):
-    tiny = np.asarray(ml_dtypes.finfo(dtype).tiny, dtype)
+def gumbel_body(key, shape, dtype, mode="low"):
+    finfo = ml_dtypes.finfo(dtype)
+    tiny = np.asarray(finfo.tiny, dtype)
+    if mode == "high":  # as jax: a second uniform refines values below 1/2
+        u = uniform_body(
+            key, np.asarray(0.0, dtype), np.asarray(1.0, dtype), (2, *shape), dtype, "gumbel"
+        )
+        high = lax.reshape(lax.slice_in_dim(u, 0, 1, axis=0), shape)
+        low = lax.reshape(lax.slice_in_dim(u, 1, 2, axis=0), shape)
+        refined = lax.add(
+            lax.add(high, lax.mul(_np_const(2.0**-finfo.nmant, shape, dtype), low)),
+            _np_const(tiny, shape, dtype),
+        )
+        x = lax.select(lax.ge(high, _np_const(0.5, shape, dtype)), high, refined)
+        return lax.neg(lax.log(lax.neg(lax.log1p(lax.neg(x)))))
     u = uniform_body(key, tiny, np.asarray(1.0, dtype), shape, dtype, "gumbel")
     return lax.neg(lax.log(lax.neg(lax.log(u))))
 
 
-_gumbel_jit = jit(gumbel_body, static_argnums=(1, 2))
+_gumbel_jit = jit(gumbel_body, static_argnums=(1, 2, 3))
 
 
-def gumbel(key, shape=(), dtype=None):
+def gumbel(key, shape=(), dtype=None, mode="low"):
     """Standard Gumbel values, ``-log(-log(u))`` (as jax.random.gumbel, "low" mode).
 
     Args:
@@ -307,6 +341,8 @@ def gumbel(key, shape=(), dtype=None):
         ``fold_in``); map over a batch of keys with ``fn.vmap``.
       shape: the output shape, a tuple of ints or an int (default ``()``).
       dtype: a float dtype (default float32; float64 with x64).
+      mode: "low" (default) or "high" (a second uniform refines the values below 1/2,
+        for accurate tails), as jax.
 
     Returns:
       An array of ``shape`` and ``dtype``.
@@ -322,16 +358,25 @@ def gumbel(key, shape=(), dtype=None):
     """
     key = check_key("gumbel", key)
     shape = canonical_shape("gumbel", shape)
-    return _gumbel_jit(key, shape, _float_dtype("gumbel", dtype))
+    return _gumbel_jit(key, shape, _float_dtype("gumbel", dtype), _check_mode("gumbel", mode))
 
 
-def _categorical_body(key, logits, axis, shape):
+def _categorical_body(key, logits, axis, shape, replace=True, mode="low"):
     batch_shape = tuple(d for i, d in enumerate(logits.shape) if i != axis)
     prefix = shape[: len(shape) - len(batch_shape)]
+    if not replace:  # Gumbel top-k, as jax: the k largest of logits + gumbel
+        g = lax.add(logits, gumbel_body(key, logits.shape, logits.dtype, mode))
+        k = math.prod(prefix)
+        g = fnp.moveaxis(g, axis, -1)
+        idx = lax.broadcasted_iota(dtypes.default_int(), g.shape, g.ndim - 1)
+        _, order = lax.sort((lax.neg(g), idx), dimension=g.ndim - 1, is_stable=True, num_keys=1)
+        top = lax.slice_in_dim(order, 0, k, axis=g.ndim - 1)  # batch_shape + (k,)
+        top = lax.transpose(top, (top.ndim - 1, *range(top.ndim - 1)))
+        return lax.reshape(top, shape)
     gshape = list(shape[len(shape) - len(batch_shape) :])
     gshape.insert(axis, logits.shape[axis])
     gshape = tuple(prefix) + tuple(gshape)
-    g = gumbel_body(key, gshape, logits.dtype)
+    g = gumbel_body(key, gshape, logits.dtype, mode)
     out_axis = len(prefix) + axis
     return lax.argmax(
         lax.add(g, _broadcast_to("categorical", "logits", logits, gshape)),
@@ -340,10 +385,10 @@ def _categorical_body(key, logits, axis, shape):
     )
 
 
-_categorical_jit = jit(_categorical_body, static_argnums=(2, 3))
+_categorical_jit = jit(_categorical_body, static_argnums=(2, 3, 4, 5))
 
 
-def categorical(key, logits, axis=-1, shape=None):
+def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None):
     """Class indices drawn from ``softmax(logits)`` (as jax.random.categorical).
 
     Uses the Gumbel-max trick, as jax: ``argmax(logits + gumbel)`` along ``axis``.
@@ -355,6 +400,9 @@ def categorical(key, logits, axis=-1, shape=None):
       axis: the axis of the classes (default -1).
       shape: the output shape (default: ``logits.shape`` without ``axis``); a longer
         ``shape`` draws several samples per distribution (as leading axes).
+      replace: draw with replacement (default True); False draws distinct classes
+        per distribution with the Gumbel top-k trick (as jax).
+      mode: None/"low" (default) or "high": the precision of the Gumbel noise.
 
     Returns:
       An int32 array (int64 with x64) of ``shape`` holding class indices.
@@ -397,7 +445,15 @@ def categorical(key, logits, axis=-1, shape=None):
                 f"broadcast-compatible with the batch shape {batch_shape} of "
                 f"logits {logits.shape} (axis {axis})"
             )
-    return _categorical_jit(key, logits, axis, shape)
+    mode = _check_mode("categorical", mode)
+    if not replace:
+        k = math.prod(shape[: len(shape) - len(batch_shape)])
+        if k > logits.shape[axis]:
+            raise ValueError(
+                f"funcnet.random.categorical: {k} samples without replacement exceed "
+                f"the {logits.shape[axis]} categories"
+            )
+    return _categorical_jit(key, logits, axis, shape, bool(replace), mode)
 
 
 def _clip_convert(x, dtype):
@@ -572,7 +628,7 @@ def permutation(key, x, axis=0, independent=False):
     return _permutation_jit(key, x, axis % x.ndim, bool(independent))
 
 
-def _choice_body(key, arr, p, shape, n_inputs, replace, axis):
+def _choice_body(key, arr, p, shape, n_inputs, replace, axis, mode="low"):
     n_draws = math.prod(shape)
     int_dtype = dtypes.default_int()
     if p is None and not replace:  # a prefix of a permutation
@@ -606,7 +662,7 @@ def _choice_body(key, arr, p, shape, n_inputs, replace, axis):
         )
         ind = lax.reduce_sum(lax.convert_element_type(less, int_dtype), (len(shape),))
     else:  # Gumbel top-k; a stable sort of -g keeps the lower index first on ties
-        g = lax.add(gumbel_body(key, (n_inputs,), get_aval(p).dtype), lax.log(p))
+        g = lax.add(gumbel_body(key, (n_inputs,), get_aval(p).dtype, mode), lax.log(p))
         _, order = lax.sort(
             (lax.neg(g), lax.iota(int_dtype, n_inputs)), dimension=0, is_stable=True, num_keys=1
         )
@@ -614,10 +670,10 @@ def _choice_body(key, arr, p, shape, n_inputs, replace, axis):
     return ind if arr is None else fnp.take(arr, ind, axis)
 
 
-_choice_jit = jit(_choice_body, static_argnums=(3, 4, 5, 6))
+_choice_jit = jit(_choice_body, static_argnums=(3, 4, 5, 6, 7))
 
 
-def choice(key, a, shape=(), replace=True, p=None, axis=0):
+def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
     """Random samples from ``a`` along ``axis`` (as jax.random.choice).
 
     Without ``p``: randint indices (``replace=True``) or a prefix of a permutation.
@@ -633,6 +689,8 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0):
       p: optional probabilities of the ``a.shape[axis]`` entries, a 1-D array (not
         necessarily normalized).
       axis: the axis of ``a`` to sample along (default 0).
+      mode: None/"low" (default) or "high": the precision of the Gumbel noise used
+        with ``p`` and ``replace=False``.
 
     Returns:
       For an int ``a``, indices of ``shape`` (int32; int64 with x64); for an array,
@@ -693,4 +751,5 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0):
                 f"funcnet.random.choice: p must be None or a 1-D array of "
                 f"length {n_inputs} (a.shape[axis]), got shape {p.shape}"
             )
-    return _choice_jit(key, arr, p, shape, n_inputs, bool(replace), axis)
+    mode = _check_mode("choice", mode)
+    return _choice_jit(key, arr, p, shape, n_inputs, bool(replace), axis, mode)

@@ -25,7 +25,7 @@ class Zero:
 
 
 def is_differentiable(aval) -> bool:
-    return dtypes.is_float(aval.dtype)
+    return dtypes.is_inexact(aval.dtype)
 
 
 def tangent_aval(aval) -> ShapedArray:

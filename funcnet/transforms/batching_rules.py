@@ -12,6 +12,7 @@ from funcnet.lax import elementwise as ew
 from funcnet.lax import reductions as red
 from funcnet.lax import structural as st
 from funcnet.lax import windowed as wd
+from funcnet.lax.fft import fft_p
 from funcnet.transforms.batching import (
     batching_rules,
     bdim_to,
@@ -59,9 +60,17 @@ def _elementwise(prim, size, vals, dims, **params):
 for _p in (
     ew.UNARY
     + ew.BINARY
+    + ew.COMPLEX_PARTS
     + [ew.integer_pow_p, ew.round_p, ew.select_n_p, ew.clamp_p, ew.convert_element_type_p]
 ):
     batching_rules.register(_p)(functools.partial(_elementwise, _p))
+
+
+@batching_rules.register(fft_p)
+def _fft(size, vals, dims, *, fft_type, fft_lengths):
+    # The transform acts on trailing axes: a leading batch axis is just one more.
+    (x,), (d,) = vals, dims
+    return fft_p.bind(moveaxis(x, d, 0), fft_type=fft_type, fft_lengths=fft_lengths), 0
 
 
 # --- data movement -------------------------------------------------------------------

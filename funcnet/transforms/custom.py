@@ -219,7 +219,7 @@ def _stop_gradient_tracers(x):
     """jax passes nondiff arguments of a custom_jvp function through stop_gradient."""
 
     def leaf(v):
-        if isinstance(v, Tracer) and dtypes.is_float(v.aval.dtype):
+        if isinstance(v, Tracer) and dtypes.is_inexact(v.aval.dtype):
             return stop_gradient_p.bind(v)
         return v
 
@@ -404,7 +404,7 @@ def _checked_tangent(p, t, name):
     the primal's dtype (a weakly typed Python scalar is converted to it)."""
     pa, ta = get_aval(p), get_aval(t)
     if pa.shape != ta.shape or (
-        dtypes.is_float(pa.dtype) and ta.dtype != pa.dtype and not ta.weak_type
+        dtypes.is_inexact(pa.dtype) and ta.dtype != pa.dtype and not ta.weak_type
     ):
         raise TypeError(
             f"Custom JVP rule for {name} must produce primal and tangent outputs "
@@ -412,7 +412,7 @@ def _checked_tangent(p, t, name):
             f"{tangent_aval(pa).str_short()} (tangent type of {pa.str_short()}) "
             f"but got {ta.str_short()}"
         )
-    if not dtypes.is_float(pa.dtype):
+    if not dtypes.is_inexact(pa.dtype):
         return zero_like(p)  # integer outputs have no tangent (jax: float0)
     if ta.dtype != pa.dtype:
         return lax.convert_element_type(t, pa.dtype)
@@ -657,7 +657,7 @@ def _flat_cotangents(cts_in, in_tree, in_avals, name):
 
 
 def _checked_cotangent(ct, aval, path, name, zero):
-    if ct is zero or not dtypes.is_float(aval.dtype):
+    if ct is zero or not dtypes.is_inexact(aval.dtype):
         return Zero(tangent_aval(aval))
     ct = to_array(ct)
     ca = get_aval(ct)

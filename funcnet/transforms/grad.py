@@ -84,7 +84,7 @@ class _VJP:
 def _as_dtype(ct, aval):
     if not hasattr(ct, "shape"):
         ct = np.asarray(ct, aval.dtype)
-    if get_aval(ct).dtype != aval.dtype and dtypes.is_float(aval.dtype):
+    if get_aval(ct).dtype != aval.dtype and dtypes.is_inexact(aval.dtype):
         ct = lax.convert_element_type(ct, aval.dtype)
     return ct
 
@@ -206,8 +206,22 @@ def linearize(fun, *primals):
     return tree.tree_unflatten(box["out_tree"], p_out), f_jvp
 
 
-def _check_scalar_output(out, name):
+def _check_scalar_output(out, name, holomorphic=False):
     aval = get_aval(out) if not isinstance(out, (tuple, list, dict)) else None
+    if aval is not None and aval.shape == () and dtypes.is_complex(aval.dtype):
+        if not holomorphic:  # jax's message
+            raise TypeError(
+                f"{name} requires real-valued outputs (output dtype that is a sub-dtype of "
+                "np.floating). For holomorphic differentiation, pass holomorphic=True. For "
+                "differentiation of non-holomorphic functions involving complex outputs, use "
+                "vjp directly."
+            )
+        return
+    if holomorphic and aval is not None and aval.shape == ():
+        raise TypeError(
+            f"{name} with holomorphic=True requires outputs with complex dtype, "
+            f"but got {aval.dtype}."
+        )
     if aval is None or aval.shape != () or not dtypes.is_float(aval.dtype):
         what = (
             f"shape {aval.shape} and dtype {aval.dtype}"
@@ -221,7 +235,25 @@ def _check_scalar_output(out, name):
         )
 
 
-def _check_argnums(argnums, n_args, args, name):
+def _check_output_dtypes(out, name, holomorphic):
+    """jacfwd/jacrev: complex outputs need holomorphic=True in reverse mode, and
+    holomorphic=True needs complex outputs (as jax)."""
+    for leaf in tree.tree_leaves(out):
+        dt = get_aval(leaf).dtype
+        if holomorphic and not dtypes.is_complex(dt):
+            raise TypeError(
+                f"{name} with holomorphic=True requires outputs with complex dtype, but got {dt}."
+            )
+        if name == "jacrev" and not holomorphic and dtypes.is_complex(dt):
+            raise TypeError(
+                "jacrev requires real-valued outputs (output dtype that is a sub-dtype of "
+                "np.floating). For holomorphic differentiation, pass holomorphic=True. For "
+                "differentiation of non-holomorphic functions involving complex outputs, use "
+                "vjp directly."
+            )
+
+
+def _check_argnums(argnums, n_args, args, name, holomorphic=False):
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     for i in nums:
         if not -n_args <= i < n_args:
@@ -230,7 +262,20 @@ def _check_argnums(argnums, n_args, args, name):
     for i in nums:
         for path, leaf in tree.tree_flatten_with_path(args[i])[0]:
             aval = get_aval(leaf)
-            if not dtypes.is_float(aval.dtype):
+            if holomorphic and not dtypes.is_complex(aval.dtype):
+                raise TypeError(
+                    f"{name} with holomorphic=True requires inputs with complex dtype, but "
+                    f"argument {i}{tree.keystr(path)} has dtype {aval.dtype}."
+                )
+            if name == "jacfwd" and not holomorphic and dtypes.is_complex(aval.dtype):
+                raise TypeError(
+                    f"jacfwd requires real-valued inputs (input dtype that is a sub-dtype of "
+                    f"np.floating), but argument {i}{tree.keystr(path)} has dtype {aval.dtype}. "
+                    "For holomorphic differentiation, pass holomorphic=True. For "
+                    "differentiation of non-holomorphic functions involving complex inputs, "
+                    "use jvp directly."
+                )
+            if not dtypes.is_inexact(aval.dtype):
                 raise TypeError(
                     f"{name}: argument {i}{tree.keystr(path)} has dtype {aval.dtype}; "
                     "only floating-point inputs can be differentiated. Convert it with "
@@ -239,7 +284,7 @@ def _check_argnums(argnums, n_args, args, name):
     return nums
 
 
-def value_and_grad(fun, argnums=0, has_aux=False, *, _name="value_and_grad"):
+def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, *, _name="value_and_grad"):
     """Makes a function that returns `fun`'s value and its gradient, as
     `jax.value_and_grad`.
 
@@ -250,6 +295,8 @@ def value_and_grad(fun, argnums=0, has_aux=False, *, _name="value_and_grad"):
         negative counts from the end), or a tuple of them. Default 0.
       has_aux: if True, `fun` returns a pair `(value, aux)`; only `value` is
         differentiated and `aux` is passed through.
+      holomorphic: if True, `fun` is a holomorphic function of complex inputs with a
+        complex output, and the result is its complex derivative (as jax).
 
     Returns:
       A function with `fun`'s signature that returns `(value, grad)`, or
@@ -273,7 +320,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, *, _name="value_and_grad"):
     @api_boundary
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
-        nums = _check_argnums(argnums, len(args), args, name)
+        nums = _check_argnums(argnums, len(args), args, name, holomorphic)
 
         def f_of_diff(*diff_args):
             full = list(args)
@@ -286,7 +333,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, *, _name="value_and_grad"):
             out, f_vjp, aux = vjp(f_of_diff, *diff_args, has_aux=True)
         else:
             out, f_vjp = vjp(f_of_diff, *diff_args)
-        _check_scalar_output(out, name)
+        _check_scalar_output(out, name, holomorphic)
         one = np.ones((), get_aval(out).dtype)
         grads = f_vjp(one)
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
@@ -295,7 +342,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, *, _name="value_and_grad"):
     return wrapped
 
 
-def grad(fun, argnums=0, has_aux=False):
+def grad(fun, argnums=0, has_aux=False, holomorphic=False):
     """Makes a function that returns the gradient of a scalar-valued `fun`, as
     `jax.grad`.
 
@@ -310,6 +357,11 @@ def grad(fun, argnums=0, has_aux=False):
         negative counts from the end), or a tuple of them. Default 0.
       has_aux: if True, `fun` returns a pair `(value, aux)`; only `value` is
         differentiated and `aux` is returned next to the gradient.
+      holomorphic: if True, `fun` is a holomorphic function of complex inputs with a
+        complex scalar output, and the gradient is its complex derivative (as
+        `jax.grad(..., holomorphic=True)`). Without it a real-valued `fun` of a
+        complex input `z = x + iy` gets `df/dx - i df/dy`, what jax.grad returns, and
+        a complex output is refused.
 
     Returns:
       A function with `fun`'s signature that returns the gradient, or `(grad, aux)`
@@ -331,7 +383,7 @@ def grad(fun, argnums=0, has_aux=False):
       >>> g["w"].shape, g["b"].tolist()
       ((3, 2), [24.0, 24.0])
     """
-    vag = value_and_grad(fun, argnums, has_aux, _name="grad")
+    vag = value_and_grad(fun, argnums, has_aux, holomorphic, _name="grad")
 
     @api_boundary
     @functools.wraps(fun)
@@ -364,7 +416,7 @@ def _vmap(fun, out_axes=0):
     return vmap(fun, out_axes=out_axes)
 
 
-def jacfwd(fun, argnums=0, has_aux=False):
+def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
     """Makes a function that returns `fun`'s Jacobian, computed in forward mode, as
     `jax.jacfwd`.
 
@@ -377,6 +429,8 @@ def jacfwd(fun, argnums=0, has_aux=False):
         differentiate with respect to. Default 0.
       has_aux: if True, `fun` returns a pair `(out, aux)`; only `out` is
         differentiated and `aux` is returned next to the Jacobian.
+      holomorphic: if True, `fun` is holomorphic: complex inputs and outputs, and the
+        Jacobian holds complex derivatives (as jax).
 
     Returns:
       A function with `fun`'s positional signature returning the Jacobian, or
@@ -396,7 +450,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
     @api_boundary
     def jac(*args):
         nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-        _check_argnums(argnums, len(args), args, "jacfwd")
+        _check_argnums(argnums, len(args), args, "jacfwd", holomorphic)
         diff = [args[i] for i in nums]
         d_flat, d_tree = tree.tree_flatten(diff)
         avals = [get_aval(x) for x in d_flat]
@@ -415,13 +469,14 @@ def jacfwd(fun, argnums=0, has_aux=False):
         # The primal output (and aux) is the same for every basis vector: unbatched.
         outs = _vmap(pushfwd, out_axes=(None, 0, None) if has_aux else (None, 0))(*basis)
         primal_out, tangents = outs[0], outs[1]
+        _check_output_dtypes(primal_out, "jacfwd", holomorphic)
         jac_tree = _stack_jacobian(tangents, primal_out, avals, d_tree, argnums, in_last=True)
         return (jac_tree, outs[2]) if has_aux else jac_tree
 
     return jac
 
 
-def jacrev(fun, argnums=0, has_aux=False):
+def jacrev(fun, argnums=0, has_aux=False, holomorphic=False):
     """Makes a function that returns `fun`'s Jacobian, computed in reverse mode, as
     `jax.jacrev` (`fn.jacobian` is this function).
 
@@ -435,6 +490,8 @@ def jacrev(fun, argnums=0, has_aux=False):
         differentiate with respect to. Default 0.
       has_aux: if True, `fun` returns a pair `(out, aux)`; only `out` is
         differentiated and `aux` is returned next to the Jacobian.
+      holomorphic: if True, `fun` is holomorphic: complex inputs and outputs, and the
+        Jacobian holds complex derivatives (as jax).
 
     Returns:
       A function with `fun`'s positional signature returning the Jacobian, or
@@ -455,7 +512,7 @@ def jacrev(fun, argnums=0, has_aux=False):
     @api_boundary
     def jac(*args):
         nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-        _check_argnums(argnums, len(args), args, "jacrev")
+        _check_argnums(argnums, len(args), args, "jacrev", holomorphic)
 
         def f_diff(*xs):
             full = list(args)
@@ -465,6 +522,7 @@ def jacrev(fun, argnums=0, has_aux=False):
 
         res = vjp(f_diff, *(args[i] for i in nums), has_aux=has_aux)
         out, f_vjp = res[0], res[1]
+        _check_output_dtypes(out, "jacrev", holomorphic)
         o_flat, o_tree = tree.tree_flatten(out)
         o_avals = [get_aval(o) for o in o_flat]
         basis, _total = _std_basis(o_avals)
@@ -513,7 +571,7 @@ def _stack_rows(rows, o_flat, o_tree, argnums):
     return tree.tree_unflatten(o_tree, per_out)
 
 
-def hessian(fun, argnums=0):
+def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
     """Makes a function that returns `fun`'s Hessian, as `jax.hessian` (computed as
     `jacfwd(jacrev(fun))`; there is no `has_aux`).
 
@@ -521,6 +579,9 @@ def hessian(fun, argnums=0):
       fun: a function of pytrees of floating-point arrays, usually scalar-valued.
       argnums: the positional argument (an int) or arguments (a tuple of ints) to
         differentiate with respect to. Default 0.
+      has_aux: if True, `fun` returns a pair `(out, aux)`; `aux` is returned next to
+        the Hessian.
+      holomorphic: if True, `fun` is holomorphic (complex inputs and output).
 
     Returns:
       A function with `fun`'s positional signature returning the matrix of second
@@ -531,4 +592,9 @@ def hessian(fun, argnums=0):
       >>> fn.hessian(lambda x: (x ** 3).sum())(fnp.arange(3.0)).tolist()
       [[0.0, 0.0, 0.0], [0.0, 6.0, 0.0], [0.0, 0.0, 12.0]]
     """
-    return jacfwd(jacrev(fun, argnums), argnums)
+    return jacfwd(
+        jacrev(fun, argnums, has_aux=has_aux, holomorphic=holomorphic),
+        argnums,
+        has_aux=has_aux,
+        holomorphic=holomorphic,
+    )

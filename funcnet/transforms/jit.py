@@ -813,8 +813,7 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
         closed = entry.closed
         if return_shape:
             shapes = [
-                ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
-                for a in closed.out_avals
+                ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in closed.out_avals
             ]
             return closed, tree.tree_unflatten(entry.out_tree, shapes)
         return closed

@@ -21,6 +21,7 @@ from funcnet.lax import structural as st
 from funcnet.lax import windowed as wd
 from funcnet.lax.calls import jit_p
 from funcnet.lax.convenience import scan_lists
+from funcnet.lax.fft import fft_p
 from funcnet.runtime.cache import register_program_cache
 from funcnet.transforms.ad_util import Zero, add_tangents, instantiate, zero_like, zeros
 from funcnet.transforms.jvp import jvp_jaxpr, jvp_rules
@@ -51,6 +52,11 @@ def deflinear(*prims):
 
 
 deflinear(
+    fft_p,
+    ew.real_p,
+    ew.imag_p,
+    ew.conj_p,
+    ew.complex_p,
     ew.neg_p,
     ew.add_p,
     ew.sub_p,
@@ -182,8 +188,23 @@ defjvp_unary(ew.atanh_p, lambda x, y: lax.div(_c(x, 1), lax.sub(_c(x, 1), lax.mu
 defjvp_unary(ew.sqrt_p, lambda x, y: lax.div(_c(x, 0.5), y))
 defjvp_unary(ew.rsqrt_p, lambda x, y: lax.mul(_c(x, -0.5), lax.div(y, x)))
 defjvp_unary(ew.cbrt_p, lambda x, y: lax.div(y, lax.mul(_c(x, 3), x)))
-# At 0 the derivative is +1, as jax defines it (select(x >= 0, 1, -1), not sign(x)).
-defjvp_unary(ew.abs_p, lambda x, y: lax.select(lax.ge(x, _c(x, 0)), _c(x, 1), _c(x, -1)))
+
+
+@jvp_rules.register(ew.abs_p)
+def _abs_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    y = lax.abs(x)
+    if isinstance(t, Zero):
+        return y, zero_like(y)
+    if dtypes.is_complex(get_aval(x).dtype):
+        # As jax: real(t * conj(x) / |x|), with |x| replaced by 1 where x == 0 (slope 0).
+        mag = lax.convert_element_type(y, get_aval(x).dtype)
+        mag = lax.select(lax.eq(mag, _c(mag, 0)), _c(mag, 1), mag)
+        return y, lax.real(lax.mul(t, lax.div(lax.conj(x), mag)))
+    # At 0 the derivative is +1, as jax defines it (select(x >= 0, 1, -1), not sign(x)).
+    return y, lax.mul(t, lax.select(lax.ge(x, _c(x, 0)), _c(x, 1), _c(x, -1)))
+
+
 defjvp_unary(ew.erf_p, lambda x, y: lax.mul(_c(x, 2 / _SQRT_PI), lax.exp(lax.neg(lax.mul(x, x)))))
 defjvp_unary(ew.erfc_p, lambda x, y: lax.mul(_c(x, -2 / _SQRT_PI), lax.exp(lax.neg(lax.mul(x, x)))))
 defjvp_unary(ew.erf_inv_p, lambda x, y: lax.mul(_c(x, _SQRT_PI / 2), lax.exp(lax.mul(y, y))))
@@ -368,7 +389,7 @@ def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
     (x,), (t,) = primals, tangents
     out = lax.convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
     if isinstance(t, Zero) or not (
-        dtypes.is_float(new_dtype) and dtypes.is_float(get_aval(x).dtype)
+        dtypes.is_inexact(new_dtype) and dtypes.is_inexact(get_aval(x).dtype)
     ):
         return out, zero_like(out)
     return out, lax.convert_element_type_p.bind(t, new_dtype=new_dtype, weak_type=False)

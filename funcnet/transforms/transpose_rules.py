@@ -17,6 +17,7 @@ from funcnet.lax import reductions as rd
 from funcnet.lax import structural as st
 from funcnet.lax import windowed as wd
 from funcnet.lax.calls import jit_p
+from funcnet.lax.fft import FftType, fft_p
 from funcnet.runtime.cache import register_program_cache
 from funcnet.transforms.ad_util import UndefinedPrimal, Zero, instantiate, is_undefined, zeros
 from funcnet.transforms.transpose import backward_pass, transpose_rules
@@ -99,6 +100,81 @@ def _convert_t(ct, x, *, new_dtype, weak_type=False):
     if isinstance(ct, Zero):
         return [_zero_ct(x)]
     return [lax.convert_element_type(ct, _aval(x).dtype)]
+
+
+# Complex parts are linear over the reals; the rules are jax's (lax.py), which pair a
+# complex cotangent with its primal by the real inner product Re(<ct, x>).
+
+
+@deftranspose(ew.real_p)
+def _real_t(ct, x):
+    if isinstance(ct, Zero):
+        return [_zero_ct(x)]
+    return [lax.complex(ct, np.zeros((), get_aval(ct).dtype)[()])]
+
+
+@deftranspose(ew.imag_p)
+def _imag_t(ct, x):
+    if isinstance(ct, Zero):
+        return [_zero_ct(x)]
+    return [lax.complex(np.zeros((), get_aval(ct).dtype)[()], lax.neg(ct))]
+
+
+@deftranspose(ew.complex_p)
+def _complex_t(ct, x, y):
+    if isinstance(ct, Zero):
+        return [_zero_ct(x) if is_undefined(x) else None, _zero_ct(y) if is_undefined(y) else None]
+    return [
+        lax.real(ct) if is_undefined(x) else None,
+        lax.imag(lax.neg(ct)) if is_undefined(y) else None,
+    ]
+
+
+@deftranspose(ew.conj_p)
+def _conj_t(ct, x, *, input_dtype):
+    if isinstance(ct, Zero):
+        return [_zero_ct(x)]
+    if dtypes.is_complex(input_dtype):
+        return [lax.conj(ct)]
+    return [lax.convert_element_type(lax.real(ct), input_dtype)]
+
+
+def _hermitian_mask(n, m, dtype, ndim):
+    """Weights along the last axis of a half spectrum of length m (of an n-point real
+    FFT): 1 for the entries that appear once in the full spectrum (DC, and Nyquist for
+    an even n), 2 for those that stand for a conjugate pair; shaped to broadcast."""
+    mask = np.full(m, 2, dtype)
+    mask[0] = 1
+    if n % 2 == 0:
+        mask[m - 1] = 1
+    return mask.reshape((1,) * (ndim - 1) + (m,))
+
+
+def _times_const(x, const):
+    aval = get_aval(x)
+    const = np.asarray(const, aval.dtype)
+    c = lax.broadcast_in_dim(const, aval.shape, range(aval.ndim) if const.ndim else ())
+    return lax.mul(x, c)
+
+
+@deftranspose(fft_p)
+def _fft_t(ct, x, *, fft_type, fft_lengths):
+    # jax's _fft_transpose_rule: FFT and IFFT are symmetric matrices (no conjugate under
+    # jax's convention); RFFT and IRFFT account for the half spectrum's redundancy.
+    if isinstance(ct, Zero):
+        return [_zero_ct(x)]
+    n, size = fft_lengths[-1], int(np.prod(fft_lengths))
+    if fft_type == FftType.RFFT:
+        m, nd = get_aval(ct).shape[-1], get_aval(ct).ndim
+        scaled = _times_const(lax.conj(ct), 1 / _hermitian_mask(n, m, get_aval(ct).dtype, nd))
+        out = fft_p.bind(scaled, fft_type=FftType.IRFFT, fft_lengths=fft_lengths)
+        return [_times_const(out, size)]
+    if fft_type == FftType.IRFFT:
+        spec = fft_p.bind(ct, fft_type=FftType.RFFT, fft_lengths=fft_lengths)
+        aval = get_aval(spec)
+        mask = _hermitian_mask(n, aval.shape[-1], aval.dtype, aval.ndim) / size
+        return [lax.conj(_times_const(spec, mask))]
+    return [fft_p.bind(ct, fft_type=fft_type, fft_lengths=fft_lengths)]
 
 
 # --- structural ---------------------------------------------------------------------------
