@@ -173,3 +173,15 @@ def test_x64_narrowing():
     assert (fnp.ones(2, fnp.int8) + np.ones(2, np.int64)).dtype == np.int32
     assert dtypes.result_type((np.uint32, False), (np.int32, False)) == (np.dtype(np.int32), False)
     assert fnp.result_type(np.uint64, np.int8) == jnp.result_type(np.uint64, np.int8)
+
+
+@pytest.mark.parametrize("name", ["zeros_like", "ones_like", "empty_like", "full_like"])
+def test_like_constructors_keep_a_weak_input_weak_as_jax(name):
+    args = (2,) if name == "full_like" else ()
+    for x, jx in ((fnp.asarray(0.5), jnp.asarray(0.5)), (fnp.ones(2), jnp.ones(2))):
+        got, want = getattr(fnp, name)(x, *args), getattr(jnp, name)(jx, *args)
+        assert (got.dtype, got.aval.weak_type) == (want.dtype, want.weak_type)
+    # an explicit dtype is strong; lax.full_like follows the same rule
+    assert not fnp.zeros_like(fnp.asarray(0.5), dtype=fnp.float32).aval.weak_type
+    assert fn.lax.full_like(fnp.asarray(0.5), 2).aval.weak_type
+    assert fn.jit(lambda v: getattr(fnp, name)(v, *args))(0.5).aval.weak_type

@@ -84,15 +84,19 @@ def full_like(x, fill_value, dtype=None, shape=None):
       shape: the result's shape; None (the default) takes `x`'s.
 
     Returns:
-      An array of `shape` (else `x`'s) and `dtype` (else `x`'s, not weakly typed).
+      An array of `shape` (else `x`'s) and `dtype` (else `x`'s, weakly typed when `x`
+      is, as jax).
 
     Raises:
       TypeError: when `fill_value` is not a scalar.
     """
     aval = get_aval(x)
-    return full(
+    out = full(
         aval.shape if shape is None else shape, fill_value, aval.dtype if dtype is None else dtype
     )
+    if dtype is None and aval.weak_type:
+        out = ew.convert_element_type(out, aval.dtype, weak_type=True)
+    return out
 
 
 # --- shapes -------------------------------------------------------------------------------

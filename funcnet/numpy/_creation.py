@@ -158,7 +158,8 @@ def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
       device: where to place the result (default: the default device).
 
     Returns:
-      An array of that shape and dtype, every element fill_value (converted).
+      An array of that shape and dtype, every element fill_value (converted); weakly
+      typed when `a` is and no dtype is given, as jax.
 
     Example:
       >>> fnp.full_like(fnp.arange(3), 2.7)
@@ -166,7 +167,10 @@ def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
     """
     check_arraylike("full_like", a, fill_value)
     a = asarray(a)
-    return full(a.shape if shape is None else shape, fill_value, dtype or a.dtype, device=device)
+    out = full(a.shape if shape is None else shape, fill_value, dtype or a.dtype, device=device)
+    if dtype is None and a.aval.weak_type:
+        out = lax.convert_element_type(out, out.dtype, weak_type=True)
+    return out
 
 
 def zeros_like(a, dtype=None, shape=None, *, device=None):
