@@ -873,3 +873,12 @@ def test_packbits_refusals():
         fnp.unpackbits(fnp.ones(3, fnp.int32))
     with pytest.raises(ValueError, match="bitorder"):
         fnp.packbits(fnp.ones(3, bool), bitorder="middle")
+
+
+def test_i0_gradient_is_i1_as_jax():
+    # jax differentiates i0 by its rule (I0' = I1), not through |x|: 0 at 0
+    x = np.linspace(-6, 6, 13).astype(np.float32)
+    np.testing.assert_allclose(
+        fn.vmap(fn.grad(fnp.i0))(x), jax.vmap(jax.grad(jnp.i0))(x), rtol=2e-6, atol=1e-6
+    )
+    check_grads(fnp.i0, (fnp.asarray([0.3, -1.2, 5.0]),), order=2)

@@ -42,6 +42,7 @@ from funcnet.numpy._indexing import where
 from funcnet.numpy._indexing import where as _where
 from funcnet.numpy._reductions import cumsum
 from funcnet.numpy._shape import concatenate, normalize_axis
+from funcnet.transforms.custom import custom_jvp
 
 euler_gamma = 0.5772156649015329
 
@@ -656,41 +657,6 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     return lax.convert_element_type(out, x.dtype, weak_type=x.aval.weak_type)
 
 
-# Coefficients of I0 on [0, 8] and (8, inf) as Chebyshev series in exp(-x) * I0(x)
-# (Cephes' i0e, which is also what XLA's bessel_i0e expands to).
-_I0E_A = (
-    -4.41534164647933937950e-18, 3.33079451882223809783e-17, -2.43127984654795469359e-16,
-    1.71539128555513303061e-15, -1.16853328779934516808e-14, 7.67618549860493561688e-14,
-    -4.85644678311192946090e-13, 2.95505266312963983461e-12, -1.72682629144155570723e-11,
-    9.67580903537323691224e-11, -5.18979560163526290666e-10, 2.65982372468238665035e-9,
-    -1.30002500998624804212e-8, 6.04699502254191894932e-8, -2.67079385394061173391e-7,
-    1.11738753912010371815e-6, -4.41673835845875056359e-6, 1.64484480707288970893e-5,
-    -5.75419501008210370398e-5, 1.88502885095841655729e-4, -5.76375574538582365885e-4,
-    1.63947561694133579842e-3, -4.32430999505057594430e-3, 1.05464603945949983183e-2,
-    -2.37374148058994688156e-2, 4.93052842396707084878e-2, -9.49010970480476444210e-2,
-    1.71620901522208775349e-1, -3.04682672343198398683e-1, 6.76795274409476084995e-1,
-)  # fmt: skip
-_I0E_B = (
-    -7.23318048787475395456e-18, -4.83050448594418207126e-18, 4.46562142029675999901e-17,
-    3.46122286769746109310e-17, -2.82762398051658348494e-16, -3.42548561967721913462e-16,
-    1.77256013305652638360e-15, 3.81168066935262242075e-15, -9.55484669882830764870e-15,
-    -4.15056934728722208663e-14, 1.54008621752140982691e-14, 3.85277838274214270114e-13,
-    7.18012445138366623367e-13, -1.79417853150680611778e-12, -1.32158118404477131188e-11,
-    -3.14991652796324136454e-11, 1.18891471078464383424e-11, 4.94060238822496958910e-10,
-    3.39623202570838634515e-9, 2.26666899049817806459e-8, 2.04891858946906374183e-7,
-    2.89137052083475648297e-6, 6.88975834691682398426e-5, 3.36911647825569408990e-3,
-    8.04490411014108831608e-1,
-)  # fmt: skip
-
-
-def _chbevl(x, coeffs):
-    b0, b1, b2 = _like(x, coeffs[0]), _like(x, 0), _like(x, 0)
-    for c in coeffs[1:]:
-        b2, b1 = b1, b0
-        b0 = x * b1 - b2 + _like(x, c)
-    return (b0 - b2) * _like(x, 0.5)
-
-
 @_weak_result
 def i0(x):
     """The modified Bessel function of the first kind, order 0, as jnp.i0.
@@ -706,13 +672,19 @@ def i0(x):
       1.266066
     """
     (x,) = _floats("i0", x)
-    ax = lax.abs(x)
-    small = ax <= 8
-    y_small = lax.div(ax, _like(x, 2)) - _like(x, 2)
-    y_large = lax.div(_like(x, 32), where(small, _like(x, 8), ax)) - _like(x, 2)
-    i0e_small = _chbevl(y_small, _I0E_A)
-    i0e_large = lax.div(_chbevl(y_large, _I0E_B), lax.sqrt(where(small, _like(x, 8), ax)))
-    return lax.exp(ax) * where(small, i0e_small, i0e_large)
+    return _i0(x)
+
+
+@custom_jvp
+def _i0(x):
+    return lax.exp(lax.abs(x)) * lax.bessel_i0e(x)  # as jax: on the scaled primitive
+
+
+@_i0.defjvp
+def _i0_jvp(primals, tangents):
+    # I0' = I1 (jax's rule; differentiating |x| would give a kink at 0 that I0 lacks)
+    (x,), (t,) = primals, tangents
+    return _i0(x), lax.exp(lax.abs(x)) * lax.bessel_i1e(x) * t
 
 
 def isscalar(element):
