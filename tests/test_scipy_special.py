@@ -338,3 +338,14 @@ def test_reference_config():
     # The jax reference runs with x64 off outside the `dtype` fixture.
     assert not jax.config.jax_enable_x64 and not fn.config.enable_x64
     assert jnp.asarray(1.0).dtype == np.float32
+
+
+def test_integer_arguments_promote_as_jax_under_x64():
+    # int32 -> float32 even with x64 (jax's promote_args_inexact), Python ints weak f64
+    x = np.arange(1, 4, dtype=np.int32)
+    with fn.enable_x64():  # funcnet keeps jax's x64 flag in step
+        for name in ("gammaln", "expit", "erf"):
+            got, want = getattr(special, name)(x), getattr(jss, name)(x)
+            assert got.dtype == want.dtype == np.float32, name
+        got, want = special.gammaln(3), jss.gammaln(3)
+        assert (got.dtype, got.aval.weak_type) == (want.dtype, want.weak_type)

@@ -3,16 +3,18 @@
 import funcnet.numpy as fnp
 from funcnet import lax
 from funcnet.core import dtypes
-from funcnet.numpy._core import _dtype_of, check_arraylike
+from funcnet.numpy._core import _dtype_of, _inexact_of, check_arraylike
 
 
 def promote_args_inexact(name, *args):
-    """Arrays of one inexact dtype (integers and bools become the default float), weak
-    when every argument is a Python scalar or weak, as jax's promote_args_inexact."""
+    """Arrays of one inexact dtype, weak when every argument is a Python scalar or weak,
+    as jax's promote_args_inexact: integers and bools become the float type
+    funcnet.numpy's float functions use (float32; float64 for 64-bit integers under
+    x64; the default float for Python ints)."""
     check_arraylike(name, *args)
     dtype, weak = dtypes.result_type(*map(_dtype_of, args))
     if not dtypes.is_inexact(dtype):
-        dtype = dtypes.default_float()
+        dtype = dtypes.default_float() if weak else _inexact_of(dtype)
     out = []
     for a in args:
         a = fnp.asarray(a)
