@@ -24,6 +24,9 @@ BENCHMARKS = {
     "autodiff_scale": "bench_autodiff_scale.py",  # tracing/differentiating N-op chains
     "training_step": "bench_training_step.py",  # grad step, compile, memory, checkpoint, Adam
     "lstm": "bench_lstm.py",  # LSTM over 100 steps with scan
+    "io": "bench_io.py",  # fn.save/fn.load vs raw safetensors (and orbax when installed)
+    "export": "bench_export.py",  # exported artifact call vs the jitted function
+    "startup": "bench_startup.py",  # demo start-up with a cold vs warm compilation cache
 }
 
 

@@ -10,9 +10,12 @@ from funcnet import (
     backend,  # lowering rules, eager execution
     debug,
     errors,
+    export,
+    io,
     lax,
     nn,
     numpy,
+    onnx,  # ONNX export; the optional onnx package is imported only by export()
     optim,
     random,
     scipy,
@@ -42,6 +45,7 @@ from funcnet.devices import (
     process_index,
     typeof,
 )
+from funcnet.io import load, save
 from funcnet.lax import stop_gradient
 from funcnet.runtime.cache import clear_caches
 from funcnet.transforms.custom import custom_jvp, custom_vjp
@@ -92,8 +96,10 @@ __all__ = [
     "enable_x64",
     "errors",
     "eval_shape",
+    "export",
     "grad",
     "hessian",
+    "io",
     "jacfwd",
     "jacobian",
     "jacrev",
@@ -101,16 +107,19 @@ __all__ = [
     "jvp",
     "lax",
     "linearize",
+    "load",
     "local_device_count",
     "local_devices",
     "make_jaxpr",
     "nn",
     "numpy",
+    "onnx",
     "optim",
     "process_count",
     "process_index",
     "random",
     "remat",
+    "save",
     "scipy",
     "sharding",
     "stop_gradient",

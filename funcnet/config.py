@@ -42,6 +42,16 @@ class _Config:
         (and options); least recently used dropped first.
       eager_cache_size: int, default 4096. One-primitive programs kept for eager
         execution.
+      compilation_cache_dir: str or None, default None (off). A directory where
+        compiled XLA executables are kept across processes, so that a new process
+        running the same programs skips their compiles (`"~/.cache/funcnet"`; `~` is
+        expanded; an empty string means None). See
+        `funcnet.runtime.compilation_cache`.
+      compilation_cache_max_size: int, default 1 GiB (2**30). Bytes the compilation
+        cache's directory may hold; the least recently used entries are deleted first.
+      compilation_cache_min_compile_time_secs: float, default 0.0. Programs that
+        compiled faster than this are not written to the compilation cache (0: store
+        every program; loading one is ~1 ms, compiling even a one-op program 10-80 ms).
 
     Example:
       >>> old = fn.config.jit_cache_size
@@ -66,6 +76,12 @@ class _Config:
     # programs per jitted function (and options), and one-primitive eager programs.
     jit_cache_size: int = 4096
     eager_cache_size: int = 4096
+    # The persistent compilation cache (funcnet/runtime/compilation_cache.py): off while
+    # the directory is None; its size bound in bytes; the compile time under which a
+    # program is not stored.
+    compilation_cache_dir: str | None = None
+    compilation_cache_max_size: int = 1 << 30
+    compilation_cache_min_compile_time_secs: float = 0.0
 
     def __init__(self):
         object.__setattr__(self, "_listeners", {})
@@ -95,15 +111,17 @@ class _Config:
         Args:
           name: the option's name, e.g. "enable_x64" (see the class docstring).
           value: its new value: True/False (or 1/0) for a switch, a positive int for a
-            cache size.
+            cache size, a path or None for a directory, a number >= 0 for a time.
 
         Returns:
           None.
 
         Raises:
           AttributeError: `name` is not an option.
-          TypeError: a switch got something other than True/False.
-          ValueError: a cache size got something other than a positive int.
+          TypeError: a switch got something other than True/False, or a directory
+            something other than a path or None.
+          ValueError: a cache size got something other than a positive int, or a time
+            a negative number.
         """
         setattr(self, name, value)
 
@@ -162,11 +180,16 @@ class _Config:
 
 
 def _options() -> dict:
+    annotated = _Config.__annotations__  # every option is annotated: `None` defaults too
     return {
         k: v
         for k, v in vars(_Config).items()
-        if not k.startswith("_") and isinstance(v, (bool, int))
+        if not k.startswith("_") and (k in annotated or isinstance(v, (bool, int)))
     }
+
+
+def _is_path_option(default) -> bool:
+    return default is None or isinstance(default, str)
 
 
 def _check(name, default, value):
@@ -174,13 +197,32 @@ def _check(name, default, value):
         if isinstance(value, (str, bytes, float)) or value not in (0, 1):
             raise TypeError(f"funcnet.config.{name} must be True or False, got {value!r}")
         return bool(value)
+    if _is_path_option(default):
+        if value is None:
+            return None
+        if isinstance(value, (str, os.PathLike)):
+            return os.fspath(value) or None  # "" means None, as for the variable
+        raise TypeError(f"funcnet.config.{name} must be a path (str) or None, got {value!r}")
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ValueError(f"funcnet.config.{name} must be a number >= 0, got {value!r}")
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"funcnet.config.{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
 def _parse(name, default, raw, var):
+    if _is_path_option(default):
+        return raw or None  # a path is taken as written; an empty variable means None
     text = raw.strip().lower()
+    if isinstance(default, float):
+        try:
+            return _check(name, default, float(text))
+        except ValueError:
+            raise ValueError(
+                f"environment variable {var}={raw!r}: expected a number >= 0"
+            ) from None
     if isinstance(default, bool):
         if text in _TRUE:
             return True

@@ -50,6 +50,9 @@ DOCUMENTED_MODULES = [
     "funcnet.tree",
     "funcnet.tree_util",
     "funcnet.debug",
+    "funcnet.io",
+    "funcnet.export",
+    "funcnet.onnx",
     "funcnet.errors",
 ]
 

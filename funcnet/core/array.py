@@ -162,8 +162,12 @@ class Array:
 
     def __array__(self, dtype=None, copy=None):
         self._check_alive()
-        arr = xla.to_numpy(self._buf)
-        return arr if dtype is None else arr.astype(dtype)
+        arr = xla.to_numpy(self._buf)  # a read-only view of the buffer on CPU
+        if dtype is None and not copy:
+            return arr
+        # NumPy 2 trusts __array__ to honour copy=: a view kept past np.array(x, copy=True)
+        # would pin the buffer (the runtime then silently skips donating it).
+        return np.array(arr, dtype=dtype, copy=copy)
 
     def to_numpy(self) -> np.ndarray:
         """The values on the host, as `np.asarray(x)`.

@@ -4,6 +4,7 @@ fromstring, from_dlpack, array_repr, array_str and the print options (NumPy's)."
 
 import numpy as np
 
+from funcnet.core import dtypes
 from funcnet.numpy._core import asarray
 
 
@@ -114,8 +115,10 @@ def load(file, *args, **kwargs):
       **kwargs: passed on to np.load.
 
     Returns:
-      A funcnet Array for a .npy file (64-bit values narrow unless x64 is on); what
-      np.load returns otherwise.
+      A funcnet Array on the default device for a .npy file of a dtype funcnet has
+      (64-bit values narrow unless x64 is on; 2-byte void data, which is how NumPy
+      saves bfloat16, read as bfloat16); for a .npz file the NpzFile of NumPy arrays
+      np.load returns, and for other dtypes (strings, objects) the NumPy array.
 
     Example:
       >>> import io
@@ -124,8 +127,15 @@ def load(file, *args, **kwargs):
       [0, 1, 2]
     """
     out = np.load(file, *args, **kwargs)
-    if isinstance(out, np.ndarray) and out.dtype != object:
-        return asarray(out)
+    if isinstance(out, np.ndarray):
+        # NumPy has no bfloat16: np.save writes it as 2-byte void ('<V2'), read back as
+        # bfloat16 (as jnp.load does; only for .npy files, not inside .npz archives).
+        if out.dtype == np.dtype("V2"):
+            out = out.view(dtypes.bfloat16)
+        try:
+            return asarray(out)
+        except (TypeError, ValueError):  # a dtype funcnet has no arrays of (str, object)
+            return out
     return out
 
 

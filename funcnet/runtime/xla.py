@@ -9,7 +9,7 @@ import numpy as np
 from jax.extend import backend as _jex_backend
 
 from funcnet.config import config
-from funcnet.runtime import callback
+from funcnet.runtime import callback, compilation_cache
 from funcnet.runtime.cache import LRUCache
 
 try:  # jaxlib's client module moved between releases
@@ -168,15 +168,45 @@ def _result_handlers(arrays):
         return None
 
 
-class Executable:
-    """A compiled program for one device; `execute` takes and returns buffers."""
+_CALLBACK_MARK = b"xla_ffi_python_"  # the host-callback targets' common prefix
 
-    def __init__(self, mlir_text: str, device, n_outputs: int):
+
+def _has_host_callbacks(program) -> bool:
+    if isinstance(program, str):
+        return callback.needs_host_callbacks(program)
+    return _CALLBACK_MARK in program  # bytecode keeps custom-call targets as plain strings
+
+
+def _compile(c, program, device_list, options):
+    if isinstance(program, str):
+        # A program with host callbacks (funcnet.debug) is compiled with its dispatchers.
+        return callback.compile_and_load(c, program, device_list, options)
+    if _CALLBACK_MARK in program:
+        raise ValueError(
+            "a program with host callbacks (funcnet.debug) must be compiled from "
+            "StableHLO text, not MLIR bytecode"
+        )
+    return c.compile_and_load(bytes(program), device_list, options)
+
+
+class Executable:
+    """A compiled program for one device; `execute` takes and returns buffers.
+
+    `mlir_text` is StableHLO text, or MLIR bytecode (bytes). Compiles go through the
+    persistent compilation cache (`compilation_cache`, when configured); programs with
+    host callbacks are always compiled."""
+
+    def __init__(self, mlir_text: str | bytes, device, n_outputs: int):
         self.device = device
         self.n_outputs = n_outputs
-        # A program with host callbacks (funcnet.debug) is compiled with its dispatchers.
-        self._exe = callback.compile_and_load(
-            client(device.platform), mlir_text, _xc.DeviceList((device,)), _compile_options()
+        self._exe = compilation_cache.compile_or_load(
+            client(device.platform),
+            mlir_text,
+            _xc.DeviceList((device,)),
+            _compile_options(),
+            _compile,
+            # Their executables call this process's Python objects: never stored.
+            cacheable=not _has_host_callbacks(mlir_text),
         )
         self._handlers = None  # learned from the first call; False: unavailable
 
