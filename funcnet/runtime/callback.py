@@ -24,6 +24,8 @@ import re
 import threading
 import weakref
 
+from funcnet.runtime import portable
+
 UNORDERED_INDEX = 0  # dispatcher: (site id, *operands) -> ()
 ORDERED_INDEX = 1  # dispatcher: (token, site id, *operands) -> (token,)
 
@@ -124,31 +126,6 @@ def _take_callback_error():
 
 # --- compiling and running ------------------------------------------------------------------
 
-_mlir = {}
-_mlir_lock = threading.Lock()
-
-
-def _parse(mlir_text: str):
-    """An MLIR module object for StableHLO text (func, stablehlo and chlo dialects)."""
-    # Deferred: jaxlib's MLIR bindings load only when a program has host callbacks.
-    from jaxlib.mlir import ir
-    from jaxlib.mlir._mlir_libs import _jax_mlir_ext
-    from jaxlib.mlir.dialects import chlo, stablehlo
-
-    with _mlir_lock:
-        ctx = _mlir.get("context")
-        if ctx is None:
-            registry = ir.DialectRegistry()
-            _jax_mlir_ext.register_dialects(registry)
-            ctx = ir.Context()
-            ctx.append_dialect_registry(registry)
-            ctx.load_all_available_dialects()
-            stablehlo.register_dialect(ctx)
-            chlo.register_dialect(ctx)
-            _mlir["context"] = ctx
-        with ctx:
-            return ir.Module.parse(mlir_text)
-
 
 def compile_and_load(client, mlir_text: str, device_list, options):
     """Compile StableHLO text with the runtime `client`; a program with host callbacks
@@ -157,7 +134,7 @@ def compile_and_load(client, mlir_text: str, device_list, options):
     Returns the runtime's loaded executable (or a stand-in with the same methods)."""
     if not needs_host_callbacks(mlir_text):
         return client.compile_and_load(mlir_text, device_list, options)
-    module = _parse(mlir_text)
+    module = portable.parse(mlir_text)
     exe = client.compile_and_load(module, device_list, options, _DISPATCHERS)
     return _CallbackExecutable(exe, _sites_of(mlir_text))
 

@@ -5,7 +5,8 @@ StableHLO's versioned dialect (VHLO) and written as MLIR bytecode for a declared
 version, which any StableHLO consumer within that version's compatibility window reads
 back (https://github.com/openxla/stablehlo/blob/main/docs/compatibility.md). This
 module is the only place that parses, rewrites and (de)serializes MLIR modules for it;
-it knows nothing of funcnet's IR.
+it knows nothing of funcnet's IR. `runtime/callback.py` parses host-callback programs in
+the same context.
 """
 
 import re
@@ -31,6 +32,13 @@ def _ctx():
         chlo.register_dialect(ctx)
         _context = ctx
     return _context
+
+
+def parse(mlir_text: str):
+    """An MLIR module object for StableHLO text (func, stablehlo and chlo dialects), in
+    funcnet's one MLIR context (host-callback programs are compiled from such objects)."""
+    with _lock, _ctx():
+        return ir.Module.parse(mlir_text)
 
 
 # --- versions ------------------------------------------------------------------------------
