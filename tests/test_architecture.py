@@ -34,6 +34,8 @@ LAYERS = [
             "funcnet.io",
             "funcnet.export",
             "funcnet.onnx",
+            "funcnet.data",
+            "funcnet.train",
         ],
     ),
     ("the public API", ["funcnet"]),
