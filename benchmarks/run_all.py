@@ -27,6 +27,8 @@ BENCHMARKS = {
     "io": "bench_io.py",  # fn.save/fn.load vs raw safetensors (and orbax when installed)
     "export": "bench_export.py",  # exported artifact call vs the jitted function
     "startup": "bench_startup.py",  # demo start-up with a cold vs warm compilation cache
+    "train_data": "bench_train_data.py",  # Loader-fed CNN step; char-LSTM vs jax + optax
+    "loader": "bench_loader.py",  # data.Loader throughput vs grain and torch DataLoader
 }
 
 

@@ -8,6 +8,7 @@ table (`funcnet.backend`, `funcnet.transforms`); see ARCHITECTURE.md for the lay
 
 from funcnet import (
     backend,  # lowering rules, eager execution
+    data,  # sources and the Loader (grain is imported when a Loader first runs)
     debug,
     errors,
     export,
@@ -21,6 +22,7 @@ from funcnet import (
     scipy,
     sharding,
     test_util,
+    train,  # the training loop (TrainState, make_step, fit)
     transforms,  # every transformation's rules
     tree,
     tree_util,
@@ -82,6 +84,7 @@ __all__ = [
     "config",
     "custom_jvp",
     "custom_vjp",
+    "data",
     "debug",
     "debug_infs",
     "debug_nans",
@@ -124,6 +127,7 @@ __all__ = [
     "sharding",
     "stop_gradient",
     "test_util",
+    "train",
     "transforms",
     "tree",
     "tree_util",

@@ -174,10 +174,10 @@ def test_bytecode_programs_are_cached(cache, monkeypatch):
     # MLIR bytecode (what funcnet.export stores) goes through the same path as text.
     import io
 
-    from funcnet.runtime.callback import _parse
+    from funcnet.runtime.portable import parse
 
     buf = io.BytesIO()
-    _parse(_program(3.25)).operation.write_bytecode(buf)
+    parse(_program(3.25)).operation.write_bytecode(buf)
     bytecode = buf.getvalue()
     assert not bytecode.startswith(b"module")
     xla.Executable(bytecode, xla.default_device(), 1)

@@ -54,6 +54,10 @@ DOCUMENTED_MODULES = [
     "funcnet.export",
     "funcnet.onnx",
     "funcnet.errors",
+    "funcnet.data",
+    "funcnet.data.augment",
+    "funcnet.data.augment.host",
+    "funcnet.train",
 ]
 
 _ANCHOR = re.compile(r'\bid="(funcnet[\w.]*)"')

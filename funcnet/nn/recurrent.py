@@ -283,8 +283,12 @@ class LSTMCell(_Cell):
         Returns:
           ``(c, h)``, zeros of shape ``batch_shape + (hidden,)`` each.
         """
-        z = super().initial_carry(batch_shape, dtype)
-        return (z, z)
+        # Two buffers, not one twice: a step that donates its state could not donate
+        # the same buffer for both leaves.
+        return (
+            super().initial_carry(batch_shape, dtype),
+            super().initial_carry(batch_shape, dtype),
+        )
 
     def step(self, params, carry, xp):
         """One time step from the projected input (``project``).
