@@ -46,7 +46,7 @@ Example::
                            nn.Dense(10)])
     params, out_shape = model.init(random.key(0), (-1, 8, 8, 1))   # out_shape (-1, 10)
     logits = model.apply(params, x, key=random.key(1), train=True)
-    print(nn.summary(params))
+    print(nn.summary(model, (-1, 8, 8, 1)))   # layers, shapes, parameters, FLOPs
     loss = lambda p: nn.losses.softmax_cross_entropy(model.apply(p, x), labels)
     grads = fn.grad(loss)(params)
 
@@ -124,6 +124,7 @@ from funcnet.nn.conv import Conv, ConvTranspose  # noqa: F401
 from funcnet.nn.core import Fn, Layer, LayerError, Param, as_layer, layer  # noqa: F401
 from funcnet.nn.dropout import Dropout  # noqa: F401
 from funcnet.nn.linear import Dense, Embedding  # noqa: F401
+from funcnet.nn.model_summary import ModelSummary, summary  # noqa: F401
 from funcnet.nn.normalization import BatchNorm, GroupNorm, LayerNorm, RMSNorm  # noqa: F401
 from funcnet.nn.params import (  # noqa: F401
     count_params,
@@ -136,7 +137,6 @@ from funcnet.nn.params import (  # noqa: F401
     reinit,
     select,
     set_param,
-    summary,
     unflatten_params,
 )
 from funcnet.nn.pooling import AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool  # noqa: F401

@@ -212,6 +212,8 @@ def _combined_mask(mask, is_causal, window, q_lengths, kv_lengths, logits):
 class MultiHeadAttention(Layer):
     """Multi-head dot-product attention (as flax's MultiHeadDotProductAttention).
 
+    x: (batch, length, features), ``context`` likewise; one example: ``x[None]`` or ``fn.vmap``.
+
     Input ``(batch, length, features)``, rank exactly 3: the leading batch axis is
     required (for one sequence use ``x[None]``). ``apply(params, x)`` is
     self-attention; ``apply(params, x, context=c)`` is cross-attention (queries from

@@ -8,11 +8,15 @@ that take them (``mask=`` reaches MultiHeadAttention and nothing else).
 
 from collections.abc import Mapping
 
+import numpy as np
+
 import funcnet.numpy as fnp
 from funcnet import random, tree
 from funcnet.nn.core import (
+    Fn,
     Layer,
     LayerError,
+    _fun_name,
     as_layer,
     assign_names,
     describe,
@@ -30,6 +34,12 @@ def _split(key, n):
         return [None] * n
     # fold_in(key, i) == split(key, n)[i], and it compiles once for every i.
     return [key] if n == 1 else [random.fold_in(key, i) for i in range(n)]
+
+
+def _child_repr(lyr):
+    if isinstance(lyr, Fn):  # a plain function, as the user wrote it: relu
+        return _fun_name(lyr.fun) if lyr.name is None else repr(lyr)
+    return repr(lyr)
 
 
 def _same_shapes(a, b) -> bool:
@@ -52,6 +62,35 @@ class _Container(Layer):
 
     def accepts(self, name):
         return any(lyr.accepts(name) for lyr in self.layers)
+
+    def __repr__(self):
+        children = [_child_repr(lyr) for lyr in self.layers]
+        extra = f", name={self.name!r}" if self.name else ""
+        if not any(
+            "\n" in c or isinstance(lyr, _Container) for c, lyr in zip(children, self.layers)
+        ):
+            return f"{type(self).__name__}([{', '.join(children)}]{extra})"
+        body = "".join(f"    {c.replace(chr(10), chr(10) + '    ')},\n" for c in children)
+        return f"{type(self).__name__}([\n{body}]{extra})"
+
+    # Declarations, so that a container nests inside a custom Layer's param_specs: the
+    # children's specs keyed by their names, and the output shape along the chain.
+    def _child_shapes(self, input_shape):
+        raise NotImplementedError
+
+    def _specs(self, input_shape, which):
+        specs = {}
+        for name, lyr, shape in zip(self.names, self.layers, self._child_shapes(input_shape)):
+            child = getattr(lyr, which)(shape)
+            if child and name not in specs:
+                specs[name] = child
+        return specs
+
+    def param_specs(self, input_shape):
+        return self._specs(input_shape, "param_specs")
+
+    def state_specs(self, input_shape):
+        return self._specs(input_shape, "state_specs")
 
     def _check_keys(self, path, what, tree_, allow_none):
         if tree_ is None and allow_none:
@@ -125,6 +164,8 @@ class _Container(Layer):
 class Sequential(_Container):
     """Layers applied one after the other (as stax.serial); shapes inferred along the chain.
 
+    x: (batch, ...), whatever the first layer takes.
+
     The input is whatever the first layer takes (most layers want a leading batch axis;
     for one example use ``x[None]``, or ``fn.vmap(lambda x: model.apply(params,
     x[None])[0])``). Each child's output shape is the next one's input shape at init.
@@ -132,6 +173,18 @@ class Sequential(_Container):
     every child, and other keywords (``mask=``...) reach only the children that take
     them. The model is stateful if a child is (BatchNorm): then use
     ``init_with_state`` and ``apply(..., state=state)``.
+
+    Recurrent children (RNN, GRU, LSTM): ``apply(params, x, initial_carry=carry,
+    return_carry=True)`` returns ``(y, carry)``; the carry goes to and comes from the
+    recurrent child, the others see only ``y``. With one recurrent child the carry is
+    its own (``(c, h)`` for an LSTM); with several it is a dict keyed by the children's
+    names (``{"gru_0": h, "lstm_0": (c, h)}``), in and out. ``initial_carry(batch)``
+    gives the zero carry in that form.
+
+    Inside a custom ``Layer``: keep the Sequential as an attribute, declare its
+    parameters as ``{"body": self.body.param_specs(input_shape)}`` (a container's
+    ``param_specs`` nests its children's), return ``self.body.output_shape(input_shape)``
+    and call ``self.body.apply(params["body"], x)`` in ``forward``.
 
     Args:
       layers: a list of layers and/or plain functions ``f(x)`` (wrapped in ``Fn``). The
@@ -172,7 +225,61 @@ class Sequential(_Container):
       >>> y, state = model.apply(params, x, state=state, train=True, key=random.key(1))
       >>> y.shape
       (5, 2)
+
+      Carrying an LSTM's state from one call to the next:
+
+      >>> model = nn.Sequential([nn.Dense(4), nn.LSTM(8), nn.Dense(3)])
+      >>> params, _ = model.init(random.key(0), fnp.ones((2, 5, 3)))
+      >>> carry = model.initial_carry(2)
+      >>> logits, carry = model.apply(params, fnp.ones((2, 5, 3)), initial_carry=carry,
+      ...                             return_carry=True)
+      >>> logits.shape, carry[1].shape
+      ((2, 5, 3), (2, 8))
+      >>> model
+      Sequential([Dense(4), LSTM(8), Dense(3)])
     """
+
+    def _child_shapes(self, input_shape):
+        shapes = []
+        for lyr in self.layers:
+            shapes.append(input_shape)
+            input_shape = lyr.output_shape(input_shape)
+        return shapes
+
+    def output_shape(self, input_shape):
+        for lyr in self.layers:
+            input_shape = lyr.output_shape(input_shape)
+        return input_shape
+
+    def _recurrent(self):
+        """The children that carry a state from call to call (RNN/GRU/LSTM, or a nested
+        Sequential holding one): (index, name), each name once."""
+        seen, out = set(), []
+        for i, (name, lyr) in enumerate(zip(self.names, self.layers)):
+            if name not in seen and lyr.accepts("return_carry"):
+                seen.add(name)
+                out.append((i, name))
+        return out
+
+    def initial_carry(self, batch, dtype=np.float32):
+        """The zero carry of the recurrent layers in the chain, for ``batch`` examples.
+
+        Args:
+          batch: the batch size, an int.
+          dtype: the carry's dtype (default float32).
+
+        Returns:
+          The carry of the one recurrent layer (``(c, h)`` for an LSTM); with several,
+          a dict ``{child name: carry}``.
+
+        Raises:
+          LayerError: no recurrent layer in the chain.
+        """
+        rec = self._recurrent()
+        if not rec:
+            raise located_error(self, "", "has no recurrent layer (RNN, GRU, LSTM)")
+        carries = {n: self.layers[i].initial_carry(batch, dtype) for i, n in rec}
+        return carries[rec[0][1]] if len(rec) == 1 else carries
 
     def _init(self, key, input_shape, path, **shape_kw):
         if shape_kw:
@@ -186,17 +293,56 @@ class Sequential(_Container):
         params = self._check_keys(path, "params", params, allow_none=True)
         if state is not None:
             state = self._check_keys(path, "state", state, allow_none=False)
+        return_carry = bool(kw.pop("return_carry", False))
+        rec = self._recurrent()
+        carries_in = self._split_carries(path, rec, kw.pop("initial_carry", None))
         keys = _split(key, len(self.layers))
-        new_state = {}
+        new_state, carries_out = {}, {}
         for i in range(len(self.layers)):
-            x = self._apply_child(i, params, state, new_state, x, keys[i], train, path, kw)
+            ckw = dict(kw)
+            name = self.names[i]
+            if (i, name) in rec:
+                if carries_in.get(name) is not None:
+                    ckw["initial_carry"] = carries_in[name]
+                if return_carry:
+                    ckw["return_carry"] = True
+            x = self._apply_child(i, params, state, new_state, x, keys[i], train, path, ckw)
+            if return_carry and (i, name) in rec:
+                # RNN/GRU/LSTM return (carry, ys); a nested Sequential returns (y, carry).
+                carry, x = (x[1], x[0]) if isinstance(self.layers[i], Sequential) else x
+                carries_out[name] = carry
         if state is not None:  # keep entries of shared / untouched children
             new_state = {**state, **new_state}
+        if return_carry:
+            out = carries_out[rec[0][1]] if len(rec) == 1 else carries_out
+            return (x, out), new_state
         return x, new_state
+
+    def _split_carries(self, path, rec, carry):
+        """``initial_carry`` for each recurrent child: the carry itself when there is
+        one recurrent layer, else a dict keyed by the children's names."""
+        if carry is None:
+            return {}
+        if not rec:
+            raise located_error(self, path, "got initial_carry but has no recurrent layer")
+        if len(rec) == 1:
+            return {rec[0][1]: carry}
+        names = [n for _, n in rec]
+        if not isinstance(carry, Mapping) or set(carry) - set(names):
+            got = sorted(carry) if isinstance(carry, Mapping) else type(carry).__name__
+            raise located_error(
+                self,
+                path,
+                f"has {len(names)} recurrent layers, so initial_carry must be a dict "
+                f"keyed by their names {names}, got {got}",
+            )
+        return dict(carry)
 
 
 class Parallel(_Container):
     """Branches side by side (as stax.parallel, and stax.FanOut when given one input).
+
+    x: (batch, ...), or a tuple of such inputs, one per branch.
 
     Given a tuple of inputs, branch i gets input i; given one input, every branch gets
     it. The key is split one per branch; other keywords reach the branches that take
@@ -235,6 +381,14 @@ class Parallel(_Container):
             raise located_error(self, path, f"got {len(x)} inputs for {n} branches")
         return list(x)
 
+    def _child_shapes(self, input_shape):
+        multi = bool(input_shape) and isinstance(input_shape[0], tuple)
+        return self._inputs("", input_shape, multi)
+
+    def output_shape(self, input_shape):
+        shapes = self._child_shapes(input_shape)
+        return tuple(lyr.output_shape(s) for lyr, s in zip(self.layers, shapes))
+
     def _init(self, key, input_shape, path, **shape_kw):
         multi = bool(input_shape) and isinstance(input_shape[0], tuple)
         shapes = self._inputs(path, input_shape, multi)
@@ -260,6 +414,8 @@ class Parallel(_Container):
 
 class Residual(Layer):
     """A residual connection, ``x + f(x)``.
+
+    x: (batch, ...), whatever ``f`` takes.
 
     The input is whatever ``f`` takes; ``f``'s output must have ``x``'s shape. Keys,
     ``train``, state and keywords go to ``f`` unchanged.
@@ -298,6 +454,18 @@ class Residual(Layer):
     def accepts(self, name):
         return self.layer.accepts(name)
 
+    def __repr__(self):
+        return f"Residual({_child_repr(self.layer)})"
+
+    def param_specs(self, input_shape):
+        return self.layer.param_specs(input_shape)
+
+    def state_specs(self, input_shape):
+        return self.layer.state_specs(input_shape)
+
+    def output_shape(self, input_shape):
+        return input_shape
+
     def _init(self, key, input_shape, path, **shape_kw):
         params, state, out = self.layer._init(key, input_shape, path, **shape_kw)
         if not shapes_match(out, input_shape):
@@ -331,6 +499,8 @@ def _normalize_axis(axis, rank, layer, what):
 
 class Concatenate(Layer):
     """Concatenates a tuple of inputs along ``axis`` (stax.FanInConcat; after Parallel).
+
+    x: a tuple of (batch, ...) arrays.
 
     Args:
       axis: the axis to join along (default -1, the features).
@@ -378,6 +548,8 @@ class Concatenate(Layer):
 
 class Add(Layer):
     """Sums a tuple of inputs of one shape (stax.FanInSum; a fan-in after Parallel).
+
+    x: a tuple of (batch, ...) arrays of one shape.
 
     Args:
       name: the layer's key in a container (default ``add_<i>``).

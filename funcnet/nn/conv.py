@@ -100,6 +100,8 @@ def _conv_pads(padding, in_spatial, dilated_kernel, strides):
 class Conv(Layer):
     """An N-d convolution, channels last (as flax's Conv, via lax.conv_general_dilated).
 
+    x: (batch, *spatial, in_channels); one example: ``x[None]`` or ``fn.vmap``.
+
     N = ``len(kernel_size)`` = 1, 2 or 3. Input ``(batch, *spatial, in_channels)``:
     NWC, NHWC or NDHWC, rank exactly N + 2, so the leading batch axis is required (for
     one example use ``x[None]``, or ``fn.vmap(lambda x: conv.apply(params,
@@ -267,6 +269,8 @@ def _transpose_pads(padding, dilated_kernel, strides):
 
 class ConvTranspose(Conv):
     """A transposed ("fractionally strided") convolution, channels last.
+
+    x: (batch, *spatial, in_channels); one example: ``x[None]`` or ``fn.vmap``.
 
     As flax's ConvTranspose / jax.lax.conv_transpose with ``transpose_kernel=False``:
     the input is dilated by ``strides`` and convolved with a stride-1 kernel. Input

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from funcnet import random, tree
+from funcnet.core.trace import FuncnetError
 from funcnet.nn import initializers
 from funcnet.transforms.jit import eval_shape
 
@@ -102,6 +103,31 @@ def canonical_shape(shape, what="input_shape"):
     if any(d < -1 for d in out):
         raise ValueError(f"{what} {shape!r} has a negative size; use -1 for an unknown one")
     return out
+
+
+def _is_sample(x) -> bool:
+    """An array (funcnet, NumPy or anything with ``shape`` and ``dtype``), not a shape."""
+    return hasattr(x, "shape") and hasattr(x, "dtype")
+
+
+def input_shape_of(spec, what="input_shape"):
+    """What ``init`` takes, as a canonical shape: a shape, a sample array, or for a
+    layer with several inputs a tuple/list of them (shapes and samples mixed freely).
+
+    A sample's shape is used as it is (its batch size included); its values are not read.
+    """
+    if _is_sample(spec):
+        return tuple(int(d) for d in spec.shape)
+    if isinstance(spec, (tuple, list)) and spec and any(_is_sample(e) for e in spec):
+        return tuple(input_shape_of(e, f"{what}[{i}]") for i, e in enumerate(spec))
+    try:
+        return canonical_shape(spec, what)
+    except TypeError:
+        raise TypeError(
+            f"{what} must be a tuple of ints (-1 or None for an unknown size such "
+            f"as the batch) or a sample input array (for several inputs, a tuple of them), "
+            f"got {spec!r} of type {type(spec).__name__}"
+        ) from None
 
 
 def shape_of(x):
@@ -371,6 +397,9 @@ def _signature(fun):
 class Layer:
     """Base class of funcnet layers: ``init`` and ``apply`` from declared parameters.
 
+    x: (batch, ...) for the built-in layers: a leading batch axis (one example: ``x[None]``
+    or ``fn.vmap``); a subclass's input is whatever its ``forward`` takes.
+
     A layer object holds only hyper-parameters; its parameters live in the tree that
     ``init`` returns and ``apply`` takes. Subclasses implement:
 
@@ -450,7 +479,7 @@ class Layer:
           ``(params, state, output_shape)``; ``state`` is ``{}`` for a model without
           state. Pass it to ``apply(..., state=state)``.
         """
-        return self._init(key, canonical_shape(input_shape), "", **shape_kw)
+        return self._init(key, input_shape_of(input_shape), "", **shape_kw)
 
     def apply(self, params, x, *, key=None, train=False, state=None, **kw):
         """Runs the layer on ``x`` with ``params``: a pure function, fine under jit/grad.
@@ -588,11 +617,14 @@ class Layer:
     def _apply(self, params, state, x, *, key, train, path, **kw):
         in_shape = shape_of(x)
         shape_kw = self.shape_kwargs(kw)
-        specs = _located(self, path, self.param_specs, in_shape, **shape_kw)
+        try:
+            specs = _located(self, path, self.param_specs, in_shape, **shape_kw)
+        except LayerError as e:
+            raise _with_batch_hint(e, self, in_shape, shape_kw) from None
         check_tree(self, path, "params", params, specs, in_shape)
         kw = {**self._key_train(key, train), **kw}
         if not self.stateful:
-            return _located(self, path, self.forward, params, x, **kw), {}
+            return _forward_located(self, path, in_shape, shape_kw, params, x, **kw), {}
         if state is None:
             raise located_error(
                 self,
@@ -604,7 +636,7 @@ class Layer:
             )
         sspecs = _located(self, path, self.state_specs, in_shape, **shape_kw)
         check_tree(self, path, "state", state, sspecs, in_shape)
-        return _located(self, path, self.forward, params, x, state=state, **kw)
+        return _forward_located(self, path, in_shape, shape_kw, params, x, state=state, **kw)
 
     def _key_train(self, key, train):
         """``key`` and ``train`` for a forward that declares them (most do not)."""
@@ -616,15 +648,125 @@ class Layer:
         return out
 
     def __repr__(self):
-        args = ", ".join(
-            f"{k}={v!r}"
-            for k, v in vars(self).items()
-            if not k.startswith("_")
-            and v is not None
-            and k != "names"
-            and (not callable(v) or isinstance(v, Layer))
-        )
-        return f"{type(self).__name__}({args})"
+        return code_repr(self)
+
+
+def code_repr(layer) -> str:
+    """``Dense(10)``, ``Conv(32, (3, 3))``, ``MaxPool((2, 2), strides=(2, 2))``: the
+    constructor call that builds ``layer``, from its ``__init__`` signature: required
+    arguments positionally, keywords only where the stored value differs from the
+    default. Arguments not stored under their own name are left out."""
+    try:
+        sig = inspect.signature(type(layer).__init__).parameters
+    except (TypeError, ValueError):
+        sig = {}
+    attrs, args = vars(layer), []
+    for name, p in list(sig.items())[1:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or name not in attrs:
+            continue
+        value = attrs[name]
+        if p.default is p.empty and p.kind is not p.KEYWORD_ONLY:
+            args.append(_arg_repr(value))
+        elif not _same_default(value, p.default):
+            args.append(f"{name}={_arg_repr(value)}")
+    return f"{type(layer).__name__}({', '.join(args)})"
+
+
+def _same_default(value, default) -> bool:
+    if default is inspect.Parameter.empty:
+        return False
+    if isinstance(default, str) and callable(value):  # an initializer given by name
+        return _same_function(value, initializers.get(default, what="repr"))
+    if isinstance(value, tuple) and value and _is_int(default):  # 1 stored as (1, 1)
+        return all(v == default for v in value)
+    try:
+        return bool(value == default) or (value is None and default is None)
+    except Exception:  # arrays and other values without a plain ==
+        return False
+
+
+def _same_function(a, b) -> bool:
+    """The same function, or closures of one code over equal values (initializers)."""
+    if a is b:
+        return True
+    code_a, code_b = getattr(a, "__code__", None), getattr(b, "__code__", None)
+    if code_a is None or code_a is not code_b:
+        return False
+    cells_a, cells_b = a.__closure__ or (), b.__closure__ or ()
+    try:
+        return all(x.cell_contents == y.cell_contents for x, y in zip(cells_a, cells_b))
+    except Exception:  # a cell without a plain ==
+        return False
+
+
+def _arg_repr(value) -> str:
+    if isinstance(value, Layer):
+        return repr(value)
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return f"np.{value.__name__}"
+    if callable(value):
+        return _fun_name(value) if not isinstance(value, type) else value.__name__
+    return repr(value)
+
+
+def _batch_hint(layer, in_shape, shape_kw) -> str:
+    """The batch-axis advice, when the input fits once a leading batch axis is added."""
+    if not in_shape or isinstance(in_shape[0], tuple):
+        return ""
+
+    def fits(shape):
+        try:
+            layer.param_specs(shape, **shape_kw)
+            layer.output_shape(shape, **shape_kw) if shape_kw else layer.output_shape(shape)
+        except Exception:  # any failure means "does not fit"; this only words advice
+            return False
+        return True
+
+    # Advice only when the declarations refuse this input and accept it with a batch axis.
+    if fits(tuple(in_shape)) or not fits((-1,) + tuple(in_shape)):
+        return ""
+    return (
+        f"; layers take a leading batch axis, x: (batch, ...): the input of shape "
+        f"{tuple(in_shape)} is one axis short: add a batch axis (x[None]) or use fn.vmap"
+    )
+
+
+def _with_batch_hint(err, layer, in_shape, shape_kw):
+    hint = _batch_hint(layer, in_shape, shape_kw)
+    if not hint:
+        return err
+    new = LayerError(f"{err}{hint}")
+    new.located = True
+    return new
+
+
+def _forward_located(layer, path, in_shape, shape_kw, params, x, **kw):
+    """Run ``forward``; a LayerError gets the layer's path, and a TypeError/ValueError
+    from an input that does not fit (a matmul of mismatched shapes in a user's layer)
+    becomes a located LayerError too, the original kept as ``__cause__``."""
+    try:
+        return layer.forward(params, x, **kw)
+    except LayerError as e:
+        # This layer's path first; an error from a sublayer's own ``apply`` inside
+        # ``forward`` keeps its relative path after it ("outer_0 (Outer): dense_0 ...").
+        err = located_error(layer, path, str(e))
+        raise _with_batch_hint(err, layer, in_shape, shape_kw) from None
+    except (TypeError, ValueError) as e:
+        # Tracer errors (a Python `if` on a traced value) say something else: keep them.
+        if isinstance(e, FuncnetError) or not _is_shape_error(e):
+            raise
+        hint = _batch_hint(layer, in_shape, shape_kw)
+        raise located_error(
+            layer,
+            path,
+            f"forward failed on an input of shape {in_shape}: {type(e).__name__}: {e}{hint}",
+        ) from e
+
+
+def _is_shape_error(e) -> bool:
+    """An error that says shapes do not fit (not a wrong keyword or a bug elsewhere)."""
+    text = str(e).lower()
+    return any(w in text for w in ("shape", "align", "broadcast", "dimension", "rank", "size"))
 
 
 def resolve_init(spec, layer_kind, what):
@@ -682,6 +824,8 @@ def probe_output_shape(fun, input_shape):
 
 class Fn(Layer):
     """A parameter-free function ``f(x)`` as a layer (as stax's ``elementwise``).
+
+    x: whatever ``fun`` takes, with or without a batch axis.
 
     ``Sequential`` wraps plain functions such as ``nn.relu`` in one. Its output shape is
     the input's for the activations, else found by tracing ``f`` (``eval_shape``). Any

@@ -13,6 +13,8 @@ __all__ = ["Dropout"]
 class Dropout(Layer):
     """Inverted dropout: zero entries at random in training (as flax's Dropout).
 
+    x: (batch, ...), any shape.
+
     In training (``train=True``) each entry is zeroed with probability ``rate`` and the
     kept ones are scaled by ``1 / (1 - rate)``, so the expected output is the input; in
     evaluation (the default) it is the identity. The mask is drawn with

@@ -19,6 +19,8 @@ def _features(value, kind, what="features"):
 class Dense(Layer):
     """A fully connected layer, ``y = x @ w + b`` on the last axis (as flax's Dense).
 
+    x: (batch, ..., in_features); it acts on the last axis, so any leading axes work.
+
     Input ``(..., in_features)``, usually ``(batch, in_features)``: the matrix product
     maps the last axis and keeps any leading axes, so a batch axis is not required (a
     single ``(in_features,)`` example works). ``in_features`` is read from the input
@@ -102,6 +104,8 @@ class Dense(Layer):
 
 class Embedding(Layer):
     """A lookup table of ``num_embeddings`` vectors of size ``features`` (as flax's Embed).
+
+    x: (batch, ...) integer ids; the output adds a last axis of size ``features``.
 
     Input: integer ids of any shape, usually ``(batch, length)``; no batch axis is
     required. The output has shape ``ids.shape + (features,)``. Ids are not range-checked:

@@ -69,6 +69,8 @@ class _Norm(Layer):
 class BatchNorm(_Norm):
     """Batch normalization over every axis but the last (as flax's BatchNorm).
 
+    x: (batch, ..., features); the statistics are over every axis but the last.
+
     Input ``(batch, ..., C)``, features last: the statistics are taken over every axis
     but the last, so the leading batch axis is what they average over (a single
     example without one normalizes to the bias in training). Statistics are computed in
@@ -167,6 +169,8 @@ class BatchNorm(_Norm):
 class LayerNorm(_Norm):
     """Normalizes each position over its last axis (as flax's LayerNorm).
 
+    x: (batch, ..., features); each position is normalized over the last axis.
+
     ``(x - mean) / sqrt(var + epsilon) * scale + bias`` with the mean and biased
     variance of the last axis. Input ``(..., features)``: any leading axes, so no batch
     axis is required. Statistics are in float32 (or wider); the output has the input's
@@ -223,6 +227,8 @@ class LayerNorm(_Norm):
 class RMSNorm(_Norm):
     """Root-mean-square normalization over the last axis (as flax's RMSNorm).
 
+    x: (batch, ..., features); each position is normalized over the last axis.
+
     ``x / sqrt(mean(x^2) + epsilon) * scale``: no centering and no bias. Input
     ``(..., features)``: any leading axes, no batch axis required. Statistics are in
     float32 (or wider); the output has the input's dtype.
@@ -265,6 +271,8 @@ class RMSNorm(_Norm):
 
 class GroupNorm(_Norm):
     """Group normalization, channels last (as flax's GroupNorm).
+
+    x: (batch, ..., channels), the batch axis first.
 
     The channels (last axis) are split into ``num_groups`` groups, and each example's
     group is normalized over its spatial axes and its channels; then per-channel

@@ -12,10 +12,11 @@ A parameter's path is its keys joined by '/': ``"dense_1/w"``, ``"block_0/conv_0
 import difflib
 import fnmatch
 import math
+import zlib
 
 import numpy as np
 
-from funcnet import tree
+from funcnet import random, tree
 
 __all__ = [
     "count_params",
@@ -399,50 +400,95 @@ def _bytes(n):
         n /= 1024
 
 
-def reinit(model, params, key, input_shape, where, **shape_kw):
+def reinit(params, model, key, input_shape=None, where=None, *, init=None, **shape_kw):
     """Redraws the parameters ``where`` selects, keeping the others.
 
-    E.g. a new classifier head on a trained body. Fresh values come from
-    ``model.init(key, input_shape)``, so they are the values a fresh init with that key
-    would give.
+    E.g. a new classifier head on a trained body, or every kernel from a chosen
+    initializer. Two ways to get the fresh values:
+
+    - ``init=`` an initializer ``init(key, shape, dtype)`` (``nn.initializers.normal(
+      0.01)``): each selected parameter gets its own key, ``random.fold_in(key,
+      zlib.crc32(path))`` with ``path`` its '/'-joined path (``"dense_1/w"``), so a
+      parameter's new value depends only on ``key`` and its path: reproducible, and the
+      same whatever else ``where`` selects. ``input_shape`` is not needed.
+    - no ``init``: the values ``model.init(key, input_shape)`` would give (the model's
+      own initializers); ``input_shape`` (a shape or a sample input) is required.
+
+    The older order ``reinit(model, params, key, input_shape, where)`` still works.
 
     Args:
-      model: the layer that made ``params``.
-      params: its parameter tree.
+      params: the parameter tree.
+      model: the layer that made ``params`` (may be None when ``init`` is given).
       key: a ``funcnet.random`` key for the fresh values.
-      input_shape: the input shape ``params`` were made for.
+      input_shape: the input shape (or a sample input) ``params`` were made for; only
+        without ``init``.
       where: a glob pattern on the '/'-joined path (``"*/w"``; ``*`` also matches
         ``/``, and a pattern naming a subtree such as ``"dense_1"`` selects all of it),
         a list of patterns, or a predicate ``where(path, value) -> bool``.
+      init: an initializer ``init(key, shape, dtype) -> array`` for every selected
+        parameter (default: the model's own).
       **shape_kw: extra keywords of ``model.init`` (e.g. ``context_shape=``).
 
     Returns:
       A tree of ``params``' structure with the selected leaves redrawn.
 
     Raises:
-      ValueError: ``where`` selects nothing, or a parameter ``model.init`` does not
-        make for this input shape.
+      ValueError: ``where`` selects nothing (the message names the pattern and lists
+        every path), a parameter ``model.init`` does not make for this input shape, or
+        an initializer returning another shape.
+      TypeError: no ``where``, or neither ``init`` nor ``input_shape``.
 
     Example:
       >>> from funcnet import nn, random
       >>> model = nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(2)])
       >>> params, _ = model.init(random.key(0), (-1, 3))
-      >>> new = nn.reinit(model, params, random.key(1), (-1, 3), "dense_1")
-      >>> bool((new["dense_0"]["w"] == params["dense_0"]["w"]).all())
+      >>> new = nn.reinit(params, model, random.key(1), where="*/w",
+      ...                 init=nn.initializers.normal(0.01))
+      >>> bool((new["dense_0"]["b"] == params["dense_0"]["b"]).all())
+      True
+      >>> float(abs(new["dense_1"]["w"]).max()) < 0.1
       True
     """
-    fresh, _ = model.init(key, input_shape, **shape_kw)
-    fresh_flat = flatten_params(fresh)
+    from funcnet.nn.core import Layer  # core imports nothing from here; no cycle
+
+    if isinstance(params, Layer):  # the older order: reinit(model, params, ...)
+        params, model = model, params
+    if where is None:
+        raise TypeError("reinit needs where= (a glob pattern such as '*/w', or a predicate)")
     chosen = select(params, where)
     if not chosen:
         raise ValueError(
-            f"reinit: {where!r} selects no parameter (paths: {', '.join(paths(params)[:12])})"
+            f"reinit: the pattern {where!r} selects no parameter; the paths are: "
+            f"{', '.join(paths(params))}"
         )
-    missing = [p for p in chosen if p not in fresh_flat]
-    if missing:
-        raise ValueError(
-            f"reinit: {missing[0]!r} is not a parameter of this model for input shape {input_shape}"
-        )
+    if init is not None:
+        fresh_flat = {p: _draw(init, key, p, v) for p, v in chosen.items()}
+    else:
+        if input_shape is None:
+            raise TypeError(
+                "reinit: give init= (an initializer) or the input_shape the params were made "
+                "for (the values then come from model.init)"
+            )
+        fresh, _ = model.init(key, input_shape, **shape_kw)
+        fresh_flat = flatten_params(fresh)
+        missing = [p for p in chosen if p not in fresh_flat]
+        if missing:
+            raise ValueError(
+                f"reinit: {missing[0]!r} is not a parameter of this model for input shape "
+                f"{input_shape}"
+            )
     return tree.tree_map_with_path(
         lambda kp, v: fresh_flat[path_of(kp)] if path_of(kp) in chosen else v, params
     )
+
+
+def _draw(init, key, path, old):
+    """A fresh value for the parameter at ``path``: its key is the path folded in."""
+    shape, dtype = tuple(np.shape(old)), np.dtype(getattr(old, "dtype", np.float32))
+    value = init(random.fold_in(key, zlib.crc32(path.encode())), shape, dtype)
+    if tuple(np.shape(value)) != shape:
+        raise ValueError(
+            f"reinit: the initializer returned shape {tuple(np.shape(value))} for "
+            f"{path!r}, expected {shape}"
+        )
+    return value

@@ -77,6 +77,8 @@ class _Pool(Layer):
 class MaxPool(_Pool):
     """Max over sliding windows, channels last (as flax's max_pool, via reduce_window).
 
+    x: (batch, *spatial, channels); one example: ``x[None]`` or ``fn.vmap``.
+
     Input ``(batch, *spatial, channels)`` of rank exactly ``len(window_shape) + 2``:
     the leading batch axis is required (for one example use ``x[None]``). Each channel
     is pooled separately.
@@ -116,6 +118,8 @@ class MaxPool(_Pool):
 
 class AvgPool(_Pool):
     """Mean over sliding windows, channels last (as flax's avg_pool, via reduce_window).
+
+    x: (batch, *spatial, channels); one example: ``x[None]`` or ``fn.vmap``.
 
     Input ``(batch, *spatial, channels)`` of rank exactly ``len(window_shape) + 2``:
     the leading batch axis is required (for one example use ``x[None]``).
@@ -185,6 +189,8 @@ class _GlobalPool(Layer):
 class GlobalAvgPool(_GlobalPool):
     """Mean over every spatial axis: ``(batch, *spatial, C) -> (batch, C)``.
 
+    x: (batch, *spatial, channels); one example: ``x[None]`` or ``fn.vmap``.
+
     Input of rank >= 3 with a leading batch axis and channels last; axes 1 to -2 are
     averaged.
 
@@ -213,6 +219,8 @@ class GlobalAvgPool(_GlobalPool):
 
 class GlobalMaxPool(_GlobalPool):
     """Max over every spatial axis: ``(batch, *spatial, C) -> (batch, C)``.
+
+    x: (batch, *spatial, channels); one example: ``x[None]`` or ``fn.vmap``.
 
     Input of rank >= 3 with a leading batch axis and channels last; the max is over
     axes 1 to -2.

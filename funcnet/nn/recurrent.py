@@ -110,6 +110,8 @@ class _Cell(Layer):
 class SimpleRNNCell(_Cell):
     """An Elman RNN cell, one time step: ``h' = tanh(x @ wi + h @ wh + b)``.
 
+    x: (batch, features), one time step (any leading axes work).
+
     Input ``(..., F)``, usually ``(batch, F)`` (no batch axis is required); the carry
     is ``h`` of shape ``(..., hidden)``. To run it over a sequence use ``nn.RNN`` (or
     ``nn.Recurrent(cell)``).
@@ -161,6 +163,8 @@ class SimpleRNNCell(_Cell):
 
 class GRUCell(_Cell):
     """A gated recurrent unit, one time step (PyTorch's equations, gates r, z, n)::
+
+    x: (batch, features), one time step (any leading axes work).
 
         r = sigmoid(xr + h @ wh_r + bh_r)      (xr = x @ wi_r + b_r, likewise xz, xn)
         z = sigmoid(xz + h @ wh_z + bh_z)
@@ -232,6 +236,8 @@ class GRUCell(_Cell):
 
 class LSTMCell(_Cell):
     """A long short-term memory cell, one time step, gates in the order i, f, g, o::
+
+    x: (batch, features), one time step (any leading axes work).
 
         i, f, g, o = split(x @ wi + h @ wh + b)
         c' = sigmoid(f + forget_bias) * c + sigmoid(i) * tanh(g)
@@ -313,6 +319,8 @@ class LSTMCell(_Cell):
 class Recurrent(Layer):
     """Runs a cell over the time axis with ``lax.scan`` (as flax's RNN).
 
+    x: (batch, time, features); one example: ``x[None]`` or ``fn.vmap``.
+
     Input ``(batch, time, features)``, batch first, rank exactly 3: the batch axis is
     required (for one sequence use ``x[None]``). Returns the outputs ``(batch, time,
     hidden)``. The params are the cell's (no extra nesting).
@@ -377,14 +385,27 @@ class Recurrent(Layer):
     def expected_input_shape(self, params, input_shape):
         return self.cell.expected_input_shape(params, input_shape)
 
+    def initial_carry(self, batch, dtype=np.float32):
+        """The zero carry for ``batch`` sequences (what ``apply`` starts from).
+
+        Args:
+          batch: the batch size, an int.
+          dtype: the carry's dtype (default float32).
+
+        Returns:
+          ``h`` of shape ``(batch, hidden)``; for an LSTM ``(c, h)``, two such arrays.
+        """
+        return self.cell.initial_carry((int(batch),), dtype)
+
     def forward(self, params, x, *, initial_carry=None, return_carry=False, seq_lengths=None):
         x = fnp.asarray(x)
         self._check(shape_of(x))
-        carry = (
-            self.cell.initial_carry((x.shape[0],), x.dtype)
-            if initial_carry is None
-            else initial_carry
-        )
+        zero = self.cell.initial_carry((x.shape[0],), x.dtype)
+        if initial_carry is None:
+            carry = zero
+        else:
+            _check_carry(initial_carry, zero)
+            carry = initial_carry
         xp = fnp.moveaxis(self.cell.project(params, x), 1, 0)  # (time, batch, gates*hidden)
         if seq_lengths is None:
             carry, ys = lax.scan(
@@ -408,6 +429,24 @@ class Recurrent(Layer):
         return new, fnp.where(keep, y, fnp.zeros_like(y))
 
 
+def _carry_shapes(carry):
+    return tree.tree_map(lambda a: tuple(np.shape(a)), carry, is_leaf=lambda a: hasattr(a, "shape"))
+
+
+def _check_carry(carry, zero):
+    """``initial_carry`` must have the zero carry's structure and shapes."""
+    expected = _carry_shapes(zero)
+    try:
+        got = _carry_shapes(carry)
+    except Exception:  # not a pytree of arrays
+        got = type(carry).__name__
+    if got != expected:
+        raise LayerError(
+            f"initial_carry has shapes {got}, expected {expected} (for an LSTM "
+            f"(c, h), each (batch, hidden); layer.initial_carry(batch) makes one)"
+        )
+
+
 def _valid_steps(seq_lengths, batch, time):
     lengths = fnp.asarray(seq_lengths)
     if lengths.shape != (batch,) or not (dtypes.is_int(lengths.dtype)):
@@ -420,6 +459,8 @@ def _valid_steps(seq_lengths, batch, time):
 
 class Bidirectional(Layer):
     """Runs a recurrent layer forwards and another backwards, outputs concatenated.
+
+    x: (batch, time, features); one example: ``x[None]`` or ``fn.vmap``.
 
     ``(batch, time, F) -> (batch, time, H_fwd + H_bwd)`` (as flax's Bidirectional);
     the batch axis is required. ``Bidirectional(nn.LSTM(64))`` runs the backward
@@ -498,6 +539,8 @@ class Bidirectional(Layer):
 class RNN(Recurrent):
     """A ``SimpleRNNCell`` (tanh) over the time axis: ``(batch, time, F) -> (batch, time, H)``.
 
+    x: (batch, time, features); one example: ``x[None]`` or ``fn.vmap``.
+
     ``Recurrent(SimpleRNNCell(hidden, **cell_kw), reverse=reverse)``; see ``Recurrent``
     for ``apply``'s keywords (``initial_carry``, ``return_carry``, ``seq_lengths``).
     Input batch first, rank exactly 3 (for one sequence use ``x[None]``).
@@ -536,6 +579,8 @@ class RNN(Recurrent):
 class GRU(RNN):
     """A ``GRUCell`` over the time axis: ``(batch, time, F) -> (batch, time, H)``.
 
+    x: (batch, time, features); one example: ``x[None]`` or ``fn.vmap``.
+
     ``Recurrent(GRUCell(hidden, **cell_kw), reverse=reverse)``; see ``Recurrent`` for
     ``apply``'s keywords. Input batch first, rank exactly 3 (for one sequence use
     ``x[None]``).
@@ -570,6 +615,8 @@ class GRU(RNN):
 
 class LSTM(RNN):
     """An ``LSTMCell`` over the time axis: ``(batch, time, F) -> (batch, time, H)``.
+
+    x: (batch, time, features); one example: ``x[None]`` or ``fn.vmap``.
 
     ``Recurrent(LSTMCell(hidden, **cell_kw), reverse=reverse)``; see ``Recurrent`` for
     ``apply``'s keywords. Input batch first, rank exactly 3: the batch axis is

@@ -11,6 +11,8 @@ __all__ = ["Flatten", "Reshape"]
 class Flatten(Layer):
     """Flattens each example: ``(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)``.
 
+    x: (batch, ...); one example: ``x[None]`` or ``fn.vmap``.
+
     Needs a leading batch axis: axis 0 is kept and every other axis is merged (to
     flatten one example, give it a batch axis: ``x[None]``).
 
@@ -50,6 +52,8 @@ class Flatten(Layer):
 
 class Reshape(Layer):
     """Reshapes each example: ``(batch, ...) -> (batch, *shape)`` (as jnp.reshape).
+
+    x: (batch, ...); one example: ``x[None]`` or ``fn.vmap``.
 
     Needs a leading batch axis: axis 0 is kept and the rest of each example is reshaped
     (to reshape one example, give it a batch axis: ``x[None]``).
