@@ -35,6 +35,7 @@ So a Dense layer counts 2*B*in*out for the matmul plus B*out for the bias add; a
 activation is its own row (``Fn``) with 1 FLOP per element.
 """
 
+import html
 import math
 from collections.abc import Mapping
 
@@ -375,8 +376,6 @@ class ModelSummary:
         return str(self)
 
     def _repr_html_(self):
-        import html
-
         def tr(row, tag):
             return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in row) + "</tr>"
 
