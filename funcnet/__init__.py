@@ -10,6 +10,7 @@ from funcnet import (
     backend,  # lowering rules, eager execution
     data,  # sources and the Loader (grain is imported when a Loader first runs)
     debug,
+    distributed,  # multi-process runs on the runtime's coordination service
     errors,
     export,
     io,
@@ -47,6 +48,7 @@ from funcnet.devices import (
     process_index,
     typeof,
 )
+from funcnet.distributed import make_array_from_process_local_data
 from funcnet.io import load, save
 from funcnet.lax import stop_gradient
 from funcnet.runtime.cache import clear_caches
@@ -63,6 +65,7 @@ from funcnet.transforms.grad import (
 from funcnet.transforms.jit import eval_shape, jit, make_jaxpr
 from funcnet.transforms.jvp import jvp
 from funcnet.transforms.remat import checkpoint, remat
+from funcnet.transforms.shard_map import shard_map
 from funcnet.transforms.vmap import vmap
 
 jacobian = jacrev  # as jax.jacobian
@@ -94,6 +97,7 @@ __all__ = [
     "device_put",
     "devices",
     "disable_jit",
+    "distributed",
     "dtypes",
     "effects_barrier",
     "enable_x64",
@@ -113,6 +117,7 @@ __all__ = [
     "load",
     "local_device_count",
     "local_devices",
+    "make_array_from_process_local_data",
     "make_jaxpr",
     "nn",
     "numpy",
@@ -124,6 +129,7 @@ __all__ = [
     "remat",
     "save",
     "scipy",
+    "shard_map",
     "sharding",
     "stop_gradient",
     "test_util",

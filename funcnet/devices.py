@@ -1,12 +1,16 @@
-"""Devices and placement: which devices there are, putting data on them and getting it
-back (as jax's top-level device functions). funcnet runs in a single process."""
+"""Devices and placement: which devices there are, putting data on them (on one device,
+or laid out over several by a sharding) and getting it back (as jax's top-level device
+functions). In a multi-process run (`fn.distributed.initialize`) `devices()` lists every
+process's devices and `local_devices()` this process's."""
 
 import numpy as np
 
 from funcnet import numpy as fnp
 from funcnet import tree
-from funcnet.core.array import Array, asarray_from_value
+from funcnet.backend import sharded
+from funcnet.core.array import Array, ShardedArray, asarray_from_value
 from funcnet.core.trace import Tracer, get_aval
+from funcnet.lax.sharding import with_sharding_constraint
 from funcnet.runtime import xla
 from funcnet.sharding import SingleDeviceSharding
 
@@ -31,21 +35,23 @@ def devices(backend: str | None = None):
 
 
 def local_devices(process_index: int | None = None, backend: str | None = None):
-    """The devices this process can address, as `jax.local_devices` (all of them:
-    funcnet runs in a single process).
+    """The devices a process addresses, as `jax.local_devices`.
 
     Args:
-      process_index: must be None or this process's index (0).
+      process_index: a process's index (0 to `process_count() - 1`), or None for this
+        process.
       backend: a platform name, or None for the default backend.
 
     Returns:
       A list of runtime devices.
 
     Raises:
-      ValueError: `process_index` names another process.
+      ValueError: `process_index` names no process of the run.
     """
-    _check_process_index(process_index)
-    return list(xla.client(backend).local_devices())
+    _check_process_index(process_index, backend)
+    if process_index is None or process_index == xla.client(backend).process_index():
+        return list(xla.client(backend).local_devices())
+    return [d for d in xla.devices(backend) if d.process_index == process_index]
 
 
 def device_count(backend: str | None = None) -> int:
@@ -61,8 +67,7 @@ def device_count(backend: str | None = None) -> int:
 
 
 def local_device_count(backend: str | None = None) -> int:
-    """How many devices this process addresses, as `jax.local_device_count` (all of
-    the backend's: funcnet runs in a single process).
+    """How many devices this process addresses, as `jax.local_device_count`.
 
     Args:
       backend: a platform name, or None for the default backend.
@@ -94,7 +99,7 @@ def process_index(backend: str | None = None) -> int:
       backend: a platform name, or None for the default backend.
 
     Returns:
-      0: funcnet runs in a single process.
+      An int, 0 in a single-process run.
     """
     return xla.client(backend).process_index()
 
@@ -103,19 +108,35 @@ def process_count(backend: str | None = None) -> int:
     """How many processes the run has, as `jax.process_count`.
 
     Args:
-      backend: accepted for compatibility; ignored.
+      backend: a platform name, or None for the default backend.
 
     Returns:
-      1: funcnet does not run multi-process yet.
+      An int, 1 in a single-process run.
     """
-    return 1
+    c = xla.client(backend)
+    count = getattr(c, "process_count", None)
+    if count is not None:
+        return count()
+    return len({d.process_index for d in c.devices()})
 
 
-def _check_process_index(index):
-    if index is not None and index != process_index():
+def _check_process_index(index, backend=None):
+    count = process_count(backend)
+    if index is not None and not 0 <= index < count:
+        if count == 1:
+            raise ValueError(f"process_index {index}: this run is a single process (index 0)")
         raise ValueError(
-            f"process_index {index}: funcnet runs in a single process (index {process_index()})"
+            f"process_index {index}: the run has {count} processes, indices 0 to {count - 1}"
         )
+
+
+def _is_device(d) -> bool:
+    return hasattr(d, "platform") and hasattr(d, "id")
+
+
+def _is_placement(d) -> bool:
+    """A device, a SingleDeviceSharding or a multi-device sharding (not a pytree of them)."""
+    return isinstance(d, SingleDeviceSharding) or _is_device(d) or sharded.is_multi_device(d)
 
 
 def _target_device(device):
@@ -124,33 +145,63 @@ def _target_device(device):
         return xla.default_device()
     if isinstance(device, SingleDeviceSharding):
         return device.device
-    if hasattr(device, "platform") and hasattr(device, "id"):
+    if _is_device(device):
         return device
     raise TypeError(
-        f"device_put: expected a device (from fn.devices()) or a "
-        f"SingleDeviceSharding, got {type(device).__name__}: {device!r:.80}"
+        f"device_put: expected a device (from fn.devices()), a SingleDeviceSharding, a "
+        f"NamedSharding or a pytree of them, got {type(device).__name__}: {device!r:.80}"
     )
 
 
+def _put_on_device(device):
+    target = _target_device(device)
+
+    def put(v):
+        if isinstance(v, Tracer):
+            return v
+        if type(v) is ShardedArray:
+            return v if device is None else sharded.to_device(v, target)
+        return asarray_from_value(v, device=target)
+
+    return put
+
+
+def _put_sharded(sharding):
+    def put(v):
+        if isinstance(v, Tracer):  # inside jit: a constraint on the value's layout
+            return with_sharding_constraint(v, sharding)
+        return sharded.put(v, sharding)
+
+    return put
+
+
 def device_put(x, device=None):
-    """Places every array of a pytree on a device, as `jax.device_put`.
+    """Places every array of a pytree on a device, or lays it out over several, as
+    `jax.device_put`.
 
     NumPy arrays and Python scalars are copied to the device (64-bit dtypes narrowed to
     32 bits unless x64 is on; Python scalars become weakly typed); a funcnet Array
-    already on the device is returned as it is, without a copy.
+    already on the device is returned as it is, without a copy. With a `NamedSharding`
+    each device receives its block (only this process's devices in a multi-process
+    run); a sharded array is laid out anew (a compiled program moving the blocks when the
+    device list stays, else through the host), or gathered onto one device.
 
     Args:
       x: a pytree of funcnet Arrays, NumPy arrays or Python scalars.
       device: a device from `fn.devices()`, a `SingleDeviceSharding` (e.g. another
-        array's `.sharding`), or None for the default device.
+        array's `.sharding`), a `NamedSharding`, None (the default device; a sharded
+        array stays as it is), or a pytree prefix of `x` with those at its leaves.
 
     Returns:
       The same pytree with funcnet Arrays at its leaves. Inside a traced function (jit,
-      grad, vmap) traced values pass through unchanged: placement is decided when the
-      program runs.
+      grad, vmap) traced values pass through unchanged (with a `NamedSharding`: as
+      `fn.lax.with_sharding_constraint`): placement is decided when the program runs.
 
     Raises:
-      TypeError: `device` is neither a device, a `SingleDeviceSharding` nor None.
+      TypeError: `device` is neither a device, a sharding, None nor a pytree of them.
+      ValueError: a `NamedSharding` does not fit an array (an axis splitting a dimension
+        its size does not divide, more spec entries than dimensions), or `device` is a
+        pytree that is no prefix of `x`.
 
     Example:
       >>> params = fn.device_put({"w": np.ones((2, 2)), "b": 0.5})
@@ -160,14 +211,22 @@ def device_put(x, device=None):
       >>> y.device == params["w"].device
       True
     """
-    target = _target_device(device)
-
-    def put(v):
-        if isinstance(v, Tracer):
-            return v
-        return asarray_from_value(v, device=target)
-
-    return tree.tree_map(put, x)
+    if device is None or _is_placement(device):
+        put = _put_sharded(device) if sharded.is_multi_device(device) else _put_on_device(device)
+        return tree.tree_map(put, x)
+    # a pytree of placements, a prefix of x's structure
+    placements, treedef = tree.tree_flatten(device, is_leaf=lambda d: d is None or _is_placement(d))
+    for d in placements:
+        if d is not None and not _is_placement(d):
+            _target_device(d)  # raises the TypeError naming what was given
+    try:
+        subtrees = treedef.flatten_up_to(x)
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            f"device_put: the pytree of devices/shardings ({treedef}) must be a prefix of the "
+            f"pytree of values: {e}"
+        ) from None
+    return treedef.unflatten([device_put(sub, d) for d, sub in zip(placements, subtrees)])
 
 
 def device_get(x):

@@ -27,6 +27,7 @@ LAYERS = [
             "funcnet.scipy",
             "funcnet.optim",
             "funcnet.debug",
+            "funcnet.distributed",
             "funcnet.devices",
             "funcnet.errors",
             "funcnet.test_util",

@@ -50,6 +50,8 @@ DOCUMENTED_MODULES = [
     "funcnet.tree",
     "funcnet.tree_util",
     "funcnet.debug",
+    "funcnet.sharding",
+    "funcnet.distributed",
     "funcnet.io",
     "funcnet.export",
     "funcnet.onnx",

@@ -68,14 +68,16 @@ def test_values_against_scipy_and_jax(name, dtype):
 
 
 def test_values_under_jit(dtype):
-    names = sorted(CASES)
+    # One member of each family (their lowering is shared with eager mode, which checks
+    # every member above): several primitives traced and lowered into one program.
+    names = ["betainc", "bessel_i1e", "igammac", "zeta"]
 
     def run(impl):
         return lambda *arg_lists: [CASES[n][impl](*a) for n, a in zip(names, arg_lists)]
 
     args = [tuple(a.astype(dtype) for a in CASES[n][3]) for n in names]
     ours = fn.jit(run(0))(*args)
-    theirs = jax.jit(run(1))(*args)
+    theirs = run(1)(*args)  # jax eagerly: the programs the test above compiled already
     for n, o, t in zip(names, ours, theirs):
         np.testing.assert_allclose(np.asarray(o), np.asarray(t), rtol=RTOL[dtype], err_msg=n)
 
@@ -128,7 +130,7 @@ def test_gradients_match_jax(name, dtype):
     ours, theirs, args, argnums = GRAD_CASES[name]
     args = tuple(a.astype(dtype) for a in args)
     g = fn.grad(lambda *xs: ours(*xs).sum(), argnums=argnums)(*args)
-    gj = jax.grad(lambda *xs: theirs(*xs).sum(), argnums=argnums)(*args)
+    gj = jax.jit(jax.grad(lambda *xs: theirs(*xs).sum(), argnums=argnums))(*args)
     for o, t in zip(g, gj):
         np.testing.assert_allclose(np.asarray(o), np.asarray(t), rtol=100 * RTOL[dtype])
 

@@ -43,6 +43,40 @@ JX = SimpleNamespace(
 R = np.random.default_rng(0)
 
 
+def _one_device_sharding(L):
+    """A NamedSharding splitting dimension 0 over a 1-device mesh, funcnet's or jax's."""
+    if L is FN:
+        from funcnet.sharding import Mesh, NamedSharding, PartitionSpec
+
+        return NamedSharding(Mesh(fn.devices()[:1], ("d",)), PartitionSpec("d"))
+    mesh = jax.sharding.Mesh(jax.devices()[:1], ("d",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("d"))
+
+
+def _one_device_shard_map(L, body, in_specs, out_specs, **kw):
+    """shard_map of `body(lax)` over a 1-device mesh with axis "d", funcnet's or jax's."""
+    if L is FN:
+        from funcnet.sharding import Mesh, PartitionSpec
+
+        mesh, spec, run = Mesh(fn.devices()[:1], ("d",)), PartitionSpec, fn.shard_map
+    else:
+        mesh = jax.sharding.Mesh(jax.devices()[:1], ("d",))
+        spec, run = jax.sharding.PartitionSpec, jax.shard_map
+    specs = tuple(spec(*s) for s in in_specs)
+    return run(body(L.lax), mesh=mesh, in_specs=specs, out_specs=spec(*out_specs), **kw)
+
+
+def _collectives(lax):
+    def body(x, w):
+        y = x * w  # w is replicated: shard_map marks it varying (pvary)
+        y = lax.psum(y, "d") + lax.all_gather(y, "d", axis=1, tiled=True)
+        y = lax.psum_scatter(y, "d", scatter_dimension=1, tiled=True)
+        y = lax.ppermute(y, "d", [(0, 0)]) + lax.axis_index("d").astype(y.dtype)
+        return lax.all_to_all(y, "d", 1, 0, tiled=True)
+
+    return body
+
+
 def a(*shape, dtype=np.float32):
     """Random data of a shape (most of these have a zero in it)."""
     if np.dtype(dtype) == np.bool_:
@@ -235,6 +269,25 @@ CASES = {
     "cummin_other_axis": (lambda L, x: L.lax.cummin(x, 1), (a(0, 3),), True),
     "sort": (lambda L, x: L.lax.sort(x, dimension=0), (a(0, 3),), True),
     "stop_gradient": (lambda L, x: L.lax.stop_gradient(x) * x, (a(0, 3),), True),
+    "sharding_constraint": (
+        lambda L, x: L.lax.with_sharding_constraint(x * 2.0, _one_device_sharding(L)),
+        (a(0, 3),),
+        True,
+    ),
+    # Forward and vmap only: jax's own jvp of shard_map fails on empty arrays
+    # ("non-canonical constant"), so there is no reference for the derivatives.
+    "shard_map_collectives": (
+        lambda L, x, w: _one_device_shard_map(L, _collectives, [("d",), ()], ("d",))(x, w),
+        (a(0, 3), a()),
+        False,
+    ),
+    "shard_map_psum_unchecked": (
+        lambda L, x: _one_device_shard_map(
+            L, lambda lax: lambda y: lax.psum(y, "d"), [("d",)], ("d",), check_vma=False
+        )(x),
+        (a(0, 3),),
+        False,
+    ),
     "jit": (lambda L, x: L.jit(lambda y: L.np.sin(y) * 2.0)(x), (a(0, 3),), True),
     "sort_other_axis": (lambda L, x: L.lax.sort(x, dimension=1), (a(0, 3),), True),
     "sort_two_operands": (
@@ -430,6 +483,13 @@ for _names, _n in ((UNARY, 1), (BINARY, 2)):
 
 # while_loop has no reverse mode: its forward mode, values and vmap are checked.
 FORWARD_ONLY = {"while_empty_carry_leaf": (_while_with_empty_leaf, (a(2),), True)}
+FORWARD_ONLY["shard_map_pmax_pmin"] = (  # jax has no derivative of pmax/pmin
+    lambda L, x: _one_device_shard_map(
+        L, lambda lax: lambda y: lax.pmax(y, "d") - lax.pmin(y, "d"), [("d",)], ("d",)
+    )(x),
+    (a(0, 3),),
+    False,
+)
 ALL = {**CASES, **FORWARD_ONLY}
 
 

@@ -7,10 +7,10 @@ jitted functions use too), bounded by `funcnet.config.eager_cache_size`. Importi
 module installs `apply_primitive` as core's default eager implementation.
 """
 
-from funcnet.backend import dispatch
-from funcnet.backend.lowering import lower_to_module
+from funcnet.backend import dispatch, sharded
+from funcnet.backend.lowering import lower_module
 from funcnet.config import config
-from funcnet.core.array import Array, to_buffer, wrap_buffer
+from funcnet.core.array import Array, ShardedArray, to_buffer, wrap_buffer
 from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Var
 from funcnet.core.trace import set_default_impl
 from funcnet.runtime import xla
@@ -57,11 +57,24 @@ def _device_of(args):
     return xla.default_device()
 
 
+class _OnMesh:
+    """What the cache holds for a primitive whose sub-programs name a mesh (an eager
+    cond or scan around a shard_map): it runs partitioned over that mesh."""
+
+    __slots__ = ("mesh",)
+
+    def __init__(self, mesh):
+        self.mesh = mesh
+
+
 def _compile_primitive(prim, params, avals, device):
     invars = [Var(a) for a in avals]
     outvars = [Var(a) for a in prim.abstract_eval(*avals, **params)]
     jaxpr = Jaxpr([], invars, [JaxprEqn(prim, invars, params, outvars)], outvars)
-    text = lower_to_module(ClosedJaxpr(jaxpr, []), name=prim.name, platform=device.platform)
+    lowered = lower_module(ClosedJaxpr(jaxpr, []), name=prim.name, platform=device.platform)
+    if lowered.meshes:
+        return _OnMesh(lowered.meshes[0])
+    text = lowered.text
     return _PrimitiveProgram(xla.Executable(text, device, len(outvars)), [v.aval for v in outvars])
 
 
@@ -89,7 +102,11 @@ def apply_primitive(prim, *args, **params):
 
 def apply_general(prim, args, params):
     """Run one primitive eagerly through the bounded program cache (and record the
-    signature for `apply_primitive`'s fast path)."""
+    signature for `apply_primitive`'s fast path). An op on a sharded array runs as a
+    partitioned program (backend/sharded.py)."""
+    for a in args:
+        if type(a) is ShardedArray:
+            return sharded.apply(prim, args, params)
     device = _device_of(args)
     bufs, avals = zip(*(to_buffer(a, device) for a in args)) if args else ((), ())
     try:
@@ -102,6 +119,8 @@ def apply_general(prim, args, params):
         program = _compile_primitive(prim, params, list(avals), device)
         if key is not None:
             _cache.programs.put(key, program)
+    if type(program) is _OnMesh:
+        return sharded.apply(prim, args, params, mesh=program.mesh)
     exe = program.executable
     outs = list(map(wrap_buffer, exe.execute(list(bufs)), program.out_avals))
     parts = exe.dispatch_parts()

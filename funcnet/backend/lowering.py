@@ -7,11 +7,14 @@ An environment interpreter: walk the equations, look up each primitive's rule in
 emits one operation.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from funcnet.core import dtypes
 from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, Literal
 from funcnet.core.rules import RuleTable
+from funcnet.sharding import _sdy
 
 lowering_rules = RuleTable("lowering")
 
@@ -110,6 +113,10 @@ class Module:
     def __init__(self, platform: str = "cpu"):
         self._count = 0
         self.platform = platform
+        # Meshes the module's sharding annotations name (arguments, results,
+        # sdy.sharding_constraint, sdy.manual_computation), with their symbols, in
+        # order of first use; declared in the module's header (`sdy.mesh`).
+        self.meshes: dict = {}
         # The token chaining ordered side effects (funcnet.debug callbacks with
         # ordered=True) in the block being emitted: an SSA name, or None before the
         # first. Control flow threads it through its regions (`Emitter.region`).
@@ -118,6 +125,15 @@ class Module:
     def fresh(self) -> str:
         self._count += 1
         return f"%{self._count - 1}"
+
+    def mesh_name(self, mesh) -> str:
+        """The symbol (`mesh`, `mesh_1`, ...) of `mesh` in this module, declaring it on
+        first use; lowering rules that emit Shardy shardings call this."""
+        name = self.meshes.get(mesh)
+        if name is None:
+            name = "mesh" if not self.meshes else f"mesh_{len(self.meshes)}"
+            self.meshes[mesh] = name
+        return name
 
 
 class Emitter:
@@ -253,6 +269,17 @@ def lower_jaxpr(em: Emitter, jaxpr: Jaxpr, consts_names, args_names):
     return [read(x) for x in jaxpr.outvars]
 
 
+class LoweredModule(NamedTuple):
+    """A lowered module: its text and, for a partitioned (SPMD) program, the ordered
+    device list it must be compiled for (`devices`, partition i runs on devices[i]);
+    `devices` is None for a single-device program; `meshes` are the meshes its
+    annotations name."""
+
+    text: str
+    devices: tuple | None
+    meshes: tuple = ()
+
+
 def lower_to_module(
     closed: ClosedJaxpr,
     name: str = "main",
@@ -267,21 +294,90 @@ def lower_to_module(
 
     `arg_attrs` optionally gives one attribute string (or None) per argument,
     e.g. "tf.aliasing_output = 0 : i32" for a donated buffer."""
+    return lower_module(closed, name, arg_attrs, scope, platform).text
+
+
+def lower_module(
+    closed: ClosedJaxpr,
+    name: str = "main",
+    arg_attrs=None,
+    scope: str | None = None,
+    platform: str = "cpu",
+    arg_shardings=None,
+    out_shardings=None,
+    devices=None,
+) -> LoweredModule:
+    """`lower_to_module` with shardings (see `lower_to_module` for the other arguments).
+
+    `arg_shardings` / `out_shardings` give one `NamedSharding` or None (unspecified:
+    the partitioner chooses) per argument (constants included) / result; they become
+    `sdy.sharding` attributes (a sharding without a mesh, a `TiledSharding`, is left
+    unspecified). `devices` is the program's ordered device list (default:
+    the first mesh named by an annotation). A module whose annotations name a mesh is
+    partitioned, and so is one given `devices`: its header carries
+    `mhlo.num_partitions` and the `sdy.mesh` declarations; any other module is exactly
+    the single-device text."""
     jaxpr = closed.jaxpr
     module = Module(platform)
     em = Emitter(module)
     em.scope = scope if scope is not None else f"jit({name})"
     in_avals = [v.aval for v in jaxpr.constvars] + [v.aval for v in jaxpr.invars]
+    out_avals = [x.aval for x in jaxpr.outvars]
     arg_names = [f"%arg{i}" for i in range(len(in_avals))]
-    attrs = arg_attrs or [None] * len(in_avals)
+    attrs = list(arg_attrs or [None] * len(in_avals))
+    res_attrs = [None] * len(out_avals)
+    # Annotations of arguments and results first: their mesh is the module's "@mesh".
+    for shardings, avals, into in (
+        (arg_shardings, in_avals, attrs),
+        (out_shardings, out_avals, res_attrs),
+    ):
+        for i, (s, aval) in enumerate(zip(shardings or (), avals)):
+            if s is not None and hasattr(s, "spec"):  # a layout without a mesh: unspecified
+                sdy = "sdy.sharding = " + _sdy.sharding_attr(
+                    s.spec, len(aval.shape), module.mesh_name(s.mesh)
+                )
+                into[i] = sdy if into[i] is None else f"{into[i]}, {sdy}"
     n_consts = len(jaxpr.constvars)
     outs = lower_jaxpr(em, jaxpr, arg_names[:n_consts], arg_names[n_consts:])
-    out_types = [tensor_type(x.aval) for x in jaxpr.outvars]
+    out_types = [tensor_type(a) for a in out_avals]
     em.op("func.return", outs, out_types, [])
     params = ", ".join(
         f"{a}: {tensor_type(v)}" + (f" {{{t}}}" if t else "")
         for a, v, t in zip(arg_names, in_avals, attrs)
     )
-    header = f"  func.func public @main({params}) -> ({', '.join(out_types)}) {{"
+    results = ", ".join(t + (f" {{{a}}}" if a else "") for t, a in zip(out_types, res_attrs))
+    header = f"  func.func public @main({params}) -> ({results}) {{"
     safe = "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "main"
-    return "\n".join([f"module @{safe} {{", header, *em.lines, "  }", "}", ""])
+    if not module.meshes and devices is None:
+        text = "\n".join([f"module @{safe} {{", header, *em.lines, "  }", "}", ""])
+        return LoweredModule(text, None)
+    devices, decls = _mesh_decls(module.meshes, devices)
+    top = (
+        f"module @{safe} attributes {{mhlo.num_partitions = {len(devices)} : i32, "
+        "mhlo.num_replicas = 1 : i32} {"
+    )
+    text = "\n".join([top, *decls, header, *em.lines, "  }", "}", ""])
+    return LoweredModule(text, devices, tuple(module.meshes))
+
+
+def _mesh_decls(meshes: dict, devices):
+    """The program's device list and one `sdy.mesh` line per mesh. A mesh is written in
+    iota order over the device list when its devices are in that order, else with
+    explicit `device_ids` (positions in the list); its devices must be the list's."""
+    if devices is None:  # the first mesh's (there is one: see lower_module)
+        devices = tuple(next(iter(meshes)).devices.flat)
+    position = {d.id: i for i, d in enumerate(devices)}
+    decls = []
+    for mesh, sym in meshes.items():
+        ids = [d.id for d in mesh.devices.flat]
+        if set(ids) != set(position) or len(ids) != len(position):
+            raise ValueError(
+                f"a sharding in the program uses the mesh {mesh.shape} over devices "
+                f"{sorted(ids)}, but the program runs on devices {sorted(position)}: every "
+                "sharding of one jitted function (in_shardings, out_shardings, the "
+                "arguments' and with_sharding_constraint's) must use the same devices"
+            )
+        order = [position[i] for i in ids]
+        explicit = None if order == list(range(len(order))) else order
+        decls.append("  " + _sdy.mesh_decl(mesh, sym, explicit))
+    return tuple(devices), decls

@@ -8,7 +8,7 @@ import numpy as np
 
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
-from funcnet.runtime import xla
+from funcnet.runtime import spmd, xla
 from funcnet.sharding import SingleDeviceSharding
 
 
@@ -75,8 +75,18 @@ class Array:
 
     @property
     def sharding(self):
-        """How the data is laid out across devices: all of it on one device for now."""
+        """How the data is laid out across devices: a `SingleDeviceSharding` (a sharded
+        array's is the `NamedSharding` it was made with or the compiled one)."""
         return SingleDeviceSharding(self.device)
+
+    @property
+    def addressable_shards(self) -> list:
+        """The blocks of the array this process holds, as `jax.Array.addressable_shards`.
+
+        Returns:
+          A list of `Shard`s (one here: the whole array on its device).
+        """
+        return [Shard(self.device, (slice(None),) * self.ndim, 0, self)]
 
     @property
     def is_fully_addressable(self) -> bool:
@@ -243,7 +253,7 @@ class Array:
     __hash__ = None  # arrays are mutable-looking values, as in NumPy
 
     def __repr__(self):
-        if self._buf.is_deleted():
+        if self.is_deleted():
             return f"Array(<deleted>, {self.aval.str_short()})"
         body = np.array2string(np.asarray(self), separator=", ", prefix="Array(")
         weak = ", weak_type=True" if self.weak_type else ""
@@ -275,6 +285,209 @@ def wrap_buffer(buf, aval: ShapedArray) -> Array:
     return a
 
 
+class Shard:
+    """One device's block of an array, as `jax.Shard`.
+
+    Attributes:
+      device: the device holding the block.
+      index: the block's place in the whole array, a tuple of slices (`slice(None)`
+        where a dimension is not split).
+      replica_id: 0 for the first device (in the sharding's device order) holding this
+        block, 1 for the second, ...
+      data: the block, a single-device funcnet `Array`.
+    """
+
+    __slots__ = ("data", "device", "index", "replica_id")
+
+    def __init__(self, device, index, replica_id, data):
+        self.device = device
+        self.index = index
+        self.replica_id = replica_id
+        self.data = data
+
+    def __repr__(self):
+        return (
+            f"Shard(device={self.device!r}, index={self.index}, "
+            f"replica_id={self.replica_id}, data={self.data!r})"
+        )
+
+
+class ShardedArray(Array):
+    """A funcnet `Array` whose data is split (or replicated) over several devices, as a
+    multi-device `jax.Array`: what `fn.device_put(x, NamedSharding(...))`, eager ops on
+    such arrays and partitioned jitted functions return. It behaves as an `Array`
+    (operators, `np.asarray` gathers the blocks); `.sharding` says the layout and
+    `.addressable_shards` gives the blocks.
+
+    Its runtime buffer is kept under `_sbuf`, not `_buf`: the single-device dispatch
+    fast paths read `x._buf` and, missing it, fall back to the general path, which
+    runs partitioned programs; so sharded arrays cost those fast paths nothing.
+    """
+
+    __slots__ = ("_sbuf", "_sharding")
+
+    def __init__(self, buf, aval: ShapedArray, sharding):
+        self._sbuf = buf
+        self.aval = aval
+        self._sharding = sharding
+
+    @property
+    def device(self):
+        """The one device of an array on one device; a ValueError for an array on
+        several (jax returns the sharding there; use `.sharding` or `.devices()`)."""
+        self._check_alive()
+        devs = self._sharding._device_list
+        if len(devs) == 1:
+            return devs[0]
+        raise ValueError(
+            f"this Array ({self.aval.str_short()}) is laid out over {len(devs)} devices "
+            f"by {self._sharding!r}: it has no single .device; use .sharding or .devices()"
+        )
+
+    def devices(self) -> set:
+        """The devices holding the array's data (other processes' included).
+
+        Returns:
+          A set of devices.
+        """
+        return set(self._sharding._device_list)
+
+    @property
+    def sharding(self):
+        """The layout: the `NamedSharding` the array was made with, the one matching a
+        compiled program's output layout on its arguments' mesh, or a `TiledSharding`."""
+        return self._sharding
+
+    @property
+    def is_fully_addressable(self) -> bool:
+        """Whether this process holds every block."""
+        return self._sharding.is_fully_addressable
+
+    @property
+    def is_fully_replicated(self) -> bool:
+        """Whether every device holds the whole array."""
+        return self._sharding.is_fully_replicated
+
+    @property
+    def addressable_shards(self) -> list:
+        """The blocks this process holds, in the sharding's device order.
+
+        Returns:
+          A list of `Shard`s (device, index, replica_id, data as a single-device Array).
+        """
+        self._check_alive()
+        sharding = self._sharding
+        indices = sharding.devices_indices_map(self.shape)
+        replicas = dict(zip(sharding._device_list, sharding._replica_ids(self.ndim)))
+        return [
+            Shard(device, indices[device], replicas[device], Array(buf, self.weak_type))
+            for device, buf in spmd.shard_buffers(self._sbuf)
+        ]
+
+    def addressable_data(self, index: int) -> Array:
+        """The data of the `index`-th addressable shard.
+
+        Args:
+          index: a position in `addressable_shards`.
+
+        Returns:
+          A single-device `Array`.
+
+        Raises:
+          IndexError: no such shard.
+        """
+        shards = self.addressable_shards
+        if not 0 <= index < len(shards):
+            raise IndexError(f"addressable_data({index}): this process holds {len(shards)} shards")
+        return shards[index].data
+
+    def copy_to_host_async(self) -> None:
+        """Starts copying the blocks to the host without waiting.
+
+        Returns:
+          None.
+        """
+        self._check_alive()
+        self._sbuf.copy_to_host_async()
+
+    @property
+    def buffer(self):
+        """The runtime's (sharded) buffer."""
+        self._check_alive()
+        return self._sbuf
+
+    def _check_alive(self):
+        if self._sbuf.is_deleted():
+            raise RuntimeError(
+                f"this Array ({self.aval.str_short()}) was donated to a jitted function "
+                "(donate_argnums) or deleted; its buffer can no longer be used"
+            )
+
+    def is_deleted(self) -> bool:
+        """Whether the buffers were freed.
+
+        Returns:
+          A bool.
+        """
+        return self._sbuf.is_deleted()
+
+    def delete(self):
+        """Frees the device buffers now.
+
+        Returns:
+          None.
+        """
+        self._sbuf.delete()
+
+    def block_until_ready(self):
+        """Waits until every block is computed.
+
+        Returns:
+          The array itself.
+        """
+        self._check_alive()
+        self._sbuf.block_until_ready()
+        return self
+
+    def __array__(self, dtype=None, copy=None):
+        self._check_alive()
+        sharding = self._sharding
+        if sharding.is_fully_replicated and sharding.addressable_devices:
+            arr = xla.to_numpy(spmd.shard_buffers(self._sbuf)[0][1])
+        elif not sharding.is_fully_addressable:
+            raise RuntimeError(
+                f"cannot read the values of this Array ({self.aval.str_short()}, laid out "
+                f"by {sharding!r}): it spans devices of other processes; read this "
+                "process's blocks with .addressable_shards (as jax refuses, for the same "
+                "reason)"
+            )
+        else:
+            indices = sharding.devices_indices_map(self.shape)
+            arr = spmd.gather(self._sbuf, indices, self.shape, self.dtype)
+        return np.array(arr, dtype=dtype, copy=copy) if dtype is not None or copy else arr
+
+    def __dlpack__(self, *args, **kwargs):
+        raise BufferError(
+            f"an Array laid out over several devices ({self._sharding!r}) has no single "
+            "buffer to share through DLPack; use one of .addressable_shards' data"
+        )
+
+    def __dlpack_device__(self):
+        raise BufferError("an Array over several devices has no single DLPack device")
+
+    def __repr__(self):
+        if not self.is_deleted() and not (
+            self._sharding.is_fully_addressable or self._sharding.is_fully_replicated
+        ):  # the values are not all here
+            return f"Array(shape={self.shape}, dtype={self.dtype}, sharding={self._sharding!r})"
+        return super().__repr__()
+
+
+def wrap_sharded(buf, aval: ShapedArray, sharding) -> ShardedArray:
+    """A funcnet Array over a sharded runtime buffer laid out by `sharding`."""
+    return ShardedArray(buf, aval, sharding)
+
+
 def _from_numpy(arr, weak_type=False):
     return Array(xla.device_put(arr), weak_type)
 
@@ -283,7 +496,7 @@ def to_buffer(x, device=None):
     """A device buffer and aval for a concrete value (Array, NumPy array or scalar)."""
     if isinstance(x, Array):
         x._check_alive()
-        return x._buf, x.aval
+        return (x._buf if type(x) is Array else x._sbuf), x.aval
     if dtypes.is_python_scalar(x):
         dt = dtypes.scalar_dtype(x)
         return (

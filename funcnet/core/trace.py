@@ -73,10 +73,33 @@ class Primitive:
         if _state.dynamic.level == 0 and not any(isinstance(a, Tracer) for a in args):
             # Eager fast path: nothing to trace, run the primitive now.
             return impl_rules.get(self, _default_impl)(self, *args, **params)
+        if bind_hook is not None:
+            return bind_hook(self, args, params)
+        # (bind_traced inlined: this is the path of every traced operation)
         top_trace = find_top_trace(args)
         tracers = [full_raise(top_trace, a) for a in args]
         outs = [full_lower(o) for o in top_trace.process_primitive(self, tracers, params)]
         return outs if self.multiple_results else outs[0]
+
+    def bind_traced(self, args, params):
+        """Bind on the innermost trace among `args` (what `bind` does when tracing)."""
+        top_trace = find_top_trace(args)
+        tracers = [full_raise(top_trace, a) for a in args]
+        outs = [full_lower(o) for o in top_trace.process_primitive(self, tracers, params)]
+        return outs if self.multiple_results else outs[0]
+
+
+# Set only while a shard_map body is traced (funcnet.transforms.vma installs it), as jax
+# tracks replication at bind time: `bind_hook(prim, args, params)` may mark replicated
+# operands as varying before calling `prim.bind_traced`, and records what comes out.
+bind_hook = None
+
+
+def set_bind_hook(hook):
+    """Install `hook` (or None); returns the previous one."""
+    global bind_hook
+    previous, bind_hook = bind_hook, hook
+    return previous
 
 
 # Eager implementations that are not "compile the one-primitive program" (jit_call, ...).

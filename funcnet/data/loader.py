@@ -236,7 +236,10 @@ class Loader:
         ``count`` equal shards of each epoch's order (the last ``len(source) % count``
         examples of the order are dropped). Default: one shard per process of a
         multi-host run (``process_index()``, ``process_count()``).
-      device: keyword only; the device (or single-device sharding) batches go to;
+      device: keyword only; the device (or single-device sharding) batches go to, or
+        a ``NamedSharding`` (``NamedSharding(mesh, P("data"))``: each device of the mesh
+        receives its block of every batch, for data-parallel training; the batch size
+        must divide by the axis, so use ``drop_last=True``; one process only);
         None: the default device.
       to_device: keyword only; False gives NumPy batches on the host.
 

@@ -282,6 +282,8 @@ class CheckpointManager:
           step: the training step, a non-negative int.
           tree: a pytree of arrays (funcnet, NumPy) and Python scalars or strings, for
             example `{"params": params, "opt": opt_state, "data": {"epoch": 3, "index": 0}}`.
+            Sharded arrays are gathered (they must be fully addressable: multi-process
+            checkpointing is not supported) and stored whole.
           metrics: None or a dict of metric name to a real scalar, stored with the step (and
             ranked by `keep_best`).
           force: save even when `should_save(step)` is False (a step saved already still
@@ -295,7 +297,8 @@ class CheckpointManager:
             such a step is skipped, as in orbax).
           TypeError: a non-int step, a tracer or an unstorable leaf in `tree` (save outside
             `jit`), or a metric that is not a real scalar.
-          ValueError: a negative step, or `metrics` lacking the `keep_best` metric.
+          ValueError: a negative step, `metrics` lacking the `keep_best` metric, or a
+            sharded array spanning devices of other processes.
           RuntimeError: the previous background save failed (its error is the cause).
         """
         self._check_open()
@@ -446,11 +449,14 @@ class CheckpointManager:
           like: a pytree with the structure, shapes and dtypes to load into (arrays or
             `ShapeDtypeStruct`s): checks the file against it, and gives back its containers.
             Needed for containers other than dicts, lists and Python scalars, such as the
-            NamedTuple states of `funcnet.optim`.
+            NamedTuple states of `funcnet.optim`. Each array is placed as its `like` leaf
+            is (see `funcnet.io.load`): laid out by a sharded Array's sharding or a
+            `ShapeDtypeStruct`'s `sharding=`, so a state saved from 8 devices restores onto
+            a mesh of any size.
 
         Returns:
-          The saved tree, with funcnet Arrays on the default device and Python scalars as
-          they were saved.
+          The saved tree, with funcnet Arrays placed as the `like` leaves say (else on the
+          default device) and Python scalars as they were saved.
 
         Raises:
           FileNotFoundError: no step is saved, or `step` is not saved (the error lists the

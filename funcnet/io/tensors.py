@@ -19,11 +19,13 @@ import numpy as np
 import safetensors
 
 from funcnet import tree as tree_lib
+from funcnet.backend import sharded
 from funcnet.config import config
 from funcnet.core import dtypes
-from funcnet.core.array import Array, asarray_from_value
+from funcnet.core.array import Array, ShardedArray, asarray_from_value
 from funcnet.core.trace import Tracer
 from funcnet.runtime import xla
+from funcnet.sharding import SingleDeviceSharding
 
 # Metadata keys. The format number changes only when an older funcnet could no longer read
 # a newer file correctly.
@@ -114,9 +116,10 @@ def _host_array(leaf, readable, copy):
     view of memory that a later donation may overwrite, and a NumPy leaf is the caller's
     to change. (On an accelerator `np.asarray` already is a host copy of its own.)"""
     # Anything but a funcnet Array on an accelerator may share memory with the copy we make:
-    # the caller's NumPy array, a jax array (on whatever device: be safe), a CPU buffer.
-    aliases = not isinstance(leaf, Array) or leaf.device.platform == "cpu"
-    view = np.asarray(leaf)
+    # the caller's NumPy array, a jax array (on whatever device: be safe), a CPU buffer (a
+    # sharded array's gathered values are fresh, but a replicated one's are one block's).
+    aliases = not isinstance(leaf, Array) or _platform(leaf) == "cpu"
+    view = np.asarray(leaf)  # a sharded array's blocks gathered into one array
     if (copy and aliases) or not view.flags.c_contiguous:
         arr = np.array(view, copy=True, order="C")
     else:
@@ -124,6 +127,12 @@ def _host_array(leaf, readable, copy):
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("<"))
     return arr
+
+
+def _platform(leaf) -> str:
+    if type(leaf) is ShardedArray:
+        return leaf.sharding._device_list[0].platform
+    return leaf.device.platform
 
 
 def _is_array_leaf(leaf) -> bool:
@@ -144,6 +153,14 @@ def _check_storable(leaf, readable):
         raise RuntimeError(
             f"cannot save the leaf at {where}: its Array was donated to a jitted function "
             "(donate_argnums) or deleted"
+        )
+    if type(leaf) is ShardedArray and not leaf.is_fully_addressable:
+        raise ValueError(
+            f"cannot save the leaf at {where}: its Array ({leaf.aval.str_short()}, laid out "
+            f"by {leaf.sharding!r}) spans devices of other processes, whose blocks this "
+            "process cannot read; funcnet saves only fully addressable arrays (multi-process "
+            "checkpointing is not supported: gather the array onto this process's devices "
+            "first, or save each process's addressable_shards separately)"
         )
     if not _is_array_leaf(leaf):
         raise TypeError(
@@ -201,7 +218,8 @@ def to_host(tree) -> HostTree:
     Raises:
       TypeError: a leaf is a tracer (save outside jit/grad/vmap) or cannot be stored;
         the message names its path and type.
-      ValueError: two leaves get the same tensor name.
+      ValueError: two leaves get the same tensor name, or a sharded leaf spans devices of
+        other processes (multi-process saving is not supported).
       RuntimeError: a leaf is an Array that was donated or deleted.
 
     Example:
@@ -337,7 +355,9 @@ def save(path, tree) -> None:
     items by index, `layers.0`); the structure and any Python bool/int/float/complex/str
     leaves go into the file's metadata (JSON under `"funcnet.tree"`). bfloat16 and
     float16 values are stored bit for bit; complex128 leaves as float64 pairs (a
-    trailing axis of 2), as safetensors has no complex128. The file loads with
+    trailing axis of 2), as safetensors has no complex128. A sharded array (over the
+    devices of this process) is gathered and stored whole, so the file does not depend
+    on the mesh: it loads onto any other (see `load`). The file loads with
     `safetensors.numpy.load_file` and PyTorch's `safetensors.torch.load_file`. The write
     is atomic: a failed save leaves an existing file at `path` unchanged.
 
@@ -352,6 +372,8 @@ def save(path, tree) -> None:
     Raises:
       TypeError: a leaf is a tracer (save outside jit/grad/vmap) or cannot be stored
         (the message names its path and type).
+      ValueError: a sharded leaf spans devices of other processes (funcnet saves fully
+        addressable arrays only; multi-process saving is not supported).
       RuntimeError: a leaf is an Array that was donated or deleted.
       OSError: the file could not be written (an existing file is unchanged).
 
@@ -472,11 +494,14 @@ class _Loader:
         self.tensors = host_tree.tensors
         self.source = source
         self.host = host
-        self.device = device if device is not None else xla.default_device()
+        self.device = _placement(device, "device")  # None: like='s leaf, else the default
         self.owned = owned  # the arrays are ours alone (fresh from the file): no copy needed
         self.narrowed = []
 
-    def array(self, name, entry, readable):
+    def array(self, name, entry, readable, placement=None):
+        """The leaf stored as `name`: on the host, or placed by `device=` when given, else
+        by `placement` (a device or a multi-device sharding: the like= leaf's), else on the
+        default device."""
         arr = self.tensors.get(name)
         if arr is None:
             raise ValueError(
@@ -490,13 +515,27 @@ class _Loader:
         target = dtypes.canonicalize(arr.dtype)
         if target != arr.dtype:
             self.narrowed.append((readable, arr.dtype))
-        if self.device.platform != "cpu":
-            return asarray_from_value(arr, device=self.device)
+        device = self.device if self.device is not None else placement
+        if device is None:
+            device = xla.default_device()
+        if sharded.is_multi_device(device):  # each device receives its block of the values
+            try:
+                device.check(shape)
+            except ValueError as e:
+                by = "device=" if self.device is not None else "like='s sharding"
+                raise ValueError(
+                    f"{self.source}: the leaf at {readable or 'the root'} (tensor {name!r}, "
+                    f"{dtype.name}{list(shape)}) cannot be laid out by {by}: {e}"
+                ) from e
+            # (a copy unless the array is ours alone: the runtime may adopt host memory)
+            return sharded.put(arr.astype(target, copy=not self.owned), device)
+        if device.platform != "cpu":
+            return asarray_from_value(arr, device=device)
         # On the CPU the runtime adopts a 64-byte-aligned host array as the device buffer
         # without copying; any other array it copies, several times slower than NumPy does.
         if not (self.owned and target == arr.dtype and arr.ctypes.data % _ALIGN == 0):
             arr = _aligned_copy(arr, target)
-        return Array(xla.device_put(arr, self.device))
+        return Array(xla.device_put(arr, device))
 
     def warn(self, stacklevel):
         if self.narrowed:
@@ -512,6 +551,37 @@ class _Loader:
 
 
 _ALIGN = 64
+
+
+def _placement(where, what):
+    """A device, a multi-device sharding (NamedSharding, TiledSharding) or None, from a
+    device, a sharding or None (`what` names the argument in the error)."""
+    if where is None or sharded.is_multi_device(where):
+        return where
+    if isinstance(where, SingleDeviceSharding):
+        return where.device
+    if hasattr(where, "platform") and hasattr(where, "id"):  # a runtime device
+        return where
+    raise TypeError(
+        f"{what} must be a device (fn.devices()[i]), a sharding (NamedSharding, "
+        f"SingleDeviceSharding) or None, got {type(where).__name__}"
+    )
+
+
+def _like_placement(leaf, readable):
+    """Where a loaded leaf goes when its like= leaf says: a sharded Array's sharding, a
+    single-device Array's device, a `ShapeDtypeStruct`'s `sharding` (None for anything
+    else: the default device)."""
+    if type(leaf) is ShardedArray:
+        return leaf.sharding
+    if isinstance(leaf, Array):
+        # A template whose buffers were donated (the state a step consumed) still gives its
+        # shape and dtype; its data, and so its device, are gone: use the default.
+        return None if leaf.is_deleted() else leaf.device
+    if isinstance(leaf, (np.ndarray, np.generic)) or xla.is_buffer(leaf):
+        return None
+    where = readable or "the root"
+    return _placement(getattr(leaf, "sharding", None), f"like= at {where}: .sharding")
 
 
 def _aligned_copy(arr, dtype):
@@ -604,7 +674,7 @@ def _load_like(host_tree, like, loader, structure, source):
                 f"{source}: the leaf at {where} (tensor {name!r}) does not match like=: "
                 f"expected {_describe(leaf)}, got {dtype.name}{list(shape)}"
             )
-        out.append(loader.array(name, entry, readable))
+        out.append(loader.array(name, entry, readable, _like_placement(leaf, readable)))
     extra = sorted(stored - set(names))
     if extra:
         raise ValueError(
@@ -632,7 +702,8 @@ def from_host(host_tree: HostTree, like=None, *, host=False, device=None, source
       like: an optional template pytree; see `load`.
       host: keyword only; True returns `host_tree`'s own NumPy arrays (not copies)
         rather than funcnet Arrays.
-      device: keyword only; the device for the Arrays (default: the default device).
+      device: keyword only; where the Arrays go: a device or a sharding, for every leaf
+        (default: each where its `like` leaf is, see `load`, else the default device).
       source: keyword only; how error messages name the data (the file's path).
 
     Returns:
@@ -682,6 +753,14 @@ def load(path, like=None, *, host=False, device=None):
     the result has `like`'s structure. Tensors the template has no place for are an
     error too.
 
+    **Placement.** Each array leaf is placed as its `like` leaf is: laid out by the
+    sharding of a sharded Array or of a `fn.ShapeDtypeStruct(shape, dtype,
+    sharding=NamedSharding(mesh, spec))` (each device of the mesh receives its block,
+    read from the file: a tree saved from 8 devices loads onto a mesh of 1, 2 or 4, or
+    onto one device), on the device of a single-device Array, and on the default
+    device for NumPy leaves and structs without a sharding. `device=` overrides this for
+    every leaf.
+
     64-bit values (float64, int64, uint64, complex128) narrow to 32 bits when funcnet's
     x64 is off, as `fnp.asarray` (and `jnp.asarray`) do, with a UserWarning saying how
     many; `host=True` returns the stored NumPy arrays unchanged.
@@ -691,7 +770,9 @@ def load(path, like=None, *, host=False, device=None):
       like: optional template pytree (see above).
       host: keyword only; True returns NumPy arrays on the host (bfloat16 as
         ml_dtypes.bfloat16) instead of funcnet Arrays.
-      device: keyword only; the device for the Arrays (default: the default device).
+      device: keyword only; where every array leaf goes: a device, or a sharding
+        (`NamedSharding`: each device receives its block). Default: where the `like`
+        leaf is (above), else the default device.
 
     Returns:
       The pytree: array leaves as funcnet Arrays on the device (NumPy arrays with
@@ -700,7 +781,9 @@ def load(path, like=None, *, host=False, device=None):
     Raises:
       FileNotFoundError: there is no file at `path`.
       ValueError: the file is truncated or corrupt, or does not match `like` (the message
-        names the path in the tree, expected and got), or needs `like` to be rebuilt.
+        names the path in the tree, expected and got), or needs `like` to be rebuilt, or a
+        `like` leaf's sharding does not fit its shape.
+      TypeError: `device` or a `like` struct's `sharding` is not a device or sharding.
 
     Example:
       >>> import os, tempfile

@@ -20,9 +20,30 @@ except ImportError:  # pragma: no cover
 Buffer = jax.Array  # a device buffer; funcnet.Array wraps one
 
 
+# A client built by funcnet.runtime.distributed (a multi-process run): it replaces the
+# default one, so it must be installed before the first client() call.
+_installed_client = None
+
+
 @functools.cache
 def client(platform: str | None = None):
+    if _installed_client is not None and platform in (None, _installed_client.platform):
+        return _installed_client
     return _jex_backend.get_backend(platform)
+
+
+def client_started() -> bool:
+    """True once the runtime client was asked for (a device, an array, a compile)."""
+    return client.cache_info().currsize > 0
+
+
+def install_client(c):
+    """Make `c` the default runtime client (funcnet.runtime.distributed's multi-process
+    client); only before the runtime started."""
+    global _installed_client
+    if client_started():
+        raise RuntimeError("the runtime client already started: install_client comes too late")
+    _installed_client = c
 
 
 def devices(platform: str | None = None):
@@ -31,7 +52,14 @@ def devices(platform: str | None = None):
 
 
 def default_device():
-    return devices()[0]
+    """This process's first device (in a multi-process run, devices()[0] may be another
+    process's)."""
+    return _default_device(client())
+
+
+@functools.cache
+def _default_device(c):
+    return c.local_devices()[0]
 
 
 @functools.cache
@@ -189,7 +217,22 @@ def _compile(c, program, device_list, options):
     return c.compile_and_load(bytes(program), device_list, options)
 
 
-class Executable:
+class CompiledProgram:
+    """What every compiled program tells about itself (`self._exe` is the runtime's
+    loaded executable)."""
+
+    def hlo_text(self) -> str:
+        """The optimized HLO XLA produced (partitioned, for a partitioned program)."""
+        return "\n".join(m.to_string() for m in self._exe.hlo_modules())
+
+    def memory_stats(self):
+        return self._exe.get_compiled_memory_stats()
+
+    def cost_analysis(self):
+        return self._exe.cost_analysis()
+
+
+class Executable(CompiledProgram):
     """A compiled program for one device; `execute` takes and returns buffers.
 
     `mlir_text` is StableHLO text, or MLIR bytecode (bytes). Compiles go through the
@@ -227,13 +270,3 @@ class Executable:
         if not self._handlers:
             return None
         return self._exe.execute_sharded, self._handlers
-
-    def hlo_text(self) -> str:
-        """The optimized HLO XLA produced."""
-        return "\n".join(m.to_string() for m in self._exe.hlo_modules())
-
-    def memory_stats(self):
-        return self._exe.get_compiled_memory_stats()
-
-    def cost_analysis(self):
-        return self._exe.cost_analysis()

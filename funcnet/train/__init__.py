@@ -6,6 +6,8 @@
 - `make_step(loss_fn)`: the jitted, donating update `step(state, batch) -> (state,
   metrics)`, with augmentation on the device and gradient accumulation;
   `make_eval_step(metric_fn)` its evaluation counterpart.
+- `state_sharding(state, params_sharding)`: the state's shardings for sharded training
+  (`make_step(..., state_sharding=, batch_sharding=)`; see docs/sharding.md).
 - `fit(state, step, loader, ...)`: epochs or steps, periodic evaluation, metrics kept on
   the device and pulled every `log_every` steps, callbacks, exact resumption; returns the
   state and a `History` (`history["loss"]`, `history.plot()`).
@@ -39,6 +41,7 @@ few lines, in which you decide when to read metrics (each read waits for the dev
 """
 
 from funcnet.train._checkpointing import restore, save
+from funcnet.train._sharding import state_sharding
 from funcnet.train.callbacks import (
     Callback,
     Context,
@@ -72,4 +75,5 @@ __all__ = [
     "progress",
     "restore",
     "save",
+    "state_sharding",
 ]

@@ -20,6 +20,8 @@ from funcnet import lax, random
 from funcnet import numpy as fnp
 from funcnet import tree as tree_lib
 from funcnet.core.array import Array
+from funcnet.lax.sharding import is_sharding_leaf
+from funcnet.sharding import NamedSharding, PartitionSpec
 from funcnet.transforms.grad import value_and_grad
 from funcnet.transforms.jit import jit as _jit
 
@@ -187,6 +189,8 @@ def make_step(
     accumulate=1,
     donate=True,
     jit=True,
+    state_sharding=None,
+    batch_sharding=None,
 ):
     """Builds the training step `step(state, batch) -> (state, metrics)` from a loss.
 
@@ -223,6 +227,19 @@ def make_step(
     (`float(m["loss"])`) waits for the step. `fit` pulls them only every `log_every`
     steps.
 
+    **Sharded training.** `state_sharding` and `batch_sharding` become the jitted step's
+    `in_shardings=(state_sharding, batch_sharding)` and `out_shardings=(state_sharding,
+    replicated)`, as a flax user writes `jax.jit(train_step, in_shardings=...,
+    out_shardings=...)`: XLA's SPMD partitioner splits the step over the mesh and the new
+    state comes back laid out as the old one (the metrics replicated). Data parallel:
+    `batch_sharding=NamedSharding(mesh, P("data"))` (the gradients' mean over the batch
+    becomes an all-reduce); fully sharded: also `state_sharding=state_sharding(state,
+    NamedSharding(mesh, P("data", None)))` (parameters and optimizer moments split
+    over "data"). Lay the state out once with `fn.device_put(state, state_sharding)`, and
+    the batches with the loader (`data.Loader(..., device=batch_sharding)`) so that the
+    copy happens ahead, on the loader's thread; arrays on one device are laid out by the
+    step itself.
+
     Args:
       loss_fn: the loss function (see above).
       has_aux: whether `loss_fn` returns `(loss, aux)`.
@@ -237,6 +254,12 @@ def make_step(
         state that share one buffer (`(z, z)`) are copied first, as XLA donates a buffer
         once.
       jit: compile the step with `fn.jit` (False runs it eagerly, to debug).
+      state_sharding: None, or the `TrainState`'s shardings (a `NamedSharding` for all
+        of it, or a tree like the state: `state_sharding(state, params_sharding)` builds
+        one); needs `jit=True`.
+      batch_sharding: None, or the batch's shardings (a `NamedSharding`, e.g.
+        `NamedSharding(mesh, P("data"))`, or a pytree prefix of the batch); needs
+        `jit=True`.
 
     Returns:
       The step function `step(state, batch) -> (new_state, metrics)`, where `metrics` is
@@ -276,6 +299,11 @@ def make_step(
     accumulate = int(accumulate)
     if augment is not None and not callable(augment):
         raise TypeError(f"{name}: augment must be a function (key, images) -> images")
+    sharded = state_sharding is not None or batch_sharding is not None
+    if sharded and not jit:
+        raise ValueError(
+            f"{name}: state_sharding/batch_sharding lay out a compiled step; they need jit=True"
+        )
 
     def loss_and_aux(params, batch, model_state, key):
         kwargs = {}
@@ -350,9 +378,10 @@ def make_step(
     step.__name__ = step.__qualname__ = f"train_step_{getattr(loss_fn, '__name__', 'loss')}"
     if not jit:
         return step
+    shardings = _step_shardings(state_sharding, batch_sharding) if sharded else {}
     if not donate:
-        return _jit(step)
-    jitted = _jit(step, donate_argnums=(0,))
+        return _jit(step, **shardings)
+    jitted = _jit(step, donate_argnums=(0,), **shardings)
 
     def train_step(state, batch):
         return jitted(_unaliased(state), batch)
@@ -361,6 +390,26 @@ def make_step(
     train_step.__doc__ = f"The training step of {_fun_name(loss_fn)} (made by make_step)."
     train_step.jitted = jitted  # the compiled function (lower, trace_count, ...)
     return train_step
+
+
+def _mesh_of(shardings):
+    """The mesh of the first NamedSharding in a tree of shardings, or None."""
+    for s in tree_lib.tree_leaves(shardings, is_leaf=is_sharding_leaf):
+        if isinstance(s, NamedSharding):
+            return s.mesh
+    return None
+
+
+def _step_shardings(state_sharding, batch_sharding):
+    """jit's in/out_shardings for `step(state, batch) -> (state, metrics)`."""
+    mesh = _mesh_of(state_sharding)
+    if mesh is None:
+        mesh = _mesh_of(batch_sharding)
+    metrics = None if mesh is None else NamedSharding(mesh, PartitionSpec())
+    return {
+        "in_shardings": (state_sharding, batch_sharding),
+        "out_shardings": (state_sharding, metrics),
+    }
 
 
 def make_eval_step(metric_fn, *, jit=True):

@@ -18,9 +18,11 @@ shows no needless transposes. The rules live by family in batching_rules*.py;
 this file holds the machinery and the shared helpers.
 """
 
+import contextlib
 import weakref
 
 from funcnet import lax
+from funcnet.core import axis_env
 from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, closed_without_consts, eval_jaxpr
 from funcnet.core.rules import RuleTable
 from funcnet.core.source_info import where
@@ -32,11 +34,40 @@ from funcnet.transforms.ad_util import zeros
 batching_rules = RuleTable("batching")
 
 
+class AxisSize(int):
+    """The number of examples of a vmap that names its axis (`vmap(..., axis_name=)`).
+
+    Rules receive the batch size as `size`; this int subclass carries the name with it,
+    so that a rule batching a sub-program (jit, scan, ...) hands it on unchanged and the
+    collectives inside find their axis."""
+
+    def __new__(cls, size: int, axis_name):
+        self = super().__new__(cls, size)
+        self.axis_name = axis_name
+        return self
+
+    def __repr__(self):
+        return f"AxisSize({int(self)}, {self.axis_name!r})"
+
+
+def axis_name_of(size):
+    """The axis name a batch of `size` examples is bound to (None when unnamed)."""
+    return getattr(size, "axis_name", None)
+
+
+# Primitives over named axes (funcnet.lax.parallel's): their rule runs even when no
+# operand is batched, when the batch trace's axis is named (psum of a constant over the
+# vmapped axis is a multiple of it; axis_index has no operand).
+named_axis_primitives = set()
+
+
 class BatchInfo:
-    """What a batch trace knows about its batch: the number of examples."""
+    """What a batch trace knows about its batch: the number of examples (an `AxisSize`
+    when the axis is named) and the axis name (or None)."""
 
     def __init__(self, size: int):
         self.size = size
+        self.name = axis_name_of(size)
 
 
 class BatchTracer(Tracer):
@@ -88,7 +119,9 @@ class BatchTrace(Trace):
     def process_primitive(self, primitive, tracers, params):
         vals = [t.val for t in tracers]
         dims = [t.batch_dim for t in tracers]
-        if all(d is None for d in dims):
+        if all(d is None for d in dims) and not (
+            primitive in named_axis_primitives and self.main.global_data.name in params["axis_name"]
+        ):
             out = primitive.bind(*vals, **params)
             outs = out if primitive.multiple_results else [out]
             return [BatchTracer(self, o, None) for o in outs]
@@ -136,7 +169,7 @@ def batch_fun(fun, axis_size, in_dims):
     """`fun` on batched values: returns (flat outputs, their batch dims)."""
 
     def batched(*vals):
-        with new_main(BatchTrace, BatchInfo(axis_size)) as main:
+        with new_main(BatchTrace, BatchInfo(axis_size)) as main, named_axis(main):
             trace = BatchTrace(main)
             args = [v if d is None else BatchTracer(trace, v, d) for v, d in zip(vals, in_dims)]
             outs = fun(*args)
@@ -144,6 +177,14 @@ def batch_fun(fun, axis_size, in_dims):
         return [v for v, _ in pairs], [d for _, d in pairs]
 
     return batched
+
+
+def named_axis(main):
+    """Bind the batch trace's axis name (if any) while it runs: a context manager."""
+    info = main.global_data
+    if info.name is None:
+        return contextlib.nullcontext()
+    return axis_env.extend_axis_env([axis_env.AxisFrame(info.name, int(info.size), "vmap", main)])
 
 
 # --- helpers shared by the rules -------------------------------------------------
@@ -214,7 +255,13 @@ def batch_jaxpr(closed, axis_size, dims, in_avals, out_dims=None):
     their batch axis: an int moves (or broadcasts) the output there, None leaves it
     as it comes. Cached per program, so a staged call is traced (and compiled) once."""
     per_jaxpr = _jaxpr_cache.setdefault(closed, {})
-    key = (axis_size, tuple(dims), tuple(in_avals), None if out_dims is None else tuple(out_dims))
+    key = (
+        axis_size,
+        axis_name_of(axis_size),
+        tuple(dims),
+        tuple(in_avals),
+        None if out_dims is None else tuple(out_dims),
+    )
     hit = per_jaxpr.get(key)
     if hit is not None:
         return hit

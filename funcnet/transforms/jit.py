@@ -15,11 +15,18 @@ import logging
 import numpy as np
 
 from funcnet import tree
-from funcnet.backend import dispatch, nan_check
-from funcnet.backend.lowering import lower_to_module
+from funcnet.backend import dispatch, nan_check, sharded
+from funcnet.backend.lowering import lower_module
 from funcnet.config import config
 from funcnet.core import dtypes, passes
-from funcnet.core.array import Array, ShapeDtypeStruct, to_buffer, wrap_buffer
+from funcnet.core.array import (
+    Array,
+    ShapeDtypeStruct,
+    ShardedArray,
+    to_buffer,
+    wrap_buffer,
+    wrap_sharded,
+)
 from funcnet.core.aval import shaped_abstractify
 from funcnet.core.jaxpr import ClosedJaxpr, closed_without_consts, eval_jaxpr
 from funcnet.core.staging import trace_to_jaxpr
@@ -27,8 +34,11 @@ from funcnet.core.trace import Tracer, impl_rules, is_tracing
 from funcnet.core.traceback_util import api_boundary, register_boundary
 from funcnet.core.traceback_util import process as process_traceback
 from funcnet.lax.calls import jit_p
-from funcnet.runtime import xla
+from funcnet.lax.sharding import broadcast_prefix, check_sharding, is_sharding_leaf
+from funcnet.lax.sharding import sharding_constraint_p as _wsc_p
+from funcnet.runtime import spmd, xla
 from funcnet.runtime.cache import WeakKeyLRU
+from funcnet.sharding.named import sharding_for_layout
 from funcnet.transforms.jit_cache import _FunctionSlot, explain_miss, function_slot
 
 log = logging.getLogger("funcnet.jit")
@@ -38,26 +48,172 @@ log = logging.getLogger("funcnet.jit")
 _executables = WeakKeyLRU("jit_cache_size")
 
 
-def compile_closed(closed: ClosedJaxpr, device, name="jit", arg_attrs=None):
-    text = lower_to_module(closed, name=name, arg_attrs=arg_attrs, platform=device.platform)
-    return xla.Executable(text, device, len(closed.out_avals)), text
-
-
 @impl_rules.register(jit_p)
 def _jit_impl(prim, *args, jaxpr: ClosedJaxpr, name: str):
     """Eager evaluation of a staged `jit` equation (e.g. after jvp or vmap rewrote it)."""
     if config.disable_jit:
         return eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *args)
-    device = next((a.device for a in args if isinstance(a, Array)), xla.default_device())
-    exe = _executables.get(jaxpr, device)
-    if exe is None:
-        exe, _ = compile_closed(jaxpr, device, name)
-        _executables.put(jaxpr, device, exe)
-    bufs = [to_buffer(a, device)[0] for a in args]
-    outs = [Array(b, a.weak_type) for b, a in zip(exe.execute(bufs), jaxpr.out_avals)]
+    outs = call_closed(jaxpr, args, name)
     if config.debug_nans or config.debug_infs:
         nan_check.check_program_outputs(f"jit({name})", jaxpr, args, outs)
     return outs
+
+
+def call_closed(closed: ClosedJaxpr, args, name="jit") -> list:
+    """Compiles (once, cached per program and placement) and runs a staged program on
+    concrete arguments; a program whose equations name a mesh (with_sharding_constraint,
+    shard_map) or whose arguments are sharded runs partitioned over the mesh's devices.
+
+    Args:
+      closed: the program (its constants are passed by the caller, as `jit_p`'s).
+      args: Arrays, NumPy arrays or scalars, one per program input.
+      name: the program's name (in the module and locations).
+
+    Returns:
+      The outputs, a list of Arrays.
+    """
+    placement = tuple(_array_sharding(a) for a in args)
+    if not any(placement):
+        device = next((a.device for a in args if isinstance(a, Array)), xla.default_device())
+        exe = _executables.get(closed, device)
+        if exe is None:
+            lowered = lower_module(closed, name=name, platform=device.platform)
+            if lowered.devices is None:
+                exe = xla.Executable(lowered.text, device, len(closed.out_avals))
+            else:
+                exe = _SpmdRun(lowered, closed)
+            _executables.put(closed, device, exe)
+    else:
+        _check_devices([(f"input {i}", "its sharding", s) for i, s in enumerate(placement) if s])
+        exe = _executables.get(closed, placement)
+        if exe is None:
+            devices = next(s for s in placement if s)._device_list
+            lowered = lower_module(
+                closed,
+                name=name,
+                arg_shardings=placement,
+                devices=devices,
+                platform=devices[0].platform,
+            )
+            exe = _SpmdRun(lowered, closed, placement)
+            _executables.put(closed, placement, exe)
+    if isinstance(exe, _SpmdRun):
+        return exe.run(args)
+    bufs = [to_buffer(a, device)[0] for a in args]
+    return [Array(b, a.weak_type) for b, a in zip(exe.execute(bufs), closed.out_avals)]
+
+
+# --- partitioned (SPMD) programs -----------------------------------------------------
+
+
+def _array_sharding(x):
+    """The sharding of a multi-device Array (what jax calls a committed sharded array),
+    else None: single-device arrays, NumPy values and scalars are placed where the
+    compiled program wants them (jax's uncommitted arguments)."""
+    if type(x) is ShardedArray:
+        return x._sharding
+    if type(x) is ShapeDtypeStruct and hasattr(x.sharding, "_layout"):  # jit(f).lower
+        return x.sharding if x.sharding.num_devices > 1 else None
+    return None
+
+
+def _check_devices(items, name="jit"):
+    """items: (path, where the sharding came from, sharding); all must use one ordered
+    device list (one program runs on one device list)."""
+    items = [it for it in items if it[2] is not None]
+    if not items:
+        return
+    first = items[0][2]._device_list
+    if all(it[2]._device_list == first for it in items):
+        return
+    lines = "".join(
+        f"\n  {path} ({where}): devices {[d.id for d in s._device_list]}"
+        for path, where, s in items
+    )
+    raise ValueError(
+        f"{name}: the shardings of one call must use the same devices in the same order "
+        f"(a program runs on one device list), got:{lines}\nPut the arguments on one mesh "
+        "with fn.device_put(x, NamedSharding(mesh, spec)) or give in_shardings on it."
+    )
+
+
+def _put_on(x, sharding):
+    """A runtime buffer of `x` laid out by `sharding` (moving data when needed)."""
+    if type(x) is ShardedArray and x._sharding.is_equivalent_to(sharding, x.ndim):
+        x._check_alive()
+        return x._sbuf
+    return sharded.put(x, sharding)._sbuf
+
+
+class _SpmdRun:
+    """A program partitioned over a device list: its executable, the compiled layouts of
+    its inputs (as shardings, to place arguments) and outputs (as shardings, reported on
+    the results), and its constants placed once."""
+
+    __slots__ = (
+        "const_bufs",
+        "devices",
+        "exe",
+        "in_shardings",
+        "out_avals",
+        "out_shardings",
+        "text",
+    )
+
+    def __init__(self, lowered, closed: ClosedJaxpr, candidates=()):
+        self.text = lowered.text
+        self.devices = lowered.devices
+        self.out_avals = tuple(closed.out_avals)
+        in_avals = [v.aval for v in closed.jaxpr.constvars] + [v.aval for v in closed.jaxpr.invars]
+        self.exe = spmd.SpmdExecutable(lowered.text, self.devices, self.out_avals, in_avals)
+        meshes = lowered.meshes
+        candidates = tuple(s for s in candidates if s is not None)
+        self.in_shardings = [
+            sharding_for_layout(layout, meshes, candidates) for layout in self.exe.input_layouts()
+        ]
+        self.out_shardings = [
+            sharding_for_layout(layout, meshes, candidates) for layout in self.exe.output_layouts()
+        ]
+        n = len(closed.jaxpr.constvars)
+        self.const_bufs = [_put_on(c, s) for c, s in zip(closed.consts, self.in_shardings[:n])]
+
+    def run(self, args) -> list:
+        n = len(self.const_bufs)
+        bufs = self.const_bufs + [_put_on(x, s) for x, s in zip(args, self.in_shardings[n:])]
+        outs = self.exe.execute(bufs)
+        return [wrap_sharded(b, a, s) for b, a, s in zip(outs, self.out_avals, self.out_shardings)]
+
+    def hlo_text(self) -> str:
+        return self.exe.hlo_text()
+
+    def memory_stats(self):
+        return self.exe.memory_stats()
+
+    def cost_analysis(self):
+        return self.exe.cost_analysis()
+
+
+_SPMD = object()  # tags the fast-path keys of partitioned programs
+
+
+class _SpmdFast:
+    """A partitioned program's fast call: the arguments' buffers as they are, the
+    results wrapped with the compiled layouts' shardings."""
+
+    __slots__ = ("out_tree", "program", "run")
+
+    def __init__(self, run, out_tree, program):
+        self.run, self.out_tree, self.program = run, out_tree, program
+
+    def call(self, leaves):
+        self.program.used = True
+        run = self.run
+        for x in leaves:  # before executing: the runtime may crash on a deleted buffer
+            if x._sbuf.is_deleted():
+                x._check_alive()  # a clear error for a donated/deleted argument
+        outs = run.exe.execute(run.const_bufs + [x._sbuf for x in leaves])
+        arrays = [wrap_sharded(b, a, s) for b, a, s in zip(outs, run.out_avals, run.out_shardings)]
+        return self.out_tree.unflatten(arrays)
 
 
 # --- argument handling --------------------------------------------------------------
@@ -160,17 +316,6 @@ class _Entry(dispatch.Program):
         self.executables = {}
         self.texts = {}
 
-    def executable(self, device, name, arg_attrs, text=None):
-        exe = self.executables.get(device)
-        if exe is None:
-            if text is None:
-                exe, text = compile_closed(self.closed, device, name, arg_attrs)
-            else:  # already lowered (Lowered.compile): do not lower twice
-                exe = xla.Executable(text, device, len(self.closed.out_avals))
-            self.executables[device] = exe
-            self.texts[device] = text
-        return exe
-
 
 class Jitted:
     """The compiled function `jit(f)` returns (jax's `PjitFunction`); call it as `f`.
@@ -194,11 +339,32 @@ class Jitted:
       trace_count: how many times this wrapper traced `fun` (new signatures).
     """
 
-    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=(), _shared=True):
+    def __init__(
+        self,
+        fun,
+        static_argnums=(),
+        static_argnames=(),
+        donate_argnums=(),
+        _shared=True,
+        in_shardings=None,
+        out_shardings=None,
+    ):
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.donate_argnums = _as_tuple(donate_argnums)
-        raw = (_as_tuple(static_argnums), _as_tuple(static_argnames), self.donate_argnums)
+        # A list is taken as a tuple (as jax), matching the arguments' / outputs' tuple.
+        in_shardings = tuple(in_shardings) if isinstance(in_shardings, list) else in_shardings
+        out_shardings = tuple(out_shardings) if isinstance(out_shardings, list) else out_shardings
+        self.in_shardings = in_shardings
+        self.out_shardings = out_shardings
+        self._has_shardings = in_shardings is not None or out_shardings is not None
+        raw = (
+            _as_tuple(static_argnums),
+            _as_tuple(static_argnames),
+            self.donate_argnums,
+            _sharding_tree_key(in_shardings, "in_shardings"),
+            _sharding_tree_key(out_shardings, "out_shardings"),
+        )
         slot = function_slot(fun) if _shared else _FunctionSlot(fun)
         self.static_argnums, self.static_argnames, fc = slot.options(raw, _infer_static)
         self._sig = slot.sig
@@ -239,15 +405,19 @@ class Jitted:
             args.insert(i, v)
         return self.fun(*args, **dyn_kwargs, **dict(static_kwargs))
 
-    def _trace(self, in_tree, static, avals) -> _Entry:
+    def _trace(self, in_tree, static, avals, constrain=False) -> _Entry:
         self.trace_count += 1
         out_tree_box = []
         has_tracer_consts = [False]
 
         def flat_fun(*flat):
+            if constrain:  # staged inside another transformation: keep the shardings
+                flat = _constrain(flat, self._in_specs(in_tree, static, avals))
             dyn_args, dyn_kwargs = tree.tree_unflatten(in_tree, flat)
             out = self._call_fun(dyn_args, dyn_kwargs, static)
             leaves, out_tree = tree.tree_flatten(out)
+            if constrain and self.out_shardings is not None:
+                leaves = _constrain(leaves, self._out_specs(out_tree, leaves))
             for i, leaf in enumerate(leaves):
                 if not isinstance(leaf, (Tracer, Array, np.ndarray, np.generic, int, float, bool)):
                     paths = tree.leaf_paths(out)
@@ -268,13 +438,18 @@ class Jitted:
         return _Entry(closed, out_tree_box[0], cacheable=not has_tracer_consts[0])
 
     def _entry(self, in_tree, static, avals, device):
+        """The traced program of a signature; `device` is the device (single-device
+        arguments), the placement (a tuple of per-argument shardings), or None (staged
+        inside another transformation)."""
         key = (in_tree, static, avals, device, config.enable_x64)
         fc = self._fcache
         entry = fc.programs.get(key)
         if entry is None:
             if config.explain_cache_misses:
                 log.warning(self._explain_miss(key))
-            entry = self._trace(in_tree, static, avals)
+            entry = self._trace(
+                in_tree, static, avals, constrain=device is None and self._has_shardings
+            )
             if entry.cacheable:
                 fc.programs.put(key, entry)
                 fc.last_keys[:] = (fc.last_keys + [key])[-8:]
@@ -367,6 +542,14 @@ class Jitted:
                     out = self._fast_call(key, leaves)
                     if out is not _MISS:
                         return out
+                # Every leaf a sharded Array: the partitioned program's fast path.
+                try:
+                    key = (_SPMD, in_tree, tuple([x._sharding for x in leaves]), bool(kwargs))
+                    hit = self._fcache.fast.get((*key, tuple([x.aval for x in leaves])))
+                except (AttributeError, TypeError):  # a plain Array or a non-Array leaf
+                    hit = None
+                if hit is not None:
+                    return hit.call(leaves)
             return self._call_general(args, kwargs)
         except Exception as e:
             process_traceback(e)
@@ -382,15 +565,17 @@ class Jitted:
                 *entry.closed.consts, *leaves, jaxpr=entry.call_jaxpr, name=self.__name__
             )
             return tree.tree_unflatten(entry.out_tree, outs)
-        device = _device_of(leaves)
+        placement = self._placement(leaves, in_tree, static, avals)
+        device = _device_of(leaves) if placement is None else placement
         entry = self._entry(in_tree, static, avals, device)
-        exe = entry.executable(
-            device,
-            self.__name__,
-            self._arg_attrs(
-                in_tree, static, len(entry.closed.consts), avals, entry.closed.out_avals
-            ),
-        )
+        exe = self._executable(entry, in_tree, static, avals, device)
+        if isinstance(exe, _SpmdRun):
+            outs = exe.run(leaves)
+            if config.debug_nans or config.debug_infs:
+                nan_check.check_program_outputs(f"jit({self.__name__})", entry.closed, leaves, outs)
+            elif self._fast_ok and entry.cacheable:
+                self._fill_spmd_fast(args, kwargs, leaves, avals, exe, entry)
+            return tree.tree_unflatten(entry.out_tree, outs)
         const_bufs = [to_buffer(c, device)[0] for c in entry.closed.consts]
         bufs = const_bufs + [
             x._buf if isinstance(x, Array) else to_buffer(x, device)[0] for x in leaves
@@ -402,6 +587,142 @@ class Jitted:
         elif self._fast_ok and entry.cacheable:
             self._fill_fast(args, kwargs, leaves, avals, device, exe, const_bufs, entry)
         return tree.tree_unflatten(entry.out_tree, outs)
+
+    def _executable(self, entry, in_tree, static, avals, where, text=None):
+        """The compiled program of an entry for `where` (a device, or a placement):
+        single-device, or partitioned when shardings are given or the program names a
+        mesh."""
+        exe = entry.executables.get(where)
+        if exe is not None:
+            return exe
+        n_consts = len(entry.closed.consts)
+        attrs = self._arg_attrs(in_tree, static, n_consts, avals, entry.closed.out_avals)
+        lowered = self._lower(entry, where, attrs) if text is None else text
+        if lowered.devices is None:
+            exe = xla.Executable(lowered.text, where, len(entry.closed.out_avals))
+        else:
+            placement = where if isinstance(where, tuple) else ()
+            outs = self._out_specs(entry.out_tree, entry.closed.out_avals) or ()
+            exe = _SpmdRun(lowered, entry.closed, tuple(placement) + tuple(outs))
+        entry.executables[where] = exe
+        entry.texts[where] = lowered.text
+        return exe
+
+    def _lower(self, entry, where, attrs):
+        placement = where if isinstance(where, tuple) else None
+        n_consts = len(entry.closed.consts)
+        arg_shardings = None if placement is None else [None] * n_consts + list(placement)
+        out_shardings = self._out_specs(entry.out_tree, entry.closed.out_avals)
+        devices = None
+        for s in (*(placement or ()), *(out_shardings or ())):
+            if s is not None:
+                devices = s._device_list
+                break
+        platform = devices[0].platform if devices else where.platform  # where: a device
+        try:
+            return lower_module(
+                entry.closed,
+                name=self.__name__,
+                arg_attrs=attrs,
+                platform=platform,
+                arg_shardings=arg_shardings,
+                out_shardings=out_shardings,
+                devices=devices,
+            )
+        except ValueError as e:  # meshes on other devices (with_sharding_constraint)
+            raise ValueError(f"jit({self.__name__}): {e}") from None
+
+    # -- shardings --
+    def _in_specs(self, in_tree, static, avals):
+        """One NamedSharding or None per flat argument, from in_shardings (a prefix of
+        the dynamic positional arguments; keyword arguments are unspecified), checked
+        against the arguments' shapes; None without in_shardings."""
+        if self.in_shardings is None:
+            return None
+        dyn_args, dyn_kwargs = tree.tree_unflatten(in_tree, list(range(len(avals))))
+        try:
+            specs = broadcast_prefix(self.in_shardings, dyn_args, "in_shardings", "args")
+        except ValueError as e:
+            raise ValueError(f"jit({self.__name__}): {e}") from None
+        specs += [None] * (len(avals) - len(specs))
+        paths = None
+        for i, (s, aval) in enumerate(zip(specs, avals)):
+            if s is not None:
+                paths = paths or _arg_paths((dyn_args, dyn_kwargs), self, static)
+                try:
+                    check_sharding(
+                        s, aval.shape, f"jit({self.__name__}): in_shardings for {paths[i]}"
+                    )
+                except ValueError as e:  # as jax's jit, which refuses these too
+                    raise ValueError(f"{e} (jax's jit refuses such in_shardings too)") from None
+        return specs
+
+    def _out_specs(self, out_tree, out_vals):
+        """One NamedSharding or None per flat output, from out_shardings; None without."""
+        if self.out_shardings is None:
+            return None
+        full = tree.tree_unflatten(out_tree, list(range(out_tree.num_leaves)))
+        try:
+            specs = broadcast_prefix(self.out_shardings, full, "out_shardings", "output")
+        except ValueError as e:
+            raise ValueError(f"jit({self.__name__}): {e}") from None
+        paths = tree.leaf_paths(full)
+        for s, v, path in zip(specs, out_vals, paths):
+            if s is not None:
+                shape = v.shape if hasattr(v, "shape") else np.shape(v)
+                check_sharding(s, shape, f"jit({self.__name__}): out_shardings for output{path}")
+        return specs
+
+    def _placement(self, leaves, in_tree, static, avals):
+        """Per flat argument: its sharding (from in_shardings, else the argument's own
+        if it is sharded over several devices), or None (placed where the program
+        wants it); None when no argument has one and out_shardings is not given (the
+        single-device path)."""
+        given = self._in_specs(in_tree, static, avals)
+        if given is None and self.out_shardings is None:
+            have = [_array_sharding(x) for x in leaves]
+            if not any(have):
+                return None
+        else:
+            have = [_array_sharding(x) for x in leaves]
+        given = given or [None] * len(leaves)
+        out, items, paths = [], [], None
+        for i, (want, got) in enumerate(zip(given, have)):
+            if want is not None or got is not None:
+                paths = paths or _arg_paths(tree.tree_unflatten(in_tree, leaves), self, static)
+            if (
+                want is not None
+                and got is not None
+                and not got.is_equivalent_to(want, len(avals[i].shape))
+            ):
+                raise ValueError(
+                    f"jit({self.__name__}): the sharding of argument {paths[i]} does not "
+                    f"match in_shardings (as jax, funcnet does not silently move a sharded "
+                    f"argument): in_shardings has {want}, the argument has {got}; "
+                    "fn.device_put it first"
+                )
+            s = want if want is not None else got
+            out.append(s)
+            if s is not None:
+                items.append((paths[i], "in_shardings" if want is not None else "its sharding", s))
+        if self.out_shardings is not None:
+            items += [("output", "out_shardings", s) for s in _flat_shardings(self.out_shardings)]
+        _check_devices(items, f"jit({self.__name__})")
+        if not any(s is not None for s in out) and not _flat_shardings(self.out_shardings):
+            return None
+        return tuple(out)
+
+    def _fill_spmd_fast(self, args, kwargs, leaves, avals, run, entry):
+        """Record a partitioned signature for `__call__`'s fast path: every leaf a sharded
+        Array already laid out as the program wants (nothing to move per call)."""
+        n = len(run.const_bufs)
+        for x, want in zip(leaves, run.in_shardings[n:]):
+            if type(x) is not ShardedArray or not x._sharding.is_equivalent_to(want, x.ndim):
+                return
+        in_tree = tree.tree_structure(args if not kwargs else (args, kwargs))
+        shardings = tuple(x._sharding for x in leaves)
+        key = (_SPMD, in_tree, shardings, bool(kwargs), avals)
+        self._fcache.add_fast(key, _SpmdFast(run, entry.out_tree, entry))
 
     def _fill_fast(self, args, kwargs, leaves, avals, device, exe, const_bufs, entry):
         """Record a signature for `__call__`'s fast path (funcnet Array leaves only)."""
@@ -442,15 +763,14 @@ class Jitted:
           [0.0, 2.0, 4.0]
         """
         leaves, in_tree, static, avals = self._flatten(args, kwargs)
-        device = _device_of(leaves)
+        placement = self._placement(leaves, in_tree, static, avals)
+        device = _device_of(leaves) if placement is None else placement
         entry = self._entry(in_tree, static, avals, device)
         attrs = self._arg_attrs(
             in_tree, static, len(entry.closed.consts), avals, entry.closed.out_avals
         )
-        text = lower_to_module(
-            entry.closed, name=self.__name__, arg_attrs=attrs, platform=device.platform
-        )
-        return Lowered(self, entry, text, device, attrs, (in_tree, static, avals))
+        lowered = self._lower(entry, device, attrs)
+        return Lowered(self, entry, lowered, device, attrs, (in_tree, static, avals))
 
     @api_boundary
     def eval_shape(self, *args, **kwargs):
@@ -518,8 +838,9 @@ class Lowered:
     Args:
       jitted: the `Jitted` function it was lowered from.
       entry: the cache entry holding the traced program (and its executables).
-      text: the StableHLO module text.
-      device: the device it will be compiled for.
+      lowered: the lowered module (`backend.lowering.LoweredModule`: its text, and its
+        device list when partitioned).
+      device: the device it will be compiled for, or the arguments' shardings.
       attrs: per-argument attributes of the module (buffer donation), or None.
       signature: the (tree structure, static arguments, avals) it was lowered for.
 
@@ -527,12 +848,14 @@ class Lowered:
       jaxpr: the traced program (a `ClosedJaxpr`, printed readably).
     """
 
-    def __init__(self, jitted, entry, text, device, attrs, signature):
-        self._jitted, self._entry, self._text = jitted, entry, text
+    def __init__(self, jitted, entry, lowered, device, attrs, signature):
+        self._jitted, self._entry, self._lowered = jitted, entry, lowered
+        self._text = lowered.text
         self._device, self._attrs, self._signature = device, attrs, signature
 
     def as_text(self) -> str:
-        """The StableHLO module funcnet emitted.
+        """The StableHLO module funcnet emitted (with Shardy sharding annotations,
+        `sdy.mesh`/`sdy.sharding`, when the function is partitioned over a mesh).
 
         Returns:
           The module as MLIR text (a `str`).
@@ -551,8 +874,8 @@ class Lowered:
         Returns:
           A `Compiled`.
         """
-        exe = self._entry.executable(
-            self._device, self._jitted.__name__, self._attrs, text=self._text
+        exe = self._jitted._executable(
+            self._entry, *self._signature[:2], self._signature[2], self._device, self._lowered
         )
         return Compiled(self._jitted, exe, self._signature)
 
@@ -575,7 +898,8 @@ class Compiled:
         self._jitted, self._exe, self._signature = jitted, exe, signature
 
     def as_text(self) -> str:
-        """The optimized HLO XLA compiled.
+        """The optimized HLO XLA compiled (after SPMD partitioning: per-device shapes
+        and the collectives XLA inserted, when the function is partitioned).
 
         Returns:
           The HLO module as text (a `str`).
@@ -714,7 +1038,15 @@ def _infer_static(sig, argnums, argnames):
     return tuple(dict.fromkeys(nums)), tuple(dict.fromkeys(names))
 
 
-def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
+def jit(
+    fun=None,
+    *,
+    static_argnums=(),
+    static_argnames=(),
+    donate_argnums=(),
+    in_shardings=None,
+    out_shardings=None,
+):
     """Compiles `fun` with XLA, as `jax.jit`. Usable as `@jit`, `jit(f, ...)` or
     `@functools.partial(jit, static_argnums=...)` (with `fun` omitted it returns a
     decorator).
@@ -737,6 +1069,20 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
       donate_argnums: an int or tuple of ints: positional arguments whose buffers
         the computation may reuse for outputs of the same shape and dtype; the
         caller's donated Arrays are invalid afterwards.
+      in_shardings: how the arguments are laid out over a mesh: a `NamedSharding`
+        (for every argument), or a pytree prefix of the positional (non-static)
+        arguments with a NamedSharding or None per leaf. None (the default, or a
+        leaf) is unspecified: a sharded argument keeps its own sharding, a
+        single-device one is placed where XLA's partitioner wants it. Keyword
+        arguments are unspecified. A sharded argument whose sharding differs from
+        its in_shardings entry is refused (as jax).
+      out_shardings: the same for the outputs (a sharding or a prefix of the output
+        pytree); None leaves the layout to the partitioner. With any sharding
+        (given, or an argument's, or a `with_sharding_constraint` inside) the
+        function is compiled once for the mesh's devices (`mesh.devices.flat`, in
+        order) with XLA's SPMD partitioner (the emitted StableHLO carries Shardy
+        `sdy.sharding` annotations), and the results report the compiled layouts as
+        their `.sharding` (a NamedSharding on the mesh when one expresses it).
 
     Returns:
       A `Jitted` callable with `fun`'s signature, name and docstring, plus
@@ -750,7 +1096,10 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
       TypeError: (at call time) an argument is not an array and not static, a static
         argument is unhashable, or `fun` returns something that is not an array.
       ValueError: (when `jit` is called) `static_argnums`/`static_argnames` name a
-        parameter `fun` does not have.
+        parameter `fun` does not have; (at call time) in/out_shardings do not match
+        the arguments'/outputs' structure (naming the path), name a mesh axis the mesh
+        lacks, split a dimension its axes' size does not divide (refused, as jax's jit
+        does for in_shardings), or the shardings of one call use different devices.
 
     Example:
       >>> @fn.jit
@@ -771,8 +1120,41 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
             static_argnums=static_argnums,
             static_argnames=static_argnames,
             donate_argnums=donate_argnums,
+            in_shardings=in_shardings,
+            out_shardings=out_shardings,
         )
-    return Jitted(fun, static_argnums, static_argnames, donate_argnums)
+    return Jitted(
+        fun,
+        static_argnums,
+        static_argnames,
+        donate_argnums,
+        in_shardings=in_shardings,
+        out_shardings=out_shardings,
+    )
+
+
+def _sharding_tree_key(shardings, what):
+    """A hashable key of a sharding option (a pytree of shardings/None), checking that
+    its leaves are NamedShardings or None."""
+    if shardings is None:
+        return None
+    leaves, treedef = tree.tree_flatten(shardings, is_leaf=is_sharding_leaf)
+    for s in leaves:
+        if s is not None:
+            check_sharding(s, None, f"jit: {what}")
+    return treedef, tuple(leaves)
+
+
+def _flat_shardings(shardings):
+    return [s for s in tree.tree_leaves(shardings, is_leaf=is_sharding_leaf) if s is not None]
+
+
+def _constrain(values, shardings):
+    """`values` with a with_sharding_constraint per given sharding (a staged jit keeps
+    its in/out shardings as constraints inside the enclosing program)."""
+    if shardings is None:
+        return list(values)
+    return [v if s is None else _wsc_p.bind(v, sharding=s) for v, s in zip(values, shardings)]
 
 
 # --- make_jaxpr -------------------------------------------------------------------------

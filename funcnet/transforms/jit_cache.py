@@ -1,8 +1,8 @@
 """jit's caches belong to the function, not to the `jit(f)` wrapper.
 
 `jit(f)` in a loop makes a new wrapper each time; every wrapper of the same function
-with the same options (static_argnums/argnames, donate_argnums) shares one
-`FunctionCache`: its traced programs and executables (a bounded LRU,
+with the same options (static_argnums/argnames, donate_argnums, in/out_shardings)
+shares one `FunctionCache`: its traced programs and executables (a bounded LRU,
 `funcnet.config.jit_cache_size` entries) and the dispatch fast path's dicts.
 
 The registry holds functions weakly: when `f` is gone, so are its programs. A bound
@@ -30,9 +30,11 @@ class FunctionCache(DispatchCache):
     """What jit keeps for one function with one set of options: a `DispatchCache`
     (backend/dispatch.py, shared with eager ops) bounded by `funcnet.config.jit_cache_size`,
     whose programs are jit's `_Entry`s (traced program, out tree, executables per device)
-    keyed by (in_tree, static args, avals, device or None, x64); its fast path is keyed by
-    the avals of positional Array arguments, or by (tree structure, avals, device, has
-    keywords) for other calls. `last_keys` holds the newest keys, to explain a miss."""
+    keyed by (in_tree, static args, avals, device / the arguments' shardings (a tuple) or
+    None, x64); its fast path is keyed by the avals of positional Array arguments, or by
+    (tree structure, avals, device, has keywords) for other calls, and for partitioned
+    programs by (tag, tree structure, the arguments' shardings, has keywords, avals).
+    `last_keys` holds the newest keys, to explain a miss."""
 
     __slots__ = ("last_keys",)
 
@@ -202,7 +204,10 @@ def explain_miss(name, key, last_keys, arg_paths) -> str:
         for p, a, b in zip(paths, prev[2], avals):
             if a != b:
                 reasons.append(f"argument {p} changed from {aval_str(a)} to {aval_str(b)}")
-    if prev[3] != device:
+    if prev[3] != device and (isinstance(prev[3], tuple) or isinstance(device, tuple)):
+        # a placement: one sharding (or None) per argument, as jit resolved them
+        reasons.append(f"the arguments' shardings changed from {prev[3]} to {device}")
+    elif prev[3] != device:
         reasons.append(f"the device changed from {prev[3]} to {device}")
     if prev[4] != x64:
         reasons.append(f"funcnet.config.enable_x64 changed from {prev[4]} to {x64}")

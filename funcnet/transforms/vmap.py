@@ -12,10 +12,18 @@ from funcnet import tree
 from funcnet.core.trace import get_aval, new_main
 from funcnet.core.traceback_util import api_boundary
 from funcnet.lax import control_flow
-from funcnet.transforms.batching import BatchInfo, BatchTrace, BatchTracer, bdim_to, unbatch
+from funcnet.transforms.batching import (
+    AxisSize,
+    BatchInfo,
+    BatchTrace,
+    BatchTracer,
+    bdim_to,
+    named_axis,
+    unbatch,
+)
 
 
-def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
+def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
     """Vectorizes `fun` over an axis of its inputs, as `jax.vmap`; the batch runs as one
     program (each primitive batched by its rule), not as a Python loop.
 
@@ -28,6 +36,9 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
         arguments are always mapped over axis 0.
       out_axes: where the batch axis goes in each output: int, None (the output
         must be the same for every example), or a pytree prefix of the outputs.
+      axis_name: a name (any hashable, usually a str) for the mapped axis, so that
+        collectives inside (`fn.lax.psum(x, axis_name)`, `pmean`, `all_gather`,
+        `axis_index`, `ppermute`, ...) run across the examples, as in jax.
       axis_size: the number of examples, needed only when no argument is mapped.
 
     Returns:
@@ -62,7 +73,9 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
         paths = _arg_paths(names, args, kwargs)
         axes = _in_axes_per_leaf(in_axes, args, kwargs, names)
         flat_dims, size = _mapped_dims(flat, axes, paths, axis_size)
-        with new_main(BatchTrace, BatchInfo(size)) as main:
+        if axis_name is not None:
+            size = AxisSize(size, axis_name)
+        with new_main(BatchTrace, BatchInfo(size)) as main, named_axis(main):
             trace = BatchTrace(main)
             in_vals = [
                 x if d is None else BatchTracer(trace, x, d) for x, d in zip(flat, flat_dims)
