@@ -196,6 +196,9 @@ def build(name, d, depth, heads, batch, seq):
         jax.device_put(host_x, j_xs),
         jax.device_put(host_y, j_xs),
     )
+    if name == "dp_shard_map":  # the one-device reference is the plain step
+        f_step = sgd_step(f_mlp, fn.value_and_grad, fn.tree.map)
+        j_step = sgd_step(j_mlp, jax.value_and_grad, jax.tree_util.tree_map)
     f1, j1 = fn.jit(f_step), jax.jit(j_step)
     f1_args = tuple(fn.tree.map(fnp.asarray, a) for a in (host_p, host_x, host_y))
     j1_args = tuple(jax.tree_util.tree_map(jnp.asarray, a) for a in (host_p, host_x, host_y))
@@ -215,7 +218,10 @@ def _shard_map_dp(model, mesh, lib, spec):
         def loss(p):
             return ((model(p, x) - y) ** 2).mean()
 
-        value, g = lib.value_and_grad(loss)(p)
+        # p is replicated: marked varying, its gradient is this device's (jax's
+        # convention; without it the gradient would come out summed over devices)
+        p_local = lib.lax.pcast(p, "data", to="varying")
+        value, g = lib.value_and_grad(loss)(p_local)
         g = lib.lax.pmean(g, "data")
         return lib.tree.map(lambda a, b: a - LR * b, p, g), lib.lax.pmean(value, "data")
 

@@ -29,6 +29,7 @@ BENCHMARKS = {
     "startup": "bench_startup.py",  # demo start-up with a cold vs warm compilation cache
     "train_data": "bench_train_data.py",  # Loader-fed CNN step; char-LSTM vs jax + optax
     "loader": "bench_loader.py",  # data.Loader throughput vs grain and torch DataLoader
+    "sharding": "bench_sharding.py",  # 8-device recipes: collectives and step time vs jax
 }
 
 

@@ -316,7 +316,7 @@ def pcast(x, axis_name, *, to):
     return pvary(x, axis_name)
 
 
-def all_gather(x, axis_name, *, axis_index_groups=None, axis=0, tiled=False):
+def all_gather(x, axis_name, *, axis_index_groups=None, axis=0, tiled=False, to="varying"):
     """Gathers `x` from every position of the named axis, as `jax.lax.all_gather`.
 
     Args:
@@ -325,9 +325,14 @@ def all_gather(x, axis_name, *, axis_index_groups=None, axis=0, tiled=False):
       axis_index_groups: only None.
       axis: where the gathered positions go (a new axis, or with `tiled` an existing one).
       tiled: concatenate along `axis` instead of stacking along a new one.
+      to: the result's type over the axis inside shard_map: only "varying" (jax's
+        default: the result counts as varying, so its transpose is `psum_scatter`).
 
     Returns:
       The gathered values, in the order of the positions, the same at every position.
+
+    Raises:
+      NotImplementedError: `to` is "invariant"/"reduced" (jax's all_gather_invariant).
 
     Example:
       >>> fn.vmap(lambda v: fn.lax.all_gather(v, "i"), axis_name="i")(fnp.arange(2.0))
@@ -336,6 +341,11 @@ def all_gather(x, axis_name, *, axis_index_groups=None, axis=0, tiled=False):
     """
     names = _axis_names(axis_name)
     _no_groups(axis_index_groups)
+    if to != "varying":
+        raise NotImplementedError(
+            f"all_gather(to={to!r}): funcnet gathers to a varying result only (jax's "
+            "default); gather and use the value as varying"
+        )
     n = axis_size(names, "all_gather")
 
     def leaf(v):
