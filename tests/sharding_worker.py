@@ -21,9 +21,9 @@ from jax.sharding import PartitionSpec as JP
 
 import funcnet as fn
 import funcnet.numpy as fnp
+from funcnet.runtime.layout import TileLayout
 from funcnet.sharding import Mesh, NamedSharding, TiledSharding
 from funcnet.sharding import PartitionSpec as P
-from funcnet.sharding._layout import TileLayout
 from funcnet.sharding.named import sharding_for_layout
 
 facts = {}

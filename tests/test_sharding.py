@@ -17,9 +17,9 @@ import pytest
 
 import funcnet as fn
 import funcnet.numpy as fnp
+from funcnet.runtime.layout import TileLayout
 from funcnet.sharding import Mesh, NamedSharding, SingleDeviceSharding, TiledSharding
 from funcnet.sharding import PartitionSpec as P
-from funcnet.sharding._layout import TileLayout
 from funcnet.sharding.named import sharding_for_layout
 
 WORKER = os.path.join(os.path.dirname(__file__), "sharding_worker.py")

@@ -19,6 +19,7 @@ from jax._src import core as _jax_core
 from jax._src.sharding_impls import GSPMDSharding
 
 from funcnet.runtime import compilation_cache
+from funcnet.runtime.layout import TileLayout
 from funcnet.runtime.xla import (
     CompiledProgram,
     _compile,
@@ -27,7 +28,6 @@ from funcnet.runtime.xla import (
     client,
     to_numpy,
 )
-from funcnet.sharding._layout import TileLayout
 
 
 @functools.lru_cache(maxsize=1024)

@@ -6,7 +6,7 @@ import itertools
 import math
 
 from funcnet.runtime import xla
-from funcnet.sharding._layout import TileLayout, named_layout
+from funcnet.runtime.layout import TileLayout, named_layout
 from funcnet.sharding.mesh import Mesh
 from funcnet.sharding.partition_spec import PartitionSpec
 
