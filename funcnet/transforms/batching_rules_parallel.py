@@ -86,11 +86,7 @@ def _all_gather(size, vals, dims, *, axis_name, all_gather_dimension, axis_size)
     (x,), (d,) = vals, dims
     g = all_gather_dimension
     mine, _ = _split(axis_name, size, "all_gather")
-    if not mine:
-        if d is None:
-            return par.all_gather_p.bind(
-                x, axis_name=axis_name, all_gather_dimension=g, axis_size=axis_size
-            ), None
+    if not mine:  # full_axis leaves the axis as it is when x is unbatched (d None)
         return par.all_gather_p.bind(
             x, axis_name=axis_name, all_gather_dimension=full_axis(g, d), axis_size=axis_size
         ), d
@@ -103,10 +99,6 @@ def _reduce_scatter(size, vals, dims, *, axis_name, scatter_dimension, axis_size
     s = scatter_dimension
     mine, _ = _split(axis_name, size, "psum_scatter")
     if not mine:
-        if d is None:
-            return par.reduce_scatter_p.bind(
-                x, axis_name=axis_name, scatter_dimension=s, axis_size=axis_size
-            ), None
         return par.reduce_scatter_p.bind(
             x, axis_name=axis_name, scatter_dimension=full_axis(s, d), axis_size=axis_size
         ), d
@@ -143,10 +135,6 @@ def _all_to_all(size, vals, dims, *, axis_name, split_axis, concat_axis, axis_si
     s, c = split_axis, concat_axis
     mine, _ = _split(axis_name, size, "all_to_all")
     if not mine:
-        if d is None:
-            return par.all_to_all_p.bind(
-                x, axis_name=axis_name, split_axis=s, concat_axis=c, axis_size=axis_size
-            ), None
         return par.all_to_all_p.bind(
             x,
             axis_name=axis_name,
