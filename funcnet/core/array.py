@@ -135,10 +135,13 @@ class Array:
 
     def _check_alive(self):
         if self._buf.is_deleted():
-            raise RuntimeError(
-                f"this Array ({self.aval.str_short()}) was donated to a jitted function "
-                "(donate_argnums) or deleted; its buffer can no longer be used"
-            )
+            raise self._deleted_error()
+
+    def _deleted_error(self) -> RuntimeError:
+        return RuntimeError(
+            f"this Array ({self.aval.str_short()}) was donated to a jitted function "
+            "(donate_argnums) or deleted; its buffer can no longer be used"
+        )
 
     def is_deleted(self) -> bool:
         """Whether the buffer was freed (by `delete` or by donation to a jitted call).
@@ -418,10 +421,7 @@ class ShardedArray(Array):
 
     def _check_alive(self):
         if self._sbuf.is_deleted():
-            raise RuntimeError(
-                f"this Array ({self.aval.str_short()}) was donated to a jitted function "
-                "(donate_argnums) or deleted; its buffer can no longer be used"
-            )
+            raise self._deleted_error()
 
     def is_deleted(self) -> bool:
         """Whether the buffers were freed.
