@@ -191,7 +191,15 @@ class Emitter:
             "stablehlo.constant", [], [], [tensor_type(aval)], {"value": dense_attr(value, aval)}
         )[0]
 
-    def region(self, arg_avals, out_avals, body, token_arg=False, token_result=False) -> str:
+    def region(
+        self,
+        arg_avals,
+        out_avals,
+        body,
+        token_arg=False,
+        token_result=False,
+        terminator="stablehlo.return",
+    ) -> str:
         """A one-block region; `body(emitter, *arg_names)` returns the values to yield.
 
         For control flow whose sub-programs have side effects, the ordered-effects
@@ -212,7 +220,7 @@ class Emitter:
         if token_result:
             outs, out_types = [sub.effect_token(), *outs], [TOKEN_TYPE, *out_types]
         self.module.effect_token = outer_token  # the region's own token ends with it
-        sub.op("stablehlo.return", list(outs), out_types, [])
+        sub.op(terminator, list(outs), out_types, [])
         header = (
             " " * (self.indent + 2)
             + "^bb0("

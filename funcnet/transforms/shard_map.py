@@ -18,7 +18,7 @@ import math
 import weakref
 
 from funcnet import tree
-from funcnet.backend.lowering import Emitter, lower_jaxpr, lowering_rules, tensor_type
+from funcnet.backend.lowering import lower_jaxpr, lowering_rules, tensor_type
 from funcnet.core import axis_env
 from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, closed_without_consts
 from funcnet.core.staging import trace_to_jaxpr
@@ -328,24 +328,15 @@ def _shard_map_lowering(em, *args, jaxpr, mesh, in_specs, out_specs, check_vma):
 
 
 def _region(em, arg_avals, out_avals, jaxpr, mesh):
+    def body(sub, *args):
+        outer = getattr(em.module, "manual_mesh", None)
+        em.module.manual_mesh = mesh  # collectives inside group devices by this mesh
+        try:
+            return lower_jaxpr(sub, jaxpr.jaxpr, [], args)
+        finally:
+            em.module.manual_mesh = outer
 
-    sub = Emitter(em.module, em.indent + 4)
-    sub.loc, sub.scope = em.loc, em.scope
-    args = [em.module.fresh() for _ in arg_avals]
-    outer = getattr(em.module, "manual_mesh", None)
-    em.module.manual_mesh = mesh
-    try:
-        outs = lower_jaxpr(sub, jaxpr.jaxpr, [], args)
-    finally:
-        em.module.manual_mesh = outer
-    sub.op("sdy.return", list(outs), [tensor_type(a) for a in out_avals], [])
-    header = (
-        " " * (em.indent + 2)
-        + "^bb0("
-        + ", ".join(f"{a}: {tensor_type(t)}" for a, t in zip(args, arg_avals))
-        + "):"
-    )
-    return "{\n" + header + "\n" + "\n".join(sub.lines) + "\n" + " " * em.indent + "}"
+    return em.region(arg_avals, out_avals, body, terminator="sdy.return")
 
 
 # --- derived programs, cached per body so that eager steps reuse their executables ---------------
