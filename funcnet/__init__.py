@@ -8,6 +8,7 @@ table (`funcnet.backend`, `funcnet.transforms`); see ARCHITECTURE.md for the lay
 
 from funcnet import (
     backend,  # lowering rules, eager execution
+    compress,  # pruning, quantization, distillation, mixed precision
     data,  # sources and the Loader (grain is imported when a Loader first runs)
     debug,
     distributed,  # multi-process runs on the runtime's coordination service
@@ -84,6 +85,7 @@ __all__ = [
     "block_until_ready",
     "checkpoint",
     "clear_caches",
+    "compress",
     "config",
     "custom_jvp",
     "custom_vjp",

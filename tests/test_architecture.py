@@ -37,6 +37,7 @@ LAYERS = [
             "funcnet.onnx",
             "funcnet.data",
             "funcnet.train",
+            "funcnet.compress",
         ],
     ),
     ("the public API", ["funcnet"]),

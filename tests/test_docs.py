@@ -31,6 +31,7 @@ DOCUMENTED_MODULES = [
     "funcnet.nn.initializers",
     "funcnet.nn.losses",
     "funcnet.optim",
+    "funcnet.compress",
     "funcnet.random",
     "funcnet.scipy.special",
     "funcnet.scipy.stats.norm",
