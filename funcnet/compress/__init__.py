@@ -18,4 +18,85 @@ and ``funcnet.optim``:
   their int8 form, without touching the model's code.
 """
 
-__all__ = []
+from funcnet.compress.calibrate import calibrate
+from funcnet.compress.distill import distillation_loss
+from funcnet.compress.loss_scale import (
+    DynamicLossScaleState,
+    all_finite,
+    dynamic_loss_scale,
+    loss_scale,
+    scale_loss,
+)
+from funcnet.compress.mixed_precision import Policy, cast_floating, mixed_precision
+from funcnet.compress.model_quant import quantize_model
+from funcnet.compress.program import ProgramQuantization, QuantizedFunction, quantize_program
+from funcnet.compress.pruning import apply_masks, magnitude_prune
+from funcnet.compress.qat import (
+    QATLayer,
+    activation_scales,
+    convert_qat,
+    fake_quant,
+    float_model,
+    qat_init,
+    qat_model,
+)
+from funcnet.compress.qlayers import Int4Conv, Int4Dense, QuantizedConv, QuantizedDense
+from funcnet.compress.quantize import (
+    dequantize,
+    pack_int4,
+    param_bytes,
+    quantize_per_channel,
+    quantize_per_tensor,
+    unpack_int4,
+)
+from funcnet.compress.schedules import PruningState, masks_of, polynomial_decay, pruning
+from funcnet.compress.sparsity_stats import (
+    LayerSparsity,
+    SparsityReport,
+    sparsity,
+    sparsity_report,
+)
+
+__all__ = [
+    "DynamicLossScaleState",
+    "Int4Conv",
+    "Int4Dense",
+    "LayerSparsity",
+    "Policy",
+    "ProgramQuantization",
+    "PruningState",
+    "QATLayer",
+    "QuantizedConv",
+    "QuantizedDense",
+    "QuantizedFunction",
+    "SparsityReport",
+    "activation_scales",
+    "all_finite",
+    "apply_masks",
+    "calibrate",
+    "cast_floating",
+    "convert_qat",
+    "dequantize",
+    "distillation_loss",
+    "dynamic_loss_scale",
+    "fake_quant",
+    "float_model",
+    "loss_scale",
+    "magnitude_prune",
+    "masks_of",
+    "mixed_precision",
+    "pack_int4",
+    "param_bytes",
+    "polynomial_decay",
+    "pruning",
+    "qat_init",
+    "qat_model",
+    "quantize_model",
+    "quantize_per_channel",
+    "quantize_per_tensor",
+    "quantize_program",
+    "scale_loss",
+    "sparsity",
+    "sparsity_report",
+    "unpack_int4",
+]
