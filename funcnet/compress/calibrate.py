@@ -2,15 +2,13 @@
 layers, observed on sample batches (min/max or a percentile of ``|x|``)."""
 
 import functools
-from collections.abc import Mapping
 
 import numpy as np
 
 import funcnet.numpy as fnp
+from funcnet.compress._walk import child_tree, quantizable
 from funcnet.nn.combinators import Parallel, Residual, Sequential
-from funcnet.nn.conv import Conv, ConvTranspose
 from funcnet.nn.core import Layer, join
-from funcnet.nn.linear import Dense
 from funcnet.transforms.jit import jit
 
 __all__ = ["calibrate"]
@@ -18,19 +16,8 @@ __all__ = ["calibrate"]
 _METHODS = ("minmax", "percentile")
 
 
-def quantizable(layer) -> bool:
-    """A float Dense or Conv (a ConvTranspose computes something else)."""
-    return isinstance(layer, Dense) or (
-        isinstance(layer, Conv) and not isinstance(layer, ConvTranspose)
-    )
-
-
-def _child_params(params, name):
-    return params.get(name, {}) if isinstance(params, Mapping) else {}
-
-
 def _child_state(state, name):
-    return None if state is None else _child_params(state, name)
+    return None if state is None else child_tree(state, name)
 
 
 def _run(layer, params, state, x, path, record):
@@ -40,7 +27,7 @@ def _run(layer, params, state, x, path, record):
         record.setdefault(path, []).append(x)
     elif isinstance(layer, Sequential):
         for name, child in zip(layer.names, layer.layers):
-            p, s = _child_params(params, name), _child_state(state, name)
+            p, s = child_tree(params, name), _child_state(state, name)
             x = _run(child, p, s, x, join(path, name), record)
         return x
     elif isinstance(layer, Parallel):
@@ -48,7 +35,7 @@ def _run(layer, params, state, x, path, record):
         return tuple(
             _run(
                 child,
-                _child_params(params, name),
+                child_tree(params, name),
                 _child_state(state, name),
                 xi,
                 join(path, name),

@@ -26,11 +26,8 @@ import numpy as np
 
 import funcnet.numpy as fnp
 from funcnet import tree as _tree
-from funcnet.optim._base import (
-    GradientTransformation,
-    check_steps,
-    safe_increment,
-)
+from funcnet.optim import GradientTransformation, safe_increment
+from funcnet.optim._base import check_steps  # optim's own argument check, shared
 
 __all__ = [
     "DynamicLossScaleState",

@@ -46,16 +46,16 @@ _FIELD_ALIASES = {
 }
 
 
-def _floating_dtype(value, what):
+def _floating_dtype(value, what, owner="Policy"):
     """`value` (a dtype, a dtype class such as fnp.bfloat16, or a name) as a NumPy dtype."""
     if isinstance(value, str):
         value = _DTYPE_ALIASES.get(value.strip().lower(), value)
     try:
         dtype = np.dtype(value)
     except TypeError:
-        raise TypeError(f"Policy: {what} must be a floating dtype, got {value!r}") from None
+        raise TypeError(f"{owner}: {what} must be a floating dtype, got {value!r}") from None
     if not fnp.issubdtype(dtype, fnp.floating):
-        raise TypeError(f"Policy: {what} must be a floating dtype, got {dtype}")
+        raise TypeError(f"{owner}: {what} must be a floating dtype, got {dtype}")
     return dtype
 
 
@@ -68,14 +68,20 @@ def cast_floating(tree, dtype):
     """Casts the floating leaves of ``tree`` to ``dtype``; other leaves are kept as they are.
 
     Integer, boolean and complex arrays (labels, PRNG keys, step counters) and Python
-    scalars are left untouched; NumPy floating arrays become funcnet arrays.
+    scalars are left untouched; NumPy floating arrays that are cast become funcnet
+    arrays (those already in ``dtype`` are returned as they are).
 
     Args:
       tree: a pytree.
-      dtype: the floating dtype, or None to return ``tree`` unchanged.
+      dtype: the floating dtype (as ``Policy`` takes it: a dtype, ``fnp.bfloat16``, or a
+        name such as ``"bf16"``), or None to return ``tree`` unchanged.
 
     Returns:
       The tree with its floating array leaves in ``dtype``.
+
+    Raises:
+      TypeError: ``dtype`` is not a floating dtype (casting parameters to an integer
+        dtype would truncate them).
 
     Example:
       >>> import funcnet.numpy as fnp
@@ -87,7 +93,7 @@ def cast_floating(tree, dtype):
     """
     if dtype is None:
         return tree
-    dtype = np.dtype(dtype)
+    dtype = _floating_dtype(dtype, "dtype", owner="cast_floating")
     return _tree.tree_map(
         lambda x: fnp.asarray(x).astype(dtype) if _is_floating(x) and x.dtype != dtype else x,
         tree,

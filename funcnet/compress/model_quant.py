@@ -7,11 +7,11 @@ from collections.abc import Mapping
 import numpy as np
 
 import funcnet.numpy as fnp
-from funcnet.compress.calibrate import _child_params, calibrate, quantizable
+from funcnet.compress._walk import copy_dicts, leaves, map_leaves, quantizable, set_at, subtree
+from funcnet.compress.calibrate import calibrate
 from funcnet.compress.qlayers import Int4Conv, Int4Dense, QuantizedConv, QuantizedDense
 from funcnet.compress.quantize import host_pack_int4, host_quantize_per_channel
 from funcnet.core import dtypes
-from funcnet.nn.combinators import Parallel, Residual, Sequential
 from funcnet.nn.core import join
 from funcnet.nn.linear import Dense
 
@@ -25,24 +25,28 @@ def _where(path):
     return path or "the model"
 
 
-def _find(layer, params, path, found):
-    """Collects ``(path, layer, params)`` of every float Dense/Conv; refuses quantized
-    layers or params and non-float weights, naming the path."""
-    if getattr(layer, "quantized", False):
-        raise ValueError(
-            f"quantize_model: {_where(path)} ({type(layer).__name__}) is already quantized"
-        )
-    if quantizable(layer):
-        if isinstance(params, Mapping) and ("w_q" in params or "w_packed" in params):
+def _find(model, params):
+    """``[(path, layer, params)]`` of every float Dense/Conv; refuses quantized layers or
+    params and non-float weights, naming the path."""
+    found = []
+    for path, layer in leaves(model):
+        if getattr(layer, "quantized", False):
+            raise ValueError(
+                f"quantize_model: {_where(path)} ({type(layer).__name__}) is already quantized"
+            )
+        if not quantizable(layer):
+            continue
+        params_here = subtree(params, path)
+        if isinstance(params_here, Mapping) and ("w_q" in params_here or "w_packed" in params_here):
             raise ValueError(
                 f"quantize_model: the params of {_where(path)} ({type(layer).__name__}) are "
-                f"already quantized (keys {sorted(params)})"
+                f"already quantized (keys {sorted(params_here)})"
             )
-        w = params.get("w") if isinstance(params, Mapping) else None
+        w = params_here.get("w") if isinstance(params_here, Mapping) else None
         if w is None:
             raise ValueError(
                 f"quantize_model: {_where(path)} ({type(layer).__name__}) has no 'w' "
-                f"in its params (got {type(params).__name__})"
+                f"in its params (got {type(params_here).__name__})"
             )
         if not dtypes.is_float(w.dtype):
             raise TypeError(
@@ -50,12 +54,7 @@ def _find(layer, params, path, found):
                 "floating-point weights can be quantized (integer weights are already "
                 "quantized or not weights)"
             )
-        found.append((path, layer, params))
-    elif isinstance(layer, (Sequential, Parallel)):
-        for name, child in zip(layer.names, layer.layers):
-            _find(child, _child_params(params, name), join(path, name), found)
-    elif isinstance(layer, Residual):
-        _find(layer.layer, params, path, found)
+        found.append((path, layer, params_here))
     return found
 
 
@@ -97,29 +96,20 @@ def _quantize_params(layer, params, x_scale, weight_bits):
     return {k: fnp.asarray(v) for k, v in out.items()}
 
 
-def _convert(layer, params, path, scales, weight_bits, memo):
-    """The quantized layer and params for ``layer`` at ``path``; containers rebuilt with
-    the same children's names, other layers kept with their params."""
-    if quantizable(layer):
-        kinds = _INT8 if weight_bits == 8 else _INT4
-        new = memo.get(id(layer)) or kinds[isinstance(layer, Dense)].from_float(layer)
-        memo[id(layer)] = new
-        return new, _quantize_params(layer, params, scales.get(path), weight_bits)
-    if isinstance(layer, (Sequential, Parallel)):
-        children, new_params = [], {}
-        for name, child in zip(layer.names, layer.layers):
-            p = _child_params(params, name)
-            new_child, new_p = _convert(child, p, join(path, name), scales, weight_bits, memo)
-            children.append(new_child)
-            if isinstance(params, Mapping) and name in params:
-                new_params[name] = new_p
-        new = type(layer)(children, name=layer.name)
-        new.names = list(layer.names)  # the params keep the float model's keys
-        return new, new_params
-    if isinstance(layer, Residual):
-        inner, new_params = _convert(layer.layer, params, path, scales, weight_bits, memo)
-        return Residual(inner, name=layer.name), new_params
-    return layer, params
+def _convert(model, params, found, scales, weight_bits):
+    """The quantized model and params: every Dense/Conv (``found``) replaced by its
+    quantized layer and params, containers copied with the same children's names, other
+    layers kept with their params."""
+    kinds = _INT8 if weight_bits == 8 else _INT4
+
+    def convert(layer, path):
+        return kinds[isinstance(layer, Dense)].from_float(layer) if quantizable(layer) else layer
+
+    qparams = copy_dicts(params)
+    for path, layer, params_here in found:
+        new = _quantize_params(layer, params_here, scales.get(path), weight_bits)
+        qparams = set_at(qparams, path, new)
+    return map_leaves(model, convert), qparams
 
 
 def quantize_model(
@@ -190,7 +180,7 @@ def quantize_model(
     """
     if isinstance(weight_bits, bool) or weight_bits not in (4, 8):
         raise ValueError(f"quantize_model: weight_bits must be 4 or 8, got {weight_bits!r}")
-    found = _find(model, params, "", [])
+    found = _find(model, params)
     paths = [path for path, _, _ in found]
     scales = _check_scales(act_scales, paths)
     missing = [p for p in dict.fromkeys(paths) if p not in scales]
@@ -209,4 +199,4 @@ def quantize_model(
             state=state,
         )
         scales = {**observed, **scales}
-    return _convert(model, params, "", scales, weight_bits, {})
+    return _convert(model, params, found, scales, weight_bits)

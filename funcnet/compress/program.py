@@ -38,7 +38,12 @@ from typing import NamedTuple
 import numpy as np
 
 from funcnet import lax, tree
-from funcnet.compress.quantize import _qmax, quantize_per_channel, quantize_per_tensor
+from funcnet.compress.quantize import (
+    check_bits,
+    host_quantize_per_channel,
+    quantize_per_channel,
+    quantize_per_tensor,
+)
 from funcnet.core import passes
 from funcnet.core.aval import shaped_abstractify
 from funcnet.core.jaxpr import ClosedJaxpr, Literal, Var, closed_without_consts
@@ -97,18 +102,6 @@ def _to_channels(shape, contracting):
     return perm, channels, (k, int(np.prod(channels, dtype=np.int64)))
 
 
-def _quantize_weight_numpy(w, contracting, qmax):
-    """A constant weight quantized once at rewrite time (the formula of
-    ``compress.quantize_per_channel``, in NumPy: an eager funcnet op here would be
-    staged into the program being built). Returns int8 codes of ``w``'s shape and the
-    float32 scales over its non-contracting axes (in ``w``'s axis order)."""
-    w = np.asarray(w, np.float32)
-    amax = np.max(np.abs(w), axis=tuple(contracting), keepdims=True)
-    scale = np.where(amax > 0, amax / np.float32(qmax), np.float32(1.0)).astype(np.float32)
-    q = np.clip(np.rint(w / scale), -qmax, qmax).astype(np.int8)
-    return q, np.squeeze(scale, axis=tuple(contracting))
-
-
 def _quantize_weight_traced(w, contracting, bits):
     """A weight argument quantized in the program, per call, with
     ``compress.quantize_per_channel`` on its (contracting, channels) matrix view."""
@@ -142,7 +135,6 @@ class _Rewriter:
     def __init__(self, min_size, bits):
         self.min_size = min_size
         self.bits = bits
-        self.qmax = _qmax(bits)
         self.rewritten = 0
         self.kept = []
 
@@ -221,7 +213,9 @@ class _Rewriter:
         wc, wb = (lc, lb) if w_is_lhs else (rc, rb)
         w_ndim = eqn.inputs[0 if w_is_lhs else 1].aval.ndim
         if _is_concrete(w):
-            wq, w_scale = _quantize_weight_numpy(w, wc, self.qmax)
+            # Once, at rewrite time, in NumPy: an eager funcnet op here would be staged
+            # into the program being built.
+            wq, w_scale = host_quantize_per_channel(w, self.bits, reduce_axes=wc)
         else:
             wq, w_scale = _quantize_weight_traced(w, wc, self.bits)
         # Dynamic per-tensor activation scale: no calibration data needed.
@@ -499,12 +493,7 @@ def quantize_program(fun, *, weight_argnums=(), min_size=1024, bits=8):
         raise TypeError(
             f"quantize_program: fun must be callable, got a {type(fun).__name__} ({fun!r:.60})"
         )
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
-        raise TypeError(f"quantize_program: bits must be an int in [2, 8], got {bits!r}")
-    if not 2 <= bits <= 8:
-        raise ValueError(
-            f"quantize_program: bits must be in [2, 8] (codes are stored as int8), got {bits}"
-        )
+    bits = check_bits(bits, "quantize_program")
     if isinstance(min_size, bool) or not isinstance(min_size, (int, np.integer)):
         raise TypeError(f"quantize_program: min_size must be an int, got {min_size!r}")
     if min_size < 0:

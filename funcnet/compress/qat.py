@@ -15,18 +15,22 @@ stays the float model's, so training starts from trained float params as they ar
 (``quantize_model``) with the activation scales the QAT model tracked or learned.
 """
 
-import copy
 import functools
 
 import numpy as np
 
 import funcnet.numpy as fnp
-from funcnet.compress.calibrate import quantizable
+from funcnet.compress._walk import copy_dicts, leaves, map_leaves, quantizable, set_at, subtree
 from funcnet.compress.model_quant import quantize_model
-from funcnet.compress.quantize import dequantize, quantize_per_tensor
+from funcnet.compress.quantize import (
+    _along,
+    _qmax,
+    check_bits,
+    dequantize,
+    quantize_per_tensor,
+)
 from funcnet.core.trace import Tracer
 from funcnet.lax import stop_gradient
-from funcnet.nn.combinators import Parallel, Residual, Sequential
 from funcnet.nn.core import Layer, Param, create, join
 from funcnet.transforms.custom import custom_jvp
 from funcnet.transforms.jit import jit
@@ -47,22 +51,15 @@ __all__ = [
 # ----------------------------------------------------------------------------
 
 
-def _qmax(bits):
-    return 2 ** (bits - 1) - 1
-
-
-def _along(scale, ndim, axis):
-    """``scale`` shaped to broadcast against an array of rank ``ndim`` (on ``axis``)."""
-    if axis is None:
-        return scale
-    shape = [1] * ndim
-    shape[axis] = scale.shape[0]
-    return fnp.reshape(scale, tuple(shape))
+def _shaped(scale, ndim, axis):
+    """``scale`` shaped to broadcast against an array of rank ``ndim``: along ``axis``
+    for per-channel scales, as it is for one scale (``axis`` None)."""
+    return scale if axis is None else _along(scale, axis, ndim)
 
 
 def _quant_dequant(x, scale, bits, axis):
     """``dequantize(quantize_per_tensor(x, scale))``: the int8 layers' own rounding."""
-    q = quantize_per_tensor(x, _along(scale, x.ndim, axis), bits=bits)
+    q = quantize_per_tensor(x, _shaped(scale, x.ndim, axis), bits=bits)
     return dequantize(q, scale, -1 if axis is None else axis).astype(x.dtype)
 
 
@@ -79,7 +76,7 @@ def _fake_quant_jvp(bits, axis, primals, tangents):
     x, scale = primals
     tx, tscale = tangents
     qmax = _qmax(bits)
-    s = _along(scale, x.ndim, axis)
+    s = _shaped(scale, x.ndim, axis)
     v = x / s
     rounded = fnp.round(v)
     # "inside" is judged on the rounded value, as PyTorch's fake_quantize: the largest
@@ -88,19 +85,11 @@ def _fake_quant_jvp(bits, axis, primals, tangents):
     # Clipped STE for x: d y / d x = 1 inside the range, 0 where clipped.
     # LSQ for the scale: d y / d s = round(v) - v inside, -qmax / +qmax where clipped.
     dy_ds = fnp.clip(rounded, -qmax, qmax) - v * inside
-    t_out = tx * inside + dy_ds * _along(tscale, x.ndim, axis)
+    t_out = tx * inside + dy_ds * _shaped(tscale, x.ndim, axis)
     return _quant_dequant(x, scale, bits, axis), t_out
 
 
 _fake_quant.defjvp(_fake_quant_jvp)
-
-
-def _check_bits(bits, where="fake_quant"):
-    if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool):
-        raise TypeError(f"{where}: bits must be an int in [2, 8], got {bits!r}")
-    if not 2 <= bits <= 8:
-        raise ValueError(f"{where}: bits must be in [2, 8] (int8 storage), got {bits}")
-    return int(bits)
 
 
 def _concrete(x):
@@ -170,7 +159,7 @@ def fake_quant(x, scale, *, bits=8, axis=None):
       >>> fn.grad(lambda x: compress.fake_quant(x, 0.25, bits=4).sum())(x).tolist()
       [1.0, 1.0, 0.0, 0.0]
     """
-    bits = _check_bits(bits)
+    bits = check_bits(bits, "fake_quant")
     x = fnp.asarray(x)
     if not fnp.issubdtype(x.dtype, fnp.floating):
         raise TypeError(
@@ -210,7 +199,7 @@ def fake_quant(x, scale, *, bits=8, axis=None):
 def _weight_scale(w, qmax):
     """Per-output-channel scale from the current weights (last axis: Dense's out,
     Conv's O of HWIO); an all-zero channel gets 1."""
-    absmax = fnp.max(fnp.abs(w), axis=tuple(range(w.ndim - 1)))
+    absmax = fnp.max(fnp.abs(w), axis=tuple(range(w.ndim - 1)), initial=0)
     return stop_gradient(fnp.where(absmax > 0, absmax / qmax, 1.0).astype(w.dtype))
 
 
@@ -260,7 +249,7 @@ class QATLayer(Layer):
             raise TypeError(f"QATLayer wraps an nn.Dense or nn.Conv, got {layer!r}")
         super().__init__(name=layer.name)
         self.layer = layer
-        self.bits = _check_bits(bits, "QATLayer")
+        self.bits = check_bits(bits, "QATLayer")
         if not 0 <= momentum < 1:
             raise ValueError(f"QATLayer: momentum must be in [0, 1), got {momentum!r}")
         self.momentum = float(momentum)
@@ -342,38 +331,9 @@ def _unit_init(key, shape, dtype):
 # ----------------------------------------------------------------------------
 
 
-def _walk(layer, path, visit, memo):
-    """A copy of ``layer`` with ``visit(leaf_layer, path)`` applied to every layer that
-    is not a container (Sequential, Parallel, Residual); shared layers stay shared."""
-    if id(layer) in memo:
-        return memo[id(layer)]
-    if isinstance(layer, (Sequential, Parallel)):
-        new = copy.copy(layer)
-        new.layers = [
-            _walk(lyr, join(path, name), visit, memo)
-            for lyr, name in zip(layer.layers, layer.names)
-        ]
-        new.names = list(layer.names)
-    elif isinstance(layer, Residual):
-        new = copy.copy(layer)
-        new.layer = _walk(layer.layer, path, visit, memo)
-    else:
-        new = visit(layer, path)
-    memo[id(layer)] = new
-    return new
-
-
 def _qat_layers(qat):
     """``{path: QATLayer}`` for every QAT layer of a QAT model."""
-    found = {}
-
-    def visit(layer, path):
-        if isinstance(layer, QATLayer):
-            found[path] = layer
-        return layer
-
-    _walk(qat, "", visit, {})
-    return found
+    return {path: lyr for path, lyr in leaves(qat) if isinstance(lyr, QATLayer)}
 
 
 def qat_model(model, *, bits=8, momentum=0.99, learn_scales=False):
@@ -414,7 +374,7 @@ def qat_model(model, *, bits=8, momentum=0.99, learn_scales=False):
       >>> y.shape, sorted(state), sorted(state["dense_0"])
       ((16, 2), ['dense_0', 'dense_1'], ['x_absmax'])
     """
-    _check_bits(bits, "qat_model")
+    check_bits(bits, "qat_model")
     count = [0]
 
     def visit(layer, path):
@@ -423,7 +383,7 @@ def qat_model(model, *, bits=8, momentum=0.99, learn_scales=False):
             return QATLayer(layer, bits=bits, momentum=momentum, learn_scales=learn_scales)
         return layer
 
-    qat = _walk(model, "", visit, {})
+    qat = map_leaves(model, visit)
     if not count[0]:
         raise ValueError(f"qat_model: {model!r} has no nn.Dense or nn.Conv to quantize")
     return qat
@@ -431,16 +391,6 @@ def qat_model(model, *, bits=8, momentum=0.99, learn_scales=False):
 
 def _learns(layers):
     return any(lyr.learn_scales for lyr in layers.values())
-
-
-def _get(t, path):
-    for k in path.split("/") if path else ():
-        t = t[k]
-    return t
-
-
-def _copy_dicts(t):
-    return {k: _copy_dicts(v) for k, v in t.items()} if isinstance(t, dict) else t
 
 
 def _require_qat(qmodel, where):
@@ -456,9 +406,9 @@ def _float_params(layers, params):
     """``params`` without the learned ``"x_scale"`` entries: the float model's tree."""
     if not _learns(layers):
         return params
-    out = _copy_dicts(params)
+    out = copy_dicts(params)
     for path in layers:
-        _get(out, path).pop("x_scale", None)
+        subtree(out, path).pop("x_scale", None)
     return out
 
 
@@ -470,19 +420,12 @@ def _tracking_twin(qmodel):
             return QATLayer(layer.layer, bits=layer.bits, momentum=layer.momentum)
         return layer
 
-    return _walk(qmodel, "", visit, {})
+    return map_leaves(qmodel, visit)
 
 
 def _zero_state(model, input_shape):
     """The initial state of ``model`` (drawn without a key: no params are made)."""
     return create(model, "", model.state_specs(input_shape), None, what="state", with_key=False)
-
-
-def _with_entry(t, path, key, value):
-    """``t[path][key] = value``, creating the dicts on the way (``t`` is changed)."""
-    for k in path.split("/") if path else ():
-        t = t.setdefault(k, {})
-    t[key] = value
 
 
 def qat_init(qmodel, params, x, state=None):
@@ -518,32 +461,32 @@ def qat_init(qmodel, params, x, state=None):
     float_params = _float_params(layers, params)
     x = fnp.asarray(x)
     input_shape = (-1,) + tuple(x.shape[1:])
-    start = _copy_dicts(_zero_state(observer, input_shape))
+    start = copy_dicts(_zero_state(observer, input_shape))
     for path, value in _flat_entries(state or {}):
-        _with_entry(start, *path, value)
+        set_at(start, path, value)
     # One compiled program: run eagerly, the first call of a model compiles each op.
     observe = jit(lambda p, s, x: observer.apply(p, x, state=s, train=True)[1])
     seen = observe(float_params, start, x)
-    out_state = _copy_dicts(_zero_state(qmodel, input_shape) if state is None else state)
-    out_params = _copy_dicts(float_params) if learn else params
+    out_state = copy_dicts(_zero_state(qmodel, input_shape) if state is None else state)
+    out_params = copy_dicts(float_params) if learn else params
     for path, lyr in layers.items():
-        absmax = _get(seen, path)["x_absmax"]
+        absmax = subtree(seen, path)["x_absmax"]
         if learn:
             scale = fnp.where(absmax > 0, absmax / np.float32(_qmax(lyr.bits)), 1.0)
-            _with_entry(out_params, path, "x_scale", scale.astype(np.float32))
+            set_at(out_params, join(path, "x_scale"), scale.astype(np.float32))
         else:
-            _with_entry(out_state, path, "x_absmax", absmax)
+            set_at(out_state, join(path, "x_absmax"), absmax)
     return out_params, out_state
 
 
 def _flat_entries(t, prefix=""):
-    """``[((path, key), leaf)]`` of a nested dict (the path joined by '/')."""
+    """``[(path, leaf)]`` of a nested dict (the path joined by '/')."""
     out = []
     for k, v in t.items():
         if isinstance(v, dict):
             out += _flat_entries(v, join(prefix, k))
         else:
-            out.append(((prefix, k), v))
+            out.append((join(prefix, k), v))
     return out
 
 
@@ -572,13 +515,13 @@ def activation_scales(qmodel, params, state=None):
     for path, lyr in layers.items():
         where = f"activation_scales: layer {path or '(the model)'}"
         if lyr.learn_scales:
-            scale = float(np.asarray(_get(params, path)["x_scale"]))
+            scale = float(np.asarray(subtree(params, path)["x_scale"]))
             if not (np.isfinite(scale) and scale > 0):
                 raise ValueError(f"{where}: the learned x_scale is {scale!r}, not finite > 0")
         else:
             if state is None:
                 raise ValueError(f"{where} tracks its activation range in the state: pass it")
-            absmax = np.float32(np.asarray(_get(state, path)["x_absmax"]))
+            absmax = np.float32(np.asarray(subtree(state, path)["x_absmax"]))
             if not absmax > 0:
                 raise ValueError(
                     f"{where}: its activation range was never observed (x_absmax is "
@@ -603,7 +546,7 @@ def float_model(qmodel):
     def visit(layer, path):
         return layer.layer if isinstance(layer, QATLayer) else layer
 
-    return _walk(qmodel, "", visit, {})
+    return map_leaves(qmodel, visit)
 
 
 def convert_qat(qmodel, params, state=None):

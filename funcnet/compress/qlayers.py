@@ -18,7 +18,7 @@ import numpy as np
 from funcnet import lax
 from funcnet.compress.quantize import dequantize, quantize_per_tensor, unpack_int4
 from funcnet.nn import initializers
-from funcnet.nn.conv import _LAYOUTS, Conv, _conv_pads  # the float Conv's padding rules
+from funcnet.nn.conv import _LAYOUTS, Conv, ConvTranspose, _conv_pads  # the float Conv's rules
 from funcnet.nn.core import Layer, LayerError, Param
 from funcnet.nn.linear import Dense
 
@@ -31,16 +31,16 @@ def _check_int8(params, key):
         raise LayerError(f"params['{key}'] must be int8 codes, got dtype {dtype}")
 
 
-def _rescale(acc, params, use_bias):
-    """int32 accumulators -> float32: times ``x_scale * w_scale`` (per output channel,
-    the last axis), plus the bias."""
-    scale = params["x_scale"].astype(np.float32) * params["w_scale"].astype(np.float32)
-    y = acc.astype(np.float32) * scale
-    return y + params["b"] if use_bias else y
+def _bias_spec(specs, use_bias, w_shape):
+    if use_bias:
+        specs["b"] = Param(w_shape[-1:], initializers.zeros, np.float32)
+    return specs
 
 
 class _QuantizedBase(Layer):
-    """What the quantized layers share: their float twin (for shapes and checks)."""
+    """What the quantized layers share: their float twin (for shapes and checks). A
+    subclass names the product (``_product(x, w, **kw)``: Dense's matmul or Conv's
+    convolution); the int8 and int4 mixins say what it is applied to."""
 
     quantized = True  # quantize_model refuses to quantize these again
 
@@ -55,6 +55,8 @@ class _QuantizedBase(Layer):
 
 
 class _Int8Mixin:
+    """int8 weights and input, the product accumulated in int32, then rescaled."""
+
     def param_specs(self, input_shape):
         w = self._float_specs(input_shape)["w"]
         specs = {
@@ -62,12 +64,22 @@ class _Int8Mixin:
             "w_scale": Param(w.shape[-1:], initializers.ones, np.float32),
             "x_scale": Param((), initializers.ones, np.float32),
         }
-        if self.use_bias:
-            specs["b"] = Param(w.shape[-1:], initializers.zeros, np.float32)
-        return specs
+        return _bias_spec(specs, self.use_bias, w.shape)
+
+    def forward(self, params, x):
+        _check_int8(params, "w_q")
+        xq = quantize_per_tensor(x, params["x_scale"])
+        acc = self._product(xq, params["w_q"], preferred_element_type=np.int32)
+        # int32 accumulators -> float32: times x_scale * w_scale (per output channel,
+        # the last axis), plus the bias.
+        scale = params["x_scale"].astype(np.float32) * params["w_scale"].astype(np.float32)
+        y = acc.astype(np.float32) * scale
+        return y + params["b"] if self.use_bias else y
 
 
 class _Int4Mixin:
+    """Packed 4-bit weights, unpacked and dequantized in the program; a float product."""
+
     def param_specs(self, input_shape):
         w = self._float_specs(input_shape)["w"]
         n = int(np.prod(w.shape))
@@ -75,14 +87,14 @@ class _Int4Mixin:
             "w_packed": Param(((n + 1) // 2,), initializers.zeros, np.uint8),
             "w_scale": Param(w.shape[-1:], initializers.ones, np.float32),
         }
-        if self.use_bias:
-            specs["b"] = Param(w.shape[-1:], initializers.zeros, np.float32)
-        return specs
+        return _bias_spec(specs, self.use_bias, w.shape)
 
-    def _weights(self, params, w_shape):
-        """The float32 kernel: unpack the 4-bit codes, times the per-channel scales."""
-        codes = unpack_int4(params["w_packed"], w_shape)
-        return dequantize(codes, params["w_scale"], axis=-1)
+    def forward(self, params, x):
+        # The float32 kernel: the 4-bit codes unpacked, times the per-channel scales.
+        codes = unpack_int4(params["w_packed"], self._float_specs(x.shape)["w"].shape)
+        w = dequantize(codes, params["w_scale"], axis=-1)
+        y = self._product(x, w.astype(x.dtype))
+        return y + params["b"] if self.use_bias else y
 
 
 class _DenseBase(_QuantizedBase):
@@ -111,6 +123,9 @@ class _DenseBase(_QuantizedBase):
 
     def default_name(self):
         return "dense"
+
+    def _product(self, x, w, **kw):
+        return lax.dot_general(x, w, (((x.ndim - 1,), (0,)), ((), ())), **kw)
 
 
 class QuantizedDense(_Int8Mixin, _DenseBase):
@@ -150,30 +165,17 @@ class QuantizedDense(_Int8Mixin, _DenseBase):
       True
     """
 
-    def __init__(self, features, *, use_bias=True, name=None):
-        super().__init__(features, use_bias=use_bias, name=name)
 
-    def forward(self, params, x):
-        _check_int8(params, "w_q")
-        xq = quantize_per_tensor(x, params["x_scale"])
-        acc = lax.dot_general(
-            xq,
-            params["w_q"],
-            (((xq.ndim - 1,), (0,)), ((), ())),
-            preferred_element_type=np.int32,
-        )
-        return _rescale(acc, params, self.use_bias)
-
-
-def _conv_kwargs(conv):
-    return dict(
-        strides=conv.strides,
-        padding=conv.padding,
-        kernel_dilation=conv.kernel_dilation,
-        feature_group_count=conv.feature_group_count,
-        use_bias=conv.use_bias,
-        name=conv.name,
-    )
+# The float Conv's configuration: what a quantized conv takes, keeps and copies.
+_CONV_CONFIG = (
+    "features",
+    "kernel_size",
+    "strides",
+    "padding",
+    "kernel_dilation",
+    "feature_group_count",
+    "use_bias",
+)
 
 
 class _ConvBase(_QuantizedBase):
@@ -190,7 +192,8 @@ class _ConvBase(_QuantizedBase):
         name=None,
     ):
         super().__init__(name=name)
-        f = Conv(
+        # nn.Conv checks and normalizes the configuration (and gives the shapes).
+        self._float = Conv(
             features,
             kernel_size,
             strides,
@@ -199,10 +202,8 @@ class _ConvBase(_QuantizedBase):
             feature_group_count,
             use_bias=use_bias,
         )
-        self._float = f
-        self.features, self.kernel_size, self.strides = f.features, f.kernel_size, f.strides
-        self.padding, self.kernel_dilation = f.padding, f.kernel_dilation
-        self.feature_group_count, self.use_bias = f.feature_group_count, f.use_bias
+        for attr in _CONV_CONFIG:
+            setattr(self, attr, getattr(self._float, attr))
 
     @classmethod
     def from_float(cls, conv):
@@ -218,14 +219,14 @@ class _ConvBase(_QuantizedBase):
         Raises:
           TypeError: ``conv`` is not an ``nn.Conv``.
         """
-        if not isinstance(conv, Conv) or type(conv).__name__ == "ConvTranspose":
+        if not isinstance(conv, Conv) or isinstance(conv, ConvTranspose):
             raise TypeError(f"{cls.__name__}.from_float takes an nn.Conv, got {conv!r}")
-        return cls(conv.features, conv.kernel_size, **_conv_kwargs(conv))
+        return cls(**{attr: getattr(conv, attr) for attr in _CONV_CONFIG}, name=conv.name)
 
     def default_name(self):
         return "conv"
 
-    def _conv(self, x, w, **kw):
+    def _product(self, x, w, **kw):
         pads = _conv_pads(self.padding, x.shape[1:-1], self._float._dilated_kernel(), self.strides)
         return lax.conv_general_dilated(
             x,
@@ -274,35 +275,6 @@ class QuantizedConv(_Int8Mixin, _ConvBase):
       ((2, 2), (-1, 4, 4, 8))
     """
 
-    def __init__(
-        self,
-        features,
-        kernel_size,
-        strides=1,
-        padding="SAME",
-        kernel_dilation=1,
-        feature_group_count=1,
-        *,
-        use_bias=True,
-        name=None,
-    ):
-        super().__init__(
-            features,
-            kernel_size,
-            strides,
-            padding,
-            kernel_dilation,
-            feature_group_count,
-            use_bias=use_bias,
-            name=name,
-        )
-
-    def forward(self, params, x):
-        _check_int8(params, "w_q")
-        xq = quantize_per_tensor(x, params["x_scale"])
-        acc = self._conv(xq, params["w_q"], preferred_element_type=np.int32)
-        return _rescale(acc, params, self.use_bias)
-
 
 class Int4Dense(_Int4Mixin, _DenseBase):
     """A Dense with int4 weights (weight-only): packed 4-bit codes, float matmul.
@@ -330,14 +302,6 @@ class Int4Dense(_Int4Mixin, _DenseBase):
       >>> compress.Int4Dense.from_float(nn.Dense(16)).param_specs((-1, 4))["w_packed"].shape
       (32,)
     """
-
-    def __init__(self, features, *, use_bias=True, name=None):
-        super().__init__(features, use_bias=use_bias, name=name)
-
-    def forward(self, params, x):
-        w = self._weights(params, self._float_specs(x.shape)["w"].shape)
-        acc = lax.dot_general(x, w.astype(x.dtype), (((x.ndim - 1,), (0,)), ((), ())))
-        return acc + params["b"] if self.use_bias else acc
 
 
 class Int4Conv(_Int4Mixin, _ConvBase):
@@ -372,31 +336,3 @@ class Int4Conv(_Int4Mixin, _ConvBase):
       >>> conv.param_specs((-1, 8, 8, 2))["w_packed"].shape
       (72,)
     """
-
-    def __init__(
-        self,
-        features,
-        kernel_size,
-        strides=1,
-        padding="SAME",
-        kernel_dilation=1,
-        feature_group_count=1,
-        *,
-        use_bias=True,
-        name=None,
-    ):
-        super().__init__(
-            features,
-            kernel_size,
-            strides,
-            padding,
-            kernel_dilation,
-            feature_group_count,
-            use_bias=use_bias,
-            name=name,
-        )
-
-    def forward(self, params, x):
-        w = self._weights(params, self._float_specs(x.shape)["w"].shape)
-        y = self._conv(x, w.astype(x.dtype))
-        return y + params["b"] if self.use_bias else y

@@ -17,6 +17,7 @@ import numpy as np
 import funcnet.numpy as fnp
 from funcnet import tree
 from funcnet.core import dtypes
+from funcnet.core.trace import Tracer
 from funcnet.transforms.jit import jit
 
 __all__ = [
@@ -33,6 +34,16 @@ def _qmax(bits) -> int:
     if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= bits <= 8:
         raise ValueError(f"bits must be an int in [2, 8] (int8 storage), got {bits!r}")
     return 2 ** (int(bits) - 1) - 1
+
+
+def check_bits(bits, where):
+    """``bits`` as an int in [2, 8] (the code widths int8 storage holds), or a TypeError
+    (not an int) / ValueError (out of range) naming ``where``."""
+    if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool):
+        raise TypeError(f"{where}: bits must be an int in [2, 8], got {bits!r}")
+    if not 2 <= bits <= 8:
+        raise ValueError(f"{where}: bits must be in [2, 8] (int8 storage), got {bits}")
+    return int(bits)
 
 
 def _check_float(x, what):
@@ -108,23 +119,30 @@ def _per_channel(w, qmax, axis):
     w = w.astype(np.float32)
     ndim = w.ndim
     others = tuple(i for i in range(ndim) if i != axis)
-    amax = fnp.max(fnp.abs(w), axis=others) if others else fnp.abs(w)
+    amax = fnp.max(fnp.abs(w), axis=others, initial=0) if others else fnp.abs(w)  # 0 if empty
     scale = fnp.where(amax > 0, amax / qmax, np.float32(1.0)).astype(np.float32)
     return _clip_cast(fnp.round(w / _along(scale, axis, ndim)), qmax), scale
 
 
-def host_quantize_per_channel(w, bits=8):
+def host_quantize_per_channel(w, bits=8, reduce_axes=None):
     """``quantize_per_channel(w, axis=-1, bits=bits)`` in NumPy on a concrete array: the
     same float32 formula, without compiling a program per weight shape (for
-    ``quantize_model``, which converts many weights once)."""
+    ``quantize_model``, which converts many weights once, and ``quantize_program``,
+    which quantizes constant weights while it builds a program).
+
+    ``reduce_axes``: the axes one scale covers (default: all but the last); the scales
+    have the shape of the other axes, in ``w``'s axis order."""
     qmax = _qmax(bits)
     w = np.asarray(_check_float(w, "quantize_per_channel: w"), np.float32)
-    if w.ndim == 0:
-        raise ValueError("quantize_per_channel needs an array of rank >= 1, got a scalar")
-    amax = np.abs(w).reshape(-1, w.shape[-1]).max(axis=0)
+    if reduce_axes is None:
+        if w.ndim == 0:
+            raise ValueError("quantize_per_channel needs an array of rank >= 1, got a scalar")
+        reduce_axes = tuple(range(w.ndim - 1))
+    reduce_axes = tuple(reduce_axes)
+    amax = np.max(np.abs(w), axis=reduce_axes, keepdims=True, initial=0)  # 0 if empty
     scale = np.where(amax > 0, amax / np.float32(qmax), np.float32(1)).astype(np.float32)
     q = np.clip(np.round(w / scale), -qmax, qmax).astype(np.int8)  # half to even
-    return q, scale
+    return q, np.squeeze(scale, axis=reduce_axes)
 
 
 def host_pack_int4(q):
@@ -151,7 +169,8 @@ def quantize_per_tensor(x, scale, *, bits=8):
 
     Raises:
       TypeError: ``x`` has an integer or bool dtype.
-      ValueError: ``bits`` outside [2, 8]; a concrete ``scale`` that is not positive.
+      ValueError: ``bits`` outside [2, 8]; a Python or NumPy ``scale`` that is not
+        positive (a funcnet array's value is not read back from the device to check).
 
     Example:
       >>> from funcnet import compress
@@ -247,13 +266,17 @@ def pack_int4(q):
       >>> compress.pack_int4(np.array([1, -1, 7], np.int8)).tolist()
       [241, 7]
     """
-    dtype = getattr(q, "dtype", np.asarray(q).dtype)
-    if not dtypes.is_int(dtype):
-        raise TypeError(f"pack_int4 takes integer codes, got dtype {np.dtype(dtype)}")
-    if isinstance(q, np.ndarray) and q.size and (q.min() < -8 or q.max() > 7):
-        raise ValueError(
-            f"pack_int4: codes must lie in [-8, 7], got [{int(q.min())}, {int(q.max())}]"
-        )
+    if not hasattr(q, "dtype"):  # a list; np.asarray(q) is not right for a traced q
+        q = np.asarray(q)
+    if not dtypes.is_int(q.dtype):
+        raise TypeError(f"pack_int4 takes integer codes, got dtype {np.dtype(q.dtype)}")
+    if not isinstance(q, Tracer):  # a concrete NumPy or funcnet array: check its codes
+        codes = np.asarray(q)
+        if codes.size and (codes.min() < -8 or codes.max() > 7):
+            raise ValueError(
+                f"pack_int4: codes must lie in [-8, 7], got [{int(codes.min())}, "
+                f"{int(codes.max())}]"
+            )
     return _pack_int4(q)
 
 
@@ -284,6 +307,8 @@ def unpack_int4(packed, shape):
       >>> compress.unpack_int4(np.array([241, 7], np.uint8), (3,)).tolist()
       [1, -1, 7]
     """
+    if not hasattr(packed, "shape"):
+        packed = np.asarray(packed, np.uint8)
     shape = tuple(int(d) for d in shape)
     n = int(np.prod(shape, dtype=np.int64))
     if tuple(packed.shape) != ((n + 1) // 2,):

@@ -20,13 +20,8 @@ from funcnet.compress.pruning import (
     compute_masks,
     parse_structure,
 )
-from funcnet.optim._base import (
-    GradientTransformation,
-    check_steps,
-    check_tree_match,
-    safe_increment,
-    zero_count,
-)
+from funcnet.optim import GradientTransformation, safe_increment
+from funcnet.optim._base import check_steps, check_tree_match, zero_count  # optim's helpers
 
 
 def polynomial_decay(
