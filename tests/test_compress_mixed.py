@@ -428,3 +428,11 @@ def test_digits_in_float16_and_bfloat16_match_float32():
     # no step was skipped and the scale grew every 25 good steps
     assert int(state16.skipped_steps) == 0
     assert float(state16.scale) == 2.0**15 * 2**2
+
+
+def test_cast_floating_refuses_a_non_float_dtype_and_takes_short_names():
+    tree = {"w": np.ones(3, np.float32), "step": np.int32(4)}
+    with pytest.raises(TypeError, match="int32"):
+        compress.cast_floating(tree, np.int32)
+    out = compress.cast_floating(tree, "bf16")
+    assert out["w"].dtype == fnp.bfloat16 and np.asarray(out["step"]).dtype == np.int32

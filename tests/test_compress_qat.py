@@ -616,3 +616,17 @@ def test_qat_init_keeps_other_layers_state():
     np.testing.assert_array_equal(np.asarray(qstate["batch_norm_0"]["mean"]), 0.5)
     assert float(qstate["dense_0"]["x_absmax"]) == np.abs(x).max()
     assert float(qstate["dense_1"]["x_absmax"]) > 0
+
+
+def test_a_layer_shared_by_two_paths_gets_a_scale_for_each():
+    shared = nn.Dense(4)
+    model = nn.Sequential([nn.Sequential([shared]), nn.Sequential([shared])])
+    params, _ = model.init(random.key(0), (-1, 4))
+    x = _data((16, 4), 1, 1.0)
+    qmodel = compress.qat_model(model)
+    qparams, state = compress.qat_init(qmodel, params, x)
+    scales = compress.activation_scales(qmodel, qparams, state)
+    assert sorted(scales) == ["sequential_0/dense_0", "sequential_1/dense_0"]
+    qm, qp = compress.convert_qat(qmodel, qparams, state)
+    y_qat = qmodel.apply(qparams, x, state=state)[0]
+    _agree(qm.apply(qp, x), y_qat)

@@ -562,3 +562,22 @@ def test_digits_mlp_ptq_loses_at_most_one_point():
     q_accuracy = np.mean(np.asarray(predict(qmodel, qparams, xte)) == yte)
     assert accuracy > 0.95
     assert q_accuracy >= accuracy - 0.01
+
+
+def test_pack_int4_under_jit_from_lists_and_range_check_on_device_arrays():
+    q = np.array([1, -1, -8, 7, 3], np.int8)
+    np.testing.assert_array_equal(
+        np.asarray(fn.jit(compress.pack_int4)(fn.asarray(q))), np_pack_int4(q)
+    )
+    np.testing.assert_array_equal(
+        np.asarray(compress.pack_int4([1, -1, -8, 7, 3])), np_pack_int4(q)
+    )
+    np.testing.assert_array_equal(np.asarray(compress.unpack_int4(list(np_pack_int4(q)), (5,))), q)
+    with pytest.raises(ValueError, match=r"\[-8, 7\]"):
+        compress.pack_int4(fn.asarray(np.array([9, 0], np.int8)))
+
+
+def test_empty_kernels_get_scale_one():
+    q, scale = compress.quantize_per_channel(np.zeros((0, 3), np.float32))
+    assert q.shape == (0, 3) and q.dtype == np.int8
+    np.testing.assert_array_equal(np.asarray(scale), np.ones(3, np.float32))
