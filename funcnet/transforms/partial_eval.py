@@ -93,9 +93,14 @@ class PEBuilder:
         invars = [self.vars[id(t)] for t in in_tracers]
         outvars = [self.atom(t) for t in out_tracers]
         constvars = list(self.const_vals)
-        return ClosedJaxpr(
+        closed = ClosedJaxpr(
             Jaxpr(constvars, invars, self.eqns, outvars), [self.const_vals[v] for v in constvars]
         )
+        # The tracers point back at this builder through their trace: dropping them here
+        # lets the residuals go when the caller drops the program, not at the next
+        # cycle collection.
+        self.eqns, self.vars, self.keep, self.const_vars, self.const_vals = [], {}, [], {}, {}
+        return closed
 
 
 class PETrace(Trace):
