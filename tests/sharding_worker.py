@@ -338,6 +338,16 @@ facts["block_shape_error"] = error(
 )
 facts["mesh_local"] = [mesh.local_devices == list(mesh.devices.flat), not mesh.is_multi_process]
 
+# --- 5b. the put copies the host data: writing into it afterwards changes nothing ----------
+host_writes = []
+for spec in (P("data"), P(None, "model"), P()):
+    for rows in (8, 16, 40, 128):
+        h = np.arange(rows * 4, dtype=np.float32).reshape(rows, 4)
+        put = fn.device_put(h, NamedSharding(mesh, spec))
+        h[:] = -1
+        host_writes.append(np.array_equal(np.asarray(put), np.arange(rows * 4).reshape(rows, 4)))
+facts["host_writes_do_not_reach_sharded"] = host_writes
+
 # --- 6. a layout no PartitionSpec expresses: TiledSharding -------------------------------------
 flat_mesh = Mesh(np.array(devs, dtype=object), ("a",))
 reversed_layout = TileLayout(tuple(devs), (8,), 1, tuple(range(7, -1, -1)))

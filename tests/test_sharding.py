@@ -313,6 +313,11 @@ def test_multi_device_array_has_no_single_device(facts):
     assert facts["addressable_data_error"].startswith("IndexError: addressable_data(8)")
 
 
+def test_sharded_put_copies_the_host_data(facts):
+    # contiguous blocks are views of the user's array: the runtime would alias them
+    assert facts["host_writes_do_not_reach_sharded"] == [True] * 12
+
+
 def test_device_put_from_a_single_device_array(facts):
     assert facts["from_single_device"] is True
 

@@ -94,6 +94,10 @@ def put_blocks(blocks, devices, shape, dtype, sharding):
                 f"laid out by {sharding!r}: each block must have shape {block_shape}"
             )
     layout = buffer_layout(sharding._device_list, sharding._to_hlo_sharding_text(len(shape)))
+    # NumPy blocks are copied: a contiguous block is often a view of the user's array,
+    # which the CPU runtime would alias (zero copy), so a later in-place write to it
+    # would change the device array. (The sharded put takes no copy semantics.)
+    blocks = [np.array(b, copy=True) if isinstance(b, np.ndarray) else b for b in blocks]
     return _xc.batched_device_put(runtime_aval(shape, dtype), layout, blocks, list(devices), True)
 
 
