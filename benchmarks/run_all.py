@@ -30,6 +30,7 @@ BENCHMARKS = {
     "train_data": "bench_train_data.py",  # Loader-fed CNN step; char-LSTM vs jax + optax
     "loader": "bench_loader.py",  # data.Loader throughput vs grain and torch DataLoader
     "sharding": "bench_sharding.py",  # 8-device recipes: collectives and step time vs jax
+    "compress": "bench_compress.py",  # compressed digits models: latency, accuracy, bytes
 }
 
 
