@@ -7,9 +7,12 @@ jitted functions use too), bounded by `funcnet.config.eager_cache_size`. Importi
 module installs `apply_primitive` as core's default eager implementation.
 """
 
+from typing import Any, NamedTuple
+
 from funcnet.backend import dispatch, sharded
 from funcnet.backend.lowering import lower_module
 from funcnet.config import config
+from funcnet.core import trace as core_trace
 from funcnet.core.array import Array, ShardedArray, to_buffer, wrap_buffer
 from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Var
 from funcnet.core.trace import set_default_impl
@@ -44,6 +47,16 @@ def _clear_fast(_value=None):
 
 # A switch that changes what a signature means (x64) empties the fast path.
 config.on_change("enable_x64", _clear_fast)
+
+
+def _block_fast_paths(_value=None):
+    # nan/inf checks hook in as core's default implementation (nan_check.checked_apply),
+    # which only `bind` reaches: funcnet.numpy's fast paths must step aside meanwhile.
+    core_trace.block_eager_fast_paths(config.debug_nans or config.debug_infs)
+
+
+config.on_change(("debug_nans", "debug_infs"), _block_fast_paths)
+_block_fast_paths()  # the flags may be on already (FUNCNET_DEBUG_NANS=1)
 
 
 def _first_device(args):
@@ -106,6 +119,8 @@ def apply_general(prim, args, params):
     partitioned program (backend/sharded.py)."""
     for a in args:
         if type(a) is ShardedArray:
+            if _recording is not None:
+                _recording.append(None)  # not one plain program: nothing to replay
             return sharded.apply(prim, args, params)
     device = _device_of(args)
     bufs, avals = zip(*(to_buffer(a, device) for a in args)) if args else ((), ())
@@ -120,9 +135,13 @@ def apply_general(prim, args, params):
         if key is not None:
             _cache.programs.put(key, program)
     if type(program) is _OnMesh:
+        if _recording is not None:
+            _recording.append(None)
         return sharded.apply(prim, args, params, mesh=program.mesh)
     exe = program.executable
     outs = list(map(wrap_buffer, exe.execute(list(bufs)), program.out_avals))
+    if _recording is not None:
+        _recording.append(Record(prim, args, params, program, outs))
     parts = exe.dispatch_parts()
     if key is not None and parts is not None and all(type(a) is Array for a in args):
         fast_key = (prim, key[1] or (), avals, None if _single_device() else device)
@@ -131,6 +150,59 @@ def apply_general(prim, args, params):
             fast_key, dispatch.FastCall(*parts, [], program.out_avals, out_tree, program)
         )
     return outs if prim.multiple_results else outs[0]
+
+
+# --- recording, for funcnet.numpy's per-signature fast paths ---------------------------
+
+
+class Record(NamedTuple):
+    """One primitive run by `apply_general` while recording."""
+
+    prim: Any
+    args: tuple  # as given (Arrays, NumPy values)
+    params: dict
+    program: _PrimitiveProgram
+    outs: list  # the output Arrays
+
+
+_recording = None  # a list of Records while `record` runs a function
+
+
+def _recording_impl(prim, *args, **params):
+    return apply_general(prim, args, params)
+
+
+def record(fn, args):
+    """Run `fn(*args)` eagerly with every primitive through `apply_general`, recording.
+
+    funcnet.numpy's fast paths call it on a signature's first call: when `fn` ran one
+    primitive on its own arguments and returned that output, the next calls of the
+    signature replay that program directly. Primitives with their own eager rule
+    (`impl_rules`) are not seen: the caller checks that the output is the recorded one.
+    Another thread's eager ops meanwhile are recorded too (so the caller sees too many
+    records and replays nothing).
+
+    Args:
+      fn: the function.
+      args: its positional arguments.
+
+    Returns:
+      `(result, records)`: the `Record` of each one-primitive program run (None for
+      anything else: a partitioned op), or records None where nothing can be recorded
+      (a recording already running, or nan checks installed).
+    """
+    global _recording
+    if _recording is not None or core_trace.default_impl() is not apply_primitive:
+        return fn(*args), None
+    records = _recording = []
+    set_default_impl(_recording_impl)
+    try:
+        out = fn(*args)
+    finally:
+        _recording = None
+        if core_trace.default_impl() is _recording_impl:
+            set_default_impl(apply_primitive)
+    return out, records
 
 
 def cache_size() -> int:

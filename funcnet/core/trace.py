@@ -144,10 +144,37 @@ class MainTrace:
         return f"MainTrace({self.level}, {self.trace_type.__name__})"
 
 
+# Eager fast paths (funcnet.numpy's per-signature probes) skip `bind`, so they may run
+# only while no transformation is active anywhere: `eager_fast` is True exactly when no
+# MainTrace above the eval one is pushed in any thread (counted across threads: a thread
+# tracing makes every thread take the general path, which is always right) and no switch
+# such as debug_nans asks to see every primitive. One module global, read per op.
+eager_fast = True
+_active_mains = 0
+_fast_blocked = False
+_count_lock = threading.Lock()
+
+
+def _count_main(delta: int) -> None:
+    global _active_mains, eager_fast
+    with _count_lock:
+        _active_mains += delta
+        eager_fast = _active_mains == 0 and not _fast_blocked
+
+
+def block_eager_fast_paths(blocked: bool) -> None:
+    """Turn the eager fast paths off (True) or back on (a switch such as debug_nans
+    wants every primitive to go through `bind` and the installed implementation)."""
+    global _fast_blocked
+    _fast_blocked = bool(blocked)
+    _count_main(0)
+
+
 @contextmanager
 def new_main(trace_type, global_data=None, dynamic=False):
     main = MainTrace(len(_state.stack), trace_type, global_data)
     _state.stack.append(main)
+    _count_main(1)
     prev_dynamic = _state.dynamic
     if dynamic:
         _state.dynamic = main
@@ -156,6 +183,7 @@ def new_main(trace_type, global_data=None, dynamic=False):
     finally:
         _state.dynamic = prev_dynamic
         _state.stack.pop()
+        _count_main(-1)
         main.active = False
 
 

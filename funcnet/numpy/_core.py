@@ -12,6 +12,7 @@ from funcnet.core import dtypes
 from funcnet.core.array import Array, asarray_from_value
 from funcnet.core.source_info import where as _at
 from funcnet.core.trace import Tracer, get_aval, is_tracing
+from funcnet.numpy import _fast
 
 ArrayLike = (Array, Tracer)
 # What jax.numpy's functions take as an array argument: arrays and scalars. Python lists
@@ -473,7 +474,7 @@ def _unary_float(prim_fn, name):
         summary=_UNARY_FLOAT_SUMMARIES[name],
         mirror="jax.lax.rsqrt" if name == "rsqrt" else f"jnp.{name}",
     )
-    return fn
+    return _fast.unary(fn)
 
 
 exp = _unary_float(lax.exp, "exp")
@@ -740,10 +741,17 @@ def isinf(x, /):
     return lax.eq(lax.abs(x), _like(x, np.inf))
 
 
+def _fast_binary_with_scalars(fn):
+    # Their general path depends on the operands' types and shapes, never on a Python
+    # scalar's value: a scalar may be replayed as a constant (funcnet/numpy/_fast.py).
+    return _fast.binary(fn, scalars=True)
+
+
 def full_like_bool(x, value):
     return lax.broadcast_in_dim(np.bool_(value), x.shape, ())
 
 
+@_fast_binary_with_scalars
 @_weak_result
 def add(x, y, /, *, out=None, where=None):
     """x + y, elementwise, as jnp.add (for bools: logical or).
@@ -771,6 +779,7 @@ def add(x, y, /, *, out=None, where=None):
     return _elementwise(lax.add if result_type(x, y) != dtypes.bool_ else lax.bitwise_or, x, y)
 
 
+@_fast_binary_with_scalars
 @_weak_result
 def subtract(x, y, /, *, out=None, where=None):
     """x - y, elementwise, as jnp.subtract.
@@ -794,6 +803,7 @@ def subtract(x, y, /, *, out=None, where=None):
     return _elementwise(lax.sub, x, y)
 
 
+@_fast_binary_with_scalars
 @_weak_result
 def multiply(x, y, /, *, out=None, where=None):
     """x * y, elementwise, as jnp.multiply.
@@ -817,6 +827,7 @@ def multiply(x, y, /, *, out=None, where=None):
     return _elementwise(lax.mul, x, y)
 
 
+@_fast_binary_with_scalars
 @_weak_result
 def true_divide(x, y, /):
     """x / y, elementwise, in floating point, as jnp.true_divide (fnp.divide is the same
@@ -1033,6 +1044,7 @@ def _integer_power(x, y):
     return lax.select(lax.lt(y, zero), lax.select(unit_base, acc, _like(x, 0)), acc)
 
 
+@_fast_binary_with_scalars
 @_weak_result
 def maximum(x, y, /, *, out=None, where=None):
     """The larger of x and y, elementwise (nan if either is nan), as jnp.maximum.
@@ -1060,6 +1072,7 @@ def maximum(x, y, /, *, out=None, where=None):
     return _elementwise(lax.max, x, y)
 
 
+@_fast_binary_with_scalars
 @_weak_result
 def minimum(x, y, /, *, out=None, where=None):
     """The smaller of x and y, elementwise (nan if either is nan), as jnp.minimum.

@@ -11,7 +11,7 @@ import numpy as np
 
 from funcnet.core.array import Array
 from funcnet.core.trace import Tracer
-from funcnet.numpy import _complex, _core, _indexing, _products, _reductions, _shape
+from funcnet.numpy import _complex, _core, _fast, _indexing, _products, _reductions, _shape
 from funcnet.numpy._sorting import argsort, sort
 
 _OPERAND_TYPES = (int, float, complex, np.generic, np.ndarray, Array, Tracer)
@@ -320,9 +320,27 @@ _METHODS = {
 }
 
 
+# On Array only (a tracer never takes them): the operators with funcnet.numpy's
+# per-signature fast path in front of the general method (numpy/_fast.py).
+_FAST_BINARY = {
+    "add": _core.add,
+    "sub": _core.subtract,
+    "mul": _core.multiply,
+    "truediv": _core.true_divide,
+    "matmul": _products.matmul_fast,
+}
+_ARRAY_METHODS = {
+    **{f"__{name}__": fn.operator(_METHODS[f"__{name}__"]) for name, fn in _FAST_BINARY.items()},
+    **{f"__r{name}__": fn.reflected(_METHODS[f"__r{name}__"]) for name, fn in _FAST_BINARY.items()},
+    "__getitem__": _fast.getitem(_indexing.getitem),
+}
+
+
 def install():
     for cls in (Array, Tracer):
         for name, fn in _METHODS.items():
             setattr(cls, name, fn)
+    for name, fn in _ARRAY_METHODS.items():
+        setattr(Array, name, fn)
     # Comparisons return arrays, so these classes are unhashable, like NumPy arrays.
     Array.__hash__ = None

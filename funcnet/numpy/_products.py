@@ -9,7 +9,9 @@ import numpy as np
 
 from funcnet import lax
 from funcnet.core import dtypes
+from funcnet.core import trace as _trace
 from funcnet.core.source_info import where as _at
+from funcnet.numpy import _fast
 from funcnet.numpy._core import (
     asarray,
     astype,
@@ -71,44 +73,51 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
       >>> fnp.matmul(fnp.ones((5, 2, 3)), fnp.ones((3, 4))).shape
       (5, 2, 4)
     """
+    if precision is None and preferred_element_type is None and _trace.eager_fast:
+        out = _matmul_kernel(a, b)  # the per-signature fast path (numpy/_fast.py)
+        if out is not None:
+            return out
+    return _matmul(a, b, precision, preferred_element_type)
+
+
+def _matmul(a, b, precision=None, preferred_element_type=None):
     a, b, pet = _operands("matmul", a, b, preferred_element_type)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(
             f"matmul: scalar operands are not allowed (shapes {a.shape}, {b.shape}); use *{_at()}"
         )
     a_vec, b_vec = a.ndim == 1, b.ndim == 1
-    if a_vec:
-        a = reshape(a, (1, a.shape[0]))
-    if b_vec:
-        b = reshape(b, (b.shape[0], 1))
-    if a.shape[-1] != b.shape[-2]:
+    b_k = b.shape[0] if b_vec else b.shape[-2]  # b's contracted axis
+    if a.shape[-1] != b_k:
         raise TypeError(
-            f"matmul: shapes {a.shape if not a_vec else a.shape[1:]} and "
-            f"{b.shape if not b_vec else b.shape[:1]} are not aligned: "
-            f"{a.shape[-1]} (dim {a.ndim - 1}) != {b.shape[-2]} (dim "
-            f"{b.ndim - 2}){_at()}"
+            f"matmul: shapes {a.shape} and {b.shape} are not aligned: "
+            f"{a.shape[-1]} (dim {a.ndim - 1 + a_vec}) != {b_k} (dim "
+            f"{b.ndim - 2 + b_vec}){_at()}"
         )
+    if a_vec or b_vec:
+        # A vector operand contracts directly, one dot_general (as jax): the result's
+        # axes are the other operand's free axes, in order.
+        dims = (((a.ndim - 1,), (b.ndim - 2 + b_vec,)), ((), ()))
+        return _dot_general(a, b, dims, precision, pet)
     batch_a, batch_b = a.shape[:-2], b.shape[:-2]
-    if batch_a and not batch_b and not b_vec:
+    if batch_a and not batch_b:
         # (..., m, k) @ (k, n): one contraction, no broadcast copy of the matrix (which
         # would also make reverse mode sum per-example weight gradients).
-        out = _dot_general(a, b, (((a.ndim - 1,), (0,)), ((), ())), precision, pet)
-        return reshape(out, out.shape[:-2] + out.shape[-1:]) if a_vec else out
+        return _dot_general(a, b, (((a.ndim - 1,), (0,)), ((), ())), precision, pet)
     if batch_a or batch_b:
         batch = broadcast_shapes(batch_a, batch_b)
         a = broadcast_to(a, batch + a.shape[-2:]) if batch_a != batch else a
         b = broadcast_to(b, batch + b.shape[-2:]) if batch_b != batch else b
         nb = len(batch)
-        out = _dot_general(
+        return _dot_general(
             a, b, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))), precision, pet
         )
-    else:
-        out = _dot_general(a, b, (((1,), (0,)), ((), ())), precision, pet)
-    if a_vec:
-        out = reshape(out, out.shape[:-2] + out.shape[-1:])
-    if b_vec:
-        out = reshape(out, out.shape[:-1])
-    return out
+    return _dot_general(a, b, (((1,), (0,)), ((), ())), precision, pet)
+
+
+# The fast path of matmul and of `@` (numpy/_methods.py installs its operator).
+matmul_fast = _fast.binary(_matmul)
+_matmul_kernel = matmul_fast.kernel
 
 
 def dot(a, b, *, precision=None, preferred_element_type=None):

@@ -14,7 +14,7 @@ import numpy as np
 from funcnet import lax
 from funcnet.core import dtypes
 from funcnet.core.source_info import where as _at
-from funcnet.numpy import _core
+from funcnet.numpy import _core, _fast
 from funcnet.numpy._core import (
     _float_args,
     _select,
@@ -158,6 +158,9 @@ def sum(
     return _reduce(
         "sum", a, axis, dtype, out, keepdims, initial, where, promote_integers, upcast=True
     )
+
+
+sum = _fast.reduction(sum)  # a per-signature fast path for a.sum(), fnp.sum(a, axis)
 
 
 def prod(
