@@ -54,6 +54,7 @@ from funcnet.io import load, save
 from funcnet.lax import stop_gradient
 from funcnet.runtime.cache import clear_caches
 from funcnet.transforms.custom import custom_jvp, custom_vjp
+from funcnet.transforms.fused_eager import fused_eager
 from funcnet.transforms.grad import (
     grad,
     hessian,
@@ -106,6 +107,7 @@ __all__ = [
     "errors",
     "eval_shape",
     "export",
+    "fused_eager",
     "grad",
     "hessian",
     "io",
@@ -144,3 +146,6 @@ __all__ = [
     "vjp",
     "vmap",
 ]
+
+if config.fused_eager:  # FUNCNET_FUSED_EAGER=1: record eager code from here on
+    transforms.fused_eager.enter_from_config()

@@ -34,6 +34,10 @@ class _Config:
         primitive that produces a nan (eagerly, and by re-running a jitted program op
         by op to find it).
       debug_infs: bool, default False. The same for infinities.
+      fused_eager: bool, default False. Eager operations of the thread that sets it
+        are recorded and run as compiled chains, as inside `with fn.fused_eager():`;
+        setting it back to False runs what is pending (`FUNCNET_FUSED_EAGER=1`: the
+        main thread, from `import funcnet` on).
       explain_cache_misses: bool, default False. Log (with `logging`, logger
         "funcnet.jit") why each jit cache miss had a new signature.
       optimize_jaxprs: bool, default True. Run dead-code elimination and common
@@ -72,6 +76,8 @@ class _Config:
     # Raise FloatingPointError at the first primitive that produces a nan (an inf).
     debug_nans: bool = False
     debug_infs: bool = False
+    # Record eager operations and run each chain as one program (transforms/fused_eager.py).
+    fused_eager: bool = False
     # Bounds of the compilation caches (least recently used entries are dropped): traced
     # programs per jitted function (and options), and one-primitive eager programs.
     jit_cache_size: int = 4096
