@@ -7,18 +7,24 @@ Cases (all tiny, so the time is the per-call overhead, not compute):
   tree1000    f(p) = {k: v * 0.9} on a 1,000-leaf parameter tree (a large model's step)
   jit-in-loop fn.jit(f)(x) written inside the loop: a new wrapper per call, whose
               cache belongs to f (the idiomatic JAX pattern; jax caches by function too)
+  static      f(x, n) = x * n + 1 with static_argnums=1, n passed by position (no
+              target: shown because a training step often has a static flag)
 
 Floors for the scalar program, on funcnet's own compiled executable:
   execute_sharded            the runtime call alone (results left unwrapped)
   + disassemble              the generic way to get result arrays back
   + result handlers          what funcnet's Executable.execute does after the first call
-Target: funcnet.jit within 1.5x of jax.jit, judged on the ratio of the minima over
-151 interleaved ~2 ms blocks (on a loaded machine the stable statistic; the median and
-paired ratios are printed too, see _timing.py).
+Targets (issue 19): funcnet.jit at most 1.1x jax.jit for the scalar and the 20-leaf
+cases, 1.2x for the 1,000-leaf tree and for jit(f)(x) inside the loop, judged on the
+ratio of the minima of the process's CPU time over 151 interleaved ~2 ms blocks
+(_cpu_timing.py: on a loaded, shared machine the wall time of a block is mostly the
+other tenants; the CPU time the process spent moves far less). The wall-time min,
+median and paired ratios are printed too; on a quiet machine they agree.
 
 Run: python benchmarks/bench_dispatch.py
 """
 
+import _cpu_timing
 import _timing
 
 _timing.in_repo_path()
@@ -30,7 +36,9 @@ import numpy as np
 import funcnet as fn
 import funcnet.numpy as fnp
 
-TARGET = 1.5
+# funcnet/jax (CPU-time min) per case; cases not listed: TARGET
+TARGETS = {"tree1000 v*0.9": 1.2, "jit(f)(x) in a loop": 1.2, "static n, by position": None}
+TARGET = 1.1
 
 
 def scalar_fn(x):
@@ -43,6 +51,10 @@ def dict_sum(p):
 
 def dict_update(p):
     return {k: v * 0.9 for k, v in p.items()}
+
+
+def static_fn(x, n):
+    return x * n + 1
 
 
 def main(repeat=151):
@@ -69,7 +81,7 @@ def main(repeat=151):
     ]:
         jf, jj = fn.jit(f), jax.jit(f)
         np.testing.assert_allclose(_to_np(jf(a_fn)), _to_np(jj(a_jx)), rtol=1e-6)
-        res = _timing.compare(
+        res = _cpu_timing.compare(
             {"funcnet": lambda jf=jf, a=a_fn: jf(a), "jax": lambda jj=jj, a=a_jx: jj(a)},
             repeat=repeat,
             target_s=0.002,
@@ -77,20 +89,30 @@ def main(repeat=151):
         results[label] = res
         rows.append((label, res))
     # jit(f)(x) inside the loop: a fresh wrapper every call
-    res = _timing.compare(
+    res = _cpu_timing.compare(
         {"funcnet": lambda: fn.jit(scalar_fn)(x_fn), "jax": lambda: jax.jit(scalar_fn)(x_jx)},
         repeat=repeat,
         target_s=0.002,
     )
     results["jit(f)(x) in a loop"] = res
     rows.append(("jit(f)(x) in a loop", res))
+    # a static argument passed by position
+    sf, sj = fn.jit(static_fn, static_argnums=1), jax.jit(static_fn, static_argnums=1)
+    np.testing.assert_allclose(_to_np(sf(x_fn, 3)), _to_np(sj(x_jx, 3)), rtol=1e-6)
+    res = _cpu_timing.compare(
+        {"funcnet": lambda: sf(x_fn, 3), "jax": lambda: sj(x_jx, 3)},
+        repeat=repeat,
+        target_s=0.002,
+    )
+    results["static n, by position"] = res
+    rows.append(("static n, by position", res))
 
     # The floor: funcnet's own executable for the scalar program, driven directly.
     exe = fn.jit(scalar_fn).lower(x_fn).compile()._exe  # funcnet.runtime.xla.Executable
     raw = exe._exe  # the runtime's LoadedExecutable
     buf = x_fn._buf
     exe.execute([buf])  # the first call builds the result handlers
-    floor = _timing.compare(
+    floor = _cpu_timing.compare(
         {
             "execute_sharded": lambda: raw.execute_sharded([buf]),
             "+disassemble": lambda: raw.execute_sharded(
@@ -109,12 +131,13 @@ def main(repeat=151):
     for k, v in floor.items():
         print(
             f"    {k:<18} {_timing.fmt_time(v['median'])} (min "
-            f"{_timing.fmt_time(v['min']).strip()})"
+            f"{_timing.fmt_time(v['min']).strip()}, cpu min "
+            f"{_timing.fmt_time(v['cpu_min']).strip()})"
         )
-    f_over = floor["funcnet"]["min"] - floor["+handlers"]["min"]
-    j_over = floor["jax"]["min"] - floor["execute_sharded"]["min"]
+    f_over = floor["funcnet"]["cpu_min"] - floor["+handlers"]["cpu_min"]
+    j_over = floor["jax"]["cpu_min"] - floor["execute_sharded"]["cpu_min"]
     print(
-        f"    funcnet.jit above its floor (+handlers): {f_over * 1e6:6.2f} us;  "
+        f"    (cpu min) funcnet.jit above its floor (+handlers): {f_over * 1e6:6.2f} us;  "
         f"jax.jit above bare execute_sharded: {j_over * 1e6:6.2f} us"
     )
 
@@ -124,11 +147,18 @@ def main(repeat=151):
         r = _timing.ratio(res)
         rmin = _timing.ratio(res, stat="min")
         rp = _timing.ratio(res, stat="paired")
-        hit = rmin <= TARGET
+        rcpu = _timing.ratio(res, stat="cpu_min")
+        target = TARGETS.get(label, TARGET)
+        hit = target is None or rcpu <= target
         ok &= hit
+        verdict = (
+            "(no target)"
+            if target is None
+            else f"target (cpu min) <= {target}x: {'met' if hit else 'MISSED'}"
+        )
         print(
-            f"  {label:<26} funcnet/jax {r:5.2f}x median, {rmin:5.2f}x min, {rp:5.2f}x "
-            f"paired   target (min) <= {TARGET}x: {'met' if hit else 'MISSED'}"
+            f"  {label:<26} funcnet/jax: cpu {rcpu:5.2f}x min; wall {rmin:5.2f}x min, "
+            f"{r:5.2f}x median, {rp:5.2f}x paired   {verdict}"
         )
     _timing.maybe_dump("dispatch", {"cases": results, "floor": floor})
     return ok

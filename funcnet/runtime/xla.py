@@ -2,6 +2,7 @@
 only places funcnet touches jax: compiling StableHLO text, executing, and device
 buffers (the runtime's arrays, used as raw buffers)."""
 
+import copy
 import functools
 
 import jax
@@ -120,10 +121,19 @@ def _is_64_bit(dtype) -> bool:
 # directly (~12 us instead of ~240 us through jax.device_put's Python layers).
 _put_signatures = LRUCache("eager_cache_size")
 _batched_device_put = getattr(_xc, "batched_device_put", None)
+# The runtime copies the host data before the put returns (never aliases it); NumPy
+# scalars are immutable and keep the zero-copy semantics.
+_COPY_HOST = _xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL
+_ZERO_COPY = _xc.HostBufferSemantics.ZERO_COPY
 
 
 def device_put(value, device=None) -> Buffer:
-    """Copy a host value (NumPy array or scalar) or a buffer to a device."""
+    """Copy a host value (NumPy array or scalar) or a buffer to a device.
+
+    A NumPy array is always copied: the CPU runtime would otherwise alias an aligned
+    host array (its default "zero copy" semantics), and a later in-place write to the
+    NumPy array would change the funcnet Array (jnp.asarray copies too). A buffer
+    already on `device` is returned as it is (buffers are immutable)."""
     device = device if device is not None else default_device()
     if _batched_device_put is None or not isinstance(value, (np.ndarray, np.generic)):
         return jax.device_put(value, device)
@@ -132,7 +142,10 @@ def device_put(value, device=None) -> Buffer:
     if sig is not None:
         if config.enable_x64 and not _jax_x64():  # turned off behind funcnet's back
             sync_x64(True)
-        return _batched_device_put(sig[0], sig[1], [value], [device], True)
+        semantics = _COPY_HOST if isinstance(value, np.ndarray) else _ZERO_COPY  # scalars
+        return _batched_device_put(sig[0], sig[1], [value], [device], True, False, semantics)
+    if isinstance(value, np.ndarray):  # jax.device_put puts it zero-copy: give it a copy
+        value = np.array(value, copy=True)
     buf = jax.device_put(value, device)
     if buf.dtype != value.dtype and _is_64_bit(value.dtype) and config.enable_x64:
         sync_x64(True)  # jax's flag was turned off behind funcnet's back
@@ -217,6 +230,19 @@ def _compile(c, program, device_list, options):
     return c.compile_and_load(bytes(program), device_list, options)
 
 
+def _compile_on_device(c, program, device_list, options):
+    """`_compile` for a one-device program, assigned to its device: without an
+    assignment the runtime assigns it to device 0 and refuses the buffers of any other
+    ("replica is assigned to device cpu:0"). The assignment is added here, not in the
+    options the compilation cache keys on, so that a cached program loads on any device
+    of its kind (the cache assigns it on loading)."""
+    (device,) = device_list
+    if device.id != 0:
+        options = copy.deepcopy(options)
+        options.device_assignment = _xc.DeviceAssignment.create(np.array([[device.id]]))
+    return _compile(c, program, device_list, options)
+
+
 class CompiledProgram:
     """What every compiled program tells about itself (`self._exe` is the runtime's
     loaded executable)."""
@@ -247,7 +273,7 @@ class Executable(CompiledProgram):
             mlir_text,
             _xc.DeviceList((device,)),
             _compile_options(),
-            _compile,
+            _compile_on_device,
             # Their executables call this process's Python objects: never stored.
             cacheable=not _has_host_callbacks(mlir_text),
         )

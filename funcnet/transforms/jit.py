@@ -19,6 +19,7 @@ from funcnet.backend import dispatch, nan_check, sharded
 from funcnet.backend.lowering import lower_module
 from funcnet.config import config
 from funcnet.core import dtypes, passes
+from funcnet.core import trace as core_trace
 from funcnet.core.array import (
     Array,
     ShapeDtypeStruct,
@@ -31,6 +32,7 @@ from funcnet.core.aval import shaped_abstractify
 from funcnet.core.jaxpr import ClosedJaxpr, closed_without_consts, eval_jaxpr
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Tracer, impl_rules, is_tracing
+from funcnet.core.trace import _state as _trace_state  # its `stack`: this thread's traces
 from funcnet.core.traceback_util import api_boundary, register_boundary
 from funcnet.core.traceback_util import process as process_traceback
 from funcnet.lax.calls import jit_p
@@ -369,8 +371,8 @@ class Jitted:
         self.static_argnums, self.static_argnames, fc = slot.options(raw, _infer_static)
         self._sig = slot.sig
         self._fcache = fc
-        self._fast_call = fc.call  # the fast path, bound once
         self._fast_ok = not self.static_argnums and not self.static_argnames
+        self._static_positions = {}  # number of arguments -> static positions (normalized)
         self.trace_count = 0  # how many times this wrapper traced the Python function
         self.__name__ = getattr(fun, "__name__", "fun")
 
@@ -506,54 +508,141 @@ class Jitted:
         return attrs
 
     def __call__(self, *args, **kwargs):
-        # Fast path: no static arguments, outside any transformation, every leaf a
-        # funcnet Array, and a signature seen before (recorded by `_call_general` in the
-        # function's DispatchCache, shared with every wrapper of it). Positional Array
-        # arguments are keyed by their avals alone (no flattening); other calls by
-        # (tree structure, avals); on a multi-device process the key holds the first
-        # leaf's device too. The fast path is empty while disable_jit or nan checks are
-        # on, so those modes cost nothing here. The whole call is an API boundary (errors
-        # from tracing the user's function show the user's frames): an inline try costs
-        # nothing on the fast path.
+        # Fast path: outside any transformation, every leaf a funcnet Array, and a
+        # signature seen before (recorded by `_call_general` in the function's
+        # DispatchCache, shared with every wrapper of it). Positional Array arguments are
+        # keyed by their avals alone (no flattening); other calls by (tree structure,
+        # avals); calls with static arguments, when all are passed by position, by (the
+        # static values, tree structure, avals) (`_static_key`); on a multi-device
+        # process the key holds the first leaf's device too. The fast path is empty while
+        # disable_jit or nan checks are on, so those modes cost nothing here. The whole
+        # call is an API boundary (errors from tracing the user's function show the
+        # user's frames): an inline try costs nothing on the fast path.
+        #
+        # This is the hottest path of a training loop, so `DispatchCache.call` (probe the
+        # memo, then the dict; run; wrap) is inlined here: one Python frame less per call.
+        # A first argument that is no Array (a parameter dict) goes straight to the
+        # flattening, without raising and catching an AttributeError. Reading `x._buf`
+        # runs a fused_eager LazyArray's pending chain; a ShardedArray has none (its
+        # `_sbuf` is for the partitioned path below).
         try:
-            if self._fast_ok and not is_tracing():
-                if not kwargs:
+            # Not inside a transformation: no trace in any thread (one global), else
+            # none in this thread.
+            if self._fast_ok and (core_trace.eager_fast or len(_trace_state.stack) == 1):
+                in_tree = None
+                bufs = None
+                if not kwargs and args and isinstance(args[0], Array):
                     try:
-                        key = tuple([a.aval for a in args])  # AttributeError: not an Array
-                        if not _single_device():
+                        if len(args) == 1:
+                            key = (args[0].aval,)
+                            bufs = [args[0]._buf]
+                        else:
+                            key = tuple([a.aval for a in args])
+                            bufs = [a._buf for a in args]
+                        if _multi_device:
                             key = (key, _first_device(args))
-                    except AttributeError:
-                        pass
-                    else:
-                        out = self._fast_call(key, args)
-                        if out is not _MISS:
-                            return out
-                leaves, in_tree = _tree_flatten(args if not kwargs else (args, kwargs))
-                try:
-                    key = (
-                        in_tree,
-                        tuple([x.aval for x in leaves]),
-                        None if _single_device() else _first_device(leaves),
-                        bool(kwargs),
-                    )
-                except AttributeError:  # a leaf that is no funcnet Array
-                    pass
+                    except AttributeError:  # an argument that is no Array, or sharded
+                        key = None
+                    leaves = args
                 else:
-                    out = self._fast_call(key, leaves)
+                    leaves, in_tree = _tree_flatten(args if not kwargs else (args, kwargs))
+                    key = _tree_key(in_tree, leaves, kwargs)
+                if key is not None:
+                    fc = self._fcache
+                    memo = fc.memo[0]
+                    if memo[0] == key:
+                        hit = memo[1]
+                    else:
+                        hit = fc.fast.get(key)
+                        if hit is not None:
+                            fc.memo[0] = (key, hit)
+                            hit.program.used = True  # the LRU's second chance
+                    if hit is not None and bufs is None:
+                        try:
+                            bufs = [x._buf for x in leaves]
+                        except AttributeError:  # e.g. a leaked tracer: the general path
+                            hit = None
+                    if hit is not None:
+                        run, handlers, const_bufs, out_avals, out_tree, _ = hit
+                        try:
+                            outs = run(const_bufs + bufs if const_bufs else bufs)
+                            outs = outs.consume_with_handlers(handlers)
+                        except Exception:
+                            for x in leaves:
+                                x._check_alive()  # a clear error for a donated argument
+                            raise
+                        if out_tree is None:  # one Array (core.array.wrap_buffer, inlined)
+                            out = _new_object(Array)
+                            out._buf = outs[0]
+                            out.aval = out_avals[0]
+                            return out
+                        arrays = []
+                        for buf, aval in zip(outs, out_avals):
+                            out = _new_object(Array)
+                            out._buf = buf
+                            out.aval = aval
+                            arrays.append(out)
+                        return out_tree.unflatten(arrays)
+                return self._call_missed(args, kwargs, leaves, in_tree, key is None)
+            if (
+                not kwargs
+                and not self._fast_ok
+                and (core_trace.eager_fast or len(_trace_state.stack) == 1)
+            ):
+                got = self._static_key(args)  # static arguments, all passed by position
+                if got is not None:
+                    out = self._fcache.call(*got)
                     if out is not _MISS:
                         return out
-                # Every leaf a sharded Array: the partitioned program's fast path.
-                try:
-                    key = (_SPMD, in_tree, tuple([x._sharding for x in leaves]), bool(kwargs))
-                    hit = self._fcache.fast.get((*key, tuple([x.aval for x in leaves])))
-                except (AttributeError, TypeError):  # a plain Array or a non-Array leaf
-                    hit = None
-                if hit is not None:
-                    return hit.call(leaves)
             return self._call_general(args, kwargs)
         except Exception as e:
             process_traceback(e)
             raise
+
+    def _static_key(self, args):
+        """(fast-path key, flat dynamic leaves) of a call with static arguments passed by
+        position (no keyword arguments), or None when a static value is unhashable (the
+        general path explains) or a leaf is no funcnet Array. The key holds the static
+        values themselves, compared and hashed as the program cache compares them."""
+        n = len(args)
+        pos = self._static_positions.get(n)
+        if pos is None:  # as _split normalizes them, once per number of arguments
+            pos = tuple(sorted({i % n if i < 0 else i for i in self.static_argnums if -n <= i < n}))
+            self._static_positions[n] = pos
+        statics = tuple([args[i] for i in pos])
+        leaves, in_tree = _tree_flatten(tuple([a for i, a in enumerate(args) if i not in pos]))
+        try:
+            hash(statics)
+            return (
+                _STATIC,
+                statics,
+                in_tree,
+                tuple([x.aval for x in leaves]),
+                _first_device(leaves) if _multi_device else None,
+            ), leaves
+        except (TypeError, AttributeError):
+            return None
+
+    def _call_missed(self, args, kwargs, leaves, in_tree, no_key):
+        """The rest of the fast path after `__call__`'s probe missed, or found no key
+        (`no_key`): the pytree key when a positional argument was no Array (e.g.
+        `f(x, params)`), then the partitioned programs' key; else the general path."""
+        if in_tree is None:  # __call__ tried (or could not build) the positional key
+            leaves, in_tree = _tree_flatten(args if not kwargs else (args, kwargs))
+            key = _tree_key(in_tree, leaves, kwargs) if no_key else None
+            if key is not None:
+                out = self._fcache.call(key, leaves)
+                if out is not _MISS:
+                    return out
+        # Every leaf a sharded Array: the partitioned program's fast path.
+        try:
+            key = (_SPMD, in_tree, tuple([x._sharding for x in leaves]), bool(kwargs))
+            hit = self._fcache.fast.get((*key, tuple([x.aval for x in leaves])))
+        except (AttributeError, TypeError):  # a plain Array or a non-Array leaf
+            hit = None
+        if hit is not None:
+            return hit.call(leaves)
+        return self._call_general(args, kwargs)
 
     def _call_general(self, args, kwargs):
         if config.disable_jit:  # run the Python function as written, op by op
@@ -586,6 +675,8 @@ class Jitted:
             nan_check.check_program_outputs(f"jit({self.__name__})", entry.closed, leaves, outs)
         elif self._fast_ok and entry.cacheable:
             self._fill_fast(args, kwargs, leaves, avals, device, exe, const_bufs, entry)
+        elif not self._fast_ok and not kwargs and entry.cacheable:  # static, by position
+            self._fill_static_fast(args, exe, const_bufs, entry)
         return tree.tree_unflatten(entry.out_tree, outs)
 
     def _executable(self, entry, in_tree, static, avals, where, text=None):
@@ -715,6 +806,8 @@ class Jitted:
     def _fill_spmd_fast(self, args, kwargs, leaves, avals, run, entry):
         """Record a partitioned signature for `__call__`'s fast path: every leaf a sharded
         Array already laid out as the program wants (nothing to move per call)."""
+        global _multi_device
+        _multi_device = not _single_device()
         n = len(run.const_bufs)
         for x, want in zip(leaves, run.in_shardings[n:]):
             if type(x) is not ShardedArray or not x._sharding.is_equivalent_to(want, x.ndim):
@@ -726,14 +819,11 @@ class Jitted:
 
     def _fill_fast(self, args, kwargs, leaves, avals, device, exe, const_bufs, entry):
         """Record a signature for `__call__`'s fast path (funcnet Array leaves only)."""
-        parts = exe.dispatch_parts()
-        if parts is None or not all(type(x) is Array for x in leaves):
+        global _multi_device
+        _multi_device = not _single_device()
+        hit = _fast_call_of(exe, const_bufs, entry)
+        if hit is None or not all(type(x) is Array for x in leaves):
             return
-        out_tree = entry.out_tree
-        single = out_tree.num_leaves == 1 and out_tree.num_nodes == 1
-        hit = dispatch.FastCall(
-            *parts, const_bufs, tuple(entry.closed.out_avals), None if single else out_tree, entry
-        )
         dev = None if _single_device() else device
         if not kwargs and all(type(a) is Array for a in args):  # positional Arrays
             key = avals if dev is None else (avals, dev)
@@ -741,6 +831,17 @@ class Jitted:
             in_tree = tree.tree_structure(args if not kwargs else (args, kwargs))
             key = (in_tree, avals, dev, bool(kwargs))
         self._fcache.add_fast(key, hit)
+
+    def _fill_static_fast(self, args, exe, const_bufs, entry):
+        """Record a call with static arguments (by position) for `__call__`'s fast path,
+        keyed as `_static_key` keys it (funcnet Array leaves only)."""
+        global _multi_device
+        _multi_device = not _single_device()
+        got = self._static_key(args)
+        hit = _fast_call_of(exe, const_bufs, entry)
+        if got is None or hit is None or not all(type(x) is Array for x in got[1]):
+            return
+        self._fcache.add_fast(got[0], hit)
 
     @api_boundary
     def lower(self, *args, **kwargs) -> "Lowered":
@@ -962,6 +1063,38 @@ def _type_list(avals) -> str:
 _tree_flatten = tree.tree_flatten
 _single_device = xla.single_device
 _MISS = dispatch.MISS
+_new_object = object.__new__
+# Whether the process sees several devices (then fast keys hold the first leaf's device);
+# set by the first fast-path record, before which no fast key exists to be probed.
+_multi_device = False
+
+
+_STATIC = object()  # tags the fast-path keys of calls with static arguments
+
+
+def _fast_call_of(exe, const_bufs, entry):
+    """The fast path's record of a single-device program, or None where the runtime
+    gives no result handlers."""
+    parts = exe.dispatch_parts()
+    if parts is None:
+        return None
+    out_tree = entry.out_tree
+    single = out_tree.num_leaves == 1 and out_tree.num_nodes == 1
+    out_avals = tuple(entry.closed.out_avals)
+    return dispatch.FastCall(*parts, const_bufs, out_avals, None if single else out_tree, entry)
+
+
+def _tree_key(in_tree, leaves, kwargs):
+    """The fast-path key of a flattened call, or None when a leaf is no funcnet Array."""
+    try:
+        return (
+            in_tree,
+            tuple([x.aval for x in leaves]),
+            _first_device(leaves) if _multi_device else None,
+            bool(kwargs),
+        )
+    except AttributeError:
+        return None
 
 
 def _first_device(leaves):

@@ -32,8 +32,10 @@ class FunctionCache(DispatchCache):
     whose programs are jit's `_Entry`s (traced program, out tree, executables per device)
     keyed by (in_tree, static args, avals, device / the arguments' shardings (a tuple) or
     None, x64); its fast path is keyed by the avals of positional Array arguments, or by
-    (tree structure, avals, device, has keywords) for other calls, and for partitioned
-    programs by (tag, tree structure, the arguments' shardings, has keywords, avals).
+    (tree structure, avals, device, has keywords) for other calls, for calls with static
+    arguments (all passed by position) by (tag, static values, tree structure, avals,
+    device), and for partitioned programs by (tag, tree structure, the arguments'
+    shardings, has keywords, avals).
     `last_keys` holds the newest keys, to explain a miss."""
 
     __slots__ = ("last_keys",)
