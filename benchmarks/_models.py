@@ -9,6 +9,9 @@ from the same parameters and data; `check_same_loss` asserts it.
         maxpool 2x2, dense 128, relu, dense 10; 8x8x1 inputs, batch 64
   lstm  character model: embedding 128x64, LSTM hidden 256 over 100 steps (scan),
         dense 128 (next-character logits), batch 32, cross-entropy at every step
+  attn  one pre-layernorm transformer block, d 256, 4 heads, causal, sequence 64,
+        batch 16: x + attention(layernorm(x)), then + dense 1024 / gelu (tanh form) /
+        dense 256 of its layernorm, then dense 128 logits, cross-entropy at every position
 """
 
 import jax
@@ -96,6 +99,41 @@ def jax_lstm(p, ids):
     return jax_dense(p["dense_0"], jnp.moveaxis(hs, 0, 1))
 
 
+# --- attention block -----------------------------------------------------------------------
+D_MODEL, HEADS, SEQ, ATTN_BATCH, MLP_WIDTH, ATTN_CLASSES = 256, 4, 64, 16, 1024, 128
+
+
+def attn_model():
+    return nn.Sequential(
+        [
+            nn.Residual([nn.LayerNorm(), nn.MultiHeadAttention(HEADS, causal=True)]),
+            nn.Residual([nn.LayerNorm(), nn.Dense(MLP_WIDTH), nn.gelu, nn.Dense(D_MODEL)]),
+            nn.Dense(ATTN_CLASSES),
+        ]
+    )
+
+
+def _jax_layer_norm(p, x, eps=1e-5):
+    mean = jnp.mean(x, axis=-1, keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)
+    return (x - mean) * jax.lax.rsqrt(var + eps) * p["scale"] + p["bias"]
+
+
+def jax_attn(p, x):
+    """funcnet.nn's block: plain projection matrices, heads split from the last axis,
+    jax.nn.dot_product_attention (its XLA implementation), tanh-form gelu."""
+    a, m = p["residual_0"], p["residual_1"]
+    h = _jax_layer_norm(a["layer_norm_0"], x)
+    mha = a["multi_head_attention_0"]
+    b, t = x.shape[:2]
+    q, k, v = (jax_dense(mha[n], h).reshape(b, t, HEADS, -1) for n in ("query", "key", "value"))
+    o = jax.nn.dot_product_attention(q, k, v, is_causal=True).reshape(b, t, -1)
+    x = x + jax_dense(mha["out"], o)
+    h = jax.nn.gelu(jax_dense(m["dense_0"], _jax_layer_norm(m["layer_norm_0"], x)))
+    x = x + jax_dense(m["dense_1"], h)
+    return jax_dense(p["dense_0"], x)
+
+
 # --- setup -------------------------------------------------------------------------------
 def setup(name, seed=0):
     """-> dict(model, fn_params, jax_params, fn_loss, jax_loss, fn_batch, jax_batch, np_batch)
@@ -113,6 +151,10 @@ def setup(name, seed=0):
         model, jax_apply, in_shape = lstm_model(), jax_lstm, (-1, STEPS)
         text = r.integers(0, VOCAB, (32, STEPS + 1)).astype(np.int32)
         x, y = text[:, :-1], text[:, 1:]
+    elif name == "attn":
+        model, jax_apply, in_shape = attn_model(), jax_attn, (-1, SEQ, D_MODEL)
+        x = r.standard_normal((ATTN_BATCH, SEQ, D_MODEL)).astype(np.float32)
+        y = r.integers(0, ATTN_CLASSES, (ATTN_BATCH, SEQ)).astype(np.int32)
     else:
         raise ValueError(name)
     params, _ = model.init(random.key(seed), in_shape)

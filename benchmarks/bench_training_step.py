@@ -3,7 +3,9 @@
 Models (benchmarks/_models.py; funcnet.nn layers on one side, the same computation
 in plain jax on the other, reading the same parameters and data):
   mlp   784-512-512-10 relu, batch 128;   cnn  the demo's digits CNN, 8x8x1, batch 64;
-  lstm  character model, embedding 64, LSTM hidden 256 over 100 steps (scan), batch 32.
+  lstm  character model, embedding 64, LSTM hidden 256 over 100 steps (scan), batch 32;
+  attn  one transformer block (layernorm, causal attention d 256 / 4 heads, layernorm,
+        MLP 1024 gelu), sequence 64, batch 16 (train section only).
 Loss: softmax cross-entropy with integer labels, mean.
 
 Sections (all by default; pick some with --only grad,compile,memory,checkpoint,train):
@@ -22,10 +24,11 @@ Sections (all by default; pick some with --only grad,compile,memory,checkpoint,t
               statistics, the growth of the process's peak resident memory (VmHWM)
               over the first run of each compiled step, each in a fresh process.
   train       end-to-end jitted training step: value_and_grad + Adam + apply_updates,
-              funcnet (nn + optim.adam) vs jax + optax.adam, mlp, cnn, lstm; and
-              PyTorch CPU eager (torch.optim.Adam, zero_grad/backward/step) on mlp and
-              cnn when torch is installed (a benchmark-only extra, not a dependency),
-              timed apart from the other two, with as many threads as XLA and with 1
+              funcnet (nn + optim.adam) vs jax + optax.adam, mlp, cnn, lstm, attn; and
+              PyTorch CPU eager (torch.optim.Adam, zero_grad/backward/step) of the same
+              models when torch is installed (a benchmark-only extra, not a
+              dependency), with as many threads as XLA interleaved with the other two
+              (compare wall times), and with 1 thread timed apart (--models picks some)
 
 Threads: XLA's CPU client is shared by funcnet and jax (one process, one thread
 pool); PyTorch runs with the same number of threads (the cores this process may use,
@@ -34,12 +37,13 @@ Timing: _cpu_timing.compare (interleaved blocks as _timing.compare, recording th
 time and this process's CPU time of each block); wall median and min, CPU median;
 ratios funcnet / other. On a loaded machine the CPU time is the robust one.
 
-Run: python benchmarks/bench_training_step.py [--only train] [--repeat 15]
+Run: python benchmarks/bench_training_step.py [--only train] [--models cnn,attn] [--repeat 15]
 """
 
 import argparse
 import os
 import sys
+import time
 
 import _timing
 
@@ -354,20 +358,16 @@ def _jax_train_step(loss_fn, tx):
     return step
 
 
-def _torch_setup(name, threads):
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
+def _torch_model(torch, name):
+    """The PyTorch module of model `name` (same layers and sizes; PyTorch's own
+    initialization, which does not change the step's cost)."""
     tnn = torch.nn
     if name == "mlp":
-        model = tnn.Sequential(
+        return tnn.Sequential(
             tnn.Linear(784, 512), tnn.ReLU(), tnn.Linear(512, 512), tnn.ReLU(), tnn.Linear(512, 10)
         )
-    elif name == "cnn":  # NCHW, the same layers as the demo's CNN
-        model = tnn.Sequential(
+    if name == "cnn":  # NCHW, the same layers as the demo's CNN
+        return tnn.Sequential(
             tnn.Conv2d(1, 32, 3, padding=1),
             tnn.ReLU(),
             tnn.Conv2d(32, 64, 3, padding=1),
@@ -378,18 +378,70 @@ def _torch_setup(name, threads):
             tnn.ReLU(),
             tnn.Linear(128, 10),
         )
-    else:
+    if name == "lstm":
+
+        class CharLSTM(tnn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = tnn.Embedding(_models.VOCAB, _models.EMBED)
+                self.lstm = tnn.LSTM(_models.EMBED, _models.HIDDEN, batch_first=True)
+                self.out = tnn.Linear(_models.HIDDEN, _models.VOCAB)
+
+            def forward(self, ids):
+                return self.out(self.lstm(self.embed(ids))[0])
+
+        return CharLSTM()
+    if name == "attn":
+        d, heads = _models.D_MODEL, _models.HEADS
+        functional = tnn.functional
+
+        class Block(tnn.Module):
+            def __init__(self):
+                super().__init__()
+                self.ln1, self.ln2 = tnn.LayerNorm(d), tnn.LayerNorm(d)
+                self.q, self.k, self.v, self.o = (tnn.Linear(d, d) for _ in range(4))
+                self.fc1 = tnn.Linear(d, _models.MLP_WIDTH)
+                self.fc2 = tnn.Linear(_models.MLP_WIDTH, d)
+                self.head = tnn.Linear(d, _models.ATTN_CLASSES)
+
+            def forward(self, x):
+                b, t, _ = x.shape
+                h = self.ln1(x)
+                q, k, v = (
+                    p(h).view(b, t, heads, -1).transpose(1, 2) for p in (self.q, self.k, self.v)
+                )
+                a = functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+                x = x + self.o(a.transpose(1, 2).reshape(b, t, d))
+                x = x + self.fc2(functional.gelu(self.fc1(self.ln2(x)), approximate="tanh"))
+                return self.head(x)
+
+        return Block()
+    raise ValueError(name)
+
+
+def _torch_setup(name, threads):
+    """-> (step, torch version): PyTorch CPU eager training step of model `name`
+    (zero_grad, forward, cross_entropy, backward, Adam.step) at `threads` intra-op
+    threads, or None without torch."""
+    try:
+        import torch  # a benchmark-only extra, not a dependency of funcnet
+    except ImportError:
         return None
-    s = setup(name)
-    x, y = s["np_batch"]
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = _torch_model(torch, name)
+    x, y = setup(name)["np_batch"]
     x = torch.from_numpy(x.transpose(0, 3, 1, 2).copy() if x.ndim == 4 else x)
-    y = torch.from_numpy(y.astype(np.int64))
+    if name == "lstm":
+        x = x.long()
+    y = torch.from_numpy(y.astype(np.int64)).reshape(-1)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = tnn.functional.cross_entropy
+    loss_fn = torch.nn.functional.cross_entropy
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
+        logits = model(x)
+        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), y)
         loss.backward()
         opt.step()
         return loss
@@ -397,12 +449,15 @@ def _torch_setup(name, threads):
     return step, torch.__version__
 
 
-def bench_train(repeat, threads):
-    """funcnet vs jax interleaved; PyTorch timed on its own afterwards (its OpenMP
-    threads spin after each call, and that CPU would land in the next library's
-    block), at `threads` threads and at 1 thread."""
+MODELS = ("mlp", "cnn", "lstm", "attn")
+
+
+def bench_train(repeat, threads, models=MODELS):
+    """funcnet, jax and PyTorch at `threads` threads interleaved in one comparison
+    (compare wall times with PyTorch: its OpenMP threads may spin after a call, and that
+    CPU time can land in the next library's block); PyTorch at 1 thread timed apart."""
     out, torch_version = {}, None
-    for name in ("mlp", "cnn", "lstm"):
+    for name in models:
         s = setup(name)
         opt, tx = optim.adam(1e-3), optax.adam(1e-3)
         f_step = _fn_train_step(s["fn_loss"], opt)
@@ -416,24 +471,29 @@ def bench_train(repeat, threads):
             p1, s1, l1 = f_step(p1, s1, fx, fy)
             p2, s2, l2 = j_step(p2, s2, jx, jy)
         np.testing.assert_allclose(float(l1), float(l2), rtol=1e-4)
-        out[name] = _cpu_timing.compare(
-            {
-                "funcnet": lambda f=f_step, a=(fp, fs, fx, fy): f(*a),
-                "jax": lambda j=j_step, a=(jp, js, jx, jy): j(*a),
-            },
-            repeat=repeat,
-        )
-        for n_threads in sorted({threads, 1}, reverse=True):
-            t = _torch_setup(name, n_threads)
-            if t is None:
-                break
+        cases = {
+            "funcnet": lambda f=f_step, a=(fp, fs, fx, fy): f(*a),
+            "jax": lambda j=j_step, a=(jp, js, jx, jy): j(*a),
+        }
+        t = _torch_setup(name, threads)
+        if t is not None:
             torch_version = t[1]
-            r = _cpu_timing.compare({"torch": t[0]}, repeat=max(5, repeat // 4))["torch"]
-            out[name][f"torch {n_threads}T"] = r
+            cases[f"torch {threads}T"] = t[0]
+            # PyTorch's OpenMP threads spin a while after each call: a pause (not
+            # reported) keeps that CPU out of the next block, funcnet's
+            cases["settle"] = lambda: time.sleep(0.005)
+        out[name] = _cpu_timing.compare(cases, repeat=repeat)
+        out[name].pop("settle", None)
+        if t is not None and threads != 1:
+            t1 = _torch_setup(name, 1)[0]
+            out[name]["torch 1T"] = _cpu_timing.compare({"torch": t1}, repeat=max(5, repeat // 4))[
+                "torch"
+            ]
+            _torch_setup(name, threads)  # back to the interleaved thread count
     print(
         "\n  end-to-end training step (value_and_grad + Adam + apply_updates), jitted; "
-        f"torch {torch_version or 'not installed'} eager at {threads} and 1 threads "
-        "(timed apart)"
+        f"torch {torch_version or 'not installed'} eager at {threads} threads interleaved "
+        "with funcnet and jax, at 1 thread timed apart"
     )
     _cpu_timing.print_rows([(n, r) for n, r in out.items()])
     return out
@@ -447,6 +507,11 @@ def main(argv=None):
         help=f"comma-separated sections out of {','.join(SECTIONS)}",
     )
     ap.add_argument("--repeat", type=int, default=20, help="timed blocks per case")
+    ap.add_argument(
+        "--models",
+        default=",".join(MODELS),
+        help=f"train section: comma-separated models out of {','.join(MODELS)}",
+    )
     ap.add_argument("--rss-probe", metavar="LIB:VARIANT", help=argparse.SUPPRESS)
     ap.add_argument(
         "--torch-threads",
@@ -480,7 +545,10 @@ def main(argv=None):
     if "checkpoint" in sections:
         results["checkpoint"] = bench_checkpoint(3)
     if "train" in sections:
-        results["train"] = bench_train(args.repeat, args.torch_threads or threads)
+        models = tuple(m for m in args.models.split(",") if m)
+        if set(models) - set(MODELS):
+            ap.error(f"unknown models {sorted(set(models) - set(MODELS))}; choose from {MODELS}")
+        results["train"] = bench_train(args.repeat, args.torch_threads or threads, models)
 
     print(
         "\n  summary: ratio funcnet/jax (CPU median, wall median / wall min); targets "
