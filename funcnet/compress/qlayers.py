@@ -165,6 +165,10 @@ class QuantizedDense(_Int8Mixin, _DenseBase):
       True
     """
 
+    # Written out (not inherited) so that the reference and help() show the signature.
+    def __init__(self, features, *, use_bias=True, name=None):
+        super().__init__(features, use_bias=use_bias, name=name)
+
 
 # The float Conv's configuration: what a quantized conv takes, keeps and copies.
 _CONV_CONFIG = (
@@ -275,6 +279,30 @@ class QuantizedConv(_Int8Mixin, _ConvBase):
       ((2, 2), (-1, 4, 4, 8))
     """
 
+    # Written out (not inherited) so that the reference and help() show the signature.
+    def __init__(
+        self,
+        features,
+        kernel_size,
+        strides=1,
+        padding="SAME",
+        kernel_dilation=1,
+        feature_group_count=1,
+        *,
+        use_bias=True,
+        name=None,
+    ):
+        super().__init__(
+            features,
+            kernel_size,
+            strides,
+            padding,
+            kernel_dilation,
+            feature_group_count,
+            use_bias=use_bias,
+            name=name,
+        )
+
 
 class Int4Dense(_Int4Mixin, _DenseBase):
     """A Dense with int4 weights (weight-only): packed 4-bit codes, float matmul.
@@ -302,6 +330,10 @@ class Int4Dense(_Int4Mixin, _DenseBase):
       >>> compress.Int4Dense.from_float(nn.Dense(16)).param_specs((-1, 4))["w_packed"].shape
       (32,)
     """
+
+    # Written out (not inherited) so that the reference and help() show the signature.
+    def __init__(self, features, *, use_bias=True, name=None):
+        super().__init__(features, use_bias=use_bias, name=name)
 
 
 class Int4Conv(_Int4Mixin, _ConvBase):
@@ -336,3 +368,27 @@ class Int4Conv(_Int4Mixin, _ConvBase):
       >>> conv.param_specs((-1, 8, 8, 2))["w_packed"].shape
       (72,)
     """
+
+    # Written out (not inherited) so that the reference and help() show the signature.
+    def __init__(
+        self,
+        features,
+        kernel_size,
+        strides=1,
+        padding="SAME",
+        kernel_dilation=1,
+        feature_group_count=1,
+        *,
+        use_bias=True,
+        name=None,
+    ):
+        super().__init__(
+            features,
+            kernel_size,
+            strides,
+            padding,
+            kernel_dilation,
+            feature_group_count,
+            use_bias=use_bias,
+            name=name,
+        )
