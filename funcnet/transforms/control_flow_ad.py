@@ -22,6 +22,7 @@ from funcnet.transforms.ad_util import (
 )
 from funcnet.transforms.jvp import jvp_jaxpr, jvp_rules
 from funcnet.transforms.partial_eval import partial_eval_jaxpr, partial_eval_rules
+from funcnet.transforms.scan_hoist import hoist_accumulations, invariant_vars, sum_after_loop
 from funcnet.transforms.transpose import backward_pass, transpose_rules
 
 
@@ -352,18 +353,21 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, 
     n_kc = len(known.consts)
     kj = closed_without_consts(known).jaxpr
     n_known_out = len(kj.outvars) - num_res
-    # A residual that is one of the loop's known constants stays a constant.
+    # A residual computed from the loop's known constants only (a weight, or the zeros
+    # a jvp rule instantiated) is computed once, outside, and passed as a constant
+    # instead of being stacked `length` times.
     const_invars = kj.invars[: n_kc + len(k_consts)]
     const_vals = list(known.consts) + k_consts
     res_vars = kj.outvars[n_known_out:]
-    invariant = [isinstance(v, Var) and v in const_invars for v in res_vars]
-    invariant_vals = [
-        const_vals[const_invars.index(v)] for v, inv in zip(res_vars, invariant) if inv
-    ]
+    loop_invariant = invariant_vars(kj, const_invars)
+    invariant = [isinstance(v, Var) and v in loop_invariant for v in res_vars]
+    invariant_vals = _eval_invariant(
+        kj, const_invars, const_vals, [v for v, inv in zip(res_vars, invariant) if inv]
+    )
     keep = list(range(n_known_out)) + [
         n_known_out + k for k, inv in enumerate(invariant) if not inv
     ]
-    known_body = ClosedJaxpr(Jaxpr([], kj.invars, kj.eqns, [kj.outvars[i] for i in keep]), [])
+    known_body = dce(ClosedJaxpr(Jaxpr([], kj.invars, kj.eqns, [kj.outvars[i] for i in keep]), []))
     n_k_carry = len(k_carry)
     outs = scan_p.bind(
         *known.consts,
@@ -413,6 +417,19 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, 
     return [next(rec) if u else trace.pure(next(known_iter)) for u in out_uk]
 
 
+def _eval_invariant(jaxpr: Jaxpr, const_invars, const_vals, outs):
+    """The values of `outs` (computed from `const_invars` only), evaluated outside the
+    loop; a constant itself is passed through."""
+    if not outs:
+        return []
+    live, needed = set(outs), []
+    for eqn in reversed(jaxpr.eqns):  # not dce: it would keep the body's side effects
+        if any(v in live for v in eqn.outputs):
+            needed.append(eqn)
+            live.update(x for x in eqn.inputs if isinstance(x, Var))
+    return eval_jaxpr(Jaxpr([], const_invars, needed[::-1], outs), [], *const_vals)
+
+
 @transpose_rules.register(scan_p)
 def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse, unroll):
     nk, nc = num_consts, num_carry
@@ -458,21 +475,36 @@ def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse, u
         [get_aval(c) for c in res_consts] + lin_const_avals + carry_avals + y_avals + rx_avals
     )
     t = trace_to_jaxpr(body_t, in_avals)
+    body = closed_without_consts(t)
+    n_k = len(t.consts) + n_rc
+    hoisted = hoist_accumulations(body, n_k, n_lc + nc, n_lc, length)
+    if hoisted is not None:
+        body = hoisted.body
+    kept = [k for k in range(n_lc) if hoisted is None or k not in hoisted.terms]
+    scanned = [*ct_ys, *res_xs]
     outs = scan_p.bind(
         *t.consts,
         *res_consts,
-        *(zeros(a) for a in lin_const_avals),
+        *(zeros(lin_const_avals[k]) for k in kept),
         *ct_carry,
-        *ct_ys,
-        *res_xs,
-        jaxpr=closed_without_consts(t),
-        num_consts=len(t.consts) + n_rc,
-        num_carry=n_lc + nc,
+        *scanned,
+        jaxpr=body,
+        num_consts=n_k,
+        num_carry=len(kept) + nc,
         length=length,
         reverse=not reverse,
         unroll=unroll,
     )
-    ct_consts, ct_init, ct_xs = _split(outs, n_lc, nc)
+    kept_cts, ct_init, ct_xs, extra = _split(outs, len(kept), nc, sum(xs_lin))
+    ct_consts = [None] * n_lc
+    for k, ct in zip(kept, kept_cts):
+        ct_consts[k] = ct
+    if hoisted is not None:  # the accumulations now done by one dot_general each
+        stack_of = dict(zip(body.jaxpr.invars[n_k + len(kept) + nc :], scanned))
+        stack_of.update(zip(hoisted.stacked, extra))
+        stack_of.update((v, ct_xs[k]) for v, k in hoisted.from_ys.items())
+        for k, terms in hoisted.terms.items():
+            ct_consts[k] = sum_after_loop(terms, stack_of)
     kc, kx = iter(ct_consts), iter(ct_xs)
     return (
         [next(kc) if lin else None for lin in const_lin]
