@@ -18,19 +18,19 @@ and ``funcnet.optim``:
   their int8 form, without touching the model's code.
 """
 
-from funcnet.compress.calibrate import calibrate
+from funcnet.compress.calibration import calibrate
 from funcnet.compress.distill import distillation_loss
-from funcnet.compress.loss_scale import (
+from funcnet.compress.loss_scaling import (
     DynamicLossScaleState,
     all_finite,
     dynamic_loss_scale,
     loss_scale,
     scale_loss,
 )
-from funcnet.compress.mixed_precision import Policy, cast_floating, mixed_precision
+from funcnet.compress.masks import apply_masks, magnitude_prune
 from funcnet.compress.model_quant import quantize_model
+from funcnet.compress.precision import Policy, cast_floating, mixed_precision
 from funcnet.compress.program import ProgramQuantization, QuantizedFunction, quantize_program
-from funcnet.compress.pruning import apply_masks, magnitude_prune
 from funcnet.compress.qat import (
     QATLayer,
     activation_scales,

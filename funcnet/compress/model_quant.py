@@ -8,7 +8,7 @@ import numpy as np
 
 import funcnet.numpy as fnp
 from funcnet.compress._walk import copy_dicts, leaves, map_leaves, quantizable, set_at, subtree
-from funcnet.compress.calibrate import calibrate
+from funcnet.compress.calibration import calibrate
 from funcnet.compress.qlayers import Int4Conv, Int4Dense, QuantizedConv, QuantizedDense
 from funcnet.compress.quantize import host_pack_int4, host_quantize_per_channel
 from funcnet.core import dtypes

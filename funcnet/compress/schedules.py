@@ -13,7 +13,7 @@ import numpy as np
 
 from funcnet import numpy as fnp
 from funcnet import tree as _tree
-from funcnet.compress.pruning import (
+from funcnet.compress.masks import (
     check_masks,
     check_scope,
     check_sparsity,

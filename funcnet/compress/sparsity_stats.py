@@ -6,7 +6,7 @@ import numpy as np
 
 from funcnet import numpy as fnp
 from funcnet import tree as _tree
-from funcnet.compress.pruning import check_masks
+from funcnet.compress.masks import check_masks
 from funcnet.transforms.jit import jit
 
 
