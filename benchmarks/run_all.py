@@ -31,6 +31,7 @@ BENCHMARKS = {
     "loader": "bench_loader.py",  # data.Loader throughput vs grain and torch DataLoader
     "sharding": "bench_sharding.py",  # 8-device recipes: collectives and step time vs jax
     "compress": "bench_compress.py",  # compressed digits models: latency, accuracy, bytes
+    "fused_eager": "bench_fused_eager.py",  # un-jitted training steps: eager, fused, jit
 }
 
 
