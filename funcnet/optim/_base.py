@@ -17,16 +17,27 @@ import numpy as np
 
 from funcnet import numpy as fnp
 from funcnet import tree as _tree
+from funcnet.transforms.fused_stage import stage_in_fused_eager
 
 _INT32_MAX = np.iinfo(np.int32).max
 
 
-class GradientTransformation(NamedTuple):
-    """A pair of pure functions: `init(params) -> state` and
-    `update(grads, state, params=None) -> (updates, state)`."""
-
+class _Pair(NamedTuple):
     init: Callable[[Any], Any]
     update: Callable[..., tuple[Any, Any]]
+
+
+class GradientTransformation(_Pair):
+    """A pair of pure functions: `init(params) -> state` and
+    `update(grads, state, params=None) -> (updates, state)`.
+
+    Because `update` is pure, a call of it inside `fn.fused_eager()` is traced once per
+    argument signature and recorded as one operation (as `jit` would trace it)."""
+
+    __slots__ = ()
+
+    def __new__(cls, init, update):
+        return super().__new__(cls, init, stage_in_fused_eager(update))
 
 
 class EmptyState(NamedTuple):
@@ -62,6 +73,7 @@ def safe_increment(count):
     return fnp.where(count < _INT32_MAX, count + 1, count)
 
 
+@stage_in_fused_eager
 def apply_updates(params, updates):
     """Adds `updates` to `params` leaf by leaf, keeping each parameter's dtype.
 

@@ -119,8 +119,9 @@ class LazyArray(Array):
 class _Graph:
     """The pending equations of one `fused_eager` block (one thread records into it)."""
 
-    def __init__(self):
+    def __init__(self, cache_calls=True):
         self.lock = threading.RLock()
+        self.cache_calls = cache_calls  # fused_stage: trace grad/vmap/updates once
         self._reset()
 
     def _reset(self):
@@ -331,7 +332,7 @@ def is_active() -> bool:
 
 
 @contextmanager
-def fused_eager():
+def fused_eager(*, cache_calls=True):
     """Records eager operations and runs each chain as one compiled program.
 
     Inside the block, funcnet operations return at once with arrays whose values are
@@ -345,6 +346,15 @@ def fused_eager():
     raise at the line that made them. Values stay valid after the block (they are
     computed when it is left). A chain is also cut after 2,000 pending operations.
 
+    So that a step's Python does not run again every step, calls of `grad`,
+    `value_and_grad`, `vmap`, an optimizer's `update` and `optim.apply_updates` made at
+    the block's level are traced once per function and argument signature and recorded
+    as one operation, as `jit` traces (funcnet/transforms/fused_stage.py). As with
+    `jit`, the function's Python (and its side effects) then runs once per signature,
+    and a global it reads is assumed not to change; a closure cell or default that is
+    rebound traces again. A call that cannot be traced (Python control flow on a
+    value) runs op by op. `cache_calls=False` records every operation every step.
+
     Python scalars are compiled into the chain, as constants captured by `jit` are: one
     that changes every step (a learning rate computed in Python) makes a new chain each
     time; pass such a value as an array. Read a value once per step (the loss) or call
@@ -352,6 +362,10 @@ def fused_eager():
     (or `FUNCNET_FUSED_EAGER=1`) opens such a block for the thread until it is set back
     to False. While a block is open, eager code in other threads takes the general
     dispatch path (the per-op fast paths need no transformation active anywhere).
+
+    Args:
+      cache_calls: trace grad, vmap and optimizer updates once per signature (True,
+        the default) or record their operations on every call (False).
 
     Returns:
       A context manager (entering it gives None).
@@ -379,7 +393,7 @@ def fused_eager():
             "transformations (it records eager code; inside a transformation the code "
             "is traced already)"
         )
-    graph = _Graph()
+    graph = _Graph(bool(cache_calls))
     ok = False
     with new_main(LazyTrace, graph, dynamic=True):
         try:
@@ -427,10 +441,12 @@ def enter_from_config() -> None:
 
 
 def cache_info() -> dict:
-    """Counters of fused eager mode: chains compiled, runs, cache hits, cached chains.
+    """Counters of fused eager mode: chains compiled, runs, cache hits, cached chains,
+    and the call cache's traces, hits and calls it could not stage.
 
     Returns:
-      A dict with "compiles", "runs", "hits" and "size".
+      A dict with "compiles", "runs", "hits", "size", "call_traces", "call_hits" and
+      "call_unstageable".
     """
     return {**_stats, "size": len(_chains)}
 

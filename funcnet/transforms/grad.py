@@ -10,6 +10,7 @@ from funcnet.core import dtypes
 from funcnet.core.jaxpr import eval_jaxpr
 from funcnet.core.trace import get_aval
 from funcnet.core.traceback_util import api_boundary
+from funcnet.transforms import fused_stage
 from funcnet.transforms.ad_util import (
     UndefinedPrimal,
     Zero,
@@ -320,6 +321,12 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, *, _name="v
     @api_boundary
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
+        if fused_stage.active():  # in fused_eager: traced once per signature
+            options = (name, argnums, has_aux, holomorphic)
+            return fused_stage.call(fun, options, run, args, kwargs)
+        return run(*args, **kwargs)
+
+    def run(*args, **kwargs):
         nums = _check_argnums(argnums, len(args), args, name, holomorphic)
 
         def f_of_diff(*diff_args):

@@ -12,6 +12,7 @@ from funcnet import tree
 from funcnet.core.trace import get_aval, new_main
 from funcnet.core.traceback_util import api_boundary
 from funcnet.lax import control_flow
+from funcnet.transforms import fused_stage
 from funcnet.transforms.batching import (
     AxisSize,
     BatchInfo,
@@ -68,6 +69,12 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
     @api_boundary
     @functools.wraps(fun)
     def batched(*args, **kwargs):
+        if fused_stage.active():  # in fused_eager: traced once per signature
+            options = ("vmap", _spec_key(in_axes), _spec_key(out_axes), axis_name, axis_size)
+            return fused_stage.call(fun, options, run, args, kwargs)
+        return run(*args, **kwargs)
+
+    def run(*args, **kwargs):
         flat, in_tree = tree.tree_flatten((args, kwargs))
         names = _arg_names(sig, len(args))
         paths = _arg_paths(names, args, kwargs)
@@ -99,6 +106,12 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
 
 
 # --- in_axes -------------------------------------------------------------------------
+
+
+def _spec_key(spec):
+    """in_axes/out_axes as a hashable value (lists and dicts are pytrees of ints)."""
+    leaves, treedef = tree.tree_flatten(spec)
+    return tuple(leaves), treedef
 
 
 def _check_spec(spec, what):
