@@ -12,6 +12,7 @@ from funcnet.core.passes import dce
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import get_aval
 from funcnet.lax.control_flow import cond_p, join_consts, scan_p, while_p
+from funcnet.transforms import scan_remat
 from funcnet.transforms.ad_util import (
     UndefinedPrimal,
     Zero,
@@ -364,9 +365,10 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, 
     invariant_vals = _eval_invariant(
         kj, const_invars, const_vals, [v for v, inv in zip(res_vars, invariant) if inv]
     )
-    keep = list(range(n_known_out)) + [
-        n_known_out + k for k, inv in enumerate(invariant) if not inv
-    ]
+    # Residuals cheaply computed from other residuals are recomputed in the unknown body.
+    recomputed, remat_eqns = scan_remat.plan(kj, res_vars, invariant)
+    stacked = [not inv and k not in recomputed for k, inv in enumerate(invariant)]
+    keep = list(range(n_known_out)) + [n_known_out + k for k, st in enumerate(stacked) if st]
     known_body = dce(ClosedJaxpr(Jaxpr([], kj.invars, kj.eqns, [kj.outvars[i] for i in keep]), []))
     n_k_carry = len(k_carry)
     outs = scan_p.bind(
@@ -388,11 +390,15 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, 
     uj = unknown.jaxpr
     res_in, rest = uj.invars[:num_res], uj.invars[num_res:]
     inv_res = [v for v, inv in zip(res_in, invariant) if inv]
-    var_res = [v for v, inv in zip(res_in, invariant) if not inv]
+    var_res = [v for v, st in zip(res_in, stacked) if st]
     n_uk_c, n_uk_carry = sum(const_uk), sum(carry_uk)
     u_consts, u_carry, u_xs = _split(rest, n_uk_c, n_uk_carry)
+    remat = scan_remat.rename(
+        remat_eqns, {v: r for v, r in zip(res_vars, res_in) if isinstance(v, Var)}
+    )
     body = ClosedJaxpr(
-        Jaxpr([], inv_res + u_consts + u_carry + var_res + u_xs, uj.eqns, uj.outvars), []
+        Jaxpr([], inv_res + u_consts + u_carry + var_res + u_xs, remat + uj.eqns, uj.outvars),
+        [],
     )
     # A carry that turned unknown inside the loop starts from its known value.
     uk_carry_tracers = [t for t, u in zip(carry, carry_uk) if u]
