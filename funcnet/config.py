@@ -57,6 +57,13 @@ class _Config:
         compiled faster than this are not written to the compilation cache (0: store
         every program; loading one is ~1 ms, compiling even a one-op program 10-80 ms).
 
+      reuse_host_memory: bool, default True. When funcnet starts the CPU runtime, ask
+        glibc to keep freed memory mapped (one malloc arena, no `mmap` for large
+        blocks, heap kept up to 1 GiB), so XLA's per-run temporaries do not fault in
+        fresh pages each run (`funcnet.runtime.host_memory`). Set
+        `FUNCNET_REUSE_HOST_MEMORY=0` to leave malloc alone; it acts once, before the
+        runtime starts.
+
     Example:
       >>> old = fn.config.jit_cache_size
       >>> fn.config.update("jit_cache_size", 1024)
@@ -88,6 +95,8 @@ class _Config:
     compilation_cache_dir: str | None = None
     compilation_cache_max_size: int = 1 << 30
     compilation_cache_min_compile_time_secs: float = 0.0
+    # Keep freed host memory mapped for the CPU runtime (funcnet/runtime/host_memory.py).
+    reuse_host_memory: bool = True
 
     def __init__(self):
         object.__setattr__(self, "_listeners", {})

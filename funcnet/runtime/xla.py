@@ -10,7 +10,7 @@ import numpy as np
 from jax.extend import backend as _jex_backend
 
 from funcnet.config import config
-from funcnet.runtime import callback, compilation_cache
+from funcnet.runtime import callback, compilation_cache, host_memory
 from funcnet.runtime.cache import LRUCache
 
 try:  # jaxlib's client module moved between releases
@@ -30,6 +30,7 @@ _installed_client = None
 def client(platform: str | None = None):
     if _installed_client is not None and platform in (None, _installed_client.platform):
         return _installed_client
+    host_memory.configure()  # before the runtime's threads make their malloc arenas
     return _jex_backend.get_backend(platform)
 
 

@@ -1,0 +1,67 @@
+"""Keep the CPU runtime's freed buffers mapped, so that each run does not fault in
+fresh pages.
+
+XLA:CPU allocates a program's temporaries as one block per run (81 MB for the char-LSTM
+training step) from its worker threads. glibc serves a block that large from a fresh
+`mmap` and unmaps it when freed, so every run touches new zero pages: ~20,000 page
+faults, a quarter of that step's time. PyTorch's tensors are smaller than glibc's
+dynamic mmap threshold (32 MB) and are recycled from the heap instead.
+
+`configure()` (called once, when funcnet starts the CPU runtime) asks glibc to serve
+large blocks from the heap and to keep freed memory (`mallopt`): one arena for all
+threads (a thread arena cannot grow past 64 MB and would fall back to `mmap`), no
+`mmap` for large blocks, and no trimming of the heap's top below 1 GiB. The cost: memory
+freed by the process stays mapped (the resident size stays at its peak, up to 1 GiB of
+free heap), and threads share one malloc arena. Turn it off with
+`FUNCNET_REUSE_HOST_MEMORY=0` (it acts before the runtime starts; later changes have no
+effect). Other C libraries (musl, macOS) are left alone.
+"""
+
+import ctypes
+import ctypes.util
+import logging
+
+from funcnet.config import config
+
+log = logging.getLogger("funcnet.runtime")
+
+# mallopt parameters (glibc's malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_MAX = -4
+_M_ARENA_MAX = -8
+_KEEP_FREE_BYTES = 1 << 30
+
+_done = False
+
+
+def configure() -> bool:
+    """Sets glibc's malloc options once (see the module); True if they were set.
+
+    Returns:
+      Whether glibc's options were changed by this call.
+    """
+    global _done
+    if _done or not config.reuse_host_memory:
+        return False
+    _done = True
+    libc = _glibc()
+    if libc is None:
+        return False
+    ok = (
+        libc.mallopt(_M_ARENA_MAX, 1)
+        and libc.mallopt(_M_MMAP_MAX, 0)
+        and libc.mallopt(_M_TRIM_THRESHOLD, _KEEP_FREE_BYTES)
+    )
+    if not ok:
+        log.debug("mallopt refused a host-memory option")
+    return bool(ok)
+
+
+def _glibc():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        _ = libc.gnu_get_libc_version  # glibc only: mallopt's parameters differ elsewhere
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        return libc
+    except (OSError, AttributeError):
+        return None
