@@ -159,8 +159,10 @@ class _Graph:
         # caller may write to it before the chain runs).
         return self.ref(asarray_from_value(np.array(x)))
 
-    def record(self, prim, args, params):
-        """Records `prim(*args, **params)`; returns its outputs as LazyArrays."""
+    def record(self, prim, args, params, out_avals=None):
+        """Records `prim(*args, **params)`; returns its outputs as LazyArrays.
+        `out_avals`, when the caller knows them (fused_stage's traced calls), skips
+        the abstract evaluation."""
         with self.lock:
             if len(self.eqns) >= MAX_PENDING:
                 self.flush()
@@ -177,7 +179,8 @@ class _Graph:
                 refs.append(r)
                 avals.append(self.in_avals[-1 - r] if type(r) is int else r.aval)
             refs = tuple(refs)
-            out_avals = prim.abstract_eval(*avals, **params)  # errors raise at the user's line
+            if out_avals is None:  # errors raise at the user's line
+                out_avals = prim.abstract_eval(*avals, **params)
             first = self.n_vars
             self.n_vars += len(out_avals)
             self.eqns.append((prim, params, refs, out_avals))

@@ -94,14 +94,17 @@ def call(fun, options, impl, args, kwargs):
         _stats["call_hits"] += 1
     if entry is _UNSTAGEABLE:
         return impl(*args, **kwargs)
-    outs = jit_p.bind(*entry.consts, *dynamic, jaxpr=entry.call_jaxpr, name=entry.name)
+    # At the block's level with Array arguments only, `jit_p.bind` would reach the
+    # block's graph anyway: record there directly, with the traced output avals.
+    graph = core_trace._state.stack[-1].global_data
+    outs = graph.record(jit_p, entry.consts + dynamic, entry.params, entry.out_avals)
     return entry.rebuild(outs)
 
 
 class _Staged:
     """One traced signature: the program, its constants and the outputs' template."""
 
-    __slots__ = ("call_jaxpr", "consts", "guard", "name", "out_template", "out_tree")
+    __slots__ = ("consts", "guard", "out_avals", "out_template", "out_tree", "params")
 
     @classmethod
     def trace(cls, impl, treedef, template, avals, guard, name):
@@ -130,10 +133,11 @@ class _Staged:
         _stats["call_traces"] += 1
         self = cls()
         self.consts = list(closed.consts)
-        self.call_jaxpr = closed_without_consts(closed)
+        call_jaxpr = closed_without_consts(closed)
+        self.params = {"jaxpr": call_jaxpr, "name": name}
+        self.out_avals = call_jaxpr.out_avals
         self.out_tree, self.out_template = box[0]
         self.guard = guard
-        self.name = name
         return self
 
     def rebuild(self, outs):
