@@ -135,28 +135,41 @@ def jax_attn(p, x):
 
 
 # --- setup -------------------------------------------------------------------------------
+def np_batch(name, seed=0):
+    """-> (x, y): model `name`'s batch as NumPy arrays (no funcnet runtime needed)."""
+    r = np.random.default_rng(seed)
+    if name == "mlp":
+        return (
+            r.standard_normal((128, 784)).astype(np.float32),
+            r.integers(0, 10, 128).astype(np.int32),
+        )
+    if name == "cnn":
+        return r.random((64, 8, 8, 1)).astype(np.float32), r.integers(0, 10, 64).astype(np.int32)
+    if name == "lstm":
+        text = r.integers(0, VOCAB, (32, STEPS + 1)).astype(np.int32)
+        return text[:, :-1], text[:, 1:]
+    if name == "attn":
+        return (
+            r.standard_normal((ATTN_BATCH, SEQ, D_MODEL)).astype(np.float32),
+            r.integers(0, ATTN_CLASSES, (ATTN_BATCH, SEQ)).astype(np.int32),
+        )
+    raise ValueError(name)
+
+
 def setup(name, seed=0):
     """-> dict(model, fn_params, jax_params, fn_loss, jax_loss, fn_batch, jax_batch, np_batch)
     with the same parameters and data on both sides."""
-    r = np.random.default_rng(seed)
-    if name == "mlp":
-        model, jax_apply, in_shape = mlp_model(), jax_mlp, (-1, 784)
-        x = r.standard_normal((128, 784)).astype(np.float32)
-        y = r.integers(0, 10, 128).astype(np.int32)
-    elif name == "cnn":
-        model, jax_apply, in_shape = cnn_model(), jax_cnn, (-1, 8, 8, 1)
-        x = r.random((64, 8, 8, 1)).astype(np.float32)
-        y = r.integers(0, 10, 64).astype(np.int32)
-    elif name == "lstm":
-        model, jax_apply, in_shape = lstm_model(), jax_lstm, (-1, STEPS)
-        text = r.integers(0, VOCAB, (32, STEPS + 1)).astype(np.int32)
-        x, y = text[:, :-1], text[:, 1:]
-    elif name == "attn":
-        model, jax_apply, in_shape = attn_model(), jax_attn, (-1, SEQ, D_MODEL)
-        x = r.standard_normal((ATTN_BATCH, SEQ, D_MODEL)).astype(np.float32)
-        y = r.integers(0, ATTN_CLASSES, (ATTN_BATCH, SEQ)).astype(np.int32)
-    else:
+    models = {
+        "mlp": (mlp_model, jax_mlp, (-1, 784)),
+        "cnn": (cnn_model, jax_cnn, (-1, 8, 8, 1)),
+        "lstm": (lstm_model, jax_lstm, (-1, STEPS)),
+        "attn": (attn_model, jax_attn, (-1, SEQ, D_MODEL)),
+    }
+    if name not in models:
         raise ValueError(name)
+    make, jax_apply, in_shape = models[name]
+    model = make()
+    x, y = np_batch(name, seed)
     params, _ = model.init(random.key(seed), in_shape)
     np_params = jax.tree_util.tree_map(np.asarray, params)
 

@@ -41,7 +41,9 @@ Run: python benchmarks/bench_training_step.py [--only train] [--models cnn,attn]
 """
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 
@@ -430,7 +432,7 @@ def _torch_setup(name, threads):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = _torch_model(torch, name)
-    x, y = setup(name)["np_batch"]
+    x, y = _models.np_batch(name)
     x = torch.from_numpy(x.transpose(0, 3, 1, 2).copy() if x.ndim == 4 else x)
     if name == "lstm":
         x = x.long()
@@ -450,6 +452,31 @@ def _torch_setup(name, threads):
 
 
 MODELS = ("mlp", "cnn", "lstm", "attn")
+
+
+def _torch_alone(name, threads, repeat):
+    """PyTorch's step timed in a process of its own, where funcnet's runtime never
+    started: its malloc keeps glibc's defaults (funcnet's CPU runtime asks glibc to keep
+    freed memory mapped, which speeds PyTorch up as well when they share a process)."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--torch-alone",
+            f"{name}:{threads}:{repeat}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _torch_alone_probe(spec):
+    name, threads, repeat = spec.split(":")
+    step = _torch_setup(name, int(threads))[0]
+    r = _cpu_timing.compare({"torch": step}, repeat=int(repeat))["torch"]
+    print(json.dumps({k: v for k, v in r.items() if isinstance(v, (int, float))}))
 
 
 def bench_train(repeat, threads, models=MODELS):
@@ -484,6 +511,8 @@ def bench_train(repeat, threads, models=MODELS):
             cases["settle"] = lambda: time.sleep(0.005)
         out[name] = _cpu_timing.compare(cases, repeat=repeat)
         out[name].pop("settle", None)
+        if t is not None:
+            out[name][f"torch {threads}T alone"] = _torch_alone(name, threads, repeat)
         if t is not None and threads != 1:
             t1 = _torch_setup(name, 1)[0]
             out[name]["torch 1T"] = _cpu_timing.compare({"torch": t1}, repeat=max(5, repeat // 4))[
@@ -493,7 +522,8 @@ def bench_train(repeat, threads, models=MODELS):
     print(
         "\n  end-to-end training step (value_and_grad + Adam + apply_updates), jitted; "
         f"torch {torch_version or 'not installed'} eager at {threads} threads interleaved "
-        "with funcnet and jax, at 1 thread timed apart"
+        f"with funcnet and jax, at {threads} threads in a process of its own (default "
+        "malloc), at 1 thread timed apart"
     )
     _cpu_timing.print_rows([(n, r) for n, r in out.items()])
     return out
@@ -513,6 +543,7 @@ def main(argv=None):
         help=f"train section: comma-separated models out of {','.join(MODELS)}",
     )
     ap.add_argument("--rss-probe", metavar="LIB:VARIANT", help=argparse.SUPPRESS)
+    ap.add_argument("--torch-alone", metavar="MODEL:THREADS:REPEAT", help=argparse.SUPPRESS)
     ap.add_argument(
         "--torch-threads",
         type=int,
@@ -522,6 +553,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.rss_probe:
         _rss_probe(args.rss_probe)
+        return 0
+    if args.torch_alone:
+        _torch_alone_probe(args.torch_alone)
         return 0
     sections = [s for s in args.only.split(",") if s]
     bad = set(sections) - set(SECTIONS)
