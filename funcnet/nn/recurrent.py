@@ -225,7 +225,7 @@ class GRUCell(_Cell):
           ``(new_h, y)``, both ``h'``.
         """
         hp = fnp.matmul(h, params["wh"]) + params["bh"]
-        xr, xz, xn = _gate_parts(xp, 3)
+        xr, xz, xn = fnp.split(xp, 3, axis=-1)
         hr, hz, hn = fnp.split(hp, 3, axis=-1)
         r = sigmoid(xr + hr)
         z = sigmoid(xz + hz)
@@ -308,8 +308,7 @@ class LSTMCell(_Cell):
           ``((c', h'), h')``.
         """
         c, h = carry
-        hp = fnp.split(fnp.matmul(h, params["wh"]), 4, axis=-1)
-        i, f, g, o = (a + b for a, b in zip(_gate_parts(xp, 4), hp))
+        i, f, g, o = fnp.split(xp + fnp.matmul(h, params["wh"]), 4, axis=-1)
         if self.forget_bias:
             f = f + self.forget_bias
         c = sigmoid(f) * c + sigmoid(i) * fnp.tanh(g)
@@ -408,11 +407,6 @@ class Recurrent(Layer):
             _check_carry(initial_carry, zero)
             carry = initial_carry
         xp = fnp.moveaxis(self.cell.project(params, x), 1, 0)  # (time, batch, gates*hidden)
-        if self.cell.gates > 1:
-            # One (time, batch, hidden) array per gate: XLA:CPU vectorizes a loop body's
-            # elementwise fusion over several slices of one per-step input poorly
-            # (an LSTM's forward loop ran 2x slower), and over separate inputs well.
-            xp = tuple(fnp.split(xp, self.cell.gates, axis=-1))
         if seq_lengths is None:
             carry, ys = lax.scan(
                 lambda c, xt: self.cell.step(params, c, xt), carry, xp, reverse=self.reverse
@@ -433,12 +427,6 @@ class Recurrent(Layer):
         keep = valid[:, None]
         new = tree.tree_map(lambda n, o: fnp.where(keep, n, o), new, carry)
         return new, fnp.where(keep, y, fnp.zeros_like(y))
-
-
-def _gate_parts(xp, gates):
-    """A step's projected input as one array per gate (``Recurrent`` passes them split;
-    a direct ``step`` call passes ``(..., gates * hidden)``)."""
-    return tuple(xp) if isinstance(xp, tuple) else tuple(fnp.split(xp, gates, axis=-1))
 
 
 def _carry_shapes(carry):
