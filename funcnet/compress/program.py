@@ -53,6 +53,7 @@ from funcnet.lax.calls import jit_p
 from funcnet.lax.contractions import dot_general_p
 from funcnet.lax.control_flow import scan_p
 from funcnet.lax.structural import reshape_p, transpose_p
+from funcnet.nn.conv_patches import convolution_primitives
 from funcnet.transforms.remat import remat_p
 
 __all__ = ["ProgramQuantization", "QuantizedFunction", "quantize_program"]
@@ -412,7 +413,8 @@ class QuantizedFunction:
             out_trees.append(out_tree)
             return leaves
 
-        closed = passes.optimize(trace_to_jaxpr(flat_fun, avals))
+        with convolution_primitives():  # convolutions stay convolutions (and float)
+            closed = passes.optimize(trace_to_jaxpr(flat_fun, avals))
         jaxpr = closed.jaxpr
         weights = set(jaxpr.constvars)
         weight_args = {k % len(args) for k in self.weight_argnums}

@@ -23,6 +23,7 @@ from funcnet.core.trace import Tracer, is_tracing
 from funcnet.export import _format
 from funcnet.export._format import ArtifactError
 from funcnet.export._primitive import exported_call_p
+from funcnet.nn.conv_patches import convolution_primitives
 from funcnet.runtime import portable, xla
 from funcnet.transforms.jit import Jitted
 
@@ -397,7 +398,8 @@ def export(jitted, platforms=None):
         targets = tuple(dict.fromkeys(canonical_platform(p) for p in names))
 
     def do_export(*args, **kwargs):
-        lowered = jitted.lower(*args, **kwargs)
+        with convolution_primitives():  # portable: not the CPU patches form of nn.Conv
+            lowered = jitted.lower(*args, **kwargs)
         closed = lowered.jaxpr
         in_tree, _static, in_avals = lowered._signature  # the dynamic arguments only
         out_tree = lowered._entry.out_tree

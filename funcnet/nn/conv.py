@@ -6,6 +6,7 @@ in_channels // groups, features)`` (WIO, HWIO, DHWIO)."""
 import numpy as np
 
 from funcnet import lax
+from funcnet.nn import conv_patches
 from funcnet.nn.core import Layer, LayerError, Param, resolve_init
 from funcnet.nn.linear import _features
 
@@ -237,6 +238,21 @@ class Conv(Layer):
 
     def forward(self, params, x):
         pads = _conv_pads(self.padding, x.shape[1:-1], self._dilated_kernel(), self.strides)
+        w = params["w"]
+        if (
+            conv_patches.takes_patches(
+                tuple(x.shape),
+                np.result_type(x.dtype, w.dtype),
+                self.kernel_size,
+                self.strides,
+                pads,
+                self.kernel_dilation,
+                self.feature_group_count,
+            )
+            and x.dtype == w.dtype
+        ):
+            y = conv_patches.conv(x, w, self.strides, pads, self.kernel_dilation)
+            return y + params["b"] if self.use_bias else y
         y = lax.conv_general_dilated(
             x,
             params["w"],

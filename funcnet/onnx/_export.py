@@ -10,6 +10,7 @@ import numpy as np
 from funcnet import tree
 from funcnet.core.traceback_util import api_boundary
 from funcnet.io import leaf_name
+from funcnet.nn.conv_patches import convolution_primitives
 from funcnet.onnx import (  # noqa: F401 (importing them registers the rules)
     _calls,
     _contractions,
@@ -205,7 +206,8 @@ def export(f, *example_args, path=None, opset=None):
             f"funcnet.onnx.export: opset must be from {MIN_OPSET} to {newest} (the "
             f"installed onnx's newest), got {opset}"
         )
-    closed, out_shapes = make_jaxpr(f, return_shape=True)(*example_args)
+    with convolution_primitives():  # ONNX's Conv, not the CPU patches form
+        closed, out_shapes = make_jaxpr(f, return_shape=True)(*example_args)
     in_names = _leaf_names(f, example_args)
     if len(in_names) != len(closed.jaxpr.invars):
         raise TypeError(
