@@ -721,14 +721,27 @@ def _lower_dot_general(
     em, lhs, rhs, *, dimension_numbers, precision=None, preferred_element_type=None
 ):
     (lc, rc), (lb, rb) = dimension_numbers
+    in_avals = list(em.in_avals)
+    k = len(lc)
+    if not lb and k >= 2 and tuple(lc) == tuple(rc) == tuple(range(k)):
+        # Both operands contract their k leading axes (a weight gradient, x^T @ dy over
+        # batch and time): merge them first, as one row axis. XLA:CPU otherwise copies
+        # the larger operand into a transposed layout before the product.
+        merged = []
+        for v, a in zip((lhs, rhs), in_avals):
+            rows = int(np.prod(a.shape[:k], dtype=np.int64))
+            m = a.update(shape=(rows, *a.shape[k:]))
+            merged.append((em.op1("stablehlo.reshape", [v], [a], m), m))
+        (lhs, a0), (rhs, a1) = merged
+        in_avals, lc, rc = [a0, a1], (0,), (0,)
     fields = [
         ("lhs_batching_dimensions", lb),
         ("rhs_batching_dimensions", rb),
         ("lhs_contracting_dimensions", lc),
         ("rhs_contracting_dimensions", rc),
     ]
-    dn = ", ".join(f"{k} = {int_list(v)}" for k, v in fields if v)
-    in_avals, out = list(em.in_avals), em.out_avals[0]
+    dn = ", ".join(f"{name} = {int_list(v)}" for name, v in fields if v)
+    out = em.out_avals[0]
     if in_avals[0].dtype != in_avals[1].dtype:
         # Mixed operands (int32 x float32) meet in the result's type first, as jax
         # lowers them; one dtype (with a wider result: int8 x int8 -> int32) goes as is.
