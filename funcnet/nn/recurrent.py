@@ -406,7 +406,9 @@ class Recurrent(Layer):
         else:
             _check_carry(initial_carry, zero)
             carry = initial_carry
-        xp = fnp.moveaxis(self.cell.project(params, x), 1, 0)  # (time, batch, gates*hidden)
+        # (time, batch, gates*hidden): the input is moved to time-major before the
+        # projection (it is gates*hidden/features times smaller than the projection)
+        xp = self.cell.project(params, fnp.moveaxis(x, 1, 0))
         if seq_lengths is None:
             carry, ys = lax.scan(
                 lambda c, xt: self.cell.step(params, c, xt), carry, xp, reverse=self.reverse
