@@ -970,7 +970,7 @@ def run_checks(prog, names, eager=False, dtype=np.float32, tol=TOL):
 
 
 # CI's budget; set FUNCNET_PROPERTY_EXAMPLES=500 (say) locally to search harder.
-EXAMPLES = int(os.environ.get("FUNCNET_PROPERTY_EXAMPLES", "22"))
+EXAMPLES = int(os.environ.get("FUNCNET_PROPERTY_EXAMPLES", "18"))
 COMMON = {
     "deadline": None,
     "derandomize": True,
