@@ -65,6 +65,26 @@ def scalar_literal(value, dtype) -> str:
     return str(int(np.asarray(value, dtype)))
 
 
+def compare(em, x, y, direction, aval):
+    """`stablehlo.compare` of two values of type `aval` (direction "EQ", "LT", ...), with
+    the comparison type of its dtype; the result is bool of the same shape."""
+    if dtypes.is_inexact(aval.dtype):  # complex compares as FLOAT too (eq/ne only), as jax
+        ctype = "FLOAT"
+    elif dtypes.is_int(aval.dtype) and not dtypes.is_unsigned(aval.dtype):
+        ctype = "SIGNED"
+    else:
+        ctype = "UNSIGNED"
+    out = aval.update(dtype=dtypes.bool_, weak_type=False)
+    return em.op1(
+        "stablehlo.compare",
+        [x, y],
+        [aval, aval],
+        out,
+        comparison_direction=f"#stablehlo<comparison_direction {direction}>",
+        compare_type=f"#stablehlo<comparison_type {ctype}>",
+    )
+
+
 def dense_attr(value, aval) -> str:
     """A dense<...> attribute for a (small) constant array."""
     arr = np.asarray(value, aval.dtype)

@@ -8,6 +8,7 @@ import numpy as np
 
 from funcnet.backend.lowering import (
     Emitter,
+    compare,
     i64_array,
     int_list,
     lower_jaxpr,
@@ -126,7 +127,7 @@ def _lower_sign(em, x):
         return [em.op1("stablehlo.sign", [x], [aval], aval)]
     # stablehlo.sign takes no unsigned types; sign(x) is then just x != 0.
     zero = _broadcast_scalar(em, em.constant(0, _scalar(aval)), aval)
-    nonzero = _compare(em, x, zero, "NE", aval)
+    nonzero = compare(em, x, zero, "NE", aval)
     return [em.op1("stablehlo.convert", [nonzero], [aval.update(dtype=dtypes.bool_)], aval)]
 
 
@@ -200,27 +201,9 @@ def _lower_integer_pow(em, x, *, y):
     return [acc]
 
 
-def _compare(em, x, y, direction, aval):
-    if dtypes.is_inexact(aval.dtype):  # complex compares as FLOAT too (eq/ne only), as jax
-        ctype = "FLOAT"
-    elif dtypes.is_int(aval.dtype) and not dtypes.is_unsigned(aval.dtype):
-        ctype = "SIGNED"
-    else:
-        ctype = "UNSIGNED"
-    out = aval.update(dtype=dtypes.bool_, weak_type=False)
-    return em.op1(
-        "stablehlo.compare",
-        [x, y],
-        [aval, aval],
-        out,
-        comparison_direction=f"#stablehlo<comparison_direction {direction}>",
-        compare_type=f"#stablehlo<comparison_type {ctype}>",
-    )
-
-
 for _p, _dir in ew.COMPARISONS.items():
     lowering_rules.register(_p)(
-        lambda em, x, y, _dir=_dir: [_compare(em, x, y, _dir, em.in_avals[0])]
+        lambda em, x, y, _dir=_dir: [compare(em, x, y, _dir, em.in_avals[0])]
     )
 
 
@@ -242,7 +225,7 @@ def _lower_select_n(em, which, *cases):
     result = cases[0]
     for i in range(1, len(cases)):
         k = _broadcast_scalar(em, em.constant(i, _scalar(which_aval)), which_aval)
-        pred = _compare(em, which, k, "EQ", which_aval)
+        pred = compare(em, which, k, "EQ", which_aval)
         result = em.op1(
             "stablehlo.select",
             [pred, cases[i], result],
@@ -264,7 +247,7 @@ def _lower_convert(em, x, *, new_dtype, weak_type=False):
         return [x]
     if out.dtype == dtypes.bool_:  # nonzero -> True, as NumPy
         zero = _broadcast_scalar(em, em.constant(0, _scalar(src)), src)
-        return [_compare(em, x, zero, "NE", src)]
+        return [compare(em, x, zero, "NE", src)]
     if dtypes.is_complex(src.dtype) and not dtypes.is_complex(out.dtype):
         # complex -> real keeps the real part (as jax and NumPy's astype).
         part = src.update(dtype=dtypes.real_dtype(src.dtype))
@@ -530,12 +513,12 @@ def _lower_argreduce(direction):
         is_float = dtypes.is_float(aval.dtype)
 
         def body(sub, a, ia, b, ib):
-            better = _compare(sub, a, b, direction, sv)
+            better = compare(sub, a, b, direction, sv)
             if is_float:  # NaN wins, as in NumPy
-                nan = _compare(sub, a, a, "NE", sv)
+                nan = compare(sub, a, a, "NE", sv)
                 better = sub.op1("stablehlo.or", [better, nan], [_b(), _b()], _b())
-            tie = _compare(sub, a, b, "EQ", sv)
-            first = _compare(sub, ia, ib, "LT", si)
+            tie = compare(sub, a, b, "EQ", sv)
+            first = compare(sub, ia, ib, "LT", si)
             tie = sub.op1("stablehlo.and", [tie, first], [_b(), _b()], _b())
             take_idx = sub.op1("stablehlo.or", [better, tie], [_b(), _b()], _b())
             v = sub.op1("stablehlo.select", [better, a, b], [_b(), sv, sv], sv)
@@ -642,8 +625,8 @@ def _sort_key(sub, x, s):
     if not dtypes.is_float(s.dtype):
         return x
     zero, nan = sub.constant(0, s), sub.constant(np.nan, s)
-    x = sub.op1("stablehlo.select", [_compare(sub, x, zero, "EQ", s), zero, x], [_b(), s, s], s)
-    return sub.op1("stablehlo.select", [_compare(sub, x, x, "NE", s), nan, x], [_b(), s, s], s)
+    x = sub.op1("stablehlo.select", [compare(sub, x, zero, "EQ", s), zero, x], [_b(), s, s], s)
+    return sub.op1("stablehlo.select", [compare(sub, x, x, "NE", s), nan, x], [_b(), s, s], s)
 
 
 @lowering_rules.register(rd.sort_p)

@@ -4,7 +4,7 @@ operand lowers to elementwise selects rather than stablehlo.select_and_scatter."
 
 import numpy as np
 
-from funcnet.backend.lowering import i64_array, lowering_rules, tensor_type
+from funcnet.backend.lowering import compare, i64_array, lowering_rules, tensor_type
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
 from funcnet.lax import windowed as wd
@@ -86,30 +86,9 @@ def _lower_select_and_gather_add(
 _MAX_TILED_WINDOW = 64
 
 
-def _compare_type(dtype):
-    if dtypes.is_inexact(dtype):
-        return "FLOAT"
-    if dtypes.is_int(dtype) and not dtypes.is_unsigned(dtype):
-        return "SIGNED"
-    return "UNSIGNED"
-
-
 def _select_region(em, s, direction):
     """The select computation `a <direction> b` (keep the current `a`) as a region."""
-    return em.region(
-        [s, s],
-        [_bool()],
-        lambda sub, a, b: [
-            sub.op1(
-                "stablehlo.compare",
-                [a, b],
-                [s, s],
-                _bool(),
-                comparison_direction=f"#stablehlo<comparison_direction {direction}>",
-                compare_type=f"#stablehlo<comparison_type {_compare_type(s.dtype)}>",
-            )
-        ],
-    )
+    return em.region([s, s], [_bool()], lambda sub, a, b: [compare(sub, a, b, direction, s)])
 
 
 def _tiles_operand(shape, window_dimensions, window_strides, padding):
@@ -190,14 +169,7 @@ def _lower_tiled_select_and_scatter_add(em, source, operand, *, direction, windo
         if sel is None:
             sel, idx = piece, em.constant(np.int32(0), idx_aval)
             continue
-        keep = em.op1(
-            "stablehlo.compare",
-            [sel, piece],
-            [src_val, src_val],
-            bool_src,
-            comparison_direction=f"#stablehlo<comparison_direction {direction}>",
-            compare_type=f"#stablehlo<comparison_type {_compare_type(dt)}>",
-        )
+        keep = compare(em, sel, piece, direction, src_val)
         sel = em.op1("stablehlo.select", [keep, sel, piece], [bool_src, src_val, src_val], src_val)
         idx = em.op1(
             "stablehlo.select",
@@ -233,14 +205,7 @@ def _lower_tiled_select_and_scatter_add(em, source, operand, *, direction, windo
         broadcast_dimensions=i64_array(out_axes),
     )
     hit_aval = ShapedArray(tuple(split), dtypes.bool_)
-    hit = em.op1(
-        "stablehlo.compare",
-        [idx, positions],
-        [split_i32, split_i32],
-        hit_aval,
-        comparison_direction="#stablehlo<comparison_direction EQ>",
-        compare_type="#stablehlo<comparison_type SIGNED>",
-    )
+    hit = compare(em, idx, positions, "EQ", split_i32)
     zeros = em.constant(np.zeros((), src_aval.dtype), src_split_aval)
     out = em.op1(
         "stablehlo.select",
