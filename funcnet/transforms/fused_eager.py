@@ -80,7 +80,16 @@ _WARN_AFTER = 64
 
 # structural key -> _Chain (a compiled program); bounded, least recently used first.
 _chains = LRUCache(256)
-_stats = {"compiles": 0, "runs": 0, "hits": 0}
+# Chains compiled, run and found; fused_stage's call cache counts its traces, hits and
+# calls it could not stage here too.
+_stats = {
+    "compiles": 0,
+    "runs": 0,
+    "hits": 0,
+    "call_traces": 0,
+    "call_hits": 0,
+    "call_unstageable": 0,
+}
 on_reset.append(_chains.clear)
 
 

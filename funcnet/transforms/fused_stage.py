@@ -39,8 +39,7 @@ from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Tracer
 from funcnet.lax.calls import jit_p
 from funcnet.runtime.cache import LRUCache
-from funcnet.transforms.fused_eager import LazyArray, LazyTrace
-from funcnet.transforms.fused_eager import _stats as _fused_stats
+from funcnet.transforms.fused_eager import LazyArray, LazyTrace, _stats
 from funcnet.transforms.jit_cache import function_slot
 
 __all__ = ["active", "call", "stage_in_fused_eager"]
@@ -48,8 +47,6 @@ __all__ = ["active", "call", "stage_in_fused_eager"]
 _DYNAMIC = object()  # an Array leaf's place in a signature's template
 _UNSTAGEABLE = object()  # a signature whose trace failed: runs as plain eager code
 _PER_FUNCTION = 32  # signatures kept per function and options (least recently used go)
-_stats = _fused_stats  # fused_eager.cache_info() shows these counters too
-_stats.update(call_traces=0, call_hits=0, call_unstageable=0)
 
 
 def active() -> bool:

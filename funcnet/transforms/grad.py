@@ -317,12 +317,12 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, *, _name="v
       (3.0, [2.0, 2.0, 2.0])
     """
     name = _name
+    options = (name, argnums, has_aux, holomorphic)  # fused_eager's cache key
 
     @api_boundary
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
         if fused_stage.active():  # in fused_eager: traced once per signature
-            options = (name, argnums, has_aux, holomorphic)
             return fused_stage.call(fun, options, run, args, kwargs)
         return run(*args, **kwargs)
 

@@ -65,12 +65,13 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
     if axis_size is not None and (not isinstance(axis_size, int) or axis_size < 0):
         raise TypeError(f"vmap: axis_size must be a non-negative int, got {axis_size!r}")
     sig = _signature(fun)
+    # fused_eager's cache key
+    options = ("vmap", _spec_key(in_axes), _spec_key(out_axes), axis_name, axis_size)
 
     @api_boundary
     @functools.wraps(fun)
     def batched(*args, **kwargs):
         if fused_stage.active():  # in fused_eager: traced once per signature
-            options = ("vmap", _spec_key(in_axes), _spec_key(out_axes), axis_name, axis_size)
             return fused_stage.call(fun, options, run, args, kwargs)
         return run(*args, **kwargs)
 
