@@ -239,17 +239,14 @@ class Conv(Layer):
     def forward(self, params, x):
         pads = _conv_pads(self.padding, x.shape[1:-1], self._dilated_kernel(), self.strides)
         w = params["w"]
-        if (
-            conv_patches.takes_patches(
-                tuple(x.shape),
-                np.result_type(x.dtype, w.dtype),
-                self.kernel_size,
-                self.strides,
-                pads,
-                self.kernel_dilation,
-                self.feature_group_count,
-            )
-            and x.dtype == w.dtype
+        if x.dtype == w.dtype and conv_patches.takes_patches(
+            tuple(x.shape),
+            x.dtype,
+            self.kernel_size,
+            self.strides,
+            pads,
+            self.kernel_dilation,
+            self.feature_group_count,
         ):
             y = conv_patches.conv(x, w, self.strides, pads, self.kernel_dilation)
             return y + params["b"] if self.use_bias else y

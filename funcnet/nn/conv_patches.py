@@ -71,7 +71,8 @@ def conv(x, w, strides, pads, dilation):
       x: the input.
       w: the kernel.
       strides: one stride per spatial axis.
-      pads: one explicit `(lo, hi)` per spatial axis (may be negative).
+      pads: one explicit `(lo, hi)` per spatial axis, >= 0 (`takes_patches` refuses
+        negative padding).
       dilation: the kernel's dilation per spatial axis.
 
     Returns:

@@ -1,15 +1,15 @@
 """Residuals of a scan that the backward scan recomputes instead of reading a stack.
 
-Reverse mode through `scan` stacks every per-step value the backward pass needs. The
-jvp rules of `logistic`, `tanh` and friends name their derivative as its own residual
-(`s * (1 - s)` next to `s`), so an LSTM cell stacks ten values per step where four
-gates and the cell state would do. Writing a `(length, batch, hidden)` stack in the
-forward loop and reading it in the backward one costs memory traffic on every step
-(and a fresh buffer's page faults); recomputing `s * (1 - s)` from the stacked `s`
-costs two fused elementwise operations. XLA cannot make that trade across the two
-loops, so the scan's partial evaluation makes it: a residual defined by a few cheap
-elementwise equations of other residuals (which stay stacked or are loop constants)
-and literals is recomputed at the top of the backward body.
+Reverse mode through `scan` stacks every per-step value the backward pass needs. The jvp
+rules of `logistic`, `tanh` and friends name their derivative as its own residual (`s *
+(1 - s)` next to `s`), so an LSTM cell stacked 13 values per step where 8 do (the
+carries, the four activations, tanh of the cell state and the output). Writing a
+`(length, batch, hidden)` stack in the forward loop and reading it in the backward one
+costs memory traffic on every step (and a fresh buffer's page faults); recomputing `s *
+(1 - s)` from the stacked `s` costs two fused elementwise operations. XLA cannot make
+that trade across the two loops, so the scan's partial evaluation makes it: a residual
+defined by a few cheap elementwise equations of other residuals (which stay stacked or
+are loop constants) and literals is recomputed at the top of the backward body.
 """
 
 from funcnet.core.jaxpr import JaxprEqn, Literal, Var
