@@ -455,9 +455,9 @@ MODELS = ("mlp", "cnn", "lstm", "attn")
 
 
 def _torch_alone(name, threads, repeat):
-    """PyTorch's step timed in a process of its own, where funcnet's runtime never
-    started: its malloc keeps glibc's defaults (funcnet's CPU runtime asks glibc to keep
-    freed memory mapped, which speeds PyTorch up as well when they share a process)."""
+    """PyTorch's step timed in a process of its own whose malloc keeps glibc's defaults
+    (importing funcnet asks glibc to keep freed memory mapped, which speeds PyTorch up as
+    well when they share a process: its LSTM step 33 -> 24 ms)."""
     out = subprocess.run(
         [
             sys.executable,
@@ -468,6 +468,7 @@ def _torch_alone(name, threads, repeat):
         capture_output=True,
         text=True,
         check=True,
+        env=dict(os.environ, FUNCNET_REUSE_HOST_MEMORY="0"),
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 

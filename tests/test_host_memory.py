@@ -68,3 +68,34 @@ def test_configure_acts_once_and_respects_the_option(monkeypatch):
     monkeypatch.setattr(config, "reuse_host_memory", True)
     monkeypatch.setattr(host_memory, "_done", True)
     assert host_memory.configure() is False  # already done in this process
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="glibc's malloc options (Linux only)")
+def test_options_are_set_at_import_and_a_late_import_is_logged():
+    # At import, before anything starts the runtime's threads; when jax started them
+    # first, their arenas stay, and funcnet says so in its log.
+    code = (
+        "import logging, sys\n"
+        "logging.basicConfig(level=logging.INFO, stream=sys.stdout)\n"
+        "{first}\n"
+        "import funcnet\n"
+        "from funcnet.runtime import host_memory\n"
+        "print('glibc', host_memory._glibc() is not None, 'done', host_memory._done)\n"
+    )
+    env = dict(os.environ, FUNCNET_REUSE_HOST_MEMORY="1")
+    outs = {}
+    for name, first in (("funcnet first", ""), ("jax first", "import jax; jax.devices()")):
+        out = subprocess.run(
+            [sys.executable, "-c", code.format(first=first)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        outs[name] = out.stdout
+    if "glibc True" not in outs["funcnet first"]:
+        pytest.skip("not glibc: malloc is left alone")
+    assert "done True" in outs["funcnet first"] and "done True" in outs["jax first"]
+    assert "started before funcnet was imported" not in outs["funcnet first"]
+    assert "started before funcnet was imported" in outs["jax first"]

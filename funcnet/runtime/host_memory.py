@@ -7,14 +7,19 @@ training step) from its worker threads. glibc serves a block that large from a f
 faults, a quarter of that step's time. PyTorch's tensors are smaller than glibc's
 dynamic mmap threshold (32 MB) and are recycled from the heap instead.
 
-`configure()` (called once, when funcnet starts the CPU runtime) asks glibc to serve
-large blocks from the heap and to keep freed memory (`mallopt`): one arena for all
-threads (a thread arena cannot grow past 64 MB and would fall back to `mmap`), no
-`mmap` for large blocks, and no trimming of the heap's top below 1 GiB. The cost: memory
-freed by the process stays mapped (the resident size stays at its peak, up to 1 GiB of
-free heap), and threads share one malloc arena. Turn it off with
-`FUNCNET_REUSE_HOST_MEMORY=0` (it acts before the runtime starts; later changes have no
-effect). Other C libraries (musl, macOS) are left alone.
+`configure()` (called once, when funcnet is imported) asks glibc to serve large blocks
+from the heap and to keep freed memory (`mallopt`): one arena for all threads (a thread
+arena cannot grow past 64 MB and would fall back to `mmap`), no `mmap` for large
+blocks, and no trimming of the heap's top below 1 GiB. The cost: memory freed by the
+process stays mapped (the resident size stays at its peak, up to 1 GiB of free heap),
+and threads share one malloc arena. Turn it off with `FUNCNET_REUSE_HOST_MEMORY=0` (it
+acts at import; later changes have no effect). Other C libraries (musl, macOS) are
+left alone.
+
+Threads that started before the call keep the arenas they made: when something started
+the runtime's threads first (`jax.devices()` before `import funcnet`), their large
+blocks are still mapped afresh on every run (the char-LSTM step then takes 54 ms, not
+39). Import funcnet first; `configure` logs it when it comes too late.
 """
 
 import ctypes
@@ -54,7 +59,22 @@ def configure() -> bool:
     )
     if not ok:
         log.debug("mallopt refused a host-memory option")
+    elif _runtime_started():
+        log.info(
+            "the XLA runtime started before funcnet was imported: its threads keep their "
+            "own malloc arenas, and large per-run temporaries are mapped afresh on each "
+            "run (import funcnet first)"
+        )
     return bool(ok)
+
+
+def _runtime_started() -> bool:
+    try:  # jax's own record of its clients; a private name, so only for a log line
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge.backends_are_initialized())
+    except (ImportError, AttributeError):  # pragma: no cover
+        return False
 
 
 def _glibc():

@@ -20,6 +20,11 @@ except ImportError:  # pragma: no cover
 
 Buffer = jax.Array  # a device buffer; funcnet.Array wraps one
 
+# At import, not when funcnet first asks for the runtime: the runtime's threads pick
+# their malloc arenas when they start, and anything that starts the runtime earlier
+# (jax.devices(), a jax array) would start them before the options are set.
+host_memory.configure()
+
 
 # A client built by funcnet.runtime.distributed (a multi-process run): it replaces the
 # default one, so it must be installed before the first client() call.
@@ -30,7 +35,6 @@ _installed_client = None
 def client(platform: str | None = None):
     if _installed_client is not None and platform in (None, _installed_client.platform):
         return _installed_client
-    host_memory.configure()  # before the runtime's threads make their malloc arenas
     return _jex_backend.get_backend(platform)
 
 

@@ -8,7 +8,7 @@ transpose rule runs backwards. Residuals that are just the loop's constants
 """
 
 from funcnet.core.jaxpr import ClosedJaxpr, Jaxpr, Var, closed_without_consts, eval_jaxpr
-from funcnet.core.passes import dce
+from funcnet.core.passes import cse, dce
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import get_aval
 from funcnet.lax.control_flow import cond_p, join_consts, scan_p, while_p
@@ -368,9 +368,22 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, 
     # Residuals cheaply computed from other residuals are recomputed in the unknown body.
     recomputed, remat_eqns = scan_remat.plan(kj, res_vars, invariant)
     stacked = [not inv and k not in recomputed for k, inv in enumerate(invariant)]
-    keep = list(range(n_known_out)) + [n_known_out + k for k, st in enumerate(stacked) if st]
-    known_body = dce(ClosedJaxpr(Jaxpr([], kj.invars, kj.eqns, [kj.outvars[i] for i in keep]), []))
+    # A residual that is also one of the loop's known outputs (an RNN's output h',
+    # which the backward pass needs too) reads that output's stack: one stack, not two.
     n_k_carry = len(k_carry)
+    ys_index = {}
+    for i, v in enumerate(kj.outvars[n_k_carry:n_known_out]):
+        if isinstance(v, Var):
+            ys_index.setdefault(v, i)
+    from_ys = {
+        k: ys_index[v]
+        for k, (v, st) in enumerate(zip(res_vars, stacked))
+        if st and isinstance(v, Var) and v in ys_index
+    }
+    keep = list(range(n_known_out)) + [
+        n_known_out + k for k, st in enumerate(stacked) if st and k not in from_ys
+    ]
+    known_body = dce(ClosedJaxpr(Jaxpr([], kj.invars, kj.eqns, [kj.outvars[i] for i in keep]), []))
     outs = scan_p.bind(
         *known.consts,
         *k_consts,
@@ -385,7 +398,12 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, 
     )
     known_carry_out = outs[:n_k_carry]
     known_ys = outs[n_k_carry:n_known_out]
-    variant_res = outs[n_known_out:]
+    new_stacks = iter(outs[n_known_out:])
+    variant_res = [
+        known_ys[from_ys[k]] if k in from_ys else next(new_stacks)
+        for k, st in enumerate(stacked)
+        if st
+    ]
     # The unknown scan: [invariant res, unknown consts] [unknown carry] [variant res, unknown xs]
     uj = unknown.jaxpr
     res_in, rest = uj.invars[:num_res], uj.invars[num_res:]
@@ -481,7 +499,10 @@ def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse, u
         [get_aval(c) for c in res_consts] + lin_const_avals + carry_avals + y_avals + rx_avals
     )
     t = trace_to_jaxpr(body_t, in_avals)
-    body = closed_without_consts(t)
+    # Merged duplicates matter to the hoisting below: an LSTM cell that splits its
+    # projected input and its recurrent product apart gets one concatenated gate
+    # cotangent per split, and one stack (not two) should serve both.
+    body = cse(closed_without_consts(t))
     n_k = len(t.consts) + n_rc
     hoisted = hoist_accumulations(body, n_k, n_lc + nc, n_lc, length)
     if hoisted is not None:
