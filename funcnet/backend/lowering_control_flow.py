@@ -3,6 +3,8 @@
 
 from typing import NamedTuple
 
+import numpy as np
+
 from funcnet.backend.lowering import TOKEN_TYPE, i64_array, lower_jaxpr, lowering_rules, tensor_type
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
@@ -109,7 +111,7 @@ def _lower_scan(em, *args, jaxpr, num_consts, num_carry, length, reverse, unroll
         # No step runs: the carry passes through and the ys are empty. (A loop would
         # still be invalid: its body slices one row out of a length-0 axis.)
         return list(args[nk : nk + nc]) + ys_init
-    body, transposed = _transposed_weights(jaxpr.jaxpr, nk)
+    body, transposed = _transposed_weights(jaxpr.jaxpr, nk) if length > 1 else (jaxpr.jaxpr, [])
     body, pieces = _xs_slices_as_inputs(body, nk + len(transposed) + nc)
     t_consts = [_transpose2(em, args[k], in_avals[k]) for k in transposed]
     args = list(args[:nk]) + t_consts + list(args[nk:])
@@ -152,6 +154,9 @@ def _lower_scan(em, *args, jaxpr, num_consts, num_carry, length, reverse, unroll
     return final[nk : nk + nc] + final[nk + nc + n_xs :]
 
 
+_MAX_TRANSPOSED_BYTES = 64 << 20
+
+
 def _t_aval(a):
     return ShapedArray(a.shape[::-1], a.dtype)
 
@@ -165,8 +170,10 @@ def _transposed_weights(jaxpr, nk):
     transpose rule's form of an RNN's recurrent product in the backward loop) rewritten
     as `a @ wt` of a new loop constant `wt = w.T`, transposed once before the loop.
     XLA:CPU's GEMM transposes a right operand contracted on its last axis on every call
-    (56 vs 68 us per step for a 256x1024 weight). Returns (body, positions among the
-    constants of the transposed ones); the new constants follow the old ones."""
+    (56 vs 68 us per step for a 256x1024 weight). The copy costs the weight's size again
+    while the loop runs: weights over `_MAX_TRANSPOSED_BYTES` are left alone. Returns
+    (body, positions among the constants of the transposed ones); the new constants
+    follow the old ones."""
     consts = jaxpr.invars[:nk]
     picked, new_var = [], {}
     eqns = []
@@ -174,7 +181,13 @@ def _transposed_weights(jaxpr, nk):
         if eqn.primitive is la.dot_general_p:
             (lc, rc), (lb, _) = eqn.params["dimension_numbers"]
             w = eqn.inputs[1]
-            if w in consts and w.aval.ndim == 2 and tuple(rc) == (1,) and not lb:
+            if (
+                w in consts
+                and w.aval.ndim == 2
+                and tuple(rc) == (1,)
+                and not lb
+                and w.aval.size * np.dtype(w.aval.dtype).itemsize <= _MAX_TRANSPOSED_BYTES
+            ):
                 if w not in new_var:
                     new_var[w] = Var(_t_aval(w.aval))
                     picked.append(consts.index(w))
