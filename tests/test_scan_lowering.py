@@ -26,14 +26,17 @@ XS = RNG.normal(size=(T, B, 4 * H)).astype(np.float32)
 W = (RNG.normal(size=(H, 4 * H)) * 0.5).astype(np.float32)
 
 
-def _cell(np_mod, sigmoid):
+def _cell(np_mod, sigmoid, split_sum=False):
     """An LSTM cell that splits its per-step input and its recurrent product apart
-    (funcnet.nn.LSTMCell's form)."""
+    (funcnet.nn.LSTMCell's form), or (`split_sum`) splits their sum, as usually written."""
 
     def cell(w, carry, x):
         c, h = carry
-        rec = np_mod.split(h @ w, 4, axis=-1)
-        i, f, g, o = (a + b for a, b in zip(np_mod.split(x, 4, axis=-1), rec))
+        if split_sum:
+            i, f, g, o = np_mod.split(x + h @ w, 4, axis=-1)
+        else:
+            rec = np_mod.split(h @ w, 4, axis=-1)
+            i, f, g, o = (a + b for a, b in zip(np_mod.split(x, 4, axis=-1), rec))
         c = sigmoid(f) * c + sigmoid(i) * np_mod.tanh(g)
         h = sigmoid(o) * np_mod.tanh(c)
         return (c, h), h
@@ -41,8 +44,8 @@ def _cell(np_mod, sigmoid):
     return cell
 
 
-def _loss(np_mod, lax_mod, sigmoid, **scan_kw):
-    cell = _cell(np_mod, sigmoid)
+def _loss(np_mod, lax_mod, sigmoid, split_sum=False, **scan_kw):
+    cell = _cell(np_mod, sigmoid, split_sum)
 
     def loss(w, xs):
         z = np_mod.zeros((B, H), np.float32)
@@ -58,7 +61,9 @@ def _body(text, n=0):
     return text[start:]
 
 
-@pytest.mark.parametrize("scan_kw", [{}, {"reverse": True}, {"unroll": 2}])
+@pytest.mark.parametrize(
+    "scan_kw", [{}, {"reverse": True}, {"unroll": 2}, {"split_sum": True}], ids=str
+)
 def test_split_per_step_input_is_read_as_dynamic_slices(scan_kw):
     f = _loss(fnp, lax, fn.nn.sigmoid, **scan_kw)
     g = _loss(jnp, jax.lax, jax.nn.sigmoid, **scan_kw)

@@ -12,6 +12,7 @@ from funcnet.core.jaxpr import Jaxpr, Var
 from funcnet.core.passes import has_effects
 from funcnet.lax import contractions as la
 from funcnet.lax import control_flow as cf
+from funcnet.lax import elementwise as ew
 from funcnet.lax import structural as st
 
 _I32 = ShapedArray((), dtypes.int32)
@@ -232,31 +233,81 @@ def _xs_slices_as_inputs(jaxpr, first_x):
     those pieces as inputs of their own, which the loop reads as dynamic slices of the
     stacked input. XLA:CPU vectorizes a fusion that reads several static slices of one
     dynamic slice poorly (scalar code, ~7x slower); dynamic slices with offsets it does
-    not."""
+    not.
+
+    A per-step input whose only use is `x + y` whose only uses are slices or splits
+    (`split(x + h @ w)`, the usual way to write the cell) is read the same way: each
+    piece becomes `x_piece + y[piece]` (the same sums, elementwise)."""
     xs = jaxpr.invars[first_x:]
-    uses = {v: [] for v in xs}
-    for eqn in jaxpr.eqns:
-        for x in eqn.inputs:
-            if x in uses:
-                uses[x].append(eqn)
-    for v in jaxpr.outvars:
-        if v in uses:
-            uses[v].append(None)
-    dropped, new_invars, reads, sliced = set(), [], [], set()
+    uses = _uses(jaxpr)
+    replace = {}  # id(eqn) -> the equations that take its place ([] drops it)
+    new_invars, reads, sliced = [], [], set()
     for j, v in enumerate(xs):
-        pieces = [_static_pieces(e, v.aval.shape) for e in uses[v]]
-        if not uses[v] or any(p is None for p in pieces) or sum(map(len, pieces)) < 2:
+        users = uses.get(v, [])
+        pieces = [_static_pieces(e, v.aval.shape) for e in users]
+        if users and None not in pieces and sum(map(len, pieces)) >= 2:
+            sliced.add(j)
+            replace.update((id(e), []) for e in users)
+            for out, start, limit in (q for p in pieces for q in p):
+                new_invars.append(out)
+                reads.append((j, start, limit))
             continue
+        summed = _sum_split_apart(v, users, uses)
+        if summed is None:
+            continue
+        add, other, cut = summed
         sliced.add(j)
-        dropped.update(id(e) for e in uses[v])
-        for out, start, limit in (q for p in pieces for q in p):
-            new_invars.append(out)
-            reads.append((j, start, limit))
+        replace[id(add)] = []
+        for e in cut:
+            replace[id(e)] = []
+            for out, start, limit in _static_pieces(e, v.aval.shape):
+                piece_x = Var(out.aval)
+                piece_y = Var(out.aval)
+                new_invars.append(piece_x)
+                reads.append((j, start, limit))
+                params = dict(start_indices=start, limit_indices=limit, strides=(1,) * len(start))
+                terms = [piece_x, piece_y] if add.inputs[0] is v else [piece_y, piece_x]
+                replace[id(e)] += [
+                    e._replace(
+                        primitive=st.slice_p, inputs=[other], params=params, outputs=[piece_y]
+                    ),
+                    add._replace(inputs=terms, outputs=[out]),
+                ]
     if not sliced:
         return jaxpr, _Pieces(frozenset(), [])
     invars = jaxpr.invars[:first_x] + [v for j, v in enumerate(xs) if j not in sliced] + new_invars
-    eqns = [e for e in jaxpr.eqns if id(e) not in dropped]
+    eqns = [q for e in jaxpr.eqns for q in replace.get(id(e), [e])]
     return Jaxpr(jaxpr.constvars, invars, eqns, jaxpr.outvars), _Pieces(frozenset(sliced), reads)
+
+
+def _uses(jaxpr):
+    """var -> the equations that read it (None for each time it is an output)."""
+    uses = {}
+    for eqn in jaxpr.eqns:
+        for x in eqn.inputs:
+            if isinstance(x, Var):
+                uses.setdefault(x, []).append(eqn)
+    for v in jaxpr.outvars:
+        if isinstance(v, Var):
+            uses.setdefault(v, []).append(None)
+    return uses
+
+
+def _sum_split_apart(v, users, uses):
+    """(the add, its other operand, the slicing equations) when `v`'s only use is
+    `v + y` (same shapes and dtypes) whose only uses are 2+ static pieces; else None."""
+    if len(users) != 1 or users[0] is None or users[0].primitive is not ew.add_p:
+        return None
+    add = users[0]
+    a, b = add.inputs
+    other = b if a is v else a
+    if other is v or not isinstance(other, Var) or other.aval != v.aval:
+        return None
+    cut = uses.get(add.outputs[0], [])
+    pieces = [_static_pieces(e, v.aval.shape) for e in cut]
+    if not cut or None in pieces or sum(map(len, pieces)) < 2:
+        return None
+    return add, other, cut
 
 
 def _index_piece(sub, x, aval, idx, start, limit):
