@@ -87,9 +87,12 @@ class _Cell(Layer):
         return fnp.zeros(tuple(batch_shape) + (self.hidden,), dtype)
 
     def project(self, params, x):
-        """The input's part of every gate, ``x @ wi + b``, for any leading axes.
+        """The input's part of every gate, ``x @ wi``, for any leading axes.
 
-        Recurrent layers compute it for all time steps at once, before the scan.
+        Recurrent layers compute it for all time steps at once, before the scan. The
+        bias ``b`` is added by ``step``, inside the loop, where it fuses into the gates'
+        elementwise work (added here, it would cost one more pass over the whole
+        ``(time, batch, gates * hidden)`` projection).
 
         Args:
           params: the cell's params.
@@ -98,7 +101,7 @@ class _Cell(Layer):
         Returns:
           An array ``(..., gates * hidden)``, the ``xp`` that ``step`` takes.
         """
-        return fnp.matmul(x, params["wi"]) + params["b"]
+        return fnp.matmul(x, params["wi"])
 
     def forward(self, params, x, *, carry=None):
         x = fnp.asarray(x)
@@ -157,7 +160,7 @@ class SimpleRNNCell(_Cell):
         Returns:
           ``(new_h, y)``, both ``h'``.
         """
-        h = fnp.tanh(xp + fnp.matmul(h, params["wh"]))
+        h = fnp.tanh(xp + fnp.matmul(h, params["wh"]) + params["b"])
         return h, h
 
 
@@ -226,10 +229,11 @@ class GRUCell(_Cell):
         """
         hp = fnp.matmul(h, params["wh"]) + params["bh"]
         xr, xz, xn = fnp.split(xp, 3, axis=-1)
+        br, bz, bn = fnp.split(params["b"], 3)
         hr, hz, hn = fnp.split(hp, 3, axis=-1)
-        r = sigmoid(xr + hr)
-        z = sigmoid(xz + hz)
-        n = fnp.tanh(xn + r * hn)
+        r = sigmoid(xr + hr + br)
+        z = sigmoid(xz + hz + bz)
+        n = fnp.tanh(xn + bn + r * hn)
         h = (1 - z) * n + z * h
         return h, h
 
@@ -313,7 +317,8 @@ class LSTMCell(_Cell):
         # XLA:CPU fuses into one vectorized loop with the cell (one split of the sum
         # would be fused as several slices of one value: scalar code, ~6x slower)
         recurrent = fnp.split(fnp.matmul(h, params["wh"]), 4, axis=-1)
-        i, f, g, o = (a + b for a, b in zip(fnp.split(xp, 4, axis=-1), recurrent))
+        bias = fnp.split(params["b"], 4)
+        i, f, g, o = (a + r + b for a, r, b in zip(fnp.split(xp, 4, axis=-1), recurrent, bias))
         if self.forget_bias:
             f = f + self.forget_bias
         c = sigmoid(f) * c + sigmoid(i) * fnp.tanh(g)
