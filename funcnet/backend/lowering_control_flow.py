@@ -327,17 +327,7 @@ def _index_piece(sub, x, aval, idx, start, limit):
 
 def _index_slice(sub, x, aval, idx):
     """x[idx] along axis 0."""
-    zero = sub.constant(0, _I32)
-    starts = [idx] + [zero] * (aval.ndim - 1)
-    piece = ShapedArray((1,) + aval.shape[1:], aval.dtype)
-    sl = sub.op1(
-        "stablehlo.dynamic_slice",
-        [x, *starts],
-        [aval] + [_I32] * aval.ndim,
-        piece,
-        slice_sizes=i64_array(piece.shape),
-    )
-    return sub.op1("stablehlo.reshape", [sl], [piece], ShapedArray(aval.shape[1:], aval.dtype))
+    return _index_piece(sub, x, aval, idx, (0,) * (aval.ndim - 1), aval.shape[1:])
 
 
 def _index_update(sub, ys, aval, y, idx):
