@@ -9,6 +9,8 @@ Cases (all tiny, so the time is the per-call overhead, not compute):
               cache belongs to f (the idiomatic JAX pattern; jax caches by function too)
   static      f(x, n) = x * n + 1 with static_argnums=1, n passed by position (no
               target: shown because a training step often has a static flag)
+  py scalar   f(x, s) = x * s with s = 0.5, a Python float (a learning rate passed on
+              every call: a dynamic, weakly typed argument; no target)
 
 Floors for the scalar program, on funcnet's own compiled executable:
   execute_sharded            the runtime call alone (results left unwrapped)
@@ -37,7 +39,12 @@ import funcnet as fn
 import funcnet.numpy as fnp
 
 # funcnet/jax (CPU-time min) per case; cases not listed: TARGET
-TARGETS = {"tree1000 v*0.9": 1.2, "jit(f)(x) in a loop": 1.2, "static n, by position": None}
+TARGETS = {
+    "tree1000 v*0.9": 1.2,
+    "jit(f)(x) in a loop": 1.2,
+    "static n, by position": None,
+    "python scalar x*s, s=0.5": None,
+}
 TARGET = 1.1
 
 
@@ -106,6 +113,16 @@ def main(repeat=151):
     )
     results["static n, by position"] = res
     rows.append(("static n, by position", res))
+    # a Python float argument (dynamic, weakly typed)
+    pf, pj = fn.jit(static_fn), jax.jit(static_fn)
+    np.testing.assert_allclose(_to_np(pf(x_fn, 0.5)), _to_np(pj(x_jx, 0.5)), rtol=1e-6)
+    res = _cpu_timing.compare(
+        {"funcnet": lambda: pf(x_fn, 0.5), "jax": lambda: pj(x_jx, 0.5)},
+        repeat=repeat,
+        target_s=0.002,
+    )
+    results["python scalar x*s, s=0.5"] = res
+    rows.append(("python scalar x*s, s=0.5", res))
 
     # The floor: funcnet's own executable for the scalar program, driven directly.
     exe = fn.jit(scalar_fn).lower(x_fn).compile()._exe  # funcnet.runtime.xla.Executable

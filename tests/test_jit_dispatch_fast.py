@@ -188,7 +188,7 @@ def test_positional_then_tree_call_forms(general_calls):
         np.testing.assert_array_equal(np.asarray(jf(a, b)), 3.0)  # positional Arrays
         np.testing.assert_array_equal(np.asarray(jf(a, (b,))), 3.0)  # a later tuple
         np.testing.assert_array_equal(np.asarray(jf(a, np.float32(2))), 3.0)  # NumPy leaf
-    assert general_calls[0] == 4  # two fast-path forms filled once; NumPy leaves never
+    assert general_calls[0] == 3  # each form (NumPy leaves too) filled once
 
 
 def test_bad_argument_is_named_from_the_fast_path():
@@ -281,3 +281,76 @@ def test_static_arguments_by_position(general_calls):
     # By keyword: the general path, another signature (as jax's), the same values.
     np.testing.assert_array_equal(np.asarray(jf(x, 2, p=p, mode="pos")), want[(2, "pos")])
     assert len(traces) == 4 and general_calls[0] == 5
+
+
+# --- Python scalars and NumPy arrays among the arguments ---------------------------------
+
+
+def test_python_scalars_take_the_fast_path_with_their_values(general_calls):
+    # a learning rate or a count passed as a Python number: keyed by its (weak) type,
+    # its value an argument of the program, not a constant of it
+    jf = fn.jit(lambda x, s: x * s)
+    x = fnp.arange(3.0)
+    outs = [jf(x, s) for s in (0.5, 0.5, 0.25, 2.0)]
+    assert general_calls[0] == 1
+    for s, out in zip((0.5, 0.5, 0.25, 2.0), outs):
+        np.testing.assert_array_equal(np.asarray(out), np.arange(3.0, dtype=np.float32) * s)
+        assert out.dtype == np.float32 and not out.weak_type  # weak scalar, strong x
+    ref = jax.jit(lambda x, s: x * s)(jnp.arange(3.0), 0.25)
+    _same(jf(x, 0.25), ref)
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [(2, 3), (True, False), (np.float32(0.5), np.float32(1.5)), (np.ones(3), np.zeros(3))],
+    ids=["int", "bool", "numpy scalar", "numpy array"],
+)
+def test_other_host_values_equal_the_general_path(first, second, general_calls):
+    jf = fn.jit(lambda x, s: x + s)
+    x = fnp.ones((3,))
+    general = jf(x, first)
+    fast = jf(x, first)
+    other = jf(x, second)
+    assert general_calls[0] == 1
+    _same(general, fast)
+    _same(other, jax.jit(lambda x, s: x + s)(jnp.ones((3,)), second))
+
+
+def test_host_values_in_other_call_forms(general_calls):
+    jf = fn.jit(lambda s, x, *, scale: (x * s) * scale)
+    x = fnp.arange(4.0)
+    a, b = jf(0.5, x, scale=3), jf(0.5, x, scale=3)
+    c = jf(-1.5, x, scale=2)
+    assert general_calls[0] == 1  # scalar first, keywords: the pytree key
+    _same(a, b)
+    np.testing.assert_array_equal(np.asarray(c), np.arange(4.0, dtype=np.float32) * -3.0)
+
+
+def test_signed_zero_and_nan_are_not_confused(general_calls):
+    jf = fn.jit(lambda x, s: x * s)
+    x = fnp.ones((2,))
+    pos, neg = jf(x, 0.0), jf(x, -0.0)
+    assert not np.signbit(np.asarray(pos)).any() and np.signbit(np.asarray(neg)).all()
+    assert not np.signbit(np.asarray(jf(x, 0.0))).any()
+    assert np.isnan(np.asarray(jf(x, float("nan")))).all()
+    assert np.isnan(np.asarray(jf(x, float("nan")))).all()
+    assert general_calls[0] == 1
+
+
+def test_an_int_out_of_range_fails_as_on_the_general_path():
+    jf = fn.jit(lambda x, n: x + n)
+    x = fnp.ones((2,), dtype=np.int32)
+    jf(x, 1)  # records the fast path for a Python int
+    with pytest.raises(OverflowError) as fast_err:
+        jf(x, 2**40)
+    with pytest.raises(OverflowError) as general_err:
+        fn.jit(lambda x, n: x + n)(x, 2**40)
+    assert str(fast_err.value) == str(general_err.value)
+
+
+def test_donated_scalar_positions_are_put_on_the_device_each_call(general_calls):
+    jf = fn.jit(lambda x, s: x * s, donate_argnums=(0, 1))
+    for _ in range(3):
+        out = jf(fnp.full((2,), 2.0), 0.5)
+        np.testing.assert_array_equal(np.asarray(out), [1.0, 1.0])
+    assert general_calls[0] == 1

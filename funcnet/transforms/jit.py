@@ -8,9 +8,11 @@ transformation's table handle the traced program as a whole.
 The caches belong to the function, not to the `jit(f)` wrapper: see jit_cache.py.
 """
 
+import contextlib
 import functools
 import inspect
 import logging
+import math
 
 import numpy as np
 
@@ -39,7 +41,7 @@ from funcnet.lax.calls import jit_p
 from funcnet.lax.sharding import broadcast_prefix, check_sharding, is_sharding_leaf
 from funcnet.lax.sharding import sharding_constraint_p as _wsc_p
 from funcnet.runtime import spmd, xla
-from funcnet.runtime.cache import WeakKeyLRU
+from funcnet.runtime.cache import WeakKeyLRU, register_program_cache
 from funcnet.sharding.named import sharding_for_layout
 from funcnet.transforms.jit_cache import _FunctionSlot, explain_miss, function_slot
 
@@ -541,8 +543,9 @@ class Jitted:
                             bufs = [a._buf for a in args]
                         if _multi_device:
                             key = (key, _first_device(args))
-                    except AttributeError:  # an argument that is no Array, or sharded
-                        key = None
+                    except AttributeError:  # a host value (Python scalar, NumPy array),
+                        # or an argument that is no Array (a container), or sharded
+                        key, bufs = _host_key_and_bufs(args, not self.donate_argnums)
                     leaves = args
                 else:
                     leaves, in_tree = _tree_flatten(args if not kwargs else (args, kwargs))
@@ -560,8 +563,11 @@ class Jitted:
                     if hit is not None and bufs is None:
                         try:
                             bufs = [x._buf for x in leaves]
-                        except AttributeError:  # e.g. a leaked tracer: the general path
-                            hit = None
+                        except AttributeError:  # a Python scalar or NumPy leaf (put on
+                            # the device here), or e.g. a leaked tracer (general path)
+                            bufs = _host_bufs(leaves, not self.donate_argnums)
+                            if bufs is None:
+                                hit = None
                     if hit is not None:
                         run, handlers, const_bufs, out_avals, out_tree, _ = hit
                         try:
@@ -631,7 +637,7 @@ class Jitted:
             leaves, in_tree = _tree_flatten(args if not kwargs else (args, kwargs))
             key = _tree_key(in_tree, leaves, kwargs) if no_key else None
             if key is not None:
-                out = self._fcache.call(key, leaves)
+                out = self._fcache.call(key, _as_arrays(leaves))
                 if out is not _MISS:
                     return out
         # Every leaf a sharded Array: the partitioned program's fast path.
@@ -822,10 +828,15 @@ class Jitted:
         global _multi_device
         _multi_device = not _single_device()
         hit = _fast_call_of(exe, const_bufs, entry)
-        if hit is None or not all(type(x) is Array for x in leaves):
+        if hit is None or not all(type(x) is Array or _is_host_leaf(x) for x in leaves):
             return
         dev = None if _single_device() else device
-        if not kwargs and all(type(a) is Array for a in args):  # positional Arrays
+        if (
+            not kwargs
+            and args
+            and type(args[0]) is Array
+            and all(type(a) is Array or _is_host_leaf(a) for a in args)
+        ):  # positional Arrays (and host values after the first), as __call__ keys them
             key = avals if dev is None else (avals, dev)
         else:
             in_tree = tree.tree_structure(args if not kwargs else (args, kwargs))
@@ -1085,20 +1096,122 @@ def _fast_call_of(exe, const_bufs, entry):
 
 
 def _tree_key(in_tree, leaves, kwargs):
-    """The fast-path key of a flattened call, or None when a leaf is no funcnet Array."""
+    """The fast-path key of a flattened call, or None when a leaf is neither a funcnet
+    Array nor a host value the fast path puts on the device itself (`_is_host_leaf`)."""
     try:
-        return (
-            in_tree,
-            tuple([x.aval for x in leaves]),
-            _first_device(leaves) if _multi_device else None,
-            bool(kwargs),
-        )
+        avals = tuple([x.aval for x in leaves])
     except AttributeError:
-        return None
+        avals = _host_avals(leaves)
+        if avals is None:
+            return None
+    return (in_tree, avals, _first_device(leaves) if _multi_device else None, bool(kwargs))
 
 
 def _first_device(leaves):
-    return xla.device_of(leaves[0]._buf) if leaves else xla.default_device()
+    for x in leaves:
+        if type(x) is Array:
+            return xla.device_of(x._buf)
+    return xla.default_device()
+
+
+# A call's Python scalars and NumPy arrays (a learning rate, a step count, a host batch)
+# are keyed by their avals, as the general path types them (a Python scalar weakly, a
+# NumPy dtype canonicalized), and put on the device on each call, as jax's C++ path does.
+_HOST_SCALARS = frozenset({bool, int, float, complex})
+
+
+def _is_host_leaf(x):
+    return type(x) in _HOST_SCALARS or isinstance(x, (np.ndarray, np.generic))
+
+
+def _host_avals(leaves):
+    """The avals of leaves that are funcnet Arrays or host values; None otherwise (or
+    when a value has no aval: an int too large, say: the general path says why)."""
+    try:
+        return tuple([x.aval if type(x) is Array else _host_aval(x) for x in leaves])
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _host_aval(x):
+    t = type(x)
+    if t in _HOST_SCALARS:  # the same aval object each time (shaped_abstractify's)
+        dt = dtypes.scalar_dtype(x)
+        aval = _scalar_avals.get((t, dt))
+        if aval is None:
+            aval = _scalar_avals[(t, dt)] = shaped_abstractify(x)
+        return aval
+    if not _is_host_leaf(x):
+        raise TypeError
+    return shaped_abstractify(x)
+
+
+_scalar_avals = {}
+
+
+def _host_bufs(leaves, reuse=True):
+    """Device buffers of leaves that are funcnet Arrays or host values, on the first
+    Array's device (the general path's placement); None when a leaf is neither or does
+    not convert. `reuse`: a Python scalar's buffer may come from `_scalar_bufs` (not
+    when the function donates arguments: a donated buffer is gone after the call)."""
+    device = None if not _multi_device else _first_device(leaves)
+    try:
+        return [x._buf if type(x) is Array else _host_buf(x, device, reuse) for x in leaves]
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+# The last Python scalars put on the device, by (type, value, sign, dtype, device): a
+# learning rate or a flag passed on every call is transferred once (~3 us a call). The
+# sign tells 0.0 from -0.0 (equal as keys); NaN never matches itself (not reused);
+# complex numbers are not kept (their signed zeros would need two signs).
+_scalar_bufs = register_program_cache({})
+_MAX_SCALAR_BUFS = 256
+
+
+def _host_buf(x, device, reuse):
+    t = type(x)
+    if t in _HOST_SCALARS and t is not complex:
+        dt = dtypes.scalar_dtype(x)
+        key = (t, x, math.copysign(1.0, x) if t is float else 0, dt, device)
+        buf = _scalar_bufs.get(key) if reuse else None
+        if buf is None:
+            buf = xla.device_put(np.asarray(x, dt), device)
+            if reuse:
+                if len(_scalar_bufs) >= _MAX_SCALAR_BUFS:
+                    _scalar_bufs.clear()
+                _scalar_bufs[key] = buf
+        return buf
+    if not _is_host_leaf(x):
+        raise TypeError
+    return to_buffer(x, device)[0]
+
+
+def _host_key_and_bufs(args, reuse):
+    """`__call__`'s positional key and buffers when every argument is a funcnet Array or
+    a host value; (None, None) otherwise."""
+    avals = _host_avals(args)
+    if avals is None:
+        return None, None
+    bufs = _host_bufs(args, reuse)
+    if bufs is None:
+        return None, None
+    return (avals, _first_device(args)) if _multi_device else avals, bufs
+
+
+def _as_arrays(leaves):
+    """`leaves` with host values (`_is_host_leaf`) as funcnet Arrays, for
+    DispatchCache.call; other leaves as they are."""
+    if all(type(x) is Array for x in leaves):
+        return leaves
+    device = None if not _multi_device else _first_device(leaves)
+    out = []
+    for x in leaves:
+        if _is_host_leaf(x):
+            with contextlib.suppress(TypeError, ValueError, OverflowError):
+                x = wrap_buffer(*to_buffer(x, device))  # else the general path reports it
+        out.append(x)
+    return out
 
 
 def _device_of(leaves):
