@@ -103,26 +103,21 @@ def main(repeat=151):
     )
     results["jit(f)(x) in a loop"] = res
     rows.append(("jit(f)(x) in a loop", res))
-    # a static argument passed by position
+    # a static argument passed by position; a Python float (dynamic, weakly typed)
     sf, sj = fn.jit(static_fn, static_argnums=1), jax.jit(static_fn, static_argnums=1)
-    np.testing.assert_allclose(_to_np(sf(x_fn, 3)), _to_np(sj(x_jx, 3)), rtol=1e-6)
-    res = _cpu_timing.compare(
-        {"funcnet": lambda: sf(x_fn, 3), "jax": lambda: sj(x_jx, 3)},
-        repeat=repeat,
-        target_s=0.002,
-    )
-    results["static n, by position"] = res
-    rows.append(("static n, by position", res))
-    # a Python float argument (dynamic, weakly typed)
     pf, pj = fn.jit(static_fn), jax.jit(static_fn)
-    np.testing.assert_allclose(_to_np(pf(x_fn, 0.5)), _to_np(pj(x_jx, 0.5)), rtol=1e-6)
-    res = _cpu_timing.compare(
-        {"funcnet": lambda: pf(x_fn, 0.5), "jax": lambda: pj(x_jx, 0.5)},
-        repeat=repeat,
-        target_s=0.002,
-    )
-    results["python scalar x*s, s=0.5"] = res
-    rows.append(("python scalar x*s, s=0.5", res))
+    for label, f, j, arg in [
+        ("static n, by position", sf, sj, 3),
+        ("python scalar x*s, s=0.5", pf, pj, 0.5),
+    ]:
+        np.testing.assert_allclose(_to_np(f(x_fn, arg)), _to_np(j(x_jx, arg)), rtol=1e-6)
+        res = _cpu_timing.compare(
+            {"funcnet": lambda f=f, a=arg: f(x_fn, a), "jax": lambda j=j, a=arg: j(x_jx, a)},
+            repeat=repeat,
+            target_s=0.002,
+        )
+        results[label] = res
+        rows.append((label, res))
 
     # The floor: funcnet's own executable for the scalar program, driven directly.
     exe = fn.jit(scalar_fn).lower(x_fn).compile()._exe  # funcnet.runtime.xla.Executable
