@@ -16,9 +16,9 @@ and threads share one malloc arena, so a small program whose work goes to the ru
 thread pool waits on that arena's lock: 1-4 us more per call (measured: an (8, 8)
 matmul 3.8 -> 4.6 us, the digits MLP's batch-1 predict 6.1 -> 8.3-10 us). Without the
 one arena, a block of 64 MB or more allocated by a runtime thread is still mapped afresh
-on each run (glibc's thread arenas cannot hold it), which is the case this is for. Turn it off with `FUNCNET_REUSE_HOST_MEMORY=0` (it
-acts at import; later changes have no effect). Other C libraries (musl, macOS) are
-left alone.
+on each run (glibc's thread arenas cannot hold it), which is the case this is for.
+Turn it off with `FUNCNET_REUSE_HOST_MEMORY=0` (it acts at import; later changes have
+no effect). Other C libraries (musl, macOS) are left alone.
 
 Threads that started before the call keep the arenas they made: when something started
 the runtime's threads first (`jax.devices()` before `import funcnet`), their large
