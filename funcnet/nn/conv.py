@@ -9,6 +9,7 @@ from funcnet import lax
 from funcnet.nn import conv_patches
 from funcnet.nn.core import Layer, LayerError, Param, resolve_init
 from funcnet.nn.linear import _features
+from funcnet.transforms.jvp import differentiating
 
 __all__ = ["Conv", "ConvTranspose"]
 
@@ -239,14 +240,18 @@ class Conv(Layer):
     def forward(self, params, x):
         pads = _conv_pads(self.padding, x.shape[1:-1], self._dilated_kernel(), self.strides)
         w = params["w"]
-        if x.dtype == w.dtype and conv_patches.takes_patches(
-            tuple(x.shape),
-            x.dtype,
-            self.kernel_size,
-            self.strides,
-            pads,
-            self.kernel_dilation,
-            self.feature_group_count,
+        if (
+            x.dtype == w.dtype
+            and differentiating()
+            and conv_patches.takes_patches(
+                tuple(x.shape),
+                x.dtype,
+                self.kernel_size,
+                self.strides,
+                pads,
+                self.kernel_dilation,
+                self.feature_group_count,
+            )
         ):
             y = conv_patches.conv(x, w, self.strides, pads, self.kernel_dilation)
             return y + params["b"] if self.use_bias else y

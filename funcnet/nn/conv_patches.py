@@ -10,10 +10,13 @@ the filter gradient is one more GEMM with the patches already built, the input
 gradient a GEMM and the slices' padded sum, which XLA fuses. The step ran 1.4x faster.
 
 The patches hold `prod(kernel)` times the input, so only convolutions whose patches
-stay under `MAX_PATCH_BYTES` take this form, and only on CPU (GPU libraries have
-their own convolution algorithms). The result equals `lax.conv_general_dilated`'s up
-to the summation order. Exporters (ONNX, StableHLO artifacts) and `quantize_program`
-want the convolution itself: they trace under `convolution_primitives()`.
+stay under `MAX_PATCH_BYTES` take this form, only on CPU (GPU libraries have their own
+convolution algorithms), and only while differentiated (`nn.Conv` asks
+`transforms.jvp.differentiating()`): in a forward pass alone XLA's convolution is the
+faster one (the digits CNN's batch-256 predict: 1.74 ms against 1.92 ms as patches).
+The result equals `lax.conv_general_dilated`'s up to the summation order. Exporters
+(ONNX, StableHLO artifacts) and `quantize_program` want the convolution itself: they
+trace under `convolution_primitives()`.
 """
 
 import contextlib

@@ -11,6 +11,7 @@ from funcnet.core.rules import RuleTable
 from funcnet.core.source_info import where
 from funcnet.core.staging import trace_to_jaxpr
 from funcnet.core.trace import Trace, Tracer, full_lower, full_raise, get_aval, new_main
+from funcnet.core.trace import _state as _trace_state  # its `stack`: this thread's traces
 from funcnet.core.traceback_util import api_boundary
 from funcnet.transforms.ad_util import Zero, instantiate, is_differentiable, tangent_aval, zero_like
 from funcnet.transforms.ad_util import instantiate as instantiate_zero
@@ -194,3 +195,16 @@ def jvp_jaxpr(closed: ClosedJaxpr, nonzeros, instantiate=False) -> tuple[ClosedJ
 
     new = trace_to_jaxpr(fun, list(in_avals) + t_avals)
     return new, out_nz_box[0]
+
+
+def differentiating() -> bool:
+    """Whether a forward-mode (JVP) trace is active in this thread: the code running now
+    is being differentiated (grad, vjp, linearize and jvp all run it). For a layer that
+    picks its form by whether it will be differentiated (nn.Conv's patches form, whose
+    gradient XLA:CPU runs faster than the convolution's, but whose forward pass alone it
+    runs slower).
+
+    Returns:
+      A bool.
+    """
+    return any(issubclass(m.trace_type, JVPTrace) for m in _trace_state.stack)
