@@ -58,7 +58,7 @@ class _Config:
         every program; loading one is ~1 ms, compiling even a one-op program 10-80 ms).
 
       reuse_host_memory: bool, default True. When funcnet is imported, ask glibc to
-        keep freed memory mapped (one malloc arena, no `mmap` for large blocks, heap
+        keep freed memory mapped (two malloc arenas, no `mmap` for large blocks, heap
         kept up to 1 GiB), so XLA's per-run temporaries do not fault in fresh pages
         each run (`funcnet.runtime.host_memory`). Set `FUNCNET_REUSE_HOST_MEMORY=0` to
         leave malloc alone; it acts once, at import.

@@ -8,15 +8,21 @@ faults, a quarter of that step's time. PyTorch's tensors are smaller than glibc'
 dynamic mmap threshold (32 MB) and are recycled from the heap instead.
 
 `configure()` (called once, when funcnet is imported) asks glibc to serve large blocks
-from the heap and to keep freed memory (`mallopt`): one arena for all threads (a thread
-arena cannot grow past 64 MB and would fall back to `mmap`), no `mmap` for large
-blocks, and no trimming of the heap's top below 1 GiB. The costs: memory freed by the
-process stays mapped (the resident size stays at its peak, up to 1 GiB of free heap),
-and threads share one malloc arena, so a small program whose work goes to the runtime's
-thread pool waits on that arena's lock: 1-4 us more per call (measured: an (8, 8)
-matmul 3.8 -> 4.6 us, the digits MLP's batch-1 predict 6.1 -> 8.3-10 us). Without the
-one arena, a block of 64 MB or more allocated by a runtime thread is still mapped afresh
-on each run (glibc's thread arenas cannot hold it), which is the case this is for.
+from the heap and to keep freed memory (`mallopt`): at most two malloc arenas (the main
+thread's and one that every other thread shares), no `mmap` for large blocks, and no
+trimming of the heap's top below 1 GiB. With glibc's default of up to 8 arenas per core,
+the runtime's threads allocate in arenas of their own, and a run's block lands in
+whichever arena its thread holds: most runs still faulted it in. The costs: memory
+freed by the process stays mapped (the resident size stays at its peak, up to 1 GiB of
+free heap), and the runtime's threads share one arena.
+
+One arena for every thread would also keep blocks of 64 MB and more, which a thread
+arena cannot hold (glibc maps those afresh), but then the caller and the runtime's pool
+threads wait on one lock: 1-4 us more per call on a small program that uses the pool
+(an (8, 8) matmul 3.8 -> 4.6 us, the digits MLP's batch-1 predict 6.1 -> 10 us). Two
+arenas keep those calls at their cost, and a runtime thread's block of 64 MB or more is
+still mapped afresh on each run.
+
 Turn it off with `FUNCNET_REUSE_HOST_MEMORY=0` (it acts at import; later changes have
 no effect). Other C libraries (musl, macOS) are left alone.
 
@@ -57,7 +63,7 @@ def configure() -> bool:
     if libc is None:
         return False
     ok = (
-        libc.mallopt(_M_ARENA_MAX, 1)
+        libc.mallopt(_M_ARENA_MAX, 2)
         and libc.mallopt(_M_MMAP_MAX, 0)
         and libc.mallopt(_M_TRIM_THRESHOLD, _KEEP_FREE_BYTES)
     )
