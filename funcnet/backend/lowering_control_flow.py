@@ -5,7 +5,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from funcnet.backend.lowering import TOKEN_TYPE, i64_array, lower_jaxpr, lowering_rules, tensor_type
+from funcnet.backend.lowering import (
+    TOKEN_TYPE,
+    compare,
+    i64_array,
+    lower_jaxpr,
+    lowering_rules,
+    tensor_type,
+)
 from funcnet.core import dtypes
 from funcnet.core.aval import ShapedArray
 from funcnet.core.jaxpr import Jaxpr, Var
@@ -79,17 +86,6 @@ def _lower_while(em, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     return outs[nc + nb :]
 
 
-def _compare(sub, a, b, direction):
-    return sub.op1(
-        "stablehlo.compare",
-        [a, b],
-        [_I32, _I32],
-        _BOOL,
-        comparison_direction=f"#stablehlo<comparison_direction {direction}>",
-        compare_type="#stablehlo<comparison_type SIGNED>",
-    )
-
-
 @lowering_rules.register(cf.scan_p)
 def _lower_scan(em, *args, jaxpr, num_consts, num_carry, length, reverse, unroll):
     in_avals = list(em.in_avals)
@@ -123,7 +119,7 @@ def _lower_scan(em, *args, jaxpr, num_consts, num_carry, length, reverse, unroll
     x_avals = in_avals[nk + nc :]
 
     def cond_body(sub, i, *rest):
-        return [_compare(sub, i, sub.constant(length, _I32), "LT")]
+        return [compare(sub, i, sub.constant(length, _I32), "LT", _I32)]
 
     def loop_body(sub, i, *rest):
         consts, carry = list(rest[:nk]), list(rest[nk : nk + nc])

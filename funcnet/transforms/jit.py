@@ -1190,6 +1190,9 @@ def _host_buf(x, device, reuse):
 def _host_key_and_bufs(args, reuse):
     """`__call__`'s positional key and buffers when every argument is a funcnet Array or
     a host value; (None, None) otherwise."""
+    for a in args:  # a container (f(x, params)) leaves at once, without an exception
+        if type(a) is not Array and not _is_host_leaf(a):
+            return None, None
     avals = _host_avals(args)
     if avals is None:
         return None, None
