@@ -62,6 +62,10 @@ class _Config:
         kept up to 1 GiB), so XLA's per-run temporaries do not fault in fresh pages
         each run (`funcnet.runtime.host_memory`). Set `FUNCNET_REUSE_HOST_MEMORY=0` to
         leave malloc alone; it acts once, at import.
+      cpu_vector_width: int, default 0. The register width in bits (128, 256 or 512)
+        XLA:CPU's loops are vectorized for; 0 chooses 512 on AMD CPUs with AVX-512 and
+        XLA's default (256) elsewhere (`funcnet.runtime.cpu_codegen`). It applies to
+        programs compiled after it is set.
 
     Example:
       >>> old = fn.config.jit_cache_size
@@ -96,6 +100,9 @@ class _Config:
     compilation_cache_min_compile_time_secs: float = 0.0
     # Keep freed host memory mapped for the CPU runtime (funcnet/runtime/host_memory.py).
     reuse_host_memory: bool = True
+    # The vector width XLA:CPU's loops are compiled for (funcnet/runtime/cpu_codegen.py);
+    # 0 chooses by CPU.
+    cpu_vector_width: int = 0
 
     def __init__(self):
         object.__setattr__(self, "_listeners", {})
@@ -202,6 +209,10 @@ def _options() -> dict:
     }
 
 
+# Integer options that take one of a few values (0: chosen by funcnet).
+_CHOICES = {"cpu_vector_width": (0, 128, 256, 512)}
+
+
 def _is_path_option(default) -> bool:
     return default is None or isinstance(default, str)
 
@@ -221,6 +232,12 @@ def _check(name, default, value):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ValueError(f"funcnet.config.{name} must be a number >= 0, got {value!r}")
         return float(value)
+    if name in _CHOICES:
+        if isinstance(value, bool) or value not in _CHOICES[name]:
+            raise ValueError(
+                f"funcnet.config.{name} must be one of {_CHOICES[name]}, got {value!r}"
+            )
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"funcnet.config.{name} must be a positive integer, got {value!r}")
     return int(value)
@@ -243,12 +260,11 @@ def _parse(name, default, raw, var):
         if text in _FALSE:
             return False
         raise ValueError(f"environment variable {var}={raw!r}: expected 1/0, true/false")
+    expected = f"one of {_CHOICES[name]}" if name in _CHOICES else "a positive integer"
     try:
         return _check(name, default, int(text))
     except ValueError:
-        raise ValueError(
-            f"environment variable {var}={raw!r}: expected a positive integer"
-        ) from None
+        raise ValueError(f"environment variable {var}={raw!r}: expected {expected}") from None
 
 
 config = _Config()

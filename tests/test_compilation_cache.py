@@ -72,7 +72,7 @@ def _key(program: str, options=None) -> str:
         xla.client(device.platform),
         program,
         xla._xc.DeviceList((device,)),
-        options or xla._compile_options(),
+        options or xla._compile_options(device.platform),
     )
 
 
@@ -151,8 +151,11 @@ def test_keys_separate_programs_options_and_flags(monkeypatch):
     assert _key(prog) == _key(prog)
     assert _key(prog) != _key(_program(2.0))
     assert _key(prog) != _key(prog.encode() + b" ")
-    opts = xla._compile_options()
+    opts = xla._compile_options("cpu")
     opts.executable_build_options.debug_options.xla_cpu_enable_fast_math = True
+    assert _key(prog, opts) != _key(prog)
+    opts = xla._compile_options("cpu")  # the vector width funcnet asks for is in the key
+    opts.env_option_overrides = [("xla_cpu_prefer_vector_width", 128)]
     assert _key(prog, opts) != _key(prog)
     base = _key(prog)
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_min_max=true")
@@ -303,7 +306,7 @@ def test_eviction_racing_loads_never_fails(cache):
     path = str(cache / (key + ".fnxc"))
     data = cc._encode(key, exe._exe.serialize(), 0.1)
     device = xla.default_device()
-    client, dl, opts = xla.client(), xla._xc.DeviceList((device,)), xla._compile_options()
+    client, dl, opts = xla.client(), xla._xc.DeviceList((device,)), xla._compile_options(device.platform)
     results, errors, stop = [], [], threading.Event()
 
     def churn():

@@ -18,7 +18,7 @@ import numpy as np
 from jax._src import core as _jax_core
 from jax._src.sharding_impls import GSPMDSharding
 
-from funcnet.runtime import compilation_cache
+from funcnet.runtime import compilation_cache, cpu_codegen
 from funcnet.runtime.layout import TileLayout
 from funcnet.runtime.xla import (
     CompiledProgram,
@@ -155,6 +155,7 @@ def compile_options(devices) -> "_xc.CompileOptions":
     partition per device in order; the assignment names device ids (global ids in a
     multi-process run)."""
     opts = _xc.CompileOptions()
+    opts.env_option_overrides = cpu_codegen.overrides(devices[0].platform)
     build = opts.executable_build_options
     build.num_replicas = 1
     build.num_partitions = len(devices)

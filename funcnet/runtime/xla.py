@@ -10,7 +10,7 @@ import numpy as np
 from jax.extend import backend as _jex_backend
 
 from funcnet.config import config
-from funcnet.runtime import callback, compilation_cache, host_memory
+from funcnet.runtime import callback, compilation_cache, cpu_codegen, host_memory
 from funcnet.runtime.cache import LRUCache
 
 try:  # jaxlib's client module moved between releases
@@ -186,8 +186,9 @@ def is_buffer(x) -> bool:
     return isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer)
 
 
-def _compile_options():
+def _compile_options(platform):
     opts = _xc.CompileOptions()
+    opts.env_option_overrides = cpu_codegen.overrides(platform)
     build = opts.executable_build_options
     build.num_replicas = 1
     build.num_partitions = 1
@@ -277,7 +278,7 @@ class Executable(CompiledProgram):
             client(device.platform),
             mlir_text,
             _xc.DeviceList((device,)),
-            _compile_options(),
+            _compile_options(device.platform),
             _compile_on_device,
             # Their executables call this process's Python objects: never stored.
             cacheable=not _has_host_callbacks(mlir_text),
