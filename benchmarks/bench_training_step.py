@@ -28,7 +28,9 @@ Sections (all by default; pick some with --only grad,compile,memory,checkpoint,t
               PyTorch CPU eager (torch.optim.Adam, zero_grad/backward/step) of the same
               models when torch is installed (a benchmark-only extra, not a
               dependency), with as many threads as XLA interleaved with the other two
-              (compare wall times), and with 1 thread timed apart (--models picks some)
+              (compare wall times), and with 1 thread timed apart (--models picks some);
+              PyTorch and funcnet also each in a process of its own ("alone": PyTorch
+              with glibc's default malloc), the like-for-like comparison
 
 Threads: XLA's CPU client is shared by funcnet and jax (one process, one thread
 pool); PyTorch runs with the same number of threads (the cores this process may use,
@@ -480,6 +482,29 @@ def _torch_alone_probe(spec):
     print(json.dumps({k: v for k, v in r.items() if isinstance(v, (int, float))}))
 
 
+def _funcnet_alone(name, repeat):
+    """funcnet's step timed in a process of its own, as PyTorch's (`_torch_alone`): in
+    the interleaved comparison each funcnet block follows jax's and PyTorch's blocks,
+    whose memory traffic and spinning threads it inherits."""
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--funcnet-alone", f"{name}:{repeat}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _funcnet_alone_probe(spec):
+    name, repeat = spec.split(":")
+    s = setup(name)
+    opt = optim.adam(1e-3)
+    f_step = _fn_train_step(s["fn_loss"], opt)
+    args = (s["fn_params"], opt.init(s["fn_params"]), *s["fn_batch"])
+    r = _cpu_timing.compare({"funcnet": lambda: f_step(*args)}, repeat=int(repeat))["funcnet"]
+    print(json.dumps({k: v for k, v in r.items() if isinstance(v, (int, float))}))
+
+
 def bench_train(repeat, threads, models=MODELS):
     """funcnet, jax and PyTorch at `threads` threads interleaved in one comparison
     (compare wall times with PyTorch: its OpenMP threads may spin after a call, and that
@@ -514,6 +539,7 @@ def bench_train(repeat, threads, models=MODELS):
         out[name].pop("settle", None)
         if t is not None:
             out[name][f"torch {threads}T alone"] = _torch_alone(name, threads, repeat)
+            out[name]["funcnet alone"] = _funcnet_alone(name, repeat)
         if t is not None and threads != 1:
             t1 = _torch_setup(name, 1)[0]
             out[name]["torch 1T"] = _cpu_timing.compare({"torch": t1}, repeat=max(5, repeat // 4))[
@@ -524,10 +550,23 @@ def bench_train(repeat, threads, models=MODELS):
         "\n  end-to-end training step (value_and_grad + Adam + apply_updates), jitted; "
         f"torch {torch_version or 'not installed'} eager at {threads} threads interleaved "
         f"with funcnet and jax, at {threads} threads in a process of its own (default "
-        "malloc), at 1 thread timed apart"
+        "malloc), at 1 thread timed apart; funcnet also in a process of its own"
     )
     _cpu_timing.print_rows([(n, r) for n, r in out.items()])
+    for n, r in out.items():
+        alone = [impl for impl in r if impl.startswith("torch") and impl.endswith("alone")]
+        if "funcnet alone" in r and alone:
+            t = _alone_ratios(r, alone[0])
+            print(
+                f"  {n:<26}funcnet alone/{alone[0]}: wall {t['wall_median']:.2f}x median, "
+                f"{t['wall_min']:.2f}x min; cpu {t['cpu_median']:.2f}x"
+            )
     return out
+
+
+def _alone_ratios(r, torch_alone):
+    """funcnet in a process of its own against PyTorch in one of its own."""
+    return _cpu_timing.ratios({"funcnet": r["funcnet alone"], "torch": r[torch_alone]}, "torch")
 
 
 def main(argv=None):
@@ -545,6 +584,7 @@ def main(argv=None):
     )
     ap.add_argument("--rss-probe", metavar="LIB:VARIANT", help=argparse.SUPPRESS)
     ap.add_argument("--torch-alone", metavar="MODEL:THREADS:REPEAT", help=argparse.SUPPRESS)
+    ap.add_argument("--funcnet-alone", metavar="MODEL:REPEAT", help=argparse.SUPPRESS)
     ap.add_argument(
         "--torch-threads",
         type=int,
@@ -557,6 +597,9 @@ def main(argv=None):
         return 0
     if args.torch_alone:
         _torch_alone_probe(args.torch_alone)
+        return 0
+    if args.funcnet_alone:
+        _funcnet_alone_probe(args.funcnet_alone)
         return 0
     sections = [s for s in args.only.split(",") if s]
     bad = set(sections) - set(SECTIONS)
@@ -599,6 +642,12 @@ def main(argv=None):
                     extra += (
                         f"; funcnet/{impl} cpu {t['cpu_median']:.2f}x, wall {t['wall_median']:.2f}x"
                     )
+                    if impl.endswith("alone") and "funcnet alone" in r:
+                        t = _alone_ratios(r, impl)
+                        extra += (
+                            f"; funcnet alone/{impl} cpu {t['cpu_median']:.2f}x, "
+                            f"wall {t['wall_median']:.2f}x"
+                        )
             print(
                 f"  {sec:<8}{name:<6} cpu {q['cpu_median']:5.2f}x, wall {q['wall_median']:5.2f}x"
                 f" / {q['wall_min']:5.2f}x: "
