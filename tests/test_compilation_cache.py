@@ -306,7 +306,11 @@ def test_eviction_racing_loads_never_fails(cache):
     path = str(cache / (key + ".fnxc"))
     data = cc._encode(key, exe._exe.serialize(), 0.1)
     device = xla.default_device()
-    client, dl, opts = xla.client(), xla._xc.DeviceList((device,)), xla._compile_options(device.platform)
+    client, dl, opts = (
+        xla.client(),
+        xla._xc.DeviceList((device,)),
+        xla._compile_options(device.platform),
+    )
     results, errors, stop = [], [], threading.Event()
 
     def churn():

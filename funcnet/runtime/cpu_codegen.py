@@ -20,7 +20,7 @@ import platform
 
 from funcnet.config import config
 
-__all__ = ["vector_width", "overrides"]
+__all__ = ["overrides", "vector_width"]
 
 
 def vector_width() -> int:
