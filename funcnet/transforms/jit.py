@@ -6,13 +6,13 @@ outer jit) the call binds the `jit` primitive, whose rules in each
 transformation's table handle the traced program as a whole.
 
 The caches belong to the function, not to the `jit(f)` wrapper: see jit_cache.py.
+Python scalars and NumPy arrays on the fast path: jit_host_values.py; the
+ahead-of-time stages (`lower`, `compile`): jit_stages.py.
 """
 
-import contextlib
 import functools
 import inspect
 import logging
-import math
 
 import numpy as np
 
@@ -41,9 +41,16 @@ from funcnet.lax.calls import jit_p
 from funcnet.lax.sharding import broadcast_prefix, check_sharding, is_sharding_leaf
 from funcnet.lax.sharding import sharding_constraint_p as _wsc_p
 from funcnet.runtime import spmd, xla
-from funcnet.runtime.cache import WeakKeyLRU, register_program_cache
+from funcnet.runtime.cache import WeakKeyLRU
 from funcnet.sharding.named import sharding_for_layout
 from funcnet.transforms.jit_cache import _FunctionSlot, explain_miss, function_slot
+from funcnet.transforms.jit_host_values import as_arrays as _as_arrays
+from funcnet.transforms.jit_host_values import first_device as _first_device
+from funcnet.transforms.jit_host_values import host_avals as _host_avals
+from funcnet.transforms.jit_host_values import host_bufs as _host_bufs
+from funcnet.transforms.jit_host_values import host_key_and_bufs as _host_key_and_bufs
+from funcnet.transforms.jit_host_values import is_host_leaf as _is_host_leaf
+from funcnet.transforms.jit_stages import Lowered
 
 log = logging.getLogger("funcnet.jit")
 
@@ -545,7 +552,7 @@ class Jitted:
                             key = (key, _first_device(args))
                     except AttributeError:  # a host value (Python scalar, NumPy array),
                         # or an argument that is no Array (a container), or sharded
-                        key, bufs = _host_key_and_bufs(args, not self.donate_argnums)
+                        key, bufs = _host_key_and_bufs(args, not self.donate_argnums, _multi_device)
                     leaves = args
                 else:
                     leaves, in_tree = _tree_flatten(args if not kwargs else (args, kwargs))
@@ -565,7 +572,7 @@ class Jitted:
                             bufs = [x._buf for x in leaves]
                         except AttributeError:  # a Python scalar or NumPy leaf (put on
                             # the device here), or e.g. a leaked tracer (general path)
-                            bufs = _host_bufs(leaves, not self.donate_argnums)
+                            bufs = _host_bufs(leaves, not self.donate_argnums, _multi_device)
                             if bufs is None:
                                 hit = None
                     if hit is not None:
@@ -637,7 +644,7 @@ class Jitted:
             leaves, in_tree = _tree_flatten(args if not kwargs else (args, kwargs))
             key = _tree_key(in_tree, leaves, kwargs) if no_key else None
             if key is not None:
-                out = self._fcache.call(key, _as_arrays(leaves))
+                out = self._fcache.call(key, _as_arrays(leaves, _multi_device))
                 if out is not _MISS:
                     return out
         # Every leaf a sharded Array: the partitioned program's fast path.
@@ -943,134 +950,6 @@ class Jitted:
 register_boundary(Jitted.__call__)
 
 
-class Lowered:
-    """A function traced and lowered to StableHLO for one signature, not yet compiled
-    (as `jax.stages.Lowered`). Made by `Jitted.lower`, not constructed directly.
-
-    Args:
-      jitted: the `Jitted` function it was lowered from.
-      entry: the cache entry holding the traced program (and its executables).
-      lowered: the lowered module (`backend.lowering.LoweredModule`: its text, and its
-        device list when partitioned).
-      device: the device it will be compiled for, or the arguments' shardings.
-      attrs: per-argument attributes of the module (buffer donation), or None.
-      signature: the (tree structure, static arguments, avals) it was lowered for.
-
-    Attributes:
-      jaxpr: the traced program (a `ClosedJaxpr`, printed readably).
-    """
-
-    def __init__(self, jitted, entry, lowered, device, attrs, signature):
-        self._jitted, self._entry, self._lowered = jitted, entry, lowered
-        self._text = lowered.text
-        self._device, self._attrs, self._signature = device, attrs, signature
-
-    def as_text(self) -> str:
-        """The StableHLO module funcnet emitted (with Shardy sharding annotations,
-        `sdy.mesh`/`sdy.sharding`, when the function is partitioned over a mesh).
-
-        Returns:
-          The module as MLIR text (a `str`).
-        """
-        return self._text
-
-    @property
-    def jaxpr(self) -> ClosedJaxpr:
-        """The traced program (after funcnet's DCE/CSE when `optimize_jaxprs` is on)."""
-        return self._entry.closed
-
-    def compile(self) -> "Compiled":
-        """Compiles the module with XLA for its device (reusing the executable if this
-        signature was compiled before).
-
-        Returns:
-          A `Compiled`.
-        """
-        exe = self._jitted._executable(
-            self._entry, *self._signature[:2], self._signature[2], self._device, self._lowered
-        )
-        return Compiled(self._jitted, exe, self._signature)
-
-
-class Compiled:
-    """An XLA executable of a lowered function (as `jax.stages.Compiled`). Made by
-    `Lowered.compile`, not constructed directly.
-
-    It runs only for the signature it was lowered for: arguments of another tree
-    structure, other shapes or dtypes, or other static values raise TypeError, as
-    jax's do (call the jitted function itself to compile for them).
-
-    Args:
-      jitted: the `Jitted` function it was compiled from.
-      exe: the runtime executable.
-      signature: the (tree structure, static arguments, avals) it was lowered for.
-    """
-
-    def __init__(self, jitted, exe, signature):
-        self._jitted, self._exe, self._signature = jitted, exe, signature
-
-    def as_text(self) -> str:
-        """The optimized HLO XLA compiled (after SPMD partitioning: per-device shapes
-        and the collectives XLA inserted, when the function is partitioned).
-
-        Returns:
-          The HLO module as text (a `str`).
-        """
-        return self._exe.hlo_text()
-
-    def memory_analysis(self):
-        """XLA's memory statistics of the executable.
-
-        Returns:
-          The runtime's `CompiledMemoryStats` (argument, output, temporary and
-          generated-code sizes in bytes).
-        """
-        return self._exe.memory_stats()
-
-    def cost_analysis(self):
-        """XLA's cost estimate of the executable.
-
-        Returns:
-          A dict of XLA's cost properties (e.g. 'flops', 'bytes accessed'), as the
-          runtime reports them.
-        """
-        return self._exe.cost_analysis()
-
-    def __call__(self, *args, **kwargs):
-        """Runs the computation (see the class docstring).
-
-        Args:
-          *args, **kwargs: the arguments, as for the jitted function, with the
-            structure, shapes, dtypes and static values it was lowered for.
-
-        Returns:
-          The function's outputs, a pytree of Arrays.
-
-        Raises:
-          TypeError: the arguments do not match the compiled signature.
-        """
-        _, in_tree, static, avals = self._jitted._flatten(args, kwargs)
-        want_tree, want_static, want_avals = self._signature
-        if in_tree != want_tree or static != want_static:
-            raise TypeError(
-                f"Compiled {self._jitted.__name__} called with arguments of structure "
-                f"{in_tree} and static values {static}; it was compiled for {want_tree} "
-                f"and {want_static}"
-            )
-        got = [(a.shape, a.dtype) for a in avals]
-        want = [(a.shape, a.dtype) for a in want_avals]
-        if got != want:
-            raise TypeError(
-                f"Argument types differ from the types for which {self._jitted.__name__} "
-                f"was compiled: got {_type_list(avals)}, compiled for {_type_list(want_avals)}"
-            )
-        return self._jitted(*args, **kwargs)
-
-
-def _type_list(avals) -> str:
-    return "(" + ", ".join(a.str_short() for a in avals) + ")"
-
-
 _tree_flatten = tree.tree_flatten
 _single_device = xla.single_device
 _MISS = dispatch.MISS
@@ -1105,116 +984,6 @@ def _tree_key(in_tree, leaves, kwargs):
         if avals is None:
             return None
     return (in_tree, avals, _first_device(leaves) if _multi_device else None, bool(kwargs))
-
-
-def _first_device(leaves):
-    for x in leaves:
-        if type(x) is Array:
-            return xla.device_of(x._buf)
-    return xla.default_device()
-
-
-# A call's Python scalars and NumPy arrays (a learning rate, a step count, a host batch)
-# are keyed by their avals, as the general path types them (a Python scalar weakly, a
-# NumPy dtype canonicalized), and put on the device on each call, as jax's C++ path does.
-_HOST_SCALARS = frozenset({bool, int, float, complex})
-
-
-def _is_host_leaf(x):
-    return type(x) in _HOST_SCALARS or isinstance(x, (np.ndarray, np.generic))
-
-
-def _host_avals(leaves):
-    """The avals of leaves that are funcnet Arrays or host values; None otherwise (or
-    when a value has no aval: an int too large, say: the general path says why)."""
-    try:
-        return tuple([x.aval if type(x) is Array else _host_aval(x) for x in leaves])
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _host_aval(x):
-    t = type(x)
-    if t in _HOST_SCALARS:  # the same aval object each time (shaped_abstractify's)
-        dt = dtypes.scalar_dtype(x)
-        aval = _scalar_avals.get((t, dt))
-        if aval is None:
-            aval = _scalar_avals[(t, dt)] = shaped_abstractify(x)
-        return aval
-    if not _is_host_leaf(x):
-        raise TypeError
-    return shaped_abstractify(x)
-
-
-_scalar_avals = {}
-
-
-def _host_bufs(leaves, reuse=True):
-    """Device buffers of leaves that are funcnet Arrays or host values, on the first
-    Array's device (the general path's placement); None when a leaf is neither or does
-    not convert. `reuse`: a Python scalar's buffer may come from `_scalar_bufs` (not
-    when the function donates arguments: a donated buffer is gone after the call)."""
-    device = None if not _multi_device else _first_device(leaves)
-    try:
-        return [x._buf if type(x) is Array else _host_buf(x, device, reuse) for x in leaves]
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-# The last Python scalars put on the device, by (type, value, sign, dtype, device): a
-# learning rate or a flag passed on every call is transferred once (~3 us a call). The
-# sign tells 0.0 from -0.0 (equal as keys); NaN never matches itself (not reused);
-# complex numbers are not kept (their signed zeros would need two signs).
-_scalar_bufs = register_program_cache({})
-_MAX_SCALAR_BUFS = 256
-
-
-def _host_buf(x, device, reuse):
-    t = type(x)
-    if t in _HOST_SCALARS and t is not complex:
-        dt = dtypes.scalar_dtype(x)
-        key = (t, x, math.copysign(1.0, x) if t is float else 0, dt, device)
-        buf = _scalar_bufs.get(key) if reuse else None
-        if buf is None:
-            buf = xla.device_put(np.asarray(x, dt), device)
-            if reuse:
-                if len(_scalar_bufs) >= _MAX_SCALAR_BUFS:
-                    _scalar_bufs.clear()
-                _scalar_bufs[key] = buf
-        return buf
-    if not _is_host_leaf(x):
-        raise TypeError
-    return to_buffer(x, device)[0]
-
-
-def _host_key_and_bufs(args, reuse):
-    """`__call__`'s positional key and buffers when every argument is a funcnet Array or
-    a host value; (None, None) otherwise."""
-    for a in args:  # a container (f(x, params)) leaves at once, without an exception
-        if type(a) is not Array and not _is_host_leaf(a):
-            return None, None
-    avals = _host_avals(args)
-    if avals is None:
-        return None, None
-    bufs = _host_bufs(args, reuse)
-    if bufs is None:
-        return None, None
-    return (avals, _first_device(args)) if _multi_device else avals, bufs
-
-
-def _as_arrays(leaves):
-    """`leaves` with host values (`_is_host_leaf`) as funcnet Arrays, for
-    DispatchCache.call; other leaves as they are."""
-    if all(type(x) is Array for x in leaves):
-        return leaves
-    device = None if not _multi_device else _first_device(leaves)
-    out = []
-    for x in leaves:
-        if _is_host_leaf(x):
-            with contextlib.suppress(TypeError, ValueError, OverflowError):
-                x = wrap_buffer(*to_buffer(x, device))  # else the general path reports it
-        out.append(x)
-    return out
 
 
 def _device_of(leaves):
