@@ -9,10 +9,13 @@ like. (For PyTorch, OpenMP threads spin-wait, which inflates both its wall and i
 CPU time on an oversubscribed machine; see the README.)
 
 Built on _timing (calibrate, block); results have _timing.compare's keys ("median",
-"min", "samples", "number", wall seconds per call) plus "cpu_median", "cpu_min".
+"min", "samples", "number", wall seconds per call) plus "cpu_median", "cpu_min", and
+"faults_median": the process's minor page faults per call (fresh pages the C library
+mapped for the call's buffers; 0 where freed memory is reused).
 """
 
 import gc
+import resource
 import statistics
 import time
 
@@ -26,6 +29,7 @@ def compare(cases, *, repeat=15, warmup=2, target_s=0.02):
     numbers = {k: _timing.calibrate(fn, target_s) for k, fn in cases.items()}
     wall = {k: [] for k in cases}
     cpu = {k: [] for k in cases}
+    faults = {k: [] for k in cases}
     gc.collect()
     was = gc.isenabled()
     gc.disable()
@@ -33,6 +37,7 @@ def compare(cases, *, repeat=15, warmup=2, target_s=0.02):
         for _ in range(repeat):
             for k, fn in cases.items():
                 n = numbers[k]
+                f0 = _minor_faults()
                 c0, w0 = time.process_time(), time.perf_counter()
                 r = None
                 for _ in range(n):
@@ -40,6 +45,7 @@ def compare(cases, *, repeat=15, warmup=2, target_s=0.02):
                 _timing.block(r)
                 wall[k].append((time.perf_counter() - w0) / n)
                 cpu[k].append((time.process_time() - c0) / n)
+                faults[k].append((_minor_faults() - f0) / n)
     finally:
         if was:
             gc.enable()
@@ -51,9 +57,14 @@ def compare(cases, *, repeat=15, warmup=2, target_s=0.02):
             "number": numbers[k],
             "cpu_median": statistics.median(cpu[k]),
             "cpu_min": min(cpu[k]),
+            "faults_median": statistics.median(faults[k]),
         }
         for k in cases
     }
+
+
+def _minor_faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def fmt(s):

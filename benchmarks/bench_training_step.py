@@ -559,7 +559,9 @@ def bench_train(repeat, threads, models=MODELS):
             t = _alone_ratios(r, alone[0])
             print(
                 f"  {n:<26}funcnet alone/{alone[0]}: wall {t['wall_median']:.2f}x median, "
-                f"{t['wall_min']:.2f}x min; cpu {t['cpu_median']:.2f}x"
+                f"{t['wall_min']:.2f}x min; cpu {t['cpu_median']:.2f}x; page faults per "
+                f"step: funcnet alone {r['funcnet alone'].get('faults_median', 0):.0f}, "
+                f"{alone[0]} {r[alone[0]].get('faults_median', 0):.0f}"
             )
     return out
 
