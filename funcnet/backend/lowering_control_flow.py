@@ -240,8 +240,8 @@ def _xs_slices_as_inputs(jaxpr, first_x):
     new_invars, reads, sliced = [], [], set()
     for j, v in enumerate(xs):
         users = uses.get(v, [])
-        pieces = [_static_pieces(e, v.aval.shape) for e in users]
-        if users and None not in pieces and sum(map(len, pieces)) >= 2:
+        pieces = _pieces_of(users, v.aval.shape)
+        if pieces is not None:
             sliced.add(j)
             replace.update((id(e), []) for e in users)
             for out, start, limit in (q for p in pieces for q in p):
@@ -251,12 +251,12 @@ def _xs_slices_as_inputs(jaxpr, first_x):
         summed = _sum_split_apart(v, users, uses)
         if summed is None:
             continue
-        add, other, cut = summed
+        add, other, cut, pieces = summed
         sliced.add(j)
         replace[id(add)] = []
-        for e in cut:
+        for e, cut_pieces in zip(cut, pieces):
             replace[id(e)] = []
-            for out, start, limit in _static_pieces(e, v.aval.shape):
+            for out, start, limit in cut_pieces:
                 piece_x = Var(out.aval)
                 piece_y = Var(out.aval)
                 new_invars.append(piece_x)
@@ -289,9 +289,19 @@ def _uses(jaxpr):
     return uses
 
 
+def _pieces_of(users, shape):
+    """The static pieces (`_static_pieces`) each of `users` takes of a value of `shape`,
+    when every use is a slice or split and there are 2+ pieces in all; else None."""
+    pieces = [_static_pieces(e, shape) for e in users]
+    if not users or None in pieces or sum(map(len, pieces)) < 2:
+        return None
+    return pieces
+
+
 def _sum_split_apart(v, users, uses):
-    """(the add, its other operand, the slicing equations) when `v`'s only use is
-    `v + y` (same shapes and dtypes) whose only uses are 2+ static pieces; else None."""
+    """(the add, its other operand, the slicing equations, their pieces) when `v`'s
+    only use is `v + y` (same shapes and dtypes) whose only uses are 2+ static pieces;
+    else None."""
     if len(users) != 1 or users[0] is None or users[0].primitive is not ew.add_p:
         return None
     add = users[0]
@@ -300,10 +310,10 @@ def _sum_split_apart(v, users, uses):
     if other is v or not isinstance(other, Var) or other.aval != v.aval:
         return None
     cut = uses.get(add.outputs[0], [])
-    pieces = [_static_pieces(e, v.aval.shape) for e in cut]
-    if not cut or None in pieces or sum(map(len, pieces)) < 2:
+    pieces = _pieces_of(cut, v.aval.shape)
+    if pieces is None:
         return None
-    return add, other, cut
+    return add, other, cut, pieces
 
 
 def _index_piece(sub, x, aval, idx, start, limit):
