@@ -124,6 +124,7 @@ from funcnet.nn.conv import Conv, ConvTranspose  # noqa: F401
 from funcnet.nn.core import Fn, Layer, LayerError, Param, as_layer, layer  # noqa: F401
 from funcnet.nn.dropout import Dropout  # noqa: F401
 from funcnet.nn.linear import Dense, Embedding  # noqa: F401
+from funcnet.nn.lookup import Lookup  # noqa: F401
 from funcnet.nn.model_summary import ModelSummary, summary  # noqa: F401
 from funcnet.nn.normalization import BatchNorm, GroupNorm, LayerNorm, RMSNorm  # noqa: F401
 from funcnet.nn.params import (  # noqa: F401

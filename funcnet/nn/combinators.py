@@ -181,6 +181,11 @@ class Sequential(_Container):
     names (``{"gru_0": h, "lstm_0": (c, h)}``), in and out. ``initial_carry(batch)``
     gives the zero carry in that form.
 
+    An ``Embedding`` followed by a recurrent layer hands it the rows as an
+    ``nn.Lookup`` when the table has fewer rows than there are ids: the layer projects
+    the table once and picks the projected rows step by step (``funcnet.nn.lookup``;
+    the same results up to rounding).
+
     Inside a custom ``Layer``: keep the Sequential as an attribute, declare its
     parameters as ``{"body": self.body.param_specs(input_shape)}`` (a container's
     ``param_specs`` nests its children's), return ``self.body.output_shape(input_shape)``
@@ -306,6 +311,8 @@ class Sequential(_Container):
                     ckw["initial_carry"] = carries_in[name]
                 if return_carry:
                     ckw["return_carry"] = True
+            if self._folds_lookup(i):
+                ckw["as_lookup"] = True
             x = self._apply_child(i, params, state, new_state, x, keys[i], train, path, ckw)
             if return_carry and (i, name) in rec:
                 # RNN/GRU/LSTM return (carry, ys); a nested Sequential returns (y, carry).
@@ -317,6 +324,15 @@ class Sequential(_Container):
             out = carries_out[rec[0][1]] if len(rec) == 1 else carries_out
             return (x, out), new_state
         return x, new_state
+
+    def _folds_lookup(self, i):
+        """Whether child ``i`` is an Embedding whose rows the next child takes as a
+        Lookup (folded into its input projection: funcnet.nn.lookup)."""
+        return (
+            i + 1 < len(self.layers)
+            and getattr(self.layers[i], "gives_lookup", False)
+            and getattr(self.layers[i + 1], "takes_lookup", False)
+        )
 
     def _split_carries(self, path, rec, carry):
         """``initial_carry`` for each recurrent child: the carry itself when there is

@@ -6,6 +6,7 @@ import funcnet.numpy as fnp
 from funcnet.core import dtypes
 from funcnet.nn import initializers
 from funcnet.nn.core import Layer, LayerError, Param, resolve_init
+from funcnet.nn.lookup import Lookup
 
 __all__ = ["Dense", "Embedding"]
 
@@ -112,6 +113,9 @@ class Embedding(Layer):
     as ``fnp.take`` (and jax), an id past the end gives a vector of NaN and a negative id
     counts from the end. ``attend(params, x)`` is ``x @ embedding.T``: the output
     projection of a language model whose input and output embeddings are tied.
+    ``apply(params, ids, as_lookup=True)`` returns an ``nn.Lookup`` (the rows, not
+    gathered yet): ``Sequential`` asks for it when the next layer folds the lookup into
+    its input projection (the recurrent layers do; see ``funcnet.nn.lookup``).
 
     Args:
       num_embeddings: the number of vectors (the vocabulary size), a positive int.
@@ -141,6 +145,8 @@ class Embedding(Layer):
       ((2, 5, 4), (2, 5, 10))
     """
 
+    gives_lookup = True  # apply(..., as_lookup=True): see funcnet.nn.lookup
+
     def __init__(
         self, num_embeddings, features, *, embedding_init=None, dtype=np.float32, name=None
     ):
@@ -164,11 +170,12 @@ class Embedding(Layer):
     def output_shape(self, input_shape):
         return tuple(input_shape) + (self.features,)
 
-    def forward(self, params, ids):
+    def forward(self, params, ids, *, as_lookup=False):
         dt = getattr(ids, "dtype", None)
         if dt is None or not (dtypes.is_int(dt) or dtypes.is_unsigned(dt)):
             raise LayerError(f"expects integer ids, got an input of dtype {dt}")
-        return fnp.take(params["embedding"], ids, axis=0)
+        rows = Lookup(params["embedding"], ids)
+        return rows if as_lookup else rows.gather()
 
     def attend(self, params, x):
         """Scores ``x`` against every embedding: ``x @ embedding.T`` (tied output logits).

@@ -7,7 +7,9 @@ A cell follows the layer protocol for ``init`` (input ``(batch, features)``, out
 ``apply(params, x, carry=None) -> (new_carry, y)`` (a zero carry when None);
 ``cell.initial_carry(batch_shape)`` makes one. Carries: SimpleRNN and GRU ``h``,
 LSTM ``(c, h)``. The input projection ``x @ wi`` of every time step is computed
-before the scan as one matrix product; only ``h @ wh`` runs inside the loop.
+before the scan as one matrix product; only ``h @ wh`` runs inside the loop. After an
+``Embedding`` in a ``Sequential``, the projection is applied to the embedding table
+instead, and each step picks its rows (``funcnet.nn.lookup``).
 """
 
 import numpy as np
@@ -18,6 +20,7 @@ from funcnet.core import dtypes
 from funcnet.nn.activations import sigmoid
 from funcnet.nn.core import Layer, LayerError, Param, resolve_init, shape_of
 from funcnet.nn.linear import _features
+from funcnet.nn.lookup import Lookup
 
 __all__ = [
     "GRU",
@@ -370,6 +373,10 @@ class Recurrent(Layer):
       ((2, 4), (2, 6, 4))
     """
 
+    # After an Embedding, Sequential passes its rows as a Lookup: the input projection
+    # is then applied to the table, and each step picks its rows (funcnet.nn.lookup).
+    takes_lookup = True
+
     def __init__(self, cell, *, reverse=False, name=None):
         super().__init__(name=name)
         if not isinstance(cell, _Cell):
@@ -408,7 +415,10 @@ class Recurrent(Layer):
         return self.cell.initial_carry((int(batch),), dtype)
 
     def forward(self, params, x, *, initial_carry=None, return_carry=False, seq_lengths=None):
-        x = fnp.asarray(x)
+        if isinstance(x, Lookup) and not x.worth_folding():
+            x = x.gather()
+        if not isinstance(x, Lookup):
+            x = fnp.asarray(x)
         self._check(shape_of(x))
         zero = self.cell.initial_carry((x.shape[0],), x.dtype)
         if initial_carry is None:
@@ -416,23 +426,37 @@ class Recurrent(Layer):
         else:
             _check_carry(initial_carry, zero)
             carry = initial_carry
-        # (time, batch, gates*hidden): the input is moved to time-major before the
-        # projection (it is gates*hidden/features times smaller than the projection)
-        xp = self.cell.project(params, fnp.moveaxis(x, 1, 0))
+        xs, step_input = self._step_inputs(params, x)
         if seq_lengths is None:
             carry, ys = lax.scan(
-                lambda c, xt: self.cell.step(params, c, xt), carry, xp, reverse=self.reverse
+                lambda c, xt: self.cell.step(params, c, step_input(xt)),
+                carry,
+                xs,
+                reverse=self.reverse,
             )
         else:
             valid = _valid_steps(seq_lengths, x.shape[0], x.shape[1])  # (time, batch)
             carry, ys = lax.scan(
-                lambda c, inp: self._masked_step(params, c, *inp),
+                lambda c, inp: self._masked_step(params, c, step_input(inp[0]), inp[1]),
                 carry,
-                (xp, valid),
+                (xs, valid),
                 reverse=self.reverse,
             )
         ys = fnp.moveaxis(ys, 0, 1)
         return (carry, ys) if return_carry else ys
+
+    def _step_inputs(self, params, x):
+        """The scanned inputs (time-major) and what a step makes of its slice.
+
+        An array: the projection ``x @ wi`` of every step, computed before the scan (the
+        input is moved to time-major first: it is gates*hidden/features times smaller
+        than the projection); a step reads its slice as is. A Lookup: its ids; the table
+        is projected once, and a step picks the rows of its ids.
+        """
+        if isinstance(x, Lookup):
+            ids, pick = x.map_table(lambda table: self.cell.project(params, table)).picker()
+            return fnp.moveaxis(ids, 1, 0), pick
+        return self.cell.project(params, fnp.moveaxis(x, 1, 0)), lambda xt: xt
 
     def _masked_step(self, params, carry, xt, valid):
         new, y = self.cell.step(params, carry, xt)
@@ -505,6 +529,8 @@ class Bidirectional(Layer):
       >>> bi.apply(params, fnp.ones((2, 6, 3))).shape
       (2, 6, 8)
     """
+
+    takes_lookup = True  # both directions fold an Embedding's Lookup (see Recurrent)
 
     def __init__(self, forward_layer, backward_layer=None, *, name=None):
         super().__init__(name=name)
