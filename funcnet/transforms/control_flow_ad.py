@@ -380,8 +380,20 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, 
         for k, (v, st) in enumerate(zip(res_vars, stacked))
         if st and isinstance(v, Var) and v in ys_index
     }
+    # Likewise a residual that is a scanned input (an id a step gathers with) reads the
+    # input's own stack.
+    xs_index = {
+        v: i for i, v in reversed(list(enumerate(kj.invars[n_kc + len(k_consts) + n_k_carry :])))
+    }
+    from_xs = {
+        k: xs_index[v]
+        for k, (v, st) in enumerate(zip(res_vars, stacked))
+        if st and k not in from_ys and isinstance(v, Var) and v in xs_index
+    }
     keep = list(range(n_known_out)) + [
-        n_known_out + k for k, st in enumerate(stacked) if st and k not in from_ys
+        n_known_out + k
+        for k, st in enumerate(stacked)
+        if st and k not in from_ys and k not in from_xs
     ]
     known_body = dce(ClosedJaxpr(Jaxpr([], kj.invars, kj.eqns, [kj.outvars[i] for i in keep]), []))
     outs = scan_p.bind(
@@ -400,7 +412,11 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, 
     known_ys = outs[n_k_carry:n_known_out]
     new_stacks = iter(outs[n_known_out:])
     variant_res = [
-        known_ys[from_ys[k]] if k in from_ys else next(new_stacks)
+        known_ys[from_ys[k]]
+        if k in from_ys
+        else k_xs[from_xs[k]]
+        if k in from_xs
+        else next(new_stacks)
         for k, st in enumerate(stacked)
         if st
     ]
