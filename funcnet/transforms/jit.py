@@ -17,7 +17,7 @@ import logging
 import numpy as np
 
 from funcnet import tree
-from funcnet.backend import dispatch, nan_check, sharded
+from funcnet.backend import dispatch, nan_check
 from funcnet.backend.lowering import lower_module
 from funcnet.config import config
 from funcnet.core import dtypes, passes
@@ -28,7 +28,6 @@ from funcnet.core.array import (
     ShardedArray,
     to_buffer,
     wrap_buffer,
-    wrap_sharded,
 )
 from funcnet.core.aval import shaped_abstractify
 from funcnet.core.jaxpr import ClosedJaxpr, closed_without_consts, eval_jaxpr
@@ -38,11 +37,9 @@ from funcnet.core.trace import _state as _trace_state  # its `stack`: this threa
 from funcnet.core.traceback_util import api_boundary, register_boundary
 from funcnet.core.traceback_util import process as process_traceback
 from funcnet.lax.calls import jit_p
-from funcnet.lax.sharding import broadcast_prefix, check_sharding, is_sharding_leaf
-from funcnet.lax.sharding import sharding_constraint_p as _wsc_p
-from funcnet.runtime import spmd, xla
+from funcnet.runtime import xla
 from funcnet.runtime.cache import WeakKeyLRU
-from funcnet.sharding.named import sharding_for_layout
+from funcnet.transforms import jit_spmd
 from funcnet.transforms.jit_cache import _FunctionSlot, explain_miss, function_slot
 from funcnet.transforms.jit_host_values import as_arrays as _as_arrays
 from funcnet.transforms.jit_host_values import first_device as _first_device
@@ -83,7 +80,7 @@ def call_closed(closed: ClosedJaxpr, args, name="jit") -> list:
     Returns:
       The outputs, a list of Arrays.
     """
-    placement = tuple(_array_sharding(a) for a in args)
+    placement = tuple(jit_spmd.array_sharding(a) for a in args)
     if not any(placement):
         device = next((a.device for a in args if isinstance(a, Array)), xla.default_device())
         exe = _executables.get(closed, device)
@@ -92,10 +89,12 @@ def call_closed(closed: ClosedJaxpr, args, name="jit") -> list:
             if lowered.devices is None:
                 exe = xla.Executable(lowered.text, device, len(closed.out_avals))
             else:
-                exe = _SpmdRun(lowered, closed)
+                exe = jit_spmd.SpmdRun(lowered, closed)
             _executables.put(closed, device, exe)
     else:
-        _check_devices([(f"input {i}", "its sharding", s) for i, s in enumerate(placement) if s])
+        jit_spmd.check_devices(
+            [(f"input {i}", "its sharding", s) for i, s in enumerate(placement) if s]
+        )
         exe = _executables.get(closed, placement)
         if exe is None:
             devices = next(s for s in placement if s)._device_list
@@ -106,125 +105,12 @@ def call_closed(closed: ClosedJaxpr, args, name="jit") -> list:
                 devices=devices,
                 platform=devices[0].platform,
             )
-            exe = _SpmdRun(lowered, closed, placement)
+            exe = jit_spmd.SpmdRun(lowered, closed, placement)
             _executables.put(closed, placement, exe)
-    if isinstance(exe, _SpmdRun):
+    if isinstance(exe, jit_spmd.SpmdRun):
         return exe.run(args)
     bufs = [to_buffer(a, device)[0] for a in args]
     return [Array(b, a.weak_type) for b, a in zip(exe.execute(bufs), closed.out_avals)]
-
-
-# --- partitioned (SPMD) programs -----------------------------------------------------
-
-
-def _array_sharding(x):
-    """The sharding of a multi-device Array (what jax calls a committed sharded array),
-    else None: single-device arrays, NumPy values and scalars are placed where the
-    compiled program wants them (jax's uncommitted arguments)."""
-    if type(x) is ShardedArray:
-        return x._sharding
-    if type(x) is ShapeDtypeStruct and hasattr(x.sharding, "_layout"):  # jit(f).lower
-        return x.sharding if x.sharding.num_devices > 1 else None
-    return None
-
-
-def _check_devices(items, name="jit"):
-    """items: (path, where the sharding came from, sharding); all must use one ordered
-    device list (one program runs on one device list)."""
-    items = [it for it in items if it[2] is not None]
-    if not items:
-        return
-    first = items[0][2]._device_list
-    if all(it[2]._device_list == first for it in items):
-        return
-    lines = "".join(
-        f"\n  {path} ({where}): devices {[d.id for d in s._device_list]}"
-        for path, where, s in items
-    )
-    raise ValueError(
-        f"{name}: the shardings of one call must use the same devices in the same order "
-        f"(a program runs on one device list), got:{lines}\nPut the arguments on one mesh "
-        "with fn.device_put(x, NamedSharding(mesh, spec)) or give in_shardings on it."
-    )
-
-
-def _put_on(x, sharding):
-    """A runtime buffer of `x` laid out by `sharding` (moving data when needed)."""
-    if type(x) is ShardedArray and x._sharding.is_equivalent_to(sharding, x.ndim):
-        x._check_alive()
-        return x._sbuf
-    return sharded.put(x, sharding)._sbuf
-
-
-class _SpmdRun:
-    """A program partitioned over a device list: its executable, the compiled layouts of
-    its inputs (as shardings, to place arguments) and outputs (as shardings, reported on
-    the results), and its constants placed once."""
-
-    __slots__ = (
-        "const_bufs",
-        "devices",
-        "exe",
-        "in_shardings",
-        "out_avals",
-        "out_shardings",
-        "text",
-    )
-
-    def __init__(self, lowered, closed: ClosedJaxpr, candidates=()):
-        self.text = lowered.text
-        self.devices = lowered.devices
-        self.out_avals = tuple(closed.out_avals)
-        in_avals = [v.aval for v in closed.jaxpr.constvars] + [v.aval for v in closed.jaxpr.invars]
-        self.exe = spmd.SpmdExecutable(lowered.text, self.devices, self.out_avals, in_avals)
-        meshes = lowered.meshes
-        candidates = tuple(s for s in candidates if s is not None)
-        self.in_shardings = [
-            sharding_for_layout(layout, meshes, candidates) for layout in self.exe.input_layouts()
-        ]
-        self.out_shardings = [
-            sharding_for_layout(layout, meshes, candidates) for layout in self.exe.output_layouts()
-        ]
-        n = len(closed.jaxpr.constvars)
-        self.const_bufs = [_put_on(c, s) for c, s in zip(closed.consts, self.in_shardings[:n])]
-
-    def run(self, args) -> list:
-        n = len(self.const_bufs)
-        bufs = self.const_bufs + [_put_on(x, s) for x, s in zip(args, self.in_shardings[n:])]
-        outs = self.exe.execute(bufs)
-        return [wrap_sharded(b, a, s) for b, a, s in zip(outs, self.out_avals, self.out_shardings)]
-
-    def hlo_text(self) -> str:
-        return self.exe.hlo_text()
-
-    def memory_stats(self):
-        return self.exe.memory_stats()
-
-    def cost_analysis(self):
-        return self.exe.cost_analysis()
-
-
-_SPMD = object()  # tags the fast-path keys of partitioned programs
-
-
-class _SpmdFast:
-    """A partitioned program's fast call: the arguments' buffers as they are, the
-    results wrapped with the compiled layouts' shardings."""
-
-    __slots__ = ("out_tree", "program", "run")
-
-    def __init__(self, run, out_tree, program):
-        self.run, self.out_tree, self.program = run, out_tree, program
-
-    def call(self, leaves):
-        self.program.used = True
-        run = self.run
-        for x in leaves:  # before executing: the runtime may crash on a deleted buffer
-            if x._sbuf.is_deleted():
-                x._check_alive()  # a clear error for a donated/deleted argument
-        outs = run.exe.execute(run.const_bufs + [x._sbuf for x in leaves])
-        arrays = [wrap_sharded(b, a, s) for b, a, s in zip(outs, run.out_avals, run.out_shardings)]
-        return self.out_tree.unflatten(arrays)
 
 
 # --- argument handling --------------------------------------------------------------
@@ -373,8 +259,8 @@ class Jitted:
             _as_tuple(static_argnums),
             _as_tuple(static_argnames),
             self.donate_argnums,
-            _sharding_tree_key(in_shardings, "in_shardings"),
-            _sharding_tree_key(out_shardings, "out_shardings"),
+            jit_spmd.sharding_tree_key(in_shardings, "in_shardings"),
+            jit_spmd.sharding_tree_key(out_shardings, "out_shardings"),
         )
         slot = function_slot(fun) if _shared else _FunctionSlot(fun)
         self.static_argnums, self.static_argnames, fc = slot.options(raw, _infer_static)
@@ -423,12 +309,12 @@ class Jitted:
 
         def flat_fun(*flat):
             if constrain:  # staged inside another transformation: keep the shardings
-                flat = _constrain(flat, self._in_specs(in_tree, static, avals))
+                flat = jit_spmd.constrain(flat, self._in_specs(in_tree, static, avals))
             dyn_args, dyn_kwargs = tree.tree_unflatten(in_tree, flat)
             out = self._call_fun(dyn_args, dyn_kwargs, static)
             leaves, out_tree = tree.tree_flatten(out)
             if constrain and self.out_shardings is not None:
-                leaves = _constrain(leaves, self._out_specs(out_tree, leaves))
+                leaves = jit_spmd.constrain(leaves, self._out_specs(out_tree, leaves))
             for i, leaf in enumerate(leaves):
                 if not isinstance(leaf, (Tracer, Array, np.ndarray, np.generic, int, float, bool)):
                     paths = tree.leaf_paths(out)
@@ -649,7 +535,7 @@ class Jitted:
                     return out
         # Every leaf a sharded Array: the partitioned program's fast path.
         try:
-            key = (_SPMD, in_tree, tuple([x._sharding for x in leaves]), bool(kwargs))
+            key = (jit_spmd.SPMD, in_tree, tuple([x._sharding for x in leaves]), bool(kwargs))
             hit = self._fcache.fast.get((*key, tuple([x.aval for x in leaves])))
         except (AttributeError, TypeError):  # a plain Array or a non-Array leaf
             hit = None
@@ -671,7 +557,7 @@ class Jitted:
         device = _device_of(leaves) if placement is None else placement
         entry = self._entry(in_tree, static, avals, device)
         exe = self._executable(entry, in_tree, static, avals, device)
-        if isinstance(exe, _SpmdRun):
+        if isinstance(exe, jit_spmd.SpmdRun):
             outs = exe.run(leaves)
             if config.debug_nans or config.debug_infs:
                 nan_check.check_program_outputs(f"jit({self.__name__})", entry.closed, leaves, outs)
@@ -707,7 +593,7 @@ class Jitted:
         else:
             placement = where if isinstance(where, tuple) else ()
             outs = self._out_specs(entry.out_tree, entry.closed.out_avals) or ()
-            exe = _SpmdRun(lowered, entry.closed, tuple(placement) + tuple(outs))
+            exe = jit_spmd.SpmdRun(lowered, entry.closed, tuple(placement) + tuple(outs))
         entry.executables[where] = exe
         entry.texts[where] = lowered.text
         return exe
@@ -736,85 +622,24 @@ class Jitted:
         except ValueError as e:  # meshes on other devices (with_sharding_constraint)
             raise ValueError(f"jit({self.__name__}): {e}") from None
 
-    # -- shardings --
+    # -- shardings (jit_spmd.py) --
     def _in_specs(self, in_tree, static, avals):
-        """One NamedSharding or None per flat argument, from in_shardings (a prefix of
-        the dynamic positional arguments; keyword arguments are unspecified), checked
-        against the arguments' shapes; None without in_shardings."""
-        if self.in_shardings is None:
-            return None
-        dyn_args, dyn_kwargs = tree.tree_unflatten(in_tree, list(range(len(avals))))
-        try:
-            specs = broadcast_prefix(self.in_shardings, dyn_args, "in_shardings", "args")
-        except ValueError as e:
-            raise ValueError(f"jit({self.__name__}): {e}") from None
-        specs += [None] * (len(avals) - len(specs))
-        paths = None
-        for i, (s, aval) in enumerate(zip(specs, avals)):
-            if s is not None:
-                paths = paths or _arg_paths((dyn_args, dyn_kwargs), self, static)
-                try:
-                    check_sharding(
-                        s, aval.shape, f"jit({self.__name__}): in_shardings for {paths[i]}"
-                    )
-                except ValueError as e:  # as jax's jit, which refuses these too
-                    raise ValueError(f"{e} (jax's jit refuses such in_shardings too)") from None
-        return specs
+        return jit_spmd.in_specs(
+            self.in_shardings, in_tree, avals, self.__name__, self._paths_of(static)
+        )
 
     def _out_specs(self, out_tree, out_vals):
-        """One NamedSharding or None per flat output, from out_shardings; None without."""
-        if self.out_shardings is None:
-            return None
-        full = tree.tree_unflatten(out_tree, list(range(out_tree.num_leaves)))
-        try:
-            specs = broadcast_prefix(self.out_shardings, full, "out_shardings", "output")
-        except ValueError as e:
-            raise ValueError(f"jit({self.__name__}): {e}") from None
-        paths = tree.leaf_paths(full)
-        for s, v, path in zip(specs, out_vals, paths):
-            if s is not None:
-                shape = v.shape if hasattr(v, "shape") else np.shape(v)
-                check_sharding(s, shape, f"jit({self.__name__}): out_shardings for output{path}")
-        return specs
+        return jit_spmd.out_specs(self.out_shardings, out_tree, out_vals, self.__name__)
 
     def _placement(self, leaves, in_tree, static, avals):
-        """Per flat argument: its sharding (from in_shardings, else the argument's own
-        if it is sharded over several devices), or None (placed where the program
-        wants it); None when no argument has one and out_shardings is not given (the
-        single-device path)."""
         given = self._in_specs(in_tree, static, avals)
-        if given is None and self.out_shardings is None:
-            have = [_array_sharding(x) for x in leaves]
-            if not any(have):
-                return None
-        else:
-            have = [_array_sharding(x) for x in leaves]
-        given = given or [None] * len(leaves)
-        out, items, paths = [], [], None
-        for i, (want, got) in enumerate(zip(given, have)):
-            if want is not None or got is not None:
-                paths = paths or _arg_paths(tree.tree_unflatten(in_tree, leaves), self, static)
-            if (
-                want is not None
-                and got is not None
-                and not got.is_equivalent_to(want, len(avals[i].shape))
-            ):
-                raise ValueError(
-                    f"jit({self.__name__}): the sharding of argument {paths[i]} does not "
-                    f"match in_shardings (as jax, funcnet does not silently move a sharded "
-                    f"argument): in_shardings has {want}, the argument has {got}; "
-                    "fn.device_put it first"
-                )
-            s = want if want is not None else got
-            out.append(s)
-            if s is not None:
-                items.append((paths[i], "in_shardings" if want is not None else "its sharding", s))
-        if self.out_shardings is not None:
-            items += [("output", "out_shardings", s) for s in _flat_shardings(self.out_shardings)]
-        _check_devices(items, f"jit({self.__name__})")
-        if not any(s is not None for s in out) and not _flat_shardings(self.out_shardings):
-            return None
-        return tuple(out)
+        return jit_spmd.placement(
+            given, self.out_shardings, leaves, in_tree, avals, self.__name__, self._paths_of(static)
+        )
+
+    def _paths_of(self, static):
+        """Readable argument names of `(dyn_args, dyn_kwargs)`, for error messages."""
+        return lambda dyn: _arg_paths(dyn, self, static)
 
     def _fill_spmd_fast(self, args, kwargs, leaves, avals, run, entry):
         """Record a partitioned signature for `__call__`'s fast path: every leaf a sharded
@@ -827,8 +652,8 @@ class Jitted:
                 return
         in_tree = tree.tree_structure(args if not kwargs else (args, kwargs))
         shardings = tuple(x._sharding for x in leaves)
-        key = (_SPMD, in_tree, shardings, bool(kwargs), avals)
-        self._fcache.add_fast(key, _SpmdFast(run, entry.out_tree, entry))
+        key = (jit_spmd.SPMD, in_tree, shardings, bool(kwargs), avals)
+        self._fcache.add_fast(key, jit_spmd.SpmdFast(run, entry.out_tree, entry))
 
     def _fill_fast(self, args, kwargs, leaves, avals, device, exe, const_bufs, entry):
         """Record a signature for `__call__`'s fast path (funcnet Array leaves only)."""
@@ -1149,30 +974,6 @@ def jit(
         in_shardings=in_shardings,
         out_shardings=out_shardings,
     )
-
-
-def _sharding_tree_key(shardings, what):
-    """A hashable key of a sharding option (a pytree of shardings/None), checking that
-    its leaves are NamedShardings or None."""
-    if shardings is None:
-        return None
-    leaves, treedef = tree.tree_flatten(shardings, is_leaf=is_sharding_leaf)
-    for s in leaves:
-        if s is not None:
-            check_sharding(s, None, f"jit: {what}")
-    return treedef, tuple(leaves)
-
-
-def _flat_shardings(shardings):
-    return [s for s in tree.tree_leaves(shardings, is_leaf=is_sharding_leaf) if s is not None]
-
-
-def _constrain(values, shardings):
-    """`values` with a with_sharding_constraint per given sharding (a staged jit keeps
-    its in/out shardings as constraints inside the enclosing program)."""
-    if shardings is None:
-        return list(values)
-    return [v if s is None else _wsc_p.bind(v, sharding=s) for v, s in zip(values, shardings)]
 
 
 # --- make_jaxpr -------------------------------------------------------------------------
