@@ -7,9 +7,9 @@ instead of N rows through the matrix product, and the product's rows are picked 
 time step at a time inside the recurrence, where the whole ``(time, batch, gates *
 hidden)`` projection is never written out. A character LSTM (V = 128 rows, N = 3,200
 ids a batch) takes 0.87x the time per training step. ``Sequential`` hands such a layer a
-`Lookup` instead of
-the embedding's output when V < N; results are the same rows of the same products, up
-to rounding, and gradients reach the table and the weights through the product.
+`Lookup` instead of the embedding's output when V < N; results are the same rows of the
+same products, up to rounding, and gradients reach the table and the weights through the
+product.
 """
 
 import numpy as np
