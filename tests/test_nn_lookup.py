@@ -56,6 +56,17 @@ def test_picker_matches_take(ids):
     np.testing.assert_array_equal(np.asarray(pick(picked[1:3])), want[1:3])
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16])
+def test_picker_with_narrow_ids(dtype):
+    table = fnp.asarray(RNG.randn(200, 3).astype(np.float32))  # 200 rows: past int8's max
+    ids = np.array([0, 5, 127, 100], dtype)
+    if dtype != np.uint8:
+        ids[1] = -3
+    picked, pick = nn.Lookup(fnp.asarray(table), fnp.asarray(ids)).picker()
+    want = fnp.take(table, ids.astype(np.int32), axis=0)  # the same ids, as int32
+    np.testing.assert_array_equal(np.asarray(pick(picked)), np.asarray(want))
+
+
 def test_picker_of_an_integer_table_uses_take():
     table = fnp.asarray(np.arange(12, dtype=np.int32).reshape(4, 3))
     ids = np.array([0, 3, 9, -1], np.int32)

@@ -82,6 +82,8 @@ class Lookup:
         if not dtypes.is_inexact(table.dtype):
             return ids, lambda part: fnp.take(table, part, axis=0)
         n = table.shape[0]
+        if np.dtype(ids.dtype).itemsize < 4:  # int8 ids: n and ids + n may not fit
+            ids = ids.astype(np.int32)
         ids = fnp.where(ids < 0, ids + n, ids)
         ids = fnp.where((ids >= 0) & (ids < n), ids, n)
         fill = fnp.full((1,) + tuple(table.shape[1:]), np.nan, table.dtype)
