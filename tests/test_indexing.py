@@ -188,6 +188,17 @@ def test_index_arrays_as_funcnet_arrays():
     assert_same(x[fnp.asarray(-1)], X[-1], "scalar array")
 
 
+def test_narrow_integer_index_arrays_into_a_longer_axis():
+    """int8 indices into an axis longer than int8 holds: NumPy and funcnet index arrays
+    give NumPy's rows (a negative index wraps with the axis' length, not int8's)."""
+    x = np.arange(200 * 3, dtype=np.float32).reshape(200, 3)
+    ids = np.array([0, -3, 127, 100], np.int8)
+    want = x[ids.astype(np.int64)]
+    assert_same(fnp.asarray(x)[ids], want, "numpy int8")
+    assert_same(fnp.asarray(x)[fnp.asarray(ids)], want, "funcnet int8")
+    assert_same(fnp.take(fnp.asarray(x), ids, axis=0), want, "take")
+
+
 def test_traced_integer_indices_under_jit():
     f = fn.jit(lambda a, i, j: (a[i], a[:, i], a[i, j], a[..., j], a[i, :, j, None]))
     for i, j in [(1, 2), (-1, -3), (np.int32(0), np.int32(1))]:

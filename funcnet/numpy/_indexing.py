@@ -232,6 +232,7 @@ def _int_index(i, size):
             f"{_at()}"
         )
     if isinstance(arr, np.ndarray):
+        arr = arr.astype(np.int64)  # int8 indices into an axis of 200: arr + size fits
         arr = np.where(arr < 0, arr + size, arr)
         return np.clip(arr, -1, size).astype(np.int32)
     arr = astype(arr, dtypes.int32)
