@@ -815,6 +815,14 @@ def test_size_dependent_results_need_size_under_jit():
     assert got.tolist() == [1, 3, -1]
 
 
+def test_unique_sorted_false_is_accepted_and_sorts_as_jax():
+    x = np.array([3, 1, 3, 2], np.int32)
+    got = fnp.unique(x, sorted=False, return_counts=True)
+    want = jnp.unique(x, sorted=False, return_counts=True)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 BAD_INPUT = [
     (lambda: fnp.diagonal(fnp.ones(3)), ValueError, "at least two"),
     (lambda: fnp.diag(fnp.ones((2, 2, 2))), ValueError, "1d or 2d"),

@@ -310,7 +310,8 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
       size: a static number of results: needed under jit (fewer results are padded
         with fill_value, more are cut).
       fill_value: the padding (default: the smallest unique value).
-      sorted: must be True (results are always sorted).
+      sorted: accepted for NumPy 2's signature and unused, as in jax: the results are
+        always sorted.
 
     Returns:
       The unique values, or a tuple (values, [index], [inverse], [counts]).
@@ -323,8 +324,7 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
       [1, 2, 3]
     """
     check_arraylike("unique", ar)
-    if not sorted:
-        raise NotImplementedError("jnp.unique: sorted=False is not implemented")
+    del sorted  # as jax: the results are sorted either way
     ar = asarray(ar)
     if axis is None:
         axis = 0
