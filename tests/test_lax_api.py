@@ -479,6 +479,52 @@ def test_new_elementwise_primitives():
     check_op(lax.erfc, jax.lax.erfc, v)
 
 
+def test_bitcast_convert_type_as_jax():
+    v = np.array([1.0, -0.0, np.nan, -np.inf, 3.5e-40, -2.25], f32)
+    as_u8 = np.asarray(jax.lax.bitcast_convert_type(v, np.uint8))
+    halves = np.array([[1.0, -2.0], [np.nan, 0.5]], np.float16)
+
+    def bitcast(dtype):
+        return _both(lambda L: lambda x: L.bitcast_convert_type(x, dtype))
+
+    check(
+        [
+            case("f32 -> i32", *bitcast(np.int32), v),
+            case("f32 -> u32 scalar", *bitcast(np.uint32), np.float32(-1.0)),
+            case("i32 -> f32", *bitcast(f32), np.array([0, 1065353216, -4194304], np.int32)),
+            case("f32 -> u8 (a trailing axis of 4)", *bitcast(np.uint8), v),
+            case("u8 x4 -> f32", *bitcast(f32), as_u8),
+            case("f32 -> f16 (2)", *bitcast(np.float16), v),
+            case("f16 x2 -> f32", *bitcast(f32), halves),
+            case("f32 -> f32", *bitcast(f32), v),
+            case("bf16 -> i16", *bitcast(np.int16), v.astype(jnp.bfloat16)),
+        ]
+    )
+    for L in (lax, jax.lax):  # the same refusals as jax
+        with pytest.raises(TypeError, match="bool"):
+            L.bitcast_convert_type(np.array([True]), np.int8)
+        with pytest.raises(TypeError, match="complex"):
+            L.bitcast_convert_type(np.ones(2, np.complex64), np.float32)
+        with pytest.raises(ValueError, match=r"\(2, 3\)"):
+            L.bitcast_convert_type(np.zeros((2, 3), np.uint8), f32)
+
+
+def test_bitcast_convert_type_derivative_is_zero_as_jax():
+    v = np.array([1.0, -2.0, 0.5], f32)
+
+    def f(L, np_):
+        return lambda x: (
+            (L.bitcast_convert_type(x * 3.0, np.int32).astype(f32) * 1e-9).sum() + (x * x).sum()
+        )
+
+    np.testing.assert_allclose(
+        np.asarray(fn.grad(f(lax, fnp))(v)), np.asarray(jax.grad(f(jax.lax, jnp))(v)), rtol=1e-6
+    )
+    t = np.ones(3, f32)
+    _, got = fn.jvp(lambda x: lax.bitcast_convert_type(x, f32), (v,), (t,))
+    np.testing.assert_array_equal(np.asarray(got), np.zeros(3, f32))
+
+
 def test_gather_and_scatter_modes_as_jax():
     x = rand(R, (5, 3), f32)
     idx = np.array([[0], [4], [7], [-1]], np.int32)

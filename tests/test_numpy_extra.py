@@ -64,7 +64,7 @@ def _data(dtype):
     pos = (RNG.random(6) + 0.5).astype(dtype)
     ints = np.array([3, -1, 4, 1, -5, 9, 2], np.int32)
     nans = np.array([1.0, np.nan, -2.0, 3.0, np.nan, 0.5], dtype)
-    special = np.array([0.0, -0.0, 1.5, -2.5, np.inf, -np.inf, np.nan, 2.5], dtype)
+    special = np.array([0.0, -0.0, 1.5, -2.5, np.inf, -np.inf, np.nan, -np.nan], dtype)
     return dict(x=x, m=m, sq=sq, pos=pos, ints=ints, nans=nans, special=special)
 
 

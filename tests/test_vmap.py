@@ -421,6 +421,20 @@ CASES += (
             ((0, None), (1, 0), (None, 0)),
         ),
         Case(
+            "bitcast_convert_type",
+            (st.bitcast_convert_type_p,),
+            lambda x, y: (
+                lax.bitcast_convert_type(x, np.uint8),  # a trailing axis of 4 appears
+                lax.bitcast_convert_type(y, np.float32),  # the trailing 2 become one
+            ),
+            lambda x, y: (
+                jax.lax.bitcast_convert_type(x, np.uint8),
+                jax.lax.bitcast_convert_type(y, np.float32),
+            ),
+            (f32(2, 3), lambda r: r.uniform(-2.0, 2.0, (3, 2)).astype(np.float16)),
+            ((0, 0), (1, 0), (0, 1), (None, 1)),
+        ),
+        Case(
             "iota",
             (st.iota_p,),
             lambda x: x + lax.broadcasted_iota(np.float32, (2, 3), 1),

@@ -170,6 +170,13 @@ CASES = {
     ),
     "clamp": (lambda L, x: L.lax.clamp(np.float32(-0.5), x, np.float32(0.5)), (a(0, 3),), True),
     "convert": (lambda L, x: L.lax.convert_element_type(x, np.int32), (a(0, 3),), False),
+    "bitcast": (  # f32 -> u8 -> f32: a trailing axis of 4 appears and goes
+        lambda L, x: L.lax.bitcast_convert_type(
+            L.lax.bitcast_convert_type(x, np.uint8), np.float32
+        ),
+        (a(0, 3),),
+        False,
+    ),
     "fft_empty_batch": (  # rfft then irfft over a length-4 axis of an empty batch
         lambda L, x: L.lax.fft(L.lax.fft(x, "rfft", (4,)), "irfft", (4,)),
         (a(0, 4),),

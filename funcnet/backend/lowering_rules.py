@@ -413,6 +413,11 @@ def _lower_pad(em, x, value, *, padding_config):
     ]
 
 
+@lowering_rules.register(st.bitcast_convert_type_p)
+def _lower_bitcast(em, x, *, new_dtype):
+    return [em.op1("stablehlo.bitcast_convert", [x], em.in_avals, em.out_avals[0])]
+
+
 @lowering_rules.register(st.iota_p)
 def _lower_iota(em, *, dtype, shape, dimension):
     return [

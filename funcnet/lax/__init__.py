@@ -262,6 +262,7 @@ from funcnet.lax.special import (
     zeta_p,
 )
 from funcnet.lax.structural import (
+    bitcast_convert_type,
     broadcasted_iota,
     concatenate,
     dynamic_slice,
@@ -319,6 +320,7 @@ __all__ = [
     "bessel_i1e",
     "bessel_i1e_p",
     "betainc",
+    "bitcast_convert_type",
     "bitwise_and",
     "bitwise_not",
     "bitwise_or",

@@ -1,5 +1,6 @@
 """Primitives that move data without arithmetic: broadcast, reshape, transpose,
-slices, concatenate, pad, reverse, iota."""
+slices, concatenate, pad, reverse, iota, and bitcast_convert_type (the same bits read
+as another dtype)."""
 
 import math
 
@@ -209,6 +210,30 @@ def _iota_abstract_eval(*, dtype, shape, dimension):
     if not 0 <= dimension < len(shape):
         raise TypeError(f"iota: dimension {dimension} out of range for shape {shape}")
     return ShapedArray(shape, dtype)
+
+
+bitcast_convert_type_p = Primitive("bitcast_convert_type")
+
+
+@bitcast_convert_type_p.def_abstract_eval
+def _bitcast_abstract_eval(x, *, new_dtype):
+    old, new = np.dtype(x.dtype), np.dtype(new_dtype)
+    if old != new and any(dtypes.is_bool(d) or dtypes.is_complex(d) for d in (old, new)):
+        raise TypeError(
+            f"bitcast_convert_type does not read {old} bits as {new}: bool and complex "
+            f"values are bitcast only to their own dtype (as jax){where()}"
+        )
+    if old.itemsize == new.itemsize:
+        return ShapedArray(x.shape, new)
+    if old.itemsize > new.itemsize:  # each element becomes a trailing axis of pieces
+        return ShapedArray(x.shape + (old.itemsize // new.itemsize,), new)
+    ratio = new.itemsize // old.itemsize
+    if not x.shape or x.shape[-1] != ratio:
+        raise ValueError(
+            f"bitcast_convert_type from {old} to {new} reads {ratio} elements as one: the "
+            f"operand's last axis must have size {ratio}, got shape {x.shape}{where()}"
+        )
+    return ShapedArray(x.shape[:-1], new)
 
 
 # --- binders (jax.lax's names and argument order) ------------------------------------
@@ -545,3 +570,31 @@ def broadcasted_iota(dtype, shape, dimension):
     return iota_p.bind(
         dtype=dtypes.canonicalize(dtype), shape=_ints(shape), dimension=int(dimension)
     )
+
+
+def bitcast_convert_type(operand, new_dtype):
+    """The bits of `operand` read as `new_dtype`, as jax.lax.bitcast_convert_type.
+
+    For a narrower `new_dtype` each element becomes a new trailing axis of
+    `old_bits // new_bits` elements; for a wider one the last axis, of that many elements,
+    becomes one. Its derivative is zero (as jax).
+
+    Args:
+      operand: an array, or a Python or NumPy scalar.
+      new_dtype: the dtype to read the bits as (canonicalized as funcnet does: 64-bit
+        types become 32-bit unless x64 is enabled).
+
+    Returns:
+      An array of `new_dtype`.
+
+    Raises:
+      TypeError: bool or complex values and another dtype.
+      ValueError: a wider `new_dtype` and a last axis of the wrong size.
+
+    Example:
+      >>> lax.bitcast_convert_type(np.float32(1.0), np.int32).item()
+      1065353216
+      >>> lax.bitcast_convert_type(np.float32(-0.0), np.uint8).tolist()
+      [0, 0, 0, 128]
+    """
+    return bitcast_convert_type_p.bind(operand, new_dtype=dtypes.canonicalize(new_dtype))

@@ -129,9 +129,8 @@ def rint(x, /):
 
 
 def signbit(x, /):
-    """Whether the sign of x is negative (True for -0.0), as jnp.signbit.
-
-    NaNs report False whatever their sign bit (funcnet has no bitcast primitive).
+    """Whether the sign bit of x is set (True for -0.0 and for a NaN with its sign bit
+    set), as jnp.signbit.
 
     Args:
       x: an array or a scalar.
@@ -145,8 +144,9 @@ def signbit(x, /):
         return lax.full_like(x, False, dtypes.bool_)
     if not dtypes.is_float(x.dtype):
         return x < 0
-    # -0.0 is the one negative value that compares equal to 0: 1/-0.0 is -inf.
-    return (x < 0) | ((x == 0) & (lax.div(_like(x, 1), x) < 0))
+    # The sign bit is the top bit: the float's bits read as a signed integer are < 0.
+    bits = np.dtype(f"int{np.dtype(x.dtype).itemsize * 8}")
+    return lax.bitcast_convert_type(x, bits) < 0
 
 
 @_weak_result

@@ -161,6 +161,14 @@ def _pad(size, vals, dims, *, padding_config):
     return lax.select(mask, padded, fill), 0
 
 
+@batching_rules.register(st.bitcast_convert_type_p)
+def _bitcast(size, vals, dims, *, new_dtype):
+    # The conversion acts on each element (and a trailing axis): a leading batch axis is
+    # one more axis it leaves alone.
+    (x,), (d,) = vals, dims
+    return st.bitcast_convert_type_p.bind(moveaxis(x, d, 0), new_dtype=new_dtype), 0
+
+
 @batching_rules.register(st.iota_p)
 def _iota(size, vals, dims, **params):  # iota has no operands: never batched
     return st.iota_p.bind(**params), None

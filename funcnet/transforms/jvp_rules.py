@@ -132,6 +132,7 @@ for _p in (
     wd.opaque_true_p,
     ew.population_count_p,
     ew.clz_p,
+    st.bitcast_convert_type_p,  # as jax: the bits read as another type have no derivative
 ):
     jvp_rules.register(_p)(functools.partial(_zero_tangent_jvp, _p))
 
