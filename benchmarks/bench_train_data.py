@@ -134,9 +134,8 @@ def fn_char_lstm(vocab, embed, hidden, seq):
     tx = optim.chain(optim.clip_by_global_norm(1.0), optim.adam(LR))
 
     def forward_loss(p, carry, x, y):
-        carry, hs = lstm.apply(
-            p["lstm"], emb.apply(p["embed"], x), initial_carry=carry, return_carry=True
-        )
+        rows = emb.apply(p["embed"], x, as_lookup=True)  # as the notebook: the fold
+        carry, hs = lstm.apply(p["lstm"], rows, initial_carry=carry, return_carry=True)
         logits = head.apply(p["head"], hs)
         return nn.losses.softmax_cross_entropy(logits, y).mean(), carry
 
