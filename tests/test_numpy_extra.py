@@ -815,6 +815,53 @@ def test_size_dependent_results_need_size_under_jit():
     assert got.tolist() == [1, 3, -1]
 
 
+@pytest.mark.parametrize("name", ["quantile", "nanquantile", "percentile", "nanpercentile"])
+def test_inverted_cdf_and_weights_as_jax(name):
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(3, 4, 5)).astype(np.float32)
+    a_nan = a.copy()
+    a_nan[0, 1, 2] = a_nan[2, 0, 0] = np.nan
+    a_nan[1, 3, :] = np.nan  # a whole row of NaN
+    w = rng.uniform(0.0, 2.0, size=a.shape).astype(np.float32)
+    w_bad = w.copy()
+    w_bad[1, 0, 3] = -1.0  # a negative weight makes its row NaN
+    scale = 100.0 if "percentile" in name else 1.0
+    q1, qs = np.float32(0.3 * scale), np.array([0.0, 0.25, 0.5, 0.9, 1.0], np.float32) * scale
+    cases = [
+        (a, q1, dict()),
+        (a, qs, dict(axis=1)),
+        (a_nan, qs, dict(axis=-1, keepdims=True)),
+        (a, q1, dict(weights=w)),
+        (a, qs, dict(axis=(0, 2), weights=w)),
+        (a, qs, dict(axis=(0, 2), weights=w[:, 0, :], keepdims=True)),  # the reduced axes
+        (a_nan, q1, dict(axis=2, weights=w_bad)),
+    ]
+    f, j = getattr(fnp, name), getattr(jnp, name)
+    for x, q, kw in cases:
+        want = j(x, q, method="inverted_cdf", **kw)
+        got = f(x, q, method="inverted_cdf", **kw)
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want), err_msg=f"{kw}")
+        jitted = fn.jit(lambda x, q, kw=kw: f(x, q, method="inverted_cdf", **kw))(x, q)
+        np.testing.assert_array_equal(np.asarray(jitted), np.asarray(want), err_msg=f"jit {kw}")
+    for L in (fnp, jnp):  # the same refusals as jax
+        with pytest.raises(NotImplementedError, match="inverted_cdf"):
+            getattr(L, name)(a, q1, method="linear", weights=w)
+        with pytest.raises(ValueError, match=r"[Ww]eights"):
+            getattr(L, name)(a, q1, axis=1, method="inverted_cdf", weights=w[0])
+
+
+def test_inverted_cdf_gradient_as_jax():
+    a = np.array([[3.0, 1.0, 2.0, 5.0], [0.5, -1.0, 4.0, 2.5]], np.float32)
+    w = np.array([1.0, 2.0, 1.0, 3.0], np.float32)
+
+    def loss(L):
+        return lambda x: (L.quantile(x, 0.6, axis=1, method="inverted_cdf", weights=w) ** 2).sum()
+
+    np.testing.assert_allclose(
+        np.asarray(fn.grad(loss(fnp))(a)), np.asarray(jax.grad(loss(jnp))(a)), rtol=1e-6
+    )
+
+
 def test_unique_sorted_false_is_accepted_and_sorts_as_jax():
     x = np.array([3, 1, 3, 2], np.int32)
     got = fnp.unique(x, sorted=False, return_counts=True)

@@ -47,7 +47,7 @@ from funcnet.numpy._shape import (
     normalize_axis,
     reshape,
 )
-from funcnet.numpy._sorting import sort
+from funcnet.numpy._sorting import argsort, sort
 
 
 def _replace_nan(x, value):
@@ -290,12 +290,16 @@ def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=Non
     )
 
 
-_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
+_METHODS = ("linear", "lower", "higher", "midpoint", "nearest", "inverted_cdf")
 
 
-def _quantile(name, a, q, axis, method, keepdims, squash_nans, scale=1.0):
+def _quantile(name, a, q, axis, method, keepdims, squash_nans, scale=1.0, weights=None):
     if method not in _METHODS:
         raise ValueError(f"{name}: method must be one of {_METHODS}, got {method!r}")
+    if weights is not None and method != "inverted_cdf":
+        raise NotImplementedError(
+            f"{name}: method {method!r} takes no weights; only 'inverted_cdf' does (as jax)"
+        )
     a = asarray(a)
     if not dtypes.is_inexact(a.dtype):
         a = astype(a, dtypes.default_float())
@@ -315,6 +319,12 @@ def _quantile(name, a, q, axis, method, keepdims, squash_nans, scale=1.0):
     x = lax.transpose(a, (*kept, *axes)) if a.ndim else a
     n = math.prod(a.shape[i] for i in axes)
     x = reshape(x, (*[a.shape[i] for i in kept], n))
+    if method == "inverted_cdf":
+        w = _weights(name, weights, a, axes)
+        if w is not None:
+            w = reshape(lax.transpose(w, (*kept, *axes)) if a.ndim else w, x.shape)
+        result = _inverted_cdf(x, w, q, squash_nans)
+        return reshape(result, q.shape + tuple(keep_shape)) if keepdims else result
     x = sort(x, axis=-1)
     if squash_nans:
         counts = astype(sum(~isnan(x), axis=-1, keepdims=True), a.dtype)
@@ -353,6 +363,55 @@ def _quantile(name, a, q, axis, method, keepdims, squash_nans, scale=1.0):
     return result
 
 
+def _weights(name, weights, a, axes):
+    """The weights broadcast to a's shape (given as a's shape, or as the reduced axes'
+    shape with an explicit axis), or None."""
+    if weights is None:
+        return None
+    w = asarray(weights)
+    if dtypes.is_complex(w.dtype):
+        raise ValueError(f"{name}: weights cannot be complex")
+    w = astype(w, a.dtype)
+    if w.shape == a.shape:
+        return w
+    reduced = tuple(a.shape[i] for i in axes)
+    if len(axes) == a.ndim or w.shape != reduced:
+        raise ValueError(
+            f"{name}: weights of shape {w.shape} must have a's shape {a.shape}"
+            + ("" if len(axes) == a.ndim else f" or the reduced axes' shape {reduced}")
+        )
+    return lax.broadcast_in_dim(w, a.shape, tuple(axes))
+
+
+def _inverted_cdf(x, w, q, squash_nans):
+    """NumPy's 'inverted_cdf' quantile of x's last axis: the first sorted value whose
+    cumulative weight reaches q times the total (weights 1 when w is None); NaN where a
+    weight is negative or NaN, and where the data has NaNs (all NaN for the nan* forms).
+    Shape ``q.shape + x.shape[:-1]``."""
+    if w is None:
+        w = broadcast_to(_like(x, 1.0), x.shape)
+    order = argsort(x, axis=-1)  # NaNs sort last
+    x = take_along_axis(x, order, axis=-1)
+    w = take_along_axis(w, order, axis=-1)
+    nan_data = isnan(x)
+    bad_weight = (w < 0) | isnan(w)
+    cum = cumsum(where(nan_data | bad_weight, _like(w, 0.0), w), axis=-1)
+    qq = reshape(q, q.shape + (1,) * x.ndim)
+    target = qq * cum[..., -1:]  # (*q.shape, *kept, 1)
+    idx = sum(astype(cum < target, np.int32), axis=-1, keepdims=True)
+    n = x.shape[-1]
+    valid = sum(astype(~nan_data, np.int32), axis=-1, keepdims=True) if squash_nans else n
+    idx = maximum(minimum(idx, valid - 1), 0)
+    xb = broadcast_to(x, q.shape + x.shape)
+    result = take_along_axis(xb, broadcast_to(idx, q.shape + x.shape[:-1] + (1,)), axis=-1)
+    result = result[..., 0]
+    if squash_nans:
+        force_nan = _any(bad_weight, axis=-1) | _all(nan_data, axis=-1)
+    else:
+        force_nan = _any(bad_weight | nan_data, axis=-1)
+    return where(force_nan, _like(result, np.nan), result)
+
+
 def _quantile_api(name, scale, squash_nans, default_doc):
     def fn(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
            weights=None, interpolation=None):  # fmt: skip
@@ -360,11 +419,9 @@ def _quantile_api(name, scale, squash_nans, default_doc):
         check_no_out(name, out)
         if overwrite_input:
             raise ValueError(f"jnp.{name} does not support overwrite_input=True")
-        if weights is not None:
-            raise NotImplementedError(f"jnp.{name}: weights are not supported")
         if interpolation is not None:
             raise TypeError(f"{name}() argument interpolation was removed; use method")
-        return _quantile(name, a, q, axis, method, keepdims, squash_nans, scale)
+        return _quantile(name, a, q, axis, method, keepdims, squash_nans, scale, weights)
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = default_doc
@@ -379,9 +436,12 @@ Args:
   axis: an int, a tuple of ints or None (all).
   out: only None.
   overwrite_input: only False.
-  method: 'linear' (default), 'lower', 'higher', 'midpoint' or 'nearest'.
+  method: 'linear' (default), 'lower', 'higher', 'midpoint', 'nearest' or
+    'inverted_cdf' (the first sorted value whose cumulative weight reaches the quantile).
   keepdims: keep the reduced axes with size 1.
-  weights: not supported (NotImplementedError).
+  weights: per-element weights, with method 'inverted_cdf' only (as jax): of a's shape,
+    or of the reduced axes' shape with an explicit axis; a negative or NaN weight gives
+    NaN.
   interpolation: removed (use method).
 
 Returns:
