@@ -198,8 +198,44 @@ def test_no_fold_when_the_table_is_not_smaller():
     assert_trees_close(model.apply(params, ids), want)
 
 
+def dot_rows(fun, *args):
+    """The row counts of the left operands of fun's dot_generals (outside loops)."""
+    closed = fn.make_jaxpr(fun)(*args)
+    return [
+        int(np.prod(e.inputs[0].aval.shape[:-1]))
+        for e in closed.jaxpr.eqns
+        if e.primitive.name == "dot_general"
+    ]
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_a_dense_after_an_embedding_maps_the_table(use_bias):
+    model = nn.Sequential([nn.Embedding(VOCAB, EMBED), nn.Dense(3, use_bias=use_bias)])
+    params, _ = model.init(random.key(3), (-1, TIME))
+    ids = ids_of((BATCH, TIME), VOCAB)
+    ids[0, 1], ids[2, 3] = VOCAB + 4, -1  # a NaN row, and the last row
+    assert dot_rows(model.apply, params, ids) == [VOCAB]  # the table, not 18 rows
+    emb, dense = model.layers
+    want = dense.apply(params["dense_0"], emb.apply(params["embedding_0"], ids))
+    got = model.apply(params, ids)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), equal_nan=True, **F32)
+
+    valid = ids_of((BATCH, TIME), VOCAB)  # (an invalid id's NaN row would poison the
+    # unfolded weight gradient, not the folded one: see funcnet.nn.lookup)
+
+    def loss(apply):
+        return lambda p: (apply(p, valid) ** 2).sum()
+
+    unfolded_apply = lambda p, i: dense.apply(  # noqa: E731
+        p["dense_0"], emb.apply(p["embedding_0"], i)
+    )
+    assert_trees_close(fn.grad(loss(model.apply))(params), fn.grad(loss(unfolded_apply))(params))
+    few = ids_of((1, 3), VOCAB)  # 3 ids, 9 rows: the rows are gathered first
+    assert dot_rows(model.apply, params, few) == [3]
+
+
 def test_not_folded_before_a_layer_without_a_projection():
-    model = nn.Sequential([nn.Embedding(VOCAB, EMBED), nn.Dense(3), nn.LSTM(HIDDEN)])
+    model = nn.Sequential([nn.Embedding(VOCAB, EMBED), nn.relu, nn.LSTM(HIDDEN)])
     params, _ = model.init(random.key(3), (-1, TIME))
     ids = ids_of((BATCH, TIME), VOCAB)
     assert "int32" not in scanned_dtypes(model.apply, params, ids)

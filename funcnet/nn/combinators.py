@@ -181,10 +181,10 @@ class Sequential(_Container):
     names (``{"gru_0": h, "lstm_0": (c, h)}``), in and out. ``initial_carry(batch)``
     gives the zero carry in that form.
 
-    An ``Embedding`` followed by a recurrent layer hands it the rows as an
-    ``nn.Lookup`` when the table has fewer rows than there are ids: the layer projects
-    the table once and picks the projected rows step by step (``funcnet.nn.lookup``;
-    the same results up to rounding).
+    An ``Embedding`` followed by a ``Dense`` or a recurrent layer hands it the rows as
+    an ``nn.Lookup`` when the table has fewer rows than there are ids: the layer maps
+    the table once and picks rows of the result (a recurrent layer, step by step:
+    ``funcnet.nn.lookup``; the same results up to rounding).
 
     Inside a custom ``Layer``: keep the Sequential as an attribute, declare its
     parameters as ``{"body": self.body.param_specs(input_shape)}`` (a container's

@@ -59,6 +59,10 @@ class Dense(Layer):
       (2, 4)
     """
 
+    # After an Embedding in a Sequential: the table goes through the layer once and the
+    # ids pick rows of the result, (table @ w + b)[ids] (funcnet.nn.lookup).
+    takes_lookup = True
+
     def __init__(
         self,
         features,
@@ -99,6 +103,13 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (params["w"].shape[0],)
 
     def forward(self, params, x):
+        if isinstance(x, Lookup):
+            if x.worth_folding():
+                return x.map_table(lambda table: self._affine(params, table)).gather()
+            x = x.gather()
+        return self._affine(params, x)
+
+    def _affine(self, params, x):
         y = fnp.matmul(x, params["w"])
         return y + params["b"] if self.use_bias else y
 

@@ -1,15 +1,16 @@
 """Rows of a table picked by integer ids, before they are gathered (`Lookup`).
 
 An embedding followed by a layer whose first step is a linear map of its input (a
-recurrent layer's input projection ``x @ wi``) can map the table instead of the rows:
-``table[ids] @ w == (table @ w)[ids]``. For N ids into a table of V rows, that is V
-instead of N rows through the matrix product, and the product's rows are picked one
-time step at a time inside the recurrence, where the whole ``(time, batch, gates *
-hidden)`` projection is never written out. A character LSTM (V = 128 rows, N = 3,200
+``Dense``; a recurrent layer's input projection ``x @ wi``) can map the table instead of
+the rows: ``table[ids] @ w == (table @ w)[ids]``. For N ids into a table of V rows, that
+is V instead of N rows through the matrix product; a recurrent layer picks the product's
+rows one time step at a time inside the recurrence, where the whole ``(time, batch,
+gates * hidden)`` projection is never written out. A character LSTM (V = 128 rows, N = 3,200
 ids a batch) takes 0.87x the time per training step. ``Sequential`` hands such a layer a
 `Lookup` instead of the embedding's output when V < N; results are the same rows of the
 same products, up to rounding, and gradients reach the table and the weights through the
-product.
+product. One difference: an id out of range gives a NaN row either way, but folded, that
+row's NaN does not reach the weights' gradient (unfolded, ``rows.T @ cotangent`` is NaN).
 """
 
 import numpy as np
