@@ -837,12 +837,18 @@ def test_inverted_cdf_and_weights_as_jax(name):
         (a_nan, q1, dict(axis=2, weights=w_bad)),
     ]
     f, j = getattr(fnp, name), getattr(jnp, name)
+    jitted = []
     for x, q, kw in cases:
-        want = j(x, q, method="inverted_cdf", **kw)
+        want = np.asarray(j(x, q, method="inverted_cdf", **kw))
         got = f(x, q, method="inverted_cdf", **kw)
-        np.testing.assert_array_equal(np.asarray(got), np.asarray(want), err_msg=f"{kw}")
-        jitted = fn.jit(lambda x, q, kw=kw: f(x, q, method="inverted_cdf", **kw))(x, q)
-        np.testing.assert_array_equal(np.asarray(jitted), np.asarray(want), err_msg=f"jit {kw}")
+        np.testing.assert_array_equal(np.asarray(got), want, err_msg=f"{kw}")
+        jitted.append((lambda x, q, kw=kw: f(x, q, method="inverted_cdf", **kw), x, q, want))
+    # under jit, all cases in one program (one compile)
+    outs = fn.jit(lambda *args: [c[0](*a) for c, a in zip(jitted, args)])(
+        *[(c[1], c[2]) for c in jitted]
+    )
+    for (_, _, _, want), out in zip(jitted, outs):
+        np.testing.assert_array_equal(np.asarray(out), want)
     for L in (fnp, jnp):  # the same refusals as jax
         with pytest.raises(NotImplementedError, match="inverted_cdf"):
             getattr(L, name)(a, q1, method="linear", weights=w)
